@@ -1,0 +1,64 @@
+# Junction build, run and test entry points. `make run` and `make test` are
+# the two commands a newcomer needs.
+
+GO       ?= go
+BIN      := bin
+DATA     ?= ./data
+LISTEN   ?= localhost:7400
+PROTOC_GEN_GO_VERSION         := v1.36.10
+PROTOC_GEN_CONNECT_GO_VERSION := v1.19.1
+
+.PHONY: all build run test test-short bench bench-compare proto fuzz vet fmt clean
+
+all: build
+
+## build: compile the junction binary into bin/
+build:
+	$(GO) build -o $(BIN)/junction ./cmd/junction
+
+## run: build and start a single-node broker with data under ./data
+run: build
+	$(BIN)/junction server --data $(DATA) --listen $(LISTEN)
+
+## test: vet and run the whole test suite with the race detector
+test: vet
+	$(GO) test -race -count=1 -timeout 12m ./...
+
+## test-short: the suite without the race detector and slow fault tests
+test-short:
+	$(GO) test -short -count=1 ./...
+
+vet:
+	@fmt_out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$fmt_out" ]; then echo "gofmt needed:"; echo "$$fmt_out"; exit 1; fi
+	$(GO) vet ./...
+
+## bench: storage and end-to-end broker benchmarks with printed figures
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3s ./broker/seglog/
+	cd bench && $(GO) run ./cmd/junction-bench
+
+## bench-compare: the same workloads against Junction and embedded NATS JetStream
+bench-compare:
+	cd bench && $(GO) run ./cmd/junction-bench -compare
+
+## proto: regenerate api/ code (needs protoc; the generated code is committed)
+proto:
+	GOBIN=$(CURDIR)/$(BIN)/tools $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	GOBIN=$(CURDIR)/$(BIN)/tools $(GO) install connectrpc.com/connect/cmd/protoc-gen-connect-go@$(PROTOC_GEN_CONNECT_GO_VERSION)
+	PATH=$(CURDIR)/$(BIN)/tools:$$PATH protoc -I api \
+		--go_out=api --go_opt=paths=source_relative \
+		--connect-go_out=api --connect-go_opt=paths=source_relative \
+		api/junction/v1/junction.proto
+
+## fuzz: run every fuzz target for FUZZTIME each (default 20s)
+FUZZTIME ?= 20s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+			echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,794 @@
+package broker
+
+import (
+	"container/heap"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/junctionhq/junction/broker/meta"
+	"github.com/junctionhq/junction/broker/seglog"
+)
+
+// Headers the broker sets on a message it moves to a dead-letter station.
+const (
+	HeaderDLQReason     = "junction-dlq-reason"
+	HeaderDLQStation    = "junction-dlq-station"
+	HeaderDLQGroup      = "junction-dlq-group"
+	HeaderDLQPartition  = "junction-dlq-partition"
+	HeaderDLQOffset     = "junction-dlq-offset"
+	HeaderDLQDeliveries = "junction-dlq-deliveries"
+)
+
+// readAheadBytes bounds how much of a partition a group reads at once, and
+// so a group's memory however far behind it is.
+const readAheadBytes = 1 << 20
+
+// Delivery is a message delivered to a member of a consumer group.
+type Delivery struct {
+	Partition     uint32
+	Record        seglog.Record
+	DeliveryCount uint32
+}
+
+// MessageRef names a delivered message.
+type MessageRef struct {
+	Partition uint32
+	Offset    uint64
+}
+
+// GroupInfo describes a consumer group.
+type GroupInfo struct {
+	Station      string
+	Name         string
+	Config       GroupConfig
+	CreatedAt    time.Time
+	Partitions   []GroupPartition
+	Lag          uint64
+	Pending      int
+	DeadLettered uint64
+}
+
+// GroupPartition is a group's position in one partition.
+type GroupPartition struct {
+	// Committed is the lowest unacknowledged offset.
+	Committed uint64
+	// Checkpointed is Committed as last stored durably, where a restart
+	// resumes.
+	Checkpointed uint64
+	Next, Lag    uint64
+	Pending      int
+}
+
+// group is a consumer group: it hands out every message of its station once
+// to one of its members, tracks what awaits acknowledgement, redelivers what
+// is not acked in time, and dead-letters what exhausted its deliveries.
+type group struct {
+	st   *station
+	name string
+
+	mu           sync.Mutex
+	rec          groupRecord
+	parts        []*groupPart
+	pending      int
+	nextPart     int
+	expiries     deque[expiry] // deliveries by ack deadline (non-decreasing)
+	delayed      delayHeap     // nacked deliveries by redelivery time
+	wakeCh       chan struct{}
+	dirty        bool
+	closed       bool
+	deleted      bool
+	deadLettered uint64
+}
+
+type groupPart struct {
+	commit  uint64 // lowest unacknowledged offset
+	durable uint64 // commit as last checkpointed
+	cursor  uint64 // next offset never delivered
+	acked   ackWindow
+	pending map[uint64]*pendingMsg
+	ahead   []seglog.Record // records read from cursor on, not yet delivered
+}
+
+type pendingMsg struct {
+	deliveries uint32
+	due        time.Time
+	dlq        bool // being moved to the dead-letter station
+}
+
+type expiry struct {
+	part uint32
+	off  uint64
+	pm   *pendingMsg
+	due  time.Time
+}
+
+func newGroup(st *station, name string, rec groupRecord, commits []uint64) *group {
+	g := &group{st: st, name: name, rec: rec, wakeCh: make(chan struct{}), deadLettered: rec.DeadLettered}
+	for _, c := range commits {
+		g.parts = append(g.parts, &groupPart{commit: c, durable: c, cursor: c, acked: newAckWindow(c), pending: make(map[uint64]*pendingMsg)})
+	}
+	return g
+}
+
+func (g *group) wake() {
+	close(g.wakeCh)
+	g.wakeCh = make(chan struct{})
+}
+
+func (g *group) shutdown() {
+	g.mu.Lock()
+	g.closed = true
+	g.wake()
+	g.mu.Unlock()
+}
+
+func (g *group) committed(p int) uint64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.parts[p].commit
+}
+
+func (g *group) markDirty() {
+	g.mu.Lock()
+	g.dirty = true
+	g.mu.Unlock()
+}
+
+// checkpointed records offsets returned by dirtyOffsets as durably stored.
+func (g *group) checkpointed(offs []meta.Offset) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, o := range offs {
+		if int(o.Partition) < len(g.parts) {
+			g.parts[o.Partition].durable = o.Offset
+		}
+	}
+}
+
+func (g *group) dirtyOffsets() []meta.Offset {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.dirty || g.deleted {
+		return nil
+	}
+	g.dirty = false
+	out := make([]meta.Offset, len(g.parts))
+	for i, p := range g.parts {
+		out[i] = meta.Offset{Station: g.st.name, Group: g.name, Partition: uint32(i), Offset: p.commit}
+	}
+	return out
+}
+
+func (g *group) maxDeliveries() uint32 {
+	if g.rec.Config.MaxDeliveries > 0 {
+		return g.rec.Config.MaxDeliveries
+	}
+	return g.st.config().MaxDeliveries
+}
+
+// CreateGroup creates a consumer group on a station, starting at start.
+func (b *Broker) CreateGroup(stationName, name string, start StartPosition, cfg GroupConfig) (GroupInfo, error) {
+	st, err := b.station(stationName)
+	if err != nil {
+		return GroupInfo{}, err
+	}
+	g, created, err := st.group(name, start, cfg, true)
+	if err != nil {
+		return GroupInfo{}, err
+	}
+	if !created {
+		return GroupInfo{}, fmt.Errorf("group %q on station %q: %w", name, stationName, ErrGroupExists)
+	}
+	return g.info(), nil
+}
+
+// group returns the named group, creating it when create is set.
+func (st *station) group(name string, start StartPosition, cfg GroupConfig, create bool) (*group, bool, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.closed {
+		return nil, false, ErrClosed
+	}
+	if g, ok := st.groups[name]; ok {
+		return g, false, nil
+	}
+	if !create {
+		return nil, false, fmt.Errorf("group %q on station %q: %w", name, st.name, ErrGroupNotFound)
+	}
+	if err := validateName("group", name); err != nil {
+		return nil, false, err
+	}
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, false, err
+	}
+	commits, err := st.startOffsets(start)
+	if err != nil {
+		return nil, false, err
+	}
+	rec := groupRecord{Config: cfg, CreatedAt: time.Now().UTC()}
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := st.b.meta.PutGroup(st.name, name, v); err != nil {
+		return nil, false, fmt.Errorf("group %q on station %q: store metadata: %w", name, st.name, err)
+	}
+	offs := make([]meta.Offset, len(commits))
+	for p, c := range commits {
+		offs[p] = meta.Offset{Station: st.name, Group: name, Partition: uint32(p), Offset: c}
+	}
+	if err := st.b.meta.CommitOffsets(offs); err != nil {
+		return nil, false, fmt.Errorf("group %q on station %q: store offsets: %w", name, st.name, err)
+	}
+	g := newGroup(st, name, rec, commits)
+	st.groups[name] = g
+	st.b.log.Info("consumer group created", "station", st.name, "group", name)
+	return g, true, nil
+}
+
+func (st *station) startOffsets(start StartPosition) ([]uint64, error) {
+	out := make([]uint64, len(st.logs))
+	for p, l := range st.logs {
+		switch start.Kind {
+		case StartEarliest:
+			out[p] = l.StartOffset()
+		case StartLatest:
+			out[p] = l.NextOffset()
+		case StartOffset:
+			out[p] = min(max(start.Offset, l.StartOffset()), l.NextOffset())
+		case StartTime:
+			off, err := l.OffsetForTime(start.Time.UnixNano())
+			if err != nil {
+				return nil, fmt.Errorf("station %q partition %d: find offset for %s: %w", st.name, p, start.Time.Format(time.RFC3339), err)
+			}
+			out[p] = off
+		default:
+			return nil, fieldErr("start", "unknown start position")
+		}
+	}
+	return out, nil
+}
+
+// Pull delivers up to max messages to a member of group, waiting up to
+// maxWait for the first. The group is created on first use with start and
+// cfg. An empty result with a nil error means nothing arrived in time.
+func (b *Broker) Pull(ctx context.Context, stationName, groupName string, max int, maxWait time.Duration, start StartPosition, cfg GroupConfig) ([]Delivery, error) {
+	st, err := b.station(stationName)
+	if err != nil {
+		return nil, err
+	}
+	if max <= 0 {
+		return nil, fieldErr("max_messages", "must be positive")
+	}
+	g, _, err := st.group(groupName, start, cfg, true)
+	if err != nil {
+		return nil, err
+	}
+	return g.pull(ctx, max, maxWait)
+}
+
+func (g *group) pull(ctx context.Context, max int, maxWait time.Duration) ([]Delivery, error) {
+	timer := time.NewTimer(maxWait)
+	defer timer.Stop()
+	var due *time.Timer
+	defer func() {
+		if due != nil {
+			due.Stop()
+		}
+	}()
+	for {
+		changed := g.st.changed()
+		g.mu.Lock()
+		wake := g.wakeCh
+		out, dead, next, err := g.take(max, time.Now())
+		g.mu.Unlock()
+		if len(dead) > 0 {
+			g.deadLetter(ctx, dead)
+		}
+		if err != nil || len(out) > 0 {
+			if len(out) > 0 {
+				g.st.m.messagesOut.Add(float64(len(out)))
+				g.st.m.bytesOut.Add(float64(deliveredBytes(out)))
+			}
+			return out, err
+		}
+		if len(dead) > 0 {
+			continue
+		}
+		var dueC <-chan time.Time
+		if !next.IsZero() {
+			d := time.Until(next)
+			if due == nil {
+				due = time.NewTimer(d)
+			} else {
+				due.Reset(d)
+			}
+			dueC = due.C
+		}
+		select {
+		case <-changed:
+		case <-wake:
+		case <-dueC:
+		case <-timer.C:
+			return nil, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// take hands out up to max deliveries: first those due for redelivery, then
+// new messages while fewer than max_ack_pending await ack. It returns the
+// deliveries that exhausted max_deliveries separately, and the time the next
+// delivery becomes due. g.mu is held.
+func (g *group) take(max int, now time.Time) (out []Delivery, dead []MessageRef, next time.Time, err error) {
+	if g.deleted {
+		return nil, nil, time.Time{}, fmt.Errorf("group %q on station %q: %w", g.name, g.st.name, ErrGroupNotFound)
+	}
+	if g.closed {
+		return nil, nil, time.Time{}, ErrClosed
+	}
+	maxDeliveries := g.maxDeliveries()
+	redeliver := func(part uint32, off uint64, pm *pendingMsg) {
+		if pm.deliveries >= maxDeliveries {
+			pm.dlq = true
+			dead = append(dead, MessageRef{part, off})
+			return
+		}
+		rec, ok, rerr := g.readOne(part, off)
+		if rerr != nil {
+			err = rerr
+			return
+		}
+		if !ok {
+			// Retention removed it: nothing left to deliver.
+			g.ackLocked(part, off)
+			return
+		}
+		pm.deliveries++
+		pm.due = now.Add(g.rec.Config.AckDeadline)
+		g.expiries.push(expiry{part, off, pm, pm.due})
+		out = append(out, Delivery{Partition: part, Record: rec, DeliveryCount: pm.deliveries})
+	}
+
+	for len(g.delayed) > 0 && len(out) < max && err == nil {
+		e := g.delayed[0]
+		if !g.valid(e) {
+			heap.Pop(&g.delayed)
+			continue
+		}
+		if e.due.After(now) {
+			break
+		}
+		heap.Pop(&g.delayed)
+		redeliver(e.part, e.off, e.pm)
+	}
+	for g.expiries.len() > 0 && len(out) < max && err == nil {
+		e := g.expiries.front()
+		if !g.valid(e) {
+			g.expiries.pop()
+			continue
+		}
+		if e.due.After(now) {
+			break
+		}
+		g.expiries.pop()
+		redeliver(e.part, e.off, e.pm)
+	}
+	if err != nil {
+		return out, dead, next, err
+	}
+
+	limit := int(g.rec.Config.MaxAckPending)
+	for tried := 0; tried < len(g.parts) && len(out) < max && g.pending < limit; tried++ {
+		pi := g.nextPart
+		g.nextPart = (g.nextPart + 1) % len(g.parts)
+		p := g.parts[pi]
+		if len(p.ahead) == 0 {
+			if err := g.readAhead(pi); err != nil {
+				return out, dead, next, err
+			}
+		}
+		n := min(len(p.ahead), max-len(out), limit-g.pending)
+		due := now.Add(g.rec.Config.AckDeadline)
+		for _, rec := range p.ahead[:n] {
+			pm := &pendingMsg{deliveries: 1, due: due}
+			p.pending[rec.Offset] = pm
+			g.expiries.push(expiry{uint32(pi), rec.Offset, pm, due})
+			out = append(out, Delivery{Partition: uint32(pi), Record: rec, DeliveryCount: 1})
+		}
+		g.pending += n
+		if n > 0 {
+			p.cursor = p.ahead[n-1].Offset + 1
+			p.ahead = p.ahead[n:]
+			if len(out) < max && len(p.ahead) == 0 {
+				tried-- // this partition may have more
+			}
+		}
+	}
+	next = g.nextDue()
+	return out, dead, next, nil
+}
+
+func (g *group) valid(e expiry) bool {
+	p := g.parts[e.part]
+	pm, ok := p.pending[e.off]
+	return ok && pm == e.pm && pm.due.Equal(e.due) && !pm.dlq
+}
+
+func (g *group) nextDue() time.Time {
+	var next time.Time
+	for g.expiries.len() > 0 && !g.valid(g.expiries.front()) {
+		g.expiries.pop()
+	}
+	if g.expiries.len() > 0 {
+		next = g.expiries.front().due
+	}
+	for len(g.delayed) > 0 && !g.valid(g.delayed[0]) {
+		heap.Pop(&g.delayed)
+	}
+	if len(g.delayed) > 0 && (next.IsZero() || g.delayed[0].due.Before(next)) {
+		next = g.delayed[0].due
+	}
+	return next
+}
+
+// readAhead fills a partition's read-ahead from its cursor. A cursor below
+// the log's start (retention removed messages the group never acked) skips
+// to the start.
+func (g *group) readAhead(pi int) error {
+	p := g.parts[pi]
+	l := g.st.logs[pi]
+	recs, err := l.Read(p.cursor, readAheadBytes)
+	if errors.Is(err, seglog.ErrOffsetOutOfRange) && p.cursor < l.StartOffset() {
+		start := l.StartOffset()
+		g.st.b.log.Warn("consumer group fell behind retention; skipping deleted messages",
+			"station", g.st.name, "group", g.name, "partition", pi, "from", p.cursor, "to", start)
+		for off := range p.pending {
+			if off < start {
+				delete(p.pending, off)
+				g.pending--
+			}
+		}
+		p.cursor = start
+		if p.commit < start {
+			p.commit = start
+			p.acked.reset(start)
+			p.commit = p.acked.advance(start)
+			g.dirty = true
+		}
+		recs, err = l.Read(p.cursor, readAheadBytes)
+	}
+	if err != nil {
+		return fmt.Errorf("station %q partition %d: read at %d: %w", g.st.name, pi, p.cursor, err)
+	}
+	p.ahead = recs
+	return nil
+}
+
+// readOne reads the record at off, reporting false if it no longer exists.
+func (g *group) readOne(part uint32, off uint64) (seglog.Record, bool, error) {
+	recs, err := g.st.logs[part].Read(off, 1)
+	if errors.Is(err, seglog.ErrOffsetOutOfRange) {
+		return seglog.Record{}, false, nil
+	}
+	if err != nil {
+		return seglog.Record{}, false, fmt.Errorf("station %q partition %d: read at %d: %w", g.st.name, part, off, err)
+	}
+	for _, r := range recs {
+		if r.Offset == off {
+			return r, true, nil
+		}
+	}
+	return seglog.Record{}, false, nil
+}
+
+// ackLocked acknowledges one pending delivery. g.mu is held.
+func (g *group) ackLocked(part uint32, off uint64) bool {
+	p := g.parts[part]
+	if _, ok := p.pending[off]; !ok {
+		return false
+	}
+	delete(p.pending, off)
+	g.pending--
+	p.acked.set(off)
+	if off == p.commit {
+		p.commit = p.acked.advance(p.commit)
+		g.dirty = true
+	}
+	return true
+}
+
+// Ack acknowledges deliveries. Refs that are not pending (already acked,
+// or never delivered) are reported in an error wrapping ErrNotPending after
+// all the others were acked.
+func (b *Broker) Ack(stationName, groupName string, refs []MessageRef) error {
+	g, err := b.existingGroup(stationName, groupName)
+	if err != nil {
+		return err
+	}
+	return g.ack(refs)
+}
+
+func (g *group) ack(refs []MessageRef) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.deleted {
+		return fmt.Errorf("group %q on station %q: %w", g.name, g.st.name, ErrGroupNotFound)
+	}
+	var missing []MessageRef
+	before := g.pending
+	for _, r := range refs {
+		if int(r.Partition) >= len(g.parts) || !g.ackLocked(r.Partition, r.Offset) {
+			missing = append(missing, r)
+		}
+	}
+	if g.pending < before {
+		g.wake()
+	}
+	return notPendingErr(g, missing)
+}
+
+func notPendingErr(g *group, missing []MessageRef) error {
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("group %q on station %q: %d of the messages (first: partition %d offset %d): %w",
+		g.name, g.st.name, len(missing), missing[0].Partition, missing[0].Offset, ErrNotPending)
+}
+
+// Nack returns deliveries to the group for redelivery after delay.
+func (b *Broker) Nack(stationName, groupName string, refs []MessageRef, delay time.Duration) error {
+	g, err := b.existingGroup(stationName, groupName)
+	if err != nil {
+		return err
+	}
+	if delay < 0 {
+		return fieldErr("delay", "must not be negative")
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	due := time.Now().Add(delay)
+	var missing []MessageRef
+	for _, r := range refs {
+		var pm *pendingMsg
+		if int(r.Partition) < len(g.parts) {
+			pm = g.parts[r.Partition].pending[r.Offset]
+		}
+		if pm == nil || pm.dlq {
+			missing = append(missing, r)
+			continue
+		}
+		pm.due = due
+		heap.Push(&g.delayed, expiry{r.Partition, r.Offset, pm, due})
+	}
+	g.wake()
+	return notPendingErr(g, missing)
+}
+
+// deadLetter moves deliveries that exhausted max_deliveries to the
+// station's dead-letter station and acks them. Without a dead-letter
+// station they are acked and counted. A failed move is retried later.
+func (g *group) deadLetter(ctx context.Context, refs []MessageRef) {
+	cfg := g.st.config()
+	for _, r := range refs {
+		rec, ok, err := g.readOne(r.Partition, r.Offset)
+		if err == nil && ok && cfg.DeadLetterStation != "" {
+			g.mu.Lock()
+			deliveries := g.parts[r.Partition].pending[r.Offset].deliveriesOr(g.maxDeliveries())
+			g.mu.Unlock()
+			msg := Message{Key: rec.Key, Value: rec.Value, Headers: append(rec.Headers[:len(rec.Headers):len(rec.Headers)],
+				seglog.Header{Key: HeaderDLQReason, Value: []byte("max_deliveries")},
+				seglog.Header{Key: HeaderDLQStation, Value: []byte(g.st.name)},
+				seglog.Header{Key: HeaderDLQGroup, Value: []byte(g.name)},
+				seglog.Header{Key: HeaderDLQPartition, Value: []byte(strconv.FormatUint(uint64(r.Partition), 10))},
+				seglog.Header{Key: HeaderDLQOffset, Value: []byte(strconv.FormatUint(r.Offset, 10))},
+				seglog.Header{Key: HeaderDLQDeliveries, Value: []byte(strconv.FormatUint(uint64(deliveries), 10))},
+			)}
+			_, err = g.st.b.Produce(ctx, cfg.DeadLetterStation, []Message{msg})
+		}
+		g.mu.Lock()
+		if err != nil {
+			g.st.b.log.Error("move message to dead-letter station; will retry",
+				"station", g.st.name, "group", g.name, "partition", r.Partition, "offset", r.Offset,
+				"dead_letter_station", cfg.DeadLetterStation, "err", err)
+			if pm := g.parts[r.Partition].pending[r.Offset]; pm != nil {
+				pm.dlq = false
+				pm.due = time.Now().Add(time.Second)
+				heap.Push(&g.delayed, expiry{r.Partition, r.Offset, pm, pm.due})
+			}
+		} else {
+			if cfg.DeadLetterStation == "" && ok {
+				g.st.b.log.Warn("message exhausted its deliveries and the station has no dead-letter station; skipping it",
+					"station", g.st.name, "group", g.name, "partition", r.Partition, "offset", r.Offset)
+			}
+			if g.ackLocked(r.Partition, r.Offset) {
+				g.deadLettered++
+				g.wake()
+			}
+		}
+		g.mu.Unlock()
+	}
+}
+
+func deliveredBytes(ds []Delivery) int {
+	n := 0
+	for i := range ds {
+		r := &ds[i].Record
+		n += len(r.Key) + len(r.Value)
+		for _, h := range r.Headers {
+			n += len(h.Key) + len(h.Value)
+		}
+	}
+	return n
+}
+
+func (pm *pendingMsg) deliveriesOr(d uint32) uint32 {
+	if pm == nil {
+		return d
+	}
+	return pm.deliveries
+}
+
+func (b *Broker) existingGroup(stationName, groupName string) (*group, error) {
+	st, err := b.station(stationName)
+	if err != nil {
+		return nil, err
+	}
+	g, _, err := st.group(groupName, StartPosition{}, GroupConfig{}, false)
+	return g, err
+}
+
+// sweep dead-letters deliveries of a group nobody pulls from.
+func (g *group) sweep(ctx context.Context, now time.Time) {
+	g.mu.Lock()
+	var dead []MessageRef
+	max := g.maxDeliveries()
+	for g.expiries.len() > 0 {
+		e := g.expiries.front()
+		if !g.valid(e) {
+			g.expiries.pop()
+			continue
+		}
+		if e.due.After(now) || e.pm.deliveries < max {
+			break
+		}
+		g.expiries.pop()
+		e.pm.dlq = true
+		dead = append(dead, MessageRef{e.part, e.off})
+	}
+	g.mu.Unlock()
+	if len(dead) > 0 {
+		g.deadLetter(ctx, dead)
+	}
+}
+
+func (g *group) info() GroupInfo {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	gi := GroupInfo{Station: g.st.name, Name: g.name, Config: g.rec.Config, CreatedAt: g.rec.CreatedAt, Pending: g.pending, DeadLettered: g.deadLettered}
+	for i, p := range g.parts {
+		next := g.st.logs[i].NextOffset()
+		lag := uint64(0)
+		if next > p.commit {
+			lag = next - p.commit
+		}
+		gi.Partitions = append(gi.Partitions, GroupPartition{Committed: p.commit, Checkpointed: p.durable, Next: next, Lag: lag, Pending: len(p.pending)})
+		gi.Lag += lag
+	}
+	return gi
+}
+
+// Group describes a consumer group.
+func (b *Broker) Group(stationName, groupName string) (GroupInfo, error) {
+	g, err := b.existingGroup(stationName, groupName)
+	if err != nil {
+		return GroupInfo{}, err
+	}
+	return g.info(), nil
+}
+
+// Groups describes every group of a station, by name.
+func (b *Broker) Groups(stationName string) ([]GroupInfo, error) {
+	st, err := b.station(stationName)
+	if err != nil {
+		return nil, err
+	}
+	var out []GroupInfo
+	for _, g := range st.groupList() {
+		out = append(out, g.info())
+	}
+	return out, nil
+}
+
+// DeleteGroup deletes a consumer group and its committed offsets.
+func (b *Broker) DeleteGroup(stationName, groupName string) error {
+	st, err := b.station(stationName)
+	if err != nil {
+		return err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	g, ok := st.groups[groupName]
+	if !ok {
+		return fmt.Errorf("group %q on station %q: %w", groupName, stationName, ErrGroupNotFound)
+	}
+	if err := b.meta.DeleteGroup(stationName, groupName); err != nil {
+		return fmt.Errorf("group %q on station %q: delete metadata: %w", groupName, stationName, err)
+	}
+	delete(st.groups, groupName)
+	g.mu.Lock()
+	g.deleted = true
+	g.wake()
+	g.mu.Unlock()
+	return nil
+}
+
+// ResetGroupOffset moves every partition of a group to start and forgets
+// its pending deliveries.
+func (b *Broker) ResetGroupOffset(stationName, groupName string, start StartPosition) (GroupInfo, error) {
+	g, err := b.existingGroup(stationName, groupName)
+	if err != nil {
+		return GroupInfo{}, err
+	}
+	commits, err := g.st.startOffsets(start)
+	if err != nil {
+		return GroupInfo{}, err
+	}
+	g.mu.Lock()
+	for i, p := range g.parts {
+		*p = groupPart{commit: commits[i], durable: p.durable, cursor: commits[i], acked: newAckWindow(commits[i]), pending: make(map[uint64]*pendingMsg)}
+	}
+	g.pending = 0
+	g.expiries = deque[expiry]{}
+	g.delayed = nil
+	g.dirty = true
+	g.wake()
+	g.mu.Unlock()
+	if err := b.commitOffsets(); err != nil {
+		return GroupInfo{}, fmt.Errorf("group %q on station %q: store offsets: %w", groupName, stationName, err)
+	}
+	return g.info(), nil
+}
+
+// delayHeap orders nacked deliveries by redelivery time.
+type delayHeap []expiry
+
+func (h delayHeap) Len() int           { return len(h) }
+func (h delayHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h delayHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *delayHeap) Push(x any)        { *h = append(*h, x.(expiry)) }
+func (h *delayHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// deque is a FIFO queue on a slice that reuses its space.
+type deque[T any] struct {
+	items []T
+	head  int
+}
+
+func (q *deque[T]) len() int { return len(q.items) - q.head }
+func (q *deque[T]) front() T { return q.items[q.head] }
+func (q *deque[T]) push(x T) { q.items = append(q.items, x) }
+func (q *deque[T]) pop() {
+	var zero T
+	q.items[q.head] = zero
+	q.head++
+	if q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+	} else if q.head > 1024 && q.head*2 > len(q.items) {
+		n := copy(q.items, q.items[q.head:])
+		clear(q.items[n:])
+		q.items, q.head = q.items[:n], 0
+	}
+}

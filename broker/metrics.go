@@ -1,0 +1,87 @@
+package broker
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	messagesIn, bytesIn, messagesOut, bytesOut *prometheus.CounterVec
+	produceLatency, fsyncLatency               prometheus.Histogram
+	lag, pending                               *prometheus.Desc
+}
+
+type stationMetrics struct {
+	messagesIn, bytesIn, messagesOut, bytesOut prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	counter := func(name, help string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "junction", Subsystem: "station", Name: name, Help: help}, []string{"station"})
+	}
+	latency := prometheus.ExponentialBuckets(50e-6, 2, 16) // 50µs .. 1.6s
+	return &metrics{
+		messagesIn:     counter("messages_in_total", "Messages produced to the station."),
+		bytesIn:        counter("bytes_in_total", "Key, value and header bytes produced to the station."),
+		messagesOut:    counter("messages_out_total", "Messages delivered to consumer groups, redeliveries included."),
+		bytesOut:       counter("bytes_out_total", "Key, value and header bytes delivered to consumer groups."),
+		produceLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "junction", Name: "produce_latency_seconds", Help: "Time from receiving a produce to its messages being durable.", Buckets: latency}),
+		fsyncLatency:   prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "junction", Name: "fsync_latency_seconds", Help: "Duration of segment fsyncs (one per group commit).", Buckets: latency}),
+		lag:            prometheus.NewDesc("junction_group_lag_messages", "Messages of the station not yet acknowledged by the group.", []string{"station", "group"}, nil),
+		pending:        prometheus.NewDesc("junction_group_pending_messages", "Deliveries awaiting acknowledgement.", []string{"station", "group"}, nil),
+	}
+}
+
+func (m *metrics) station(name string) *stationMetrics {
+	return &stationMetrics{
+		messagesIn:  m.messagesIn.WithLabelValues(name),
+		bytesIn:     m.bytesIn.WithLabelValues(name),
+		messagesOut: m.messagesOut.WithLabelValues(name),
+		bytesOut:    m.bytesOut.WithLabelValues(name),
+	}
+}
+
+func (m *metrics) forgetStation(name string) {
+	for _, v := range []*prometheus.CounterVec{m.messagesIn, m.bytesIn, m.messagesOut, m.bytesOut} {
+		v.DeleteLabelValues(name)
+	}
+}
+
+func (m *metrics) observeFsync(d time.Duration) { m.fsyncLatency.Observe(d.Seconds()) }
+
+func (m *metrics) register(reg prometheus.Registerer, b *Broker) error {
+	for _, c := range []prometheus.Collector{m.messagesIn, m.bytesIn, m.messagesOut, m.bytesOut, m.produceLatency, m.fsyncLatency, &groupCollector{m, b}} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// groupCollector reports every group's lag at scrape time.
+type groupCollector struct {
+	m *metrics
+	b *Broker
+}
+
+func (c *groupCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.m.lag
+	ch <- c.m.pending
+}
+
+func (c *groupCollector) Collect(ch chan<- prometheus.Metric) {
+	c.b.mu.RLock()
+	sts := make([]*station, 0, len(c.b.stations))
+	for _, st := range c.b.stations {
+		sts = append(sts, st)
+	}
+	c.b.mu.RUnlock()
+	for _, st := range sts {
+		for _, g := range st.groupList() {
+			gi := g.info()
+			ch <- prometheus.MustNewConstMetric(c.m.lag, prometheus.GaugeValue, float64(gi.Lag), st.name, g.name)
+			ch <- prometheus.MustNewConstMetric(c.m.pending, prometheus.GaugeValue, float64(gi.Pending), st.name, g.name)
+		}
+	}
+}

@@ -1,0 +1,72 @@
+// Package seglog is the storage engine of one station partition: an
+// append-only log of records kept in segment files with a sparse offset
+// index and a CRC-32C (Castagnoli) checksum per record batch.
+//
+// # Writing
+//
+// [Log.Append] encodes its records as one batch in the caller's goroutine
+// (so encoding and checksumming run in parallel) and queues it. A single
+// writer goroutine drains the queue, patches each batch's base offset (which
+// the checksum deliberately does not cover), writes every pending batch with
+// one write call, fsyncs once under [SyncAlways], and then completes all of
+// them: a group commit. Records become visible to readers only after that, so
+// under SyncAlways a consumer never sees a record a crash could lose.
+//
+// A failed write is truncated away and fails only its appends. A failed fsync
+// puts the log into a failed state in which every later Append returns the
+// error; reopen the log to recover.
+//
+// # On-disk format
+//
+// A log directory holds segments named by their base offset as 20
+// zero-padded decimal digits: 00000000000000000000.log with its sparse index
+// 00000000000000000000.index. Other files are ignored. All integers are
+// big-endian; varints are zig-zag signed varints as in
+// encoding/binary.AppendVarint, always minimally encoded.
+//
+// A segment file is a sequence of batches:
+//
+//	baseOffset     u64   offset of the batch's first record
+//	length         u32   bytes that follow this field
+//	crc            u32   CRC-32C of every byte after this field
+//	magic          u8    format version, 1
+//	attributes     u8    0 (reserved for compression)
+//	recordCount    u32   at least 1
+//	baseTimestamp  i64   timestamp of the first record (unix nanoseconds)
+//	maxTimestamp   i64   largest record timestamp
+//	records        recordCount times:
+//	    offsetDelta    varint  index of the record in the batch
+//	    timestampDelta varint  timestamp - baseTimestamp
+//	    keyLen         varint  -1 for a nil key
+//	    key            keyLen bytes
+//	    valueLen       varint  -1 for a nil value
+//	    value          valueLen bytes
+//	    headerCount    varint
+//	    headers        headerCount times:
+//	        keyLen   varint, key   bytes
+//	        valueLen varint (-1 for nil), value bytes
+//
+// The fixed header is 38 bytes. Offsets are consecutive across batches and
+// segments.
+//
+// An index file is a sequence of 8-byte entries, each
+//
+//	relativeOffset u32   batch base offset minus the segment's base offset
+//	position       u32   byte position of that batch in the segment file
+//
+// with both fields strictly increasing. An entry is recorded for the first
+// batch starting at least Options.IndexIntervalBytes after the previously
+// indexed one; the first batch, at position 0, is implicit. The index of the
+// active segment lives in memory and is written when the segment rolls.
+//
+// # Recovery
+//
+// [Open] verifies every batch of the last segment and truncates the file at
+// the first torn or corrupt one, logging the segment, position and dropped
+// byte count. Older segments trust their index file if it is well formed and
+// its last entry points at a batch; otherwise the index is rebuilt from a
+// scan of the batch headers.
+//
+// The testdata directory holds golden files of the format; a format change
+// shows up there as a diff (regenerate with go test -run Golden -update).
+package seglog

@@ -1,0 +1,804 @@
+package seglog
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/junctionhq/junction/broker/vfs"
+)
+
+// Header is a record header. Duplicate keys are allowed.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// Record is one message of the log.
+type Record struct {
+	// Offset is assigned by Append and ignored on input.
+	Offset uint64
+	// Timestamp is in unix nanoseconds; Append fills in the current time
+	// when it is zero.
+	Timestamp int64
+	// Key and Value may be nil, which is preserved and distinct from empty.
+	Key, Value []byte
+	Headers    []Header
+}
+
+// SegmentInfo describes one segment.
+type SegmentInfo struct {
+	BaseOffset uint64 // offset of the first record
+	NextOffset uint64 // one past the last visible record
+	Bytes      int64  // visible size of the segment file
+	// FirstTimestamp is the timestamp of the first record; 0 if empty.
+	FirstTimestamp int64
+	// LastTimestamp is the largest timestamp in the segment. For segments
+	// recovered from an index at Open it is the largest timestamp of the
+	// segment's final index interval, which equals the true maximum when
+	// timestamps are roughly increasing.
+	LastTimestamp int64
+}
+
+// Log is the append-only log of one partition. All methods are safe for
+// concurrent use.
+//
+// Lock order: enforceMu before mu. qmu is a leaf: nothing else is acquired
+// while it is held.
+type Log struct {
+	opts   Options
+	fs     vfs.FS
+	logger *slog.Logger
+	now    func() time.Time // wall clock for age rolling; replaced in tests
+
+	qmu     sync.Mutex
+	queue   []*appendReq
+	closed  bool
+	failErr error         // sticky: set once the log can no longer be trusted
+	wake    chan struct{} // capacity 1; nudges the writer
+	done    chan struct{} // closed when the writer goroutine exits
+
+	mu       sync.RWMutex
+	segs     []*segment // oldest first; the last one is active
+	start    uint64
+	next     uint64
+	changed  chan struct{}
+	isClosed bool
+
+	enforceMu sync.Mutex
+
+	// Owned by the writer goroutine.
+	active *segment
+	wnext  uint64
+	wbuf   []byte
+	dirty  bool // written but not fsynced
+}
+
+// appendReq is one queued Append (or, with roll set, Enforce's request to
+// roll an expired active segment).
+type appendReq struct {
+	buf    []byte // the encoded batch; its base offset is patched in by the writer
+	count  uint32
+	baseTS int64
+	maxTS  int64
+	roll   bool
+
+	pos  int64 // position in the segment, set by the writer
+	base uint64
+	err  error
+	done chan struct{}
+}
+
+func (r *appendReq) finish(err error) {
+	r.err = err
+	r.done <- struct{}{}
+}
+
+var reqPool = sync.Pool{New: func() any { return &appendReq{done: make(chan struct{}, 1)} }}
+
+// maxPooledBuf bounds the encode buffers kept for reuse.
+const maxPooledBuf = 4 << 20
+
+// Open opens (creating if needed) the log in opts.Dir, recovering from any
+// torn or corrupt tail left by a crash: the tail segment is truncated after
+// its last intact batch. Older segments' indexes are rebuilt if malformed.
+func Open(opts Options) (*Log, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	l := &Log{
+		opts:    o,
+		fs:      o.FS,
+		logger:  o.Logger,
+		now:     time.Now,
+		wake:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+		changed: make(chan struct{}),
+	}
+	if err := l.fs.MkdirAll(o.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("seglog: create log directory: %w", err)
+	}
+	if err := l.recover(); err != nil {
+		for _, s := range l.segs {
+			_ = s.release()
+		}
+		return nil, err
+	}
+	l.active = l.segs[len(l.segs)-1]
+	l.start = l.segs[0].base
+	l.next = l.active.next
+	l.wnext = l.next
+	go l.run()
+	return l, nil
+}
+
+// Append appends recs as one batch with the consecutive offsets base,
+// base+1, … and returns base once the batch is durable under the sync
+// policy. Concurrent Appends are committed together with one write and one
+// fsync. recs is not retained.
+//
+// ctx is checked only before the batch is queued; once queued, Append waits
+// for the outcome so that a nil error always means the records were appended
+// and a non-nil one that they never become visible. After a failed write or
+// fsync that left the log in an unknown state, every Append fails with that
+// error.
+func (l *Log) Append(ctx context.Context, recs []Record) (base uint64, err error) {
+	p, err := l.Enqueue(ctx, recs)
+	if err != nil {
+		return 0, err
+	}
+	return p.Wait()
+}
+
+// Pending is a batch queued by Enqueue.
+type Pending struct {
+	l *Log
+	r *appendReq
+}
+
+// Enqueue queues recs as one batch and returns without waiting for it to be
+// written. Batches are appended in the order their Enqueue calls returned,
+// so a caller can pipeline several batches and keep their order. The
+// returned Pending's Wait must be called exactly once. recs is not retained.
+func (l *Log) Enqueue(ctx context.Context, recs []Record) (*Pending, error) {
+	if len(recs) == 0 {
+		return nil, ErrEmptyAppend
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r := reqPool.Get().(*appendReq)
+	r.buf = encodeBatch(r.buf[:0], 0, recs, l.now().UnixNano())
+	if len(r.buf) > maxBatchBytes {
+		reqPool.Put(r)
+		return nil, fmt.Errorf("seglog: batch of %d bytes exceeds the limit of %d", len(r.buf), maxBatchBytes)
+	}
+	r.count = uint32(len(recs))
+	r.baseTS = int64(binary.BigEndian.Uint64(r.buf[offBaseTimestamp:]))
+	r.maxTS = int64(binary.BigEndian.Uint64(r.buf[offMaxTimestamp:]))
+	if err := l.enqueue(r); err != nil {
+		l.putReq(r)
+		return nil, err
+	}
+	return &Pending{l: l, r: r}, nil
+}
+
+// Wait blocks until the batch is durable under the sync policy and returns
+// its base offset, or the error that kept it from ever becoming visible.
+func (p *Pending) Wait() (base uint64, err error) {
+	<-p.r.done
+	base, err = p.r.base, p.r.err
+	p.l.putReq(p.r)
+	p.r = nil
+	return base, err
+}
+
+func (l *Log) enqueue(r *appendReq) error {
+	l.qmu.Lock()
+	switch {
+	case l.closed:
+		l.qmu.Unlock()
+		return ErrClosed
+	case l.failErr != nil:
+		err := l.failErr
+		l.qmu.Unlock()
+		return err
+	}
+	l.queue = append(l.queue, r)
+	l.qmu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (l *Log) putReq(r *appendReq) {
+	if cap(r.buf) > maxPooledBuf {
+		r.buf = nil
+	}
+	r.roll, r.err, r.base = false, nil, 0
+	reqPool.Put(r)
+}
+
+// setFailed puts the log into the failed state.
+func (l *Log) setFailed(err error) {
+	l.qmu.Lock()
+	if l.failErr == nil {
+		l.failErr = err
+	}
+	l.qmu.Unlock()
+	l.logger.Error("seglog: log failed; appends disabled until reopened", "dir", l.opts.Dir, "err", err)
+}
+
+func (l *Log) failed() error {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	return l.failErr
+}
+
+// run is the writer goroutine: it drains the queue and group-commits.
+func (l *Log) run() {
+	defer close(l.done)
+	var tick <-chan time.Time
+	if l.opts.Sync == SyncInterval {
+		t := time.NewTicker(l.opts.SyncInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	var reqs []*appendReq
+	for {
+		select {
+		case <-l.wake:
+		case <-tick:
+			l.syncDirty()
+			continue
+		}
+		for {
+			l.qmu.Lock()
+			reqs, l.queue = l.queue, reqs[:0]
+			closed := l.closed
+			l.qmu.Unlock()
+			if len(reqs) == 0 {
+				if closed {
+					return
+				}
+				break
+			}
+			l.commit(reqs)
+			clear(reqs)
+		}
+	}
+}
+
+// syncDirty fsyncs the active segment if it has unsynced writes.
+func (l *Log) syncDirty() {
+	if !l.dirty || l.failed() != nil {
+		return
+	}
+	if err := l.active.f.Sync(); err != nil {
+		l.setFailed(fmt.Errorf("seglog: sync %s: %w", l.active.name(), err))
+		return
+	}
+	l.dirty = false
+}
+
+// commit writes reqs, rolling segments as needed, and completes each.
+func (l *Log) commit(reqs []*appendReq) {
+	now := l.now().UnixNano()
+	for i := 0; i < len(reqs); {
+		if err := l.failed(); err != nil {
+			for _, r := range reqs[i:] {
+				r.finish(err)
+			}
+			return
+		}
+		seg := l.active
+		buf := l.wbuf[:0]
+		next := l.wnext
+		j := i
+		for ; j < len(reqs); j++ {
+			r := reqs[j]
+			pos := seg.size + int64(len(buf))
+			if r.roll || l.shouldRoll(seg, pos, next, r, now) {
+				break
+			}
+			binary.BigEndian.PutUint64(r.buf[offBaseOffset:], next)
+			r.base, r.pos = next, pos
+			next += uint64(r.count)
+			buf = append(buf, r.buf...)
+		}
+		if cap(buf) <= maxPooledBuf*4 {
+			l.wbuf = buf
+		}
+		if j > i {
+			l.writeGroup(seg, reqs[i:j], buf, next, now)
+		}
+		if j == len(reqs) {
+			return
+		}
+		r := reqs[j]
+		if r.roll {
+			var err error
+			if seg.size > 0 && seg.rollAt != 0 && now >= seg.rollAt {
+				err = l.roll()
+			}
+			r.finish(err)
+			j++
+		} else if err := l.roll(); err != nil {
+			r.finish(err)
+			j++
+		}
+		i = j
+	}
+}
+
+// shouldRoll reports whether r must go to a new segment rather than at pos
+// in seg.
+func (l *Log) shouldRoll(seg *segment, pos int64, next uint64, r *appendReq, now int64) bool {
+	if pos == 0 {
+		return false
+	}
+	return pos+int64(len(r.buf)) > l.opts.SegmentBytes ||
+		next+uint64(r.count)-seg.base > math.MaxUint32 ||
+		(seg.rollAt != 0 && now >= seg.rollAt)
+}
+
+// writeGroup writes buf, the batches of reqs, to seg with one write and at
+// most one fsync, then publishes and completes them.
+func (l *Log) writeGroup(seg *segment, reqs []*appendReq, buf []byte, next uint64, now int64) {
+	n, err := seg.f.Write(buf)
+	if err == nil && n != len(buf) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		err = fmt.Errorf("seglog: write %d bytes to %s at position %d: %w", len(buf), seg.name(), seg.size, err)
+		if terr := seg.f.Truncate(seg.size); terr != nil {
+			err = fmt.Errorf("%w (and truncating back failed: %v)", err, terr)
+			l.setFailed(err)
+		}
+		for _, r := range reqs {
+			r.finish(err)
+		}
+		return
+	}
+	if l.opts.Sync == SyncAlways {
+		start := time.Now()
+		err := seg.f.Sync()
+		if l.opts.OnSync != nil {
+			l.opts.OnSync(time.Since(start))
+		}
+		if err != nil {
+			// After a failed fsync the page cache no longer tells what is
+			// on disk, so nothing written since the last good fsync can
+			// be trusted: fail the log rather than guess.
+			err = fmt.Errorf("seglog: sync %s: %w", seg.name(), err)
+			_ = seg.f.Truncate(seg.size)
+			l.setFailed(err)
+			for _, r := range reqs {
+				r.finish(err)
+			}
+			return
+		}
+	} else {
+		l.dirty = true
+	}
+
+	l.mu.Lock()
+	for _, r := range reqs {
+		if seg.next == seg.base {
+			seg.firstTS, seg.lastTS = r.baseTS, r.maxTS
+		}
+		seg.lastTS = max(seg.lastTS, r.maxTS)
+		seg.index.add(uint32(r.base-seg.base), r.pos)
+		seg.next = r.base + uint64(r.count)
+	}
+	seg.size += int64(len(buf))
+	l.next = next
+	close(l.changed)
+	l.changed = make(chan struct{})
+	l.mu.Unlock()
+
+	if seg.rollAt == 0 && l.opts.SegmentMaxAge > 0 {
+		seg.rollAt = now + int64(l.opts.SegmentMaxAge)
+	}
+	l.wnext = next
+	for _, r := range reqs {
+		r.finish(nil)
+	}
+}
+
+// roll makes the active segment durable, writes its index and starts a new
+// active segment at the next offset.
+func (l *Log) roll() error {
+	old := l.active
+	if l.dirty && l.opts.Sync != SyncNever {
+		if err := old.f.Sync(); err != nil {
+			err = fmt.Errorf("seglog: sync %s: %w", old.name(), err)
+			l.setFailed(err)
+			return err
+		}
+		l.dirty = false
+	}
+	if err := l.writeIndex(old); err != nil {
+		l.logger.Warn("seglog: cannot write segment index; it will be rebuilt on open", "segment", old.name(), "err", err)
+	}
+	seg, err := l.createSegment(l.wnext)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.segs = append(l.segs, seg)
+	l.mu.Unlock()
+	l.active = seg
+	l.dirty = false
+	return nil
+}
+
+// createSegment creates an empty segment file with the given base offset.
+func (l *Log) createSegment(base uint64) (*segment, error) {
+	path := filepath.Join(l.opts.Dir, segmentName(base, logSuffix))
+	f, err := l.fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("seglog: create segment: %w", err)
+	}
+	if l.opts.Sync != SyncNever {
+		if err := vfs.SyncDir(l.fs, l.opts.Dir); err != nil {
+			_ = f.Close()
+			_ = l.fs.Remove(path)
+			return nil, fmt.Errorf("seglog: sync log directory: %w", err)
+		}
+	}
+	return l.newSegment(base, path, f), nil
+}
+
+func (l *Log) newSegment(base uint64, path string, f vfs.File) *segment {
+	s := &segment{base: base, path: path, f: f, next: base}
+	s.index.interval = int64(l.opts.IndexIntervalBytes)
+	s.refs.Store(1)
+	return s
+}
+
+// writeIndex writes the sparse index file of seg.
+func (l *Log) writeIndex(seg *segment) error {
+	path := filepath.Join(l.opts.Dir, segmentName(seg.base, indexSuffix))
+	f, err := l.fs.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	l.mu.RLock()
+	b := encodeIndex(nil, seg.index.entries)
+	l.mu.RUnlock()
+	_, err = f.Write(b)
+	if err == nil && l.opts.Sync != SyncNever {
+		err = f.Sync()
+	}
+	return errors.Join(err, f.Close())
+}
+
+// Changed returns a channel that is closed the next time NextOffset advances
+// (or the log is closed). Call it again for a fresh channel after it fires.
+func (l *Log) Changed() <-chan struct{} {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.changed
+}
+
+// StartOffset returns the first retained offset.
+func (l *Log) StartOffset() uint64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.start
+}
+
+// NextOffset returns one past the last visible record: the offset the next
+// Append will be given, once all in-flight Appends have completed.
+func (l *Log) NextOffset() uint64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.next
+}
+
+// Size returns the visible size in bytes of all segments.
+func (l *Log) Size() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var n int64
+	for _, s := range l.segs {
+		n += s.size
+	}
+	return n
+}
+
+// Segments describes the segments, oldest first.
+func (l *Log) Segments() []SegmentInfo {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	out := make([]SegmentInfo, len(l.segs))
+	for i, s := range l.segs {
+		out[i] = s.info()
+	}
+	return out
+}
+
+// Close waits for queued Appends to complete, syncs unless the policy is
+// SyncNever, and releases the files. Reads in progress finish normally;
+// later calls return ErrClosed.
+func (l *Log) Close() error {
+	l.qmu.Lock()
+	if l.closed {
+		l.qmu.Unlock()
+		return ErrClosed
+	}
+	l.closed = true
+	l.qmu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+	<-l.done
+
+	var err error
+	if l.dirty && l.opts.Sync != SyncNever && l.failed() == nil {
+		if serr := l.active.f.Sync(); serr != nil {
+			err = fmt.Errorf("seglog: sync %s: %w", l.active.name(), serr)
+		}
+	}
+	l.mu.Lock()
+	segs := l.segs
+	l.segs = nil
+	l.isClosed = true
+	close(l.changed)
+	l.mu.Unlock()
+	for _, s := range segs {
+		if cerr := s.release(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("seglog: close %s: %w", s.name(), cerr))
+		}
+	}
+	return err
+}
+
+// Read returns records with offsets from `from` on, in whole batches (records
+// of the first batch below from are dropped), stopping before a batch that
+// would take the total past maxBytes; at least one batch is returned when any
+// exists at or beyond from. It may continue into following segments.
+//
+// from == NextOffset yields an empty slice; from below StartOffset or above
+// NextOffset yields ErrOffsetOutOfRange.
+//
+// Each call reads the byte range it needs with one positioned read where it
+// can, and the records' Key, Value and header fields alias that buffer. The
+// returned records are never modified by the log: they are immutable and
+// safe to keep and share, but must not be written to. Read does not block
+// Append.
+func (l *Log) Read(from uint64, maxBytes int) ([]Record, error) {
+	var recs []Record
+	used := 0
+	for {
+		l.mu.RLock()
+		if l.isClosed {
+			l.mu.RUnlock()
+			return nil, ErrClosed
+		}
+		if from < l.start || from > l.next {
+			start, next := l.start, l.next
+			l.mu.RUnlock()
+			if recs != nil {
+				// Retention removed the rest concurrently.
+				return recs, nil
+			}
+			return nil, fmt.Errorf("%w: %d not in [%d, %d]", ErrOffsetOutOfRange, from, start, next)
+		}
+		if from == l.next {
+			l.mu.RUnlock()
+			if recs == nil {
+				recs = []Record{}
+			}
+			return recs, nil
+		}
+		i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].base > from }) - 1
+		for i < len(l.segs) && (i < 0 || l.segs[i].next <= from) {
+			i++
+		}
+		if i == len(l.segs) {
+			l.mu.RUnlock()
+			return recs, nil
+		}
+		seg := l.segs[i]
+		var e indexEntry
+		if from > seg.base {
+			e = lookupIndex(seg.index.entries, uint32(from-seg.base))
+		}
+		end, segNext := seg.size, seg.next
+		seg.acquire()
+		l.mu.RUnlock()
+
+		var done bool
+		var err error
+		recs, used, done, err = l.readSegment(seg, int64(e.pos), end, seg.base+uint64(e.rel), from, maxBytes, recs, used)
+		if rerr := seg.release(); rerr != nil && err == nil {
+			err = fmt.Errorf("seglog: close deleted segment %s: %w", seg.name(), rerr)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if done {
+			if recs == nil {
+				recs = []Record{}
+			}
+			return recs, nil
+		}
+		from = segNext
+	}
+}
+
+// readSegment appends to recs the records >= from of the batches of seg
+// between pos (the batch with base offset expect) and end. done reports that
+// the byte budget is used up; otherwise the segment was read to end.
+func (l *Log) readSegment(seg *segment, pos, end int64, expect, from uint64, maxBytes int, recs []Record, used int) (_ []Record, _ int, done bool, _ error) {
+	want := int64(l.opts.IndexIntervalBytes) + int64(max(maxBytes-used, 0)) + batchHeaderSize
+	buf := make([]byte, min(end-pos, want))
+	if err := readAt(seg.f, buf, pos); err != nil {
+		return recs, used, false, l.readErr(seg, pos, err)
+	}
+	p := 0
+	for pos+int64(p) < end {
+		if p >= len(buf) {
+			// Skipped past the buffer: start afresh at the next batch.
+			pos, p = pos+int64(p), 0
+			buf = make([]byte, min(end-pos, want))
+			if err := readAt(seg.f, buf, pos); err != nil {
+				return recs, used, false, l.readErr(seg, pos, err)
+			}
+		}
+		rest := buf[p:]
+		if len(rest) < batchHeaderSize {
+			var err error
+			if buf, err = extend(seg, buf, p, pos, end, batchHeaderSize, want); err != nil {
+				return recs, used, false, l.readErr(seg, pos+int64(p), err)
+			}
+			pos, p = pos+int64(p), 0
+			continue
+		}
+		h, err := parseHeader(rest)
+		if err != nil {
+			return recs, used, false, fmt.Errorf("seglog: segment %s position %d: %w", seg.name(), pos+int64(p), err)
+		}
+		if h.baseOffset != expect {
+			return recs, used, false, corruptf("segment %s position %d: batch base offset %d, want %d", seg.name(), pos+int64(p), h.baseOffset, expect)
+		}
+		size := h.size()
+		if h.nextOffset() <= from {
+			expect = h.nextOffset()
+			p += size
+			continue
+		}
+		if recs != nil && used+size > maxBytes {
+			return recs, used, true, nil
+		}
+		if len(rest) < size {
+			if buf, err = extend(seg, buf, p, pos, end, int64(size), want); err != nil {
+				return recs, used, false, l.readErr(seg, pos+int64(p), err)
+			}
+			pos, p = pos+int64(p), 0
+			continue
+		}
+		expect = h.nextOffset()
+		if recs == nil {
+			recs = make([]Record, 0, estimateRecords(h, size, min(int64(maxBytes), end-pos-int64(p))))
+		}
+		if recs, _, err = decodeBatchInto(rest[:size], recs, from); err != nil {
+			return recs, used, false, fmt.Errorf("seglog: segment %s position %d: %w", seg.name(), pos+int64(p), err)
+		}
+		used += size
+		p += size
+		if used >= maxBytes && recs != nil {
+			return recs, used, true, nil
+		}
+	}
+	return recs, used, false, nil
+}
+
+// estimateRecords sizes the result slice from the first batch's density and
+// the bytes the read can cover.
+func estimateRecords(h batchHeader, size int, budget int64) int {
+	n := int64(h.count) * budget / int64(size)
+	return int(max(min(n, 1<<16), int64(h.count)))
+}
+
+// extend returns a new buffer starting with buf[p:] and filled from the file
+// to at least need bytes (and up to want more), not past end. Records decoded
+// from the old buffer keep aliasing it.
+func extend(seg *segment, buf []byte, p int, pos, end, need, want int64) ([]byte, error) {
+	start := pos + int64(p)
+	n := min(end-start, max(need, want))
+	if n < need {
+		return nil, io.ErrUnexpectedEOF
+	}
+	nb := make([]byte, n)
+	k := copy(nb, buf[p:])
+	return nb, readAt(seg.f, nb[k:], start+int64(k))
+}
+
+func (l *Log) readErr(seg *segment, pos int64, err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return corruptf("segment %s position %d: unexpected end of file", seg.name(), pos)
+	}
+	return fmt.Errorf("seglog: read %s at %d: %w", seg.name(), pos, err)
+}
+
+// OffsetForTime returns the first offset whose record timestamp is at least
+// ts, or NextOffset if there is none. It assumes timestamps are roughly
+// increasing: it picks the first segment and then the first batch whose
+// largest timestamp reaches ts.
+func (l *Log) OffsetForTime(ts int64) (uint64, error) {
+	l.mu.RLock()
+	if l.isClosed {
+		l.mu.RUnlock()
+		return 0, ErrClosed
+	}
+	var seg *segment
+	for _, s := range l.segs {
+		if s.size > 0 && s.lastTS >= ts {
+			seg = s
+			break
+		}
+	}
+	next := l.next
+	if seg == nil {
+		l.mu.RUnlock()
+		return next, nil
+	}
+	end := seg.size
+	seg.acquire()
+	l.mu.RUnlock()
+	defer seg.release()
+
+	sc := scanner{f: seg.f, end: end}
+	for {
+		pos := sc.pos
+		h, raw, err := sc.next(false)
+		if err == io.EOF {
+			return next, nil
+		}
+		if err != nil {
+			return 0, l.scanErr(seg, pos, err)
+		}
+		if h.maxTS < ts {
+			continue
+		}
+		raw = make([]byte, h.size())
+		if err := readAt(seg.f, raw, pos); err != nil {
+			return 0, l.readErr(seg, pos, err)
+		}
+		recs, _, err := DecodeBatch(raw)
+		if err != nil {
+			return 0, fmt.Errorf("seglog: segment %s position %d: %w", seg.name(), pos, err)
+		}
+		for _, r := range recs {
+			if r.Timestamp >= ts {
+				return r.Offset, nil
+			}
+		}
+	}
+}
+
+func (l *Log) scanErr(seg *segment, pos int64, err error) error {
+	if errors.Is(err, errTorn) {
+		return corruptf("segment %s position %d: torn batch", seg.name(), pos)
+	}
+	if IsCorruption(err) {
+		return fmt.Errorf("seglog: segment %s position %d: %w", seg.name(), pos, err)
+	}
+	return fmt.Errorf("seglog: read %s at %d: %w", seg.name(), pos, err)
+}

@@ -1,0 +1,214 @@
+package seglog
+
+import (
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// recover opens the segments in the log directory, repairing the tail and
+// any malformed index, and leaves them in l.segs. An empty directory gets
+// one empty segment at offset 0.
+func (l *Log) recover() error {
+	entries, err := l.fs.ReadDir(l.opts.Dir)
+	if err != nil {
+		return fmt.Errorf("seglog: list log directory: %w", err)
+	}
+	var bases []uint64
+	for _, e := range entries {
+		if base, ok := parseSegmentName(e.Name()); ok && !e.IsDir() {
+			bases = append(bases, base)
+		}
+	}
+	slices.Sort(bases)
+	if len(bases) == 0 {
+		seg, err := l.createSegment(0)
+		if err != nil {
+			return err
+		}
+		l.segs = []*segment{seg}
+		return nil
+	}
+	for i, base := range bases {
+		path := filepath.Join(l.opts.Dir, segmentName(base, logSuffix))
+		f, err := l.fs.OpenFile(path, os.O_RDWR|os.O_APPEND, 0)
+		if err != nil {
+			return fmt.Errorf("seglog: open segment: %w", err)
+		}
+		seg := l.newSegment(base, path, f)
+		l.segs = append(l.segs, seg)
+		st, err := f.Stat()
+		if err != nil {
+			return fmt.Errorf("seglog: stat segment %s: %w", seg.name(), err)
+		}
+		if i == len(bases)-1 {
+			err = l.recoverTail(seg, st.Size())
+		} else {
+			err = l.loadSegment(seg, st.Size())
+		}
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			if prev := l.segs[i-1]; prev.next != base {
+				l.logger.Warn("seglog: gap or overlap between segments", "segment", prev.name(), "next_offset", prev.next, "following_base", base)
+			}
+		}
+	}
+	return nil
+}
+
+// recoverTail verifies every batch of the tail segment, truncates the file
+// at the first torn or corrupt one and rebuilds the index.
+func (l *Log) recoverTail(seg *segment, size int64) error {
+	end, err := l.scan(seg, size, 0, seg.base, true)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, errTorn) && !IsCorruption(err) {
+		return fmt.Errorf("seglog: recover segment %s: %w", seg.name(), err)
+	}
+	l.logger.Warn("seglog: truncating torn or corrupt segment tail",
+		"segment", seg.name(), "position", end, "dropped_bytes", size-end, "err", err)
+	if err := seg.f.Truncate(end); err != nil {
+		return fmt.Errorf("seglog: truncate segment %s to %d: %w", seg.name(), end, err)
+	}
+	if l.opts.Sync != SyncNever {
+		if err := seg.f.Sync(); err != nil {
+			return fmt.Errorf("seglog: sync segment %s: %w", seg.name(), err)
+		}
+	}
+	return nil
+}
+
+// loadSegment sets up an older segment from its index file if that is well
+// formed and agrees with the data, and rebuilds (and rewrites) it otherwise.
+// Only the final index interval is read.
+func (l *Log) loadSegment(seg *segment, size int64) error {
+	entries, ierr := l.readIndex(seg, size)
+	if ierr == nil {
+		var from indexEntry
+		if len(entries) > 0 {
+			from = entries[len(entries)-1]
+		}
+		seg.index.entries = entries
+		seg.index.lastPos = int64(from.pos)
+		if _, err := l.scan(seg, size, int64(from.pos), seg.base+uint64(from.rel), false); err == nil {
+			if size > 0 {
+				return l.readFirstTimestamp(seg)
+			}
+			return nil
+		} else if !errors.Is(err, errTorn) && !IsCorruption(err) {
+			return fmt.Errorf("seglog: load segment %s: %w", seg.name(), err)
+		} else {
+			ierr = err
+		}
+	}
+	if !errors.Is(ierr, fs.ErrNotExist) {
+		l.logger.Warn("seglog: rebuilding segment index", "segment", seg.name(), "err", ierr)
+	}
+	seg.index = indexBuilder{interval: int64(l.opts.IndexIntervalBytes)}
+	seg.firstTS, seg.lastTS = 0, 0
+	end, err := l.scan(seg, size, 0, seg.base, false)
+	if err != nil {
+		if !errors.Is(err, errTorn) && !IsCorruption(err) {
+			return fmt.Errorf("seglog: load segment %s: %w", seg.name(), err)
+		}
+		l.logger.Warn("seglog: corrupt data in older segment; ignoring the rest of it",
+			"segment", seg.name(), "position", end, "ignored_bytes", size-end, "err", err)
+	}
+	if err := l.writeIndex(seg); err != nil {
+		l.logger.Warn("seglog: cannot write rebuilt segment index", "segment", seg.name(), "err", err)
+	}
+	return nil
+}
+
+func (l *Log) readIndex(seg *segment, segSize int64) ([]indexEntry, error) {
+	path := filepath.Join(l.opts.Dir, segmentName(seg.base, indexSuffix))
+	f, err := l.fs.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > segSize {
+		return nil, corruptf("index larger than its segment")
+	}
+	b := make([]byte, st.Size())
+	if err := readAt(f, b, 0); err != nil {
+		return nil, err
+	}
+	return decodeIndex(b, segSize)
+}
+
+func (l *Log) readFirstTimestamp(seg *segment) error {
+	var hb [batchHeaderSize]byte
+	if err := readAt(seg.f, hb[:], 0); err != nil {
+		return fmt.Errorf("seglog: read segment %s: %w", seg.name(), err)
+	}
+	h, err := parseHeader(hb[:])
+	if err != nil {
+		return fmt.Errorf("seglog: segment %s position 0: %w", seg.name(), err)
+	}
+	seg.firstTS = h.baseTS
+	return nil
+}
+
+// scan walks seg's batches from pos, where the batch with base offset expect
+// starts, to size, adding index entries and timestamps. With verify it checks
+// every CRC. It sets seg.size and seg.next to the end of the last good batch
+// and returns that position, plus errTorn or an ErrCorrupt error if a bad
+// batch stopped the scan before size.
+func (l *Log) scan(seg *segment, size, pos int64, expect uint64, verify bool) (int64, error) {
+	sc := scanner{f: seg.f, end: size, pos: pos}
+	first := pos == 0
+	if !first {
+		seg.lastTS = math.MinInt64
+	}
+	var err error
+	for {
+		at := sc.pos
+		var h batchHeader
+		var raw []byte
+		h, raw, err = sc.next(verify)
+		if err == io.EOF {
+			err = nil
+			break
+		}
+		if err == nil {
+			switch {
+			case h.baseOffset != expect:
+				err = corruptf("batch base offset %d, want %d", h.baseOffset, expect)
+			case h.nextOffset()-seg.base > math.MaxUint32:
+				err = corruptf("batch offsets beyond the segment's 32-bit range")
+			case verify && crc32.Checksum(raw[offMagic:], castagnoli) != h.crc:
+				err = corruptf("batch at offset %d: crc mismatch", h.baseOffset)
+			}
+		}
+		if err != nil {
+			sc.pos = at
+			break
+		}
+		if first {
+			seg.firstTS, seg.lastTS = h.baseTS, h.maxTS
+			first = false
+		}
+		seg.lastTS = max(seg.lastTS, h.maxTS)
+		seg.index.add(uint32(h.baseOffset-seg.base), at)
+		expect = h.nextOffset()
+	}
+	seg.size, seg.next = sc.pos, expect
+	if seg.size > 0 && l.opts.SegmentMaxAge > 0 {
+		seg.rollAt = seg.firstTS + int64(l.opts.SegmentMaxAge)
+	}
+	return sc.pos, err
+}

@@ -1,0 +1,506 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	v1 "github.com/junctionhq/junction/api/junction/v1"
+	"github.com/junctionhq/junction/broker"
+	"github.com/junctionhq/junction/broker/seglog"
+)
+
+type api struct {
+	b *broker.Broker
+}
+
+type stationService struct{ *api }
+type messageService struct{ *api }
+type groupService struct{ *api }
+
+// apiError turns a broker error into a connect error with an ErrorInfo
+// detail carrying its stable reason.
+func apiError(err error, station, group string) error {
+	if err == nil {
+		return nil
+	}
+	code, reason := classify(err)
+	info := &v1.ErrorInfo{Reason: reason, Station: station, Group: group}
+	var fe *broker.FieldError
+	if errors.As(err, &fe) {
+		info.Field = fe.Field
+	}
+	cerr := connect.NewError(code, err)
+	if d, derr := connect.NewErrorDetail(info); derr == nil {
+		cerr.AddDetail(d)
+	}
+	return cerr
+}
+
+func classify(err error) (connect.Code, v1.ErrorReason) {
+	switch {
+	case errors.Is(err, broker.ErrStationNotFound):
+		return connect.CodeNotFound, v1.ErrorReason_ERROR_REASON_STATION_NOT_FOUND
+	case errors.Is(err, broker.ErrStationExists):
+		return connect.CodeAlreadyExists, v1.ErrorReason_ERROR_REASON_STATION_EXISTS
+	case errors.Is(err, broker.ErrGroupNotFound):
+		return connect.CodeNotFound, v1.ErrorReason_ERROR_REASON_GROUP_NOT_FOUND
+	case errors.Is(err, broker.ErrGroupExists):
+		return connect.CodeAlreadyExists, v1.ErrorReason_ERROR_REASON_GROUP_EXISTS
+	case errors.Is(err, broker.ErrInvalidArgument):
+		return connect.CodeInvalidArgument, v1.ErrorReason_ERROR_REASON_INVALID_ARGUMENT
+	case errors.Is(err, broker.ErrMessageTooLarge):
+		return connect.CodeResourceExhausted, v1.ErrorReason_ERROR_REASON_MESSAGE_TOO_LARGE
+	case errors.Is(err, broker.ErrNotPending):
+		return connect.CodeFailedPrecondition, v1.ErrorReason_ERROR_REASON_NOT_PENDING
+	case errors.Is(err, broker.ErrClosed):
+		return connect.CodeUnavailable, v1.ErrorReason_ERROR_REASON_SHUTTING_DOWN
+	case errors.Is(err, context.Canceled):
+		return connect.CodeCanceled, v1.ErrorReason_ERROR_REASON_UNSPECIFIED
+	case errors.Is(err, context.DeadlineExceeded):
+		return connect.CodeDeadlineExceeded, v1.ErrorReason_ERROR_REASON_UNSPECIFIED
+	}
+	return connect.CodeInternal, v1.ErrorReason_ERROR_REASON_STORAGE
+}
+
+func invalid(field, format string, args ...any) error {
+	return &broker.FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Stations.
+
+func (s *stationService) CreateStation(ctx context.Context, req *connect.Request[v1.CreateStationRequest]) (*connect.Response[v1.CreateStationResponse], error) {
+	ps := req.Msg.GetStation()
+	if ps == nil {
+		return nil, apiError(invalid("station", "required"), "", "")
+	}
+	cfg, err := stationFromProto(ps)
+	if err != nil {
+		return nil, apiError(err, ps.GetName(), "")
+	}
+	if cfg.DeadLetterStation != "" {
+		if _, _, err := s.b.Station(cfg.DeadLetterStation); err != nil {
+			return nil, apiError(invalid("station.dead_letter_station", "station %q does not exist; create it first", cfg.DeadLetterStation), ps.GetName(), "")
+		}
+	}
+	cfg, err = s.b.CreateStation(cfg)
+	if err != nil {
+		return nil, apiError(err, ps.GetName(), "")
+	}
+	return connect.NewResponse(&v1.CreateStationResponse{Station: stationToProto(cfg)}), nil
+}
+
+func (s *stationService) GetStation(ctx context.Context, req *connect.Request[v1.GetStationRequest]) (*connect.Response[v1.GetStationResponse], error) {
+	cfg, stats, err := s.b.Station(req.Msg.GetName())
+	if err != nil {
+		return nil, apiError(err, req.Msg.GetName(), "")
+	}
+	return connect.NewResponse(&v1.GetStationResponse{Station: stationToProto(cfg), Stats: statsToProto(stats)}), nil
+}
+
+func (s *stationService) ListStations(ctx context.Context, req *connect.Request[v1.ListStationsRequest]) (*connect.Response[v1.ListStationsResponse], error) {
+	cfgs, stats := s.b.Stations()
+	resp := &v1.ListStationsResponse{}
+	for i := range cfgs {
+		resp.Stations = append(resp.Stations, stationToProto(cfgs[i]))
+		resp.Stats = append(resp.Stats, statsToProto(stats[i]))
+	}
+	return connect.NewResponse(resp), nil
+}
+
+func (s *stationService) UpdateStation(ctx context.Context, req *connect.Request[v1.UpdateStationRequest]) (*connect.Response[v1.UpdateStationResponse], error) {
+	ps := req.Msg.GetStation()
+	if ps == nil {
+		return nil, apiError(invalid("station", "required"), "", "")
+	}
+	var u broker.StationUpdate
+	paths := req.Msg.GetUpdateMask().GetPaths()
+	if len(paths) == 0 {
+		return nil, apiError(invalid("update_mask", "name at least one field to update"), ps.Name, "")
+	}
+	for _, p := range paths {
+		switch p {
+		case "retention":
+			r := retentionFromProto(ps.GetRetention())
+			u.Retention = &r
+		case "dedup_window":
+			d := ps.GetDedupWindow().AsDuration()
+			u.DedupWindow = &d
+		case "dead_letter_station":
+			u.DeadLetterStation = &ps.DeadLetterStation
+		case "max_deliveries":
+			u.MaxDeliveries = &ps.MaxDeliveries
+		case "max_message_bytes":
+			u.MaxMessageBytes = &ps.MaxMessageBytes
+		case "partitions", "storage", "fsync", "name", "created_at":
+			return nil, apiError(invalid("update_mask", "%s cannot change after a station is created", p), ps.Name, "")
+		default:
+			return nil, apiError(invalid("update_mask", "unknown field %q", p), ps.Name, "")
+		}
+	}
+	cfg, err := s.b.UpdateStation(ps.Name, u)
+	if err != nil {
+		return nil, apiError(err, ps.Name, "")
+	}
+	return connect.NewResponse(&v1.UpdateStationResponse{Station: stationToProto(cfg)}), nil
+}
+
+func (s *stationService) DeleteStation(ctx context.Context, req *connect.Request[v1.DeleteStationRequest]) (*connect.Response[v1.DeleteStationResponse], error) {
+	if err := s.b.DeleteStation(req.Msg.GetName()); err != nil {
+		return nil, apiError(err, req.Msg.GetName(), "")
+	}
+	return connect.NewResponse(&v1.DeleteStationResponse{}), nil
+}
+
+func stationFromProto(p *v1.Station) (broker.StationConfig, error) {
+	c := broker.StationConfig{
+		Name:              p.GetName(),
+		Partitions:        p.GetPartitions(),
+		Retention:         retentionFromProto(p.GetRetention()),
+		DedupWindow:       p.GetDedupWindow().AsDuration(),
+		DeadLetterStation: p.GetDeadLetterStation(),
+		MaxDeliveries:     p.GetMaxDeliveries(),
+		MaxMessageBytes:   p.GetMaxMessageBytes(),
+	}
+	switch p.GetStorage() {
+	case v1.StorageType_STORAGE_TYPE_UNSPECIFIED:
+	case v1.StorageType_STORAGE_TYPE_DISK:
+		c.Storage = broker.StorageDisk
+	case v1.StorageType_STORAGE_TYPE_MEMORY:
+		c.Storage = broker.StorageMemory
+	default:
+		return c, invalid("station.storage", "unknown storage type %d", p.GetStorage())
+	}
+	switch p.GetFsync() {
+	case v1.FsyncPolicy_FSYNC_POLICY_UNSPECIFIED:
+	case v1.FsyncPolicy_FSYNC_POLICY_ALWAYS:
+		c.Fsync = broker.FsyncAlways
+	case v1.FsyncPolicy_FSYNC_POLICY_INTERVAL:
+		c.Fsync = broker.FsyncInterval
+	case v1.FsyncPolicy_FSYNC_POLICY_NEVER:
+		c.Fsync = broker.FsyncNever
+	default:
+		return c, invalid("station.fsync", "unknown fsync policy %d", p.GetFsync())
+	}
+	return c, nil
+}
+
+func retentionFromProto(r *v1.Retention) broker.Retention {
+	return broker.Retention{MaxAge: r.GetMaxAge().AsDuration(), MaxBytes: r.GetMaxBytes(), MaxMessages: r.GetMaxMessages(), Ack: r.GetAck()}
+}
+
+func stationToProto(c broker.StationConfig) *v1.Station {
+	p := &v1.Station{
+		Name:              c.Name,
+		Partitions:        c.Partitions,
+		DeadLetterStation: c.DeadLetterStation,
+		MaxDeliveries:     c.MaxDeliveries,
+		MaxMessageBytes:   c.MaxMessageBytes,
+		CreatedAt:         timestamppb.New(c.CreatedAt),
+		Retention: &v1.Retention{
+			MaxBytes:    c.Retention.MaxBytes,
+			MaxMessages: c.Retention.MaxMessages,
+			Ack:         c.Retention.Ack,
+		},
+	}
+	if c.Retention.MaxAge > 0 {
+		p.Retention.MaxAge = durationpb.New(c.Retention.MaxAge)
+	}
+	if c.DedupWindow > 0 {
+		p.DedupWindow = durationpb.New(c.DedupWindow)
+	}
+	switch c.Storage {
+	case broker.StorageDisk:
+		p.Storage = v1.StorageType_STORAGE_TYPE_DISK
+	case broker.StorageMemory:
+		p.Storage = v1.StorageType_STORAGE_TYPE_MEMORY
+	}
+	switch c.Fsync {
+	case broker.FsyncAlways:
+		p.Fsync = v1.FsyncPolicy_FSYNC_POLICY_ALWAYS
+	case broker.FsyncInterval:
+		p.Fsync = v1.FsyncPolicy_FSYNC_POLICY_INTERVAL
+	case broker.FsyncNever:
+		p.Fsync = v1.FsyncPolicy_FSYNC_POLICY_NEVER
+	}
+	return p
+}
+
+func statsToProto(s broker.StationStats) *v1.StationStats {
+	p := &v1.StationStats{Messages: s.Messages, Bytes: s.Bytes, Groups: uint32(s.Groups)}
+	for i, ps := range s.Partitions {
+		p.Partitions = append(p.Partitions, &v1.PartitionStats{
+			Partition: uint32(i), StartOffset: ps.StartOffset, NextOffset: ps.NextOffset, Bytes: ps.Bytes, Segments: uint32(ps.Segments),
+		})
+	}
+	return p
+}
+
+// Messages.
+
+func (s *messageService) Produce(ctx context.Context, req *connect.Request[v1.ProduceRequest]) (*connect.Response[v1.ProduceResponse], error) {
+	results, err := s.produce(ctx, req.Msg.GetStation(), req.Msg.GetMessages())
+	if err != nil {
+		return nil, apiError(err, req.Msg.GetStation(), "")
+	}
+	return connect.NewResponse(&v1.ProduceResponse{Results: results}), nil
+}
+
+func (s *messageService) produce(ctx context.Context, station string, pms []*v1.Message) ([]*v1.ProduceResult, error) {
+	if len(pms) == 0 {
+		return nil, invalid("messages", "at least one message is required")
+	}
+	msgs := make([]broker.Message, len(pms))
+	for i, m := range pms {
+		msgs[i] = broker.Message{Key: m.Key, Value: m.Value, ID: m.Id}
+		if len(m.Headers) > 0 {
+			hs := make([]seglog.Header, len(m.Headers))
+			for j, h := range m.Headers {
+				hs[j] = seglog.Header{Key: h.Key, Value: h.Value}
+			}
+			msgs[i].Headers = hs
+		}
+	}
+	results, err := s.b.Produce(ctx, station, msgs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*v1.ProduceResult, len(results))
+	backing := make([]v1.ProduceResult, len(results))
+	for i, r := range results {
+		backing[i].Partition, backing[i].Offset, backing[i].Duplicate = r.Partition, r.Offset, r.Duplicate
+		out[i] = &backing[i]
+	}
+	return out, nil
+}
+
+func (s *messageService) ProduceStream(ctx context.Context, stream *connect.BidiStream[v1.ProduceStreamRequest, v1.ProduceStreamResponse]) error {
+	for {
+		req, err := stream.Receive()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		resp := &v1.ProduceStreamResponse{Sequence: req.Sequence}
+		results, err := s.produce(ctx, req.GetStation(), req.GetMessages())
+		if err != nil {
+			if ctx.Err() != nil {
+				return apiError(ctx.Err(), req.GetStation(), "")
+			}
+			code, _ := classify(err)
+			resp.Error, resp.ErrorCode = err.Error(), code.String()
+		} else {
+			resp.Results = results
+		}
+		if err := stream.Send(resp); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *messageService) Pull(ctx context.Context, req *connect.Request[v1.PullRequest]) (*connect.Response[v1.PullResponse], error) {
+	m := req.Msg
+	start, err := startFromProto(m.GetStart())
+	if err != nil {
+		return nil, apiError(err, m.Station, m.Group)
+	}
+	maxWait := m.GetMaxWait().AsDuration()
+	if maxWait < 0 || maxWait > 5*time.Minute {
+		return nil, apiError(invalid("max_wait", "must be between 0 and 5m, got %s", maxWait), m.Station, m.Group)
+	}
+	n := int(m.GetMaxMessages())
+	if n == 0 {
+		n = 1
+	}
+	ds, err := s.b.Pull(ctx, m.Station, m.Group, n, maxWait, start, groupConfigFromProto(m.GetConfig()))
+	if err != nil {
+		return nil, apiError(err, m.Station, m.Group)
+	}
+	return connect.NewResponse(&v1.PullResponse{Messages: deliveriesToProto(ds)}), nil
+}
+
+func (s *messageService) Consume(ctx context.Context, req *connect.Request[v1.ConsumeRequest], stream *connect.ServerStream[v1.ConsumeResponse]) error {
+	m := req.Msg
+	start, err := startFromProto(m.GetStart())
+	if err != nil {
+		return apiError(err, m.Station, m.Group)
+	}
+	n := int(m.GetBatchSize())
+	if n == 0 {
+		n = 100
+	}
+	cfg := groupConfigFromProto(m.GetConfig())
+	for {
+		ds, err := s.b.Pull(ctx, m.Station, m.Group, n, 30*time.Second, start, cfg)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return apiError(err, m.Station, m.Group)
+		}
+		if len(ds) == 0 {
+			continue
+		}
+		if err := stream.Send(&v1.ConsumeResponse{Messages: deliveriesToProto(ds)}); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *messageService) Ack(ctx context.Context, req *connect.Request[v1.AckRequest]) (*connect.Response[v1.AckResponse], error) {
+	if err := s.b.Ack(req.Msg.Station, req.Msg.Group, refsFromProto(req.Msg.Messages)); err != nil {
+		return nil, apiError(err, req.Msg.Station, req.Msg.Group)
+	}
+	return connect.NewResponse(&v1.AckResponse{}), nil
+}
+
+func (s *messageService) Nack(ctx context.Context, req *connect.Request[v1.NackRequest]) (*connect.Response[v1.NackResponse], error) {
+	if err := s.b.Nack(req.Msg.Station, req.Msg.Group, refsFromProto(req.Msg.Messages), req.Msg.GetDelay().AsDuration()); err != nil {
+		return nil, apiError(err, req.Msg.Station, req.Msg.Group)
+	}
+	return connect.NewResponse(&v1.NackResponse{}), nil
+}
+
+func refsFromProto(ms []*v1.MessageRefs) []broker.MessageRef {
+	n := 0
+	for _, m := range ms {
+		n += len(m.Offsets)
+	}
+	refs := make([]broker.MessageRef, 0, n)
+	for _, m := range ms {
+		for _, off := range m.Offsets {
+			refs = append(refs, broker.MessageRef{Partition: m.Partition, Offset: off})
+		}
+	}
+	return refs
+}
+
+func deliveriesToProto(ds []broker.Delivery) []*v1.Delivery {
+	out := make([]*v1.Delivery, len(ds))
+	backing := make([]v1.Delivery, len(ds))
+	stamps := make([]timestamppb.Timestamp, len(ds))
+	for i := range ds {
+		d, r := &backing[i], &ds[i].Record
+		stamps[i].Seconds, stamps[i].Nanos = r.Timestamp/1e9, int32(r.Timestamp%1e9)
+		d.Partition, d.Offset, d.Timestamp = ds[i].Partition, r.Offset, &stamps[i]
+		d.Key, d.Value, d.DeliveryCount = r.Key, r.Value, ds[i].DeliveryCount
+		if len(r.Headers) > 0 {
+			d.Headers = make([]*v1.Header, len(r.Headers))
+			for j, h := range r.Headers {
+				d.Headers[j] = &v1.Header{Key: h.Key, Value: h.Value}
+			}
+		}
+		out[i] = d
+	}
+	return out
+}
+
+func startFromProto(p *v1.StartPosition) (broker.StartPosition, error) {
+	switch pos := p.GetPosition().(type) {
+	case nil, *v1.StartPosition_Earliest:
+		return broker.StartPosition{Kind: broker.StartEarliest}, nil
+	case *v1.StartPosition_Latest:
+		return broker.StartPosition{Kind: broker.StartLatest}, nil
+	case *v1.StartPosition_Offset:
+		return broker.StartPosition{Kind: broker.StartOffset, Offset: pos.Offset}, nil
+	case *v1.StartPosition_Time:
+		if err := pos.Time.CheckValid(); err != nil {
+			return broker.StartPosition{}, invalid("start.time", "%v", err)
+		}
+		return broker.StartPosition{Kind: broker.StartTime, Time: pos.Time.AsTime()}, nil
+	}
+	return broker.StartPosition{}, invalid("start", "unknown start position")
+}
+
+func groupConfigFromProto(p *v1.GroupConfig) broker.GroupConfig {
+	return broker.GroupConfig{
+		AckDeadline:   p.GetAckDeadline().AsDuration(),
+		MaxDeliveries: p.GetMaxDeliveries(),
+		MaxAckPending: p.GetMaxAckPending(),
+	}
+}
+
+// Groups.
+
+func (s *groupService) CreateGroup(ctx context.Context, req *connect.Request[v1.CreateGroupRequest]) (*connect.Response[v1.CreateGroupResponse], error) {
+	m := req.Msg
+	start, err := startFromProto(m.GetStart())
+	if err != nil {
+		return nil, apiError(err, m.Station, m.Group)
+	}
+	gi, err := s.b.CreateGroup(m.Station, m.Group, start, groupConfigFromProto(m.GetConfig()))
+	if err != nil {
+		return nil, apiError(err, m.Station, m.Group)
+	}
+	return connect.NewResponse(&v1.CreateGroupResponse{Group: groupToProto(gi)}), nil
+}
+
+func (s *groupService) ListGroups(ctx context.Context, req *connect.Request[v1.ListGroupsRequest]) (*connect.Response[v1.ListGroupsResponse], error) {
+	gis, err := s.b.Groups(req.Msg.Station)
+	if err != nil {
+		return nil, apiError(err, req.Msg.Station, "")
+	}
+	resp := &v1.ListGroupsResponse{}
+	for _, gi := range gis {
+		resp.Groups = append(resp.Groups, groupToProto(gi))
+	}
+	return connect.NewResponse(resp), nil
+}
+
+func (s *groupService) DescribeGroup(ctx context.Context, req *connect.Request[v1.DescribeGroupRequest]) (*connect.Response[v1.DescribeGroupResponse], error) {
+	gi, err := s.b.Group(req.Msg.Station, req.Msg.Group)
+	if err != nil {
+		return nil, apiError(err, req.Msg.Station, req.Msg.Group)
+	}
+	return connect.NewResponse(&v1.DescribeGroupResponse{Group: groupToProto(gi)}), nil
+}
+
+func (s *groupService) DeleteGroup(ctx context.Context, req *connect.Request[v1.DeleteGroupRequest]) (*connect.Response[v1.DeleteGroupResponse], error) {
+	if err := s.b.DeleteGroup(req.Msg.Station, req.Msg.Group); err != nil {
+		return nil, apiError(err, req.Msg.Station, req.Msg.Group)
+	}
+	return connect.NewResponse(&v1.DeleteGroupResponse{}), nil
+}
+
+func (s *groupService) ResetGroupOffset(ctx context.Context, req *connect.Request[v1.ResetGroupOffsetRequest]) (*connect.Response[v1.ResetGroupOffsetResponse], error) {
+	m := req.Msg
+	start, err := startFromProto(m.GetStart())
+	if err != nil {
+		return nil, apiError(err, m.Station, m.Group)
+	}
+	gi, err := s.b.ResetGroupOffset(m.Station, m.Group, start)
+	if err != nil {
+		return nil, apiError(err, m.Station, m.Group)
+	}
+	return connect.NewResponse(&v1.ResetGroupOffsetResponse{Group: groupToProto(gi)}), nil
+}
+
+func groupToProto(gi broker.GroupInfo) *v1.Group {
+	g := &v1.Group{
+		Station: gi.Station,
+		Name:    gi.Name,
+		Config: &v1.GroupConfig{
+			AckDeadline:   durationpb.New(gi.Config.AckDeadline),
+			MaxDeliveries: gi.Config.MaxDeliveries,
+			MaxAckPending: gi.Config.MaxAckPending,
+		},
+		Lag:          gi.Lag,
+		Pending:      uint32(gi.Pending),
+		CreatedAt:    timestamppb.New(gi.CreatedAt),
+		DeadLettered: gi.DeadLettered,
+	}
+	for i, p := range gi.Partitions {
+		g.Partitions = append(g.Partitions, &v1.PartitionLag{
+			Partition: uint32(i), CommittedOffset: p.Committed, CheckpointedOffset: p.Checkpointed, NextOffset: p.Next, Lag: p.Lag, Pending: uint32(p.Pending),
+		})
+	}
+	return g
+}

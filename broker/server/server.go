@@ -1,0 +1,171 @@
+// Package server serves the Junction broker API on one port: the gRPC and
+// Connect protocols (HTTP/1.1 and h2c) for the services in api/junction/v1,
+// gRPC reflection (so grpcurl works without the .proto files), /healthz and
+// /metrics (Prometheus).
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/grpcreflect"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/junctionhq/junction/api/junction/v1/junctionv1connect"
+	"github.com/junctionhq/junction/broker"
+)
+
+// Options configures a Server. Zero fields take the documented defaults.
+type Options struct {
+	// DataDir holds the metadata file and station logs. Default "./data".
+	DataDir string
+	// Listen is the address to serve on. Default "localhost:7400".
+	Listen string
+	// MaxMessageBytes is the default largest accepted message. Default 8 MiB.
+	MaxMessageBytes int
+	// SegmentBytes is the size at which segment files roll. Default 64 MiB.
+	SegmentBytes int64
+	// RetentionInterval is how often retention runs. Default 5s.
+	RetentionInterval time.Duration
+	// Logger receives the broker's log. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.DataDir == "" {
+		o.DataDir = "./data"
+	}
+	if o.Listen == "" {
+		o.Listen = "localhost:7400"
+	}
+	if o.MaxMessageBytes == 0 {
+		o.MaxMessageBytes = broker.DefaultMaxMessageBytes
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Server is a running broker with its API listener.
+type Server struct {
+	broker *broker.Broker
+	http   *http.Server
+	ln     net.Listener
+	log    *slog.Logger
+	done   chan struct{}
+	cancel context.CancelFunc
+}
+
+// Start opens the broker in opts.DataDir and starts serving on opts.Listen
+// (or on ln when it is non-nil, which Start then owns). It returns once the
+// port is accepting connections.
+func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) {
+	opts = opts.withDefaults()
+	if opts.MaxMessageBytes < 0 || opts.MaxMessageBytes > 1<<30 {
+		return nil, fmt.Errorf("max message size must be between 1 B and 1 GiB, got %d", opts.MaxMessageBytes)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	b, err := broker.Open(broker.Options{
+		DataDir:           opts.DataDir,
+		MaxMessageBytes:   uint32(opts.MaxMessageBytes),
+		SegmentBytes:      opts.SegmentBytes,
+		RetentionInterval: opts.RetentionInterval,
+		Logger:            opts.Logger,
+		Registerer:        reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if ln == nil {
+		ln, err = net.Listen("tcp", opts.Listen)
+		if err != nil {
+			b.Close()
+			return nil, fmt.Errorf("listen on %s: %w", opts.Listen, err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s := &Server{broker: b, ln: ln, log: opts.Logger, done: make(chan struct{}), cancel: cancel}
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	s.http = &http.Server{
+		Handler:           Handler(b, reg, opts.MaxMessageBytes),
+		Protocols:         &protocols,
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		defer close(s.done)
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("serve", "err", err)
+		}
+	}()
+	abs, _ := filepath.Abs(opts.DataDir)
+	s.log.Info("junction broker listening", "addr", ln.Addr().String(), "data", abs)
+	return s, nil
+}
+
+// Handler returns the HTTP handler serving every API of b, with metrics
+// from reg.
+func Handler(b *broker.Broker, reg *prometheus.Registry, maxMessageBytes int) http.Handler {
+	api := &api{b: b}
+	opts := []connect.HandlerOption{
+		connect.WithReadMaxBytes(max(64<<20, 2*maxMessageBytes+1<<20)),
+		connect.WithCompressMinBytes(1 << 12),
+	}
+	mux := http.NewServeMux()
+	mux.Handle(junctionv1connect.NewStationServiceHandler(&stationService{api}, opts...))
+	mux.Handle(junctionv1connect.NewMessageServiceHandler(&messageService{api}, opts...))
+	mux.Handle(junctionv1connect.NewGroupServiceHandler(&groupService{api}, opts...))
+	reflector := grpcreflect.NewStaticReflector(
+		junctionv1connect.StationServiceName,
+		junctionv1connect.MessageServiceName,
+		junctionv1connect.GroupServiceName,
+	)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	return mux
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Broker is the broker the server serves.
+func (s *Server) Broker() *broker.Broker { return s.broker }
+
+// Close stops accepting requests, ends streams and long polls, waits up to
+// five seconds for requests in flight, and closes the broker.
+func (s *Server) Close() error {
+	s.cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := s.http.Shutdown(ctx)
+	if err != nil {
+		s.http.Close()
+	}
+	<-s.done
+	if berr := s.broker.Close(); berr != nil {
+		return berr
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return nil
+	}
+	return err
+}
