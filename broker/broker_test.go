@@ -319,8 +319,12 @@ func TestDedupWithinWindowSurvivesRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r1[2].Duplicate != true || r1[0].Duplicate || r1[1].Duplicate {
+	if !r1[2].Duplicate || r1[2].Offset != r1[0].Offset || r1[0].Duplicate || r1[1].Duplicate {
 		t.Fatalf("results %+v: want only the third a duplicate", r1)
+	}
+	again, err := b.Produce(ctx, "s", []Message{{Value: []byte("b again"), ID: "id-2"}})
+	if err != nil || !again[0].Duplicate || again[0].Offset != r1[1].Offset {
+		t.Fatalf("repeated id-2 in the same run: %+v, %v; want a duplicate of offset %d", again, err, r1[1].Offset)
 	}
 	b.Close()
 	b = openTest(t, dir)

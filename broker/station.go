@@ -190,18 +190,48 @@ func (st *station) stats() StationStats {
 // together to the next partition in round robin. Either every message of a
 // partition is stored or none is.
 func (b *Broker) Produce(ctx context.Context, stationName string, msgs []Message) ([]ProduceResult, error) {
+	p, err := b.ProduceAsync(ctx, stationName, msgs)
+	if err != nil {
+		return nil, err
+	}
+	return p.Wait()
+}
+
+// ProduceAsync is Produce without the wait: it validates msgs and queues
+// them on their partitions, then returns. Batches queued by successive
+// calls are stored in call order, so a producer can pipeline requests and
+// keep its order. msgs is not retained. Wait must be called exactly once.
+func (b *Broker) ProduceAsync(ctx context.Context, stationName string, msgs []Message) (*PendingProduce, error) {
 	st, err := b.station(stationName)
 	if err != nil {
 		return nil, err
 	}
-	return st.produce(ctx, msgs)
+	return st.enqueue(ctx, msgs)
 }
 
-func (st *station) produce(ctx context.Context, msgs []Message) ([]ProduceResult, error) {
+// PendingProduce is a produce queued by ProduceAsync.
+type PendingProduce struct {
+	st      *station
+	start   time.Time
+	msgs    int
+	bytes   int
+	results []ProduceResult
+	claims  []*dedupEntry
+	dups    []int // per message: notDuplicate, duplicateStored, or the index of the same id earlier in this produce
+	parts   []partPending
+}
+
+type partPending struct {
+	partition uint32
+	idx       []int // indexes of the messages in this partition's batch
+	p         *seglog.Pending
+}
+
+func (st *station) enqueue(ctx context.Context, msgs []Message) (*PendingProduce, error) {
 	start := time.Now()
 	cfg := st.config()
 	if len(msgs) == 0 {
-		return nil, nil
+		return nil, fieldErr("messages", "at least one message is required")
 	}
 	var bytes int
 	for i := range msgs {
@@ -211,95 +241,104 @@ func (st *station) produce(ctx context.Context, msgs []Message) ([]ProduceResult
 		}
 		bytes += n
 	}
-	results := make([]ProduceResult, len(msgs))
-	var claims []*dedupEntry
-	skip := func(int) bool { return false }
+	pp := &PendingProduce{st: st, start: start, msgs: len(msgs), bytes: bytes, results: make([]ProduceResult, len(msgs))}
+	var dups []int
 	if cfg.DedupWindow > 0 {
-		var dups []bool
 		var err error
-		claims, dups, err = st.dedup.claim(ctx, msgs, results, time.Now(), cfg.DedupWindow)
+		pp.claims, dups, err = st.dedup.claim(ctx, msgs, pp.results, time.Now(), cfg.DedupWindow)
 		if err != nil {
 			return nil, err
 		}
-		if dups != nil {
-			skip = func(i int) bool { return dups[i] }
-		}
+		pp.dups = dups
 	}
 
 	// Route: keyed messages by hash, the rest to one round-robin partition.
 	nparts := uint32(len(st.logs))
 	sticky := st.rr.Add(1) % nparts
 	perPart := make([][]int, nparts)
-	if nparts == 1 {
-		perPart[0] = make([]int, 0, len(msgs))
-	}
-	for i := range msgs {
-		if skip(i) {
-			continue
+	if nparts == 1 && dups == nil {
+		perPart[0] = make([]int, len(msgs))
+		for i := range perPart[0] {
+			perPart[0][i] = i
 		}
-		p := sticky
-		if msgs[i].Key != nil && nparts > 1 {
-			h := fnv.New32a()
-			h.Write(msgs[i].Key)
-			p = h.Sum32() % nparts
+	} else {
+		for i := range msgs {
+			if dups != nil && dups[i] != notDuplicate {
+				continue
+			}
+			p := sticky
+			if msgs[i].Key != nil && nparts > 1 {
+				h := fnv.New32a()
+				h.Write(msgs[i].Key)
+				p = h.Sum32() % nparts
+			}
+			perPart[p] = append(perPart[p], i)
 		}
-		perPart[p] = append(perPart[p], i)
 	}
 
-	var wg sync.WaitGroup
-	errs := make([]error, nparts)
+	var recs []seglog.Record
 	for p, idx := range perPart {
 		if len(idx) == 0 {
 			continue
 		}
-		appendPart := func() {
-			recs := make([]seglog.Record, len(idx))
-			for j, i := range idx {
-				m := &msgs[i]
-				recs[j] = seglog.Record{Key: m.Key, Value: m.Value, Headers: m.Headers}
-				if m.ID != "" {
-					recs[j].Headers = append(slices.Clip(m.Headers), seglog.Header{Key: HeaderMessageID, Value: []byte(m.ID)})
-				}
-			}
-			base, err := st.logs[p].Append(ctx, recs)
-			if err != nil {
-				errs[p] = fmt.Errorf("station %q partition %d: %w", st.name, p, err)
-				return
-			}
-			for j, i := range idx {
-				results[i] = ProduceResult{Partition: uint32(p), Offset: base + uint64(j)}
+		recs = slices.Grow(recs[:0], len(idx))[:len(idx)]
+		for j, i := range idx {
+			m := &msgs[i]
+			recs[j] = seglog.Record{Key: m.Key, Value: m.Value, Headers: m.Headers}
+			if m.ID != "" {
+				recs[j].Headers = append(slices.Clip(m.Headers), seglog.Header{Key: HeaderMessageID, Value: []byte(m.ID)})
 			}
 		}
-		if len(perPart) == 1 || onlyOne(perPart) {
-			appendPart()
+		sp, err := st.logs[p].Enqueue(ctx, recs)
+		if err != nil {
+			err = fmt.Errorf("station %q partition %d: %w", st.name, p, err)
+			for _, pt := range pp.parts {
+				pt.p.Wait()
+			}
+			if pp.claims != nil {
+				st.dedup.settle(pp.claims, nil, err)
+			}
+			return nil, err
+		}
+		pp.parts = append(pp.parts, partPending{partition: uint32(p), idx: idx, p: sp})
+	}
+	return pp, nil
+}
+
+// Wait blocks until every message is durable per the station's fsync
+// policy and returns one result per message, in order.
+func (pp *PendingProduce) Wait() ([]ProduceResult, error) {
+	st := pp.st
+	var errs []error
+	for _, pt := range pp.parts {
+		base, err := pt.p.Wait()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("station %q partition %d: %w", st.name, pt.partition, err))
 			continue
 		}
-		wg.Add(1)
-		go func() { defer wg.Done(); appendPart() }()
+		for j, i := range pt.idx {
+			pp.results[i] = ProduceResult{Partition: pt.partition, Offset: base + uint64(j)}
+		}
 	}
-	wg.Wait()
+	pp.parts = nil
+	for i, j := range pp.dups {
+		if j >= 0 {
+			pp.results[i] = pp.results[j]
+			pp.results[i].Duplicate = true
+		}
+	}
 	err := errors.Join(errs...)
-	if claims != nil {
-		st.dedup.settle(claims, results, err)
+	if pp.claims != nil {
+		st.dedup.settle(pp.claims, pp.results, err)
 	}
 	if err != nil {
 		return nil, err
 	}
 	st.notify()
-	st.m.messagesIn.Add(float64(len(msgs)))
-	st.m.bytesIn.Add(float64(bytes))
-	st.b.metrics.produceLatency.Observe(time.Since(start).Seconds())
-	return results, nil
-}
-
-func onlyOne(perPart [][]int) bool {
-	n := 0
-	for _, idx := range perPart {
-		if len(idx) > 0 {
-			n++
-		}
-	}
-	return n == 1
+	st.m.messagesIn.Add(float64(pp.msgs))
+	st.m.bytesIn.Add(float64(pp.bytes))
+	st.b.metrics.produceLatency.Observe(time.Since(pp.start).Seconds())
+	return pp.results, nil
 }
 
 // rebuildDedup reloads message ids of the last dedup window from the logs.
@@ -329,6 +368,9 @@ func (st *station) rebuildDedup(now time.Time) error {
 			off = recs[len(recs)-1].Offset + 1
 		}
 	}
+	st.dedup.mu.Lock()
+	slices.SortFunc(st.dedup.expiry, func(a, b *dedupEntry) int { return a.expires.Compare(b.expires) })
+	st.dedup.mu.Unlock()
 	return nil
 }
 
@@ -375,6 +417,7 @@ type dedupIndex struct {
 
 type dedupEntry struct {
 	id      string
+	msg     int // index of the claiming message in its request
 	result  ProduceResult
 	expires time.Time
 	done    chan struct{} // closed once the first produce of id settled
@@ -408,12 +451,26 @@ func (d *dedupIndex) restore(id string, r ProduceResult, expires time.Time) {
 	d.expiry = append(d.expiry, e)
 }
 
+const (
+	notDuplicate    = -1
+	duplicateStored = -2
+)
+
 // claim reserves the ids of msgs. For an id already stored (or being stored
 // by a concurrent produce, which it waits for) it fills results and marks
-// the message a duplicate. The returned claims must be settled.
-func (d *dedupIndex) claim(ctx context.Context, msgs []Message, results []ProduceResult, now time.Time, window time.Duration) ([]*dedupEntry, []bool, error) {
-	var claims []*dedupEntry
-	var dups []bool
+// the message a duplicate. dups is nil when no message is a duplicate, else
+// per message notDuplicate, duplicateStored, or the index of the message
+// of the same request that claimed its id. The claims must be settled.
+func (d *dedupIndex) claim(ctx context.Context, msgs []Message, results []ProduceResult, now time.Time, window time.Duration) (claims []*dedupEntry, dups []int, err error) {
+	markDup := func(i, of int) {
+		if dups == nil {
+			dups = make([]int, len(msgs))
+			for j := range dups {
+				dups[j] = notDuplicate
+			}
+		}
+		dups[i] = of
+	}
 	for i := range msgs {
 		id := msgs[i].ID
 		if id == "" {
@@ -424,7 +481,7 @@ func (d *dedupIndex) claim(ctx context.Context, msgs []Message, results []Produc
 			d.expire(now)
 			e, ok := d.entries[id]
 			if !ok {
-				e = &dedupEntry{id: id, expires: now.Add(window), done: make(chan struct{})}
+				e = &dedupEntry{id: id, msg: i, expires: now.Add(window), done: make(chan struct{})}
 				d.entries[id] = e
 				d.expiry = append(d.expiry, e)
 				d.mu.Unlock()
@@ -434,11 +491,7 @@ func (d *dedupIndex) claim(ctx context.Context, msgs []Message, results []Produc
 			d.mu.Unlock()
 			if slices.Contains(claims, e) {
 				// The same id twice in one request: the first one wins.
-				if dups == nil {
-					dups = make([]bool, len(msgs))
-				}
-				dups[i] = true
-				results[i].Duplicate = true
+				markDup(i, e.msg)
 				break
 			}
 			select {
@@ -450,10 +503,7 @@ func (d *dedupIndex) claim(ctx context.Context, msgs []Message, results []Produc
 			if e.failed {
 				continue
 			}
-			if dups == nil {
-				dups = make([]bool, len(msgs))
-			}
-			dups[i] = true
+			markDup(i, duplicateStored)
 			results[i] = e.result
 			results[i].Duplicate = true
 			break
@@ -472,10 +522,11 @@ func (d *dedupIndex) settle(claims []*dedupEntry, results []ProduceResult, err e
 			if d.entries[e.id] == e {
 				delete(d.entries, e.id)
 			}
+		} else {
+			e.result = results[e.msg]
 		}
 		close(e.done)
 	}
-	_ = results
 }
 
 // groupList returns the station's groups.

@@ -245,14 +245,18 @@ func statsToProto(s broker.StationStats) *v1.StationStats {
 // Messages.
 
 func (s *messageService) Produce(ctx context.Context, req *connect.Request[v1.ProduceRequest]) (*connect.Response[v1.ProduceResponse], error) {
-	results, err := s.produce(ctx, req.Msg.GetStation(), req.Msg.GetMessages())
+	p, err := s.produceAsync(ctx, req.Msg.GetStation(), req.Msg.GetMessages())
 	if err != nil {
 		return nil, apiError(err, req.Msg.GetStation(), "")
 	}
-	return connect.NewResponse(&v1.ProduceResponse{Results: results}), nil
+	results, err := p.Wait()
+	if err != nil {
+		return nil, apiError(err, req.Msg.GetStation(), "")
+	}
+	return connect.NewResponse(&v1.ProduceResponse{Results: resultsToProto(results)}), nil
 }
 
-func (s *messageService) produce(ctx context.Context, station string, pms []*v1.Message) ([]*v1.ProduceResult, error) {
+func (s *messageService) produceAsync(ctx context.Context, station string, pms []*v1.Message) (*broker.PendingProduce, error) {
 	if len(pms) == 0 {
 		return nil, invalid("messages", "at least one message is required")
 	}
@@ -267,43 +271,76 @@ func (s *messageService) produce(ctx context.Context, station string, pms []*v1.
 			msgs[i].Headers = hs
 		}
 	}
-	results, err := s.b.Produce(ctx, station, msgs)
-	if err != nil {
-		return nil, err
-	}
+	return s.b.ProduceAsync(ctx, station, msgs)
+}
+
+func resultsToProto(results []broker.ProduceResult) []*v1.ProduceResult {
 	out := make([]*v1.ProduceResult, len(results))
 	backing := make([]v1.ProduceResult, len(results))
 	for i, r := range results {
 		backing[i].Partition, backing[i].Offset, backing[i].Duplicate = r.Partition, r.Offset, r.Duplicate
 		out[i] = &backing[i]
 	}
-	return out, nil
+	return out
 }
 
+// produceInFlight bounds the requests of one ProduceStream that are queued
+// but not yet answered.
+const produceInFlight = 64
+
+// ProduceStream pipelines: the receiving loop queues each request on the
+// log in arrival order without waiting for it to be durable, while a second
+// goroutine waits for each in turn and answers in the same order. Requests
+// of one stream (and of concurrent streams) share group commits.
 func (s *messageService) ProduceStream(ctx context.Context, stream *connect.BidiStream[v1.ProduceStreamRequest, v1.ProduceStreamResponse]) error {
+	type inflight struct {
+		seq     uint64
+		p       *broker.PendingProduce
+		err     error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	queue := make(chan inflight, produceInFlight)
+	sendErr := make(chan error, 1)
+	go func() {
+		var failed error
+		for f := range queue {
+			resp := &v1.ProduceStreamResponse{Sequence: f.seq}
+			err := f.err
+			if f.p != nil {
+				var results []broker.ProduceResult
+				results, err = f.p.Wait()
+				resp.Results = resultsToProto(results)
+			}
+			if err != nil {
+				code, _ := classify(err)
+				resp.Error, resp.ErrorCode = err.Error(), code.String()
+			}
+			if failed == nil {
+				if failed = stream.Send(resp); failed != nil {
+					cancel()
+				}
+			}
+		}
+		sendErr <- failed
+	}()
+	var recvErr error
 	for {
 		req, err := stream.Receive()
 		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
+			if !errors.Is(err, io.EOF) && ctx.Err() == nil {
+				recvErr = err
 			}
-			return err
+			break
 		}
-		resp := &v1.ProduceStreamResponse{Sequence: req.Sequence}
-		results, err := s.produce(ctx, req.GetStation(), req.GetMessages())
-		if err != nil {
-			if ctx.Err() != nil {
-				return apiError(ctx.Err(), req.GetStation(), "")
-			}
-			code, _ := classify(err)
-			resp.Error, resp.ErrorCode = err.Error(), code.String()
-		} else {
-			resp.Results = results
-		}
-		if err := stream.Send(resp); err != nil {
-			return err
-		}
+		p, err := s.produceAsync(ctx, req.GetStation(), req.GetMessages())
+		queue <- inflight{seq: req.Sequence, p: p, err: err}
 	}
+	close(queue)
+	if err := <-sendErr; err != nil {
+		return err
+	}
+	return recvErr
 }
 
 func (s *messageService) Pull(ctx context.Context, req *connect.Request[v1.PullRequest]) (*connect.Response[v1.PullResponse], error) {
