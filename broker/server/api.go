@@ -294,9 +294,9 @@ const produceInFlight = 64
 // of one stream (and of concurrent streams) share group commits.
 func (s *messageService) ProduceStream(ctx context.Context, stream *connect.BidiStream[v1.ProduceStreamRequest, v1.ProduceStreamResponse]) error {
 	type inflight struct {
-		seq     uint64
-		p       *broker.PendingProduce
-		err     error
+		seq uint64
+		p   *broker.PendingProduce
+		err error
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
