@@ -7,6 +7,7 @@ DATA     ?= ./data
 LISTEN   ?= localhost:7400
 PROTOC_GEN_GO_VERSION         := v1.36.10
 PROTOC_GEN_CONNECT_GO_VERSION := v1.19.1
+PROTOC_GEN_GO_GRPC_VERSION    := v1.6.2
 
 .PHONY: all build run test test-short bench bench-compare proto fuzz vet fmt clean
 
@@ -42,14 +43,19 @@ bench: build
 bench-compare:
 	cd bench && $(GO) run ./cmd/junction-bench -compare
 
-## proto: regenerate api/ code (needs protoc; the generated code is committed)
+## proto: regenerate api/ and plugin/proto code (needs protoc; the generated code is committed)
 proto:
 	GOBIN=$(CURDIR)/$(BIN)/tools $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 	GOBIN=$(CURDIR)/$(BIN)/tools $(GO) install connectrpc.com/connect/cmd/protoc-gen-connect-go@$(PROTOC_GEN_CONNECT_GO_VERSION)
+	GOBIN=$(CURDIR)/$(BIN)/tools $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
 	PATH=$(CURDIR)/$(BIN)/tools:$$PATH protoc -I api \
 		--go_out=api --go_opt=paths=source_relative \
 		--connect-go_out=api --connect-go_opt=paths=source_relative \
 		api/junction/v1/junction.proto
+	PATH=$(CURDIR)/$(BIN)/tools:$$PATH protoc -I plugin/proto \
+		--go_out=plugin/proto/connectorv1 --go_opt=paths=source_relative \
+		--go-grpc_out=plugin/proto/connectorv1 --go-grpc_opt=paths=source_relative \
+		plugin/proto/connector.proto
 
 ## fuzz: run every fuzz target for FUZZTIME each (default 20s)
 FUZZTIME ?= 20s
