@@ -230,6 +230,10 @@ func (b *Broker) closeStations() {
 	}
 }
 
+// Meta is the broker's metadata store, shared with the connector host for
+// connector definitions and source checkpoints.
+func (b *Broker) Meta() *meta.Store { return b.meta }
+
 func (b *Broker) station(name string) (*station, error) {
 	b.mu.RLock()
 	st, ok := b.stations[name]

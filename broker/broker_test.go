@@ -57,7 +57,7 @@ func pullAll(t *testing.T, b *Broker, station, group string, n int) []string {
 		if time.Now().After(deadline) {
 			t.Fatalf("pulled %d of %d messages before the deadline", len(got), n)
 		}
-		ds, err := b.Pull(context.Background(), station, group, min(500, n-len(got)), time.Second, StartPosition{}, GroupConfig{})
+		ds, err := b.Pull(context.Background(), station, group, PullOptions{Max: min(500, n-len(got)), MaxWait: time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,7 +145,7 @@ func TestCompetingConsumersSplitMessages(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
-				ds, err := b.Pull(ctx, "s", "g", 50, 100*time.Millisecond, StartPosition{}, GroupConfig{})
+				ds, err := b.Pull(ctx, "s", "g", PullOptions{Max: 50, MaxWait: 100*time.Millisecond})
 				if err != nil {
 					return
 				}
@@ -190,7 +190,7 @@ func TestRedeliveryAfterAckDeadline(t *testing.T) {
 	mustCreate(t, b, StationConfig{Name: "s"})
 	produceN(t, b, "s", 0, 3)
 	cfg := GroupConfig{AckDeadline: 50 * time.Millisecond}
-	ds, err := b.Pull(context.Background(), "s", "g", 10, time.Second, StartPosition{}, cfg)
+	ds, err := b.Pull(context.Background(), "s", "g", PullOptions{Max: 10, MaxWait: time.Second, Config: cfg})
 	if err != nil || len(ds) != 3 {
 		t.Fatalf("first pull: %d messages, err %v", len(ds), err)
 	}
@@ -198,7 +198,7 @@ func TestRedeliveryAfterAckDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	ds, err = b.Pull(context.Background(), "s", "g", 10, 5*time.Second, StartPosition{}, cfg)
+	ds, err = b.Pull(context.Background(), "s", "g", PullOptions{Max: 10, MaxWait: 5*time.Second, Config: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestNackWithDelayAndDeadLetter(t *testing.T) {
 	produceN(t, b, "s", 0, 2)
 	ctx := context.Background()
 	for attempt := 1; attempt <= 3; attempt++ {
-		ds, err := b.Pull(ctx, "s", "g", 10, 5*time.Second, StartPosition{}, GroupConfig{})
+		ds, err := b.Pull(ctx, "s", "g", PullOptions{Max: 10, MaxWait: 5*time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -249,7 +249,7 @@ func TestNackWithDelayAndDeadLetter(t *testing.T) {
 		}
 	}
 	// The fourth delivery would exceed max_deliveries: it goes to the DLQ.
-	ds, err := b.Pull(ctx, "s", "g", 10, 200*time.Millisecond, StartPosition{}, GroupConfig{})
+	ds, err := b.Pull(ctx, "s", "g", PullOptions{Max: 10, MaxWait: 200*time.Millisecond})
 	if err != nil || len(ds) != 0 {
 		t.Fatalf("pull after max deliveries: %d messages, err %v", len(ds), err)
 	}
@@ -257,7 +257,7 @@ func TestNackWithDelayAndDeadLetter(t *testing.T) {
 	if dead[0] != "0" {
 		t.Fatalf("dead-lettered %q, want 0", dead[0])
 	}
-	ds, _ = b.Pull(ctx, "dlq", "inspect2", 1, time.Second, StartPosition{}, GroupConfig{})
+	ds, _ = b.Pull(ctx, "dlq", "inspect2", PullOptions{Max: 1, MaxWait: time.Second})
 	hdr := map[string]string{}
 	for _, h := range ds[0].Record.Headers {
 		hdr[h.Key] = string(h.Value)
@@ -362,7 +362,7 @@ func TestBadInput(t *testing.T) {
 		}(), ErrMessageTooLarge},
 		{"unknown group", b.Ack("s", "nope", nil), ErrGroupNotFound},
 		{"bad group name", func() error {
-			_, err := b.Pull(ctx, "s", "a b", 1, 0, StartPosition{}, GroupConfig{})
+			_, err := b.Pull(ctx, "s", "a b", PullOptions{Max: 1, MaxWait: 0})
 			return err
 		}(), ErrInvalidArgument},
 	}
@@ -402,17 +402,17 @@ func TestMaxAckPendingBoundsDeliveries(t *testing.T) {
 	mustCreate(t, b, StationConfig{Name: "s"})
 	produceN(t, b, "s", 0, 100)
 	cfg := GroupConfig{MaxAckPending: 10}
-	ds, err := b.Pull(context.Background(), "s", "g", 100, time.Second, StartPosition{}, cfg)
+	ds, err := b.Pull(context.Background(), "s", "g", PullOptions{Max: 100, MaxWait: time.Second, Config: cfg})
 	if err != nil || len(ds) != 10 {
 		t.Fatalf("pull with max_ack_pending 10: %d messages, err %v", len(ds), err)
 	}
-	ds2, err := b.Pull(context.Background(), "s", "g", 100, 50*time.Millisecond, StartPosition{}, cfg)
+	ds2, err := b.Pull(context.Background(), "s", "g", PullOptions{Max: 100, MaxWait: 50*time.Millisecond, Config: cfg})
 	if err != nil || len(ds2) != 0 {
 		t.Fatalf("pull at max_ack_pending: %d messages, err %v", len(ds2), err)
 	}
 	done := make(chan []Delivery)
 	go func() {
-		ds, _ := b.Pull(context.Background(), "s", "g", 100, 5*time.Second, StartPosition{}, cfg)
+		ds, _ := b.Pull(context.Background(), "s", "g", PullOptions{Max: 100, MaxWait: 5*time.Second, Config: cfg})
 		done <- ds
 	}()
 	if err := b.Ack("s", "g", []MessageRef{{0, 0}, {0, 1}}); err != nil {
@@ -438,20 +438,67 @@ func TestStartPositions(t *testing.T) {
 		{StartPosition{Kind: StartTime, Time: mid}, 10},
 	} {
 		name := fmt.Sprintf("g%d", c.start.Kind)
-		ds, err := b.Pull(context.Background(), "s", name, 1, time.Second, c.start, GroupConfig{})
+		ds, err := b.Pull(context.Background(), "s", name, PullOptions{Max: 1, MaxWait: time.Second, Start: c.start})
 		if err != nil || len(ds) != 1 || ds[0].Record.Offset != c.first {
 			t.Errorf("start %+v: got %+v err %v, want offset %d", c.start, ds, err, c.first)
 		}
 	}
-	ds, err := b.Pull(context.Background(), "s", "latest", 1, 20*time.Millisecond, StartPosition{Kind: StartLatest}, GroupConfig{})
+	ds, err := b.Pull(context.Background(), "s", "latest", PullOptions{Max: 1, MaxWait: 20*time.Millisecond, Start: StartPosition{Kind: StartLatest}})
 	if err != nil || len(ds) != 0 {
 		t.Fatalf("latest group got %d old messages", len(ds))
 	}
 	produceN(t, b, "s", 20, 1)
-	ds, _ = b.Pull(context.Background(), "s", "latest", 1, time.Second, StartPosition{}, GroupConfig{})
+	ds, _ = b.Pull(context.Background(), "s", "latest", PullOptions{Max: 1, MaxWait: time.Second})
 	if len(ds) != 1 || ds[0].Record.Offset != 20 {
 		t.Fatalf("latest group got %+v, want offset 20", ds)
 	}
 }
 
 var _ = seglog.Record{}
+
+func TestSeekGroup(t *testing.T) {
+	b := openTest(t, t.TempDir())
+	mustCreate(t, b, StationConfig{Name: "s", Partitions: 2})
+	for i := range 10 {
+		key := []byte{byte(i)}
+		if _, err := b.Produce(context.Background(), "s", []Message{{Key: key, Value: []byte(strconv.Itoa(i))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.CreateGroup("s", "g", StartPosition{}, GroupConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Pull(context.Background(), "s", "g", PullOptions{Max: 3, MaxWait: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SeekGroup("s", "g", map[uint32]uint64{1: 2}); err != nil {
+		t.Fatal(err)
+	}
+	gi, _ := b.Group("s", "g")
+	if p := gi.Partitions[1]; p.Committed != 2 || p.Pending != 0 || p.Checkpointed != 2 {
+		t.Fatalf("partition 1 after seek: %+v", p)
+	}
+	if err := b.SeekGroup("s", "g", map[uint32]uint64{7: 0}); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("seek to a missing partition: %v", err)
+	}
+}
+
+func TestPullMaxBytes(t *testing.T) {
+	b := openTest(t, t.TempDir())
+	mustCreate(t, b, StationConfig{Name: "s"})
+	var msgs []Message
+	for range 10 {
+		msgs = append(msgs, Message{Value: make([]byte, 100)})
+	}
+	if _, err := b.Produce(context.Background(), "s", msgs); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := b.Pull(context.Background(), "s", "g", PullOptions{Max: 10, MaxBytes: 250, MaxWait: time.Second})
+	if err != nil || len(ds) != 3 {
+		t.Fatalf("pull with max 250 bytes of 100-byte messages: %d messages, err %v; want 3", len(ds), err)
+	}
+	ds, _ = b.Pull(context.Background(), "s", "g", PullOptions{Max: 10, MaxBytes: 1, MaxWait: time.Second})
+	if len(ds) != 1 {
+		t.Fatalf("pull with max 1 byte: %d messages, want 1 (a batch always holds one)", len(ds))
+	}
+}

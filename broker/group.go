@@ -255,25 +255,39 @@ func (st *station) startOffsets(start StartPosition) ([]uint64, error) {
 	return out, nil
 }
 
-// Pull delivers up to max messages to a member of group, waiting up to
-// maxWait for the first. The group is created on first use with start and
-// cfg. An empty result with a nil error means nothing arrived in time.
-func (b *Broker) Pull(ctx context.Context, stationName, groupName string, max int, maxWait time.Duration, start StartPosition, cfg GroupConfig) ([]Delivery, error) {
+// PullOptions bounds one Pull.
+type PullOptions struct {
+	// Max is the most messages to return; at least 1.
+	Max int
+	// MaxBytes, when positive, stops the batch once its keys, values and
+	// headers reach this many bytes (a batch always holds one message).
+	MaxBytes int
+	// MaxWait is how long to wait for the first message.
+	MaxWait time.Duration
+	// Start and Config apply when the pull creates the group.
+	Start  StartPosition
+	Config GroupConfig
+}
+
+// Pull delivers messages to a member of group, waiting up to o.MaxWait for
+// the first. The group is created on first use with o.Start and o.Config.
+// An empty result with a nil error means nothing arrived in time.
+func (b *Broker) Pull(ctx context.Context, stationName, groupName string, o PullOptions) ([]Delivery, error) {
 	st, err := b.station(stationName)
 	if err != nil {
 		return nil, err
 	}
-	if max <= 0 {
+	if o.Max <= 0 {
 		return nil, fieldErr("max_messages", "must be positive")
 	}
-	g, _, err := st.group(groupName, start, cfg, true)
+	g, _, err := st.group(groupName, o.Start, o.Config, true)
 	if err != nil {
 		return nil, err
 	}
-	return g.pull(ctx, max, maxWait)
+	return g.pull(ctx, o.Max, o.MaxBytes, o.MaxWait)
 }
 
-func (g *group) pull(ctx context.Context, max int, maxWait time.Duration) ([]Delivery, error) {
+func (g *group) pull(ctx context.Context, max, maxBytes int, maxWait time.Duration) ([]Delivery, error) {
 	timer := time.NewTimer(maxWait)
 	defer timer.Stop()
 	var due *time.Timer
@@ -286,7 +300,7 @@ func (g *group) pull(ctx context.Context, max int, maxWait time.Duration) ([]Del
 		changed := g.st.changed()
 		g.mu.Lock()
 		wake := g.wakeCh
-		out, dead, next, err := g.take(max, time.Now())
+		out, dead, next, err := g.take(max, maxBytes, time.Now())
 		g.mu.Unlock()
 		if len(dead) > 0 {
 			g.deadLetter(ctx, dead)
@@ -324,10 +338,11 @@ func (g *group) pull(ctx context.Context, max int, maxWait time.Duration) ([]Del
 }
 
 // take hands out up to max deliveries: first those due for redelivery, then
-// new messages while fewer than max_ack_pending await ack. It returns the
+// new messages while fewer than max_ack_pending await ack and the batch is
+// under maxBytes (when positive). It returns the
 // deliveries that exhausted max_deliveries separately, and the time the next
 // delivery becomes due. g.mu is held.
-func (g *group) take(max int, now time.Time) (out []Delivery, dead []MessageRef, next time.Time, err error) {
+func (g *group) take(max, maxBytes int, now time.Time) (out []Delivery, dead []MessageRef, next time.Time, err error) {
 	if g.deleted {
 		return nil, nil, time.Time{}, fmt.Errorf("group %q on station %q: %w", g.name, g.st.name, ErrGroupNotFound)
 	}
@@ -386,7 +401,9 @@ func (g *group) take(max int, now time.Time) (out []Delivery, dead []MessageRef,
 	}
 
 	limit := int(g.rec.Config.MaxAckPending)
-	for tried := 0; tried < len(g.parts) && len(out) < max && g.pending < limit; tried++ {
+	bytes := deliveredBytes(out)
+	full := func() bool { return maxBytes > 0 && bytes >= maxBytes && len(out) > 0 }
+	for tried := 0; tried < len(g.parts) && len(out) < max && g.pending < limit && !full(); tried++ {
 		pi := g.nextPart
 		g.nextPart = (g.nextPart + 1) % len(g.parts)
 		p := g.parts[pi]
@@ -396,6 +413,15 @@ func (g *group) take(max int, now time.Time) (out []Delivery, dead []MessageRef,
 			}
 		}
 		n := min(len(p.ahead), max-len(out), limit-g.pending)
+		if maxBytes > 0 {
+			for i := range n {
+				if bytes >= maxBytes && len(out)+i > 0 {
+					n = i
+					break
+				}
+				bytes += recordBytes(&p.ahead[i])
+			}
+		}
 		due := now.Add(g.rec.Config.AckDeadline)
 		for _, rec := range p.ahead[:n] {
 			pm := &pendingMsg{deliveries: 1, due: due}
@@ -620,11 +646,15 @@ func (g *group) deadLetter(ctx context.Context, refs []MessageRef) {
 func deliveredBytes(ds []Delivery) int {
 	n := 0
 	for i := range ds {
-		r := &ds[i].Record
-		n += len(r.Key) + len(r.Value)
-		for _, h := range r.Headers {
-			n += len(h.Key) + len(h.Value)
-		}
+		n += recordBytes(&ds[i].Record)
+	}
+	return n
+}
+
+func recordBytes(r *seglog.Record) int {
+	n := len(r.Key) + len(r.Value)
+	for _, h := range r.Headers {
+		n += len(h.Key) + len(h.Value)
 	}
 	return n
 }
@@ -755,6 +785,37 @@ func (b *Broker) ResetGroupOffset(stationName, groupName string, start StartPosi
 		return GroupInfo{}, fmt.Errorf("group %q on station %q: store offsets: %w", groupName, stationName, err)
 	}
 	return g.info(), nil
+}
+
+// SeekGroup moves the named partitions of a group to the given offsets
+// (clamped to what the log holds) and forgets their pending deliveries; the
+// other partitions are untouched. A sink connector uses it to resume from
+// the offsets its destination already holds. The new offsets are
+// checkpointed before it returns.
+func (b *Broker) SeekGroup(stationName, groupName string, offsets map[uint32]uint64) error {
+	g, err := b.existingGroup(stationName, groupName)
+	if err != nil {
+		return err
+	}
+	g.mu.Lock()
+	for part, off := range offsets {
+		if int(part) >= len(g.parts) {
+			g.mu.Unlock()
+			return fieldErr("partition", "station %q has no partition %d", stationName, part)
+		}
+		l := g.st.logs[part]
+		off = min(max(off, l.StartOffset()), l.NextOffset())
+		p := g.parts[part]
+		g.pending -= len(p.pending)
+		*p = groupPart{commit: off, durable: p.durable, cursor: off, acked: newAckWindow(off), pending: make(map[uint64]*pendingMsg)}
+	}
+	g.dirty = true
+	g.wake()
+	g.mu.Unlock()
+	if err := b.commitOffsets(); err != nil {
+		return fmt.Errorf("group %q on station %q: store offsets: %w", groupName, stationName, err)
+	}
+	return nil
 }
 
 // delayHeap orders nacked deliveries by redelivery time.

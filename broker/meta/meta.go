@@ -1,5 +1,6 @@
 // Package meta is the broker's metadata store: stations, consumer groups and
-// their committed offsets, kept in one bbolt file. Messages never live here.
+// their committed offsets, connectors and their source checkpoints, kept in
+// one bbolt file. Messages never live here.
 //
 // Values are opaque bytes owned by the caller; the store only knows keys.
 // Every write is its own fsynced bbolt transaction, so a method that returned
@@ -17,9 +18,11 @@ import (
 )
 
 var (
-	bucketStations = []byte("stations")
-	bucketGroups   = []byte("groups")
-	bucketOffsets  = []byte("offsets")
+	bucketStations    = []byte("stations")
+	bucketGroups      = []byte("groups")
+	bucketOffsets     = []byte("offsets")
+	bucketConnectors  = []byte("connectors")
+	bucketCheckpoints = []byte("checkpoints")
 )
 
 // ErrLocked means another process holds the metadata file open.
@@ -44,7 +47,7 @@ func Open(path string, lockWait time.Duration) (*Store, error) {
 		return nil, fmt.Errorf("open metadata %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketStations, bucketGroups, bucketOffsets} {
+		for _, b := range [][]byte{bucketStations, bucketGroups, bucketOffsets, bucketConnectors, bucketCheckpoints} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -164,6 +167,51 @@ func (s *Store) Offsets(station, group string) (map[uint32]uint64, error) {
 				return fmt.Errorf("offset record %q of group %s/%s: malformed", k, station, group)
 			}
 			out[binary.BigEndian.Uint32(rest)] = binary.BigEndian.Uint64(v)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// PutConnector stores a connector's record.
+func (s *Store) PutConnector(name string, value []byte) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketConnectors).Put([]byte(name), value)
+	})
+}
+
+// Connectors calls fn for every connector record, in name order.
+func (s *Store) Connectors(fn func(name string, value []byte) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketConnectors).ForEach(func(k, v []byte) error {
+			return fn(string(k), v)
+		})
+	})
+}
+
+// DeleteConnector removes a connector and its checkpoint.
+func (s *Store) DeleteConnector(name string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketConnectors).Delete([]byte(name)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketCheckpoints).Delete([]byte(name))
+	})
+}
+
+// PutCheckpoint stores a source connector's position.
+func (s *Store) PutCheckpoint(name string, position []byte) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCheckpoints).Put([]byte(name), position)
+	})
+}
+
+// Checkpoint returns a source connector's position, nil if it has none.
+func (s *Store) Checkpoint(name string) ([]byte, error) {
+	var out []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketCheckpoints).Get([]byte(name)); v != nil {
+			out = bytes.Clone(v)
 		}
 		return nil
 	})

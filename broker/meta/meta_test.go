@@ -80,3 +80,34 @@ func TestLockedByAnotherOpen(t *testing.T) {
 		t.Fatalf("second open: err = %v, want ErrLocked", err)
 	}
 }
+
+func TestConnectorsAndCheckpoints(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "meta.db"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.PutConnector("c", []byte("def")); err != nil {
+		t.Fatal(err)
+	}
+	if cp, err := s.Checkpoint("c"); err != nil || cp != nil {
+		t.Fatalf("checkpoint before any = %q, %v", cp, err)
+	}
+	if err := s.PutCheckpoint("c", []byte("pos-1")); err != nil {
+		t.Fatal(err)
+	}
+	if cp, _ := s.Checkpoint("c"); string(cp) != "pos-1" {
+		t.Fatalf("checkpoint = %q", cp)
+	}
+	var names []string
+	s.Connectors(func(name string, v []byte) error { names = append(names, name+"="+string(v)); return nil })
+	if len(names) != 1 || names[0] != "c=def" {
+		t.Fatalf("connectors = %v", names)
+	}
+	if err := s.DeleteConnector("c"); err != nil {
+		t.Fatal(err)
+	}
+	if cp, _ := s.Checkpoint("c"); cp != nil {
+		t.Fatalf("checkpoint survived delete: %q", cp)
+	}
+}

@@ -357,7 +357,7 @@ func (s *messageService) Pull(ctx context.Context, req *connect.Request[v1.PullR
 	if n == 0 {
 		n = 1
 	}
-	ds, err := s.b.Pull(ctx, m.Station, m.Group, n, maxWait, start, groupConfigFromProto(m.GetConfig()))
+	ds, err := s.b.Pull(ctx, m.Station, m.Group, broker.PullOptions{Max: n, MaxWait: maxWait, Start: start, Config: groupConfigFromProto(m.GetConfig())})
 	if err != nil {
 		return nil, apiError(err, m.Station, m.Group)
 	}
@@ -374,9 +374,9 @@ func (s *messageService) Consume(ctx context.Context, req *connect.Request[v1.Co
 	if n == 0 {
 		n = 100
 	}
-	cfg := groupConfigFromProto(m.GetConfig())
+	opts := broker.PullOptions{Max: n, MaxWait: 30 * time.Second, Start: start, Config: groupConfigFromProto(m.GetConfig())}
 	for {
-		ds, err := s.b.Pull(ctx, m.Station, m.Group, n, 30*time.Second, start, cfg)
+		ds, err := s.b.Pull(ctx, m.Station, m.Group, opts)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil

@@ -140,6 +140,68 @@ func (FsyncPolicy) EnumDescriptor() ([]byte, []int) {
 	return file_junction_v1_junction_proto_rawDescGZIP(), []int{1}
 }
 
+// ConnectorState is where a connector is in its life.
+type ConnectorState int32
+
+const (
+	ConnectorState_CONNECTOR_STATE_UNSPECIFIED ConnectorState = 0
+	ConnectorState_CONNECTOR_STATE_STARTING    ConnectorState = 1
+	ConnectorState_CONNECTOR_STATE_RUNNING     ConnectorState = 2
+	ConnectorState_CONNECTOR_STATE_PAUSED      ConnectorState = 3
+	// Crashed or failed; restarting after a backoff.
+	ConnectorState_CONNECTOR_STATE_RESTARTING ConnectorState = 4
+	// Gave up: a fatal error, or too many failures in a row. Apply or
+	// resume to try again.
+	ConnectorState_CONNECTOR_STATE_FAILED ConnectorState = 5
+)
+
+// Enum value maps for ConnectorState.
+var (
+	ConnectorState_name = map[int32]string{
+		0: "CONNECTOR_STATE_UNSPECIFIED",
+		1: "CONNECTOR_STATE_STARTING",
+		2: "CONNECTOR_STATE_RUNNING",
+		3: "CONNECTOR_STATE_PAUSED",
+		4: "CONNECTOR_STATE_RESTARTING",
+		5: "CONNECTOR_STATE_FAILED",
+	}
+	ConnectorState_value = map[string]int32{
+		"CONNECTOR_STATE_UNSPECIFIED": 0,
+		"CONNECTOR_STATE_STARTING":    1,
+		"CONNECTOR_STATE_RUNNING":     2,
+		"CONNECTOR_STATE_PAUSED":      3,
+		"CONNECTOR_STATE_RESTARTING":  4,
+		"CONNECTOR_STATE_FAILED":      5,
+	}
+)
+
+func (x ConnectorState) Enum() *ConnectorState {
+	p := new(ConnectorState)
+	*p = x
+	return p
+}
+
+func (x ConnectorState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ConnectorState) Descriptor() protoreflect.EnumDescriptor {
+	return file_junction_v1_junction_proto_enumTypes[2].Descriptor()
+}
+
+func (ConnectorState) Type() protoreflect.EnumType {
+	return &file_junction_v1_junction_proto_enumTypes[2]
+}
+
+func (x ConnectorState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ConnectorState.Descriptor instead.
+func (ConnectorState) EnumDescriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{2}
+}
+
 // ErrorReason is the stable cause of a failed call. The broker attaches an
 // ErrorInfo detail carrying it to every error it returns, so clients can
 // branch on it without parsing messages.
@@ -160,34 +222,45 @@ const (
 	// The broker could not store or read messages.
 	ErrorReason_ERROR_REASON_STORAGE ErrorReason = 8
 	// The broker is shutting down.
-	ErrorReason_ERROR_REASON_SHUTTING_DOWN ErrorReason = 9
+	ErrorReason_ERROR_REASON_SHUTTING_DOWN       ErrorReason = 9
+	ErrorReason_ERROR_REASON_CONNECTOR_NOT_FOUND ErrorReason = 10
+	// A connector definition or its config is invalid; the message lists
+	// every problem.
+	ErrorReason_ERROR_REASON_INVALID_DEFINITION ErrorReason = 11
+	ErrorReason_ERROR_REASON_PLUGIN_NOT_FOUND   ErrorReason = 12
 )
 
 // Enum value maps for ErrorReason.
 var (
 	ErrorReason_name = map[int32]string{
-		0: "ERROR_REASON_UNSPECIFIED",
-		1: "ERROR_REASON_STATION_NOT_FOUND",
-		2: "ERROR_REASON_STATION_EXISTS",
-		3: "ERROR_REASON_GROUP_NOT_FOUND",
-		4: "ERROR_REASON_GROUP_EXISTS",
-		5: "ERROR_REASON_INVALID_ARGUMENT",
-		6: "ERROR_REASON_MESSAGE_TOO_LARGE",
-		7: "ERROR_REASON_NOT_PENDING",
-		8: "ERROR_REASON_STORAGE",
-		9: "ERROR_REASON_SHUTTING_DOWN",
+		0:  "ERROR_REASON_UNSPECIFIED",
+		1:  "ERROR_REASON_STATION_NOT_FOUND",
+		2:  "ERROR_REASON_STATION_EXISTS",
+		3:  "ERROR_REASON_GROUP_NOT_FOUND",
+		4:  "ERROR_REASON_GROUP_EXISTS",
+		5:  "ERROR_REASON_INVALID_ARGUMENT",
+		6:  "ERROR_REASON_MESSAGE_TOO_LARGE",
+		7:  "ERROR_REASON_NOT_PENDING",
+		8:  "ERROR_REASON_STORAGE",
+		9:  "ERROR_REASON_SHUTTING_DOWN",
+		10: "ERROR_REASON_CONNECTOR_NOT_FOUND",
+		11: "ERROR_REASON_INVALID_DEFINITION",
+		12: "ERROR_REASON_PLUGIN_NOT_FOUND",
 	}
 	ErrorReason_value = map[string]int32{
-		"ERROR_REASON_UNSPECIFIED":       0,
-		"ERROR_REASON_STATION_NOT_FOUND": 1,
-		"ERROR_REASON_STATION_EXISTS":    2,
-		"ERROR_REASON_GROUP_NOT_FOUND":   3,
-		"ERROR_REASON_GROUP_EXISTS":      4,
-		"ERROR_REASON_INVALID_ARGUMENT":  5,
-		"ERROR_REASON_MESSAGE_TOO_LARGE": 6,
-		"ERROR_REASON_NOT_PENDING":       7,
-		"ERROR_REASON_STORAGE":           8,
-		"ERROR_REASON_SHUTTING_DOWN":     9,
+		"ERROR_REASON_UNSPECIFIED":         0,
+		"ERROR_REASON_STATION_NOT_FOUND":   1,
+		"ERROR_REASON_STATION_EXISTS":      2,
+		"ERROR_REASON_GROUP_NOT_FOUND":     3,
+		"ERROR_REASON_GROUP_EXISTS":        4,
+		"ERROR_REASON_INVALID_ARGUMENT":    5,
+		"ERROR_REASON_MESSAGE_TOO_LARGE":   6,
+		"ERROR_REASON_NOT_PENDING":         7,
+		"ERROR_REASON_STORAGE":             8,
+		"ERROR_REASON_SHUTTING_DOWN":       9,
+		"ERROR_REASON_CONNECTOR_NOT_FOUND": 10,
+		"ERROR_REASON_INVALID_DEFINITION":  11,
+		"ERROR_REASON_PLUGIN_NOT_FOUND":    12,
 	}
 )
 
@@ -202,11 +275,11 @@ func (x ErrorReason) String() string {
 }
 
 func (ErrorReason) Descriptor() protoreflect.EnumDescriptor {
-	return file_junction_v1_junction_proto_enumTypes[2].Descriptor()
+	return file_junction_v1_junction_proto_enumTypes[3].Descriptor()
 }
 
 func (ErrorReason) Type() protoreflect.EnumType {
-	return &file_junction_v1_junction_proto_enumTypes[2]
+	return &file_junction_v1_junction_proto_enumTypes[3]
 }
 
 func (x ErrorReason) Number() protoreflect.EnumNumber {
@@ -215,7 +288,7 @@ func (x ErrorReason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ErrorReason.Descriptor instead.
 func (ErrorReason) EnumDescriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{2}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{3}
 }
 
 // Retention says when a station's old messages are deleted. Deletion is by
@@ -2883,6 +2956,1064 @@ func (x *ResetGroupOffsetResponse) GetGroup() *Group {
 	return nil
 }
 
+// ConnectorStatus describes a connector and how it is doing.
+type ConnectorStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The plugin as requested (name or name@constraint) and as resolved.
+	Connector     string                 `protobuf:"bytes,2,opt,name=connector,proto3" json:"connector,omitempty"`
+	PluginVersion string                 `protobuf:"bytes,3,opt,name=plugin_version,json=pluginVersion,proto3" json:"plugin_version,omitempty"`
+	Kind          string                 `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`
+	Station       string                 `protobuf:"bytes,5,opt,name=station,proto3" json:"station,omitempty"`
+	Dlq           string                 `protobuf:"bytes,6,opt,name=dlq,proto3" json:"dlq,omitempty"`
+	State         ConnectorState         `protobuf:"varint,7,opt,name=state,proto3,enum=junction.v1.ConnectorState" json:"state,omitempty"`
+	Restarts      uint32                 `protobuf:"varint,8,opt,name=restarts,proto3" json:"restarts,omitempty"`
+	LastError     string                 `protobuf:"bytes,9,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	LastErrorAt   *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=last_error_at,json=lastErrorAt,proto3" json:"last_error_at,omitempty"`
+	// Records read from the station (sink) or from the external system
+	// (source), and written to the other side.
+	RecordsIn  uint64 `protobuf:"varint,11,opt,name=records_in,json=recordsIn,proto3" json:"records_in,omitempty"`
+	RecordsOut uint64 `protobuf:"varint,12,opt,name=records_out,json=recordsOut,proto3" json:"records_out,omitempty"`
+	// Records rejected to the dead-letter station.
+	RecordsRejected uint64 `protobuf:"varint,13,opt,name=records_rejected,json=recordsRejected,proto3" json:"records_rejected,omitempty"`
+	// Sink: messages of the station not yet written.
+	Lag uint64 `protobuf:"varint,14,opt,name=lag,proto3" json:"lag,omitempty"`
+	// Source: the last checkpointed position, as text.
+	Checkpoint string `protobuf:"bytes,15,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	// The plugin config with secret fields redacted.
+	ConfigJson    string                 `protobuf:"bytes,16,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
+	StartedAt     *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConnectorStatus) Reset() {
+	*x = ConnectorStatus{}
+	mi := &file_junction_v1_junction_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConnectorStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConnectorStatus) ProtoMessage() {}
+
+func (x *ConnectorStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConnectorStatus.ProtoReflect.Descriptor instead.
+func (*ConnectorStatus) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *ConnectorStatus) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ConnectorStatus) GetConnector() string {
+	if x != nil {
+		return x.Connector
+	}
+	return ""
+}
+
+func (x *ConnectorStatus) GetPluginVersion() string {
+	if x != nil {
+		return x.PluginVersion
+	}
+	return ""
+}
+
+func (x *ConnectorStatus) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ConnectorStatus) GetStation() string {
+	if x != nil {
+		return x.Station
+	}
+	return ""
+}
+
+func (x *ConnectorStatus) GetDlq() string {
+	if x != nil {
+		return x.Dlq
+	}
+	return ""
+}
+
+func (x *ConnectorStatus) GetState() ConnectorState {
+	if x != nil {
+		return x.State
+	}
+	return ConnectorState_CONNECTOR_STATE_UNSPECIFIED
+}
+
+func (x *ConnectorStatus) GetRestarts() uint32 {
+	if x != nil {
+		return x.Restarts
+	}
+	return 0
+}
+
+func (x *ConnectorStatus) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *ConnectorStatus) GetLastErrorAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastErrorAt
+	}
+	return nil
+}
+
+func (x *ConnectorStatus) GetRecordsIn() uint64 {
+	if x != nil {
+		return x.RecordsIn
+	}
+	return 0
+}
+
+func (x *ConnectorStatus) GetRecordsOut() uint64 {
+	if x != nil {
+		return x.RecordsOut
+	}
+	return 0
+}
+
+func (x *ConnectorStatus) GetRecordsRejected() uint64 {
+	if x != nil {
+		return x.RecordsRejected
+	}
+	return 0
+}
+
+func (x *ConnectorStatus) GetLag() uint64 {
+	if x != nil {
+		return x.Lag
+	}
+	return 0
+}
+
+func (x *ConnectorStatus) GetCheckpoint() string {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return ""
+}
+
+func (x *ConnectorStatus) GetConfigJson() string {
+	if x != nil {
+		return x.ConfigJson
+	}
+	return ""
+}
+
+func (x *ConnectorStatus) GetStartedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartedAt
+	}
+	return nil
+}
+
+type ApplyConnectorRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The definition file's name, for error messages.
+	FileName string `protobuf:"bytes,1,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`
+	// The YAML definition.
+	Definition    []byte `protobuf:"bytes,2,opt,name=definition,proto3" json:"definition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplyConnectorRequest) Reset() {
+	*x = ApplyConnectorRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyConnectorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyConnectorRequest) ProtoMessage() {}
+
+func (x *ApplyConnectorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyConnectorRequest.ProtoReflect.Descriptor instead.
+func (*ApplyConnectorRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *ApplyConnectorRequest) GetFileName() string {
+	if x != nil {
+		return x.FileName
+	}
+	return ""
+}
+
+func (x *ApplyConnectorRequest) GetDefinition() []byte {
+	if x != nil {
+		return x.Definition
+	}
+	return nil
+}
+
+type ApplyConnectorResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Connector *ConnectorStatus       `protobuf:"bytes,1,opt,name=connector,proto3" json:"connector,omitempty"`
+	Created   bool                   `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	// False when the definition equals the one running.
+	Changed       bool `protobuf:"varint,3,opt,name=changed,proto3" json:"changed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApplyConnectorResponse) Reset() {
+	*x = ApplyConnectorResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApplyConnectorResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApplyConnectorResponse) ProtoMessage() {}
+
+func (x *ApplyConnectorResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApplyConnectorResponse.ProtoReflect.Descriptor instead.
+func (*ApplyConnectorResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *ApplyConnectorResponse) GetConnector() *ConnectorStatus {
+	if x != nil {
+		return x.Connector
+	}
+	return nil
+}
+
+func (x *ApplyConnectorResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+func (x *ApplyConnectorResponse) GetChanged() bool {
+	if x != nil {
+		return x.Changed
+	}
+	return false
+}
+
+// DefinitionError is one problem in a connector definition or its config.
+type DefinitionError struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	File          string                 `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	Line          int32                  `protobuf:"varint,2,opt,name=line,proto3" json:"line,omitempty"`
+	Column        int32                  `protobuf:"varint,3,opt,name=column,proto3" json:"column,omitempty"`
+	Field         string                 `protobuf:"bytes,4,opt,name=field,proto3" json:"field,omitempty"`
+	Message       string                 `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DefinitionError) Reset() {
+	*x = DefinitionError{}
+	mi := &file_junction_v1_junction_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DefinitionError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DefinitionError) ProtoMessage() {}
+
+func (x *DefinitionError) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DefinitionError.ProtoReflect.Descriptor instead.
+func (*DefinitionError) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *DefinitionError) GetFile() string {
+	if x != nil {
+		return x.File
+	}
+	return ""
+}
+
+func (x *DefinitionError) GetLine() int32 {
+	if x != nil {
+		return x.Line
+	}
+	return 0
+}
+
+func (x *DefinitionError) GetColumn() int32 {
+	if x != nil {
+		return x.Column
+	}
+	return 0
+}
+
+func (x *DefinitionError) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *DefinitionError) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+type ValidateConnectorRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FileName      string                 `protobuf:"bytes,1,opt,name=file_name,json=fileName,proto3" json:"file_name,omitempty"`
+	Definition    []byte                 `protobuf:"bytes,2,opt,name=definition,proto3" json:"definition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateConnectorRequest) Reset() {
+	*x = ValidateConnectorRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateConnectorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateConnectorRequest) ProtoMessage() {}
+
+func (x *ValidateConnectorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateConnectorRequest.ProtoReflect.Descriptor instead.
+func (*ValidateConnectorRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *ValidateConnectorRequest) GetFileName() string {
+	if x != nil {
+		return x.FileName
+	}
+	return ""
+}
+
+func (x *ValidateConnectorRequest) GetDefinition() []byte {
+	if x != nil {
+		return x.Definition
+	}
+	return nil
+}
+
+type ValidateConnectorResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Errors []*DefinitionError     `protobuf:"bytes,1,rep,name=errors,proto3" json:"errors,omitempty"`
+	// The resolved plugin, when found.
+	PluginVersion string `protobuf:"bytes,2,opt,name=plugin_version,json=pluginVersion,proto3" json:"plugin_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateConnectorResponse) Reset() {
+	*x = ValidateConnectorResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateConnectorResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateConnectorResponse) ProtoMessage() {}
+
+func (x *ValidateConnectorResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateConnectorResponse.ProtoReflect.Descriptor instead.
+func (*ValidateConnectorResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *ValidateConnectorResponse) GetErrors() []*DefinitionError {
+	if x != nil {
+		return x.Errors
+	}
+	return nil
+}
+
+func (x *ValidateConnectorResponse) GetPluginVersion() string {
+	if x != nil {
+		return x.PluginVersion
+	}
+	return ""
+}
+
+type ListConnectorsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListConnectorsRequest) Reset() {
+	*x = ListConnectorsRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListConnectorsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListConnectorsRequest) ProtoMessage() {}
+
+func (x *ListConnectorsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListConnectorsRequest.ProtoReflect.Descriptor instead.
+func (*ListConnectorsRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{51}
+}
+
+type ListConnectorsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Connectors    []*ConnectorStatus     `protobuf:"bytes,1,rep,name=connectors,proto3" json:"connectors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListConnectorsResponse) Reset() {
+	*x = ListConnectorsResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListConnectorsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListConnectorsResponse) ProtoMessage() {}
+
+func (x *ListConnectorsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListConnectorsResponse.ProtoReflect.Descriptor instead.
+func (*ListConnectorsResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *ListConnectorsResponse) GetConnectors() []*ConnectorStatus {
+	if x != nil {
+		return x.Connectors
+	}
+	return nil
+}
+
+type GetConnectorRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetConnectorRequest) Reset() {
+	*x = GetConnectorRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetConnectorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetConnectorRequest) ProtoMessage() {}
+
+func (x *GetConnectorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetConnectorRequest.ProtoReflect.Descriptor instead.
+func (*GetConnectorRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *GetConnectorRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type GetConnectorResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Connector     *ConnectorStatus       `protobuf:"bytes,1,opt,name=connector,proto3" json:"connector,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetConnectorResponse) Reset() {
+	*x = GetConnectorResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetConnectorResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetConnectorResponse) ProtoMessage() {}
+
+func (x *GetConnectorResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetConnectorResponse.ProtoReflect.Descriptor instead.
+func (*GetConnectorResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *GetConnectorResponse) GetConnector() *ConnectorStatus {
+	if x != nil {
+		return x.Connector
+	}
+	return nil
+}
+
+type PauseConnectorRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PauseConnectorRequest) Reset() {
+	*x = PauseConnectorRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PauseConnectorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PauseConnectorRequest) ProtoMessage() {}
+
+func (x *PauseConnectorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PauseConnectorRequest.ProtoReflect.Descriptor instead.
+func (*PauseConnectorRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *PauseConnectorRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type PauseConnectorResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Connector     *ConnectorStatus       `protobuf:"bytes,1,opt,name=connector,proto3" json:"connector,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PauseConnectorResponse) Reset() {
+	*x = PauseConnectorResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PauseConnectorResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PauseConnectorResponse) ProtoMessage() {}
+
+func (x *PauseConnectorResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PauseConnectorResponse.ProtoReflect.Descriptor instead.
+func (*PauseConnectorResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *PauseConnectorResponse) GetConnector() *ConnectorStatus {
+	if x != nil {
+		return x.Connector
+	}
+	return nil
+}
+
+type ResumeConnectorRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeConnectorRequest) Reset() {
+	*x = ResumeConnectorRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeConnectorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeConnectorRequest) ProtoMessage() {}
+
+func (x *ResumeConnectorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeConnectorRequest.ProtoReflect.Descriptor instead.
+func (*ResumeConnectorRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *ResumeConnectorRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type ResumeConnectorResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Connector     *ConnectorStatus       `protobuf:"bytes,1,opt,name=connector,proto3" json:"connector,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeConnectorResponse) Reset() {
+	*x = ResumeConnectorResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeConnectorResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeConnectorResponse) ProtoMessage() {}
+
+func (x *ResumeConnectorResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeConnectorResponse.ProtoReflect.Descriptor instead.
+func (*ResumeConnectorResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *ResumeConnectorResponse) GetConnector() *ConnectorStatus {
+	if x != nil {
+		return x.Connector
+	}
+	return nil
+}
+
+type DeleteConnectorRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteConnectorRequest) Reset() {
+	*x = DeleteConnectorRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteConnectorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteConnectorRequest) ProtoMessage() {}
+
+func (x *DeleteConnectorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteConnectorRequest.ProtoReflect.Descriptor instead.
+func (*DeleteConnectorRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *DeleteConnectorRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type DeleteConnectorResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteConnectorResponse) Reset() {
+	*x = DeleteConnectorResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteConnectorResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteConnectorResponse) ProtoMessage() {}
+
+func (x *DeleteConnectorResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteConnectorResponse.ProtoReflect.Descriptor instead.
+func (*DeleteConnectorResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{60}
+}
+
+// Plugin is an installed connector plugin.
+type Plugin struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Kinds         []string               `protobuf:"bytes,3,rep,name=kinds,proto3" json:"kinds,omitempty"`
+	Description   string                 `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
+	Path          string                 `protobuf:"bytes,5,opt,name=path,proto3" json:"path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Plugin) Reset() {
+	*x = Plugin{}
+	mi := &file_junction_v1_junction_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Plugin) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Plugin) ProtoMessage() {}
+
+func (x *Plugin) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Plugin.ProtoReflect.Descriptor instead.
+func (*Plugin) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *Plugin) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Plugin) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *Plugin) GetKinds() []string {
+	if x != nil {
+		return x.Kinds
+	}
+	return nil
+}
+
+func (x *Plugin) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *Plugin) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+type ListPluginsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPluginsRequest) Reset() {
+	*x = ListPluginsRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPluginsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPluginsRequest) ProtoMessage() {}
+
+func (x *ListPluginsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPluginsRequest.ProtoReflect.Descriptor instead.
+func (*ListPluginsRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{62}
+}
+
+type ListPluginsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Plugins       []*Plugin              `protobuf:"bytes,1,rep,name=plugins,proto3" json:"plugins,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPluginsResponse) Reset() {
+	*x = ListPluginsResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPluginsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPluginsResponse) ProtoMessage() {}
+
+func (x *ListPluginsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPluginsResponse.ProtoReflect.Descriptor instead.
+func (*ListPluginsResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *ListPluginsResponse) GetPlugins() []*Plugin {
+	if x != nil {
+		return x.Plugins
+	}
+	return nil
+}
+
 // ErrorInfo is attached as a detail to broker errors.
 type ErrorInfo struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -2890,14 +4021,17 @@ type ErrorInfo struct {
 	Station string                 `protobuf:"bytes,2,opt,name=station,proto3" json:"station,omitempty"`
 	Group   string                 `protobuf:"bytes,3,opt,name=group,proto3" json:"group,omitempty"`
 	// The offending request field, such as "station.partitions".
-	Field         string `protobuf:"bytes,4,opt,name=field,proto3" json:"field,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Field string `protobuf:"bytes,4,opt,name=field,proto3" json:"field,omitempty"`
+	// For ERROR_REASON_INVALID_DEFINITION: every problem found.
+	DefinitionErrors []*DefinitionError `protobuf:"bytes,5,rep,name=definition_errors,json=definitionErrors,proto3" json:"definition_errors,omitempty"`
+	Connector        string             `protobuf:"bytes,6,opt,name=connector,proto3" json:"connector,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ErrorInfo) Reset() {
 	*x = ErrorInfo{}
-	mi := &file_junction_v1_junction_proto_msgTypes[45]
+	mi := &file_junction_v1_junction_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2909,7 +4043,7 @@ func (x *ErrorInfo) String() string {
 func (*ErrorInfo) ProtoMessage() {}
 
 func (x *ErrorInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[45]
+	mi := &file_junction_v1_junction_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2922,7 +4056,7 @@ func (x *ErrorInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorInfo.ProtoReflect.Descriptor instead.
 func (*ErrorInfo) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{45}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *ErrorInfo) GetReason() ErrorReason {
@@ -2949,6 +4083,20 @@ func (x *ErrorInfo) GetGroup() string {
 func (x *ErrorInfo) GetField() string {
 	if x != nil {
 		return x.Field
+	}
+	return ""
+}
+
+func (x *ErrorInfo) GetDefinitionErrors() []*DefinitionError {
+	if x != nil {
+		return x.DefinitionErrors
+	}
+	return nil
+}
+
+func (x *ErrorInfo) GetConnector() string {
+	if x != nil {
+		return x.Connector
 	}
 	return ""
 }
@@ -3138,12 +4286,92 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x05group\x18\x02 \x01(\tR\x05group\x120\n" +
 	"\x05start\x18\x03 \x01(\v2\x1a.junction.v1.StartPositionR\x05start\"D\n" +
 	"\x18ResetGroupOffsetResponse\x12(\n" +
-	"\x05group\x18\x01 \x01(\v2\x12.junction.v1.GroupR\x05group\"\x83\x01\n" +
+	"\x05group\x18\x01 \x01(\v2\x12.junction.v1.GroupR\x05group\"\xd1\x04\n" +
+	"\x0fConnectorStatus\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
+	"\tconnector\x18\x02 \x01(\tR\tconnector\x12%\n" +
+	"\x0eplugin_version\x18\x03 \x01(\tR\rpluginVersion\x12\x12\n" +
+	"\x04kind\x18\x04 \x01(\tR\x04kind\x12\x18\n" +
+	"\astation\x18\x05 \x01(\tR\astation\x12\x10\n" +
+	"\x03dlq\x18\x06 \x01(\tR\x03dlq\x121\n" +
+	"\x05state\x18\a \x01(\x0e2\x1b.junction.v1.ConnectorStateR\x05state\x12\x1a\n" +
+	"\brestarts\x18\b \x01(\rR\brestarts\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\t \x01(\tR\tlastError\x12>\n" +
+	"\rlast_error_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\vlastErrorAt\x12\x1d\n" +
+	"\n" +
+	"records_in\x18\v \x01(\x04R\trecordsIn\x12\x1f\n" +
+	"\vrecords_out\x18\f \x01(\x04R\n" +
+	"recordsOut\x12)\n" +
+	"\x10records_rejected\x18\r \x01(\x04R\x0frecordsRejected\x12\x10\n" +
+	"\x03lag\x18\x0e \x01(\x04R\x03lag\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x0f \x01(\tR\n" +
+	"checkpoint\x12\x1f\n" +
+	"\vconfig_json\x18\x10 \x01(\tR\n" +
+	"configJson\x129\n" +
+	"\n" +
+	"started_at\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\"T\n" +
+	"\x15ApplyConnectorRequest\x12\x1b\n" +
+	"\tfile_name\x18\x01 \x01(\tR\bfileName\x12\x1e\n" +
+	"\n" +
+	"definition\x18\x02 \x01(\fR\n" +
+	"definition\"\x88\x01\n" +
+	"\x16ApplyConnectorResponse\x12:\n" +
+	"\tconnector\x18\x01 \x01(\v2\x1c.junction.v1.ConnectorStatusR\tconnector\x12\x18\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\x12\x18\n" +
+	"\achanged\x18\x03 \x01(\bR\achanged\"\x81\x01\n" +
+	"\x0fDefinitionError\x12\x12\n" +
+	"\x04file\x18\x01 \x01(\tR\x04file\x12\x12\n" +
+	"\x04line\x18\x02 \x01(\x05R\x04line\x12\x16\n" +
+	"\x06column\x18\x03 \x01(\x05R\x06column\x12\x14\n" +
+	"\x05field\x18\x04 \x01(\tR\x05field\x12\x18\n" +
+	"\amessage\x18\x05 \x01(\tR\amessage\"W\n" +
+	"\x18ValidateConnectorRequest\x12\x1b\n" +
+	"\tfile_name\x18\x01 \x01(\tR\bfileName\x12\x1e\n" +
+	"\n" +
+	"definition\x18\x02 \x01(\fR\n" +
+	"definition\"x\n" +
+	"\x19ValidateConnectorResponse\x124\n" +
+	"\x06errors\x18\x01 \x03(\v2\x1c.junction.v1.DefinitionErrorR\x06errors\x12%\n" +
+	"\x0eplugin_version\x18\x02 \x01(\tR\rpluginVersion\"\x17\n" +
+	"\x15ListConnectorsRequest\"V\n" +
+	"\x16ListConnectorsResponse\x12<\n" +
+	"\n" +
+	"connectors\x18\x01 \x03(\v2\x1c.junction.v1.ConnectorStatusR\n" +
+	"connectors\")\n" +
+	"\x13GetConnectorRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"R\n" +
+	"\x14GetConnectorResponse\x12:\n" +
+	"\tconnector\x18\x01 \x01(\v2\x1c.junction.v1.ConnectorStatusR\tconnector\"+\n" +
+	"\x15PauseConnectorRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"T\n" +
+	"\x16PauseConnectorResponse\x12:\n" +
+	"\tconnector\x18\x01 \x01(\v2\x1c.junction.v1.ConnectorStatusR\tconnector\",\n" +
+	"\x16ResumeConnectorRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"U\n" +
+	"\x17ResumeConnectorResponse\x12:\n" +
+	"\tconnector\x18\x01 \x01(\v2\x1c.junction.v1.ConnectorStatusR\tconnector\",\n" +
+	"\x16DeleteConnectorRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x19\n" +
+	"\x17DeleteConnectorResponse\"\x82\x01\n" +
+	"\x06Plugin\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\x14\n" +
+	"\x05kinds\x18\x03 \x03(\tR\x05kinds\x12 \n" +
+	"\vdescription\x18\x04 \x01(\tR\vdescription\x12\x12\n" +
+	"\x04path\x18\x05 \x01(\tR\x04path\"\x14\n" +
+	"\x12ListPluginsRequest\"D\n" +
+	"\x13ListPluginsResponse\x12-\n" +
+	"\aplugins\x18\x01 \x03(\v2\x13.junction.v1.PluginR\aplugins\"\xec\x01\n" +
 	"\tErrorInfo\x120\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x18.junction.v1.ErrorReasonR\x06reason\x12\x18\n" +
 	"\astation\x18\x02 \x01(\tR\astation\x12\x14\n" +
 	"\x05group\x18\x03 \x01(\tR\x05group\x12\x14\n" +
-	"\x05field\x18\x04 \x01(\tR\x05field*[\n" +
+	"\x05field\x18\x04 \x01(\tR\x05field\x12I\n" +
+	"\x11definition_errors\x18\x05 \x03(\v2\x1c.junction.v1.DefinitionErrorR\x10definitionErrors\x12\x1c\n" +
+	"\tconnector\x18\x06 \x01(\tR\tconnector*[\n" +
 	"\vStorageType\x12\x1c\n" +
 	"\x18STORAGE_TYPE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11STORAGE_TYPE_DISK\x10\x01\x12\x17\n" +
@@ -3152,7 +4380,14 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x18FSYNC_POLICY_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13FSYNC_POLICY_ALWAYS\x10\x01\x12\x19\n" +
 	"\x15FSYNC_POLICY_INTERVAL\x10\x02\x12\x16\n" +
-	"\x12FSYNC_POLICY_NEVER\x10\x03*\xd0\x02\n" +
+	"\x12FSYNC_POLICY_NEVER\x10\x03*\xc4\x01\n" +
+	"\x0eConnectorState\x12\x1f\n" +
+	"\x1bCONNECTOR_STATE_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18CONNECTOR_STATE_STARTING\x10\x01\x12\x1b\n" +
+	"\x17CONNECTOR_STATE_RUNNING\x10\x02\x12\x1a\n" +
+	"\x16CONNECTOR_STATE_PAUSED\x10\x03\x12\x1e\n" +
+	"\x1aCONNECTOR_STATE_RESTARTING\x10\x04\x12\x1a\n" +
+	"\x16CONNECTOR_STATE_FAILED\x10\x05*\xbe\x03\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eERROR_REASON_STATION_NOT_FOUND\x10\x01\x12\x1f\n" +
@@ -3163,7 +4398,11 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x1eERROR_REASON_MESSAGE_TOO_LARGE\x10\x06\x12\x1c\n" +
 	"\x18ERROR_REASON_NOT_PENDING\x10\a\x12\x18\n" +
 	"\x14ERROR_REASON_STORAGE\x10\b\x12\x1e\n" +
-	"\x1aERROR_REASON_SHUTTING_DOWN\x10\t2\xbc\x03\n" +
+	"\x1aERROR_REASON_SHUTTING_DOWN\x10\t\x12$\n" +
+	" ERROR_REASON_CONNECTOR_NOT_FOUND\x10\n" +
+	"\x12#\n" +
+	"\x1fERROR_REASON_INVALID_DEFINITION\x10\v\x12!\n" +
+	"\x1dERROR_REASON_PLUGIN_NOT_FOUND\x10\f2\xbc\x03\n" +
 	"\x0eStationService\x12V\n" +
 	"\rCreateStation\x12!.junction.v1.CreateStationRequest\x1a\".junction.v1.CreateStationResponse\x12M\n" +
 	"\n" +
@@ -3184,7 +4423,16 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"ListGroups\x12\x1e.junction.v1.ListGroupsRequest\x1a\x1f.junction.v1.ListGroupsResponse\x12V\n" +
 	"\rDescribeGroup\x12!.junction.v1.DescribeGroupRequest\x1a\".junction.v1.DescribeGroupResponse\x12P\n" +
 	"\vDeleteGroup\x12\x1f.junction.v1.DeleteGroupRequest\x1a .junction.v1.DeleteGroupResponse\x12_\n" +
-	"\x10ResetGroupOffset\x12$.junction.v1.ResetGroupOffsetRequest\x1a%.junction.v1.ResetGroupOffsetResponseB;Z9github.com/junctionhq/junction/api/junction/v1;junctionv1b\x06proto3"
+	"\x10ResetGroupOffset\x12$.junction.v1.ResetGroupOffsetRequest\x1a%.junction.v1.ResetGroupOffsetResponse2\xea\x05\n" +
+	"\x10ConnectorService\x12Y\n" +
+	"\x0eApplyConnector\x12\".junction.v1.ApplyConnectorRequest\x1a#.junction.v1.ApplyConnectorResponse\x12b\n" +
+	"\x11ValidateConnector\x12%.junction.v1.ValidateConnectorRequest\x1a&.junction.v1.ValidateConnectorResponse\x12Y\n" +
+	"\x0eListConnectors\x12\".junction.v1.ListConnectorsRequest\x1a#.junction.v1.ListConnectorsResponse\x12S\n" +
+	"\fGetConnector\x12 .junction.v1.GetConnectorRequest\x1a!.junction.v1.GetConnectorResponse\x12Y\n" +
+	"\x0ePauseConnector\x12\".junction.v1.PauseConnectorRequest\x1a#.junction.v1.PauseConnectorResponse\x12\\\n" +
+	"\x0fResumeConnector\x12#.junction.v1.ResumeConnectorRequest\x1a$.junction.v1.ResumeConnectorResponse\x12\\\n" +
+	"\x0fDeleteConnector\x12#.junction.v1.DeleteConnectorRequest\x1a$.junction.v1.DeleteConnectorResponse\x12P\n" +
+	"\vListPlugins\x12\x1f.junction.v1.ListPluginsRequest\x1a .junction.v1.ListPluginsResponseB;Z9github.com/junctionhq/junction/api/junction/v1;junctionv1b\x06proto3"
 
 var (
 	file_junction_v1_junction_proto_rawDescOnce sync.Once
@@ -3198,146 +4446,193 @@ func file_junction_v1_junction_proto_rawDescGZIP() []byte {
 	return file_junction_v1_junction_proto_rawDescData
 }
 
-var file_junction_v1_junction_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_junction_v1_junction_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_junction_v1_junction_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_junction_v1_junction_proto_msgTypes = make([]protoimpl.MessageInfo, 65)
 var file_junction_v1_junction_proto_goTypes = []any{
-	(StorageType)(0),                 // 0: junction.v1.StorageType
-	(FsyncPolicy)(0),                 // 1: junction.v1.FsyncPolicy
-	(ErrorReason)(0),                 // 2: junction.v1.ErrorReason
-	(*Retention)(nil),                // 3: junction.v1.Retention
-	(*Station)(nil),                  // 4: junction.v1.Station
-	(*PartitionStats)(nil),           // 5: junction.v1.PartitionStats
-	(*StationStats)(nil),             // 6: junction.v1.StationStats
-	(*CreateStationRequest)(nil),     // 7: junction.v1.CreateStationRequest
-	(*CreateStationResponse)(nil),    // 8: junction.v1.CreateStationResponse
-	(*GetStationRequest)(nil),        // 9: junction.v1.GetStationRequest
-	(*GetStationResponse)(nil),       // 10: junction.v1.GetStationResponse
-	(*ListStationsRequest)(nil),      // 11: junction.v1.ListStationsRequest
-	(*ListStationsResponse)(nil),     // 12: junction.v1.ListStationsResponse
-	(*UpdateStationRequest)(nil),     // 13: junction.v1.UpdateStationRequest
-	(*UpdateStationResponse)(nil),    // 14: junction.v1.UpdateStationResponse
-	(*DeleteStationRequest)(nil),     // 15: junction.v1.DeleteStationRequest
-	(*DeleteStationResponse)(nil),    // 16: junction.v1.DeleteStationResponse
-	(*Header)(nil),                   // 17: junction.v1.Header
-	(*Message)(nil),                  // 18: junction.v1.Message
-	(*ProduceResult)(nil),            // 19: junction.v1.ProduceResult
-	(*ProduceRequest)(nil),           // 20: junction.v1.ProduceRequest
-	(*ProduceResponse)(nil),          // 21: junction.v1.ProduceResponse
-	(*ProduceStreamRequest)(nil),     // 22: junction.v1.ProduceStreamRequest
-	(*ProduceStreamResponse)(nil),    // 23: junction.v1.ProduceStreamResponse
-	(*StartPosition)(nil),            // 24: junction.v1.StartPosition
-	(*GroupConfig)(nil),              // 25: junction.v1.GroupConfig
-	(*Delivery)(nil),                 // 26: junction.v1.Delivery
-	(*PullRequest)(nil),              // 27: junction.v1.PullRequest
-	(*PullResponse)(nil),             // 28: junction.v1.PullResponse
-	(*ConsumeRequest)(nil),           // 29: junction.v1.ConsumeRequest
-	(*ConsumeResponse)(nil),          // 30: junction.v1.ConsumeResponse
-	(*MessageRefs)(nil),              // 31: junction.v1.MessageRefs
-	(*AckRequest)(nil),               // 32: junction.v1.AckRequest
-	(*AckResponse)(nil),              // 33: junction.v1.AckResponse
-	(*NackRequest)(nil),              // 34: junction.v1.NackRequest
-	(*NackResponse)(nil),             // 35: junction.v1.NackResponse
-	(*PartitionLag)(nil),             // 36: junction.v1.PartitionLag
-	(*Group)(nil),                    // 37: junction.v1.Group
-	(*CreateGroupRequest)(nil),       // 38: junction.v1.CreateGroupRequest
-	(*CreateGroupResponse)(nil),      // 39: junction.v1.CreateGroupResponse
-	(*ListGroupsRequest)(nil),        // 40: junction.v1.ListGroupsRequest
-	(*ListGroupsResponse)(nil),       // 41: junction.v1.ListGroupsResponse
-	(*DescribeGroupRequest)(nil),     // 42: junction.v1.DescribeGroupRequest
-	(*DescribeGroupResponse)(nil),    // 43: junction.v1.DescribeGroupResponse
-	(*DeleteGroupRequest)(nil),       // 44: junction.v1.DeleteGroupRequest
-	(*DeleteGroupResponse)(nil),      // 45: junction.v1.DeleteGroupResponse
-	(*ResetGroupOffsetRequest)(nil),  // 46: junction.v1.ResetGroupOffsetRequest
-	(*ResetGroupOffsetResponse)(nil), // 47: junction.v1.ResetGroupOffsetResponse
-	(*ErrorInfo)(nil),                // 48: junction.v1.ErrorInfo
-	(*durationpb.Duration)(nil),      // 49: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),    // 50: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),    // 51: google.protobuf.FieldMask
+	(StorageType)(0),                  // 0: junction.v1.StorageType
+	(FsyncPolicy)(0),                  // 1: junction.v1.FsyncPolicy
+	(ConnectorState)(0),               // 2: junction.v1.ConnectorState
+	(ErrorReason)(0),                  // 3: junction.v1.ErrorReason
+	(*Retention)(nil),                 // 4: junction.v1.Retention
+	(*Station)(nil),                   // 5: junction.v1.Station
+	(*PartitionStats)(nil),            // 6: junction.v1.PartitionStats
+	(*StationStats)(nil),              // 7: junction.v1.StationStats
+	(*CreateStationRequest)(nil),      // 8: junction.v1.CreateStationRequest
+	(*CreateStationResponse)(nil),     // 9: junction.v1.CreateStationResponse
+	(*GetStationRequest)(nil),         // 10: junction.v1.GetStationRequest
+	(*GetStationResponse)(nil),        // 11: junction.v1.GetStationResponse
+	(*ListStationsRequest)(nil),       // 12: junction.v1.ListStationsRequest
+	(*ListStationsResponse)(nil),      // 13: junction.v1.ListStationsResponse
+	(*UpdateStationRequest)(nil),      // 14: junction.v1.UpdateStationRequest
+	(*UpdateStationResponse)(nil),     // 15: junction.v1.UpdateStationResponse
+	(*DeleteStationRequest)(nil),      // 16: junction.v1.DeleteStationRequest
+	(*DeleteStationResponse)(nil),     // 17: junction.v1.DeleteStationResponse
+	(*Header)(nil),                    // 18: junction.v1.Header
+	(*Message)(nil),                   // 19: junction.v1.Message
+	(*ProduceResult)(nil),             // 20: junction.v1.ProduceResult
+	(*ProduceRequest)(nil),            // 21: junction.v1.ProduceRequest
+	(*ProduceResponse)(nil),           // 22: junction.v1.ProduceResponse
+	(*ProduceStreamRequest)(nil),      // 23: junction.v1.ProduceStreamRequest
+	(*ProduceStreamResponse)(nil),     // 24: junction.v1.ProduceStreamResponse
+	(*StartPosition)(nil),             // 25: junction.v1.StartPosition
+	(*GroupConfig)(nil),               // 26: junction.v1.GroupConfig
+	(*Delivery)(nil),                  // 27: junction.v1.Delivery
+	(*PullRequest)(nil),               // 28: junction.v1.PullRequest
+	(*PullResponse)(nil),              // 29: junction.v1.PullResponse
+	(*ConsumeRequest)(nil),            // 30: junction.v1.ConsumeRequest
+	(*ConsumeResponse)(nil),           // 31: junction.v1.ConsumeResponse
+	(*MessageRefs)(nil),               // 32: junction.v1.MessageRefs
+	(*AckRequest)(nil),                // 33: junction.v1.AckRequest
+	(*AckResponse)(nil),               // 34: junction.v1.AckResponse
+	(*NackRequest)(nil),               // 35: junction.v1.NackRequest
+	(*NackResponse)(nil),              // 36: junction.v1.NackResponse
+	(*PartitionLag)(nil),              // 37: junction.v1.PartitionLag
+	(*Group)(nil),                     // 38: junction.v1.Group
+	(*CreateGroupRequest)(nil),        // 39: junction.v1.CreateGroupRequest
+	(*CreateGroupResponse)(nil),       // 40: junction.v1.CreateGroupResponse
+	(*ListGroupsRequest)(nil),         // 41: junction.v1.ListGroupsRequest
+	(*ListGroupsResponse)(nil),        // 42: junction.v1.ListGroupsResponse
+	(*DescribeGroupRequest)(nil),      // 43: junction.v1.DescribeGroupRequest
+	(*DescribeGroupResponse)(nil),     // 44: junction.v1.DescribeGroupResponse
+	(*DeleteGroupRequest)(nil),        // 45: junction.v1.DeleteGroupRequest
+	(*DeleteGroupResponse)(nil),       // 46: junction.v1.DeleteGroupResponse
+	(*ResetGroupOffsetRequest)(nil),   // 47: junction.v1.ResetGroupOffsetRequest
+	(*ResetGroupOffsetResponse)(nil),  // 48: junction.v1.ResetGroupOffsetResponse
+	(*ConnectorStatus)(nil),           // 49: junction.v1.ConnectorStatus
+	(*ApplyConnectorRequest)(nil),     // 50: junction.v1.ApplyConnectorRequest
+	(*ApplyConnectorResponse)(nil),    // 51: junction.v1.ApplyConnectorResponse
+	(*DefinitionError)(nil),           // 52: junction.v1.DefinitionError
+	(*ValidateConnectorRequest)(nil),  // 53: junction.v1.ValidateConnectorRequest
+	(*ValidateConnectorResponse)(nil), // 54: junction.v1.ValidateConnectorResponse
+	(*ListConnectorsRequest)(nil),     // 55: junction.v1.ListConnectorsRequest
+	(*ListConnectorsResponse)(nil),    // 56: junction.v1.ListConnectorsResponse
+	(*GetConnectorRequest)(nil),       // 57: junction.v1.GetConnectorRequest
+	(*GetConnectorResponse)(nil),      // 58: junction.v1.GetConnectorResponse
+	(*PauseConnectorRequest)(nil),     // 59: junction.v1.PauseConnectorRequest
+	(*PauseConnectorResponse)(nil),    // 60: junction.v1.PauseConnectorResponse
+	(*ResumeConnectorRequest)(nil),    // 61: junction.v1.ResumeConnectorRequest
+	(*ResumeConnectorResponse)(nil),   // 62: junction.v1.ResumeConnectorResponse
+	(*DeleteConnectorRequest)(nil),    // 63: junction.v1.DeleteConnectorRequest
+	(*DeleteConnectorResponse)(nil),   // 64: junction.v1.DeleteConnectorResponse
+	(*Plugin)(nil),                    // 65: junction.v1.Plugin
+	(*ListPluginsRequest)(nil),        // 66: junction.v1.ListPluginsRequest
+	(*ListPluginsResponse)(nil),       // 67: junction.v1.ListPluginsResponse
+	(*ErrorInfo)(nil),                 // 68: junction.v1.ErrorInfo
+	(*durationpb.Duration)(nil),       // 69: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),     // 70: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 71: google.protobuf.FieldMask
 }
 var file_junction_v1_junction_proto_depIdxs = []int32{
-	49, // 0: junction.v1.Retention.max_age:type_name -> google.protobuf.Duration
+	69, // 0: junction.v1.Retention.max_age:type_name -> google.protobuf.Duration
 	0,  // 1: junction.v1.Station.storage:type_name -> junction.v1.StorageType
-	3,  // 2: junction.v1.Station.retention:type_name -> junction.v1.Retention
+	4,  // 2: junction.v1.Station.retention:type_name -> junction.v1.Retention
 	1,  // 3: junction.v1.Station.fsync:type_name -> junction.v1.FsyncPolicy
-	49, // 4: junction.v1.Station.dedup_window:type_name -> google.protobuf.Duration
-	50, // 5: junction.v1.Station.created_at:type_name -> google.protobuf.Timestamp
-	5,  // 6: junction.v1.StationStats.partitions:type_name -> junction.v1.PartitionStats
-	4,  // 7: junction.v1.CreateStationRequest.station:type_name -> junction.v1.Station
-	4,  // 8: junction.v1.CreateStationResponse.station:type_name -> junction.v1.Station
-	4,  // 9: junction.v1.GetStationResponse.station:type_name -> junction.v1.Station
-	6,  // 10: junction.v1.GetStationResponse.stats:type_name -> junction.v1.StationStats
-	4,  // 11: junction.v1.ListStationsResponse.stations:type_name -> junction.v1.Station
-	6,  // 12: junction.v1.ListStationsResponse.stats:type_name -> junction.v1.StationStats
-	4,  // 13: junction.v1.UpdateStationRequest.station:type_name -> junction.v1.Station
-	51, // 14: junction.v1.UpdateStationRequest.update_mask:type_name -> google.protobuf.FieldMask
-	4,  // 15: junction.v1.UpdateStationResponse.station:type_name -> junction.v1.Station
-	17, // 16: junction.v1.Message.headers:type_name -> junction.v1.Header
-	18, // 17: junction.v1.ProduceRequest.messages:type_name -> junction.v1.Message
-	19, // 18: junction.v1.ProduceResponse.results:type_name -> junction.v1.ProduceResult
-	18, // 19: junction.v1.ProduceStreamRequest.messages:type_name -> junction.v1.Message
-	19, // 20: junction.v1.ProduceStreamResponse.results:type_name -> junction.v1.ProduceResult
-	50, // 21: junction.v1.StartPosition.time:type_name -> google.protobuf.Timestamp
-	49, // 22: junction.v1.GroupConfig.ack_deadline:type_name -> google.protobuf.Duration
-	50, // 23: junction.v1.Delivery.timestamp:type_name -> google.protobuf.Timestamp
-	17, // 24: junction.v1.Delivery.headers:type_name -> junction.v1.Header
-	49, // 25: junction.v1.PullRequest.max_wait:type_name -> google.protobuf.Duration
-	24, // 26: junction.v1.PullRequest.start:type_name -> junction.v1.StartPosition
-	25, // 27: junction.v1.PullRequest.config:type_name -> junction.v1.GroupConfig
-	26, // 28: junction.v1.PullResponse.messages:type_name -> junction.v1.Delivery
-	24, // 29: junction.v1.ConsumeRequest.start:type_name -> junction.v1.StartPosition
-	25, // 30: junction.v1.ConsumeRequest.config:type_name -> junction.v1.GroupConfig
-	26, // 31: junction.v1.ConsumeResponse.messages:type_name -> junction.v1.Delivery
-	31, // 32: junction.v1.AckRequest.messages:type_name -> junction.v1.MessageRefs
-	31, // 33: junction.v1.NackRequest.messages:type_name -> junction.v1.MessageRefs
-	49, // 34: junction.v1.NackRequest.delay:type_name -> google.protobuf.Duration
-	25, // 35: junction.v1.Group.config:type_name -> junction.v1.GroupConfig
-	36, // 36: junction.v1.Group.partitions:type_name -> junction.v1.PartitionLag
-	50, // 37: junction.v1.Group.created_at:type_name -> google.protobuf.Timestamp
-	24, // 38: junction.v1.CreateGroupRequest.start:type_name -> junction.v1.StartPosition
-	25, // 39: junction.v1.CreateGroupRequest.config:type_name -> junction.v1.GroupConfig
-	37, // 40: junction.v1.CreateGroupResponse.group:type_name -> junction.v1.Group
-	37, // 41: junction.v1.ListGroupsResponse.groups:type_name -> junction.v1.Group
-	37, // 42: junction.v1.DescribeGroupResponse.group:type_name -> junction.v1.Group
-	24, // 43: junction.v1.ResetGroupOffsetRequest.start:type_name -> junction.v1.StartPosition
-	37, // 44: junction.v1.ResetGroupOffsetResponse.group:type_name -> junction.v1.Group
-	2,  // 45: junction.v1.ErrorInfo.reason:type_name -> junction.v1.ErrorReason
-	7,  // 46: junction.v1.StationService.CreateStation:input_type -> junction.v1.CreateStationRequest
-	9,  // 47: junction.v1.StationService.GetStation:input_type -> junction.v1.GetStationRequest
-	11, // 48: junction.v1.StationService.ListStations:input_type -> junction.v1.ListStationsRequest
-	13, // 49: junction.v1.StationService.UpdateStation:input_type -> junction.v1.UpdateStationRequest
-	15, // 50: junction.v1.StationService.DeleteStation:input_type -> junction.v1.DeleteStationRequest
-	20, // 51: junction.v1.MessageService.Produce:input_type -> junction.v1.ProduceRequest
-	22, // 52: junction.v1.MessageService.ProduceStream:input_type -> junction.v1.ProduceStreamRequest
-	27, // 53: junction.v1.MessageService.Pull:input_type -> junction.v1.PullRequest
-	29, // 54: junction.v1.MessageService.Consume:input_type -> junction.v1.ConsumeRequest
-	32, // 55: junction.v1.MessageService.Ack:input_type -> junction.v1.AckRequest
-	34, // 56: junction.v1.MessageService.Nack:input_type -> junction.v1.NackRequest
-	38, // 57: junction.v1.GroupService.CreateGroup:input_type -> junction.v1.CreateGroupRequest
-	40, // 58: junction.v1.GroupService.ListGroups:input_type -> junction.v1.ListGroupsRequest
-	42, // 59: junction.v1.GroupService.DescribeGroup:input_type -> junction.v1.DescribeGroupRequest
-	44, // 60: junction.v1.GroupService.DeleteGroup:input_type -> junction.v1.DeleteGroupRequest
-	46, // 61: junction.v1.GroupService.ResetGroupOffset:input_type -> junction.v1.ResetGroupOffsetRequest
-	8,  // 62: junction.v1.StationService.CreateStation:output_type -> junction.v1.CreateStationResponse
-	10, // 63: junction.v1.StationService.GetStation:output_type -> junction.v1.GetStationResponse
-	12, // 64: junction.v1.StationService.ListStations:output_type -> junction.v1.ListStationsResponse
-	14, // 65: junction.v1.StationService.UpdateStation:output_type -> junction.v1.UpdateStationResponse
-	16, // 66: junction.v1.StationService.DeleteStation:output_type -> junction.v1.DeleteStationResponse
-	21, // 67: junction.v1.MessageService.Produce:output_type -> junction.v1.ProduceResponse
-	23, // 68: junction.v1.MessageService.ProduceStream:output_type -> junction.v1.ProduceStreamResponse
-	28, // 69: junction.v1.MessageService.Pull:output_type -> junction.v1.PullResponse
-	30, // 70: junction.v1.MessageService.Consume:output_type -> junction.v1.ConsumeResponse
-	33, // 71: junction.v1.MessageService.Ack:output_type -> junction.v1.AckResponse
-	35, // 72: junction.v1.MessageService.Nack:output_type -> junction.v1.NackResponse
-	39, // 73: junction.v1.GroupService.CreateGroup:output_type -> junction.v1.CreateGroupResponse
-	41, // 74: junction.v1.GroupService.ListGroups:output_type -> junction.v1.ListGroupsResponse
-	43, // 75: junction.v1.GroupService.DescribeGroup:output_type -> junction.v1.DescribeGroupResponse
-	45, // 76: junction.v1.GroupService.DeleteGroup:output_type -> junction.v1.DeleteGroupResponse
-	47, // 77: junction.v1.GroupService.ResetGroupOffset:output_type -> junction.v1.ResetGroupOffsetResponse
-	62, // [62:78] is the sub-list for method output_type
-	46, // [46:62] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	69, // 4: junction.v1.Station.dedup_window:type_name -> google.protobuf.Duration
+	70, // 5: junction.v1.Station.created_at:type_name -> google.protobuf.Timestamp
+	6,  // 6: junction.v1.StationStats.partitions:type_name -> junction.v1.PartitionStats
+	5,  // 7: junction.v1.CreateStationRequest.station:type_name -> junction.v1.Station
+	5,  // 8: junction.v1.CreateStationResponse.station:type_name -> junction.v1.Station
+	5,  // 9: junction.v1.GetStationResponse.station:type_name -> junction.v1.Station
+	7,  // 10: junction.v1.GetStationResponse.stats:type_name -> junction.v1.StationStats
+	5,  // 11: junction.v1.ListStationsResponse.stations:type_name -> junction.v1.Station
+	7,  // 12: junction.v1.ListStationsResponse.stats:type_name -> junction.v1.StationStats
+	5,  // 13: junction.v1.UpdateStationRequest.station:type_name -> junction.v1.Station
+	71, // 14: junction.v1.UpdateStationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	5,  // 15: junction.v1.UpdateStationResponse.station:type_name -> junction.v1.Station
+	18, // 16: junction.v1.Message.headers:type_name -> junction.v1.Header
+	19, // 17: junction.v1.ProduceRequest.messages:type_name -> junction.v1.Message
+	20, // 18: junction.v1.ProduceResponse.results:type_name -> junction.v1.ProduceResult
+	19, // 19: junction.v1.ProduceStreamRequest.messages:type_name -> junction.v1.Message
+	20, // 20: junction.v1.ProduceStreamResponse.results:type_name -> junction.v1.ProduceResult
+	70, // 21: junction.v1.StartPosition.time:type_name -> google.protobuf.Timestamp
+	69, // 22: junction.v1.GroupConfig.ack_deadline:type_name -> google.protobuf.Duration
+	70, // 23: junction.v1.Delivery.timestamp:type_name -> google.protobuf.Timestamp
+	18, // 24: junction.v1.Delivery.headers:type_name -> junction.v1.Header
+	69, // 25: junction.v1.PullRequest.max_wait:type_name -> google.protobuf.Duration
+	25, // 26: junction.v1.PullRequest.start:type_name -> junction.v1.StartPosition
+	26, // 27: junction.v1.PullRequest.config:type_name -> junction.v1.GroupConfig
+	27, // 28: junction.v1.PullResponse.messages:type_name -> junction.v1.Delivery
+	25, // 29: junction.v1.ConsumeRequest.start:type_name -> junction.v1.StartPosition
+	26, // 30: junction.v1.ConsumeRequest.config:type_name -> junction.v1.GroupConfig
+	27, // 31: junction.v1.ConsumeResponse.messages:type_name -> junction.v1.Delivery
+	32, // 32: junction.v1.AckRequest.messages:type_name -> junction.v1.MessageRefs
+	32, // 33: junction.v1.NackRequest.messages:type_name -> junction.v1.MessageRefs
+	69, // 34: junction.v1.NackRequest.delay:type_name -> google.protobuf.Duration
+	26, // 35: junction.v1.Group.config:type_name -> junction.v1.GroupConfig
+	37, // 36: junction.v1.Group.partitions:type_name -> junction.v1.PartitionLag
+	70, // 37: junction.v1.Group.created_at:type_name -> google.protobuf.Timestamp
+	25, // 38: junction.v1.CreateGroupRequest.start:type_name -> junction.v1.StartPosition
+	26, // 39: junction.v1.CreateGroupRequest.config:type_name -> junction.v1.GroupConfig
+	38, // 40: junction.v1.CreateGroupResponse.group:type_name -> junction.v1.Group
+	38, // 41: junction.v1.ListGroupsResponse.groups:type_name -> junction.v1.Group
+	38, // 42: junction.v1.DescribeGroupResponse.group:type_name -> junction.v1.Group
+	25, // 43: junction.v1.ResetGroupOffsetRequest.start:type_name -> junction.v1.StartPosition
+	38, // 44: junction.v1.ResetGroupOffsetResponse.group:type_name -> junction.v1.Group
+	2,  // 45: junction.v1.ConnectorStatus.state:type_name -> junction.v1.ConnectorState
+	70, // 46: junction.v1.ConnectorStatus.last_error_at:type_name -> google.protobuf.Timestamp
+	70, // 47: junction.v1.ConnectorStatus.started_at:type_name -> google.protobuf.Timestamp
+	49, // 48: junction.v1.ApplyConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	52, // 49: junction.v1.ValidateConnectorResponse.errors:type_name -> junction.v1.DefinitionError
+	49, // 50: junction.v1.ListConnectorsResponse.connectors:type_name -> junction.v1.ConnectorStatus
+	49, // 51: junction.v1.GetConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	49, // 52: junction.v1.PauseConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	49, // 53: junction.v1.ResumeConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	65, // 54: junction.v1.ListPluginsResponse.plugins:type_name -> junction.v1.Plugin
+	3,  // 55: junction.v1.ErrorInfo.reason:type_name -> junction.v1.ErrorReason
+	52, // 56: junction.v1.ErrorInfo.definition_errors:type_name -> junction.v1.DefinitionError
+	8,  // 57: junction.v1.StationService.CreateStation:input_type -> junction.v1.CreateStationRequest
+	10, // 58: junction.v1.StationService.GetStation:input_type -> junction.v1.GetStationRequest
+	12, // 59: junction.v1.StationService.ListStations:input_type -> junction.v1.ListStationsRequest
+	14, // 60: junction.v1.StationService.UpdateStation:input_type -> junction.v1.UpdateStationRequest
+	16, // 61: junction.v1.StationService.DeleteStation:input_type -> junction.v1.DeleteStationRequest
+	21, // 62: junction.v1.MessageService.Produce:input_type -> junction.v1.ProduceRequest
+	23, // 63: junction.v1.MessageService.ProduceStream:input_type -> junction.v1.ProduceStreamRequest
+	28, // 64: junction.v1.MessageService.Pull:input_type -> junction.v1.PullRequest
+	30, // 65: junction.v1.MessageService.Consume:input_type -> junction.v1.ConsumeRequest
+	33, // 66: junction.v1.MessageService.Ack:input_type -> junction.v1.AckRequest
+	35, // 67: junction.v1.MessageService.Nack:input_type -> junction.v1.NackRequest
+	39, // 68: junction.v1.GroupService.CreateGroup:input_type -> junction.v1.CreateGroupRequest
+	41, // 69: junction.v1.GroupService.ListGroups:input_type -> junction.v1.ListGroupsRequest
+	43, // 70: junction.v1.GroupService.DescribeGroup:input_type -> junction.v1.DescribeGroupRequest
+	45, // 71: junction.v1.GroupService.DeleteGroup:input_type -> junction.v1.DeleteGroupRequest
+	47, // 72: junction.v1.GroupService.ResetGroupOffset:input_type -> junction.v1.ResetGroupOffsetRequest
+	50, // 73: junction.v1.ConnectorService.ApplyConnector:input_type -> junction.v1.ApplyConnectorRequest
+	53, // 74: junction.v1.ConnectorService.ValidateConnector:input_type -> junction.v1.ValidateConnectorRequest
+	55, // 75: junction.v1.ConnectorService.ListConnectors:input_type -> junction.v1.ListConnectorsRequest
+	57, // 76: junction.v1.ConnectorService.GetConnector:input_type -> junction.v1.GetConnectorRequest
+	59, // 77: junction.v1.ConnectorService.PauseConnector:input_type -> junction.v1.PauseConnectorRequest
+	61, // 78: junction.v1.ConnectorService.ResumeConnector:input_type -> junction.v1.ResumeConnectorRequest
+	63, // 79: junction.v1.ConnectorService.DeleteConnector:input_type -> junction.v1.DeleteConnectorRequest
+	66, // 80: junction.v1.ConnectorService.ListPlugins:input_type -> junction.v1.ListPluginsRequest
+	9,  // 81: junction.v1.StationService.CreateStation:output_type -> junction.v1.CreateStationResponse
+	11, // 82: junction.v1.StationService.GetStation:output_type -> junction.v1.GetStationResponse
+	13, // 83: junction.v1.StationService.ListStations:output_type -> junction.v1.ListStationsResponse
+	15, // 84: junction.v1.StationService.UpdateStation:output_type -> junction.v1.UpdateStationResponse
+	17, // 85: junction.v1.StationService.DeleteStation:output_type -> junction.v1.DeleteStationResponse
+	22, // 86: junction.v1.MessageService.Produce:output_type -> junction.v1.ProduceResponse
+	24, // 87: junction.v1.MessageService.ProduceStream:output_type -> junction.v1.ProduceStreamResponse
+	29, // 88: junction.v1.MessageService.Pull:output_type -> junction.v1.PullResponse
+	31, // 89: junction.v1.MessageService.Consume:output_type -> junction.v1.ConsumeResponse
+	34, // 90: junction.v1.MessageService.Ack:output_type -> junction.v1.AckResponse
+	36, // 91: junction.v1.MessageService.Nack:output_type -> junction.v1.NackResponse
+	40, // 92: junction.v1.GroupService.CreateGroup:output_type -> junction.v1.CreateGroupResponse
+	42, // 93: junction.v1.GroupService.ListGroups:output_type -> junction.v1.ListGroupsResponse
+	44, // 94: junction.v1.GroupService.DescribeGroup:output_type -> junction.v1.DescribeGroupResponse
+	46, // 95: junction.v1.GroupService.DeleteGroup:output_type -> junction.v1.DeleteGroupResponse
+	48, // 96: junction.v1.GroupService.ResetGroupOffset:output_type -> junction.v1.ResetGroupOffsetResponse
+	51, // 97: junction.v1.ConnectorService.ApplyConnector:output_type -> junction.v1.ApplyConnectorResponse
+	54, // 98: junction.v1.ConnectorService.ValidateConnector:output_type -> junction.v1.ValidateConnectorResponse
+	56, // 99: junction.v1.ConnectorService.ListConnectors:output_type -> junction.v1.ListConnectorsResponse
+	58, // 100: junction.v1.ConnectorService.GetConnector:output_type -> junction.v1.GetConnectorResponse
+	60, // 101: junction.v1.ConnectorService.PauseConnector:output_type -> junction.v1.PauseConnectorResponse
+	62, // 102: junction.v1.ConnectorService.ResumeConnector:output_type -> junction.v1.ResumeConnectorResponse
+	64, // 103: junction.v1.ConnectorService.DeleteConnector:output_type -> junction.v1.DeleteConnectorResponse
+	67, // 104: junction.v1.ConnectorService.ListPlugins:output_type -> junction.v1.ListPluginsResponse
+	81, // [81:105] is the sub-list for method output_type
+	57, // [57:81] is the sub-list for method input_type
+	57, // [57:57] is the sub-list for extension type_name
+	57, // [57:57] is the sub-list for extension extendee
+	0,  // [0:57] is the sub-list for field type_name
 }
 
 func init() { file_junction_v1_junction_proto_init() }
@@ -3356,10 +4651,10 @@ func file_junction_v1_junction_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_junction_v1_junction_proto_rawDesc), len(file_junction_v1_junction_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   46,
+			NumEnums:      4,
+			NumMessages:   65,
 			NumExtensions: 0,
-			NumServices:   3,
+			NumServices:   4,
 		},
 		GoTypes:           file_junction_v1_junction_proto_goTypes,
 		DependencyIndexes: file_junction_v1_junction_proto_depIdxs,

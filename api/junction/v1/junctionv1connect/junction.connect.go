@@ -34,6 +34,8 @@ const (
 	MessageServiceName = "junction.v1.MessageService"
 	// GroupServiceName is the fully-qualified name of the GroupService service.
 	GroupServiceName = "junction.v1.GroupService"
+	// ConnectorServiceName is the fully-qualified name of the ConnectorService service.
+	ConnectorServiceName = "junction.v1.ConnectorService"
 )
 
 // These constants are the fully-qualified names of the RPCs defined in this package. They're
@@ -86,6 +88,30 @@ const (
 	// GroupServiceResetGroupOffsetProcedure is the fully-qualified name of the GroupService's
 	// ResetGroupOffset RPC.
 	GroupServiceResetGroupOffsetProcedure = "/junction.v1.GroupService/ResetGroupOffset"
+	// ConnectorServiceApplyConnectorProcedure is the fully-qualified name of the ConnectorService's
+	// ApplyConnector RPC.
+	ConnectorServiceApplyConnectorProcedure = "/junction.v1.ConnectorService/ApplyConnector"
+	// ConnectorServiceValidateConnectorProcedure is the fully-qualified name of the ConnectorService's
+	// ValidateConnector RPC.
+	ConnectorServiceValidateConnectorProcedure = "/junction.v1.ConnectorService/ValidateConnector"
+	// ConnectorServiceListConnectorsProcedure is the fully-qualified name of the ConnectorService's
+	// ListConnectors RPC.
+	ConnectorServiceListConnectorsProcedure = "/junction.v1.ConnectorService/ListConnectors"
+	// ConnectorServiceGetConnectorProcedure is the fully-qualified name of the ConnectorService's
+	// GetConnector RPC.
+	ConnectorServiceGetConnectorProcedure = "/junction.v1.ConnectorService/GetConnector"
+	// ConnectorServicePauseConnectorProcedure is the fully-qualified name of the ConnectorService's
+	// PauseConnector RPC.
+	ConnectorServicePauseConnectorProcedure = "/junction.v1.ConnectorService/PauseConnector"
+	// ConnectorServiceResumeConnectorProcedure is the fully-qualified name of the ConnectorService's
+	// ResumeConnector RPC.
+	ConnectorServiceResumeConnectorProcedure = "/junction.v1.ConnectorService/ResumeConnector"
+	// ConnectorServiceDeleteConnectorProcedure is the fully-qualified name of the ConnectorService's
+	// DeleteConnector RPC.
+	ConnectorServiceDeleteConnectorProcedure = "/junction.v1.ConnectorService/DeleteConnector"
+	// ConnectorServiceListPluginsProcedure is the fully-qualified name of the ConnectorService's
+	// ListPlugins RPC.
+	ConnectorServiceListPluginsProcedure = "/junction.v1.ConnectorService/ListPlugins"
 )
 
 // StationServiceClient is a client for the junction.v1.StationService service.
@@ -688,4 +714,274 @@ func (UnimplementedGroupServiceHandler) DeleteGroup(context.Context, *connect.Re
 
 func (UnimplementedGroupServiceHandler) ResetGroupOffset(context.Context, *connect.Request[v1.ResetGroupOffsetRequest]) (*connect.Response[v1.ResetGroupOffsetResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.GroupService.ResetGroupOffset is not implemented"))
+}
+
+// ConnectorServiceClient is a client for the junction.v1.ConnectorService service.
+type ConnectorServiceClient interface {
+	// ApplyConnector creates a connector from a definition, or updates the
+	// one of that name in place (restarting only it). ${VAR} references in
+	// the definition are resolved from the broker's environment.
+	ApplyConnector(context.Context, *connect.Request[v1.ApplyConnectorRequest]) (*connect.Response[v1.ApplyConnectorResponse], error)
+	// ValidateConnector checks a definition and the plugin's config without
+	// applying it. Problems are returned in the response, not as an error.
+	ValidateConnector(context.Context, *connect.Request[v1.ValidateConnectorRequest]) (*connect.Response[v1.ValidateConnectorResponse], error)
+	ListConnectors(context.Context, *connect.Request[v1.ListConnectorsRequest]) (*connect.Response[v1.ListConnectorsResponse], error)
+	// GetConnector returns a connector's status.
+	GetConnector(context.Context, *connect.Request[v1.GetConnectorRequest]) (*connect.Response[v1.GetConnectorResponse], error)
+	PauseConnector(context.Context, *connect.Request[v1.PauseConnectorRequest]) (*connect.Response[v1.PauseConnectorResponse], error)
+	ResumeConnector(context.Context, *connect.Request[v1.ResumeConnectorRequest]) (*connect.Response[v1.ResumeConnectorResponse], error)
+	// DeleteConnector stops a connector and forgets it; a sink's consumer
+	// group and a source's checkpoint are deleted with it.
+	DeleteConnector(context.Context, *connect.Request[v1.DeleteConnectorRequest]) (*connect.Response[v1.DeleteConnectorResponse], error)
+	// ListPlugins lists the installed connector plugins.
+	ListPlugins(context.Context, *connect.Request[v1.ListPluginsRequest]) (*connect.Response[v1.ListPluginsResponse], error)
+}
+
+// NewConnectorServiceClient constructs a client for the junction.v1.ConnectorService service. By
+// default, it uses the Connect protocol with the binary Protobuf Codec, asks for gzipped responses,
+// and sends uncompressed requests. To use the gRPC or gRPC-Web protocols, supply the
+// connect.WithGRPC() or connect.WithGRPCWeb() options.
+//
+// The URL supplied here should be the base URL for the Connect or gRPC server (for example,
+// http://api.acme.com or https://acme.com/grpc).
+func NewConnectorServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...connect.ClientOption) ConnectorServiceClient {
+	baseURL = strings.TrimRight(baseURL, "/")
+	connectorServiceMethods := v1.File_junction_v1_junction_proto.Services().ByName("ConnectorService").Methods()
+	return &connectorServiceClient{
+		applyConnector: connect.NewClient[v1.ApplyConnectorRequest, v1.ApplyConnectorResponse](
+			httpClient,
+			baseURL+ConnectorServiceApplyConnectorProcedure,
+			connect.WithSchema(connectorServiceMethods.ByName("ApplyConnector")),
+			connect.WithClientOptions(opts...),
+		),
+		validateConnector: connect.NewClient[v1.ValidateConnectorRequest, v1.ValidateConnectorResponse](
+			httpClient,
+			baseURL+ConnectorServiceValidateConnectorProcedure,
+			connect.WithSchema(connectorServiceMethods.ByName("ValidateConnector")),
+			connect.WithClientOptions(opts...),
+		),
+		listConnectors: connect.NewClient[v1.ListConnectorsRequest, v1.ListConnectorsResponse](
+			httpClient,
+			baseURL+ConnectorServiceListConnectorsProcedure,
+			connect.WithSchema(connectorServiceMethods.ByName("ListConnectors")),
+			connect.WithClientOptions(opts...),
+		),
+		getConnector: connect.NewClient[v1.GetConnectorRequest, v1.GetConnectorResponse](
+			httpClient,
+			baseURL+ConnectorServiceGetConnectorProcedure,
+			connect.WithSchema(connectorServiceMethods.ByName("GetConnector")),
+			connect.WithClientOptions(opts...),
+		),
+		pauseConnector: connect.NewClient[v1.PauseConnectorRequest, v1.PauseConnectorResponse](
+			httpClient,
+			baseURL+ConnectorServicePauseConnectorProcedure,
+			connect.WithSchema(connectorServiceMethods.ByName("PauseConnector")),
+			connect.WithClientOptions(opts...),
+		),
+		resumeConnector: connect.NewClient[v1.ResumeConnectorRequest, v1.ResumeConnectorResponse](
+			httpClient,
+			baseURL+ConnectorServiceResumeConnectorProcedure,
+			connect.WithSchema(connectorServiceMethods.ByName("ResumeConnector")),
+			connect.WithClientOptions(opts...),
+		),
+		deleteConnector: connect.NewClient[v1.DeleteConnectorRequest, v1.DeleteConnectorResponse](
+			httpClient,
+			baseURL+ConnectorServiceDeleteConnectorProcedure,
+			connect.WithSchema(connectorServiceMethods.ByName("DeleteConnector")),
+			connect.WithClientOptions(opts...),
+		),
+		listPlugins: connect.NewClient[v1.ListPluginsRequest, v1.ListPluginsResponse](
+			httpClient,
+			baseURL+ConnectorServiceListPluginsProcedure,
+			connect.WithSchema(connectorServiceMethods.ByName("ListPlugins")),
+			connect.WithClientOptions(opts...),
+		),
+	}
+}
+
+// connectorServiceClient implements ConnectorServiceClient.
+type connectorServiceClient struct {
+	applyConnector    *connect.Client[v1.ApplyConnectorRequest, v1.ApplyConnectorResponse]
+	validateConnector *connect.Client[v1.ValidateConnectorRequest, v1.ValidateConnectorResponse]
+	listConnectors    *connect.Client[v1.ListConnectorsRequest, v1.ListConnectorsResponse]
+	getConnector      *connect.Client[v1.GetConnectorRequest, v1.GetConnectorResponse]
+	pauseConnector    *connect.Client[v1.PauseConnectorRequest, v1.PauseConnectorResponse]
+	resumeConnector   *connect.Client[v1.ResumeConnectorRequest, v1.ResumeConnectorResponse]
+	deleteConnector   *connect.Client[v1.DeleteConnectorRequest, v1.DeleteConnectorResponse]
+	listPlugins       *connect.Client[v1.ListPluginsRequest, v1.ListPluginsResponse]
+}
+
+// ApplyConnector calls junction.v1.ConnectorService.ApplyConnector.
+func (c *connectorServiceClient) ApplyConnector(ctx context.Context, req *connect.Request[v1.ApplyConnectorRequest]) (*connect.Response[v1.ApplyConnectorResponse], error) {
+	return c.applyConnector.CallUnary(ctx, req)
+}
+
+// ValidateConnector calls junction.v1.ConnectorService.ValidateConnector.
+func (c *connectorServiceClient) ValidateConnector(ctx context.Context, req *connect.Request[v1.ValidateConnectorRequest]) (*connect.Response[v1.ValidateConnectorResponse], error) {
+	return c.validateConnector.CallUnary(ctx, req)
+}
+
+// ListConnectors calls junction.v1.ConnectorService.ListConnectors.
+func (c *connectorServiceClient) ListConnectors(ctx context.Context, req *connect.Request[v1.ListConnectorsRequest]) (*connect.Response[v1.ListConnectorsResponse], error) {
+	return c.listConnectors.CallUnary(ctx, req)
+}
+
+// GetConnector calls junction.v1.ConnectorService.GetConnector.
+func (c *connectorServiceClient) GetConnector(ctx context.Context, req *connect.Request[v1.GetConnectorRequest]) (*connect.Response[v1.GetConnectorResponse], error) {
+	return c.getConnector.CallUnary(ctx, req)
+}
+
+// PauseConnector calls junction.v1.ConnectorService.PauseConnector.
+func (c *connectorServiceClient) PauseConnector(ctx context.Context, req *connect.Request[v1.PauseConnectorRequest]) (*connect.Response[v1.PauseConnectorResponse], error) {
+	return c.pauseConnector.CallUnary(ctx, req)
+}
+
+// ResumeConnector calls junction.v1.ConnectorService.ResumeConnector.
+func (c *connectorServiceClient) ResumeConnector(ctx context.Context, req *connect.Request[v1.ResumeConnectorRequest]) (*connect.Response[v1.ResumeConnectorResponse], error) {
+	return c.resumeConnector.CallUnary(ctx, req)
+}
+
+// DeleteConnector calls junction.v1.ConnectorService.DeleteConnector.
+func (c *connectorServiceClient) DeleteConnector(ctx context.Context, req *connect.Request[v1.DeleteConnectorRequest]) (*connect.Response[v1.DeleteConnectorResponse], error) {
+	return c.deleteConnector.CallUnary(ctx, req)
+}
+
+// ListPlugins calls junction.v1.ConnectorService.ListPlugins.
+func (c *connectorServiceClient) ListPlugins(ctx context.Context, req *connect.Request[v1.ListPluginsRequest]) (*connect.Response[v1.ListPluginsResponse], error) {
+	return c.listPlugins.CallUnary(ctx, req)
+}
+
+// ConnectorServiceHandler is an implementation of the junction.v1.ConnectorService service.
+type ConnectorServiceHandler interface {
+	// ApplyConnector creates a connector from a definition, or updates the
+	// one of that name in place (restarting only it). ${VAR} references in
+	// the definition are resolved from the broker's environment.
+	ApplyConnector(context.Context, *connect.Request[v1.ApplyConnectorRequest]) (*connect.Response[v1.ApplyConnectorResponse], error)
+	// ValidateConnector checks a definition and the plugin's config without
+	// applying it. Problems are returned in the response, not as an error.
+	ValidateConnector(context.Context, *connect.Request[v1.ValidateConnectorRequest]) (*connect.Response[v1.ValidateConnectorResponse], error)
+	ListConnectors(context.Context, *connect.Request[v1.ListConnectorsRequest]) (*connect.Response[v1.ListConnectorsResponse], error)
+	// GetConnector returns a connector's status.
+	GetConnector(context.Context, *connect.Request[v1.GetConnectorRequest]) (*connect.Response[v1.GetConnectorResponse], error)
+	PauseConnector(context.Context, *connect.Request[v1.PauseConnectorRequest]) (*connect.Response[v1.PauseConnectorResponse], error)
+	ResumeConnector(context.Context, *connect.Request[v1.ResumeConnectorRequest]) (*connect.Response[v1.ResumeConnectorResponse], error)
+	// DeleteConnector stops a connector and forgets it; a sink's consumer
+	// group and a source's checkpoint are deleted with it.
+	DeleteConnector(context.Context, *connect.Request[v1.DeleteConnectorRequest]) (*connect.Response[v1.DeleteConnectorResponse], error)
+	// ListPlugins lists the installed connector plugins.
+	ListPlugins(context.Context, *connect.Request[v1.ListPluginsRequest]) (*connect.Response[v1.ListPluginsResponse], error)
+}
+
+// NewConnectorServiceHandler builds an HTTP handler from the service implementation. It returns the
+// path on which to mount the handler and the handler itself.
+//
+// By default, handlers support the Connect, gRPC, and gRPC-Web protocols with the binary Protobuf
+// and JSON codecs. They also support gzip compression.
+func NewConnectorServiceHandler(svc ConnectorServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
+	connectorServiceMethods := v1.File_junction_v1_junction_proto.Services().ByName("ConnectorService").Methods()
+	connectorServiceApplyConnectorHandler := connect.NewUnaryHandler(
+		ConnectorServiceApplyConnectorProcedure,
+		svc.ApplyConnector,
+		connect.WithSchema(connectorServiceMethods.ByName("ApplyConnector")),
+		connect.WithHandlerOptions(opts...),
+	)
+	connectorServiceValidateConnectorHandler := connect.NewUnaryHandler(
+		ConnectorServiceValidateConnectorProcedure,
+		svc.ValidateConnector,
+		connect.WithSchema(connectorServiceMethods.ByName("ValidateConnector")),
+		connect.WithHandlerOptions(opts...),
+	)
+	connectorServiceListConnectorsHandler := connect.NewUnaryHandler(
+		ConnectorServiceListConnectorsProcedure,
+		svc.ListConnectors,
+		connect.WithSchema(connectorServiceMethods.ByName("ListConnectors")),
+		connect.WithHandlerOptions(opts...),
+	)
+	connectorServiceGetConnectorHandler := connect.NewUnaryHandler(
+		ConnectorServiceGetConnectorProcedure,
+		svc.GetConnector,
+		connect.WithSchema(connectorServiceMethods.ByName("GetConnector")),
+		connect.WithHandlerOptions(opts...),
+	)
+	connectorServicePauseConnectorHandler := connect.NewUnaryHandler(
+		ConnectorServicePauseConnectorProcedure,
+		svc.PauseConnector,
+		connect.WithSchema(connectorServiceMethods.ByName("PauseConnector")),
+		connect.WithHandlerOptions(opts...),
+	)
+	connectorServiceResumeConnectorHandler := connect.NewUnaryHandler(
+		ConnectorServiceResumeConnectorProcedure,
+		svc.ResumeConnector,
+		connect.WithSchema(connectorServiceMethods.ByName("ResumeConnector")),
+		connect.WithHandlerOptions(opts...),
+	)
+	connectorServiceDeleteConnectorHandler := connect.NewUnaryHandler(
+		ConnectorServiceDeleteConnectorProcedure,
+		svc.DeleteConnector,
+		connect.WithSchema(connectorServiceMethods.ByName("DeleteConnector")),
+		connect.WithHandlerOptions(opts...),
+	)
+	connectorServiceListPluginsHandler := connect.NewUnaryHandler(
+		ConnectorServiceListPluginsProcedure,
+		svc.ListPlugins,
+		connect.WithSchema(connectorServiceMethods.ByName("ListPlugins")),
+		connect.WithHandlerOptions(opts...),
+	)
+	return "/junction.v1.ConnectorService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case ConnectorServiceApplyConnectorProcedure:
+			connectorServiceApplyConnectorHandler.ServeHTTP(w, r)
+		case ConnectorServiceValidateConnectorProcedure:
+			connectorServiceValidateConnectorHandler.ServeHTTP(w, r)
+		case ConnectorServiceListConnectorsProcedure:
+			connectorServiceListConnectorsHandler.ServeHTTP(w, r)
+		case ConnectorServiceGetConnectorProcedure:
+			connectorServiceGetConnectorHandler.ServeHTTP(w, r)
+		case ConnectorServicePauseConnectorProcedure:
+			connectorServicePauseConnectorHandler.ServeHTTP(w, r)
+		case ConnectorServiceResumeConnectorProcedure:
+			connectorServiceResumeConnectorHandler.ServeHTTP(w, r)
+		case ConnectorServiceDeleteConnectorProcedure:
+			connectorServiceDeleteConnectorHandler.ServeHTTP(w, r)
+		case ConnectorServiceListPluginsProcedure:
+			connectorServiceListPluginsHandler.ServeHTTP(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
+
+// UnimplementedConnectorServiceHandler returns CodeUnimplemented from all methods.
+type UnimplementedConnectorServiceHandler struct{}
+
+func (UnimplementedConnectorServiceHandler) ApplyConnector(context.Context, *connect.Request[v1.ApplyConnectorRequest]) (*connect.Response[v1.ApplyConnectorResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.ConnectorService.ApplyConnector is not implemented"))
+}
+
+func (UnimplementedConnectorServiceHandler) ValidateConnector(context.Context, *connect.Request[v1.ValidateConnectorRequest]) (*connect.Response[v1.ValidateConnectorResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.ConnectorService.ValidateConnector is not implemented"))
+}
+
+func (UnimplementedConnectorServiceHandler) ListConnectors(context.Context, *connect.Request[v1.ListConnectorsRequest]) (*connect.Response[v1.ListConnectorsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.ConnectorService.ListConnectors is not implemented"))
+}
+
+func (UnimplementedConnectorServiceHandler) GetConnector(context.Context, *connect.Request[v1.GetConnectorRequest]) (*connect.Response[v1.GetConnectorResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.ConnectorService.GetConnector is not implemented"))
+}
+
+func (UnimplementedConnectorServiceHandler) PauseConnector(context.Context, *connect.Request[v1.PauseConnectorRequest]) (*connect.Response[v1.PauseConnectorResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.ConnectorService.PauseConnector is not implemented"))
+}
+
+func (UnimplementedConnectorServiceHandler) ResumeConnector(context.Context, *connect.Request[v1.ResumeConnectorRequest]) (*connect.Response[v1.ResumeConnectorResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.ConnectorService.ResumeConnector is not implemented"))
+}
+
+func (UnimplementedConnectorServiceHandler) DeleteConnector(context.Context, *connect.Request[v1.DeleteConnectorRequest]) (*connect.Response[v1.DeleteConnectorResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.ConnectorService.DeleteConnector is not implemented"))
+}
+
+func (UnimplementedConnectorServiceHandler) ListPlugins(context.Context, *connect.Request[v1.ListPluginsRequest]) (*connect.Response[v1.ListPluginsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.ConnectorService.ListPlugins is not implemented"))
 }
