@@ -145,7 +145,7 @@ func TestCompetingConsumersSplitMessages(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
-				ds, err := b.Pull(ctx, "s", "g", PullOptions{Max: 50, MaxWait: 100*time.Millisecond})
+				ds, err := b.Pull(ctx, "s", "g", PullOptions{Max: 50, MaxWait: 100 * time.Millisecond})
 				if err != nil {
 					return
 				}
@@ -198,7 +198,7 @@ func TestRedeliveryAfterAckDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	ds, err = b.Pull(context.Background(), "s", "g", PullOptions{Max: 10, MaxWait: 5*time.Second, Config: cfg})
+	ds, err = b.Pull(context.Background(), "s", "g", PullOptions{Max: 10, MaxWait: 5 * time.Second, Config: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestNackWithDelayAndDeadLetter(t *testing.T) {
 	produceN(t, b, "s", 0, 2)
 	ctx := context.Background()
 	for attempt := 1; attempt <= 3; attempt++ {
-		ds, err := b.Pull(ctx, "s", "g", PullOptions{Max: 10, MaxWait: 5*time.Second})
+		ds, err := b.Pull(ctx, "s", "g", PullOptions{Max: 10, MaxWait: 5 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -249,7 +249,7 @@ func TestNackWithDelayAndDeadLetter(t *testing.T) {
 		}
 	}
 	// The fourth delivery would exceed max_deliveries: it goes to the DLQ.
-	ds, err := b.Pull(ctx, "s", "g", PullOptions{Max: 10, MaxWait: 200*time.Millisecond})
+	ds, err := b.Pull(ctx, "s", "g", PullOptions{Max: 10, MaxWait: 200 * time.Millisecond})
 	if err != nil || len(ds) != 0 {
 		t.Fatalf("pull after max deliveries: %d messages, err %v", len(ds), err)
 	}
@@ -406,13 +406,13 @@ func TestMaxAckPendingBoundsDeliveries(t *testing.T) {
 	if err != nil || len(ds) != 10 {
 		t.Fatalf("pull with max_ack_pending 10: %d messages, err %v", len(ds), err)
 	}
-	ds2, err := b.Pull(context.Background(), "s", "g", PullOptions{Max: 100, MaxWait: 50*time.Millisecond, Config: cfg})
+	ds2, err := b.Pull(context.Background(), "s", "g", PullOptions{Max: 100, MaxWait: 50 * time.Millisecond, Config: cfg})
 	if err != nil || len(ds2) != 0 {
 		t.Fatalf("pull at max_ack_pending: %d messages, err %v", len(ds2), err)
 	}
 	done := make(chan []Delivery)
 	go func() {
-		ds, _ := b.Pull(context.Background(), "s", "g", PullOptions{Max: 100, MaxWait: 5*time.Second, Config: cfg})
+		ds, _ := b.Pull(context.Background(), "s", "g", PullOptions{Max: 100, MaxWait: 5 * time.Second, Config: cfg})
 		done <- ds
 	}()
 	if err := b.Ack("s", "g", []MessageRef{{0, 0}, {0, 1}}); err != nil {
@@ -443,7 +443,7 @@ func TestStartPositions(t *testing.T) {
 			t.Errorf("start %+v: got %+v err %v, want offset %d", c.start, ds, err, c.first)
 		}
 	}
-	ds, err := b.Pull(context.Background(), "s", "latest", PullOptions{Max: 1, MaxWait: 20*time.Millisecond, Start: StartPosition{Kind: StartLatest}})
+	ds, err := b.Pull(context.Background(), "s", "latest", PullOptions{Max: 1, MaxWait: 20 * time.Millisecond, Start: StartPosition{Kind: StartLatest}})
 	if err != nil || len(ds) != 0 {
 		t.Fatalf("latest group got %d old messages", len(ds))
 	}
