@@ -7,7 +7,8 @@
 //	kind: sink                # or source
 //	station: orders
 //	batch: {max_records: 10000, max_bytes: 8MiB, max_wait: 5s}
-//	dlq: orders-dlq           # optional; default <station>.dlq for rejects
+//	dlq: orders-dlq           # optional; default <name>.dlq, for rejected records
+//	timeout: 1m               # optional; the longest one Write or Read may take
 //	config:
 //	  bucket: analytics
 //	  access_key_id: ${AWS_ACCESS_KEY_ID}
@@ -56,6 +57,7 @@ const (
 	DefaultMaxRecords = 10000
 	DefaultMaxBytes   = 8 << 20
 	DefaultMaxWait    = 5 * time.Second
+	DefaultTimeout    = time.Minute
 )
 
 // Connector is one parsed connector definition.
@@ -70,10 +72,15 @@ type Connector struct {
 	Batch   Batch  `json:"batch"`
 	// DLQ receives records the connector rejects.
 	DLQ string `json:"dlq,omitempty"`
+	// Timeout bounds each call into the plugin.
+	Timeout time.Duration `json:"timeout"`
 	// Env is extra environment for the plugin process.
 	Env map[string]string `json:"env,omitempty"`
 	// Config is the plugin's config after interpolation.
 	Config map[string]any `json:"config,omitempty"`
+	// ConfigLines maps each config key's dotted path ("rotate.max_bytes")
+	// to its line in File, so plugin field errors can be located.
+	ConfigLines map[string]int `json:"-"`
 	// File is where the definition came from, for messages.
 	File string `json:"file,omitempty"`
 }
@@ -152,6 +159,9 @@ func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 		return nil, p.errs
 	}
 	c.File = file
+	if c.DLQ == "" {
+		c.DLQ = c.Name + ".dlq"
+	}
 	return c, nil
 }
 
@@ -170,6 +180,7 @@ type parser struct {
 	file      string
 	lookupEnv func(string) (string, bool)
 	errs      Errors
+	lines     map[string]int
 }
 
 func (p *parser) errorf(n *yaml.Node, field, format string, args ...any) {
@@ -180,10 +191,10 @@ func (p *parser) errorf(n *yaml.Node, field, format string, args ...any) {
 	p.errs = append(p.errs, e)
 }
 
-var topFields = []string{"name", "connector", "kind", "station", "batch", "dlq", "env", "config"}
+var topFields = []string{"name", "connector", "kind", "station", "batch", "dlq", "timeout", "env", "config"}
 
 func (p *parser) connector(root *yaml.Node) *Connector {
-	c := &Connector{Batch: Batch{MaxRecords: DefaultMaxRecords, MaxBytes: DefaultMaxBytes, MaxWait: DefaultMaxWait}}
+	c := &Connector{Batch: Batch{MaxRecords: DefaultMaxRecords, MaxBytes: DefaultMaxBytes, MaxWait: DefaultMaxWait}, Timeout: DefaultTimeout}
 	if root.Kind != yaml.MappingNode {
 		p.errorf(root, "", "want a mapping with name, connector, kind and station")
 		return c
@@ -218,6 +229,14 @@ func (p *parser) connector(root *yaml.Node) *Connector {
 			c.DLQ = p.name(v, "dlq")
 		case "batch":
 			p.batch(v, &c.Batch)
+		case "timeout":
+			s := p.str(v, "timeout")
+			d, err := units.ParseDuration(s)
+			if err != nil || d <= 0 {
+				p.errorf(v, "timeout", "want a duration such as 30s, got %q", s)
+				continue
+			}
+			c.Timeout = d
 		case "env":
 			c.Env = p.env(v)
 		case "config":
@@ -225,8 +244,10 @@ func (p *parser) connector(root *yaml.Node) *Connector {
 				p.errorf(v, "config", "want a mapping of the connector's settings")
 				continue
 			}
+			p.lines = map[string]int{}
 			if m, ok := p.value(v, "config").(map[string]any); ok {
 				c.Config = m
+				c.ConfigLines = p.lines
 			}
 		default:
 			p.errorf(k, k.Value, "unknown field%s (fields: %s)", suggest(k.Value, topFields), strings.Join(topFields, ", "))
@@ -341,6 +362,9 @@ func (p *parser) value(n *yaml.Node, field string) any {
 			if _, dup := m[k.Value]; dup {
 				p.errorf(k, field+"."+k.Value, "repeated")
 				continue
+			}
+			if p.lines != nil {
+				p.lines[strings.TrimPrefix(field+"."+k.Value, "config.")] = k.Line
 			}
 			m[k.Value] = p.value(n.Content[i+1], field+"."+k.Value)
 		}

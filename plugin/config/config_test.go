@@ -38,7 +38,7 @@ config:
 	}
 	want := &Connector{
 		Name: "orders-to-files", Plugin: "file", Version: "^1.0", Kind: KindSink, Station: "orders",
-		Batch: Batch{MaxRecords: 500, MaxBytes: 1 << 20, MaxWait: 250 * time.Millisecond},
+		Batch: Batch{MaxRecords: 500, MaxBytes: 1 << 20, MaxWait: 250 * time.Millisecond}, Timeout: DefaultTimeout,
 		DLQ:   "orders-rejects", Env: map[string]string{"TZ": "UTC"},
 		Config: map[string]any{
 			"dir": "/tmp/out", "token": "s3cret", "region": "eu-west-1", "price": "$5",
@@ -47,6 +47,11 @@ config:
 		},
 		File: "c.yaml",
 	}
+	wantLines := map[string]int{"dir": 11, "token": 12, "region": 13, "price": 14, "rotate": 15, "rotate.max_records": 16, "rotate.compress": 17, "globs": 18}
+	if !reflect.DeepEqual(c.ConfigLines, wantLines) {
+		t.Errorf("config lines = %v, want %v", c.ConfigLines, wantLines)
+	}
+	c.ConfigLines = nil
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("parsed\n%#v\nwant\n%#v", c, want)
 	}
@@ -57,7 +62,7 @@ func TestParseDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Batch != (Batch{DefaultMaxRecords, DefaultMaxBytes, DefaultMaxWait}) || c.Version != "" {
+	if c.Batch != (Batch{DefaultMaxRecords, DefaultMaxBytes, DefaultMaxWait}) || c.Version != "" || c.DLQ != "a.dlq" || c.Timeout != DefaultTimeout {
 		t.Fatalf("defaults: %+v", c)
 	}
 }

@@ -1,0 +1,102 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"sort"
+	"time"
+
+	goplugin "github.com/hashicorp/go-plugin"
+
+	"github.com/junctionhq/junction/sdk/connector"
+)
+
+// process is one running plugin process.
+type process struct {
+	client *goplugin.Client
+	rpc    goplugin.ClientProtocol
+	conn   *connector.ConnectorClient
+}
+
+// launch starts the plugin binary with a clean environment (PATH plus env)
+// and completes the go-plugin handshake.
+func launch(inst Installed, env map[string]string, log *slog.Logger) (*process, error) {
+	cmd := exec.Command(inst.Path)
+	cmd.Env = cleanEnv(env)
+	cfg := connector.ClientConfig(cmd, hclogToSlog(log))
+	cfg.SkipHostEnv = true
+	cfg.StartTimeout = 15 * time.Second
+	client := goplugin.NewClient(cfg)
+	rpc, err := client.Client()
+	if err != nil {
+		client.Kill()
+		return nil, fmt.Errorf("start plugin %s@%s (%s): %w", inst.Name(), inst.Version(), inst.Path, err)
+	}
+	raw, err := rpc.Dispense(connector.PluginConnector)
+	if err != nil {
+		client.Kill()
+		return nil, fmt.Errorf("plugin %s: %w", inst.Name(), err)
+	}
+	return &process{client: client, rpc: rpc, conn: raw.(*connector.ConnectorClient)}, nil
+}
+
+func cleanEnv(env map[string]string) []string {
+	out := []string{"PATH=" + os.Getenv("PATH")}
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		out = append(out, k+"="+env[k])
+	}
+	return out
+}
+
+func (p *process) sink() (connector.Sink, error) {
+	raw, err := p.rpc.Dispense(connector.PluginSink)
+	if err != nil {
+		return nil, err
+	}
+	return raw.(connector.Sink), nil
+}
+
+func (p *process) source() (connector.Source, error) {
+	raw, err := p.rpc.Dispense(connector.PluginSource)
+	if err != nil {
+		return nil, err
+	}
+	return raw.(connector.Source), nil
+}
+
+// watch returns a channel closed when the plugin stops answering pings or
+// exits, checking every interval until ctx is done.
+func (p *process) watch(ctx context.Context, interval time.Duration) <-chan error {
+	dead := make(chan error, 1)
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if p.client.Exited() {
+				dead <- fmt.Errorf("plugin process exited")
+				return
+			}
+			if err := p.rpc.Ping(); err != nil {
+				dead <- fmt.Errorf("plugin stopped answering health checks: %w", err)
+				return
+			}
+		}
+	}()
+	return dead
+}
+
+// stop kills the plugin process (go-plugin first asks it to exit).
+func (p *process) stop() { p.client.Kill() }

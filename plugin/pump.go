@@ -1,0 +1,236 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/junctionhq/junction/broker"
+	"github.com/junctionhq/junction/broker/seglog"
+	"github.com/junctionhq/junction/sdk/connector"
+)
+
+// runSink pumps the connector's station into a sink: pull a batch as
+// consumer group connector.<name>, Write it, and ack it only after Write
+// returned. It resumes from the offsets the sink says its destination
+// holds, else from the group's committed offsets.
+func (r *runner) runSink(ctx context.Context, sink connector.Sink) error {
+	b, station, group := r.h.b, r.def.Station, GroupName(r.def.Name)
+	gcfg := broker.GroupConfig{
+		// A sink's failures are the destination's, not the message's: never
+		// dead-letter by delivery count, and leave room for a slow Write.
+		AckDeadline:   r.def.Timeout + r.def.Batch.MaxWait + 30*time.Second,
+		MaxDeliveries: math.MaxUint32,
+		MaxAckPending: uint32(min(max(2*r.def.Batch.MaxRecords, broker.DefaultMaxAckPending), 1_000_000)),
+	}
+	if _, err := b.CreateGroup(station, group, broker.StartPosition{Kind: broker.StartEarliest}, gcfg); err != nil && !errors.Is(err, broker.ErrGroupExists) {
+		return fmt.Errorf("consumer group %s: %w", group, err)
+	}
+	cfg, _, err := b.Station(station)
+	if err != nil {
+		return err
+	}
+	var durable map[uint32]uint64
+	err = r.call(ctx, "open", func(ctx context.Context) error {
+		var err error
+		durable, err = sink.Open(ctx, connector.SinkInfo{Connector: r.def.Name, Station: station, Partitions: cfg.Partitions})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	// Forget deliveries of a previous run: resume at what is durable.
+	gi, err := b.Group(station, group)
+	if err != nil {
+		return err
+	}
+	offsets := make(map[uint32]uint64, len(gi.Partitions))
+	for p, gp := range gi.Partitions {
+		offsets[uint32(p)] = gp.Committed
+	}
+	for p, off := range durable {
+		if _, ok := offsets[p]; ok {
+			if off != offsets[p] {
+				r.log.Info("resuming from the offset the destination holds", "partition", p, "offset", off, "committed", offsets[p])
+			}
+			offsets[p] = off
+		}
+	}
+	if err := b.SeekGroup(station, group, offsets); err != nil {
+		return err
+	}
+	r.setState(StateRunning)
+
+	for {
+		ds, err := r.pullBatch(ctx, group)
+		if err != nil || len(ds) == 0 {
+			return err
+		}
+		recs := make([]connector.Record, len(ds))
+		for i := range ds {
+			recs[i] = toConnectorRecord(&ds[i])
+		}
+		r.in.Add(uint64(len(recs)))
+		err = r.call(ctx, fmt.Sprintf("write of %d records", len(recs)), func(ctx context.Context) error {
+			return sink.Write(ctx, recs)
+		})
+		failed := 0
+		var be *connector.BatchError
+		if errors.As(err, &be) {
+			var dead []broker.Message
+			for i, ferr := range be.Failed {
+				if i < 0 || i >= len(ds) {
+					continue
+				}
+				dead = append(dead, rejectedMessage(ds[i].Record, r.def.Name, "sink_rejected", ferr.Error()))
+			}
+			if err := r.deadLetter(ctx, dead); err != nil {
+				return err
+			}
+			failed, err = len(dead), nil
+		}
+		if err != nil {
+			return err
+		}
+		refs := make([]broker.MessageRef, len(ds))
+		for i := range ds {
+			refs[i] = broker.MessageRef{Partition: ds[i].Partition, Offset: ds[i].Record.Offset}
+		}
+		if err := b.Ack(station, group, refs); err != nil {
+			return fmt.Errorf("ack written records: %w", err)
+		}
+		r.out.Add(uint64(len(ds) - failed))
+	}
+}
+
+// pullBatch waits for records, then gathers more until the batch holds
+// max_records or max_bytes or max_wait passed since the first arrived. It
+// returns an empty batch only when ctx is done.
+func (r *runner) pullBatch(ctx context.Context, group string) ([]broker.Delivery, error) {
+	lim := r.def.Batch
+	var out []broker.Delivery
+	var bytes int64
+	var deadline time.Time
+	for len(out) < lim.MaxRecords && bytes < lim.MaxBytes {
+		wait := time.Second
+		if len(out) > 0 {
+			wait = time.Until(deadline)
+			if wait <= 0 {
+				break
+			}
+		}
+		ds, err := r.h.b.Pull(ctx, r.def.Station, group, broker.PullOptions{
+			Max: lim.MaxRecords - len(out), MaxBytes: int(lim.MaxBytes - bytes), MaxWait: wait,
+		})
+		if ctx.Err() != nil {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("pull from %s: %w", r.def.Station, err)
+		}
+		if len(out) == 0 && len(ds) > 0 {
+			deadline = time.Now().Add(lim.MaxWait)
+		}
+		for i := range ds {
+			bytes += int64(len(ds[i].Record.Key) + len(ds[i].Record.Value))
+		}
+		out = append(out, ds...)
+		if len(out) > 0 && len(ds) == 0 {
+			break
+		}
+	}
+	return out, nil
+}
+
+func toConnectorRecord(d *broker.Delivery) connector.Record {
+	rec := connector.Record{
+		Key: d.Record.Key, Value: d.Record.Value,
+		Timestamp: time.Unix(0, d.Record.Timestamp),
+		Partition: d.Partition, Offset: d.Record.Offset,
+	}
+	if len(d.Record.Headers) > 0 {
+		rec.Headers = make([]connector.Header, len(d.Record.Headers))
+		for i, h := range d.Record.Headers {
+			rec.Headers[i] = connector.Header{Key: h.Key, Value: h.Value}
+		}
+	}
+	return rec
+}
+
+func toMessage(rec connector.Record) broker.Message {
+	m := broker.Message{Key: rec.Key, Value: rec.Value}
+	if len(rec.Headers) > 0 {
+		m.Headers = make([]seglog.Header, len(rec.Headers))
+		for i, h := range rec.Headers {
+			m.Headers[i] = seglog.Header{Key: h.Key, Value: h.Value}
+		}
+	}
+	return m
+}
+
+// rejectedMessage is rec on its way to a dead-letter station, with headers
+// saying which connector rejected it and why.
+func rejectedMessage(rec seglog.Record, connectorName, reason, msg string) broker.Message {
+	hs := append(rec.Headers[:len(rec.Headers):len(rec.Headers)],
+		seglog.Header{Key: HeaderDLQReason, Value: []byte(reason)},
+		seglog.Header{Key: HeaderDLQConnector, Value: []byte(connectorName)},
+		seglog.Header{Key: HeaderDLQError, Value: []byte(msg)},
+	)
+	return broker.Message{Key: rec.Key, Value: rec.Value, Headers: hs}
+}
+
+// runSource pumps a source into the connector's station: each batch is
+// produced (durably, per the station's fsync policy) before its position
+// is checkpointed, and only then acked to the source.
+func (r *runner) runSource(ctx context.Context, src connector.Source) error {
+	b, station := r.h.b, r.def.Station
+	pos, err := b.Meta().Checkpoint(r.def.Name)
+	if err != nil {
+		return fmt.Errorf("read checkpoint: %w", err)
+	}
+	if err := r.call(ctx, "open", func(ctx context.Context) error { return src.Open(ctx, pos) }); err != nil {
+		return err
+	}
+	r.setState(StateRunning)
+	for {
+		batch, err := src.Read(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read: %w", err)
+		}
+		r.in.Add(uint64(len(batch.Records) + len(batch.Rejected)))
+		if len(batch.Records) > 0 {
+			msgs := make([]broker.Message, len(batch.Records))
+			for i, rec := range batch.Records {
+				msgs[i] = toMessage(rec)
+			}
+			if _, err := b.Produce(ctx, station, msgs); err != nil {
+				return fmt.Errorf("produce to %s: %w", station, err)
+			}
+			r.out.Add(uint64(len(msgs)))
+		}
+		if len(batch.Rejected) > 0 {
+			dead := make([]broker.Message, len(batch.Rejected))
+			for i, rj := range batch.Rejected {
+				m := toMessage(rj.Record)
+				dead[i] = rejectedMessage(seglog.Record{Key: m.Key, Value: m.Value, Headers: m.Headers}, r.def.Name, "source_rejected", rj.Reason)
+			}
+			if err := r.deadLetter(ctx, dead); err != nil {
+				return err
+			}
+		}
+		if len(batch.Position) == 0 {
+			continue
+		}
+		if err := b.Meta().PutCheckpoint(r.def.Name, batch.Position); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		if err := r.call(ctx, "ack", func(ctx context.Context) error { return src.Ack(ctx, []connector.Position{batch.Position}) }); err != nil {
+			r.log.Warn("source ack failed; continuing (the checkpoint is stored)", "err", err)
+		}
+	}
+}

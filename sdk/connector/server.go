@@ -1,0 +1,287 @@
+package connector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/junctionhq/junction/plugin/proto/connectorv1"
+)
+
+type loggerKey struct{}
+
+// Logger returns the logger for a call: the ctx of every method the SDK
+// calls carries one with the connector and station names, writing to the
+// host's log. Without one it returns slog.Default().
+func Logger(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return slog.Default()
+}
+
+// server is the plugin side: it holds the instance Configure built, which
+// the Source and Sink services then drive.
+type server struct {
+	def Definition
+	log *slog.Logger
+
+	mu        sync.Mutex
+	connector string
+	station   string
+	sink      Sink
+	source    Source
+	// readCancel stops the running Read stream; readDone is closed when it
+	// has returned.
+	readCancel context.CancelFunc
+	readDone   chan struct{}
+}
+
+func newServer(def Definition, log *slog.Logger) *server {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &server{def: def, log: log}
+}
+
+func (s *server) ctx(ctx context.Context) context.Context {
+	s.mu.Lock()
+	l := s.log
+	if s.connector != "" {
+		l = l.With("connector", s.connector, "station", s.station)
+	}
+	s.mu.Unlock()
+	return context.WithValue(ctx, loggerKey{}, l)
+}
+
+type connectorServer struct {
+	pb.UnimplementedConnectorServer
+	s *server
+}
+
+func (c connectorServer) Spec(context.Context, *pb.SpecRequest) (*pb.SpecResponse, error) {
+	return &pb.SpecResponse{Spec: specToPB(c.s.def.Spec())}, nil
+}
+
+func (c connectorServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
+	s := c.s
+	raw := req.GetConfig().AsMap()
+	var (
+		inst any
+		err  error
+	)
+	switch kind := kindFromPB(req.GetKind()); {
+	case kind == KindSink && s.def.Sink != nil:
+		var cfg any
+		if cfg, err = s.def.Sink.cfg.decode(raw); err == nil {
+			inst, err = s.def.Sink.build(cfg)
+		}
+	case kind == KindSource && s.def.Source != nil:
+		var cfg any
+		if cfg, err = s.def.Source.cfg.decode(raw); err == nil {
+			inst, err = s.def.Source.build(cfg)
+		}
+	default:
+		return nil, toStatus(Fatal(fmt.Errorf("connector %s does not serve kind %v", s.def.Name, req.GetKind())))
+	}
+	if err != nil {
+		var fes FieldErrors
+		var fe FieldError
+		if errors.As(err, &fes) || errors.As(err, &fe) {
+			resp := &pb.ConfigureResponse{}
+			for _, e := range asFieldErrors(err) {
+				resp.Errors = append(resp.Errors, &pb.FieldError{Field: e.Field, Message: e.Message})
+			}
+			return resp, nil
+		}
+		return nil, toStatus(fmt.Errorf("configure %s: %w", s.def.Name, err))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.connector, s.station = req.GetConnector(), req.GetStation()
+	switch v := inst.(type) {
+	case Sink:
+		s.sink = v
+	case Source:
+		s.source = v
+	}
+	return &pb.ConfigureResponse{}, nil
+}
+
+var errNotConfigured = status.Error(codes.FailedPrecondition, "connector is not configured: call Configure first")
+
+type sinkServer struct {
+	pb.UnimplementedSinkServer
+	s *server
+}
+
+func (k sinkServer) get() (Sink, SinkInfo, error) {
+	k.s.mu.Lock()
+	defer k.s.mu.Unlock()
+	if k.s.sink == nil {
+		return nil, SinkInfo{}, errNotConfigured
+	}
+	return k.s.sink, SinkInfo{Connector: k.s.connector, Station: k.s.station}, nil
+}
+
+func (k sinkServer) Open(ctx context.Context, req *pb.SinkOpenRequest) (*pb.SinkOpenResponse, error) {
+	sink, info, err := k.get()
+	if err != nil {
+		return nil, err
+	}
+	info.Partitions = req.GetPartitions()
+	durable, err := sink.Open(k.s.ctx(ctx), info)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp := &pb.SinkOpenResponse{}
+	for p, off := range durable {
+		resp.Durable = append(resp.Durable, &pb.PartitionOffset{Partition: p, NextOffset: off})
+	}
+	return resp, nil
+}
+
+func (k sinkServer) Write(ctx context.Context, req *pb.SinkWriteRequest) (*pb.SinkWriteResponse, error) {
+	sink, _, err := k.get()
+	if err != nil {
+		return nil, err
+	}
+	err = sink.Write(k.s.ctx(ctx), recordsFromPB(req.GetRecords()))
+	var be *BatchError
+	if errors.As(err, &be) {
+		resp := &pb.SinkWriteResponse{}
+		for i, e := range be.Failed {
+			resp.Failed = append(resp.Failed, &pb.RecordError{Index: uint32(i), Message: e.Error()})
+		}
+		return resp, nil
+	}
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.SinkWriteResponse{}, nil
+}
+
+func (k sinkServer) Teardown(ctx context.Context, _ *pb.TeardownRequest) (*pb.TeardownResponse, error) {
+	k.s.mu.Lock()
+	sink := k.s.sink
+	k.s.sink = nil
+	k.s.mu.Unlock()
+	if sink == nil {
+		return &pb.TeardownResponse{}, nil
+	}
+	if err := sink.Teardown(k.s.ctx(ctx)); err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.TeardownResponse{}, nil
+}
+
+type sourceServer struct {
+	pb.UnimplementedSourceServer
+	s *server
+}
+
+func (r sourceServer) get() (Source, error) {
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	if r.s.source == nil {
+		return nil, errNotConfigured
+	}
+	return r.s.source, nil
+}
+
+func (r sourceServer) Open(ctx context.Context, req *pb.SourceOpenRequest) (*pb.SourceOpenResponse, error) {
+	src, err := r.get()
+	if err != nil {
+		return nil, err
+	}
+	var pos Position
+	if len(req.GetPosition()) > 0 {
+		pos = req.GetPosition()
+	}
+	if err := src.Open(r.s.ctx(ctx), pos); err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.SourceOpenResponse{}, nil
+}
+
+// Read calls the source's Read in a loop and streams the batches until the
+// host cancels the stream, Teardown stops it, or Read fails.
+func (r sourceServer) Read(_ *pb.SourceReadRequest, stream pb.Source_ReadServer) error {
+	src, err := r.get()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	done := make(chan struct{})
+	defer close(done)
+	r.s.mu.Lock()
+	if r.s.readCancel != nil {
+		r.s.mu.Unlock()
+		return status.Error(codes.FailedPrecondition, "a Read stream is already running")
+	}
+	r.s.readCancel, r.s.readDone = cancel, done
+	r.s.mu.Unlock()
+	defer func() {
+		r.s.mu.Lock()
+		r.s.readCancel, r.s.readDone = nil, nil
+		r.s.mu.Unlock()
+	}()
+	ctx = r.s.ctx(ctx)
+	for {
+		b, err := src.Read(ctx)
+		if err != nil {
+			return toStatus(err)
+		}
+		if len(b.Records) == 0 && len(b.Rejected) == 0 && len(b.Position) == 0 {
+			continue
+		}
+		if err := stream.Send(batchToPB(b)); err != nil {
+			return err
+		}
+	}
+}
+
+func (r sourceServer) Ack(ctx context.Context, req *pb.SourceAckRequest) (*pb.SourceAckResponse, error) {
+	src, err := r.get()
+	if err != nil {
+		return nil, err
+	}
+	pos := make([]Position, len(req.GetPositions()))
+	for i, p := range req.GetPositions() {
+		pos[i] = p
+	}
+	if err := src.Ack(r.s.ctx(ctx), pos); err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.SourceAckResponse{}, nil
+}
+
+// Teardown stops a running Read stream and waits for it before tearing the
+// source down, so the source never sees Read and Teardown at once.
+func (r sourceServer) Teardown(ctx context.Context, _ *pb.TeardownRequest) (*pb.TeardownResponse, error) {
+	r.s.mu.Lock()
+	src, cancel, done := r.s.source, r.s.readCancel, r.s.readDone
+	r.s.source = nil
+	r.s.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return nil, toStatus(ctx.Err())
+		}
+	}
+	if src == nil {
+		return &pb.TeardownResponse{}, nil
+	}
+	if err := src.Teardown(r.s.ctx(ctx)); err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.TeardownResponse{}, nil
+}
