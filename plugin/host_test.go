@@ -60,7 +60,10 @@ func start(t *testing.T, data string, policy RestartPolicy) *env {
 		t.Fatal(err)
 	}
 	h, err := New(context.Background(), Options{Broker: b, PluginDirs: []string{pluginDir}, Logger: log, Restart: policy,
-		LookupEnv: func(k string) (string, bool) { v, ok := map[string]string{"OUT_DIR": filepath.Join(data, "..", "out")}[k]; return v, ok }})
+		LookupEnv: func(k string) (string, bool) {
+			v, ok := map[string]string{"OUT_DIR": filepath.Join(data, "..", "out")}[k]
+			return v, ok
+		}})
 	if err != nil {
 		b.Close()
 		t.Fatal(err)

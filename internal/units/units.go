@@ -106,4 +106,3 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	return days + d, nil
 }
-

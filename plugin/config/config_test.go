@@ -39,7 +39,7 @@ config:
 	want := &Connector{
 		Name: "orders-to-files", Plugin: "file", Version: "^1.0", Kind: KindSink, Station: "orders",
 		Batch: Batch{MaxRecords: 500, MaxBytes: 1 << 20, MaxWait: 250 * time.Millisecond}, Timeout: DefaultTimeout,
-		DLQ:   "orders-rejects", Env: map[string]string{"TZ": "UTC"},
+		DLQ: "orders-rejects", Env: map[string]string{"TZ": "UTC"},
 		Config: map[string]any{
 			"dir": "/tmp/out", "token": "s3cret", "region": "eu-west-1", "price": "$5",
 			"rotate": map[string]any{"max_records": int64(1000), "compress": true},

@@ -122,7 +122,9 @@ func TestSpecGolden(t *testing.T) {
 		Sink: sampleFactory(),
 		Source: connector.NewSource(func(struct {
 			Glob string `json:"glob" connector:"required" doc:"Files."`
-		}) (connector.Source, error) { return nil, nil }),
+		}) (connector.Source, error) {
+			return nil, nil
+		}),
 	}
 	spec := def.Spec()
 	if err := spec.Validate(); err != nil {
