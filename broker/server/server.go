@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 
 	"github.com/junctionhq/junction/api/junction/v1/junctionv1connect"
 	"github.com/junctionhq/junction/broker"
+	"github.com/junctionhq/junction/plugin"
 )
 
 // Options configures a Server. Zero fields take the documented defaults.
@@ -36,6 +38,13 @@ type Options struct {
 	SegmentBytes int64
 	// RetentionInterval is how often retention runs. Default 5s.
 	RetentionInterval time.Duration
+	// PluginDirs are searched for connector plugins, in order. Default
+	// DATA/plugins, then the plugins directory next to the junction binary
+	// (bin/plugins in a source build).
+	PluginDirs []string
+	// ConnectorsDir, when set, holds connector definitions (*.yaml) applied
+	// at start.
+	ConnectorsDir string
 	// Logger receives the broker's log. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -53,12 +62,19 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.PluginDirs == nil {
+		o.PluginDirs = []string{filepath.Join(o.DataDir, "plugins")}
+		if exe, err := os.Executable(); err == nil {
+			o.PluginDirs = append(o.PluginDirs, filepath.Join(filepath.Dir(exe), "plugins"))
+		}
+	}
 	return o
 }
 
 // Server is a running broker with its API listener.
 type Server struct {
 	broker *broker.Broker
+	host   *plugin.Host
 	http   *http.Server
 	ln     net.Listener
 	log    *slog.Logger
@@ -87,20 +103,32 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 	if err != nil {
 		return nil, err
 	}
+	host, err := plugin.New(ctx, plugin.Options{Broker: b, PluginDirs: opts.PluginDirs, Logger: opts.Logger})
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("start connector host: %w", err)
+	}
+	reg.MustRegister(&connectorCollector{host})
+	if opts.ConnectorsDir != "" {
+		if err := host.LoadDir(ctx, opts.ConnectorsDir); err != nil {
+			opts.Logger.Error("some connector definitions were not applied", "dir", opts.ConnectorsDir, "err", err)
+		}
+	}
 	if ln == nil {
 		ln, err = net.Listen("tcp", opts.Listen)
 		if err != nil {
+			host.Close()
 			b.Close()
 			return nil, fmt.Errorf("listen on %s: %w", opts.Listen, err)
 		}
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &Server{broker: b, ln: ln, log: opts.Logger, done: make(chan struct{}), cancel: cancel}
+	s := &Server{broker: b, host: host, ln: ln, log: opts.Logger, done: make(chan struct{}), cancel: cancel}
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
 	s.http = &http.Server{
-		Handler:           Handler(b, reg, opts.MaxMessageBytes),
+		Handler:           Handler(b, host, reg, opts.MaxMessageBytes),
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
@@ -117,9 +145,9 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 	return s, nil
 }
 
-// Handler returns the HTTP handler serving every API of b, with metrics
-// from reg.
-func Handler(b *broker.Broker, reg *prometheus.Registry, maxMessageBytes int) http.Handler {
+// Handler returns the HTTP handler serving every API of b and host, with
+// metrics from reg.
+func Handler(b *broker.Broker, host *plugin.Host, reg *prometheus.Registry, maxMessageBytes int) http.Handler {
 	api := &api{b: b}
 	opts := []connect.HandlerOption{
 		connect.WithReadMaxBytes(max(64<<20, 2*maxMessageBytes+1<<20)),
@@ -129,10 +157,12 @@ func Handler(b *broker.Broker, reg *prometheus.Registry, maxMessageBytes int) ht
 	mux.Handle(junctionv1connect.NewStationServiceHandler(&stationService{api}, opts...))
 	mux.Handle(junctionv1connect.NewMessageServiceHandler(&messageService{api}, opts...))
 	mux.Handle(junctionv1connect.NewGroupServiceHandler(&groupService{api}, opts...))
+	mux.Handle(junctionv1connect.NewConnectorServiceHandler(&connectorService{host}, opts...))
 	reflector := grpcreflect.NewStaticReflector(
 		junctionv1connect.StationServiceName,
 		junctionv1connect.MessageServiceName,
 		junctionv1connect.GroupServiceName,
+		junctionv1connect.ConnectorServiceName,
 	)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
@@ -146,6 +176,9 @@ func Handler(b *broker.Broker, reg *prometheus.Registry, maxMessageBytes int) ht
 
 // Addr is the address the server listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Host is the server's connector host.
+func (s *Server) Host() *plugin.Host { return s.host }
 
 // Broker is the broker the server serves.
 func (s *Server) Broker() *broker.Broker { return s.broker }
@@ -161,6 +194,7 @@ func (s *Server) Close() error {
 		s.http.Close()
 	}
 	<-s.done
+	s.host.Close()
 	if berr := s.broker.Close(); berr != nil {
 		return berr
 	}
@@ -168,4 +202,37 @@ func (s *Server) Close() error {
 		return nil
 	}
 	return err
+}
+
+// connectorCollector reports every connector's counters at scrape time.
+type connectorCollector struct{ h *plugin.Host }
+
+var (
+	connRecordsIn  = prometheus.NewDesc("junction_connector_records_in_total", "Records a connector read from its input side.", []string{"connector"}, nil)
+	connRecordsOut = prometheus.NewDesc("junction_connector_records_out_total", "Records a connector wrote to its output side.", []string{"connector"}, nil)
+	connRejected   = prometheus.NewDesc("junction_connector_records_rejected_total", "Records a connector sent to its dead-letter station.", []string{"connector"}, nil)
+	connRestarts   = prometheus.NewDesc("junction_connector_restarts_total", "Plugin restarts after failures.", []string{"connector"}, nil)
+	connLag        = prometheus.NewDesc("junction_connector_lag_messages", "Messages of a sink's station not yet written.", []string{"connector"}, nil)
+	connUp         = prometheus.NewDesc("junction_connector_running", "1 when the connector is running.", []string{"connector", "state"}, nil)
+)
+
+func (c *connectorCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{connRecordsIn, connRecordsOut, connRejected, connRestarts, connLag, connUp} {
+		ch <- d
+	}
+}
+
+func (c *connectorCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, st := range c.h.List() {
+		ch <- prometheus.MustNewConstMetric(connRecordsIn, prometheus.CounterValue, float64(st.RecordsIn), st.Name)
+		ch <- prometheus.MustNewConstMetric(connRecordsOut, prometheus.CounterValue, float64(st.RecordsOut), st.Name)
+		ch <- prometheus.MustNewConstMetric(connRejected, prometheus.CounterValue, float64(st.Rejected), st.Name)
+		ch <- prometheus.MustNewConstMetric(connRestarts, prometheus.CounterValue, float64(st.Restarts), st.Name)
+		ch <- prometheus.MustNewConstMetric(connLag, prometheus.GaugeValue, float64(st.Lag), st.Name)
+		up := 0.0
+		if st.State == plugin.StateRunning {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(connUp, prometheus.GaugeValue, up, st.Name, string(st.State))
+	}
 }
