@@ -13,9 +13,15 @@ PROTOC_GEN_GO_GRPC_VERSION    := v1.6.2
 
 all: build
 
-## build: compile the junction binary into bin/
+CONNECTORS := $(notdir $(wildcard connectors/*))
+
+## build: compile the junction binary and the connector plugins into bin/
 build:
 	$(GO) build -o $(BIN)/junction ./cmd/junction
+	@for c in $(CONNECTORS); do \
+		echo "$(GO) build -o $(BIN)/plugins/$$c ./connectors/$$c"; \
+		$(GO) build -o $(BIN)/plugins/$$c ./connectors/$$c || exit 1; \
+	done
 
 ## run: build and start a single-node broker with data under ./data
 run: build
@@ -33,15 +39,17 @@ vet:
 	@fmt_out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$fmt_out" ]; then echo "gofmt needed:"; echo "$$fmt_out"; exit 1; fi
 	$(GO) vet ./...
+	cd bench && $(GO) vet ./...
 
 ## bench: storage and end-to-end broker benchmarks with printed figures
+##        (BENCHFLAGS passes flags to junction-bench, e.g. BENCHFLAGS='-duration 3s')
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3s ./broker/seglog/
-	cd bench && $(GO) run ./cmd/junction-bench
+	cd bench && $(GO) run ./cmd/junction-bench -junction $(CURDIR)/$(BIN)/junction $(BENCHFLAGS)
 
 ## bench-compare: the same workloads against Junction and embedded NATS JetStream
-bench-compare:
-	cd bench && $(GO) run ./cmd/junction-bench -compare
+bench-compare: build
+	cd bench && $(GO) run ./cmd/junction-bench -junction $(CURDIR)/$(BIN)/junction -compare $(BENCHFLAGS)
 
 ## proto: regenerate api/ and plugin/proto code (needs protoc; the generated code is committed)
 proto:
