@@ -31,11 +31,18 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	pluginDir = dir
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, "file"), "../connectors/file")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build the file connector:", err)
-		os.Exit(1)
+	for name, src := range map[string]string{
+		"file":     "../connectors/file",
+		"hang":     "./testdata/plugins/hang",
+		"exits":    "./testdata/plugins/exits",
+		"oldproto": "./testdata/plugins/oldproto",
+	} {
+		build := exec.Command("go", "build", "-o", filepath.Join(dir, name), src)
+		build.Stderr = os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "build plugin %s: %v\n", name, err)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -339,5 +346,47 @@ func TestBadDefinitionsAreRejectedClearly(t *testing.T) {
 	}
 	if got := e.h.List(); len(got) != 0 {
 		t.Fatalf("rejected definitions left connectors behind: %+v", got)
+	}
+}
+
+func TestBrokenPluginsShowInStatus(t *testing.T) {
+	root := t.TempDir()
+	e := start(t, filepath.Join(root, "data"), RestartPolicy{Initial: 10 * time.Millisecond, Max: 20 * time.Millisecond, MaxFailures: 3})
+	e.b.CreateStation(broker.StationConfig{Name: "orders"})
+	e.produce(t, "orders", 0, 10)
+
+	// A plugin built for another protocol version is refused up front.
+	_, _, _, err := e.h.Apply(context.Background(), "old.yaml", []byte("name: old\nconnector: oldproto\nkind: sink\nstation: orders\n"))
+	if err == nil || !strings.Contains(err.Error(), "speaks connector protocol 7, this broker speaks 1") {
+		t.Fatalf("plugin of another protocol: err = %v", err)
+	}
+
+	// A plugin that exits at once cannot even be validated.
+	_, _, _, err = e.h.Apply(context.Background(), "exits.yaml", []byte("name: ex\nconnector: exits\nkind: sink\nstation: orders\n"))
+	if err == nil || !strings.Contains(err.Error(), "start plugin exits@0.1.0") {
+		t.Fatalf("plugin that exits: err = %v", err)
+	}
+
+	// A sink that hangs in Write is cut off by the connector's timeout,
+	// restarted, and marked failed after too many failures; the broker
+	// keeps serving.
+	def := "name: stuck\nconnector: hang\nkind: sink\nstation: orders\ntimeout: 200ms\nbatch: {max_wait: 10ms}\n"
+	if _, _, _, err := e.h.Apply(context.Background(), "hang.yaml", []byte(def)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the hanging connector to fail", 30*time.Second, func() bool {
+		st, _ := e.h.Status("stuck")
+		return st.State == StateFailed
+	})
+	st, _ := e.h.Status("stuck")
+	if !strings.Contains(st.LastError, "write of 10 records did not finish within the connector's timeout of 200ms") || st.Restarts < 2 {
+		t.Fatalf("status of the hanging connector: restarts %d, last error %q", st.Restarts, st.LastError)
+	}
+	if _, err := e.b.Produce(context.Background(), "orders", []broker.Message{{Value: []byte("still serving")}}); err != nil {
+		t.Fatalf("broker stopped serving: %v", err)
+	}
+	// Resume tries again.
+	if st, err := e.h.Resume("stuck"); err != nil || st.State == StateFailed {
+		t.Fatalf("resume: %+v %v", st, err)
 	}
 }

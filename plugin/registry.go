@@ -45,6 +45,9 @@ type Registry struct {
 
 	mu    sync.Mutex
 	cache map[string]cached
+	// unusable holds, per plugin name, why executables that claim it
+	// cannot be used, to explain a failed Resolve.
+	unusable map[string][]string
 }
 
 type cached struct {
@@ -57,7 +60,7 @@ type cached struct {
 // NewRegistry returns a registry over dirs; the earlier a directory, the
 // higher its precedence for the same name@version.
 func NewRegistry(dirs []string, log *slog.Logger) *Registry {
-	return &Registry{dirs: dirs, log: log, cache: make(map[string]cached)}
+	return &Registry{dirs: dirs, log: log, cache: make(map[string]cached), unusable: make(map[string][]string)}
 }
 
 // Dirs are the directories the registry searches.
@@ -69,11 +72,20 @@ func (r *Registry) Dirs() []string { return r.dirs }
 func (r *Registry) List(ctx context.Context) []Installed {
 	var out []Installed
 	seen := map[string]bool{}
+	unusable := map[string][]string{}
+	defer func() {
+		r.mu.Lock()
+		r.unusable = unusable
+		r.mu.Unlock()
+	}()
 	for _, dir := range r.dirs {
 		for _, path := range executables(dir) {
 			spec, err := r.spec(ctx, path)
 			if err != nil {
-				r.log.Debug("not a connector plugin", "path", path, "err", err)
+				if spec.Name != "" {
+					unusable[spec.Name] = append(unusable[spec.Name], err.Error())
+				}
+				r.log.Debug("not a usable connector plugin", "path", path, "err", err)
 				continue
 			}
 			key := spec.Name + "@" + spec.Version
@@ -119,6 +131,12 @@ func (r *Registry) Resolve(ctx context.Context, name, constraint string) (Instal
 		want += "@" + constraint
 	}
 	if len(have) == 0 {
+		r.mu.Lock()
+		why := r.unusable[name]
+		r.mu.Unlock()
+		if len(why) > 0 {
+			return Installed{}, fmt.Errorf("%w: %s is installed but unusable: %s", ErrPluginNotFound, name, strings.Join(why, "; "))
+		}
 		return Installed{}, fmt.Errorf("%w: %s is not installed in %s (install it with junction hub install %s)", ErrPluginNotFound, name, strings.Join(r.dirs, ", "), name)
 	}
 	return Installed{}, fmt.Errorf("%w: no installed version of %s matches %s (installed: %s)", ErrPluginNotFound, name, want, strings.Join(have, ", "))
@@ -143,7 +161,9 @@ func (r *Registry) spec(ctx context.Context, path string) (connector.Spec, error
 }
 
 // ReadSpec runs the plugin binary at path with --spec and returns the Spec
-// it prints.
+// it prints. When the spec parses but is unusable (invalid, or for another
+// protocol version), the error says why and the returned Spec still names
+// the plugin.
 func ReadSpec(ctx context.Context, path string) (connector.Spec, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -161,11 +181,11 @@ func ReadSpec(ctx context.Context, path string) (connector.Spec, error) {
 	if err := json.Unmarshal(out, &spec); err != nil {
 		return connector.Spec{}, fmt.Errorf("%s --spec: not a connector spec: %w", path, err)
 	}
-	if err := spec.Validate(); err != nil {
-		return connector.Spec{}, fmt.Errorf("%s --spec: %w", path, err)
-	}
 	if spec.ProtocolVersion != connector.ProtocolVersion {
-		return connector.Spec{}, fmt.Errorf("%s speaks connector protocol %d, this broker speaks %d", path, spec.ProtocolVersion, connector.ProtocolVersion)
+		return connector.Spec{Name: spec.Name}, fmt.Errorf("%s speaks connector protocol %d, this broker speaks %d: install a build of it for this Junction", path, spec.ProtocolVersion, connector.ProtocolVersion)
+	}
+	if err := spec.Validate(); err != nil {
+		return connector.Spec{Name: spec.Name}, fmt.Errorf("%s --spec: %w", path, err)
 	}
 	return spec, nil
 }
