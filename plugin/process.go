@@ -26,6 +26,7 @@ type process struct {
 func launch(inst Installed, env map[string]string, log *slog.Logger) (*process, error) {
 	cmd := exec.Command(inst.Path)
 	cmd.Env = cleanEnv(env)
+	dieWithHost(cmd)
 	cfg := connector.ClientConfig(cmd, hclogToSlog(log))
 	cfg.SkipHostEnv = true
 	cfg.StartTimeout = 15 * time.Second
