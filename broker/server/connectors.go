@@ -155,4 +155,3 @@ func statusToProto(st plugin.Status) *v1.ConnectorStatus {
 	}
 	return p
 }
-

@@ -137,8 +137,8 @@ func newClients(addr string, opts ...connect.ClientOption) clients {
 	hc := h2cClient()
 	opts = append([]connect.ClientOption{connect.WithGRPC()}, opts...)
 	return clients{
-		stations: junctionv1connect.NewStationServiceClient(hc, base, opts...),
-		messages: junctionv1connect.NewMessageServiceClient(hc, base, opts...),
+		stations:   junctionv1connect.NewStationServiceClient(hc, base, opts...),
+		messages:   junctionv1connect.NewMessageServiceClient(hc, base, opts...),
 		groups:     junctionv1connect.NewGroupServiceClient(hc, base, opts...),
 		connectors: junctionv1connect.NewConnectorServiceClient(hc, base, opts...),
 	}
