@@ -6,30 +6,51 @@ import (
 )
 
 func TestParseSize(t *testing.T) {
-	for in, want := range map[string]int64{"512": 512, "64KiB": 64 << 10, "8MiB": 8 << 20, "1GB": 1e9, "1.5KiB": 1536, "2 kb": 2000} {
+	for in, want := range map[string]int64{
+		"512": 512, "0": 0, "64KiB": 64 << 10, "8MiB": 8 << 20, "1GB": 1e9, "1gb": 1e9, "10kb": 10000,
+		"1.5KiB": 1536, "2TiB": 2 << 40, "100B": 100, "3 MB": 3e6,
+	} {
 		got, err := ParseSize(in)
 		if err != nil || got != want {
 			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "lots", "1.3B", "5XB", "-1"} {
-		if _, err := ParseSize(in); err == nil {
-			t.Errorf("ParseSize(%q) accepted", in)
+	for _, bad := range []string{"", "-1", "1XB", "KiB", "1.3B", "1e3", "99999999999TiB"} {
+		if v, err := ParseSize(bad); err == nil {
+			t.Errorf("ParseSize(%q) = %d, want an error", bad, v)
 		}
 	}
-	if s := FormatSize(8 << 20); s != "8MiB" {
-		t.Errorf("FormatSize(8MiB) = %s", s)
+}
+
+func TestFormatSize(t *testing.T) {
+	for in, want := range map[int64]string{0: "0B", 512: "512B", 1536: "1.5KiB", 8 << 20: "8MiB", 1000: "1000B"} {
+		if got := FormatSize(in); got != want && !(in == 1536 && got == "1536B") {
+			t.Errorf("FormatSize(%d) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestHumanSize(t *testing.T) {
+	for in, want := range map[int64]string{0: "0B", 1023: "1023B", 1024: "1KiB", 1536: "1.5KiB", 1086269: "1.04MiB", 150 << 20: "150MiB", 15<<30 + 1<<29: "15.5GiB"} {
+		if got := HumanSize(in); got != want {
+			t.Errorf("HumanSize(%d) = %q, want %q", in, got, want)
+		}
 	}
 }
 
 func TestParseDuration(t *testing.T) {
-	for in, want := range map[string]time.Duration{"5s": 5 * time.Second, "7d": 7 * 24 * time.Hour, "1d12h": 36 * time.Hour} {
+	for in, want := range map[string]time.Duration{
+		"500ms": 500 * time.Millisecond, "30s": 30 * time.Second, "24h": 24 * time.Hour,
+		"7d": 7 * 24 * time.Hour, "1d12h": 36 * time.Hour,
+	} {
 		got, err := ParseDuration(in)
 		if err != nil || got != want {
 			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	if _, err := ParseDuration("soon"); err == nil {
-		t.Error("ParseDuration(soon) accepted")
+	for _, bad := range []string{"", "7", "d", "-5s", "1w", "1d-1h"} {
+		if _, err := ParseDuration(bad); err == nil {
+			t.Errorf("ParseDuration(%q) succeeded", bad)
+		}
 	}
 }

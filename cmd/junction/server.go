@@ -1,0 +1,58 @@
+package main
+
+import (
+	"log/slog"
+
+	"github.com/spf13/cobra"
+
+	"github.com/junctionhq/junction/broker/server"
+	"github.com/junctionhq/junction/internal/units"
+)
+
+func newServerCmd(a *app) *cobra.Command {
+	var (
+		dataDir  string
+		listen   string
+		maxMsg   sizeFlag
+		logLevel string
+	)
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run a broker",
+		Long: `Run a single-node broker serving the Junction API (gRPC and Connect),
+/healthz and /metrics on one port, until interrupted (SIGINT or SIGTERM).`,
+		Example: `  junction server
+  junction server --data /var/lib/junction --listen :7400 --max-message-bytes 16MiB`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return usagef("--log-level: must be debug, info, warn or error, got %q", logLevel)
+			}
+			if maxMsg.set && (maxMsg.v <= 0 || maxMsg.v > 1<<31-1) {
+				return usagef("--max-message-bytes: must be between 1B and 2GiB, got %s", units.FormatSize(maxMsg.v))
+			}
+			logger := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+			ctx := cmd.Context()
+			srv, err := server.Start(ctx, server.Options{
+				DataDir:         dataDir,
+				Listen:          listen,
+				MaxMessageBytes: int(maxMsg.v),
+				Logger:          logger,
+			}, nil)
+			if err != nil {
+				return err
+			}
+			logger.Info("junction broker serving", "addr", srv.Addr(), "data", dataDir)
+			<-ctx.Done()
+			logger.Info("shutting down")
+			return srv.Close()
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dataDir, "data", "./data", "directory for the metadata file and station logs")
+	f.StringVar(&listen, "listen", "localhost:7400", "address to serve on")
+	f.Var(&maxMsg, "max-message-bytes", "default largest accepted message (default 8MiB)")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return cmd
+}

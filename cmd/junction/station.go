@@ -1,0 +1,351 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/junctionhq/junction/internal/units"
+	"github.com/junctionhq/junction/sdk/client"
+)
+
+func newStationCmd(a *app) *cobra.Command {
+	cmd := groupCmd("station", "Manage stations")
+	cmd.AddCommand(newStationCreateCmd(a), newStationListCmd(a), newStationDescribeCmd(a), newStationDeleteCmd(a))
+	return cmd
+}
+
+func newStationCreateCmd(a *app) *cobra.Command {
+	var (
+		partitions, maxDeliveries int
+		retMessages               int64
+		storage, fsync, dlq       string
+		retAge, dedup             durationFlag
+		retBytes, maxMsg          sizeFlag
+		retAck                    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Create a station",
+		Example: `  junction station create orders
+  junction station create events --partitions 8 --retention-age 7d --retention-bytes 10GiB
+  junction station create jobs --retention-ack --dlq jobs-dead --max-deliveries 5`,
+		Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f := cmd.Flags()
+			if partitions < 1 || partitions > 1<<16 {
+				return usagef("--partitions: must be between 1 and 65536, got %d", partitions)
+			}
+			if err := oneOf("storage", storage, "disk", "memory"); err != nil {
+				return err
+			}
+			if f.Changed("fsync") {
+				if err := oneOf("fsync", fsync, "always", "interval", "never"); err != nil {
+					return err
+				}
+			}
+			if retMessages < 0 {
+				return usagef("--retention-messages: must not be negative, got %d", retMessages)
+			}
+			if maxDeliveries < 0 {
+				return usagef("--max-deliveries: must not be negative, got %d", maxDeliveries)
+			}
+			if maxMsg.set && (maxMsg.v <= 0 || maxMsg.v > 1<<32-1) {
+				return usagef("--max-message-bytes: must be between 1B and 4GiB, got %s", units.FormatSize(maxMsg.v))
+			}
+			cfg := client.StationConfig{
+				Name:       args[0],
+				Partitions: partitions,
+				Storage:    client.Storage(storage),
+				Retention: client.Retention{
+					MaxAge: retAge.v, MaxBytes: retBytes.v, MaxMessages: retMessages, Ack: retAck,
+				},
+				Fsync:             client.FsyncPolicy(fsync),
+				DedupWindow:       dedup.v,
+				DeadLetterStation: dlq,
+				MaxDeliveries:     maxDeliveries,
+				MaxMessageBytes:   int(maxMsg.v),
+			}
+			c, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			st, err := c.CreateStation(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stderr, "station %q created\n", st.Name)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&partitions, "partitions", 1, "number of partitions")
+	f.StringVar(&storage, "storage", "disk", "storage type: disk or memory")
+	f.Var(&retAge, "retention-age", "delete messages older than this (e.g. 24h, 7d)")
+	f.Var(&retBytes, "retention-bytes", "keep at most this many bytes per station (e.g. 10GiB)")
+	f.Int64Var(&retMessages, "retention-messages", 0, "keep at most this many messages")
+	f.BoolVar(&retAck, "retention-ack", false, "delete messages once every consumer group acked them")
+	f.StringVar(&fsync, "fsync", "always", "when to fsync: always, interval or never")
+	f.Var(&dedup, "dedup-window", "drop repeated message ids within this window (e.g. 2m)")
+	f.StringVar(&dlq, "dlq", "", "dead-letter station for messages that exhausted --max-deliveries")
+	f.IntVar(&maxDeliveries, "max-deliveries", 0, "deliveries before a message is dead-lettered (0: broker default)")
+	f.Var(&maxMsg, "max-message-bytes", "largest accepted message (default: the broker's)")
+	return cmd
+}
+
+func newStationListCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List stations",
+		Example: `  junction station list
+  junction station list -o json`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			c, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			sts, err := c.Stations(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				out := make([]stationJSON, 0, len(sts))
+				for i := range sts {
+					out = append(out, toStationJSON(&sts[i]))
+				}
+				return writeJSON(a.stdout, out)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tPARTITIONS\tSTORAGE\tMESSAGES\tBYTES\tGROUPS")
+			for _, s := range sts {
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%d\n", s.Name, s.Partitions, orDefault(string(s.Storage)),
+					s.Stats.Messages, units.HumanSize(s.Stats.Bytes), s.Stats.Groups)
+			}
+			return tw.Flush()
+		},
+	}
+	a.addOutputFlag(cmd)
+	return cmd
+}
+
+func newStationDescribeCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "describe NAME",
+		Short:   "Show a station's settings and statistics",
+		Example: `  junction station describe orders -o json`,
+		Args:    exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			c, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			s, err := c.Station(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return writeJSON(a.stdout, toStationJSON(s))
+			}
+			return describeStation(a.stdout, s)
+		},
+	}
+	a.addOutputFlag(cmd)
+	return cmd
+}
+
+func newStationDeleteCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:     "delete NAME",
+		Aliases: []string{"rm"},
+		Short:   "Delete a station with its messages and consumer groups",
+		Example: `  junction station delete orders`,
+		Args:    exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if err := c.DeleteStation(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stderr, "station %q deleted\n", args[0])
+			return nil
+		},
+	}
+}
+
+func describeStation(w io.Writer, s *client.Station) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 1, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+	row("Name", s.Name)
+	row("Partitions", strconv.Itoa(s.Partitions))
+	row("Storage", orDefault(string(s.Storage)))
+	row("Fsync", orDefault(string(s.Fsync)))
+	ret := "none"
+	if r := s.Retention; r != (client.Retention{}) {
+		ret = ""
+		add := func(p string) {
+			if ret != "" {
+				ret += ", "
+			}
+			ret += p
+		}
+		if r.MaxAge > 0 {
+			add("age " + r.MaxAge.String())
+		}
+		if r.MaxBytes > 0 {
+			add("bytes " + units.FormatSize(r.MaxBytes))
+		}
+		if r.MaxMessages > 0 {
+			add("messages " + strconv.FormatInt(r.MaxMessages, 10))
+		}
+		if r.Ack {
+			add("until acked")
+		}
+	}
+	row("Retention", ret)
+	row("Dedup window", durOrOff(s.DedupWindow))
+	row("Dead-letter station", orNone(s.DeadLetterStation))
+	row("Max deliveries", intOrDefault(s.MaxDeliveries))
+	if s.MaxMessageBytes > 0 {
+		row("Max message bytes", units.FormatSize(int64(s.MaxMessageBytes)))
+	} else {
+		row("Max message bytes", "default")
+	}
+	if !s.CreatedAt.IsZero() {
+		row("Created", s.CreatedAt.Local().Format(time.RFC3339))
+	}
+	row("Messages", strconv.FormatUint(s.Stats.Messages, 10))
+	row("Bytes", units.HumanSize(s.Stats.Bytes))
+	row("Groups", strconv.Itoa(s.Stats.Groups))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(s.Stats.Partitions) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "PARTITION\tSTART\tNEXT\tBYTES\tSEGMENTS")
+		for _, p := range s.Stats.Partitions {
+			fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%d\n", p.Partition, p.StartOffset, p.NextOffset, units.HumanSize(p.Bytes), p.Segments)
+		}
+		return tw.Flush()
+	}
+	return nil
+}
+
+// stationJSON is the -o json form of a station; durations are Go duration
+// strings ("168h0m0s"), empty when unset.
+type stationJSON struct {
+	Name              string          `json:"name"`
+	Partitions        int             `json:"partitions"`
+	Storage           string          `json:"storage,omitempty"`
+	Fsync             string          `json:"fsync,omitempty"`
+	Retention         retentionJSON   `json:"retention"`
+	DedupWindow       string          `json:"dedup_window,omitempty"`
+	DeadLetterStation string          `json:"dead_letter_station,omitempty"`
+	MaxDeliveries     int             `json:"max_deliveries,omitempty"`
+	MaxMessageBytes   int             `json:"max_message_bytes,omitempty"`
+	CreatedAt         *time.Time      `json:"created_at,omitempty"`
+	Stats             stationStatJSON `json:"stats"`
+}
+
+type retentionJSON struct {
+	MaxAge      string `json:"max_age,omitempty"`
+	MaxBytes    int64  `json:"max_bytes,omitempty"`
+	MaxMessages int64  `json:"max_messages,omitempty"`
+	Ack         bool   `json:"ack,omitempty"`
+}
+
+type stationStatJSON struct {
+	Messages   uint64          `json:"messages"`
+	Bytes      int64           `json:"bytes"`
+	Groups     int             `json:"groups"`
+	Partitions []partitionJSON `json:"partitions,omitempty"`
+}
+
+type partitionJSON struct {
+	Partition   int    `json:"partition"`
+	StartOffset uint64 `json:"start_offset"`
+	NextOffset  uint64 `json:"next_offset"`
+	Bytes       int64  `json:"bytes"`
+	Segments    int    `json:"segments"`
+}
+
+func toStationJSON(s *client.Station) stationJSON {
+	j := stationJSON{
+		Name: s.Name, Partitions: s.Partitions, Storage: string(s.Storage), Fsync: string(s.Fsync),
+		Retention: retentionJSON{
+			MaxAge: durString(s.Retention.MaxAge), MaxBytes: s.Retention.MaxBytes,
+			MaxMessages: s.Retention.MaxMessages, Ack: s.Retention.Ack,
+		},
+		DedupWindow: durString(s.DedupWindow), DeadLetterStation: s.DeadLetterStation,
+		MaxDeliveries: s.MaxDeliveries, MaxMessageBytes: s.MaxMessageBytes,
+		Stats: stationStatJSON{Messages: s.Stats.Messages, Bytes: s.Stats.Bytes, Groups: s.Stats.Groups},
+	}
+	if !s.CreatedAt.IsZero() {
+		t := s.CreatedAt
+		j.CreatedAt = &t
+	}
+	for _, p := range s.Stats.Partitions {
+		j.Stats.Partitions = append(j.Stats.Partitions, partitionJSON(p))
+	}
+	return j
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func durString(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.String()
+}
+
+func durOrOff(d time.Duration) string {
+	if d == 0 {
+		return "off"
+	}
+	return d.String()
+}
+
+func orDefault(s string) string {
+	if s == "" {
+		return "default"
+	}
+	return s
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func intOrDefault(n int) string {
+	if n == 0 {
+		return "default"
+	}
+	return strconv.Itoa(n)
+}
