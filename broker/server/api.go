@@ -294,9 +294,10 @@ const produceInFlight = 64
 // of one stream (and of concurrent streams) share group commits.
 func (s *messageService) ProduceStream(ctx context.Context, stream *connect.BidiStream[v1.ProduceStreamRequest, v1.ProduceStreamResponse]) error {
 	type inflight struct {
-		seq uint64
-		p   *broker.PendingProduce
-		err error
+		seq     uint64
+		station string
+		p       *broker.PendingProduce
+		err     error
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -313,8 +314,13 @@ func (s *messageService) ProduceStream(ctx context.Context, stream *connect.Bidi
 				resp.Results = resultsToProto(results)
 			}
 			if err != nil {
-				code, _ := classify(err)
+				code, reason := classify(err)
 				resp.Error, resp.ErrorCode = err.Error(), code.String()
+				resp.ErrorInfo = &v1.ErrorInfo{Reason: reason, Station: f.station}
+				var fe *broker.FieldError
+				if errors.As(err, &fe) {
+					resp.ErrorInfo.Field = fe.Field
+				}
 			}
 			if failed == nil {
 				if failed = stream.Send(resp); failed != nil {
@@ -334,7 +340,7 @@ func (s *messageService) ProduceStream(ctx context.Context, stream *connect.Bidi
 			break
 		}
 		p, err := s.produceAsync(ctx, req.GetStation(), req.GetMessages())
-		queue <- inflight{seq: req.Sequence, p: p, err: err}
+		queue <- inflight{seq: req.Sequence, station: req.GetStation(), p: p, err: err}
 	}
 	close(queue)
 	if err := <-sendErr; err != nil {
@@ -360,6 +366,12 @@ func (s *messageService) Pull(ctx context.Context, req *connect.Request[v1.PullR
 	ds, err := s.b.Pull(ctx, m.Station, m.Group, broker.PullOptions{Max: n, MaxWait: maxWait, Start: start, Config: groupConfigFromProto(m.GetConfig())})
 	if err != nil {
 		return nil, apiError(err, m.Station, m.Group)
+	}
+	if ctx.Err() != nil {
+		// The caller is gone: hand the messages back rather than let them
+		// wait out their ack deadline.
+		s.release(m.Station, m.Group, ds)
+		return nil, apiError(ctx.Err(), m.Station, m.Group)
 	}
 	return connect.NewResponse(&v1.PullResponse{Messages: deliveriesToProto(ds)}), nil
 }
@@ -387,6 +399,7 @@ func (s *messageService) Consume(ctx context.Context, req *connect.Request[v1.Co
 			continue
 		}
 		if err := stream.Send(&v1.ConsumeResponse{Messages: deliveriesToProto(ds)}); err != nil {
+			s.release(m.Station, m.Group, ds)
 			return err
 		}
 	}
@@ -404,6 +417,15 @@ func (s *messageService) Nack(ctx context.Context, req *connect.Request[v1.NackR
 		return nil, apiError(err, req.Msg.Station, req.Msg.Group)
 	}
 	return connect.NewResponse(&v1.NackResponse{}), nil
+}
+
+// release returns undelivered deliveries to their group at once.
+func (s *messageService) release(station, group string, ds []broker.Delivery) {
+	refs := make([]broker.MessageRef, len(ds))
+	for i, d := range ds {
+		refs[i] = broker.MessageRef{Partition: d.Partition, Offset: d.Record.Offset}
+	}
+	s.b.Nack(station, group, refs, 0)
 }
 
 func refsFromProto(ms []*v1.MessageRefs) []broker.MessageRef {

@@ -446,7 +446,7 @@ func TestProduceStreamPipelined(t *testing.T) {
 			t.Fatalf("response %d carries sequence %d", seq, resp.Sequence)
 		}
 		if seq == 7 {
-			if resp.ErrorCode != connect.CodeNotFound.String() || len(resp.Results) != 0 {
+			if resp.ErrorCode != connect.CodeNotFound.String() || len(resp.Results) != 0 || resp.ErrorInfo.GetReason() != v1.ErrorReason_ERROR_REASON_STATION_NOT_FOUND {
 				t.Fatalf("request to a missing station: %+v", resp)
 			}
 			continue

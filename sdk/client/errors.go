@@ -134,22 +134,17 @@ func reasonName(r junctionv1.ErrorReason) string {
 	return strings.TrimPrefix(r.String(), "ERROR_REASON_")
 }
 
-// streamError builds the error of a failed ProduceStream request, which
-// carries only a message and a code name. Within a produce, a not_found can
-// only mean the station and resource_exhausted a too-large message.
-func streamError(station, msg, codeName string) *Error {
+// streamError builds the error of a failed ProduceStream request from the
+// response's message, code name and ErrorInfo.
+func streamError(station, msg, codeName string, info *junctionv1.ErrorInfo) *Error {
 	var code connect.Code
 	if err := code.UnmarshalText([]byte(codeName)); err != nil {
 		code = connect.CodeUnknown
 	}
 	e := &Error{Code: code, Message: msg, Station: station}
-	switch code {
-	case connect.CodeNotFound:
-		e.Reason = "STATION_NOT_FOUND"
-	case connect.CodeResourceExhausted:
-		e.Reason = "MESSAGE_TOO_LARGE"
-	case connect.CodeInvalidArgument:
-		e.Reason = "INVALID_ARGUMENT"
+	if info != nil {
+		e.Reason = reasonName(info.GetReason())
+		e.Field = info.GetField()
 	}
 	if e.Message == "" {
 		e.Message = "produce failed: " + codeName

@@ -422,7 +422,7 @@ func (p *Producer) finish(b *batch, results []*junctionv1.ProduceResult, err err
 func (p *Producer) complete(b *batch, resp *junctionv1.ProduceStreamResponse) {
 	switch {
 	case resp.GetError() != "" || resp.GetErrorCode() != "":
-		p.finish(b, nil, streamError(p.station, resp.GetError(), resp.GetErrorCode()))
+		p.finish(b, nil, streamError(p.station, resp.GetError(), resp.GetErrorCode(), resp.GetErrorInfo()))
 	case len(resp.GetResults()) != len(b.msgs):
 		p.finish(b, nil, fmt.Errorf("produce to %q: broker returned %d results for %d messages", p.station, len(resp.GetResults()), len(b.msgs)))
 	default:

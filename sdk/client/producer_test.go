@@ -88,7 +88,7 @@ func TestProducerRequestErrorFailsOnlyItsMessages(t *testing.T) {
 	f.onRequest = func(_ int, req *junctionv1.ProduceStreamRequest) (*junctionv1.ProduceStreamResponse, error) {
 		for _, m := range req.GetMessages() {
 			if string(m.GetValue()) == "bad" {
-				return &junctionv1.ProduceStreamResponse{Sequence: req.GetSequence(), Error: `station "orders" not found`, ErrorCode: "not_found"}, nil
+				return &junctionv1.ProduceStreamResponse{Sequence: req.GetSequence(), Error: `station "orders" not found`, ErrorCode: "not_found", ErrorInfo: &junctionv1.ErrorInfo{Reason: junctionv1.ErrorReason_ERROR_REASON_STATION_NOT_FOUND}}, nil
 			}
 		}
 		return nil, nil

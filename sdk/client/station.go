@@ -95,10 +95,9 @@ type PartitionStats struct {
 }
 
 // StationUpdate names the settings [Client.UpdateStation] changes: nil
-// fields are left as they are. Partitions and storage cannot change.
+// fields are left as they are. Partitions, storage and fsync cannot change.
 type StationUpdate struct {
 	Retention         *Retention
-	Fsync             *FsyncPolicy
 	DedupWindow       *time.Duration
 	DeadLetterStation *string
 	MaxDeliveries     *int
@@ -164,14 +163,6 @@ func (c *Client) UpdateStation(ctx context.Context, name string, u StationUpdate
 	if u.Retention != nil {
 		pb.Retention = retentionToProto(*u.Retention)
 		paths = append(paths, "retention")
-	}
-	if u.Fsync != nil {
-		f, err := fsyncToProto(*u.Fsync)
-		if err != nil {
-			return nil, err
-		}
-		pb.Fsync = f
-		paths = append(paths, "fsync")
 	}
 	if u.DedupWindow != nil {
 		pb.DedupWindow = durationpb.New(*u.DedupWindow)

@@ -853,9 +853,10 @@ func (*ListStationsRequest) Descriptor() ([]byte, []int) {
 }
 
 type ListStationsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Stations      []*Station             `protobuf:"bytes,1,rep,name=stations,proto3" json:"stations,omitempty"`
-	Stats         []*StationStats        `protobuf:"bytes,2,rep,name=stats,proto3" json:"stats,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Stations []*Station             `protobuf:"bytes,1,rep,name=stations,proto3" json:"stations,omitempty"`
+	// stats[i] describes stations[i].
+	Stats         []*StationStats `protobuf:"bytes,2,rep,name=stats,proto3" json:"stats,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1432,7 +1433,9 @@ type ProduceStreamResponse struct {
 	// Non-empty when the request failed; then no message of it was stored.
 	Error string `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
 	// The Connect/gRPC code name of the failure, such as "not_found".
-	ErrorCode     string `protobuf:"bytes,4,opt,name=error_code,json=errorCode,proto3" json:"error_code,omitempty"`
+	ErrorCode string `protobuf:"bytes,4,opt,name=error_code,json=errorCode,proto3" json:"error_code,omitempty"`
+	// The stable reason of the failure, as on unary errors.
+	ErrorInfo     *ErrorInfo `protobuf:"bytes,5,opt,name=error_info,json=errorInfo,proto3" json:"error_info,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1493,6 +1496,13 @@ func (x *ProduceStreamResponse) GetErrorCode() string {
 		return x.ErrorCode
 	}
 	return ""
+}
+
+func (x *ProduceStreamResponse) GetErrorInfo() *ErrorInfo {
+	if x != nil {
+		return x.ErrorInfo
+	}
+	return nil
 }
 
 // StartPosition says where a new consumer group starts reading.
@@ -4182,13 +4192,15 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x14ProduceStreamRequest\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12\x18\n" +
 	"\astation\x18\x02 \x01(\tR\astation\x120\n" +
-	"\bmessages\x18\x03 \x03(\v2\x14.junction.v1.MessageR\bmessages\"\x9e\x01\n" +
+	"\bmessages\x18\x03 \x03(\v2\x14.junction.v1.MessageR\bmessages\"\xd5\x01\n" +
 	"\x15ProduceStreamResponse\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x124\n" +
 	"\aresults\x18\x02 \x03(\v2\x1a.junction.v1.ProduceResultR\aresults\x12\x14\n" +
 	"\x05error\x18\x03 \x01(\tR\x05error\x12\x1d\n" +
 	"\n" +
-	"error_code\x18\x04 \x01(\tR\terrorCode\"\x9f\x01\n" +
+	"error_code\x18\x04 \x01(\tR\terrorCode\x125\n" +
+	"\n" +
+	"error_info\x18\x05 \x01(\v2\x16.junction.v1.ErrorInfoR\terrorInfo\"\x9f\x01\n" +
 	"\rStartPosition\x12\x1c\n" +
 	"\bearliest\x18\x01 \x01(\bH\x00R\bearliest\x12\x18\n" +
 	"\x06latest\x18\x02 \x01(\bH\x00R\x06latest\x12\x18\n" +
@@ -4544,95 +4556,96 @@ var file_junction_v1_junction_proto_depIdxs = []int32{
 	20, // 18: junction.v1.ProduceResponse.results:type_name -> junction.v1.ProduceResult
 	19, // 19: junction.v1.ProduceStreamRequest.messages:type_name -> junction.v1.Message
 	20, // 20: junction.v1.ProduceStreamResponse.results:type_name -> junction.v1.ProduceResult
-	70, // 21: junction.v1.StartPosition.time:type_name -> google.protobuf.Timestamp
-	69, // 22: junction.v1.GroupConfig.ack_deadline:type_name -> google.protobuf.Duration
-	70, // 23: junction.v1.Delivery.timestamp:type_name -> google.protobuf.Timestamp
-	18, // 24: junction.v1.Delivery.headers:type_name -> junction.v1.Header
-	69, // 25: junction.v1.PullRequest.max_wait:type_name -> google.protobuf.Duration
-	25, // 26: junction.v1.PullRequest.start:type_name -> junction.v1.StartPosition
-	26, // 27: junction.v1.PullRequest.config:type_name -> junction.v1.GroupConfig
-	27, // 28: junction.v1.PullResponse.messages:type_name -> junction.v1.Delivery
-	25, // 29: junction.v1.ConsumeRequest.start:type_name -> junction.v1.StartPosition
-	26, // 30: junction.v1.ConsumeRequest.config:type_name -> junction.v1.GroupConfig
-	27, // 31: junction.v1.ConsumeResponse.messages:type_name -> junction.v1.Delivery
-	32, // 32: junction.v1.AckRequest.messages:type_name -> junction.v1.MessageRefs
-	32, // 33: junction.v1.NackRequest.messages:type_name -> junction.v1.MessageRefs
-	69, // 34: junction.v1.NackRequest.delay:type_name -> google.protobuf.Duration
-	26, // 35: junction.v1.Group.config:type_name -> junction.v1.GroupConfig
-	37, // 36: junction.v1.Group.partitions:type_name -> junction.v1.PartitionLag
-	70, // 37: junction.v1.Group.created_at:type_name -> google.protobuf.Timestamp
-	25, // 38: junction.v1.CreateGroupRequest.start:type_name -> junction.v1.StartPosition
-	26, // 39: junction.v1.CreateGroupRequest.config:type_name -> junction.v1.GroupConfig
-	38, // 40: junction.v1.CreateGroupResponse.group:type_name -> junction.v1.Group
-	38, // 41: junction.v1.ListGroupsResponse.groups:type_name -> junction.v1.Group
-	38, // 42: junction.v1.DescribeGroupResponse.group:type_name -> junction.v1.Group
-	25, // 43: junction.v1.ResetGroupOffsetRequest.start:type_name -> junction.v1.StartPosition
-	38, // 44: junction.v1.ResetGroupOffsetResponse.group:type_name -> junction.v1.Group
-	2,  // 45: junction.v1.ConnectorStatus.state:type_name -> junction.v1.ConnectorState
-	70, // 46: junction.v1.ConnectorStatus.last_error_at:type_name -> google.protobuf.Timestamp
-	70, // 47: junction.v1.ConnectorStatus.started_at:type_name -> google.protobuf.Timestamp
-	49, // 48: junction.v1.ApplyConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	52, // 49: junction.v1.ValidateConnectorResponse.errors:type_name -> junction.v1.DefinitionError
-	49, // 50: junction.v1.ListConnectorsResponse.connectors:type_name -> junction.v1.ConnectorStatus
-	49, // 51: junction.v1.GetConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	49, // 52: junction.v1.PauseConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	49, // 53: junction.v1.ResumeConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	65, // 54: junction.v1.ListPluginsResponse.plugins:type_name -> junction.v1.Plugin
-	3,  // 55: junction.v1.ErrorInfo.reason:type_name -> junction.v1.ErrorReason
-	52, // 56: junction.v1.ErrorInfo.definition_errors:type_name -> junction.v1.DefinitionError
-	8,  // 57: junction.v1.StationService.CreateStation:input_type -> junction.v1.CreateStationRequest
-	10, // 58: junction.v1.StationService.GetStation:input_type -> junction.v1.GetStationRequest
-	12, // 59: junction.v1.StationService.ListStations:input_type -> junction.v1.ListStationsRequest
-	14, // 60: junction.v1.StationService.UpdateStation:input_type -> junction.v1.UpdateStationRequest
-	16, // 61: junction.v1.StationService.DeleteStation:input_type -> junction.v1.DeleteStationRequest
-	21, // 62: junction.v1.MessageService.Produce:input_type -> junction.v1.ProduceRequest
-	23, // 63: junction.v1.MessageService.ProduceStream:input_type -> junction.v1.ProduceStreamRequest
-	28, // 64: junction.v1.MessageService.Pull:input_type -> junction.v1.PullRequest
-	30, // 65: junction.v1.MessageService.Consume:input_type -> junction.v1.ConsumeRequest
-	33, // 66: junction.v1.MessageService.Ack:input_type -> junction.v1.AckRequest
-	35, // 67: junction.v1.MessageService.Nack:input_type -> junction.v1.NackRequest
-	39, // 68: junction.v1.GroupService.CreateGroup:input_type -> junction.v1.CreateGroupRequest
-	41, // 69: junction.v1.GroupService.ListGroups:input_type -> junction.v1.ListGroupsRequest
-	43, // 70: junction.v1.GroupService.DescribeGroup:input_type -> junction.v1.DescribeGroupRequest
-	45, // 71: junction.v1.GroupService.DeleteGroup:input_type -> junction.v1.DeleteGroupRequest
-	47, // 72: junction.v1.GroupService.ResetGroupOffset:input_type -> junction.v1.ResetGroupOffsetRequest
-	50, // 73: junction.v1.ConnectorService.ApplyConnector:input_type -> junction.v1.ApplyConnectorRequest
-	53, // 74: junction.v1.ConnectorService.ValidateConnector:input_type -> junction.v1.ValidateConnectorRequest
-	55, // 75: junction.v1.ConnectorService.ListConnectors:input_type -> junction.v1.ListConnectorsRequest
-	57, // 76: junction.v1.ConnectorService.GetConnector:input_type -> junction.v1.GetConnectorRequest
-	59, // 77: junction.v1.ConnectorService.PauseConnector:input_type -> junction.v1.PauseConnectorRequest
-	61, // 78: junction.v1.ConnectorService.ResumeConnector:input_type -> junction.v1.ResumeConnectorRequest
-	63, // 79: junction.v1.ConnectorService.DeleteConnector:input_type -> junction.v1.DeleteConnectorRequest
-	66, // 80: junction.v1.ConnectorService.ListPlugins:input_type -> junction.v1.ListPluginsRequest
-	9,  // 81: junction.v1.StationService.CreateStation:output_type -> junction.v1.CreateStationResponse
-	11, // 82: junction.v1.StationService.GetStation:output_type -> junction.v1.GetStationResponse
-	13, // 83: junction.v1.StationService.ListStations:output_type -> junction.v1.ListStationsResponse
-	15, // 84: junction.v1.StationService.UpdateStation:output_type -> junction.v1.UpdateStationResponse
-	17, // 85: junction.v1.StationService.DeleteStation:output_type -> junction.v1.DeleteStationResponse
-	22, // 86: junction.v1.MessageService.Produce:output_type -> junction.v1.ProduceResponse
-	24, // 87: junction.v1.MessageService.ProduceStream:output_type -> junction.v1.ProduceStreamResponse
-	29, // 88: junction.v1.MessageService.Pull:output_type -> junction.v1.PullResponse
-	31, // 89: junction.v1.MessageService.Consume:output_type -> junction.v1.ConsumeResponse
-	34, // 90: junction.v1.MessageService.Ack:output_type -> junction.v1.AckResponse
-	36, // 91: junction.v1.MessageService.Nack:output_type -> junction.v1.NackResponse
-	40, // 92: junction.v1.GroupService.CreateGroup:output_type -> junction.v1.CreateGroupResponse
-	42, // 93: junction.v1.GroupService.ListGroups:output_type -> junction.v1.ListGroupsResponse
-	44, // 94: junction.v1.GroupService.DescribeGroup:output_type -> junction.v1.DescribeGroupResponse
-	46, // 95: junction.v1.GroupService.DeleteGroup:output_type -> junction.v1.DeleteGroupResponse
-	48, // 96: junction.v1.GroupService.ResetGroupOffset:output_type -> junction.v1.ResetGroupOffsetResponse
-	51, // 97: junction.v1.ConnectorService.ApplyConnector:output_type -> junction.v1.ApplyConnectorResponse
-	54, // 98: junction.v1.ConnectorService.ValidateConnector:output_type -> junction.v1.ValidateConnectorResponse
-	56, // 99: junction.v1.ConnectorService.ListConnectors:output_type -> junction.v1.ListConnectorsResponse
-	58, // 100: junction.v1.ConnectorService.GetConnector:output_type -> junction.v1.GetConnectorResponse
-	60, // 101: junction.v1.ConnectorService.PauseConnector:output_type -> junction.v1.PauseConnectorResponse
-	62, // 102: junction.v1.ConnectorService.ResumeConnector:output_type -> junction.v1.ResumeConnectorResponse
-	64, // 103: junction.v1.ConnectorService.DeleteConnector:output_type -> junction.v1.DeleteConnectorResponse
-	67, // 104: junction.v1.ConnectorService.ListPlugins:output_type -> junction.v1.ListPluginsResponse
-	81, // [81:105] is the sub-list for method output_type
-	57, // [57:81] is the sub-list for method input_type
-	57, // [57:57] is the sub-list for extension type_name
-	57, // [57:57] is the sub-list for extension extendee
-	0,  // [0:57] is the sub-list for field type_name
+	68, // 21: junction.v1.ProduceStreamResponse.error_info:type_name -> junction.v1.ErrorInfo
+	70, // 22: junction.v1.StartPosition.time:type_name -> google.protobuf.Timestamp
+	69, // 23: junction.v1.GroupConfig.ack_deadline:type_name -> google.protobuf.Duration
+	70, // 24: junction.v1.Delivery.timestamp:type_name -> google.protobuf.Timestamp
+	18, // 25: junction.v1.Delivery.headers:type_name -> junction.v1.Header
+	69, // 26: junction.v1.PullRequest.max_wait:type_name -> google.protobuf.Duration
+	25, // 27: junction.v1.PullRequest.start:type_name -> junction.v1.StartPosition
+	26, // 28: junction.v1.PullRequest.config:type_name -> junction.v1.GroupConfig
+	27, // 29: junction.v1.PullResponse.messages:type_name -> junction.v1.Delivery
+	25, // 30: junction.v1.ConsumeRequest.start:type_name -> junction.v1.StartPosition
+	26, // 31: junction.v1.ConsumeRequest.config:type_name -> junction.v1.GroupConfig
+	27, // 32: junction.v1.ConsumeResponse.messages:type_name -> junction.v1.Delivery
+	32, // 33: junction.v1.AckRequest.messages:type_name -> junction.v1.MessageRefs
+	32, // 34: junction.v1.NackRequest.messages:type_name -> junction.v1.MessageRefs
+	69, // 35: junction.v1.NackRequest.delay:type_name -> google.protobuf.Duration
+	26, // 36: junction.v1.Group.config:type_name -> junction.v1.GroupConfig
+	37, // 37: junction.v1.Group.partitions:type_name -> junction.v1.PartitionLag
+	70, // 38: junction.v1.Group.created_at:type_name -> google.protobuf.Timestamp
+	25, // 39: junction.v1.CreateGroupRequest.start:type_name -> junction.v1.StartPosition
+	26, // 40: junction.v1.CreateGroupRequest.config:type_name -> junction.v1.GroupConfig
+	38, // 41: junction.v1.CreateGroupResponse.group:type_name -> junction.v1.Group
+	38, // 42: junction.v1.ListGroupsResponse.groups:type_name -> junction.v1.Group
+	38, // 43: junction.v1.DescribeGroupResponse.group:type_name -> junction.v1.Group
+	25, // 44: junction.v1.ResetGroupOffsetRequest.start:type_name -> junction.v1.StartPosition
+	38, // 45: junction.v1.ResetGroupOffsetResponse.group:type_name -> junction.v1.Group
+	2,  // 46: junction.v1.ConnectorStatus.state:type_name -> junction.v1.ConnectorState
+	70, // 47: junction.v1.ConnectorStatus.last_error_at:type_name -> google.protobuf.Timestamp
+	70, // 48: junction.v1.ConnectorStatus.started_at:type_name -> google.protobuf.Timestamp
+	49, // 49: junction.v1.ApplyConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	52, // 50: junction.v1.ValidateConnectorResponse.errors:type_name -> junction.v1.DefinitionError
+	49, // 51: junction.v1.ListConnectorsResponse.connectors:type_name -> junction.v1.ConnectorStatus
+	49, // 52: junction.v1.GetConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	49, // 53: junction.v1.PauseConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	49, // 54: junction.v1.ResumeConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	65, // 55: junction.v1.ListPluginsResponse.plugins:type_name -> junction.v1.Plugin
+	3,  // 56: junction.v1.ErrorInfo.reason:type_name -> junction.v1.ErrorReason
+	52, // 57: junction.v1.ErrorInfo.definition_errors:type_name -> junction.v1.DefinitionError
+	8,  // 58: junction.v1.StationService.CreateStation:input_type -> junction.v1.CreateStationRequest
+	10, // 59: junction.v1.StationService.GetStation:input_type -> junction.v1.GetStationRequest
+	12, // 60: junction.v1.StationService.ListStations:input_type -> junction.v1.ListStationsRequest
+	14, // 61: junction.v1.StationService.UpdateStation:input_type -> junction.v1.UpdateStationRequest
+	16, // 62: junction.v1.StationService.DeleteStation:input_type -> junction.v1.DeleteStationRequest
+	21, // 63: junction.v1.MessageService.Produce:input_type -> junction.v1.ProduceRequest
+	23, // 64: junction.v1.MessageService.ProduceStream:input_type -> junction.v1.ProduceStreamRequest
+	28, // 65: junction.v1.MessageService.Pull:input_type -> junction.v1.PullRequest
+	30, // 66: junction.v1.MessageService.Consume:input_type -> junction.v1.ConsumeRequest
+	33, // 67: junction.v1.MessageService.Ack:input_type -> junction.v1.AckRequest
+	35, // 68: junction.v1.MessageService.Nack:input_type -> junction.v1.NackRequest
+	39, // 69: junction.v1.GroupService.CreateGroup:input_type -> junction.v1.CreateGroupRequest
+	41, // 70: junction.v1.GroupService.ListGroups:input_type -> junction.v1.ListGroupsRequest
+	43, // 71: junction.v1.GroupService.DescribeGroup:input_type -> junction.v1.DescribeGroupRequest
+	45, // 72: junction.v1.GroupService.DeleteGroup:input_type -> junction.v1.DeleteGroupRequest
+	47, // 73: junction.v1.GroupService.ResetGroupOffset:input_type -> junction.v1.ResetGroupOffsetRequest
+	50, // 74: junction.v1.ConnectorService.ApplyConnector:input_type -> junction.v1.ApplyConnectorRequest
+	53, // 75: junction.v1.ConnectorService.ValidateConnector:input_type -> junction.v1.ValidateConnectorRequest
+	55, // 76: junction.v1.ConnectorService.ListConnectors:input_type -> junction.v1.ListConnectorsRequest
+	57, // 77: junction.v1.ConnectorService.GetConnector:input_type -> junction.v1.GetConnectorRequest
+	59, // 78: junction.v1.ConnectorService.PauseConnector:input_type -> junction.v1.PauseConnectorRequest
+	61, // 79: junction.v1.ConnectorService.ResumeConnector:input_type -> junction.v1.ResumeConnectorRequest
+	63, // 80: junction.v1.ConnectorService.DeleteConnector:input_type -> junction.v1.DeleteConnectorRequest
+	66, // 81: junction.v1.ConnectorService.ListPlugins:input_type -> junction.v1.ListPluginsRequest
+	9,  // 82: junction.v1.StationService.CreateStation:output_type -> junction.v1.CreateStationResponse
+	11, // 83: junction.v1.StationService.GetStation:output_type -> junction.v1.GetStationResponse
+	13, // 84: junction.v1.StationService.ListStations:output_type -> junction.v1.ListStationsResponse
+	15, // 85: junction.v1.StationService.UpdateStation:output_type -> junction.v1.UpdateStationResponse
+	17, // 86: junction.v1.StationService.DeleteStation:output_type -> junction.v1.DeleteStationResponse
+	22, // 87: junction.v1.MessageService.Produce:output_type -> junction.v1.ProduceResponse
+	24, // 88: junction.v1.MessageService.ProduceStream:output_type -> junction.v1.ProduceStreamResponse
+	29, // 89: junction.v1.MessageService.Pull:output_type -> junction.v1.PullResponse
+	31, // 90: junction.v1.MessageService.Consume:output_type -> junction.v1.ConsumeResponse
+	34, // 91: junction.v1.MessageService.Ack:output_type -> junction.v1.AckResponse
+	36, // 92: junction.v1.MessageService.Nack:output_type -> junction.v1.NackResponse
+	40, // 93: junction.v1.GroupService.CreateGroup:output_type -> junction.v1.CreateGroupResponse
+	42, // 94: junction.v1.GroupService.ListGroups:output_type -> junction.v1.ListGroupsResponse
+	44, // 95: junction.v1.GroupService.DescribeGroup:output_type -> junction.v1.DescribeGroupResponse
+	46, // 96: junction.v1.GroupService.DeleteGroup:output_type -> junction.v1.DeleteGroupResponse
+	48, // 97: junction.v1.GroupService.ResetGroupOffset:output_type -> junction.v1.ResetGroupOffsetResponse
+	51, // 98: junction.v1.ConnectorService.ApplyConnector:output_type -> junction.v1.ApplyConnectorResponse
+	54, // 99: junction.v1.ConnectorService.ValidateConnector:output_type -> junction.v1.ValidateConnectorResponse
+	56, // 100: junction.v1.ConnectorService.ListConnectors:output_type -> junction.v1.ListConnectorsResponse
+	58, // 101: junction.v1.ConnectorService.GetConnector:output_type -> junction.v1.GetConnectorResponse
+	60, // 102: junction.v1.ConnectorService.PauseConnector:output_type -> junction.v1.PauseConnectorResponse
+	62, // 103: junction.v1.ConnectorService.ResumeConnector:output_type -> junction.v1.ResumeConnectorResponse
+	64, // 104: junction.v1.ConnectorService.DeleteConnector:output_type -> junction.v1.DeleteConnectorResponse
+	67, // 105: junction.v1.ConnectorService.ListPlugins:output_type -> junction.v1.ListPluginsResponse
+	82, // [82:106] is the sub-list for method output_type
+	58, // [58:82] is the sub-list for method input_type
+	58, // [58:58] is the sub-list for extension type_name
+	58, // [58:58] is the sub-list for extension extendee
+	0,  // [0:58] is the sub-list for field type_name
 }
 
 func init() { file_junction_v1_junction_proto_init() }

@@ -124,8 +124,9 @@ type StationServiceClient interface {
 	GetStation(context.Context, *connect.Request[v1.GetStationRequest]) (*connect.Response[v1.GetStationResponse], error)
 	// ListStations lists every station, sorted by name.
 	ListStations(context.Context, *connect.Request[v1.ListStationsRequest]) (*connect.Response[v1.ListStationsResponse], error)
-	// UpdateStation changes the settings named in update_mask. Partitions and
-	// storage cannot change after creation.
+	// UpdateStation changes the settings named in update_mask: retention,
+	// dedup_window, dead_letter_station, max_deliveries, max_message_bytes.
+	// Partitions, storage and fsync cannot change after creation.
 	UpdateStation(context.Context, *connect.Request[v1.UpdateStationRequest]) (*connect.Response[v1.UpdateStationResponse], error)
 	// DeleteStation deletes a station, its messages and its consumer groups.
 	DeleteStation(context.Context, *connect.Request[v1.DeleteStationRequest]) (*connect.Response[v1.DeleteStationResponse], error)
@@ -219,8 +220,9 @@ type StationServiceHandler interface {
 	GetStation(context.Context, *connect.Request[v1.GetStationRequest]) (*connect.Response[v1.GetStationResponse], error)
 	// ListStations lists every station, sorted by name.
 	ListStations(context.Context, *connect.Request[v1.ListStationsRequest]) (*connect.Response[v1.ListStationsResponse], error)
-	// UpdateStation changes the settings named in update_mask. Partitions and
-	// storage cannot change after creation.
+	// UpdateStation changes the settings named in update_mask: retention,
+	// dedup_window, dead_letter_station, max_deliveries, max_message_bytes.
+	// Partitions, storage and fsync cannot change after creation.
 	UpdateStation(context.Context, *connect.Request[v1.UpdateStationRequest]) (*connect.Response[v1.UpdateStationResponse], error)
 	// DeleteStation deletes a station, its messages and its consumer groups.
 	DeleteStation(context.Context, *connect.Request[v1.DeleteStationRequest]) (*connect.Response[v1.DeleteStationResponse], error)
@@ -321,7 +323,10 @@ type MessageServiceClient interface {
 	// Each batch counts against the group's max_ack_pending.
 	Consume(context.Context, *connect.Request[v1.ConsumeRequest]) (*connect.ServerStreamForClient[v1.ConsumeResponse], error)
 	// Ack acknowledges delivered messages; acked messages are never
-	// redelivered to the group.
+	// redelivered to the group. Messages that are not pending (already
+	// acked, or redelivered and acked elsewhere) do not stop the others from
+	// being acked: the call then fails with FAILED_PRECONDITION and reason
+	// NOT_PENDING, naming the first of them.
 	Ack(context.Context, *connect.Request[v1.AckRequest]) (*connect.Response[v1.AckResponse], error)
 	// Nack returns delivered messages for redelivery, optionally after a delay.
 	Nack(context.Context, *connect.Request[v1.NackRequest]) (*connect.Response[v1.NackResponse], error)
@@ -434,7 +439,10 @@ type MessageServiceHandler interface {
 	// Each batch counts against the group's max_ack_pending.
 	Consume(context.Context, *connect.Request[v1.ConsumeRequest], *connect.ServerStream[v1.ConsumeResponse]) error
 	// Ack acknowledges delivered messages; acked messages are never
-	// redelivered to the group.
+	// redelivered to the group. Messages that are not pending (already
+	// acked, or redelivered and acked elsewhere) do not stop the others from
+	// being acked: the call then fails with FAILED_PRECONDITION and reason
+	// NOT_PENDING, naming the first of them.
 	Ack(context.Context, *connect.Request[v1.AckRequest]) (*connect.Response[v1.AckResponse], error)
 	// Nack returns delivered messages for redelivery, optionally after a delay.
 	Nack(context.Context, *connect.Request[v1.NackRequest]) (*connect.Response[v1.NackResponse], error)
