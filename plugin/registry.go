@@ -23,6 +23,17 @@ import (
 // plugin name and version constraint.
 var ErrPluginNotFound = errors.New("connector plugin not found")
 
+// DefaultDirs are where plugins are looked for by default: DATA/plugins
+// (where the hub installs), then the plugins directory next to the running
+// binary (bin/plugins in a source build).
+func DefaultDirs(dataDir string) []string {
+	dirs := []string{filepath.Join(dataDir, "plugins")}
+	if exe, err := os.Executable(); err == nil {
+		dirs = append(dirs, filepath.Join(filepath.Dir(exe), "plugins"))
+	}
+	return dirs
+}
+
 // Installed is a plugin binary found in a plugin directory.
 type Installed struct {
 	Spec connector.Spec

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -63,10 +62,7 @@ func (o Options) withDefaults() Options {
 		o.Logger = slog.Default()
 	}
 	if o.PluginDirs == nil {
-		o.PluginDirs = []string{filepath.Join(o.DataDir, "plugins")}
-		if exe, err := os.Executable(); err == nil {
-			o.PluginDirs = append(o.PluginDirs, filepath.Join(filepath.Dir(exe), "plugins"))
-		}
+		o.PluginDirs = plugin.DefaultDirs(o.DataDir)
 	}
 	return o
 }

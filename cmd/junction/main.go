@@ -1,5 +1,5 @@
-// Command junction is the Junction CLI: it runs the broker and manages and
-// uses stations and consumer groups.
+// Command junction is the Junction CLI: it runs the broker, manages and
+// uses stations and consumer groups, and runs connectors.
 //
 // Data (listings, consumed messages) goes to stdout; status and errors go
 // to stderr, errors as "junction: <message>". Exit status is 0 on success,
@@ -101,6 +101,8 @@ and consume from them in consumer groups.`,
 		newProduceCmd(a),
 		newConsumeCmd(a),
 		newGroupCmd(a),
+		newConnectorCmd(a),
+		newPluginCmd(a),
 	)
 	return root
 }

@@ -11,18 +11,26 @@ import (
 
 func newServerCmd(a *app) *cobra.Command {
 	var (
-		dataDir  string
-		listen   string
-		maxMsg   sizeFlag
-		logLevel string
+		dataDir       string
+		listen        string
+		maxMsg        sizeFlag
+		logLevel      string
+		pluginDirs    []string
+		connectorsDir string
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run a broker",
 		Long: `Run a single-node broker serving the Junction API (gRPC and Connect),
-/healthz and /metrics on one port, until interrupted (SIGINT or SIGTERM).`,
+/healthz and /metrics on one port, until interrupted (SIGINT or SIGTERM).
+
+Connector plugins are looked for in DATA/plugins and in the plugins
+directory next to the junction binary, unless --plugins is given.
+--connectors applies every *.yaml connector definition in a directory at
+start.`,
 		Example: `  junction server
-  junction server --data /var/lib/junction --listen :7400 --max-message-bytes 16MiB`,
+  junction server --data /var/lib/junction --listen :7400 --max-message-bytes 16MiB
+  junction server --connectors ./connectors`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var level slog.Level
@@ -38,12 +46,13 @@ func newServerCmd(a *app) *cobra.Command {
 				DataDir:         dataDir,
 				Listen:          listen,
 				MaxMessageBytes: int(maxMsg.v),
+				PluginDirs:      pluginDirs,
+				ConnectorsDir:   connectorsDir,
 				Logger:          logger,
 			}, nil)
 			if err != nil {
 				return err
 			}
-			logger.Info("junction broker serving", "addr", srv.Addr(), "data", dataDir)
 			<-ctx.Done()
 			logger.Info("shutting down")
 			return srv.Close()
@@ -54,5 +63,7 @@ func newServerCmd(a *app) *cobra.Command {
 	f.StringVar(&listen, "listen", "localhost:7400", "address to serve on")
 	f.Var(&maxMsg, "max-message-bytes", "default largest accepted message (default 8MiB)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringSliceVar(&pluginDirs, "plugins", nil, "directory of connector plugins (repeatable; default DATA/plugins and the plugins directory next to this binary)")
+	f.StringVar(&connectorsDir, "connectors", "", "directory of connector definitions (*.yaml) to apply at start")
 	return cmd
 }

@@ -31,6 +31,8 @@ type Client struct {
 	stations junctionv1connect.StationServiceClient
 	messages junctionv1connect.MessageServiceClient
 	groups   junctionv1connect.GroupServiceClient
+
+	connectors junctionv1connect.ConnectorServiceClient
 }
 
 // Option configures [Connect].
@@ -93,6 +95,7 @@ func Connect(ctx context.Context, addr string, opts ...Option) (*Client, error) 
 	c.stations = junctionv1connect.NewStationServiceClient(c.httpc, baseURL, copts...)
 	c.messages = junctionv1connect.NewMessageServiceClient(c.httpc, baseURL, copts...)
 	c.groups = junctionv1connect.NewGroupServiceClient(c.httpc, baseURL, copts...)
+	c.connectors = junctionv1connect.NewConnectorServiceClient(c.httpc, baseURL, copts...)
 
 	pctx, cancel := c.unaryCtx(ctx, 0)
 	defer cancel()

@@ -35,6 +35,13 @@ var (
 	// ErrClosed is returned bare by a [Producer] or [Consumer] used after
 	// Close.
 	ErrClosed = errors.New("producer or consumer closed")
+	// ErrConnectorNotFound means no connector has the name.
+	ErrConnectorNotFound = errors.New("connector not found")
+	// ErrInvalidDefinition means a connector definition or its config is
+	// invalid; the *Error's Problems list every problem.
+	ErrInvalidDefinition = errors.New("invalid connector definition")
+	// ErrPluginNotFound means no installed plugin matches a connector.
+	ErrPluginNotFound = errors.New("connector plugin not found")
 )
 
 // Error is a failed broker call. It matches the sentinel errors of this
@@ -52,6 +59,8 @@ type Error struct {
 	Station, Group, Field string
 	// Message is the human-readable description.
 	Message string
+	// Problems lists, for ErrInvalidDefinition, every problem found.
+	Problems []DefinitionError
 
 	cause error
 }
@@ -89,6 +98,12 @@ func (e *Error) Is(target error) bool {
 		return target == ErrNotPending
 	case "SHUTTING_DOWN":
 		return target == ErrUnavailable
+	case "CONNECTOR_NOT_FOUND":
+		return target == ErrConnectorNotFound
+	case "INVALID_DEFINITION":
+		return target == ErrInvalidDefinition
+	case "PLUGIN_NOT_FOUND":
+		return target == ErrPluginNotFound
 	}
 	switch e.Code {
 	case connect.CodeInvalidArgument:
@@ -118,6 +133,7 @@ func fromConnect(err error) error {
 		if info, ok := v.(*junctionv1.ErrorInfo); ok {
 			e.Reason = reasonName(info.GetReason())
 			e.Station, e.Group, e.Field = info.GetStation(), info.GetGroup(), info.GetField()
+			e.Problems = definitionErrorsFromProto(info.GetDefinitionErrors())
 			break
 		}
 	}

@@ -1,0 +1,340 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/junctionhq/junction/plugin"
+	"github.com/junctionhq/junction/sdk/client"
+)
+
+func newConnectorCmd(a *app) *cobra.Command {
+	cmd := groupCmd("connector", "Run connectors that move records between stations and other systems")
+	cmd.Long = `Connectors are declared in YAML files:
+
+  name: orders-to-files
+  connector: file            # plugin name, or name@version / name@^1.2
+  kind: sink                 # or source
+  station: orders
+  batch: {max_records: 10000, max_bytes: 8MiB, max_wait: 5s}
+  config:
+    dir: /var/export/orders
+    token: ${TOKEN}          # resolved in the broker's environment
+
+A sink reads its station as consumer group connector.<name>; a source
+checkpoints its position once its records are durable in the station.`
+	cmd.AddCommand(
+		newConnectorApplyCmd(a), newConnectorValidateCmd(a), newConnectorListCmd(a), newConnectorStatusCmd(a),
+		newConnectorActionCmd(a, "pause", "Stop a connector after its current batch, until resumed"),
+		newConnectorActionCmd(a, "resume", "Restart a paused or failed connector"),
+		newConnectorActionCmd(a, "delete", "Stop a connector and forget it, with its consumer group or checkpoint"),
+	)
+	return cmd
+}
+
+func readDefinition(file string, stdin io.Reader) ([]byte, string, error) {
+	if file == "" {
+		return nil, "", usagef("-f FILE is required (a connector definition, or - for stdin)")
+	}
+	if file == "-" {
+		data, err := io.ReadAll(stdin)
+		return data, "stdin", err
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, "", err
+	}
+	return data, file, nil
+}
+
+// printProblems lists definition problems on w, one per line, and returns
+// an error saying how many there were.
+func printProblems(w io.Writer, problems []string) error {
+	for _, p := range problems {
+		fmt.Fprintln(w, p)
+	}
+	if len(problems) == 1 {
+		return errors.New("invalid connector definition")
+	}
+	return fmt.Errorf("invalid connector definition: %d problems", len(problems))
+}
+
+func newConnectorApplyCmd(a *app) *cobra.Command {
+	var file string
+	cmd := &cobra.Command{
+		Use:   "apply -f FILE",
+		Short: "Create a connector from a definition, or update it in place",
+		Long: `Create the connector a YAML definition declares, or update the one of that
+name in place: only that connector restarts, and only if its definition
+changed. The definition's plugin config is validated by the plugin first.`,
+		Example: `  junction connector apply -f orders-to-s3.yaml`,
+		Args:    exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			data, name, err := readDefinition(file, a.stdin)
+			if err != nil {
+				return err
+			}
+			c, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			st, created, changed, err := c.ApplyConnector(cmd.Context(), name, data)
+			var ce *client.Error
+			if errors.As(err, &ce) && len(ce.Problems) > 0 {
+				var ps []string
+				for _, p := range ce.Problems {
+					ps = append(ps, p.String())
+				}
+				return printProblems(a.stderr, ps)
+			}
+			if err != nil {
+				return err
+			}
+			what := "updated"
+			switch {
+			case created:
+				what = "created"
+			case !changed:
+				what = "unchanged"
+			}
+			fmt.Fprintf(a.stderr, "connector %q %s (%s %s %s, plugin %s@%s)\n", st.Name, what, st.Kind, direction(st.Kind), st.Station, pluginName(st.Connector), st.PluginVersion)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&file, "file", "f", "", "connector definition (YAML), or - for stdin")
+	return cmd
+}
+
+func direction(kind string) string {
+	if kind == "source" {
+		return "into"
+	}
+	return "from"
+}
+
+func pluginName(ref string) string {
+	name, _, _ := strings.Cut(ref, "@")
+	return name
+}
+
+func newConnectorValidateCmd(a *app) *cobra.Command {
+	var (
+		file       string
+		dataDir    string
+		pluginDirs []string
+	)
+	cmd := &cobra.Command{
+		Use:   "validate -f FILE",
+		Short: "Check a connector definition offline, with its plugin",
+		Long: `Check a connector definition without a broker: the YAML (with line numbers),
+the plugin it names, and every field of its config against the plugin's
+spec. ${VAR} references resolve in this shell's environment. Exits 1 if
+anything is wrong.`,
+		Example: `  junction connector validate -f orders-to-s3.yaml
+  junction connector validate -f sink.yaml --plugins ./bin/plugins`,
+		Args: exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			data, name, err := readDefinition(file, a.stdin)
+			if err != nil {
+				return err
+			}
+			dirs := pluginDirs
+			if len(dirs) == 0 {
+				dirs = plugin.DefaultDirs(dataDir)
+			}
+			reg := plugin.NewRegistry(dirs, slog.New(slog.DiscardHandler))
+			problems, inst, err := plugin.Validate(cmd.Context(), reg, name, data, os.LookupEnv, nil)
+			if err != nil {
+				return err
+			}
+			if len(problems) > 0 {
+				ps := make([]string, len(problems))
+				for i, p := range problems {
+					ps[i] = p.Error()
+				}
+				return printProblems(a.stderr, ps)
+			}
+			fmt.Fprintf(a.stdout, "%s: valid (plugin %s@%s)\n", name, inst.Name(), inst.Version())
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&file, "file", "f", "", "connector definition (YAML), or - for stdin")
+	f.StringVar(&dataDir, "data", "./data", "broker data directory, whose plugins directory is searched")
+	f.StringSliceVar(&pluginDirs, "plugins", nil, "directory of connector plugins (repeatable; default DATA/plugins and the plugins directory next to this binary)")
+	return cmd
+}
+
+func newConnectorListCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List connectors and their state",
+		Args:    exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			c, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			cs, err := c.Connectors(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return writeJSON(a.stdout, cs)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tKIND\tPLUGIN\tSTATION\tSTATE\tIN\tOUT\tREJECTED\tLAG\tRESTARTS")
+			for _, s := range cs {
+				fmt.Fprintf(tw, "%s\t%s\t%s@%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", s.Name, s.Kind, pluginName(s.Connector), s.PluginVersion, s.Station, s.State,
+					s.RecordsIn, s.RecordsOut, s.RecordsRejected, s.Lag, s.Restarts)
+			}
+			return tw.Flush()
+		},
+	}
+	a.addOutputFlag(cmd)
+	return cmd
+}
+
+func newConnectorStatusCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "status NAME",
+		Short:   "Show a connector's state, counters, lag, checkpoint and last error",
+		Example: `  junction connector status orders-to-s3`,
+		Args:    exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			c, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			s, err := c.Connector(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return writeJSON(a.stdout, s)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			row := func(k string, v any) { fmt.Fprintf(tw, "%s:\t%v\n", k, v) }
+			row("Name", s.Name)
+			row("Kind", s.Kind)
+			row("Plugin", fmt.Sprintf("%s (resolved %s)", s.Connector, s.PluginVersion))
+			row("Station", s.Station)
+			row("Dead-letter station", s.DLQ)
+			row("State", s.State)
+			if !s.StartedAt.IsZero() {
+				row("Running since", s.StartedAt.Local().Format(time.RFC3339))
+			}
+			row("Restarts", s.Restarts)
+			row("Records in", s.RecordsIn)
+			row("Records out", s.RecordsOut)
+			row("Rejected", s.RecordsRejected)
+			if s.Kind == "sink" {
+				row("Lag", s.Lag)
+			} else {
+				row("Checkpoint", orDefault(s.Checkpoint))
+			}
+			if s.LastError != "" {
+				row("Last error", fmt.Sprintf("%s (%s)", s.LastError, s.LastErrorAt.Local().Format(time.RFC3339)))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if len(s.Config) > 0 {
+				fmt.Fprintln(a.stdout, "\nConfig (secrets redacted):")
+				return writeJSON(a.stdout, s.Config)
+			}
+			return nil
+		},
+	}
+	a.addOutputFlag(cmd)
+	return cmd
+}
+
+func newConnectorActionCmd(a *app, action, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:   action + " NAME",
+		Short: short,
+		Args:  exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			ctx, name := cmd.Context(), args[0]
+			var st *client.ConnectorStatus
+			switch action {
+			case "pause":
+				st, err = c.PauseConnector(ctx, name)
+			case "resume":
+				st, err = c.ResumeConnector(ctx, name)
+			case "delete":
+				err = c.DeleteConnector(ctx, name)
+			}
+			if err != nil {
+				return err
+			}
+			if st != nil {
+				fmt.Fprintf(a.stderr, "connector %q %s\n", name, st.State)
+			} else {
+				fmt.Fprintf(a.stderr, "connector %q deleted\n", name)
+			}
+			return nil
+		},
+	}
+}
+
+func newPluginCmd(a *app) *cobra.Command {
+	cmd := groupCmd("plugin", "List the connector plugins a broker has")
+	list := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List installed connector plugins with name, version and kinds",
+		Args:    exactArgs(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			c, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			ps, err := c.Plugins(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return writeJSON(a.stdout, ps)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tVERSION\tKINDS\tPATH")
+			for _, p := range ps {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Name, p.Version, strings.Join(p.Kinds, ","), filepath.Clean(p.Path))
+			}
+			return tw.Flush()
+		},
+	}
+	a.addOutputFlag(list)
+	cmd.AddCommand(list)
+	return cmd
+}
