@@ -45,6 +45,7 @@ vet:
 ##        (BENCHFLAGS passes flags to junction-bench, e.g. BENCHFLAGS='-duration 3s')
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3s ./broker/seglog/
+	$(GO) test -run '^$$' -bench Sink -benchtime 1000000x ./plugin/
 	cd bench && $(GO) run ./cmd/junction-bench -junction $(CURDIR)/$(BIN)/junction $(BENCHFLAGS)
 
 ## bench-compare: the same workloads against Junction and embedded NATS JetStream

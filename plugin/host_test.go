@@ -36,6 +36,7 @@ func TestMain(m *testing.M) {
 		"hang":     "./testdata/plugins/hang",
 		"exits":    "./testdata/plugins/exits",
 		"oldproto": "./testdata/plugins/oldproto",
+		"discard":  "./testdata/plugins/discard",
 	} {
 		build := exec.Command("go", "build", "-o", filepath.Join(dir, name), src)
 		build.Stderr = os.Stderr
@@ -58,6 +59,19 @@ type env struct {
 
 func start(t *testing.T, data string, policy RestartPolicy) *env {
 	t.Helper()
+	e := startEnv(t, data, policy)
+	t.Cleanup(e.close)
+	return e
+}
+
+func startBench(b *testing.B, data string) *env {
+	e := startEnv(b, data, RestartPolicy{})
+	b.Cleanup(e.close)
+	return e
+}
+
+func startEnv(t testing.TB, data string, policy RestartPolicy) *env {
+	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -75,9 +89,7 @@ func start(t *testing.T, data string, policy RestartPolicy) *env {
 		b.Close()
 		t.Fatal(err)
 	}
-	e := &env{b: b, h: h, data: data}
-	t.Cleanup(e.close)
-	return e
+	return &env{b: b, h: h, data: data}
 }
 
 func (e *env) close() {

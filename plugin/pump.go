@@ -23,7 +23,7 @@ func (r *runner) runSink(ctx context.Context, sink connector.Sink) error {
 		// dead-letter by delivery count, and leave room for a slow Write.
 		AckDeadline:   r.def.Timeout + r.def.Batch.MaxWait + 30*time.Second,
 		MaxDeliveries: math.MaxUint32,
-		MaxAckPending: uint32(min(max(2*r.def.Batch.MaxRecords, broker.DefaultMaxAckPending), 1_000_000)),
+		MaxAckPending: uint32(min(max(4*r.def.Batch.MaxRecords, broker.DefaultMaxAckPending), 1_000_000)),
 	}
 	if _, err := b.CreateGroup(station, group, broker.StartPosition{Kind: broker.StartEarliest}, gcfg); err != nil && !errors.Is(err, broker.ErrGroupExists) {
 		return fmt.Errorf("consumer group %s: %w", group, err)
@@ -63,46 +63,100 @@ func (r *runner) runSink(ctx context.Context, sink connector.Sink) error {
 	}
 	r.setState(StateRunning)
 
-	for {
-		ds, err := r.pullBatch(ctx, group)
-		if err != nil || len(ds) == 0 {
-			return err
-		}
-		recs := make([]connector.Record, len(ds))
-		for i := range ds {
-			recs[i] = toConnectorRecord(&ds[i])
-		}
-		r.in.Add(uint64(len(recs)))
-		err = r.call(ctx, fmt.Sprintf("write of %d records", len(recs)), func(ctx context.Context) error {
-			return sink.Write(ctx, recs)
-		})
-		failed := 0
-		var be *connector.BatchError
-		if errors.As(err, &be) {
-			var dead []broker.Message
-			for i, ferr := range be.Failed {
-				if i < 0 || i >= len(ds) {
-					continue
-				}
-				dead = append(dead, rejectedMessage(ds[i].Record, r.def.Name, "sink_rejected", ferr.Error()))
-			}
-			if err := r.deadLetter(ctx, dead); err != nil {
-				return err
-			}
-			failed, err = len(dead), nil
-		}
-		if err != nil {
-			return err
-		}
-		refs := make([]broker.MessageRef, len(ds))
-		for i := range ds {
-			refs[i] = broker.MessageRef{Partition: ds[i].Partition, Offset: ds[i].Record.Offset}
-		}
-		if err := b.Ack(station, group, refs); err != nil {
-			return fmt.Errorf("ack written records: %w", err)
-		}
-		r.out.Add(uint64(len(ds) - failed))
+	// Pull and convert the next batch while the plugin writes this one.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type batch struct {
+		ds   []broker.Delivery
+		recs []connector.Record
+		err  error
 	}
+	next := make(chan batch, 1)
+	go func() {
+		defer close(next)
+		for {
+			ds, err := r.pullBatch(ctx, group)
+			if err != nil || len(ds) == 0 {
+				next <- batch{err: err}
+				return
+			}
+			recs := make([]connector.Record, len(ds))
+			for i := range ds {
+				recs[i] = toConnectorRecord(&ds[i])
+			}
+			select {
+			case next <- batch{ds: ds, recs: recs}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	// Ack written batches off the write path; every batch Write accepted
+	// is acked before runSink returns.
+	acks := make(chan []broker.MessageRef, 2)
+	ackErr := make(chan error, 1)
+	go func() {
+		var err error
+		for refs := range acks {
+			if err == nil {
+				if err = r.h.b.Ack(r.def.Station, GroupName(r.def.Name), refs); err != nil {
+					err = fmt.Errorf("ack written records: %w", err)
+					cancel()
+				}
+			}
+		}
+		ackErr <- err
+	}()
+	err = nil
+	for bt := range next {
+		if bt.err != nil || len(bt.ds) == 0 {
+			err = bt.err
+			break
+		}
+		if err = r.writeBatch(ctx, sink, bt.ds, bt.recs, acks); err != nil {
+			break
+		}
+	}
+	cancel()
+	close(acks)
+	if aerr := <-ackErr; aerr != nil {
+		return aerr
+	}
+	return err
+}
+
+// writeBatch writes one batch to the sink, dead-letters the records it
+// rejects, and hands the batch to acks once Write returned.
+func (r *runner) writeBatch(ctx context.Context, sink connector.Sink, ds []broker.Delivery, recs []connector.Record, acks chan<- []broker.MessageRef) error {
+	r.in.Add(uint64(len(recs)))
+	err := r.call(ctx, fmt.Sprintf("write of %d records", len(recs)), func(ctx context.Context) error {
+		return sink.Write(ctx, recs)
+	})
+	failed := 0
+	var be *connector.BatchError
+	if errors.As(err, &be) {
+		var dead []broker.Message
+		for i, ferr := range be.Failed {
+			if i < 0 || i >= len(ds) {
+				continue
+			}
+			dead = append(dead, rejectedMessage(ds[i].Record, r.def.Name, "sink_rejected", ferr.Error()))
+		}
+		if err := r.deadLetter(ctx, dead); err != nil {
+			return err
+		}
+		failed, err = len(dead), nil
+	}
+	if err != nil {
+		return err
+	}
+	refs := make([]broker.MessageRef, len(ds))
+	for i := range ds {
+		refs[i] = broker.MessageRef{Partition: ds[i].Partition, Offset: ds[i].Record.Offset}
+	}
+	acks <- refs
+	r.out.Add(uint64(len(ds) - failed))
+	return nil
 }
 
 // pullBatch waits for records, then gathers more until the batch holds

@@ -78,7 +78,8 @@ func (k *sinkClient) Open(ctx context.Context, info SinkInfo) (map[uint32]uint64
 }
 
 func (k *sinkClient) Write(ctx context.Context, records []Record) error {
-	resp, err := k.c.Write(ctx, &pb.SinkWriteRequest{Records: recordsToPB(records)})
+	packed := appendPacked(make([]byte, 0, packedSize(records)), records)
+	resp, err := k.c.Write(ctx, &pb.SinkWriteRequest{PackedRecords: packed})
 	if err != nil {
 		return fmt.Errorf("sink write: %w", fromStatus(err))
 	}

@@ -127,14 +127,24 @@ func ServerPlugins(def Definition, log *slog.Logger) plugin.PluginSet {
 	}
 }
 
+// windowBytes is the HTTP/2 flow-control window between host and plugin.
+const windowBytes = 16 << 20
+
 // DialOptions returns the gRPC dial options a host needs to exchange
 // messages up to maxBytes with a plugin (0 means DefaultMaxMessageBytes).
 func DialOptions(maxBytes int) []grpc.DialOption {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxMessageBytes
 	}
-	return []grpc.DialOption{grpc.WithDefaultCallOptions(
-		grpc.MaxCallRecvMsgSize(maxBytes), grpc.MaxCallSendMsgSize(maxBytes))}
+	return []grpc.DialOption{
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxBytes), grpc.MaxCallSendMsgSize(maxBytes)),
+		// Batches are megabytes: a window of gRPC's default 64 KiB would
+		// cost a round trip per 64 KiB.
+		grpc.WithInitialWindowSize(windowBytes),
+		grpc.WithInitialConnWindowSize(windowBytes),
+		grpc.WithWriteBufferSize(256 << 10),
+		grpc.WithReadBufferSize(256 << 10),
+	}
 }
 
 // ServerOptions returns the gRPC server options a plugin needs to exchange
@@ -143,7 +153,11 @@ func ServerOptions(maxBytes int) []grpc.ServerOption {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxMessageBytes
 	}
-	return []grpc.ServerOption{grpc.MaxRecvMsgSize(maxBytes), grpc.MaxSendMsgSize(maxBytes)}
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(maxBytes), grpc.MaxSendMsgSize(maxBytes),
+		grpc.InitialWindowSize(windowBytes), grpc.InitialConnWindowSize(windowBytes),
+		grpc.WriteBufferSize(256 << 10), grpc.ReadBufferSize(256 << 10),
+	}
 }
 
 // ClientConfig returns the go-plugin client configuration to launch the

@@ -151,7 +151,13 @@ func (k sinkServer) Write(ctx context.Context, req *pb.SinkWriteRequest) (*pb.Si
 	if err != nil {
 		return nil, err
 	}
-	err = sink.Write(k.s.ctx(ctx), recordsFromPB(req.GetRecords()))
+	records := recordsFromPB(req.GetRecords())
+	if packed := req.GetPackedRecords(); len(packed) > 0 {
+		if records, err = decodePacked(packed); err != nil {
+			return nil, status.Error(codes.InvalidArgument, err.Error())
+		}
+	}
+	err = sink.Write(k.s.ctx(ctx), records)
 	var be *BatchError
 	if errors.As(err, &be) {
 		resp := &pb.SinkWriteResponse{}

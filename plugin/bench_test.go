@@ -1,0 +1,83 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/junctionhq/junction/broker"
+)
+
+// BenchmarkSink moves a station of b.N 128-byte messages to a destination
+// and reports records/s counted there: consumed in-process (the baseline),
+// through the discard plugin (the cost of the process boundary), and
+// through the file plugin (JSON lines, fsynced).
+func BenchmarkSink(b *testing.B) {
+	for _, dest := range []string{"in-process", "discard", "file"} {
+		b.Run(dest, func(b *testing.B) {
+			root := b.TempDir()
+			e := startBench(b, filepath.Join(root, "data"))
+			if _, err := e.b.CreateStation(broker.StationConfig{Name: "s"}); err != nil {
+				b.Fatal(err)
+			}
+			value := make([]byte, 128)
+			for i := 0; i < b.N; i += 1000 {
+				msgs := make([]broker.Message, min(1000, b.N-i))
+				for j := range msgs {
+					msgs[j] = broker.Message{Value: value}
+				}
+				if _, err := e.b.Produce(context.Background(), "s", msgs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			start := time.Now()
+			switch dest {
+			case "in-process":
+				consumeInProcess(b, e.b, b.N)
+			default:
+				def := fmt.Sprintf("name: bench\nconnector: %s\nkind: sink\nstation: s\nbatch: {max_records: 10000, max_wait: 5ms}\n", dest)
+				if dest == "file" {
+					def += fmt.Sprintf("config: {dir: %s}\n", filepath.Join(root, "out"))
+				}
+				if _, _, _, err := e.h.Apply(context.Background(), "bench.yaml", []byte(def)); err != nil {
+					b.Fatal(err)
+				}
+				for {
+					st, _ := e.h.Status("bench")
+					if st.RecordsOut >= uint64(b.N) {
+						break
+					}
+					if st.State == StateFailed {
+						b.Fatalf("connector failed: %s", st.LastError)
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+			elapsed := time.Since(start)
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "records/s")
+			b.ReportMetric(float64(b.N)*128/elapsed.Seconds()/1e6, "MB/s")
+		})
+	}
+}
+
+func consumeInProcess(b *testing.B, br *broker.Broker, n int) {
+	got := 0
+	for got < n {
+		ds, err := br.Pull(context.Background(), "s", "g", broker.PullOptions{Max: 10000, MaxWait: time.Second})
+		if err != nil {
+			b.Fatal(err)
+		}
+		refs := make([]broker.MessageRef, len(ds))
+		for i, d := range ds {
+			refs[i] = broker.MessageRef{Partition: d.Partition, Offset: d.Record.Offset}
+		}
+		if err := br.Ack("s", "g", refs); err != nil {
+			b.Fatal(err)
+		}
+		got += len(ds)
+	}
+}
