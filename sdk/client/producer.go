@@ -16,8 +16,10 @@ import (
 // ProducerOptions configures a [Producer]. Zero (or negative) fields take
 // the defaults.
 type ProducerOptions struct {
-	// Linger is how long a batch waits for more messages before it is sent.
-	// Default 5ms.
+	// Linger is how long a batch waits for more messages before it is
+	// sent. Zero (the default) sends a batch as soon as fewer than
+	// MaxInFlight requests are outstanding, so messages batch up only while
+	// the broker is busy: low latency when idle, large batches under load.
 	Linger time.Duration
 	// MaxBatchMessages is the most messages in one request. Default 1000.
 	MaxBatchMessages int
@@ -30,8 +32,8 @@ type ProducerOptions struct {
 }
 
 func (o *ProducerOptions) defaults() {
-	if o.Linger <= 0 {
-		o.Linger = 5 * time.Millisecond
+	if o.Linger < 0 {
+		o.Linger = 0
 	}
 	if o.MaxBatchMessages <= 0 {
 		o.MaxBatchMessages = 1000
@@ -221,7 +223,11 @@ func (p *Producer) add(ctx context.Context, m *Message, fn func(Result, error)) 
 	b := p.cur
 	if b == nil {
 		b = &batch{done: make(chan struct{}), msgs: make([]*junctionv1.Message, 0, min(p.opts.MaxBatchMessages, 64))}
-		b.timer = time.AfterFunc(p.opts.Linger, func() { p.lingerExpired(b) })
+		if p.opts.Linger > 0 {
+			b.timer = time.AfterFunc(p.opts.Linger, func() { p.lingerExpired(b) })
+		} else {
+			b.linger = true // send as soon as there is room
+		}
 		p.cur = b
 	}
 	i := len(b.msgs)
@@ -230,7 +236,7 @@ func (p *Producer) add(ctx context.Context, m *Message, fn func(Result, error)) 
 	if fn != nil {
 		b.cbs = append(b.cbs, callback{i: i, fn: fn})
 	}
-	if (len(b.msgs) >= p.opts.MaxBatchMessages || b.bytes >= p.opts.MaxBatchBytes) && p.sealed < p.maxSealed {
+	if (b.linger || len(b.msgs) >= p.opts.MaxBatchMessages || b.bytes >= p.opts.MaxBatchBytes) && p.sealed < p.maxSealed {
 		p.seal()
 	}
 	return b, i, nil
@@ -240,7 +246,9 @@ func (p *Producer) add(ctx context.Context, m *Message, fn func(Result, error)) 
 func (p *Producer) seal() {
 	b := p.cur
 	p.cur = nil
-	b.timer.Stop()
+	if b.timer != nil {
+		b.timer.Stop()
+	}
 	p.ready = append(p.ready, b)
 	p.sealed++
 	p.last = b

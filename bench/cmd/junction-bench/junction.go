@@ -255,11 +255,6 @@ func (j *junction) ConsumeAck(ctx context.Context, station string, size, n int) 
 	return res, nil
 }
 
-// latencyLinger is the producer linger of the latency workload: at 10,000
-// msgs/s about ten messages per batch, instead of the SDK's 5 ms default
-// that favours throughput.
-const latencyLinger = time.Millisecond
-
 // Latency sends s.rate msgs/s, each carrying its send time, for s.duration
 // while one consumer receives and acks them. It records publish→receive
 // (e2e) and publish→acknowledged (ack) latencies.
@@ -295,7 +290,7 @@ func (j *junction) Latency(ctx context.Context, s latencySpec) (measurement, err
 		consumed <- nil
 	}()
 
-	p := j.c.NewProducer(s.station, client.ProducerOptions{Linger: latencyLinger})
+	p := j.c.NewProducer(s.station, client.ProducerOptions{})
 	var failed firstError
 	m := startMeter()
 	lr.pace(ctx, s, func() {
