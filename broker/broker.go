@@ -149,9 +149,12 @@ func Open(opts Options) (*Broker, error) {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
 	}
-	b.wg.Add(2)
-	go b.commitLoop()
-	go b.retentionLoop()
+	b.every(opts.CommitInterval, func() {
+		if err := b.commitOffsets(); err != nil {
+			b.log.Error("checkpoint group offsets", "err", err)
+		}
+	})
+	b.every(opts.RetentionInterval, b.EnforceRetention)
 	return b, nil
 }
 
@@ -389,21 +392,22 @@ func (b *Broker) DeleteStation(name string) error {
 	return nil
 }
 
-// commitLoop checkpoints dirty group offsets every CommitInterval.
-func (b *Broker) commitLoop() {
-	defer b.wg.Done()
-	t := time.NewTicker(b.opts.CommitInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-b.stop:
-			return
-		case <-t.C:
-			if err := b.commitOffsets(); err != nil {
-				b.log.Error("checkpoint group offsets", "err", err)
+// every runs fn every interval until the broker closes.
+func (b *Broker) every(interval time.Duration, fn func()) {
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-b.stop:
+				return
+			case <-t.C:
+				fn()
 			}
 		}
-	}
+	}()
 }
 
 func (b *Broker) commitOffsets() error {
@@ -431,22 +435,6 @@ func (b *Broker) commitOffsets() error {
 		g.checkpointed(per[i])
 	}
 	return nil
-}
-
-// retentionLoop enforces every station's retention every RetentionInterval
-// and moves expired deliveries of idle groups to their dead-letter station.
-func (b *Broker) retentionLoop() {
-	defer b.wg.Done()
-	t := time.NewTicker(b.opts.RetentionInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-b.stop:
-			return
-		case <-t.C:
-			b.EnforceRetention()
-		}
-	}
 }
 
 // EnforceRetention runs retention on every station now, and dead-letters

@@ -33,6 +33,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/junctionhq/junction/broker"
+	"github.com/junctionhq/junction/internal/suggest"
 	"github.com/junctionhq/junction/internal/units"
 )
 
@@ -250,7 +251,7 @@ func (p *parser) connector(root *yaml.Node) *Connector {
 				c.ConfigLines = p.lines
 			}
 		default:
-			p.errorf(k, k.Value, "unknown field%s (fields: %s)", suggest(k.Value, topFields), strings.Join(topFields, ", "))
+			p.errorf(k, k.Value, "unknown field%s (fields: %s)", didYouMean(k.Value, topFields), strings.Join(topFields, ", "))
 		}
 	}
 	for _, r := range [][2]string{{"name", c.Name}, {"connector", c.Plugin}, {"kind", string(c.Kind)}, {"station", c.Station}} {
@@ -327,7 +328,7 @@ func (p *parser) batch(n *yaml.Node, b *Batch) {
 			}
 			b.MaxWait = d
 		default:
-			p.errorf(k, field, "unknown field%s (fields: %s)", suggest(k.Value, batchFields), strings.Join(batchFields, ", "))
+			p.errorf(k, field, "unknown field%s (fields: %s)", didYouMean(k.Value, batchFields), strings.Join(batchFields, ", "))
 		}
 	}
 }
@@ -430,36 +431,10 @@ func (p *parser) interpolate(n *yaml.Node, field string) string {
 	})
 }
 
-// suggest returns ` (did you mean "x"?)` for the closest known name.
-func suggest(got string, known []string) string {
-	best, bestD := "", 3
-	for _, k := range known {
-		if d := editDistance(got, k); d < bestD {
-			best, bestD = k, d
-		}
+// didYouMean returns ` (did you mean "x"?)` for the closest known name.
+func didYouMean(got string, known []string) string {
+	if s := suggest.Closest(got, known); s != "" {
+		return fmt.Sprintf(" (did you mean %q?)", s)
 	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return ""
 }

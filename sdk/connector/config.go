@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -11,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/junctionhq/junction/internal/suggest"
 )
 
 // SinkFactory builds a Sink from its configuration; see NewSink.
@@ -262,7 +265,7 @@ func decodeStruct(v reflect.Value, fields []*fieldSchema, raw map[string]any, pr
 			continue
 		}
 		msg := "unknown field"
-		if s := suggest(k, known); s != "" {
+		if s := suggest.Closest(k, slices.Collect(maps.Keys(known))); s != "" {
 			msg += fmt.Sprintf(", did you mean %q?", prefix+s)
 		}
 		*errs = append(*errs, FieldError{Field: prefix + k, Message: msg})
@@ -493,44 +496,4 @@ func describe(val any, secret bool) string {
 		return string(b[:57]) + "..."
 	}
 	return string(b)
-}
-
-// suggest returns the known name closest to k, if it is close enough to be
-// a likely typo.
-func suggest(k string, known map[string]bool) string {
-	best, bestDist := "", len(k)/3+1
-	if bestDist > 3 {
-		bestDist = 3
-	}
-	names := make([]string, 0, len(known))
-	for n := range known {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		if d := editDistance(strings.ToLower(k), n); d <= bestDist && (best == "" || d < editDistance(strings.ToLower(k), best)) {
-			best = n
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
