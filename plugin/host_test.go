@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -55,7 +56,64 @@ type env struct {
 	h    *Host
 	dir  string
 	data string
+	logs *logCapture
 }
+
+// logCapture is a slog handler that keeps every record's message and
+// attributes.
+type logCapture struct {
+	mu    sync.Mutex
+	lines []string
+	attrs []slog.Attr
+}
+
+func (c *logCapture) Enabled(context.Context, slog.Level) bool { return true }
+func (c *logCapture) WithGroup(string) slog.Handler             { return c }
+func (c *logCapture) WithAttrs(as []slog.Attr) slog.Handler {
+	return &logWith{c, as}
+}
+func (c *logCapture) Handle(_ context.Context, r slog.Record) error {
+	return c.handle(r, nil)
+}
+
+func (c *logCapture) handle(r slog.Record, with []slog.Attr) error {
+	line := r.Level.String() + " " + r.Message
+	for _, a := range with {
+		line += " " + a.String()
+	}
+	r.Attrs(func(a slog.Attr) bool { line += " " + a.String(); return true })
+	c.mu.Lock()
+	c.lines = append(c.lines, line)
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *logCapture) contains(parts ...string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, l := range c.lines {
+		ok := true
+		for _, p := range parts {
+			ok = ok && strings.Contains(l, p)
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+type logWith struct {
+	c    *logCapture
+	with []slog.Attr
+}
+
+func (l *logWith) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logWith) WithGroup(string) slog.Handler             { return l }
+func (l *logWith) WithAttrs(as []slog.Attr) slog.Handler {
+	return &logWith{l.c, append(slices.Clip(l.with), as...)}
+}
+func (l *logWith) Handle(_ context.Context, r slog.Record) error { return l.c.handle(r, l.with) }
 
 func start(t *testing.T, data string, policy RestartPolicy) *env {
 	t.Helper()
@@ -72,10 +130,8 @@ func startBench(b *testing.B, data string) *env {
 
 func startEnv(t testing.TB, data string, policy RestartPolicy) *env {
 	t.Helper()
-	log := slog.New(slog.DiscardHandler)
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
+	logs := &logCapture{}
+	log := slog.New(logs)
 	b, err := broker.Open(broker.Options{DataDir: data, Logger: log, RetentionInterval: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +145,7 @@ func startEnv(t testing.TB, data string, policy RestartPolicy) *env {
 		b.Close()
 		t.Fatal(err)
 	}
-	return &env{b: b, h: h, data: data}
+	return &env{b: b, h: h, data: data, logs: logs}
 }
 
 func (e *env) close() {
@@ -390,6 +446,9 @@ func TestBrokenPluginsShowInStatus(t *testing.T) {
 		st, _ := e.h.Status("stuck")
 		return st.State == StateFailed
 	})
+	if !e.logs.contains("WARN", "opened; Write will never return", "connector=stuck") {
+		t.Errorf("the plugin's log line did not reach the broker's log tagged with the connector")
+	}
 	st, _ := e.h.Status("stuck")
 	if !strings.Contains(st.LastError, "write of 10 records did not finish within the connector's timeout of 200ms") || st.Restarts < 2 {
 		t.Fatalf("status of the hanging connector: restarts %d, last error %q", st.Restarts, st.LastError)

@@ -12,7 +12,10 @@ type config struct{}
 
 type sink struct{ connector.UnimplementedSink }
 
-func (sink) Open(context.Context, connector.SinkInfo) (map[uint32]uint64, error) { return nil, nil }
+func (sink) Open(ctx context.Context, info connector.SinkInfo) (map[uint32]uint64, error) {
+	connector.Logger(ctx).Warn("opened; Write will never return", "station", info.Station)
+	return nil, nil
+}
 
 func (sink) Write(context.Context, []connector.Record) error { select {} }
 
