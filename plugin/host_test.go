@@ -68,7 +68,7 @@ type logCapture struct {
 }
 
 func (c *logCapture) Enabled(context.Context, slog.Level) bool { return true }
-func (c *logCapture) WithGroup(string) slog.Handler             { return c }
+func (c *logCapture) WithGroup(string) slog.Handler            { return c }
 func (c *logCapture) WithAttrs(as []slog.Attr) slog.Handler {
 	return &logWith{c, as}
 }
@@ -109,7 +109,7 @@ type logWith struct {
 }
 
 func (l *logWith) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logWith) WithGroup(string) slog.Handler             { return l }
+func (l *logWith) WithGroup(string) slog.Handler            { return l }
 func (l *logWith) WithAttrs(as []slog.Attr) slog.Handler {
 	return &logWith{l.c, append(slices.Clip(l.with), as...)}
 }
