@@ -9,19 +9,41 @@ PROTOC_GEN_GO_VERSION         := v1.36.10
 PROTOC_GEN_CONNECT_GO_VERSION := v1.19.1
 PROTOC_GEN_GO_GRPC_VERSION    := v1.6.2
 
-.PHONY: all build run test test-short bench bench-compare proto fuzz vet fmt clean
+.PHONY: all build publish run test test-short bench bench-compare proto fuzz vet fmt clean
 
 all: build
 
 CONNECTORS := $(notdir $(wildcard connectors/*))
 
-## build: compile the junction binary and the connector plugins into bin/
-build:
-	$(GO) build -o $(BIN)/junction ./cmd/junction
-	@for c in $(CONNECTORS); do \
+## build: compile the junction binary and the connector plugins into bin/,
+##        then publish the plugins to the local first-party catalog
+##        dist/catalog (signed with dist/keys/first-party.key, whose public
+##        key is built into bin/junction)
+KEY      := dist/keys/first-party.key
+CATALOG  := dist/catalog
+BUILDPKG := github.com/junctionhq/junction/internal/buildinfo
+
+build: $(KEY)
+	$(GO) build -ldflags "-X $(BUILDPKG).FirstPartyKey=$$(cat $(KEY).pub)" -o $(BIN)/junction ./cmd/junction
+	@failed=""; for c in $(CONNECTORS); do \
 		echo "$(GO) build -o $(BIN)/plugins/$$c ./connectors/$$c"; \
-		$(GO) build -o $(BIN)/plugins/$$c ./connectors/$$c || exit 1; \
-	done
+		$(GO) build -o $(BIN)/plugins/$$c ./connectors/$$c || failed="$$failed $$c"; \
+	done; \
+	$(MAKE) --no-print-directory publish || exit 1; \
+	if [ -n "$$failed" ]; then echo "connectors that did not build:$$failed"; exit 1; fi
+
+# The first-party key pair, made once; dist/ is not in git.
+$(KEY):
+	$(GO) run ./cmd/junction hub keygen --out $(KEY)
+
+## publish: sign every built plugin in bin/plugins into dist/catalog
+##          (--force: a rebuilt plugin replaces the one published under the
+##          same version; this catalog is a local build product)
+publish: $(KEY)
+	@plugins=$$(find $(BIN)/plugins -maxdepth 1 -type f -perm -u+x 2>/dev/null); \
+	if [ -n "$$plugins" ]; then \
+		$(BIN)/junction hub publish --catalog $(CATALOG) --key $(KEY) --force $$plugins; \
+	fi
 
 ## run: build and start a single-node broker with data under ./data
 run: build
@@ -76,4 +98,4 @@ fuzz:
 	done
 
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) $(CATALOG)

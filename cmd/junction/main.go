@@ -103,6 +103,7 @@ and consume from them in consumer groups.`,
 		newGroupCmd(a),
 		newConnectorCmd(a),
 		newPluginCmd(a),
+		newHubCmd(a),
 	)
 	return root
 }
