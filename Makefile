@@ -68,6 +68,7 @@ vet:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3s ./broker/seglog/
 	$(GO) test -run '^$$' -bench Sink -benchtime 1000000x ./plugin/
+	$(GO) test -run '^$$' -bench . -benchtime 5x ./connectors/s3/
 	cd bench && $(GO) run ./cmd/junction-bench -junction $(CURDIR)/$(BIN)/junction $(BENCHFLAGS)
 
 ## bench-compare: the same workloads against Junction and embedded NATS JetStream

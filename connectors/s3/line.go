@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/junctionhq/junction/sdk/connector"
+)
+
+// line is one record in a JSON lines object, in the same format as the file
+// connector's.
+//
+// Key, value and header values are embedded as JSON when they are valid
+// JSON other than a JSON string (whitespace is compacted), else as a string
+// when valid UTF-8, else base64 with the matching *_encoding field set to
+// "base64". An empty value is null.
+type line struct {
+	Station       string          `json:"station,omitempty"`
+	Partition     uint32          `json:"partition"`
+	Offset        uint64          `json:"offset"`
+	Timestamp     string          `json:"timestamp,omitempty"`
+	Key           json.RawMessage `json:"key,omitempty"`
+	KeyEncoding   string          `json:"key_encoding,omitempty"`
+	Headers       []header        `json:"headers,omitempty"`
+	Value         json.RawMessage `json:"value"`
+	ValueEncoding string          `json:"value_encoding,omitempty"`
+}
+
+type header struct {
+	Key           string          `json:"key"`
+	Value         json.RawMessage `json:"value"`
+	ValueEncoding string          `json:"value_encoding,omitempty"`
+}
+
+// encodeLine renders r as one JSON line, newline included.
+func encodeLine(station string, r connector.Record) ([]byte, error) {
+	l := line{Station: station, Partition: r.Partition, Offset: r.Offset}
+	if !r.Timestamp.IsZero() {
+		l.Timestamp = r.Timestamp.UTC().Format(time.RFC3339Nano)
+	}
+	if len(r.Key) > 0 {
+		l.Key, l.KeyEncoding = embed(r.Key)
+	}
+	l.Value, l.ValueEncoding = embed(r.Value)
+	for _, h := range r.Headers {
+		v, enc := embed(h.Value)
+		l.Headers = append(l.Headers, header{Key: h.Key, Value: v, ValueEncoding: enc})
+	}
+	b, err := json.Marshal(l)
+	if err != nil {
+		return nil, fmt.Errorf("encode record %d/%d: %w", r.Partition, r.Offset, err)
+	}
+	return append(b, '\n'), nil
+}
+
+func embed(b []byte) (json.RawMessage, string) {
+	trimmed := bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0:
+		return json.RawMessage("null"), ""
+	case json.Valid(b) && trimmed[0] != '"':
+		var buf bytes.Buffer
+		if json.Compact(&buf, b) == nil {
+			return buf.Bytes(), ""
+		}
+	case utf8.Valid(b):
+	default:
+		s, _ := json.Marshal(base64.StdEncoding.EncodeToString(b))
+		return s, "base64"
+	}
+	s, _ := json.Marshal(string(b))
+	return s, ""
+}
+
+// decodeLine parses a line written by encodeLine.
+func decodeLine(b []byte) (connector.Record, error) {
+	var l line
+	if err := json.Unmarshal(b, &l); err != nil {
+		return connector.Record{}, err
+	}
+	return l.record()
+}
+
+func (l line) record() (connector.Record, error) {
+	r := connector.Record{Partition: l.Partition, Offset: l.Offset}
+	var err error
+	if l.Timestamp != "" {
+		if r.Timestamp, err = time.Parse(time.RFC3339Nano, l.Timestamp); err != nil {
+			return r, fmt.Errorf("timestamp: %w", err)
+		}
+	}
+	if r.Key, err = unembed(l.Key, l.KeyEncoding); err != nil {
+		return r, fmt.Errorf("key: %w", err)
+	}
+	if r.Value, err = unembed(l.Value, l.ValueEncoding); err != nil {
+		return r, fmt.Errorf("value: %w", err)
+	}
+	for _, h := range l.Headers {
+		v, err := unembed(h.Value, h.ValueEncoding)
+		if err != nil {
+			return r, fmt.Errorf("header %s: %w", h.Key, err)
+		}
+		r.Headers = append(r.Headers, connector.Header{Key: h.Key, Value: v})
+	}
+	return r, nil
+}
+
+func unembed(raw json.RawMessage, encoding string) ([]byte, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	if raw[0] != '"' {
+		return []byte(raw), nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, err
+	}
+	switch encoding {
+	case "":
+		return []byte(s), nil
+	case "base64":
+		return base64.StdEncoding.DecodeString(s)
+	}
+	return nil, fmt.Errorf("unknown encoding %q", encoding)
+}
