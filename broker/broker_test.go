@@ -9,8 +9,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/junctionhq/junction/broker/seglog"
 )
 
 func openTest(t *testing.T, dir string, opts ...func(*Options)) *Broker {
@@ -453,8 +451,6 @@ func TestStartPositions(t *testing.T) {
 		t.Fatalf("latest group got %+v, want offset 20", ds)
 	}
 }
-
-var _ = seglog.Record{}
 
 func TestSeekGroup(t *testing.T) {
 	b := openTest(t, t.TempDir())
