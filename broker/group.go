@@ -413,6 +413,9 @@ func (g *group) take(max, maxBytes int, now time.Time) (out []Delivery, dead []M
 			}
 		}
 		n := min(len(p.ahead), max-len(out), limit-g.pending)
+		if out == nil {
+			out = make([]Delivery, 0, n)
+		}
 		if maxBytes > 0 {
 			for i := range n {
 				if bytes >= maxBytes && len(out)+i > 0 {
