@@ -44,6 +44,9 @@ type Options struct {
 	// ConnectorsDir, when set, holds connector definitions (*.yaml) applied
 	// at start.
 	ConnectorsDir string
+	// ConnectorRestart is how failing connectors are restarted; zero
+	// fields take plugin.DefaultRestartPolicy's.
+	ConnectorRestart plugin.RestartPolicy
 	// Logger receives the broker's log. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -99,7 +102,7 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 	if err != nil {
 		return nil, err
 	}
-	host, err := plugin.New(ctx, plugin.Options{Broker: b, PluginDirs: opts.PluginDirs, Logger: opts.Logger})
+	host, err := plugin.New(ctx, plugin.Options{Broker: b, PluginDirs: opts.PluginDirs, Logger: opts.Logger, Restart: opts.ConnectorRestart})
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("start connector host: %w", err)

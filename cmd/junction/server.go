@@ -7,6 +7,7 @@ import (
 
 	"github.com/junctionhq/junction/broker/server"
 	"github.com/junctionhq/junction/internal/units"
+	"github.com/junctionhq/junction/plugin"
 )
 
 func newServerCmd(a *app) *cobra.Command {
@@ -17,6 +18,7 @@ func newServerCmd(a *app) *cobra.Command {
 		logLevel      string
 		pluginDirs    []string
 		connectorsDir string
+		restart       plugin.RestartPolicy
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -43,12 +45,13 @@ start.`,
 			logger := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 			ctx := cmd.Context()
 			srv, err := server.Start(ctx, server.Options{
-				DataDir:         dataDir,
-				Listen:          listen,
-				MaxMessageBytes: int(maxMsg.v),
-				PluginDirs:      pluginDirs,
-				ConnectorsDir:   connectorsDir,
-				Logger:          logger,
+				DataDir:          dataDir,
+				Listen:           listen,
+				MaxMessageBytes:  int(maxMsg.v),
+				PluginDirs:       pluginDirs,
+				ConnectorsDir:    connectorsDir,
+				ConnectorRestart: restart,
+				Logger:           logger,
 			}, nil)
 			if err != nil {
 				return err
@@ -65,5 +68,10 @@ start.`,
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringSliceVar(&pluginDirs, "plugins", nil, "directory of connector plugins (repeatable; default DATA/plugins and the plugins directory next to this binary)")
 	f.StringVar(&connectorsDir, "connectors", "", "directory of connector definitions (*.yaml) to apply at start")
+	d := plugin.DefaultRestartPolicy
+	f.DurationVar(&restart.Initial, "connector-restart-backoff", d.Initial, "first wait before restarting a failed connector; doubles on each failure")
+	f.DurationVar(&restart.Max, "connector-restart-max-backoff", d.Max, "longest wait between connector restarts")
+	f.IntVar(&restart.MaxFailures, "connector-max-failures", d.MaxFailures, "failures within --connector-failure-window after which a connector is marked failed")
+	f.DurationVar(&restart.Window, "connector-failure-window", d.Window, "window in which connector failures are counted")
 	return cmd
 }
