@@ -291,6 +291,7 @@ func (h *Host) Validate(ctx context.Context, file string, data []byte) (config.E
 func (h *Host) Apply(ctx context.Context, file string, data []byte) (st Status, created, changed bool, err error) {
 	def, inst, err := h.prepare(ctx, file, data)
 	if err != nil {
+		h.log.Warn("connector definition rejected", "file", file, "err", err)
 		return Status{}, false, false, err
 	}
 	h.mu.Lock()

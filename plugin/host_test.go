@@ -434,6 +434,9 @@ func TestBrokenPluginsShowInStatus(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "start plugin exits@0.1.0") {
 		t.Fatalf("plugin that exits: err = %v", err)
 	}
+	if !e.logs.contains("WARN", "connector definition rejected", "exits.yaml", "start plugin exits@0.1.0") {
+		t.Errorf("the rejected definition is not in the broker's log")
+	}
 
 	// A sink that hangs in Write is cut off by the connector's timeout,
 	// restarted, and marked failed after too many failures; the broker

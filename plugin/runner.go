@@ -253,8 +253,12 @@ func (r *runner) teardown(fn func(context.Context) error) {
 func (r *runner) call(ctx context.Context, what string, fn func(context.Context) error) error {
 	cctx, cancel := context.WithTimeout(ctx, r.def.Timeout)
 	defer cancel()
+	deadline, _ := cctx.Deadline()
 	err := fn(cctx)
-	if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
+	// The plugin's gRPC server enforces the same deadline and may cancel
+	// the call a moment before our own context expires.
+	timedOut := errors.Is(cctx.Err(), context.DeadlineExceeded) || time.Until(deadline) < r.def.Timeout/20
+	if err != nil && ctx.Err() == nil && timedOut {
 		return fmt.Errorf("%s did not finish within the connector's timeout of %s: %w", what, r.def.Timeout, err)
 	}
 	if err != nil {
