@@ -15,6 +15,7 @@ import (
 
 	"github.com/junctionhq/junction/sdk/connector"
 	"github.com/junctionhq/junction/sdk/connector/connectortest"
+	"github.com/junctionhq/junction/sdk/connector/jsonl"
 )
 
 func readDir(dir string) ([]connector.Record, error) {
@@ -30,7 +31,7 @@ func readDir(dir string) ([]connector.Record, error) {
 		}
 		sc := bufio.NewScanner(bytes.NewReader(data))
 		for sc.Scan() {
-			r, err := decodeLine(sc.Bytes())
+			r, err := jsonl.Decode(sc.Bytes())
 			if err != nil {
 				return nil, err
 			}
@@ -65,7 +66,7 @@ func TestSourceConformance(t *testing.T) {
 func appendRecords(path string, recs []connector.Record) error {
 	var buf []byte
 	for _, r := range recs {
-		b, err := encodeLine("", r)
+		b, err := jsonl.Encode("", r)
 		if err != nil {
 			return err
 		}
@@ -218,27 +219,6 @@ func TestSinkCrashReplayExactlyOnce(t *testing.T) {
 	}
 	if len(got) != 20 {
 		t.Errorf("%d records, want 20", len(got))
-	}
-}
-
-func TestSinkValueEncodings(t *testing.T) {
-	for _, tc := range []struct {
-		value []byte
-		want  string
-	}{
-		{[]byte(`{"a": 1}`), `"value":{"a":1}`},
-		{[]byte(`"quoted"`), `"value":"\"quoted\""`},
-		{[]byte("text"), `"value":"text"`},
-		{[]byte{0xff, 0x00}, `"value":"/wA=","value_encoding":"base64"`},
-		{nil, `"value":null`},
-	} {
-		b, err := encodeLine("s", connector.Record{Value: tc.value})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Contains(b, []byte(tc.want)) {
-			t.Errorf("value %q: line %s, want it to contain %s", tc.value, b, tc.want)
-		}
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/junctionhq/junction/sdk/connector"
+	"github.com/junctionhq/junction/sdk/connector/jsonl"
 )
 
 // SinkConfig configures the file sink.
@@ -155,7 +156,7 @@ func recoverPartial(path string) (*partFile, error) {
 	sc := bufio.NewScanner(bytes.NewReader(data[:good]))
 	sc.Buffer(nil, len(data)+1)
 	for sc.Scan() {
-		r, err := decodeLine(sc.Bytes())
+		r, err := jsonl.Decode(sc.Bytes())
 		if err != nil {
 			return nil, connector.Fatal(fmt.Errorf("%s line %d: %w", path, pf.records+1, err))
 		}
@@ -201,7 +202,7 @@ func (s *sink) Write(ctx context.Context, records []connector.Record) error {
 		if next, ok := s.next[r.Partition]; ok && r.Offset < next {
 			continue
 		}
-		b, err := encodeLine(s.station, r)
+		b, err := jsonl.Encode(s.station, r)
 		if err != nil {
 			return connector.Fatal(err)
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/junctionhq/junction/sdk/connector"
+	"github.com/junctionhq/junction/sdk/connector/jsonl"
 )
 
 // SourceConfig configures the file source.
@@ -189,7 +190,7 @@ func (s *source) parse(raw []byte) (connector.Record, error) {
 	if _, ok := obj["value"]; !ok {
 		return connector.Record{Value: bytes.Clone(raw)}, nil
 	}
-	r, err := decodeLine(raw)
+	r, err := jsonl.Decode(raw)
 	if err != nil {
 		return connector.Record{}, err
 	}

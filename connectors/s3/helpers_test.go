@@ -23,6 +23,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/junctionhq/junction/sdk/connector"
+	"github.com/junctionhq/junction/sdk/connector/jsonl"
 )
 
 const testBucket = "junction-test"
@@ -165,7 +166,7 @@ func (f *fakeS3) readBack(t testing.TB, prefix string) ([]connector.Record, erro
 				out = append(out, connector.Record{Value: bytes.Clone(sc.Bytes())})
 				continue
 			}
-			r, err := decodeLine(sc.Bytes())
+			r, err := jsonl.Decode(sc.Bytes())
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", key, err)
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/junctionhq/junction/sdk/connector"
+	"github.com/junctionhq/junction/sdk/connector/jsonl"
 )
 
 // SinkConfig configures the S3 sink.
@@ -305,7 +306,7 @@ func (s *sink) add(b *buffer, r connector.Record) (int64, error) {
 		b.data = append(append(b.data, r.Value...), '\n')
 		n = int64(len(r.Value) + 1)
 	default:
-		line, err := encodeLine(s.station, r)
+		line, err := jsonl.Encode(s.station, r)
 		if err != nil {
 			return 0, err
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/junctionhq/junction/sdk/connector"
+	"github.com/junctionhq/junction/sdk/connector/jsonl"
 )
 
 // SourceConfig configures the S3 source.
@@ -523,7 +524,7 @@ func parseJSONLine(raw []byte) (connector.Record, error) {
 	if _, ok := obj["value"]; !ok {
 		return connector.Record{Value: bytes.Clone(raw)}, nil
 	}
-	r, err := decodeLine(raw)
+	r, err := jsonl.Decode(raw)
 	if err != nil {
 		return connector.Record{}, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/junctionhq/junction/sdk/connector"
 	"github.com/junctionhq/junction/sdk/connector/connectortest"
+	"github.com/junctionhq/junction/sdk/connector/jsonl"
 )
 
 func TestSourceConformance(t *testing.T) {
@@ -21,7 +22,7 @@ func TestSourceConformance(t *testing.T) {
 			Produce: func(recs []connector.Record) error {
 				var body []byte
 				for _, r := range recs {
-					line, err := encodeLine("", r)
+					line, err := jsonl.Encode("", r)
 					if err != nil {
 						return err
 					}
@@ -160,7 +161,7 @@ func TestSourceRereadsChangedObject(t *testing.T) {
 
 func TestSourceRejectsBadLines(t *testing.T) {
 	f := newFakeS3(t)
-	good, _ := encodeLine("st", connector.Record{Key: []byte("k"), Value: []byte(`{"a":1}`), Headers: []connector.Header{{Key: "h", Value: []byte("v")}}, Timestamp: base})
+	good, _ := jsonl.Encode("st", connector.Record{Key: []byte("k"), Value: []byte(`{"a":1}`), Headers: []connector.Header{{Key: "h", Value: []byte("v")}}, Timestamp: base})
 	body := append(append([]byte(`{"value":"plain"}`+"\n"+`not json`+"\n"), good...), []byte(`{"other":true}`+"\n")...)
 	f.put(t, "in/a.jsonl", body)
 	f.put(t, "in/b.jsonl.gz", []byte("not gzip at all"))

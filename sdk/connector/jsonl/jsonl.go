@@ -1,4 +1,8 @@
-package main
+// Package jsonl is the JSON lines encoding of records that Junction's file
+// and S3 connectors write and read: one object per record with station,
+// partition, offset, timestamp, key, headers and value. Connectors that
+// exchange data with them can use it too.
+package jsonl
 
 import (
 	"bytes"
@@ -11,8 +15,7 @@ import (
 	"github.com/junctionhq/junction/sdk/connector"
 )
 
-// line is one record in a JSON lines object, in the same format as the file
-// connector's.
+// line is one record in a JSON lines file.
 //
 // Key, value and header values are embedded as JSON when they are valid
 // JSON other than a JSON string (whitespace is compacted), else as a string
@@ -36,8 +39,8 @@ type header struct {
 	ValueEncoding string          `json:"value_encoding,omitempty"`
 }
 
-// encodeLine renders r as one JSON line, newline included.
-func encodeLine(station string, r connector.Record) ([]byte, error) {
+// Encode renders r as one JSON line, newline included.
+func Encode(station string, r connector.Record) ([]byte, error) {
 	l := line{Station: station, Partition: r.Partition, Offset: r.Offset}
 	if !r.Timestamp.IsZero() {
 		l.Timestamp = r.Timestamp.UTC().Format(time.RFC3339Nano)
@@ -76,8 +79,8 @@ func embed(b []byte) (json.RawMessage, string) {
 	return s, ""
 }
 
-// decodeLine parses a line written by encodeLine.
-func decodeLine(b []byte) (connector.Record, error) {
+// Decode parses a line written by Encode (a trailing newline is allowed).
+func Decode(b []byte) (connector.Record, error) {
 	var l line
 	if err := json.Unmarshal(b, &l); err != nil {
 		return connector.Record{}, err
