@@ -27,7 +27,8 @@ const (
 )
 
 // Retention says when a station's old messages are deleted, by whole
-// segments. Zero limits mean no limit.
+// segments, oldest first, keeping at least the limit. MaxBytes and
+// MaxMessages apply to each partition. Zero limits mean no limit.
 type Retention struct {
 	MaxAge      time.Duration `json:"max_age,omitempty"`
 	MaxBytes    int64         `json:"max_bytes,omitempty"`

@@ -133,6 +133,11 @@ func (s *stationService) UpdateStation(ctx context.Context, req *connect.Request
 			d := ps.GetDedupWindow().AsDuration()
 			u.DedupWindow = &d
 		case "dead_letter_station":
+			if d := ps.DeadLetterStation; d != "" {
+				if _, _, err := s.b.Station(d); err != nil {
+					return nil, apiError(invalid("station.dead_letter_station", "station %q does not exist; create it first", d), ps.Name, "")
+				}
+			}
 			u.DeadLetterStation = &ps.DeadLetterStation
 		case "max_deliveries":
 			u.MaxDeliveries = &ps.MaxDeliveries

@@ -293,3 +293,37 @@ func TestCLIServerRunsUntilInterrupted(t *testing.T) {
 		t.Fatalf("server exit %d: %s", code, errs.String())
 	}
 }
+
+func TestCLIStationUpdate(t *testing.T) {
+	addr := startBroker(t)
+	cli(t, addr, "", "station", "create", "events", "--retention-age", "7d", "--retention-messages", "100")
+	cli(t, addr, "", "station", "create", "dead")
+	_, errs := cli(t, addr, "", "station", "update", "events", "--retention-bytes", "1GiB", "--dlq", "dead", "--max-deliveries", "9")
+	if !strings.Contains(errs, `station "events" updated`) {
+		t.Fatalf("update stderr %q", errs)
+	}
+	out, _ := cli(t, addr, "", "station", "describe", "events", "-o", "json")
+	var st struct {
+		Retention struct {
+			MaxAge      string `json:"max_age"`
+			MaxBytes    int64  `json:"max_bytes"`
+			MaxMessages int64  `json:"max_messages"`
+		} `json:"retention"`
+		DeadLetterStation string `json:"dead_letter_station"`
+		MaxDeliveries     int    `json:"max_deliveries"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if st.Retention.MaxAge != "168h0m0s" || st.Retention.MaxBytes != 1<<30 || st.Retention.MaxMessages != 100 || st.DeadLetterStation != "dead" || st.MaxDeliveries != 9 {
+		t.Fatalf("after update: %s", out)
+	}
+	_, errs, code := runCLI(t, "", "--server", addr, "station", "update", "events", "--dlq", "missing")
+	if code != 1 || !strings.Contains(errs, "does not exist") {
+		t.Fatalf("update to a missing dlq: exit %d, %q", code, errs)
+	}
+	_, _, code = runCLI(t, "", "--server", addr, "station", "update", "events")
+	if code != 2 {
+		t.Fatalf("update without settings: exit %d, want 2", code)
+	}
+}

@@ -16,7 +16,97 @@ import (
 
 func newStationCmd(a *app) *cobra.Command {
 	cmd := groupCmd("station", "Manage stations")
-	cmd.AddCommand(newStationCreateCmd(a), newStationListCmd(a), newStationDescribeCmd(a), newStationDeleteCmd(a))
+	cmd.AddCommand(newStationCreateCmd(a), newStationUpdateCmd(a), newStationListCmd(a), newStationDescribeCmd(a), newStationDeleteCmd(a))
+	return cmd
+}
+
+func newStationUpdateCmd(a *app) *cobra.Command {
+	var (
+		maxDeliveries int
+		retMessages   int64
+		dlq           string
+		retAge, dedup durationFlag
+		retBytes      sizeFlag
+		maxMsg        sizeFlag
+		retAck        bool
+	)
+	cmd := &cobra.Command{
+		Use:   "update NAME",
+		Short: "Change a station's retention, dedup window, dead-letter station or limits",
+		Long: `Change the settings of a station given as flags; the others stay as they
+are. Partitions, storage and fsync cannot change after creation.`,
+		Example: `  junction station update events --retention-age 30d
+  junction station update jobs --dlq jobs-dead --max-deliveries 10
+  junction station update orders --retention-bytes 0   # no byte limit`,
+		Args: exactArgs("NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f := cmd.Flags()
+			changed := false
+			for _, name := range []string{"retention-age", "retention-bytes", "retention-messages", "retention-ack", "dedup-window", "dlq", "max-deliveries", "max-message-bytes"} {
+				changed = changed || f.Changed(name)
+			}
+			if !changed {
+				return usagef("name at least one setting to change (see --help)")
+			}
+			if retMessages < 0 || maxDeliveries < 0 {
+				return usagef("--retention-messages and --max-deliveries must not be negative")
+			}
+			c, err := a.connect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			var u client.StationUpdate
+			if f.Changed("retention-age") || f.Changed("retention-bytes") || f.Changed("retention-messages") || f.Changed("retention-ack") {
+				st, err := c.Station(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				r := st.Retention
+				if f.Changed("retention-age") {
+					r.MaxAge = retAge.v
+				}
+				if f.Changed("retention-bytes") {
+					r.MaxBytes = retBytes.v
+				}
+				if f.Changed("retention-messages") {
+					r.MaxMessages = retMessages
+				}
+				if f.Changed("retention-ack") {
+					r.Ack = retAck
+				}
+				u.Retention = &r
+			}
+			if f.Changed("dedup-window") {
+				u.DedupWindow = &dedup.v
+			}
+			if f.Changed("dlq") {
+				u.DeadLetterStation = &dlq
+			}
+			if f.Changed("max-deliveries") {
+				u.MaxDeliveries = &maxDeliveries
+			}
+			if f.Changed("max-message-bytes") {
+				n := int(maxMsg.v)
+				u.MaxMessageBytes = &n
+			}
+			st, err := c.UpdateStation(cmd.Context(), args[0], u)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stderr, "station %q updated\n", st.Name)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.Var(&retAge, "retention-age", "delete messages older than this (0: no limit)")
+	f.Var(&retBytes, "retention-bytes", "keep at most about this many bytes per partition (0: no limit)")
+	f.Int64Var(&retMessages, "retention-messages", 0, "keep at most about this many messages per partition (0: no limit)")
+	f.BoolVar(&retAck, "retention-ack", false, "delete messages once every consumer group acked them (--retention-ack=false to stop)")
+	f.Var(&dedup, "dedup-window", "drop repeated message ids within this window (0: off)")
+	f.StringVar(&dlq, "dlq", "", "dead-letter station (empty: none)")
+	f.IntVar(&maxDeliveries, "max-deliveries", 0, "deliveries before a message is dead-lettered (0: broker default)")
+	f.Var(&maxMsg, "max-message-bytes", "largest accepted message (0: the broker's default)")
 	return cmd
 }
 
@@ -88,8 +178,8 @@ func newStationCreateCmd(a *app) *cobra.Command {
 	f.IntVar(&partitions, "partitions", 1, "number of partitions")
 	f.StringVar(&storage, "storage", "disk", "storage type: disk or memory")
 	f.Var(&retAge, "retention-age", "delete messages older than this (e.g. 24h, 7d)")
-	f.Var(&retBytes, "retention-bytes", "keep at most this many bytes per station (e.g. 10GiB)")
-	f.Int64Var(&retMessages, "retention-messages", 0, "keep at most this many messages")
+	f.Var(&retBytes, "retention-bytes", "keep at most about this many bytes per partition (e.g. 10GiB)")
+	f.Int64Var(&retMessages, "retention-messages", 0, "keep at most about this many messages per partition")
 	f.BoolVar(&retAck, "retention-ack", false, "delete messages once every consumer group acked them")
 	f.StringVar(&fsync, "fsync", "always", "when to fsync: always, interval or never")
 	f.Var(&dedup, "dedup-window", "drop repeated message ids within this window (e.g. 2m)")

@@ -292,7 +292,8 @@ func (ErrorReason) EnumDescriptor() ([]byte, []int) {
 }
 
 // Retention says when a station's old messages are deleted. Deletion is by
-// whole segments. Zero limits mean no limit.
+// whole segments, oldest first, keeping at least the limit; max_bytes and
+// max_messages apply to each partition. Zero limits mean no limit.
 type Retention struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	MaxAge      *durationpb.Duration   `protobuf:"bytes,1,opt,name=max_age,json=maxAge,proto3" json:"max_age,omitempty"`
