@@ -21,18 +21,18 @@ import (
 	"github.com/junctionhq/junction/sdk/connector"
 )
 
-// store is the connection settings both kinds share, copied out of their
-// config structs (the SDK has no embedded config structs, so each declares
-// the fields with identical tags and the spec lists them once).
+// store is the bucket and connection settings both kinds share; the sink
+// and source configs embed it, so its fields appear once in the spec.
 type store struct {
-	Bucket          string
-	Endpoint        string
-	Region          string
-	ForcePathStyle  bool
-	AccessKeyID     string
-	SecretAccessKey string
-	SessionToken    string
-	MaxAttempts     int
+	Bucket          string `json:"bucket" connector:"required" doc:"Bucket to write to or read from; it must exist."`
+	Prefix          string `json:"prefix" doc:"Key prefix, such as \"exports/\": the sink writes under it ({prefix} in key_template), the source reads the objects under it."`
+	Endpoint        string `json:"endpoint" doc:"S3 API endpoint URL for S3-compatible stores, such as http://minio:9000; empty for AWS."`
+	Region          string `json:"region" doc:"Region; empty for the AWS chain's (AWS_REGION, profile), else us-east-1."`
+	ForcePathStyle  bool   `json:"force_path_style" default:"false" doc:"Address buckets as endpoint/bucket instead of bucket.endpoint; most S3-compatible stores need it."`
+	AccessKeyID     string `json:"access_key_id" doc:"Access key; empty to use the standard AWS credential chain (environment, profile, web identity, instance role)."`
+	SecretAccessKey string `json:"secret_access_key" connector:"secret" doc:"Secret key that goes with access_key_id."`
+	SessionToken    string `json:"session_token" connector:"secret" doc:"Session token for temporary credentials given in access_key_id and secret_access_key."`
+	MaxAttempts     int    `json:"max_attempts" default:"3" doc:"Attempts per S3 request, the first included, before the error goes to the broker, which retries with its own backoff."`
 }
 
 func (c store) validate() connector.FieldErrors {

@@ -73,7 +73,7 @@ func TestBadCredentialsAreFatal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := newClient(context.Background(), c.(SourceConfig).store())
+	cl, err := newClient(context.Background(), c.(SourceConfig).store)
 	if err != nil {
 		t.Fatal(err)
 	}

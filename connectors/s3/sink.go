@@ -20,15 +20,7 @@ import (
 
 // SinkConfig configures the S3 sink.
 type SinkConfig struct {
-	Bucket          string `json:"bucket" connector:"required" doc:"Bucket to write to or read from; it must exist."`
-	Prefix          string `json:"prefix" doc:"Key prefix, such as \"exports/\": the sink writes under it ({prefix} in key_template), the source reads the objects under it."`
-	Endpoint        string `json:"endpoint" doc:"S3 API endpoint URL for S3-compatible stores, such as http://minio:9000; empty for AWS."`
-	Region          string `json:"region" doc:"Region; empty for the AWS chain's (AWS_REGION, profile), else us-east-1."`
-	ForcePathStyle  bool   `json:"force_path_style" default:"false" doc:"Address buckets as endpoint/bucket instead of bucket.endpoint; most S3-compatible stores need it."`
-	AccessKeyID     string `json:"access_key_id" doc:"Access key; empty to use the standard AWS credential chain (environment, profile, web identity, instance role)."`
-	SecretAccessKey string `json:"secret_access_key" connector:"secret" doc:"Secret key that goes with access_key_id."`
-	SessionToken    string `json:"session_token" connector:"secret" doc:"Session token for temporary credentials given in access_key_id and secret_access_key."`
-	MaxAttempts     int    `json:"max_attempts" default:"3" doc:"Attempts per S3 request, the first included, before the error goes to the broker, which retries with its own backoff."`
+	store
 
 	Format      string `json:"format" default:"jsonl" allowed:"jsonl,lines,parquet" doc:"jsonl: one JSON object per record with station, partition, offset, timestamp, key, headers and value (embedded as JSON when it is JSON, else a string, else base64). lines: each record's value as one line. parquet: columns partition, offset, timestamp, key, value, headers."`
 	Compression string `json:"compression" default:"none" allowed:"none,gzip,zstd" doc:"Compression of jsonl and lines objects (adds .gz or .zst to the extension); for parquet, the column codec."`
@@ -47,13 +39,9 @@ type SinkConfig struct {
 	} `json:"upload"`
 }
 
-func (c SinkConfig) store() store {
-	return store{c.Bucket, c.Endpoint, c.Region, c.ForcePathStyle, c.AccessKeyID, c.SecretAccessKey, c.SessionToken, c.MaxAttempts}
-}
-
 // Validate checks the fields against each other and the key template.
 func (c SinkConfig) Validate() error {
-	errs := c.store().validate()
+	errs := c.store.validate()
 	if _, err := parseKeyTemplate(c.KeyTemplate); err != nil {
 		errs = append(errs, connector.FieldError{Field: "key_template", Message: err.Error()})
 	}
@@ -142,7 +130,7 @@ func newSink(cfg SinkConfig) (connector.Sink, error) {
 // them to what the bucket holds.
 func (s *sink) Open(ctx context.Context, info connector.SinkInfo) (map[uint32]uint64, error) {
 	s.station = info.Station
-	cl, err := newClient(ctx, s.cfg.store())
+	cl, err := newClient(ctx, s.cfg.store)
 	if err != nil {
 		return nil, err
 	}

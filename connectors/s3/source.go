@@ -26,15 +26,7 @@ import (
 
 // SourceConfig configures the S3 source.
 type SourceConfig struct {
-	Bucket          string `json:"bucket" connector:"required" doc:"Bucket to write to or read from; it must exist."`
-	Prefix          string `json:"prefix" doc:"Key prefix, such as \"exports/\": the sink writes under it ({prefix} in key_template), the source reads the objects under it."`
-	Endpoint        string `json:"endpoint" doc:"S3 API endpoint URL for S3-compatible stores, such as http://minio:9000; empty for AWS."`
-	Region          string `json:"region" doc:"Region; empty for the AWS chain's (AWS_REGION, profile), else us-east-1."`
-	ForcePathStyle  bool   `json:"force_path_style" default:"false" doc:"Address buckets as endpoint/bucket instead of bucket.endpoint; most S3-compatible stores need it."`
-	AccessKeyID     string `json:"access_key_id" doc:"Access key; empty to use the standard AWS credential chain (environment, profile, web identity, instance role)."`
-	SecretAccessKey string `json:"secret_access_key" connector:"secret" doc:"Secret key that goes with access_key_id."`
-	SessionToken    string `json:"session_token" connector:"secret" doc:"Session token for temporary credentials given in access_key_id and secret_access_key."`
-	MaxAttempts     int    `json:"max_attempts" default:"3" doc:"Attempts per S3 request, the first included, before the error goes to the broker, which retries with its own backoff."`
+	store
 
 	StartAfter   string        `json:"start_after" doc:"Read only the objects whose keys sort after this one."`
 	Format       string        `json:"format" default:"auto" allowed:"auto,jsonl,lines,parquet" doc:"auto: by extension (.parquet; .jsonl, .ndjson, .json; anything else lines). jsonl: a line with a \"value\" field, as the sink writes it, restores key, value, headers and timestamp; another JSON object becomes the value. lines: each line is a value. parquet: rows as the sink writes them."`
@@ -47,13 +39,9 @@ type SourceConfig struct {
 	} `json:"batch"`
 }
 
-func (c SourceConfig) store() store {
-	return store{c.Bucket, c.Endpoint, c.Region, c.ForcePathStyle, c.AccessKeyID, c.SecretAccessKey, c.SessionToken, c.MaxAttempts}
-}
-
 // Validate checks the fields against each other.
 func (c SourceConfig) Validate() error {
-	errs := c.store().validate()
+	errs := c.store.validate()
 	if c.PollInterval <= 0 {
 		errs = append(errs, connector.FieldError{Field: "poll_interval", Message: "must be positive"})
 	}
@@ -134,7 +122,7 @@ func newSource(cfg SourceConfig) (connector.Source, error) {
 // between the checkpoint and the delete) are deleted or moved now.
 func (s *source) Open(ctx context.Context, pos connector.Position) error {
 	s.log = connector.Logger(ctx)
-	cl, err := newClient(ctx, s.cfg.store())
+	cl, err := newClient(ctx, s.cfg.store)
 	if err != nil {
 		return err
 	}

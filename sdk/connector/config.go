@@ -89,7 +89,7 @@ type schema struct {
 type fieldSchema struct {
 	Field
 	key      string
-	index    int
+	index    []int // path through embedded structs, for FieldByIndex
 	children []*fieldSchema
 }
 
@@ -109,17 +109,30 @@ func structFields(t reflect.Type, prefix string) ([]*fieldSchema, error) {
 	var out []*fieldSchema
 	for i := range t.NumField() {
 		sf := t.Field(i)
-		if !sf.IsExported() {
+		key, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+		if key == "-" || !sf.IsExported() && !sf.Anonymous {
 			continue
 		}
-		key, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
-		if key == "-" {
+		if sf.Anonymous && key == "" && sf.Type.Kind() == reflect.Struct {
+			// An embedded struct's fields belong to the parent, so that
+			// configs can share a block of fields.
+			embedded, err := structFields(sf.Type, prefix)
+			if err != nil {
+				return nil, err
+			}
+			for _, f := range embedded {
+				f.index = append([]int{i}, f.index...)
+			}
+			out = append(out, embedded...)
+			continue
+		}
+		if !sf.IsExported() {
 			continue
 		}
 		if key == "" {
 			key = strings.ToLower(sf.Name)
 		}
-		fs := &fieldSchema{key: key, index: i}
+		fs := &fieldSchema{key: key, index: []int{i}}
 		fs.Name = prefix + key
 		fs.Doc = sf.Tag.Get("doc")
 		if sf.Type.Kind() == reflect.Struct && sf.Type != durationType {
@@ -271,7 +284,7 @@ func decodeStruct(v reflect.Value, fields []*fieldSchema, raw map[string]any, pr
 		*errs = append(*errs, FieldError{Field: prefix + k, Message: msg})
 	}
 	for _, f := range fields {
-		fv := v.Field(f.index)
+		fv := v.FieldByIndex(f.index)
 		val, present := raw[f.key]
 		if s, ok := val.(string); val == nil || ok && s == "" && f.children == nil {
 			present = false

@@ -215,3 +215,35 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+type sharedFields struct {
+	Bucket string `json:"bucket" connector:"required" doc:"Bucket."`
+	Region string `json:"region" default:"us-east-1" doc:"Region."`
+}
+
+type embeddingConfig struct {
+	sharedFields
+	Format string `json:"format" default:"jsonl" doc:"Format."`
+}
+
+func TestEmbeddedStructFieldsBelongToTheParent(t *testing.T) {
+	f := connector.NewSink(func(embeddingConfig) (connector.Sink, error) { return nil, nil })
+	v, err := f.Decode(map[string]any{"bucket": "b", "format": "lines"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := v.(embeddingConfig)
+	if c.Bucket != "b" || c.Region != "us-east-1" || c.Format != "lines" {
+		t.Fatalf("decoded %+v", c)
+	}
+	var names []string
+	for _, fl := range (connector.Definition{Name: "x", Version: "1.0.0", Sink: f}).Spec().Fields {
+		names = append(names, fl.Name)
+	}
+	if strings.Join(names, ",") != "bucket,region,format" {
+		t.Fatalf("spec fields %v, want bucket,region,format", names)
+	}
+	if _, err := f.Decode(map[string]any{"format": "lines"}); err == nil || !strings.Contains(err.Error(), "bucket: required") {
+		t.Fatalf("missing embedded required field: err = %v", err)
+	}
+}
