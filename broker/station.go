@@ -341,6 +341,37 @@ func (pp *PendingProduce) Wait() ([]ProduceResult, error) {
 	return pp.results, nil
 }
 
+// Read returns records of one partition of a station from offset from on,
+// at most about maxBytes of them (at least one batch when there is one).
+// The records are immutable and safe to keep.
+func (b *Broker) Read(stationName string, partition uint32, from uint64, maxBytes int) ([]seglog.Record, error) {
+	st, err := b.station(stationName)
+	if err != nil {
+		return nil, err
+	}
+	if int(partition) >= len(st.logs) {
+		return nil, fieldErr("partition", "station %q has no partition %d", stationName, partition)
+	}
+	recs, err := st.logs[partition].Read(from, maxBytes)
+	if err != nil {
+		return nil, fmt.Errorf("station %q partition %d: read at %d: %w", stationName, partition, from, err)
+	}
+	return recs, nil
+}
+
+// NextOffsets returns the next offset of every partition of a station.
+func (b *Broker) NextOffsets(stationName string) ([]uint64, error) {
+	st, err := b.station(stationName)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]uint64, len(st.logs))
+	for i, l := range st.logs {
+		out[i] = l.NextOffset()
+	}
+	return out, nil
+}
+
 // rebuildDedup reloads message ids of the last dedup window from the logs.
 func (st *station) rebuildDedup(now time.Time) error {
 	window := st.config().DedupWindow

@@ -2,9 +2,11 @@ package plugin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/junctionhq/junction/broker"
@@ -240,11 +242,17 @@ func rejectedMessage(rec seglog.Record, connectorName, reason, msg string) broke
 // is checkpointed, and only then acked to the source.
 func (r *runner) runSource(ctx context.Context, src connector.Source) error {
 	b, station := r.h.b, r.def.Station
-	pos, err := b.Meta().Checkpoint(r.def.Name)
+	cp, err := loadCheckpoint(b, r.def.Name)
 	if err != nil {
-		return fmt.Errorf("read checkpoint: %w", err)
+		return err
 	}
-	if err := r.call(ctx, "open", func(ctx context.Context) error { return src.Open(ctx, pos) }); err != nil {
+	// Records produced after the checkpoint (the broker died between a
+	// produce and its checkpoint) are read again: drop those by their ids.
+	again, err := r.producedSince(cp)
+	if err != nil {
+		return err
+	}
+	if err := r.call(ctx, "open", func(ctx context.Context) error { return src.Open(ctx, cp.Position) }); err != nil {
 		return err
 	}
 	r.setState(StateRunning)
@@ -257,11 +265,23 @@ func (r *runner) runSource(ctx context.Context, src connector.Source) error {
 			return fmt.Errorf("read: %w", err)
 		}
 		r.in.Add(uint64(len(batch.Records) + len(batch.Rejected)))
-		if len(batch.Records) > 0 {
-			msgs := make([]broker.Message, len(batch.Records))
-			for i, rec := range batch.Records {
-				msgs[i] = toMessage(rec)
+		msgs := make([]broker.Message, 0, len(batch.Records))
+		dropped := 0
+		for _, rec := range batch.Records {
+			m := toMessage(rec)
+			if rec.ID != "" {
+				m.ID = r.sourceID(rec.ID)
+				if again[m.ID] {
+					dropped++
+					continue
+				}
 			}
+			msgs = append(msgs, m)
+		}
+		if again != nil && dropped == 0 && len(batch.Records) > 0 {
+			again = nil // past what was produced before the restart
+		}
+		if len(msgs) > 0 {
 			if _, err := b.Produce(ctx, station, msgs); err != nil {
 				return fmt.Errorf("produce to %s: %w", station, err)
 			}
@@ -280,11 +300,87 @@ func (r *runner) runSource(ctx context.Context, src connector.Source) error {
 		if len(batch.Position) == 0 {
 			continue
 		}
-		if err := b.Meta().PutCheckpoint(r.def.Name, batch.Position); err != nil {
-			return fmt.Errorf("checkpoint: %w", err)
+		if err := r.storeCheckpoint(batch.Position); err != nil {
+			return err
 		}
 		if err := r.call(ctx, "ack", func(ctx context.Context) error { return src.Ack(ctx, []connector.Position{batch.Position}) }); err != nil {
 			r.log.Warn("source ack failed; continuing (the checkpoint is stored)", "err", err)
 		}
 	}
+}
+
+// checkpoint is what the metadata store keeps for a source: its position,
+// and where each partition of its station ended when it was taken, so that
+// records produced after it can be found after a restart.
+type checkpoint struct {
+	Position []byte   `json:"position"`
+	Next     []uint64 `json:"next_offsets,omitempty"`
+}
+
+func loadCheckpoint(b *broker.Broker, name string) (checkpoint, error) {
+	raw, err := b.Meta().Checkpoint(name)
+	if err != nil || raw == nil {
+		return checkpoint{}, err
+	}
+	var cp checkpoint
+	if err := json.Unmarshal(raw, &cp); err != nil {
+		return checkpoint{}, fmt.Errorf("connector %s: decode checkpoint: %w", name, err)
+	}
+	return cp, nil
+}
+
+func (r *runner) storeCheckpoint(pos connector.Position) error {
+	next, err := r.h.b.NextOffsets(r.def.Station)
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(checkpoint{Position: pos, Next: next})
+	if err != nil {
+		return err
+	}
+	if err := r.h.b.Meta().PutCheckpoint(r.def.Name, raw); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
+}
+
+// sourceID is the producer message id of a source record: the connector's
+// name keeps ids of different sources apart.
+func (r *runner) sourceID(id string) string { return "source/" + r.def.Name + "/" + id }
+
+// producedSince returns the ids of this source's records in the station
+// after the checkpoint: at most the batch produced but not checkpointed
+// when the broker died, plus other producers' records.
+func (r *runner) producedSince(cp checkpoint) (map[string]bool, error) {
+	if cp.Next == nil {
+		return nil, nil
+	}
+	prefix := r.sourceID("")
+	var seen map[string]bool
+	for p, from := range cp.Next {
+		for {
+			recs, err := r.h.b.Read(r.def.Station, uint32(p), from, 1<<20)
+			if errors.Is(err, seglog.ErrOffsetOutOfRange) || len(recs) == 0 {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("look for records produced after the checkpoint: %w", err)
+			}
+			for _, rec := range recs {
+				for _, h := range rec.Headers {
+					if h.Key == broker.HeaderMessageID && strings.HasPrefix(string(h.Value), prefix) {
+						if seen == nil {
+							seen = make(map[string]bool)
+						}
+						seen[string(h.Value)] = true
+					}
+				}
+			}
+			from = recs[len(recs)-1].Offset + 1
+		}
+	}
+	if len(seen) > 0 {
+		r.log.Info("the station already holds records this source will read again; dropping them", "records", len(seen))
+	}
+	return seen, nil
 }

@@ -286,8 +286,8 @@ func (r *runner) status() Status {
 			st.Lag = gi.Lag
 		}
 	case config.KindSource:
-		if cp, err := r.h.b.Meta().Checkpoint(r.def.Name); err == nil && cp != nil {
-			st.Checkpoint = positionText(cp)
+		if cp, err := loadCheckpoint(r.h.b, r.def.Name); err == nil && cp.Position != nil {
+			st.Checkpoint = positionText(cp.Position)
 		}
 	}
 	return st

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/junctionhq/junction/sdk/connector"
@@ -156,6 +157,7 @@ func (s *source) next() (connector.Batch, error) {
 		}
 		raw := bytes.TrimSuffix(s.buf[:i], []byte{'\r'})
 		s.buf = s.buf[i+1:]
+		start := s.offset
 		s.offset += int64(i) + 1
 		s.line++
 		if len(bytes.TrimSpace(raw)) == 0 {
@@ -169,6 +171,7 @@ func (s *source) next() (connector.Batch, error) {
 			})
 			continue
 		}
+		r.ID = s.path + ":" + strconv.FormatInt(start, 10)
 		b.Records = append(b.Records, r)
 	}
 	pos, err := json.Marshal(position{File: s.path, Offset: s.offset})

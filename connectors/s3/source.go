@@ -474,6 +474,12 @@ func (s *source) read(b *connector.Batch) (eof bool, err error) {
 	return false, nil
 }
 
+// recordID names a record by object, version and line (or row), which is
+// the same whenever the object is read again.
+func (s *source) recordID(line int64) string {
+	return s.cur.key + "@" + s.cur.etag + ":" + strconv.FormatInt(line, 10)
+}
+
 func (s *source) headers(line int64) []connector.Header {
 	return []connector.Header{
 		{Key: headerKey, Value: []byte(s.cur.key)},
@@ -487,7 +493,7 @@ func (s *source) parseLine(b *connector.Batch, raw []byte) {
 		return
 	}
 	if s.cur.format == "lines" {
-		b.Records = append(b.Records, connector.Record{Value: bytes.Clone(raw), Headers: s.headers(s.cur.line)})
+		b.Records = append(b.Records, connector.Record{Value: bytes.Clone(raw), Headers: s.headers(s.cur.line), ID: s.recordID(s.cur.line)})
 		return
 	}
 	r, err := parseJSONLine(raw)
@@ -499,6 +505,7 @@ func (s *source) parseLine(b *connector.Batch, raw []byte) {
 		return
 	}
 	r.Headers = append(r.Headers, s.headers(s.cur.line)...)
+	r.ID = s.recordID(s.cur.line)
 	b.Records = append(b.Records, r)
 }
 
@@ -529,6 +536,7 @@ func (s *source) readRows(b *connector.Batch) (bool, error) {
 		r := row.record()
 		r.Partition, r.Offset = 0, 0
 		r.Headers = append(r.Headers, s.headers(obj.offset)...)
+		r.ID = s.recordID(obj.offset)
 		b.Records = append(b.Records, r)
 	}
 	switch {

@@ -35,6 +35,11 @@ type Record struct {
 	Timestamp time.Time
 	Partition uint32
 	Offset    uint64
+	// ID, set by a source, names the record in the external system so that
+	// reading it again yields the same ID (file and byte offset, object and
+	// line). The host uses it to produce each record once even when a crash
+	// makes the source read some again. Sinks see it empty.
+	ID string
 }
 
 // Position is a source's opaque checkpoint: the source returns one with each

@@ -92,7 +92,7 @@ func specFromPB(s *pb.Spec) Spec {
 func recordsToPB(rs []Record) []*pb.Record {
 	out := make([]*pb.Record, len(rs))
 	for i, r := range rs {
-		p := &pb.Record{Key: r.Key, Value: r.Value, Partition: r.Partition, Offset: r.Offset}
+		p := &pb.Record{Key: r.Key, Value: r.Value, Partition: r.Partition, Offset: r.Offset, Id: r.ID}
 		if !r.Timestamp.IsZero() {
 			p.TimestampUnixNano = r.Timestamp.UnixNano()
 		}
@@ -107,7 +107,7 @@ func recordsToPB(rs []Record) []*pb.Record {
 func recordsFromPB(ps []*pb.Record) []Record {
 	out := make([]Record, len(ps))
 	for i, p := range ps {
-		r := Record{Key: p.GetKey(), Value: p.GetValue(), Partition: p.GetPartition(), Offset: p.GetOffset()}
+		r := Record{Key: p.GetKey(), Value: p.GetValue(), Partition: p.GetPartition(), Offset: p.GetOffset(), ID: p.GetId()}
 		if ns := p.GetTimestampUnixNano(); ns != 0 {
 			r.Timestamp = time.Unix(0, ns).UTC()
 		}

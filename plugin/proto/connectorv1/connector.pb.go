@@ -730,8 +730,12 @@ type Record struct {
 	Headers           []*Header              `protobuf:"bytes,3,rep,name=headers,proto3" json:"headers,omitempty"`
 	TimestampUnixNano int64                  `protobuf:"varint,4,opt,name=timestamp_unix_nano,json=timestampUnixNano,proto3" json:"timestamp_unix_nano,omitempty"`
 	// For sinks: where the record is in its station.
-	Partition     uint32 `protobuf:"varint,5,opt,name=partition,proto3" json:"partition,omitempty"`
-	Offset        uint64 `protobuf:"varint,6,opt,name=offset,proto3" json:"offset,omitempty"`
+	Partition uint32 `protobuf:"varint,5,opt,name=partition,proto3" json:"partition,omitempty"`
+	Offset    uint64 `protobuf:"varint,6,opt,name=offset,proto3" json:"offset,omitempty"`
+	// For sources: an id that names the record in the external system and is
+	// the same when it is read again (file and byte offset, object and line).
+	// With it the host drops records re-read after a broker crash.
+	Id            string `protobuf:"bytes,7,opt,name=id,proto3" json:"id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -806,6 +810,13 @@ func (x *Record) GetOffset() uint64 {
 		return x.Offset
 	}
 	return 0
+}
+
+func (x *Record) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
 }
 
 type SourceOpenRequest struct {
@@ -1544,14 +1555,15 @@ const file_connector_proto_rawDesc = "" +
 	"\x06errors\x18\x01 \x03(\v2!.junction.connector.v1.FieldErrorR\x06errors\"0\n" +
 	"\x06Header\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value\"\xcf\x01\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\"\xdf\x01\n" +
 	"\x06Record\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x127\n" +
 	"\aheaders\x18\x03 \x03(\v2\x1d.junction.connector.v1.HeaderR\aheaders\x12.\n" +
 	"\x13timestamp_unix_nano\x18\x04 \x01(\x03R\x11timestampUnixNano\x12\x1c\n" +
 	"\tpartition\x18\x05 \x01(\rR\tpartition\x12\x16\n" +
-	"\x06offset\x18\x06 \x01(\x04R\x06offset\"/\n" +
+	"\x06offset\x18\x06 \x01(\x04R\x06offset\x12\x0e\n" +
+	"\x02id\x18\a \x01(\tR\x02id\"/\n" +
 	"\x11SourceOpenRequest\x12\x1a\n" +
 	"\bposition\x18\x01 \x01(\fR\bposition\"\x14\n" +
 	"\x12SourceOpenResponse\"\x13\n" +
