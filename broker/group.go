@@ -24,9 +24,14 @@ const (
 	HeaderDLQDeliveries = "junction-dlq-deliveries"
 )
 
-// readAheadBytes bounds how much of a partition a group reads at once, and
-// so a group's memory however far behind it is.
-const readAheadBytes = 1 << 20
+// readAheadBytes bounds how much of its station a group holds read but
+// not yet delivered, split across the partitions (at least
+// minReadAheadBytes each): a group's memory stays bounded however far
+// behind it is and however many partitions its station has.
+const (
+	readAheadBytes    = 4 << 20
+	minReadAheadBytes = 64 << 10
+)
 
 // Delivery is a message delivered to a member of a consumer group.
 type Delivery struct {
@@ -474,7 +479,8 @@ func (g *group) nextDue() time.Time {
 func (g *group) readAhead(pi int) error {
 	p := g.parts[pi]
 	l := g.st.logs[pi]
-	recs, err := l.Read(p.cursor, readAheadBytes)
+	budget := max(readAheadBytes/len(g.parts), minReadAheadBytes)
+	recs, err := l.Read(p.cursor, budget)
 	if errors.Is(err, seglog.ErrOffsetOutOfRange) && p.cursor < l.StartOffset() {
 		start := l.StartOffset()
 		g.st.b.log.Warn("consumer group fell behind retention; skipping deleted messages",
@@ -492,7 +498,7 @@ func (g *group) readAhead(pi int) error {
 			p.commit = p.acked.advance(start)
 			g.dirty = true
 		}
-		recs, err = l.Read(p.cursor, readAheadBytes)
+		recs, err = l.Read(p.cursor, budget)
 	}
 	if err != nil {
 		return fmt.Errorf("station %q partition %d: read at %d: %w", g.st.name, pi, p.cursor, err)
