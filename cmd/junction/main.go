@@ -74,10 +74,12 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) s
 	root := &cobra.Command{
 		Use:   "junction",
 		Short: "Junction message broker",
-		Long: `Junction is a station-based message broker.
+		Long: `Junction is a station-based message broker with a connector hub.
 
 Run a broker with 'junction server', then create stations, produce to them
-and consume from them in consumer groups.`,
+and consume from them in consumer groups. Connectors move records between
+stations and other systems ('junction connector'); 'junction hub' installs
+them from signed catalogs.`,
 		Example: `  junction server --data ./data
   junction station create orders --partitions 1
   seq 1 100000 | junction produce orders
