@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -182,28 +183,18 @@ func newConnectorListCmd(a *app) *cobra.Command {
 		Short:   "List connectors and their state",
 		Args:    exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := a.checkOutput(); err != nil {
-				return err
-			}
-			c, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			cs, err := c.Connectors(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if a.output == "json" {
-				return writeJSON(a.stdout, cs)
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tKIND\tPLUGIN\tSTATION\tSTATE\tIN\tOUT\tREJECTED\tLAG\tRESTARTS")
-			for _, s := range cs {
-				fmt.Fprintf(tw, "%s\t%s\t%s@%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", s.Name, s.Kind, pluginName(s.Connector), s.PluginVersion, s.Station, s.State,
-					s.RecordsIn, s.RecordsOut, s.RecordsRejected, s.Lag, s.Restarts)
-			}
-			return tw.Flush()
+			return show(a, cmd, func(ctx context.Context, c *client.Client) ([]*client.ConnectorStatus, error) {
+				return c.Connectors(ctx)
+			},
+				asIs, func(w io.Writer, cs []*client.ConnectorStatus) error {
+					tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "NAME\tKIND\tPLUGIN\tSTATION\tSTATE\tIN\tOUT\tREJECTED\tLAG\tRESTARTS")
+					for _, s := range cs {
+						fmt.Fprintf(tw, "%s\t%s\t%s@%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", s.Name, s.Kind, pluginName(s.Connector), s.PluginVersion, s.Station, s.State,
+							s.RecordsIn, s.RecordsOut, s.RecordsRejected, s.Lag, s.Restarts)
+					}
+					return tw.Flush()
+				})
 		},
 	}
 	a.addOutputFlag(cmd)
@@ -217,56 +208,48 @@ func newConnectorStatusCmd(a *app) *cobra.Command {
 		Example: `  junction connector status orders-to-s3`,
 		Args:    exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.checkOutput(); err != nil {
-				return err
+			fetch := func(ctx context.Context, c *client.Client) (*client.ConnectorStatus, error) {
+				return c.Connector(ctx, args[0])
 			}
-			c, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			s, err := c.Connector(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if a.output == "json" {
-				return writeJSON(a.stdout, s)
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			row := func(k string, v any) { fmt.Fprintf(tw, "%s:\t%v\n", k, v) }
-			row("Name", s.Name)
-			row("Kind", s.Kind)
-			row("Plugin", fmt.Sprintf("%s (resolved %s)", s.Connector, s.PluginVersion))
-			row("Station", s.Station)
-			row("Dead-letter station", s.DLQ)
-			row("State", s.State)
-			if !s.StartedAt.IsZero() {
-				row("Running since", s.StartedAt.Local().Format(time.RFC3339))
-			}
-			row("Restarts", s.Restarts)
-			row("Records in", s.RecordsIn)
-			row("Records out", s.RecordsOut)
-			row("Rejected", s.RecordsRejected)
-			if s.Kind == "sink" {
-				row("Lag", s.Lag)
-			} else {
-				row("Checkpoint", orDefault(s.Checkpoint))
-			}
-			if s.LastError != "" {
-				row("Last error", fmt.Sprintf("%s (%s)", s.LastError, s.LastErrorAt.Local().Format(time.RFC3339)))
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			if len(s.Config) > 0 {
-				fmt.Fprintln(a.stdout, "\nConfig (secrets redacted):")
-				return writeJSON(a.stdout, s.Config)
-			}
-			return nil
+			return show(a, cmd, fetch, asIs, describeConnector)
 		},
 	}
 	a.addOutputFlag(cmd)
 	return cmd
+}
+
+func describeConnector(w io.Writer, s *client.ConnectorStatus) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	row := func(k string, v any) { fmt.Fprintf(tw, "%s:\t%v\n", k, v) }
+	row("Name", s.Name)
+	row("Kind", s.Kind)
+	row("Plugin", fmt.Sprintf("%s (resolved %s)", s.Connector, s.PluginVersion))
+	row("Station", s.Station)
+	row("Dead-letter station", s.DLQ)
+	row("State", s.State)
+	if !s.StartedAt.IsZero() {
+		row("Running since", s.StartedAt.Local().Format(time.RFC3339))
+	}
+	row("Restarts", s.Restarts)
+	row("Records in", s.RecordsIn)
+	row("Records out", s.RecordsOut)
+	row("Rejected", s.RecordsRejected)
+	if s.Kind == "sink" {
+		row("Lag", s.Lag)
+	} else {
+		row("Checkpoint", orDefault(s.Checkpoint))
+	}
+	if s.LastError != "" {
+		row("Last error", fmt.Sprintf("%s (%s)", s.LastError, s.LastErrorAt.Local().Format(time.RFC3339)))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(s.Config) > 0 {
+		fmt.Fprintln(w, "\nConfig (secrets redacted):")
+		return writeJSON(w, s.Config)
+	}
+	return nil
 }
 
 func newConnectorActionCmd(a *app, action, short string) *cobra.Command {
@@ -311,27 +294,15 @@ func newPluginCmd(a *app) *cobra.Command {
 		Short:   "List installed connector plugins with name, version and kinds",
 		Args:    exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := a.checkOutput(); err != nil {
-				return err
-			}
-			c, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ps, err := c.Plugins(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if a.output == "json" {
-				return writeJSON(a.stdout, ps)
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tVERSION\tKINDS\tPATH")
-			for _, p := range ps {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Name, p.Version, strings.Join(p.Kinds, ","), filepath.Clean(p.Path))
-			}
-			return tw.Flush()
+			return show(a, cmd, func(ctx context.Context, c *client.Client) ([]client.Plugin, error) { return c.Plugins(ctx) },
+				asIs, func(w io.Writer, ps []client.Plugin) error {
+					tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "NAME\tVERSION\tKINDS\tPATH")
+					for _, p := range ps {
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Name, p.Version, strings.Join(p.Kinds, ","), filepath.Clean(p.Path))
+					}
+					return tw.Flush()
+				})
 		},
 	}
 	a.addOutputFlag(list)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -26,31 +27,21 @@ func newGroupListCmd(a *app) *cobra.Command {
 		Example: `  junction group list orders`,
 		Args:    exactArgs("STATION"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.checkOutput(); err != nil {
-				return err
-			}
-			c, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			gs, err := c.Groups(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if a.output == "json" {
+			fetch := func(ctx context.Context, c *client.Client) ([]*client.Group, error) { return c.Groups(ctx, args[0]) }
+			return show(a, cmd, fetch, func(gs []*client.Group) any {
 				out := make([]groupJSON, 0, len(gs))
 				for _, g := range gs {
 					out = append(out, toGroupJSON(g))
 				}
-				return writeJSON(a.stdout, out)
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "GROUP\tLAG\tPENDING\tDEAD-LETTERED")
-			for _, g := range gs {
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", g.Name, g.Lag, g.Pending, g.DeadLettered)
-			}
-			return tw.Flush()
+				return out
+			}, func(w io.Writer, gs []*client.Group) error {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "GROUP\tLAG\tPENDING\tDEAD-LETTERED")
+				for _, g := range gs {
+					fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", g.Name, g.Lag, g.Pending, g.DeadLettered)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	a.addOutputFlag(cmd)
@@ -64,22 +55,10 @@ func newGroupDescribeCmd(a *app) *cobra.Command {
 		Example: `  junction group describe orders billing`,
 		Args:    exactArgs("STATION", "GROUP"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.checkOutput(); err != nil {
-				return err
+			fetch := func(ctx context.Context, c *client.Client) (*client.Group, error) {
+				return c.Group(ctx, args[0], args[1])
 			}
-			c, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			g, err := c.Group(cmd.Context(), args[0], args[1])
-			if err != nil {
-				return err
-			}
-			if a.output == "json" {
-				return writeJSON(a.stdout, toGroupJSON(g))
-			}
-			return describeGroup(a.stdout, g)
+			return show(a, cmd, fetch, func(g *client.Group) any { return toGroupJSON(g) }, describeGroup)
 		},
 	}
 	a.addOutputFlag(cmd)

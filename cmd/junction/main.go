@@ -123,6 +123,30 @@ func (a *app) checkOutput() error {
 	return usagef("--output: must be text or json, got %q", a.output)
 }
 
+// show fetches what a list or describe command shows and prints it, as
+// JSON (through asJSON) with -o json, else as text.
+func show[T any](a *app, cmd *cobra.Command, fetch func(context.Context, *client.Client) (T, error), asJSON func(T) any, text func(io.Writer, T) error) error {
+	if err := a.checkOutput(); err != nil {
+		return err
+	}
+	c, err := a.connect(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	v, err := fetch(cmd.Context(), c)
+	if err != nil {
+		return err
+	}
+	if a.output == "json" {
+		return writeJSON(a.stdout, asJSON(v))
+	}
+	return text(a.stdout, v)
+}
+
+// asIs is the asJSON of show for values that encode as they are.
+func asIs[T any](v T) any { return v }
+
 // connect dials the broker named by --server.
 func (a *app) connect(ctx context.Context) (*client.Client, error) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -198,32 +199,22 @@ func newStationListCmd(a *app) *cobra.Command {
   junction station list -o json`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := a.checkOutput(); err != nil {
-				return err
-			}
-			c, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			sts, err := c.Stations(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if a.output == "json" {
+			fetch := func(ctx context.Context, c *client.Client) ([]client.Station, error) { return c.Stations(ctx) }
+			return show(a, cmd, fetch, func(sts []client.Station) any {
 				out := make([]stationJSON, 0, len(sts))
 				for i := range sts {
 					out = append(out, toStationJSON(&sts[i]))
 				}
-				return writeJSON(a.stdout, out)
-			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tPARTITIONS\tSTORAGE\tMESSAGES\tBYTES\tGROUPS")
-			for _, s := range sts {
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%d\n", s.Name, s.Partitions, orDefault(string(s.Storage)),
-					s.Stats.Messages, units.HumanSize(s.Stats.Bytes), s.Stats.Groups)
-			}
-			return tw.Flush()
+				return out
+			}, func(w io.Writer, sts []client.Station) error {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tPARTITIONS\tSTORAGE\tMESSAGES\tBYTES\tGROUPS")
+				for _, s := range sts {
+					fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%d\n", s.Name, s.Partitions, orDefault(string(s.Storage)),
+						s.Stats.Messages, units.HumanSize(s.Stats.Bytes), s.Stats.Groups)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	a.addOutputFlag(cmd)
@@ -237,22 +228,8 @@ func newStationDescribeCmd(a *app) *cobra.Command {
 		Example: `  junction station describe orders -o json`,
 		Args:    exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := a.checkOutput(); err != nil {
-				return err
-			}
-			c, err := a.connect(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			s, err := c.Station(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if a.output == "json" {
-				return writeJSON(a.stdout, toStationJSON(s))
-			}
-			return describeStation(a.stdout, s)
+			fetch := func(ctx context.Context, c *client.Client) (*client.Station, error) { return c.Station(ctx, args[0]) }
+			return show(a, cmd, fetch, func(s *client.Station) any { return toStationJSON(s) }, describeStation)
 		},
 	}
 	a.addOutputFlag(cmd)
