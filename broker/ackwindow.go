@@ -27,17 +27,6 @@ func (w *ackWindow) set(off uint64) {
 	w.words[i] |= 1 << ((off - w.base) % 64)
 }
 
-func (w *ackWindow) isSet(off uint64) bool {
-	if off < w.base {
-		return true
-	}
-	i := (off - w.base) / 64
-	if i >= uint64(len(w.words)) {
-		return false
-	}
-	return w.words[i]&(1<<((off-w.base)%64)) != 0
-}
-
 // advance returns the lowest offset >= commit that is not set, and forgets
 // every bit below it.
 func (w *ackWindow) advance(commit uint64) uint64 {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"math"
 	"path/filepath"
 	"slices"
@@ -268,9 +267,7 @@ func (st *station) enqueue(ctx context.Context, msgs []Message) (*PendingProduce
 			}
 			p := sticky
 			if msgs[i].Key != nil && nparts > 1 {
-				h := fnv.New32a()
-				h.Write(msgs[i].Key)
-				p = h.Sum32() % nparts
+				p = fnv32a(msgs[i].Key) % nparts
 			}
 			perPart[p] = append(perPart[p], i)
 		}
@@ -370,6 +367,17 @@ func (b *Broker) NextOffsets(stationName string) ([]uint64, error) {
 		out[i] = l.NextOffset()
 	}
 	return out, nil
+}
+
+// fnv32a is FNV-1a of b, the hash that picks a keyed message's partition;
+// hash/fnv would allocate a hasher per message.
+func fnv32a(b []byte) uint32 {
+	h := uint32(2166136261)
+	for _, c := range b {
+		h ^= uint32(c)
+		h *= 16777619
+	}
+	return h
 }
 
 // rebuildDedup reloads message ids of the last dedup window from the logs.

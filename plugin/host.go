@@ -134,7 +134,10 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 		return nil, err
 	}
 	for _, r := range recs {
-		def, inst, err := h.prepare(ctx, r.File, r.Definition)
+		// Its config was validated when it was applied; the runner's own
+		// Configure reports it if the plugin changed since, so start-up
+		// launches each plugin once, not twice.
+		def, inst, err := h.prepare(ctx, r.File, r.Definition, false)
 		if err != nil {
 			h.log.Error("stored connector cannot start", "file", r.File, "err", err)
 			if def != nil {
@@ -190,10 +193,10 @@ func (h *Host) LoadDir(ctx context.Context, dir string) error {
 	return errors.Join(errs...)
 }
 
-// prepare parses and checks a definition, resolving its plugin and
-// validating its config with the plugin. It returns the parsed definition
-// even when a later check failed, so the caller can name it.
-func (h *Host) prepare(ctx context.Context, file string, data []byte) (*config.Connector, Installed, error) {
+// prepare parses and checks a definition, resolving its plugin and, with
+// configure, validating its config with the plugin. It returns the parsed
+// definition even when a later check failed, so the caller can name it.
+func (h *Host) prepare(ctx context.Context, file string, data []byte, configure bool) (*config.Connector, Installed, error) {
 	def, err := config.Parse(file, data, h.env)
 	if err != nil {
 		var es config.Errors
@@ -202,7 +205,7 @@ func (h *Host) prepare(ctx context.Context, file string, data []byte) (*config.C
 		}
 		return nil, Installed{}, err
 	}
-	inst, problems, err := check(ctx, h.registry, def, h.b)
+	inst, problems, err := check(ctx, h.registry, def, h.b, configure)
 	if err != nil {
 		return def, inst, err
 	}
@@ -212,9 +215,10 @@ func (h *Host) prepare(ctx context.Context, file string, data []byte) (*config.C
 	return def, inst, nil
 }
 
-// check resolves def's plugin and validates def against it and, when b is
-// not nil, against the broker (the station must exist).
-func check(ctx context.Context, reg *Registry, def *config.Connector, b *broker.Broker) (Installed, config.Errors, error) {
+// check resolves def's plugin and validates def against it (running the
+// plugin's Configure when configure is set) and, when b is not nil,
+// against the broker (the station must exist).
+func check(ctx context.Context, reg *Registry, def *config.Connector, b *broker.Broker, configure bool) (Installed, config.Errors, error) {
 	var problems config.Errors
 	at := func(field, format string, args ...any) {
 		problems = append(problems, &config.Error{File: def.File, Field: field, Msg: fmt.Sprintf(format, args...)})
@@ -231,6 +235,9 @@ func check(ctx context.Context, reg *Registry, def *config.Connector, b *broker.
 	}
 	if !slices.Contains(inst.Spec.Kinds, connector.Kind(def.Kind)) {
 		at("kind", "plugin %s@%s has no %s (it offers: %s)", inst.Name(), inst.Version(), def.Kind, kindsText(inst.Spec.Kinds))
+		return inst, problems, nil
+	}
+	if !configure {
 		return inst, problems, nil
 	}
 	p, err := launch(inst, def.Env, slog.New(slog.DiscardHandler))
@@ -276,7 +283,7 @@ func Validate(ctx context.Context, reg *Registry, file string, data []byte, look
 		}
 		return nil, Installed{}, err
 	}
-	inst, problems, err := check(ctx, reg, def, b)
+	inst, problems, err := check(ctx, reg, def, b, true)
 	return problems, inst, err
 }
 
@@ -289,7 +296,7 @@ func (h *Host) Validate(ctx context.Context, file string, data []byte) (config.E
 // of that name in place: only that connector restarts, and only when the
 // definition changed (or it had failed).
 func (h *Host) Apply(ctx context.Context, file string, data []byte) (st Status, created, changed bool, err error) {
-	def, inst, err := h.prepare(ctx, file, data)
+	def, inst, err := h.prepare(ctx, file, data, true)
 	if err != nil {
 		h.log.Warn("connector definition rejected", "file", file, "err", err)
 		return Status{}, false, false, err

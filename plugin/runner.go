@@ -3,7 +3,6 @@ package plugin
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -321,10 +320,9 @@ func redact(cfg map[string]any, spec connector.Spec, prefix string) map[string]a
 
 func isMap(v any) bool { _, ok := v.(map[string]any); return ok }
 
+// positionText shows a source position: as is when it is text (most are
+// JSON), else base64.
 func positionText(p []byte) string {
-	if utf8.Valid(p) && json.Valid(p) {
-		return string(p)
-	}
 	if utf8.Valid(p) {
 		return string(p)
 	}

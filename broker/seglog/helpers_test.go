@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/junctionhq/junction/broker/vfs"
 )
@@ -97,16 +96,4 @@ func sameRecord(a, b Record) bool {
 
 func segPath(dir string, base uint64, suffix string) string {
 	return filepath.Join(dir, segmentName(base, suffix))
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }

@@ -112,16 +112,6 @@ func (t *keyTemplate) render(f keyFields) string {
 	return b.String()
 }
 
-// hasField reports whether the template uses field.
-func (t *keyTemplate) hasField(field string) bool {
-	for _, p := range t.parts {
-		if p.field == field {
-			return true
-		}
-	}
-	return false
-}
-
 // matcher returns the literal prefix every key of the station starts with
 // (to list them) and a regexp matching those keys, with the groups
 // partition, first and, when the template has it, last. {ext} matches any

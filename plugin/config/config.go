@@ -24,7 +24,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -123,16 +122,6 @@ func (es Errors) Error() string {
 		msgs[i] = e.Error()
 	}
 	return strings.Join(msgs, "\n")
-}
-
-// ReadFile reads and parses the definition in path, interpolating from the
-// process environment.
-func ReadFile(path string) (*Connector, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read connector definition: %w", err)
-	}
-	return Parse(path, data, os.LookupEnv)
 }
 
 // Parse parses a definition. file names it in errors; lookupEnv resolves

@@ -16,7 +16,7 @@
 // spec is valid; bad config (an unknown field, each required field missing)
 // is rejected with field errors naming the field; records round-trip; a new
 // instance resumes from its checkpoint without duplicates; no goroutines
-// leak.
+// leak. SpecGolden keeps a connector's spec in a golden file.
 package connectortest
 
 import (
