@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -496,5 +497,15 @@ func TestPullMaxBytes(t *testing.T) {
 	ds, _ = b.Pull(context.Background(), "s", "g", PullOptions{Max: 10, MaxBytes: 1, MaxWait: time.Second})
 	if len(ds) != 1 {
 		t.Fatalf("pull with max 1 byte: %d messages, want 1 (a batch always holds one)", len(ds))
+	}
+}
+
+func TestKeyHashIsFNV1a(t *testing.T) {
+	for _, k := range []string{"", "a", "customer-42", "\xff\x00"} {
+		h := fnv.New32a()
+		h.Write([]byte(k))
+		if got := fnv32a([]byte(k)); got != h.Sum32() {
+			t.Errorf("fnv32a(%q) = %d, want %d: keyed messages would move partitions", k, got, h.Sum32())
+		}
 	}
 }

@@ -509,3 +509,46 @@ func TestSourceDropsRecordsProducedAfterCheckpoint(t *testing.T) {
 	}
 	wantExactly(t, values, 100)
 }
+
+func TestSecretsNeverShow(t *testing.T) {
+	root := t.TempDir()
+	e := start(t, filepath.Join(root, "data"), RestartPolicy{})
+	e.b.CreateStation(broker.StationConfig{Name: "s"})
+	def := "name: quiet\nconnector: discard\nkind: sink\nstation: s\nbatch: {max_wait: 10ms}\nconfig:\n  token: ${TOKEN:-s3cr3t-value}\n"
+	st, _, _, err := e.h.Apply(context.Background(), "quiet.yaml", []byte(def))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Config["token"] != "********" {
+		t.Fatalf("status config = %v, want the token redacted", st.Config)
+	}
+	e.produce(t, "s", 0, 10)
+	waitFor(t, "the sink to run", 30*time.Second, func() bool { st, _ := e.h.Status("quiet"); return st.RecordsOut == 10 })
+	if e.logs.contains("s3cr3t-value") {
+		t.Fatal("the secret appeared in the broker's log")
+	}
+	raw, _ := json.Marshal(e.h.List())
+	if strings.Contains(string(raw), "s3cr3t-value") {
+		t.Fatal("the secret appeared in the connector list")
+	}
+}
+
+// A stored connector whose config no longer validates (the plugin changed
+// since it was applied) starts in the failed state with the field named.
+func TestStoredConnectorWithBadConfigFails(t *testing.T) {
+	root := t.TempDir()
+	data := filepath.Join(root, "data")
+	e := start(t, data, RestartPolicy{})
+	e.b.CreateStation(broker.StationConfig{Name: "s"})
+	def := "name: bad\nconnector: file\nkind: sink\nstation: s\nconfig: {dri: /tmp/x}\n"
+	rec, _ := json.Marshal(record{File: "bad.yaml", Definition: []byte(def)})
+	if err := e.b.Meta().PutConnector("bad", rec); err != nil {
+		t.Fatal(err)
+	}
+	e.close()
+	e = start(t, data, RestartPolicy{})
+	waitFor(t, "the connector to fail", 30*time.Second, func() bool { st, _ := e.h.Status("bad"); return st.State == StateFailed })
+	if st, _ := e.h.Status("bad"); !strings.Contains(st.LastError, "dri: unknown field") || st.Restarts != 0 {
+		t.Fatalf("status: restarts %d, last error %q", st.Restarts, st.LastError)
+	}
+}

@@ -8,7 +8,9 @@ import (
 	"github.com/junctionhq/junction/sdk/connector"
 )
 
-type config struct{}
+type config struct {
+	Token string `json:"token" connector:"secret" doc:"A secret, to test that the host never shows it."`
+}
 
 type sink struct{ connector.UnimplementedSink }
 
