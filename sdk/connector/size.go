@@ -1,10 +1,9 @@
 package connector
 
 import (
-	"fmt"
-	"math"
 	"strconv"
-	"strings"
+
+	"github.com/junctionhq/junction/internal/units"
 )
 
 // Size is a number of bytes. In configuration it is written as a plain
@@ -19,40 +18,11 @@ const (
 	GiB Size = 1 << 30
 )
 
-var sizeUnits = []struct {
-	name string
-	mult float64
-}{
-	{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"tib", 1 << 40},
-	{"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9}, {"tb", 1e12},
-	{"b", 1},
-}
-
-// ParseSize parses a size such as "8MiB", "512KB" or "1024".
+// ParseSize parses a size such as "8MiB", "512KB" or "1024", as the
+// broker's own flags and files do.
 func ParseSize(s string) (Size, error) {
-	t := strings.ToLower(strings.TrimSpace(s))
-	mult := 1.0
-	for _, u := range sizeUnits {
-		if strings.HasSuffix(t, u.name) {
-			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.name)), u.mult
-			break
-		}
-	}
-	if n, err := strconv.ParseInt(t, 10, 64); err == nil && mult == 1 {
-		if n < 0 {
-			return 0, fmt.Errorf("size %q is negative", s)
-		}
-		return Size(n), nil
-	}
-	f, err := strconv.ParseFloat(t, 64)
-	if err != nil || t == "" || strings.ContainsAny(t, "xXpPnN_") {
-		return 0, fmt.Errorf("invalid size %q", s)
-	}
-	v := f * mult
-	if v < 0 || v >= math.MaxInt64 || v != math.Trunc(v) {
-		return 0, fmt.Errorf("size %q is out of range or not a whole number of bytes", s)
-	}
-	return Size(v), nil
+	n, err := units.ParseSize(s)
+	return Size(n), err
 }
 
 // String formats the size with the largest binary unit that divides it,
