@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/junctionhq/junction/broker/server"
+	"github.com/junctionhq/junction/server"
 )
 
 // startBroker runs a real broker on a loopback port and returns its address.

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/junctionhq/junction/broker/server"
+	"github.com/junctionhq/junction/server"
 )
 
 // startBrokerWithPlugins runs a broker whose plugin directory holds the

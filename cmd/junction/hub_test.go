@@ -15,7 +15,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/junctionhq/junction/broker/server"
+	"github.com/junctionhq/junction/server"
 )
 
 // buildCommunity builds the test community connector at version ver.

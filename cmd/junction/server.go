@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/junctionhq/junction/broker/server"
+	"github.com/junctionhq/junction/server"
 	"github.com/junctionhq/junction/internal/units"
 	"github.com/junctionhq/junction/plugin"
 )

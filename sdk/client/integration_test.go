@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/junctionhq/junction/broker/server"
+	"github.com/junctionhq/junction/server"
 	"github.com/junctionhq/junction/sdk/client"
 )
 

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	v1 "github.com/junctionhq/junction/api/junction/v1"
+	"github.com/junctionhq/junction/broker/api"
 	"github.com/junctionhq/junction/plugin"
 	"github.com/junctionhq/junction/plugin/config"
 )
@@ -33,7 +34,7 @@ func connectorError(err error, name string) error {
 	case errors.Is(err, plugin.ErrPluginNotFound):
 		code, info.Reason = connect.CodeFailedPrecondition, v1.ErrorReason_ERROR_REASON_PLUGIN_NOT_FOUND
 	default:
-		return apiError(err, "", "")
+		return api.Error(err, "", "")
 	}
 	cerr := connect.NewError(code, err)
 	if d, derr := connect.NewErrorDetail(info); derr == nil {

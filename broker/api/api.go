@@ -1,10 +1,16 @@
-package server
+// Package api serves the broker's part of the public API (the station,
+// message and group services of api/junction/v1) over connect-go, and maps
+// broker errors to connect errors with stable ErrorInfo reasons. The server
+// package mounts these handlers next to the connector host's.
+package api
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"slices"
 	"time"
 
 	"connectrpc.com/connect"
@@ -12,6 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	v1 "github.com/junctionhq/junction/api/junction/v1"
+	"github.com/junctionhq/junction/api/junction/v1/junctionv1connect"
 	"github.com/junctionhq/junction/broker"
 	"github.com/junctionhq/junction/broker/seglog"
 )
@@ -24,9 +31,31 @@ type stationService struct{ *api }
 type messageService struct{ *api }
 type groupService struct{ *api }
 
-// apiError turns a broker error into a connect error with an ErrorInfo
-// detail carrying its stable reason.
-func apiError(err error, station, group string) error {
+// Handlers returns the broker's services as (path, handler) pairs to mount
+// on a mux, and the service names for gRPC reflection. Message payloads are
+// the user's (often already compressed) bytes and the hot path: gzip there
+// cost a third of the broker's CPU for little gain, so MessageService does
+// not compress whatever opts say.
+func Handlers(b *broker.Broker, opts ...connect.HandlerOption) (map[string]http.Handler, []string) {
+	a := &api{b: b}
+	messageOpts := append(slices.Clip(opts), connect.WithCompression("gzip", nil, nil))
+	out := make(map[string]http.Handler, 3)
+	path, h := junctionv1connect.NewStationServiceHandler(&stationService{a}, opts...)
+	out[path] = h
+	path, h = junctionv1connect.NewMessageServiceHandler(&messageService{a}, messageOpts...)
+	out[path] = h
+	path, h = junctionv1connect.NewGroupServiceHandler(&groupService{a}, opts...)
+	out[path] = h
+	return out, []string{
+		junctionv1connect.StationServiceName,
+		junctionv1connect.MessageServiceName,
+		junctionv1connect.GroupServiceName,
+	}
+}
+
+// Error turns a broker error into a connect error with an ErrorInfo detail
+// carrying its stable reason, naming station and group when set.
+func Error(err error, station, group string) error {
 	if err == nil {
 		return nil
 	}
@@ -78,20 +107,20 @@ func invalid(field, format string, args ...any) error {
 func (s *stationService) CreateStation(ctx context.Context, req *connect.Request[v1.CreateStationRequest]) (*connect.Response[v1.CreateStationResponse], error) {
 	ps := req.Msg.GetStation()
 	if ps == nil {
-		return nil, apiError(invalid("station", "required"), "", "")
+		return nil, Error(invalid("station", "required"), "", "")
 	}
 	cfg, err := stationFromProto(ps)
 	if err != nil {
-		return nil, apiError(err, ps.GetName(), "")
+		return nil, Error(err, ps.GetName(), "")
 	}
 	if cfg.DeadLetterStation != "" {
 		if _, _, err := s.b.Station(cfg.DeadLetterStation); err != nil {
-			return nil, apiError(invalid("station.dead_letter_station", "station %q does not exist; create it first", cfg.DeadLetterStation), ps.GetName(), "")
+			return nil, Error(invalid("station.dead_letter_station", "station %q does not exist; create it first", cfg.DeadLetterStation), ps.GetName(), "")
 		}
 	}
 	cfg, err = s.b.CreateStation(cfg)
 	if err != nil {
-		return nil, apiError(err, ps.GetName(), "")
+		return nil, Error(err, ps.GetName(), "")
 	}
 	return connect.NewResponse(&v1.CreateStationResponse{Station: stationToProto(cfg)}), nil
 }
@@ -99,7 +128,7 @@ func (s *stationService) CreateStation(ctx context.Context, req *connect.Request
 func (s *stationService) GetStation(ctx context.Context, req *connect.Request[v1.GetStationRequest]) (*connect.Response[v1.GetStationResponse], error) {
 	cfg, stats, err := s.b.Station(req.Msg.GetName())
 	if err != nil {
-		return nil, apiError(err, req.Msg.GetName(), "")
+		return nil, Error(err, req.Msg.GetName(), "")
 	}
 	return connect.NewResponse(&v1.GetStationResponse{Station: stationToProto(cfg), Stats: statsToProto(stats)}), nil
 }
@@ -117,12 +146,12 @@ func (s *stationService) ListStations(ctx context.Context, req *connect.Request[
 func (s *stationService) UpdateStation(ctx context.Context, req *connect.Request[v1.UpdateStationRequest]) (*connect.Response[v1.UpdateStationResponse], error) {
 	ps := req.Msg.GetStation()
 	if ps == nil {
-		return nil, apiError(invalid("station", "required"), "", "")
+		return nil, Error(invalid("station", "required"), "", "")
 	}
 	var u broker.StationUpdate
 	paths := req.Msg.GetUpdateMask().GetPaths()
 	if len(paths) == 0 {
-		return nil, apiError(invalid("update_mask", "name at least one field to update"), ps.Name, "")
+		return nil, Error(invalid("update_mask", "name at least one field to update"), ps.Name, "")
 	}
 	for _, p := range paths {
 		switch p {
@@ -135,7 +164,7 @@ func (s *stationService) UpdateStation(ctx context.Context, req *connect.Request
 		case "dead_letter_station":
 			if d := ps.DeadLetterStation; d != "" {
 				if _, _, err := s.b.Station(d); err != nil {
-					return nil, apiError(invalid("station.dead_letter_station", "station %q does not exist; create it first", d), ps.Name, "")
+					return nil, Error(invalid("station.dead_letter_station", "station %q does not exist; create it first", d), ps.Name, "")
 				}
 			}
 			u.DeadLetterStation = &ps.DeadLetterStation
@@ -144,21 +173,21 @@ func (s *stationService) UpdateStation(ctx context.Context, req *connect.Request
 		case "max_message_bytes":
 			u.MaxMessageBytes = &ps.MaxMessageBytes
 		case "partitions", "storage", "fsync", "name", "created_at":
-			return nil, apiError(invalid("update_mask", "%s cannot change after a station is created", p), ps.Name, "")
+			return nil, Error(invalid("update_mask", "%s cannot change after a station is created", p), ps.Name, "")
 		default:
-			return nil, apiError(invalid("update_mask", "unknown field %q", p), ps.Name, "")
+			return nil, Error(invalid("update_mask", "unknown field %q", p), ps.Name, "")
 		}
 	}
 	cfg, err := s.b.UpdateStation(ps.Name, u)
 	if err != nil {
-		return nil, apiError(err, ps.Name, "")
+		return nil, Error(err, ps.Name, "")
 	}
 	return connect.NewResponse(&v1.UpdateStationResponse{Station: stationToProto(cfg)}), nil
 }
 
 func (s *stationService) DeleteStation(ctx context.Context, req *connect.Request[v1.DeleteStationRequest]) (*connect.Response[v1.DeleteStationResponse], error) {
 	if err := s.b.DeleteStation(req.Msg.GetName()); err != nil {
-		return nil, apiError(err, req.Msg.GetName(), "")
+		return nil, Error(err, req.Msg.GetName(), "")
 	}
 	return connect.NewResponse(&v1.DeleteStationResponse{}), nil
 }
@@ -252,11 +281,11 @@ func statsToProto(s broker.StationStats) *v1.StationStats {
 func (s *messageService) Produce(ctx context.Context, req *connect.Request[v1.ProduceRequest]) (*connect.Response[v1.ProduceResponse], error) {
 	p, err := s.produceAsync(ctx, req.Msg.GetStation(), req.Msg.GetMessages())
 	if err != nil {
-		return nil, apiError(err, req.Msg.GetStation(), "")
+		return nil, Error(err, req.Msg.GetStation(), "")
 	}
 	results, err := p.Wait()
 	if err != nil {
-		return nil, apiError(err, req.Msg.GetStation(), "")
+		return nil, Error(err, req.Msg.GetStation(), "")
 	}
 	return connect.NewResponse(&v1.ProduceResponse{Results: resultsToProto(results)}), nil
 }
@@ -358,11 +387,11 @@ func (s *messageService) Pull(ctx context.Context, req *connect.Request[v1.PullR
 	m := req.Msg
 	start, err := startFromProto(m.GetStart())
 	if err != nil {
-		return nil, apiError(err, m.Station, m.Group)
+		return nil, Error(err, m.Station, m.Group)
 	}
 	maxWait := m.GetMaxWait().AsDuration()
 	if maxWait < 0 || maxWait > 5*time.Minute {
-		return nil, apiError(invalid("max_wait", "must be between 0 and 5m, got %s", maxWait), m.Station, m.Group)
+		return nil, Error(invalid("max_wait", "must be between 0 and 5m, got %s", maxWait), m.Station, m.Group)
 	}
 	n := int(m.GetMaxMessages())
 	if n == 0 {
@@ -370,13 +399,13 @@ func (s *messageService) Pull(ctx context.Context, req *connect.Request[v1.PullR
 	}
 	ds, err := s.b.Pull(ctx, m.Station, m.Group, broker.PullOptions{Max: n, MaxWait: maxWait, Start: start, Config: groupConfigFromProto(m.GetConfig())})
 	if err != nil {
-		return nil, apiError(err, m.Station, m.Group)
+		return nil, Error(err, m.Station, m.Group)
 	}
 	if ctx.Err() != nil {
 		// The caller is gone: hand the messages back rather than let them
 		// wait out their ack deadline.
 		s.release(m.Station, m.Group, ds)
-		return nil, apiError(ctx.Err(), m.Station, m.Group)
+		return nil, Error(ctx.Err(), m.Station, m.Group)
 	}
 	return connect.NewResponse(&v1.PullResponse{Messages: deliveriesToProto(ds)}), nil
 }
@@ -385,7 +414,7 @@ func (s *messageService) Consume(ctx context.Context, req *connect.Request[v1.Co
 	m := req.Msg
 	start, err := startFromProto(m.GetStart())
 	if err != nil {
-		return apiError(err, m.Station, m.Group)
+		return Error(err, m.Station, m.Group)
 	}
 	n := int(m.GetBatchSize())
 	if n == 0 {
@@ -398,7 +427,7 @@ func (s *messageService) Consume(ctx context.Context, req *connect.Request[v1.Co
 			if ctx.Err() != nil {
 				return nil
 			}
-			return apiError(err, m.Station, m.Group)
+			return Error(err, m.Station, m.Group)
 		}
 		if len(ds) == 0 {
 			continue
@@ -412,14 +441,14 @@ func (s *messageService) Consume(ctx context.Context, req *connect.Request[v1.Co
 
 func (s *messageService) Ack(ctx context.Context, req *connect.Request[v1.AckRequest]) (*connect.Response[v1.AckResponse], error) {
 	if err := s.b.Ack(req.Msg.Station, req.Msg.Group, refsFromProto(req.Msg.Messages)); err != nil {
-		return nil, apiError(err, req.Msg.Station, req.Msg.Group)
+		return nil, Error(err, req.Msg.Station, req.Msg.Group)
 	}
 	return connect.NewResponse(&v1.AckResponse{}), nil
 }
 
 func (s *messageService) Nack(ctx context.Context, req *connect.Request[v1.NackRequest]) (*connect.Response[v1.NackResponse], error) {
 	if err := s.b.Nack(req.Msg.Station, req.Msg.Group, refsFromProto(req.Msg.Messages), req.Msg.GetDelay().AsDuration()); err != nil {
-		return nil, apiError(err, req.Msg.Station, req.Msg.Group)
+		return nil, Error(err, req.Msg.Station, req.Msg.Group)
 	}
 	return connect.NewResponse(&v1.NackResponse{}), nil
 }
@@ -498,11 +527,11 @@ func (s *groupService) CreateGroup(ctx context.Context, req *connect.Request[v1.
 	m := req.Msg
 	start, err := startFromProto(m.GetStart())
 	if err != nil {
-		return nil, apiError(err, m.Station, m.Group)
+		return nil, Error(err, m.Station, m.Group)
 	}
 	gi, err := s.b.CreateGroup(m.Station, m.Group, start, groupConfigFromProto(m.GetConfig()))
 	if err != nil {
-		return nil, apiError(err, m.Station, m.Group)
+		return nil, Error(err, m.Station, m.Group)
 	}
 	return connect.NewResponse(&v1.CreateGroupResponse{Group: groupToProto(gi)}), nil
 }
@@ -510,7 +539,7 @@ func (s *groupService) CreateGroup(ctx context.Context, req *connect.Request[v1.
 func (s *groupService) ListGroups(ctx context.Context, req *connect.Request[v1.ListGroupsRequest]) (*connect.Response[v1.ListGroupsResponse], error) {
 	gis, err := s.b.Groups(req.Msg.Station)
 	if err != nil {
-		return nil, apiError(err, req.Msg.Station, "")
+		return nil, Error(err, req.Msg.Station, "")
 	}
 	resp := &v1.ListGroupsResponse{}
 	for _, gi := range gis {
@@ -522,14 +551,14 @@ func (s *groupService) ListGroups(ctx context.Context, req *connect.Request[v1.L
 func (s *groupService) DescribeGroup(ctx context.Context, req *connect.Request[v1.DescribeGroupRequest]) (*connect.Response[v1.DescribeGroupResponse], error) {
 	gi, err := s.b.Group(req.Msg.Station, req.Msg.Group)
 	if err != nil {
-		return nil, apiError(err, req.Msg.Station, req.Msg.Group)
+		return nil, Error(err, req.Msg.Station, req.Msg.Group)
 	}
 	return connect.NewResponse(&v1.DescribeGroupResponse{Group: groupToProto(gi)}), nil
 }
 
 func (s *groupService) DeleteGroup(ctx context.Context, req *connect.Request[v1.DeleteGroupRequest]) (*connect.Response[v1.DeleteGroupResponse], error) {
 	if err := s.b.DeleteGroup(req.Msg.Station, req.Msg.Group); err != nil {
-		return nil, apiError(err, req.Msg.Station, req.Msg.Group)
+		return nil, Error(err, req.Msg.Station, req.Msg.Group)
 	}
 	return connect.NewResponse(&v1.DeleteGroupResponse{}), nil
 }
@@ -538,11 +567,11 @@ func (s *groupService) ResetGroupOffset(ctx context.Context, req *connect.Reques
 	m := req.Msg
 	start, err := startFromProto(m.GetStart())
 	if err != nil {
-		return nil, apiError(err, m.Station, m.Group)
+		return nil, Error(err, m.Station, m.Group)
 	}
 	gi, err := s.b.ResetGroupOffset(m.Station, m.Group, start)
 	if err != nil {
-		return nil, apiError(err, m.Station, m.Group)
+		return nil, Error(err, m.Station, m.Group)
 	}
 	return connect.NewResponse(&v1.ResetGroupOffsetResponse{Group: groupToProto(gi)}), nil
 }

@@ -664,27 +664,3 @@ func TestSIGKILLBrokerWithSourceConnector(t *testing.T) {
 		t.Fatalf("station holds %d distinct lines (want %d) and %d duplicates (want none)", len(seen), n, dups)
 	}
 }
-
-// A Pull whose caller is gone when the broker has the messages hands them
-// back at once instead of leaving them pending until their ack deadline.
-func TestCancelledPullReleasesMessages(t *testing.T) {
-	s, c := startInProcess(t)
-	ctx := context.Background()
-	if _, err := c.stations.CreateStation(ctx, connect.NewRequest(&v1.CreateStationRequest{Station: &v1.Station{Name: "s"}})); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.messages.Produce(ctx, connect.NewRequest(&v1.ProduceRequest{Station: "s", Messages: values(3, 0)})); err != nil {
-		t.Fatal(err)
-	}
-	gone, cancel := context.WithCancel(ctx)
-	cancel()
-	svc := &messageService{&api{b: s.Broker()}}
-	if _, err := svc.Pull(gone, connect.NewRequest(&v1.PullRequest{Station: "s", Group: "g", MaxMessages: 10})); connect.CodeOf(err) != connect.CodeCanceled {
-		t.Fatalf("pull with a cancelled context: err = %v, want canceled", err)
-	}
-	// Without the hand-back they would wait out the 30 s ack deadline.
-	resp, err := c.messages.Pull(ctx, connect.NewRequest(&v1.PullRequest{Station: "s", Group: "g", MaxMessages: 10, MaxWait: durationpb.New(time.Second)}))
-	if err != nil || len(resp.Msg.Messages) != 3 {
-		t.Fatalf("next pull got %d messages, err %v; want all 3 at once", len(resp.Msg.GetMessages()), err)
-	}
-}

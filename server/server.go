@@ -1,7 +1,10 @@
-// Package server serves the Junction broker API on one port: the gRPC and
-// Connect protocols (HTTP/1.1 and h2c) for the services in api/junction/v1,
-// gRPC reflection (so grpcurl works without the .proto files), /healthz and
-// /metrics (Prometheus).
+// Package server is Junction's composition root: what `junction server`
+// runs. It opens the broker, starts the connector host on it, and serves
+// every API on one port: the gRPC and Connect protocols (HTTP/1.1 and h2c)
+// for the services in api/junction/v1, gRPC reflection (so grpcurl works
+// without the .proto files), /healthz, /metrics (Prometheus) and whatever
+// else is mounted with Options.Mounts. It is the only package that sees
+// both the broker and the connector host.
 package server
 
 import (
@@ -22,6 +25,7 @@ import (
 
 	"github.com/junctionhq/junction/api/junction/v1/junctionv1connect"
 	"github.com/junctionhq/junction/broker"
+	"github.com/junctionhq/junction/broker/api"
 	"github.com/junctionhq/junction/plugin"
 )
 
@@ -49,6 +53,16 @@ type Options struct {
 	ConnectorRestart plugin.RestartPolicy
 	// Logger receives the broker's log. Default slog.Default().
 	Logger *slog.Logger
+	// Mounts are extra handlers served on the API port next to the
+	// built-in ones.
+	Mounts []Mount
+}
+
+// Mount is an HTTP handler served under a pattern of http.ServeMux (such
+// as "/ui/" or "GET /debug/x").
+type Mount struct {
+	Pattern string
+	Handler http.Handler
 }
 
 func (o Options) withDefaults() Options {
@@ -127,7 +141,7 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
 	s.http = &http.Server{
-		Handler:           Handler(b, host, reg, opts.MaxMessageBytes),
+		Handler:           Handler(b, host, reg, HandlerOptions{MaxMessageBytes: opts.MaxMessageBytes, Mounts: opts.Mounts}),
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
@@ -144,29 +158,32 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 	return s, nil
 }
 
+// HandlerOptions configures Handler.
+type HandlerOptions struct {
+	// MaxMessageBytes is the largest message a station accepts; request
+	// bodies may be about twice that. Default broker.DefaultMaxMessageBytes.
+	MaxMessageBytes int
+	// Mounts are served next to the built-in handlers.
+	Mounts []Mount
+}
+
 // Handler returns the HTTP handler serving every API of b and host, with
-// metrics from reg.
-func Handler(b *broker.Broker, host *plugin.Host, reg *prometheus.Registry, maxMessageBytes int) http.Handler {
-	api := &api{b: b}
+// metrics from reg, and the handlers o mounts.
+func Handler(b *broker.Broker, host *plugin.Host, reg *prometheus.Registry, o HandlerOptions) http.Handler {
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = broker.DefaultMaxMessageBytes
+	}
 	opts := []connect.HandlerOption{
-		connect.WithReadMaxBytes(max(64<<20, 2*maxMessageBytes+1<<20)),
+		connect.WithReadMaxBytes(max(64<<20, 2*o.MaxMessageBytes+1<<20)),
 		connect.WithCompressMinBytes(1 << 12),
 	}
-	// Message payloads are the user's (often already compressed) bytes and
-	// the hot path: gzip there cost a third of the broker's CPU for little
-	// gain, so MessageService does not compress.
-	messageOpts := append(opts[:1:1], connect.WithCompression("gzip", nil, nil))
 	mux := http.NewServeMux()
-	mux.Handle(junctionv1connect.NewStationServiceHandler(&stationService{api}, opts...))
-	mux.Handle(junctionv1connect.NewMessageServiceHandler(&messageService{api}, messageOpts...))
-	mux.Handle(junctionv1connect.NewGroupServiceHandler(&groupService{api}, opts...))
+	handlers, services := api.Handlers(b, opts...)
+	for path, h := range handlers {
+		mux.Handle(path, h)
+	}
 	mux.Handle(junctionv1connect.NewConnectorServiceHandler(&connectorService{host}, opts...))
-	reflector := grpcreflect.NewStaticReflector(
-		junctionv1connect.StationServiceName,
-		junctionv1connect.MessageServiceName,
-		junctionv1connect.GroupServiceName,
-		junctionv1connect.ConnectorServiceName,
-	)
+	reflector := grpcreflect.NewStaticReflector(append(services, junctionv1connect.ConnectorServiceName)...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
@@ -174,6 +191,9 @@ func Handler(b *broker.Broker, host *plugin.Host, reg *prometheus.Registry, maxM
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})
+	for _, m := range o.Mounts {
+		mux.Handle(m.Pattern, m.Handler)
+	}
 	return mux
 }
 
