@@ -8,8 +8,11 @@
 //	DATA/meta.db                   bbolt: stations, groups, committed offsets
 //	DATA/stations/NAME/PARTITION/  segment log of one partition
 //
-// Lock order: Broker.mu, then station.mu, then group.mu. Station and group
-// notification mutexes are leaves.
+// Lock order: Broker.ops (one key at a time), then Broker.mu, then
+// station.mu, then group.mu. Station and group notification mutexes are
+// leaves. Broker.mu guards only the station map and is never held across
+// disk I/O; changes to one station (create, update, delete) are serialised
+// by its key in Broker.ops instead.
 package broker
 
 import (
@@ -30,6 +33,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/junctionhq/junction/broker/meta"
+	"github.com/junctionhq/junction/broker/vfs"
+	"github.com/junctionhq/junction/internal/keylock"
 )
 
 // Options configures a Broker. Zero fields take the documented defaults.
@@ -52,6 +57,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Registerer receives the broker's metrics. Default: none.
 	Registerer prometheus.Registerer
+	// FS holds the logs of disk stations. Default vfs.OS; tests pass a
+	// fault-injecting one.
+	FS vfs.FS
 }
 
 func (o Options) withDefaults() Options {
@@ -69,6 +77,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.FS == nil {
+		o.FS = vfs.OS
 	}
 	return o
 }
@@ -89,12 +100,17 @@ func (o Options) validate() error {
 
 // Broker is a single-node broker. It is safe for concurrent use.
 type Broker struct {
-	opts    Options
-	log     *slog.Logger
-	meta    *meta.Store
-	lock    *os.File
-	metrics *metrics
+	opts Options
+	log  *slog.Logger
+	meta *meta.Store
+	// The metadata file by job; all three are meta.
+	stationsDB   meta.StationStore
+	groupsDB     meta.GroupStore
+	connectorsDB meta.ConnectorStore
+	lock         *os.File
+	metrics      *metrics
 
+	ops      keylock.Map // by station name
 	mu       sync.RWMutex
 	stations map[string]*station
 	closed   bool
@@ -127,13 +143,16 @@ func Open(opts Options) (*Broker, error) {
 		return nil, err
 	}
 	b := &Broker{
-		opts:     opts,
-		log:      opts.Logger,
-		meta:     store,
-		lock:     lock,
-		metrics:  newMetrics(),
-		stations: make(map[string]*station),
-		stop:     make(chan struct{}),
+		opts:         opts,
+		log:          opts.Logger,
+		meta:         store,
+		stationsDB:   store,
+		groupsDB:     store,
+		connectorsDB: store,
+		lock:         lock,
+		metrics:      newMetrics(),
+		stations:     make(map[string]*station),
+		stop:         make(chan struct{}),
 	}
 	if err := b.load(); err != nil {
 		b.closeStations()
@@ -182,7 +201,7 @@ func lockDataDir(dir string) (*os.File, error) {
 
 func (b *Broker) load() error {
 	var cfgs []StationConfig
-	err := b.meta.Stations(func(name string, v []byte) error {
+	err := b.stationsDB.Stations(func(name string, v []byte) error {
 		var c StationConfig
 		if err := json.Unmarshal(v, &c); err != nil {
 			return fmt.Errorf("station %s: decode metadata: %w", name, err)
@@ -233,9 +252,9 @@ func (b *Broker) closeStations() {
 	}
 }
 
-// Meta is the broker's metadata store, shared with the connector host for
-// connector definitions and source checkpoints.
-func (b *Broker) Meta() *meta.Store { return b.meta }
+// Connectors is the part of the broker's metadata file that keeps
+// connector definitions and source checkpoints, for the connector host.
+func (b *Broker) Connectors() meta.ConnectorStore { return b.connectorsDB }
 
 func (b *Broker) station(name string) (*station, error) {
 	b.mu.RLock()
@@ -252,37 +271,55 @@ func (b *Broker) station(name string) (*station, error) {
 }
 
 // CreateStation creates a station with cfg, filling defaults, and returns
-// the stored settings.
-func (b *Broker) CreateStation(cfg StationConfig) (StationConfig, error) {
+// the stored settings. Its disk work holds no lock other stations need.
+func (b *Broker) CreateStation(ctx context.Context, cfg StationConfig) (StationConfig, error) {
 	cfg = cfg.withDefaults(b.opts.MaxMessageBytes)
 	if err := cfg.validate(); err != nil {
 		return StationConfig{}, err
 	}
 	cfg.CreatedAt = time.Now().UTC()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return StationConfig{}, ErrClosed
+	defer b.ops.Lock(cfg.Name)()
+	if err := ctx.Err(); err != nil {
+		return StationConfig{}, err
 	}
-	if _, ok := b.stations[cfg.Name]; ok {
+	if _, err := b.station(cfg.Name); err == nil {
 		return StationConfig{}, fmt.Errorf("station %q: %w", cfg.Name, ErrStationExists)
+	} else if !errors.Is(err, ErrStationNotFound) {
+		return StationConfig{}, err
 	}
-	dir := b.stationDir(cfg.Name)
-	if err := os.RemoveAll(dir); err != nil {
-		return StationConfig{}, fmt.Errorf("station %q: clear leftover directory: %w", cfg.Name, err)
-	}
-	st, err := b.openStation(cfg)
+	st, err := b.createStation(cfg)
 	if err != nil {
 		return StationConfig{}, err
 	}
-	if err := b.putStation(cfg); err != nil {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
 		st.close()
-		os.RemoveAll(dir)
-		return StationConfig{}, err
+		return StationConfig{}, ErrClosed
 	}
 	b.stations[cfg.Name] = st
+	b.mu.Unlock()
 	b.log.Info("station created", "station", cfg.Name, "partitions", cfg.Partitions, "storage", cfg.Storage, "fsync", cfg.Fsync)
 	return cfg, nil
+}
+
+// createStation makes a station's directory and metadata. The caller holds
+// its name in b.ops.
+func (b *Broker) createStation(cfg StationConfig) (*station, error) {
+	dir := b.stationDir(cfg.Name)
+	if err := b.opts.FS.RemoveAll(dir); err != nil {
+		return nil, fmt.Errorf("station %q: clear leftover directory: %w", cfg.Name, err)
+	}
+	st, err := b.openStation(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.putStation(cfg); err != nil {
+		st.close()
+		b.opts.FS.RemoveAll(dir)
+		return nil, err
+	}
+	return st, nil
 }
 
 func (b *Broker) putStation(cfg StationConfig) error {
@@ -290,7 +327,7 @@ func (b *Broker) putStation(cfg StationConfig) error {
 	if err != nil {
 		return err
 	}
-	if err := b.meta.PutStation(cfg.Name, v); err != nil {
+	if err := b.stationsDB.PutStation(cfg.Name, v); err != nil {
 		return fmt.Errorf("station %q: store metadata: %w", cfg.Name, err)
 	}
 	return nil
@@ -337,13 +374,15 @@ type StationUpdate struct {
 }
 
 // UpdateStation changes a station's mutable settings.
-func (b *Broker) UpdateStation(name string, u StationUpdate) (StationConfig, error) {
+func (b *Broker) UpdateStation(ctx context.Context, name string, u StationUpdate) (StationConfig, error) {
+	defer b.ops.Lock(name)()
+	if err := ctx.Err(); err != nil {
+		return StationConfig{}, err
+	}
 	st, err := b.station(name)
 	if err != nil {
 		return StationConfig{}, err
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	cfg := st.config()
 	if u.Retention != nil {
 		cfg.Retention = *u.Retention
@@ -371,21 +410,32 @@ func (b *Broker) UpdateStation(name string, u StationUpdate) (StationConfig, err
 	return cfg, nil
 }
 
-// DeleteStation deletes a station, its messages and its groups.
-func (b *Broker) DeleteStation(name string) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	st, ok := b.stations[name]
-	if !ok {
-		return fmt.Errorf("station %q: %w", name, ErrStationNotFound)
+// DeleteStation deletes a station, its messages and its groups. A station
+// that other stations name as their dead-letter station is refused with
+// ErrStationInUse naming them, unless force is set; they then get it back,
+// empty, on their next dead letter.
+func (b *Broker) DeleteStation(ctx context.Context, name string, force bool) error {
+	defer b.ops.Lock(name)()
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	if err := b.meta.DeleteStation(name); err != nil {
+	st, err := b.station(name)
+	if err != nil {
+		return err
+	}
+	if users := b.deadLetterUsers(name); len(users) > 0 && !force {
+		return fmt.Errorf("station %q is the dead-letter station of %s; change theirs first or delete with force: %w",
+			name, quoteList(users), ErrStationInUse)
+	}
+	if err := b.stationsDB.DeleteStation(name); err != nil {
 		return fmt.Errorf("station %q: delete metadata: %w", name, err)
 	}
+	b.mu.Lock()
 	delete(b.stations, name)
+	b.mu.Unlock()
 	st.close()
 	b.metrics.forgetStation(name)
-	if err := os.RemoveAll(b.stationDir(name)); err != nil {
+	if err := b.opts.FS.RemoveAll(b.stationDir(name)); err != nil {
 		b.log.Warn("station deleted but its directory remains", "station", name, "err", err)
 	}
 	b.log.Info("station deleted", "station", name)
@@ -425,7 +475,7 @@ func (b *Broker) commitOffsets() error {
 		}
 	}
 	b.mu.RUnlock()
-	if err := b.meta.CommitOffsets(offs); err != nil {
+	if err := b.groupsDB.CommitOffsets(offs); err != nil {
 		for _, g := range dirty {
 			g.markDirty()
 		}

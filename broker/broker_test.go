@@ -28,7 +28,7 @@ func openTest(t *testing.T, dir string, opts ...func(*Options)) *Broker {
 
 func mustCreate(t *testing.T, b *Broker, cfg StationConfig) {
 	t.Helper()
-	if _, err := b.CreateStation(cfg); err != nil {
+	if _, err := b.CreateStation(t.Context(), cfg); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -65,7 +65,7 @@ func pullAll(t *testing.T, b *Broker, station, group string, n int) []string {
 			got = append(got, string(d.Record.Value))
 			refs = append(refs, MessageRef{d.Partition, d.Record.Offset})
 		}
-		if err := b.Ack(station, group, refs); err != nil {
+		if err := b.Ack(t.Context(), station, group, refs); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -157,7 +157,7 @@ func TestCompetingConsumersSplitMessages(t *testing.T) {
 				perMember[m] += len(ds)
 				done := len(seen) == n
 				mu.Unlock()
-				if err := b.Ack("s", "g", refs); err != nil {
+				if err := b.Ack(ctx, "s", "g", refs); err != nil {
 					t.Error(err)
 				}
 				if done {
@@ -193,7 +193,7 @@ func TestRedeliveryAfterAckDeadline(t *testing.T) {
 	if err != nil || len(ds) != 3 {
 		t.Fatalf("first pull: %d messages, err %v", len(ds), err)
 	}
-	if err := b.Ack("s", "g", []MessageRef{{0, 0}, {0, 2}}); err != nil {
+	if err := b.Ack(t.Context(), "s", "g", []MessageRef{{0, 0}, {0, 2}}); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -207,10 +207,10 @@ func TestRedeliveryAfterAckDeadline(t *testing.T) {
 	if waited := time.Since(start); waited < 40*time.Millisecond {
 		t.Fatalf("redelivered after %s, before the 50ms ack deadline", waited)
 	}
-	if err := b.Ack("s", "g", []MessageRef{{0, 1}}); err != nil {
+	if err := b.Ack(t.Context(), "s", "g", []MessageRef{{0, 1}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Ack("s", "g", []MessageRef{{0, 1}}); !errors.Is(err, ErrNotPending) {
+	if err := b.Ack(t.Context(), "s", "g", []MessageRef{{0, 1}}); !errors.Is(err, ErrNotPending) {
 		t.Fatalf("second ack of the same message: err = %v, want ErrNotPending", err)
 	}
 	if gi, _ := b.Group("s", "g"); gi.Partitions[0].Committed != 3 {
@@ -236,14 +236,14 @@ func TestNackWithDelayAndDeadLetter(t *testing.T) {
 			}
 			if string(d.Record.Value) == "0" {
 				bad = append(bad, MessageRef{d.Partition, d.Record.Offset})
-			} else if err := b.Ack("s", "g", []MessageRef{{d.Partition, d.Record.Offset}}); err != nil {
+			} else if err := b.Ack(ctx, "s", "g", []MessageRef{{d.Partition, d.Record.Offset}}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		if len(bad) != 1 {
 			t.Fatalf("attempt %d: message 0 not delivered: %+v", attempt, ds)
 		}
-		if err := b.Nack("s", "g", bad, 10*time.Millisecond); err != nil {
+		if err := b.Nack(ctx, "s", "g", bad, 10*time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -351,15 +351,15 @@ func TestBadInput(t *testing.T) {
 		want error
 	}{
 		{"unknown station", func() error { _, err := b.Produce(ctx, "nope", []Message{{Value: []byte("x")}}); return err }(), ErrStationNotFound},
-		{"invalid name", func() error { _, err := b.CreateStation(StationConfig{Name: "a/b"}); return err }(), ErrInvalidArgument},
-		{"dot name", func() error { _, err := b.CreateStation(StationConfig{Name: ".."}); return err }(), ErrInvalidArgument},
-		{"duplicate", func() error { _, err := b.CreateStation(StationConfig{Name: "s"}); return err }(), ErrStationExists},
-		{"too many partitions", func() error { _, err := b.CreateStation(StationConfig{Name: "p", Partitions: 5000}); return err }(), ErrInvalidArgument},
+		{"invalid name", func() error { _, err := b.CreateStation(ctx, StationConfig{Name: "a/b"}); return err }(), ErrInvalidArgument},
+		{"dot name", func() error { _, err := b.CreateStation(ctx, StationConfig{Name: ".."}); return err }(), ErrInvalidArgument},
+		{"duplicate", func() error { _, err := b.CreateStation(ctx, StationConfig{Name: "s"}); return err }(), ErrStationExists},
+		{"too many partitions", func() error { _, err := b.CreateStation(ctx, StationConfig{Name: "p", Partitions: 5000}); return err }(), ErrInvalidArgument},
 		{"oversize", func() error {
 			_, err := b.Produce(ctx, "s", []Message{{Value: []byte("ok")}, {Value: make([]byte, 101)}})
 			return err
 		}(), ErrMessageTooLarge},
-		{"unknown group", b.Ack("s", "nope", nil), ErrGroupNotFound},
+		{"unknown group", b.Ack(ctx, "s", "nope", nil), ErrGroupNotFound},
 		{"bad group name", func() error {
 			_, err := b.Pull(ctx, "s", "a b", PullOptions{Max: 1, MaxWait: 0})
 			return err
@@ -371,7 +371,7 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 	var fe *FieldError
-	_, err := b.CreateStation(StationConfig{Name: "x", Storage: "ssd"})
+	_, err := b.CreateStation(ctx, StationConfig{Name: "x", Storage: "ssd"})
 	if !errors.As(err, &fe) || fe.Field != "storage" {
 		t.Errorf("bad storage: err = %v, want a FieldError on storage", err)
 	}
@@ -414,7 +414,7 @@ func TestMaxAckPendingBoundsDeliveries(t *testing.T) {
 		ds, _ := b.Pull(context.Background(), "s", "g", PullOptions{Max: 100, MaxWait: 5 * time.Second, Config: cfg})
 		done <- ds
 	}()
-	if err := b.Ack("s", "g", []MessageRef{{0, 0}, {0, 1}}); err != nil {
+	if err := b.Ack(t.Context(), "s", "g", []MessageRef{{0, 0}, {0, 1}}); err != nil {
 		t.Fatal(err)
 	}
 	if got := <-done; len(got) != 2 || got[0].Record.Offset != 10 {
@@ -462,20 +462,20 @@ func TestSeekGroup(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := b.CreateGroup("s", "g", StartPosition{}, GroupConfig{}); err != nil {
+	if _, err := b.CreateGroup(t.Context(), "s", "g", StartPosition{}, GroupConfig{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.Pull(context.Background(), "s", "g", PullOptions{Max: 3, MaxWait: time.Second}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.SeekGroup("s", "g", map[uint32]uint64{1: 2}); err != nil {
+	if err := b.SeekGroup(t.Context(), "s", "g", map[uint32]uint64{1: 2}); err != nil {
 		t.Fatal(err)
 	}
 	gi, _ := b.Group("s", "g")
 	if p := gi.Partitions[1]; p.Committed != 2 || p.Pending != 0 || p.Checkpointed != 2 {
 		t.Fatalf("partition 1 after seek: %+v", p)
 	}
-	if err := b.SeekGroup("s", "g", map[uint32]uint64{7: 0}); !errors.Is(err, ErrInvalidArgument) {
+	if err := b.SeekGroup(t.Context(), "s", "g", map[uint32]uint64{7: 0}); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("seek to a missing partition: %v", err)
 	}
 }

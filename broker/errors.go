@@ -10,6 +10,7 @@ import (
 var (
 	ErrStationNotFound = errors.New("station not found")
 	ErrStationExists   = errors.New("station already exists")
+	ErrStationInUse    = errors.New("station is in use")
 	ErrGroupNotFound   = errors.New("consumer group not found")
 	ErrGroupExists     = errors.New("consumer group already exists")
 	ErrInvalidArgument = errors.New("invalid argument")

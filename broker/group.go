@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -84,6 +85,7 @@ type group struct {
 	expiries     deque[expiry] // deliveries by ack deadline (non-decreasing)
 	delayed      delayHeap     // nacked deliveries by redelivery time
 	wakeCh       chan struct{}
+	epoch        uint64 // bumped when a seek or reset replaces the partitions' state
 	dirty        bool
 	closed       bool
 	deleted      bool
@@ -177,7 +179,7 @@ func (g *group) maxDeliveries() uint32 {
 }
 
 // CreateGroup creates a consumer group on a station, starting at start.
-func (b *Broker) CreateGroup(stationName, name string, start StartPosition, cfg GroupConfig) (GroupInfo, error) {
+func (b *Broker) CreateGroup(ctx context.Context, stationName, name string, start StartPosition, cfg GroupConfig) (GroupInfo, error) {
 	st, err := b.station(stationName)
 	if err != nil {
 		return GroupInfo{}, err
@@ -221,14 +223,14 @@ func (st *station) group(name string, start StartPosition, cfg GroupConfig, crea
 	if err != nil {
 		return nil, false, err
 	}
-	if err := st.b.meta.PutGroup(st.name, name, v); err != nil {
+	if err := st.b.groupsDB.PutGroup(st.name, name, v); err != nil {
 		return nil, false, fmt.Errorf("group %q on station %q: store metadata: %w", name, st.name, err)
 	}
 	offs := make([]meta.Offset, len(commits))
 	for p, c := range commits {
 		offs[p] = meta.Offset{Station: st.name, Group: name, Partition: uint32(p), Offset: c}
 	}
-	if err := st.b.meta.CommitOffsets(offs); err != nil {
+	if err := st.b.groupsDB.CommitOffsets(offs); err != nil {
 		return nil, false, fmt.Errorf("group %q on station %q: store offsets: %w", name, st.name, err)
 	}
 	g := newGroup(st, name, rec, commits)
@@ -305,10 +307,22 @@ func (g *group) pull(ctx context.Context, max, maxBytes int, maxWait time.Durati
 		changed := g.st.changed()
 		g.mu.Lock()
 		wake := g.wakeCh
-		out, dead, next, err := g.take(max, maxBytes, time.Now())
+		out, redo, dead, need, next, err := g.take(max, maxBytes, time.Now())
 		g.mu.Unlock()
+		// Segment reads happen here, without g.mu, so acks never wait
+		// behind them.
+		if len(redo) > 0 && err == nil {
+			var again []Delivery
+			again, err = g.reread(redo)
+			out = append(again, out...)
+		}
 		if len(dead) > 0 {
 			g.deadLetter(ctx, dead)
+		}
+		if err == nil && len(out) == 0 && len(need) > 0 {
+			if err = g.fill(need); err == nil {
+				continue
+			}
 		}
 		if err != nil || len(out) > 0 {
 			if len(out) > 0 {
@@ -342,42 +356,36 @@ func (g *group) pull(ctx context.Context, max, maxBytes int, maxWait time.Durati
 	}
 }
 
-// take hands out up to max deliveries: first those due for redelivery, then
-// new messages while fewer than max_ack_pending await ack and the batch is
-// under maxBytes (when positive). It returns the
-// deliveries that exhausted max_deliveries separately, and the time the next
-// delivery becomes due. g.mu is held.
-func (g *group) take(max, maxBytes int, now time.Time) (out []Delivery, dead []MessageRef, next time.Time, err error) {
+// take hands out up to max deliveries: first those due for redelivery
+// (returned in redo, still to be read from the log), then new messages
+// from the partitions' read-ahead while fewer than max_ack_pending await
+// ack and the batch is under maxBytes (when positive). It returns the
+// deliveries that exhausted max_deliveries separately, the partitions
+// whose read-ahead must be filled (by fill, without g.mu) to hand out
+// more, and the time the next delivery becomes due. It never reads the
+// log. g.mu is held.
+func (g *group) take(max, maxBytes int, now time.Time) (out []Delivery, redo []expiry, dead []MessageRef, need []fillReq, next time.Time, err error) {
 	if g.deleted {
-		return nil, nil, time.Time{}, fmt.Errorf("group %q on station %q: %w", g.name, g.st.name, ErrGroupNotFound)
+		return nil, nil, nil, nil, time.Time{}, fmt.Errorf("group %q on station %q: %w", g.name, g.st.name, ErrGroupNotFound)
 	}
 	if g.closed {
-		return nil, nil, time.Time{}, ErrClosed
+		return nil, nil, nil, nil, time.Time{}, ErrClosed
 	}
 	maxDeliveries := g.maxDeliveries()
-	redeliver := func(part uint32, off uint64, pm *pendingMsg) {
-		if pm.deliveries >= maxDeliveries {
-			pm.dlq = true
-			dead = append(dead, MessageRef{part, off})
+	redeliver := func(e expiry) {
+		if e.pm.deliveries >= maxDeliveries {
+			e.pm.dlq = true
+			dead = append(dead, MessageRef{e.part, e.off})
 			return
 		}
-		rec, ok, rerr := g.readOne(part, off)
-		if rerr != nil {
-			err = rerr
-			return
-		}
-		if !ok {
-			// Retention removed it: nothing left to deliver.
-			g.ackLocked(part, off)
-			return
-		}
-		pm.deliveries++
-		pm.due = now.Add(g.rec.Config.AckDeadline)
-		g.expiries.push(expiry{part, off, pm, pm.due})
-		out = append(out, Delivery{Partition: part, Record: rec, DeliveryCount: pm.deliveries})
+		e.pm.deliveries++
+		e.pm.due = now.Add(g.rec.Config.AckDeadline)
+		e.due = e.pm.due
+		g.expiries.push(e)
+		redo = append(redo, e)
 	}
 
-	for len(g.delayed) > 0 && len(out) < max && err == nil {
+	for len(g.delayed) > 0 && len(redo) < max {
 		e := g.delayed[0]
 		if !g.valid(e) {
 			heap.Pop(&g.delayed)
@@ -387,9 +395,9 @@ func (g *group) take(max, maxBytes int, now time.Time) (out []Delivery, dead []M
 			break
 		}
 		heap.Pop(&g.delayed)
-		redeliver(e.part, e.off, e.pm)
+		redeliver(e)
 	}
-	for g.expiries.len() > 0 && len(out) < max && err == nil {
+	for g.expiries.len() > 0 && len(redo) < max {
 		e := g.expiries.front()
 		if !g.valid(e) {
 			g.expiries.pop()
@@ -399,25 +407,23 @@ func (g *group) take(max, maxBytes int, now time.Time) (out []Delivery, dead []M
 			break
 		}
 		g.expiries.pop()
-		redeliver(e.part, e.off, e.pm)
-	}
-	if err != nil {
-		return out, dead, next, err
+		redeliver(e)
 	}
 
 	limit := int(g.rec.Config.MaxAckPending)
-	bytes := deliveredBytes(out)
+	bytes := 0
 	full := func() bool { return maxBytes > 0 && bytes >= maxBytes && len(out) > 0 }
-	for tried := 0; tried < len(g.parts) && len(out) < max && g.pending < limit && !full(); tried++ {
+	for tried := 0; tried < len(g.parts) && len(out)+len(redo) < max && g.pending < limit && !full(); tried++ {
 		pi := g.nextPart
 		g.nextPart = (g.nextPart + 1) % len(g.parts)
 		p := g.parts[pi]
 		if len(p.ahead) == 0 {
-			if err := g.readAhead(pi); err != nil {
-				return out, dead, next, err
+			if l := g.st.logs[pi]; p.cursor < l.NextOffset() && !slices.ContainsFunc(need, func(r fillReq) bool { return r.part == pi }) {
+				need = append(need, fillReq{part: pi, cursor: p.cursor, epoch: g.epoch})
 			}
+			continue
 		}
-		n := min(len(p.ahead), max-len(out), limit-g.pending)
+		n := min(len(p.ahead), max-len(out)-len(redo), limit-g.pending)
 		if out == nil {
 			out = make([]Delivery, 0, n)
 		}
@@ -441,13 +447,93 @@ func (g *group) take(max, maxBytes int, now time.Time) (out []Delivery, dead []M
 		if n > 0 {
 			p.cursor = p.ahead[n-1].Offset + 1
 			p.ahead = p.ahead[n:]
-			if len(out) < max && len(p.ahead) == 0 {
+			if len(out)+len(redo) < max && len(p.ahead) == 0 {
 				tried-- // this partition may have more
 			}
 		}
 	}
 	next = g.nextDue()
-	return out, dead, next, nil
+	return out, redo, dead, need, next, nil
+}
+
+// fillReq asks fill to read a partition's log from cursor on, if the group
+// is still at epoch then.
+type fillReq struct {
+	part   int
+	cursor uint64
+	epoch  uint64
+}
+
+// fill reads ahead for the partitions in reqs without holding g.mu and
+// installs what it read where nothing moved the partition meanwhile. A
+// cursor below the log's start (retention removed messages the group
+// never acked) skips to the start.
+func (g *group) fill(reqs []fillReq) error {
+	budget := max(readAheadBytes/len(g.parts), minReadAheadBytes)
+	for _, rq := range reqs {
+		l := g.st.logs[rq.part]
+		from := rq.cursor
+		recs, err := l.Read(from, budget)
+		if errors.Is(err, seglog.ErrOffsetOutOfRange) && from < l.StartOffset() {
+			from = l.StartOffset()
+			recs, err = l.Read(from, budget)
+		}
+		if err != nil {
+			return fmt.Errorf("station %q partition %d: read at %d: %w", g.st.name, rq.part, from, err)
+		}
+		g.mu.Lock()
+		p := g.parts[rq.part]
+		if g.epoch == rq.epoch && p.cursor == rq.cursor && len(p.ahead) == 0 {
+			if from != rq.cursor {
+				g.skipTo(rq.part, from)
+			}
+			p.ahead = recs
+		}
+		g.mu.Unlock()
+	}
+	return nil
+}
+
+// skipTo moves a partition that fell behind retention to the log's start.
+// g.mu is held.
+func (g *group) skipTo(pi int, start uint64) {
+	p := g.parts[pi]
+	g.st.b.log.Warn("consumer group fell behind retention; skipping deleted messages",
+		"station", g.st.name, "group", g.name, "partition", pi, "from", p.cursor, "to", start)
+	for off := range p.pending {
+		if off < start {
+			delete(p.pending, off)
+			g.pending--
+		}
+	}
+	p.cursor = start
+	if p.commit < start {
+		p.commit = start
+		p.acked.reset(start)
+		p.commit = p.acked.advance(start)
+		g.dirty = true
+	}
+}
+
+// reread reads the records of due redeliveries, without g.mu, and returns
+// those still pending as deliveries; records retention removed are acked.
+func (g *group) reread(redo []expiry) ([]Delivery, error) {
+	out := make([]Delivery, 0, len(redo))
+	for _, e := range redo {
+		rec, ok, err := g.readOne(e.part, e.off)
+		if err != nil {
+			return out, err
+		}
+		g.mu.Lock()
+		switch {
+		case !ok:
+			g.ackLocked(e.part, e.off)
+		case g.parts[e.part].pending[e.off] == e.pm:
+			out = append(out, Delivery{Partition: e.part, Record: rec, DeliveryCount: e.pm.deliveries})
+		}
+		g.mu.Unlock()
+	}
+	return out, nil
 }
 
 func (g *group) valid(e expiry) bool {
@@ -471,40 +557,6 @@ func (g *group) nextDue() time.Time {
 		next = g.delayed[0].due
 	}
 	return next
-}
-
-// readAhead fills a partition's read-ahead from its cursor. A cursor below
-// the log's start (retention removed messages the group never acked) skips
-// to the start.
-func (g *group) readAhead(pi int) error {
-	p := g.parts[pi]
-	l := g.st.logs[pi]
-	budget := max(readAheadBytes/len(g.parts), minReadAheadBytes)
-	recs, err := l.Read(p.cursor, budget)
-	if errors.Is(err, seglog.ErrOffsetOutOfRange) && p.cursor < l.StartOffset() {
-		start := l.StartOffset()
-		g.st.b.log.Warn("consumer group fell behind retention; skipping deleted messages",
-			"station", g.st.name, "group", g.name, "partition", pi, "from", p.cursor, "to", start)
-		for off := range p.pending {
-			if off < start {
-				delete(p.pending, off)
-				g.pending--
-			}
-		}
-		p.cursor = start
-		if p.commit < start {
-			p.commit = start
-			p.acked.reset(start)
-			p.commit = p.acked.advance(start)
-			g.dirty = true
-		}
-		recs, err = l.Read(p.cursor, budget)
-	}
-	if err != nil {
-		return fmt.Errorf("station %q partition %d: read at %d: %w", g.st.name, pi, p.cursor, err)
-	}
-	p.ahead = recs
-	return nil
 }
 
 // readOne reads the record at off, reporting false if it no longer exists.
@@ -543,7 +595,7 @@ func (g *group) ackLocked(part uint32, off uint64) bool {
 // Ack acknowledges deliveries. Refs that are not pending (already acked,
 // or never delivered) are reported in an error wrapping ErrNotPending after
 // all the others were acked.
-func (b *Broker) Ack(stationName, groupName string, refs []MessageRef) error {
+func (b *Broker) Ack(ctx context.Context, stationName, groupName string, refs []MessageRef) error {
 	g, err := b.existingGroup(stationName, groupName)
 	if err != nil {
 		return err
@@ -579,7 +631,7 @@ func notPendingErr(g *group, missing []MessageRef) error {
 }
 
 // Nack returns deliveries to the group for redelivery after delay.
-func (b *Broker) Nack(stationName, groupName string, refs []MessageRef, delay time.Duration) error {
+func (b *Broker) Nack(ctx context.Context, stationName, groupName string, refs []MessageRef, delay time.Duration) error {
 	g, err := b.existingGroup(stationName, groupName)
 	if err != nil {
 		return err
@@ -626,11 +678,12 @@ func (g *group) deadLetter(ctx context.Context, refs []MessageRef) {
 				seglog.Header{Key: HeaderDLQOffset, Value: []byte(strconv.FormatUint(r.Offset, 10))},
 				seglog.Header{Key: HeaderDLQDeliveries, Value: []byte(strconv.FormatUint(uint64(deliveries), 10))},
 			)}
-			_, err = g.st.b.Produce(ctx, cfg.DeadLetterStation, []Message{msg})
+			err = g.st.b.deadLetter(ctx, g.st, cfg.DeadLetterStation, []Message{msg})
+			g.st.setDeadLetterError(err, cfg.DeadLetterStation)
 		}
 		g.mu.Lock()
 		if err != nil {
-			g.st.b.log.Error("move message to dead-letter station; will retry",
+			g.st.b.log.Debug("move message to dead-letter station; will retry",
 				"station", g.st.name, "group", g.name, "partition", r.Partition, "offset", r.Offset,
 				"dead_letter_station", cfg.DeadLetterStation, "err", err)
 			if pm := g.parts[r.Partition].pending[r.Offset]; pm != nil {
@@ -747,7 +800,7 @@ func (b *Broker) Groups(stationName string) ([]GroupInfo, error) {
 }
 
 // DeleteGroup deletes a consumer group and its committed offsets.
-func (b *Broker) DeleteGroup(stationName, groupName string) error {
+func (b *Broker) DeleteGroup(ctx context.Context, stationName, groupName string) error {
 	st, err := b.station(stationName)
 	if err != nil {
 		return err
@@ -758,7 +811,7 @@ func (b *Broker) DeleteGroup(stationName, groupName string) error {
 	if !ok {
 		return fmt.Errorf("group %q on station %q: %w", groupName, stationName, ErrGroupNotFound)
 	}
-	if err := b.meta.DeleteGroup(stationName, groupName); err != nil {
+	if err := b.groupsDB.DeleteGroup(stationName, groupName); err != nil {
 		return fmt.Errorf("group %q on station %q: delete metadata: %w", groupName, stationName, err)
 	}
 	delete(st.groups, groupName)
@@ -771,7 +824,7 @@ func (b *Broker) DeleteGroup(stationName, groupName string) error {
 
 // ResetGroupOffset moves every partition of a group to start and forgets
 // its pending deliveries.
-func (b *Broker) ResetGroupOffset(stationName, groupName string, start StartPosition) (GroupInfo, error) {
+func (b *Broker) ResetGroupOffset(ctx context.Context, stationName, groupName string, start StartPosition) (GroupInfo, error) {
 	g, err := b.existingGroup(stationName, groupName)
 	if err != nil {
 		return GroupInfo{}, err
@@ -784,6 +837,7 @@ func (b *Broker) ResetGroupOffset(stationName, groupName string, start StartPosi
 	for i, p := range g.parts {
 		*p = groupPart{commit: commits[i], durable: p.durable, cursor: commits[i], acked: newAckWindow(commits[i]), pending: make(map[uint64]*pendingMsg)}
 	}
+	g.epoch++
 	g.pending = 0
 	g.expiries = deque[expiry]{}
 	g.delayed = nil
@@ -801,7 +855,7 @@ func (b *Broker) ResetGroupOffset(stationName, groupName string, start StartPosi
 // other partitions are untouched. A sink connector uses it to resume from
 // the offsets its destination already holds. The new offsets are
 // checkpointed before it returns.
-func (b *Broker) SeekGroup(stationName, groupName string, offsets map[uint32]uint64) error {
+func (b *Broker) SeekGroup(ctx context.Context, stationName, groupName string, offsets map[uint32]uint64) error {
 	g, err := b.existingGroup(stationName, groupName)
 	if err != nil {
 		return err
@@ -818,6 +872,7 @@ func (b *Broker) SeekGroup(stationName, groupName string, offsets map[uint32]uin
 		g.pending -= len(p.pending)
 		*p = groupPart{commit: off, durable: p.durable, cursor: off, acked: newAckWindow(off), pending: make(map[uint64]*pendingMsg)}
 	}
+	g.epoch++
 	g.dirty = true
 	g.wake()
 	g.mu.Unlock()

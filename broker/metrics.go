@@ -8,12 +8,14 @@ import (
 
 type metrics struct {
 	messagesIn, bytesIn, messagesOut, bytesOut *prometheus.CounterVec
+	deadLetterFailing                          *prometheus.GaugeVec
 	produceLatency, fsyncLatency               prometheus.Histogram
 	lag, pending                               *prometheus.Desc
 }
 
 type stationMetrics struct {
 	messagesIn, bytesIn, messagesOut, bytesOut prometheus.Counter
+	deadLetterFailing                          prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -22,10 +24,12 @@ func newMetrics() *metrics {
 	}
 	latency := prometheus.ExponentialBuckets(50e-6, 2, 16) // 50µs .. 1.6s
 	return &metrics{
-		messagesIn:     counter("messages_in_total", "Messages produced to the station."),
-		bytesIn:        counter("bytes_in_total", "Key, value and header bytes produced to the station."),
-		messagesOut:    counter("messages_out_total", "Messages delivered to consumer groups, redeliveries included."),
-		bytesOut:       counter("bytes_out_total", "Key, value and header bytes delivered to consumer groups."),
+		messagesIn:  counter("messages_in_total", "Messages produced to the station."),
+		bytesIn:     counter("bytes_in_total", "Key, value and header bytes produced to the station."),
+		messagesOut: counter("messages_out_total", "Messages delivered to consumer groups, redeliveries included."),
+		bytesOut:    counter("bytes_out_total", "Key, value and header bytes delivered to consumer groups."),
+		deadLetterFailing: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "junction", Subsystem: "station", Name: "dead_letter_failing",
+			Help: "1 while messages of the station cannot be moved to its dead-letter station."}, []string{"station"}),
 		produceLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "junction", Name: "produce_latency_seconds", Help: "Time from receiving a produce to its messages being durable.", Buckets: latency}),
 		fsyncLatency:   prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "junction", Name: "fsync_latency_seconds", Help: "Duration of segment fsyncs (one per group commit).", Buckets: latency}),
 		lag:            prometheus.NewDesc("junction_group_lag_messages", "Messages of the station not yet acknowledged by the group.", []string{"station", "group"}, nil),
@@ -35,10 +39,11 @@ func newMetrics() *metrics {
 
 func (m *metrics) station(name string) *stationMetrics {
 	return &stationMetrics{
-		messagesIn:  m.messagesIn.WithLabelValues(name),
-		bytesIn:     m.bytesIn.WithLabelValues(name),
-		messagesOut: m.messagesOut.WithLabelValues(name),
-		bytesOut:    m.bytesOut.WithLabelValues(name),
+		messagesIn:        m.messagesIn.WithLabelValues(name),
+		bytesIn:           m.bytesIn.WithLabelValues(name),
+		messagesOut:       m.messagesOut.WithLabelValues(name),
+		bytesOut:          m.bytesOut.WithLabelValues(name),
+		deadLetterFailing: m.deadLetterFailing.WithLabelValues(name),
 	}
 }
 
@@ -46,12 +51,13 @@ func (m *metrics) forgetStation(name string) {
 	for _, v := range []*prometheus.CounterVec{m.messagesIn, m.bytesIn, m.messagesOut, m.bytesOut} {
 		v.DeleteLabelValues(name)
 	}
+	m.deadLetterFailing.DeleteLabelValues(name)
 }
 
 func (m *metrics) observeFsync(d time.Duration) { m.fsyncLatency.Observe(d.Seconds()) }
 
 func (m *metrics) register(reg prometheus.Registerer, b *Broker) error {
-	for _, c := range []prometheus.Collector{m.messagesIn, m.bytesIn, m.messagesOut, m.bytesOut, m.produceLatency, m.fsyncLatency, &groupCollector{m, b}} {
+	for _, c := range []prometheus.Collector{m.messagesIn, m.bytesIn, m.messagesOut, m.bytesOut, m.deadLetterFailing, m.produceLatency, m.fsyncLatency, &groupCollector{m, b}} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

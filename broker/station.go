@@ -53,6 +53,9 @@ type StationStats struct {
 	Bytes      int64
 	Partitions []PartitionStats
 	Groups     int
+	// DeadLetterError is set while the station's dead letters cannot be
+	// stored, and says why.
+	DeadLetterError string
 }
 
 // PartitionStats describes one partition's log.
@@ -70,7 +73,8 @@ type station struct {
 	rr   atomic.Uint32
 	m    *stationMetrics
 
-	dedup *dedupIndex
+	dedup  *dedupIndex
+	dlqErr atomic.Pointer[string] // why dead letters fail; nil when they do not
 
 	notifyMu sync.Mutex
 	notifyCh chan struct{}
@@ -90,7 +94,7 @@ func (b *Broker) openStation(cfg StationConfig) (*station, error) {
 		m:        b.metrics.station(cfg.Name),
 	}
 	st.cfg.Store(&cfg)
-	fs := vfs.OS
+	fs := b.opts.FS
 	sync := seglog.SyncAlways
 	switch cfg.Fsync {
 	case FsyncInterval:
@@ -180,6 +184,9 @@ func (st *station) stats() StationStats {
 	st.mu.Lock()
 	s.Groups = len(st.groups)
 	st.mu.Unlock()
+	if e := st.dlqErr.Load(); e != nil {
+		s.DeadLetterError = *e
+	}
 	return s
 }
 
@@ -386,31 +393,82 @@ func (st *station) rebuildDedup(now time.Time) error {
 	since := now.Add(-window).UnixNano()
 	for p, l := range st.logs {
 		off, err := l.OffsetForTime(since)
+		if err == nil {
+			err = st.scanIDs(context.Background(), p, off, func(id []byte, offset uint64, ts int64) {
+				st.dedup.restore(string(id), ProduceResult{Partition: uint32(p), Offset: offset}, time.Unix(0, ts).Add(window))
+			})
+		}
 		if err != nil {
 			return fmt.Errorf("station %q partition %d: rebuild dedup window: %w", st.name, p, err)
-		}
-		for off < l.NextOffset() {
-			recs, err := l.Read(off, 1<<20)
-			if err != nil {
-				return fmt.Errorf("station %q partition %d: rebuild dedup window: %w", st.name, p, err)
-			}
-			if len(recs) == 0 {
-				break
-			}
-			for _, r := range recs {
-				for _, h := range r.Headers {
-					if h.Key == HeaderMessageID {
-						st.dedup.restore(string(h.Value), ProduceResult{Partition: uint32(p), Offset: r.Offset}, time.Unix(0, r.Timestamp).Add(window))
-					}
-				}
-			}
-			off = recs[len(recs)-1].Offset + 1
 		}
 	}
 	st.dedup.mu.Lock()
 	slices.SortFunc(st.dedup.expiry, func(a, b *dedupEntry) int { return a.expires.Compare(b.expires) })
 	st.dedup.mu.Unlock()
 	return nil
+}
+
+// scanIDs calls fn for every record of partition p from offset from (or
+// the log's start, if retention removed it) to the end that carries a
+// producer message id. The id is only valid during the call.
+func (st *station) scanIDs(ctx context.Context, p int, from uint64, fn func(id []byte, offset uint64, ts int64)) error {
+	l := st.logs[p]
+	from = max(from, l.StartOffset())
+	for from < l.NextOffset() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		recs, err := l.Read(from, 1<<20)
+		if errors.Is(err, seglog.ErrOffsetOutOfRange) && from < l.StartOffset() {
+			from = l.StartOffset()
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if len(recs) == 0 {
+			break
+		}
+		for _, r := range recs {
+			for _, h := range r.Headers {
+				if h.Key == HeaderMessageID {
+					fn(h.Value, r.Offset, r.Timestamp)
+				}
+			}
+		}
+		from = recs[len(recs)-1].Offset + 1
+	}
+	return nil
+}
+
+// MessageIDs returns the producer message ids starting with prefix that a
+// station holds from offset from[p] of each partition p on (partitions
+// past the end of from are not read). The connector host uses it to find
+// the records of a source that a crash left in the station after its last
+// checkpoint.
+func (b *Broker) MessageIDs(ctx context.Context, stationName string, from []uint64, prefix string) (map[string]bool, error) {
+	st, err := b.station(stationName)
+	if err != nil {
+		return nil, err
+	}
+	var out map[string]bool
+	for p, off := range from {
+		if p >= len(st.logs) {
+			break
+		}
+		err := st.scanIDs(ctx, p, off, func(id []byte, _ uint64, _ int64) {
+			if strings.HasPrefix(string(id), prefix) {
+				if out == nil {
+					out = make(map[string]bool)
+				}
+				out[string(id)] = true
+			}
+		})
+		if err != nil {
+			return nil, fmt.Errorf("station %q partition %d: read message ids: %w", stationName, p, err)
+		}
+	}
+	return out, nil
 }
 
 // enforceRetention deletes old segments per the station's retention. Under
@@ -592,7 +650,7 @@ func (st *station) loadGroups() error {
 		rec  groupRecord
 	}
 	var recs []loaded
-	err := st.b.meta.Groups(st.name, func(name string, v []byte) error {
+	err := st.b.groupsDB.Groups(st.name, func(name string, v []byte) error {
 		var r groupRecord
 		if err := json.Unmarshal(v, &r); err != nil {
 			return fmt.Errorf("group %s/%s: decode metadata: %w", st.name, name, err)
@@ -604,7 +662,7 @@ func (st *station) loadGroups() error {
 		return err
 	}
 	for _, r := range recs {
-		offs, err := st.b.meta.Offsets(st.name, r.name)
+		offs, err := st.b.groupsDB.Offsets(st.name, r.name)
 		if err != nil {
 			return err
 		}

@@ -19,7 +19,7 @@ func BenchmarkSink(b *testing.B) {
 		b.Run(dest, func(b *testing.B) {
 			root := b.TempDir()
 			e := startBench(b, filepath.Join(root, "data"))
-			if _, err := e.b.CreateStation(broker.StationConfig{Name: "s"}); err != nil {
+			if _, err := e.b.CreateStation(b.Context(), broker.StationConfig{Name: "s"}); err != nil {
 				b.Fatal(err)
 			}
 			value := make([]byte, 128)
@@ -75,7 +75,7 @@ func consumeInProcess(b *testing.B, br *broker.Broker, n int) {
 		for i, d := range ds {
 			refs[i] = broker.MessageRef{Partition: d.Partition, Offset: d.Record.Offset}
 		}
-		if err := br.Ack("s", "g", refs); err != nil {
+		if err := br.Ack(b.Context(), "s", "g", refs); err != nil {
 			b.Fatal(err)
 		}
 		got += len(ds)

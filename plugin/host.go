@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/junctionhq/junction/broker"
+	"github.com/junctionhq/junction/internal/keylock"
 	"github.com/junctionhq/junction/plugin/config"
 	"github.com/junctionhq/junction/sdk/connector"
 )
@@ -42,7 +43,10 @@ func (e *DefinitionError) Is(target error) bool { return target == ErrInvalidDef
 // Options configures a Host.
 type Options struct {
 	// Broker is the broker the connectors move records to and from.
-	Broker *broker.Broker
+	// Required.
+	Broker Broker
+	// Store keeps connector definitions and source checkpoints. Required.
+	Store Store
 	// PluginDirs are searched for plugin binaries, in order.
 	PluginDirs []string
 	// Logger receives the host's and the plugins' logs. Default
@@ -68,12 +72,18 @@ var DefaultRestartPolicy = RestartPolicy{Initial: 500 * time.Millisecond, Max: 3
 
 // Host runs connectors. It is safe for concurrent use.
 type Host struct {
-	b        *broker.Broker
+	b        Broker
+	store    Store
 	registry *Registry
 	log      *slog.Logger
 	policy   RestartPolicy
 	env      func(string) (string, bool)
 
+	// ops serialises changes to one connector (apply, pause, resume,
+	// delete), which may wait for a plugin to shut down; mu guards only
+	// the map and is never held across plugin calls or disk I/O. Lock
+	// order: ops, then mu, then runner.mu.
+	ops     keylock.Map
 	mu      sync.Mutex
 	runners map[string]*runner
 	closed  bool
@@ -90,8 +100,8 @@ type record struct {
 // New starts a host and every connector stored in the broker's metadata.
 // A stored connector that no longer resolves is kept, in the failed state.
 func New(ctx context.Context, opts Options) (*Host, error) {
-	if opts.Broker == nil {
-		return nil, errors.New("plugin host: Options.Broker is required")
+	if opts.Broker == nil || opts.Store == nil {
+		return nil, errors.New("plugin host: Options.Broker and Options.Store are required")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -115,6 +125,7 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 	}
 	h := &Host{
 		b:        opts.Broker,
+		store:    opts.Store,
 		registry: NewRegistry(opts.PluginDirs, opts.Logger),
 		log:      opts.Logger,
 		policy:   opts.Restart,
@@ -122,7 +133,7 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 		runners:  make(map[string]*runner),
 	}
 	var recs []record
-	err := h.b.Meta().Connectors(func(name string, v []byte) error {
+	err := h.store.Connectors(func(name string, v []byte) error {
 		var r record
 		if err := json.Unmarshal(v, &r); err != nil {
 			return fmt.Errorf("connector %s: decode stored definition: %w", name, err)
@@ -218,7 +229,7 @@ func (h *Host) prepare(ctx context.Context, file string, data []byte, configure 
 // check resolves def's plugin and validates def against it (running the
 // plugin's Configure when configure is set) and, when b is not nil,
 // against the broker (the station must exist).
-func check(ctx context.Context, reg *Registry, def *config.Connector, b *broker.Broker, configure bool) (Installed, config.Errors, error) {
+func check(ctx context.Context, reg *Registry, def *config.Connector, b Broker, configure bool) (Installed, config.Errors, error) {
 	var problems config.Errors
 	at := func(field, format string, args ...any) {
 		problems = append(problems, &config.Error{File: def.File, Field: field, Msg: fmt.Sprintf(format, args...)})
@@ -274,7 +285,7 @@ func kindsText(ks []connector.Kind) string {
 // and its config. lookupEnv resolves ${VAR}; b, when not nil, is asked
 // whether the station exists. It returns the problems found and the
 // resolved plugin; err is for failures to check at all.
-func Validate(ctx context.Context, reg *Registry, file string, data []byte, lookupEnv func(string) (string, bool), b *broker.Broker) (config.Errors, Installed, error) {
+func Validate(ctx context.Context, reg *Registry, file string, data []byte, lookupEnv func(string) (string, bool), b Broker) (config.Errors, Installed, error) {
 	def, err := config.Parse(file, data, lookupEnv)
 	if err != nil {
 		var es config.Errors
@@ -301,12 +312,11 @@ func (h *Host) Apply(ctx context.Context, file string, data []byte) (st Status, 
 		h.log.Warn("connector definition rejected", "file", file, "err", err)
 		return Status{}, false, false, err
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed {
-		return Status{}, false, false, broker.ErrClosed
+	defer h.ops.Lock(def.Name)()
+	old, err := h.runner(def.Name)
+	if errors.Is(err, broker.ErrClosed) {
+		return Status{}, false, false, err
 	}
-	old := h.runners[def.Name]
 	if old != nil && bytes.Equal(old.rec.Definition, data) && old.status().State != StateFailed {
 		return old.status(), false, false, nil
 	}
@@ -314,30 +324,42 @@ func (h *Host) Apply(ctx context.Context, file string, data []byte) (st Status, 
 	if old != nil {
 		rec.Paused = old.rec.Paused
 	}
-	if err := h.store(def.Name, rec); err != nil {
+	if err := h.putRecord(def.Name, rec); err != nil {
 		return Status{}, false, false, err
-	}
-	if old != nil {
-		old.stop()
 	}
 	run := newRunner(h, def, inst, rec)
 	if old != nil {
+		old.stop()
 		run.restarts = old.status().Restarts
 	}
-	h.runners[def.Name] = run
-	if !rec.Paused {
-		run.start()
+	if err := h.install(run); err != nil {
+		return Status{}, false, false, err
 	}
 	h.log.Info("connector applied", "connector", def.Name, "plugin", inst.Name()+"@"+inst.Version(), "kind", def.Kind, "station", def.Station)
 	return run.status(), old == nil, true, nil
 }
 
-func (h *Host) store(name string, rec record) error {
+// install puts run in the map (replacing any runner of its name) and
+// starts it unless it is paused. It fails once the host is closing.
+func (h *Host) install(run *runner) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return broker.ErrClosed
+	}
+	h.runners[run.def.Name] = run
+	if !run.rec.Paused {
+		run.start()
+	}
+	return nil
+}
+
+func (h *Host) putRecord(name string, rec record) error {
 	v, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
-	if err := h.b.Meta().PutConnector(name, v); err != nil {
+	if err := h.store.PutConnector(name, v); err != nil {
 		return fmt.Errorf("connector %s: store definition: %w", name, err)
 	}
 	return nil
@@ -346,6 +368,9 @@ func (h *Host) store(name string, rec record) error {
 func (h *Host) runner(name string) (*runner, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.closed {
+		return nil, broker.ErrClosed
+	}
 	r, ok := h.runners[name]
 	if !ok {
 		return nil, fmt.Errorf("connector %q: %w", name, ErrConnectorNotFound)
@@ -390,45 +415,42 @@ func (h *Host) Resume(name string) (Status, error) {
 }
 
 func (h *Host) setPaused(name string, paused bool) (Status, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	r, ok := h.runners[name]
-	if !ok {
-		return Status{}, fmt.Errorf("connector %q: %w", name, ErrConnectorNotFound)
+	defer h.ops.Lock(name)()
+	r, err := h.runner(name)
+	if err != nil {
+		return Status{}, err
 	}
 	rec := r.rec
 	rec.Paused = paused
-	if err := h.store(name, rec); err != nil {
+	if err := h.putRecord(name, rec); err != nil {
 		return Status{}, err
 	}
 	r.stop()
 	run := newRunner(h, r.def, r.inst, rec)
 	run.restarts = r.status().Restarts
-	h.runners[name] = run
-	if !paused {
-		run.start()
+	if err := h.install(run); err != nil {
+		return Status{}, err
 	}
 	return run.status(), nil
 }
 
 // Delete stops a connector and forgets it with its checkpoint; a sink's
 // consumer group is deleted too.
-func (h *Host) Delete(name string) error {
-	h.mu.Lock()
-	r, ok := h.runners[name]
-	if ok {
-		delete(h.runners, name)
-	}
-	h.mu.Unlock()
-	if !ok {
-		return fmt.Errorf("connector %q: %w", name, ErrConnectorNotFound)
+func (h *Host) Delete(ctx context.Context, name string) error {
+	defer h.ops.Lock(name)()
+	r, err := h.runner(name)
+	if err != nil {
+		return err
 	}
 	r.stop()
-	if err := h.b.Meta().DeleteConnector(name); err != nil {
+	if err := h.store.DeleteConnector(name); err != nil {
 		return fmt.Errorf("connector %s: delete definition: %w", name, err)
 	}
+	h.mu.Lock()
+	delete(h.runners, name)
+	h.mu.Unlock()
 	if r.def.Kind == config.KindSink {
-		if err := h.b.DeleteGroup(r.def.Station, GroupName(name)); err != nil && !errors.Is(err, broker.ErrGroupNotFound) && !errors.Is(err, broker.ErrStationNotFound) {
+		if err := h.b.DeleteGroup(ctx, r.def.Station, GroupName(name)); err != nil && !errors.Is(err, broker.ErrGroupNotFound) && !errors.Is(err, broker.ErrStationNotFound) {
 			return err
 		}
 	}

@@ -136,7 +136,7 @@ func startEnv(t testing.TB, data string, policy RestartPolicy) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(context.Background(), Options{Broker: b, PluginDirs: []string{pluginDir}, Logger: log, Restart: policy,
+	h, err := New(context.Background(), Options{Broker: b, Store: b.Connectors(), PluginDirs: []string{pluginDir}, Logger: log, Restart: policy,
 		LookupEnv: func(k string) (string, bool) {
 			v, ok := map[string]string{"OUT_DIR": filepath.Join(data, "..", "out")}[k]
 			return v, ok
@@ -243,7 +243,7 @@ func wantExactly(t *testing.T, values []string, n int) {
 func TestFileSinkEndToEnd(t *testing.T) {
 	root := t.TempDir()
 	e := start(t, filepath.Join(root, "data"), RestartPolicy{})
-	if _, err := e.b.CreateStation(broker.StationConfig{Name: "orders"}); err != nil {
+	if _, err := e.b.CreateStation(t.Context(), broker.StationConfig{Name: "orders"}); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(root, "out")
@@ -278,7 +278,7 @@ func TestFileSinkSurvivesPluginSIGKILL(t *testing.T) {
 	}
 	root := t.TempDir()
 	e := start(t, filepath.Join(root, "data"), RestartPolicy{Initial: 10 * time.Millisecond})
-	if _, err := e.b.CreateStation(broker.StationConfig{Name: "orders"}); err != nil {
+	if _, err := e.b.CreateStation(t.Context(), broker.StationConfig{Name: "orders"}); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(root, "out")
@@ -328,7 +328,7 @@ func killPlugin(t *testing.T, name string) {
 func TestFileSourceCheckpointsAndResumes(t *testing.T) {
 	root := t.TempDir()
 	e := start(t, filepath.Join(root, "data"), RestartPolicy{Initial: 10 * time.Millisecond})
-	if _, err := e.b.CreateStation(broker.StationConfig{Name: "lines"}); err != nil {
+	if _, err := e.b.CreateStation(t.Context(), broker.StationConfig{Name: "lines"}); err != nil {
 		t.Fatal(err)
 	}
 	in := filepath.Join(root, "in")
@@ -388,7 +388,7 @@ func TestFileSourceCheckpointsAndResumes(t *testing.T) {
 func TestBadDefinitionsAreRejectedClearly(t *testing.T) {
 	root := t.TempDir()
 	e := start(t, filepath.Join(root, "data"), RestartPolicy{})
-	e.b.CreateStation(broker.StationConfig{Name: "orders"})
+	e.b.CreateStation(t.Context(), broker.StationConfig{Name: "orders"})
 	for _, tc := range []struct {
 		name, def string
 		want      []string
@@ -420,7 +420,7 @@ func TestBadDefinitionsAreRejectedClearly(t *testing.T) {
 func TestBrokenPluginsShowInStatus(t *testing.T) {
 	root := t.TempDir()
 	e := start(t, filepath.Join(root, "data"), RestartPolicy{Initial: 10 * time.Millisecond, Max: 20 * time.Millisecond, MaxFailures: 3})
-	e.b.CreateStation(broker.StationConfig{Name: "orders"})
+	e.b.CreateStation(t.Context(), broker.StationConfig{Name: "orders"})
 	e.produce(t, "orders", 0, 10)
 
 	// A plugin built for another protocol version is refused up front.
@@ -471,7 +471,7 @@ func TestBrokenPluginsShowInStatus(t *testing.T) {
 func TestSourceDropsRecordsProducedAfterCheckpoint(t *testing.T) {
 	root := t.TempDir()
 	e := start(t, filepath.Join(root, "data"), RestartPolicy{})
-	if _, err := e.b.CreateStation(broker.StationConfig{Name: "lines"}); err != nil {
+	if _, err := e.b.CreateStation(t.Context(), broker.StationConfig{Name: "lines"}); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(root, "in.txt")
@@ -488,7 +488,7 @@ func TestSourceDropsRecordsProducedAfterCheckpoint(t *testing.T) {
 	if _, err := e.b.Produce(context.Background(), "lines", msgs); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.b.Meta().PutCheckpoint("lines-in", []byte(`{"position":null,"next_offsets":[0]}`)); err != nil {
+	if err := e.b.Connectors().PutCheckpoint("lines-in", []byte(`{"position":null,"next_offsets":[0]}`)); err != nil {
 		t.Fatal(err)
 	}
 	def := fmt.Sprintf("name: lines-in\nconnector: file\nkind: source\nstation: lines\nconfig:\n  glob: %s\n  format: lines\n  batch: {max_records: 25}\n", path)
@@ -513,7 +513,7 @@ func TestSourceDropsRecordsProducedAfterCheckpoint(t *testing.T) {
 func TestSecretsNeverShow(t *testing.T) {
 	root := t.TempDir()
 	e := start(t, filepath.Join(root, "data"), RestartPolicy{})
-	e.b.CreateStation(broker.StationConfig{Name: "s"})
+	e.b.CreateStation(t.Context(), broker.StationConfig{Name: "s"})
 	def := "name: quiet\nconnector: discard\nkind: sink\nstation: s\nbatch: {max_wait: 10ms}\nconfig:\n  token: ${TOKEN:-s3cr3t-value}\n"
 	st, _, _, err := e.h.Apply(context.Background(), "quiet.yaml", []byte(def))
 	if err != nil {
@@ -539,10 +539,10 @@ func TestStoredConnectorWithBadConfigFails(t *testing.T) {
 	root := t.TempDir()
 	data := filepath.Join(root, "data")
 	e := start(t, data, RestartPolicy{})
-	e.b.CreateStation(broker.StationConfig{Name: "s"})
+	e.b.CreateStation(t.Context(), broker.StationConfig{Name: "s"})
 	def := "name: bad\nconnector: file\nkind: sink\nstation: s\nconfig: {dri: /tmp/x}\n"
 	rec, _ := json.Marshal(record{File: "bad.yaml", Definition: []byte(def)})
-	if err := e.b.Meta().PutConnector("bad", rec); err != nil {
+	if err := e.b.Connectors().PutConnector("bad", rec); err != nil {
 		t.Fatal(err)
 	}
 	e.close()

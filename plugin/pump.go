@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"time"
 
 	"github.com/junctionhq/junction/broker"
@@ -27,7 +26,7 @@ func (r *runner) runSink(ctx context.Context, sink connector.Sink) error {
 		MaxDeliveries: math.MaxUint32,
 		MaxAckPending: uint32(min(max(4*r.def.Batch.MaxRecords, broker.DefaultMaxAckPending), 1_000_000)),
 	}
-	if _, err := b.CreateGroup(station, group, broker.StartPosition{Kind: broker.StartEarliest}, gcfg); err != nil && !errors.Is(err, broker.ErrGroupExists) {
+	if _, err := b.CreateGroup(ctx, station, group, broker.StartPosition{Kind: broker.StartEarliest}, gcfg); err != nil && !errors.Is(err, broker.ErrGroupExists) {
 		return fmt.Errorf("consumer group %s: %w", group, err)
 	}
 	cfg, _, err := b.Station(station)
@@ -60,7 +59,7 @@ func (r *runner) runSink(ctx context.Context, sink connector.Sink) error {
 			offsets[p] = off
 		}
 	}
-	if err := b.SeekGroup(station, group, offsets); err != nil {
+	if err := b.SeekGroup(ctx, station, group, offsets); err != nil {
 		return err
 	}
 	r.setState(StateRunning)
@@ -79,7 +78,12 @@ func (r *runner) runSink(ctx context.Context, sink connector.Sink) error {
 		for {
 			ds, err := r.pullBatch(ctx, group)
 			if err != nil || len(ds) == 0 {
-				next <- batch{err: err}
+				// The writer may have stopped with a batch still queued:
+				// never block on it.
+				select {
+				case next <- batch{err: err}:
+				case <-ctx.Done():
+				}
 				return
 			}
 			recs := make([]connector.Record, len(ds))
@@ -101,7 +105,7 @@ func (r *runner) runSink(ctx context.Context, sink connector.Sink) error {
 		var err error
 		for refs := range acks {
 			if err == nil {
-				if err = r.h.b.Ack(r.def.Station, GroupName(r.def.Name), refs); err != nil {
+				if err = r.h.b.Ack(ctx, r.def.Station, GroupName(r.def.Name), refs); err != nil {
 					err = fmt.Errorf("ack written records: %w", err)
 					cancel()
 				}
@@ -242,13 +246,13 @@ func rejectedMessage(rec seglog.Record, connectorName, reason, msg string) broke
 // is checkpointed, and only then acked to the source.
 func (r *runner) runSource(ctx context.Context, src connector.Source) error {
 	b, station := r.h.b, r.def.Station
-	cp, err := loadCheckpoint(b, r.def.Name)
+	cp, err := loadCheckpoint(r.h.store, r.def.Name)
 	if err != nil {
 		return err
 	}
 	// Records produced after the checkpoint (the broker died between a
 	// produce and its checkpoint) are read again: drop those by their ids.
-	again, err := r.producedSince(cp)
+	again, err := r.producedSince(ctx, cp)
 	if err != nil {
 		return err
 	}
@@ -317,8 +321,8 @@ type checkpoint struct {
 	Next     []uint64 `json:"next_offsets,omitempty"`
 }
 
-func loadCheckpoint(b *broker.Broker, name string) (checkpoint, error) {
-	raw, err := b.Meta().Checkpoint(name)
+func loadCheckpoint(store Store, name string) (checkpoint, error) {
+	raw, err := store.Checkpoint(name)
 	if err != nil || raw == nil {
 		return checkpoint{}, err
 	}
@@ -338,7 +342,7 @@ func (r *runner) storeCheckpoint(pos connector.Position) error {
 	if err != nil {
 		return err
 	}
-	if err := r.h.b.Meta().PutCheckpoint(r.def.Name, raw); err != nil {
+	if err := r.h.store.PutCheckpoint(r.def.Name, raw); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	return nil
@@ -350,34 +354,14 @@ func (r *runner) sourceID(id string) string { return "source/" + r.def.Name + "/
 
 // producedSince returns the ids of this source's records in the station
 // after the checkpoint: at most the batch produced but not checkpointed
-// when the broker died, plus other producers' records.
-func (r *runner) producedSince(cp checkpoint) (map[string]bool, error) {
+// when the broker died.
+func (r *runner) producedSince(ctx context.Context, cp checkpoint) (map[string]bool, error) {
 	if cp.Next == nil {
 		return nil, nil
 	}
-	prefix := r.sourceID("")
-	var seen map[string]bool
-	for p, from := range cp.Next {
-		for {
-			recs, err := r.h.b.Read(r.def.Station, uint32(p), from, 1<<20)
-			if errors.Is(err, seglog.ErrOffsetOutOfRange) || len(recs) == 0 {
-				break
-			}
-			if err != nil {
-				return nil, fmt.Errorf("look for records produced after the checkpoint: %w", err)
-			}
-			for _, rec := range recs {
-				for _, h := range rec.Headers {
-					if h.Key == broker.HeaderMessageID && strings.HasPrefix(string(h.Value), prefix) {
-						if seen == nil {
-							seen = make(map[string]bool)
-						}
-						seen[string(h.Value)] = true
-					}
-				}
-			}
-			from = recs[len(recs)-1].Offset + 1
-		}
+	seen, err := r.h.b.MessageIDs(ctx, r.def.Station, cp.Next, r.sourceID(""))
+	if err != nil {
+		return nil, fmt.Errorf("look for records produced after the checkpoint: %w", err)
 	}
 	if len(seen) > 0 {
 		r.log.Info("the station already holds records this source will read again; dropping them", "records", len(seen))

@@ -285,7 +285,7 @@ func (r *runner) status() Status {
 			st.Lag = gi.Lag
 		}
 	case config.KindSource:
-		if cp, err := loadCheckpoint(r.h.b, r.def.Name); err == nil && cp.Position != nil {
+		if cp, err := loadCheckpoint(r.h.store, r.def.Name); err == nil && cp.Position != nil {
 			st.Checkpoint = positionText(cp.Position)
 		}
 	}
@@ -337,19 +337,12 @@ const (
 )
 
 // deadLetter sends rejected records to the connector's dead-letter
-// station, creating it if missing.
+// station, which the broker creates if missing.
 func (r *runner) deadLetter(ctx context.Context, msgs []broker.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	_, err := r.h.b.Produce(ctx, r.def.DLQ, msgs)
-	if errors.Is(err, broker.ErrStationNotFound) {
-		if _, cerr := r.h.b.CreateStation(broker.StationConfig{Name: r.def.DLQ}); cerr != nil && !errors.Is(cerr, broker.ErrStationExists) {
-			return fmt.Errorf("create dead-letter station %s: %w", r.def.DLQ, cerr)
-		}
-		_, err = r.h.b.Produce(ctx, r.def.DLQ, msgs)
-	}
-	if err != nil {
+	if err := r.h.b.DeadLetter(ctx, r.def.Station, r.def.DLQ, msgs); err != nil {
 		return fmt.Errorf("dead-letter station %s: %w", r.def.DLQ, err)
 	}
 	r.rejected.Add(uint64(len(msgs)))

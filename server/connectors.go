@@ -107,7 +107,7 @@ func (s *connectorService) ResumeConnector(ctx context.Context, req *connect.Req
 }
 
 func (s *connectorService) DeleteConnector(ctx context.Context, req *connect.Request[v1.DeleteConnectorRequest]) (*connect.Response[v1.DeleteConnectorResponse], error) {
-	if err := s.h.Delete(req.Msg.Name); err != nil {
+	if err := s.h.Delete(ctx, req.Msg.Name); err != nil {
 		return nil, connectorError(err, req.Msg.Name)
 	}
 	return connect.NewResponse(&v1.DeleteConnectorResponse{}), nil

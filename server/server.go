@@ -116,7 +116,7 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 	if err != nil {
 		return nil, err
 	}
-	host, err := plugin.New(ctx, plugin.Options{Broker: b, PluginDirs: opts.PluginDirs, Logger: opts.Logger, Restart: opts.ConnectorRestart})
+	host, err := plugin.New(ctx, plugin.Options{Broker: b, Store: b.Connectors(), PluginDirs: opts.PluginDirs, Logger: opts.Logger, Restart: opts.ConnectorRestart})
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("start connector host: %w", err)

@@ -78,6 +78,8 @@ func classify(err error) (connect.Code, v1.ErrorReason) {
 		return connect.CodeNotFound, v1.ErrorReason_ERROR_REASON_STATION_NOT_FOUND
 	case errors.Is(err, broker.ErrStationExists):
 		return connect.CodeAlreadyExists, v1.ErrorReason_ERROR_REASON_STATION_EXISTS
+	case errors.Is(err, broker.ErrStationInUse):
+		return connect.CodeFailedPrecondition, v1.ErrorReason_ERROR_REASON_STATION_IN_USE
 	case errors.Is(err, broker.ErrGroupNotFound):
 		return connect.CodeNotFound, v1.ErrorReason_ERROR_REASON_GROUP_NOT_FOUND
 	case errors.Is(err, broker.ErrGroupExists):
@@ -113,12 +115,7 @@ func (s *stationService) CreateStation(ctx context.Context, req *connect.Request
 	if err != nil {
 		return nil, Error(err, ps.GetName(), "")
 	}
-	if cfg.DeadLetterStation != "" {
-		if _, _, err := s.b.Station(cfg.DeadLetterStation); err != nil {
-			return nil, Error(invalid("station.dead_letter_station", "station %q does not exist; create it first", cfg.DeadLetterStation), ps.GetName(), "")
-		}
-	}
-	cfg, err = s.b.CreateStation(cfg)
+	cfg, err = s.b.CreateStation(ctx, cfg)
 	if err != nil {
 		return nil, Error(err, ps.GetName(), "")
 	}
@@ -162,11 +159,6 @@ func (s *stationService) UpdateStation(ctx context.Context, req *connect.Request
 			d := ps.GetDedupWindow().AsDuration()
 			u.DedupWindow = &d
 		case "dead_letter_station":
-			if d := ps.DeadLetterStation; d != "" {
-				if _, _, err := s.b.Station(d); err != nil {
-					return nil, Error(invalid("station.dead_letter_station", "station %q does not exist; create it first", d), ps.Name, "")
-				}
-			}
 			u.DeadLetterStation = &ps.DeadLetterStation
 		case "max_deliveries":
 			u.MaxDeliveries = &ps.MaxDeliveries
@@ -178,7 +170,7 @@ func (s *stationService) UpdateStation(ctx context.Context, req *connect.Request
 			return nil, Error(invalid("update_mask", "unknown field %q", p), ps.Name, "")
 		}
 	}
-	cfg, err := s.b.UpdateStation(ps.Name, u)
+	cfg, err := s.b.UpdateStation(ctx, ps.Name, u)
 	if err != nil {
 		return nil, Error(err, ps.Name, "")
 	}
@@ -186,7 +178,7 @@ func (s *stationService) UpdateStation(ctx context.Context, req *connect.Request
 }
 
 func (s *stationService) DeleteStation(ctx context.Context, req *connect.Request[v1.DeleteStationRequest]) (*connect.Response[v1.DeleteStationResponse], error) {
-	if err := s.b.DeleteStation(req.Msg.GetName()); err != nil {
+	if err := s.b.DeleteStation(ctx, req.Msg.GetName(), req.Msg.GetForce()); err != nil {
 		return nil, Error(err, req.Msg.GetName(), "")
 	}
 	return connect.NewResponse(&v1.DeleteStationResponse{}), nil
@@ -267,7 +259,7 @@ func stationToProto(c broker.StationConfig) *v1.Station {
 }
 
 func statsToProto(s broker.StationStats) *v1.StationStats {
-	p := &v1.StationStats{Messages: s.Messages, Bytes: s.Bytes, Groups: uint32(s.Groups)}
+	p := &v1.StationStats{Messages: s.Messages, Bytes: s.Bytes, Groups: uint32(s.Groups), DeadLetterError: s.DeadLetterError}
 	for i, ps := range s.Partitions {
 		p.Partitions = append(p.Partitions, &v1.PartitionStats{
 			Partition: uint32(i), StartOffset: ps.StartOffset, NextOffset: ps.NextOffset, Bytes: ps.Bytes, Segments: uint32(ps.Segments),
@@ -404,7 +396,7 @@ func (s *messageService) Pull(ctx context.Context, req *connect.Request[v1.PullR
 	if ctx.Err() != nil {
 		// The caller is gone: hand the messages back rather than let them
 		// wait out their ack deadline.
-		s.release(m.Station, m.Group, ds)
+		s.release(ctx, m.Station, m.Group, ds)
 		return nil, Error(ctx.Err(), m.Station, m.Group)
 	}
 	return connect.NewResponse(&v1.PullResponse{Messages: deliveriesToProto(ds)}), nil
@@ -433,33 +425,34 @@ func (s *messageService) Consume(ctx context.Context, req *connect.Request[v1.Co
 			continue
 		}
 		if err := stream.Send(&v1.ConsumeResponse{Messages: deliveriesToProto(ds)}); err != nil {
-			s.release(m.Station, m.Group, ds)
+			s.release(ctx, m.Station, m.Group, ds)
 			return err
 		}
 	}
 }
 
 func (s *messageService) Ack(ctx context.Context, req *connect.Request[v1.AckRequest]) (*connect.Response[v1.AckResponse], error) {
-	if err := s.b.Ack(req.Msg.Station, req.Msg.Group, refsFromProto(req.Msg.Messages)); err != nil {
+	if err := s.b.Ack(ctx, req.Msg.Station, req.Msg.Group, refsFromProto(req.Msg.Messages)); err != nil {
 		return nil, Error(err, req.Msg.Station, req.Msg.Group)
 	}
 	return connect.NewResponse(&v1.AckResponse{}), nil
 }
 
 func (s *messageService) Nack(ctx context.Context, req *connect.Request[v1.NackRequest]) (*connect.Response[v1.NackResponse], error) {
-	if err := s.b.Nack(req.Msg.Station, req.Msg.Group, refsFromProto(req.Msg.Messages), req.Msg.GetDelay().AsDuration()); err != nil {
+	if err := s.b.Nack(ctx, req.Msg.Station, req.Msg.Group, refsFromProto(req.Msg.Messages), req.Msg.GetDelay().AsDuration()); err != nil {
 		return nil, Error(err, req.Msg.Station, req.Msg.Group)
 	}
 	return connect.NewResponse(&v1.NackResponse{}), nil
 }
 
-// release returns undelivered deliveries to their group at once.
-func (s *messageService) release(station, group string, ds []broker.Delivery) {
+// release returns undelivered deliveries to their group at once, also
+// when ctx (the caller's, usually gone) is done.
+func (s *messageService) release(ctx context.Context, station, group string, ds []broker.Delivery) {
 	refs := make([]broker.MessageRef, len(ds))
 	for i, d := range ds {
 		refs[i] = broker.MessageRef{Partition: d.Partition, Offset: d.Record.Offset}
 	}
-	s.b.Nack(station, group, refs, 0)
+	s.b.Nack(context.WithoutCancel(ctx), station, group, refs, 0)
 }
 
 func refsFromProto(ms []*v1.MessageRefs) []broker.MessageRef {
@@ -529,7 +522,7 @@ func (s *groupService) CreateGroup(ctx context.Context, req *connect.Request[v1.
 	if err != nil {
 		return nil, Error(err, m.Station, m.Group)
 	}
-	gi, err := s.b.CreateGroup(m.Station, m.Group, start, groupConfigFromProto(m.GetConfig()))
+	gi, err := s.b.CreateGroup(ctx, m.Station, m.Group, start, groupConfigFromProto(m.GetConfig()))
 	if err != nil {
 		return nil, Error(err, m.Station, m.Group)
 	}
@@ -557,7 +550,7 @@ func (s *groupService) DescribeGroup(ctx context.Context, req *connect.Request[v
 }
 
 func (s *groupService) DeleteGroup(ctx context.Context, req *connect.Request[v1.DeleteGroupRequest]) (*connect.Response[v1.DeleteGroupResponse], error) {
-	if err := s.b.DeleteGroup(req.Msg.Station, req.Msg.Group); err != nil {
+	if err := s.b.DeleteGroup(ctx, req.Msg.Station, req.Msg.Group); err != nil {
 		return nil, Error(err, req.Msg.Station, req.Msg.Group)
 	}
 	return connect.NewResponse(&v1.DeleteGroupResponse{}), nil
@@ -569,7 +562,7 @@ func (s *groupService) ResetGroupOffset(ctx context.Context, req *connect.Reques
 	if err != nil {
 		return nil, Error(err, m.Station, m.Group)
 	}
-	gi, err := s.b.ResetGroupOffset(m.Station, m.Group, start)
+	gi, err := s.b.ResetGroupOffset(ctx, m.Station, m.Group, start)
 	if err != nil {
 		return nil, Error(err, m.Station, m.Group)
 	}

@@ -237,25 +237,38 @@ func newStationDescribeCmd(a *app) *cobra.Command {
 }
 
 func newStationDeleteCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	var force bool
+	cmd := &cobra.Command{
 		Use:     "delete NAME",
 		Aliases: []string{"rm"},
 		Short:   "Delete a station with its messages and consumer groups",
-		Example: `  junction station delete orders`,
-		Args:    exactArgs("NAME"),
+		Long: `Delete a station with its messages and consumer groups.
+
+A station that other stations name as their dead-letter station is kept
+unless --force is given; they then get it back, empty, on their next dead
+letter.`,
+		Example: `  junction station delete orders
+  junction station delete orders-dlq --force`,
+		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.connect(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			if err := c.DeleteStation(cmd.Context(), args[0]); err != nil {
+			var opts []client.DeleteOption
+			if force {
+				opts = append(opts, client.Force())
+			}
+			if err := c.DeleteStation(cmd.Context(), args[0], opts...); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stderr, "station %q deleted\n", args[0])
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&force, "force", false, "delete even if other stations use it as their dead-letter station")
+	return cmd
 }
 
 func describeStation(w io.Writer, s *client.Station) error {
@@ -302,6 +315,9 @@ func describeStation(w io.Writer, s *client.Station) error {
 	row("Messages", strconv.FormatUint(s.Stats.Messages, 10))
 	row("Bytes", units.HumanSize(s.Stats.Bytes))
 	row("Groups", strconv.Itoa(s.Stats.Groups))
+	if s.Stats.DeadLetterError != "" {
+		row("Dead letters", "FAILING: "+s.Stats.DeadLetterError)
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -345,6 +361,8 @@ type stationStatJSON struct {
 	Bytes      int64           `json:"bytes"`
 	Groups     int             `json:"groups"`
 	Partitions []partitionJSON `json:"partitions,omitempty"`
+	// DeadLetterError is set while dead letters cannot be stored.
+	DeadLetterError string `json:"dead_letter_error,omitempty"`
 }
 
 type partitionJSON struct {
@@ -364,7 +382,7 @@ func toStationJSON(s *client.Station) stationJSON {
 		},
 		DedupWindow: durString(s.DedupWindow), DeadLetterStation: s.DeadLetterStation,
 		MaxDeliveries: s.MaxDeliveries, MaxMessageBytes: s.MaxMessageBytes,
-		Stats: stationStatJSON{Messages: s.Stats.Messages, Bytes: s.Stats.Bytes, Groups: s.Stats.Groups},
+		Stats: stationStatJSON{Messages: s.Stats.Messages, Bytes: s.Stats.Bytes, Groups: s.Stats.Groups, DeadLetterError: s.Stats.DeadLetterError},
 	}
 	if !s.CreatedAt.IsZero() {
 		t := s.CreatedAt

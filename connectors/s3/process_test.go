@@ -37,14 +37,14 @@ func TestPluginProcessSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	h, err := plugin.New(context.Background(), plugin.Options{Broker: b, PluginDirs: []string{pluginDir}, Logger: slog.New(slog.DiscardHandler),
+	h, err := plugin.New(context.Background(), plugin.Options{Broker: b, Store: b.Connectors(), PluginDirs: []string{pluginDir}, Logger: slog.New(slog.DiscardHandler),
 		Restart: plugin.RestartPolicy{Initial: 10 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer h.Close()
 	for _, name := range []string{"orders", "copy"} {
-		if _, err := b.CreateStation(broker.StationConfig{Name: name, Partitions: 2}); err != nil {
+		if _, err := b.CreateStation(t.Context(), broker.StationConfig{Name: name, Partitions: 2}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -124,7 +124,7 @@ func TestPluginProcessSIGKILL(t *testing.T) {
 			got = append(got, string(d.Record.Value))
 			refs[i] = broker.MessageRef{Partition: d.Partition, Offset: d.Record.Offset}
 		}
-		b.Ack("copy", "verify", refs)
+		b.Ack(t.Context(), "copy", "verify", refs)
 	}
 	wantOnce(t, "station", got, n)
 }

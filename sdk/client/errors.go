@@ -17,6 +17,9 @@ var (
 	ErrStationNotFound = errors.New("station not found")
 	// ErrStationExists: a station of that name already exists.
 	ErrStationExists = errors.New("station already exists")
+	// ErrStationInUse: the station is another station's dead-letter
+	// station; the message names them.
+	ErrStationInUse = errors.New("station is in use")
 	// ErrGroupNotFound: the named consumer group does not exist.
 	ErrGroupNotFound = errors.New("consumer group not found")
 	// ErrGroupExists: a consumer group of that name already exists.
@@ -86,6 +89,8 @@ func (e *Error) Is(target error) bool {
 		return target == ErrStationNotFound
 	case "STATION_EXISTS":
 		return target == ErrStationExists
+	case "STATION_IN_USE":
+		return target == ErrStationInUse
 	case "GROUP_NOT_FOUND":
 		return target == ErrGroupNotFound
 	case "GROUP_EXISTS":

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/junctionhq/junction/server"
 	"github.com/junctionhq/junction/sdk/client"
+	"github.com/junctionhq/junction/server"
 )
 
 // startBroker runs a real broker on a loopback port with a fresh data

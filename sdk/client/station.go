@@ -82,6 +82,9 @@ type StationStats struct {
 	Bytes      int64
 	Groups     int
 	Partitions []PartitionStats
+	// DeadLetterError is set while the station's dead letters cannot be
+	// stored, and says why.
+	DeadLetterError string
 }
 
 // PartitionStats describes one partition of a station.
@@ -205,11 +208,24 @@ func (c *Client) UpdateStation(ctx context.Context, name string, u StationUpdate
 }
 
 // DeleteStation deletes a station, its messages and its consumer groups.
-func (c *Client) DeleteStation(ctx context.Context, name string) error {
+func (c *Client) DeleteStation(ctx context.Context, name string, opts ...DeleteOption) error {
+	req := &junctionv1.DeleteStationRequest{Name: name}
+	for _, o := range opts {
+		o(req)
+	}
 	ctx, cancel := c.unaryCtx(ctx, 0)
 	defer cancel()
-	_, err := c.stations.DeleteStation(ctx, connect.NewRequest(&junctionv1.DeleteStationRequest{Name: name}))
+	_, err := c.stations.DeleteStation(ctx, connect.NewRequest(req))
 	return fromConnect(err)
+}
+
+// DeleteOption changes how DeleteStation deletes.
+type DeleteOption func(*junctionv1.DeleteStationRequest)
+
+// Force deletes a station even when other stations name it as their
+// dead-letter station; without it the call fails with ErrStationInUse.
+func Force() DeleteOption {
+	return func(r *junctionv1.DeleteStationRequest) { r.Force = true }
 }
 
 func invalidArg(field, format string, args ...any) error {
@@ -318,7 +334,7 @@ func stationFromProto(pb *junctionv1.Station, stats *junctionv1.StationStats) St
 		s.CreatedAt = pb.GetCreatedAt().AsTime()
 	}
 	if stats != nil {
-		s.Stats = StationStats{Messages: stats.GetMessages(), Bytes: stats.GetBytes(), Groups: int(stats.GetGroups())}
+		s.Stats = StationStats{Messages: stats.GetMessages(), Bytes: stats.GetBytes(), Groups: int(stats.GetGroups()), DeadLetterError: stats.GetDeadLetterError()}
 		for _, p := range stats.GetPartitions() {
 			s.Stats.Partitions = append(s.Stats.Partitions, PartitionStats{
 				Partition:   int(p.GetPartition()),

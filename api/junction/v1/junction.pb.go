@@ -228,6 +228,9 @@ const (
 	// every problem.
 	ErrorReason_ERROR_REASON_INVALID_DEFINITION ErrorReason = 11
 	ErrorReason_ERROR_REASON_PLUGIN_NOT_FOUND   ErrorReason = 12
+	// The station is another station's dead-letter station; the message
+	// names them.
+	ErrorReason_ERROR_REASON_STATION_IN_USE ErrorReason = 13
 )
 
 // Enum value maps for ErrorReason.
@@ -246,6 +249,7 @@ var (
 		10: "ERROR_REASON_CONNECTOR_NOT_FOUND",
 		11: "ERROR_REASON_INVALID_DEFINITION",
 		12: "ERROR_REASON_PLUGIN_NOT_FOUND",
+		13: "ERROR_REASON_STATION_IN_USE",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":         0,
@@ -261,6 +265,7 @@ var (
 		"ERROR_REASON_CONNECTOR_NOT_FOUND": 10,
 		"ERROR_REASON_INVALID_DEFINITION":  11,
 		"ERROR_REASON_PLUGIN_NOT_FOUND":    12,
+		"ERROR_REASON_STATION_IN_USE":      13,
 	}
 )
 
@@ -566,13 +571,16 @@ func (x *PartitionStats) GetSegments() uint32 {
 
 // StationStats describes a station's stored messages.
 type StationStats struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Messages      uint64                 `protobuf:"varint,1,opt,name=messages,proto3" json:"messages,omitempty"`
-	Bytes         int64                  `protobuf:"varint,2,opt,name=bytes,proto3" json:"bytes,omitempty"`
-	Partitions    []*PartitionStats      `protobuf:"bytes,3,rep,name=partitions,proto3" json:"partitions,omitempty"`
-	Groups        uint32                 `protobuf:"varint,4,opt,name=groups,proto3" json:"groups,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Messages   uint64                 `protobuf:"varint,1,opt,name=messages,proto3" json:"messages,omitempty"`
+	Bytes      int64                  `protobuf:"varint,2,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	Partitions []*PartitionStats      `protobuf:"bytes,3,rep,name=partitions,proto3" json:"partitions,omitempty"`
+	Groups     uint32                 `protobuf:"varint,4,opt,name=groups,proto3" json:"groups,omitempty"`
+	// Set while messages cannot be moved to the station's dead-letter
+	// station (it could not be created); says why.
+	DeadLetterError string `protobuf:"bytes,5,opt,name=dead_letter_error,json=deadLetterError,proto3" json:"dead_letter_error,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *StationStats) Reset() {
@@ -631,6 +639,13 @@ func (x *StationStats) GetGroups() uint32 {
 		return x.Groups
 	}
 	return 0
+}
+
+func (x *StationStats) GetDeadLetterError() string {
+	if x != nil {
+		return x.DeadLetterError
+	}
+	return ""
 }
 
 type CreateStationRequest struct {
@@ -1003,8 +1018,11 @@ func (x *UpdateStationResponse) GetStation() *Station {
 }
 
 type DeleteStationRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Delete even when other stations name this one as their dead-letter
+	// station (they get it back, empty, on their next dead letter).
+	Force         bool `protobuf:"varint,2,opt,name=force,proto3" json:"force,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1044,6 +1062,13 @@ func (x *DeleteStationRequest) GetName() string {
 		return x.Name
 	}
 	return ""
+}
+
+func (x *DeleteStationRequest) GetForce() bool {
+	if x != nil {
+		return x.Force
+	}
+	return false
 }
 
 type DeleteStationResponse struct {
@@ -4143,14 +4168,15 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\vnext_offset\x18\x03 \x01(\x04R\n" +
 	"nextOffset\x12\x14\n" +
 	"\x05bytes\x18\x04 \x01(\x03R\x05bytes\x12\x1a\n" +
-	"\bsegments\x18\x05 \x01(\rR\bsegments\"\x95\x01\n" +
+	"\bsegments\x18\x05 \x01(\rR\bsegments\"\xc1\x01\n" +
 	"\fStationStats\x12\x1a\n" +
 	"\bmessages\x18\x01 \x01(\x04R\bmessages\x12\x14\n" +
 	"\x05bytes\x18\x02 \x01(\x03R\x05bytes\x12;\n" +
 	"\n" +
 	"partitions\x18\x03 \x03(\v2\x1b.junction.v1.PartitionStatsR\n" +
 	"partitions\x12\x16\n" +
-	"\x06groups\x18\x04 \x01(\rR\x06groups\"F\n" +
+	"\x06groups\x18\x04 \x01(\rR\x06groups\x12*\n" +
+	"\x11dead_letter_error\x18\x05 \x01(\tR\x0fdeadLetterError\"F\n" +
 	"\x14CreateStationRequest\x12.\n" +
 	"\astation\x18\x01 \x01(\v2\x14.junction.v1.StationR\astation\"G\n" +
 	"\x15CreateStationResponse\x12.\n" +
@@ -4169,9 +4195,10 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"G\n" +
 	"\x15UpdateStationResponse\x12.\n" +
-	"\astation\x18\x01 \x01(\v2\x14.junction.v1.StationR\astation\"*\n" +
+	"\astation\x18\x01 \x01(\v2\x14.junction.v1.StationR\astation\"@\n" +
 	"\x14DeleteStationRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\x17\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05force\x18\x02 \x01(\bR\x05force\"\x17\n" +
 	"\x15DeleteStationResponse\"0\n" +
 	"\x06Header\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
@@ -4400,7 +4427,7 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x17CONNECTOR_STATE_RUNNING\x10\x02\x12\x1a\n" +
 	"\x16CONNECTOR_STATE_PAUSED\x10\x03\x12\x1e\n" +
 	"\x1aCONNECTOR_STATE_RESTARTING\x10\x04\x12\x1a\n" +
-	"\x16CONNECTOR_STATE_FAILED\x10\x05*\xbe\x03\n" +
+	"\x16CONNECTOR_STATE_FAILED\x10\x05*\xdf\x03\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eERROR_REASON_STATION_NOT_FOUND\x10\x01\x12\x1f\n" +
@@ -4415,7 +4442,8 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	" ERROR_REASON_CONNECTOR_NOT_FOUND\x10\n" +
 	"\x12#\n" +
 	"\x1fERROR_REASON_INVALID_DEFINITION\x10\v\x12!\n" +
-	"\x1dERROR_REASON_PLUGIN_NOT_FOUND\x10\f2\xbc\x03\n" +
+	"\x1dERROR_REASON_PLUGIN_NOT_FOUND\x10\f\x12\x1f\n" +
+	"\x1bERROR_REASON_STATION_IN_USE\x10\r2\xbc\x03\n" +
 	"\x0eStationService\x12V\n" +
 	"\rCreateStation\x12!.junction.v1.CreateStationRequest\x1a\".junction.v1.CreateStationResponse\x12M\n" +
 	"\n" +

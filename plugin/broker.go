@@ -1,0 +1,54 @@
+package plugin
+
+import (
+	"context"
+
+	"github.com/junctionhq/junction/broker"
+)
+
+// Broker is what the connector host needs of the broker: produce, pull and
+// ack as a consumer group, dead-letter, and find what a source already
+// produced. *broker.Broker implements it.
+type Broker interface {
+	// Station returns a station's settings and statistics, or an error
+	// matching broker.ErrStationNotFound.
+	Station(name string) (broker.StationConfig, broker.StationStats, error)
+	// NextOffsets returns the next offset of every partition of a station.
+	NextOffsets(station string) ([]uint64, error)
+	// Produce appends msgs and returns once they are durable.
+	Produce(ctx context.Context, station string, msgs []broker.Message) ([]broker.ProduceResult, error)
+	// DeadLetter appends msgs to the dead-letter station dlq of origin,
+	// creating it when missing.
+	DeadLetter(ctx context.Context, origin, dlq string, msgs []broker.Message) error
+	// MessageIDs returns the producer message ids starting with prefix that
+	// a station holds from offset from[p] of each partition p on.
+	MessageIDs(ctx context.Context, station string, from []uint64, prefix string) (map[string]bool, error)
+
+	// CreateGroup creates a consumer group; broker.ErrGroupExists if it
+	// exists.
+	CreateGroup(ctx context.Context, station, group string, start broker.StartPosition, cfg broker.GroupConfig) (broker.GroupInfo, error)
+	// Group describes a consumer group.
+	Group(station, group string) (broker.GroupInfo, error)
+	// SeekGroup moves partitions of a group to offsets, forgetting their
+	// pending deliveries.
+	SeekGroup(ctx context.Context, station, group string, offsets map[uint32]uint64) error
+	// Pull delivers messages to a member of a group.
+	Pull(ctx context.Context, station, group string, o broker.PullOptions) ([]broker.Delivery, error)
+	// Ack acknowledges deliveries.
+	Ack(ctx context.Context, station, group string, refs []broker.MessageRef) error
+	// DeleteGroup deletes a consumer group.
+	DeleteGroup(ctx context.Context, station, group string) error
+}
+
+// Store keeps connector definitions and source checkpoints durably; every
+// method that returned nil survives a crash. The broker's
+// meta.ConnectorStore implements it.
+type Store interface {
+	PutConnector(name string, value []byte) error
+	Connectors(fn func(name string, value []byte) error) error
+	DeleteConnector(name string) error
+	PutCheckpoint(name string, position []byte) error
+	Checkpoint(name string) ([]byte, error)
+}
+
+var _ Broker = (*broker.Broker)(nil)
