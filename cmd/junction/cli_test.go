@@ -318,9 +318,17 @@ func TestCLIStationUpdate(t *testing.T) {
 	if st.Retention.MaxAge != "168h0m0s" || st.Retention.MaxBytes != 1<<30 || st.Retention.MaxMessages != 100 || st.DeadLetterStation != "dead" || st.MaxDeliveries != 9 {
 		t.Fatalf("after update: %s", out)
 	}
-	_, errs, code := runCLI(t, "", "--server", addr, "station", "update", "events", "--dlq", "missing")
-	if code != 1 || !strings.Contains(errs, "does not exist") {
-		t.Fatalf("update to a missing dlq: exit %d, %q", code, errs)
+	// The dead-letter station is in use: deleting it needs --force.
+	_, errs, code := runCLI(t, "", "--server", addr, "station", "delete", "dead")
+	if code != 1 || !strings.Contains(errs, `station "dead" is the dead-letter station of "events"`) {
+		t.Fatalf("delete of a dead-letter station in use: exit %d, %q", code, errs)
+	}
+	if _, errs, code := runCLI(t, "", "--server", addr, "station", "delete", "dead", "--force"); code != 0 {
+		t.Fatalf("forced delete: exit %d, %q", code, errs)
+	}
+	// A dead-letter station may be named before it exists.
+	if _, errs, code := runCLI(t, "", "--server", addr, "station", "update", "events", "--dlq", "not-yet"); code != 0 {
+		t.Fatalf("update to a dead-letter station made on demand: exit %d, %q", code, errs)
 	}
 	_, _, code = runCLI(t, "", "--server", addr, "station", "update", "events")
 	if code != 2 {
