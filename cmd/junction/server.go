@@ -5,9 +5,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/junctionhq/junction/server"
 	"github.com/junctionhq/junction/internal/units"
 	"github.com/junctionhq/junction/plugin"
+	"github.com/junctionhq/junction/server"
 )
 
 func newServerCmd(a *app) *cobra.Command {
