@@ -2,6 +2,13 @@
 // logs, producer deduplication, consumer groups with acks, redelivery and
 // dead-lettering, retention, and the metadata that ties them together.
 //
+// A station's partitions sit behind the PartitionLog seam (the segment log
+// is its single-node implementation), so a replicated log can replace it
+// without touching consumer groups. Messages are record.Record values,
+// stamped once by the log that first appends them with the broker's clock.
+// The metadata file is split by job behind meta.StationStore,
+// meta.GroupStore and meta.ConnectorStore.
+//
 // A Broker owns a data directory:
 //
 //	DATA/LOCK                      held (flock) while a broker runs
@@ -60,6 +67,9 @@ type Options struct {
 	// FS holds the logs of disk stations. Default vfs.OS; tests pass a
 	// fault-injecting one.
 	FS vfs.FS
+	// Clock stamps messages, ack deadlines, retention and dedup expiry.
+	// Default time.Now; tests pass a fake one.
+	Clock func() time.Time
 }
 
 func (o Options) withDefaults() Options {
@@ -80,6 +90,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.FS == nil {
 		o.FS = vfs.OS
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
 	}
 	return o
 }
@@ -246,6 +259,8 @@ func (b *Broker) Close() error {
 	return err
 }
 
+func (b *Broker) now() time.Time { return b.opts.Clock() }
+
 func (b *Broker) closeStations() {
 	for _, st := range b.stations {
 		st.close()
@@ -277,7 +292,7 @@ func (b *Broker) CreateStation(ctx context.Context, cfg StationConfig) (StationC
 	if err := cfg.validate(); err != nil {
 		return StationConfig{}, err
 	}
-	cfg.CreatedAt = time.Now().UTC()
+	cfg.CreatedAt = b.now().UTC()
 	defer b.ops.Lock(cfg.Name)()
 	if err := ctx.Err(); err != nil {
 		return StationConfig{}, err
@@ -498,7 +513,7 @@ func (b *Broker) EnforceRetention() {
 	b.mu.RUnlock()
 	ctx, cancel := context.WithTimeout(context.Background(), b.opts.RetentionInterval)
 	defer cancel()
-	now := time.Now()
+	now := b.now()
 	for _, st := range sts {
 		st.enforceRetention(ctx, now)
 		for _, g := range st.groupList() {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/junctionhq/junction/broker/meta"
-	"github.com/junctionhq/junction/broker/seglog"
 )
 
 // Headers the broker sets on a message it moves to a dead-letter station.
@@ -37,7 +36,7 @@ const (
 // Delivery is a message delivered to a member of a consumer group.
 type Delivery struct {
 	Partition     uint32
-	Record        seglog.Record
+	Record        Record
 	DeliveryCount uint32
 }
 
@@ -98,7 +97,7 @@ type groupPart struct {
 	cursor  uint64 // next offset never delivered
 	acked   ackWindow
 	pending map[uint64]*pendingMsg
-	ahead   []seglog.Record // records read from cursor on, not yet delivered
+	ahead   []Record // records read from cursor on, not yet delivered
 }
 
 type pendingMsg struct {
@@ -218,7 +217,7 @@ func (st *station) group(name string, start StartPosition, cfg GroupConfig, crea
 	if err != nil {
 		return nil, false, err
 	}
-	rec := groupRecord{Config: cfg, CreatedAt: time.Now().UTC()}
+	rec := groupRecord{Config: cfg, CreatedAt: st.b.now().UTC()}
 	v, err := json.Marshal(rec)
 	if err != nil {
 		return nil, false, err
@@ -242,13 +241,14 @@ func (st *station) group(name string, start StartPosition, cfg GroupConfig, crea
 func (st *station) startOffsets(start StartPosition) ([]uint64, error) {
 	out := make([]uint64, len(st.logs))
 	for p, l := range st.logs {
+		first, next := l.Bounds()
 		switch start.Kind {
 		case StartEarliest:
-			out[p] = l.StartOffset()
+			out[p] = first
 		case StartLatest:
-			out[p] = l.NextOffset()
+			out[p] = next
 		case StartOffset:
-			out[p] = min(max(start.Offset, l.StartOffset()), l.NextOffset())
+			out[p] = min(max(start.Offset, first), next)
 		case StartTime:
 			off, err := l.OffsetForTime(start.Time.UnixNano())
 			if err != nil {
@@ -307,7 +307,7 @@ func (g *group) pull(ctx context.Context, max, maxBytes int, maxWait time.Durati
 		changed := g.st.changed()
 		g.mu.Lock()
 		wake := g.wakeCh
-		out, redo, dead, need, next, err := g.take(max, maxBytes, time.Now())
+		out, redo, dead, need, next, err := g.take(max, maxBytes, g.st.b.now())
 		g.mu.Unlock()
 		// Segment reads happen here, without g.mu, so acks never wait
 		// behind them.
@@ -336,7 +336,7 @@ func (g *group) pull(ctx context.Context, max, maxBytes int, maxWait time.Durati
 		}
 		var dueC <-chan time.Time
 		if !next.IsZero() {
-			d := time.Until(next)
+			d := next.Sub(g.st.b.now())
 			if due == nil {
 				due = time.NewTimer(d)
 			} else {
@@ -418,7 +418,7 @@ func (g *group) take(max, maxBytes int, now time.Time) (out []Delivery, redo []e
 		g.nextPart = (g.nextPart + 1) % len(g.parts)
 		p := g.parts[pi]
 		if len(p.ahead) == 0 {
-			if l := g.st.logs[pi]; p.cursor < l.NextOffset() && !slices.ContainsFunc(need, func(r fillReq) bool { return r.part == pi }) {
+			if _, next := g.st.logs[pi].Bounds(); p.cursor < next && !slices.ContainsFunc(need, func(r fillReq) bool { return r.part == pi }) {
 				need = append(need, fillReq{part: pi, cursor: p.cursor, epoch: g.epoch})
 			}
 			continue
@@ -474,8 +474,8 @@ func (g *group) fill(reqs []fillReq) error {
 		l := g.st.logs[rq.part]
 		from := rq.cursor
 		recs, err := l.Read(from, budget)
-		if errors.Is(err, seglog.ErrOffsetOutOfRange) && from < l.StartOffset() {
-			from = l.StartOffset()
+		if start, _ := l.Bounds(); errors.Is(err, ErrOffsetOutOfRange) && from < start {
+			from = start
 			recs, err = l.Read(from, budget)
 		}
 		if err != nil {
@@ -560,20 +560,20 @@ func (g *group) nextDue() time.Time {
 }
 
 // readOne reads the record at off, reporting false if it no longer exists.
-func (g *group) readOne(part uint32, off uint64) (seglog.Record, bool, error) {
+func (g *group) readOne(part uint32, off uint64) (Record, bool, error) {
 	recs, err := g.st.logs[part].Read(off, 1)
-	if errors.Is(err, seglog.ErrOffsetOutOfRange) {
-		return seglog.Record{}, false, nil
+	if errors.Is(err, ErrOffsetOutOfRange) {
+		return Record{}, false, nil
 	}
 	if err != nil {
-		return seglog.Record{}, false, fmt.Errorf("station %q partition %d: read at %d: %w", g.st.name, part, off, err)
+		return Record{}, false, fmt.Errorf("station %q partition %d: read at %d: %w", g.st.name, part, off, err)
 	}
 	for _, r := range recs {
 		if r.Offset == off {
 			return r, true, nil
 		}
 	}
-	return seglog.Record{}, false, nil
+	return Record{}, false, nil
 }
 
 // ackLocked acknowledges one pending delivery. g.mu is held.
@@ -641,7 +641,7 @@ func (b *Broker) Nack(ctx context.Context, stationName, groupName string, refs [
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	due := time.Now().Add(delay)
+	due := g.st.b.now().Add(delay)
 	var missing []MessageRef
 	for _, r := range refs {
 		var pm *pendingMsg
@@ -671,12 +671,12 @@ func (g *group) deadLetter(ctx context.Context, refs []MessageRef) {
 			deliveries := g.parts[r.Partition].pending[r.Offset].deliveriesOr(g.maxDeliveries())
 			g.mu.Unlock()
 			msg := Message{Key: rec.Key, Value: rec.Value, Headers: append(rec.Headers[:len(rec.Headers):len(rec.Headers)],
-				seglog.Header{Key: HeaderDLQReason, Value: []byte("max_deliveries")},
-				seglog.Header{Key: HeaderDLQStation, Value: []byte(g.st.name)},
-				seglog.Header{Key: HeaderDLQGroup, Value: []byte(g.name)},
-				seglog.Header{Key: HeaderDLQPartition, Value: []byte(strconv.FormatUint(uint64(r.Partition), 10))},
-				seglog.Header{Key: HeaderDLQOffset, Value: []byte(strconv.FormatUint(r.Offset, 10))},
-				seglog.Header{Key: HeaderDLQDeliveries, Value: []byte(strconv.FormatUint(uint64(deliveries), 10))},
+				Header{Key: HeaderDLQReason, Value: []byte("max_deliveries")},
+				Header{Key: HeaderDLQStation, Value: []byte(g.st.name)},
+				Header{Key: HeaderDLQGroup, Value: []byte(g.name)},
+				Header{Key: HeaderDLQPartition, Value: []byte(strconv.FormatUint(uint64(r.Partition), 10))},
+				Header{Key: HeaderDLQOffset, Value: []byte(strconv.FormatUint(r.Offset, 10))},
+				Header{Key: HeaderDLQDeliveries, Value: []byte(strconv.FormatUint(uint64(deliveries), 10))},
 			)}
 			err = g.st.b.deadLetter(ctx, g.st, cfg.DeadLetterStation, []Message{msg})
 			g.st.setDeadLetterError(err, cfg.DeadLetterStation)
@@ -688,7 +688,7 @@ func (g *group) deadLetter(ctx context.Context, refs []MessageRef) {
 				"dead_letter_station", cfg.DeadLetterStation, "err", err)
 			if pm := g.parts[r.Partition].pending[r.Offset]; pm != nil {
 				pm.dlq = false
-				pm.due = time.Now().Add(time.Second)
+				pm.due = g.st.b.now().Add(time.Second)
 				heap.Push(&g.delayed, expiry{r.Partition, r.Offset, pm, pm.due})
 			}
 		} else {
@@ -713,7 +713,7 @@ func deliveredBytes(ds []Delivery) int {
 	return n
 }
 
-func recordBytes(r *seglog.Record) int {
+func recordBytes(r *Record) int {
 	n := len(r.Key) + len(r.Value)
 	for _, h := range r.Headers {
 		n += len(h.Key) + len(h.Value)
@@ -766,7 +766,7 @@ func (g *group) info() GroupInfo {
 	defer g.mu.Unlock()
 	gi := GroupInfo{Station: g.st.name, Name: g.name, Config: g.rec.Config, CreatedAt: g.rec.CreatedAt, Pending: g.pending, DeadLettered: g.deadLettered}
 	for i, p := range g.parts {
-		next := g.st.logs[i].NextOffset()
+		_, next := g.st.logs[i].Bounds()
 		lag := uint64(0)
 		if next > p.commit {
 			lag = next - p.commit
@@ -866,8 +866,8 @@ func (b *Broker) SeekGroup(ctx context.Context, stationName, groupName string, o
 			g.mu.Unlock()
 			return fieldErr("partition", "station %q has no partition %d", stationName, part)
 		}
-		l := g.st.logs[part]
-		off = min(max(off, l.StartOffset()), l.NextOffset())
+		first, next := g.st.logs[part].Bounds()
+		off = min(max(off, first), next)
 		p := g.parts[part]
 		g.pending -= len(p.pending)
 		*p = groupPart{commit: off, durable: p.durable, cursor: off, acked: newAckWindow(off), pending: make(map[uint64]*pendingMsg)}

@@ -25,7 +25,7 @@ const HeaderMessageID = "junction-msg-id"
 // Message is a message to produce.
 type Message struct {
 	Key, Value []byte
-	Headers    []seglog.Header
+	Headers    []Header
 	// ID, when set, deduplicates the message within the station's window.
 	ID string
 }
@@ -69,7 +69,7 @@ type station struct {
 	b    *Broker
 	name string
 	cfg  atomic.Pointer[StationConfig]
-	logs []*seglog.Log
+	logs []PartitionLog
 	rr   atomic.Uint32
 	m    *stationMetrics
 
@@ -113,16 +113,17 @@ func (b *Broker) openStation(cfg StationConfig) (*station, error) {
 			SegmentMaxAge: segmentMaxAge(cfg.Retention),
 			Sync:          sync,
 			Logger:        b.log.With("station", cfg.Name, "partition", p),
+			Clock:         b.opts.Clock,
 			OnSync:        b.metrics.observeFsync,
 		})
 		if err != nil {
 			st.close()
 			return nil, fmt.Errorf("station %q partition %d: %w", cfg.Name, p, err)
 		}
-		st.logs = append(st.logs, l)
+		st.logs = append(st.logs, segLog{l})
 	}
 	if cfg.DedupWindow > 0 {
-		if err := st.rebuildDedup(time.Now()); err != nil {
+		if err := st.rebuildDedup(b.now()); err != nil {
 			st.close()
 			return nil, err
 		}
@@ -176,7 +177,8 @@ func (st *station) notify() {
 func (st *station) stats() StationStats {
 	s := StationStats{Partitions: make([]PartitionStats, len(st.logs))}
 	for i, l := range st.logs {
-		p := PartitionStats{StartOffset: l.StartOffset(), NextOffset: l.NextOffset(), Bytes: l.Size(), Segments: len(l.Segments())}
+		ls := l.State()
+		p := PartitionStats{StartOffset: ls.StartOffset, NextOffset: ls.NextOffset, Bytes: ls.Bytes, Segments: ls.Segments}
 		s.Partitions[i] = p
 		s.Messages += p.NextOffset - p.StartOffset
 		s.Bytes += p.Bytes
@@ -230,7 +232,7 @@ type PendingProduce struct {
 type partPending struct {
 	partition uint32
 	idx       []int // indexes of the messages in this partition's batch
-	p         *seglog.Pending
+	p         Appending
 }
 
 func (st *station) enqueue(ctx context.Context, msgs []Message) (*PendingProduce, error) {
@@ -251,7 +253,7 @@ func (st *station) enqueue(ctx context.Context, msgs []Message) (*PendingProduce
 	var dups []int
 	if cfg.DedupWindow > 0 {
 		var err error
-		pp.claims, dups, err = st.dedup.claim(ctx, msgs, pp.results, time.Now(), cfg.DedupWindow)
+		pp.claims, dups, err = st.dedup.claim(ctx, msgs, pp.results, st.b.now(), cfg.DedupWindow)
 		if err != nil {
 			return nil, err
 		}
@@ -280,7 +282,7 @@ func (st *station) enqueue(ctx context.Context, msgs []Message) (*PendingProduce
 		}
 	}
 
-	var recs []seglog.Record
+	var recs []Record
 	for p, idx := range perPart {
 		if len(idx) == 0 {
 			continue
@@ -288,9 +290,9 @@ func (st *station) enqueue(ctx context.Context, msgs []Message) (*PendingProduce
 		recs = slices.Grow(recs[:0], len(idx))[:len(idx)]
 		for j, i := range idx {
 			m := &msgs[i]
-			recs[j] = seglog.Record{Key: m.Key, Value: m.Value, Headers: m.Headers}
+			recs[j] = Record{Key: m.Key, Value: m.Value, Headers: m.Headers}
 			if m.ID != "" {
-				recs[j].Headers = append(slices.Clip(m.Headers), seglog.Header{Key: HeaderMessageID, Value: []byte(m.ID)})
+				recs[j].Headers = append(slices.Clip(m.Headers), Header{Key: HeaderMessageID, Value: []byte(m.ID)})
 			}
 		}
 		sp, err := st.logs[p].Enqueue(ctx, recs)
@@ -348,7 +350,7 @@ func (pp *PendingProduce) Wait() ([]ProduceResult, error) {
 // Read returns records of one partition of a station from offset from on,
 // at most about maxBytes of them (at least one batch when there is one).
 // The records are immutable and safe to keep.
-func (b *Broker) Read(stationName string, partition uint32, from uint64, maxBytes int) ([]seglog.Record, error) {
+func (b *Broker) Read(stationName string, partition uint32, from uint64, maxBytes int) ([]Record, error) {
 	st, err := b.station(stationName)
 	if err != nil {
 		return nil, err
@@ -371,7 +373,7 @@ func (b *Broker) NextOffsets(stationName string) ([]uint64, error) {
 	}
 	out := make([]uint64, len(st.logs))
 	for i, l := range st.logs {
-		out[i] = l.NextOffset()
+		_, out[i] = l.Bounds()
 	}
 	return out, nil
 }
@@ -413,14 +415,15 @@ func (st *station) rebuildDedup(now time.Time) error {
 // producer message id. The id is only valid during the call.
 func (st *station) scanIDs(ctx context.Context, p int, from uint64, fn func(id []byte, offset uint64, ts int64)) error {
 	l := st.logs[p]
-	from = max(from, l.StartOffset())
-	for from < l.NextOffset() {
+	start, next := l.Bounds()
+	from = max(from, start)
+	for from < next {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		recs, err := l.Read(from, 1<<20)
-		if errors.Is(err, seglog.ErrOffsetOutOfRange) && from < l.StartOffset() {
-			from = l.StartOffset()
+		if start, _ := l.Bounds(); errors.Is(err, ErrOffsetOutOfRange) && from < start {
+			from = start
 			continue
 		}
 		if err != nil {
@@ -495,7 +498,7 @@ func (st *station) enforceRetention(ctx context.Context, now time.Time) {
 				}
 			}
 		}
-		n, err := l.Enforce(now, seglog.Retention{MaxAge: r.MaxAge, MaxBytes: r.MaxBytes, MaxMessages: r.MaxMessages, AckOnly: r.Ack}, floor)
+		n, err := l.Enforce(now, r, floor)
 		if err != nil {
 			st.b.log.Error("enforce retention", "station", st.name, "partition", p, "err", err)
 		}
@@ -670,7 +673,7 @@ func (st *station) loadGroups() error {
 		for p, l := range st.logs {
 			c, ok := offs[uint32(p)]
 			if !ok {
-				c = l.StartOffset()
+				c, _ = l.Bounds()
 			}
 			commits[p] = c
 		}

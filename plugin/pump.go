@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/junctionhq/junction/broker"
-	"github.com/junctionhq/junction/broker/seglog"
 	"github.com/junctionhq/junction/sdk/connector"
 )
 
@@ -222,9 +221,9 @@ func toConnectorRecord(d *broker.Delivery) connector.Record {
 func toMessage(rec connector.Record) broker.Message {
 	m := broker.Message{Key: rec.Key, Value: rec.Value}
 	if len(rec.Headers) > 0 {
-		m.Headers = make([]seglog.Header, len(rec.Headers))
+		m.Headers = make([]broker.Header, len(rec.Headers))
 		for i, h := range rec.Headers {
-			m.Headers[i] = seglog.Header{Key: h.Key, Value: h.Value}
+			m.Headers[i] = broker.Header{Key: h.Key, Value: h.Value}
 		}
 	}
 	return m
@@ -232,11 +231,11 @@ func toMessage(rec connector.Record) broker.Message {
 
 // rejectedMessage is rec on its way to a dead-letter station, with headers
 // saying which connector rejected it and why.
-func rejectedMessage(rec seglog.Record, connectorName, reason, msg string) broker.Message {
+func rejectedMessage(rec broker.Record, connectorName, reason, msg string) broker.Message {
 	hs := append(rec.Headers[:len(rec.Headers):len(rec.Headers)],
-		seglog.Header{Key: HeaderDLQReason, Value: []byte(reason)},
-		seglog.Header{Key: HeaderDLQConnector, Value: []byte(connectorName)},
-		seglog.Header{Key: HeaderDLQError, Value: []byte(msg)},
+		broker.Header{Key: HeaderDLQReason, Value: []byte(reason)},
+		broker.Header{Key: HeaderDLQConnector, Value: []byte(connectorName)},
+		broker.Header{Key: HeaderDLQError, Value: []byte(msg)},
 	)
 	return broker.Message{Key: rec.Key, Value: rec.Value, Headers: hs}
 }
@@ -295,7 +294,7 @@ func (r *runner) runSource(ctx context.Context, src connector.Source) error {
 			dead := make([]broker.Message, len(batch.Rejected))
 			for i, rj := range batch.Rejected {
 				m := toMessage(rj.Record)
-				dead[i] = rejectedMessage(seglog.Record{Key: m.Key, Value: m.Value, Headers: m.Headers}, r.def.Name, "source_rejected", rj.Reason)
+				dead[i] = rejectedMessage(broker.Record{Key: m.Key, Value: m.Value, Headers: m.Headers}, r.def.Name, "source_rejected", rj.Reason)
 			}
 			if err := r.deadLetter(ctx, dead); err != nil {
 				return err

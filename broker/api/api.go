@@ -20,7 +20,6 @@ import (
 	v1 "github.com/junctionhq/junction/api/junction/v1"
 	"github.com/junctionhq/junction/api/junction/v1/junctionv1connect"
 	"github.com/junctionhq/junction/broker"
-	"github.com/junctionhq/junction/broker/seglog"
 )
 
 type api struct {
@@ -290,9 +289,9 @@ func (s *messageService) produceAsync(ctx context.Context, station string, pms [
 	for i, m := range pms {
 		msgs[i] = broker.Message{Key: m.Key, Value: m.Value, ID: m.Id}
 		if len(m.Headers) > 0 {
-			hs := make([]seglog.Header, len(m.Headers))
+			hs := make([]broker.Header, len(m.Headers))
 			for j, h := range m.Headers {
-				hs[j] = seglog.Header{Key: h.Key, Value: h.Value}
+				hs[j] = broker.Header{Key: h.Key, Value: h.Value}
 			}
 			msgs[i].Headers = hs
 		}

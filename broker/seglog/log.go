@@ -14,26 +14,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/junctionhq/junction/broker/record"
 	"github.com/junctionhq/junction/broker/vfs"
 )
 
-// Header is a record header. Duplicate keys are allowed.
-type Header struct {
-	Key   string
-	Value []byte
-}
+// Header is a record header (record.Header). Duplicate keys are allowed.
+type Header = record.Header
 
-// Record is one message of the log.
-type Record struct {
-	// Offset is assigned by Append and ignored on input.
-	Offset uint64
-	// Timestamp is in unix nanoseconds; Append fills in the current time
-	// when it is zero.
-	Timestamp int64
-	// Key and Value may be nil, which is preserved and distinct from empty.
-	Key, Value []byte
-	Headers    []Header
-}
+// Record is one message of the log (record.Record). Append assigns its
+// Offset, and stamps its Timestamp from Options.Clock when it is zero.
+type Record = record.Record
 
 // SegmentInfo describes one segment.
 type SegmentInfo struct {
@@ -120,7 +110,7 @@ func Open(opts Options) (*Log, error) {
 		opts:    o,
 		fs:      o.FS,
 		logger:  o.Logger,
-		now:     time.Now,
+		now:     o.Clock,
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		changed: make(chan struct{}),

@@ -266,11 +266,11 @@ func TestSyncPoliciesAndMemory(t *testing.T) {
 func TestSegmentMaxAgeRolls(t *testing.T) {
 	o := memOpts(nil)
 	o.SegmentMaxAge = time.Minute
-	l := mustOpen(t, o)
-	defer l.Close()
 	clock := time.Unix(1000, 0)
 	var mu sync.Mutex
-	l.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	o.Clock = func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	l := mustOpen(t, o)
+	defer l.Close()
 	advance := func(d time.Duration) { mu.Lock(); clock = clock.Add(d); mu.Unlock() }
 
 	mustAppend(t, l, recs("a", 2, 0))

@@ -71,6 +71,9 @@ type Options struct {
 	SyncInterval time.Duration
 	// Logger receives recovery warnings; default slog.Default().
 	Logger *slog.Logger
+	// Clock stamps records that arrive without a timestamp and ages
+	// segments; default time.Now. Only the writer of an entry stamps it.
+	Clock func() time.Time
 	// OnSync, if set, is called by the writer goroutine with the duration
 	// of every group-commit fsync. It must not block.
 	OnSync func(time.Duration)
@@ -93,6 +96,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
 	}
 	switch {
 	case o.Dir == "":
