@@ -280,7 +280,7 @@ func (b *Broker) station(name string) (*station, error) {
 		return nil, ErrClosed
 	}
 	if !ok {
-		return nil, fmt.Errorf("station %q: %w", name, ErrStationNotFound)
+		return nil, fmt.Errorf("station %s: %w", quote(name), ErrStationNotFound)
 	}
 	return st, nil
 }

@@ -66,6 +66,12 @@ const (
 	DefaultAckDeadline     = 30 * time.Second
 	DefaultMaxAckPending   = 10000
 	DefaultMaxMessageBytes = 8 << 20
+	MaxDedupWindow         = 7 * 24 * time.Hour
+	// MaxHeaderKeyBytes bounds a message header's key.
+	MaxHeaderKeyBytes = 256
+	// ReservedHeaderPrefix starts the header keys the broker sets itself
+	// (message ids, dead-letter reasons, schemas); producers may not.
+	ReservedHeaderPrefix = "junction-"
 	maxNameLen             = 128
 )
 
@@ -82,7 +88,7 @@ func validateName(field, s string) error {
 		return fieldErr(field, "required")
 	}
 	if !ValidName(s) {
-		return fieldErr(field, "%q is not a valid name: use 1 to %d of a-z A-Z 0-9 . _ - (and not . or ..)", s, maxNameLen)
+		return fieldErr(field, "%s is not a valid name: use 1 to %d of a-z A-Z 0-9 . _ - (and not . or ..)", quote(s), maxNameLen)
 	}
 	return nil
 }
@@ -136,8 +142,8 @@ func (c StationConfig) validate() error {
 	case r.Ack && (r.MaxAge != 0 || r.MaxBytes != 0 || r.MaxMessages != 0):
 		return fieldErr("retention.ack", "cannot be combined with age, bytes or message limits")
 	}
-	if c.DedupWindow < 0 {
-		return fieldErr("dedup_window", "must not be negative")
+	if c.DedupWindow < 0 || c.DedupWindow > MaxDedupWindow {
+		return fieldErr("dedup_window", "must be between 0 and %s, got %s", MaxDedupWindow, c.DedupWindow)
 	}
 	if c.DeadLetterStation != "" {
 		if err := validateName("dead_letter_station", c.DeadLetterStation); err != nil {

@@ -3,6 +3,8 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"unicode/utf8"
 )
 
 // Sentinel errors. Every error the broker returns to a caller wraps one of
@@ -31,6 +33,20 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
 
 // Is makes a FieldError match ErrInvalidArgument.
 func (e *FieldError) Is(target error) bool { return target == ErrInvalidArgument }
+
+// quote quotes s for an error message, cutting it short when it is long:
+// an error never echoes unbounded input back to its sender.
+func quote(s string) string {
+	const keep = 64
+	if len(s) <= keep+16 {
+		return strconv.Quote(s)
+	}
+	cut := keep
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes)", strconv.Quote(s[:cut]), len(s))
+}
 
 func fieldErr(field, format string, args ...any) error {
 	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}

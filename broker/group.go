@@ -204,7 +204,7 @@ func (st *station) group(name string, start StartPosition, cfg GroupConfig, crea
 		return g, false, nil
 	}
 	if !create {
-		return nil, false, fmt.Errorf("group %q on station %q: %w", name, st.name, ErrGroupNotFound)
+		return nil, false, fmt.Errorf("group %s on station %q: %w", quote(name), st.name, ErrGroupNotFound)
 	}
 	if err := validateName("group", name); err != nil {
 		return nil, false, err
@@ -809,7 +809,7 @@ func (b *Broker) DeleteGroup(ctx context.Context, stationName, groupName string)
 	defer st.mu.Unlock()
 	g, ok := st.groups[groupName]
 	if !ok {
-		return fmt.Errorf("group %q on station %q: %w", groupName, stationName, ErrGroupNotFound)
+		return fmt.Errorf("group %s on station %q: %w", quote(groupName), stationName, ErrGroupNotFound)
 	}
 	if err := b.groupsDB.DeleteGroup(stationName, groupName); err != nil {
 		return fmt.Errorf("group %q on station %q: delete metadata: %w", groupName, stationName, err)

@@ -247,6 +247,11 @@ func (st *station) enqueue(ctx context.Context, msgs []Message) (*PendingProduce
 		if n > int(cfg.MaxMessageBytes) {
 			return nil, fmt.Errorf("station %q: message %d is %d bytes, over the limit of %d: %w", st.name, i, n, cfg.MaxMessageBytes, ErrMessageTooLarge)
 		}
+		for j := range msgs[i].Headers {
+			if err := checkHeaderKey(msgs[i].Headers[j].Key); err != nil {
+				return nil, fieldErr(fmt.Sprintf("messages[%d].headers[%d].key", i, j), "%s", err)
+			}
+		}
 		bytes += n
 	}
 	pp := &PendingProduce{st: st, start: start, msgs: len(msgs), bytes: bytes, results: make([]ProduceResult, len(msgs))}
@@ -376,6 +381,24 @@ func (b *Broker) NextOffsets(stationName string) ([]uint64, error) {
 		_, out[i] = l.Bounds()
 	}
 	return out, nil
+}
+
+// checkHeaderKey refuses header keys that are empty, too long, or hold
+// control characters (CR and LF would let a key forge lines in text
+// renderings of headers).
+func checkHeaderKey(k string) error {
+	switch {
+	case k == "":
+		return errors.New("must not be empty")
+	case len(k) > MaxHeaderKeyBytes:
+		return fmt.Errorf("is %d bytes, over the limit of %d", len(k), MaxHeaderKeyBytes)
+	}
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c < 0x20 || c == 0x7f {
+			return fmt.Errorf("%s holds control character %#02x at byte %d", quote(k), c, i)
+		}
+	}
+	return nil
 }
 
 // fnv32a is FNV-1a of b, the hash that picks a keyed message's partition;

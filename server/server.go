@@ -56,6 +56,16 @@ type Options struct {
 	// Mounts are extra handlers served on the API port next to the
 	// built-in ones.
 	Mounts []Mount
+	// MaxRequestBytes and MaxInFlightBytes bound request bodies; see
+	// HandlerOptions.
+	MaxRequestBytes  int
+	MaxInFlightBytes int64
+	// IdleTimeout closes keep-alive and HTTP/2 connections idle this long.
+	// Default 2m.
+	IdleTimeout time.Duration
+	// MaxConcurrentStreams bounds the HTTP/2 streams of one connection.
+	// Default 250.
+	MaxConcurrentStreams int
 }
 
 // Mount is an HTTP handler served under a pattern of http.ServeMux (such
@@ -80,6 +90,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.PluginDirs == nil {
 		o.PluginDirs = plugin.DefaultDirs(o.DataDir)
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 2 * time.Minute
+	}
+	if o.MaxConcurrentStreams <= 0 {
+		o.MaxConcurrentStreams = 250
 	}
 	return o
 }
@@ -141,9 +157,12 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
 	s.http = &http.Server{
-		Handler:           Handler(b, host, reg, HandlerOptions{MaxMessageBytes: opts.MaxMessageBytes, Mounts: opts.Mounts}),
+		Handler: Handler(b, host, reg, HandlerOptions{MaxMessageBytes: opts.MaxMessageBytes, Mounts: opts.Mounts,
+			MaxRequestBytes: opts.MaxRequestBytes, MaxInFlightBytes: opts.MaxInFlightBytes}),
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       opts.IdleTimeout,
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: opts.MaxConcurrentStreams},
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
@@ -160,25 +179,46 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 
 // HandlerOptions configures Handler.
 type HandlerOptions struct {
-	// MaxMessageBytes is the largest message a station accepts; request
-	// bodies may be about twice that. Default broker.DefaultMaxMessageBytes.
+	// MaxMessageBytes is the largest message a station accepts. Default
+	// broker.DefaultMaxMessageBytes.
 	MaxMessageBytes int
+	// MaxRequestBytes bounds one request body or stream message, after
+	// decompression. Default twice MaxMessageBytes plus 1 MiB.
+	MaxRequestBytes int
+	// MaxInFlightBytes bounds the request bytes held by all requests
+	// together; past it requests are refused with 429. Default 256 MiB.
+	MaxInFlightBytes int64
 	// Mounts are served next to the built-in handlers.
 	Mounts []Mount
+}
+
+func (o HandlerOptions) withDefaults() HandlerOptions {
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = broker.DefaultMaxMessageBytes
+	}
+	if o.MaxRequestBytes <= 0 {
+		o.MaxRequestBytes = 2*o.MaxMessageBytes + 1<<20
+	}
+	if o.MaxInFlightBytes <= 0 {
+		o.MaxInFlightBytes = 256 << 20
+	}
+	o.MaxInFlightBytes = max(o.MaxInFlightBytes, int64(o.MaxRequestBytes))
+	return o
 }
 
 // Handler returns the HTTP handler serving every API of b and host, with
 // metrics from reg, and the handlers o mounts.
 func Handler(b *broker.Broker, host *plugin.Host, reg *prometheus.Registry, o HandlerOptions) http.Handler {
-	if o.MaxMessageBytes <= 0 {
-		o.MaxMessageBytes = broker.DefaultMaxMessageBytes
-	}
+	o = o.withDefaults()
+	inflight := newBudget(o.MaxInFlightBytes)
+	reg.MustRegister(inflight.gauge)
 	opts := []connect.HandlerOption{
-		connect.WithReadMaxBytes(max(64<<20, 2*o.MaxMessageBytes+1<<20)),
+		connect.WithReadMaxBytes(o.MaxRequestBytes),
+		gzipWithin(int64(o.MaxRequestBytes) + 1),
 		connect.WithCompressMinBytes(1 << 12),
 	}
 	mux := http.NewServeMux()
-	handlers, services := api.Handlers(b, opts...)
+	handlers, services := api.Handlers(b, api.Limits{InFlight: inflight}, opts...)
 	for path, h := range handlers {
 		mux.Handle(path, h)
 	}
@@ -194,7 +234,7 @@ func Handler(b *broker.Broker, host *plugin.Host, reg *prometheus.Registry, o Ha
 	for _, m := range o.Mounts {
 		mux.Handle(m.Pattern, m.Handler)
 	}
-	return mux
+	return limitBodies(mux, inflight, int64(o.MaxRequestBytes))
 }
 
 // Addr is the address the server listens on.

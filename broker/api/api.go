@@ -11,9 +11,11 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -23,7 +25,25 @@ import (
 )
 
 type api struct {
-	b *broker.Broker
+	b      *broker.Broker
+	limits Limits
+}
+
+// Limits bound what the handlers hold in memory for requests.
+type Limits struct {
+	// InFlight, when set, is charged with the size of every ProduceStream
+	// request from its arrival to its answer; the stream waits for room,
+	// which bounds what all streams together have queued.
+	InFlight Budget
+}
+
+// Budget is a shared allowance of bytes.
+type Budget interface {
+	// Acquire waits until n bytes are free and takes them, or fails when
+	// ctx is done.
+	Acquire(ctx context.Context, n int64) error
+	// Release gives n bytes back.
+	Release(n int64)
 }
 
 type stationService struct{ *api }
@@ -35,8 +55,8 @@ type groupService struct{ *api }
 // the user's (often already compressed) bytes and the hot path: gzip there
 // cost a third of the broker's CPU for little gain, so MessageService does
 // not compress whatever opts say.
-func Handlers(b *broker.Broker, opts ...connect.HandlerOption) (map[string]http.Handler, []string) {
-	a := &api{b: b}
+func Handlers(b *broker.Broker, limits Limits, opts ...connect.HandlerOption) (map[string]http.Handler, []string) {
+	a := &api{b: b, limits: limits}
 	messageOpts := append(slices.Clip(opts), connect.WithCompression("gzip", nil, nil))
 	out := make(map[string]http.Handler, 3)
 	path, h := junctionv1connect.NewStationServiceHandler(&stationService{a}, opts...)
@@ -59,7 +79,7 @@ func Error(err error, station, group string) error {
 		return nil
 	}
 	code, reason := classify(err)
-	info := &v1.ErrorInfo{Reason: reason, Station: station, Group: group}
+	info := &v1.ErrorInfo{Reason: reason, Station: echoName(station), Group: echoName(group)}
 	var fe *broker.FieldError
 	if errors.As(err, &fe) {
 		info.Field = fe.Field
@@ -69,6 +89,15 @@ func Error(err error, station, group string) error {
 		cerr.AddDetail(d)
 	}
 	return cerr
+}
+
+// echoName is name as an error may repeat it to its sender: only when it
+// is a valid name, so a hostile request never gets megabytes back.
+func echoName(name string) string {
+	if !broker.ValidName(name) {
+		return ""
+	}
+	return name
 }
 
 func classify(err error) (connect.Code, v1.ErrorReason) {
@@ -291,6 +320,9 @@ func (s *messageService) produceAsync(ctx context.Context, station string, pms [
 		if len(m.Headers) > 0 {
 			hs := make([]broker.Header, len(m.Headers))
 			for j, h := range m.Headers {
+				if strings.HasPrefix(h.Key, broker.ReservedHeaderPrefix) {
+					return nil, invalid(fmt.Sprintf("messages[%d].headers[%d].key", i, j), "header keys starting with %q are set by the broker, not by producers", broker.ReservedHeaderPrefix)
+				}
 				hs[j] = broker.Header{Key: h.Key, Value: h.Value}
 			}
 			msgs[i].Headers = hs
@@ -323,6 +355,7 @@ func (s *messageService) ProduceStream(ctx context.Context, stream *connect.Bidi
 		station string
 		p       *broker.PendingProduce
 		err     error
+		charged int64 // bytes taken from the in-flight budget
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -337,6 +370,9 @@ func (s *messageService) ProduceStream(ctx context.Context, stream *connect.Bidi
 				var results []broker.ProduceResult
 				results, err = f.p.Wait()
 				resp.Results = resultsToProto(results)
+			}
+			if f.charged > 0 {
+				s.limits.InFlight.Release(f.charged)
 			}
 			if err != nil {
 				code, reason := classify(err)
@@ -364,8 +400,15 @@ func (s *messageService) ProduceStream(ctx context.Context, stream *connect.Bidi
 			}
 			break
 		}
+		var charged int64
+		if s.limits.InFlight != nil {
+			charged = int64(proto.Size(req))
+			if err := s.limits.InFlight.Acquire(ctx, charged); err != nil {
+				break
+			}
+		}
 		p, err := s.produceAsync(ctx, req.GetStation(), req.GetMessages())
-		queue <- inflight{seq: req.Sequence, station: req.GetStation(), p: p, err: err}
+		queue <- inflight{seq: req.Sequence, station: req.GetStation(), p: p, err: err, charged: charged}
 	}
 	close(queue)
 	if err := <-sendErr; err != nil {
