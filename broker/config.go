@@ -72,7 +72,7 @@ const (
 	// ReservedHeaderPrefix starts the header keys the broker sets itself
 	// (message ids, dead-letter reasons, schemas); producers may not.
 	ReservedHeaderPrefix = "junction-"
-	maxNameLen             = 128
+	maxNameLen           = 128
 )
 
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,128}$`)
