@@ -14,17 +14,21 @@ require (
 	github.com/hashicorp/go-hclog v1.6.3
 	github.com/hashicorp/go-plugin v1.7.0
 	github.com/johannesboyne/gofakes3 v1.2.0
+	github.com/junctionhq/junction/sdk v0.0.0-00010101000000-000000000000
 	github.com/klauspost/compress v1.20.4
 	github.com/parquet-go/parquet-go v0.32.0
 	github.com/prometheus/client_golang v1.23.2
 	github.com/schollz/progressbar/v3 v3.18.0
 	github.com/spf13/cobra v1.10.2
 	go.etcd.io/bbolt v1.4.3
-	go.uber.org/goleak v1.3.0
 	golang.org/x/term v0.48.0
-	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12
 	gopkg.in/yaml.v3 v3.0.1
+)
+
+require (
+	go.uber.org/goleak v1.3.0 // indirect
+	google.golang.org/grpc v1.85.0 // indirect
 )
 
 require (
@@ -73,3 +77,5 @@ require (
 	golang.org/x/tools v0.51.0 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
 )
+
+replace github.com/junctionhq/junction/sdk => ./sdk

@@ -11,9 +11,9 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	v1 "github.com/junctionhq/junction/api/junction/v1"
 	"github.com/junctionhq/junction/broker"
 	"github.com/junctionhq/junction/broker/seglog"
+	v1 "github.com/junctionhq/junction/sdk/api/junction/v1"
 )
 
 type api struct {

@@ -6,8 +6,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/junctionhq/junction/broker/server"
-	"github.com/junctionhq/junction/internal/units"
 	"github.com/junctionhq/junction/plugin"
+	"github.com/junctionhq/junction/sdk/units"
 )
 
 func newServerCmd(a *app) *cobra.Command {

@@ -32,8 +32,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/junctionhq/junction/internal/names"
-	"github.com/junctionhq/junction/internal/suggest"
-	"github.com/junctionhq/junction/internal/units"
+	"github.com/junctionhq/junction/sdk/suggest"
+	"github.com/junctionhq/junction/sdk/units"
 )
 
 // Kind is a connector's direction.

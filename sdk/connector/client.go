@@ -9,7 +9,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/structpb"
 
-	pb "github.com/junctionhq/junction/plugin/proto/connectorv1"
+	pb "github.com/junctionhq/junction/sdk/proto/connectorv1"
 )
 
 // ConnectorClient is the host's handle on a plugin's Connector service,

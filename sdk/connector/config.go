@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/junctionhq/junction/internal/suggest"
+	"github.com/junctionhq/junction/sdk/suggest"
 )
 
 // SinkFactory builds a Sink from its configuration; see NewSink.

@@ -20,7 +20,7 @@
 // # Process model
 //
 // The broker's plugin host starts the binary with hashicorp/go-plugin and
-// talks gRPC to it (the contract is plugin/proto/connector.proto). The host
+// talks gRPC to it (the contract is sdk/proto/connector.proto). The host
 // calls Spec, then Configure (which decodes the config and calls the factory
 // given to NewSink or NewSource), then Open and the data calls. The same
 // package holds the host's side of the wire: [ClientConfig], [ClientPlugins],

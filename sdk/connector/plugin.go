@@ -14,11 +14,11 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
-	pb "github.com/junctionhq/junction/plugin/proto/connectorv1"
+	pb "github.com/junctionhq/junction/sdk/proto/connectorv1"
 )
 
 // ProtocolVersion is the connector protocol version this SDK speaks. It is
-// bumped on any incompatible change to plugin/proto/connector.proto.
+// bumped on any incompatible change to sdk/proto/connector.proto.
 const ProtocolVersion = 1
 
 // DefaultMaxMessageBytes is the largest gRPC message either side accepts

@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	pb "github.com/junctionhq/junction/plugin/proto/connectorv1"
+	pb "github.com/junctionhq/junction/sdk/proto/connectorv1"
 )
 
 type loggerKey struct{}

@@ -8,7 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	pb "github.com/junctionhq/junction/plugin/proto/connectorv1"
+	pb "github.com/junctionhq/junction/sdk/proto/connectorv1"
 )
 
 var kindToPB = map[Kind]pb.Kind{KindSource: pb.Kind_KIND_SOURCE, KindSink: pb.Kind_KIND_SINK}

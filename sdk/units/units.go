@@ -1,6 +1,8 @@
 // Package units parses and formats the byte sizes and durations that
-// Junction's flags and configuration files accept: 512, 64KiB, 8MiB, 1GB;
-// 500ms, 30s, 24h, 7d.
+// Junction's flags, configuration files and connector configs accept: 512,
+// 64KiB, 8MiB, 1GB; 500ms, 30s, 24h, 7d. It is part of the sdk module so
+// that the broker and every connector agree on the syntax; connector
+// authors use connector.Size and time.Duration config fields instead.
 package units
 
 import (

@@ -1629,7 +1629,7 @@ const file_connector_proto_rawDesc = "" +
 	"\x04Sink\x12W\n" +
 	"\x04Open\x12&.junction.connector.v1.SinkOpenRequest\x1a'.junction.connector.v1.SinkOpenResponse\x12Z\n" +
 	"\x05Write\x12'.junction.connector.v1.SinkWriteRequest\x1a(.junction.connector.v1.SinkWriteResponse\x12[\n" +
-	"\bTeardown\x12&.junction.connector.v1.TeardownRequest\x1a'.junction.connector.v1.TeardownResponseBEZCgithub.com/junctionhq/junction/plugin/proto/connectorv1;connectorv1b\x06proto3"
+	"\bTeardown\x12&.junction.connector.v1.TeardownRequest\x1a'.junction.connector.v1.TeardownResponseBBZ@github.com/junctionhq/junction/sdk/proto/connectorv1;connectorv1b\x06proto3"
 
 var (
 	file_connector_proto_rawDescOnce sync.Once

@@ -1,5 +1,6 @@
 // Package suggest finds the known name a mistyped one was probably meant
-// to be, for "did you mean" hints in error messages.
+// to be, for "did you mean" hints in error messages. It is part of the sdk
+// module so that the broker's and the connectors' config errors hint alike.
 package suggest
 
 import (
