@@ -1,4 +1,4 @@
-package connector
+package protocol
 
 import (
 	"fmt"
@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/junctionhq/junction/sdk/units"
 )
 
 // FieldType is the type of a configuration field.
@@ -134,7 +136,7 @@ func (s Spec) Validate() error {
 
 func allowedText(f Field, v string) bool {
 	if f.Type == TypeStringList {
-		for _, e := range splitList(v) {
+		for _, e := range SplitList(v) {
 			if !slices.Contains(f.Allowed, e) {
 				return false
 			}
@@ -162,7 +164,7 @@ func checkText(t FieldType, s string) string {
 	case TypeDuration:
 		_, err = time.ParseDuration(s)
 	case TypeSize:
-		_, err = ParseSize(s)
+		_, err = units.ParseSize(s)
 	default:
 		return "unknown type"
 	}
@@ -172,7 +174,10 @@ func checkText(t FieldType, s string) string {
 	return ""
 }
 
-func splitList(s string) []string {
+// SplitList splits the text form of a string_list value (a default, an
+// allowed value or a config string): comma separated, spaces around each
+// element trimmed; blank is the empty list.
+func SplitList(s string) []string {
 	if strings.TrimSpace(s) == "" {
 		return nil
 	}

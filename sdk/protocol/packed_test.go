@@ -1,4 +1,4 @@
-package connector
+package protocol
 
 import (
 	"reflect"
@@ -13,7 +13,7 @@ func TestPackedRoundTrip(t *testing.T) {
 		{Value: []byte{}},
 		{Key: []byte{}, Value: []byte("x"), Offset: 7},
 	}
-	got, err := decodePacked(appendPacked(nil, recs))
+	got, err := DecodePacked(AppendPacked(nil, recs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,14 +28,14 @@ func TestPackedRoundTrip(t *testing.T) {
 }
 
 func FuzzDecodePacked(f *testing.F) {
-	f.Add(appendPacked(nil, []Record{{Key: []byte("k"), Value: []byte("v"), Headers: []Header{{Key: "h", Value: []byte("x")}}}}))
+	f.Add(AppendPacked(nil, []Record{{Key: []byte("k"), Value: []byte("v"), Headers: []Header{{Key: "h", Value: []byte("x")}}}}))
 	f.Add([]byte{0, 0, 0, 5, 1, 'a'})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		recs, err := decodePacked(data)
+		recs, err := DecodePacked(data)
 		if err != nil {
 			return
 		}
-		again, err := decodePacked(appendPacked(nil, recs))
+		again, err := DecodePacked(AppendPacked(nil, recs))
 		if err != nil || len(again) != len(recs) {
 			t.Fatalf("re-encoded records do not decode: %v", err)
 		}
@@ -49,8 +49,8 @@ func BenchmarkPacked(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		buf := appendPacked(make([]byte, 0, packedSize(recs)), recs)
-		if _, err := decodePacked(buf); err != nil {
+		buf := AppendPacked(make([]byte, 0, PackedSize(recs)), recs)
+		if _, err := DecodePacked(buf); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package connector
+package protocol
 
 import (
 	"encoding/binary"
@@ -7,9 +7,9 @@ import (
 	"unsafe"
 )
 
-// appendPacked encodes records in the packed encoding of the connector
-// protocol (see SinkWriteRequest.packed_records).
-func appendPacked(dst []byte, records []Record) []byte {
+// AppendPacked appends records to dst in the packed encoding of the
+// connector protocol (see SinkWriteRequest.packed_records).
+func AppendPacked(dst []byte, records []Record) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(records)))
 	for i := range records {
 		r := &records[i]
@@ -39,7 +39,9 @@ func appendPacked(dst []byte, records []Record) []byte {
 	return dst
 }
 
-func packedSize(records []Record) int {
+// PackedSize returns an upper bound of the packed size of records, for
+// sizing the buffer given to AppendPacked.
+func PackedSize(records []Record) int {
 	n := binary.MaxVarintLen64
 	for i := range records {
 		r := &records[i]
@@ -53,9 +55,11 @@ func packedSize(records []Record) int {
 
 var errPacked = errors.New("malformed packed records")
 
-// decodePacked decodes packed records. Keys, values and header values
+// DecodePacked decodes packed records; a malformed or truncated buffer is
+// an error. Its count is checked against the buffer size before anything is
+// allocated, so memory stays bounded by len(buf). Keys, values and header values
 // alias buf, which the caller must not change afterwards.
-func decodePacked(buf []byte) ([]Record, error) {
+func DecodePacked(buf []byte) ([]Record, error) {
 	count, buf, ok := uvarint(buf)
 	// Every record takes at least 5 bytes, which bounds a lying count.
 	if !ok || count > uint64(len(buf))/5 {

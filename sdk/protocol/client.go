@@ -1,4 +1,4 @@
-package connector
+package protocol
 
 import (
 	"context"
@@ -7,24 +7,30 @@ import (
 	"io"
 	"sync"
 
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	pb "github.com/junctionhq/junction/sdk/proto/connectorv1"
 )
 
-// ConnectorClient is the host's handle on a plugin's Connector service,
-// dispensed as PluginConnector. It is safe for concurrent use.
+// ConnectorClient is the host's handle on a plugin's Connector service. It
+// is safe for concurrent use.
 type ConnectorClient struct {
 	c pb.ConnectorClient
+}
+
+// NewConnectorClient returns a client of the Connector service on cc.
+func NewConnectorClient(cc grpc.ClientConnInterface) *ConnectorClient {
+	return &ConnectorClient{c: pb.NewConnectorClient(cc)}
 }
 
 // Spec asks the plugin for its spec.
 func (c *ConnectorClient) Spec(ctx context.Context) (Spec, error) {
 	resp, err := c.c.Spec(ctx, &pb.SpecRequest{})
 	if err != nil {
-		return Spec{}, fmt.Errorf("connector spec: %w", fromStatus(err))
+		return Spec{}, fmt.Errorf("connector spec: %w", FromStatus(err))
 	}
-	return specFromPB(resp.GetSpec()), nil
+	return SpecFromPB(resp.GetSpec()), nil
 }
 
 // Configure validates cfg for kind and, when it is valid, makes the plugin
@@ -43,10 +49,10 @@ func (c *ConnectorClient) Configure(ctx context.Context, kind Kind, station, con
 		return nil, fmt.Errorf("connector configure: encode config: %w", err)
 	}
 	resp, err := c.c.Configure(ctx, &pb.ConfigureRequest{
-		Kind: kindToPB[kind], Config: st, Connector: connectorName, Station: station,
+		Kind: KindToPB(kind), Config: st, Connector: connectorName, Station: station,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("connector configure: %w", fromStatus(err))
+		return nil, fmt.Errorf("connector configure: %w", FromStatus(err))
 	}
 	var fes []FieldError
 	for _, e := range resp.GetErrors() {
@@ -55,17 +61,23 @@ func (c *ConnectorClient) Configure(ctx context.Context, kind Kind, station, con
 	return fes, nil
 }
 
-// sinkClient drives a plugin's sink.
-type sinkClient struct {
+// SinkClient drives a plugin's sink: it implements connector.Sink over the
+// wire. Like any Sink, its methods must not be called concurrently.
+type SinkClient struct {
 	c pb.SinkClient
+}
+
+// NewSinkClient returns a client of the Sink service on cc.
+func NewSinkClient(cc grpc.ClientConnInterface) *SinkClient {
+	return &SinkClient{c: pb.NewSinkClient(cc)}
 }
 
 // Open sends info.Partitions; the plugin fills Connector and Station from
 // Configure.
-func (k *sinkClient) Open(ctx context.Context, info SinkInfo) (map[uint32]uint64, error) {
+func (k *SinkClient) Open(ctx context.Context, info SinkInfo) (map[uint32]uint64, error) {
 	resp, err := k.c.Open(ctx, &pb.SinkOpenRequest{Partitions: info.Partitions})
 	if err != nil {
-		return nil, fmt.Errorf("sink open: %w", fromStatus(err))
+		return nil, fmt.Errorf("sink open: %w", FromStatus(err))
 	}
 	if len(resp.GetDurable()) == 0 {
 		return nil, nil
@@ -77,11 +89,13 @@ func (k *sinkClient) Open(ctx context.Context, info SinkInfo) (map[uint32]uint64
 	return durable, nil
 }
 
-func (k *sinkClient) Write(ctx context.Context, records []Record) error {
-	packed := appendPacked(make([]byte, 0, packedSize(records)), records)
+// Write sends records packed and returns once the plugin reports them
+// durable, or a *BatchError naming the records it could not write.
+func (k *SinkClient) Write(ctx context.Context, records []Record) error {
+	packed := AppendPacked(make([]byte, 0, PackedSize(records)), records)
 	resp, err := k.c.Write(ctx, &pb.SinkWriteRequest{PackedRecords: packed})
 	if err != nil {
-		return fmt.Errorf("sink write: %w", fromStatus(err))
+		return fmt.Errorf("sink write: %w", FromStatus(err))
 	}
 	if len(resp.GetFailed()) == 0 {
 		return nil
@@ -93,17 +107,20 @@ func (k *sinkClient) Write(ctx context.Context, records []Record) error {
 	return be
 }
 
-func (k *sinkClient) Teardown(ctx context.Context) error {
+// Teardown tears the plugin's sink down.
+func (k *SinkClient) Teardown(ctx context.Context) error {
 	if _, err := k.c.Teardown(ctx, &pb.TeardownRequest{}); err != nil {
-		return fmt.Errorf("sink teardown: %w", fromStatus(err))
+		return fmt.Errorf("sink teardown: %w", FromStatus(err))
 	}
 	return nil
 }
 
-// sourceClient drives a plugin's source. The plugin streams batches; a
-// goroutine receives them one at a time and hands each to a Read, so a
-// batch is never lost when a Read's ctx ends first.
-type sourceClient struct {
+// SourceClient drives a plugin's source: it implements connector.Source
+// over the wire. The plugin streams batches; a goroutine receives them one
+// at a time and hands each to a Read, so a batch is never lost when a
+// Read's ctx ends first. Like any Source, only Ack may run concurrently
+// with Read.
+type SourceClient struct {
 	c pb.SourceClient
 	// base is the parent of the stream's context: go-plugin cancels it when
 	// the plugin process exits.
@@ -115,14 +132,22 @@ type sourceClient struct {
 	done    chan struct{}
 }
 
+// NewSourceClient returns a client of the Source service on cc. The Read
+// stream runs under base (go-plugin's context, cancelled when the plugin
+// process exits), not under the ctx of a Read.
+func NewSourceClient(base context.Context, cc grpc.ClientConnInterface) *SourceClient {
+	return &SourceClient{c: pb.NewSourceClient(cc), base: base}
+}
+
 type readResult struct {
 	batch Batch
 	err   error
 }
 
-func (s *sourceClient) Open(ctx context.Context, pos Position) error {
+// Open opens the plugin's source after pos.
+func (s *SourceClient) Open(ctx context.Context, pos Position) error {
 	if _, err := s.c.Open(ctx, &pb.SourceOpenRequest{Position: pos}); err != nil {
-		return fmt.Errorf("source open: %w", fromStatus(err))
+		return fmt.Errorf("source open: %w", FromStatus(err))
 	}
 	return nil
 }
@@ -130,7 +155,7 @@ func (s *sourceClient) Open(ctx context.Context, pos Position) error {
 // Read returns the next batch from the plugin's stream, starting the stream
 // on first use and after an error. Its ctx bounds the wait here; the
 // plugin's Read runs under the stream's context, which ends at Teardown.
-func (s *sourceClient) Read(ctx context.Context) (Batch, error) {
+func (s *SourceClient) Read(ctx context.Context) (Batch, error) {
 	results, err := s.stream()
 	if err != nil {
 		return Batch{}, err
@@ -147,7 +172,7 @@ func (s *sourceClient) Read(ctx context.Context) (Batch, error) {
 	}
 }
 
-func (s *sourceClient) stream() (chan readResult, error) {
+func (s *SourceClient) stream() (chan readResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.results != nil {
@@ -157,7 +182,7 @@ func (s *sourceClient) stream() (chan readResult, error) {
 	stream, err := s.c.Read(ctx, &pb.SourceReadRequest{})
 	if err != nil {
 		cancel()
-		return nil, fmt.Errorf("source read: %w", fromStatus(err))
+		return nil, fmt.Errorf("source read: %w", FromStatus(err))
 	}
 	results, done := make(chan readResult), make(chan struct{})
 	s.results, s.cancel, s.done = results, cancel, done
@@ -170,9 +195,9 @@ func (s *sourceClient) stream() (chan readResult, error) {
 			case errors.Is(err, io.EOF):
 				r.err = fmt.Errorf("source read: plugin ended the stream: %w", ErrRetryable)
 			case err != nil:
-				r.err = fmt.Errorf("source read: %w", fromStatus(err))
+				r.err = fmt.Errorf("source read: %w", FromStatus(err))
 			default:
-				r.batch = batchFromPB(msg)
+				r.batch = BatchFromPB(msg)
 			}
 			select {
 			case results <- r:
@@ -188,7 +213,7 @@ func (s *sourceClient) stream() (chan readResult, error) {
 }
 
 // stop ends the stream and waits for its goroutine.
-func (s *sourceClient) stop() {
+func (s *SourceClient) stop() {
 	s.mu.Lock()
 	cancel, done := s.cancel, s.done
 	s.results, s.cancel, s.done = nil, nil, nil
@@ -199,22 +224,23 @@ func (s *sourceClient) stop() {
 	}
 }
 
-func (s *sourceClient) Ack(ctx context.Context, positions []Position) error {
+// Ack tells the plugin which batches are durably in the station.
+func (s *SourceClient) Ack(ctx context.Context, positions []Position) error {
 	req := &pb.SourceAckRequest{Positions: make([][]byte, len(positions))}
 	for i, p := range positions {
 		req.Positions[i] = p
 	}
 	if _, err := s.c.Ack(ctx, req); err != nil {
-		return fmt.Errorf("source ack: %w", fromStatus(err))
+		return fmt.Errorf("source ack: %w", FromStatus(err))
 	}
 	return nil
 }
 
 // Teardown stops the stream, then tears the plugin's source down.
-func (s *sourceClient) Teardown(ctx context.Context) error {
+func (s *SourceClient) Teardown(ctx context.Context) error {
 	s.stop()
 	if _, err := s.c.Teardown(ctx, &pb.TeardownRequest{}); err != nil {
-		return fmt.Errorf("source teardown: %w", fromStatus(err))
+		return fmt.Errorf("source teardown: %w", FromStatus(err))
 	}
 	return nil
 }

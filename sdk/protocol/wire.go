@@ -1,4 +1,4 @@
-package connector
+package protocol
 
 import (
 	"context"
@@ -13,7 +13,11 @@ import (
 
 var kindToPB = map[Kind]pb.Kind{KindSource: pb.Kind_KIND_SOURCE, KindSink: pb.Kind_KIND_SINK}
 
-func kindFromPB(k pb.Kind) Kind {
+// KindToPB returns the wire form of k (KIND_UNSPECIFIED for an unknown one).
+func KindToPB(k Kind) pb.Kind { return kindToPB[k] }
+
+// KindFromPB returns the Kind of k, or "" for one this side does not know.
+func KindFromPB(k pb.Kind) Kind {
 	switch k {
 	case pb.Kind_KIND_SOURCE:
 		return KindSource
@@ -53,12 +57,13 @@ func kindsToPB(ks []Kind) []pb.Kind {
 func kindsFromPB(ks []pb.Kind) []Kind {
 	var out []Kind
 	for _, k := range ks {
-		out = append(out, kindFromPB(k))
+		out = append(out, KindFromPB(k))
 	}
 	return out
 }
 
-func specToPB(s Spec) *pb.Spec {
+// SpecToPB returns the wire form of s.
+func SpecToPB(s Spec) *pb.Spec {
 	out := &pb.Spec{
 		Name: s.Name, Version: s.Version, Description: s.Description,
 		Author: s.Author, Homepage: s.Homepage, License: s.License,
@@ -73,7 +78,8 @@ func specToPB(s Spec) *pb.Spec {
 	return out
 }
 
-func specFromPB(s *pb.Spec) Spec {
+// SpecFromPB returns the Spec s carries.
+func SpecFromPB(s *pb.Spec) Spec {
 	out := Spec{
 		Name: s.GetName(), Version: s.GetVersion(), Description: s.GetDescription(),
 		Author: s.GetAuthor(), Homepage: s.GetHomepage(), License: s.GetLicense(),
@@ -104,7 +110,8 @@ func recordsToPB(rs []Record) []*pb.Record {
 	return out
 }
 
-func recordsFromPB(ps []*pb.Record) []Record {
+// RecordsFromPB returns the records of the unpacked wire form.
+func RecordsFromPB(ps []*pb.Record) []Record {
 	out := make([]Record, len(ps))
 	for i, p := range ps {
 		r := Record{Key: p.GetKey(), Value: p.GetValue(), Partition: p.GetPartition(), Offset: p.GetOffset(), ID: p.GetId()}
@@ -119,7 +126,8 @@ func recordsFromPB(ps []*pb.Record) []Record {
 	return out
 }
 
-func batchToPB(b Batch) *pb.SourceBatch {
+// BatchToPB returns the wire form of a source batch.
+func BatchToPB(b Batch) *pb.SourceBatch {
 	out := &pb.SourceBatch{Records: recordsToPB(b.Records), Position: b.Position}
 	for i, r := range b.Rejected {
 		out.Rejected = append(out.Rejected, &pb.RecordError{Index: uint32(i), Message: r.Reason})
@@ -128,9 +136,10 @@ func batchToPB(b Batch) *pb.SourceBatch {
 	return out
 }
 
-func batchFromPB(p *pb.SourceBatch) Batch {
-	b := Batch{Records: recordsFromPB(p.GetRecords()), Position: p.GetPosition()}
-	raw := recordsFromPB(p.GetRejectedRecords())
+// BatchFromPB returns the Batch p carries.
+func BatchFromPB(p *pb.SourceBatch) Batch {
+	b := Batch{Records: RecordsFromPB(p.GetRecords()), Position: p.GetPosition()}
+	raw := RecordsFromPB(p.GetRejectedRecords())
 	for _, re := range p.GetRejected() {
 		rej := Rejected{Reason: re.GetMessage()}
 		if int(re.GetIndex()) < len(raw) {
@@ -141,9 +150,9 @@ func batchFromPB(p *pb.SourceBatch) Batch {
 	return b
 }
 
-// toStatus turns an error from a connector into a gRPC status error with an
-// ErrorDetail saying what the host should do.
-func toStatus(err error) error {
+// ToStatus turns an error from a connector into a gRPC status error with an
+// ErrorDetail saying what the host should do; FromStatus rebuilds it.
+func ToStatus(err error) error {
 	if err == nil {
 		return nil
 	}
@@ -194,10 +203,10 @@ type remoteError struct {
 func (e *remoteError) Error() string { return e.msg }
 func (e *remoteError) Unwrap() error { return e.kind }
 
-// fromStatus rebuilds the error a plugin returned, so errors.Is and
-// errors.As work on it in the host. Errors that are not statuses (none from
+// FromStatus rebuilds the error a plugin returned (see ToStatus), so
+// errors.Is and errors.As work on it in the host. Errors that are not statuses (none from
 // gRPC) pass through.
-func fromStatus(err error) error {
+func FromStatus(err error) error {
 	if err == nil {
 		return nil
 	}
