@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"os/exec"
-	"sort"
 	"time"
 
 	goplugin "github.com/hashicorp/go-plugin"
@@ -23,11 +21,14 @@ type process struct {
 	conn   *protocol.ConnectorClient
 }
 
-// launch starts the plugin binary with a clean environment (PATH plus env)
-// and completes the go-plugin handshake.
+// launch starts the plugin binary with a clean environment (PATH plus the
+// variables of env its spec declares) and completes the go-plugin handshake.
 func launch(inst Installed, env map[string]string, log *slog.Logger) (*process, error) {
 	cmd := exec.Command(inst.Path)
-	cmd.Env = cleanEnv(env)
+	var err error
+	if cmd.Env, err = pluginEnv(inst.Spec, env); err != nil {
+		return nil, err
+	}
 	dieWithHost(cmd)
 	cfg := pluginwire.ClientConfig(cmd, hclogToSlog(log))
 	cfg.SkipHostEnv = true
@@ -44,19 +45,6 @@ func launch(inst Installed, env map[string]string, log *slog.Logger) (*process, 
 		return nil, fmt.Errorf("plugin %s: %w", inst.Name(), err)
 	}
 	return &process{client: client, rpc: rpc, conn: raw.(*protocol.ConnectorClient)}, nil
-}
-
-func cleanEnv(env map[string]string) []string {
-	out := []string{"PATH=" + os.Getenv("PATH")}
-	keys := make([]string, 0, len(env))
-	for k := range env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		out = append(out, k+"="+env[k])
-	}
-	return out
 }
 
 func (p *process) sink() (connector.Sink, error) {

@@ -97,6 +97,13 @@ type Definition struct {
 	Sink *SinkFactory
 	// Source builds the source from its config; nil if it has no source.
 	Source *SourceFactory
+	// Env lists the environment variables the connector reads, which a
+	// connector definition's env may then set: names (AWS_REGION) or
+	// prefixes ending in "*" (AWS_*). The host passes the plugin only
+	// these, on top of a clean base environment (PATH), and refuses a
+	// definition that sets any other. PATH, HOME, LD_* and the like can
+	// never be declared.
+	Env []string
 }
 
 // Spec returns the connector's spec, built from the definition and its
@@ -110,6 +117,7 @@ func (d Definition) Spec() Spec {
 		Homepage:        d.Homepage,
 		License:         d.License,
 		ProtocolVersion: ProtocolVersion,
+		Env:             d.Env,
 	}
 	switch {
 	case d.Source != nil && d.Sink != nil:

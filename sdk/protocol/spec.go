@@ -54,6 +54,11 @@ type Spec struct {
 	Kinds           []Kind  `json:"kinds"`
 	Fields          []Field `json:"fields"`
 	ProtocolVersion uint32  `json:"protocol_version"`
+	// Env lists the environment variables the plugin may receive from a
+	// connector definition's env: names (AWS_REGION) or prefixes ending in
+	// "*" (AWS_*). The host passes a plugin only these, on top of a clean
+	// base environment, and refuses a definition that sets any other.
+	Env []string `json:"env,omitempty"`
 }
 
 var (
@@ -126,6 +131,11 @@ func (s Spec) Validate() error {
 		}
 		if checkText(f.Type, "") == "unknown type" {
 			add(path, "unknown type %q", f.Type)
+		}
+	}
+	for i, e := range s.Env {
+		if err := CheckEnvPattern(e); err != nil {
+			add(fmt.Sprintf("env[%d]", i), "%v", err)
 		}
 	}
 	if len(errs) > 0 {

@@ -67,7 +67,7 @@ func SpecToPB(s Spec) *pb.Spec {
 	out := &pb.Spec{
 		Name: s.Name, Version: s.Version, Description: s.Description,
 		Author: s.Author, Homepage: s.Homepage, License: s.License,
-		Kinds: kindsToPB(s.Kinds), ProtocolVersion: s.ProtocolVersion,
+		Kinds: kindsToPB(s.Kinds), ProtocolVersion: s.ProtocolVersion, Env: s.Env,
 	}
 	for _, f := range s.Fields {
 		out.Fields = append(out.Fields, &pb.Field{
@@ -83,7 +83,7 @@ func SpecFromPB(s *pb.Spec) Spec {
 	out := Spec{
 		Name: s.GetName(), Version: s.GetVersion(), Description: s.GetDescription(),
 		Author: s.GetAuthor(), Homepage: s.GetHomepage(), License: s.GetLicense(),
-		Kinds: kindsFromPB(s.GetKinds()), ProtocolVersion: s.GetProtocolVersion(),
+		Kinds: kindsFromPB(s.GetKinds()), ProtocolVersion: s.GetProtocolVersion(), Env: s.GetEnv(),
 	}
 	for _, f := range s.GetFields() {
 		out.Fields = append(out.Fields, Field{

@@ -327,8 +327,12 @@ type Spec struct {
 	License     string                 `protobuf:"bytes,8,opt,name=license,proto3" json:"license,omitempty"`
 	// The connector protocol version the plugin speaks.
 	ProtocolVersion uint32 `protobuf:"varint,9,opt,name=protocol_version,json=protocolVersion,proto3" json:"protocol_version,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The environment variables the plugin may receive from a connector
+	// definition's env: names, or prefixes ending in "*" (AWS_*). The host
+	// refuses any other.
+	Env           []string `protobuf:"bytes,10,rep,name=env,proto3" json:"env,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Spec) Reset() {
@@ -422,6 +426,13 @@ func (x *Spec) GetProtocolVersion() uint32 {
 		return x.ProtocolVersion
 	}
 	return 0
+}
+
+func (x *Spec) GetEnv() []string {
+	if x != nil {
+		return x.Env
+	}
+	return nil
 }
 
 type SpecRequest struct {
@@ -1528,7 +1539,7 @@ const file_connector_proto_rawDesc = "" +
 	"\x06secret\x18\x05 \x01(\bR\x06secret\x12\x10\n" +
 	"\x03doc\x18\x06 \x01(\tR\x03doc\x12\x18\n" +
 	"\aallowed\x18\a \x03(\tR\aallowed\x121\n" +
-	"\x05kinds\x18\b \x03(\x0e2\x1b.junction.connector.v1.KindR\x05kinds\"\xb8\x02\n" +
+	"\x05kinds\x18\b \x03(\x0e2\x1b.junction.connector.v1.KindR\x05kinds\"\xca\x02\n" +
 	"\x04Spec\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x121\n" +
@@ -1538,7 +1549,9 @@ const file_connector_proto_rawDesc = "" +
 	"\x06author\x18\x06 \x01(\tR\x06author\x12\x1a\n" +
 	"\bhomepage\x18\a \x01(\tR\bhomepage\x12\x18\n" +
 	"\alicense\x18\b \x01(\tR\alicense\x12)\n" +
-	"\x10protocol_version\x18\t \x01(\rR\x0fprotocolVersion\"\r\n" +
+	"\x10protocol_version\x18\t \x01(\rR\x0fprotocolVersion\x12\x10\n" +
+	"\x03env\x18\n" +
+	" \x03(\tR\x03env\"\r\n" +
 	"\vSpecRequest\"?\n" +
 	"\fSpecResponse\x12/\n" +
 	"\x04spec\x18\x01 \x01(\v2\x1b.junction.connector.v1.SpecR\x04spec\"\xac\x01\n" +
