@@ -72,3 +72,23 @@ func TestSpecEnvCrossesTheWire(t *testing.T) {
 		t.Errorf("env after the wire: %q", got.Env)
 	}
 }
+
+// FuzzEnvPattern checks that no pattern CheckEnvPattern accepts lets a
+// reserved variable through AllowsEnv, and that AllowsEnv never panics.
+func FuzzEnvPattern(f *testing.F) {
+	for _, s := range []string{"AWS_*", "L*", "PATH", "LD_PRELOAD", "HOME", "P*", "_*", "X", "*", "A=B"} {
+		f.Add(s, "LD_PRELOAD")
+	}
+	f.Fuzz(func(t *testing.T, pattern, name string) {
+		s := Spec{Env: []string{pattern}}
+		if !s.AllowsEnv(name) {
+			return
+		}
+		if CheckEnvPattern(pattern) != nil {
+			t.Fatalf("invalid pattern %q allowed %q", pattern, name)
+		}
+		if err := CheckEnvPattern(name); err != nil {
+			t.Fatalf("pattern %q allowed reserved or malformed name %q: %v", pattern, name, err)
+		}
+	})
+}
