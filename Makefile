@@ -52,15 +52,19 @@ run: build
 ## test: vet and run the whole test suite with the race detector
 test: vet
 	$(GO) test -race -count=1 -timeout 12m ./...
+	cd sdk && $(GO) test -race -count=1 -timeout 12m ./...
 
 ## test-short: the suite without the race detector and slow fault tests
 test-short:
 	$(GO) test -short -count=1 ./...
+	cd sdk && $(GO) test -short -count=1 ./...
 
 vet:
 	@fmt_out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$fmt_out" ]; then echo "gofmt needed:"; echo "$$fmt_out"; exit 1; fi
 	$(GO) vet ./...
+	@# sdk/ is its own module (./... stops at its go.mod).
+	cd sdk && $(GO) vet ./...
 	@# bench/ follows this module through a replace; -mod=mod lets its
 	@# go.mod catch up when ours changes instead of failing the build.
 	cd bench && $(GO) vet -mod=mod ./...
@@ -77,26 +81,29 @@ bench: build
 bench-compare: build
 	cd bench && $(GO) run -mod=mod ./cmd/junction-bench -junction $(CURDIR)/$(BIN)/junction -compare $(BENCHFLAGS)
 
-## proto: regenerate api/ and plugin/proto code (needs protoc; the generated code is committed)
+## proto: regenerate the Go code of api/ (into sdk/api) and of the connector
+##        protocol sdk/proto (needs protoc; the generated code is committed)
 proto:
 	GOBIN=$(CURDIR)/$(BIN)/tools $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 	GOBIN=$(CURDIR)/$(BIN)/tools $(GO) install connectrpc.com/connect/cmd/protoc-gen-connect-go@$(PROTOC_GEN_CONNECT_GO_VERSION)
 	GOBIN=$(CURDIR)/$(BIN)/tools $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
 	PATH=$(CURDIR)/$(BIN)/tools:$$PATH protoc -I api \
-		--go_out=api --go_opt=paths=source_relative \
-		--connect-go_out=api --connect-go_opt=paths=source_relative \
+		--go_out=sdk/api --go_opt=paths=source_relative \
+		--connect-go_out=sdk/api --connect-go_opt=paths=source_relative \
 		api/junction/v1/junction.proto
-	PATH=$(CURDIR)/$(BIN)/tools:$$PATH protoc -I plugin/proto \
-		--go_out=plugin/proto/connectorv1 --go_opt=paths=source_relative \
-		--go-grpc_out=plugin/proto/connectorv1 --go-grpc_opt=paths=source_relative \
-		plugin/proto/connector.proto
+	PATH=$(CURDIR)/$(BIN)/tools:$$PATH protoc -I sdk/proto \
+		--go_out=sdk/proto/connectorv1 --go_opt=paths=source_relative \
+		--go-grpc_out=sdk/proto/connectorv1 --go-grpc_opt=paths=source_relative \
+		sdk/proto/connector.proto
 
 ## fuzz: run every fuzz target for FUZZTIME each (default 20s)
 FUZZTIME ?= 20s
 fuzz:
-	@for pkg in $$($(GO) list ./...); do \
-		for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
-			echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	@for mod in . sdk; do \
+		for pkg in $$(cd $$mod && $(GO) list ./...); do \
+			for f in $$(cd $$mod && $(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+				echo "== $$pkg $$f"; (cd $$mod && $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg) || exit 1; \
+			done; \
 		done; \
 	done
 

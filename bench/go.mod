@@ -5,7 +5,7 @@ go 1.26.8
 replace github.com/junctionhq/junction => ../
 
 require (
-	github.com/junctionhq/junction v0.0.0-00010101000000-000000000000
+	github.com/junctionhq/junction/sdk v0.0.0-00010101000000-000000000000
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.55.0
 )
@@ -24,3 +24,5 @@ require (
 	golang.org/x/time v0.16.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+replace github.com/junctionhq/junction/sdk => ../sdk

@@ -1,8 +1,9 @@
 package broker
 
 import (
-	"regexp"
 	"time"
+
+	"github.com/junctionhq/junction/internal/names"
 )
 
 // Storage is where a station keeps its messages.
@@ -75,13 +76,9 @@ const (
 	maxNameLen           = 128
 )
 
-var nameRE = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,128}$`)
-
 // ValidName reports whether s is a valid station or group name:
 // [a-zA-Z0-9._-]{1,128}, and not "." or "..".
-func ValidName(s string) bool {
-	return nameRE.MatchString(s) && s != "." && s != ".."
-}
+func ValidName(s string) bool { return names.Valid(s) }
 
 func validateName(field, s string) error {
 	if s == "" {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/junctionhq/junction/internal/names"
 	"github.com/junctionhq/junction/internal/version"
 	"github.com/junctionhq/junction/sdk/connector"
 )
@@ -80,7 +81,6 @@ type Signature struct {
 }
 
 var (
-	nameRE     = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 	keyIDRE    = regexp.MustCompile(`^[0-9a-f]{16}$`)
 	sha256RE   = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	platformRE = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9]+$`)
@@ -89,7 +89,7 @@ var (
 
 // ValidName reports whether s is a connector name a catalog may use:
 // lower case letters, digits and inner dashes, at most 64 characters.
-func ValidName(s string) bool { return len(s) <= 64 && nameRE.MatchString(s) }
+func ValidName(s string) bool { return names.ValidPlugin(s) }
 
 // validVersion accepts MAJOR.MINOR.PATCH[-PRE] only (no build metadata,
 // no leading v), so a version is safe as a path element.

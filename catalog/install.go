@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/junctionhq/junction/internal/buildinfo"
+	"github.com/junctionhq/junction/internal/pluginwire"
 	"github.com/junctionhq/junction/internal/version"
-	"github.com/junctionhq/junction/plugin"
 	"github.com/junctionhq/junction/sdk/connector"
 )
 
@@ -58,7 +58,7 @@ type Installer struct {
 	Progress func(ref string, size int64) io.Writer
 	// Warn receives warnings, such as installing a yanked version.
 	Warn func(msg string)
-	// ReadSpec defaults to plugin.ReadSpec.
+	// ReadSpec defaults to pluginwire.ReadSpec.
 	ReadSpec func(ctx context.Context, path string) (connector.Spec, error)
 }
 
@@ -304,7 +304,7 @@ func (in *Installer) download(ctx context.Context, c Candidate, w io.Writer) err
 func (in *Installer) readSpec(ctx context.Context, path string) (connector.Spec, error) {
 	read := in.ReadSpec
 	if read == nil {
-		read = plugin.ReadSpec
+		read = pluginwire.ReadSpec
 	}
 	for i := 0; ; i++ {
 		spec, err := read(ctx, path)

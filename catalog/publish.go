@@ -15,8 +15,8 @@ import (
 	"time"
 
 	jbuild "github.com/junctionhq/junction/internal/buildinfo"
+	"github.com/junctionhq/junction/internal/pluginwire"
 	"github.com/junctionhq/junction/internal/version"
-	"github.com/junctionhq/junction/plugin"
 	"github.com/junctionhq/junction/sdk/connector"
 )
 
@@ -37,7 +37,7 @@ type Publisher struct {
 	MinJunction string
 	// Now stamps release dates; default time.Now.
 	Now func() time.Time
-	// ReadSpec defaults to plugin.ReadSpec.
+	// ReadSpec defaults to pluginwire.ReadSpec.
 	ReadSpec func(ctx context.Context, path string) (connector.Spec, error)
 }
 
@@ -64,7 +64,7 @@ func (p *Publisher) Publish(ctx context.Context, binaries []string) ([]Published
 	for _, bin := range binaries {
 		read := p.ReadSpec
 		if read == nil {
-			read = plugin.ReadSpec
+			read = pluginwire.ReadSpec
 		}
 		spec, err := read(ctx, bin)
 		if err != nil {

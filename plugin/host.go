@@ -248,6 +248,9 @@ func check(ctx context.Context, reg *Registry, def *config.Connector, b Broker, 
 		at("kind", "plugin %s@%s has no %s (it offers: %s)", inst.Name(), inst.Version(), def.Kind, kindsText(inst.Spec.Kinds))
 		return inst, problems, nil
 	}
+	if ep := envProblems(def, inst.Spec); len(ep) > 0 {
+		return inst, append(problems, ep...), nil
+	}
 	if !configure {
 		return inst, problems, nil
 	}

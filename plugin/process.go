@@ -4,30 +4,33 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"os/exec"
-	"sort"
 	"time"
 
 	goplugin "github.com/hashicorp/go-plugin"
 
+	"github.com/junctionhq/junction/internal/pluginwire"
 	"github.com/junctionhq/junction/sdk/connector"
+	"github.com/junctionhq/junction/sdk/protocol"
 )
 
 // process is one running plugin process.
 type process struct {
 	client *goplugin.Client
 	rpc    goplugin.ClientProtocol
-	conn   *connector.ConnectorClient
+	conn   *protocol.ConnectorClient
 }
 
-// launch starts the plugin binary with a clean environment (PATH plus env)
-// and completes the go-plugin handshake.
+// launch starts the plugin binary with a clean environment (PATH plus the
+// variables of env its spec declares) and completes the go-plugin handshake.
 func launch(inst Installed, env map[string]string, log *slog.Logger) (*process, error) {
 	cmd := exec.Command(inst.Path)
-	cmd.Env = cleanEnv(env)
+	var err error
+	if cmd.Env, err = pluginEnv(inst.Spec, env); err != nil {
+		return nil, err
+	}
 	dieWithHost(cmd)
-	cfg := connector.ClientConfig(cmd, hclogToSlog(log))
+	cfg := pluginwire.ClientConfig(cmd, hclogToSlog(log))
 	cfg.SkipHostEnv = true
 	cfg.StartTimeout = 15 * time.Second
 	client := goplugin.NewClient(cfg)
@@ -36,29 +39,16 @@ func launch(inst Installed, env map[string]string, log *slog.Logger) (*process, 
 		client.Kill()
 		return nil, fmt.Errorf("start plugin %s@%s (%s): %w", inst.Name(), inst.Version(), inst.Path, err)
 	}
-	raw, err := rpc.Dispense(connector.PluginConnector)
+	raw, err := rpc.Dispense(protocol.PluginConnector)
 	if err != nil {
 		client.Kill()
 		return nil, fmt.Errorf("plugin %s: %w", inst.Name(), err)
 	}
-	return &process{client: client, rpc: rpc, conn: raw.(*connector.ConnectorClient)}, nil
-}
-
-func cleanEnv(env map[string]string) []string {
-	out := []string{"PATH=" + os.Getenv("PATH")}
-	keys := make([]string, 0, len(env))
-	for k := range env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		out = append(out, k+"="+env[k])
-	}
-	return out
+	return &process{client: client, rpc: rpc, conn: raw.(*protocol.ConnectorClient)}, nil
 }
 
 func (p *process) sink() (connector.Sink, error) {
-	raw, err := p.rpc.Dispense(connector.PluginSink)
+	raw, err := p.rpc.Dispense(protocol.PluginSink)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +56,7 @@ func (p *process) sink() (connector.Sink, error) {
 }
 
 func (p *process) source() (connector.Source, error) {
-	raw, err := p.rpc.Dispense(connector.PluginSource)
+	raw, err := p.rpc.Dispense(protocol.PluginSource)
 	if err != nil {
 		return nil, err
 	}

@@ -8,10 +8,10 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	v1 "github.com/junctionhq/junction/api/junction/v1"
 	"github.com/junctionhq/junction/broker/api"
 	"github.com/junctionhq/junction/plugin"
 	"github.com/junctionhq/junction/plugin/config"
+	v1 "github.com/junctionhq/junction/sdk/api/junction/v1"
 )
 
 type connectorService struct {

@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/semaphore"
 
-	"github.com/junctionhq/junction/api/junction/v1/junctionv1connect"
+	"github.com/junctionhq/junction/sdk/api/junction/v1/junctionv1connect"
 )
 
 // Request limits. Whatever a client sends, the request bodies the server

@@ -17,7 +17,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	v1 "github.com/junctionhq/junction/api/junction/v1"
+	v1 "github.com/junctionhq/junction/sdk/api/junction/v1"
 )
 
 func startWith(t *testing.T, o Options) *Server {

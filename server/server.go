@@ -23,10 +23,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/junctionhq/junction/api/junction/v1/junctionv1connect"
 	"github.com/junctionhq/junction/broker"
 	"github.com/junctionhq/junction/broker/api"
 	"github.com/junctionhq/junction/plugin"
+	"github.com/junctionhq/junction/sdk/api/junction/v1/junctionv1connect"
 )
 
 // Options configures a Server. Zero fields take the documented defaults.

@@ -23,8 +23,8 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	v1 "github.com/junctionhq/junction/api/junction/v1"
-	"github.com/junctionhq/junction/api/junction/v1/junctionv1connect"
+	v1 "github.com/junctionhq/junction/sdk/api/junction/v1"
+	"github.com/junctionhq/junction/sdk/api/junction/v1/junctionv1connect"
 )
 
 // When JUNCTION_TEST_CHILD_DATA is set, the test binary is a broker process

@@ -19,9 +19,9 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	v1 "github.com/junctionhq/junction/api/junction/v1"
-	"github.com/junctionhq/junction/api/junction/v1/junctionv1connect"
 	"github.com/junctionhq/junction/broker"
+	v1 "github.com/junctionhq/junction/sdk/api/junction/v1"
+	"github.com/junctionhq/junction/sdk/api/junction/v1/junctionv1connect"
 )
 
 type api struct {

@@ -9,8 +9,8 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	v1 "github.com/junctionhq/junction/api/junction/v1"
 	"github.com/junctionhq/junction/broker"
+	v1 "github.com/junctionhq/junction/sdk/api/junction/v1"
 )
 
 func openBroker(t *testing.T) *broker.Broker {

@@ -4,8 +4,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/junctionhq/junction/internal/units"
 	"github.com/junctionhq/junction/sdk/client"
+	"github.com/junctionhq/junction/sdk/units"
 )
 
 // sizeFlag is a pflag.Value for byte sizes.

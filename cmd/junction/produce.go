@@ -16,8 +16,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/junctionhq/junction/internal/units"
 	"github.com/junctionhq/junction/sdk/client"
+	"github.com/junctionhq/junction/sdk/units"
 )
 
 // defaultLineLimit bounds a line when the station does not say its max

@@ -5,8 +5,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/junctionhq/junction/internal/units"
 	"github.com/junctionhq/junction/plugin"
+	"github.com/junctionhq/junction/sdk/units"
 	"github.com/junctionhq/junction/server"
 )
 

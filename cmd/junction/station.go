@@ -11,8 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/junctionhq/junction/internal/units"
 	"github.com/junctionhq/junction/sdk/client"
+	"github.com/junctionhq/junction/sdk/units"
 )
 
 func newStationCmd(a *app) *cobra.Command {

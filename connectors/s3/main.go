@@ -27,6 +27,10 @@ func definition() connector.Definition {
 		License:     "Apache-2.0",
 		Sink:        connector.NewSink(newSink),
 		Source:      connector.NewSource(newSource),
+		// The AWS SDK's default chain reads AWS_REGION, AWS_PROFILE,
+		// AWS_ACCESS_KEY_ID, AWS_CA_BUNDLE, AWS_SHARED_CREDENTIALS_FILE and
+		// the rest of AWS_*.
+		Env: []string{"AWS_*"},
 	}
 }
 

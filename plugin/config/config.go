@@ -31,9 +31,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/junctionhq/junction/broker"
-	"github.com/junctionhq/junction/internal/suggest"
-	"github.com/junctionhq/junction/internal/units"
+	"github.com/junctionhq/junction/internal/names"
+	"github.com/junctionhq/junction/sdk/suggest"
+	"github.com/junctionhq/junction/sdk/units"
 )
 
 // Kind is a connector's direction.
@@ -274,7 +274,7 @@ func (p *parser) str(n *yaml.Node, field string) string {
 
 func (p *parser) name(n *yaml.Node, field string) string {
 	s := p.str(n, field)
-	if s != "" && !broker.ValidName(s) {
+	if s != "" && !names.Valid(s) {
 		p.errorf(n, field, "%q is not a valid name: use 1 to 128 of a-z A-Z 0-9 . _ -", s)
 	}
 	return s

@@ -9,7 +9,7 @@ import (
 
 	"connectrpc.com/connect"
 
-	junctionv1 "github.com/junctionhq/junction/api/junction/v1"
+	junctionv1 "github.com/junctionhq/junction/sdk/api/junction/v1"
 )
 
 // ConnectorState is where a connector is in its life: starting, running,

@@ -11,7 +11,7 @@ import (
 
 	"connectrpc.com/connect"
 
-	junctionv1 "github.com/junctionhq/junction/api/junction/v1"
+	junctionv1 "github.com/junctionhq/junction/sdk/api/junction/v1"
 	"github.com/junctionhq/junction/sdk/client"
 )
 

@@ -10,8 +10,8 @@ import (
 
 	"connectrpc.com/connect"
 
-	junctionv1 "github.com/junctionhq/junction/api/junction/v1"
-	"github.com/junctionhq/junction/api/junction/v1/junctionv1connect"
+	junctionv1 "github.com/junctionhq/junction/sdk/api/junction/v1"
+	"github.com/junctionhq/junction/sdk/api/junction/v1/junctionv1connect"
 	"github.com/junctionhq/junction/sdk/client"
 )
 

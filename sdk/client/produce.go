@@ -6,7 +6,7 @@ import (
 
 	"connectrpc.com/connect"
 
-	junctionv1 "github.com/junctionhq/junction/api/junction/v1"
+	junctionv1 "github.com/junctionhq/junction/sdk/api/junction/v1"
 )
 
 // Header is a message header. Keys starting with "junction-" are reserved

@@ -10,7 +10,7 @@ import (
 
 	"connectrpc.com/connect"
 
-	junctionv1 "github.com/junctionhq/junction/api/junction/v1"
+	junctionv1 "github.com/junctionhq/junction/sdk/api/junction/v1"
 )
 
 // ProducerOptions configures a [Producer]. Zero (or negative) fields take

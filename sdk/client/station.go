@@ -9,7 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
-	junctionv1 "github.com/junctionhq/junction/api/junction/v1"
+	junctionv1 "github.com/junctionhq/junction/sdk/api/junction/v1"
 )
 
 // Storage says where a station keeps its messages.

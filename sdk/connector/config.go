@@ -13,7 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/junctionhq/junction/internal/suggest"
+	"github.com/junctionhq/junction/sdk/protocol"
+	"github.com/junctionhq/junction/sdk/suggest"
 )
 
 // SinkFactory builds a Sink from its configuration; see NewSink.
@@ -161,7 +162,7 @@ func structFields(t reflect.Type, prefix string) ([]*fieldSchema, error) {
 			}
 		}
 		fs.Default = sf.Tag.Get("default")
-		fs.Allowed = splitList(sf.Tag.Get("allowed"))
+		fs.Allowed = protocol.SplitList(sf.Tag.Get("allowed"))
 		if fs.Default != "" {
 			v := reflect.New(sf.Type).Elem()
 			if msg := setValue(v, fs, fs.Default); msg != "" {
@@ -393,7 +394,7 @@ func setValue(v reflect.Value, f *fieldSchema, val any) string {
 		var list []string
 		switch x := val.(type) {
 		case string:
-			list = splitList(x)
+			list = protocol.SplitList(x)
 		case []string:
 			list = slices.Clone(x)
 		case []any:

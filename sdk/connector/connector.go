@@ -2,78 +2,7 @@ package connector
 
 import (
 	"context"
-	"time"
 )
-
-// Kind is the direction a connector instance moves records in.
-type Kind string
-
-// The kinds a connector can serve.
-const (
-	// KindSource reads from an external system into a station.
-	KindSource Kind = "source"
-	// KindSink writes from a station to an external system.
-	KindSink Kind = "sink"
-)
-
-// Header is one record header. Keys may repeat.
-type Header struct {
-	Key   string
-	Value []byte
-}
-
-// Record is a message crossing the connector boundary.
-//
-// For a sink, Partition and Offset say where the record sits in its station;
-// sinks use them to make writes idempotent. A source leaves them zero. A zero
-// Timestamp from a source means "let the broker stamp it". The connector owns
-// the slices it receives and must not keep those it returns once returned.
-type Record struct {
-	Key       []byte
-	Value     []byte
-	Headers   []Header
-	Timestamp time.Time
-	Partition uint32
-	Offset    uint64
-	// ID, set by a source, names the record in the external system so that
-	// reading it again yields the same ID (file and byte offset, object and
-	// line). The host uses it to produce each record once even when a crash
-	// makes the source read some again. Sinks see it empty.
-	ID string
-}
-
-// Position is a source's opaque checkpoint: the source returns one with each
-// batch and gets the last durable one back in Open after a restart.
-type Position []byte
-
-// Batch is what a Source's Read returns.
-type Batch struct {
-	// Records to append to the station, in order.
-	Records []Record
-	// Position after this batch, including its rejected records.
-	Position Position
-	// Rejected are records the source could not parse; the host sends them
-	// to the connector's dead-letter station with the reason.
-	Rejected []Rejected
-}
-
-// Rejected is a record a source read but could not turn into a Record.
-type Rejected struct {
-	// Record holds the raw bytes, usually in Value.
-	Record Record
-	// Reason says why, with enough context to find the input (file, line).
-	Reason string
-}
-
-// SinkInfo tells a sink what it is writing for.
-type SinkInfo struct {
-	// Connector is the connector's name from its YAML definition.
-	Connector string
-	// Station is the station the records come from.
-	Station string
-	// Partitions is the station's partition count.
-	Partitions uint32
-}
 
 // Sink writes records to an external system.
 //
@@ -168,6 +97,13 @@ type Definition struct {
 	Sink *SinkFactory
 	// Source builds the source from its config; nil if it has no source.
 	Source *SourceFactory
+	// Env lists the environment variables the connector reads, which a
+	// connector definition's env may then set: names (AWS_REGION) or
+	// prefixes ending in "*" (AWS_*). The host passes the plugin only
+	// these, on top of a clean base environment (PATH), and refuses a
+	// definition that sets any other. PATH, HOME, LD_* and the like can
+	// never be declared.
+	Env []string
 }
 
 // Spec returns the connector's spec, built from the definition and its
@@ -181,6 +117,7 @@ func (d Definition) Spec() Spec {
 		Homepage:        d.Homepage,
 		License:         d.License,
 		ProtocolVersion: ProtocolVersion,
+		Env:             d.Env,
 	}
 	switch {
 	case d.Source != nil && d.Sink != nil:

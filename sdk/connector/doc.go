@@ -20,12 +20,13 @@
 // # Process model
 //
 // The broker's plugin host starts the binary with hashicorp/go-plugin and
-// talks gRPC to it (the contract is plugin/proto/connector.proto). The host
+// talks gRPC to it (the contract is sdk/proto/connector.proto). The host
 // calls Spec, then Configure (which decodes the config and calls the factory
-// given to NewSink or NewSource), then Open and the data calls. The same
-// package holds the host's side of the wire: [ClientConfig], [ClientPlugins],
-// [ConnectorClient] and client implementations of [Sink] and [Source], so the
-// host drives a plugin through the very interfaces the author implemented.
+// given to NewSink or NewSource), then Open and the data calls. This
+// package serves the plugin's side only. The values that cross the boundary
+// (Record, Batch, Spec, the errors) are defined by package protocol, which
+// the SDK and the host share, and re-exported here; a connector needs
+// nothing else.
 //
 // # Errors
 //
@@ -33,7 +34,7 @@
 // process boundary: wrap them with [Fatal], [Retryable], or return a
 // [*BackoffError], [FieldErrors] or [*BatchError]; in the host,
 // errors.Is(err, connector.ErrFatal) and errors.As(err, &backoff) work on what
-// the client returns. Context cancellation and deadlines come back as
+// the protocol's client returns. Context cancellation and deadlines come back as
 // context.Canceled and context.DeadlineExceeded.
 //
 // # Logging

@@ -3,45 +3,19 @@ package connector
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
-	pb "github.com/junctionhq/junction/plugin/proto/connectorv1"
-)
-
-// ProtocolVersion is the connector protocol version this SDK speaks. It is
-// bumped on any incompatible change to plugin/proto/connector.proto.
-const ProtocolVersion = 1
-
-// DefaultMaxMessageBytes is the largest gRPC message either side accepts
-// unless configured otherwise: a Write or a source batch must fit in it.
-const DefaultMaxMessageBytes = 64 << 20
-
-// Handshake is what the host and a plugin must agree on before talking. The
-// cookie only keeps plugin binaries from being run by hand by mistake; it is
-// not a security measure.
-var Handshake = plugin.HandshakeConfig{
-	ProtocolVersion:  ProtocolVersion,
-	MagicCookieKey:   "JUNCTION_CONNECTOR_PLUGIN",
-	MagicCookieValue: "c0f3b7e2-5a61-4d8e-9b1f-7e4a2d96c851",
-}
-
-// Names under which the host dispenses a plugin's parts.
-const (
-	// PluginConnector dispenses a *ConnectorClient.
-	PluginConnector = "connector"
-	// PluginSink dispenses a Sink.
-	PluginSink = "sink"
-	// PluginSource dispenses a Source.
-	PluginSource = "source"
+	pb "github.com/junctionhq/junction/sdk/proto/connectorv1"
+	"github.com/junctionhq/junction/sdk/protocol"
 )
 
 var (
@@ -50,9 +24,12 @@ var (
 	_ plugin.GRPCPlugin = (*SourcePlugin)(nil)
 )
 
-// ConnectorPlugin is the go-plugin plugin for the Connector service: on the
-// plugin side it serves the Definition, on the host side it gives a
-// *ConnectorClient.
+// errHostSide is what the plugin side's GRPCClient methods return: the
+// host's side of the wire lives with the host.
+var errHostSide = errors.New("connector: the SDK serves the plugin's side only; hosts dispense clients from their own plugin set")
+
+// ConnectorPlugin is the go-plugin plugin that serves a Definition's
+// Connector service (Spec, Configure).
 type ConnectorPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
 	srv *server
@@ -64,14 +41,13 @@ func (p *ConnectorPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error
 	return nil
 }
 
-// GRPCClient returns a *ConnectorClient.
-func (p *ConnectorPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return &ConnectorClient{c: pb.NewConnectorClient(c)}, nil
+// GRPCClient fails: the host dispenses its own client.
+func (p *ConnectorPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, errHostSide
 }
 
-// SinkPlugin is the go-plugin plugin for the Sink service: on the plugin
-// side it serves the Sink that Configure built, on the host side it gives a
-// Sink.
+// SinkPlugin is the go-plugin plugin that serves the Sink service, driving
+// the Sink that Configure built.
 type SinkPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
 	srv *server
@@ -83,14 +59,13 @@ func (p *SinkPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 	return nil
 }
 
-// GRPCClient returns a Sink that calls the plugin.
-func (p *SinkPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return Sink(&sinkClient{c: pb.NewSinkClient(c)}), nil
+// GRPCClient fails: the host dispenses its own client.
+func (p *SinkPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, errHostSide
 }
 
-// SourcePlugin is the go-plugin plugin for the Source service: on the
-// plugin side it serves the Source that Configure built, on the host side
-// it gives a Source.
+// SourcePlugin is the go-plugin plugin that serves the Source service,
+// driving the Source that Configure built.
 type SourcePlugin struct {
 	plugin.NetRPCUnsupportedPlugin
 	srv *server
@@ -102,77 +77,23 @@ func (p *SourcePlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 	return nil
 }
 
-// GRPCClient returns a Source that calls the plugin. ctx is go-plugin's,
-// cancelled when the plugin process exits; the Read stream runs under it.
-func (p *SourcePlugin) GRPCClient(ctx context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return Source(&sourceClient{c: pb.NewSourceClient(c), base: ctx}), nil
+// GRPCClient fails: the host dispenses its own client.
+func (p *SourcePlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientConn) (any, error) {
+	return nil, errHostSide
 }
 
-// ClientPlugins returns the plugin set the host gives go-plugin. Dispense
-// PluginConnector, PluginSink or PluginSource from it.
-func ClientPlugins() plugin.PluginSet {
-	return ServerPlugins(Definition{}, nil)
-}
-
-// ServerPlugins returns the plugin set that serves def: the three plugins
+// ServerPlugins returns the plugin set that serves def under the names of
+// protocol.PluginConnector, PluginSink and PluginSource: the three plugins
 // share one instance slot, which Configure fills. Serve uses it; tests and
-// in-process hosts can register it on their own grpc.Server by calling
-// GRPCServer on each plugin. log may be nil for slog.Default().
+// in-process hosts can register it on their own grpc.Server (made with
+// protocol.ServerOptions) by calling GRPCServer on each plugin. log may be
+// nil for slog.Default().
 func ServerPlugins(def Definition, log *slog.Logger) plugin.PluginSet {
 	srv := newServer(def, log)
 	return plugin.PluginSet{
-		PluginConnector: &ConnectorPlugin{srv: srv},
-		PluginSink:      &SinkPlugin{srv: srv},
-		PluginSource:    &SourcePlugin{srv: srv},
-	}
-}
-
-// windowBytes is the HTTP/2 flow-control window between host and plugin.
-const windowBytes = 16 << 20
-
-// DialOptions returns the gRPC dial options a host needs to exchange
-// messages up to maxBytes with a plugin (0 means DefaultMaxMessageBytes).
-func DialOptions(maxBytes int) []grpc.DialOption {
-	if maxBytes <= 0 {
-		maxBytes = DefaultMaxMessageBytes
-	}
-	return []grpc.DialOption{
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxBytes), grpc.MaxCallSendMsgSize(maxBytes)),
-		// Batches are megabytes: a window of gRPC's default 64 KiB would
-		// cost a round trip per 64 KiB.
-		grpc.WithInitialWindowSize(windowBytes),
-		grpc.WithInitialConnWindowSize(windowBytes),
-		grpc.WithWriteBufferSize(256 << 10),
-		grpc.WithReadBufferSize(256 << 10),
-	}
-}
-
-// ServerOptions returns the gRPC server options a plugin needs to exchange
-// messages up to maxBytes with the host (0 means DefaultMaxMessageBytes).
-func ServerOptions(maxBytes int) []grpc.ServerOption {
-	if maxBytes <= 0 {
-		maxBytes = DefaultMaxMessageBytes
-	}
-	return []grpc.ServerOption{
-		grpc.MaxRecvMsgSize(maxBytes), grpc.MaxSendMsgSize(maxBytes),
-		grpc.InitialWindowSize(windowBytes), grpc.InitialConnWindowSize(windowBytes),
-		grpc.WriteBufferSize(256 << 10), grpc.ReadBufferSize(256 << 10),
-	}
-}
-
-// ClientConfig returns the go-plugin client configuration to launch the
-// plugin binary cmd: handshake, plugin set, gRPC only, messages up to
-// DefaultMaxMessageBytes. logger receives the plugin's log lines (nil for
-// go-plugin's default). The host may adjust the result (SecureConfig,
-// StartTimeout, GRPCDialOptions via DialOptions) before plugin.NewClient.
-func ClientConfig(cmd *exec.Cmd, logger hclog.Logger) *plugin.ClientConfig {
-	return &plugin.ClientConfig{
-		HandshakeConfig:  Handshake,
-		Plugins:          ClientPlugins(),
-		Cmd:              cmd,
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		GRPCDialOptions:  DialOptions(0),
-		Logger:           logger,
+		protocol.PluginConnector: &ConnectorPlugin{srv: srv},
+		protocol.PluginSink:      &SinkPlugin{srv: srv},
+		protocol.PluginSource:    &SourcePlugin{srv: srv},
 	}
 }
 
@@ -186,7 +107,8 @@ type serveOptions struct {
 }
 
 // WithMaxMessageBytes sets the largest gRPC message the plugin accepts and
-// sends; the host must dial with at least as much (see DialOptions).
+// sends; the host must dial with at least as much (see
+// protocol.DialOptions).
 func WithMaxMessageBytes(n int) ServeOption {
 	return func(o *serveOptions) { o.maxMessageBytes = n }
 }
@@ -223,10 +145,10 @@ func serve(def Definition, opts ...ServeOption) int {
 	log := slog.New(NewLogHandler(o.stderr, slog.LevelDebug)).With("plugin", def.Name)
 	slog.SetDefault(log)
 	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig: Handshake,
+		HandshakeConfig: protocol.Handshake,
 		Plugins:         ServerPlugins(def, log),
 		GRPCServer: func(so []grpc.ServerOption) *grpc.Server {
-			return grpc.NewServer(append(so, ServerOptions(o.maxMessageBytes)...)...)
+			return grpc.NewServer(append(so, protocol.ServerOptions(o.maxMessageBytes)...)...)
 		},
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Name: def.Name, Output: o.stderr, JSONFormat: true, Level: hclog.Info,

@@ -10,7 +10,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	pb "github.com/junctionhq/junction/plugin/proto/connectorv1"
+	pb "github.com/junctionhq/junction/sdk/proto/connectorv1"
+	"github.com/junctionhq/junction/sdk/protocol"
 )
 
 type loggerKey struct{}
@@ -65,7 +66,7 @@ type connectorServer struct {
 }
 
 func (c connectorServer) Spec(context.Context, *pb.SpecRequest) (*pb.SpecResponse, error) {
-	return &pb.SpecResponse{Spec: specToPB(c.s.def.Spec())}, nil
+	return &pb.SpecResponse{Spec: protocol.SpecToPB(c.s.def.Spec())}, nil
 }
 
 func (c connectorServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
@@ -75,7 +76,7 @@ func (c connectorServer) Configure(ctx context.Context, req *pb.ConfigureRequest
 		inst any
 		err  error
 	)
-	switch kind := kindFromPB(req.GetKind()); {
+	switch kind := protocol.KindFromPB(req.GetKind()); {
 	case kind == KindSink && s.def.Sink != nil:
 		var cfg any
 		if cfg, err = s.def.Sink.cfg.decode(raw); err == nil {
@@ -87,7 +88,7 @@ func (c connectorServer) Configure(ctx context.Context, req *pb.ConfigureRequest
 			inst, err = s.def.Source.build(cfg)
 		}
 	default:
-		return nil, toStatus(Fatal(fmt.Errorf("connector %s does not serve kind %v", s.def.Name, req.GetKind())))
+		return nil, protocol.ToStatus(Fatal(fmt.Errorf("connector %s does not serve kind %v", s.def.Name, req.GetKind())))
 	}
 	if err != nil {
 		var fes FieldErrors
@@ -99,7 +100,7 @@ func (c connectorServer) Configure(ctx context.Context, req *pb.ConfigureRequest
 			}
 			return resp, nil
 		}
-		return nil, toStatus(fmt.Errorf("configure %s: %w", s.def.Name, err))
+		return nil, protocol.ToStatus(fmt.Errorf("configure %s: %w", s.def.Name, err))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -137,7 +138,7 @@ func (k sinkServer) Open(ctx context.Context, req *pb.SinkOpenRequest) (*pb.Sink
 	info.Partitions = req.GetPartitions()
 	durable, err := sink.Open(k.s.ctx(ctx), info)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, protocol.ToStatus(err)
 	}
 	resp := &pb.SinkOpenResponse{}
 	for p, off := range durable {
@@ -151,9 +152,9 @@ func (k sinkServer) Write(ctx context.Context, req *pb.SinkWriteRequest) (*pb.Si
 	if err != nil {
 		return nil, err
 	}
-	records := recordsFromPB(req.GetRecords())
+	records := protocol.RecordsFromPB(req.GetRecords())
 	if packed := req.GetPackedRecords(); len(packed) > 0 {
-		if records, err = decodePacked(packed); err != nil {
+		if records, err = protocol.DecodePacked(packed); err != nil {
 			return nil, status.Error(codes.InvalidArgument, err.Error())
 		}
 	}
@@ -167,7 +168,7 @@ func (k sinkServer) Write(ctx context.Context, req *pb.SinkWriteRequest) (*pb.Si
 		return resp, nil
 	}
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, protocol.ToStatus(err)
 	}
 	return &pb.SinkWriteResponse{}, nil
 }
@@ -181,7 +182,7 @@ func (k sinkServer) Teardown(ctx context.Context, _ *pb.TeardownRequest) (*pb.Te
 		return &pb.TeardownResponse{}, nil
 	}
 	if err := sink.Teardown(k.s.ctx(ctx)); err != nil {
-		return nil, toStatus(err)
+		return nil, protocol.ToStatus(err)
 	}
 	return &pb.TeardownResponse{}, nil
 }
@@ -210,7 +211,7 @@ func (r sourceServer) Open(ctx context.Context, req *pb.SourceOpenRequest) (*pb.
 		pos = req.GetPosition()
 	}
 	if err := src.Open(r.s.ctx(ctx), pos); err != nil {
-		return nil, toStatus(err)
+		return nil, protocol.ToStatus(err)
 	}
 	return &pb.SourceOpenResponse{}, nil
 }
@@ -242,12 +243,12 @@ func (r sourceServer) Read(_ *pb.SourceReadRequest, stream pb.Source_ReadServer)
 	for {
 		b, err := src.Read(ctx)
 		if err != nil {
-			return toStatus(err)
+			return protocol.ToStatus(err)
 		}
 		if len(b.Records) == 0 && len(b.Rejected) == 0 && len(b.Position) == 0 {
 			continue
 		}
-		if err := stream.Send(batchToPB(b)); err != nil {
+		if err := stream.Send(protocol.BatchToPB(b)); err != nil {
 			return err
 		}
 	}
@@ -263,7 +264,7 @@ func (r sourceServer) Ack(ctx context.Context, req *pb.SourceAckRequest) (*pb.So
 		pos[i] = p
 	}
 	if err := src.Ack(r.s.ctx(ctx), pos); err != nil {
-		return nil, toStatus(err)
+		return nil, protocol.ToStatus(err)
 	}
 	return &pb.SourceAckResponse{}, nil
 }
@@ -280,14 +281,14 @@ func (r sourceServer) Teardown(ctx context.Context, _ *pb.TeardownRequest) (*pb.
 		select {
 		case <-done:
 		case <-ctx.Done():
-			return nil, toStatus(ctx.Err())
+			return nil, protocol.ToStatus(ctx.Err())
 		}
 	}
 	if src == nil {
 		return &pb.TeardownResponse{}, nil
 	}
 	if err := src.Teardown(r.s.ctx(ctx)); err != nil {
-		return nil, toStatus(err)
+		return nil, protocol.ToStatus(err)
 	}
 	return &pb.TeardownResponse{}, nil
 }

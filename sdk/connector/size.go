@@ -3,7 +3,7 @@ package connector
 import (
 	"strconv"
 
-	"github.com/junctionhq/junction/internal/units"
+	"github.com/junctionhq/junction/sdk/units"
 )
 
 // Size is a number of bytes. In configuration it is written as a plain

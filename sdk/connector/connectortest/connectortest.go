@@ -35,6 +35,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/junctionhq/junction/sdk/connector"
+	"github.com/junctionhq/junction/sdk/protocol"
 )
 
 // SinkHarness is what a sink's test provides for one subtest: a config
@@ -81,9 +82,9 @@ func newOptions(opts []Option) options {
 }
 
 // Instance is a plugin served over an in-memory gRPC connection, as a
-// separate process would be, with the host's clients.
+// separate process would be, with the protocol's clients the host uses.
 type Instance struct {
-	Connector *connector.ConnectorClient
+	Connector *protocol.ConnectorClient
 	Sink      connector.Sink
 	Source    connector.Source
 
@@ -97,7 +98,7 @@ type Instance struct {
 func Start(t testing.TB, def connector.Definition) *Instance {
 	t.Helper()
 	lis := bufconn.Listen(1 << 20)
-	srv := grpc.NewServer(connector.ServerOptions(0)...)
+	srv := grpc.NewServer(protocol.ServerOptions(0)...)
 	for name, p := range connector.ServerPlugins(def, nil) {
 		if err := p.(plugin.GRPCPlugin).GRPCServer(nil, srv); err != nil {
 			t.Fatalf("register %s: %v", name, err)
@@ -105,7 +106,7 @@ func Start(t testing.TB, def connector.Definition) *Instance {
 	}
 	go func() { _ = srv.Serve(lis) }()
 	conn, err := grpc.NewClient("passthrough:///bufnet",
-		append(connector.DialOptions(0),
+		append(protocol.DialOptions(0),
 			grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
 			grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 	if err != nil {
@@ -113,24 +114,11 @@ func Start(t testing.TB, def connector.Definition) *Instance {
 		t.Fatalf("dial: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	inst := &Instance{conn: conn, server: srv, cancel: cancel}
-	clients := connector.ClientPlugins()
-	for name, dst := range map[string]any{
-		connector.PluginConnector: &inst.Connector, connector.PluginSink: &inst.Sink, connector.PluginSource: &inst.Source,
-	} {
-		c, err := clients[name].(plugin.GRPCPlugin).GRPCClient(ctx, nil, conn)
-		if err != nil {
-			inst.Close()
-			t.Fatalf("client %s: %v", name, err)
-		}
-		switch d := dst.(type) {
-		case **connector.ConnectorClient:
-			*d = c.(*connector.ConnectorClient)
-		case *connector.Sink:
-			*d = c.(connector.Sink)
-		case *connector.Source:
-			*d = c.(connector.Source)
-		}
+	inst := &Instance{
+		Connector: protocol.NewConnectorClient(conn),
+		Sink:      protocol.NewSinkClient(conn),
+		Source:    protocol.NewSourceClient(ctx, conn),
+		conn:      conn, server: srv, cancel: cancel,
 	}
 	t.Cleanup(inst.Close)
 	return inst

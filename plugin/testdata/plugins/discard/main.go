@@ -1,9 +1,13 @@
 // Command discard is a sink plugin that drops every record, to measure the
-// cost of the plugin process boundary.
+// cost of the plugin process boundary. It declares DISCARD_* in its spec;
+// DISCARD_REFUSE, when set, makes Configure fail with its value, so tests
+// see what environment the plugin received.
 package main
 
 import (
 	"context"
+	"os"
+	"strconv"
 
 	"github.com/junctionhq/junction/sdk/connector"
 )
@@ -21,6 +25,12 @@ func (sink) Write(context.Context, []connector.Record) error { return nil }
 func main() {
 	connector.Serve(connector.Definition{
 		Name: "discard", Version: "0.1.0", Description: "A sink that drops every record.",
-		Sink: connector.NewSink(func(config) (connector.Sink, error) { return sink{}, nil }),
+		Env: []string{"DISCARD_*"},
+		Sink: connector.NewSink(func(config) (connector.Sink, error) {
+			if v, ok := os.LookupEnv("DISCARD_REFUSE"); ok {
+				return nil, connector.FieldErrors{{Field: "token", Message: "refused: DISCARD_REFUSE=" + v + ", HOME set: " + strconv.FormatBool(os.Getenv("HOME") != "")}}
+			}
+			return sink{}, nil
+		}),
 	})
 }

@@ -9,6 +9,7 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 
 	"github.com/junctionhq/junction/sdk/connector"
+	"github.com/junctionhq/junction/sdk/protocol"
 )
 
 func main() {
@@ -16,7 +17,7 @@ func main() {
 		fmt.Println(`{"name":"oldproto","version":"0.1.0","kinds":["sink"],"fields":[],"protocol_version":7}`)
 		return
 	}
-	hs := connector.Handshake
+	hs := protocol.Handshake
 	hs.ProtocolVersion = 7
 	goplugin.Serve(&goplugin.ServeConfig{HandshakeConfig: hs, Plugins: connector.ServerPlugins(connector.Definition{}, nil), GRPCServer: goplugin.DefaultGRPCServer})
 }

@@ -1,4 +1,0 @@
-// Package connectorv1 holds the gRPC messages and services of the
-// connector protocol, generated from plugin/proto/connector.proto (make
-// proto). Plugin authors use sdk/connector instead.
-package connectorv1

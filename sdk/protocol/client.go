@@ -1,0 +1,246 @@
+package protocol
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	pb "github.com/junctionhq/junction/sdk/proto/connectorv1"
+)
+
+// ConnectorClient is the host's handle on a plugin's Connector service. It
+// is safe for concurrent use.
+type ConnectorClient struct {
+	c pb.ConnectorClient
+}
+
+// NewConnectorClient returns a client of the Connector service on cc.
+func NewConnectorClient(cc grpc.ClientConnInterface) *ConnectorClient {
+	return &ConnectorClient{c: pb.NewConnectorClient(cc)}
+}
+
+// Spec asks the plugin for its spec.
+func (c *ConnectorClient) Spec(ctx context.Context) (Spec, error) {
+	resp, err := c.c.Spec(ctx, &pb.SpecRequest{})
+	if err != nil {
+		return Spec{}, fmt.Errorf("connector spec: %w", FromStatus(err))
+	}
+	return SpecFromPB(resp.GetSpec()), nil
+}
+
+// Configure validates cfg for kind and, when it is valid, makes the plugin
+// build the instance that the Sink or Source dispensed from the same client
+// then drives. It returns every field error at once; none means the config
+// is valid. The error is for everything else: the transport, a kind the
+// plugin does not serve (ErrFatal), a factory failing.
+//
+// cfg must hold only what structpb.NewValue accepts (YAML-decoded maps,
+// lists, strings, numbers, bools); numbers cross as float64, so integers
+// beyond 2^53 lose precision. Configuring again replaces an instance that is
+// not open; tear an open one down first.
+func (c *ConnectorClient) Configure(ctx context.Context, kind Kind, station, connectorName string, cfg map[string]any) ([]FieldError, error) {
+	st, err := structpb.NewStruct(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connector configure: encode config: %w", err)
+	}
+	resp, err := c.c.Configure(ctx, &pb.ConfigureRequest{
+		Kind: KindToPB(kind), Config: st, Connector: connectorName, Station: station,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connector configure: %w", FromStatus(err))
+	}
+	var fes []FieldError
+	for _, e := range resp.GetErrors() {
+		fes = append(fes, FieldError{Field: e.GetField(), Message: e.GetMessage()})
+	}
+	return fes, nil
+}
+
+// SinkClient drives a plugin's sink: it implements connector.Sink over the
+// wire. Like any Sink, its methods must not be called concurrently.
+type SinkClient struct {
+	c pb.SinkClient
+}
+
+// NewSinkClient returns a client of the Sink service on cc.
+func NewSinkClient(cc grpc.ClientConnInterface) *SinkClient {
+	return &SinkClient{c: pb.NewSinkClient(cc)}
+}
+
+// Open sends info.Partitions; the plugin fills Connector and Station from
+// Configure.
+func (k *SinkClient) Open(ctx context.Context, info SinkInfo) (map[uint32]uint64, error) {
+	resp, err := k.c.Open(ctx, &pb.SinkOpenRequest{Partitions: info.Partitions})
+	if err != nil {
+		return nil, fmt.Errorf("sink open: %w", FromStatus(err))
+	}
+	if len(resp.GetDurable()) == 0 {
+		return nil, nil
+	}
+	durable := make(map[uint32]uint64, len(resp.GetDurable()))
+	for _, d := range resp.GetDurable() {
+		durable[d.GetPartition()] = d.GetNextOffset()
+	}
+	return durable, nil
+}
+
+// Write sends records packed and returns once the plugin reports them
+// durable, or a *BatchError naming the records it could not write.
+func (k *SinkClient) Write(ctx context.Context, records []Record) error {
+	packed := AppendPacked(make([]byte, 0, PackedSize(records)), records)
+	resp, err := k.c.Write(ctx, &pb.SinkWriteRequest{PackedRecords: packed})
+	if err != nil {
+		return fmt.Errorf("sink write: %w", FromStatus(err))
+	}
+	if len(resp.GetFailed()) == 0 {
+		return nil
+	}
+	be := &BatchError{Failed: make(map[int]error, len(resp.GetFailed()))}
+	for _, f := range resp.GetFailed() {
+		be.Failed[int(f.GetIndex())] = errors.New(f.GetMessage())
+	}
+	return be
+}
+
+// Teardown tears the plugin's sink down.
+func (k *SinkClient) Teardown(ctx context.Context) error {
+	if _, err := k.c.Teardown(ctx, &pb.TeardownRequest{}); err != nil {
+		return fmt.Errorf("sink teardown: %w", FromStatus(err))
+	}
+	return nil
+}
+
+// SourceClient drives a plugin's source: it implements connector.Source
+// over the wire. The plugin streams batches; a goroutine receives them one
+// at a time and hands each to a Read, so a batch is never lost when a
+// Read's ctx ends first. Like any Source, only Ack may run concurrently
+// with Read.
+type SourceClient struct {
+	c pb.SourceClient
+	// base is the parent of the stream's context: go-plugin cancels it when
+	// the plugin process exits.
+	base context.Context
+
+	mu      sync.Mutex
+	results chan readResult
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+// NewSourceClient returns a client of the Source service on cc. The Read
+// stream runs under base (go-plugin's context, cancelled when the plugin
+// process exits), not under the ctx of a Read.
+func NewSourceClient(base context.Context, cc grpc.ClientConnInterface) *SourceClient {
+	return &SourceClient{c: pb.NewSourceClient(cc), base: base}
+}
+
+type readResult struct {
+	batch Batch
+	err   error
+}
+
+// Open opens the plugin's source after pos.
+func (s *SourceClient) Open(ctx context.Context, pos Position) error {
+	if _, err := s.c.Open(ctx, &pb.SourceOpenRequest{Position: pos}); err != nil {
+		return fmt.Errorf("source open: %w", FromStatus(err))
+	}
+	return nil
+}
+
+// Read returns the next batch from the plugin's stream, starting the stream
+// on first use and after an error. Its ctx bounds the wait here; the
+// plugin's Read runs under the stream's context, which ends at Teardown.
+func (s *SourceClient) Read(ctx context.Context) (Batch, error) {
+	results, err := s.stream()
+	if err != nil {
+		return Batch{}, err
+	}
+	select {
+	case r := <-results:
+		if r.err != nil {
+			s.stop()
+			return Batch{}, r.err
+		}
+		return r.batch, nil
+	case <-ctx.Done():
+		return Batch{}, ctx.Err()
+	}
+}
+
+func (s *SourceClient) stream() (chan readResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.results != nil {
+		return s.results, nil
+	}
+	ctx, cancel := context.WithCancel(s.base)
+	stream, err := s.c.Read(ctx, &pb.SourceReadRequest{})
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("source read: %w", FromStatus(err))
+	}
+	results, done := make(chan readResult), make(chan struct{})
+	s.results, s.cancel, s.done = results, cancel, done
+	go func() {
+		defer close(done)
+		for {
+			msg, err := stream.Recv()
+			var r readResult
+			switch {
+			case errors.Is(err, io.EOF):
+				r.err = fmt.Errorf("source read: plugin ended the stream: %w", ErrRetryable)
+			case err != nil:
+				r.err = fmt.Errorf("source read: %w", FromStatus(err))
+			default:
+				r.batch = BatchFromPB(msg)
+			}
+			select {
+			case results <- r:
+			case <-ctx.Done():
+				return
+			}
+			if r.err != nil {
+				return
+			}
+		}
+	}()
+	return results, nil
+}
+
+// stop ends the stream and waits for its goroutine.
+func (s *SourceClient) stop() {
+	s.mu.Lock()
+	cancel, done := s.cancel, s.done
+	s.results, s.cancel, s.done = nil, nil, nil
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+}
+
+// Ack tells the plugin which batches are durably in the station.
+func (s *SourceClient) Ack(ctx context.Context, positions []Position) error {
+	req := &pb.SourceAckRequest{Positions: make([][]byte, len(positions))}
+	for i, p := range positions {
+		req.Positions[i] = p
+	}
+	if _, err := s.c.Ack(ctx, req); err != nil {
+		return fmt.Errorf("source ack: %w", FromStatus(err))
+	}
+	return nil
+}
+
+// Teardown stops the stream, then tears the plugin's source down.
+func (s *SourceClient) Teardown(ctx context.Context) error {
+	s.stop()
+	if _, err := s.c.Teardown(ctx, &pb.TeardownRequest{}); err != nil {
+		return fmt.Errorf("source teardown: %w", FromStatus(err))
+	}
+	return nil
+}
