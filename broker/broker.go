@@ -34,6 +34,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -70,7 +71,20 @@ type Options struct {
 	// Clock stamps messages, ack deadlines, retention and dedup expiry.
 	// Default time.Now; tests pass a fake one.
 	Clock func() time.Time
+	// MaxNackDelay is the longest redelivery delay a nack may ask for.
+	// Default 24h.
+	MaxNackDelay time.Duration
+	// MaxPendingBytes bounds the memory all consumer groups together spend
+	// on deliveries awaiting acknowledgement (about PendingEntryBytes
+	// each); past it groups get no new messages until acks make room.
+	// Default 256 MiB.
+	MaxPendingBytes int64
 }
+
+// PendingEntryBytes is what the broker charges MaxPendingBytes for one
+// delivery awaiting acknowledgement: its entry in the group's pending map
+// and in its ack-deadline queue.
+const PendingEntryBytes = 160
 
 func (o Options) withDefaults() Options {
 	if o.MaxMessageBytes == 0 {
@@ -93,6 +107,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
+	}
+	if o.MaxNackDelay == 0 {
+		o.MaxNackDelay = 24 * time.Hour
+	}
+	if o.MaxPendingBytes == 0 {
+		o.MaxPendingBytes = 256 << 20
 	}
 	return o
 }
@@ -122,6 +142,9 @@ type Broker struct {
 	connectorsDB meta.ConnectorStore
 	lock         *os.File
 	metrics      *metrics
+
+	// pendingEntries counts deliveries awaiting ack in every group.
+	pendingEntries atomic.Int64
 
 	ops      keylock.Map // by station name
 	mu       sync.RWMutex
@@ -260,6 +283,11 @@ func (b *Broker) Close() error {
 }
 
 func (b *Broker) now() time.Time { return b.opts.Clock() }
+
+// pendingRoom is how many more deliveries may await ack server-wide.
+func (b *Broker) pendingRoom() int {
+	return int(max(0, b.opts.MaxPendingBytes/PendingEntryBytes-b.pendingEntries.Load()))
+}
 
 func (b *Broker) closeStations() {
 	for _, st := range b.stations {
@@ -478,11 +506,16 @@ func (b *Broker) every(interval time.Duration, fn func()) {
 func (b *Broker) commitOffsets() error {
 	b.mu.RLock()
 	var offs []meta.Offset
+	var counts []meta.Deliveries
 	var dirty []*group
 	var per [][]meta.Offset
 	for _, st := range b.stations {
 		for _, g := range st.groupList() {
-			if o := g.dirtyOffsets(); len(o) > 0 {
+			o, ds := g.dirtyOffsets()
+			if ds != nil {
+				counts = append(counts, *ds)
+			}
+			if len(o) > 0 {
 				offs = append(offs, o...)
 				dirty = append(dirty, g)
 				per = append(per, o)
@@ -490,7 +523,7 @@ func (b *Broker) commitOffsets() error {
 		}
 	}
 	b.mu.RUnlock()
-	if err := b.groupsDB.CommitOffsets(offs); err != nil {
+	if err := b.groupsDB.CommitOffsets(offs, counts...); err != nil {
 		for _, g := range dirty {
 			g.markDirty()
 		}

@@ -85,6 +85,12 @@ type group struct {
 	delayed      delayHeap     // nacked deliveries by redelivery time
 	wakeCh       chan struct{}
 	epoch        uint64 // bumped when a seek or reset replaces the partitions' state
+	// prior holds delivery counts stored before a restart for messages
+	// not yet delivered again; countsDirty says the stored counts are
+	// behind (a count reached 2 or a counted message was acked).
+	prior       map[MessageRef]uint32
+	countsDirty bool
+	tracked     int // entries of the parts' pending maps, charged to the broker's budget
 	dirty        bool
 	closed       bool
 	deleted      bool
@@ -104,6 +110,9 @@ type pendingMsg struct {
 	deliveries uint32
 	due        time.Time
 	dlq        bool // being moved to the dead-letter station
+	// delayed: nacked and waiting for its redelivery time; it does not
+	// count against max_ack_pending meanwhile.
+	delayed bool
 }
 
 type expiry struct {
@@ -141,7 +150,7 @@ func (g *group) committed(p int) uint64 {
 
 func (g *group) markDirty() {
 	g.mu.Lock()
-	g.dirty = true
+	g.dirty, g.countsDirty = true, true
 	g.mu.Unlock()
 }
 
@@ -156,18 +165,35 @@ func (g *group) checkpointed(offs []meta.Offset) {
 	}
 }
 
-func (g *group) dirtyOffsets() []meta.Offset {
+// dirtyOffsets returns the group's committed offsets and, when they
+// changed, its delivery counts of more than one, for the checkpoint; nil
+// when nothing changed since the last.
+func (g *group) dirtyOffsets() ([]meta.Offset, *meta.Deliveries) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if !g.dirty || g.deleted {
-		return nil
+	if !(g.dirty || g.countsDirty) || g.deleted {
+		return nil, nil
 	}
-	g.dirty = false
+	var ds *meta.Deliveries
+	if g.countsDirty {
+		ds = &meta.Deliveries{Station: g.st.name, Group: g.name}
+		for i, p := range g.parts {
+			for off, pm := range p.pending {
+				if pm.deliveries > 1 {
+					ds.Counts = append(ds.Counts, meta.DeliveryCount{Partition: uint32(i), Offset: off, Count: pm.deliveries})
+				}
+			}
+		}
+		for ref, c := range g.prior {
+			ds.Counts = append(ds.Counts, meta.DeliveryCount{Partition: ref.Partition, Offset: ref.Offset, Count: c})
+		}
+	}
+	g.dirty, g.countsDirty = false, false
 	out := make([]meta.Offset, len(g.parts))
 	for i, p := range g.parts {
 		out[i] = meta.Offset{Station: g.st.name, Group: g.name, Partition: uint32(i), Offset: p.commit}
 	}
-	return out
+	return out, ds
 }
 
 func (g *group) maxDeliveries() uint32 {
@@ -373,12 +399,17 @@ func (g *group) take(max, maxBytes int, now time.Time) (out []Delivery, redo []e
 	}
 	maxDeliveries := g.maxDeliveries()
 	redeliver := func(e expiry) {
+		if e.pm.delayed {
+			e.pm.delayed = false
+			g.pending++
+		}
 		if e.pm.deliveries >= maxDeliveries {
 			e.pm.dlq = true
 			dead = append(dead, MessageRef{e.part, e.off})
 			return
 		}
 		e.pm.deliveries++
+		g.countsDirty = true
 		e.pm.due = now.Add(g.rec.Config.AckDeadline)
 		e.due = e.pm.due
 		g.expiries.push(e)
@@ -410,7 +441,7 @@ func (g *group) take(max, maxBytes int, now time.Time) (out []Delivery, redo []e
 		redeliver(e)
 	}
 
-	limit := int(g.rec.Config.MaxAckPending)
+	limit := min(int(g.rec.Config.MaxAckPending), g.pending+g.st.b.pendingRoom())
 	bytes := 0
 	full := func() bool { return maxBytes > 0 && bytes >= maxBytes && len(out) > 0 }
 	for tried := 0; tried < len(g.parts) && len(out)+len(redo) < max && g.pending < limit && !full(); tried++ {
@@ -440,10 +471,24 @@ func (g *group) take(max, maxBytes int, now time.Time) (out []Delivery, redo []e
 		for _, rec := range p.ahead[:n] {
 			pm := &pendingMsg{deliveries: 1, due: due}
 			p.pending[rec.Offset] = pm
+			if len(g.prior) > 0 {
+				// Delivered before a restart: count on from there.
+				ref := MessageRef{uint32(pi), rec.Offset}
+				if c, ok := g.prior[ref]; ok {
+					delete(g.prior, ref)
+					if c >= maxDeliveries {
+						pm.deliveries, pm.dlq = c, true
+						dead = append(dead, ref)
+						continue
+					}
+					pm.deliveries = c + 1
+				}
+			}
 			g.expiries.push(expiry{uint32(pi), rec.Offset, pm, due})
-			out = append(out, Delivery{Partition: uint32(pi), Record: rec, DeliveryCount: 1})
+			out = append(out, Delivery{Partition: uint32(pi), Record: rec, DeliveryCount: pm.deliveries})
 		}
 		g.pending += n
+		g.track(n)
 		if n > 0 {
 			p.cursor = p.ahead[n-1].Offset + 1
 			p.ahead = p.ahead[n:]
@@ -500,10 +545,13 @@ func (g *group) skipTo(pi int, start uint64) {
 	p := g.parts[pi]
 	g.st.b.log.Warn("consumer group fell behind retention; skipping deleted messages",
 		"station", g.st.name, "group", g.name, "partition", pi, "from", p.cursor, "to", start)
-	for off := range p.pending {
+	for off, pm := range p.pending {
 		if off < start {
 			delete(p.pending, off)
-			g.pending--
+			g.track(-1)
+			if !pm.delayed {
+				g.pending--
+			}
 		}
 	}
 	p.cursor = start
@@ -534,6 +582,31 @@ func (g *group) reread(redo []expiry) ([]Delivery, error) {
 		g.mu.Unlock()
 	}
 	return out, nil
+}
+
+// track counts n more (or fewer) pending entries of this group against the
+// broker's pending budget. g.mu is held.
+func (g *group) track(n int) {
+	g.tracked += n
+	g.st.b.pendingEntries.Add(int64(n))
+}
+
+// compactExpiries drops acknowledged deliveries from the ack-deadline
+// queue once they outnumber the live ones, so its size follows what is
+// pending, not the delivery rate times the deadline. g.mu is held.
+func (g *group) compactExpiries() {
+	if g.expiries.len() < 2*g.tracked+1024 {
+		return
+	}
+	q := g.expiries.items[g.expiries.head:]
+	kept := q[:0]
+	for _, e := range q {
+		if g.valid(e) {
+			kept = append(kept, e)
+		}
+	}
+	clear(q[len(kept):])
+	g.expiries = deque[expiry]{items: kept}
 }
 
 func (g *group) valid(e expiry) bool {
@@ -579,11 +652,18 @@ func (g *group) readOne(part uint32, off uint64) (Record, bool, error) {
 // ackLocked acknowledges one pending delivery. g.mu is held.
 func (g *group) ackLocked(part uint32, off uint64) bool {
 	p := g.parts[part]
-	if _, ok := p.pending[off]; !ok {
+	pm, ok := p.pending[off]
+	if !ok {
 		return false
 	}
 	delete(p.pending, off)
-	g.pending--
+	g.track(-1)
+	if !pm.delayed {
+		g.pending--
+	}
+	if pm.deliveries > 1 {
+		g.countsDirty = true
+	}
 	p.acked.set(off)
 	if off == p.commit {
 		p.commit = p.acked.advance(p.commit)
@@ -616,6 +696,7 @@ func (g *group) ack(refs []MessageRef) error {
 			missing = append(missing, r)
 		}
 	}
+	g.compactExpiries()
 	if g.pending < before {
 		g.wake()
 	}
@@ -636,8 +717,8 @@ func (b *Broker) Nack(ctx context.Context, stationName, groupName string, refs [
 	if err != nil {
 		return err
 	}
-	if delay < 0 {
-		return fieldErr("delay", "must not be negative")
+	if delay < 0 || delay > b.opts.MaxNackDelay {
+		return fieldErr("delay", "must be between 0 and %s, got %s", b.opts.MaxNackDelay, delay)
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -653,6 +734,10 @@ func (b *Broker) Nack(ctx context.Context, stationName, groupName string, refs [
 			continue
 		}
 		pm.due = due
+		if !pm.delayed {
+			pm.delayed = true
+			g.pending--
+		}
 		heap.Push(&g.delayed, expiry{r.Partition, r.Offset, pm, due})
 	}
 	g.wake()
@@ -817,6 +902,7 @@ func (b *Broker) DeleteGroup(ctx context.Context, stationName, groupName string)
 	delete(st.groups, groupName)
 	g.mu.Lock()
 	g.deleted = true
+	g.track(-g.tracked)
 	g.wake()
 	g.mu.Unlock()
 	return nil
@@ -837,6 +923,7 @@ func (b *Broker) ResetGroupOffset(ctx context.Context, stationName, groupName st
 	for i, p := range g.parts {
 		*p = groupPart{commit: commits[i], durable: p.durable, cursor: commits[i], acked: newAckWindow(commits[i]), pending: make(map[uint64]*pendingMsg)}
 	}
+	g.track(-g.tracked)
 	g.epoch++
 	g.pending = 0
 	g.expiries = deque[expiry]{}
@@ -869,7 +956,12 @@ func (b *Broker) SeekGroup(ctx context.Context, stationName, groupName string, o
 		first, next := g.st.logs[part].Bounds()
 		off = min(max(off, first), next)
 		p := g.parts[part]
-		g.pending -= len(p.pending)
+		for _, pm := range p.pending {
+			if !pm.delayed {
+				g.pending--
+			}
+		}
+		g.track(-len(p.pending))
 		*p = groupPart{commit: off, durable: p.durable, cursor: off, acked: newAckWindow(off), pending: make(map[uint64]*pendingMsg)}
 	}
 	g.epoch++

@@ -57,12 +57,18 @@ func (m *metrics) forgetStation(name string) {
 func (m *metrics) observeFsync(d time.Duration) { m.fsyncLatency.Observe(d.Seconds()) }
 
 func (m *metrics) register(reg prometheus.Registerer, b *Broker) error {
-	for _, c := range []prometheus.Collector{m.messagesIn, m.bytesIn, m.messagesOut, m.bytesOut, m.deadLetterFailing, m.produceLatency, m.fsyncLatency, &groupCollector{m, b}} {
+	for _, c := range []prometheus.Collector{pendingBytesGauge(b), m.messagesIn, m.bytesIn, m.messagesOut, m.bytesOut, m.deadLetterFailing, m.produceLatency, m.fsyncLatency, &groupCollector{m, b}} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func pendingBytesGauge(b *Broker) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "junction", Name: "pending_deliveries_bytes",
+		Help: "Memory charged for deliveries awaiting acknowledgement in all consumer groups (bounded by the broker's MaxPendingBytes)."},
+		func() float64 { return float64(b.pendingEntries.Load() * PendingEntryBytes) })
 }
 
 // groupCollector reports every group's lag at scrape time.

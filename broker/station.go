@@ -700,7 +700,20 @@ func (st *station) loadGroups() error {
 			}
 			commits[p] = c
 		}
-		st.groups[r.name] = newGroup(st, r.name, r.rec, commits)
+		g := newGroup(st, r.name, r.rec, commits)
+		counts, err := st.b.groupsDB.DeliveryCounts(st.name, r.name)
+		if err != nil {
+			return err
+		}
+		for _, c := range counts {
+			if int(c.Partition) < len(commits) && c.Offset >= commits[c.Partition] {
+				if g.prior == nil {
+					g.prior = make(map[MessageRef]uint32, len(counts))
+				}
+				g.prior[MessageRef{c.Partition, c.Offset}] = c.Count
+			}
+		}
+		st.groups[r.name] = g
 	}
 	return nil
 }

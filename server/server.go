@@ -66,6 +66,9 @@ type Options struct {
 	// MaxConcurrentStreams bounds the HTTP/2 streams of one connection.
 	// Default 250.
 	MaxConcurrentStreams int
+	// MaxNackDelay is the longest redelivery delay a nack may ask for.
+	// Default 24h.
+	MaxNackDelay time.Duration
 }
 
 // Mount is an HTTP handler served under a pattern of http.ServeMux (such
@@ -126,6 +129,7 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 		MaxMessageBytes:   uint32(opts.MaxMessageBytes),
 		SegmentBytes:      opts.SegmentBytes,
 		RetentionInterval: opts.RetentionInterval,
+		MaxNackDelay:      opts.MaxNackDelay,
 		Logger:            opts.Logger,
 		Registerer:        reg,
 	})

@@ -93,7 +93,7 @@ func (s *Store) DeleteStation(name string) error {
 				return err
 			}
 		}
-		return nil
+		return deleteDeliveries(tx, prefix)
 	})
 }
 
@@ -125,6 +125,9 @@ func (s *Store) DeleteGroup(station, group string) error {
 		if err := tx.Bucket(bucketGroups).Delete(key); err != nil {
 			return err
 		}
+		if err := putDeliveries(tx, []Deliveries{{Station: station, Group: group}}); err != nil {
+			return err
+		}
 		return deletePrefix(tx.Bucket(bucketOffsets), append(key, 0))
 	})
 }
@@ -137,12 +140,16 @@ type Offset struct {
 	Offset    uint64
 }
 
-// CommitOffsets stores many committed offsets in one transaction.
-func (s *Store) CommitOffsets(offsets []Offset) error {
-	if len(offsets) == 0 {
+// CommitOffsets stores many committed offsets, and the delivery counts of
+// groups, in one transaction.
+func (s *Store) CommitOffsets(offsets []Offset, deliveries ...Deliveries) error {
+	if len(offsets) == 0 && len(deliveries) == 0 {
 		return nil
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
+		if err := putDeliveries(tx, deliveries); err != nil {
+			return err
+		}
 		b := tx.Bucket(bucketOffsets)
 		for _, o := range offsets {
 			var v [8]byte

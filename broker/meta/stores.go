@@ -22,8 +22,11 @@ type GroupStore interface {
 	Groups(station string, fn func(group string, value []byte) error) error
 	// DeleteGroup removes a group and its committed offsets.
 	DeleteGroup(station, group string) error
-	// CommitOffsets stores many committed offsets atomically.
-	CommitOffsets(offsets []Offset) error
+	// CommitOffsets stores many committed offsets, and replaces the
+	// delivery counts of the groups in deliveries, atomically.
+	CommitOffsets(offsets []Offset, deliveries ...Deliveries) error
+	// DeliveryCounts returns the delivery counts stored for a group.
+	DeliveryCounts(station, group string) ([]DeliveryCount, error)
 	// Offsets returns the committed offsets of a group by partition.
 	Offsets(station, group string) (map[uint32]uint64, error)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -19,6 +20,8 @@ func newServerCmd(a *app) *cobra.Command {
 		pluginDirs    []string
 		connectorsDir string
 		restart       plugin.RestartPolicy
+		maxNackDelay  time.Duration
+		idleTimeout   time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -52,6 +55,8 @@ start.`,
 				ConnectorsDir:    connectorsDir,
 				ConnectorRestart: restart,
 				Logger:           logger,
+				MaxNackDelay:     maxNackDelay,
+				IdleTimeout:      idleTimeout,
 			}, nil)
 			if err != nil {
 				return err
@@ -68,6 +73,8 @@ start.`,
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringSliceVar(&pluginDirs, "plugins", nil, "directory of connector plugins (repeatable; default DATA/plugins and the plugins directory next to this binary)")
 	f.StringVar(&connectorsDir, "connectors", "", "directory of connector definitions (*.yaml) to apply at start")
+	f.DurationVar(&maxNackDelay, "max-nack-delay", 24*time.Hour, "longest redelivery delay a nack may ask for")
+	f.DurationVar(&idleTimeout, "idle-timeout", 2*time.Minute, "close client connections idle this long")
 	d := plugin.DefaultRestartPolicy
 	f.DurationVar(&restart.Initial, "connector-restart-backoff", d.Initial, "first wait before restarting a failed connector; doubles on each failure")
 	f.DurationVar(&restart.Max, "connector-restart-max-backoff", d.Max, "longest wait between connector restarts")
