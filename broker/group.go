@@ -76,21 +76,21 @@ type group struct {
 	st   *station
 	name string
 
-	mu           sync.Mutex
-	rec          groupRecord
-	parts        []*groupPart
-	pending      int
-	nextPart     int
-	expiries     deque[expiry] // deliveries by ack deadline (non-decreasing)
-	delayed      delayHeap     // nacked deliveries by redelivery time
-	wakeCh       chan struct{}
-	epoch        uint64 // bumped when a seek or reset replaces the partitions' state
+	mu       sync.Mutex
+	rec      groupRecord
+	parts    []*groupPart
+	pending  int
+	nextPart int
+	expiries deque[expiry] // deliveries by ack deadline (non-decreasing)
+	delayed  delayHeap     // nacked deliveries by redelivery time
+	wakeCh   chan struct{}
+	epoch    uint64 // bumped when a seek or reset replaces the partitions' state
 	// prior holds delivery counts stored before a restart for messages
 	// not yet delivered again; countsDirty says the stored counts are
 	// behind (a count reached 2 or a counted message was acked).
-	prior       map[MessageRef]uint32
-	countsDirty bool
-	tracked     int // entries of the parts' pending maps, charged to the broker's budget
+	prior        map[MessageRef]uint32
+	countsDirty  bool
+	tracked      int // entries of the parts' pending maps, charged to the broker's budget
 	dirty        bool
 	closed       bool
 	deleted      bool
