@@ -52,6 +52,13 @@ type Options struct {
 	Logger *slog.Logger
 	// Registerer receives the broker's metrics. Default: none.
 	Registerer prometheus.Registerer
+	// ScrubBytesPerSecond bounds the background scrub that verifies
+	// segment checksums; default DefaultScrubBytesPerSecond, negative
+	// disables the scrub.
+	ScrubBytesPerSecond int64
+	// ScrubInterval is how often the scrub runs after the one at start;
+	// default DefaultScrubInterval.
+	ScrubInterval time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -69,6 +76,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.ScrubBytesPerSecond == 0 {
+		o.ScrubBytesPerSecond = DefaultScrubBytesPerSecond
+	}
+	if o.ScrubInterval <= 0 {
+		o.ScrubInterval = DefaultScrubInterval
 	}
 	return o
 }
@@ -155,6 +168,9 @@ func Open(opts Options) (*Broker, error) {
 		}
 	})
 	b.every(opts.RetentionInterval, b.EnforceRetention)
+	if opts.ScrubBytesPerSecond > 0 {
+		b.scrubLoop(opts.ScrubBytesPerSecond, opts.ScrubInterval)
+	}
 	return b, nil
 }
 
@@ -202,6 +218,7 @@ func (b *Broker) load() error {
 		if err := st.loadGroups(); err != nil {
 			return err
 		}
+		st.reportIntegrity()
 	}
 	return nil
 }

@@ -503,6 +503,15 @@ func (g *group) readAhead(pi int) error {
 	if err != nil {
 		return fmt.Errorf("station %q partition %d: read at %d: %w", g.st.name, pi, p.cursor, err)
 	}
+	if len(recs) > 0 && recs[0].Offset > p.cursor {
+		g.skipLost(pi, recs[0].Offset)
+	} else if len(recs) == 0 {
+		for _, r := range l.Status().Lost {
+			if r.From <= p.cursor && p.cursor < r.To {
+				g.skipLost(pi, r.To)
+			}
+		}
+	}
 	p.ahead = recs
 	return nil
 }

@@ -60,6 +60,14 @@ type PartitionStats struct {
 	StartOffset, NextOffset uint64
 	Bytes                   int64
 	Segments                int
+	// Damaged lists corrupt or missing ranges awaiting repair; the
+	// partition serves what is intact.
+	Damaged []seglog.Damage
+	// Lost lists ranges declared lost by repair.
+	Lost []seglog.LostRange
+	// HighWaterMark is the persisted offset the next offset never falls
+	// below.
+	HighWaterMark uint64
 }
 
 type station struct {
@@ -101,6 +109,10 @@ func (b *Broker) openStation(cfg StationConfig) (*station, error) {
 	if cfg.Storage == StorageMemory {
 		fs, sync = vfs.NewMem(), seglog.SyncNever
 	}
+	highs, err := b.committedHighs(cfg.Name, cfg.Partitions)
+	if err != nil {
+		return nil, err
+	}
 	for p := range cfg.Partitions {
 		l, err := seglog.Open(seglog.Options{
 			FS:            fs,
@@ -110,6 +122,7 @@ func (b *Broker) openStation(cfg StationConfig) (*station, error) {
 			Sync:          sync,
 			Logger:        b.log.With("station", cfg.Name, "partition", p),
 			OnSync:        b.metrics.observeFsync,
+			MinNextOffset: highs[p],
 		})
 		if err != nil {
 			st.close()
@@ -173,6 +186,7 @@ func (st *station) stats() StationStats {
 	s := StationStats{Partitions: make([]PartitionStats, len(st.logs))}
 	for i, l := range st.logs {
 		p := PartitionStats{StartOffset: l.StartOffset(), NextOffset: l.NextOffset(), Bytes: l.Size(), Segments: len(l.Segments())}
+		partitionIntegrity(&p, l)
 		s.Partitions[i] = p
 		s.Messages += p.NextOffset - p.StartOffset
 		s.Bytes += p.Bytes
