@@ -56,6 +56,10 @@ type Options struct {
 	// segment checksums; default DefaultScrubBytesPerSecond, negative
 	// disables the scrub.
 	ScrubBytesPerSecond int64
+	// RecoverMeta moves the metadata file aside at start and rebuilds a
+	// fresh one from what can be read of it and from the station
+	// directories (see the server's --recover-meta).
+	RecoverMeta bool
 	// ScrubInterval is how often the scrub runs after the one at start;
 	// default DefaultScrubInterval.
 	ScrubInterval time.Duration
@@ -131,6 +135,12 @@ func Open(opts Options) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.RecoverMeta {
+		if err := rebuildMeta(opts); err != nil {
+			lock.Close()
+			return nil, err
+		}
+	}
 	store, err := meta.Open(filepath.Join(opts.DataDir, "meta.db"), time.Second)
 	if err != nil {
 		lock.Close()
@@ -199,15 +209,20 @@ func lockDataDir(dir string) (*os.File, error) {
 func (b *Broker) load() error {
 	var cfgs []StationConfig
 	err := b.meta.Stations(func(name string, v []byte) error {
-		var c StationConfig
-		if err := json.Unmarshal(v, &c); err != nil {
-			return fmt.Errorf("station %s: decode metadata: %w", name, err)
+		c, err := decodeStation(name, v)
+		if err != nil {
+			return b.recordErr(fmt.Sprintf("station %q", name), err)
 		}
 		cfgs = append(cfgs, c)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("load stations: %w", err)
+	}
+	for _, c := range cfgs {
+		if c.DeadLetterStation != "" && !slices.ContainsFunc(cfgs, func(o StationConfig) bool { return o.Name == c.DeadLetterStation }) {
+			b.log.Warn("station's dead-letter station does not exist", "station", c.Name, "dead_letter_station", c.DeadLetterStation)
+		}
 	}
 	for _, c := range cfgs {
 		st, err := b.openStation(c)

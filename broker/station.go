@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -607,9 +606,9 @@ func (st *station) loadGroups() error {
 	}
 	var recs []loaded
 	err := st.b.meta.Groups(st.name, func(name string, v []byte) error {
-		var r groupRecord
-		if err := json.Unmarshal(v, &r); err != nil {
-			return fmt.Errorf("group %s/%s: decode metadata: %w", st.name, name, err)
+		r, err := decodeGroup(v)
+		if err != nil {
+			return st.b.recordErr(fmt.Sprintf("group %q of station %q", name, st.name), err)
 		}
 		recs = append(recs, loaded{name, r})
 		return nil

@@ -49,6 +49,9 @@ type Options struct {
 	ConnectorRestart plugin.RestartPolicy
 	// Logger receives the broker's log. Default slog.Default().
 	Logger *slog.Logger
+	// RecoverMeta rebuilds a damaged metadata file at start, keeping the
+	// bad one aside (see broker.Options.RecoverMeta).
+	RecoverMeta bool
 }
 
 func (o Options) withDefaults() Options {
@@ -98,6 +101,7 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 		RetentionInterval: opts.RetentionInterval,
 		Logger:            opts.Logger,
 		Registerer:        reg,
+		RecoverMeta:       opts.RecoverMeta,
 	})
 	if err != nil {
 		return nil, err
