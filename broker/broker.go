@@ -56,6 +56,10 @@ type Options struct {
 	// segment checksums; default DefaultScrubBytesPerSecond, negative
 	// disables the scrub.
 	ScrubBytesPerSecond int64
+	// DedupIndexBytes caps the memory of a station's dedup window index,
+	// per partition; when it is reached the oldest ids fall out of the
+	// window early. Default DefaultDedupIndexBytes.
+	DedupIndexBytes int64
 	// RecoverMeta moves the metadata file aside at start and rebuilds a
 	// fresh one from what can be read of it and from the station
 	// directories (see the server's --recover-meta).
@@ -83,6 +87,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ScrubBytesPerSecond == 0 {
 		o.ScrubBytesPerSecond = DefaultScrubBytesPerSecond
+	}
+	if o.DedupIndexBytes <= 0 {
+		o.DedupIndexBytes = DefaultDedupIndexBytes
 	}
 	if o.ScrubInterval <= 0 {
 		o.ScrubInterval = DefaultScrubInterval

@@ -93,7 +93,7 @@ func (b *Broker) openStation(cfg StationConfig) (*station, error) {
 		name:     cfg.Name,
 		notifyCh: make(chan struct{}),
 		groups:   make(map[string]*group),
-		dedup:    newDedupIndex(),
+		dedup:    newDedupIndex(cfg.Name, int64(cfg.Partitions)*b.opts.DedupIndexBytes, b.log),
 		m:        b.metrics.station(cfg.Name),
 	}
 	st.cfg.Store(&cfg)
@@ -247,6 +247,9 @@ func (st *station) enqueue(ctx context.Context, msgs []Message) (*PendingProduce
 	}
 	var bytes int
 	for i := range msgs {
+		if len(msgs[i].ID) > MaxMessageIDBytes {
+			return nil, fieldErr(fmt.Sprintf("messages[%d].id", i), "is %d bytes, over the limit of %d", len(msgs[i].ID), MaxMessageIDBytes)
+		}
 		n := msgs[i].size()
 		if n > int(cfg.MaxMessageBytes) {
 			return nil, fmt.Errorf("station %q: message %d is %d bytes, over the limit of %d: %w", st.name, i, n, cfg.MaxMessageBytes, ErrMessageTooLarge)
@@ -393,39 +396,6 @@ func fnv32a(b []byte) uint32 {
 	return h
 }
 
-// rebuildDedup reloads message ids of the last dedup window from the logs.
-func (st *station) rebuildDedup(now time.Time) error {
-	window := st.config().DedupWindow
-	since := now.Add(-window).UnixNano()
-	for p, l := range st.logs {
-		off, err := l.OffsetForTime(since)
-		if err != nil {
-			return fmt.Errorf("station %q partition %d: rebuild dedup window: %w", st.name, p, err)
-		}
-		for off < l.NextOffset() {
-			recs, err := l.Read(off, 1<<20)
-			if err != nil {
-				return fmt.Errorf("station %q partition %d: rebuild dedup window: %w", st.name, p, err)
-			}
-			if len(recs) == 0 {
-				break
-			}
-			for _, r := range recs {
-				for _, h := range r.Headers {
-					if h.Key == HeaderMessageID {
-						st.dedup.restore(string(h.Value), ProduceResult{Partition: uint32(p), Offset: r.Offset}, time.Unix(0, r.Timestamp).Add(window))
-					}
-				}
-			}
-			off = recs[len(recs)-1].Offset + 1
-		}
-	}
-	st.dedup.mu.Lock()
-	slices.SortFunc(st.dedup.expiry, func(a, b *dedupEntry) int { return a.expires.Compare(b.expires) })
-	st.dedup.mu.Unlock()
-	return nil
-}
-
 // enforceRetention deletes old segments per the station's retention. Under
 // ack retention, nothing at or above the lowest committed offset of any
 // group is deleted, and with no group nothing is.
@@ -457,127 +427,6 @@ func (st *station) enforceRetention(ctx context.Context, now time.Time) {
 		if n > 0 {
 			st.b.log.Debug("retention deleted segments", "station", st.name, "partition", p, "segments", n)
 		}
-	}
-}
-
-// dedupIndex remembers producer message ids for a station's dedup window.
-type dedupIndex struct {
-	mu      sync.Mutex
-	entries map[string]*dedupEntry
-	expiry  []*dedupEntry // in insertion order, which is expiry order
-}
-
-type dedupEntry struct {
-	id      string
-	msg     int // index of the claiming message in its request
-	result  ProduceResult
-	expires time.Time
-	done    chan struct{} // closed once the first produce of id settled
-	failed  bool
-}
-
-func newDedupIndex() *dedupIndex {
-	return &dedupIndex{entries: make(map[string]*dedupEntry)}
-}
-
-func (d *dedupIndex) expire(now time.Time) {
-	i := 0
-	for ; i < len(d.expiry) && d.expiry[i].expires.Before(now); i++ {
-		e := d.expiry[i]
-		if d.entries[e.id] == e {
-			delete(d.entries, e.id)
-		}
-	}
-	if i > 0 {
-		d.expiry = append(d.expiry[:0], d.expiry[i:]...)
-	}
-}
-
-func (d *dedupIndex) restore(id string, r ProduceResult, expires time.Time) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	done := make(chan struct{})
-	close(done)
-	e := &dedupEntry{id: id, result: r, expires: expires, done: done}
-	d.entries[id] = e
-	d.expiry = append(d.expiry, e)
-}
-
-const (
-	notDuplicate    = -1
-	duplicateStored = -2
-)
-
-// claim reserves the ids of msgs. For an id already stored (or being stored
-// by a concurrent produce, which it waits for) it fills results and marks
-// the message a duplicate. dups is nil when no message is a duplicate, else
-// per message notDuplicate, duplicateStored, or the index of the message
-// of the same request that claimed its id. The claims must be settled.
-func (d *dedupIndex) claim(ctx context.Context, msgs []Message, results []ProduceResult, now time.Time, window time.Duration) (claims []*dedupEntry, dups []int, err error) {
-	markDup := func(i, of int) {
-		if dups == nil {
-			dups = make([]int, len(msgs))
-			for j := range dups {
-				dups[j] = notDuplicate
-			}
-		}
-		dups[i] = of
-	}
-	for i := range msgs {
-		id := msgs[i].ID
-		if id == "" {
-			continue
-		}
-		for {
-			d.mu.Lock()
-			d.expire(now)
-			e, ok := d.entries[id]
-			if !ok {
-				e = &dedupEntry{id: id, msg: i, expires: now.Add(window), done: make(chan struct{})}
-				d.entries[id] = e
-				d.expiry = append(d.expiry, e)
-				d.mu.Unlock()
-				claims = append(claims, e)
-				break
-			}
-			d.mu.Unlock()
-			if slices.Contains(claims, e) {
-				// The same id twice in one request: the first one wins.
-				markDup(i, e.msg)
-				break
-			}
-			select {
-			case <-e.done:
-			case <-ctx.Done():
-				d.settle(claims, nil, ctx.Err())
-				return nil, nil, ctx.Err()
-			}
-			if e.failed {
-				continue
-			}
-			markDup(i, duplicateStored)
-			results[i] = e.result
-			results[i].Duplicate = true
-			break
-		}
-	}
-	return claims, dups, nil
-}
-
-// settle records the results of claimed ids, or releases them on error.
-func (d *dedupIndex) settle(claims []*dedupEntry, results []ProduceResult, err error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, e := range claims {
-		if err != nil {
-			e.failed = true
-			if d.entries[e.id] == e {
-				delete(d.entries, e.id)
-			}
-		} else {
-			e.result = results[e.msg]
-		}
-		close(e.done)
 	}
 }
 
