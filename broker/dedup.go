@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/junctionhq/junction/broker/seglog"
 )
 
 // Dedup window limits.
@@ -242,16 +245,26 @@ func (d *dedupIndex) settle(claims []*dedupEntry, results []ProduceResult, err e
 // rebuildDedup reloads the message ids of the last dedup window from the
 // logs: only the records of the window are read (from the first batch
 // whose timestamp reaches it), and the index keeps to its cap meanwhile.
+// Corrupt data is passed over: its ids are gone with it.
 func (st *station) rebuildDedup(now time.Time) error {
 	window := st.config().DedupWindow
 	since := now.Add(-window).UnixNano()
 	for p, l := range st.logs {
 		off, err := l.OffsetForTime(since)
+		if seglog.IsCorruption(err) {
+			st.b.log.Warn("rebuild dedup window: corrupt data; reading the whole partition", "station", st.name, "partition", p, "err", err)
+			off, err = l.StartOffset(), nil
+		}
 		if err != nil {
 			return fmt.Errorf("station %q partition %d: rebuild dedup window: %w", st.name, p, err)
 		}
 		for off < l.NextOffset() {
 			recs, err := l.Read(off, 1<<20)
+			var ce *seglog.CorruptionError
+			if errors.As(err, &ce) && ce.Damage.To > off {
+				off = ce.Damage.To
+				continue
+			}
 			if err != nil {
 				return fmt.Errorf("station %q partition %d: rebuild dedup window: %w", st.name, p, err)
 			}

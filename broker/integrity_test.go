@@ -3,11 +3,13 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -161,5 +163,27 @@ func TestScrubFindsCorruptionInOlderSegments(t *testing.T) {
 	}
 	if _, err := b.RepairPartition(context.Background(), "s", 3, seglog.RepairCut); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("repair of a missing partition = %v", err)
+	}
+}
+
+// TestCorruptionInDedupWindowDoesNotStopTheBroker: rebuilding the dedup
+// window passes over corrupt data instead of failing the station.
+func TestCorruptionInDedupWindowDoesNotStopTheBroker(t *testing.T) {
+	dir := t.TempDir()
+	b := openTest(t, dir, func(o *Options) { o.ScrubBytesPerSecond = -1 })
+	mustCreate(t, b, StationConfig{Name: "s", DedupWindow: time.Hour})
+	for i := range 20 {
+		if _, err := b.Produce(context.Background(), "s", []Message{{Value: []byte("v"), ID: fmt.Sprint("id-", i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	flipInBatch(t, dir, "s", -1, 3)
+	b = openTest(t, dir, func(o *Options) { o.ScrubBytesPerSecond = -1 })
+	res, err := b.Produce(context.Background(), "s", []Message{{Value: []byte("v"), ID: "id-10"}})
+	if err != nil || !res[0].Duplicate || res[0].Offset != 10 {
+		t.Fatalf("produce of a stored id after recovery = %+v, %v", res, err)
 	}
 }
