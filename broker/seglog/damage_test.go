@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/junctionhq/junction/broker/vfs"
 )
@@ -323,3 +325,22 @@ func FuzzDecodeState(f *testing.F) {
 }
 
 var _ = vfs.NewMem
+
+func TestRetentionForgetsDamageItDeletes(t *testing.T) {
+	o, _, _ := cleanLog(t)
+	path := segPath(o.Dir, 0, logSuffix)
+	b := fileBytes(t, o.FS, path)
+	b[batchHeaderSize+1] ^= 1
+	writeFile(t, o.FS, path, b)
+	l := mustOpen(t, o)
+	defer l.Close()
+	if _, err := l.Scrub(context.Background(), 0); err != nil || !l.Status().Corrupt() {
+		t.Fatalf("scrub: %v, %+v", err, l.Status())
+	}
+	if n, err := l.Enforce(time.Now(), Retention{MaxMessages: 1}, math.MaxUint64); err != nil || n == 0 {
+		t.Fatalf("Enforce deleted %d: %v", n, err)
+	}
+	if st := l.Status(); st.Corrupt() {
+		t.Fatalf("damage of a deleted segment still reported: %+v", st.Damaged)
+	}
+}

@@ -149,3 +149,18 @@ func toPartitionJSON(p client.PartitionStats) partitionJSON {
 	}
 	return j
 }
+
+// describeGroupAhead warns about partitions where a group's committed
+// offset lies beyond the log's end: messages the group consumed are gone
+// from the log.
+func describeGroupAhead(w io.Writer, g *client.Group) error {
+	for _, p := range g.Partitions {
+		if p.CommittedOffset > p.NextOffset {
+			if _, err := fmt.Fprintf(w, "WARNING: partition %d: committed offset %d is beyond the log's end %d; see junction station describe %s\n",
+				p.Partition, p.CommittedOffset, p.NextOffset, g.Station); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
