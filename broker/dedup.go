@@ -242,14 +242,23 @@ func (d *dedupIndex) settle(claims []*dedupEntry, results []ProduceResult, err e
 	}
 }
 
-// rebuildDedup reloads the message ids of the last dedup window from the
-// logs: only the records of the window are read (from the first batch
-// whose timestamp reaches it), and the index keeps to its cap meanwhile.
+// rebuildDedup reloads the message ids of the last dedup window: from the
+// snapshot a clean shutdown left and what the logs gained after it, or
+// else from the logs, reading only the records of the window (from the
+// first batch whose timestamp reaches it). The index keeps to its cap
+// meanwhile.
 // Corrupt data is passed over: its ids are gone with it.
 func (st *station) rebuildDedup(now time.Time) error {
 	window := st.config().DedupWindow
 	since := now.Add(-window).UnixNano()
+	snapshot := st.loadDedup(now, window)
 	for p, l := range st.logs {
+		if snapshot != nil {
+			if err := st.readDedup(p, max(snapshot[p], l.StartOffset()), window, now); err != nil {
+				return err
+			}
+			continue
+		}
 		off, err := l.OffsetForTime(since)
 		if seglog.IsCorruption(err) {
 			st.b.log.Warn("rebuild dedup window: corrupt data; reading the whole partition", "station", st.name, "partition", p, "err", err)
@@ -258,28 +267,37 @@ func (st *station) rebuildDedup(now time.Time) error {
 		if err != nil {
 			return fmt.Errorf("station %q partition %d: rebuild dedup window: %w", st.name, p, err)
 		}
-		for off < l.NextOffset() {
-			recs, err := l.Read(off, 1<<20)
-			var ce *seglog.CorruptionError
-			if errors.As(err, &ce) && ce.Damage.To > off {
-				off = ce.Damage.To
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("station %q partition %d: rebuild dedup window: %w", st.name, p, err)
-			}
-			if len(recs) == 0 {
-				break
-			}
-			for _, r := range recs {
-				for _, h := range r.Headers {
-					if h.Key == HeaderMessageID && len(h.Value) <= MaxMessageIDBytes {
-						st.dedup.restore(string(h.Value), ProduceResult{Partition: uint32(p), Offset: r.Offset}, time.Unix(0, r.Timestamp).Add(window), window, now)
-					}
+		if err := st.readDedup(p, off, window, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readDedup adds the message ids of partition p from offset off on.
+func (st *station) readDedup(p int, off uint64, window time.Duration, now time.Time) error {
+	l := st.logs[p]
+	for off < l.NextOffset() {
+		recs, err := l.Read(off, 1<<20)
+		var ce *seglog.CorruptionError
+		if errors.As(err, &ce) && ce.Damage.To > off {
+			off = ce.Damage.To
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("station %q partition %d: rebuild dedup window: %w", st.name, p, err)
+		}
+		if len(recs) == 0 {
+			break
+		}
+		for _, r := range recs {
+			for _, h := range r.Headers {
+				if h.Key == HeaderMessageID && len(h.Value) <= MaxMessageIDBytes {
+					st.dedup.restore(string(h.Value), ProduceResult{Partition: uint32(p), Offset: r.Offset}, time.Unix(0, r.Timestamp).Add(window), window, now)
 				}
 			}
-			off = recs[len(recs)-1].Offset + 1
 		}
+		off = recs[len(recs)-1].Offset + 1
 	}
 	return nil
 }

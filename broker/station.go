@@ -159,6 +159,7 @@ func (st *station) close() {
 	for _, g := range groups {
 		g.shutdown()
 	}
+	st.saveDedup()
 	for _, l := range st.logs {
 		if err := l.Close(); err != nil {
 			st.b.log.Warn("close partition log", "station", st.name, "err", err)
