@@ -414,6 +414,11 @@ func (g *group) take(max, maxBytes int, now time.Time) (out []Delivery, dead []M
 		p := g.parts[pi]
 		if len(p.ahead) == 0 {
 			if err := g.readAhead(pi); err != nil {
+				if len(out) > 0 {
+					// Hand out what was taken; the next pull reports
+					// the error.
+					break
+				}
 				return out, dead, next, err
 			}
 		}
