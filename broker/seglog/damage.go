@@ -53,7 +53,8 @@ func (s Status) Corrupt() bool { return len(s.Damaged) > 0 }
 // CorruptionError is returned by Read for an offset in a damaged range. It
 // matches ErrCorrupt.
 type CorruptionError struct {
-	// Dir is the log directory.
+	// Dir is the log directory; the message leaves it out, as callers
+	// may pass the message on.
 	Dir string
 	// Damage is the damaged range holding the offset read.
 	Damage Damage
@@ -61,12 +62,15 @@ type CorruptionError struct {
 
 func (e *CorruptionError) Error() string {
 	d := e.Damage
+	what := "bytes holding no offsets"
+	if d.To > d.From {
+		what = fmt.Sprintf("offsets %d to %d", d.From, d.To-1)
+	}
 	where := "missing"
 	if d.Segment != "" {
-		where = fmt.Sprintf("segment %s position %d (%d bytes)", d.Segment, d.Position, d.Bytes)
+		where = fmt.Sprintf("in segment %s at position %d (%d bytes)", d.Segment, d.Position, d.Bytes)
 	}
-	return fmt.Sprintf("seglog: corrupt data: offsets %d to %d of %s unreadable, %s: %s; repair the partition to skip or cut them",
-		d.From, d.To, e.Dir, where, d.Reason)
+	return fmt.Sprintf("seglog: corrupt data: %s unreadable, %s: %s; repair the partition to skip or cut them", what, where, d.Reason)
 }
 
 // Is makes a CorruptionError match ErrCorrupt.

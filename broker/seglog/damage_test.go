@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/junctionhq/junction/broker/vfs"
 )
 
 // cleanLog appends batches of 1 to 4 records over several small segments
@@ -323,8 +321,6 @@ func FuzzDecodeState(f *testing.F) {
 		}
 	})
 }
-
-var _ = vfs.NewMem
 
 func TestRetentionForgetsDamageItDeletes(t *testing.T) {
 	o, _, _ := cleanLog(t)

@@ -112,9 +112,13 @@ var reqPool = sync.Pool{New: func() any { return &appendReq{done: make(chan stru
 // maxPooledBuf bounds the encode buffers kept for reuse.
 const maxPooledBuf = 4 << 20
 
-// Open opens (creating if needed) the log in opts.Dir, recovering from any
-// torn or corrupt tail left by a crash: the tail segment is truncated after
-// its last intact batch. Older segments' indexes are rebuilt if malformed.
+// Open opens (creating if needed) the log in opts.Dir, recovering from a
+// torn tail left by a crash: bad bytes at the end of the tail segment with
+// no intact batch after them are truncated. Bad bytes followed by intact
+// batches, or in older segments, are recorded as damage (see Status) and
+// left in place. Older segments' indexes are rebuilt if malformed. The
+// next offset is at least the persisted high-water mark and
+// opts.MinNextOffset.
 func Open(opts Options) (*Log, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
