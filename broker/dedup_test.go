@@ -65,7 +65,7 @@ func TestDedupIndexMemoryBound(t *testing.T) {
 		now = now.Add(time.Millisecond)
 	}
 	growth := int64(heapAlloc()) - int64(before)
-	if growth > 4*capBytes+(2<<20) {
+	if growth > 8*capBytes+(8<<20) {
 		t.Fatalf("heap grew by %d bytes for an index capped at %d", growth, capBytes)
 	}
 	b, ids, evicted := d.stats()
