@@ -56,6 +56,9 @@ type Options struct {
 	// segment checksums; default DefaultScrubBytesPerSecond, negative
 	// disables the scrub.
 	ScrubBytesPerSecond int64
+	// ScrubInterval is how often the scrub runs after the one at start;
+	// default DefaultScrubInterval.
+	ScrubInterval time.Duration
 	// DedupIndexBytes caps the memory of a station's dedup window index,
 	// per partition; when it is reached the oldest ids fall out of the
 	// window early. Default DefaultDedupIndexBytes.
@@ -64,9 +67,6 @@ type Options struct {
 	// fresh one from what can be read of it and from the station
 	// directories (see the server's --recover-meta).
 	RecoverMeta bool
-	// ScrubInterval is how often the scrub runs after the one at start;
-	// default DefaultScrubInterval.
-	ScrubInterval time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -225,11 +225,6 @@ func (b *Broker) load() error {
 	})
 	if err != nil {
 		return fmt.Errorf("load stations: %w", err)
-	}
-	for _, c := range cfgs {
-		if c.DeadLetterStation != "" && !slices.ContainsFunc(cfgs, func(o StationConfig) bool { return o.Name == c.DeadLetterStation }) {
-			b.log.Warn("station's dead-letter station does not exist", "station", c.Name, "dead_letter_station", c.DeadLetterStation)
-		}
 	}
 	for _, c := range cfgs {
 		st, err := b.openStation(c)
