@@ -340,3 +340,49 @@ func TestRetentionForgetsDamageItDeletes(t *testing.T) {
 		t.Fatalf("damage of a deleted segment still reported: %+v", st.Damaged)
 	}
 }
+
+// TestDamageUnderConcurrentUse scrubs, reads and repairs a damaged log
+// while appends go on (run with -race).
+func TestDamageUnderConcurrentUse(t *testing.T) {
+	o, _, next := cleanLog(t)
+	path := segPath(o.Dir, 0, logSuffix)
+	b := fileBytes(t, o.FS, path)
+	ends := batchEnds(t, b)
+	b[ends[1]+batchHeaderSize+3] ^= 2
+	writeFile(t, o.FS, path, b)
+	l := mustOpen(t, o)
+	defer l.Close()
+	ctx := context.Background()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 200 {
+			if _, err := l.Append(ctx, recs("live", 2, 0)); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for range 5 {
+		if _, err := l.Scrub(ctx, 0); err != nil {
+			t.Fatal(err)
+		}
+		for from := uint64(0); from < next; from += 7 {
+			if _, err := l.Read(from, 500); err != nil && !IsCorruption(err) {
+				t.Fatalf("Read(%d): %v", from, err)
+			}
+		}
+	}
+	if _, err := l.Repair(ctx, RepairCut); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	st := l.Status()
+	if st.Corrupt() || len(st.Lost) != 1 {
+		t.Fatalf("after repair: %+v", st)
+	}
+	got, met := readThrough(t, l)
+	if len(met) != 0 || uint64(len(got)) != l.NextOffset()-(st.Lost[0].To-st.Lost[0].From) {
+		t.Fatalf("read %d records, met %v", len(got), met)
+	}
+}
