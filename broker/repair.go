@@ -129,6 +129,9 @@ func (b *Broker) scrubAll(ctx context.Context, rate int64) {
 	}
 	b.mu.RUnlock()
 	for _, st := range sts {
+		if st.config().Storage == StorageMemory {
+			continue
+		}
 		for p, l := range st.logs {
 			if ctx.Err() != nil {
 				return
