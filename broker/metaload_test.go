@@ -86,3 +86,35 @@ func TestCorruptMetaFile(t *testing.T) {
 	defer b.Close()
 	wantSequence(t, pullAll(t, b, "orders", "g", 30), 0, 30)
 }
+
+func TestInvalidGroupRecord(t *testing.T) {
+	dir := t.TempDir()
+	b := openTest(t, dir)
+	mustCreate(t, b, StationConfig{Name: "s"})
+	if _, err := b.CreateGroup("s", "g", StartPosition{}, GroupConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := meta.Open(filepath.Join(dir, "meta.db"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.PutGroup("s", "g", []byte(`{"config":{"ack_deadline":0,"max_ack_pending":10}}`)); err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	_, err = openErr(dir)
+	if err == nil || !strings.Contains(err.Error(), `group "g" of station "s"`) || !strings.Contains(err.Error(), "ack_deadline") {
+		t.Fatalf("Open with a bad group record = %v", err)
+	}
+	b, err = openErr(dir, func(o *Options) { o.RecoverMeta = true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := b.Group("s", "g"); !errors.Is(err, ErrGroupNotFound) {
+		t.Fatalf("the bad group survived the rebuild: %v", err)
+	}
+}
