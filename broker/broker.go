@@ -79,6 +79,21 @@ type Options struct {
 	// each); past it groups get no new messages until acks make room.
 	// Default 256 MiB.
 	MaxPendingBytes int64
+	// ScrubBytesPerSecond bounds the background scrub that verifies
+	// segment checksums; default DefaultScrubBytesPerSecond, negative
+	// disables the scrub.
+	ScrubBytesPerSecond int64
+	// ScrubInterval is how often the scrub runs after the one at start;
+	// default DefaultScrubInterval.
+	ScrubInterval time.Duration
+	// DedupIndexBytes caps the memory of a station's dedup window index,
+	// per partition; when it is reached the oldest ids fall out of the
+	// window early. Default DefaultDedupIndexBytes.
+	DedupIndexBytes int64
+	// RecoverMeta moves the metadata file aside at start and rebuilds a
+	// fresh one from what can be read of it and from the station
+	// directories (see the server's --recover-meta).
+	RecoverMeta bool
 }
 
 // PendingEntryBytes is what the broker charges MaxPendingBytes for one
@@ -113,6 +128,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxPendingBytes == 0 {
 		o.MaxPendingBytes = 256 << 20
+	}
+	if o.ScrubBytesPerSecond == 0 {
+		o.ScrubBytesPerSecond = DefaultScrubBytesPerSecond
+	}
+	if o.DedupIndexBytes <= 0 {
+		o.DedupIndexBytes = DefaultDedupIndexBytes
+	}
+	if o.ScrubInterval <= 0 {
+		o.ScrubInterval = DefaultScrubInterval
 	}
 	return o
 }
@@ -170,6 +194,12 @@ func Open(opts Options) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.RecoverMeta {
+		if err := rebuildMeta(opts); err != nil {
+			lock.Close()
+			return nil, err
+		}
+	}
 	store, err := meta.Open(filepath.Join(opts.DataDir, "meta.db"), time.Second)
 	if err != nil {
 		lock.Close()
@@ -210,6 +240,9 @@ func Open(opts Options) (*Broker, error) {
 		}
 	})
 	b.every(opts.RetentionInterval, b.EnforceRetention)
+	if opts.ScrubBytesPerSecond > 0 {
+		b.scrubLoop(opts.ScrubBytesPerSecond, opts.ScrubInterval)
+	}
 	return b, nil
 }
 
@@ -238,9 +271,9 @@ func lockDataDir(dir string) (*os.File, error) {
 func (b *Broker) load() error {
 	var cfgs []StationConfig
 	err := b.stationsDB.Stations(func(name string, v []byte) error {
-		var c StationConfig
-		if err := json.Unmarshal(v, &c); err != nil {
-			return fmt.Errorf("station %s: decode metadata: %w", name, err)
+		c, err := decodeStation(name, v)
+		if err != nil {
+			return b.recordErr(fmt.Sprintf("station %q", name), err)
 		}
 		cfgs = append(cfgs, c)
 		return nil
@@ -257,6 +290,7 @@ func (b *Broker) load() error {
 		if err := st.loadGroups(); err != nil {
 			return err
 		}
+		st.reportIntegrity()
 	}
 	return nil
 }

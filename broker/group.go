@@ -532,6 +532,16 @@ func (g *group) fill(reqs []fillReq) error {
 			if from != rq.cursor {
 				g.skipTo(rq.part, from)
 			}
+			// Offsets a repair declared lost are passed over once.
+			if len(recs) > 0 && recs[0].Offset > p.cursor {
+				g.skipLost(rq.part, recs[0].Offset)
+			} else if len(recs) == 0 {
+				for _, r := range l.State().Lost {
+					if r.From <= p.cursor && p.cursor < r.To {
+						g.skipLost(rq.part, r.To)
+					}
+				}
+			}
 			p.ahead = recs
 		}
 		g.mu.Unlock()

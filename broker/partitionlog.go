@@ -20,6 +20,10 @@ type Record = record.Record
 // below the log's start (deleted by retention) or past its end.
 var ErrOffsetOutOfRange = errors.New("offset out of range")
 
+// ErrCorrupt is matched by errors from reading offsets a PartitionLog
+// found damaged; they stay unreadable until an operator repairs them.
+var ErrCorrupt = seglog.ErrCorrupt
+
 // PartitionLog is one partition's durable, ordered log of records: the
 // seam between a station (its groups, dedup, retention) and its storage.
 // The single-node implementation is the segment log; a replicated log can
@@ -66,15 +70,45 @@ type LogState struct {
 	StartOffset, NextOffset uint64
 	Bytes                   int64
 	Segments                int
-	// Damage lists ranges of acknowledged records the log found corrupt
+	// Damaged lists ranges of acknowledged records the log found corrupt
 	// and serves around until an operator repairs them; empty when intact.
-	Damage []DamagedRange
+	Damaged []DamagedRange
+	// Lost lists ranges a repair declared lost; reads pass over them.
+	Lost []LostRange
+	// HighWaterMark is the offset below which every offset was once
+	// durably written; the next offset never falls below it.
+	HighWaterMark uint64
 }
 
-// DamagedRange is a run of offsets a log cannot serve.
-type DamagedRange struct {
-	From, To uint64 // [From, To)
-	Reason   string
+// Corrupt reports whether the log has damage awaiting repair.
+func (s LogState) Corrupt() bool { return len(s.Damaged) > 0 }
+
+// The integrity reports of a partition log. They are the segment log's,
+// the only implementation so far.
+type (
+	// DamagedRange is a run of offsets a log cannot serve until repaired.
+	DamagedRange = seglog.Damage
+	// LostRange is a run of offsets a repair declared lost.
+	LostRange = seglog.LostRange
+	// RepairMode says how a repair settles damage.
+	RepairMode = seglog.RepairMode
+	// Repaired is a damaged range a repair settled.
+	Repaired = seglog.Repaired
+)
+
+// Repair modes.
+const (
+	RepairSkip = seglog.RepairSkip
+	RepairCut  = seglog.RepairCut
+)
+
+// Repairer is a PartitionLog an operator can verify and repair.
+type Repairer interface {
+	// Scrub verifies every stored batch at most bytesPerSecond (0: no
+	// limit), recording what fails; it returns the bytes verified.
+	Scrub(ctx context.Context, bytesPerSecond int64) (int64, error)
+	// Repair settles every damaged range as mode says and reports them.
+	Repair(ctx context.Context, mode RepairMode) ([]Repaired, error)
 }
 
 // Optional powers of a PartitionLog, for later parts of the broker. A log
@@ -97,7 +131,10 @@ type (
 // segLog is the segment log behind the PartitionLog seam.
 type segLog struct{ l *seglog.Log }
 
-var _ PartitionLog = segLog{}
+var (
+	_ PartitionLog = segLog{}
+	_ Repairer     = segLog{}
+)
 
 func (s segLog) Enqueue(ctx context.Context, recs []Record) (Appending, error) {
 	p, err := s.l.Enqueue(ctx, recs)
@@ -120,7 +157,17 @@ func (s segLog) OffsetForTime(ts int64) (uint64, error) { return s.l.OffsetForTi
 func (s segLog) Bounds() (start, next uint64) { return s.l.StartOffset(), s.l.NextOffset() }
 
 func (s segLog) State() LogState {
-	return LogState{StartOffset: s.l.StartOffset(), NextOffset: s.l.NextOffset(), Bytes: s.l.Size(), Segments: len(s.l.Segments())}
+	st := s.l.Status()
+	return LogState{StartOffset: s.l.StartOffset(), NextOffset: s.l.NextOffset(), Bytes: s.l.Size(), Segments: len(s.l.Segments()),
+		Damaged: st.Damaged, Lost: st.Lost, HighWaterMark: st.HighWaterMark}
+}
+
+func (s segLog) Scrub(ctx context.Context, bytesPerSecond int64) (int64, error) {
+	return s.l.Scrub(ctx, bytesPerSecond)
+}
+
+func (s segLog) Repair(ctx context.Context, mode RepairMode) ([]Repaired, error) {
+	return s.l.Repair(ctx, mode)
 }
 
 func (s segLog) Enforce(now time.Time, r Retention, floor uint64) (int, error) {

@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -63,6 +62,14 @@ type PartitionStats struct {
 	StartOffset, NextOffset uint64
 	Bytes                   int64
 	Segments                int
+	// Damaged lists corrupt or missing ranges awaiting repair; the
+	// partition serves what is intact.
+	Damaged []seglog.Damage
+	// Lost lists ranges declared lost by repair.
+	Lost []seglog.LostRange
+	// HighWaterMark is the persisted offset the next offset never falls
+	// below.
+	HighWaterMark uint64
 }
 
 type station struct {
@@ -90,7 +97,7 @@ func (b *Broker) openStation(cfg StationConfig) (*station, error) {
 		name:     cfg.Name,
 		notifyCh: make(chan struct{}),
 		groups:   make(map[string]*group),
-		dedup:    newDedupIndex(),
+		dedup:    newDedupIndex(cfg.Name, int64(cfg.Partitions)*b.opts.DedupIndexBytes, b.log),
 		m:        b.metrics.station(cfg.Name),
 	}
 	st.cfg.Store(&cfg)
@@ -105,6 +112,10 @@ func (b *Broker) openStation(cfg StationConfig) (*station, error) {
 	if cfg.Storage == StorageMemory {
 		fs, sync = vfs.NewMem(), seglog.SyncNever
 	}
+	highs, err := b.committedHighs(cfg.Name, cfg.Partitions)
+	if err != nil {
+		return nil, err
+	}
 	for p := range cfg.Partitions {
 		l, err := seglog.Open(seglog.Options{
 			FS:            fs,
@@ -115,6 +126,7 @@ func (b *Broker) openStation(cfg StationConfig) (*station, error) {
 			Logger:        b.log.With("station", cfg.Name, "partition", p),
 			Clock:         b.opts.Clock,
 			OnSync:        b.metrics.observeFsync,
+			MinNextOffset: highs[p],
 		})
 		if err != nil {
 			st.close()
@@ -152,6 +164,7 @@ func (st *station) close() {
 	for _, g := range groups {
 		g.shutdown()
 	}
+	st.saveDedup()
 	for _, l := range st.logs {
 		if err := l.Close(); err != nil {
 			st.b.log.Warn("close partition log", "station", st.name, "err", err)
@@ -178,7 +191,8 @@ func (st *station) stats() StationStats {
 	s := StationStats{Partitions: make([]PartitionStats, len(st.logs))}
 	for i, l := range st.logs {
 		ls := l.State()
-		p := PartitionStats{StartOffset: ls.StartOffset, NextOffset: ls.NextOffset, Bytes: ls.Bytes, Segments: ls.Segments}
+		p := PartitionStats{StartOffset: ls.StartOffset, NextOffset: ls.NextOffset, Bytes: ls.Bytes, Segments: ls.Segments,
+			Damaged: ls.Damaged, Lost: ls.Lost, HighWaterMark: ls.HighWaterMark}
 		s.Partitions[i] = p
 		s.Messages += p.NextOffset - p.StartOffset
 		s.Bytes += p.Bytes
@@ -243,6 +257,9 @@ func (st *station) enqueue(ctx context.Context, msgs []Message) (*PendingProduce
 	}
 	var bytes int
 	for i := range msgs {
+		if len(msgs[i].ID) > MaxMessageIDBytes {
+			return nil, fieldErr(fmt.Sprintf("messages[%d].id", i), "is %d bytes, over the limit of %d", len(msgs[i].ID), MaxMessageIDBytes)
+		}
 		n := msgs[i].size()
 		if n > int(cfg.MaxMessageBytes) {
 			return nil, fmt.Errorf("station %q: message %d is %d bytes, over the limit of %d: %w", st.name, i, n, cfg.MaxMessageBytes, ErrMessageTooLarge)
@@ -412,27 +429,6 @@ func fnv32a(b []byte) uint32 {
 	return h
 }
 
-// rebuildDedup reloads message ids of the last dedup window from the logs.
-func (st *station) rebuildDedup(now time.Time) error {
-	window := st.config().DedupWindow
-	since := now.Add(-window).UnixNano()
-	for p, l := range st.logs {
-		off, err := l.OffsetForTime(since)
-		if err == nil {
-			err = st.scanIDs(context.Background(), p, off, func(id []byte, offset uint64, ts int64) {
-				st.dedup.restore(string(id), ProduceResult{Partition: uint32(p), Offset: offset}, time.Unix(0, ts).Add(window))
-			})
-		}
-		if err != nil {
-			return fmt.Errorf("station %q partition %d: rebuild dedup window: %w", st.name, p, err)
-		}
-	}
-	st.dedup.mu.Lock()
-	slices.SortFunc(st.dedup.expiry, func(a, b *dedupEntry) int { return a.expires.Compare(b.expires) })
-	st.dedup.mu.Unlock()
-	return nil
-}
-
 // scanIDs calls fn for every record of partition p from offset from (or
 // the log's start, if retention removed it) to the end that carries a
 // producer message id. The id is only valid during the call.
@@ -447,6 +443,11 @@ func (st *station) scanIDs(ctx context.Context, p int, from uint64, fn func(id [
 		recs, err := l.Read(from, 1<<20)
 		if start, _ := l.Bounds(); errors.Is(err, ErrOffsetOutOfRange) && from < start {
 			from = start
+			continue
+		}
+		var ce *seglog.CorruptionError
+		if errors.As(err, &ce) && ce.Damage.To > from {
+			from = ce.Damage.To // what corruption took holds no ids to find
 			continue
 		}
 		if err != nil {
@@ -531,127 +532,6 @@ func (st *station) enforceRetention(ctx context.Context, now time.Time) {
 	}
 }
 
-// dedupIndex remembers producer message ids for a station's dedup window.
-type dedupIndex struct {
-	mu      sync.Mutex
-	entries map[string]*dedupEntry
-	expiry  []*dedupEntry // in insertion order, which is expiry order
-}
-
-type dedupEntry struct {
-	id      string
-	msg     int // index of the claiming message in its request
-	result  ProduceResult
-	expires time.Time
-	done    chan struct{} // closed once the first produce of id settled
-	failed  bool
-}
-
-func newDedupIndex() *dedupIndex {
-	return &dedupIndex{entries: make(map[string]*dedupEntry)}
-}
-
-func (d *dedupIndex) expire(now time.Time) {
-	i := 0
-	for ; i < len(d.expiry) && d.expiry[i].expires.Before(now); i++ {
-		e := d.expiry[i]
-		if d.entries[e.id] == e {
-			delete(d.entries, e.id)
-		}
-	}
-	if i > 0 {
-		d.expiry = append(d.expiry[:0], d.expiry[i:]...)
-	}
-}
-
-func (d *dedupIndex) restore(id string, r ProduceResult, expires time.Time) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	done := make(chan struct{})
-	close(done)
-	e := &dedupEntry{id: id, result: r, expires: expires, done: done}
-	d.entries[id] = e
-	d.expiry = append(d.expiry, e)
-}
-
-const (
-	notDuplicate    = -1
-	duplicateStored = -2
-)
-
-// claim reserves the ids of msgs. For an id already stored (or being stored
-// by a concurrent produce, which it waits for) it fills results and marks
-// the message a duplicate. dups is nil when no message is a duplicate, else
-// per message notDuplicate, duplicateStored, or the index of the message
-// of the same request that claimed its id. The claims must be settled.
-func (d *dedupIndex) claim(ctx context.Context, msgs []Message, results []ProduceResult, now time.Time, window time.Duration) (claims []*dedupEntry, dups []int, err error) {
-	markDup := func(i, of int) {
-		if dups == nil {
-			dups = make([]int, len(msgs))
-			for j := range dups {
-				dups[j] = notDuplicate
-			}
-		}
-		dups[i] = of
-	}
-	for i := range msgs {
-		id := msgs[i].ID
-		if id == "" {
-			continue
-		}
-		for {
-			d.mu.Lock()
-			d.expire(now)
-			e, ok := d.entries[id]
-			if !ok {
-				e = &dedupEntry{id: id, msg: i, expires: now.Add(window), done: make(chan struct{})}
-				d.entries[id] = e
-				d.expiry = append(d.expiry, e)
-				d.mu.Unlock()
-				claims = append(claims, e)
-				break
-			}
-			d.mu.Unlock()
-			if slices.Contains(claims, e) {
-				// The same id twice in one request: the first one wins.
-				markDup(i, e.msg)
-				break
-			}
-			select {
-			case <-e.done:
-			case <-ctx.Done():
-				d.settle(claims, nil, ctx.Err())
-				return nil, nil, ctx.Err()
-			}
-			if e.failed {
-				continue
-			}
-			markDup(i, duplicateStored)
-			results[i] = e.result
-			results[i].Duplicate = true
-			break
-		}
-	}
-	return claims, dups, nil
-}
-
-// settle records the results of claimed ids, or releases them on error.
-func (d *dedupIndex) settle(claims []*dedupEntry, results []ProduceResult, err error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, e := range claims {
-		if err != nil {
-			e.failed = true
-			if d.entries[e.id] == e {
-				delete(d.entries, e.id)
-			}
-		} else {
-			e.result = results[e.msg]
-		}
-		close(e.done)
-	}
-}
-
 // groupList returns the station's groups.
 func (st *station) groupList() []*group {
 	st.mu.Lock()
@@ -677,9 +557,9 @@ func (st *station) loadGroups() error {
 	}
 	var recs []loaded
 	err := st.b.groupsDB.Groups(st.name, func(name string, v []byte) error {
-		var r groupRecord
-		if err := json.Unmarshal(v, &r); err != nil {
-			return fmt.Errorf("group %s/%s: decode metadata: %w", st.name, name, err)
+		r, err := decodeGroup(v)
+		if err != nil {
+			return st.b.recordErr(fmt.Sprintf("group %q of station %q", name, st.name), err)
 		}
 		recs = append(recs, loaded{name, r})
 		return nil

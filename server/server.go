@@ -69,6 +69,9 @@ type Options struct {
 	// MaxNackDelay is the longest redelivery delay a nack may ask for.
 	// Default 24h.
 	MaxNackDelay time.Duration
+	// RecoverMeta rebuilds a damaged metadata file at start, keeping the
+	// bad one aside (see broker.Options.RecoverMeta).
+	RecoverMeta bool
 }
 
 // Mount is an HTTP handler served under a pattern of http.ServeMux (such
@@ -132,6 +135,7 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 		MaxNackDelay:      opts.MaxNackDelay,
 		Logger:            opts.Logger,
 		Registerer:        reg,
+		RecoverMeta:       opts.RecoverMeta,
 	})
 	if err != nil {
 		return nil, err

@@ -120,6 +120,8 @@ func classify(err error) (connect.Code, v1.ErrorReason) {
 		return connect.CodeFailedPrecondition, v1.ErrorReason_ERROR_REASON_NOT_PENDING
 	case errors.Is(err, broker.ErrClosed):
 		return connect.CodeUnavailable, v1.ErrorReason_ERROR_REASON_SHUTTING_DOWN
+	case errors.Is(err, broker.ErrCorrupt):
+		return connect.CodeDataLoss, v1.ErrorReason_ERROR_REASON_STORAGE
 	case errors.Is(err, context.Canceled):
 		return connect.CodeCanceled, v1.ErrorReason_ERROR_REASON_UNSPECIFIED
 	case errors.Is(err, context.DeadlineExceeded):
@@ -289,9 +291,11 @@ func stationToProto(c broker.StationConfig) *v1.Station {
 func statsToProto(s broker.StationStats) *v1.StationStats {
 	p := &v1.StationStats{Messages: s.Messages, Bytes: s.Bytes, Groups: uint32(s.Groups), DeadLetterError: s.DeadLetterError}
 	for i, ps := range s.Partitions {
-		p.Partitions = append(p.Partitions, &v1.PartitionStats{
+		pp := &v1.PartitionStats{
 			Partition: uint32(i), StartOffset: ps.StartOffset, NextOffset: ps.NextOffset, Bytes: ps.Bytes, Segments: uint32(ps.Segments),
-		})
+		}
+		integrityToProto(pp, ps)
+		p.Partitions = append(p.Partitions, pp)
 	}
 	return p
 }

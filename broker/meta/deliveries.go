@@ -60,7 +60,7 @@ func putDeliveries(tx *bolt.Tx, ds []Deliveries) error {
 // DeliveryCounts returns the delivery counts stored for a group.
 func (s *Store) DeliveryCounts(station, group string) ([]DeliveryCount, error) {
 	var out []DeliveryCount
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketDeliveries)
 		if b == nil {
 			return nil

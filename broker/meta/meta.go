@@ -12,6 +12,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
+	"runtime/debug"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -23,50 +25,139 @@ var (
 	bucketOffsets     = []byte("offsets")
 	bucketConnectors  = []byte("connectors")
 	bucketCheckpoints = []byte("checkpoints")
+
+	allBuckets = [][]byte{bucketStations, bucketGroups, bucketOffsets, bucketConnectors, bucketCheckpoints}
 )
 
 // ErrLocked means another process holds the metadata file open.
 var ErrLocked = errors.New("metadata file is locked by another process")
 
-// Store is the metadata store. It is safe for concurrent use.
-type Store struct {
-	db *bolt.DB
+// ErrCorrupt is the class of errors reporting a metadata file that cannot be
+// read. Test with errors.Is.
+var ErrCorrupt = errors.New("metadata file is corrupt")
+
+// CorruptError reports a metadata file that cannot be read, naming the file
+// and what to do. It matches ErrCorrupt.
+type CorruptError struct {
+	Path string
+	Err  error
 }
 
-// Open opens (creating if needed) the metadata file at path. If another
-// process holds it, Open fails with ErrLocked after lockWait.
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("metadata file %s is corrupt: %v; restore it from a backup, or start the server with --recover-meta "+
+		"to rebuild what it can (stations from the segment directories) into a fresh file, keeping the bad one aside", e.Path, e.Err)
+}
+
+// Unwrap returns the underlying error.
+func (e *CorruptError) Unwrap() error { return e.Err }
+
+// Is makes a CorruptError match ErrCorrupt.
+func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
+
+// Store is the metadata store. It is safe for concurrent use.
+type Store struct {
+	db   *bolt.DB
+	path string
+}
+
+// panicError is a panic or memory fault caught by guard.
+type panicError struct{ v any }
+
+func (e *panicError) Error() string { return fmt.Sprint(e.v) }
+
+// guard runs fn, turning a panic or a memory fault into a *panicError:
+// bbolt panics on some corrupt pages (an invalid freelist page, a bad page
+// type) and reads its file through mmap.
+func guard(fn func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = &panicError{r}
+		}
+	}()
+	return fn()
+}
+
+// corrupt turns a caught panic into a *CorruptError naming the file.
+func (s *Store) corrupt(err error) error {
+	var pe *panicError
+	if errors.As(err, &pe) {
+		return &CorruptError{Path: s.path, Err: err}
+	}
+	return err
+}
+
+func (s *Store) view(fn func(*bolt.Tx) error) error {
+	return s.corrupt(guard(func() error { return s.db.View(fn) }))
+}
+
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	return s.corrupt(guard(func() error { return s.db.Update(fn) }))
+}
+
+// Open opens (creating if needed) the metadata file at path and reads it
+// through once, so that a corrupt file fails here with a *CorruptError
+// rather than later. If another process holds it, Open fails with ErrLocked
+// after lockWait.
 func Open(path string, lockWait time.Duration) (*Store, error) {
 	if lockWait <= 0 {
 		lockWait = 100 * time.Millisecond
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockWait})
+	var db *bolt.DB
+	err := guard(func() error {
+		var err error
+		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: lockWait})
+		return err
+	})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("open metadata %s: %w", path, ErrLocked)
 	}
-	if err != nil {
+	var pe *fs.PathError
+	if err != nil && errors.As(err, &pe) {
 		return nil, fmt.Errorf("open metadata %s: %w", path, err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketStations, bucketGroups, bucketOffsets, bucketConnectors, bucketCheckpoints} {
+	if err != nil {
+		return nil, &CorruptError{Path: path, Err: err}
+	}
+	s := &Store{db: db, path: path}
+	err = s.update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("init metadata %s: %w", path, err)
+	if err == nil {
+		err = s.view(func(tx *bolt.Tx) error {
+			for _, b := range allBuckets {
+				if err := tx.Bucket(b).ForEach(func(k, v []byte) error { return nil }); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	}
-	return &Store{db: db}, nil
+	if err != nil {
+		_ = guard(db.Close)
+		var ce *CorruptError
+		if !errors.As(err, &ce) {
+			err = fmt.Errorf("init metadata %s: %w", path, err)
+		}
+		return nil, err
+	}
+	return s, nil
 }
 
 // Close closes the file.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error { return guard(s.db.Close) }
+
+// Path is the metadata file's path.
+func (s *Store) Path() string { return s.path }
 
 // PutStation stores the record of a station, replacing any previous one.
 func (s *Store) PutStation(name string, value []byte) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketStations).Put([]byte(name), value)
 	})
 }
@@ -74,7 +165,7 @@ func (s *Store) PutStation(name string, value []byte) error {
 // Stations calls fn for every station record, in name order. The value is
 // only valid during the call.
 func (s *Store) Stations(fn func(name string, value []byte) error) error {
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketStations).ForEach(func(k, v []byte) error {
 			return fn(string(k), v)
 		})
@@ -83,7 +174,7 @@ func (s *Store) Stations(fn func(name string, value []byte) error) error {
 
 // DeleteStation removes a station with all its groups and offsets.
 func (s *Store) DeleteStation(name string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketStations).Delete([]byte(name)); err != nil {
 			return err
 		}
@@ -99,7 +190,7 @@ func (s *Store) DeleteStation(name string) error {
 
 // PutGroup stores the record of a consumer group.
 func (s *Store) PutGroup(station, group string, value []byte) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketGroups).Put(groupKey(station, group), value)
 	})
 }
@@ -107,7 +198,7 @@ func (s *Store) PutGroup(station, group string, value []byte) error {
 // Groups calls fn for every group of station, in name order.
 func (s *Store) Groups(station string, fn func(group string, value []byte) error) error {
 	prefix := stationPrefix(station)
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketGroups).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			if err := fn(string(k[len(prefix):]), v); err != nil {
@@ -120,7 +211,7 @@ func (s *Store) Groups(station string, fn func(group string, value []byte) error
 
 // DeleteGroup removes a group and its committed offsets.
 func (s *Store) DeleteGroup(station, group string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		key := groupKey(station, group)
 		if err := tx.Bucket(bucketGroups).Delete(key); err != nil {
 			return err
@@ -146,7 +237,7 @@ func (s *Store) CommitOffsets(offsets []Offset, deliveries ...Deliveries) error 
 	if len(offsets) == 0 && len(deliveries) == 0 {
 		return nil
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		if err := putDeliveries(tx, deliveries); err != nil {
 			return err
 		}
@@ -166,7 +257,7 @@ func (s *Store) CommitOffsets(offsets []Offset, deliveries ...Deliveries) error 
 func (s *Store) Offsets(station, group string) (map[uint32]uint64, error) {
 	out := make(map[uint32]uint64)
 	prefix := append(groupKey(station, group), 0)
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketOffsets).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			rest := k[len(prefix):]
@@ -182,14 +273,14 @@ func (s *Store) Offsets(station, group string) (map[uint32]uint64, error) {
 
 // PutConnector stores a connector's record.
 func (s *Store) PutConnector(name string, value []byte) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketConnectors).Put([]byte(name), value)
 	})
 }
 
 // Connectors calls fn for every connector record, in name order.
 func (s *Store) Connectors(fn func(name string, value []byte) error) error {
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketConnectors).ForEach(func(k, v []byte) error {
 			return fn(string(k), v)
 		})
@@ -198,7 +289,7 @@ func (s *Store) Connectors(fn func(name string, value []byte) error) error {
 
 // DeleteConnector removes a connector and its checkpoint.
 func (s *Store) DeleteConnector(name string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketConnectors).Delete([]byte(name)); err != nil {
 			return err
 		}
@@ -208,7 +299,7 @@ func (s *Store) DeleteConnector(name string) error {
 
 // PutCheckpoint stores a source connector's position.
 func (s *Store) PutCheckpoint(name string, position []byte) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketCheckpoints).Put([]byte(name), position)
 	})
 }
@@ -216,7 +307,7 @@ func (s *Store) PutCheckpoint(name string, position []byte) error {
 // Checkpoint returns a source connector's position, nil if it has none.
 func (s *Store) Checkpoint(name string) ([]byte, error) {
 	var out []byte
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bucketCheckpoints).Get([]byte(name)); v != nil {
 			out = bytes.Clone(v)
 		}

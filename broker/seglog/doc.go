@@ -61,11 +61,25 @@
 //
 // # Recovery
 //
-// [Open] verifies every batch of the last segment and truncates the file at
-// the first torn or corrupt one, logging the segment, position and dropped
-// byte count. Older segments trust their index file if it is well formed and
-// its last entry points at a batch; otherwise the index is rebuilt from a
-// scan of the batch headers.
+// [Open] verifies every batch of the last segment. Bad bytes with nothing
+// intact after them are the torn last write, never fsynced: the file is
+// truncated there, with a warning naming the segment, position and dropped
+// byte count. Bad bytes followed by an intact batch (found by trying the
+// bad batch's length, then every byte position) are corruption of data
+// that was acknowledged: they are recorded as [Damage], reads of their
+// offsets fail with a [*CorruptionError], the rest is served, and nothing is
+// deleted until [Log.Repair] skips or cuts them. Older segments were
+// fsynced when they rolled, so any bad batch in them is damage; they trust
+// their index file if it is well formed and its last entry points at a
+// batch, otherwise the index is rebuilt from a verifying scan. Their
+// checksums are left to [Log.Scrub], and to reads, which record what they
+// find.
+//
+// Offsets are never reused. The state file state.json beside the segments
+// holds a high-water mark, persisted (fsynced, replaced atomically) when a
+// segment rolls and when the log closes, and the ranges Repair declared
+// lost. After recovery the next offset is at least the high-water mark and
+// Options.MinNextOffset; offsets below them that the log lacks are damage.
 //
 // The testdata directory holds golden files of the format; a format change
 // shows up there as a diff (regenerate with go test -run Golden -update).

@@ -2,6 +2,7 @@ package seglog
 
 import (
 	"encoding/binary"
+	"slices"
 	"sort"
 )
 
@@ -75,6 +76,38 @@ type indexBuilder struct {
 func (b *indexBuilder) add(rel uint32, pos int64) {
 	if pos-b.lastPos >= b.interval && pos > 0 {
 		b.entries = append(b.entries, indexEntry{rel: rel, pos: uint32(pos)})
+		b.lastPos = pos
+	}
+}
+
+// force adds an entry for the batch with relative base offset rel at byte
+// position pos whatever the interval, so that reads can start there: recovery
+// forces one at the first intact batch after damaged bytes.
+func (b *indexBuilder) force(rel uint32, pos int64) {
+	if n := len(b.entries); pos == 0 || (n > 0 && (b.entries[n-1].rel >= rel || int64(b.entries[n-1].pos) >= pos)) {
+		return
+	}
+	b.entries = append(b.entries, indexEntry{rel: rel, pos: uint32(pos)})
+	b.lastPos = pos
+}
+
+// insert adds an entry for the batch with relative base offset rel at byte
+// position pos where it belongs among the entries, unless a neighbour makes
+// it redundant or out of order. Reads that find damage insert one at the
+// next intact batch so that later reads can start there.
+func (b *indexBuilder) insert(rel uint32, pos int64) {
+	if pos <= 0 || pos > 1<<32-1 {
+		return
+	}
+	i := sort.Search(len(b.entries), func(i int) bool { return b.entries[i].rel >= rel })
+	if i < len(b.entries) && (b.entries[i].rel == rel || int64(b.entries[i].pos) <= pos) {
+		return
+	}
+	if i > 0 && int64(b.entries[i-1].pos) >= pos {
+		return
+	}
+	b.entries = slices.Insert(b.entries, i, indexEntry{rel: rel, pos: uint32(pos)})
+	if pos > b.lastPos {
 		b.lastPos = pos
 	}
 }

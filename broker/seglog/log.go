@@ -63,6 +63,9 @@ type Log struct {
 	next     uint64
 	changed  chan struct{}
 	isClosed bool
+	damaged  []Damage    // see Status
+	lost     []LostRange // see Status
+	hwm      uint64      // see Status
 
 	enforceMu sync.Mutex
 
@@ -81,6 +84,7 @@ type appendReq struct {
 	baseTS int64
 	maxTS  int64
 	roll   bool
+	fn     func() error // run by the writer between group commits
 
 	pos  int64 // position in the segment, set by the writer
 	base uint64
@@ -98,9 +102,13 @@ var reqPool = sync.Pool{New: func() any { return &appendReq{done: make(chan stru
 // maxPooledBuf bounds the encode buffers kept for reuse.
 const maxPooledBuf = 4 << 20
 
-// Open opens (creating if needed) the log in opts.Dir, recovering from any
-// torn or corrupt tail left by a crash: the tail segment is truncated after
-// its last intact batch. Older segments' indexes are rebuilt if malformed.
+// Open opens (creating if needed) the log in opts.Dir, recovering from a
+// torn tail left by a crash: bad bytes at the end of the tail segment with
+// no intact batch after them are truncated. Bad bytes followed by intact
+// batches, or in older segments, are recorded as damage (see Status) and
+// left in place. Older segments' indexes are rebuilt if malformed. The
+// next offset is at least the persisted high-water mark and
+// opts.MinNextOffset.
 func Open(opts Options) (*Log, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -117,6 +125,9 @@ func Open(opts Options) (*Log, error) {
 	}
 	if err := l.fs.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("seglog: create log directory: %w", err)
+	}
+	if err := l.loadState(); err != nil {
+		return nil, err
 	}
 	if err := l.recover(); err != nil {
 		for _, s := range l.segs {
@@ -217,7 +228,7 @@ func (l *Log) putReq(r *appendReq) {
 	if cap(r.buf) > maxPooledBuf {
 		r.buf = nil
 	}
-	r.roll, r.err, r.base = false, nil, 0
+	r.roll, r.fn, r.err, r.base = false, nil, nil, 0
 	reqPool.Put(r)
 }
 
@@ -300,7 +311,7 @@ func (l *Log) commit(reqs []*appendReq) {
 		for ; j < len(reqs); j++ {
 			r := reqs[j]
 			pos := seg.size + int64(len(buf))
-			if r.roll || l.shouldRoll(seg, pos, next, r, now) {
+			if r.roll || r.fn != nil || l.shouldRoll(seg, pos, next, r, now) {
 				break
 			}
 			binary.BigEndian.PutUint64(r.buf[offBaseOffset:], next)
@@ -318,7 +329,10 @@ func (l *Log) commit(reqs []*appendReq) {
 			return
 		}
 		r := reqs[j]
-		if r.roll {
+		if r.fn != nil {
+			r.finish(r.fn())
+			j++
+		} else if r.roll {
 			var err error
 			if seg.size > 0 && seg.rollAt != 0 && now >= seg.rollAt {
 				err = l.roll()
@@ -422,6 +436,9 @@ func (l *Log) roll() error {
 	}
 	if err := l.writeIndex(old); err != nil {
 		l.logger.Warn("seglog: cannot write segment index; it will be rebuilt on open", "segment", old.name(), "err", err)
+	}
+	if err := l.writeState(l.wnext); err != nil {
+		l.logger.Warn("seglog: cannot persist the high-water mark", "dir", l.opts.Dir, "err", err)
 	}
 	seg, err := l.createSegment(l.wnext)
 	if err != nil {
@@ -544,6 +561,11 @@ func (l *Log) Close() error {
 			err = fmt.Errorf("seglog: sync %s: %w", l.active.name(), serr)
 		}
 	}
+	if err == nil && l.failed() == nil {
+		// Everything is durable now: a later Open that finds less
+		// reports it rather than giving its offsets out again.
+		err = l.writeState(l.wnext)
+	}
 	l.mu.Lock()
 	segs := l.segs
 	l.segs = nil
@@ -589,6 +611,19 @@ func (l *Log) Read(from uint64, maxBytes int) ([]Record, error) {
 			}
 			return nil, fmt.Errorf("%w: %d not in [%d, %d]", ErrOffsetOutOfRange, from, start, next)
 		}
+		if d, lost := l.rangeAt(from); d != nil || lost != nil {
+			if lost != nil {
+				from = lost.To
+				l.mu.RUnlock()
+				continue
+			}
+			err := &CorruptionError{Dir: l.opts.Dir, Damage: *d}
+			l.mu.RUnlock()
+			if recs != nil {
+				return recs, nil
+			}
+			return nil, err
+		}
 		if from == l.next {
 			l.mu.RUnlock()
 			if recs == nil {
@@ -596,6 +631,7 @@ func (l *Log) Read(from uint64, maxBytes int) ([]Record, error) {
 			}
 			return recs, nil
 		}
+		stop := l.stopAfter(from)
 		i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].base > from }) - 1
 		for i < len(l.segs) && (i < 0 || l.segs[i].next <= from) {
 			i++
@@ -615,11 +651,16 @@ func (l *Log) Read(from uint64, maxBytes int) ([]Record, error) {
 
 		var done bool
 		var err error
-		recs, used, done, err = l.readSegment(seg, int64(e.pos), end, seg.base+uint64(e.rel), from, maxBytes, recs, used)
+		var reached uint64
+		recs, used, done, reached, err = l.readSegment(seg, int64(e.pos), end, seg.base+uint64(e.rel), from, stop, maxBytes, recs, used)
 		if rerr := seg.release(); rerr != nil && err == nil {
 			err = fmt.Errorf("seglog: close deleted segment %s: %w", seg.name(), rerr)
 		}
 		if err != nil {
+			if recs != nil && IsCorruption(err) {
+				// Serve what is intact; the next read reports the damage.
+				return recs, nil
+			}
 			return nil, err
 		}
 		if done {
@@ -628,44 +669,64 @@ func (l *Log) Read(from uint64, maxBytes int) ([]Record, error) {
 			}
 			return recs, nil
 		}
-		from = segNext
+		if reached < stop {
+			reached = max(reached, segNext)
+		}
+		if reached <= from {
+			return recs, nil
+		}
+		from = reached
 	}
 }
 
-// readSegment appends to recs the records >= from of the batches of seg
-// between pos (the batch with base offset expect) and end. done reports that
-// the byte budget is used up; otherwise the segment was read to end.
-func (l *Log) readSegment(seg *segment, pos, end int64, expect, from uint64, maxBytes int, recs []Record, used int) (_ []Record, _ int, done bool, _ error) {
+// readSegment appends to recs the records >= from and < stop of the
+// batches of seg between pos (the batch with base offset expect) and end.
+// done reports that the byte budget is used up; otherwise the segment was
+// read to end or to stop, and reached is the offset after the last batch
+// read. Bad data is recorded as damage (see Status) and reported as a
+// *CorruptionError.
+func (l *Log) readSegment(seg *segment, pos, end int64, expect, from, stop uint64, maxBytes int, recs []Record, used int) (_ []Record, _ int, done bool, reached uint64, _ error) {
+	recs, used, done, expect, bad, err := l.readBatches(seg, pos, end, expect, from, stop, maxBytes, recs, used)
+	if err != nil && IsCorruption(err) && bad >= 0 {
+		err = l.noteCorruption(seg, bad, expect, end, err)
+	}
+	return recs, used, done, expect, err
+}
+
+// readBatches is readSegment without the damage bookkeeping: on corrupt
+// data it returns the position of the bad batch in bad (else -1), with
+// expect the offset the bad batch should have started at.
+func (l *Log) readBatches(seg *segment, pos, end int64, expect, from, stop uint64, maxBytes int, recs []Record, used int) (_ []Record, _ int, done bool, _ uint64, bad int64, _ error) {
 	want := int64(l.opts.IndexIntervalBytes) + int64(max(maxBytes-used, 0)) + batchHeaderSize
 	buf := make([]byte, min(end-pos, want))
 	if err := readAt(seg.f, buf, pos); err != nil {
-		return recs, used, false, l.readErr(seg, pos, err)
+		return recs, used, false, expect, pos, l.readErr(seg, pos, err)
 	}
 	p := 0
-	for pos+int64(p) < end {
+	for pos+int64(p) < end && expect < stop {
 		if p >= len(buf) {
 			// Skipped past the buffer: start afresh at the next batch.
 			pos, p = pos+int64(p), 0
 			buf = make([]byte, min(end-pos, want))
 			if err := readAt(seg.f, buf, pos); err != nil {
-				return recs, used, false, l.readErr(seg, pos, err)
+				return recs, used, false, expect, pos, l.readErr(seg, pos, err)
 			}
 		}
 		rest := buf[p:]
 		if len(rest) < batchHeaderSize {
 			var err error
 			if buf, err = extend(seg, buf, p, pos, end, batchHeaderSize, want); err != nil {
-				return recs, used, false, l.readErr(seg, pos+int64(p), err)
+				return recs, used, false, expect, pos + int64(p), l.readErr(seg, pos+int64(p), err)
 			}
 			pos, p = pos+int64(p), 0
 			continue
 		}
 		h, err := parseHeader(rest)
 		if err != nil {
-			return recs, used, false, fmt.Errorf("seglog: segment %s position %d: %w", seg.name(), pos+int64(p), err)
+			return recs, used, false, expect, pos + int64(p), fmt.Errorf("seglog: segment %s position %d: %w", seg.name(), pos+int64(p), err)
 		}
 		if h.baseOffset != expect {
-			return recs, used, false, corruptf("segment %s position %d: batch base offset %d, want %d", seg.name(), pos+int64(p), h.baseOffset, expect)
+			return recs, used, false, expect, pos + int64(p), corruptf("segment %s position %d: batch base offset %d, want %d", seg.name(), pos+int64(p), h.baseOffset, expect)
 		}
 		size := h.size()
 		if h.nextOffset() <= from {
@@ -674,29 +735,60 @@ func (l *Log) readSegment(seg *segment, pos, end int64, expect, from uint64, max
 			continue
 		}
 		if recs != nil && used+size > maxBytes {
-			return recs, used, true, nil
+			return recs, used, true, expect, -1, nil
 		}
 		if len(rest) < size {
 			if buf, err = extend(seg, buf, p, pos, end, int64(size), want); err != nil {
-				return recs, used, false, l.readErr(seg, pos+int64(p), err)
+				return recs, used, false, expect, pos + int64(p), l.readErr(seg, pos+int64(p), err)
 			}
 			pos, p = pos+int64(p), 0
 			continue
 		}
-		expect = h.nextOffset()
+		n, wasNil := len(recs), recs == nil
 		if recs == nil {
 			recs = make([]Record, 0, estimateRecords(h, size, min(int64(maxBytes), end-pos-int64(p))))
 		}
 		if recs, _, err = decodeBatchInto(rest[:size], recs, from); err != nil {
-			return recs, used, false, fmt.Errorf("seglog: segment %s position %d: %w", seg.name(), pos+int64(p), err)
+			if recs = recs[:n]; wasNil {
+				recs = nil
+			}
+			return recs, used, false, expect, pos + int64(p), fmt.Errorf("seglog: segment %s position %d: %w", seg.name(), pos+int64(p), err)
 		}
+		expect = h.nextOffset()
 		used += size
 		p += size
 		if used >= maxBytes && recs != nil {
-			return recs, used, true, nil
+			return recs, used, true, expect, -1, nil
 		}
 	}
-	return recs, used, false, nil
+	return recs, used, false, expect, -1, nil
+}
+
+// noteCorruption records the damage a read found at position bad of seg,
+// where the batch with base offset expect should start: up to the next
+// intact batch, or to the end of what the segment holds. It returns the
+// error for the reader.
+func (l *Log) noteCorruption(seg *segment, bad int64, expect uint64, end int64, cause error) error {
+	sc := scanner{f: seg.f, end: end}
+	d := Damage{From: expect, Segment: seg.name(), Position: bad, Reason: damageReason(cause)}
+	p, h, ok, err := l.resync(&sc, seg, bad, expect)
+	if err != nil {
+		return fmt.Errorf("seglog: look past corrupt data in %s: %w", seg.name(), err)
+	}
+	l.mu.Lock()
+	if ok {
+		d.To, d.Bytes = h.baseOffset, p-bad
+		seg.index.insert(uint32(h.baseOffset-seg.base), p)
+	} else {
+		d.To, d.Bytes = max(seg.next, expect), end-bad
+	}
+	if cur, _ := l.rangeAt(expect); cur != nil {
+		d = *cur
+	} else {
+		l.addDamage(d)
+	}
+	l.mu.Unlock()
+	return &CorruptionError{Dir: l.opts.Dir, Damage: d}
 }
 
 // estimateRecords sizes the result slice from the first batch's density and

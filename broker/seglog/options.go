@@ -74,6 +74,12 @@ type Options struct {
 	// Clock stamps records that arrive without a timestamp and ages
 	// segments; default time.Now. Only the writer of an entry stamps it.
 	Clock func() time.Time
+	// MinNextOffset is the least offset the next Append may be given: the
+	// caller passes what it knows the log once held (the highest offset a
+	// consumer has committed), so that offsets are never reused when
+	// recovery finds less. Offsets below it that the log lacks are damage
+	// (see Status) unless Sync is SyncNever, which never promised them.
+	MinNextOffset uint64
 	// OnSync, if set, is called by the writer goroutine with the duration
 	// of every group-commit fsync. It must not block.
 	OnSync func(time.Duration)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 )
 
 // recover opens the segments in the log directory, repairing the tail and
@@ -33,7 +34,7 @@ func (l *Log) recover() error {
 			return err
 		}
 		l.segs = []*segment{seg}
-		return nil
+		return l.raiseNext()
 	}
 	for i, base := range bases {
 		path := filepath.Join(l.opts.Dir, segmentName(base, logSuffix))
@@ -50,22 +51,76 @@ func (l *Log) recover() error {
 		if i == len(bases)-1 {
 			err = l.recoverTail(seg, st.Size())
 		} else {
-			err = l.loadSegment(seg, st.Size())
+			err = l.loadSegment(seg, st.Size(), bases[i+1])
 		}
 		if err != nil {
 			return err
 		}
 		if i > 0 {
-			if prev := l.segs[i-1]; prev.next != base {
-				l.logger.Warn("seglog: gap or overlap between segments", "segment", prev.name(), "next_offset", prev.next, "following_base", base)
+			prev := l.segs[i-1]
+			switch {
+			case prev.next < base && !l.covered(prev.next, base):
+				l.addDamage(Damage{From: prev.next, To: base,
+					Reason: fmt.Sprintf("offsets missing between segments %s and %s", prev.name(), seg.name())})
+			case prev.next > base:
+				l.logger.Warn("seglog: overlap between segments", "segment", prev.name(), "next_offset", prev.next, "following_base", base)
 			}
 		}
 	}
-	return nil
+	return l.raiseNext()
+}
+
+// raiseNext makes sure the next offset is at least the high-water mark and
+// Options.MinNextOffset, so that no offset the log once gave out is given
+// again. Offsets in between that the log lacks are damage, or under
+// SyncNever lost; the next Append goes to a new segment at the raised
+// offset.
+func (l *Log) raiseNext() error {
+	active := l.segs[len(l.segs)-1]
+	next := active.next
+	target := max(l.hwm, l.opts.MinNextOffset)
+	if target <= next {
+		return nil
+	}
+	if !l.covered(next, target) {
+		if l.opts.Sync == SyncNever {
+			l.logger.Warn("seglog: offsets the log once held were not recovered (it never fsyncs); they are passed over and not reused",
+				"dir", l.opts.Dir, "from_offset", next, "to_offset", target)
+			l.addLost(next, target, "not recovered by a log that never fsyncs")
+		} else {
+			reason := "offsets below the partition's high-water mark are missing"
+			if target > l.hwm {
+				reason = "offsets a consumer group committed are missing"
+			}
+			l.addDamage(Damage{From: next, To: target, Reason: reason})
+		}
+	}
+	if active.size == 0 && (len(l.segs) > 1 || l.opts.Sync == SyncNever) {
+		l.segs = l.segs[:len(l.segs)-1]
+		_ = active.release()
+		if err := l.fs.Remove(active.path); err != nil {
+			return fmt.Errorf("seglog: remove empty segment: %w", err)
+		}
+		if err := l.fs.Remove(filepath.Join(l.opts.Dir, segmentName(active.base, indexSuffix))); err != nil && !isNotExist(err) {
+			return fmt.Errorf("seglog: remove empty segment index: %w", err)
+		}
+	} else if err := l.writeIndex(active); err != nil {
+		l.logger.Warn("seglog: cannot write segment index; it will be rebuilt on open", "segment", active.name(), "err", err)
+	}
+	seg, err := l.createSegment(target)
+	if err != nil {
+		return err
+	}
+	l.segs = append(l.segs, seg)
+	return l.writeState(target)
 }
 
 // recoverTail verifies every batch of the tail segment, truncates the file
 // at the first torn or corrupt one and rebuilds the index.
+//
+// Bad bytes followed by an intact batch are damage, recorded and passed
+// over by scan; only bad bytes with nothing intact after them are the torn
+// last write, which was never acknowledged (under SyncAlways) and is cut.
 func (l *Log) recoverTail(seg *segment, size int64) error {
 	end, err := l.scan(seg, size, 0, seg.base, true)
 	if err == nil {
@@ -74,7 +129,7 @@ func (l *Log) recoverTail(seg *segment, size int64) error {
 	if !errors.Is(err, errTorn) && !IsCorruption(err) {
 		return fmt.Errorf("seglog: recover segment %s: %w", seg.name(), err)
 	}
-	l.logger.Warn("seglog: truncating torn or corrupt segment tail",
+	l.logger.Warn("seglog: truncating torn segment tail",
 		"segment", seg.name(), "position", end, "dropped_bytes", size-end, "err", err)
 	if err := seg.f.Truncate(end); err != nil {
 		return fmt.Errorf("seglog: truncate segment %s to %d: %w", seg.name(), end, err)
@@ -89,8 +144,11 @@ func (l *Log) recoverTail(seg *segment, size int64) error {
 
 // loadSegment sets up an older segment from its index file if that is well
 // formed and agrees with the data, and rebuilds (and rewrites) it otherwise.
-// Only the final index interval is read.
-func (l *Log) loadSegment(seg *segment, size int64) error {
+// Only the final index interval is read; checksums are left to the scrub.
+// An older segment was fsynced when it rolled, so bad bytes in it are damage
+// even with nothing intact after them: up to following, the base of the
+// next segment.
+func (l *Log) loadSegment(seg *segment, size int64, following uint64) error {
 	entries, ierr := l.readIndex(seg, size)
 	if ierr == nil {
 		var from indexEntry
@@ -100,10 +158,12 @@ func (l *Log) loadSegment(seg *segment, size int64) error {
 		seg.index.entries = entries
 		seg.index.lastPos = int64(from.pos)
 		if _, err := l.scan(seg, size, int64(from.pos), seg.base+uint64(from.rel), false); err == nil {
-			if size > 0 {
-				return l.readFirstTimestamp(seg)
+			if size == 0 {
+				return nil
 			}
-			return nil
+			if ierr = l.readFirstTimestamp(seg); ierr == nil {
+				return nil
+			}
 		} else if !errors.Is(err, errTorn) && !IsCorruption(err) {
 			return fmt.Errorf("seglog: load segment %s: %w", seg.name(), err)
 		} else {
@@ -115,13 +175,13 @@ func (l *Log) loadSegment(seg *segment, size int64) error {
 	}
 	seg.index = indexBuilder{interval: int64(l.opts.IndexIntervalBytes)}
 	seg.firstTS, seg.lastTS = 0, 0
-	end, err := l.scan(seg, size, 0, seg.base, false)
+	end, err := l.scan(seg, size, 0, seg.base, true)
 	if err != nil {
 		if !errors.Is(err, errTorn) && !IsCorruption(err) {
 			return fmt.Errorf("seglog: load segment %s: %w", seg.name(), err)
 		}
-		l.logger.Warn("seglog: corrupt data in older segment; ignoring the rest of it",
-			"segment", seg.name(), "position", end, "ignored_bytes", size-end, "err", err)
+		l.addDamage(Damage{From: seg.next, To: max(following, seg.next), Segment: seg.name(), Position: end, Bytes: size - end,
+			Reason: damageReason(err)})
 	}
 	if err := l.writeIndex(seg); err != nil {
 		l.logger.Warn("seglog: cannot write rebuilt segment index", "segment", seg.name(), "err", err)
@@ -165,9 +225,11 @@ func (l *Log) readFirstTimestamp(seg *segment) error {
 
 // scan walks seg's batches from pos, where the batch with base offset expect
 // starts, to size, adding index entries and timestamps. With verify it checks
-// every CRC. It sets seg.size and seg.next to the end of the last good batch
-// and returns that position, plus errTorn or an ErrCorrupt error if a bad
-// batch stopped the scan before size.
+// every CRC, and records bad bytes followed by an intact batch as damage
+// and passes over them; without, a bad batch may be a bad index entry, so
+// it just stops. It sets seg.size and seg.next to the end of the last good
+// batch and returns that position, plus errTorn or an ErrCorrupt error if
+// bad bytes with nothing intact after them stopped the scan before size.
 func (l *Log) scan(seg *segment, size, pos int64, expect uint64, verify bool) (int64, error) {
 	sc := scanner{f: seg.f, end: size, pos: pos}
 	first := pos == 0
@@ -194,6 +256,17 @@ func (l *Log) scan(seg *segment, size, pos int64, expect uint64, verify bool) (i
 				err = corruptf("batch at offset %d: crc mismatch", h.baseOffset)
 			}
 		}
+		if err != nil && verify && (errors.Is(err, errTorn) || IsCorruption(err)) {
+			p, rh, ok, rerr := l.resync(&sc, seg, at, expect)
+			if rerr != nil {
+				err = rerr
+			} else if ok {
+				l.addDamage(Damage{From: expect, To: rh.baseOffset, Segment: seg.name(), Position: at, Bytes: p - at, Reason: damageReason(err)})
+				seg.index.force(uint32(rh.baseOffset-seg.base), p)
+				sc.pos, expect, err = p, rh.baseOffset, nil
+				continue
+			}
+		}
 		if err != nil {
 			sc.pos = at
 			break
@@ -211,4 +284,16 @@ func (l *Log) scan(seg *segment, size, pos int64, expect uint64, verify bool) (i
 		seg.rollAt = seg.firstTS + int64(l.opts.SegmentMaxAge)
 	}
 	return sc.pos, err
+}
+
+// damageReason describes what made a batch bad.
+func damageReason(err error) string {
+	if errors.Is(err, errTorn) {
+		return "incomplete batch"
+	}
+	var ce *corruptionError
+	if errors.As(err, &ce) {
+		return ce.msg
+	}
+	return strings.TrimPrefix(err.Error(), "seglog: ")
 }

@@ -2,10 +2,12 @@ package seglog
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -27,12 +29,32 @@ func crashLog(t *testing.T) (vfs.FS, Options, []int, uint64) {
 		counts = append(counts, n)
 	}
 	segs := l.Segments()
-	// Close adds nothing a crash would not leave behind: the active
-	// segment's index lives only in memory until the segment rolls.
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return o.FS, o, counts, segs[len(segs)-1].BaseOffset
+	tail := segs[len(segs)-1].BaseOffset
+	simulateCrash(t, o.FS, o.Dir, tail)
+	return o.FS, o, counts, tail
+}
+
+// simulateCrash makes a closed log look as if it had crashed with the
+// given high-water mark, the one its last roll persisted: Close persists
+// its next offset, which a crash does not. (The active segment's index
+// lives only in memory until the segment rolls, so Close adds no other
+// file.)
+func simulateCrash(t *testing.T, fsys vfs.FS, dir string, hwm uint64) {
+	t.Helper()
+	path := filepath.Join(dir, stateName)
+	s, err := decodeState(fileBytes(t, fsys, path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.HighWaterMark = hwm
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, fsys, path, b)
 }
 
 func fileBytes(t *testing.T, fsys vfs.FS, name string) []byte {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -74,6 +75,7 @@ func (l *Log) Enforce(now time.Time, r Retention, floor uint64) (deleted int, er
 	victims := l.segs[:n:n]
 	l.segs = append([]*segment(nil), l.segs[n:]...)
 	l.start = l.segs[0].base
+	l.damaged = slices.DeleteFunc(l.damaged, func(d Damage) bool { return d.To <= l.start })
 	l.mu.Unlock()
 
 	// Oldest first, log before index: a crash part way leaves at most an

@@ -146,7 +146,10 @@ func describeGroup(w io.Writer, g *client.Group) error {
 		for _, p := range g.Partitions {
 			fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\n", p.Partition, p.CommittedOffset, p.NextOffset, p.Lag, p.Pending)
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		return describeGroupAhead(w, g)
 	}
 	return nil
 }

@@ -22,6 +22,7 @@ func newServerCmd(a *app) *cobra.Command {
 		restart       plugin.RestartPolicy
 		maxNackDelay  time.Duration
 		idleTimeout   time.Duration
+		recoverMeta   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -32,7 +33,12 @@ func newServerCmd(a *app) *cobra.Command {
 Connector plugins are looked for in DATA/plugins and in the plugins
 directory next to the junction binary, unless --plugins is given.
 --connectors applies every *.yaml connector definition in a directory at
-start.`,
+start.
+
+--recover-meta is for a damaged metadata file (DATA/meta.db): it moves the
+file aside and rebuilds a fresh one from what can still be read of it, and
+every station directory whose record is lost comes back with its partitions
+and default settings.`,
 		Example: `  junction server
   junction server --data /var/lib/junction --listen :7400 --max-message-bytes 16MiB
   junction server --connectors ./connectors`,
@@ -57,6 +63,7 @@ start.`,
 				Logger:           logger,
 				MaxNackDelay:     maxNackDelay,
 				IdleTimeout:      idleTimeout,
+				RecoverMeta:      recoverMeta,
 			}, nil)
 			if err != nil {
 				return err
@@ -72,6 +79,7 @@ start.`,
 	f.Var(&maxMsg, "max-message-bytes", "default largest accepted message (default 8MiB)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringSliceVar(&pluginDirs, "plugins", nil, "directory of connector plugins (repeatable; default DATA/plugins and the plugins directory next to this binary)")
+	f.BoolVar(&recoverMeta, "recover-meta", false, "rebuild a damaged metadata file from what can be read of it and the station directories, keeping the bad one aside")
 	f.StringVar(&connectorsDir, "connectors", "", "directory of connector definitions (*.yaml) to apply at start")
 	f.DurationVar(&maxNackDelay, "max-nack-delay", 24*time.Hour, "longest redelivery delay a nack may ask for")
 	f.DurationVar(&idleTimeout, "idle-timeout", 2*time.Minute, "close client connections idle this long")

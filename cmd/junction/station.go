@@ -17,7 +17,7 @@ import (
 
 func newStationCmd(a *app) *cobra.Command {
 	cmd := groupCmd("station", "Manage stations")
-	cmd.AddCommand(newStationCreateCmd(a), newStationUpdateCmd(a), newStationListCmd(a), newStationDescribeCmd(a), newStationDeleteCmd(a))
+	cmd.AddCommand(newStationCreateCmd(a), newStationUpdateCmd(a), newStationListCmd(a), newStationDescribeCmd(a), newStationDeleteCmd(a), newStationRepairCmd(a))
 	return cmd
 }
 
@@ -328,7 +328,10 @@ func describeStation(w io.Writer, s *client.Station) error {
 		for _, p := range s.Stats.Partitions {
 			fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%d\n", p.Partition, p.StartOffset, p.NextOffset, units.HumanSize(p.Bytes), p.Segments)
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		return describeIntegrity(w, s)
 	}
 	return nil
 }
@@ -366,11 +369,13 @@ type stationStatJSON struct {
 }
 
 type partitionJSON struct {
-	Partition   int    `json:"partition"`
-	StartOffset uint64 `json:"start_offset"`
-	NextOffset  uint64 `json:"next_offset"`
-	Bytes       int64  `json:"bytes"`
-	Segments    int    `json:"segments"`
+	Partition   int           `json:"partition"`
+	StartOffset uint64        `json:"start_offset"`
+	NextOffset  uint64        `json:"next_offset"`
+	Bytes       int64         `json:"bytes"`
+	Segments    int           `json:"segments"`
+	Damaged     []damagedJSON `json:"damaged,omitempty"`
+	Lost        []lostJSON    `json:"lost,omitempty"`
 }
 
 func toStationJSON(s *client.Station) stationJSON {
@@ -389,7 +394,7 @@ func toStationJSON(s *client.Station) stationJSON {
 		j.CreatedAt = &t
 	}
 	for _, p := range s.Stats.Partitions {
-		j.Stats.Partitions = append(j.Stats.Partitions, partitionJSON(p))
+		j.Stats.Partitions = append(j.Stats.Partitions, toPartitionJSON(p))
 	}
 	return j
 }

@@ -95,6 +95,12 @@ type PartitionStats struct {
 	StartOffset, NextOffset uint64
 	Bytes                   int64
 	Segments                int
+	// Damaged lists corrupt or missing ranges awaiting a repair.
+	Damaged []DamagedRange
+	// Lost lists ranges declared lost by a repair.
+	Lost []LostRange
+	// HighWaterMark is the offset the next offset never falls below.
+	HighWaterMark uint64
 }
 
 // StationUpdate names the settings [Client.UpdateStation] changes: nil
@@ -336,13 +342,15 @@ func stationFromProto(pb *junctionv1.Station, stats *junctionv1.StationStats) St
 	if stats != nil {
 		s.Stats = StationStats{Messages: stats.GetMessages(), Bytes: stats.GetBytes(), Groups: int(stats.GetGroups()), DeadLetterError: stats.GetDeadLetterError()}
 		for _, p := range stats.GetPartitions() {
-			s.Stats.Partitions = append(s.Stats.Partitions, PartitionStats{
+			ps := PartitionStats{
 				Partition:   int(p.GetPartition()),
 				StartOffset: p.GetStartOffset(),
 				NextOffset:  p.GetNextOffset(),
 				Bytes:       p.GetBytes(),
 				Segments:    int(p.GetSegments()),
-			})
+			}
+			integrityFromProto(&ps, p)
+			s.Stats.Partitions = append(s.Stats.Partitions, ps)
 		}
 	}
 	return s

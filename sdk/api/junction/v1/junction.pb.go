@@ -141,6 +141,59 @@ func (FsyncPolicy) EnumDescriptor() ([]byte, []int) {
 	return file_junction_v1_junction_proto_rawDescGZIP(), []int{1}
 }
 
+// RepairMode says what RepairPartition does with damaged ranges.
+type RepairMode int32
+
+const (
+	RepairMode_REPAIR_MODE_UNSPECIFIED RepairMode = 0
+	// Keep every intact message; pass over the damaged offsets.
+	RepairMode_REPAIR_MODE_SKIP RepairMode = 1
+	// Truncate each damaged segment at its bad bytes, dropping what follows
+	// in that segment.
+	RepairMode_REPAIR_MODE_CUT RepairMode = 2
+)
+
+// Enum value maps for RepairMode.
+var (
+	RepairMode_name = map[int32]string{
+		0: "REPAIR_MODE_UNSPECIFIED",
+		1: "REPAIR_MODE_SKIP",
+		2: "REPAIR_MODE_CUT",
+	}
+	RepairMode_value = map[string]int32{
+		"REPAIR_MODE_UNSPECIFIED": 0,
+		"REPAIR_MODE_SKIP":        1,
+		"REPAIR_MODE_CUT":         2,
+	}
+)
+
+func (x RepairMode) Enum() *RepairMode {
+	p := new(RepairMode)
+	*p = x
+	return p
+}
+
+func (x RepairMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RepairMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_junction_v1_junction_proto_enumTypes[2].Descriptor()
+}
+
+func (RepairMode) Type() protoreflect.EnumType {
+	return &file_junction_v1_junction_proto_enumTypes[2]
+}
+
+func (x RepairMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RepairMode.Descriptor instead.
+func (RepairMode) EnumDescriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{2}
+}
+
 // ConnectorState is where a connector is in its life.
 type ConnectorState int32
 
@@ -187,11 +240,11 @@ func (x ConnectorState) String() string {
 }
 
 func (ConnectorState) Descriptor() protoreflect.EnumDescriptor {
-	return file_junction_v1_junction_proto_enumTypes[2].Descriptor()
+	return file_junction_v1_junction_proto_enumTypes[3].Descriptor()
 }
 
 func (ConnectorState) Type() protoreflect.EnumType {
-	return &file_junction_v1_junction_proto_enumTypes[2]
+	return &file_junction_v1_junction_proto_enumTypes[3]
 }
 
 func (x ConnectorState) Number() protoreflect.EnumNumber {
@@ -200,7 +253,7 @@ func (x ConnectorState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ConnectorState.Descriptor instead.
 func (ConnectorState) EnumDescriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{2}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{3}
 }
 
 // ErrorReason is the stable cause of a failed call. The broker attaches an
@@ -281,11 +334,11 @@ func (x ErrorReason) String() string {
 }
 
 func (ErrorReason) Descriptor() protoreflect.EnumDescriptor {
-	return file_junction_v1_junction_proto_enumTypes[3].Descriptor()
+	return file_junction_v1_junction_proto_enumTypes[4].Descriptor()
 }
 
 func (ErrorReason) Type() protoreflect.EnumType {
-	return &file_junction_v1_junction_proto_enumTypes[3]
+	return &file_junction_v1_junction_proto_enumTypes[4]
 }
 
 func (x ErrorReason) Number() protoreflect.EnumNumber {
@@ -294,7 +347,7 @@ func (x ErrorReason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ErrorReason.Descriptor instead.
 func (ErrorReason) EnumDescriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{3}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{4}
 }
 
 // Retention says when a station's old messages are deleted. Deletion is by
@@ -495,12 +548,20 @@ func (x *Station) GetCreatedAt() *timestamppb.Timestamp {
 
 // PartitionStats describes one partition of a station.
 type PartitionStats struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Partition     uint32                 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
-	StartOffset   uint64                 `protobuf:"varint,2,opt,name=start_offset,json=startOffset,proto3" json:"start_offset,omitempty"`
-	NextOffset    uint64                 `protobuf:"varint,3,opt,name=next_offset,json=nextOffset,proto3" json:"next_offset,omitempty"`
-	Bytes         int64                  `protobuf:"varint,4,opt,name=bytes,proto3" json:"bytes,omitempty"`
-	Segments      uint32                 `protobuf:"varint,5,opt,name=segments,proto3" json:"segments,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Partition   uint32                 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	StartOffset uint64                 `protobuf:"varint,2,opt,name=start_offset,json=startOffset,proto3" json:"start_offset,omitempty"`
+	NextOffset  uint64                 `protobuf:"varint,3,opt,name=next_offset,json=nextOffset,proto3" json:"next_offset,omitempty"`
+	Bytes       int64                  `protobuf:"varint,4,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	Segments    uint32                 `protobuf:"varint,5,opt,name=segments,proto3" json:"segments,omitempty"`
+	// Corrupt or missing ranges awaiting RepairPartition; the partition
+	// serves what is intact meanwhile.
+	Damaged []*DamagedRange `protobuf:"bytes,6,rep,name=damaged,proto3" json:"damaged,omitempty"`
+	// Ranges declared lost by RepairPartition.
+	Lost []*LostRange `protobuf:"bytes,7,rep,name=lost,proto3" json:"lost,omitempty"`
+	// Offset below which every offset was once durably stored; the next
+	// offset never falls below it.
+	HighWaterMark uint64 `protobuf:"varint,8,opt,name=high_water_mark,json=highWaterMark,proto3" json:"high_water_mark,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -570,6 +631,309 @@ func (x *PartitionStats) GetSegments() uint32 {
 	return 0
 }
 
+func (x *PartitionStats) GetDamaged() []*DamagedRange {
+	if x != nil {
+		return x.Damaged
+	}
+	return nil
+}
+
+func (x *PartitionStats) GetLost() []*LostRange {
+	if x != nil {
+		return x.Lost
+	}
+	return nil
+}
+
+func (x *PartitionStats) GetHighWaterMark() uint64 {
+	if x != nil {
+		return x.HighWaterMark
+	}
+	return 0
+}
+
+// DamagedRange is a range of offsets a partition cannot serve.
+type DamagedRange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Offsets [from_offset, to_offset) are unreadable.
+	FromOffset uint64 `protobuf:"varint,1,opt,name=from_offset,json=fromOffset,proto3" json:"from_offset,omitempty"`
+	ToOffset   uint64 `protobuf:"varint,2,opt,name=to_offset,json=toOffset,proto3" json:"to_offset,omitempty"`
+	// Segment file holding the bad bytes; empty when the offsets are missing
+	// altogether.
+	Segment       string `protobuf:"bytes,3,opt,name=segment,proto3" json:"segment,omitempty"`
+	Position      int64  `protobuf:"varint,4,opt,name=position,proto3" json:"position,omitempty"`
+	Bytes         int64  `protobuf:"varint,5,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	Reason        string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DamagedRange) Reset() {
+	*x = DamagedRange{}
+	mi := &file_junction_v1_junction_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DamagedRange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DamagedRange) ProtoMessage() {}
+
+func (x *DamagedRange) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DamagedRange.ProtoReflect.Descriptor instead.
+func (*DamagedRange) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *DamagedRange) GetFromOffset() uint64 {
+	if x != nil {
+		return x.FromOffset
+	}
+	return 0
+}
+
+func (x *DamagedRange) GetToOffset() uint64 {
+	if x != nil {
+		return x.ToOffset
+	}
+	return 0
+}
+
+func (x *DamagedRange) GetSegment() string {
+	if x != nil {
+		return x.Segment
+	}
+	return ""
+}
+
+func (x *DamagedRange) GetPosition() int64 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+func (x *DamagedRange) GetBytes() int64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *DamagedRange) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// LostRange is a range of offsets declared lost.
+type LostRange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Offsets [from_offset, to_offset) are lost.
+	FromOffset uint64                 `protobuf:"varint,1,opt,name=from_offset,json=fromOffset,proto3" json:"from_offset,omitempty"`
+	ToOffset   uint64                 `protobuf:"varint,2,opt,name=to_offset,json=toOffset,proto3" json:"to_offset,omitempty"`
+	Reason     string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	At         *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=at,proto3" json:"at,omitempty"`
+	// Bytes a CUT repair removed from the segment file.
+	BytesRemoved  int64 `protobuf:"varint,5,opt,name=bytes_removed,json=bytesRemoved,proto3" json:"bytes_removed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LostRange) Reset() {
+	*x = LostRange{}
+	mi := &file_junction_v1_junction_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LostRange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LostRange) ProtoMessage() {}
+
+func (x *LostRange) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LostRange.ProtoReflect.Descriptor instead.
+func (*LostRange) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *LostRange) GetFromOffset() uint64 {
+	if x != nil {
+		return x.FromOffset
+	}
+	return 0
+}
+
+func (x *LostRange) GetToOffset() uint64 {
+	if x != nil {
+		return x.ToOffset
+	}
+	return 0
+}
+
+func (x *LostRange) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *LostRange) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *LostRange) GetBytesRemoved() int64 {
+	if x != nil {
+		return x.BytesRemoved
+	}
+	return 0
+}
+
+type RepairPartitionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Station       string                 `protobuf:"bytes,1,opt,name=station,proto3" json:"station,omitempty"`
+	Partition     uint32                 `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	Mode          RepairMode             `protobuf:"varint,3,opt,name=mode,proto3,enum=junction.v1.RepairMode" json:"mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RepairPartitionRequest) Reset() {
+	*x = RepairPartitionRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RepairPartitionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RepairPartitionRequest) ProtoMessage() {}
+
+func (x *RepairPartitionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RepairPartitionRequest.ProtoReflect.Descriptor instead.
+func (*RepairPartitionRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RepairPartitionRequest) GetStation() string {
+	if x != nil {
+		return x.Station
+	}
+	return ""
+}
+
+func (x *RepairPartitionRequest) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *RepairPartitionRequest) GetMode() RepairMode {
+	if x != nil {
+		return x.Mode
+	}
+	return RepairMode_REPAIR_MODE_UNSPECIFIED
+}
+
+type RepairPartitionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One entry per damaged range settled, with the offsets lost.
+	Lost []*LostRange `protobuf:"bytes,1,rep,name=lost,proto3" json:"lost,omitempty"`
+	// Dead-letter station that received a marker message per range; empty
+	// when the station has none.
+	MarkedIn      string `protobuf:"bytes,2,opt,name=marked_in,json=markedIn,proto3" json:"marked_in,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RepairPartitionResponse) Reset() {
+	*x = RepairPartitionResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RepairPartitionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RepairPartitionResponse) ProtoMessage() {}
+
+func (x *RepairPartitionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RepairPartitionResponse.ProtoReflect.Descriptor instead.
+func (*RepairPartitionResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *RepairPartitionResponse) GetLost() []*LostRange {
+	if x != nil {
+		return x.Lost
+	}
+	return nil
+}
+
+func (x *RepairPartitionResponse) GetMarkedIn() string {
+	if x != nil {
+		return x.MarkedIn
+	}
+	return ""
+}
+
 // StationStats describes a station's stored messages.
 type StationStats struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -586,7 +950,7 @@ type StationStats struct {
 
 func (x *StationStats) Reset() {
 	*x = StationStats{}
-	mi := &file_junction_v1_junction_proto_msgTypes[3]
+	mi := &file_junction_v1_junction_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -598,7 +962,7 @@ func (x *StationStats) String() string {
 func (*StationStats) ProtoMessage() {}
 
 func (x *StationStats) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[3]
+	mi := &file_junction_v1_junction_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -611,7 +975,7 @@ func (x *StationStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StationStats.ProtoReflect.Descriptor instead.
 func (*StationStats) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{3}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *StationStats) GetMessages() uint64 {
@@ -658,7 +1022,7 @@ type CreateStationRequest struct {
 
 func (x *CreateStationRequest) Reset() {
 	*x = CreateStationRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[4]
+	mi := &file_junction_v1_junction_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -670,7 +1034,7 @@ func (x *CreateStationRequest) String() string {
 func (*CreateStationRequest) ProtoMessage() {}
 
 func (x *CreateStationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[4]
+	mi := &file_junction_v1_junction_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -683,7 +1047,7 @@ func (x *CreateStationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateStationRequest.ProtoReflect.Descriptor instead.
 func (*CreateStationRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{4}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateStationRequest) GetStation() *Station {
@@ -702,7 +1066,7 @@ type CreateStationResponse struct {
 
 func (x *CreateStationResponse) Reset() {
 	*x = CreateStationResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[5]
+	mi := &file_junction_v1_junction_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -714,7 +1078,7 @@ func (x *CreateStationResponse) String() string {
 func (*CreateStationResponse) ProtoMessage() {}
 
 func (x *CreateStationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[5]
+	mi := &file_junction_v1_junction_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -727,7 +1091,7 @@ func (x *CreateStationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateStationResponse.ProtoReflect.Descriptor instead.
 func (*CreateStationResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{5}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CreateStationResponse) GetStation() *Station {
@@ -746,7 +1110,7 @@ type GetStationRequest struct {
 
 func (x *GetStationRequest) Reset() {
 	*x = GetStationRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[6]
+	mi := &file_junction_v1_junction_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -758,7 +1122,7 @@ func (x *GetStationRequest) String() string {
 func (*GetStationRequest) ProtoMessage() {}
 
 func (x *GetStationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[6]
+	mi := &file_junction_v1_junction_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -771,7 +1135,7 @@ func (x *GetStationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStationRequest.ProtoReflect.Descriptor instead.
 func (*GetStationRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{6}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetStationRequest) GetName() string {
@@ -791,7 +1155,7 @@ type GetStationResponse struct {
 
 func (x *GetStationResponse) Reset() {
 	*x = GetStationResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[7]
+	mi := &file_junction_v1_junction_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -803,7 +1167,7 @@ func (x *GetStationResponse) String() string {
 func (*GetStationResponse) ProtoMessage() {}
 
 func (x *GetStationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[7]
+	mi := &file_junction_v1_junction_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -816,7 +1180,7 @@ func (x *GetStationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStationResponse.ProtoReflect.Descriptor instead.
 func (*GetStationResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{7}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetStationResponse) GetStation() *Station {
@@ -841,7 +1205,7 @@ type ListStationsRequest struct {
 
 func (x *ListStationsRequest) Reset() {
 	*x = ListStationsRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[8]
+	mi := &file_junction_v1_junction_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -853,7 +1217,7 @@ func (x *ListStationsRequest) String() string {
 func (*ListStationsRequest) ProtoMessage() {}
 
 func (x *ListStationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[8]
+	mi := &file_junction_v1_junction_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -866,7 +1230,7 @@ func (x *ListStationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStationsRequest.ProtoReflect.Descriptor instead.
 func (*ListStationsRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{8}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{12}
 }
 
 type ListStationsResponse struct {
@@ -880,7 +1244,7 @@ type ListStationsResponse struct {
 
 func (x *ListStationsResponse) Reset() {
 	*x = ListStationsResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[9]
+	mi := &file_junction_v1_junction_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -892,7 +1256,7 @@ func (x *ListStationsResponse) String() string {
 func (*ListStationsResponse) ProtoMessage() {}
 
 func (x *ListStationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[9]
+	mi := &file_junction_v1_junction_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -905,7 +1269,7 @@ func (x *ListStationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStationsResponse.ProtoReflect.Descriptor instead.
 func (*ListStationsResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{9}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListStationsResponse) GetStations() []*Station {
@@ -932,7 +1296,7 @@ type UpdateStationRequest struct {
 
 func (x *UpdateStationRequest) Reset() {
 	*x = UpdateStationRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[10]
+	mi := &file_junction_v1_junction_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -944,7 +1308,7 @@ func (x *UpdateStationRequest) String() string {
 func (*UpdateStationRequest) ProtoMessage() {}
 
 func (x *UpdateStationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[10]
+	mi := &file_junction_v1_junction_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -957,7 +1321,7 @@ func (x *UpdateStationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateStationRequest.ProtoReflect.Descriptor instead.
 func (*UpdateStationRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{10}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *UpdateStationRequest) GetStation() *Station {
@@ -983,7 +1347,7 @@ type UpdateStationResponse struct {
 
 func (x *UpdateStationResponse) Reset() {
 	*x = UpdateStationResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[11]
+	mi := &file_junction_v1_junction_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -995,7 +1359,7 @@ func (x *UpdateStationResponse) String() string {
 func (*UpdateStationResponse) ProtoMessage() {}
 
 func (x *UpdateStationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[11]
+	mi := &file_junction_v1_junction_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1008,7 +1372,7 @@ func (x *UpdateStationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateStationResponse.ProtoReflect.Descriptor instead.
 func (*UpdateStationResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{11}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UpdateStationResponse) GetStation() *Station {
@@ -1030,7 +1394,7 @@ type DeleteStationRequest struct {
 
 func (x *DeleteStationRequest) Reset() {
 	*x = DeleteStationRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[12]
+	mi := &file_junction_v1_junction_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1042,7 +1406,7 @@ func (x *DeleteStationRequest) String() string {
 func (*DeleteStationRequest) ProtoMessage() {}
 
 func (x *DeleteStationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[12]
+	mi := &file_junction_v1_junction_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1055,7 +1419,7 @@ func (x *DeleteStationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteStationRequest.ProtoReflect.Descriptor instead.
 func (*DeleteStationRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{12}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DeleteStationRequest) GetName() string {
@@ -1080,7 +1444,7 @@ type DeleteStationResponse struct {
 
 func (x *DeleteStationResponse) Reset() {
 	*x = DeleteStationResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[13]
+	mi := &file_junction_v1_junction_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1092,7 +1456,7 @@ func (x *DeleteStationResponse) String() string {
 func (*DeleteStationResponse) ProtoMessage() {}
 
 func (x *DeleteStationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[13]
+	mi := &file_junction_v1_junction_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1105,7 +1469,7 @@ func (x *DeleteStationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteStationResponse.ProtoReflect.Descriptor instead.
 func (*DeleteStationResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{13}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{17}
 }
 
 // Header is a message header. Keys starting with "junction-" are reserved.
@@ -1119,7 +1483,7 @@ type Header struct {
 
 func (x *Header) Reset() {
 	*x = Header{}
-	mi := &file_junction_v1_junction_proto_msgTypes[14]
+	mi := &file_junction_v1_junction_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1131,7 +1495,7 @@ func (x *Header) String() string {
 func (*Header) ProtoMessage() {}
 
 func (x *Header) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[14]
+	mi := &file_junction_v1_junction_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1144,7 +1508,7 @@ func (x *Header) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Header.ProtoReflect.Descriptor instead.
 func (*Header) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{14}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Header) GetKey() string {
@@ -1177,7 +1541,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_junction_v1_junction_proto_msgTypes[15]
+	mi := &file_junction_v1_junction_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1189,7 +1553,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[15]
+	mi := &file_junction_v1_junction_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1202,7 +1566,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{15}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Message) GetKey() []byte {
@@ -1246,7 +1610,7 @@ type ProduceResult struct {
 
 func (x *ProduceResult) Reset() {
 	*x = ProduceResult{}
-	mi := &file_junction_v1_junction_proto_msgTypes[16]
+	mi := &file_junction_v1_junction_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1258,7 +1622,7 @@ func (x *ProduceResult) String() string {
 func (*ProduceResult) ProtoMessage() {}
 
 func (x *ProduceResult) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[16]
+	mi := &file_junction_v1_junction_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1271,7 +1635,7 @@ func (x *ProduceResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceResult.ProtoReflect.Descriptor instead.
 func (*ProduceResult) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{16}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ProduceResult) GetPartition() uint32 {
@@ -1305,7 +1669,7 @@ type ProduceRequest struct {
 
 func (x *ProduceRequest) Reset() {
 	*x = ProduceRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[17]
+	mi := &file_junction_v1_junction_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1317,7 +1681,7 @@ func (x *ProduceRequest) String() string {
 func (*ProduceRequest) ProtoMessage() {}
 
 func (x *ProduceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[17]
+	mi := &file_junction_v1_junction_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1330,7 +1694,7 @@ func (x *ProduceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceRequest.ProtoReflect.Descriptor instead.
 func (*ProduceRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{17}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ProduceRequest) GetStation() string {
@@ -1356,7 +1720,7 @@ type ProduceResponse struct {
 
 func (x *ProduceResponse) Reset() {
 	*x = ProduceResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[18]
+	mi := &file_junction_v1_junction_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1368,7 +1732,7 @@ func (x *ProduceResponse) String() string {
 func (*ProduceResponse) ProtoMessage() {}
 
 func (x *ProduceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[18]
+	mi := &file_junction_v1_junction_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1381,7 +1745,7 @@ func (x *ProduceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceResponse.ProtoReflect.Descriptor instead.
 func (*ProduceResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{18}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ProduceResponse) GetResults() []*ProduceResult {
@@ -1402,7 +1766,7 @@ type ProduceStreamRequest struct {
 
 func (x *ProduceStreamRequest) Reset() {
 	*x = ProduceStreamRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[19]
+	mi := &file_junction_v1_junction_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1414,7 +1778,7 @@ func (x *ProduceStreamRequest) String() string {
 func (*ProduceStreamRequest) ProtoMessage() {}
 
 func (x *ProduceStreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[19]
+	mi := &file_junction_v1_junction_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1427,7 +1791,7 @@ func (x *ProduceStreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceStreamRequest.ProtoReflect.Descriptor instead.
 func (*ProduceStreamRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{19}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ProduceStreamRequest) GetSequence() uint64 {
@@ -1469,7 +1833,7 @@ type ProduceStreamResponse struct {
 
 func (x *ProduceStreamResponse) Reset() {
 	*x = ProduceStreamResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[20]
+	mi := &file_junction_v1_junction_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1481,7 +1845,7 @@ func (x *ProduceStreamResponse) String() string {
 func (*ProduceStreamResponse) ProtoMessage() {}
 
 func (x *ProduceStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[20]
+	mi := &file_junction_v1_junction_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1494,7 +1858,7 @@ func (x *ProduceStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceStreamResponse.ProtoReflect.Descriptor instead.
 func (*ProduceStreamResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{20}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ProduceStreamResponse) GetSequence() uint64 {
@@ -1548,7 +1912,7 @@ type StartPosition struct {
 
 func (x *StartPosition) Reset() {
 	*x = StartPosition{}
-	mi := &file_junction_v1_junction_proto_msgTypes[21]
+	mi := &file_junction_v1_junction_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1560,7 +1924,7 @@ func (x *StartPosition) String() string {
 func (*StartPosition) ProtoMessage() {}
 
 func (x *StartPosition) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[21]
+	mi := &file_junction_v1_junction_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1573,7 +1937,7 @@ func (x *StartPosition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartPosition.ProtoReflect.Descriptor instead.
 func (*StartPosition) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{21}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *StartPosition) GetPosition() isStartPosition_Position {
@@ -1663,7 +2027,7 @@ type GroupConfig struct {
 
 func (x *GroupConfig) Reset() {
 	*x = GroupConfig{}
-	mi := &file_junction_v1_junction_proto_msgTypes[22]
+	mi := &file_junction_v1_junction_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1675,7 +2039,7 @@ func (x *GroupConfig) String() string {
 func (*GroupConfig) ProtoMessage() {}
 
 func (x *GroupConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[22]
+	mi := &file_junction_v1_junction_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1688,7 +2052,7 @@ func (x *GroupConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupConfig.ProtoReflect.Descriptor instead.
 func (*GroupConfig) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{22}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GroupConfig) GetAckDeadline() *durationpb.Duration {
@@ -1729,7 +2093,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_junction_v1_junction_proto_msgTypes[23]
+	mi := &file_junction_v1_junction_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1741,7 +2105,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[23]
+	mi := &file_junction_v1_junction_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1754,7 +2118,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{23}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Delivery) GetPartition() uint32 {
@@ -1822,7 +2186,7 @@ type PullRequest struct {
 
 func (x *PullRequest) Reset() {
 	*x = PullRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[24]
+	mi := &file_junction_v1_junction_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1834,7 +2198,7 @@ func (x *PullRequest) String() string {
 func (*PullRequest) ProtoMessage() {}
 
 func (x *PullRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[24]
+	mi := &file_junction_v1_junction_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1847,7 +2211,7 @@ func (x *PullRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullRequest.ProtoReflect.Descriptor instead.
 func (*PullRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{24}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PullRequest) GetStation() string {
@@ -1901,7 +2265,7 @@ type PullResponse struct {
 
 func (x *PullResponse) Reset() {
 	*x = PullResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[25]
+	mi := &file_junction_v1_junction_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1913,7 +2277,7 @@ func (x *PullResponse) String() string {
 func (*PullResponse) ProtoMessage() {}
 
 func (x *PullResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[25]
+	mi := &file_junction_v1_junction_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1926,7 +2290,7 @@ func (x *PullResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullResponse.ProtoReflect.Descriptor instead.
 func (*PullResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{25}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PullResponse) GetMessages() []*Delivery {
@@ -1950,7 +2314,7 @@ type ConsumeRequest struct {
 
 func (x *ConsumeRequest) Reset() {
 	*x = ConsumeRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[26]
+	mi := &file_junction_v1_junction_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1962,7 +2326,7 @@ func (x *ConsumeRequest) String() string {
 func (*ConsumeRequest) ProtoMessage() {}
 
 func (x *ConsumeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[26]
+	mi := &file_junction_v1_junction_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1975,7 +2339,7 @@ func (x *ConsumeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeRequest.ProtoReflect.Descriptor instead.
 func (*ConsumeRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{26}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ConsumeRequest) GetStation() string {
@@ -2022,7 +2386,7 @@ type ConsumeResponse struct {
 
 func (x *ConsumeResponse) Reset() {
 	*x = ConsumeResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[27]
+	mi := &file_junction_v1_junction_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2034,7 +2398,7 @@ func (x *ConsumeResponse) String() string {
 func (*ConsumeResponse) ProtoMessage() {}
 
 func (x *ConsumeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[27]
+	mi := &file_junction_v1_junction_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2047,7 +2411,7 @@ func (x *ConsumeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeResponse.ProtoReflect.Descriptor instead.
 func (*ConsumeResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{27}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ConsumeResponse) GetMessages() []*Delivery {
@@ -2068,7 +2432,7 @@ type MessageRefs struct {
 
 func (x *MessageRefs) Reset() {
 	*x = MessageRefs{}
-	mi := &file_junction_v1_junction_proto_msgTypes[28]
+	mi := &file_junction_v1_junction_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2080,7 +2444,7 @@ func (x *MessageRefs) String() string {
 func (*MessageRefs) ProtoMessage() {}
 
 func (x *MessageRefs) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[28]
+	mi := &file_junction_v1_junction_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2093,7 +2457,7 @@ func (x *MessageRefs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageRefs.ProtoReflect.Descriptor instead.
 func (*MessageRefs) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{28}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *MessageRefs) GetPartition() uint32 {
@@ -2121,7 +2485,7 @@ type AckRequest struct {
 
 func (x *AckRequest) Reset() {
 	*x = AckRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[29]
+	mi := &file_junction_v1_junction_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2133,7 +2497,7 @@ func (x *AckRequest) String() string {
 func (*AckRequest) ProtoMessage() {}
 
 func (x *AckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[29]
+	mi := &file_junction_v1_junction_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2146,7 +2510,7 @@ func (x *AckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckRequest.ProtoReflect.Descriptor instead.
 func (*AckRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{29}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *AckRequest) GetStation() string {
@@ -2178,7 +2542,7 @@ type AckResponse struct {
 
 func (x *AckResponse) Reset() {
 	*x = AckResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[30]
+	mi := &file_junction_v1_junction_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2190,7 +2554,7 @@ func (x *AckResponse) String() string {
 func (*AckResponse) ProtoMessage() {}
 
 func (x *AckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[30]
+	mi := &file_junction_v1_junction_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2203,7 +2567,7 @@ func (x *AckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckResponse.ProtoReflect.Descriptor instead.
 func (*AckResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{30}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{34}
 }
 
 type NackRequest struct {
@@ -2219,7 +2583,7 @@ type NackRequest struct {
 
 func (x *NackRequest) Reset() {
 	*x = NackRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[31]
+	mi := &file_junction_v1_junction_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2231,7 +2595,7 @@ func (x *NackRequest) String() string {
 func (*NackRequest) ProtoMessage() {}
 
 func (x *NackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[31]
+	mi := &file_junction_v1_junction_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2244,7 +2608,7 @@ func (x *NackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NackRequest.ProtoReflect.Descriptor instead.
 func (*NackRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{31}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *NackRequest) GetStation() string {
@@ -2283,7 +2647,7 @@ type NackResponse struct {
 
 func (x *NackResponse) Reset() {
 	*x = NackResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[32]
+	mi := &file_junction_v1_junction_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2295,7 +2659,7 @@ func (x *NackResponse) String() string {
 func (*NackResponse) ProtoMessage() {}
 
 func (x *NackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[32]
+	mi := &file_junction_v1_junction_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2308,7 +2672,7 @@ func (x *NackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NackResponse.ProtoReflect.Descriptor instead.
 func (*NackResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{32}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{36}
 }
 
 // PartitionLag is a group's position in one partition.
@@ -2333,7 +2697,7 @@ type PartitionLag struct {
 
 func (x *PartitionLag) Reset() {
 	*x = PartitionLag{}
-	mi := &file_junction_v1_junction_proto_msgTypes[33]
+	mi := &file_junction_v1_junction_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2345,7 +2709,7 @@ func (x *PartitionLag) String() string {
 func (*PartitionLag) ProtoMessage() {}
 
 func (x *PartitionLag) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[33]
+	mi := &file_junction_v1_junction_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2358,7 +2722,7 @@ func (x *PartitionLag) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionLag.ProtoReflect.Descriptor instead.
 func (*PartitionLag) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{33}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *PartitionLag) GetPartition() uint32 {
@@ -2421,7 +2785,7 @@ type Group struct {
 
 func (x *Group) Reset() {
 	*x = Group{}
-	mi := &file_junction_v1_junction_proto_msgTypes[34]
+	mi := &file_junction_v1_junction_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2433,7 +2797,7 @@ func (x *Group) String() string {
 func (*Group) ProtoMessage() {}
 
 func (x *Group) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[34]
+	mi := &file_junction_v1_junction_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2446,7 +2810,7 @@ func (x *Group) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Group.ProtoReflect.Descriptor instead.
 func (*Group) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{34}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Group) GetStation() string {
@@ -2517,7 +2881,7 @@ type CreateGroupRequest struct {
 
 func (x *CreateGroupRequest) Reset() {
 	*x = CreateGroupRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[35]
+	mi := &file_junction_v1_junction_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2529,7 +2893,7 @@ func (x *CreateGroupRequest) String() string {
 func (*CreateGroupRequest) ProtoMessage() {}
 
 func (x *CreateGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[35]
+	mi := &file_junction_v1_junction_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2542,7 +2906,7 @@ func (x *CreateGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateGroupRequest.ProtoReflect.Descriptor instead.
 func (*CreateGroupRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{35}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CreateGroupRequest) GetStation() string {
@@ -2582,7 +2946,7 @@ type CreateGroupResponse struct {
 
 func (x *CreateGroupResponse) Reset() {
 	*x = CreateGroupResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[36]
+	mi := &file_junction_v1_junction_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2594,7 +2958,7 @@ func (x *CreateGroupResponse) String() string {
 func (*CreateGroupResponse) ProtoMessage() {}
 
 func (x *CreateGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[36]
+	mi := &file_junction_v1_junction_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2607,7 +2971,7 @@ func (x *CreateGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateGroupResponse.ProtoReflect.Descriptor instead.
 func (*CreateGroupResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{36}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CreateGroupResponse) GetGroup() *Group {
@@ -2626,7 +2990,7 @@ type ListGroupsRequest struct {
 
 func (x *ListGroupsRequest) Reset() {
 	*x = ListGroupsRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[37]
+	mi := &file_junction_v1_junction_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2638,7 +3002,7 @@ func (x *ListGroupsRequest) String() string {
 func (*ListGroupsRequest) ProtoMessage() {}
 
 func (x *ListGroupsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[37]
+	mi := &file_junction_v1_junction_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2651,7 +3015,7 @@ func (x *ListGroupsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGroupsRequest.ProtoReflect.Descriptor instead.
 func (*ListGroupsRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{37}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListGroupsRequest) GetStation() string {
@@ -2670,7 +3034,7 @@ type ListGroupsResponse struct {
 
 func (x *ListGroupsResponse) Reset() {
 	*x = ListGroupsResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[38]
+	mi := &file_junction_v1_junction_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2682,7 +3046,7 @@ func (x *ListGroupsResponse) String() string {
 func (*ListGroupsResponse) ProtoMessage() {}
 
 func (x *ListGroupsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[38]
+	mi := &file_junction_v1_junction_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2695,7 +3059,7 @@ func (x *ListGroupsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGroupsResponse.ProtoReflect.Descriptor instead.
 func (*ListGroupsResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{38}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListGroupsResponse) GetGroups() []*Group {
@@ -2715,7 +3079,7 @@ type DescribeGroupRequest struct {
 
 func (x *DescribeGroupRequest) Reset() {
 	*x = DescribeGroupRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[39]
+	mi := &file_junction_v1_junction_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2727,7 +3091,7 @@ func (x *DescribeGroupRequest) String() string {
 func (*DescribeGroupRequest) ProtoMessage() {}
 
 func (x *DescribeGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[39]
+	mi := &file_junction_v1_junction_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2740,7 +3104,7 @@ func (x *DescribeGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeGroupRequest.ProtoReflect.Descriptor instead.
 func (*DescribeGroupRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{39}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *DescribeGroupRequest) GetStation() string {
@@ -2766,7 +3130,7 @@ type DescribeGroupResponse struct {
 
 func (x *DescribeGroupResponse) Reset() {
 	*x = DescribeGroupResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[40]
+	mi := &file_junction_v1_junction_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2778,7 +3142,7 @@ func (x *DescribeGroupResponse) String() string {
 func (*DescribeGroupResponse) ProtoMessage() {}
 
 func (x *DescribeGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[40]
+	mi := &file_junction_v1_junction_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2791,7 +3155,7 @@ func (x *DescribeGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeGroupResponse.ProtoReflect.Descriptor instead.
 func (*DescribeGroupResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{40}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *DescribeGroupResponse) GetGroup() *Group {
@@ -2811,7 +3175,7 @@ type DeleteGroupRequest struct {
 
 func (x *DeleteGroupRequest) Reset() {
 	*x = DeleteGroupRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[41]
+	mi := &file_junction_v1_junction_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2823,7 +3187,7 @@ func (x *DeleteGroupRequest) String() string {
 func (*DeleteGroupRequest) ProtoMessage() {}
 
 func (x *DeleteGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[41]
+	mi := &file_junction_v1_junction_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2836,7 +3200,7 @@ func (x *DeleteGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteGroupRequest.ProtoReflect.Descriptor instead.
 func (*DeleteGroupRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{41}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *DeleteGroupRequest) GetStation() string {
@@ -2861,7 +3225,7 @@ type DeleteGroupResponse struct {
 
 func (x *DeleteGroupResponse) Reset() {
 	*x = DeleteGroupResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[42]
+	mi := &file_junction_v1_junction_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2873,7 +3237,7 @@ func (x *DeleteGroupResponse) String() string {
 func (*DeleteGroupResponse) ProtoMessage() {}
 
 func (x *DeleteGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[42]
+	mi := &file_junction_v1_junction_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2886,7 +3250,7 @@ func (x *DeleteGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteGroupResponse.ProtoReflect.Descriptor instead.
 func (*DeleteGroupResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{42}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{46}
 }
 
 type ResetGroupOffsetRequest struct {
@@ -2900,7 +3264,7 @@ type ResetGroupOffsetRequest struct {
 
 func (x *ResetGroupOffsetRequest) Reset() {
 	*x = ResetGroupOffsetRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[43]
+	mi := &file_junction_v1_junction_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2912,7 +3276,7 @@ func (x *ResetGroupOffsetRequest) String() string {
 func (*ResetGroupOffsetRequest) ProtoMessage() {}
 
 func (x *ResetGroupOffsetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[43]
+	mi := &file_junction_v1_junction_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2925,7 +3289,7 @@ func (x *ResetGroupOffsetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetGroupOffsetRequest.ProtoReflect.Descriptor instead.
 func (*ResetGroupOffsetRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{43}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ResetGroupOffsetRequest) GetStation() string {
@@ -2958,7 +3322,7 @@ type ResetGroupOffsetResponse struct {
 
 func (x *ResetGroupOffsetResponse) Reset() {
 	*x = ResetGroupOffsetResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[44]
+	mi := &file_junction_v1_junction_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2970,7 +3334,7 @@ func (x *ResetGroupOffsetResponse) String() string {
 func (*ResetGroupOffsetResponse) ProtoMessage() {}
 
 func (x *ResetGroupOffsetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[44]
+	mi := &file_junction_v1_junction_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2983,7 +3347,7 @@ func (x *ResetGroupOffsetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetGroupOffsetResponse.ProtoReflect.Descriptor instead.
 func (*ResetGroupOffsetResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{44}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ResetGroupOffsetResponse) GetGroup() *Group {
@@ -3026,7 +3390,7 @@ type ConnectorStatus struct {
 
 func (x *ConnectorStatus) Reset() {
 	*x = ConnectorStatus{}
-	mi := &file_junction_v1_junction_proto_msgTypes[45]
+	mi := &file_junction_v1_junction_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3038,7 +3402,7 @@ func (x *ConnectorStatus) String() string {
 func (*ConnectorStatus) ProtoMessage() {}
 
 func (x *ConnectorStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[45]
+	mi := &file_junction_v1_junction_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3051,7 +3415,7 @@ func (x *ConnectorStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectorStatus.ProtoReflect.Descriptor instead.
 func (*ConnectorStatus) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{45}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ConnectorStatus) GetName() string {
@@ -3185,7 +3549,7 @@ type ApplyConnectorRequest struct {
 
 func (x *ApplyConnectorRequest) Reset() {
 	*x = ApplyConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[46]
+	mi := &file_junction_v1_junction_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3197,7 +3561,7 @@ func (x *ApplyConnectorRequest) String() string {
 func (*ApplyConnectorRequest) ProtoMessage() {}
 
 func (x *ApplyConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[46]
+	mi := &file_junction_v1_junction_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3210,7 +3574,7 @@ func (x *ApplyConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyConnectorRequest.ProtoReflect.Descriptor instead.
 func (*ApplyConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{46}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ApplyConnectorRequest) GetFileName() string {
@@ -3239,7 +3603,7 @@ type ApplyConnectorResponse struct {
 
 func (x *ApplyConnectorResponse) Reset() {
 	*x = ApplyConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[47]
+	mi := &file_junction_v1_junction_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3251,7 +3615,7 @@ func (x *ApplyConnectorResponse) String() string {
 func (*ApplyConnectorResponse) ProtoMessage() {}
 
 func (x *ApplyConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[47]
+	mi := &file_junction_v1_junction_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3264,7 +3628,7 @@ func (x *ApplyConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyConnectorResponse.ProtoReflect.Descriptor instead.
 func (*ApplyConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{47}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ApplyConnectorResponse) GetConnector() *ConnectorStatus {
@@ -3302,7 +3666,7 @@ type DefinitionError struct {
 
 func (x *DefinitionError) Reset() {
 	*x = DefinitionError{}
-	mi := &file_junction_v1_junction_proto_msgTypes[48]
+	mi := &file_junction_v1_junction_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3314,7 +3678,7 @@ func (x *DefinitionError) String() string {
 func (*DefinitionError) ProtoMessage() {}
 
 func (x *DefinitionError) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[48]
+	mi := &file_junction_v1_junction_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3327,7 +3691,7 @@ func (x *DefinitionError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DefinitionError.ProtoReflect.Descriptor instead.
 func (*DefinitionError) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{48}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *DefinitionError) GetFile() string {
@@ -3375,7 +3739,7 @@ type ValidateConnectorRequest struct {
 
 func (x *ValidateConnectorRequest) Reset() {
 	*x = ValidateConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[49]
+	mi := &file_junction_v1_junction_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3387,7 +3751,7 @@ func (x *ValidateConnectorRequest) String() string {
 func (*ValidateConnectorRequest) ProtoMessage() {}
 
 func (x *ValidateConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[49]
+	mi := &file_junction_v1_junction_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3400,7 +3764,7 @@ func (x *ValidateConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateConnectorRequest.ProtoReflect.Descriptor instead.
 func (*ValidateConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{49}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ValidateConnectorRequest) GetFileName() string {
@@ -3428,7 +3792,7 @@ type ValidateConnectorResponse struct {
 
 func (x *ValidateConnectorResponse) Reset() {
 	*x = ValidateConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[50]
+	mi := &file_junction_v1_junction_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3440,7 +3804,7 @@ func (x *ValidateConnectorResponse) String() string {
 func (*ValidateConnectorResponse) ProtoMessage() {}
 
 func (x *ValidateConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[50]
+	mi := &file_junction_v1_junction_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3453,7 +3817,7 @@ func (x *ValidateConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateConnectorResponse.ProtoReflect.Descriptor instead.
 func (*ValidateConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{50}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ValidateConnectorResponse) GetErrors() []*DefinitionError {
@@ -3478,7 +3842,7 @@ type ListConnectorsRequest struct {
 
 func (x *ListConnectorsRequest) Reset() {
 	*x = ListConnectorsRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[51]
+	mi := &file_junction_v1_junction_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3490,7 +3854,7 @@ func (x *ListConnectorsRequest) String() string {
 func (*ListConnectorsRequest) ProtoMessage() {}
 
 func (x *ListConnectorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[51]
+	mi := &file_junction_v1_junction_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3503,7 +3867,7 @@ func (x *ListConnectorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectorsRequest.ProtoReflect.Descriptor instead.
 func (*ListConnectorsRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{51}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{55}
 }
 
 type ListConnectorsResponse struct {
@@ -3515,7 +3879,7 @@ type ListConnectorsResponse struct {
 
 func (x *ListConnectorsResponse) Reset() {
 	*x = ListConnectorsResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[52]
+	mi := &file_junction_v1_junction_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3527,7 +3891,7 @@ func (x *ListConnectorsResponse) String() string {
 func (*ListConnectorsResponse) ProtoMessage() {}
 
 func (x *ListConnectorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[52]
+	mi := &file_junction_v1_junction_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3540,7 +3904,7 @@ func (x *ListConnectorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectorsResponse.ProtoReflect.Descriptor instead.
 func (*ListConnectorsResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{52}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ListConnectorsResponse) GetConnectors() []*ConnectorStatus {
@@ -3559,7 +3923,7 @@ type GetConnectorRequest struct {
 
 func (x *GetConnectorRequest) Reset() {
 	*x = GetConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[53]
+	mi := &file_junction_v1_junction_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3571,7 +3935,7 @@ func (x *GetConnectorRequest) String() string {
 func (*GetConnectorRequest) ProtoMessage() {}
 
 func (x *GetConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[53]
+	mi := &file_junction_v1_junction_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3584,7 +3948,7 @@ func (x *GetConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConnectorRequest.ProtoReflect.Descriptor instead.
 func (*GetConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{53}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *GetConnectorRequest) GetName() string {
@@ -3603,7 +3967,7 @@ type GetConnectorResponse struct {
 
 func (x *GetConnectorResponse) Reset() {
 	*x = GetConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[54]
+	mi := &file_junction_v1_junction_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3615,7 +3979,7 @@ func (x *GetConnectorResponse) String() string {
 func (*GetConnectorResponse) ProtoMessage() {}
 
 func (x *GetConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[54]
+	mi := &file_junction_v1_junction_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3628,7 +3992,7 @@ func (x *GetConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConnectorResponse.ProtoReflect.Descriptor instead.
 func (*GetConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{54}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *GetConnectorResponse) GetConnector() *ConnectorStatus {
@@ -3647,7 +4011,7 @@ type PauseConnectorRequest struct {
 
 func (x *PauseConnectorRequest) Reset() {
 	*x = PauseConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[55]
+	mi := &file_junction_v1_junction_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3659,7 +4023,7 @@ func (x *PauseConnectorRequest) String() string {
 func (*PauseConnectorRequest) ProtoMessage() {}
 
 func (x *PauseConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[55]
+	mi := &file_junction_v1_junction_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3672,7 +4036,7 @@ func (x *PauseConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseConnectorRequest.ProtoReflect.Descriptor instead.
 func (*PauseConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{55}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *PauseConnectorRequest) GetName() string {
@@ -3691,7 +4055,7 @@ type PauseConnectorResponse struct {
 
 func (x *PauseConnectorResponse) Reset() {
 	*x = PauseConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[56]
+	mi := &file_junction_v1_junction_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3703,7 +4067,7 @@ func (x *PauseConnectorResponse) String() string {
 func (*PauseConnectorResponse) ProtoMessage() {}
 
 func (x *PauseConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[56]
+	mi := &file_junction_v1_junction_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3716,7 +4080,7 @@ func (x *PauseConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseConnectorResponse.ProtoReflect.Descriptor instead.
 func (*PauseConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{56}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *PauseConnectorResponse) GetConnector() *ConnectorStatus {
@@ -3735,7 +4099,7 @@ type ResumeConnectorRequest struct {
 
 func (x *ResumeConnectorRequest) Reset() {
 	*x = ResumeConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[57]
+	mi := &file_junction_v1_junction_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3747,7 +4111,7 @@ func (x *ResumeConnectorRequest) String() string {
 func (*ResumeConnectorRequest) ProtoMessage() {}
 
 func (x *ResumeConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[57]
+	mi := &file_junction_v1_junction_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3760,7 +4124,7 @@ func (x *ResumeConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeConnectorRequest.ProtoReflect.Descriptor instead.
 func (*ResumeConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{57}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ResumeConnectorRequest) GetName() string {
@@ -3779,7 +4143,7 @@ type ResumeConnectorResponse struct {
 
 func (x *ResumeConnectorResponse) Reset() {
 	*x = ResumeConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[58]
+	mi := &file_junction_v1_junction_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3791,7 +4155,7 @@ func (x *ResumeConnectorResponse) String() string {
 func (*ResumeConnectorResponse) ProtoMessage() {}
 
 func (x *ResumeConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[58]
+	mi := &file_junction_v1_junction_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3804,7 +4168,7 @@ func (x *ResumeConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeConnectorResponse.ProtoReflect.Descriptor instead.
 func (*ResumeConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{58}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ResumeConnectorResponse) GetConnector() *ConnectorStatus {
@@ -3823,7 +4187,7 @@ type DeleteConnectorRequest struct {
 
 func (x *DeleteConnectorRequest) Reset() {
 	*x = DeleteConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[59]
+	mi := &file_junction_v1_junction_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3835,7 +4199,7 @@ func (x *DeleteConnectorRequest) String() string {
 func (*DeleteConnectorRequest) ProtoMessage() {}
 
 func (x *DeleteConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[59]
+	mi := &file_junction_v1_junction_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3848,7 +4212,7 @@ func (x *DeleteConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteConnectorRequest.ProtoReflect.Descriptor instead.
 func (*DeleteConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{59}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *DeleteConnectorRequest) GetName() string {
@@ -3866,7 +4230,7 @@ type DeleteConnectorResponse struct {
 
 func (x *DeleteConnectorResponse) Reset() {
 	*x = DeleteConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[60]
+	mi := &file_junction_v1_junction_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3878,7 +4242,7 @@ func (x *DeleteConnectorResponse) String() string {
 func (*DeleteConnectorResponse) ProtoMessage() {}
 
 func (x *DeleteConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[60]
+	mi := &file_junction_v1_junction_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3891,7 +4255,7 @@ func (x *DeleteConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteConnectorResponse.ProtoReflect.Descriptor instead.
 func (*DeleteConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{60}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{64}
 }
 
 // Plugin is an installed connector plugin.
@@ -3908,7 +4272,7 @@ type Plugin struct {
 
 func (x *Plugin) Reset() {
 	*x = Plugin{}
-	mi := &file_junction_v1_junction_proto_msgTypes[61]
+	mi := &file_junction_v1_junction_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3920,7 +4284,7 @@ func (x *Plugin) String() string {
 func (*Plugin) ProtoMessage() {}
 
 func (x *Plugin) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[61]
+	mi := &file_junction_v1_junction_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3933,7 +4297,7 @@ func (x *Plugin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Plugin.ProtoReflect.Descriptor instead.
 func (*Plugin) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{61}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *Plugin) GetName() string {
@@ -3979,7 +4343,7 @@ type ListPluginsRequest struct {
 
 func (x *ListPluginsRequest) Reset() {
 	*x = ListPluginsRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[62]
+	mi := &file_junction_v1_junction_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3991,7 +4355,7 @@ func (x *ListPluginsRequest) String() string {
 func (*ListPluginsRequest) ProtoMessage() {}
 
 func (x *ListPluginsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[62]
+	mi := &file_junction_v1_junction_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4004,7 +4368,7 @@ func (x *ListPluginsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPluginsRequest.ProtoReflect.Descriptor instead.
 func (*ListPluginsRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{62}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{66}
 }
 
 type ListPluginsResponse struct {
@@ -4016,7 +4380,7 @@ type ListPluginsResponse struct {
 
 func (x *ListPluginsResponse) Reset() {
 	*x = ListPluginsResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[63]
+	mi := &file_junction_v1_junction_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4028,7 +4392,7 @@ func (x *ListPluginsResponse) String() string {
 func (*ListPluginsResponse) ProtoMessage() {}
 
 func (x *ListPluginsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[63]
+	mi := &file_junction_v1_junction_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4041,7 +4405,7 @@ func (x *ListPluginsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPluginsResponse.ProtoReflect.Descriptor instead.
 func (*ListPluginsResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{63}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *ListPluginsResponse) GetPlugins() []*Plugin {
@@ -4068,7 +4432,7 @@ type ErrorInfo struct {
 
 func (x *ErrorInfo) Reset() {
 	*x = ErrorInfo{}
-	mi := &file_junction_v1_junction_proto_msgTypes[64]
+	mi := &file_junction_v1_junction_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4080,7 +4444,7 @@ func (x *ErrorInfo) String() string {
 func (*ErrorInfo) ProtoMessage() {}
 
 func (x *ErrorInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[64]
+	mi := &file_junction_v1_junction_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4093,7 +4457,7 @@ func (x *ErrorInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorInfo.ProtoReflect.Descriptor instead.
 func (*ErrorInfo) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{64}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *ErrorInfo) GetReason() ErrorReason {
@@ -4162,14 +4526,39 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x11max_message_bytes\x18\t \x01(\rR\x0fmaxMessageBytes\x129\n" +
 	"\n" +
 	"created_at\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xa4\x01\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xad\x02\n" +
 	"\x0ePartitionStats\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12!\n" +
 	"\fstart_offset\x18\x02 \x01(\x04R\vstartOffset\x12\x1f\n" +
 	"\vnext_offset\x18\x03 \x01(\x04R\n" +
 	"nextOffset\x12\x14\n" +
 	"\x05bytes\x18\x04 \x01(\x03R\x05bytes\x12\x1a\n" +
-	"\bsegments\x18\x05 \x01(\rR\bsegments\"\xc1\x01\n" +
+	"\bsegments\x18\x05 \x01(\rR\bsegments\x123\n" +
+	"\adamaged\x18\x06 \x03(\v2\x19.junction.v1.DamagedRangeR\adamaged\x12*\n" +
+	"\x04lost\x18\a \x03(\v2\x16.junction.v1.LostRangeR\x04lost\x12&\n" +
+	"\x0fhigh_water_mark\x18\b \x01(\x04R\rhighWaterMark\"\xb0\x01\n" +
+	"\fDamagedRange\x12\x1f\n" +
+	"\vfrom_offset\x18\x01 \x01(\x04R\n" +
+	"fromOffset\x12\x1b\n" +
+	"\tto_offset\x18\x02 \x01(\x04R\btoOffset\x12\x18\n" +
+	"\asegment\x18\x03 \x01(\tR\asegment\x12\x1a\n" +
+	"\bposition\x18\x04 \x01(\x03R\bposition\x12\x14\n" +
+	"\x05bytes\x18\x05 \x01(\x03R\x05bytes\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\"\xb2\x01\n" +
+	"\tLostRange\x12\x1f\n" +
+	"\vfrom_offset\x18\x01 \x01(\x04R\n" +
+	"fromOffset\x12\x1b\n" +
+	"\tto_offset\x18\x02 \x01(\x04R\btoOffset\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12*\n" +
+	"\x02at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12#\n" +
+	"\rbytes_removed\x18\x05 \x01(\x03R\fbytesRemoved\"}\n" +
+	"\x16RepairPartitionRequest\x12\x18\n" +
+	"\astation\x18\x01 \x01(\tR\astation\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\rR\tpartition\x12+\n" +
+	"\x04mode\x18\x03 \x01(\x0e2\x17.junction.v1.RepairModeR\x04mode\"b\n" +
+	"\x17RepairPartitionResponse\x12*\n" +
+	"\x04lost\x18\x01 \x03(\v2\x16.junction.v1.LostRangeR\x04lost\x12\x1b\n" +
+	"\tmarked_in\x18\x02 \x01(\tR\bmarkedIn\"\xc1\x01\n" +
 	"\fStationStats\x12\x1a\n" +
 	"\bmessages\x18\x01 \x01(\x04R\bmessages\x12\x14\n" +
 	"\x05bytes\x18\x02 \x01(\x03R\x05bytes\x12;\n" +
@@ -4421,7 +4810,12 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x18FSYNC_POLICY_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13FSYNC_POLICY_ALWAYS\x10\x01\x12\x19\n" +
 	"\x15FSYNC_POLICY_INTERVAL\x10\x02\x12\x16\n" +
-	"\x12FSYNC_POLICY_NEVER\x10\x03*\xc4\x01\n" +
+	"\x12FSYNC_POLICY_NEVER\x10\x03*T\n" +
+	"\n" +
+	"RepairMode\x12\x1b\n" +
+	"\x17REPAIR_MODE_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10REPAIR_MODE_SKIP\x10\x01\x12\x13\n" +
+	"\x0fREPAIR_MODE_CUT\x10\x02*\xc4\x01\n" +
 	"\x0eConnectorState\x12\x1f\n" +
 	"\x1bCONNECTOR_STATE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18CONNECTOR_STATE_STARTING\x10\x01\x12\x1b\n" +
@@ -4444,14 +4838,15 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x12#\n" +
 	"\x1fERROR_REASON_INVALID_DEFINITION\x10\v\x12!\n" +
 	"\x1dERROR_REASON_PLUGIN_NOT_FOUND\x10\f\x12\x1f\n" +
-	"\x1bERROR_REASON_STATION_IN_USE\x10\r2\xbc\x03\n" +
+	"\x1bERROR_REASON_STATION_IN_USE\x10\r2\x9a\x04\n" +
 	"\x0eStationService\x12V\n" +
 	"\rCreateStation\x12!.junction.v1.CreateStationRequest\x1a\".junction.v1.CreateStationResponse\x12M\n" +
 	"\n" +
 	"GetStation\x12\x1e.junction.v1.GetStationRequest\x1a\x1f.junction.v1.GetStationResponse\x12S\n" +
 	"\fListStations\x12 .junction.v1.ListStationsRequest\x1a!.junction.v1.ListStationsResponse\x12V\n" +
 	"\rUpdateStation\x12!.junction.v1.UpdateStationRequest\x1a\".junction.v1.UpdateStationResponse\x12V\n" +
-	"\rDeleteStation\x12!.junction.v1.DeleteStationRequest\x1a\".junction.v1.DeleteStationResponse2\xae\x03\n" +
+	"\rDeleteStation\x12!.junction.v1.DeleteStationRequest\x1a\".junction.v1.DeleteStationResponse\x12\\\n" +
+	"\x0fRepairPartition\x12#.junction.v1.RepairPartitionRequest\x1a$.junction.v1.RepairPartitionResponse2\xae\x03\n" +
 	"\x0eMessageService\x12D\n" +
 	"\aProduce\x12\x1b.junction.v1.ProduceRequest\x1a\x1c.junction.v1.ProduceResponse\x12Z\n" +
 	"\rProduceStream\x12!.junction.v1.ProduceStreamRequest\x1a\".junction.v1.ProduceStreamResponse(\x010\x01\x12;\n" +
@@ -4488,194 +4883,206 @@ func file_junction_v1_junction_proto_rawDescGZIP() []byte {
 	return file_junction_v1_junction_proto_rawDescData
 }
 
-var file_junction_v1_junction_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_junction_v1_junction_proto_msgTypes = make([]protoimpl.MessageInfo, 65)
+var file_junction_v1_junction_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_junction_v1_junction_proto_msgTypes = make([]protoimpl.MessageInfo, 69)
 var file_junction_v1_junction_proto_goTypes = []any{
 	(StorageType)(0),                  // 0: junction.v1.StorageType
 	(FsyncPolicy)(0),                  // 1: junction.v1.FsyncPolicy
-	(ConnectorState)(0),               // 2: junction.v1.ConnectorState
-	(ErrorReason)(0),                  // 3: junction.v1.ErrorReason
-	(*Retention)(nil),                 // 4: junction.v1.Retention
-	(*Station)(nil),                   // 5: junction.v1.Station
-	(*PartitionStats)(nil),            // 6: junction.v1.PartitionStats
-	(*StationStats)(nil),              // 7: junction.v1.StationStats
-	(*CreateStationRequest)(nil),      // 8: junction.v1.CreateStationRequest
-	(*CreateStationResponse)(nil),     // 9: junction.v1.CreateStationResponse
-	(*GetStationRequest)(nil),         // 10: junction.v1.GetStationRequest
-	(*GetStationResponse)(nil),        // 11: junction.v1.GetStationResponse
-	(*ListStationsRequest)(nil),       // 12: junction.v1.ListStationsRequest
-	(*ListStationsResponse)(nil),      // 13: junction.v1.ListStationsResponse
-	(*UpdateStationRequest)(nil),      // 14: junction.v1.UpdateStationRequest
-	(*UpdateStationResponse)(nil),     // 15: junction.v1.UpdateStationResponse
-	(*DeleteStationRequest)(nil),      // 16: junction.v1.DeleteStationRequest
-	(*DeleteStationResponse)(nil),     // 17: junction.v1.DeleteStationResponse
-	(*Header)(nil),                    // 18: junction.v1.Header
-	(*Message)(nil),                   // 19: junction.v1.Message
-	(*ProduceResult)(nil),             // 20: junction.v1.ProduceResult
-	(*ProduceRequest)(nil),            // 21: junction.v1.ProduceRequest
-	(*ProduceResponse)(nil),           // 22: junction.v1.ProduceResponse
-	(*ProduceStreamRequest)(nil),      // 23: junction.v1.ProduceStreamRequest
-	(*ProduceStreamResponse)(nil),     // 24: junction.v1.ProduceStreamResponse
-	(*StartPosition)(nil),             // 25: junction.v1.StartPosition
-	(*GroupConfig)(nil),               // 26: junction.v1.GroupConfig
-	(*Delivery)(nil),                  // 27: junction.v1.Delivery
-	(*PullRequest)(nil),               // 28: junction.v1.PullRequest
-	(*PullResponse)(nil),              // 29: junction.v1.PullResponse
-	(*ConsumeRequest)(nil),            // 30: junction.v1.ConsumeRequest
-	(*ConsumeResponse)(nil),           // 31: junction.v1.ConsumeResponse
-	(*MessageRefs)(nil),               // 32: junction.v1.MessageRefs
-	(*AckRequest)(nil),                // 33: junction.v1.AckRequest
-	(*AckResponse)(nil),               // 34: junction.v1.AckResponse
-	(*NackRequest)(nil),               // 35: junction.v1.NackRequest
-	(*NackResponse)(nil),              // 36: junction.v1.NackResponse
-	(*PartitionLag)(nil),              // 37: junction.v1.PartitionLag
-	(*Group)(nil),                     // 38: junction.v1.Group
-	(*CreateGroupRequest)(nil),        // 39: junction.v1.CreateGroupRequest
-	(*CreateGroupResponse)(nil),       // 40: junction.v1.CreateGroupResponse
-	(*ListGroupsRequest)(nil),         // 41: junction.v1.ListGroupsRequest
-	(*ListGroupsResponse)(nil),        // 42: junction.v1.ListGroupsResponse
-	(*DescribeGroupRequest)(nil),      // 43: junction.v1.DescribeGroupRequest
-	(*DescribeGroupResponse)(nil),     // 44: junction.v1.DescribeGroupResponse
-	(*DeleteGroupRequest)(nil),        // 45: junction.v1.DeleteGroupRequest
-	(*DeleteGroupResponse)(nil),       // 46: junction.v1.DeleteGroupResponse
-	(*ResetGroupOffsetRequest)(nil),   // 47: junction.v1.ResetGroupOffsetRequest
-	(*ResetGroupOffsetResponse)(nil),  // 48: junction.v1.ResetGroupOffsetResponse
-	(*ConnectorStatus)(nil),           // 49: junction.v1.ConnectorStatus
-	(*ApplyConnectorRequest)(nil),     // 50: junction.v1.ApplyConnectorRequest
-	(*ApplyConnectorResponse)(nil),    // 51: junction.v1.ApplyConnectorResponse
-	(*DefinitionError)(nil),           // 52: junction.v1.DefinitionError
-	(*ValidateConnectorRequest)(nil),  // 53: junction.v1.ValidateConnectorRequest
-	(*ValidateConnectorResponse)(nil), // 54: junction.v1.ValidateConnectorResponse
-	(*ListConnectorsRequest)(nil),     // 55: junction.v1.ListConnectorsRequest
-	(*ListConnectorsResponse)(nil),    // 56: junction.v1.ListConnectorsResponse
-	(*GetConnectorRequest)(nil),       // 57: junction.v1.GetConnectorRequest
-	(*GetConnectorResponse)(nil),      // 58: junction.v1.GetConnectorResponse
-	(*PauseConnectorRequest)(nil),     // 59: junction.v1.PauseConnectorRequest
-	(*PauseConnectorResponse)(nil),    // 60: junction.v1.PauseConnectorResponse
-	(*ResumeConnectorRequest)(nil),    // 61: junction.v1.ResumeConnectorRequest
-	(*ResumeConnectorResponse)(nil),   // 62: junction.v1.ResumeConnectorResponse
-	(*DeleteConnectorRequest)(nil),    // 63: junction.v1.DeleteConnectorRequest
-	(*DeleteConnectorResponse)(nil),   // 64: junction.v1.DeleteConnectorResponse
-	(*Plugin)(nil),                    // 65: junction.v1.Plugin
-	(*ListPluginsRequest)(nil),        // 66: junction.v1.ListPluginsRequest
-	(*ListPluginsResponse)(nil),       // 67: junction.v1.ListPluginsResponse
-	(*ErrorInfo)(nil),                 // 68: junction.v1.ErrorInfo
-	(*durationpb.Duration)(nil),       // 69: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),     // 70: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 71: google.protobuf.FieldMask
+	(RepairMode)(0),                   // 2: junction.v1.RepairMode
+	(ConnectorState)(0),               // 3: junction.v1.ConnectorState
+	(ErrorReason)(0),                  // 4: junction.v1.ErrorReason
+	(*Retention)(nil),                 // 5: junction.v1.Retention
+	(*Station)(nil),                   // 6: junction.v1.Station
+	(*PartitionStats)(nil),            // 7: junction.v1.PartitionStats
+	(*DamagedRange)(nil),              // 8: junction.v1.DamagedRange
+	(*LostRange)(nil),                 // 9: junction.v1.LostRange
+	(*RepairPartitionRequest)(nil),    // 10: junction.v1.RepairPartitionRequest
+	(*RepairPartitionResponse)(nil),   // 11: junction.v1.RepairPartitionResponse
+	(*StationStats)(nil),              // 12: junction.v1.StationStats
+	(*CreateStationRequest)(nil),      // 13: junction.v1.CreateStationRequest
+	(*CreateStationResponse)(nil),     // 14: junction.v1.CreateStationResponse
+	(*GetStationRequest)(nil),         // 15: junction.v1.GetStationRequest
+	(*GetStationResponse)(nil),        // 16: junction.v1.GetStationResponse
+	(*ListStationsRequest)(nil),       // 17: junction.v1.ListStationsRequest
+	(*ListStationsResponse)(nil),      // 18: junction.v1.ListStationsResponse
+	(*UpdateStationRequest)(nil),      // 19: junction.v1.UpdateStationRequest
+	(*UpdateStationResponse)(nil),     // 20: junction.v1.UpdateStationResponse
+	(*DeleteStationRequest)(nil),      // 21: junction.v1.DeleteStationRequest
+	(*DeleteStationResponse)(nil),     // 22: junction.v1.DeleteStationResponse
+	(*Header)(nil),                    // 23: junction.v1.Header
+	(*Message)(nil),                   // 24: junction.v1.Message
+	(*ProduceResult)(nil),             // 25: junction.v1.ProduceResult
+	(*ProduceRequest)(nil),            // 26: junction.v1.ProduceRequest
+	(*ProduceResponse)(nil),           // 27: junction.v1.ProduceResponse
+	(*ProduceStreamRequest)(nil),      // 28: junction.v1.ProduceStreamRequest
+	(*ProduceStreamResponse)(nil),     // 29: junction.v1.ProduceStreamResponse
+	(*StartPosition)(nil),             // 30: junction.v1.StartPosition
+	(*GroupConfig)(nil),               // 31: junction.v1.GroupConfig
+	(*Delivery)(nil),                  // 32: junction.v1.Delivery
+	(*PullRequest)(nil),               // 33: junction.v1.PullRequest
+	(*PullResponse)(nil),              // 34: junction.v1.PullResponse
+	(*ConsumeRequest)(nil),            // 35: junction.v1.ConsumeRequest
+	(*ConsumeResponse)(nil),           // 36: junction.v1.ConsumeResponse
+	(*MessageRefs)(nil),               // 37: junction.v1.MessageRefs
+	(*AckRequest)(nil),                // 38: junction.v1.AckRequest
+	(*AckResponse)(nil),               // 39: junction.v1.AckResponse
+	(*NackRequest)(nil),               // 40: junction.v1.NackRequest
+	(*NackResponse)(nil),              // 41: junction.v1.NackResponse
+	(*PartitionLag)(nil),              // 42: junction.v1.PartitionLag
+	(*Group)(nil),                     // 43: junction.v1.Group
+	(*CreateGroupRequest)(nil),        // 44: junction.v1.CreateGroupRequest
+	(*CreateGroupResponse)(nil),       // 45: junction.v1.CreateGroupResponse
+	(*ListGroupsRequest)(nil),         // 46: junction.v1.ListGroupsRequest
+	(*ListGroupsResponse)(nil),        // 47: junction.v1.ListGroupsResponse
+	(*DescribeGroupRequest)(nil),      // 48: junction.v1.DescribeGroupRequest
+	(*DescribeGroupResponse)(nil),     // 49: junction.v1.DescribeGroupResponse
+	(*DeleteGroupRequest)(nil),        // 50: junction.v1.DeleteGroupRequest
+	(*DeleteGroupResponse)(nil),       // 51: junction.v1.DeleteGroupResponse
+	(*ResetGroupOffsetRequest)(nil),   // 52: junction.v1.ResetGroupOffsetRequest
+	(*ResetGroupOffsetResponse)(nil),  // 53: junction.v1.ResetGroupOffsetResponse
+	(*ConnectorStatus)(nil),           // 54: junction.v1.ConnectorStatus
+	(*ApplyConnectorRequest)(nil),     // 55: junction.v1.ApplyConnectorRequest
+	(*ApplyConnectorResponse)(nil),    // 56: junction.v1.ApplyConnectorResponse
+	(*DefinitionError)(nil),           // 57: junction.v1.DefinitionError
+	(*ValidateConnectorRequest)(nil),  // 58: junction.v1.ValidateConnectorRequest
+	(*ValidateConnectorResponse)(nil), // 59: junction.v1.ValidateConnectorResponse
+	(*ListConnectorsRequest)(nil),     // 60: junction.v1.ListConnectorsRequest
+	(*ListConnectorsResponse)(nil),    // 61: junction.v1.ListConnectorsResponse
+	(*GetConnectorRequest)(nil),       // 62: junction.v1.GetConnectorRequest
+	(*GetConnectorResponse)(nil),      // 63: junction.v1.GetConnectorResponse
+	(*PauseConnectorRequest)(nil),     // 64: junction.v1.PauseConnectorRequest
+	(*PauseConnectorResponse)(nil),    // 65: junction.v1.PauseConnectorResponse
+	(*ResumeConnectorRequest)(nil),    // 66: junction.v1.ResumeConnectorRequest
+	(*ResumeConnectorResponse)(nil),   // 67: junction.v1.ResumeConnectorResponse
+	(*DeleteConnectorRequest)(nil),    // 68: junction.v1.DeleteConnectorRequest
+	(*DeleteConnectorResponse)(nil),   // 69: junction.v1.DeleteConnectorResponse
+	(*Plugin)(nil),                    // 70: junction.v1.Plugin
+	(*ListPluginsRequest)(nil),        // 71: junction.v1.ListPluginsRequest
+	(*ListPluginsResponse)(nil),       // 72: junction.v1.ListPluginsResponse
+	(*ErrorInfo)(nil),                 // 73: junction.v1.ErrorInfo
+	(*durationpb.Duration)(nil),       // 74: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),     // 75: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 76: google.protobuf.FieldMask
 }
 var file_junction_v1_junction_proto_depIdxs = []int32{
-	69, // 0: junction.v1.Retention.max_age:type_name -> google.protobuf.Duration
+	74, // 0: junction.v1.Retention.max_age:type_name -> google.protobuf.Duration
 	0,  // 1: junction.v1.Station.storage:type_name -> junction.v1.StorageType
-	4,  // 2: junction.v1.Station.retention:type_name -> junction.v1.Retention
+	5,  // 2: junction.v1.Station.retention:type_name -> junction.v1.Retention
 	1,  // 3: junction.v1.Station.fsync:type_name -> junction.v1.FsyncPolicy
-	69, // 4: junction.v1.Station.dedup_window:type_name -> google.protobuf.Duration
-	70, // 5: junction.v1.Station.created_at:type_name -> google.protobuf.Timestamp
-	6,  // 6: junction.v1.StationStats.partitions:type_name -> junction.v1.PartitionStats
-	5,  // 7: junction.v1.CreateStationRequest.station:type_name -> junction.v1.Station
-	5,  // 8: junction.v1.CreateStationResponse.station:type_name -> junction.v1.Station
-	5,  // 9: junction.v1.GetStationResponse.station:type_name -> junction.v1.Station
-	7,  // 10: junction.v1.GetStationResponse.stats:type_name -> junction.v1.StationStats
-	5,  // 11: junction.v1.ListStationsResponse.stations:type_name -> junction.v1.Station
-	7,  // 12: junction.v1.ListStationsResponse.stats:type_name -> junction.v1.StationStats
-	5,  // 13: junction.v1.UpdateStationRequest.station:type_name -> junction.v1.Station
-	71, // 14: junction.v1.UpdateStationRequest.update_mask:type_name -> google.protobuf.FieldMask
-	5,  // 15: junction.v1.UpdateStationResponse.station:type_name -> junction.v1.Station
-	18, // 16: junction.v1.Message.headers:type_name -> junction.v1.Header
-	19, // 17: junction.v1.ProduceRequest.messages:type_name -> junction.v1.Message
-	20, // 18: junction.v1.ProduceResponse.results:type_name -> junction.v1.ProduceResult
-	19, // 19: junction.v1.ProduceStreamRequest.messages:type_name -> junction.v1.Message
-	20, // 20: junction.v1.ProduceStreamResponse.results:type_name -> junction.v1.ProduceResult
-	68, // 21: junction.v1.ProduceStreamResponse.error_info:type_name -> junction.v1.ErrorInfo
-	70, // 22: junction.v1.StartPosition.time:type_name -> google.protobuf.Timestamp
-	69, // 23: junction.v1.GroupConfig.ack_deadline:type_name -> google.protobuf.Duration
-	70, // 24: junction.v1.Delivery.timestamp:type_name -> google.protobuf.Timestamp
-	18, // 25: junction.v1.Delivery.headers:type_name -> junction.v1.Header
-	69, // 26: junction.v1.PullRequest.max_wait:type_name -> google.protobuf.Duration
-	25, // 27: junction.v1.PullRequest.start:type_name -> junction.v1.StartPosition
-	26, // 28: junction.v1.PullRequest.config:type_name -> junction.v1.GroupConfig
-	27, // 29: junction.v1.PullResponse.messages:type_name -> junction.v1.Delivery
-	25, // 30: junction.v1.ConsumeRequest.start:type_name -> junction.v1.StartPosition
-	26, // 31: junction.v1.ConsumeRequest.config:type_name -> junction.v1.GroupConfig
-	27, // 32: junction.v1.ConsumeResponse.messages:type_name -> junction.v1.Delivery
-	32, // 33: junction.v1.AckRequest.messages:type_name -> junction.v1.MessageRefs
-	32, // 34: junction.v1.NackRequest.messages:type_name -> junction.v1.MessageRefs
-	69, // 35: junction.v1.NackRequest.delay:type_name -> google.protobuf.Duration
-	26, // 36: junction.v1.Group.config:type_name -> junction.v1.GroupConfig
-	37, // 37: junction.v1.Group.partitions:type_name -> junction.v1.PartitionLag
-	70, // 38: junction.v1.Group.created_at:type_name -> google.protobuf.Timestamp
-	25, // 39: junction.v1.CreateGroupRequest.start:type_name -> junction.v1.StartPosition
-	26, // 40: junction.v1.CreateGroupRequest.config:type_name -> junction.v1.GroupConfig
-	38, // 41: junction.v1.CreateGroupResponse.group:type_name -> junction.v1.Group
-	38, // 42: junction.v1.ListGroupsResponse.groups:type_name -> junction.v1.Group
-	38, // 43: junction.v1.DescribeGroupResponse.group:type_name -> junction.v1.Group
-	25, // 44: junction.v1.ResetGroupOffsetRequest.start:type_name -> junction.v1.StartPosition
-	38, // 45: junction.v1.ResetGroupOffsetResponse.group:type_name -> junction.v1.Group
-	2,  // 46: junction.v1.ConnectorStatus.state:type_name -> junction.v1.ConnectorState
-	70, // 47: junction.v1.ConnectorStatus.last_error_at:type_name -> google.protobuf.Timestamp
-	70, // 48: junction.v1.ConnectorStatus.started_at:type_name -> google.protobuf.Timestamp
-	49, // 49: junction.v1.ApplyConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	52, // 50: junction.v1.ValidateConnectorResponse.errors:type_name -> junction.v1.DefinitionError
-	49, // 51: junction.v1.ListConnectorsResponse.connectors:type_name -> junction.v1.ConnectorStatus
-	49, // 52: junction.v1.GetConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	49, // 53: junction.v1.PauseConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	49, // 54: junction.v1.ResumeConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	65, // 55: junction.v1.ListPluginsResponse.plugins:type_name -> junction.v1.Plugin
-	3,  // 56: junction.v1.ErrorInfo.reason:type_name -> junction.v1.ErrorReason
-	52, // 57: junction.v1.ErrorInfo.definition_errors:type_name -> junction.v1.DefinitionError
-	8,  // 58: junction.v1.StationService.CreateStation:input_type -> junction.v1.CreateStationRequest
-	10, // 59: junction.v1.StationService.GetStation:input_type -> junction.v1.GetStationRequest
-	12, // 60: junction.v1.StationService.ListStations:input_type -> junction.v1.ListStationsRequest
-	14, // 61: junction.v1.StationService.UpdateStation:input_type -> junction.v1.UpdateStationRequest
-	16, // 62: junction.v1.StationService.DeleteStation:input_type -> junction.v1.DeleteStationRequest
-	21, // 63: junction.v1.MessageService.Produce:input_type -> junction.v1.ProduceRequest
-	23, // 64: junction.v1.MessageService.ProduceStream:input_type -> junction.v1.ProduceStreamRequest
-	28, // 65: junction.v1.MessageService.Pull:input_type -> junction.v1.PullRequest
-	30, // 66: junction.v1.MessageService.Consume:input_type -> junction.v1.ConsumeRequest
-	33, // 67: junction.v1.MessageService.Ack:input_type -> junction.v1.AckRequest
-	35, // 68: junction.v1.MessageService.Nack:input_type -> junction.v1.NackRequest
-	39, // 69: junction.v1.GroupService.CreateGroup:input_type -> junction.v1.CreateGroupRequest
-	41, // 70: junction.v1.GroupService.ListGroups:input_type -> junction.v1.ListGroupsRequest
-	43, // 71: junction.v1.GroupService.DescribeGroup:input_type -> junction.v1.DescribeGroupRequest
-	45, // 72: junction.v1.GroupService.DeleteGroup:input_type -> junction.v1.DeleteGroupRequest
-	47, // 73: junction.v1.GroupService.ResetGroupOffset:input_type -> junction.v1.ResetGroupOffsetRequest
-	50, // 74: junction.v1.ConnectorService.ApplyConnector:input_type -> junction.v1.ApplyConnectorRequest
-	53, // 75: junction.v1.ConnectorService.ValidateConnector:input_type -> junction.v1.ValidateConnectorRequest
-	55, // 76: junction.v1.ConnectorService.ListConnectors:input_type -> junction.v1.ListConnectorsRequest
-	57, // 77: junction.v1.ConnectorService.GetConnector:input_type -> junction.v1.GetConnectorRequest
-	59, // 78: junction.v1.ConnectorService.PauseConnector:input_type -> junction.v1.PauseConnectorRequest
-	61, // 79: junction.v1.ConnectorService.ResumeConnector:input_type -> junction.v1.ResumeConnectorRequest
-	63, // 80: junction.v1.ConnectorService.DeleteConnector:input_type -> junction.v1.DeleteConnectorRequest
-	66, // 81: junction.v1.ConnectorService.ListPlugins:input_type -> junction.v1.ListPluginsRequest
-	9,  // 82: junction.v1.StationService.CreateStation:output_type -> junction.v1.CreateStationResponse
-	11, // 83: junction.v1.StationService.GetStation:output_type -> junction.v1.GetStationResponse
-	13, // 84: junction.v1.StationService.ListStations:output_type -> junction.v1.ListStationsResponse
-	15, // 85: junction.v1.StationService.UpdateStation:output_type -> junction.v1.UpdateStationResponse
-	17, // 86: junction.v1.StationService.DeleteStation:output_type -> junction.v1.DeleteStationResponse
-	22, // 87: junction.v1.MessageService.Produce:output_type -> junction.v1.ProduceResponse
-	24, // 88: junction.v1.MessageService.ProduceStream:output_type -> junction.v1.ProduceStreamResponse
-	29, // 89: junction.v1.MessageService.Pull:output_type -> junction.v1.PullResponse
-	31, // 90: junction.v1.MessageService.Consume:output_type -> junction.v1.ConsumeResponse
-	34, // 91: junction.v1.MessageService.Ack:output_type -> junction.v1.AckResponse
-	36, // 92: junction.v1.MessageService.Nack:output_type -> junction.v1.NackResponse
-	40, // 93: junction.v1.GroupService.CreateGroup:output_type -> junction.v1.CreateGroupResponse
-	42, // 94: junction.v1.GroupService.ListGroups:output_type -> junction.v1.ListGroupsResponse
-	44, // 95: junction.v1.GroupService.DescribeGroup:output_type -> junction.v1.DescribeGroupResponse
-	46, // 96: junction.v1.GroupService.DeleteGroup:output_type -> junction.v1.DeleteGroupResponse
-	48, // 97: junction.v1.GroupService.ResetGroupOffset:output_type -> junction.v1.ResetGroupOffsetResponse
-	51, // 98: junction.v1.ConnectorService.ApplyConnector:output_type -> junction.v1.ApplyConnectorResponse
-	54, // 99: junction.v1.ConnectorService.ValidateConnector:output_type -> junction.v1.ValidateConnectorResponse
-	56, // 100: junction.v1.ConnectorService.ListConnectors:output_type -> junction.v1.ListConnectorsResponse
-	58, // 101: junction.v1.ConnectorService.GetConnector:output_type -> junction.v1.GetConnectorResponse
-	60, // 102: junction.v1.ConnectorService.PauseConnector:output_type -> junction.v1.PauseConnectorResponse
-	62, // 103: junction.v1.ConnectorService.ResumeConnector:output_type -> junction.v1.ResumeConnectorResponse
-	64, // 104: junction.v1.ConnectorService.DeleteConnector:output_type -> junction.v1.DeleteConnectorResponse
-	67, // 105: junction.v1.ConnectorService.ListPlugins:output_type -> junction.v1.ListPluginsResponse
-	82, // [82:106] is the sub-list for method output_type
-	58, // [58:82] is the sub-list for method input_type
-	58, // [58:58] is the sub-list for extension type_name
-	58, // [58:58] is the sub-list for extension extendee
-	0,  // [0:58] is the sub-list for field type_name
+	74, // 4: junction.v1.Station.dedup_window:type_name -> google.protobuf.Duration
+	75, // 5: junction.v1.Station.created_at:type_name -> google.protobuf.Timestamp
+	8,  // 6: junction.v1.PartitionStats.damaged:type_name -> junction.v1.DamagedRange
+	9,  // 7: junction.v1.PartitionStats.lost:type_name -> junction.v1.LostRange
+	75, // 8: junction.v1.LostRange.at:type_name -> google.protobuf.Timestamp
+	2,  // 9: junction.v1.RepairPartitionRequest.mode:type_name -> junction.v1.RepairMode
+	9,  // 10: junction.v1.RepairPartitionResponse.lost:type_name -> junction.v1.LostRange
+	7,  // 11: junction.v1.StationStats.partitions:type_name -> junction.v1.PartitionStats
+	6,  // 12: junction.v1.CreateStationRequest.station:type_name -> junction.v1.Station
+	6,  // 13: junction.v1.CreateStationResponse.station:type_name -> junction.v1.Station
+	6,  // 14: junction.v1.GetStationResponse.station:type_name -> junction.v1.Station
+	12, // 15: junction.v1.GetStationResponse.stats:type_name -> junction.v1.StationStats
+	6,  // 16: junction.v1.ListStationsResponse.stations:type_name -> junction.v1.Station
+	12, // 17: junction.v1.ListStationsResponse.stats:type_name -> junction.v1.StationStats
+	6,  // 18: junction.v1.UpdateStationRequest.station:type_name -> junction.v1.Station
+	76, // 19: junction.v1.UpdateStationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	6,  // 20: junction.v1.UpdateStationResponse.station:type_name -> junction.v1.Station
+	23, // 21: junction.v1.Message.headers:type_name -> junction.v1.Header
+	24, // 22: junction.v1.ProduceRequest.messages:type_name -> junction.v1.Message
+	25, // 23: junction.v1.ProduceResponse.results:type_name -> junction.v1.ProduceResult
+	24, // 24: junction.v1.ProduceStreamRequest.messages:type_name -> junction.v1.Message
+	25, // 25: junction.v1.ProduceStreamResponse.results:type_name -> junction.v1.ProduceResult
+	73, // 26: junction.v1.ProduceStreamResponse.error_info:type_name -> junction.v1.ErrorInfo
+	75, // 27: junction.v1.StartPosition.time:type_name -> google.protobuf.Timestamp
+	74, // 28: junction.v1.GroupConfig.ack_deadline:type_name -> google.protobuf.Duration
+	75, // 29: junction.v1.Delivery.timestamp:type_name -> google.protobuf.Timestamp
+	23, // 30: junction.v1.Delivery.headers:type_name -> junction.v1.Header
+	74, // 31: junction.v1.PullRequest.max_wait:type_name -> google.protobuf.Duration
+	30, // 32: junction.v1.PullRequest.start:type_name -> junction.v1.StartPosition
+	31, // 33: junction.v1.PullRequest.config:type_name -> junction.v1.GroupConfig
+	32, // 34: junction.v1.PullResponse.messages:type_name -> junction.v1.Delivery
+	30, // 35: junction.v1.ConsumeRequest.start:type_name -> junction.v1.StartPosition
+	31, // 36: junction.v1.ConsumeRequest.config:type_name -> junction.v1.GroupConfig
+	32, // 37: junction.v1.ConsumeResponse.messages:type_name -> junction.v1.Delivery
+	37, // 38: junction.v1.AckRequest.messages:type_name -> junction.v1.MessageRefs
+	37, // 39: junction.v1.NackRequest.messages:type_name -> junction.v1.MessageRefs
+	74, // 40: junction.v1.NackRequest.delay:type_name -> google.protobuf.Duration
+	31, // 41: junction.v1.Group.config:type_name -> junction.v1.GroupConfig
+	42, // 42: junction.v1.Group.partitions:type_name -> junction.v1.PartitionLag
+	75, // 43: junction.v1.Group.created_at:type_name -> google.protobuf.Timestamp
+	30, // 44: junction.v1.CreateGroupRequest.start:type_name -> junction.v1.StartPosition
+	31, // 45: junction.v1.CreateGroupRequest.config:type_name -> junction.v1.GroupConfig
+	43, // 46: junction.v1.CreateGroupResponse.group:type_name -> junction.v1.Group
+	43, // 47: junction.v1.ListGroupsResponse.groups:type_name -> junction.v1.Group
+	43, // 48: junction.v1.DescribeGroupResponse.group:type_name -> junction.v1.Group
+	30, // 49: junction.v1.ResetGroupOffsetRequest.start:type_name -> junction.v1.StartPosition
+	43, // 50: junction.v1.ResetGroupOffsetResponse.group:type_name -> junction.v1.Group
+	3,  // 51: junction.v1.ConnectorStatus.state:type_name -> junction.v1.ConnectorState
+	75, // 52: junction.v1.ConnectorStatus.last_error_at:type_name -> google.protobuf.Timestamp
+	75, // 53: junction.v1.ConnectorStatus.started_at:type_name -> google.protobuf.Timestamp
+	54, // 54: junction.v1.ApplyConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	57, // 55: junction.v1.ValidateConnectorResponse.errors:type_name -> junction.v1.DefinitionError
+	54, // 56: junction.v1.ListConnectorsResponse.connectors:type_name -> junction.v1.ConnectorStatus
+	54, // 57: junction.v1.GetConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	54, // 58: junction.v1.PauseConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	54, // 59: junction.v1.ResumeConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	70, // 60: junction.v1.ListPluginsResponse.plugins:type_name -> junction.v1.Plugin
+	4,  // 61: junction.v1.ErrorInfo.reason:type_name -> junction.v1.ErrorReason
+	57, // 62: junction.v1.ErrorInfo.definition_errors:type_name -> junction.v1.DefinitionError
+	13, // 63: junction.v1.StationService.CreateStation:input_type -> junction.v1.CreateStationRequest
+	15, // 64: junction.v1.StationService.GetStation:input_type -> junction.v1.GetStationRequest
+	17, // 65: junction.v1.StationService.ListStations:input_type -> junction.v1.ListStationsRequest
+	19, // 66: junction.v1.StationService.UpdateStation:input_type -> junction.v1.UpdateStationRequest
+	21, // 67: junction.v1.StationService.DeleteStation:input_type -> junction.v1.DeleteStationRequest
+	10, // 68: junction.v1.StationService.RepairPartition:input_type -> junction.v1.RepairPartitionRequest
+	26, // 69: junction.v1.MessageService.Produce:input_type -> junction.v1.ProduceRequest
+	28, // 70: junction.v1.MessageService.ProduceStream:input_type -> junction.v1.ProduceStreamRequest
+	33, // 71: junction.v1.MessageService.Pull:input_type -> junction.v1.PullRequest
+	35, // 72: junction.v1.MessageService.Consume:input_type -> junction.v1.ConsumeRequest
+	38, // 73: junction.v1.MessageService.Ack:input_type -> junction.v1.AckRequest
+	40, // 74: junction.v1.MessageService.Nack:input_type -> junction.v1.NackRequest
+	44, // 75: junction.v1.GroupService.CreateGroup:input_type -> junction.v1.CreateGroupRequest
+	46, // 76: junction.v1.GroupService.ListGroups:input_type -> junction.v1.ListGroupsRequest
+	48, // 77: junction.v1.GroupService.DescribeGroup:input_type -> junction.v1.DescribeGroupRequest
+	50, // 78: junction.v1.GroupService.DeleteGroup:input_type -> junction.v1.DeleteGroupRequest
+	52, // 79: junction.v1.GroupService.ResetGroupOffset:input_type -> junction.v1.ResetGroupOffsetRequest
+	55, // 80: junction.v1.ConnectorService.ApplyConnector:input_type -> junction.v1.ApplyConnectorRequest
+	58, // 81: junction.v1.ConnectorService.ValidateConnector:input_type -> junction.v1.ValidateConnectorRequest
+	60, // 82: junction.v1.ConnectorService.ListConnectors:input_type -> junction.v1.ListConnectorsRequest
+	62, // 83: junction.v1.ConnectorService.GetConnector:input_type -> junction.v1.GetConnectorRequest
+	64, // 84: junction.v1.ConnectorService.PauseConnector:input_type -> junction.v1.PauseConnectorRequest
+	66, // 85: junction.v1.ConnectorService.ResumeConnector:input_type -> junction.v1.ResumeConnectorRequest
+	68, // 86: junction.v1.ConnectorService.DeleteConnector:input_type -> junction.v1.DeleteConnectorRequest
+	71, // 87: junction.v1.ConnectorService.ListPlugins:input_type -> junction.v1.ListPluginsRequest
+	14, // 88: junction.v1.StationService.CreateStation:output_type -> junction.v1.CreateStationResponse
+	16, // 89: junction.v1.StationService.GetStation:output_type -> junction.v1.GetStationResponse
+	18, // 90: junction.v1.StationService.ListStations:output_type -> junction.v1.ListStationsResponse
+	20, // 91: junction.v1.StationService.UpdateStation:output_type -> junction.v1.UpdateStationResponse
+	22, // 92: junction.v1.StationService.DeleteStation:output_type -> junction.v1.DeleteStationResponse
+	11, // 93: junction.v1.StationService.RepairPartition:output_type -> junction.v1.RepairPartitionResponse
+	27, // 94: junction.v1.MessageService.Produce:output_type -> junction.v1.ProduceResponse
+	29, // 95: junction.v1.MessageService.ProduceStream:output_type -> junction.v1.ProduceStreamResponse
+	34, // 96: junction.v1.MessageService.Pull:output_type -> junction.v1.PullResponse
+	36, // 97: junction.v1.MessageService.Consume:output_type -> junction.v1.ConsumeResponse
+	39, // 98: junction.v1.MessageService.Ack:output_type -> junction.v1.AckResponse
+	41, // 99: junction.v1.MessageService.Nack:output_type -> junction.v1.NackResponse
+	45, // 100: junction.v1.GroupService.CreateGroup:output_type -> junction.v1.CreateGroupResponse
+	47, // 101: junction.v1.GroupService.ListGroups:output_type -> junction.v1.ListGroupsResponse
+	49, // 102: junction.v1.GroupService.DescribeGroup:output_type -> junction.v1.DescribeGroupResponse
+	51, // 103: junction.v1.GroupService.DeleteGroup:output_type -> junction.v1.DeleteGroupResponse
+	53, // 104: junction.v1.GroupService.ResetGroupOffset:output_type -> junction.v1.ResetGroupOffsetResponse
+	56, // 105: junction.v1.ConnectorService.ApplyConnector:output_type -> junction.v1.ApplyConnectorResponse
+	59, // 106: junction.v1.ConnectorService.ValidateConnector:output_type -> junction.v1.ValidateConnectorResponse
+	61, // 107: junction.v1.ConnectorService.ListConnectors:output_type -> junction.v1.ListConnectorsResponse
+	63, // 108: junction.v1.ConnectorService.GetConnector:output_type -> junction.v1.GetConnectorResponse
+	65, // 109: junction.v1.ConnectorService.PauseConnector:output_type -> junction.v1.PauseConnectorResponse
+	67, // 110: junction.v1.ConnectorService.ResumeConnector:output_type -> junction.v1.ResumeConnectorResponse
+	69, // 111: junction.v1.ConnectorService.DeleteConnector:output_type -> junction.v1.DeleteConnectorResponse
+	72, // 112: junction.v1.ConnectorService.ListPlugins:output_type -> junction.v1.ListPluginsResponse
+	88, // [88:113] is the sub-list for method output_type
+	63, // [63:88] is the sub-list for method input_type
+	63, // [63:63] is the sub-list for extension type_name
+	63, // [63:63] is the sub-list for extension extendee
+	0,  // [0:63] is the sub-list for field type_name
 }
 
 func init() { file_junction_v1_junction_proto_init() }
@@ -4683,7 +5090,7 @@ func file_junction_v1_junction_proto_init() {
 	if File_junction_v1_junction_proto != nil {
 		return
 	}
-	file_junction_v1_junction_proto_msgTypes[21].OneofWrappers = []any{
+	file_junction_v1_junction_proto_msgTypes[25].OneofWrappers = []any{
 		(*StartPosition_Earliest)(nil),
 		(*StartPosition_Latest)(nil),
 		(*StartPosition_Offset)(nil),
@@ -4694,8 +5101,8 @@ func file_junction_v1_junction_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_junction_v1_junction_proto_rawDesc), len(file_junction_v1_junction_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   65,
+			NumEnums:      5,
+			NumMessages:   69,
 			NumExtensions: 0,
 			NumServices:   4,
 		},

@@ -62,6 +62,9 @@ const (
 	// StationServiceDeleteStationProcedure is the fully-qualified name of the StationService's
 	// DeleteStation RPC.
 	StationServiceDeleteStationProcedure = "/junction.v1.StationService/DeleteStation"
+	// StationServiceRepairPartitionProcedure is the fully-qualified name of the StationService's
+	// RepairPartition RPC.
+	StationServiceRepairPartitionProcedure = "/junction.v1.StationService/RepairPartition"
 	// MessageServiceProduceProcedure is the fully-qualified name of the MessageService's Produce RPC.
 	MessageServiceProduceProcedure = "/junction.v1.MessageService/Produce"
 	// MessageServiceProduceStreamProcedure is the fully-qualified name of the MessageService's
@@ -131,6 +134,13 @@ type StationServiceClient interface {
 	UpdateStation(context.Context, *connect.Request[v1.UpdateStationRequest]) (*connect.Response[v1.UpdateStationResponse], error)
 	// DeleteStation deletes a station, its messages and its consumer groups.
 	DeleteStation(context.Context, *connect.Request[v1.DeleteStationRequest]) (*connect.Response[v1.DeleteStationResponse], error)
+	// RepairPartition settles the damaged ranges of one partition (see
+	// PartitionStats.damaged): SKIP keeps every intact message and passes over
+	// the damaged offsets; CUT truncates each damaged segment at its bad bytes.
+	// Either way the offsets are declared lost and never reused, consumer
+	// groups move past them, and a marker message naming them goes to the
+	// station's dead-letter station (or, with none, to the broker's log).
+	RepairPartition(context.Context, *connect.Request[v1.RepairPartitionRequest]) (*connect.Response[v1.RepairPartitionResponse], error)
 }
 
 // NewStationServiceClient constructs a client for the junction.v1.StationService service. By
@@ -174,16 +184,23 @@ func NewStationServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(stationServiceMethods.ByName("DeleteStation")),
 			connect.WithClientOptions(opts...),
 		),
+		repairPartition: connect.NewClient[v1.RepairPartitionRequest, v1.RepairPartitionResponse](
+			httpClient,
+			baseURL+StationServiceRepairPartitionProcedure,
+			connect.WithSchema(stationServiceMethods.ByName("RepairPartition")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // stationServiceClient implements StationServiceClient.
 type stationServiceClient struct {
-	createStation *connect.Client[v1.CreateStationRequest, v1.CreateStationResponse]
-	getStation    *connect.Client[v1.GetStationRequest, v1.GetStationResponse]
-	listStations  *connect.Client[v1.ListStationsRequest, v1.ListStationsResponse]
-	updateStation *connect.Client[v1.UpdateStationRequest, v1.UpdateStationResponse]
-	deleteStation *connect.Client[v1.DeleteStationRequest, v1.DeleteStationResponse]
+	createStation   *connect.Client[v1.CreateStationRequest, v1.CreateStationResponse]
+	getStation      *connect.Client[v1.GetStationRequest, v1.GetStationResponse]
+	listStations    *connect.Client[v1.ListStationsRequest, v1.ListStationsResponse]
+	updateStation   *connect.Client[v1.UpdateStationRequest, v1.UpdateStationResponse]
+	deleteStation   *connect.Client[v1.DeleteStationRequest, v1.DeleteStationResponse]
+	repairPartition *connect.Client[v1.RepairPartitionRequest, v1.RepairPartitionResponse]
 }
 
 // CreateStation calls junction.v1.StationService.CreateStation.
@@ -211,6 +228,11 @@ func (c *stationServiceClient) DeleteStation(ctx context.Context, req *connect.R
 	return c.deleteStation.CallUnary(ctx, req)
 }
 
+// RepairPartition calls junction.v1.StationService.RepairPartition.
+func (c *stationServiceClient) RepairPartition(ctx context.Context, req *connect.Request[v1.RepairPartitionRequest]) (*connect.Response[v1.RepairPartitionResponse], error) {
+	return c.repairPartition.CallUnary(ctx, req)
+}
+
 // StationServiceHandler is an implementation of the junction.v1.StationService service.
 type StationServiceHandler interface {
 	// CreateStation creates a station. It fails with ALREADY_EXISTS if a
@@ -227,6 +249,13 @@ type StationServiceHandler interface {
 	UpdateStation(context.Context, *connect.Request[v1.UpdateStationRequest]) (*connect.Response[v1.UpdateStationResponse], error)
 	// DeleteStation deletes a station, its messages and its consumer groups.
 	DeleteStation(context.Context, *connect.Request[v1.DeleteStationRequest]) (*connect.Response[v1.DeleteStationResponse], error)
+	// RepairPartition settles the damaged ranges of one partition (see
+	// PartitionStats.damaged): SKIP keeps every intact message and passes over
+	// the damaged offsets; CUT truncates each damaged segment at its bad bytes.
+	// Either way the offsets are declared lost and never reused, consumer
+	// groups move past them, and a marker message naming them goes to the
+	// station's dead-letter station (or, with none, to the broker's log).
+	RepairPartition(context.Context, *connect.Request[v1.RepairPartitionRequest]) (*connect.Response[v1.RepairPartitionResponse], error)
 }
 
 // NewStationServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -266,6 +295,12 @@ func NewStationServiceHandler(svc StationServiceHandler, opts ...connect.Handler
 		connect.WithSchema(stationServiceMethods.ByName("DeleteStation")),
 		connect.WithHandlerOptions(opts...),
 	)
+	stationServiceRepairPartitionHandler := connect.NewUnaryHandler(
+		StationServiceRepairPartitionProcedure,
+		svc.RepairPartition,
+		connect.WithSchema(stationServiceMethods.ByName("RepairPartition")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/junction.v1.StationService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case StationServiceCreateStationProcedure:
@@ -278,6 +313,8 @@ func NewStationServiceHandler(svc StationServiceHandler, opts ...connect.Handler
 			stationServiceUpdateStationHandler.ServeHTTP(w, r)
 		case StationServiceDeleteStationProcedure:
 			stationServiceDeleteStationHandler.ServeHTTP(w, r)
+		case StationServiceRepairPartitionProcedure:
+			stationServiceRepairPartitionHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -305,6 +342,10 @@ func (UnimplementedStationServiceHandler) UpdateStation(context.Context, *connec
 
 func (UnimplementedStationServiceHandler) DeleteStation(context.Context, *connect.Request[v1.DeleteStationRequest]) (*connect.Response[v1.DeleteStationResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.StationService.DeleteStation is not implemented"))
+}
+
+func (UnimplementedStationServiceHandler) RepairPartition(context.Context, *connect.Request[v1.RepairPartitionRequest]) (*connect.Response[v1.RepairPartitionResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.StationService.RepairPartition is not implemented"))
 }
 
 // MessageServiceClient is a client for the junction.v1.MessageService service.
