@@ -49,11 +49,12 @@ type fakeBQ struct {
 	seq      int
 
 	// Hooks, set by tests under mu.
-	rejectRow  func(table string, row map[string]any) string // non-empty: a row error with this message
-	denied     bool                                          // every call answers permission denied
-	onAppend   func(stream string, offset int64, rows int)   // after an append landed
-	holdAppend chan struct{}                                 // when set, appends wait for it to close
-	queries    []fakeQuery
+	rejectRow    func(table string, row map[string]any) string   // non-empty: a row error with this message
+	denied       bool                                            // every call answers permission denied
+	onAppend     func(stream string, offset int64, rows int)     // after an append landed
+	beforeAppend func(stream string)                             // called before an append is processed, without the lock; may block
+	refused      map[storagepb.StorageError_StorageErrorCode]int // in-band append errors by code
+	queries      []fakeQuery
 
 	rest     *httptest.Server
 	grpcSrv  *grpc.Server
@@ -88,7 +89,7 @@ type fakeQuery struct {
 
 func newFakeBQ(t testing.TB) *fakeBQ {
 	t.Helper()
-	f := &fakeBQ{datasets: map[string]bool{}, tables: map[string]*fakeTable{}, streams: map[string]*fakeStream{}, results: map[string]*fakeResult{}}
+	f := &fakeBQ{datasets: map[string]bool{}, tables: map[string]*fakeTable{}, streams: map[string]*fakeStream{}, results: map[string]*fakeResult{}, refused: map[storagepb.StorageError_StorageErrorCode]int{}}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -305,14 +306,12 @@ func (f *fakeBQ) AppendRows(stream storagepb.BigQueryWrite_AppendRowsServer) err
 			msgType = dynamicpb.NewMessageType(fd.Messages().Get(0))
 		}
 		f.mu.Lock()
-		hold := f.holdAppend
+		before := f.beforeAppend
 		f.mu.Unlock()
-		if hold != nil {
-			select {
-			case <-hold:
-			case <-stream.Context().Done():
-				return stream.Context().Err()
-			}
+		if before != nil {
+			// Once received, an append is processed even if its client
+			// is gone by then, as BigQuery would.
+			before(name)
 		}
 		if err := stream.Send(f.append(name, msgType, req)); err != nil {
 			return err
@@ -322,6 +321,11 @@ func (f *fakeBQ) AppendRows(stream storagepb.BigQueryWrite_AppendRowsServer) err
 
 func (f *fakeBQ) append(name string, mt protoreflect.MessageType, req *storagepb.AppendRowsRequest) *storagepb.AppendRowsResponse {
 	fail := func(st *status.Status) *storagepb.AppendRowsResponse {
+		for _, d := range st.Details() {
+			if se, ok := d.(*storagepb.StorageError); ok {
+				f.refused[se.GetCode()]++
+			}
+		}
 		return &storagepb.AppendRowsResponse{Response: &storagepb.AppendRowsResponse_Error{Error: st.Proto()}, WriteStream: name}
 	}
 	f.mu.Lock()
