@@ -53,6 +53,7 @@ type fakeBQ struct {
 	denied       bool                                            // every call answers permission denied
 	onAppend     func(stream string, offset int64, rows int)     // after an append landed
 	beforeAppend func(stream string)                             // called before an append is processed, without the lock; may block
+	onRequest    func(stream string, rows, bytes int)            // every append request received, under the lock
 	refused      map[storagepb.StorageError_StorageErrorCode]int // in-band append errors by code
 	queries      []fakeQuery
 
@@ -336,6 +337,13 @@ func (f *fakeBQ) append(name string, mt protoreflect.MessageType, req *storagepb
 	}
 	if mt == nil {
 		return fail(status.New(codes.InvalidArgument, "no writer schema"))
+	}
+	if f.onRequest != nil {
+		size := 0
+		for _, r := range req.GetProtoRows().GetRows().GetSerializedRows() {
+			size += len(r)
+		}
+		f.onRequest(name, len(req.GetProtoRows().GetRows().GetSerializedRows()), size)
 	}
 	tn := tableOf(name)
 	tb := f.tables[tn]
