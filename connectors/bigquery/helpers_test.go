@@ -12,7 +12,12 @@ import (
 	"github.com/junctionhq/junction/sdk/connector"
 )
 
+// liveCredentials is GOOGLE_APPLICATION_CREDENTIALS as the tests found
+// it, for the live test only.
+var liveCredentials string
+
 func TestMain(m *testing.M) {
+	liveCredentials = os.Getenv("GOOGLE_APPLICATION_CREDENTIALS")
 	// Nothing in these tests may reach Google: no application default
 	// credentials, and a metadata server address on loopback where
 	// nothing listens, should any code path probe for one.

@@ -216,24 +216,31 @@ func (c *rowCodec) encodeJSON(b []byte, r connector.Record) []byte {
 }
 
 // jsonValue is the value column for a record value: the value itself when
-// it is JSON other than a JSON string (compacted), a JSON string when it is
-// UTF-8 text, nil (with isText false) when it is binary or empty.
+// it is JSON other than a JSON string, a JSON string when it is UTF-8
+// text, nil (with isText false) when it is binary or empty.
 func jsonValue(v []byte) (out []byte, isText bool) {
 	if len(v) == 0 {
 		return nil, false
 	}
-	trimmed := bytes.TrimSpace(v)
-	if len(trimmed) > 0 && trimmed[0] != '"' && json.Valid(v) {
-		var buf bytes.Buffer
-		if json.Compact(&buf, v) == nil {
-			return buf.Bytes(), true
-		}
+	if first := firstNonSpace(v); first != 0 && first != '"' && json.Valid(v) {
+		return v, true
 	}
 	if !utf8.Valid(v) {
 		return nil, false
 	}
 	s, _ := json.Marshal(string(v))
 	return s, true
+}
+
+func firstNonSpace(b []byte) byte {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		}
+		return c
+	}
+	return 0
 }
 
 func (c *rowCodec) appendString(b []byte, col, v string) []byte {
