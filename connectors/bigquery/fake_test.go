@@ -96,7 +96,7 @@ func newFakeBQ(t testing.TB) *fakeBQ {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.grpcSrv = grpc.NewServer(grpc.MaxRecvMsgSize(20<<20))
+	f.grpcSrv = grpc.NewServer(grpc.MaxRecvMsgSize(20 << 20))
 	storagepb.RegisterBigQueryWriteServer(f.grpcSrv, f)
 	go func() { _ = f.grpcSrv.Serve(lis) }()
 	f.grpcAddr = lis.Addr().String()
