@@ -51,6 +51,8 @@ type fakeBQ struct {
 	// Hooks, set by tests under mu.
 	rejectRow    func(table string, row map[string]any) string   // non-empty: a row error with this message
 	denied       bool                                            // every call answers permission denied
+	pageCap      int                                             // most rows in a page of query results; 0: no limit
+	pages        int                                             // getQueryResults calls
 	discard      bool                                            // keep no data rows (benchmarks)
 	onAppend     func(stream string, offset int64, rows int)     // after an append landed
 	beforeAppend func(stream string)                             // called before an append is processed, without the lock; may block
@@ -609,8 +611,8 @@ func (f *fakeBQ) serveREST(w http.ResponseWriter, r *http.Request) {
 		f.seq++
 		jobID := fmt.Sprintf("job_%d", f.seq)
 		f.results[jobID] = res
-		max := ""
-		if q.MaxResults > 0 {
+		max := strconv.Itoa(f.pageCap)
+		if q.MaxResults > 0 && (f.pageCap == 0 || int(q.MaxResults) < f.pageCap) {
 			max = strconv.FormatInt(q.MaxResults, 10)
 		}
 		rows, token := res.page("", max)
@@ -622,7 +624,12 @@ func (f *fakeBQ) serveREST(w http.ResponseWriter, r *http.Request) {
 			restError(w, 404, "notFound", "Not found: Job "+m[2])
 			return
 		}
-		rows, token := res.page(r.URL.Query().Get("pageToken"), r.URL.Query().Get("maxResults"))
+		max := r.URL.Query().Get("maxResults")
+		if n, _ := strconv.Atoi(max); f.pageCap > 0 && (n == 0 || n > f.pageCap) {
+			max = strconv.Itoa(f.pageCap)
+		}
+		rows, token := res.page(r.URL.Query().Get("pageToken"), max)
+		f.pages++
 		writeJSON(w, 200, &bq.GetQueryResultsResponse{Kind: "bigquery#getQueryResultsResponse", JobComplete: true, Schema: res.schema, Rows: rows, PageToken: token,
 			TotalRows: uint64(len(res.rows)), JobReference: &bq.JobReference{ProjectId: m[1], JobId: m[2], Location: "US"}})
 	default:

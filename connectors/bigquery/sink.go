@@ -132,6 +132,7 @@ func isConflict(err error) bool {
 // each partition got.
 func (s *sink) Open(ctx context.Context, info connector.SinkInfo) (map[uint32]uint64, error) {
 	s.station, s.name, s.log = info.Station, info.Connector, connector.Logger(ctx)
+	s.broken = nil
 	s.life, s.stopLife = context.WithCancel(context.WithoutCancel(ctx))
 	cl, err := newClients(s.life, s.cfg.conn, true)
 	if err != nil {
@@ -699,7 +700,10 @@ func (s *sink) ensureStream(ctx context.Context, pt *part) error {
 		return err
 	}
 	if pl := known[pt.p]; pl == nil || pl.epoch != epoch || len(pl.streams) != 1 || !hasStream(pl, ms.StreamName(), pt.next) {
-		_, _ = ms.Finalize(ctx)
+		// Fenced and recorded as empty, so no Open needs to look at it.
+		if n, err := ms.Finalize(ctx); err == nil && n == 0 {
+			_ = s.ledger.append(ctx, ledgerRow{Partition: pt.p, Kind: ledgerFinal, Stream: ms.StreamName()})
+		}
 		_ = ms.Close()
 		return connector.Retryable(fmt.Errorf("another instance of connector %s recorded a write stream for partition %d at the same time; reopening", s.name, pt.p))
 	}

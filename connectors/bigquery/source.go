@@ -95,6 +95,13 @@ type source struct {
 	sql    string
 	pos    position
 
+	// life outlives calls: the running query's iterator fetches its pages
+	// with iterCtx, derived from it, and a Read whose ctx ends cancels
+	// iterCtx, dropping the query (the next Read polls again from pos).
+	life       context.Context
+	stopLife   context.CancelFunc
+	iterCancel context.CancelFunc
+
 	it       *bigquery.RowIterator
 	schema   bigquery.Schema
 	peek     []bigquery.Value // next row, read ahead to find value changes
@@ -113,7 +120,8 @@ func (s *source) Open(ctx context.Context, pos connector.Position) error {
 		return connector.Fatal(err)
 	}
 	s.pos = p
-	s.cl, err = newClients(context.WithoutCancel(ctx), s.cfg.conn, false)
+	s.life, s.stopLife = context.WithCancel(context.WithoutCancel(ctx))
+	s.cl, err = newClients(s.life, s.cfg.conn, false)
 	if err != nil {
 		return err
 	}
@@ -240,12 +248,19 @@ func (s *source) poll(ctx context.Context) error {
 	if s.cfg.Location != "" {
 		q.Location = s.cfg.Location
 	}
-	it, err := q.Read(ctx)
+	iterCtx, cancel := context.WithCancel(s.life)
+	stop := context.AfterFunc(ctx, cancel)
+	it, err := q.Read(iterCtx)
+	stop()
 	if err != nil {
+		cancel()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return classify(fmt.Errorf("poll query on %s: %w", s.cfg.Table, err))
 	}
 	it.PageInfo().MaxSize = s.cfg.PageSize
-	s.it, s.schema, s.peek = it, nil, nil
+	s.it, s.schema, s.peek, s.iterCancel = it, nil, nil, cancel
 	s.lastPoll = time.Now()
 	return nil
 }
@@ -275,6 +290,28 @@ func (s *source) next() ([]bigquery.Value, error) {
 // last query is read out. A batch never splits rows that share an
 // ordering value, so a position never falls inside such a group.
 func (s *source) Read(ctx context.Context) (connector.Batch, error) {
+	b, err := s.read(ctx)
+	if err != nil {
+		// Rows taken from the query and not returned are read again by
+		// the next poll, which starts from the position.
+		s.drop()
+		if ctx.Err() != nil {
+			return connector.Batch{}, ctx.Err()
+		}
+	}
+	return b, err
+}
+
+// drop forgets the running query.
+func (s *source) drop() {
+	if s.iterCancel != nil {
+		s.iterCancel()
+		s.iterCancel = nil
+	}
+	s.it, s.peek = nil, nil
+}
+
+func (s *source) read(ctx context.Context) (connector.Batch, error) {
 	for {
 		if s.it == nil {
 			if wait := time.Until(s.lastPoll.Add(s.cfg.PollInterval)); !s.lastPoll.IsZero() && wait > 0 {
@@ -290,14 +327,16 @@ func (s *source) Read(ctx context.Context) (connector.Batch, error) {
 				return connector.Batch{}, err
 			}
 		}
+		stop := context.AfterFunc(ctx, s.iterCancel)
 		b, err := s.page(ctx)
+		stop()
 		if err != nil {
 			return connector.Batch{}, err
 		}
 		if len(b.Records) > 0 {
 			return b, nil
 		}
-		s.it = nil
+		s.drop()
 	}
 }
 
@@ -314,7 +353,7 @@ func (s *source) page(ctx context.Context) (connector.Batch, error) {
 			return b, err
 		}
 		if row == nil {
-			s.it = nil
+			s.drop()
 			break
 		}
 		idx := s.orderIndex()
@@ -469,6 +508,10 @@ func writeValue(buf *bytes.Buffer, v bigquery.Value, f *bigquery.FieldSchema) er
 
 // Teardown closes the clients.
 func (s *source) Teardown(context.Context) error {
+	s.drop()
+	if s.stopLife != nil {
+		s.stopLife()
+	}
 	if s.cl != nil {
 		s.cl.close()
 	}

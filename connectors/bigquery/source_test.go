@@ -20,6 +20,7 @@ func TestSourceConformance(t *testing.T) {
 		f.createTable("ds", "events", &bq.TableSchema{Fields: []*bq.TableFieldSchema{
 			{Name: "id", Type: "INTEGER", Mode: "REQUIRED"}, {Name: "payload", Type: "BYTES"},
 		}}, nil)
+		f.set(func(f *fakeBQ) { f.pageCap = 3 })
 		var next int64
 		return connectortest.SourceHarness{
 			Config: f.config(map[string]any{"ordering_column": "id", "value_column": "payload", "page_size": 7, "poll_interval": "10ms"}),
@@ -63,6 +64,7 @@ func TestSourceRowsAsJSON(t *testing.T) {
 	for i := range 12 {
 		f.insert("ds", "events", map[string]any{"ts": at(i / 3), "name": "row", "n": int64(i)})
 	}
+	f.set(func(f *fakeBQ) { f.pageCap = 5 })
 	cfg := f.config(map[string]any{"ordering_column": "ts", "page_size": 2, "poll_interval": "10ms",
 		"maximum_bytes_billed": "1GiB", "partition_lookback": "48h"})
 	src := openSource(t, cfg, nil)
@@ -82,6 +84,12 @@ func TestSourceRowsAsJSON(t *testing.T) {
 	rest, _ := readAll(t, again, 6)
 	if len(rest) != 6 || string(rest[0].Key) != "2025-03-01T12:00:02Z" {
 		t.Fatalf("after a restart: %d rows from %s", len(rest), rest[0].Key)
+	}
+	f.mu.Lock()
+	pages := f.pages
+	f.mu.Unlock()
+	if pages == 0 {
+		t.Error("the results were not paged")
 	}
 	q := f.queryLog()
 	if q[0].MaxBytesBilled != 1<<30 {
