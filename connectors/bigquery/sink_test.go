@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/junctionhq/junction/sdk/connector"
@@ -10,13 +12,17 @@ import (
 )
 
 func TestSinkConformance(t *testing.T) {
-	connectortest.RunSink(t, definition(), func(t *testing.T) connectortest.SinkHarness {
-		f := newFakeBQ(t)
-		return connectortest.SinkHarness{
-			Config:   f.config(nil),
-			ReadBack: func() ([]connector.Record, error) { return jsonRecords(f.rows("ds", "events")), nil },
-		}
-	}, connectortest.IgnoreGoroutines(reconnectGoroutine))
+	for _, delivery := range []string{"exactly_once", "at_least_once"} {
+		t.Run(delivery, func(t *testing.T) {
+			connectortest.RunSink(t, definition(), func(t *testing.T) connectortest.SinkHarness {
+				f := newFakeBQ(t)
+				return connectortest.SinkHarness{
+					Config:   f.config(map[string]any{"delivery": delivery}),
+					ReadBack: func() ([]connector.Record, error) { return jsonRecords(f.rows("ds", "events")), nil },
+				}
+			}, connectortest.IgnoreGoroutines(reconnectGoroutine))
+		})
+	}
 }
 
 // reconnectGoroutine is the managedwriter goroutine that cancels a
@@ -112,4 +118,35 @@ func TestSinkStreamExpired(t *testing.T) {
 	if q := f.queryLog(); len(q) != 1 {
 		t.Errorf("queries = %v, want the one for the last offset", q)
 	}
+}
+
+// TestSinkTwoInstancesRace opens two instances of one connector, as a
+// zombie and its replacement would be: only one of them may write a
+// partition, and the table ends up with each record once.
+func TestSinkTwoInstancesRace(t *testing.T) {
+	f := newFakeBQ(t)
+	recs := records(20, 1, 0)
+	zombie, _ := openSink(t, f.config(nil), "to-bq", 1)
+	fresh, durable := openSink(t, f.config(nil), "to-bq", 1)
+	if durable[0] != 0 {
+		t.Fatalf("durable = %v", durable)
+	}
+	write(t, zombie, recs[:10])
+	err := fresh.Write(context.Background(), recs[:10])
+	if !errors.Is(err, connector.ErrRetryable) || !strings.Contains(err.Error(), "another instance of connector to-bq") {
+		t.Fatalf("the second instance's write = %v, want a retryable error naming the race", err)
+	}
+	// The host reopens the second one, which fences the zombie.
+	fresh, durable = openSink(t, f.config(nil), "to-bq", 1)
+	if durable[0] != 10 {
+		t.Fatalf("durable after reopening = %v, want 10", durable)
+	}
+	if err := zombie.Write(context.Background(), recs[10:]); err == nil {
+		t.Fatal("the zombie wrote after it was fenced")
+	}
+	write(t, fresh, recs[10:])
+	if err := fresh.Teardown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantExactly(t, jsonRecords(f.rows("ds", "events")), recs)
 }
