@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -36,7 +37,7 @@ type conn struct {
 	CredentialsJSON       string `json:"credentials_json" connector:"secret" doc:"A service account JSON key, inline (for example ${GCP_SA_KEY}); instead of credentials_file."`
 	Endpoint              string `json:"endpoint" doc:"BigQuery REST API base URL for emulators and tests, such as http://127.0.0.1:9050/bigquery/v2/; empty for Google."`
 	StorageEndpoint       string `json:"storage_endpoint" doc:"Storage Write API address host:port for emulators and tests; empty for Google."`
-	WithoutAuthentication bool   `json:"without_authentication" default:"false" doc:"Send no credentials and speak plaintext gRPC to storage_endpoint: only for emulators and tests, and only with endpoint set."`
+	WithoutAuthentication bool   `json:"without_authentication" default:"false" doc:"Send no credentials and speak plaintext gRPC to storage_endpoint: only for emulators and tests, and only with endpoint set. Endpoints outside googleapis.com require it."`
 }
 
 var (
@@ -44,6 +45,12 @@ var (
 	tableRE   = regexp.MustCompile(`^[\p{L}\p{M}\p{N}\p{Pc}\p{Pd} ]+$`)
 	projectRE = regexp.MustCompile(`^[a-z][a-z0-9.:-]{0,62}[a-z0-9]$`)
 )
+
+// googleHost reports whether host is Google's (including Private Service
+// Connect endpoints), where credentials may be sent.
+func googleHost(host string) bool {
+	return strings.HasSuffix(strings.ToLower(host), ".googleapis.com")
+}
 
 func (c conn) validate() connector.FieldErrors {
 	var errs connector.FieldErrors
@@ -61,8 +68,21 @@ func (c conn) validate() connector.FieldErrors {
 		add("credentials_json", "set credentials_file or credentials_json, not both")
 	}
 	if c.Endpoint != "" {
-		if u, err := url.Parse(c.Endpoint); err != nil || u.Scheme == "" || u.Host == "" {
+		u, err := url.Parse(c.Endpoint)
+		switch {
+		case err != nil || u.Scheme == "" || u.Host == "":
 			add("endpoint", "must be a URL such as http://127.0.0.1:9050/bigquery/v2/")
+		case !c.WithoutAuthentication && !googleHost(u.Hostname()):
+			add("endpoint", "a host outside googleapis.com needs without_authentication: true, so that no credentials go to it")
+		}
+	}
+	if c.StorageEndpoint != "" {
+		host, _, err := net.SplitHostPort(c.StorageEndpoint)
+		switch {
+		case err != nil:
+			add("storage_endpoint", "must be host:port, such as 127.0.0.1:9060")
+		case !c.WithoutAuthentication && !googleHost(host):
+			add("storage_endpoint", "a host outside googleapis.com needs without_authentication: true, so that no credentials go to it")
 		}
 	}
 	if c.WithoutAuthentication && c.Endpoint == "" {

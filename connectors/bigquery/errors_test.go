@@ -115,7 +115,10 @@ func TestInvalidCredentialsFile(t *testing.T) {
 		{notJSON, "is not a JSON credentials file"},
 		{wrongType, `has type "api_key"`},
 	} {
+		// No endpoints: the file is refused before any connection.
 		cfg := f.config(map[string]any{"credentials_file": tc.file, "without_authentication": false})
+		delete(cfg, "endpoint")
+		delete(cfg, "storage_endpoint")
 		err := openErr(t, connector.KindSink, cfg)
 		wantFatal(t, "credentials_file "+tc.file, err, tc.file, tc.says)
 		if err != nil && strings.Contains(err.Error(), "secret-material") {
@@ -223,4 +226,24 @@ func TestAppendsStayUnderTheRequestLimit(t *testing.T) {
 		}
 	}
 	wantExactly(t, jsonRecords(f.rows("ds", "events")), recs)
+}
+
+// TestCredentialsOnlyGoToGoogle checks that a config cannot send
+// credentials to an endpoint outside googleapis.com.
+func TestCredentialsOnlyGoToGoogle(t *testing.T) {
+	for _, cfg := range []map[string]any{
+		{"endpoint": "https://evil.example/bigquery/v2/"},
+		{"storage_endpoint": "evil.example:443"},
+	} {
+		cfg["project"], cfg["dataset"], cfg["table"] = "p-1", "d", "t"
+		_, err := definition().Sink.Decode(cfg)
+		if !errors.Is(err, connector.ErrConfig) || !strings.Contains(err.Error(), "needs without_authentication: true") {
+			t.Errorf("%v: %v, want a config error", cfg, err)
+		}
+	}
+	_, err := definition().Sink.Decode(map[string]any{"project": "p-1", "dataset": "d", "table": "t",
+		"endpoint": "https://bigquery-psc.p.googleapis.com/bigquery/v2/", "storage_endpoint": "bigquerystorage-psc.p.googleapis.com:443"})
+	if err != nil {
+		t.Errorf("a Private Service Connect endpoint: %v", err)
+	}
 }

@@ -611,6 +611,10 @@ func (s *sink) appendExactlyOnce(ctx context.Context, records []connector.Record
 // after the stream's last row = base + rows + skipped" true.
 func (s *sink) appendPartition(ctx context.Context, pt *part, items []item, failed map[int]error) error {
 	for len(items) > 0 {
+		if items[0].offset < pt.next {
+			items = items[1:] // a duplicate within the batch
+			continue
+		}
 		first := items[0].offset
 		if err := s.ensureStream(ctx, pt); err != nil {
 			return err

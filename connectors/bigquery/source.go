@@ -47,8 +47,8 @@ func (c SourceConfig) Validate() error {
 	if c.PageSize < 1 || c.PageSize > 100000 {
 		errs = append(errs, connector.FieldError{Field: "page_size", Message: "must be between 1 and 100000"})
 	}
-	if c.PollInterval < 0 {
-		errs = append(errs, connector.FieldError{Field: "poll_interval", Message: "must not be negative"})
+	if c.PollInterval <= 0 {
+		errs = append(errs, connector.FieldError{Field: "poll_interval", Message: "must be positive: every poll is a billed query"})
 	}
 	if c.MaximumBytesBilled < 0 {
 		errs = append(errs, connector.FieldError{Field: "maximum_bytes_billed", Message: "must not be negative"})
