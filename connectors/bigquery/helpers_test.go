@@ -23,6 +23,15 @@ func TestMain(m *testing.M) {
 	// nothing listens, should any code path probe for one.
 	os.Unsetenv("GOOGLE_APPLICATION_CREDENTIALS")
 	os.Setenv("GCE_METADATA_HOST", "127.0.0.1:9")
+	if os.Getenv("BIGQUERY_PROJECT") == "" {
+		// And any HTTP or gRPC connection to a host that is not loopback
+		// goes to a proxy on loopback where nothing listens, and fails.
+		for _, v := range []string{"HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"} {
+			os.Setenv(v, "http://127.0.0.1:9")
+		}
+		os.Unsetenv("NO_PROXY")
+		os.Unsetenv("no_proxy")
+	}
 	os.Exit(m.Run())
 }
 

@@ -33,7 +33,9 @@ func TestPluginProcessSIGKILL(t *testing.T) {
 	}
 	pluginDir := t.TempDir()
 	bin := filepath.Join(pluginDir, "bigquery")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "HTTPS_PROXY=", "HTTP_PROXY=", "https_proxy=", "http_proxy=")
+	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build the bigquery plugin: %v\n%s", err, out)
 	}
 	f := newFakeBQ(t)

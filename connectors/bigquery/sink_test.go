@@ -150,3 +150,30 @@ func TestSinkTwoInstancesRace(t *testing.T) {
 	}
 	wantExactly(t, jsonRecords(f.rows("ds", "events")), recs)
 }
+
+// TestSinkStreamExpiresWhileRunning checks that an append to a stream
+// BigQuery dropped fails the Write (retryable) and that reopening resumes
+// from the table without duplicates.
+func TestSinkStreamExpiresWhileRunning(t *testing.T) {
+	f := newFakeBQ(t)
+	recs := records(20, 1, 0)
+	snk, _ := openSink(t, f.config(nil), "to-bq", 1)
+	write(t, snk, recs[:8])
+	f.expireStreams()
+	if err := snk.Write(context.Background(), recs[8:12]); !errors.Is(err, connector.ErrRetryable) {
+		t.Fatalf("Write to an expired stream = %v, want a retryable error", err)
+	}
+	if err := snk.Write(context.Background(), recs[8:12]); !errors.Is(err, connector.ErrRetryable) {
+		t.Fatalf("a second Write of the failed sink = %v, want a retryable error", err)
+	}
+	_ = snk.Teardown(context.Background())
+	again, durable := openSink(t, f.config(nil), "to-bq", 1)
+	if durable[0] != 8 {
+		t.Fatalf("durable = %v, want 8", durable)
+	}
+	write(t, again, recs[8:])
+	if err := again.Teardown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantExactly(t, jsonRecords(f.rows("ds", "events")), recs)
+}
