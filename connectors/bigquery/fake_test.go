@@ -77,7 +77,10 @@ type fakeStream struct {
 	typ       storagepb.WriteStream_Type
 	count     int64
 	finalized bool
+	committed bool
 	created   time.Time
+	// pending holds a PENDING stream's rows until they are committed.
+	pending []map[string]any
 }
 
 type fakeResult struct {
@@ -274,12 +277,22 @@ func (f *fakeBQ) BatchCommitWriteStreams(_ context.Context, req *storagepb.Batch
 		switch {
 		case s == nil:
 			errs = append(errs, &storagepb.StorageError{Code: storagepb.StorageError_STREAM_NOT_FOUND, Entity: n})
+		case s.typ != storagepb.WriteStream_PENDING:
+			errs = append(errs, &storagepb.StorageError{Code: storagepb.StorageError_INVALID_STREAM_TYPE, Entity: n, ErrorMessage: "only PENDING streams are committed"})
 		case !s.finalized:
-			errs = append(errs, &storagepb.StorageError{Code: storagepb.StorageError_STREAM_FINALIZED, Entity: n, ErrorMessage: "stream is not finalized"})
+			errs = append(errs, &storagepb.StorageError{Code: storagepb.StorageError_INVALID_STREAM_STATE, Entity: n, ErrorMessage: "stream is not finalized"})
+		case s.committed:
+			errs = append(errs, &storagepb.StorageError{Code: storagepb.StorageError_STREAM_ALREADY_COMMITTED, Entity: n})
 		}
 	}
 	if len(errs) > 0 {
 		return &storagepb.BatchCommitWriteStreamsResponse{StreamErrors: errs}, nil
+	}
+	for _, n := range req.GetWriteStreams() {
+		s := f.streams[n]
+		tb := f.tables[s.table]
+		tb.rows = append(tb.rows, s.pending...)
+		s.pending, s.committed = nil, true
 	}
 	return &storagepb.BatchCommitWriteStreamsResponse{CommitTime: timestamppb.Now()}, nil
 }
@@ -412,10 +425,14 @@ func (f *fakeBQ) append(name string, mt protoreflect.MessageType, req *storagepb
 		resp.RowErrors = rowErrs
 		return resp
 	}
-	if !f.discard || tn == "ds._junction_streams" {
+	st := f.streams[name]
+	switch {
+	case st != nil && st.typ == storagepb.WriteStream_PENDING:
+		st.pending = append(st.pending, rows...)
+	case !f.discard || tn == "ds._junction_streams":
 		tb.rows = append(tb.rows, rows...)
 	}
-	if st := f.streams[name]; st != nil {
+	if st != nil {
 		st.count += int64(len(rows))
 	}
 	if f.onAppend != nil {
