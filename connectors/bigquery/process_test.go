@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -132,6 +133,13 @@ func TestPluginProcessSIGKILL(t *testing.T) {
 	f.mu.Unlock()
 	if late == 0 {
 		t.Error("the held append of the killed run was not refused as an append to a finalized stream")
+	}
+
+	// Bad input stops a connector at once, with the cause in its status.
+	define("to-missing", "sink", "orders", map[string]any{"table": "missing", "auto_create": false})
+	waitFor("the misconfigured sink to fail", func() bool { return status("to-missing").State == plugin.StateFailed })
+	if st := status("to-missing"); st.Restarts != 0 || !strings.Contains(st.LastError, "table junction-test.ds.missing does not exist (auto_create is false)") {
+		t.Errorf("status of a sink on a missing table: restarts %d, last error %q", st.Restarts, st.LastError)
 	}
 
 	// Source: read a table of n rows into a station, killing the plugin
