@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
@@ -53,6 +54,9 @@ func (c SinkConfig) Validate() error {
 	}
 	if c.Delivery == "exactly_once" && !idRE.MatchString(c.StreamsTable) {
 		errs = append(errs, connector.FieldError{Field: "streams_table", Message: "must be a table id: letters, digits and underscores"})
+	}
+	if c.Delivery == "exactly_once" && strings.EqualFold(c.StreamsTable, c.Table) {
+		errs = append(errs, connector.FieldError{Field: "streams_table", Message: "must not be the table the sink writes"})
 	}
 	if c.Mode == "json" && c.EvolveSchema {
 		errs = append(errs, connector.FieldError{Field: "evolve_schema", Message: "only applies to mode columns"})
@@ -309,6 +313,13 @@ func (s *sink) prepareTable(ctx context.Context) error {
 	if err := checkSchema(md.Schema, want); err != nil {
 		return fatalf("table %s.%s.%s does not fit mode %s: %v", s.cfg.Project, s.cfg.Dataset, s.cfg.Table, s.cfg.Mode, err)
 	}
+	if s.cfg.Mode == "json" {
+		for _, f := range md.Schema {
+			if f.Required && !slices.ContainsFunc(want, func(w *bigquery.FieldSchema) bool { return strings.EqualFold(w.Name, f.Name) }) {
+				return fatalf("table %s.%s.%s does not fit mode json: column %s is REQUIRED, and the sink does not write it", s.cfg.Project, s.cfg.Dataset, s.cfg.Table, f.Name)
+			}
+		}
+	}
 	return s.useSchema(md)
 }
 
@@ -369,8 +380,14 @@ func (s *sink) Write(ctx context.Context, records []connector.Record) error {
 		return err
 	}
 	if len(failed) > 0 {
+		logged := 0
 		for i, ferr := range failed {
+			if logged == 3 {
+				s.log.Warn("more records rejected in this batch", "count", len(failed)-logged)
+				break
+			}
 			s.log.Warn("record rejected; it goes to the dead-letter station", "partition", records[i].Partition, "offset", records[i].Offset, "reason", ferr.Error())
+			logged++
 		}
 		return &connector.BatchError{Failed: failed}
 	}
