@@ -515,13 +515,12 @@ func restError(w http.ResponseWriter, code int, reason, msg string) {
 }
 
 var (
-	reDataset   = regexp.MustCompile(`^/bigquery/v2/projects/([^/]+)/datasets/([^/]+)$`)
-	reDatasets  = regexp.MustCompile(`^/bigquery/v2/projects/([^/]+)/datasets$`)
-	reTable     = regexp.MustCompile(`^/bigquery/v2/projects/([^/]+)/datasets/([^/]+)/tables/([^/]+)$`)
-	reTables    = regexp.MustCompile(`^/bigquery/v2/projects/([^/]+)/datasets/([^/]+)/tables$`)
-	reTableData = regexp.MustCompile(`^/bigquery/v2/projects/([^/]+)/datasets/([^/]+)/tables/([^/]+)/data$`)
-	reQueries   = regexp.MustCompile(`^/bigquery/v2/projects/([^/]+)/queries$`)
-	reQuery     = regexp.MustCompile(`^/bigquery/v2/projects/([^/]+)/queries/([^/]+)$`)
+	reDataset  = regexp.MustCompile(`^/bigquery/v2/projects/([^/]+)/datasets/([^/]+)$`)
+	reDatasets = regexp.MustCompile(`^/bigquery/v2/projects/([^/]+)/datasets$`)
+	reTable    = regexp.MustCompile(`^/bigquery/v2/projects/([^/]+)/datasets/([^/]+)/tables/([^/]+)$`)
+	reTables   = regexp.MustCompile(`^/bigquery/v2/projects/([^/]+)/datasets/([^/]+)/tables$`)
+	reQueries  = regexp.MustCompile(`^/bigquery/v2/projects/([^/]+)/queries$`)
+	reQuery    = regexp.MustCompile(`^/bigquery/v2/projects/([^/]+)/queries/([^/]+)$`)
 )
 
 func (f *fakeBQ) serveREST(w http.ResponseWriter, r *http.Request) {
@@ -602,18 +601,6 @@ func (f *fakeBQ) serveREST(w http.ResponseWriter, r *http.Request) {
 		}
 		tb.etag++
 		writeJSON(w, 200, tb.json())
-	case r.Method == http.MethodGet && match(reTableData, p, &m):
-		tb := f.tables[m[2]+"."+m[3]]
-		if tb == nil {
-			restError(w, 404, "notFound", "Not found: Table "+m[2]+"."+m[3])
-			return
-		}
-		res := &fakeResult{schema: tb.meta.Schema}
-		for _, row := range tb.rows {
-			res.rows = append(res.rows, encodeRow(tb.meta.Schema.Fields, row))
-		}
-		rows, token := res.page(r.URL.Query().Get("pageToken"), r.URL.Query().Get("maxResults"))
-		writeJSON(w, 200, &bq.TableDataList{Kind: "bigquery#tableDataList", Rows: rows, PageToken: token, TotalRows: int64(len(res.rows))})
 	case r.Method == http.MethodPost && match(reQueries, p, &m):
 		var q bq.QueryRequest
 		if err := json.NewDecoder(r.Body).Decode(&q); err != nil {
@@ -759,6 +746,7 @@ func encodeScalar(f *bq.TableFieldSchema, v any) any {
 
 var (
 	reSourceSQL = regexp.MustCompile("^SELECT \\* FROM `([^`]+)` WHERE \\(@position IS NULL OR `?(\\w+)`? > @position\\)(.*) ORDER BY `?(\\w+)`?$")
+	reLedgerSQL = regexp.MustCompile("^SELECT `connector`, `station`, `partition`, `kind`, `stream`, `epoch`, `base`, `offset`, `count` FROM `([^`]+)` WHERE `connector` = @connector AND `station` = @station$")
 	reMaxSQL    = regexp.MustCompile("^SELECT MAX\\(`(\\w+)`\\) AS last FROM `([^`]+)` WHERE `(\\w+)` = @station AND `(\\w+)` = @partition$")
 )
 
@@ -798,6 +786,19 @@ func (f *fakeBQ) runQuery(q *bq.QueryRequest) (*fakeResult, error) {
 		res := &fakeResult{schema: tb.meta.Schema}
 		for _, row := range keep {
 			res.rows = append(res.rows, encodeRow(tb.meta.Schema.Fields, row))
+		}
+		return res, nil
+	}
+	if m := reLedgerSQL.FindStringSubmatch(q.Query); m != nil {
+		tb, err := f.queryTable(m[1])
+		if err != nil {
+			return nil, err
+		}
+		res := &fakeResult{schema: tb.meta.Schema}
+		for _, row := range tb.rows {
+			if row["connector"] == params["connector"] && row["station"] == params["station"] {
+				res.rows = append(res.rows, encodeRow(tb.meta.Schema.Fields, row))
+			}
 		}
 		return res, nil
 	}

@@ -52,6 +52,7 @@ type ledgerRow struct {
 // durable when append returns; a row may land twice after a retry, which
 // readers tolerate (rows are facts, not counters).
 type ledger struct {
+	client    *bigquery.Client
 	table     *bigquery.Table
 	connector string
 	station   string
@@ -90,7 +91,7 @@ func openLedger(ctx, life context.Context, cl *clients, dataset *bigquery.Datase
 	if err != nil {
 		return nil, classify(fmt.Errorf("open the _default stream of %s: %w", name, err))
 	}
-	return &ledger{table: t, connector: connectorName, station: station, ms: ms, codec: codec}, nil
+	return &ledger{client: cl.bq, table: t, connector: connectorName, station: station, ms: ms, codec: codec}, nil
 }
 
 func (l *ledger) close() {
@@ -153,7 +154,15 @@ func (l *ledger) load(ctx context.Context) (map[uint32]*partitionLedger, error) 
 	}
 	skips := make(map[skipKey]uint64)
 	skipPart := make(map[skipKey]uint32)
-	it := l.table.Read(ctx)
+	// A query, not tabledata.list: queries are documented to see rows the
+	// moment their append is acknowledged, which the claim check needs.
+	q := l.client.Query(fmt.Sprintf("SELECT `connector`, `station`, `partition`, `kind`, `stream`, `epoch`, `base`, `offset`, `count` FROM `%s.%s.%s` WHERE `connector` = @connector AND `station` = @station",
+		l.table.ProjectID, l.table.DatasetID, l.table.TableID))
+	q.Parameters = []bigquery.QueryParameter{{Name: "connector", Value: l.connector}, {Name: "station", Value: l.station}}
+	it, err := q.Read(ctx)
+	if err != nil {
+		return nil, classify(fmt.Errorf("read streams table %s: %w", l.table.TableID, err))
+	}
 	for {
 		var row map[string]bigquery.Value
 		err := it.Next((*valueMap)(&row))
@@ -162,9 +171,6 @@ func (l *ledger) load(ctx context.Context) (map[uint32]*partitionLedger, error) 
 		}
 		if err != nil {
 			return nil, classify(fmt.Errorf("read streams table %s: %w", l.table.TableID, err))
-		}
-		if str(row["connector"]) != l.connector || str(row["station"]) != l.station {
-			continue
 		}
 		p := uint32(num(row["partition"]))
 		pl := out[p]

@@ -49,9 +49,9 @@
 // Two instances racing (a zombie that is still running while the host
 // started another) can both create a stream for the same epoch. After
 // recording its stream, each reads the ledger back and proceeds only if
-// its stream is the only one at that epoch and none is higher; ledger
-// appends are visible to reads at once, so at least one of them sees the
-// other and gives up (possibly both, never neither), with a retryable
+// its stream is the only one at that epoch and none is higher; the ledger
+// is read with a query, which sees an append as soon as it is
+// acknowledged, so at least one of them sees the other and gives up (possibly both, never neither), with a retryable
 // error that makes the host reopen.
 //
 // Inside a run, an append BigQuery answers with OFFSET_ALREADY_EXISTS at

@@ -115,8 +115,14 @@ func TestSinkStreamExpired(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantExactly(t, jsonRecords(f.rows("ds", "events")), recs)
-	if q := f.queryLog(); len(q) != 1 {
-		t.Errorf("queries = %v, want the one for the last offset", q)
+	maxQueries := 0
+	for _, q := range f.queryLog() {
+		if strings.HasPrefix(q.SQL, "SELECT MAX(") {
+			maxQueries++
+		}
+	}
+	if maxQueries != 1 {
+		t.Errorf("%d queries for the last offset, want 1", maxQueries)
 	}
 }
 
