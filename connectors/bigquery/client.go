@@ -12,10 +12,12 @@ import (
 	"regexp"
 	"strings"
 
+	"cloud.google.com/go/auth"
 	"cloud.google.com/go/bigquery"
 	"cloud.google.com/go/bigquery/storage/apiv1/storagepb"
 	"cloud.google.com/go/bigquery/storage/managedwriter"
 	"github.com/googleapis/gax-go/v2/apierror"
+	"golang.org/x/oauth2"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
@@ -215,6 +217,16 @@ func classify(err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
+	// The token endpoint refusing the credentials (a deleted or revoked
+	// key, a disabled account) will not change by retrying.
+	var aerr *auth.Error
+	if errors.As(err, &aerr) && aerr.Response != nil && refused(aerr.Response.StatusCode) {
+		return connector.Fatal(err)
+	}
+	var rerr *oauth2.RetrieveError
+	if errors.As(err, &rerr) && rerr.Response != nil && refused(rerr.Response.StatusCode) {
+		return connector.Fatal(err)
+	}
 	var gerr *googleapi.Error
 	if errors.As(err, &gerr) {
 		switch gerr.Code {
@@ -234,6 +246,10 @@ func classify(err error) error {
 		return connector.Retryable(err)
 	}
 	return connector.Retryable(err)
+}
+
+func refused(code int) bool {
+	return code >= 400 && code < 500 && code != http.StatusTooManyRequests && code != http.StatusRequestTimeout
 }
 
 func isRateLimit(e *googleapi.Error) bool {

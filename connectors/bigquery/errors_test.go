@@ -3,12 +3,21 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"cloud.google.com/go/auth/credentials"
 	bq "google.golang.org/api/bigquery/v2"
 
 	"github.com/junctionhq/junction/sdk/connector"
@@ -245,5 +254,52 @@ func TestCredentialsOnlyGoToGoogle(t *testing.T) {
 		"endpoint": "https://bigquery-psc.p.googleapis.com/bigquery/v2/", "storage_endpoint": "bigquerystorage-psc.p.googleapis.com:443"})
 	if err != nil {
 		t.Errorf("a Private Service Connect endpoint: %v", err)
+	}
+}
+
+// TestRefusedCredentialsAreFatal gets a real token error from the auth
+// library (a service account key whose token endpoint, on loopback,
+// answers invalid_grant as Google does for a deleted key) and checks that
+// it is fatal.
+func TestRefusedCredentialsAreFatal(t *testing.T) {
+	tokenSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":"invalid_grant","error_description":"Invalid JWT Signature."}`))
+	}))
+	defer tokenSrv.Close()
+	pk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(pk)
+	key, _ := json.Marshal(map[string]string{
+		"type": "service_account", "project_id": testProject, "private_key_id": "k1",
+		"private_key":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		"client_email": "sink@" + testProject + ".iam.gserviceaccount.com", "client_id": "1",
+		"token_uri": tokenSrv.URL + "/token",
+	})
+	creds, err := credentials.DetectDefault(&credentials.DetectOptions{CredentialsJSON: key, Scopes: []string{"https://www.googleapis.com/auth/bigquery"}, UseSelfSignedJWT: false})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = creds.Token(context.Background())
+	if err == nil {
+		t.Fatal("the token endpoint's refusal did not come back")
+	}
+	if got := classify(fmt.Errorf("read dataset: %w", err)); !errors.Is(got, connector.ErrFatal) {
+		t.Errorf("classify(%v) is not fatal", err)
+	}
+	// The same through the REST client, as Open meets it (the config
+	// check that keeps credentials off non-Google endpoints is bypassed).
+	f := newFakeBQ(t)
+	cl, err := newClients(context.Background(), conn{Project: testProject, Dataset: "ds", Table: "events", CredentialsJSON: string(key), Endpoint: f.rest.URL + "/bigquery/v2/"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.close()
+	_, err = cl.table.Metadata(context.Background())
+	if got := classify(err); !errors.Is(got, connector.ErrFatal) || !strings.Contains(got.Error(), "invalid_grant") {
+		t.Errorf("a refused key through the client: %v, want a fatal error saying invalid_grant", got)
 	}
 }
