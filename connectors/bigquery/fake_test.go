@@ -53,9 +53,10 @@ type fakeBQ struct {
 	denied       bool                                            // every call answers permission denied
 	pageCap      int                                             // most rows in a page of query results; 0: no limit
 	pages        int                                             // getQueryResults calls
+	beforePage   func(r *http.Request)                           // called before a getQueryResults call, without the lock; may block
 	discard      bool                                            // keep no data rows (benchmarks)
 	onAppend     func(stream string, offset int64, rows int)     // after an append landed
-	beforeAppend func(stream string)                             // called before an append is processed, without the lock; may block
+	beforeAppend func(stream string, offset int64)               // called before an append is processed (offset -1: none), without the lock; may block
 	onRequest    func(stream string, rows, bytes int)            // every append request received, under the lock
 	refused      map[storagepb.StorageError_StorageErrorCode]int // in-band append errors by code
 	queries      []fakeQuery
@@ -328,7 +329,11 @@ func (f *fakeBQ) AppendRows(stream storagepb.BigQueryWrite_AppendRowsServer) err
 		if before != nil {
 			// Once received, an append is processed even if its client
 			// is gone by then, as BigQuery would.
-			before(name)
+			off := int64(-1)
+			if o := req.GetOffset(); o != nil {
+				off = o.GetValue()
+			}
+			before(name, off)
 		}
 		if err := stream.Send(f.append(name, msgType, req)); err != nil {
 			return err
@@ -524,6 +529,12 @@ var (
 )
 
 func (f *fakeBQ) serveREST(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	before := f.beforePage
+	f.mu.Unlock()
+	if before != nil && r.Method == http.MethodGet && reQuery.MatchString(r.URL.Path) {
+		before(r)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.denied {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -88,17 +89,14 @@ func TestPluginProcessSIGKILL(t *testing.T) {
 			}
 		}
 	}
-	define("to-bq", "sink", "orders", nil)
-	produce(0, n/2)
-	waitFor("some rows in the table", func() bool { return len(f.rows("ds", "events")) > 1000 })
-
-	// Hold the next append to a data stream, kill the plugin while it is
-	// held, and let it land once the restarted sink has opened.
+	// Hold the first append to a data stream past its 1000th row, kill
+	// the plugin while it is held, and let it land once the restarted
+	// sink has opened.
 	held, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	f.set(func(f *fakeBQ) {
-		f.beforeAppend = func(stream string) {
-			if tableOf(stream) != "ds.events" {
+		f.beforeAppend = func(stream string, offset int64) {
+			if tableOf(stream) != "ds.events" || offset < 1000 {
 				return
 			}
 			fire := false
@@ -109,7 +107,13 @@ func TestPluginProcessSIGKILL(t *testing.T) {
 			}
 		}
 	})
-	<-held
+	define("to-bq", "sink", "orders", nil)
+	produce(0, n/2)
+	select {
+	case <-held:
+	case <-time.After(60 * time.Second):
+		t.Fatal("no append past offset 1000 reached the fake")
+	}
 	killProcesses(t, bin)
 	produce(n/2, n/2)
 	waitFor("the sink to restart", func() bool { st := status("to-bq"); return st.Restarts >= 1 && st.State == plugin.StateRunning })
@@ -154,9 +158,33 @@ func TestPluginProcessSIGKILL(t *testing.T) {
 		}
 		f.insert("ds", "src", rows...)
 	}
+	// The source's 20th page request waits until the plugin is killed.
+	pageHeld := make(chan struct{})
+	var pageOnce sync.Once
+	pageCount := 0
+	f.set(func(f *fakeBQ) {
+		f.pageCap = 200
+		f.beforePage = func(r *http.Request) {
+			f.mu.Lock()
+			pageCount++
+			fire := pageCount == 20
+			f.mu.Unlock()
+			if fire {
+				pageOnce.Do(func() { close(pageHeld) })
+				<-r.Context().Done()
+			}
+		}
+	})
 	define("from-bq", "source", "copy", map[string]any{"table": "src", "ordering_column": "id", "value_column": "payload", "page_size": 200, "poll_interval": "20ms"})
 	stationMessages := func() uint64 { _, s, _ := b.Station("copy"); return s.Messages }
-	waitFor("the source to produce", func() bool { return stationMessages() >= 1000 })
+	select {
+	case <-pageHeld:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the source did not page through the results")
+	}
+	if got := stationMessages(); got >= n {
+		t.Fatalf("the station holds %d records before the kill, want fewer than %d", got, n)
+	}
 	killProcesses(t, bin)
 	waitFor("the source to catch up after a restart", func() bool { return status("from-bq").Restarts >= 1 && stationMessages() >= n })
 	seen := map[string]int{}
