@@ -135,8 +135,10 @@ func isConflict(err error) bool {
 // exactly_once, fences the streams of earlier runs and returns how far
 // each partition got.
 func (s *sink) Open(ctx context.Context, info connector.SinkInfo) (map[uint32]uint64, error) {
+	if s.cl != nil {
+		return nil, connector.Fatal(errors.New("sink opened twice"))
+	}
 	s.station, s.name, s.log = info.Station, info.Connector, connector.Logger(ctx)
-	s.broken = nil
 	s.life, s.stopLife = context.WithCancel(context.WithoutCancel(ctx))
 	cl, err := newClients(s.life, s.cfg.conn, true)
 	if err != nil {
@@ -195,7 +197,9 @@ func (s *sink) fence(ctx context.Context, p uint32, pl *partitionLedger) (uint64
 				if err != nil {
 					return 0, err
 				}
-				next = max(next, end)
+				// Everything below base was resolved before the stream
+				// was given out.
+				next = max(next, end, base)
 				continue
 			case err != nil:
 				return 0, err
