@@ -219,14 +219,11 @@ func (c *rowCodec) encodeJSON(b []byte, r connector.Record) []byte {
 // it is JSON other than a JSON string, a JSON string when it is UTF-8
 // text, nil (with isText false) when it is binary or empty.
 func jsonValue(v []byte) (out []byte, isText bool) {
-	if len(v) == 0 {
+	if len(v) == 0 || !utf8.Valid(v) {
 		return nil, false
 	}
 	if first := firstNonSpace(v); first != 0 && first != '"' && json.Valid(v) {
 		return v, true
-	}
-	if !utf8.Valid(v) {
-		return nil, false
 	}
 	s, _ := json.Marshal(string(v))
 	return s, true
