@@ -72,10 +72,14 @@
 // with the new schema at the next epoch. Teardown finalizes and records
 // every stream, so a clean restart needs no finalize call.
 //
-// What this does not cover: a record rejected in a Write that a crash
-// interrupts before it returns is recorded as skipped but was never handed
-// to the dead-letter station; its rejection is logged when it happens.
-// Deleting the streams table makes the sink write everything again.
+// Dead-lettering is at least once, not exactly once: rejected records at
+// the end of a partition's batch are not recorded as skipped (the next
+// row written records them), so after a restart they are rejected, and
+// dead-lettered, again; and a record rejected in a Write that a crash
+// interrupts before it returns may be recorded as skipped without ever
+// reaching the dead-letter station (its rejection is logged when it
+// happens). Deleting the streams table makes the sink write everything
+// again.
 //
 // With delivery at_least_once the sink appends to the table's _default
 // stream and keeps no ledger: a replay after a crash is written again.
