@@ -597,10 +597,15 @@ func (s *sink) appendExactlyOnce(ctx context.Context, records []connector.Record
 		p := records[it.idx].Partition
 		byPart[p] = append(byPart[p], it)
 	}
+	pts := make([]*part, 0, len(byPart))
 	for p := range byPart {
 		if s.parts[p] == nil {
 			s.parts[p] = &part{p: p, epoch: -1}
 		}
+		pts = append(pts, s.parts[p])
+	}
+	if err := s.ensureStreams(ctx, pts); err != nil {
+		return err
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -637,8 +642,8 @@ func (s *sink) appendPartition(ctx context.Context, pt *part, items []item, fail
 			continue
 		}
 		first := items[0].offset
-		if err := s.ensureStream(ctx, pt); err != nil {
-			return err
+		if pt.ms == nil {
+			return errors.New("no write stream") // ensureStreams gave one
 		}
 		if first > pt.next {
 			err := s.ledger.append(ctx, ledgerRow{Partition: pt.p, Kind: ledgerSkip, Stream: pt.ms.StreamName(), Offset: pt.next, Count: first - pt.next})
@@ -692,19 +697,87 @@ func (s *sink) lost(pt *part, err error) error {
 	return classify(err)
 }
 
-// ensureStream gives pt a new COMMITTED stream when it has none: it
-// creates the stream, records it in the ledger under the next epoch, and
-// checks that no other instance recorded a stream for that epoch (or a
-// later one) meanwhile; if one did, both may give up, never both write.
-func (s *sink) ensureStream(ctx context.Context, pt *part) error {
-	if pt.ms != nil {
+// ensureStreams gives each of pts that has none a new COMMITTED stream:
+// it creates the streams, records them in the ledger under each
+// partition's next epoch, and reads the ledger back to check that no
+// other instance recorded a stream for those epochs (or later ones)
+// meanwhile; if one did, this instance gives them all up, so that two
+// instances may both give up but never both write.
+func (s *sink) ensureStreams(ctx context.Context, pts []*part) error {
+	var need []*part
+	for _, pt := range pts {
+		if pt.ms == nil {
+			need = append(need, pt)
+		}
+	}
+	if len(need) == 0 {
 		return nil
 	}
+	streams := make([]*managedwriter.ManagedStream, len(need))
+	errs := make([]error, len(need))
+	var wg sync.WaitGroup
+	for i := range need {
+		wg.Go(func() { streams[i], errs[i] = s.newStream(ctx) })
+	}
+	wg.Wait()
+	closeAll := func() {
+		for _, ms := range streams {
+			if ms != nil {
+				_ = ms.Close()
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		closeAll()
+		return err
+	}
+	rows := make([]ledgerRow, len(need))
+	for i, pt := range need {
+		rows[i] = ledgerRow{Partition: pt.p, Kind: ledgerStream, Stream: streams[i].StreamName(), Epoch: pt.epoch + 1, Base: pt.next}
+	}
+	if err := s.ledger.append(ctx, rows...); err != nil {
+		closeAll()
+		return err
+	}
+	known, err := s.ledger.load(ctx)
+	if err != nil {
+		closeAll()
+		return err
+	}
+	var raced []uint32
+	for i, pt := range need {
+		pl := known[pt.p]
+		if pl == nil || pl.epoch != pt.epoch+1 || len(pl.streams) != 1 || !hasStream(pl, streams[i].StreamName(), pt.next) {
+			raced = append(raced, pt.p)
+		}
+	}
+	if len(raced) > 0 {
+		// Fenced and recorded as empty, so no Open needs to look at them.
+		var finals []ledgerRow
+		for i, pt := range need {
+			if n, err := streams[i].Finalize(ctx); err == nil && n == 0 {
+				finals = append(finals, ledgerRow{Partition: pt.p, Kind: ledgerFinal, Stream: streams[i].StreamName()})
+			}
+		}
+		if len(finals) > 0 {
+			_ = s.ledger.append(ctx, finals...)
+		}
+		closeAll()
+		return connector.Retryable(fmt.Errorf("another instance of connector %s recorded write streams for partitions %v at the same time; reopening", s.name, raced))
+	}
+	for i, pt := range need {
+		pt.ms, pt.epoch, pt.base, pt.rows = streams[i], pt.epoch+1, pt.next, 0
+	}
+	return nil
+}
+
+// newStream creates a COMMITTED stream on the table and opens it.
+func (s *sink) newStream(ctx context.Context) (*managedwriter.ManagedStream, error) {
 	ws, err := s.cl.writer.CreateWriteStream(ctx, &storagepb.CreateWriteStreamRequest{
 		Parent: s.parent, WriteStream: &storagepb.WriteStream{Type: storagepb.WriteStream_COMMITTED},
 	})
 	if err != nil {
-		return classify(fmt.Errorf("create a write stream on %s: %w", s.cfg.Table, err))
+		return nil, classify(fmt.Errorf("create a write stream on %s: %w", s.cfg.Table, err))
 	}
 	ms, err := s.cl.writer.NewManagedStream(s.life,
 		managedwriter.WithStreamName(ws.GetName()),
@@ -712,28 +785,9 @@ func (s *sink) ensureStream(ctx context.Context, pt *part) error {
 		managedwriter.WithSchemaDescriptor(s.codec.desc),
 		managedwriter.EnableWriteRetries(true))
 	if err != nil {
-		return classify(fmt.Errorf("open write stream %s: %w", ws.GetName(), err))
+		return nil, classify(fmt.Errorf("open write stream %s: %w", ws.GetName(), err))
 	}
-	epoch := pt.epoch + 1
-	if err := s.ledger.append(ctx, ledgerRow{Partition: pt.p, Kind: ledgerStream, Stream: ms.StreamName(), Epoch: epoch, Base: pt.next}); err != nil {
-		_ = ms.Close()
-		return err
-	}
-	known, err := s.ledger.load(ctx)
-	if err != nil {
-		_ = ms.Close()
-		return err
-	}
-	if pl := known[pt.p]; pl == nil || pl.epoch != epoch || len(pl.streams) != 1 || !hasStream(pl, ms.StreamName(), pt.next) {
-		// Fenced and recorded as empty, so no Open needs to look at it.
-		if n, err := ms.Finalize(ctx); err == nil && n == 0 {
-			_ = s.ledger.append(ctx, ledgerRow{Partition: pt.p, Kind: ledgerFinal, Stream: ms.StreamName()})
-		}
-		_ = ms.Close()
-		return connector.Retryable(fmt.Errorf("another instance of connector %s recorded a write stream for partition %d at the same time; reopening", s.name, pt.p))
-	}
-	pt.ms, pt.epoch, pt.base, pt.rows = ms, epoch, pt.next, 0
-	return nil
+	return ms, nil
 }
 
 // Teardown finalizes the streams and records their row counts, so that
