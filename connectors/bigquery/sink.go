@@ -546,25 +546,41 @@ func rowErrors(resp *storagepb.AppendRowsResponse) map[int]error {
 	return out
 }
 
-// appendDefault writes items through the _default stream. Rows BigQuery
-// rejects are taken out and the rest appended again, since a request with
-// row errors appends nothing.
+// appendDefault writes items through the _default stream, all requests
+// in flight at once. A request with row errors appends none of its rows:
+// the rejected ones go to failed and the rest are sent again.
 func (s *sink) appendDefault(ctx context.Context, items []item, failed map[int]error) error {
 	for len(items) > 0 {
-		n := s.chunk(items, false)
-		res, err := s.def.AppendRows(ctx, rows(items[:n]))
-		if err != nil {
-			return classify(fmt.Errorf("append to %s: %w", s.cfg.Table, err))
+		type sent struct {
+			items []item
+			res   *managedwriter.AppendResult
 		}
-		resp, err := res.FullResponse(ctx)
-		if bad := rowErrors(resp); bad != nil {
-			items = s.dropRejected(items, n, bad, failed)
-			continue
+		var inflight []sent
+		for rest := items; len(rest) > 0; {
+			n := s.chunk(rest, false)
+			res, err := s.def.AppendRows(ctx, rows(rest[:n]))
+			if err != nil {
+				return classify(fmt.Errorf("append to %s: %w", s.cfg.Table, err))
+			}
+			inflight = append(inflight, sent{rest[:n], res})
+			rest = rest[n:]
 		}
-		if err != nil {
-			return classify(fmt.Errorf("append to %s: %w", s.cfg.Table, err))
+		var again []item
+		var firstErr error
+		for _, sn := range inflight {
+			resp, err := sn.res.FullResponse(ctx)
+			if bad := rowErrors(resp); bad != nil {
+				again = append(again, s.dropRejected(sn.items, len(sn.items), bad, failed)...)
+				continue
+			}
+			if err != nil && firstErr == nil {
+				firstErr = classify(fmt.Errorf("append to %s: %w", s.cfg.Table, err))
+			}
 		}
-		items = items[n:]
+		if firstErr != nil {
+			return firstErr
+		}
+		items = again
 	}
 	return nil
 }
