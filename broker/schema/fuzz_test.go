@@ -69,3 +69,32 @@ func FuzzValidateProtobuf(f *testing.F) {
 func FuzzValidateGraphQL(f *testing.F) {
 	fuzzValidate(f, orderGraphQL(f), []byte(`query Q($id: ID!) { order(id: $id) { id items { sku } } }`), []byte(`{ order(id: 1) { ...F } } fragment F on Order { price }`))
 }
+
+// FuzzJSONFastPath holds the fast JSON path to the full validator: it may
+// leave a message undecided, but must never pass one the full validator
+// rejects.
+func FuzzJSONFastPath(f *testing.F) {
+	f.Add(`{"type":"object","properties":{"a":{"type":"integer","minimum":1}},"required":["a"],"additionalProperties":false}`, []byte(`{"a":2}`))
+	f.Add(`{"type":"array","items":{"enum":["x",1,null,true]},"minItems":1,"maxItems":3}`, []byte(`["x",1]`))
+	f.Add(`{"$defs":{"n":{"type":["object","null"],"properties":{"next":{"$ref":"#/$defs/n"}}}},"$ref":"#/$defs/n"}`, []byte(`{"next":{"next":null}}`))
+	f.Add(`{"type":"string","minLength":2,"maxLength":4,"pattern":"^a"}`, []byte(`"abc"`))
+	f.Add(`{"type":"number","exclusiveMaximum":10,"exclusiveMinimum":-1.5}`, []byte(`9.99`))
+	f.Add(`{"properties":{"a":false},"additionalProperties":{"const":3}}`, []byte(`{"b":3}`))
+	f.Fuzz(func(t *testing.T, schemaText string, msg []byte) {
+		s, err := Compile(Source{Type: JSON, Files: []File{{Name: "s.json", Content: []byte(schemaText)}}})
+		if err != nil {
+			return
+		}
+		v := s.v.(*jsonValidator)
+		if v.fast == nil || !v.fast.fastValid(msg) {
+			return
+		}
+		inst, err := jsonschemaUnmarshal(msg)
+		if err != nil {
+			t.Fatalf("fast path passed %q, which is not JSON: %v", msg, err)
+		}
+		if err := v.sch.Validate(inst); err != nil {
+			t.Fatalf("fast path passed %q, which the full validator rejects: %v", msg, err)
+		}
+	})
+}

@@ -18,8 +18,9 @@ const jsonSchemaURL = "junction:///schema.json"
 var printer = message.NewPrinter(language.English)
 
 type jsonValidator struct {
-	sch *jsonschema.Schema
-	doc any // the parsed schema document, for compatibility checks
+	sch  *jsonschema.Schema
+	fast *jnode // nil when the schema needs the full validator
+	doc  any    // the parsed schema document, for compatibility checks
 }
 
 // noLoader refuses every URL the compiler would fetch, so a $ref cannot
@@ -45,7 +46,7 @@ func compileJSON(f File) (validator, error) {
 	if err != nil {
 		return nil, &CompileError{Type: JSON, File: f.Name, Err: errors.New(strings.ReplaceAll(err.Error(), jsonSchemaURL, "schema"))}
 	}
-	return &jsonValidator{sch: sch, doc: doc}, nil
+	return &jsonValidator{sch: sch, fast: compileJSONFast(doc), doc: doc}, nil
 }
 
 // compileJSONSafely turns a panic of the compiler on a pathological
@@ -60,6 +61,9 @@ func compileJSONSafely(c *jsonschema.Compiler) (sch *jsonschema.Schema, err erro
 }
 
 func (v *jsonValidator) validate(data []byte) error {
+	if v.fast != nil && v.fast.fastValid(data) {
+		return nil
+	}
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
 	if err != nil {
 		return &ValidationError{Rule: "json", Reason: "not valid JSON: " + err.Error()}
@@ -106,4 +110,8 @@ func countLeaves(ve *jsonschema.ValidationError) int {
 		n += countLeaves(c)
 	}
 	return n
+}
+
+func jsonschemaUnmarshal(data []byte) (any, error) {
+	return jsonschema.UnmarshalJSON(bytes.NewReader(data))
 }

@@ -409,3 +409,36 @@ func TestConcurrentValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestJSONFastPathAgrees(t *testing.T) {
+	s := orderJSON(t)
+	v := s.v.(*jsonValidator)
+	if v.fast == nil {
+		t.Fatal("the order schema should take the fast path")
+	}
+	for _, msg := range []string{
+		`{"id":"o1","price":10}`, `{"id":"o1","price":-0.5}`, `{"id":"o\u0031","price":1}`,
+		`{"id":"o1","price":1e2}`, `{"id":"o1","price":1,"items":[{"sku":"a","qty":1.0}]}`,
+		`{"id":"o1","price":1,"id":""}`, `{"id":"o1","price":1,"status":"paid"}`, `{"id":"o1","price":1,"status":null}`,
+		`  {"id":"o1" , "price" : 1 }  `, `{"id":"o1","price":01}`, `{"id":"o1","price":1,}`, `[]`, `"x"`,
+		`{"id":"o1","price":1,"items":[{"sku":"a","qty":2},{"sku":"b"}]}`, `{"id":"é","price":1}`,
+	} {
+		fast := v.fast.fastValid([]byte(msg))
+		full := s.Validate([]byte(msg)) == nil
+		if fast && !full {
+			t.Errorf("%s: fast path passed what the full validator rejects", msg)
+		}
+		inst, err := jsonschemaUnmarshal([]byte(msg))
+		lib := err == nil && v.sch.Validate(inst) == nil
+		if full != lib {
+			t.Errorf("%s: Validate says %v, the library %v", msg, full, lib)
+		}
+	}
+	// Keywords outside the fast subset fall back to the full validator.
+	for _, text := range []string{`{"anyOf":[{"type":"string"}]}`, `{"$id":"x","type":"string"}`, `{"format":"email"}`, `{"$schema":"http://json-schema.org/draft-04/schema#"}`} {
+		s := mustCompile(t, Source{Type: JSON, Files: []File{{Name: "s.json", Content: []byte(text)}}})
+		if s.v.(*jsonValidator).fast != nil {
+			t.Errorf("%s took the fast path", text)
+		}
+	}
+}
