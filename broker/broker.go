@@ -94,6 +94,7 @@ type Broker struct {
 	meta    *meta.Store
 	lock    *os.File
 	metrics *metrics
+	schemas *registry
 
 	mu       sync.RWMutex
 	stations map[string]*station
@@ -132,6 +133,7 @@ func Open(opts Options) (*Broker, error) {
 		meta:     store,
 		lock:     lock,
 		metrics:  newMetrics(),
+		schemas:  newRegistry(),
 		stations: make(map[string]*station),
 		stop:     make(chan struct{}),
 	}

@@ -45,6 +45,11 @@ type ProduceResult struct {
 	// Duplicate reports that the message id was seen within the dedup
 	// window; Partition and Offset are those of the original.
 	Duplicate bool
+	// Rejected: the message failed the station's schema and was not stored.
+	Rejected bool
+	// DeadLettered: the message failed the station's schema and was stored
+	// on the dead-letter station, at Partition and Offset there.
+	DeadLettered bool
 }
 
 // StationStats describes a station's stored messages.
@@ -205,6 +210,9 @@ func (b *Broker) ProduceAsync(ctx context.Context, stationName string, msgs []Me
 	if err != nil {
 		return nil, err
 	}
+	if cfg := st.config(); cfg.Schema != nil {
+		return st.produceValidated(ctx, cfg, msgs)
+	}
 	return st.enqueue(ctx, msgs)
 }
 
@@ -218,6 +226,7 @@ type PendingProduce struct {
 	claims  []*dedupEntry
 	dups    []int // per message: notDuplicate, duplicateStored, or the index of the same id earlier in this produce
 	parts   []partPending
+	schema  *schemaOutcome // set for a station with a schema
 }
 
 type partPending struct {
@@ -306,6 +315,9 @@ func (st *station) enqueue(ctx context.Context, msgs []Message) (*PendingProduce
 // policy and returns one result per message, in order.
 func (pp *PendingProduce) Wait() ([]ProduceResult, error) {
 	st := pp.st
+	if pp.schema != nil {
+		return pp.schema.wait(st)
+	}
 	var errs []error
 	for _, pt := range pp.parts {
 		base, err := pt.p.Wait()
