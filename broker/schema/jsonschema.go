@@ -95,6 +95,7 @@ func jsonValidationError(ve *jsonschema.ValidationError) *ValidationError {
 	} else {
 		out.Rule = "schema"
 	}
+	out.Reason = strings.TrimPrefix(out.Reason, out.Rule+": ")
 	if n := countLeaves(ve); n > 1 {
 		out.Reason += fmt.Sprintf(" (and %d more problems)", n-1)
 	}

@@ -36,6 +36,7 @@ func apiError(err error, station, group string) error {
 	if errors.As(err, &fe) {
 		info.Field = fe.Field
 	}
+	addSchemaDetails(info, err)
 	cerr := connect.NewError(code, err)
 	if d, derr := connect.NewErrorDetail(info); derr == nil {
 		cerr.AddDetail(d)
@@ -44,6 +45,9 @@ func apiError(err error, station, group string) error {
 }
 
 func classify(err error) (connect.Code, v1.ErrorReason) {
+	if code, reason, ok := classifySchema(err); ok {
+		return code, reason
+	}
 	switch {
 	case errors.Is(err, broker.ErrStationNotFound):
 		return connect.CodeNotFound, v1.ErrorReason_ERROR_REASON_STATION_NOT_FOUND
@@ -208,6 +212,7 @@ func stationToProto(c broker.StationConfig) *v1.Station {
 		MaxDeliveries:     c.MaxDeliveries,
 		MaxMessageBytes:   c.MaxMessageBytes,
 		CreatedAt:         timestamppb.New(c.CreatedAt),
+		Schema:            stationSchemaToProto(c.Schema),
 		Retention: &v1.Retention{
 			MaxBytes:    c.Retention.MaxBytes,
 			MaxMessages: c.Retention.MaxMessages,
@@ -284,6 +289,7 @@ func resultsToProto(results []broker.ProduceResult) []*v1.ProduceResult {
 	backing := make([]v1.ProduceResult, len(results))
 	for i, r := range results {
 		backing[i].Partition, backing[i].Offset, backing[i].Duplicate = r.Partition, r.Offset, r.Duplicate
+		backing[i].Rejected, backing[i].DeadLettered = r.Rejected, r.DeadLettered
 		out[i] = &backing[i]
 	}
 	return out
@@ -326,6 +332,7 @@ func (s *messageService) ProduceStream(ctx context.Context, stream *connect.Bidi
 				if errors.As(err, &fe) {
 					resp.ErrorInfo.Field = fe.Field
 				}
+				addSchemaDetails(resp.ErrorInfo, err)
 			}
 			if failed == nil {
 				if failed = stream.Send(resp); failed != nil {

@@ -161,11 +161,13 @@ func Handler(b *broker.Broker, host *plugin.Host, reg *prometheus.Registry, maxM
 	mux.Handle(junctionv1connect.NewMessageServiceHandler(&messageService{api}, messageOpts...))
 	mux.Handle(junctionv1connect.NewGroupServiceHandler(&groupService{api}, opts...))
 	mux.Handle(junctionv1connect.NewConnectorServiceHandler(&connectorService{host}, opts...))
+	mux.Handle(junctionv1connect.NewSchemaServiceHandler(&schemaService{api}, opts...))
 	reflector := grpcreflect.NewStaticReflector(
 		junctionv1connect.StationServiceName,
 		junctionv1connect.MessageServiceName,
 		junctionv1connect.GroupServiceName,
 		junctionv1connect.ConnectorServiceName,
+		junctionv1connect.SchemaServiceName,
 	)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
