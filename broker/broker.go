@@ -95,6 +95,7 @@ type Broker struct {
 	lock    *os.File
 	metrics *metrics
 	schemas *registry
+	dlq     dlqLocks
 
 	mu       sync.RWMutex
 	stations map[string]*station

@@ -162,12 +162,14 @@ func Handler(b *broker.Broker, host *plugin.Host, reg *prometheus.Registry, maxM
 	mux.Handle(junctionv1connect.NewGroupServiceHandler(&groupService{api}, opts...))
 	mux.Handle(junctionv1connect.NewConnectorServiceHandler(&connectorService{host}, opts...))
 	mux.Handle(junctionv1connect.NewSchemaServiceHandler(&schemaService{api}, opts...))
+	mux.Handle(junctionv1connect.NewDeadLetterServiceHandler(&deadLetterService{api}, opts...))
 	reflector := grpcreflect.NewStaticReflector(
 		junctionv1connect.StationServiceName,
 		junctionv1connect.MessageServiceName,
 		junctionv1connect.GroupServiceName,
 		junctionv1connect.ConnectorServiceName,
 		junctionv1connect.SchemaServiceName,
+		junctionv1connect.DeadLetterServiceName,
 	)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
