@@ -264,6 +264,9 @@ func (c *jsonCompat) properties(wm, rm map[string]any, path string, depth int) {
 		if waddl == false || rprops[name] == true {
 			continue
 		}
+		if slices.Contains(strings_(rm["required"]), name) && !slices.Contains(strings_(wm["required"]), name) {
+			continue // reported as newly required
+		}
 		if waddl == true {
 			if m, ok := rprops[name].(map[string]any); ok && len(m) == 0 {
 				continue

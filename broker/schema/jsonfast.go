@@ -38,7 +38,8 @@ type jnode struct {
 	types    jtype
 	ref      *jnode
 	props    map[string]*jprop
-	required int // number of required properties; bits 0..required-1
+	small    []jnamed // props as a list, when there are few
+	required int      // number of required properties; bits 0..required-1
 	addl     *jnode
 	addlSet  bool
 	items    *jnode
@@ -50,6 +51,25 @@ type jnode struct {
 	bounds   []jbound
 	pattern  *regexp.Regexp
 	enum     []jconst // allowed values when non-nil
+}
+
+type jnamed struct {
+	name string
+	prop *jprop
+}
+
+// lookup finds a property by name without hashing when there are few.
+func (n *jnode) lookup(key []byte) (*jprop, bool) {
+	if n.small != nil || len(n.props) == 0 {
+		for i := range n.small {
+			if n.small[i].name == string(key) {
+				return n.small[i].prop, true
+			}
+		}
+		return nil, false
+	}
+	p, ok := n.props[string(key)]
+	return p, ok
 }
 
 type jprop struct {
@@ -284,6 +304,11 @@ func (c *jsonFastCompiler) object(m map[string]any, depth int) *jnode {
 			}
 		}
 	}
+	if len(n.props) > 0 && len(n.props) <= 8 {
+		for name, p := range n.props {
+			n.small = append(n.small, jnamed{name, p})
+		}
+	}
 	return n
 }
 
@@ -460,12 +485,15 @@ func (n *jnode) checkString(str []byte) bool {
 // invalid UTF-8 is left to the full validator.
 func (s *jscan) str() ([]byte, bool) {
 	start := s.pos + 1
+	var high byte
 	for i := start; i < len(s.b); i++ {
-		switch c := s.b[i]; {
+		c := s.b[i]
+		high |= c
+		switch {
 		case c == '"':
 			s.pos = i + 1
 			str := s.b[start:i]
-			if !utf8.Valid(str) {
+			if high >= utf8.RuneSelf && !utf8.Valid(str) {
 				s.unsure = true
 				return nil, false
 			}
@@ -604,7 +632,7 @@ func (s *jscan) object(n *jnode, depth int) bool {
 		s.ws()
 		var child *jnode
 		if n != nil {
-			if p, ok := n.props[string(key)]; ok {
+			if p, ok := n.lookup(key); ok {
 				child = p.node
 				if p.reqBit >= 0 {
 					seen |= 1 << p.reqBit
