@@ -192,7 +192,9 @@ func (st *station) stats() StationStats {
 // its fsync policy, with one result per message in order. Messages with a
 // key go to the partition of the key's hash; the others of one call go
 // together to the next partition in round robin. Either every message of a
-// partition is stored or none is.
+// partition is stored or none is, except that on a station with a schema
+// the invalid messages are left out (reported in a *SchemaViolationError,
+// returned with the results) or dead-lettered, per the station.
 func (b *Broker) Produce(ctx context.Context, stationName string, msgs []Message) ([]ProduceResult, error) {
 	p, err := b.ProduceAsync(ctx, stationName, msgs)
 	if err != nil {

@@ -283,7 +283,9 @@ func (r *runner) runSource(ctx context.Context, src connector.Source) error {
 		}
 		if len(msgs) > 0 {
 			if _, err := b.Produce(ctx, station, msgs); err != nil {
-				return fmt.Errorf("produce to %s: %w", station, err)
+				if err = r.deadLetterInvalid(ctx, msgs, err); err != nil {
+					return fmt.Errorf("produce to %s: %w", station, err)
+				}
 			}
 			r.out.Add(uint64(len(msgs)))
 		}
