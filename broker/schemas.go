@@ -689,3 +689,27 @@ func (o *schemaOutcome) wait(st *station) ([]ProduceResult, error) {
 	}
 	return results, &SchemaViolationError{Station: st.name, Schema: o.schema, Invalid: o.invalid, Results: results}
 }
+
+// StationSchema returns the schema attached to a station and the version
+// it resolves to now (the latest, unless pinned); nil and nil when the
+// station has none.
+func (b *Broker) StationSchema(ctx context.Context, station string) (*StationSchema, *SchemaVersion, error) {
+	st, err := b.station(station)
+	if err != nil {
+		return nil, nil, err
+	}
+	a := st.config().Schema
+	if a == nil {
+		return nil, nil, nil
+	}
+	r, err := b.registry()
+	if err != nil {
+		return nil, nil, err
+	}
+	cv, err := r.resolve(a.Name, a.Version)
+	if err != nil {
+		return nil, nil, fmt.Errorf("station %q: %w", station, err)
+	}
+	att, v := *a, cv.v
+	return &att, &v, nil
+}

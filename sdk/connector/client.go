@@ -63,7 +63,7 @@ type sinkClient struct {
 // Open sends info.Partitions; the plugin fills Connector and Station from
 // Configure.
 func (k *sinkClient) Open(ctx context.Context, info SinkInfo) (map[uint32]uint64, error) {
-	resp, err := k.c.Open(ctx, &pb.SinkOpenRequest{Partitions: info.Partitions})
+	resp, err := k.c.Open(ctx, &pb.SinkOpenRequest{Partitions: info.Partitions, Schema: schemaToPB(info.Schema)})
 	if err != nil {
 		return nil, fmt.Errorf("sink open: %w", fromStatus(err))
 	}
