@@ -256,11 +256,15 @@ func (r *registry) resolve(name string, version uint32) (*compiledVersion, error
 	return s.versions[version-1], nil
 }
 
-func (b *Broker) schemaInfo(s *subject) SchemaInfo {
+// schemaInfo describes a schema. It takes registry.mu and Broker.mu one
+// after the other, never nested, so the caller must hold neither.
+func (b *Broker) schemaInfo(r *registry, s *subject) SchemaInfo {
+	r.mu.RLock()
 	info := SchemaInfo{Name: s.name, Type: s.rec.Type, Compatibility: s.rec.Compatibility, CreatedAt: s.rec.CreatedAt}
 	for _, v := range s.versions {
 		info.Versions = append(info.Versions, v.v.Version)
 	}
+	r.mu.RUnlock()
 	b.mu.RLock()
 	for _, st := range b.stations {
 		if a := st.config().Schema; a != nil && a.Name == s.name {
@@ -329,7 +333,7 @@ func (b *Broker) CreateSchema(ctx context.Context, name string, src schema.Sourc
 	r.subjects[name] = s
 	r.mu.Unlock()
 	b.log.Info("schema created", "schema", name, "type", src.Type, "compatibility", mode)
-	return b.schemaInfo(s), v, nil
+	return b.schemaInfo(r, s), v, nil
 }
 
 func (b *Broker) putSchemaVersion(s *subject, v SchemaVersion) error {
@@ -361,20 +365,30 @@ func (b *Broker) UpdateSchema(ctx context.Context, name string, src schema.Sourc
 	if err != nil {
 		return SchemaInfo{}, SchemaVersion{}, err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	// Check against a snapshot of the versions, without holding the lock
+	// that every produce takes; a version added meanwhile fails the
+	// update rather than escape the check.
+	r.mu.RLock()
 	s, ok := r.subjects[name]
+	var (
+		versions []*compiledVersion
+		rec      schemaRecord
+	)
+	if ok {
+		versions, rec = slices.Clone(s.versions), s.rec
+	}
+	r.mu.RUnlock()
 	if !ok {
 		return SchemaInfo{}, SchemaVersion{}, fmt.Errorf("schema %q: %w", name, ErrSchemaNotFound)
 	}
 	if mode == "" {
-		mode = s.rec.Compatibility
+		mode = rec.Compatibility
 	}
 	if mode, err = defaultMode(src.Type, mode); err != nil {
 		return SchemaInfo{}, SchemaVersion{}, err
 	}
-	earlier := make([]schema.Version, 0, len(s.versions))
-	for _, cv := range s.versions {
+	earlier := make([]schema.Version, 0, len(versions))
+	for _, cv := range versions {
 		sch, err := cv.schema()
 		if err != nil {
 			return SchemaInfo{}, SchemaVersion{}, fmt.Errorf("schema %q version %d no longer compiles: %w", name, cv.v.Version, err)
@@ -388,19 +402,26 @@ func (b *Broker) UpdateSchema(ctx context.Context, name string, src schema.Sourc
 	if !report.Compatible() {
 		return SchemaInfo{}, SchemaVersion{}, &IncompatibleSchemaError{Schema: name, Report: report}
 	}
-	v := SchemaVersion{Version: uint32(len(s.versions) + 1), Source: src, CreatedAt: time.Now().UTC()}
-	updated := *s
+	v := SchemaVersion{Version: uint32(len(versions) + 1), Source: src, CreatedAt: time.Now().UTC()}
+	r.mu.Lock()
+	if cur, ok := r.subjects[name]; !ok || cur != s || len(s.versions) != len(versions) {
+		r.mu.Unlock()
+		return SchemaInfo{}, SchemaVersion{}, fmt.Errorf("schema %q changed during the update; run it again", name)
+	}
+	updated := subject{name: name, rec: s.rec}
 	updated.rec.Compatibility = mode
 	updated.rec.Type = src.Type
 	if err := b.putSchemaVersion(&updated, v); err != nil {
+		r.mu.Unlock()
 		return SchemaInfo{}, SchemaVersion{}, err
 	}
 	cv := newCompiledVersion(name, v)
 	cv.once.Do(func() { cv.sch = next })
 	s.rec = updated.rec
 	s.versions = append(s.versions, cv)
+	r.mu.Unlock()
 	b.log.Info("schema version added", "schema", name, "version", v.Version)
-	return b.schemaInfo(s), v, nil
+	return b.schemaInfo(r, s), v, nil
 }
 
 // Schema returns a schema and one version of it (the latest for version
@@ -417,7 +438,7 @@ func (b *Broker) Schema(ctx context.Context, name string, version uint32) (Schem
 	r.mu.RLock()
 	s := r.subjects[name]
 	r.mu.RUnlock()
-	return b.schemaInfo(s), cv.v, nil
+	return b.schemaInfo(r, s), cv.v, nil
 }
 
 // Schemas lists every schema by name.
@@ -435,7 +456,7 @@ func (b *Broker) Schemas(ctx context.Context) ([]SchemaInfo, error) {
 	slices.SortFunc(subs, func(a, b *subject) int { return strings.Compare(a.name, b.name) })
 	out := make([]SchemaInfo, len(subs))
 	for i, s := range subs {
-		out[i] = b.schemaInfo(s)
+		out[i] = b.schemaInfo(r, s)
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -305,5 +306,57 @@ func TestSchemaAttachmentSurvivesRestart(t *testing.T) {
 	}
 	if _, err := b.Produce(ctx, "orders", []Message{{Value: []byte(`{}`)}}); !errors.Is(err, ErrSchemaViolation) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestSchemaConcurrentProduceAndUpdates(t *testing.T) {
+	ctx := context.Background()
+	b := openTest(t, t.TempDir())
+	mustCreate(t, b, StationConfig{Name: "orders", Fsync: FsyncNever})
+	if _, _, err := b.CreateSchema(ctx, "order", jsonSource(orderSchemaV1), schema.CompatNone); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.AttachSchema(ctx, "orders", StationSchema{Name: "order"}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 3)
+	go func() {
+		for range 200 {
+			if _, err := b.Produce(ctx, "orders", []Message{{Value: []byte(`{"id":"a","qty":1}`)}}); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	go func() {
+		for range 20 {
+			if _, _, err := b.UpdateSchema(ctx, "order", jsonSource(orderSchemaV1), ""); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	go func() {
+		for range 50 {
+			if _, err := b.Schemas(ctx); err != nil {
+				done <- err
+				return
+			}
+			if err := b.DeleteSchema(ctx, "order"); !errors.Is(err, ErrSchemaInUse) {
+				done <- fmt.Errorf("delete while attached: %v", err)
+				return
+			}
+		}
+		done <- nil
+	}()
+	for range 3 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if info, _, _ := b.Schema(ctx, "order", 0); info.Latest() != 21 {
+		t.Fatalf("latest %d, want 21", info.Latest())
 	}
 }
