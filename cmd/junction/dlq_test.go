@@ -15,7 +15,7 @@ func TestCLIDeadLetters(t *testing.T) {
 	cli(t, addr, "", "station", "attach-schema", "orders", "order", "--on-invalid", "dead-letter")
 
 	_, errs := cli(t, addr, "{\"qty\":1}\n{\"n\":1}\n{\"n\":2}\n", "produce", "orders")
-	if !strings.Contains(errs, "3 messages acked") {
+	if !strings.Contains(errs, "3 messages acked\n  2 of them failed the station's schema and went to its dead-letter station") {
 		t.Errorf("produce: %q", errs)
 	}
 	out, _ := cli(t, addr, "", "dlq", "list", "orders-dlq")
