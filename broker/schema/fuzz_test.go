@@ -80,6 +80,8 @@ func FuzzJSONFastPath(f *testing.F) {
 	f.Add(`{"type":"string","minLength":2,"maxLength":4,"pattern":"^a"}`, []byte(`"abc"`))
 	f.Add(`{"type":"number","exclusiveMaximum":10,"exclusiveMinimum":-1.5}`, []byte(`9.99`))
 	f.Add(`{"properties":{"a":false},"additionalProperties":{"const":3}}`, []byte(`{"b":3}`))
+	f.Add(`{"$id":"https://example.com/s","properties":{"d":{"format":"date-time","type":"string"}}}`, []byte(`{"d":"2026-01-02"}`))
+	f.Add(`{"$schema":"http://json-schema.org/draft-07/schema#","properties":{"d":{"format":"email"}}}`, []byte(`{"d":"x"}`))
 	f.Fuzz(func(t *testing.T, schemaText string, msg []byte) {
 		s, err := Compile(Source{Type: JSON, Files: []File{{Name: "s.json", Content: []byte(schemaText)}}})
 		if err != nil {

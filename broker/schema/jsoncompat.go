@@ -52,7 +52,7 @@ const maxRefDepth = 64
 // resolve follows a local $ref ("#/$defs/x") within root.
 func resolve(root any, m map[string]any) (any, string, bool) {
 	ref, ok := m["$ref"].(string)
-	if !ok || !strings.HasPrefix(ref, "#") {
+	if !ok || (ref != "#" && !strings.HasPrefix(ref, "#/")) {
 		return m, "", false
 	}
 	var v any = root

@@ -96,6 +96,10 @@ type jsonFastCompiler struct {
 	root  any
 	nodes map[string]*jnode // by $ref, so recursive schemas share nodes
 	ok    bool
+	// formatAnnotation: "format" only annotates (drafts 2019-09 and
+	// 2020-12); earlier drafts assert it, which the fast path leaves to
+	// the full validator.
+	formatAnnotation bool
 }
 
 var fastAnnotations = map[string]bool{
@@ -104,12 +108,19 @@ var fastAnnotations = map[string]bool{
 }
 
 func compileJSONFast(doc any) *jnode {
+	formatAnnotation := true
 	if m, ok := doc.(map[string]any); ok {
-		if s, ok := m["$schema"].(string); ok && !strings.Contains(s, "2020-12") && !strings.Contains(s, "2019-09") && !strings.Contains(s, "draft-07") {
-			return nil
+		if s, ok := m["$schema"].(string); ok {
+			switch {
+			case strings.Contains(s, "2020-12"), strings.Contains(s, "2019-09"):
+			case strings.Contains(s, "draft-07"):
+				formatAnnotation = false
+			default:
+				return nil
+			}
 		}
 	}
-	c := &jsonFastCompiler{root: doc, nodes: make(map[string]*jnode), ok: true}
+	c := &jsonFastCompiler{root: doc, nodes: make(map[string]*jnode), ok: true, formatAnnotation: formatAnnotation}
 	n := c.node(doc, 0)
 	if !c.ok {
 		return nil
@@ -177,7 +188,7 @@ func (c *jsonFastCompiler) object(m map[string]any, depth int) *jnode {
 			}
 		case "$ref":
 			ref, ok := v.(string)
-			if !ok || !strings.HasPrefix(ref, "#") {
+			if !ok || (ref != "#" && !strings.HasPrefix(ref, "#/")) {
 				return c.fail()
 			}
 			if r, ok := c.nodes[ref]; ok {
@@ -297,6 +308,15 @@ func (c *jsonFastCompiler) object(m map[string]any, depth int) *jnode {
 			}
 			if n.enum == nil {
 				n.enum = []jconst{}
+			}
+		case "format":
+			if !c.formatAnnotation {
+				return c.fail()
+			}
+		case "$id":
+			// The root's own base: local refs resolve the same.
+			if depth > 0 {
+				return c.fail()
 			}
 		default:
 			if !fastAnnotations[k] {

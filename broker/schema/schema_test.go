@@ -435,10 +435,22 @@ func TestJSONFastPathAgrees(t *testing.T) {
 		}
 	}
 	// Keywords outside the fast subset fall back to the full validator.
-	for _, text := range []string{`{"anyOf":[{"type":"string"}]}`, `{"$id":"x","type":"string"}`, `{"format":"email"}`, `{"$schema":"http://json-schema.org/draft-04/schema#"}`} {
+	for _, text := range []string{
+		`{"anyOf":[{"type":"string"}]}`, `{"properties":{"a":{"$id":"x"}}}`,
+		`{"$schema":"http://json-schema.org/draft-07/schema#","format":"email"}`, `{"$schema":"http://json-schema.org/draft-04/schema#"}`,
+		`{"$defs":{"a":{"$anchor":"foo"}},"$ref":"#foo"}`,
+	} {
 		s := mustCompile(t, Source{Type: JSON, Files: []File{{Name: "s.json", Content: []byte(text)}}})
 		if s.v.(*jsonValidator).fast != nil {
 			t.Errorf("%s took the fast path", text)
 		}
+	}
+	// A root $id and format (an annotation in 2020-12) keep the fast path.
+	s = mustCompile(t, Source{Type: JSON, Files: []File{{Name: "s.json", Content: []byte(`{"$id":"https://example.com/o.json","properties":{"e":{"type":"string","format":"email"}}}`)}}})
+	if s.v.(*jsonValidator).fast == nil {
+		t.Fatal("root $id and format left the fast path")
+	}
+	if err := s.Validate([]byte(`{"e":"not an email"}`)); err != nil {
+		t.Fatal(err)
 	}
 }
