@@ -22,7 +22,7 @@ import (
 type SinkConfig struct {
 	store
 
-	Format      string `json:"format" default:"jsonl" allowed:"jsonl,lines,parquet" doc:"jsonl: one JSON object per record with station, partition, offset, timestamp, key, headers and value (embedded as JSON when it is JSON, else a string, else base64). lines: each record's value as one line. parquet: columns partition, offset, timestamp, key, value, headers, and when the station has a JSON Schema or Avro schema a group fields with one typed column per top-level scalar field."`
+	Format      string `json:"format" default:"jsonl" allowed:"jsonl,lines,parquet" doc:"jsonl: one JSON object per record with station, partition, offset, timestamp, key, headers and value (embedded as JSON when it is JSON, else a string, else base64). lines: each record's value as one line. parquet: columns partition, offset, timestamp, key, value, headers, and when the station has a JSON Schema, Avro or Protobuf schema a group fields with one typed column per top-level scalar field."`
 	Compression string `json:"compression" default:"none" allowed:"none,gzip,zstd" doc:"Compression of jsonl and lines objects (adds .gz or .zst to the extension); for parquet, the column codec."`
 	KeyTemplate string `json:"key_template" default:"{prefix}{station}/partition={partition}/{yyyy}/{mm}/{dd}/{hh}/{first_offset}-{last_offset}.{ext}" doc:"Object key. Fields: {prefix}, {station}, {partition}, {yyyy} {mm} {dd} {hh} (UTC time of the object's first record), {first_offset} and {last_offset} (20 digits), {ext}. Must contain {partition} and {first_offset}."`
 	Flush       struct {

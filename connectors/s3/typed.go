@@ -10,14 +10,15 @@ import (
 
 	"github.com/hamba/avro/v2"
 	"github.com/parquet-go/parquet-go"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/junctionhq/junction/sdk/connector"
 )
 
-// typedColumns adds, to Parquet objects of a station with a JSON Schema
-// or Avro schema, a group "fields" holding one typed column per top-level
-// field of scalar type (string, integer, number, boolean; for Avro also
-// bytes and enums): analytics engines read them without parsing the value
+// typedColumns adds, to Parquet objects of a station with a JSON Schema,
+// Avro or Protobuf schema, a group "fields" holding one typed column per
+// top-level field of scalar type (string, integer, number, boolean; for
+// Avro and Protobuf also bytes and enums): analytics engines read them without parsing the value
 // column, which stays, so the S3 source still restores every record. A
 // record whose value does not decode, or a field of another type, leaves
 // those columns null.
@@ -25,7 +26,8 @@ type typedColumns struct {
 	fields  []typedField
 	rowType reflect.Type // parquetRow's columns plus Fields
 	schema  *parquet.Schema
-	avro    avro.Schema // nil for JSON
+	avro    avro.Schema                    // for Avro
+	proto   protoreflect.MessageDescriptor // for Protobuf
 }
 
 type typedField struct {
@@ -39,7 +41,7 @@ const maxTypedFields = 1000
 // newTypedColumns derives typed columns from s; nil when s is nil, not
 // JSON Schema or Avro, or declares no scalar top-level field.
 func newTypedColumns(s *connector.Schema) (*typedColumns, error) {
-	if s == nil || len(s.Files) != 1 {
+	if s == nil || len(s.Files) == 0 || (s.Type != "protobuf" && len(s.Files) != 1) {
 		return nil, nil
 	}
 	t := &typedColumns{}
@@ -84,6 +86,13 @@ func newTypedColumns(s *connector.Schema) (*typedColumns, error) {
 				t.fields = append(t.fields, typedField{f.Name(), kind})
 			}
 		}
+	case "protobuf":
+		md, err := protoMessage(s)
+		if err != nil {
+			return nil, fmt.Errorf("schema %s@%d: %w", s.Name, s.Version, err)
+		}
+		t.proto = md
+		t.fields = protoFields(md)
 	default:
 		return nil, nil
 	}
@@ -177,6 +186,9 @@ func (t *typedColumns) build() {
 
 // decode reads the typed fields of a record's value.
 func (t *typedColumns) decode(value []byte) []any {
+	if t.proto != nil {
+		return t.decodeProto(value)
+	}
 	var m map[string]any
 	if t.avro != nil {
 		if err := avro.Unmarshal(t.avro, value, &m); err != nil {

@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"math"
 	"testing"
 
 	"github.com/hamba/avro/v2"
 	"github.com/parquet-go/parquet-go"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/junctionhq/junction/sdk/connector"
 )
@@ -162,4 +164,32 @@ func FuzzTypedColumns(f *testing.F) {
 			t.Fatalf("read back: %v %+v", err, rows)
 		}
 	})
+}
+
+func TestSinkParquetTypedColumnsFromProtobuf(t *testing.T) {
+	f := newFakeS3(t)
+	files := []connector.SchemaFile{
+		{Name: "shop/order.proto", Content: []byte(`syntax = "proto3"; package shop; import "shop/item.proto";
+			message Order { string id = 1; int64 qty = 2; double price = 3; bool ok = 4; Status status = 5; repeated string tags = 6; Item item = 7; }
+			enum Status { NEW = 0; PAID = 1; }`)},
+		{Name: "shop/item.proto", Content: []byte(`syntax = "proto3"; package shop; message Item { string sku = 1; }`)},
+	}
+	snk := openTypedSink(t, f, &connector.Schema{Name: "order", Version: 1, Type: "protobuf", Message: "shop.Order", Files: files})
+	if snk.typed == nil || len(snk.typed.fields) != 5 {
+		t.Fatalf("typed columns %+v", snk.typed)
+	}
+	v := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), "a")
+	v = protowire.AppendVarint(protowire.AppendTag(v, 2, protowire.VarintType), 7)
+	v = protowire.AppendFixed64(protowire.AppendTag(v, 3, protowire.Fixed64Type), math.Float64bits(2.5))
+	v = protowire.AppendVarint(protowire.AppendTag(v, 5, protowire.VarintType), 1)
+	rows := writeAndReadTyped(t, f, snk, [][]byte{v, {0xff}})
+	if r := rows[0].Fields; r.ID == nil || *r.ID != "a" || r.Qty == nil || *r.Qty != 7 || r.Price == nil || *r.Price != 2.5 || r.OK == nil || *r.OK {
+		t.Fatalf("row 0: %+v", r)
+	}
+	if r := rows[1].Fields; r.ID != nil {
+		t.Fatalf("row 1: %+v", r)
+	}
+	if _, err := newTypedColumns(&connector.Schema{Name: "o", Type: "protobuf", Message: "shop.Nope", Files: files}); err == nil {
+		t.Error("a missing message was accepted")
+	}
 }
