@@ -1,8 +1,11 @@
 package schema
 
 import (
+	"bytes"
 	"errors"
 	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // FuzzCompile feeds malformed schemas of every type to Compile: it must
@@ -99,4 +102,8 @@ func FuzzJSONFastPath(f *testing.F) {
 			t.Fatalf("fast path passed %q, which the full validator rejects: %v", msg, err)
 		}
 	})
+}
+
+func jsonschemaUnmarshal(data []byte) (any, error) {
+	return jsonschema.UnmarshalJSON(bytes.NewReader(data))
 }

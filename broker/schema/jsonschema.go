@@ -112,7 +112,3 @@ func countLeaves(ve *jsonschema.ValidationError) int {
 	}
 	return n
 }
-
-func jsonschemaUnmarshal(data []byte) (any, error) {
-	return jsonschema.UnmarshalJSON(bytes.NewReader(data))
-}
