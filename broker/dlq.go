@@ -190,9 +190,13 @@ func deadLetterOf(partition uint32, r seglog.Record) DeadLetter {
 	return d
 }
 
+// maxListBytes bounds the message bytes one DeadLetters call returns (it
+// returns at least one message).
+const maxListBytes = 16 << 20
+
 // DeadLetters lists up to limit messages of a dead-letter station from
 // offset from of each partition on, skipping purged ones, in partition
-// then offset order.
+// then offset order; fewer when they would take more than 16 MiB.
 func (b *Broker) DeadLetters(ctx context.Context, station string, from uint64, limit int) ([]DeadLetter, error) {
 	if limit <= 0 {
 		limit = 100
@@ -204,6 +208,7 @@ func (b *Broker) DeadLetters(ctx context.Context, station string, from uint64, l
 	}
 	cfg := st.config()
 	var out []DeadLetter
+	size := 0
 	for p := range st.logs {
 		state, err := b.loadReplay(cfg, uint32(p))
 		if err != nil {
@@ -223,6 +228,10 @@ func (b *Broker) DeadLetters(ctx context.Context, station string, from uint64, l
 			}
 			for _, r := range recs {
 				if r.Offset < off || len(out) == limit {
+					continue
+				}
+				if size += recordBytes(&r); size > maxListBytes && len(out) > 0 {
+					limit = len(out)
 					continue
 				}
 				d := deadLetterOf(uint32(p), r)
