@@ -584,28 +584,39 @@ func (st *station) produceValidated(ctx context.Context, cfg StationConfig, msgs
 		return nil, fmt.Errorf("station %q: schema %s does not compile: %w", st.name, cv.header, err)
 	}
 	deadLetter := cfg.Schema.OnInvalid == OnInvalidDeadLetter && cfg.DeadLetterStation != ""
-	out := &schemaOutcome{total: len(msgs), schema: string(cv.header)}
+	out := schemaOutcome{total: len(msgs)}
 	var deadErrs []error
-	nHeaders := 0
+	valid, nHeaders := 0, 0
 	for i := range msgs {
 		verr := sch.Validate(msgs[i].Value)
 		if verr == nil {
-			out.validIx = append(out.validIx, i)
+			// validIx is built only once a message is invalid: the
+			// common all-valid produce allocates nothing for it.
+			if out.validIx != nil {
+				out.validIx = append(out.validIx, i)
+			}
+			valid++
 			nHeaders += len(msgs[i].Headers) + 1
 			continue
 		}
-		var ve *schema.ValidationError
-		if !errors.As(verr, &ve) {
-			ve = &schema.ValidationError{Rule: "schema", Reason: verr.Error()}
+		if out.validIx == nil {
+			out.validIx = make([]int, i, len(msgs))
+			for k := range i {
+				out.validIx[k] = k
+			}
 		}
 		if deadLetter {
 			out.deadIx = append(out.deadIx, i)
 			deadErrs = append(deadErrs, verr)
 			continue
 		}
+		var ve *schema.ValidationError
+		if !errors.As(verr, &ve) {
+			ve = &schema.ValidationError{Rule: "schema", Reason: verr.Error()}
+		}
 		out.invalid = append(out.invalid, InvalidMessage{Index: i, Path: ve.Path, Rule: ve.Rule, Reason: ve.Reason})
 	}
-	if len(out.validIx) == len(msgs) {
+	if valid == len(msgs) {
 		// The common case: the caller's slice, restamped.
 		return st.enqueue(ctx, stamp(msgs, nil, cv.header, nHeaders))
 	}
@@ -639,7 +650,10 @@ func (st *station) produceValidated(ctx context.Context, cfg StationConfig, msgs
 			return nil, fmt.Errorf("station %q: dead-letter invalid messages to %q: %w", st.name, cfg.DeadLetterStation, err)
 		}
 	}
-	return &PendingProduce{st: st, schema: out}, nil
+	// Copied so that out stays on the stack in the all-valid case.
+	o := out
+	o.schema = string(cv.header)
+	return &PendingProduce{st: st, schema: &o}, nil
 }
 
 // stamp returns the messages of msgs at idx (all when idx is nil) with
