@@ -314,7 +314,9 @@ func (st *station) enqueue(ctx context.Context, msgs []Message) (*PendingProduce
 }
 
 // Wait blocks until every message is durable per the station's fsync
-// policy and returns one result per message, in order.
+// policy and returns one result per message, in order. When the station's
+// schema rejected some messages it returns the results together with a
+// *SchemaViolationError.
 func (pp *PendingProduce) Wait() ([]ProduceResult, error) {
 	st := pp.st
 	if pp.schema != nil {
