@@ -1,0 +1,85 @@
+package sffake
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"strings"
+	"testing"
+
+	sf "github.com/snowflakedb/gosnowflake"
+)
+
+func TestMain(m *testing.M) {
+	os.Setenv("SNOWFLAKE_DISABLE_PLATFORM_DETECTION", "true")
+	os.Exit(m.Run())
+}
+
+func open(t *testing.T, f *Server, jwtAuth bool) *sql.DB {
+	cfg := sf.Config{Account: Account, User: User, Host: f.Host, Port: f.Port, Protocol: "http",
+		Database: Database, Schema: Schema, Warehouse: Warehouse, MaxRetryCount: 1, DisableTelemetry: true}
+	if jwtAuth {
+		cfg.Authenticator = sf.AuthTypeJwt
+		cfg.PrivateKey = f.Key
+	} else {
+		cfg.Password = Password
+	}
+	db := sql.OpenDB(sf.NewConnector(sf.SnowflakeDriver{}, cfg))
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestFakeThroughDriver(t *testing.T) {
+	f := New(t)
+	ctx := context.Background()
+	for _, jwtAuth := range []bool{false, true} {
+		db := open(t, f, jwtAuth)
+		if err := db.PingContext(ctx); err != nil {
+			t.Fatalf("ping (jwt %v): %v", jwtAuth, err)
+		}
+	}
+	db := open(t, f, true)
+	mustExec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := db.ExecContext(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	mustExec(`CREATE TABLE "JUNCTION_DB"."PUBLIC"."T" ("M" VARIANT, "N" NUMBER(38,0), "S" VARCHAR(5))`)
+	mustExec(`INSERT INTO "JUNCTION_DB"."PUBLIC"."T" ("M", "N", "S") SELECT value:m, value:n::NUMBER(38,0), value:s::VARCHAR(5) FROM TABLE(FLATTEN(INPUT => PARSE_JSON(?)))`,
+		`[{"m":{"a":1},"n":7,"s":"abc"},{"m":"x","n":"8","s":null}]`)
+	rows, err := db.QueryContext(ctx, `SELECT "M", "N", "S" FROM "JUNCTION_DB"."PUBLIC"."T" WHERE "N" > ? ORDER BY "N"`, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var m string
+		var n int64
+		var s sql.NullString
+		if err := rows.Scan(&m, &n, &s); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, m+"|"+s.String)
+	}
+	rows.Close()
+	if strings.Join(got, ",") != `{"a":1}|abc,"x"|` {
+		t.Fatalf("got %v", got)
+	}
+	_, err = db.ExecContext(ctx, `INSERT INTO "JUNCTION_DB"."PUBLIC"."T" ("M") VALUES (PARSE_JSON(?))`, `{}`)
+	if err == nil || !strings.Contains(err.Error(), "VALUES") {
+		t.Fatalf("PARSE_JSON in VALUES: %v", err)
+	}
+	_, err = db.ExecContext(ctx, `INSERT INTO "JUNCTION_DB"."PUBLIC"."T" ("M", "N") VALUES (?, ?)`, sf.Array([]string{"{}", "{}"}), sf.Array([]int64{1, 2}))
+	if err == nil || !strings.Contains(err.Error(), "VARIANT") {
+		t.Fatalf("array bind into VARIANT: %v", err)
+	}
+	_, err = db.ExecContext(ctx, `INSERT INTO "JUNCTION_DB"."PUBLIC"."T" ("N", "S") VALUES (?, ?)`, sf.Array([]int64{1, 2}), sf.Array([]string{"a", "b"}))
+	if err != nil {
+		t.Fatalf("array bind into typed columns: %v", err)
+	}
+	_, err = db.ExecContext(ctx, `INSERT INTO "JUNCTION_DB"."PUBLIC"."T" ("S") SELECT value:s::VARCHAR FROM TABLE(FLATTEN(INPUT => PARSE_JSON(?)))`, `[{"s":"toolong"}]`)
+	if err == nil || !strings.Contains(err.Error(), "100074") {
+		t.Fatalf("too long: %v", err)
+	}
+}

@@ -1,0 +1,483 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/junctionhq/junction/sdk/connector"
+)
+
+// SinkConfig configures the Snowflake sink.
+type SinkConfig struct {
+	account
+
+	Table        string         `json:"table" connector:"required" doc:"Table the records go to."`
+	Mode         string         `json:"mode" default:"variant" allowed:"variant,columns" doc:"variant: the layout of Snowflake's Kafka connector, RECORD_METADATA VARIANT (station, partition, offset, timestamp, key, headers) and RECORD_CONTENT VARIANT (the value: JSON as JSON, text as a string, binary as base64). columns: each top-level field of a JSON object value goes to the column of the same name (case-insensitive); other columns are left NULL."`
+	AutoCreate   bool           `json:"auto_create" default:"false" doc:"Create the table if it does not exist: in variant mode at Open, in columns mode from the first batch (column types from the JSON values)."`
+	EvolveSchema bool           `json:"evolve_schema" default:"false" doc:"columns mode: add a nullable column for a field the table does not have yet; without it such fields are dropped."`
+	OffsetsTable string         `json:"offsets_table" default:"JUNCTION_OFFSETS" doc:"Table, in the same schema, where each batch's next offset per partition is committed in the same transaction as its rows; created if missing. This is what makes the sink exactly once."`
+	MaxStatement connector.Size `json:"max_statement_bytes" default:"8MiB" doc:"Largest JSON document bound to one INSERT; a larger batch takes several INSERTs in the same transaction. At most 16MiB."`
+}
+
+// maxVariant is the largest value Snowflake stores in a VARIANT or VARCHAR.
+const maxVariant = 16 << 20
+
+// Validate checks the fields against each other.
+func (c SinkConfig) Validate() error {
+	errs := c.account.validate()
+	for _, f := range []struct{ name, value string }{{"table", c.Table}, {"offsets_table", c.OffsetsTable}} {
+		if _, err := identifier(f.value); err != nil {
+			errs = append(errs, connector.FieldError{Field: f.name, Message: err.Error()})
+		}
+	}
+	if c.Table != "" && c.OffsetsTable != "" && mustIdentOr(c.Table) == mustIdentOr(c.OffsetsTable) {
+		errs = append(errs, connector.FieldError{Field: "offsets_table", Message: "must differ from table"})
+	}
+	if c.MaxStatement < 1024 || c.MaxStatement > maxVariant {
+		errs = append(errs, connector.FieldError{Field: "max_statement_bytes", Message: "must be between 1KiB and 16MiB"})
+	}
+	if c.EvolveSchema && c.Mode != "columns" {
+		errs = append(errs, connector.FieldError{Field: "evolve_schema", Message: "applies to mode columns only"})
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+func mustIdentOr(s string) string {
+	n, _ := identifier(s)
+	return n
+}
+
+// sink writes each batch with INSERT ... SELECT ... FROM
+// TABLE(FLATTEN(INPUT => PARSE_JSON(?))), binding the batch as one JSON
+// array, and in the same transaction records the next offset of every
+// partition in the offsets table. Open reads that table back, so after a
+// crash or a lost COMMIT reply the host resumes exactly after what
+// Snowflake holds.
+type sink struct {
+	connector.UnimplementedSink
+	cfg       SinkConfig
+	db        *sql.DB
+	connector string
+	station   string
+	table     string // quoted, qualified
+	offsets   string // quoted, qualified
+
+	// next is the next offset per partition the table does not hold yet;
+	// stale means a Write failed in a way that leaves it unknown whether
+	// its transaction committed, so next is read again.
+	next  map[uint32]uint64
+	stale bool
+
+	cols *columnSet // columns mode: the table's columns; nil until known
+}
+
+func newSink(cfg SinkConfig) (connector.Sink, error) {
+	return &sink{
+		cfg:     cfg,
+		table:   cfg.qualified(mustIdent(cfg.Table)),
+		offsets: cfg.qualified(mustIdent(cfg.OffsetsTable)),
+	}, nil
+}
+
+// Open logs in, checks (or creates) the table and the offsets table, and
+// returns the next offset of every partition as the offsets table has it.
+func (s *sink) Open(ctx context.Context, info connector.SinkInfo) (map[uint32]uint64, error) {
+	s.connector, s.station = info.Connector, info.Station
+	db, err := openDB(ctx, s.cfg.account)
+	if err != nil {
+		return nil, err
+	}
+	s.db = db
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+s.offsets+
+		` ("CONNECTOR" VARCHAR(256), "STATION" VARCHAR(256), "PARTITION" NUMBER(10,0), "NEXT_OFFSET" NUMBER(20,0))`); err != nil {
+		return nil, classify(fmt.Errorf("create offsets table %s: %w", s.offsets, err))
+	}
+	if err := s.checkTable(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.loadOffsets(ctx); err != nil {
+		return nil, err
+	}
+	out := make(map[uint32]uint64, info.Partitions)
+	for p := range info.Partitions {
+		out[p] = s.next[p]
+	}
+	for p, off := range s.next {
+		out[p] = off
+	}
+	return out, nil
+}
+
+// checkTable makes sure the table exists (creating it when asked) with
+// the columns the mode needs.
+func (s *sink) checkTable(ctx context.Context) error {
+	cols, err := describe(ctx, s.db, s.table)
+	if err != nil {
+		return err
+	}
+	if cols == nil {
+		if !s.cfg.AutoCreate {
+			return connector.Fatal(fmt.Errorf("table %s does not exist or is not authorised for this role (auto_create is false)", s.table))
+		}
+		if s.cfg.Mode == "columns" {
+			return nil // created from the first batch
+		}
+		if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+s.table+` ("RECORD_METADATA" VARIANT, "RECORD_CONTENT" VARIANT)`); err != nil {
+			return classify(fmt.Errorf("create table %s: %w", s.table, err))
+		}
+		return nil
+	}
+	if s.cfg.Mode == "columns" {
+		s.cols = newColumnSet(cols)
+		return nil
+	}
+	for _, want := range []string{"RECORD_METADATA", "RECORD_CONTENT"} {
+		typ, ok := cols[want]
+		if !ok {
+			return connector.Fatal(fmt.Errorf("table %s has no column %s, which mode variant needs (RECORD_METADATA VARIANT, RECORD_CONTENT VARIANT)", s.table, want))
+		}
+		if typ != "VARIANT" {
+			return connector.Fatal(fmt.Errorf("column %s of table %s is %s; mode variant needs VARIANT", want, s.table, typ))
+		}
+	}
+	return nil
+}
+
+// describe returns a table's columns and their types, or nil when the
+// table does not exist.
+func describe(ctx context.Context, db *sql.DB, table string) (map[string]string, error) {
+	rows, err := db.QueryContext(ctx, `DESCRIBE TABLE `+table)
+	if err != nil {
+		if notExist(err) {
+			return nil, nil
+		}
+		return nil, classify(fmt.Errorf("describe table %s: %w", table, err))
+	}
+	defer rows.Close()
+	names, err := rows.Columns()
+	if err != nil {
+		return nil, classify(err)
+	}
+	cols := map[string]string{}
+	for rows.Next() {
+		vals := make([]sql.NullString, len(names))
+		ptrs := make([]any, len(names))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, classify(fmt.Errorf("describe table %s: %w", table, err))
+		}
+		if len(vals) >= 2 {
+			cols[vals[0].String] = vals[1].String
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify(fmt.Errorf("describe table %s: %w", table, err))
+	}
+	return cols, nil
+}
+
+// notExist reports Snowflake's "does not exist or not authorized" for a
+// table (not for its database or schema, which are fatal).
+func notExist(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "002003") && strings.Contains(msg, "Table '")
+}
+
+// loadOffsets reads the next offsets of this connector and station.
+func (s *sink) loadOffsets(ctx context.Context) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT "PARTITION", "NEXT_OFFSET" FROM `+s.offsets+` WHERE "CONNECTOR" = ? AND "STATION" = ?`, s.connector, s.station)
+	if err != nil {
+		return classify(fmt.Errorf("read offsets table %s: %w", s.offsets, err))
+	}
+	defer rows.Close()
+	next := map[uint32]uint64{}
+	for rows.Next() {
+		var p uint32
+		var off uint64
+		if err := rows.Scan(&p, &off); err != nil {
+			return connector.Fatal(fmt.Errorf("read offsets table %s: %w", s.offsets, err))
+		}
+		next[p] = max(next[p], off)
+	}
+	if err := rows.Err(); err != nil {
+		return classify(fmt.Errorf("read offsets table %s: %w", s.offsets, err))
+	}
+	s.next = next
+	s.stale = false
+	return nil
+}
+
+// row is one record encoded for the INSERT, with its index in the batch.
+type row struct {
+	index int
+	json  []byte
+}
+
+// Write inserts the records the table does not hold yet and commits them
+// with the partitions' next offsets in one transaction. Records Snowflake
+// refuses (a value too large, a type a column cannot hold) are found by
+// splitting the failing INSERT, and reported in a *connector.BatchError
+// with Snowflake's reason; the rest of the batch commits.
+func (s *sink) Write(ctx context.Context, records []connector.Record) error {
+	if s.db == nil {
+		return connector.Fatal(errors.New("write before open"))
+	}
+	if s.stale {
+		if err := s.loadOffsets(ctx); err != nil {
+			return err
+		}
+	}
+	failed := map[int]error{}
+	next := map[uint32]uint64{}
+	var fresh []int
+	for i, r := range records {
+		if r.Offset < s.next[r.Partition] || r.Offset < next[r.Partition] {
+			continue // already in the table
+		}
+		next[r.Partition] = r.Offset + 1
+		fresh = append(fresh, i)
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	rows, err := s.encode(ctx, records, fresh, failed)
+	if err != nil {
+		return err
+	}
+	err = s.commit(ctx, rows, next, failed)
+	if err != nil {
+		s.stale = true
+		return err
+	}
+	for p, off := range next {
+		s.next[p] = off
+	}
+	if len(failed) > 0 {
+		return &connector.BatchError{Failed: failed}
+	}
+	return nil
+}
+
+// encode turns the fresh records into rows, recording in failed those
+// that cannot be rows at all.
+func (s *sink) encode(ctx context.Context, records []connector.Record, fresh []int, failed map[int]error) ([]row, error) {
+	if s.cfg.Mode == "columns" {
+		return s.encodeColumns(ctx, records, fresh, failed)
+	}
+	rows := make([]row, 0, len(fresh))
+	for _, i := range fresh {
+		b, err := variantRow(s.station, records[i])
+		if err == nil && len(b) > maxVariant {
+			err = fmt.Errorf("record %d/%d is %d bytes encoded, more than the %d a Snowflake VARIANT holds", records[i].Partition, records[i].Offset, len(b), maxVariant)
+		}
+		if err != nil {
+			failed[i] = err
+			continue
+		}
+		rows = append(rows, row{index: i, json: b})
+	}
+	return rows, nil
+}
+
+// commit writes rows and the next offsets in one transaction.
+func (s *sink) commit(ctx context.Context, rows []row, next map[uint32]uint64, failed map[int]error) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return classify(fmt.Errorf("connect: %w", err))
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return classify(fmt.Errorf("begin transaction: %w", err))
+	}
+	defer func() { _ = tx.Rollback() }()
+	insert := s.insertSQL()
+	for len(rows) > 0 {
+		n, size := 0, 2
+		for n < len(rows) && (n == 0 || size+len(rows[n].json)+1 <= int(s.cfg.MaxStatement)) {
+			size += len(rows[n].json) + 1
+			n++
+		}
+		if err := s.insert(ctx, tx, insert, rows[:n], failed); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	parts := make([]uint32, 0, len(next))
+	for p := range next {
+		parts = append(parts, p)
+	}
+	sort.Slice(parts, func(i, j int) bool { return parts[i] < parts[j] })
+	in := make([]string, len(parts))
+	doc := []byte{'['}
+	for i, p := range parts {
+		in[i] = strconv.FormatUint(uint64(p), 10)
+		if i > 0 {
+			doc = append(doc, ',')
+		}
+		doc = fmt.Appendf(doc, `{"p":%d,"n":%d}`, p, next[p])
+	}
+	doc = append(doc, ']')
+	if _, err := tx.ExecContext(ctx, `DELETE FROM `+s.offsets+` WHERE "CONNECTOR" = ? AND "STATION" = ? AND "PARTITION" IN (`+strings.Join(in, ", ")+`)`, s.connector, s.station); err != nil {
+		return classify(fmt.Errorf("update offsets table %s: %w", s.offsets, err))
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO `+s.offsets+` ("CONNECTOR", "STATION", "PARTITION", "NEXT_OFFSET") `+
+		`SELECT ?, ?, value:p::NUMBER(10,0), value:n::NUMBER(20,0) FROM TABLE(FLATTEN(INPUT => PARSE_JSON(?)))`, s.connector, s.station, string(doc)); err != nil {
+		return classify(fmt.Errorf("update offsets table %s: %w", s.offsets, err))
+	}
+	if err := tx.Commit(); err != nil {
+		// The COMMIT may have happened with its reply lost: the next
+		// Write reads the offsets table to find out.
+		return connector.Retryable(fmt.Errorf("commit to %s: %w", s.table, err))
+	}
+	return nil
+}
+
+// insert runs one INSERT of rows. If Snowflake refuses a value, it splits
+// the rows to find the records at fault, adds them to failed and inserts
+// the others.
+func (s *sink) insert(ctx context.Context, tx *sql.Tx, insert string, rows []row, failed map[int]error) error {
+	doc := make([]byte, 0, 2+len(rows)*64)
+	doc = append(doc, '[')
+	for i, r := range rows {
+		if i > 0 {
+			doc = append(doc, ',')
+		}
+		doc = append(doc, r.json...)
+	}
+	doc = append(doc, ']')
+	_, err := tx.ExecContext(ctx, insert, string(doc))
+	switch {
+	case err == nil:
+		return nil
+	case !dataError(err):
+		return classify(fmt.Errorf("insert into %s: %w", s.table, err))
+	case len(rows) == 1:
+		failed[rows[0].index] = fmt.Errorf("snowflake refused the record for %s: %w", s.table, err)
+		return nil
+	}
+	half := len(rows) / 2
+	if err := s.insert(ctx, tx, insert, rows[:half], failed); err != nil {
+		return err
+	}
+	return s.insert(ctx, tx, insert, rows[half:], failed)
+}
+
+func (s *sink) insertSQL() string {
+	if s.cfg.Mode == "columns" {
+		return s.cols.insertSQL(s.table)
+	}
+	return `INSERT INTO ` + s.table + ` ("RECORD_METADATA", "RECORD_CONTENT") SELECT value:m, value:c FROM TABLE(FLATTEN(INPUT => PARSE_JSON(?)))`
+}
+
+// Teardown logs out.
+func (s *sink) Teardown(context.Context) error {
+	if s.db == nil {
+		return nil
+	}
+	err := s.db.Close()
+	s.db = nil
+	return err
+}
+
+// metadata is RECORD_METADATA.
+type metadata struct {
+	Station       string          `json:"station"`
+	Partition     uint32          `json:"partition"`
+	Offset        uint64          `json:"offset"`
+	Timestamp     string          `json:"timestamp,omitempty"`
+	Key           json.RawMessage `json:"key,omitempty"`
+	KeyEncoding   string          `json:"key_encoding,omitempty"`
+	Headers       []header        `json:"headers,omitempty"`
+	ValueEncoding string          `json:"value_encoding,omitempty"`
+}
+
+type header struct {
+	Key           string          `json:"key"`
+	Value         json.RawMessage `json:"value"`
+	ValueEncoding string          `json:"value_encoding,omitempty"`
+}
+
+type variantDoc struct {
+	M metadata        `json:"m"`
+	C json.RawMessage `json:"c"`
+}
+
+// variantRow encodes a record as {"m": RECORD_METADATA, "c": RECORD_CONTENT}.
+func variantRow(station string, r connector.Record) ([]byte, error) {
+	d := variantDoc{M: metadata{Station: station, Partition: r.Partition, Offset: r.Offset}}
+	if !r.Timestamp.IsZero() {
+		d.M.Timestamp = r.Timestamp.UTC().Format(time.RFC3339Nano)
+	}
+	if len(r.Key) > 0 {
+		d.M.Key, d.M.KeyEncoding = embed(r.Key)
+	}
+	for _, h := range r.Headers {
+		v, enc := embed(h.Value)
+		d.M.Headers = append(d.M.Headers, header{Key: h.Key, Value: v, ValueEncoding: enc})
+	}
+	d.C, d.M.ValueEncoding = embed(r.Value)
+	b, err := json.Marshal(d)
+	if err != nil {
+		return nil, fmt.Errorf("encode record %d/%d: %w", r.Partition, r.Offset, err)
+	}
+	return b, nil
+}
+
+// embed renders bytes for a VARIANT: JSON other than a JSON string as
+// itself (compacted), other UTF-8 as a string, else base64 with encoding
+// "base64". Empty is null.
+func embed(b []byte) (json.RawMessage, string) {
+	trimmed := bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0:
+		return json.RawMessage("null"), ""
+	case len(trimmed) > 0 && trimmed[0] != '"' && json.Valid(b):
+		var buf bytes.Buffer
+		if json.Compact(&buf, b) == nil {
+			return buf.Bytes(), ""
+		}
+	case utf8.Valid(b):
+	default:
+		s, _ := json.Marshal(base64.StdEncoding.EncodeToString(b))
+		return s, "base64"
+	}
+	s, _ := json.Marshal(string(b))
+	return s, ""
+}
+
+// unembed is embed's inverse.
+func unembed(raw json.RawMessage, encoding string) ([]byte, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	if raw[0] != '"' {
+		return []byte(raw), nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, err
+	}
+	switch encoding {
+	case "":
+		return []byte(s), nil
+	case "base64":
+		return base64.StdEncoding.DecodeString(s)
+	}
+	return nil, fmt.Errorf("unknown encoding %q", encoding)
+}
