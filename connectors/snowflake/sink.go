@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -111,6 +110,7 @@ func (s *sink) Open(ctx context.Context, info connector.SinkInfo) (map[uint32]ui
 	if err := s.loadOffsets(ctx); err != nil {
 		return nil, err
 	}
+	s.compact(ctx)
 	out := make(map[uint32]uint64, info.Partitions)
 	for p := range info.Partitions {
 		out[p] = s.next[p]
@@ -199,8 +199,15 @@ func notExist(err error) bool {
 }
 
 // loadOffsets reads the next offsets of this connector and station.
+//
+// Writes only ever INSERT into the offsets table, and the next offset of
+// a partition is the highest one there: INSERTs of different transactions
+// do not block each other in Snowflake, whereas an UPDATE or DELETE in a
+// transaction holds a table lock until it ends, which a transaction left
+// open by a killed process would hold until Snowflake aborts it, hours
+// later. Open removes the rows the highest ones supersede (compact).
 func (s *sink) loadOffsets(ctx context.Context) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT "PARTITION", "NEXT_OFFSET" FROM `+s.offsets+` WHERE "CONNECTOR" = ? AND "STATION" = ?`, s.connector, s.station)
+	rows, err := s.db.QueryContext(ctx, `SELECT "PARTITION", MAX("NEXT_OFFSET") FROM `+s.offsets+` WHERE "CONNECTOR" = ? AND "STATION" = ? GROUP BY "PARTITION"`, s.connector, s.station)
 	if err != nil {
 		return classify(fmt.Errorf("read offsets table %s: %w", s.offsets, err))
 	}
@@ -220,6 +227,28 @@ func (s *sink) loadOffsets(ctx context.Context) error {
 	s.next = next
 	s.stale = false
 	return nil
+}
+
+// compact deletes the offsets rows superseded by a higher one. It runs
+// outside any transaction and is best effort: a failure only leaves rows
+// that MAX ignores.
+func (s *sink) compact(ctx context.Context) {
+	if len(s.next) == 0 {
+		return
+	}
+	parts := make([]uint32, 0, len(s.next))
+	for p := range s.next {
+		parts = append(parts, p)
+	}
+	sort.Slice(parts, func(i, j int) bool { return parts[i] < parts[j] })
+	conds := make([]string, len(parts))
+	for i, p := range parts {
+		conds[i] = fmt.Sprintf(`("PARTITION" = %d AND "NEXT_OFFSET" < %d)`, p, s.next[p])
+	}
+	_, err := s.db.ExecContext(ctx, `DELETE FROM `+s.offsets+` WHERE "CONNECTOR" = ? AND "STATION" = ? AND (`+strings.Join(conds, " OR ")+`)`, s.connector, s.station)
+	if err != nil {
+		connector.Logger(ctx).Warn("could not remove superseded rows from the offsets table", "table", s.offsets, "error", err)
+	}
 }
 
 // row is one record encoded for the INSERT, with its index in the batch.
@@ -318,26 +347,8 @@ func (s *sink) commit(ctx context.Context, rows []row, next map[uint32]uint64, f
 		}
 		rows = rows[n:]
 	}
-	parts := make([]uint32, 0, len(next))
-	for p := range next {
-		parts = append(parts, p)
-	}
-	sort.Slice(parts, func(i, j int) bool { return parts[i] < parts[j] })
-	in := make([]string, len(parts))
-	doc := []byte{'['}
-	for i, p := range parts {
-		in[i] = strconv.FormatUint(uint64(p), 10)
-		if i > 0 {
-			doc = append(doc, ',')
-		}
-		doc = fmt.Appendf(doc, `{"p":%d,"n":%d}`, p, next[p])
-	}
-	doc = append(doc, ']')
-	if _, err := tx.ExecContext(ctx, `DELETE FROM `+s.offsets+` WHERE "CONNECTOR" = ? AND "STATION" = ? AND "PARTITION" IN (`+strings.Join(in, ", ")+`)`, s.connector, s.station); err != nil {
-		return classify(fmt.Errorf("update offsets table %s: %w", s.offsets, err))
-	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO `+s.offsets+` ("CONNECTOR", "STATION", "PARTITION", "NEXT_OFFSET") `+
-		`SELECT ?, ?, value:p::NUMBER(10,0), value:n::NUMBER(20,0) FROM TABLE(FLATTEN(INPUT => PARSE_JSON(?)))`, s.connector, s.station, string(doc)); err != nil {
+		`SELECT ?, ?, value:p::NUMBER(10,0), value:n::NUMBER(20,0) FROM TABLE(FLATTEN(INPUT => PARSE_JSON(?)))`, s.connector, s.station, offsetsDoc(next)); err != nil {
 		return classify(fmt.Errorf("update offsets table %s: %w", s.offsets, err))
 	}
 	if err := tx.Commit(); err != nil {
@@ -346,6 +357,24 @@ func (s *sink) commit(ctx context.Context, rows []row, next map[uint32]uint64, f
 		return connector.Retryable(fmt.Errorf("commit to %s: %w", s.table, err))
 	}
 	return nil
+}
+
+// offsetsDoc renders next offsets as the JSON array the offsets INSERT
+// flattens.
+func offsetsDoc(next map[uint32]uint64) string {
+	parts := make([]uint32, 0, len(next))
+	for p := range next {
+		parts = append(parts, p)
+	}
+	sort.Slice(parts, func(i, j int) bool { return parts[i] < parts[j] })
+	doc := []byte{'['}
+	for i, p := range parts {
+		if i > 0 {
+			doc = append(doc, ',')
+		}
+		doc = fmt.Appendf(doc, `{"p":%d,"n":%d}`, p, next[p])
+	}
+	return string(append(doc, ']'))
 }
 
 // insert runs one INSERT of rows. If Snowflake refuses a value, it splits

@@ -70,7 +70,7 @@ func (f *Server) exec(ctx context.Context, s *session, text string, binds map[st
 			if _, err := s.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 				return nil, f.mapErr(err)
 			}
-			s.inTx = true
+			s.inTx, s.txLocks = true, false
 		}
 		return &result{stmtType: stmtTx}, nil
 	case toks[0].is("COMMIT") || toks[0].is("ROLLBACK"):
@@ -108,6 +108,9 @@ func (f *Server) exec(ctx context.Context, s *session, text string, binds map[st
 	}
 	if toks[0].is("SELECT") {
 		return f.query(ctx, s, q, args)
+	}
+	if s.inTx && !toks[0].is("INSERT") {
+		s.txLocks = true
 	}
 	var n int64
 	if rows > 0 {

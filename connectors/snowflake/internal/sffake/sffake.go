@@ -92,9 +92,13 @@ type Server struct {
 }
 
 type session struct {
-	mu                          sync.Mutex
-	conn                        *sql.Conn
-	inTx                        bool
+	mu   sync.Mutex
+	conn *sql.Conn
+	inTx bool
+	// txLocks is set when the open transaction ran a DELETE or UPDATE,
+	// which in Snowflake hold table locks until the transaction ends.
+	txLocks                     bool
+	lastUsed                    time.Time
 	database, schema, warehouse string
 	params                      map[string]string
 }
@@ -217,11 +221,14 @@ func (f *Server) Query(stmts ...string) ([][]*string, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = 20"); err != nil {
+		return nil, err
+	}
 	s := &session{conn: conn, database: Database, schema: Schema, warehouse: Warehouse}
 	defer conn.Close()
 	var res *result
 	for _, q := range stmts {
-		if res, err = f.exec(ctx, s, q, nil); err != nil {
+		if res, err = f.execWaiting(ctx, s, q, nil); err != nil {
 			return nil, fmt.Errorf("%s: %w", q, err)
 		}
 	}
@@ -372,6 +379,9 @@ func (f *Server) login(r *http.Request, body []byte) reply {
 	if err != nil {
 		return loginFailure("390100", err.Error())
 	}
+	if _, err := conn.ExecContext(context.Background(), "PRAGMA busy_timeout = 20"); err != nil {
+		return loginFailure("390100", err.Error())
+	}
 	s.conn = conn
 	token := randomHex()
 	f.mu.Lock()
@@ -506,7 +516,8 @@ func (f *Server) queryRequest(w http.ResponseWriter, r *http.Request, body []byt
 // answered as "in progress" first, so the driver polls for them.
 func (f *Server) run(s *session, req queryRequest) []byte {
 	s.mu.Lock()
-	res, err := f.exec(context.Background(), s, req.SQLText, req.Bindings)
+	res, err := f.execWaiting(context.Background(), s, req.SQLText, req.Bindings)
+	s.lastUsed = time.Now()
 	s.mu.Unlock()
 	qid := randomHex()
 	if err != nil {
@@ -543,4 +554,50 @@ func (f *Server) run(s *session, req queryRequest) []byte {
 		"queryId": qid, "getResultUrl": "/queries/" + qid + "/result",
 	}})
 	return b
+}
+
+// idleTx is how long a transaction of another session may sit idle before
+// a writer that needs the lock rolls it back.
+const idleTx = 2 * time.Second
+
+// execWaiting runs a statement, waiting while other sessions hold the
+// write lock. SQLite has one writer at a time where Snowflake lets
+// INSERTs of different transactions run side by side; to model that, a
+// transaction of another session that only inserted and has been idle
+// for idleTx (its client is gone: it can never commit) is rolled back,
+// as Snowflake does with the transaction of a session that ended. A
+// transaction holding DELETE or UPDATE locks is waited for, as Snowflake
+// waits for its lock, until the lock timeout.
+func (f *Server) execWaiting(ctx context.Context, s *session, text string, binds map[string]binding) (*result, error) {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		res, err := f.exec(ctx, s, text, binds)
+		se, ok := err.(*sqlError)
+		if !ok || se.code != "000625" || time.Now().After(deadline) {
+			return res, err
+		}
+		f.preemptIdle(s)
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (f *Server) preemptIdle(self *session) {
+	f.mu.Lock()
+	others := make([]*session, 0, len(f.sessions))
+	for _, o := range f.sessions {
+		if o != self {
+			others = append(others, o)
+		}
+	}
+	f.mu.Unlock()
+	for _, o := range others {
+		if !o.mu.TryLock() {
+			continue
+		}
+		if o.inTx && !o.txLocks && time.Since(o.lastUsed) > idleTx {
+			_, _ = o.conn.ExecContext(context.Background(), "ROLLBACK")
+			o.inTx = false
+		}
+		o.mu.Unlock()
+	}
 }

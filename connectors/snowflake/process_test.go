@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/junctionhq/junction/broker"
+	"github.com/junctionhq/junction/connectors/snowflake/internal/sffake"
+	"github.com/junctionhq/junction/plugin"
+)
+
+// processHarness runs the built snowflake plugin under the broker's plugin
+// host against the fake.
+type processHarness struct {
+	t   *testing.T
+	bin string
+	f   *sffake.Server
+	b   *broker.Broker
+	h   *plugin.Host
+}
+
+func newProcessHarness(t *testing.T, stations ...string) *processHarness {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("fault test: skipped with -short")
+	}
+	pluginDir := t.TempDir()
+	bin := filepath.Join(pluginDir, "snowflake")
+	if out, err := exec.Command("go", "build", "-tags", "minicore_disabled", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build the snowflake plugin: %v\n%s", err, out)
+	}
+	f := sffake.New(t)
+	b, err := broker.Open(broker.Options{DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler), RetentionInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	h, err := plugin.New(context.Background(), plugin.Options{Broker: b, PluginDirs: []string{pluginDir}, Logger: slog.New(slog.DiscardHandler),
+		Restart: plugin.RestartPolicy{Initial: 10 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	for _, name := range stations {
+		if _, err := b.CreateStation(broker.StationConfig{Name: name, Partitions: 2}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &processHarness{t: t, bin: bin, f: f, b: b, h: h}
+}
+
+func (p *processHarness) define(name, kind, station string, batch string, cfg map[string]any) {
+	p.t.Helper()
+	js, _ := json.Marshal(cfg)
+	def := fmt.Sprintf("name: %s\nconnector: snowflake\nkind: %s\nstation: %s\nbatch: %s\nconfig: %s\n", name, kind, station, batch, js)
+	if _, _, _, err := p.h.Apply(context.Background(), name+".yaml", []byte(def)); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+func (p *processHarness) waitStatus(name, what string, cond func(plugin.Status) bool) plugin.Status {
+	p.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		st, _ := p.h.Status(name)
+		if cond(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s: timed out waiting for %s (status %+v)", name, what, st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitRows waits until table holds at least n rows.
+func (p *processHarness) waitRows(table string, n int) {
+	p.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		rows, err := p.f.Query(`SELECT COUNT(*) FROM ` + table)
+		if err == nil && len(rows) == 1 {
+			if c, _ := strconv.Atoi(*rows[0][0]); c >= n {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("timed out waiting for %d rows in %s (%v, %v)", n, table, rows, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (p *processHarness) produce(station string, from, count int) {
+	p.t.Helper()
+	for i := from; i < from+count; i += 500 {
+		msgs := make([]broker.Message, min(500, from+count-i))
+		for j := range msgs {
+			msgs[j] = broker.Message{Key: []byte(strconv.Itoa(i + j)), Value: []byte(strconv.Itoa(i + j))}
+		}
+		if _, err := p.b.Produce(context.Background(), station, msgs); err != nil {
+			p.t.Fatal(err)
+		}
+	}
+}
+
+// TestPluginProcessSIGKILL runs the built plugin under the broker's plugin
+// host, loses the reply of some COMMITs and then SIGKILLs the plugin
+// process mid-stream, and checks that the table holds every record
+// exactly once.
+func TestPluginProcessSIGKILL(t *testing.T) {
+	p := newProcessHarness(t, "orders")
+	const n = 20000
+	p.define("to-sf", "sink", "orders", "{max_records: 500, max_wait: 10ms}", fakeConfig(p.f, nil))
+	p.produce("orders", 0, n/4)
+	p.waitStatus("to-sf", "some records loaded", func(st plugin.Status) bool { return st.RecordsOut > 1000 })
+
+	// Lose the replies of the next COMMIT (both of the driver's attempts):
+	// the plugin cannot know whether the batch is in.
+	var lost atomic.Int32
+	p.f.SetFault(func(sqlText string) sffake.Action {
+		if sqlText == "COMMIT" && lost.Add(1) <= 2 {
+			return sffake.LoseReply
+		}
+		return sffake.Serve
+	})
+	p.produce("orders", n/4, n/4)
+	p.waitStatus("to-sf", "a COMMIT reply lost", func(plugin.Status) bool { return lost.Load() > 2 })
+	p.waitRows(table, n/2)
+	p.f.SetFault(nil)
+
+	p.produce("orders", n/2, n/4)
+	p.waitRows(table, n/2+1000)
+	restarts := p.waitStatus("to-sf", "running", func(st plugin.Status) bool { return st.State == plugin.StateRunning }).Restarts
+	killProcesses(t, p.bin)
+	p.produce("orders", 3*n/4, n/4)
+	p.waitStatus("to-sf", "a restart", func(st plugin.Status) bool { return st.Restarts > restarts })
+	p.waitRows(table, n)
+	rows, err := p.f.Query(`SELECT "RECORD_CONTENT" FROM ` + table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := make([]string, len(rows))
+	for i, r := range rows {
+		vals[i] = *r[0]
+	}
+	wantOnce(t, "table", vals, n)
+}
+
+func wantOnce(t *testing.T, where string, vals []string, n int) {
+	t.Helper()
+	seen := make(map[string]int, n)
+	for _, v := range vals {
+		seen[strings.Trim(v, `"`)]++
+	}
+	for i := range n {
+		if c := seen[strconv.Itoa(i)]; c != 1 {
+			t.Fatalf("%s: record %d is there %d times (%d records in all)", where, i, c, len(vals))
+		}
+	}
+	if len(vals) != n {
+		t.Fatalf("%s holds %d records, want %d", where, len(vals), n)
+	}
+}
+
+// killProcesses SIGKILLs every running process of the executable path.
+func killProcesses(t *testing.T, path string) {
+	t.Helper()
+	entries, _ := os.ReadDir("/proc")
+	killed := 0
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe")); err == nil && exe == path {
+			if syscall.Kill(pid, syscall.SIGKILL) == nil {
+				killed++
+			}
+		}
+	}
+	if killed == 0 {
+		t.Fatalf("no running %s to kill", path)
+	}
+}
