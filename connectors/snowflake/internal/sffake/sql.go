@@ -132,8 +132,10 @@ func tokenize(s string) ([]token, error) {
 	return out, nil
 }
 
-// quote renders name as a SQLite (and Snowflake) quoted identifier.
-func quote(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
+// quote renders name as a SQLite quoted identifier. Backquotes, not
+// double quotes: SQLite reads a double-quoted name that matches no column
+// as a string literal, which would let a wrong column name pass.
+func quote(name string) string { return "`" + strings.ReplaceAll(name, "`", "``") + "`" }
 
 // sqlString renders s as an SQL string literal.
 func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
