@@ -29,6 +29,7 @@ func definition() connector.Definition {
 		Author:      "Junction",
 		License:     "Apache-2.0",
 		Sink:        connector.NewSink(newSink),
+		Source:      connector.NewSource(newSource),
 	}
 }
 

@@ -120,8 +120,10 @@ func (p *processHarness) produce(station string, from, count int) {
 // process mid-stream, and checks that the table holds every record
 // exactly once.
 func TestPluginProcessSIGKILL(t *testing.T) {
-	p := newProcessHarness(t, "orders")
-	const n = 20000
+	start := time.Now()
+	p := newProcessHarness(t, "orders", "copy")
+	t.Logf("%s: plugin built", time.Since(start))
+	const n = 8000
 	p.define("to-sf", "sink", "orders", "{max_records: 500, max_wait: 10ms}", fakeConfig(p.f, nil))
 	p.produce("orders", 0, n/4)
 	p.waitStatus("to-sf", "some records loaded", func(st plugin.Status) bool { return st.RecordsOut > 1000 })
@@ -138,6 +140,7 @@ func TestPluginProcessSIGKILL(t *testing.T) {
 	p.produce("orders", n/4, n/4)
 	p.waitStatus("to-sf", "a COMMIT reply lost", func(plugin.Status) bool { return lost.Load() > 2 })
 	p.waitRows(table, n/2)
+	t.Logf("%s: lost COMMIT replies survived", time.Since(start))
 	p.f.SetFault(nil)
 
 	p.produce("orders", n/2, n/4)
@@ -156,6 +159,48 @@ func TestPluginProcessSIGKILL(t *testing.T) {
 		vals[i] = *r[0]
 	}
 	wantOnce(t, "table", vals, n)
+	t.Logf("%s: sink done", time.Since(start))
+
+	// Source: read a table of n rows into another station, killing the
+	// plugin part way.
+	p.f.Exec(t, `CREATE TABLE "JUNCTION_DB"."PUBLIC"."ITEMS" ("ID" NUMBER(38,0), "V" VARCHAR)`)
+	for i := 0; i < n; i += 4000 {
+		var docs []string
+		for j := i; j < i+4000; j++ {
+			docs = append(docs, fmt.Sprintf(`{"id":%d,"v":"%d"}`, j+1, j))
+		}
+		p.f.ExecArgs(t, `INSERT INTO "JUNCTION_DB"."PUBLIC"."ITEMS" ("ID", "V") SELECT value:id::NUMBER(38,0), value:v::VARCHAR FROM TABLE(FLATTEN(INPUT => PARSE_JSON(?)))`, "["+strings.Join(docs, ",")+"]")
+	}
+	p.define("from-sf", "source", "copy", "{max_records: 200}", fakeConfig(p.f, map[string]any{
+		"table": "ITEMS", "ordering_column": "ID", "value_column": "V", "page_size": 300, "poll_interval": "20ms", "auto_create": nil,
+	}))
+	stationMessages := func() uint64 { _, s, _ := p.b.Station("copy"); return s.Messages }
+	deadline := time.Now().Add(30 * time.Second)
+	for stationMessages() < 1000 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	t.Logf("%s: source started", time.Since(start))
+	killProcesses(t, p.bin)
+	p.waitStatus("from-sf", "the source to catch up after a restart", func(st plugin.Status) bool {
+		return st.Restarts >= 1 && stationMessages() >= n
+	})
+	var got []string
+	for {
+		ds, err := p.b.Pull(context.Background(), "copy", "verify", broker.PullOptions{Max: 5000, MaxWait: 200 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ds) == 0 {
+			break
+		}
+		refs := make([]broker.MessageRef, len(ds))
+		for i, d := range ds {
+			got = append(got, string(d.Record.Value))
+			refs[i] = broker.MessageRef{Partition: d.Partition, Offset: d.Record.Offset}
+		}
+		p.b.Ack("copy", "verify", refs)
+	}
+	wantOnce(t, "station", got, n)
 }
 
 func wantOnce(t *testing.T, where string, vals []string, n int) {

@@ -213,9 +213,34 @@ func (f *Server) Exec(t testing.TB, stmts ...string) {
 	}
 }
 
+// ExecArgs runs one statement as the test's admin session, binding args
+// as text to its ? parameters in order.
+func (f *Server) ExecArgs(t testing.TB, stmt string, args ...string) {
+	t.Helper()
+	binds := map[string]binding{}
+	for i, a := range args {
+		v, _ := json.Marshal(a)
+		binds[strconv.Itoa(i+1)] = binding{Type: "TEXT", Value: v}
+	}
+	if _, err := f.admin(stmt, binds); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Query runs statements as an admin session and returns the rows of the
 // last, as strings (nil for NULL).
 func (f *Server) Query(stmts ...string) ([][]*string, error) {
+	var rows [][]*string
+	for _, q := range stmts {
+		var err error
+		if rows, err = f.admin(q, nil); err != nil {
+			return nil, err
+		}
+	}
+	return rows, nil
+}
+
+func (f *Server) admin(stmt string, binds map[string]binding) ([][]*string, error) {
 	ctx := context.Background()
 	conn, err := f.db.Conn(ctx)
 	if err != nil {
@@ -226,14 +251,9 @@ func (f *Server) Query(stmts ...string) ([][]*string, error) {
 	}
 	s := &session{conn: conn, database: Database, schema: Schema, warehouse: Warehouse}
 	defer conn.Close()
-	var res *result
-	for _, q := range stmts {
-		if res, err = f.execWaiting(ctx, s, q, nil); err != nil {
-			return nil, fmt.Errorf("%s: %w", q, err)
-		}
-	}
-	if res == nil {
-		return nil, nil
+	res, err := f.execWaiting(ctx, s, stmt, binds)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", stmt, err)
 	}
 	return res.rowset, nil
 }
