@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -309,16 +310,16 @@ func (s *sink) encode(ctx context.Context, records []connector.Record, fresh []i
 		return s.encodeColumns(ctx, records, fresh, failed)
 	}
 	rows := make([]row, 0, len(fresh))
+	var buf []byte
 	for _, i := range fresh {
-		b, err := variantRow(s.station, records[i])
-		if err == nil && len(b) > maxVariant {
-			err = fmt.Errorf("record %d/%d is %d bytes encoded, more than the %d a Snowflake VARIANT holds", records[i].Partition, records[i].Offset, len(b), maxVariant)
-		}
-		if err != nil {
-			failed[i] = err
+		start := len(buf)
+		buf = variantRow(buf, s.station, records[i])
+		if n := len(buf) - start; n > maxVariant {
+			failed[i] = fmt.Errorf("record %d/%d is %d bytes encoded, more than the %d a Snowflake VARIANT holds", records[i].Partition, records[i].Offset, n, maxVariant)
+			buf = buf[:start]
 			continue
 		}
-		rows = append(rows, row{index: i, json: b})
+		rows = append(rows, row{index: i, json: buf[start:len(buf):len(buf)]})
 	}
 	return rows, nil
 }
@@ -424,7 +425,7 @@ func (s *sink) Teardown(context.Context) error {
 	return err
 }
 
-// metadata is RECORD_METADATA.
+// metadata is RECORD_METADATA, as tests and readers decode it.
 type metadata struct {
 	Station       string          `json:"station"`
 	Partition     uint32          `json:"partition"`
@@ -442,52 +443,81 @@ type header struct {
 	ValueEncoding string          `json:"value_encoding,omitempty"`
 }
 
-type variantDoc struct {
-	M metadata        `json:"m"`
-	C json.RawMessage `json:"c"`
-}
-
-// variantRow encodes a record as {"m": RECORD_METADATA, "c": RECORD_CONTENT}.
-func variantRow(station string, r connector.Record) ([]byte, error) {
-	d := variantDoc{M: metadata{Station: station, Partition: r.Partition, Offset: r.Offset}}
+// variantRow encodes a record as {"m": RECORD_METADATA, "c": RECORD_CONTENT}
+// (the fields of metadata), appending to b.
+func variantRow(b []byte, station string, r connector.Record) []byte {
+	b = append(b, `{"m":{"station":`...)
+	b = appendString(b, station)
+	b = append(b, `,"partition":`...)
+	b = strconv.AppendUint(b, uint64(r.Partition), 10)
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendUint(b, r.Offset, 10)
 	if !r.Timestamp.IsZero() {
-		d.M.Timestamp = r.Timestamp.UTC().Format(time.RFC3339Nano)
+		b = append(b, `,"timestamp":"`...)
+		b = r.Timestamp.UTC().AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
 	}
 	if len(r.Key) > 0 {
-		d.M.Key, d.M.KeyEncoding = embed(r.Key)
+		b = append(b, `,"key":`...)
+		var enc string
+		b, enc = embed(b, r.Key)
+		if enc != "" {
+			b = append(b, `,"key_encoding":"`+enc+`"`...)
+		}
 	}
-	for _, h := range r.Headers {
-		v, enc := embed(h.Value)
-		d.M.Headers = append(d.M.Headers, header{Key: h.Key, Value: v, ValueEncoding: enc})
+	if len(r.Headers) > 0 {
+		b = append(b, `,"headers":[`...)
+		for i, h := range r.Headers {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"key":`...)
+			b = appendString(b, h.Key)
+			b = append(b, `,"value":`...)
+			var enc string
+			b, enc = embed(b, h.Value)
+			if enc != "" {
+				b = append(b, `,"value_encoding":"`+enc+`"`...)
+			}
+			b = append(b, '}')
+		}
+		b = append(b, ']')
 	}
-	d.C, d.M.ValueEncoding = embed(r.Value)
-	b, err := json.Marshal(d)
-	if err != nil {
-		return nil, fmt.Errorf("encode record %d/%d: %w", r.Partition, r.Offset, err)
+	// The content comes last in the document but its encoding belongs in
+	// the metadata: encode it first into the tail, then move it.
+	mark := len(b)
+	b = append(b, `},"c":`...)
+	b, enc := embed(b, r.Value)
+	if enc != "" {
+		tail := append([]byte(`,"value_encoding":"`+enc+`"`), b[mark:]...)
+		b = append(b[:mark], tail...)
 	}
-	return b, nil
+	return append(b, '}')
 }
 
-// embed renders bytes for a VARIANT: JSON other than a JSON string as
-// itself (compacted), other UTF-8 as a string, else base64 with encoding
-// "base64". Empty is null.
-func embed(b []byte) (json.RawMessage, string) {
-	trimmed := bytes.TrimSpace(b)
-	switch {
-	case len(b) == 0:
-		return json.RawMessage("null"), ""
-	case len(trimmed) > 0 && trimmed[0] != '"' && json.Valid(b):
-		var buf bytes.Buffer
-		if json.Compact(&buf, b) == nil {
+func appendString(b []byte, s string) []byte {
+	q, _ := json.Marshal(s)
+	return append(b, q...)
+}
+
+// embed appends bytes rendered for a VARIANT: JSON other than a JSON
+// string as itself (compacted), other UTF-8 as a string, else base64 with
+// encoding "base64". Empty is null.
+func embed(b, v []byte) ([]byte, string) {
+	if len(v) == 0 {
+		return append(b, "null"...), ""
+	}
+	trimmed := bytes.TrimLeft(v, " \t\r\n")
+	if len(trimmed) > 0 && trimmed[0] != '"' {
+		buf := bytes.NewBuffer(b)
+		if json.Compact(buf, v) == nil {
 			return buf.Bytes(), ""
 		}
-	case utf8.Valid(b):
-	default:
-		s, _ := json.Marshal(base64.StdEncoding.EncodeToString(b))
-		return s, "base64"
 	}
-	s, _ := json.Marshal(string(b))
-	return s, ""
+	if utf8.Valid(v) {
+		return appendString(b, string(v)), ""
+	}
+	return appendString(b, base64.StdEncoding.EncodeToString(v)), "base64"
 }
 
 // unembed is embed's inverse.
