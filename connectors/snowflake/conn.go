@@ -29,7 +29,7 @@ type account struct {
 	Password             string        `json:"password" connector:"secret" doc:"Password authentication, if the user has no key pair. Set this or private_key."`
 	Role                 string        `json:"role" doc:"Role to use; empty for the user's default role."`
 	Warehouse            string        `json:"warehouse" connector:"required" doc:"Warehouse that runs the connector's statements. It resumes when a statement comes and bills per second while running: give it a short AUTO_SUSPEND (60s)."`
-	Database             string        `json:"database" connector:"required" doc:"Database of the table. Identifiers are upper-cased unless written in double quotes, as in Snowflake SQL (\"\\\"MyDb\\\"\"), and always sent quoted."`
+	Database             string        `json:"database" connector:"required" doc:"Database of the table. Like every object name here it is upper-cased unless written in double quotes, as in Snowflake SQL (in YAML: '\"MyDb\"'), and it is always sent quoted."`
 	Schema               string        `json:"schema" default:"PUBLIC" doc:"Schema of the table."`
 	QueryTag             string        `json:"query_tag" default:"junction" doc:"QUERY_TAG of the connector's sessions, to find its statements and their cost in QUERY_HISTORY."`
 	URL                  string        `json:"url" doc:"Service URL, for PrivateLink or a proxy, such as https://myorg-myaccount.privatelink.snowflakecomputing.com; default https://<account>.snowflakecomputing.com."`
