@@ -18,7 +18,11 @@ func TestMain(m *testing.M) {
 	// What openDB sets too; set here for tests that drive the driver
 	// directly.
 	os.Setenv("SNOWFLAKE_DISABLE_PLATFORM_DETECTION", "true")
-	os.Exit(m.Run())
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
 }
 
 // fakeConfig is a connector config for the fake (key-pair auth), merged

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -19,6 +20,30 @@ import (
 	"github.com/junctionhq/junction/connectors/snowflake/internal/sffake"
 	"github.com/junctionhq/junction/plugin"
 )
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+)
+
+// buildPlugin builds the plugin once per test binary; TestMain removes it.
+func buildPlugin(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		if buildDir, buildErr = os.MkdirTemp("", "snowflake-plugin-"); buildErr != nil {
+			return
+		}
+		var out []byte
+		if out, buildErr = exec.Command("go", "build", "-tags", "minicore_disabled", "-o", filepath.Join(buildDir, "snowflake"), ".").CombinedOutput(); buildErr != nil {
+			buildErr = fmt.Errorf("%w\n%s", buildErr, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("build the snowflake plugin: %v", buildErr)
+	}
+	return filepath.Join(buildDir, "snowflake")
+}
 
 // processHarness runs the built snowflake plugin under the broker's plugin
 // host against the fake.
@@ -37,8 +62,9 @@ func newProcessHarness(t *testing.T, stations ...string) *processHarness {
 	}
 	pluginDir := t.TempDir()
 	bin := filepath.Join(pluginDir, "snowflake")
-	if out, err := exec.Command("go", "build", "-tags", "minicore_disabled", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build the snowflake plugin: %v\n%s", err, out)
+	built := buildPlugin(t)
+	if err := os.Link(built, bin); err != nil {
+		t.Fatal(err)
 	}
 	f := sffake.New(t)
 	b, err := broker.Open(broker.Options{DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler), RetentionInterval: time.Hour})
@@ -237,5 +263,35 @@ func killProcesses(t *testing.T, path string) {
 	}
 	if killed == 0 {
 		t.Fatalf("no running %s to kill", path)
+	}
+}
+
+// TestPluginProcessBadInput runs connectors the service refuses under the
+// plugin host: each fails with the object named in its status, without a
+// secret, after one login, and acknowledges nothing.
+func TestPluginProcessBadInput(t *testing.T) {
+	p := newProcessHarness(t, "orders")
+	p.produce("orders", 0, 10)
+	for _, tc := range []struct {
+		name  string
+		extra map[string]any
+		want  string
+	}{
+		{"bad-password", map[string]any{"private_key": nil, "password": "wrong-" + sffake.Password}, "Incorrect username or password"},
+		{"no-warehouse", map[string]any{"warehouse": "NOPE_WH"}, "Warehouse 'NOPE_WH'"},
+		{"no-table", map[string]any{"table": "MISSING", "auto_create": false}, `table "JUNCTION_DB"."PUBLIC"."MISSING" does not exist`},
+	} {
+		logins := p.f.Logins()
+		p.define(tc.name, "sink", "orders", "{max_records: 10, max_wait: 10ms}", fakeConfig(p.f, tc.extra))
+		st := p.waitStatus(tc.name, "the connector to fail", func(st plugin.Status) bool { return st.State == plugin.StateFailed })
+		if !strings.Contains(st.LastError, tc.want) || strings.Contains(st.LastError, sffake.Password) || strings.Contains(st.LastError, "PRIVATE KEY") {
+			t.Errorf("%s: status error %q, want it to say %q and show no secret", tc.name, st.LastError, tc.want)
+		}
+		if st.RecordsOut != 0 {
+			t.Errorf("%s: %d records out", tc.name, st.RecordsOut)
+		}
+		if n := p.f.Logins() - logins; n > 0 && tc.name != "no-table" {
+			t.Errorf("%s: %d successful logins", tc.name, n)
+		}
 	}
 }

@@ -2,7 +2,6 @@ package sffake
 
 import (
 	"context"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -914,11 +913,4 @@ func (f *Server) mapErr(err error) error {
 		return &sqlError{code: "000625", state: "57014", msg: "Statement reached its statement or warehouse timeout waiting for a lock"}
 	}
 	return &sqlError{code: "000603", state: "XX000", msg: "SQL execution internal error: " + msg}
-}
-
-// sqlConn is the part of *sql.Conn a session uses.
-type sqlConn interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	Close() error
 }

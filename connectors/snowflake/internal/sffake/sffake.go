@@ -47,9 +47,8 @@ const (
 	Warehouse = "JUNCTION_WH"
 )
 
-// Fault lets a test interfere with a query request. It sees the SQL text
-// and how many times a request of that text was seen before (retries
-// included) and returns what to do.
+// Fault lets a test interfere with a query request: it sees the SQL text
+// of every attempt (the driver's retries included) and returns what to do.
 type Fault func(sqlText string) Action
 
 // Action is what a Fault asks the fake to do with a request.
