@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -70,6 +69,16 @@ func castType(typ string) (string, bool) {
 		return base, true
 	}
 	return "", false
+}
+
+// fillable reports whether some column has a type the sink can fill.
+func (c *columnSet) fillable() bool {
+	for _, t := range c.types {
+		if _, ok := castType(t); ok {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *columnSet) insertSQL(table string) string {
@@ -148,8 +157,21 @@ func (s *sink) encodeColumns(ctx context.Context, records []connector.Record, fr
 		}
 		objs[i] = obj
 	}
+	if len(objs) == 0 {
+		return nil, nil
+	}
 	if err := s.evolve(ctx, objs); err != nil {
 		return nil, err
+	}
+	if s.cols == nil {
+		// Nothing to create the table from: only empty objects.
+		for i := range objs {
+			failed[i] = fmt.Errorf("record %d/%d: table %s does not exist yet and the record has no field to create it from", records[i].Partition, records[i].Offset, s.table)
+		}
+		return nil, nil
+	}
+	if !s.cols.fillable() {
+		return nil, connector.Fatal(fmt.Errorf("table %s has no column mode columns can fill (types %v)", s.table, s.cols.types))
 	}
 	rows := make([]row, 0, len(objs))
 	buf := make([]byte, 0, 256)
@@ -217,7 +239,7 @@ func (s *sink) evolve(ctx context.Context, objs map[int]map[string]json.RawMessa
 	}
 	if s.cols == nil {
 		if len(defs) == 0 {
-			return connector.Retryable(errors.New("auto_create: the first batch has no JSON object to take the columns from"))
+			return nil
 		}
 		if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+s.table+` (`+strings.Join(defs, ", ")+`)`); err != nil {
 			return classify(fmt.Errorf("create table %s: %w", s.table, err))

@@ -128,3 +128,20 @@ func TestColumnsHostileFields(t *testing.T) {
 		t.Fatalf("the VICTIM table is gone: %v", err)
 	}
 }
+
+// TestColumnsFirstBatchUnusable: with auto_create, a first batch with
+// nothing to make the table from fails its records, not the connector;
+// the next batch creates the table.
+func TestColumnsFirstBatchUnusable(t *testing.T) {
+	f := sffake.New(t)
+	snk, _ := openSink(t, fakeConfig(f, map[string]any{"mode": "columns"}), "orders", 1)
+	err := snk.Write(context.Background(), jsonRecords(0, 0, `nope`, `{}`))
+	var be *connector.BatchError
+	if !errors.As(err, &be) || len(be.Failed) != 2 {
+		t.Fatalf("Write: %v, want both records failed", err)
+	}
+	write(t, snk, jsonRecords(0, 2, `{"a":1}`))
+	if got := cells(t, f, `SELECT "A" FROM `+table); got != "1" {
+		t.Fatalf("table: %q", got)
+	}
+}

@@ -187,6 +187,11 @@ func openDB(ctx context.Context, a account) (*sql.DB, error) {
 	}
 	db := sql.OpenDB(sf.NewConnector(sf.SnowflakeDriver{}, cfg))
 	db.SetMaxIdleConns(2)
+	// A session's tokens lapse after hours without use, and a connection
+	// whose session lapsed keeps failing; logging in again is cheap (it
+	// does not resume the warehouse).
+	db.SetConnMaxIdleTime(20 * time.Minute)
+	db.SetConnMaxLifetime(time.Hour)
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
 		return nil, classify(fmt.Errorf("log in to Snowflake account %s as %s (warehouse %s, database %s, schema %s): %w",

@@ -143,6 +143,9 @@ func (s *sink) checkTable(ctx context.Context) error {
 	}
 	if s.cfg.Mode == "columns" {
 		s.cols = newColumnSet(cols)
+		if !s.cols.fillable() {
+			return connector.Fatal(fmt.Errorf("table %s has no column mode columns can fill (types %v)", s.table, s.cols.types))
+		}
 		return nil
 	}
 	for _, want := range []string{"RECORD_METADATA", "RECORD_CONTENT"} {
@@ -336,7 +339,10 @@ func (s *sink) commit(ctx context.Context, rows []row, next map[uint32]uint64, f
 		return classify(fmt.Errorf("begin transaction: %w", err))
 	}
 	defer func() { _ = tx.Rollback() }()
-	insert := s.insertSQL()
+	var insert string
+	if len(rows) > 0 {
+		insert = s.insertSQL()
+	}
 	for len(rows) > 0 {
 		n, size := 0, 2
 		for n < len(rows) && (n == 0 || size+len(rows[n].json)+1 <= int(s.cfg.MaxStatement)) {

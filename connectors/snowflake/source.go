@@ -121,9 +121,9 @@ func newSource(cfg SourceConfig) (connector.Source, error) {
 // Open logs in and restores the position.
 func (s *source) Open(ctx context.Context, pos connector.Position) error {
 	if len(pos) > 0 {
-		var last []posValue
-		if err := json.Unmarshal(pos, &last); err != nil || len(last) != len(s.order) {
-			return connector.Fatal(fmt.Errorf("position %q does not hold %d ordering values: was ordering_column changed?", pos, len(s.order)))
+		last, err := parsePosition(pos, len(s.order))
+		if err != nil {
+			return connector.Fatal(err)
 		}
 		s.last = last
 	}
@@ -134,6 +134,21 @@ func (s *source) Open(ctx context.Context, pos connector.Position) error {
 	s.db = db
 	s.first = true
 	return nil
+}
+
+// parsePosition decodes a position of n ordering values and checks that
+// each binds.
+func parsePosition(pos connector.Position, n int) ([]posValue, error) {
+	var last []posValue
+	if err := json.Unmarshal(pos, &last); err != nil || len(last) != n {
+		return nil, fmt.Errorf("position %.200q does not hold %d ordering values: was ordering_column changed?", pos, n)
+	}
+	for i, v := range last {
+		if _, err := v.arg(); err != nil {
+			return nil, fmt.Errorf("position %.200q, value %d: %w", pos, i, err)
+		}
+	}
+	return last, nil
 }
 
 // Read returns the next page of rows after the position, polling every

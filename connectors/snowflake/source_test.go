@@ -258,3 +258,23 @@ func TestSourceConfigErrors(t *testing.T) {
 		t.Fatalf("Read with a missing ordering column: %v", err)
 	}
 }
+
+func FuzzParsePosition(f *testing.F) {
+	f.Add([]byte(`[{"t":"int","v":"42"}]`), 1)
+	f.Add([]byte(`[{"t":"time","v":"2026-11-25T13:04:05.123Z"},{"t":"text","v":"a"}]`), 2)
+	f.Add([]byte(`[{"t":"float","v":"1e9"}]`), 1)
+	f.Add([]byte(`{}`), 0)
+	f.Fuzz(func(t *testing.T, pos []byte, n int) {
+		vals, err := parsePosition(pos, n)
+		if err != nil {
+			return
+		}
+		if len(vals) != n {
+			t.Fatalf("%d values, want %d", len(vals), n)
+		}
+		again, _ := json.Marshal(vals)
+		if _, err := parsePosition(again, n); err != nil {
+			t.Fatalf("re-encoded position %s: %v", again, err)
+		}
+	})
+}

@@ -83,3 +83,20 @@ func TestFakeThroughDriver(t *testing.T) {
 		t.Fatalf("too long: %v", err)
 	}
 }
+
+func FuzzTokenize(f *testing.F) {
+	f.Add(`INSERT INTO "A"."B"."C" ("X") SELECT value:x::NUMBER(38,0) FROM TABLE(FLATTEN(INPUT => PARSE_JSON(?)))`)
+	f.Add(`SELECT 'it''s', "a""b" FROM t WHERE x >= 1.5`)
+	f.Add(`"unterminated`)
+	f.Fuzz(func(t *testing.T, sql string) {
+		toks, err := tokenize(sql)
+		if err != nil {
+			return
+		}
+		for _, tok := range toks {
+			if tok.kind == tQIdent && tok.text == "" {
+				t.Fatal("empty quoted identifier")
+			}
+		}
+	})
+}
