@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -193,4 +194,43 @@ func write(t testing.TB, snk connector.Sink, recs []connector.Record) {
 	if err := snk.Write(context.Background(), recs); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
+}
+
+// metadata is RECORD_METADATA as variantRow writes it.
+type metadata struct {
+	Station       string          `json:"station"`
+	Partition     uint32          `json:"partition"`
+	Offset        uint64          `json:"offset"`
+	Timestamp     string          `json:"timestamp,omitempty"`
+	Key           json.RawMessage `json:"key,omitempty"`
+	KeyEncoding   string          `json:"key_encoding,omitempty"`
+	Headers       []header        `json:"headers,omitempty"`
+	ValueEncoding string          `json:"value_encoding,omitempty"`
+}
+
+type header struct {
+	Key           string          `json:"key"`
+	Value         json.RawMessage `json:"value"`
+	ValueEncoding string          `json:"value_encoding,omitempty"`
+}
+
+// unembed is embed's inverse.
+func unembed(raw json.RawMessage, encoding string) ([]byte, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	if raw[0] != '"' {
+		return []byte(raw), nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, err
+	}
+	switch encoding {
+	case "":
+		return []byte(s), nil
+	case "base64":
+		return base64.StdEncoding.DecodeString(s)
+	}
+	return nil, fmt.Errorf("unknown encoding %q", encoding)
 }

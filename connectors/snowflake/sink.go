@@ -431,26 +431,10 @@ func (s *sink) Teardown(context.Context) error {
 	return err
 }
 
-// metadata is RECORD_METADATA, as tests and readers decode it.
-type metadata struct {
-	Station       string          `json:"station"`
-	Partition     uint32          `json:"partition"`
-	Offset        uint64          `json:"offset"`
-	Timestamp     string          `json:"timestamp,omitempty"`
-	Key           json.RawMessage `json:"key,omitempty"`
-	KeyEncoding   string          `json:"key_encoding,omitempty"`
-	Headers       []header        `json:"headers,omitempty"`
-	ValueEncoding string          `json:"value_encoding,omitempty"`
-}
-
-type header struct {
-	Key           string          `json:"key"`
-	Value         json.RawMessage `json:"value"`
-	ValueEncoding string          `json:"value_encoding,omitempty"`
-}
-
-// variantRow encodes a record as {"m": RECORD_METADATA, "c": RECORD_CONTENT}
-// (the fields of metadata), appending to b.
+// variantRow encodes a record as {"m": RECORD_METADATA, "c": RECORD_CONTENT},
+// appending to b. RECORD_METADATA holds station, partition, offset,
+// timestamp (RFC 3339, UTC), key and key_encoding, headers (a list of
+// {key, value, value_encoding}) and value_encoding.
 func variantRow(b []byte, station string, r connector.Record) []byte {
 	b = append(b, `{"m":{"station":`...)
 	b = appendString(b, station)
@@ -524,25 +508,4 @@ func embed(b, v []byte) ([]byte, string) {
 		return appendString(b, string(v)), ""
 	}
 	return appendString(b, base64.StdEncoding.EncodeToString(v)), "base64"
-}
-
-// unembed is embed's inverse.
-func unembed(raw json.RawMessage, encoding string) ([]byte, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, nil
-	}
-	if raw[0] != '"' {
-		return []byte(raw), nil
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return nil, err
-	}
-	switch encoding {
-	case "":
-		return []byte(s), nil
-	case "base64":
-		return base64.StdEncoding.DecodeString(s)
-	}
-	return nil, fmt.Errorf("unknown encoding %q", encoding)
 }
