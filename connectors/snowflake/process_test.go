@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -293,5 +294,39 @@ func TestPluginProcessBadInput(t *testing.T) {
 		if n := p.f.Logins() - logins; n > 0 && tc.name != "no-table" {
 			t.Errorf("%s: %d successful logins", tc.name, n)
 		}
+	}
+
+	// Records Snowflake cannot take reach the dead-letter station with
+	// its reason; the others are loaded.
+	p.f.Exec(t, `CREATE TABLE "JUNCTION_DB"."PUBLIC"."QTY" ("Q" NUMBER(38,0))`)
+	if _, err := p.b.CreateStation(broker.StationConfig{Name: "quantities"}); err != nil {
+		t.Fatal(err)
+	}
+	var msgs []broker.Message
+	for _, v := range []string{`{"q":1}`, `{"q":"lots"}`, `7`, `{"q":3}`} {
+		msgs = append(msgs, broker.Message{Value: []byte(v)})
+	}
+	if _, err := p.b.Produce(context.Background(), "quantities", msgs); err != nil {
+		t.Fatal(err)
+	}
+	p.define("cols", "sink", "quantities", "{max_records: 10, max_wait: 10ms}", fakeConfig(p.f, map[string]any{"table": "QTY", "mode": "columns", "auto_create": false}))
+	p.waitRows(`"JUNCTION_DB"."PUBLIC"."QTY"`, 2)
+	reasons := map[string]string{}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(reasons) < 2 && time.Now().Before(deadline) {
+		ds, err := p.b.Pull(context.Background(), "cols.dlq", "verify", broker.PullOptions{Max: 10, MaxWait: 100 * time.Millisecond})
+		if err != nil && !errors.Is(err, broker.ErrStationNotFound) {
+			t.Fatal(err)
+		}
+		for _, d := range ds {
+			for _, h := range d.Record.Headers {
+				if h.Key == plugin.HeaderDLQError {
+					reasons[string(d.Record.Value)] = string(h.Value)
+				}
+			}
+		}
+	}
+	if !strings.Contains(reasons[`{"q":"lots"}`], "Numeric value 'lots' is not recognized") || !strings.Contains(reasons["7"], "JSON object") || len(reasons) != 2 {
+		t.Fatalf("dead letters: %v", reasons)
 	}
 }
