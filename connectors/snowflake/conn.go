@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"regexp"
@@ -85,6 +86,10 @@ func parseURL(s string) (protocol, host string, port int, err error) {
 	port = 443
 	if u.Scheme == "http" {
 		port = 80
+		// Logins would cross the network in clear text.
+		if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return "", "", 0, fmt.Errorf("http is allowed only for a loopback host; use https://%s", u.Host)
+		}
 	}
 	if p := u.Port(); p != "" {
 		if port, err = strconv.Atoi(p); err != nil {

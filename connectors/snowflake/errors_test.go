@@ -73,6 +73,7 @@ func TestConfigErrors(t *testing.T) {
 		{map[string]any{"table": ""}, "table"},
 		{map[string]any{"offsets_table": "events"}, "offsets_table"},
 		{map[string]any{"url": "ftp://x"}, "url"},
+		{map[string]any{"url": "http://myorg-myaccount.snowflakecomputing.com"}, "url"},
 		{map[string]any{"max_statement_bytes": "64MiB"}, "max_statement_bytes"},
 		{map[string]any{"mode": "rows"}, "mode"},
 		{map[string]any{"retries": 0}, "retries"},

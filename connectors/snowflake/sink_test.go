@@ -42,7 +42,12 @@ func TestSinkExactlyOnce(t *testing.T) {
 			}
 			write(t, snk, recs[:100])
 			write(t, snk, recs[50:200]) // a replay overlapping what is there
-			_ = snk.Teardown(context.Background())
+			if err := snk.Teardown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if n := f.Sessions(); n != 0 {
+				t.Fatalf("%d sessions open after Teardown, want it to log out", n)
+			}
 
 			snk, durable = openSink(t, cfg, "orders", 3)
 			for p := range uint32(3) {

@@ -52,6 +52,9 @@ func (c SourceConfig) Validate() error {
 		if strings.Contains(q, ";") {
 			add("query", "must be one statement, without ';'")
 		}
+		if strings.Contains(q, "?") {
+			add("query", "must not contain ? placeholders: the source binds the position itself")
+		}
 	}
 	for i, col := range c.OrderingColumn {
 		if _, err := identifier(col); err != nil {

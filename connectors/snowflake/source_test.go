@@ -240,6 +240,7 @@ func TestSourceConfigErrors(t *testing.T) {
 		{map[string]any{"query": "SELECT 1"}, "query"},
 		{map[string]any{"table": nil, "query": "DELETE FROM x"}, "query"},
 		{map[string]any{"table": nil, "query": "SELECT 1; DROP TABLE x"}, "query"},
+		{map[string]any{"table": nil, "query": `SELECT * FROM t WHERE id > ?`}, "query"},
 		{map[string]any{"page_size": 0}, "page_size"},
 		{map[string]any{"ordering_column": nil}, "ordering_column"},
 	} {

@@ -188,6 +188,13 @@ func (f *Server) Logins() int {
 	return f.logins
 }
 
+// Sessions counts the open sessions.
+func (f *Server) Sessions() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.sessions)
+}
+
 // Statements returns the SQL text of every query request served.
 func (f *Server) Statements() []string {
 	f.mu.Lock()
