@@ -60,6 +60,10 @@ func (f *Server) exec(ctx context.Context, s *session, text string, binds map[st
 	if err != nil {
 		return nil, err
 	}
+	if s.aborted {
+		s.aborted = false
+		return nil, &sqlError{code: "000630", state: "57014", msg: "The transaction was aborted by the server; its statements were rolled back."}
+	}
 	if rows > 0 && !toks[0].is("INSERT") {
 		return nil, &sqlError{code: "002049", state: "22000", msg: "array binding is only supported for INSERT"}
 	}

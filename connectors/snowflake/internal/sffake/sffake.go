@@ -74,6 +74,10 @@ type Server struct {
 	Port int
 	// Key is the registered user's RSA key pair for JWT login.
 	Key *rsa.PrivateKey
+	// IdleTx is how long a transaction that only inserted may sit idle
+	// before a writer that needs the lock rolls it back (see execWaiting);
+	// 2s unless changed before use.
+	IdleTx time.Duration
 
 	srv *httptest.Server
 	db  *sql.DB
@@ -97,7 +101,11 @@ type session struct {
 	inTx bool
 	// txLocks is set when the open transaction ran a DELETE or UPDATE,
 	// which in Snowflake hold table locks until the transaction ends.
-	txLocks                     bool
+	txLocks bool
+	// aborted is set when the fake rolled the session's transaction back
+	// (see preemptIdle); its next statement fails, as Snowflake fails
+	// statements of an aborted transaction.
+	aborted                     bool
 	lastUsed                    time.Time
 	database, schema, warehouse string
 	params                      map[string]string
@@ -119,6 +127,7 @@ func New(t testing.TB) *Server {
 	}
 	f := &Server{
 		Key:        key,
+		IdleTx:     2 * time.Second,
 		db:         db,
 		databases:  map[string]map[string]bool{Database: {Schema: true}},
 		warehouses: map[string]bool{Warehouse: true},
@@ -599,16 +608,13 @@ func (f *Server) run(s *session, req queryRequest) []byte {
 	return b
 }
 
-// idleTx is how long a transaction of another session may sit idle before
-// a writer that needs the lock rolls it back.
-const idleTx = 2 * time.Second
-
 // execWaiting runs a statement, waiting while other sessions hold the
 // write lock. SQLite has one writer at a time where Snowflake lets
 // INSERTs of different transactions run side by side; to model that, a
 // transaction of another session that only inserted and has been idle
-// for idleTx (its client is gone: it can never commit) is rolled back,
-// as Snowflake does with the transaction of a session that ended. A
+// for IdleTx (its client is gone: it can never commit) is rolled back,
+// as Snowflake does with the transaction of a session that ended; the
+// session's next statement fails. A
 // transaction holding DELETE or UPDATE locks is waited for, as Snowflake
 // waits for its lock, until the lock timeout.
 func (f *Server) execWaiting(ctx context.Context, s *session, text string, binds map[string]binding) (*result, error) {
@@ -637,9 +643,9 @@ func (f *Server) preemptIdle(self *session) {
 		if !o.mu.TryLock() {
 			continue
 		}
-		if o.inTx && !o.txLocks && time.Since(o.lastUsed) > idleTx {
+		if o.inTx && !o.txLocks && time.Since(o.lastUsed) > f.IdleTx {
 			_, _ = o.conn.ExecContext(context.Background(), "ROLLBACK")
-			o.inTx = false
+			o.inTx, o.aborted = false, true
 		}
 		o.mu.Unlock()
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	sf "github.com/snowflakedb/gosnowflake"
 )
@@ -99,4 +100,31 @@ func FuzzTokenize(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestIdleTransactionAborted: an inserting transaction left idle is rolled
+// back when another session needs the lock, and its COMMIT then fails.
+func TestIdleTransactionAborted(t *testing.T) {
+	f := New(t)
+	f.IdleTx = 100 * time.Millisecond
+	f.Exec(t, `CREATE TABLE "JUNCTION_DB"."PUBLIC"."T" ("N" NUMBER(38,0))`)
+	ctx := context.Background()
+	db1, db2 := open(t, f, false), open(t, f, true)
+	tx, err := db1.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO "JUNCTION_DB"."PUBLIC"."T" ("N") SELECT value:n::NUMBER(38,0) FROM TABLE(FLATTEN(INPUT => PARSE_JSON(?)))`, `[{"n":1}]`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db2.ExecContext(ctx, `INSERT INTO "JUNCTION_DB"."PUBLIC"."T" ("N") SELECT value:n::NUMBER(38,0) FROM TABLE(FLATTEN(INPUT => PARSE_JSON(?)))`, `[{"n":2}]`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err == nil || !strings.Contains(err.Error(), "aborted") {
+		t.Fatalf("COMMIT of the aborted transaction: %v", err)
+	}
+	rows, err := f.Query(`SELECT "N" FROM "JUNCTION_DB"."PUBLIC"."T"`)
+	if err != nil || len(rows) != 1 || *rows[0][0] != "2" {
+		t.Fatalf("rows %v %v, want only 2", rows, err)
+	}
 }
