@@ -235,8 +235,11 @@ func (s *sink) loadOffsets(ctx context.Context) error {
 
 // compact deletes the offsets rows superseded by a higher one. It runs
 // outside any transaction and is best effort: a failure only leaves rows
-// that MAX ignores.
+// that MAX ignores. A DELETE may wait for the table lock of a transaction
+// a killed process left open, so it gives up after compactTimeout.
 func (s *sink) compact(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, compactTimeout)
+	defer cancel()
 	if len(s.next) == 0 {
 		return
 	}
@@ -254,6 +257,8 @@ func (s *sink) compact(ctx context.Context) {
 		connector.Logger(ctx).Warn("could not remove superseded rows from the offsets table", "table", s.offsets, "error", err)
 	}
 }
+
+const compactTimeout = 30 * time.Second
 
 // row is one record encoded for the INSERT, with its index in the batch.
 type row struct {
