@@ -128,3 +128,20 @@ func TestIdleTransactionAborted(t *testing.T) {
 		t.Fatalf("rows %v %v, want only 2", rows, err)
 	}
 }
+
+// TestArrayBindStageRefused: above CLIENT_STAGE_ARRAY_BINDING_THRESHOLD the
+// driver uploads array binds to a temporary stage, which the fake does not
+// offer, so such a statement cannot pass a test.
+func TestArrayBindStageRefused(t *testing.T) {
+	f := New(t)
+	f.SetLoginParameter("CLIENT_STAGE_ARRAY_BINDING_THRESHOLD", "2")
+	f.Exec(t, `CREATE TABLE "JUNCTION_DB"."PUBLIC"."T" ("N" NUMBER(38,0), "S" VARCHAR)`)
+	db := open(t, f, false)
+	_, err := db.ExecContext(context.Background(), `INSERT INTO "JUNCTION_DB"."PUBLIC"."T" ("N", "S") VALUES (?, ?)`, sf.Array([]int64{1, 2}), sf.Array([]string{"a", "b"}))
+	if err == nil {
+		t.Fatal("array bind above the stage threshold succeeded")
+	}
+	if rows, _ := f.Query(`SELECT COUNT(*) FROM "JUNCTION_DB"."PUBLIC"."T"`); *rows[0][0] != "0" {
+		t.Fatalf("%s rows inserted", *rows[0][0])
+	}
+}
