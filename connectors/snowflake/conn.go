@@ -153,6 +153,11 @@ func openDB(ctx context.Context, a account) (*sql.DB, error) {
 	// (169.254.169.254 and others) on its first connection. The plugin
 	// runs with a clean environment, so it sets this itself.
 	_ = os.Setenv("SNOWFLAKE_DISABLE_PLATFORM_DETECTION", "true")
+	if os.Getenv("HOME") == "" && os.Getenv("SF_OCSP_RESPONSE_CACHE_DIR") == "" {
+		if dir := privateCacheDir(); dir != "" {
+			_ = os.Setenv("SF_OCSP_RESPONSE_CACHE_DIR", dir)
+		}
+	}
 	quietDriver.Do(func() {
 		// Errors reach the host through return values; the driver's own
 		// log lines would only repeat them (and could carry SQL text).
