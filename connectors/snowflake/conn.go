@@ -33,7 +33,7 @@ type account struct {
 	Database             string        `json:"database" connector:"required" doc:"Database of the table. Like every object name here it is upper-cased unless written in double quotes, as in Snowflake SQL (in YAML: '\"MyDb\"'), and it is always sent quoted."`
 	Schema               string        `json:"schema" default:"PUBLIC" doc:"Schema of the table."`
 	QueryTag             string        `json:"query_tag" default:"junction" doc:"QUERY_TAG of the connector's sessions, to find its statements and their cost in QUERY_HISTORY."`
-	URL                  string        `json:"url" doc:"Service URL, for PrivateLink or a proxy, such as https://myorg-myaccount.privatelink.snowflakecomputing.com; default https://<account>.snowflakecomputing.com."`
+	URL                  string        `json:"url" doc:"Service URL, for PrivateLink or a proxy, such as https://myorg-myaccount.privatelink.snowflakecomputing.com; default https://<account>.snowflakecomputing.com. http is accepted only for a loopback host."`
 	Retries              int           `json:"retries" default:"7" doc:"Times the driver retries a request after a transport error or a 5xx/429 answer, with backoff from 1s to 16s."`
 	LoginTimeout         time.Duration `json:"login_timeout" default:"60s" doc:"How long a login may take, retries included."`
 }
