@@ -217,6 +217,7 @@ func Handler(b *broker.Broker, host *plugin.Host, reg *prometheus.Registry, o Ha
 		gzipWithin(int64(o.MaxRequestBytes) + 1),
 		connect.WithCompressMinBytes(1 << 12),
 	}
+	opts = append(opts, jsonCodecs()...)
 	mux := http.NewServeMux()
 	handlers, services := api.Handlers(b, api.Limits{InFlight: inflight}, opts...)
 	for path, h := range handlers {

@@ -186,7 +186,7 @@ func newConnectorListCmd(a *app) *cobra.Command {
 			return show(a, cmd, func(ctx context.Context, c *client.Client) ([]*client.ConnectorStatus, error) {
 				return c.Connectors(ctx)
 			},
-				asIs, func(w io.Writer, cs []*client.ConnectorStatus) error {
+				toConnectorsJSON, func(w io.Writer, cs []*client.ConnectorStatus) error {
 					tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 					fmt.Fprintln(tw, "NAME\tKIND\tPLUGIN\tSTATION\tSTATE\tIN\tOUT\tREJECTED\tLAG\tRESTARTS")
 					for _, s := range cs {
@@ -211,7 +211,7 @@ func newConnectorStatusCmd(a *app) *cobra.Command {
 			fetch := func(ctx context.Context, c *client.Client) (*client.ConnectorStatus, error) {
 				return c.Connector(ctx, args[0])
 			}
-			return show(a, cmd, fetch, asIs, describeConnector)
+			return show(a, cmd, fetch, func(s *client.ConnectorStatus) any { return toConnectorJSON(s) }, describeConnector)
 		},
 	}
 	a.addOutputFlag(cmd)
@@ -295,7 +295,7 @@ func newPluginCmd(a *app) *cobra.Command {
 		Args:    exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return show(a, cmd, func(ctx context.Context, c *client.Client) ([]client.Plugin, error) { return c.Plugins(ctx) },
-				asIs, func(w io.Writer, ps []client.Plugin) error {
+				toPluginsJSON, func(w io.Writer, ps []client.Plugin) error {
 					tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 					fmt.Fprintln(tw, "NAME\tVERSION\tKINDS\tPATH")
 					for _, p := range ps {

@@ -76,7 +76,7 @@ func TestCLIConnectors(t *testing.T) {
 		t.Fatalf("list: %q", stdout)
 	}
 	stdout, _ = cli(t, addr, "", "plugin", "list", "-o", "json")
-	if !strings.Contains(stdout, `"Name": "file"`) {
+	if !strings.Contains(stdout, `"name": "file"`) {
 		t.Fatalf("plugin list: %q", stdout)
 	}
 	_, stderr = cli(t, addr, "", "connector", "pause", "files")

@@ -128,7 +128,7 @@ func describeGroup(w io.Writer, g *client.Group) error {
 	} else {
 		row("Ack deadline", "default")
 	}
-	row("Max deliveries", intOrDefault(g.Config.MaxDeliveries))
+	row("Max deliveries", maxDeliveriesText(g.Config.MaxDeliveries))
 	row("Max ack pending", intOrDefault(g.Config.MaxAckPending))
 	if !g.CreatedAt.IsZero() {
 		row("Created", g.CreatedAt.Local().Format(time.RFC3339))
@@ -155,7 +155,7 @@ type groupJSON struct {
 	Station       string             `json:"station"`
 	Name          string             `json:"name"`
 	AckDeadline   string             `json:"ack_deadline,omitempty"`
-	MaxDeliveries int                `json:"max_deliveries,omitempty"`
+	MaxDeliveries any                `json:"max_deliveries,omitempty"`
 	MaxAckPending int                `json:"max_ack_pending,omitempty"`
 	Lag           uint64             `json:"lag"`
 	Pending       int                `json:"pending"`
@@ -175,7 +175,7 @@ type partitionLagJSON struct {
 func toGroupJSON(g *client.Group) groupJSON {
 	j := groupJSON{
 		Station: g.Station, Name: g.Name, AckDeadline: durString(g.Config.AckDeadline),
-		MaxDeliveries: g.Config.MaxDeliveries, MaxAckPending: g.Config.MaxAckPending,
+		MaxDeliveries: maxDeliveriesJSON(g.Config.MaxDeliveries), MaxAckPending: g.Config.MaxAckPending,
 		Lag: g.Lag, Pending: g.Pending, DeadLettered: g.DeadLettered,
 	}
 	if !g.CreatedAt.IsZero() {

@@ -222,10 +222,7 @@ func (h *hub) searchCmd() *cobra.Command {
 			if len(args) == 1 {
 				term = strings.ToLower(args[0])
 			}
-			type row struct {
-				Name, Latest, Description, Catalog, Publisher string
-				Kinds                                         []string
-			}
+			type row = hubSearchRow
 			rows := []row{}
 			seen := map[string]bool{}
 			for _, c := range in.Catalogs {
@@ -318,10 +315,7 @@ named), with type, default, required, secret and doc. Nothing is downloaded.`,
 				rel = &e.Versions[i]
 			}
 			if h.a.output == "json" {
-				return writeJSON(h.a.stdout, struct {
-					Catalog   string
-					Connector *catalog.Connector
-				}{cat.Source.Name, e})
+				return writeJSON(h.a.stdout, hubInfoJSON{cat.Source.Name, e})
 			}
 			w := h.a.stdout
 			fmt.Fprintf(w, "%s — %s\n\n", e.Name, e.Description)
@@ -473,14 +467,11 @@ func (h *hub) listCmd() *cobra.Command {
 			if err != nil {
 				fmt.Fprintf(h.a.stderr, "warning: no update information: %v\n", err)
 			}
-			type row struct {
-				Name, Version, Path, Update string
-				Kinds                       []string
-			}
+			type row = hubListRow
 			rows := []row{}
 			newest := map[string]bool{}
 			for _, p := range inst {
-				r := row{Name: p.Name(), Version: p.Version(), Path: p.Path}
+				r := row{Name: p.Name(), Version: p.Version(), Path: p.Path, Kinds: []string{}}
 				for _, k := range p.Spec.Kinds {
 					r.Kinds = append(r.Kinds, string(k))
 				}
@@ -845,7 +836,7 @@ key for a name it is not trusted for is refused.`,
 				keys = append(keys, catalog.TrustedKey{Publisher: catalog.FirstPartyPublisher + " (built in)", Key: buildinfo.FirstPartyKey, Connectors: []string{"*"}})
 			}
 			if h.a.output == "json" {
-				return writeJSON(h.a.stdout, keys)
+				return writeJSON(h.a.stdout, toTrustedKeysJSON(keys))
 			}
 			tw := tabwriter.NewWriter(h.a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "PUBLISHER\tKEY ID\tCONNECTORS\tKEY")

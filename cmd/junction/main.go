@@ -144,9 +144,6 @@ func show[T any](a *app, cmd *cobra.Command, fetch func(context.Context, *client
 	return text(a.stdout, v)
 }
 
-// asIs is the asJSON of show for values that encode as they are.
-func asIs[T any](v T) any { return v }
-
 // connect dials the broker named by --server.
 func (a *app) connect(ctx context.Context) (*client.Client, error) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)

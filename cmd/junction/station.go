@@ -303,7 +303,7 @@ func describeStation(w io.Writer, s *client.Station) error {
 	row("Retention", ret)
 	row("Dedup window", durOrOff(s.DedupWindow))
 	row("Dead-letter station", orNone(s.DeadLetterStation))
-	row("Max deliveries", intOrDefault(s.MaxDeliveries))
+	row("Max deliveries", maxDeliveriesText(s.MaxDeliveries))
 	if s.MaxMessageBytes > 0 {
 		row("Max message bytes", units.FormatSize(int64(s.MaxMessageBytes)))
 	} else {
