@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/junctionhq/junction/sdk/client"
+	"github.com/junctionhq/junction/sdk/units"
 )
 
 func newGroupCmd(a *app) *cobra.Command {
@@ -124,7 +125,7 @@ func describeGroup(w io.Writer, g *client.Group) error {
 	row("Station", g.Station)
 	row("Group", g.Name)
 	if g.Config.AckDeadline > 0 {
-		row("Ack deadline", g.Config.AckDeadline.String())
+		row("Ack deadline", units.FormatDuration(g.Config.AckDeadline))
 	} else {
 		row("Ack deadline", "default")
 	}

@@ -127,14 +127,19 @@ func parseHeaders(hs []string) ([]client.Header, error) {
 type produceStats struct {
 	mu       sync.Mutex
 	acked    int64
+	dups     int64 // dropped as duplicates of an ID in the dedup window
 	failed   int64
 	firstErr error
 	reasons  map[string]int64
 }
 
-func (s *produceStats) record(_ client.Result, err error) {
+func (s *produceStats) record(r client.Result, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err == nil && r.Duplicate {
+		s.dups++
+		return
+	}
 	if err == nil {
 		s.acked++
 		return
@@ -189,7 +194,7 @@ func (a *app) produce(ctx context.Context, c *client.Client, station string, nex
 
 	stats.mu.Lock()
 	defer stats.mu.Unlock()
-	fmt.Fprintf(a.stderr, "%d %s acked\n", stats.acked, plural(stats.acked, "message", "messages"))
+	fmt.Fprintln(a.stderr, stats.summary())
 	switch {
 	case stats.failed > 0:
 		if len(stats.reasons) > 1 {

@@ -288,7 +288,7 @@ func describeStation(w io.Writer, s *client.Station) error {
 			ret += p
 		}
 		if r.MaxAge > 0 {
-			add("age " + r.MaxAge.String())
+			add("age " + units.FormatDuration(r.MaxAge))
 		}
 		if r.MaxBytes > 0 {
 			add("bytes " + units.FormatSize(r.MaxBytes))
@@ -333,8 +333,8 @@ func describeStation(w io.Writer, s *client.Station) error {
 	return nil
 }
 
-// stationJSON is the -o json form of a station; durations are Go duration
-// strings ("168h0m0s"), empty when unset.
+// stationJSON is the -o json form of a station; durations are written as
+// flags accept them ("1w", "30d", "1h30m"), empty when unset.
 type stationJSON struct {
 	Name              string          `json:"name"`
 	Partitions        int             `json:"partitions"`
@@ -404,14 +404,14 @@ func durString(d time.Duration) string {
 	if d == 0 {
 		return ""
 	}
-	return d.String()
+	return units.FormatDuration(d)
 }
 
 func durOrOff(d time.Duration) string {
 	if d == 0 {
 		return "off"
 	}
-	return d.String()
+	return units.FormatDuration(d)
 }
 
 func orDefault(s string) string {
