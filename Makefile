@@ -24,7 +24,7 @@ CATALOG  := dist/catalog
 BUILDPKG := github.com/junctionhq/junction/internal/buildinfo
 
 build: $(KEY)
-	$(GO) build -ldflags "-X $(BUILDPKG).FirstPartyKey=$$(cat $(KEY).pub)" -o $(BIN)/junction ./cmd/junction
+	$(GO) build -ldflags "-X $(BUILDPKG).FirstPartyKey=$$(cat $(KEY).pub) -X $(BUILDPKG).Commit=$$(git rev-parse --short HEAD 2>/dev/null)" -o $(BIN)/junction ./cmd/junction
 	@failed=""; for c in $(CONNECTORS); do \
 		echo "$(GO) build -o $(BIN)/plugins/$$c ./connectors/$$c"; \
 		$(GO) build -o $(BIN)/plugins/$$c ./connectors/$$c || failed="$$failed $$c"; \

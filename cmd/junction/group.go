@@ -16,7 +16,7 @@ import (
 
 func newGroupCmd(a *app) *cobra.Command {
 	cmd := groupCmd("group", "Inspect and manage consumer groups")
-	cmd.AddCommand(newGroupListCmd(a), newGroupDescribeCmd(a), newGroupDeleteCmd(a), newGroupResetCmd(a))
+	cmd.AddCommand(newGroupCreateCmd(a), newGroupListCmd(a), newGroupDescribeCmd(a), newGroupDeleteCmd(a), newGroupResetCmd(a))
 	return cmd
 }
 

@@ -106,7 +106,9 @@ them from signed catalogs.`,
 		newConnectorCmd(a),
 		newPluginCmd(a),
 		newHubCmd(a),
+		newVersionCmd(a),
 	)
+	root.AddCommand(newCompletionCmd(root))
 	return root
 }
 
