@@ -39,3 +39,24 @@ func TestCLIGroupSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestCLIStationGrowsPartitions(t *testing.T) {
+	addr := startBroker(t)
+	cli(t, addr, "", "station", "create", "orders", "--partitions", "2")
+	cli(t, addr, "a\nb\nc\n", "produce", "orders")
+	cli(t, addr, "", "consume", "orders", "--group", "g", "--count", "3")
+	cli(t, addr, "", "station", "update", "orders", "--partitions", "4")
+	out, _ := cli(t, addr, "", "station", "describe", "orders", "-o", "json")
+	var st stationJSON
+	if err := json.Unmarshal([]byte(out), &st); err != nil || st.Partitions != 4 || len(st.Stats.Partitions) != 4 || st.Stats.Messages != 3 {
+		t.Fatalf("after growing: %v\n%s", err, out)
+	}
+	cli(t, addr, "d\ne\nf\ng\n", "produce", "orders")
+	out, _ = cli(t, addr, "", "consume", "orders", "--group", "g", "--count", "4")
+	if len(strings.Fields(out)) != 4 {
+		t.Fatalf("consumed after growing:\n%s", out)
+	}
+	if _, errs, code := runCLI(t, "", "--server", addr, "station", "update", "orders", "--partitions", "2"); code != 1 || !strings.Contains(errs, "can only grow") {
+		t.Fatalf("shrink: exit %d %q", code, errs)
+	}
+}

@@ -24,6 +24,7 @@ func newStationCmd(a *app) *cobra.Command {
 func newStationUpdateCmd(a *app) *cobra.Command {
 	var (
 		maxDeliveries int
+		partitions    int
 		retMessages   int64
 		dlq           string
 		retAge, dedup durationFlag
@@ -33,17 +34,27 @@ func newStationUpdateCmd(a *app) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "update NAME",
-		Short: "Change a station's retention, dedup window, dead-letter station or limits",
+		Short: "Change a station's retention, dedup window, dead-letter station, limits or partitions",
 		Long: `Change the settings of a station given as flags; the others stay as they
-are. Partitions, storage and fsync cannot change after creation.`,
+are. Storage and fsync cannot change after creation.
+
+--partitions N grows a disk station to N partitions (it cannot shrink).
+Existing partitions keep their messages and every group its offsets; the
+new partitions start empty. The station is reopened to grow: pulls and
+produces in flight at that moment fail and are retried by clients, and
+deliveries awaiting ack are redelivered. A keyed message goes to the
+partition of its key's hash modulo the partition count, so after growing a
+key may map to another partition: order per key holds among the messages
+produced after the change, not across it.`,
 		Example: `  junction station update events --retention-age 30d
   junction station update jobs --dlq jobs-dead --max-deliveries 10
-  junction station update orders --retention-bytes 0   # no byte limit`,
+  junction station update orders --retention-bytes 0   # no byte limit
+  junction station update orders --partitions 8`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f := cmd.Flags()
 			changed := false
-			for _, name := range []string{"retention-age", "retention-bytes", "retention-messages", "retention-ack", "dedup-window", "dlq", "max-deliveries", "max-message-bytes"} {
+			for _, name := range []string{"retention-age", "retention-bytes", "retention-messages", "retention-ack", "dedup-window", "dlq", "max-deliveries", "max-message-bytes", "partitions"} {
 				changed = changed || f.Changed(name)
 			}
 			if !changed {
@@ -51,6 +62,9 @@ are. Partitions, storage and fsync cannot change after creation.`,
 			}
 			if retMessages < 0 || maxDeliveries < 0 {
 				return usagef("--retention-messages and --max-deliveries must not be negative")
+			}
+			if f.Changed("partitions") && (partitions < 1 || partitions > 1<<16) {
+				return usagef("--partitions: must be between 1 and 65536, got %d", partitions)
 			}
 			c, err := a.connect(cmd.Context())
 			if err != nil {
@@ -91,6 +105,9 @@ are. Partitions, storage and fsync cannot change after creation.`,
 				n := int(maxMsg.v)
 				u.MaxMessageBytes = &n
 			}
+			if f.Changed("partitions") {
+				u.Partitions = &partitions
+			}
 			st, err := c.UpdateStation(cmd.Context(), args[0], u)
 			if err != nil {
 				return err
@@ -108,6 +125,7 @@ are. Partitions, storage and fsync cannot change after creation.`,
 	f.StringVar(&dlq, "dlq", "", "dead-letter station (empty: none)")
 	f.IntVar(&maxDeliveries, "max-deliveries", 0, "deliveries before a message is dead-lettered (0: broker default)")
 	f.Var(&maxMsg, "max-message-bytes", "largest accepted message (0: the broker's default)")
+	f.IntVar(&partitions, "partitions", 0, "grow to this many partitions (keyed messages may then map to other partitions; see above)")
 	return cmd
 }
 
