@@ -333,6 +333,8 @@ func (h *Host) Apply(ctx context.Context, file string, data []byte) (st Status, 
 	if old != nil {
 		old.stop()
 		run.restarts = old.status().Restarts
+		run.total.set(old.total.load())
+		run.runBase = run.total.load()
 	}
 	if err := h.install(run); err != nil {
 		return Status{}, false, false, err

@@ -63,6 +63,18 @@ type connectorJSON struct {
 	Checkpoint      string         `json:"checkpoint,omitempty"`
 	Config          map[string]any `json:"config,omitempty"`
 	StartedAt       *time.Time     `json:"started_at,omitempty"`
+	Run             countersJSON   `json:"run"`
+	Total           countersJSON   `json:"total"`
+}
+
+// countersJSON is a connector's counters in -o json.
+type countersJSON struct {
+	RecordsIn       uint64 `json:"records_in"`
+	RecordsOut      uint64 `json:"records_out"`
+	RecordsRejected uint64 `json:"records_rejected"`
+	BytesIn         uint64 `json:"bytes_in"`
+	BytesOut        uint64 `json:"bytes_out"`
+	Errors          uint64 `json:"errors"`
 }
 
 func toConnectorJSON(s *client.ConnectorStatus) connectorJSON {
@@ -71,6 +83,7 @@ func toConnectorJSON(s *client.ConnectorStatus) connectorJSON {
 		State: string(s.State), Restarts: s.Restarts, LastError: s.LastError, LastErrorAt: timeJSON(s.LastErrorAt),
 		RecordsIn: s.RecordsIn, RecordsOut: s.RecordsOut, RecordsRejected: s.RecordsRejected, Lag: s.Lag,
 		Checkpoint: s.Checkpoint, Config: s.Config, StartedAt: timeJSON(s.StartedAt),
+		Run: countersJSON(s.Run), Total: countersJSON(s.Total),
 	}
 }
 

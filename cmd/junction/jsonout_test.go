@@ -106,6 +106,22 @@ func TestJSONOutputIsOneStyle(t *testing.T) {
 		t.Errorf("describe text:\n%s", out)
 	}
 
+	// Every connector metric, with bytes and errors.
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, m := range []string{"records_in_total", "records_out_total", "records_rejected_total", "bytes_in_total", "bytes_out_total", "errors_total", "restarts_total", "lag_messages", "running"} {
+		if !strings.Contains(string(metrics), "junction_connector_"+m+`{connector="files"`) {
+			t.Errorf("/metrics lacks junction_connector_%s", m)
+		}
+	}
+	if !strings.Contains(string(metrics), `junction_connector_bytes_out_total{connector="files"} 1`) {
+		t.Errorf("bytes out of the one-byte record:\n%s", metrics)
+	}
+
 	// The API's JSON has the same names, with partition 0 and offset 0.
 	for _, call := range []struct{ path, body string }{
 		{"junction.v1.StationService/GetStation", `{"name":"orders"}`},

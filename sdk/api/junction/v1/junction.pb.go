@@ -3018,8 +3018,14 @@ type ConnectorStatus struct {
 	// Source: the last checkpointed position, as text.
 	Checkpoint string `protobuf:"bytes,15,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
 	// The plugin config with secret fields redacted.
-	ConfigJson    string                 `protobuf:"bytes,16,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
-	StartedAt     *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	ConfigJson string                 `protobuf:"bytes,16,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
+	StartedAt  *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	// The counters of the current run (since the plugin last started; its
+	// records_* are records_in, records_out and records_rejected above) and
+	// of the connector's whole life (since it was created: kept across
+	// pauses, restarts, updates and broker restarts).
+	Run           *ConnectorCounters `protobuf:"bytes,18,opt,name=run,proto3" json:"run,omitempty"`
+	Total         *ConnectorCounters `protobuf:"bytes,19,opt,name=total,proto3" json:"total,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3173,6 +3179,110 @@ func (x *ConnectorStatus) GetStartedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ConnectorStatus) GetRun() *ConnectorCounters {
+	if x != nil {
+		return x.Run
+	}
+	return nil
+}
+
+func (x *ConnectorStatus) GetTotal() *ConnectorCounters {
+	if x != nil {
+		return x.Total
+	}
+	return nil
+}
+
+// ConnectorCounters count what a connector moved.
+type ConnectorCounters struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Records read from the input side, written to the output side, and
+	// sent to the dead-letter station.
+	RecordsIn       uint64 `protobuf:"varint,1,opt,name=records_in,json=recordsIn,proto3" json:"records_in,omitempty"`
+	RecordsOut      uint64 `protobuf:"varint,2,opt,name=records_out,json=recordsOut,proto3" json:"records_out,omitempty"`
+	RecordsRejected uint64 `protobuf:"varint,3,opt,name=records_rejected,json=recordsRejected,proto3" json:"records_rejected,omitempty"`
+	// Bytes of the keys and values of those records.
+	BytesIn  uint64 `protobuf:"varint,4,opt,name=bytes_in,json=bytesIn,proto3" json:"bytes_in,omitempty"`
+	BytesOut uint64 `protobuf:"varint,5,opt,name=bytes_out,json=bytesOut,proto3" json:"bytes_out,omitempty"`
+	// Runs that ended in an error (each is followed by a restart, or the
+	// connector failing).
+	Errors        uint64 `protobuf:"varint,6,opt,name=errors,proto3" json:"errors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConnectorCounters) Reset() {
+	*x = ConnectorCounters{}
+	mi := &file_junction_v1_junction_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConnectorCounters) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConnectorCounters) ProtoMessage() {}
+
+func (x *ConnectorCounters) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConnectorCounters.ProtoReflect.Descriptor instead.
+func (*ConnectorCounters) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *ConnectorCounters) GetRecordsIn() uint64 {
+	if x != nil {
+		return x.RecordsIn
+	}
+	return 0
+}
+
+func (x *ConnectorCounters) GetRecordsOut() uint64 {
+	if x != nil {
+		return x.RecordsOut
+	}
+	return 0
+}
+
+func (x *ConnectorCounters) GetRecordsRejected() uint64 {
+	if x != nil {
+		return x.RecordsRejected
+	}
+	return 0
+}
+
+func (x *ConnectorCounters) GetBytesIn() uint64 {
+	if x != nil {
+		return x.BytesIn
+	}
+	return 0
+}
+
+func (x *ConnectorCounters) GetBytesOut() uint64 {
+	if x != nil {
+		return x.BytesOut
+	}
+	return 0
+}
+
+func (x *ConnectorCounters) GetErrors() uint64 {
+	if x != nil {
+		return x.Errors
+	}
+	return 0
+}
+
 type ApplyConnectorRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The definition file's name, for error messages.
@@ -3185,7 +3295,7 @@ type ApplyConnectorRequest struct {
 
 func (x *ApplyConnectorRequest) Reset() {
 	*x = ApplyConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[46]
+	mi := &file_junction_v1_junction_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3197,7 +3307,7 @@ func (x *ApplyConnectorRequest) String() string {
 func (*ApplyConnectorRequest) ProtoMessage() {}
 
 func (x *ApplyConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[46]
+	mi := &file_junction_v1_junction_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3210,7 +3320,7 @@ func (x *ApplyConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyConnectorRequest.ProtoReflect.Descriptor instead.
 func (*ApplyConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{46}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ApplyConnectorRequest) GetFileName() string {
@@ -3239,7 +3349,7 @@ type ApplyConnectorResponse struct {
 
 func (x *ApplyConnectorResponse) Reset() {
 	*x = ApplyConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[47]
+	mi := &file_junction_v1_junction_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3251,7 +3361,7 @@ func (x *ApplyConnectorResponse) String() string {
 func (*ApplyConnectorResponse) ProtoMessage() {}
 
 func (x *ApplyConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[47]
+	mi := &file_junction_v1_junction_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3264,7 +3374,7 @@ func (x *ApplyConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyConnectorResponse.ProtoReflect.Descriptor instead.
 func (*ApplyConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{47}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ApplyConnectorResponse) GetConnector() *ConnectorStatus {
@@ -3302,7 +3412,7 @@ type DefinitionError struct {
 
 func (x *DefinitionError) Reset() {
 	*x = DefinitionError{}
-	mi := &file_junction_v1_junction_proto_msgTypes[48]
+	mi := &file_junction_v1_junction_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3314,7 +3424,7 @@ func (x *DefinitionError) String() string {
 func (*DefinitionError) ProtoMessage() {}
 
 func (x *DefinitionError) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[48]
+	mi := &file_junction_v1_junction_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3327,7 +3437,7 @@ func (x *DefinitionError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DefinitionError.ProtoReflect.Descriptor instead.
 func (*DefinitionError) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{48}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *DefinitionError) GetFile() string {
@@ -3375,7 +3485,7 @@ type ValidateConnectorRequest struct {
 
 func (x *ValidateConnectorRequest) Reset() {
 	*x = ValidateConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[49]
+	mi := &file_junction_v1_junction_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3387,7 +3497,7 @@ func (x *ValidateConnectorRequest) String() string {
 func (*ValidateConnectorRequest) ProtoMessage() {}
 
 func (x *ValidateConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[49]
+	mi := &file_junction_v1_junction_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3400,7 +3510,7 @@ func (x *ValidateConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateConnectorRequest.ProtoReflect.Descriptor instead.
 func (*ValidateConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{49}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ValidateConnectorRequest) GetFileName() string {
@@ -3428,7 +3538,7 @@ type ValidateConnectorResponse struct {
 
 func (x *ValidateConnectorResponse) Reset() {
 	*x = ValidateConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[50]
+	mi := &file_junction_v1_junction_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3440,7 +3550,7 @@ func (x *ValidateConnectorResponse) String() string {
 func (*ValidateConnectorResponse) ProtoMessage() {}
 
 func (x *ValidateConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[50]
+	mi := &file_junction_v1_junction_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3453,7 +3563,7 @@ func (x *ValidateConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateConnectorResponse.ProtoReflect.Descriptor instead.
 func (*ValidateConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{50}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ValidateConnectorResponse) GetErrors() []*DefinitionError {
@@ -3478,7 +3588,7 @@ type ListConnectorsRequest struct {
 
 func (x *ListConnectorsRequest) Reset() {
 	*x = ListConnectorsRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[51]
+	mi := &file_junction_v1_junction_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3490,7 +3600,7 @@ func (x *ListConnectorsRequest) String() string {
 func (*ListConnectorsRequest) ProtoMessage() {}
 
 func (x *ListConnectorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[51]
+	mi := &file_junction_v1_junction_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3503,7 +3613,7 @@ func (x *ListConnectorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectorsRequest.ProtoReflect.Descriptor instead.
 func (*ListConnectorsRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{51}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{52}
 }
 
 type ListConnectorsResponse struct {
@@ -3515,7 +3625,7 @@ type ListConnectorsResponse struct {
 
 func (x *ListConnectorsResponse) Reset() {
 	*x = ListConnectorsResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[52]
+	mi := &file_junction_v1_junction_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3527,7 +3637,7 @@ func (x *ListConnectorsResponse) String() string {
 func (*ListConnectorsResponse) ProtoMessage() {}
 
 func (x *ListConnectorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[52]
+	mi := &file_junction_v1_junction_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3540,7 +3650,7 @@ func (x *ListConnectorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectorsResponse.ProtoReflect.Descriptor instead.
 func (*ListConnectorsResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{52}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ListConnectorsResponse) GetConnectors() []*ConnectorStatus {
@@ -3559,7 +3669,7 @@ type GetConnectorRequest struct {
 
 func (x *GetConnectorRequest) Reset() {
 	*x = GetConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[53]
+	mi := &file_junction_v1_junction_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3571,7 +3681,7 @@ func (x *GetConnectorRequest) String() string {
 func (*GetConnectorRequest) ProtoMessage() {}
 
 func (x *GetConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[53]
+	mi := &file_junction_v1_junction_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3584,7 +3694,7 @@ func (x *GetConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConnectorRequest.ProtoReflect.Descriptor instead.
 func (*GetConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{53}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *GetConnectorRequest) GetName() string {
@@ -3603,7 +3713,7 @@ type GetConnectorResponse struct {
 
 func (x *GetConnectorResponse) Reset() {
 	*x = GetConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[54]
+	mi := &file_junction_v1_junction_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3615,7 +3725,7 @@ func (x *GetConnectorResponse) String() string {
 func (*GetConnectorResponse) ProtoMessage() {}
 
 func (x *GetConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[54]
+	mi := &file_junction_v1_junction_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3628,7 +3738,7 @@ func (x *GetConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConnectorResponse.ProtoReflect.Descriptor instead.
 func (*GetConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{54}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *GetConnectorResponse) GetConnector() *ConnectorStatus {
@@ -3647,7 +3757,7 @@ type PauseConnectorRequest struct {
 
 func (x *PauseConnectorRequest) Reset() {
 	*x = PauseConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[55]
+	mi := &file_junction_v1_junction_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3659,7 +3769,7 @@ func (x *PauseConnectorRequest) String() string {
 func (*PauseConnectorRequest) ProtoMessage() {}
 
 func (x *PauseConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[55]
+	mi := &file_junction_v1_junction_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3672,7 +3782,7 @@ func (x *PauseConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseConnectorRequest.ProtoReflect.Descriptor instead.
 func (*PauseConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{55}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *PauseConnectorRequest) GetName() string {
@@ -3691,7 +3801,7 @@ type PauseConnectorResponse struct {
 
 func (x *PauseConnectorResponse) Reset() {
 	*x = PauseConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[56]
+	mi := &file_junction_v1_junction_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3703,7 +3813,7 @@ func (x *PauseConnectorResponse) String() string {
 func (*PauseConnectorResponse) ProtoMessage() {}
 
 func (x *PauseConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[56]
+	mi := &file_junction_v1_junction_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3716,7 +3826,7 @@ func (x *PauseConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseConnectorResponse.ProtoReflect.Descriptor instead.
 func (*PauseConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{56}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *PauseConnectorResponse) GetConnector() *ConnectorStatus {
@@ -3735,7 +3845,7 @@ type ResumeConnectorRequest struct {
 
 func (x *ResumeConnectorRequest) Reset() {
 	*x = ResumeConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[57]
+	mi := &file_junction_v1_junction_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3747,7 +3857,7 @@ func (x *ResumeConnectorRequest) String() string {
 func (*ResumeConnectorRequest) ProtoMessage() {}
 
 func (x *ResumeConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[57]
+	mi := &file_junction_v1_junction_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3760,7 +3870,7 @@ func (x *ResumeConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeConnectorRequest.ProtoReflect.Descriptor instead.
 func (*ResumeConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{57}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ResumeConnectorRequest) GetName() string {
@@ -3779,7 +3889,7 @@ type ResumeConnectorResponse struct {
 
 func (x *ResumeConnectorResponse) Reset() {
 	*x = ResumeConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[58]
+	mi := &file_junction_v1_junction_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3791,7 +3901,7 @@ func (x *ResumeConnectorResponse) String() string {
 func (*ResumeConnectorResponse) ProtoMessage() {}
 
 func (x *ResumeConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[58]
+	mi := &file_junction_v1_junction_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3804,7 +3914,7 @@ func (x *ResumeConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeConnectorResponse.ProtoReflect.Descriptor instead.
 func (*ResumeConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{58}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ResumeConnectorResponse) GetConnector() *ConnectorStatus {
@@ -3823,7 +3933,7 @@ type DeleteConnectorRequest struct {
 
 func (x *DeleteConnectorRequest) Reset() {
 	*x = DeleteConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[59]
+	mi := &file_junction_v1_junction_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3835,7 +3945,7 @@ func (x *DeleteConnectorRequest) String() string {
 func (*DeleteConnectorRequest) ProtoMessage() {}
 
 func (x *DeleteConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[59]
+	mi := &file_junction_v1_junction_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3848,7 +3958,7 @@ func (x *DeleteConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteConnectorRequest.ProtoReflect.Descriptor instead.
 func (*DeleteConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{59}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *DeleteConnectorRequest) GetName() string {
@@ -3866,7 +3976,7 @@ type DeleteConnectorResponse struct {
 
 func (x *DeleteConnectorResponse) Reset() {
 	*x = DeleteConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[60]
+	mi := &file_junction_v1_junction_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3878,7 +3988,7 @@ func (x *DeleteConnectorResponse) String() string {
 func (*DeleteConnectorResponse) ProtoMessage() {}
 
 func (x *DeleteConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[60]
+	mi := &file_junction_v1_junction_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3891,7 +4001,7 @@ func (x *DeleteConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteConnectorResponse.ProtoReflect.Descriptor instead.
 func (*DeleteConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{60}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{61}
 }
 
 // Plugin is an installed connector plugin.
@@ -3908,7 +4018,7 @@ type Plugin struct {
 
 func (x *Plugin) Reset() {
 	*x = Plugin{}
-	mi := &file_junction_v1_junction_proto_msgTypes[61]
+	mi := &file_junction_v1_junction_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3920,7 +4030,7 @@ func (x *Plugin) String() string {
 func (*Plugin) ProtoMessage() {}
 
 func (x *Plugin) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[61]
+	mi := &file_junction_v1_junction_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3933,7 +4043,7 @@ func (x *Plugin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Plugin.ProtoReflect.Descriptor instead.
 func (*Plugin) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{61}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *Plugin) GetName() string {
@@ -3979,7 +4089,7 @@ type ListPluginsRequest struct {
 
 func (x *ListPluginsRequest) Reset() {
 	*x = ListPluginsRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[62]
+	mi := &file_junction_v1_junction_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3991,7 +4101,7 @@ func (x *ListPluginsRequest) String() string {
 func (*ListPluginsRequest) ProtoMessage() {}
 
 func (x *ListPluginsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[62]
+	mi := &file_junction_v1_junction_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4004,7 +4114,7 @@ func (x *ListPluginsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPluginsRequest.ProtoReflect.Descriptor instead.
 func (*ListPluginsRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{62}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{63}
 }
 
 type ListPluginsResponse struct {
@@ -4016,7 +4126,7 @@ type ListPluginsResponse struct {
 
 func (x *ListPluginsResponse) Reset() {
 	*x = ListPluginsResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[63]
+	mi := &file_junction_v1_junction_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4028,7 +4138,7 @@ func (x *ListPluginsResponse) String() string {
 func (*ListPluginsResponse) ProtoMessage() {}
 
 func (x *ListPluginsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[63]
+	mi := &file_junction_v1_junction_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4041,7 +4151,7 @@ func (x *ListPluginsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPluginsResponse.ProtoReflect.Descriptor instead.
 func (*ListPluginsResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{63}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *ListPluginsResponse) GetPlugins() []*Plugin {
@@ -4068,7 +4178,7 @@ type ErrorInfo struct {
 
 func (x *ErrorInfo) Reset() {
 	*x = ErrorInfo{}
-	mi := &file_junction_v1_junction_proto_msgTypes[64]
+	mi := &file_junction_v1_junction_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4080,7 +4190,7 @@ func (x *ErrorInfo) String() string {
 func (*ErrorInfo) ProtoMessage() {}
 
 func (x *ErrorInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[64]
+	mi := &file_junction_v1_junction_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4093,7 +4203,7 @@ func (x *ErrorInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorInfo.ProtoReflect.Descriptor instead.
 func (*ErrorInfo) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{64}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *ErrorInfo) GetReason() ErrorReason {
@@ -4327,7 +4437,7 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x05group\x18\x02 \x01(\tR\x05group\x120\n" +
 	"\x05start\x18\x03 \x01(\v2\x1a.junction.v1.StartPositionR\x05start\"D\n" +
 	"\x18ResetGroupOffsetResponse\x12(\n" +
-	"\x05group\x18\x01 \x01(\v2\x12.junction.v1.GroupR\x05group\"\xd1\x04\n" +
+	"\x05group\x18\x01 \x01(\v2\x12.junction.v1.GroupR\x05group\"\xb9\x05\n" +
 	"\x0fConnectorStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tconnector\x18\x02 \x01(\tR\tconnector\x12%\n" +
@@ -4353,7 +4463,18 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\vconfig_json\x18\x10 \x01(\tR\n" +
 	"configJson\x129\n" +
 	"\n" +
-	"started_at\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\"T\n" +
+	"started_at\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x120\n" +
+	"\x03run\x18\x12 \x01(\v2\x1e.junction.v1.ConnectorCountersR\x03run\x124\n" +
+	"\x05total\x18\x13 \x01(\v2\x1e.junction.v1.ConnectorCountersR\x05total\"\xce\x01\n" +
+	"\x11ConnectorCounters\x12\x1d\n" +
+	"\n" +
+	"records_in\x18\x01 \x01(\x04R\trecordsIn\x12\x1f\n" +
+	"\vrecords_out\x18\x02 \x01(\x04R\n" +
+	"recordsOut\x12)\n" +
+	"\x10records_rejected\x18\x03 \x01(\x04R\x0frecordsRejected\x12\x19\n" +
+	"\bbytes_in\x18\x04 \x01(\x04R\abytesIn\x12\x1b\n" +
+	"\tbytes_out\x18\x05 \x01(\x04R\bbytesOut\x12\x16\n" +
+	"\x06errors\x18\x06 \x01(\x04R\x06errors\"T\n" +
 	"\x15ApplyConnectorRequest\x12\x1b\n" +
 	"\tfile_name\x18\x01 \x01(\tR\bfileName\x12\x1e\n" +
 	"\n" +
@@ -4489,7 +4610,7 @@ func file_junction_v1_junction_proto_rawDescGZIP() []byte {
 }
 
 var file_junction_v1_junction_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_junction_v1_junction_proto_msgTypes = make([]protoimpl.MessageInfo, 65)
+var file_junction_v1_junction_proto_msgTypes = make([]protoimpl.MessageInfo, 66)
 var file_junction_v1_junction_proto_goTypes = []any{
 	(StorageType)(0),                  // 0: junction.v1.StorageType
 	(FsyncPolicy)(0),                  // 1: junction.v1.FsyncPolicy
@@ -4541,36 +4662,37 @@ var file_junction_v1_junction_proto_goTypes = []any{
 	(*ResetGroupOffsetRequest)(nil),   // 47: junction.v1.ResetGroupOffsetRequest
 	(*ResetGroupOffsetResponse)(nil),  // 48: junction.v1.ResetGroupOffsetResponse
 	(*ConnectorStatus)(nil),           // 49: junction.v1.ConnectorStatus
-	(*ApplyConnectorRequest)(nil),     // 50: junction.v1.ApplyConnectorRequest
-	(*ApplyConnectorResponse)(nil),    // 51: junction.v1.ApplyConnectorResponse
-	(*DefinitionError)(nil),           // 52: junction.v1.DefinitionError
-	(*ValidateConnectorRequest)(nil),  // 53: junction.v1.ValidateConnectorRequest
-	(*ValidateConnectorResponse)(nil), // 54: junction.v1.ValidateConnectorResponse
-	(*ListConnectorsRequest)(nil),     // 55: junction.v1.ListConnectorsRequest
-	(*ListConnectorsResponse)(nil),    // 56: junction.v1.ListConnectorsResponse
-	(*GetConnectorRequest)(nil),       // 57: junction.v1.GetConnectorRequest
-	(*GetConnectorResponse)(nil),      // 58: junction.v1.GetConnectorResponse
-	(*PauseConnectorRequest)(nil),     // 59: junction.v1.PauseConnectorRequest
-	(*PauseConnectorResponse)(nil),    // 60: junction.v1.PauseConnectorResponse
-	(*ResumeConnectorRequest)(nil),    // 61: junction.v1.ResumeConnectorRequest
-	(*ResumeConnectorResponse)(nil),   // 62: junction.v1.ResumeConnectorResponse
-	(*DeleteConnectorRequest)(nil),    // 63: junction.v1.DeleteConnectorRequest
-	(*DeleteConnectorResponse)(nil),   // 64: junction.v1.DeleteConnectorResponse
-	(*Plugin)(nil),                    // 65: junction.v1.Plugin
-	(*ListPluginsRequest)(nil),        // 66: junction.v1.ListPluginsRequest
-	(*ListPluginsResponse)(nil),       // 67: junction.v1.ListPluginsResponse
-	(*ErrorInfo)(nil),                 // 68: junction.v1.ErrorInfo
-	(*durationpb.Duration)(nil),       // 69: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),     // 70: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 71: google.protobuf.FieldMask
+	(*ConnectorCounters)(nil),         // 50: junction.v1.ConnectorCounters
+	(*ApplyConnectorRequest)(nil),     // 51: junction.v1.ApplyConnectorRequest
+	(*ApplyConnectorResponse)(nil),    // 52: junction.v1.ApplyConnectorResponse
+	(*DefinitionError)(nil),           // 53: junction.v1.DefinitionError
+	(*ValidateConnectorRequest)(nil),  // 54: junction.v1.ValidateConnectorRequest
+	(*ValidateConnectorResponse)(nil), // 55: junction.v1.ValidateConnectorResponse
+	(*ListConnectorsRequest)(nil),     // 56: junction.v1.ListConnectorsRequest
+	(*ListConnectorsResponse)(nil),    // 57: junction.v1.ListConnectorsResponse
+	(*GetConnectorRequest)(nil),       // 58: junction.v1.GetConnectorRequest
+	(*GetConnectorResponse)(nil),      // 59: junction.v1.GetConnectorResponse
+	(*PauseConnectorRequest)(nil),     // 60: junction.v1.PauseConnectorRequest
+	(*PauseConnectorResponse)(nil),    // 61: junction.v1.PauseConnectorResponse
+	(*ResumeConnectorRequest)(nil),    // 62: junction.v1.ResumeConnectorRequest
+	(*ResumeConnectorResponse)(nil),   // 63: junction.v1.ResumeConnectorResponse
+	(*DeleteConnectorRequest)(nil),    // 64: junction.v1.DeleteConnectorRequest
+	(*DeleteConnectorResponse)(nil),   // 65: junction.v1.DeleteConnectorResponse
+	(*Plugin)(nil),                    // 66: junction.v1.Plugin
+	(*ListPluginsRequest)(nil),        // 67: junction.v1.ListPluginsRequest
+	(*ListPluginsResponse)(nil),       // 68: junction.v1.ListPluginsResponse
+	(*ErrorInfo)(nil),                 // 69: junction.v1.ErrorInfo
+	(*durationpb.Duration)(nil),       // 70: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),     // 71: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 72: google.protobuf.FieldMask
 }
 var file_junction_v1_junction_proto_depIdxs = []int32{
-	69, // 0: junction.v1.Retention.max_age:type_name -> google.protobuf.Duration
+	70, // 0: junction.v1.Retention.max_age:type_name -> google.protobuf.Duration
 	0,  // 1: junction.v1.Station.storage:type_name -> junction.v1.StorageType
 	4,  // 2: junction.v1.Station.retention:type_name -> junction.v1.Retention
 	1,  // 3: junction.v1.Station.fsync:type_name -> junction.v1.FsyncPolicy
-	69, // 4: junction.v1.Station.dedup_window:type_name -> google.protobuf.Duration
-	70, // 5: junction.v1.Station.created_at:type_name -> google.protobuf.Timestamp
+	70, // 4: junction.v1.Station.dedup_window:type_name -> google.protobuf.Duration
+	71, // 5: junction.v1.Station.created_at:type_name -> google.protobuf.Timestamp
 	6,  // 6: junction.v1.StationStats.partitions:type_name -> junction.v1.PartitionStats
 	5,  // 7: junction.v1.CreateStationRequest.station:type_name -> junction.v1.Station
 	5,  // 8: junction.v1.CreateStationResponse.station:type_name -> junction.v1.Station
@@ -4579,19 +4701,19 @@ var file_junction_v1_junction_proto_depIdxs = []int32{
 	5,  // 11: junction.v1.ListStationsResponse.stations:type_name -> junction.v1.Station
 	7,  // 12: junction.v1.ListStationsResponse.stats:type_name -> junction.v1.StationStats
 	5,  // 13: junction.v1.UpdateStationRequest.station:type_name -> junction.v1.Station
-	71, // 14: junction.v1.UpdateStationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	72, // 14: junction.v1.UpdateStationRequest.update_mask:type_name -> google.protobuf.FieldMask
 	5,  // 15: junction.v1.UpdateStationResponse.station:type_name -> junction.v1.Station
 	18, // 16: junction.v1.Message.headers:type_name -> junction.v1.Header
 	19, // 17: junction.v1.ProduceRequest.messages:type_name -> junction.v1.Message
 	20, // 18: junction.v1.ProduceResponse.results:type_name -> junction.v1.ProduceResult
 	19, // 19: junction.v1.ProduceStreamRequest.messages:type_name -> junction.v1.Message
 	20, // 20: junction.v1.ProduceStreamResponse.results:type_name -> junction.v1.ProduceResult
-	68, // 21: junction.v1.ProduceStreamResponse.error_info:type_name -> junction.v1.ErrorInfo
-	70, // 22: junction.v1.StartPosition.time:type_name -> google.protobuf.Timestamp
-	69, // 23: junction.v1.GroupConfig.ack_deadline:type_name -> google.protobuf.Duration
-	70, // 24: junction.v1.Delivery.timestamp:type_name -> google.protobuf.Timestamp
+	69, // 21: junction.v1.ProduceStreamResponse.error_info:type_name -> junction.v1.ErrorInfo
+	71, // 22: junction.v1.StartPosition.time:type_name -> google.protobuf.Timestamp
+	70, // 23: junction.v1.GroupConfig.ack_deadline:type_name -> google.protobuf.Duration
+	71, // 24: junction.v1.Delivery.timestamp:type_name -> google.protobuf.Timestamp
 	18, // 25: junction.v1.Delivery.headers:type_name -> junction.v1.Header
-	69, // 26: junction.v1.PullRequest.max_wait:type_name -> google.protobuf.Duration
+	70, // 26: junction.v1.PullRequest.max_wait:type_name -> google.protobuf.Duration
 	25, // 27: junction.v1.PullRequest.start:type_name -> junction.v1.StartPosition
 	26, // 28: junction.v1.PullRequest.config:type_name -> junction.v1.GroupConfig
 	27, // 29: junction.v1.PullResponse.messages:type_name -> junction.v1.Delivery
@@ -4600,10 +4722,10 @@ var file_junction_v1_junction_proto_depIdxs = []int32{
 	27, // 32: junction.v1.ConsumeResponse.messages:type_name -> junction.v1.Delivery
 	32, // 33: junction.v1.AckRequest.messages:type_name -> junction.v1.MessageRefs
 	32, // 34: junction.v1.NackRequest.messages:type_name -> junction.v1.MessageRefs
-	69, // 35: junction.v1.NackRequest.delay:type_name -> google.protobuf.Duration
+	70, // 35: junction.v1.NackRequest.delay:type_name -> google.protobuf.Duration
 	26, // 36: junction.v1.Group.config:type_name -> junction.v1.GroupConfig
 	37, // 37: junction.v1.Group.partitions:type_name -> junction.v1.PartitionLag
-	70, // 38: junction.v1.Group.created_at:type_name -> google.protobuf.Timestamp
+	71, // 38: junction.v1.Group.created_at:type_name -> google.protobuf.Timestamp
 	25, // 39: junction.v1.CreateGroupRequest.start:type_name -> junction.v1.StartPosition
 	26, // 40: junction.v1.CreateGroupRequest.config:type_name -> junction.v1.GroupConfig
 	38, // 41: junction.v1.CreateGroupResponse.group:type_name -> junction.v1.Group
@@ -4612,70 +4734,72 @@ var file_junction_v1_junction_proto_depIdxs = []int32{
 	25, // 44: junction.v1.ResetGroupOffsetRequest.start:type_name -> junction.v1.StartPosition
 	38, // 45: junction.v1.ResetGroupOffsetResponse.group:type_name -> junction.v1.Group
 	2,  // 46: junction.v1.ConnectorStatus.state:type_name -> junction.v1.ConnectorState
-	70, // 47: junction.v1.ConnectorStatus.last_error_at:type_name -> google.protobuf.Timestamp
-	70, // 48: junction.v1.ConnectorStatus.started_at:type_name -> google.protobuf.Timestamp
-	49, // 49: junction.v1.ApplyConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	52, // 50: junction.v1.ValidateConnectorResponse.errors:type_name -> junction.v1.DefinitionError
-	49, // 51: junction.v1.ListConnectorsResponse.connectors:type_name -> junction.v1.ConnectorStatus
-	49, // 52: junction.v1.GetConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	49, // 53: junction.v1.PauseConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	49, // 54: junction.v1.ResumeConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	65, // 55: junction.v1.ListPluginsResponse.plugins:type_name -> junction.v1.Plugin
-	3,  // 56: junction.v1.ErrorInfo.reason:type_name -> junction.v1.ErrorReason
-	52, // 57: junction.v1.ErrorInfo.definition_errors:type_name -> junction.v1.DefinitionError
-	8,  // 58: junction.v1.StationService.CreateStation:input_type -> junction.v1.CreateStationRequest
-	10, // 59: junction.v1.StationService.GetStation:input_type -> junction.v1.GetStationRequest
-	12, // 60: junction.v1.StationService.ListStations:input_type -> junction.v1.ListStationsRequest
-	14, // 61: junction.v1.StationService.UpdateStation:input_type -> junction.v1.UpdateStationRequest
-	16, // 62: junction.v1.StationService.DeleteStation:input_type -> junction.v1.DeleteStationRequest
-	21, // 63: junction.v1.MessageService.Produce:input_type -> junction.v1.ProduceRequest
-	23, // 64: junction.v1.MessageService.ProduceStream:input_type -> junction.v1.ProduceStreamRequest
-	28, // 65: junction.v1.MessageService.Pull:input_type -> junction.v1.PullRequest
-	30, // 66: junction.v1.MessageService.Consume:input_type -> junction.v1.ConsumeRequest
-	33, // 67: junction.v1.MessageService.Ack:input_type -> junction.v1.AckRequest
-	35, // 68: junction.v1.MessageService.Nack:input_type -> junction.v1.NackRequest
-	39, // 69: junction.v1.GroupService.CreateGroup:input_type -> junction.v1.CreateGroupRequest
-	41, // 70: junction.v1.GroupService.ListGroups:input_type -> junction.v1.ListGroupsRequest
-	43, // 71: junction.v1.GroupService.DescribeGroup:input_type -> junction.v1.DescribeGroupRequest
-	45, // 72: junction.v1.GroupService.DeleteGroup:input_type -> junction.v1.DeleteGroupRequest
-	47, // 73: junction.v1.GroupService.ResetGroupOffset:input_type -> junction.v1.ResetGroupOffsetRequest
-	50, // 74: junction.v1.ConnectorService.ApplyConnector:input_type -> junction.v1.ApplyConnectorRequest
-	53, // 75: junction.v1.ConnectorService.ValidateConnector:input_type -> junction.v1.ValidateConnectorRequest
-	55, // 76: junction.v1.ConnectorService.ListConnectors:input_type -> junction.v1.ListConnectorsRequest
-	57, // 77: junction.v1.ConnectorService.GetConnector:input_type -> junction.v1.GetConnectorRequest
-	59, // 78: junction.v1.ConnectorService.PauseConnector:input_type -> junction.v1.PauseConnectorRequest
-	61, // 79: junction.v1.ConnectorService.ResumeConnector:input_type -> junction.v1.ResumeConnectorRequest
-	63, // 80: junction.v1.ConnectorService.DeleteConnector:input_type -> junction.v1.DeleteConnectorRequest
-	66, // 81: junction.v1.ConnectorService.ListPlugins:input_type -> junction.v1.ListPluginsRequest
-	9,  // 82: junction.v1.StationService.CreateStation:output_type -> junction.v1.CreateStationResponse
-	11, // 83: junction.v1.StationService.GetStation:output_type -> junction.v1.GetStationResponse
-	13, // 84: junction.v1.StationService.ListStations:output_type -> junction.v1.ListStationsResponse
-	15, // 85: junction.v1.StationService.UpdateStation:output_type -> junction.v1.UpdateStationResponse
-	17, // 86: junction.v1.StationService.DeleteStation:output_type -> junction.v1.DeleteStationResponse
-	22, // 87: junction.v1.MessageService.Produce:output_type -> junction.v1.ProduceResponse
-	24, // 88: junction.v1.MessageService.ProduceStream:output_type -> junction.v1.ProduceStreamResponse
-	29, // 89: junction.v1.MessageService.Pull:output_type -> junction.v1.PullResponse
-	31, // 90: junction.v1.MessageService.Consume:output_type -> junction.v1.ConsumeResponse
-	34, // 91: junction.v1.MessageService.Ack:output_type -> junction.v1.AckResponse
-	36, // 92: junction.v1.MessageService.Nack:output_type -> junction.v1.NackResponse
-	40, // 93: junction.v1.GroupService.CreateGroup:output_type -> junction.v1.CreateGroupResponse
-	42, // 94: junction.v1.GroupService.ListGroups:output_type -> junction.v1.ListGroupsResponse
-	44, // 95: junction.v1.GroupService.DescribeGroup:output_type -> junction.v1.DescribeGroupResponse
-	46, // 96: junction.v1.GroupService.DeleteGroup:output_type -> junction.v1.DeleteGroupResponse
-	48, // 97: junction.v1.GroupService.ResetGroupOffset:output_type -> junction.v1.ResetGroupOffsetResponse
-	51, // 98: junction.v1.ConnectorService.ApplyConnector:output_type -> junction.v1.ApplyConnectorResponse
-	54, // 99: junction.v1.ConnectorService.ValidateConnector:output_type -> junction.v1.ValidateConnectorResponse
-	56, // 100: junction.v1.ConnectorService.ListConnectors:output_type -> junction.v1.ListConnectorsResponse
-	58, // 101: junction.v1.ConnectorService.GetConnector:output_type -> junction.v1.GetConnectorResponse
-	60, // 102: junction.v1.ConnectorService.PauseConnector:output_type -> junction.v1.PauseConnectorResponse
-	62, // 103: junction.v1.ConnectorService.ResumeConnector:output_type -> junction.v1.ResumeConnectorResponse
-	64, // 104: junction.v1.ConnectorService.DeleteConnector:output_type -> junction.v1.DeleteConnectorResponse
-	67, // 105: junction.v1.ConnectorService.ListPlugins:output_type -> junction.v1.ListPluginsResponse
-	82, // [82:106] is the sub-list for method output_type
-	58, // [58:82] is the sub-list for method input_type
-	58, // [58:58] is the sub-list for extension type_name
-	58, // [58:58] is the sub-list for extension extendee
-	0,  // [0:58] is the sub-list for field type_name
+	71, // 47: junction.v1.ConnectorStatus.last_error_at:type_name -> google.protobuf.Timestamp
+	71, // 48: junction.v1.ConnectorStatus.started_at:type_name -> google.protobuf.Timestamp
+	50, // 49: junction.v1.ConnectorStatus.run:type_name -> junction.v1.ConnectorCounters
+	50, // 50: junction.v1.ConnectorStatus.total:type_name -> junction.v1.ConnectorCounters
+	49, // 51: junction.v1.ApplyConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	53, // 52: junction.v1.ValidateConnectorResponse.errors:type_name -> junction.v1.DefinitionError
+	49, // 53: junction.v1.ListConnectorsResponse.connectors:type_name -> junction.v1.ConnectorStatus
+	49, // 54: junction.v1.GetConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	49, // 55: junction.v1.PauseConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	49, // 56: junction.v1.ResumeConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	66, // 57: junction.v1.ListPluginsResponse.plugins:type_name -> junction.v1.Plugin
+	3,  // 58: junction.v1.ErrorInfo.reason:type_name -> junction.v1.ErrorReason
+	53, // 59: junction.v1.ErrorInfo.definition_errors:type_name -> junction.v1.DefinitionError
+	8,  // 60: junction.v1.StationService.CreateStation:input_type -> junction.v1.CreateStationRequest
+	10, // 61: junction.v1.StationService.GetStation:input_type -> junction.v1.GetStationRequest
+	12, // 62: junction.v1.StationService.ListStations:input_type -> junction.v1.ListStationsRequest
+	14, // 63: junction.v1.StationService.UpdateStation:input_type -> junction.v1.UpdateStationRequest
+	16, // 64: junction.v1.StationService.DeleteStation:input_type -> junction.v1.DeleteStationRequest
+	21, // 65: junction.v1.MessageService.Produce:input_type -> junction.v1.ProduceRequest
+	23, // 66: junction.v1.MessageService.ProduceStream:input_type -> junction.v1.ProduceStreamRequest
+	28, // 67: junction.v1.MessageService.Pull:input_type -> junction.v1.PullRequest
+	30, // 68: junction.v1.MessageService.Consume:input_type -> junction.v1.ConsumeRequest
+	33, // 69: junction.v1.MessageService.Ack:input_type -> junction.v1.AckRequest
+	35, // 70: junction.v1.MessageService.Nack:input_type -> junction.v1.NackRequest
+	39, // 71: junction.v1.GroupService.CreateGroup:input_type -> junction.v1.CreateGroupRequest
+	41, // 72: junction.v1.GroupService.ListGroups:input_type -> junction.v1.ListGroupsRequest
+	43, // 73: junction.v1.GroupService.DescribeGroup:input_type -> junction.v1.DescribeGroupRequest
+	45, // 74: junction.v1.GroupService.DeleteGroup:input_type -> junction.v1.DeleteGroupRequest
+	47, // 75: junction.v1.GroupService.ResetGroupOffset:input_type -> junction.v1.ResetGroupOffsetRequest
+	51, // 76: junction.v1.ConnectorService.ApplyConnector:input_type -> junction.v1.ApplyConnectorRequest
+	54, // 77: junction.v1.ConnectorService.ValidateConnector:input_type -> junction.v1.ValidateConnectorRequest
+	56, // 78: junction.v1.ConnectorService.ListConnectors:input_type -> junction.v1.ListConnectorsRequest
+	58, // 79: junction.v1.ConnectorService.GetConnector:input_type -> junction.v1.GetConnectorRequest
+	60, // 80: junction.v1.ConnectorService.PauseConnector:input_type -> junction.v1.PauseConnectorRequest
+	62, // 81: junction.v1.ConnectorService.ResumeConnector:input_type -> junction.v1.ResumeConnectorRequest
+	64, // 82: junction.v1.ConnectorService.DeleteConnector:input_type -> junction.v1.DeleteConnectorRequest
+	67, // 83: junction.v1.ConnectorService.ListPlugins:input_type -> junction.v1.ListPluginsRequest
+	9,  // 84: junction.v1.StationService.CreateStation:output_type -> junction.v1.CreateStationResponse
+	11, // 85: junction.v1.StationService.GetStation:output_type -> junction.v1.GetStationResponse
+	13, // 86: junction.v1.StationService.ListStations:output_type -> junction.v1.ListStationsResponse
+	15, // 87: junction.v1.StationService.UpdateStation:output_type -> junction.v1.UpdateStationResponse
+	17, // 88: junction.v1.StationService.DeleteStation:output_type -> junction.v1.DeleteStationResponse
+	22, // 89: junction.v1.MessageService.Produce:output_type -> junction.v1.ProduceResponse
+	24, // 90: junction.v1.MessageService.ProduceStream:output_type -> junction.v1.ProduceStreamResponse
+	29, // 91: junction.v1.MessageService.Pull:output_type -> junction.v1.PullResponse
+	31, // 92: junction.v1.MessageService.Consume:output_type -> junction.v1.ConsumeResponse
+	34, // 93: junction.v1.MessageService.Ack:output_type -> junction.v1.AckResponse
+	36, // 94: junction.v1.MessageService.Nack:output_type -> junction.v1.NackResponse
+	40, // 95: junction.v1.GroupService.CreateGroup:output_type -> junction.v1.CreateGroupResponse
+	42, // 96: junction.v1.GroupService.ListGroups:output_type -> junction.v1.ListGroupsResponse
+	44, // 97: junction.v1.GroupService.DescribeGroup:output_type -> junction.v1.DescribeGroupResponse
+	46, // 98: junction.v1.GroupService.DeleteGroup:output_type -> junction.v1.DeleteGroupResponse
+	48, // 99: junction.v1.GroupService.ResetGroupOffset:output_type -> junction.v1.ResetGroupOffsetResponse
+	52, // 100: junction.v1.ConnectorService.ApplyConnector:output_type -> junction.v1.ApplyConnectorResponse
+	55, // 101: junction.v1.ConnectorService.ValidateConnector:output_type -> junction.v1.ValidateConnectorResponse
+	57, // 102: junction.v1.ConnectorService.ListConnectors:output_type -> junction.v1.ListConnectorsResponse
+	59, // 103: junction.v1.ConnectorService.GetConnector:output_type -> junction.v1.GetConnectorResponse
+	61, // 104: junction.v1.ConnectorService.PauseConnector:output_type -> junction.v1.PauseConnectorResponse
+	63, // 105: junction.v1.ConnectorService.ResumeConnector:output_type -> junction.v1.ResumeConnectorResponse
+	65, // 106: junction.v1.ConnectorService.DeleteConnector:output_type -> junction.v1.DeleteConnectorResponse
+	68, // 107: junction.v1.ConnectorService.ListPlugins:output_type -> junction.v1.ListPluginsResponse
+	84, // [84:108] is the sub-list for method output_type
+	60, // [60:84] is the sub-list for method input_type
+	60, // [60:60] is the sub-list for extension type_name
+	60, // [60:60] is the sub-list for extension extendee
+	0,  // [0:60] is the sub-list for field type_name
 }
 
 func init() { file_junction_v1_junction_proto_init() }
@@ -4695,7 +4819,7 @@ func file_junction_v1_junction_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_junction_v1_junction_proto_rawDesc), len(file_junction_v1_junction_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   65,
+			NumMessages:   66,
 			NumExtensions: 0,
 			NumServices:   4,
 		},
