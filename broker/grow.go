@@ -52,6 +52,7 @@ func (b *Broker) growPartitions(st *station, cfg StationConfig) error {
 		groups:   make(map[string]*group, len(groups)),
 	}
 	nst.cfg.Store(&cfg)
+	nst.dlqErr.Store(st.dlqErr.Load())
 	for name, g := range groups {
 		g.shutdown()
 		if ng := g.regrow(nst); ng != nil {
