@@ -3616,8 +3616,14 @@ type ConnectorStatus struct {
 	// Source: the last checkpointed position, as text.
 	Checkpoint string `protobuf:"bytes,15,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
 	// The plugin config with secret fields redacted.
-	ConfigJson    string                 `protobuf:"bytes,16,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
-	StartedAt     *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	ConfigJson string                 `protobuf:"bytes,16,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
+	StartedAt  *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	// The counters of the current run (since the plugin last started; its
+	// records_* are records_in, records_out and records_rejected above) and
+	// of the connector's whole life (since it was created: kept across
+	// pauses, restarts, updates and broker restarts).
+	Run           *ConnectorCounters `protobuf:"bytes,18,opt,name=run,proto3" json:"run,omitempty"`
+	Total         *ConnectorCounters `protobuf:"bytes,19,opt,name=total,proto3" json:"total,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3771,6 +3777,110 @@ func (x *ConnectorStatus) GetStartedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ConnectorStatus) GetRun() *ConnectorCounters {
+	if x != nil {
+		return x.Run
+	}
+	return nil
+}
+
+func (x *ConnectorStatus) GetTotal() *ConnectorCounters {
+	if x != nil {
+		return x.Total
+	}
+	return nil
+}
+
+// ConnectorCounters count what a connector moved.
+type ConnectorCounters struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Records read from the input side, written to the output side, and
+	// sent to the dead-letter station.
+	RecordsIn       uint64 `protobuf:"varint,1,opt,name=records_in,json=recordsIn,proto3" json:"records_in,omitempty"`
+	RecordsOut      uint64 `protobuf:"varint,2,opt,name=records_out,json=recordsOut,proto3" json:"records_out,omitempty"`
+	RecordsRejected uint64 `protobuf:"varint,3,opt,name=records_rejected,json=recordsRejected,proto3" json:"records_rejected,omitempty"`
+	// Bytes of the keys and values of those records.
+	BytesIn  uint64 `protobuf:"varint,4,opt,name=bytes_in,json=bytesIn,proto3" json:"bytes_in,omitempty"`
+	BytesOut uint64 `protobuf:"varint,5,opt,name=bytes_out,json=bytesOut,proto3" json:"bytes_out,omitempty"`
+	// Runs that ended in an error (each is followed by a restart, or the
+	// connector failing).
+	Errors        uint64 `protobuf:"varint,6,opt,name=errors,proto3" json:"errors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConnectorCounters) Reset() {
+	*x = ConnectorCounters{}
+	mi := &file_junction_v1_junction_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConnectorCounters) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConnectorCounters) ProtoMessage() {}
+
+func (x *ConnectorCounters) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConnectorCounters.ProtoReflect.Descriptor instead.
+func (*ConnectorCounters) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *ConnectorCounters) GetRecordsIn() uint64 {
+	if x != nil {
+		return x.RecordsIn
+	}
+	return 0
+}
+
+func (x *ConnectorCounters) GetRecordsOut() uint64 {
+	if x != nil {
+		return x.RecordsOut
+	}
+	return 0
+}
+
+func (x *ConnectorCounters) GetRecordsRejected() uint64 {
+	if x != nil {
+		return x.RecordsRejected
+	}
+	return 0
+}
+
+func (x *ConnectorCounters) GetBytesIn() uint64 {
+	if x != nil {
+		return x.BytesIn
+	}
+	return 0
+}
+
+func (x *ConnectorCounters) GetBytesOut() uint64 {
+	if x != nil {
+		return x.BytesOut
+	}
+	return 0
+}
+
+func (x *ConnectorCounters) GetErrors() uint64 {
+	if x != nil {
+		return x.Errors
+	}
+	return 0
+}
+
 type ApplyConnectorRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The definition file's name, for error messages.
@@ -3783,7 +3893,7 @@ type ApplyConnectorRequest struct {
 
 func (x *ApplyConnectorRequest) Reset() {
 	*x = ApplyConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[50]
+	mi := &file_junction_v1_junction_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3795,7 +3905,7 @@ func (x *ApplyConnectorRequest) String() string {
 func (*ApplyConnectorRequest) ProtoMessage() {}
 
 func (x *ApplyConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[50]
+	mi := &file_junction_v1_junction_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3808,7 +3918,7 @@ func (x *ApplyConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyConnectorRequest.ProtoReflect.Descriptor instead.
 func (*ApplyConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{50}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ApplyConnectorRequest) GetFileName() string {
@@ -3837,7 +3947,7 @@ type ApplyConnectorResponse struct {
 
 func (x *ApplyConnectorResponse) Reset() {
 	*x = ApplyConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[51]
+	mi := &file_junction_v1_junction_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3849,7 +3959,7 @@ func (x *ApplyConnectorResponse) String() string {
 func (*ApplyConnectorResponse) ProtoMessage() {}
 
 func (x *ApplyConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[51]
+	mi := &file_junction_v1_junction_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3862,7 +3972,7 @@ func (x *ApplyConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyConnectorResponse.ProtoReflect.Descriptor instead.
 func (*ApplyConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{51}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ApplyConnectorResponse) GetConnector() *ConnectorStatus {
@@ -3900,7 +4010,7 @@ type DefinitionError struct {
 
 func (x *DefinitionError) Reset() {
 	*x = DefinitionError{}
-	mi := &file_junction_v1_junction_proto_msgTypes[52]
+	mi := &file_junction_v1_junction_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3912,7 +4022,7 @@ func (x *DefinitionError) String() string {
 func (*DefinitionError) ProtoMessage() {}
 
 func (x *DefinitionError) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[52]
+	mi := &file_junction_v1_junction_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3925,7 +4035,7 @@ func (x *DefinitionError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DefinitionError.ProtoReflect.Descriptor instead.
 func (*DefinitionError) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{52}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *DefinitionError) GetFile() string {
@@ -3973,7 +4083,7 @@ type ValidateConnectorRequest struct {
 
 func (x *ValidateConnectorRequest) Reset() {
 	*x = ValidateConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[53]
+	mi := &file_junction_v1_junction_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3985,7 +4095,7 @@ func (x *ValidateConnectorRequest) String() string {
 func (*ValidateConnectorRequest) ProtoMessage() {}
 
 func (x *ValidateConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[53]
+	mi := &file_junction_v1_junction_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3998,7 +4108,7 @@ func (x *ValidateConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateConnectorRequest.ProtoReflect.Descriptor instead.
 func (*ValidateConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{53}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ValidateConnectorRequest) GetFileName() string {
@@ -4026,7 +4136,7 @@ type ValidateConnectorResponse struct {
 
 func (x *ValidateConnectorResponse) Reset() {
 	*x = ValidateConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[54]
+	mi := &file_junction_v1_junction_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4038,7 +4148,7 @@ func (x *ValidateConnectorResponse) String() string {
 func (*ValidateConnectorResponse) ProtoMessage() {}
 
 func (x *ValidateConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[54]
+	mi := &file_junction_v1_junction_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4051,7 +4161,7 @@ func (x *ValidateConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateConnectorResponse.ProtoReflect.Descriptor instead.
 func (*ValidateConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{54}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ValidateConnectorResponse) GetErrors() []*DefinitionError {
@@ -4076,7 +4186,7 @@ type ListConnectorsRequest struct {
 
 func (x *ListConnectorsRequest) Reset() {
 	*x = ListConnectorsRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[55]
+	mi := &file_junction_v1_junction_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4088,7 +4198,7 @@ func (x *ListConnectorsRequest) String() string {
 func (*ListConnectorsRequest) ProtoMessage() {}
 
 func (x *ListConnectorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[55]
+	mi := &file_junction_v1_junction_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4101,7 +4211,7 @@ func (x *ListConnectorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectorsRequest.ProtoReflect.Descriptor instead.
 func (*ListConnectorsRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{55}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{56}
 }
 
 type ListConnectorsResponse struct {
@@ -4113,7 +4223,7 @@ type ListConnectorsResponse struct {
 
 func (x *ListConnectorsResponse) Reset() {
 	*x = ListConnectorsResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[56]
+	mi := &file_junction_v1_junction_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4125,7 +4235,7 @@ func (x *ListConnectorsResponse) String() string {
 func (*ListConnectorsResponse) ProtoMessage() {}
 
 func (x *ListConnectorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[56]
+	mi := &file_junction_v1_junction_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4138,7 +4248,7 @@ func (x *ListConnectorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectorsResponse.ProtoReflect.Descriptor instead.
 func (*ListConnectorsResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{56}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ListConnectorsResponse) GetConnectors() []*ConnectorStatus {
@@ -4157,7 +4267,7 @@ type GetConnectorRequest struct {
 
 func (x *GetConnectorRequest) Reset() {
 	*x = GetConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[57]
+	mi := &file_junction_v1_junction_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4169,7 +4279,7 @@ func (x *GetConnectorRequest) String() string {
 func (*GetConnectorRequest) ProtoMessage() {}
 
 func (x *GetConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[57]
+	mi := &file_junction_v1_junction_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4182,7 +4292,7 @@ func (x *GetConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConnectorRequest.ProtoReflect.Descriptor instead.
 func (*GetConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{57}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *GetConnectorRequest) GetName() string {
@@ -4201,7 +4311,7 @@ type GetConnectorResponse struct {
 
 func (x *GetConnectorResponse) Reset() {
 	*x = GetConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[58]
+	mi := &file_junction_v1_junction_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4213,7 +4323,7 @@ func (x *GetConnectorResponse) String() string {
 func (*GetConnectorResponse) ProtoMessage() {}
 
 func (x *GetConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[58]
+	mi := &file_junction_v1_junction_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4226,7 +4336,7 @@ func (x *GetConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConnectorResponse.ProtoReflect.Descriptor instead.
 func (*GetConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{58}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *GetConnectorResponse) GetConnector() *ConnectorStatus {
@@ -4245,7 +4355,7 @@ type PauseConnectorRequest struct {
 
 func (x *PauseConnectorRequest) Reset() {
 	*x = PauseConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[59]
+	mi := &file_junction_v1_junction_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4257,7 +4367,7 @@ func (x *PauseConnectorRequest) String() string {
 func (*PauseConnectorRequest) ProtoMessage() {}
 
 func (x *PauseConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[59]
+	mi := &file_junction_v1_junction_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4270,7 +4380,7 @@ func (x *PauseConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseConnectorRequest.ProtoReflect.Descriptor instead.
 func (*PauseConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{59}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *PauseConnectorRequest) GetName() string {
@@ -4289,7 +4399,7 @@ type PauseConnectorResponse struct {
 
 func (x *PauseConnectorResponse) Reset() {
 	*x = PauseConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[60]
+	mi := &file_junction_v1_junction_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4301,7 +4411,7 @@ func (x *PauseConnectorResponse) String() string {
 func (*PauseConnectorResponse) ProtoMessage() {}
 
 func (x *PauseConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[60]
+	mi := &file_junction_v1_junction_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4314,7 +4424,7 @@ func (x *PauseConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseConnectorResponse.ProtoReflect.Descriptor instead.
 func (*PauseConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{60}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *PauseConnectorResponse) GetConnector() *ConnectorStatus {
@@ -4333,7 +4443,7 @@ type ResumeConnectorRequest struct {
 
 func (x *ResumeConnectorRequest) Reset() {
 	*x = ResumeConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[61]
+	mi := &file_junction_v1_junction_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4345,7 +4455,7 @@ func (x *ResumeConnectorRequest) String() string {
 func (*ResumeConnectorRequest) ProtoMessage() {}
 
 func (x *ResumeConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[61]
+	mi := &file_junction_v1_junction_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4358,7 +4468,7 @@ func (x *ResumeConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeConnectorRequest.ProtoReflect.Descriptor instead.
 func (*ResumeConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{61}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ResumeConnectorRequest) GetName() string {
@@ -4377,7 +4487,7 @@ type ResumeConnectorResponse struct {
 
 func (x *ResumeConnectorResponse) Reset() {
 	*x = ResumeConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[62]
+	mi := &file_junction_v1_junction_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4389,7 +4499,7 @@ func (x *ResumeConnectorResponse) String() string {
 func (*ResumeConnectorResponse) ProtoMessage() {}
 
 func (x *ResumeConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[62]
+	mi := &file_junction_v1_junction_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4402,7 +4512,7 @@ func (x *ResumeConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeConnectorResponse.ProtoReflect.Descriptor instead.
 func (*ResumeConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{62}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ResumeConnectorResponse) GetConnector() *ConnectorStatus {
@@ -4421,7 +4531,7 @@ type DeleteConnectorRequest struct {
 
 func (x *DeleteConnectorRequest) Reset() {
 	*x = DeleteConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[63]
+	mi := &file_junction_v1_junction_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4433,7 +4543,7 @@ func (x *DeleteConnectorRequest) String() string {
 func (*DeleteConnectorRequest) ProtoMessage() {}
 
 func (x *DeleteConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[63]
+	mi := &file_junction_v1_junction_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4446,7 +4556,7 @@ func (x *DeleteConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteConnectorRequest.ProtoReflect.Descriptor instead.
 func (*DeleteConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{63}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *DeleteConnectorRequest) GetName() string {
@@ -4464,7 +4574,7 @@ type DeleteConnectorResponse struct {
 
 func (x *DeleteConnectorResponse) Reset() {
 	*x = DeleteConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[64]
+	mi := &file_junction_v1_junction_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4476,7 +4586,7 @@ func (x *DeleteConnectorResponse) String() string {
 func (*DeleteConnectorResponse) ProtoMessage() {}
 
 func (x *DeleteConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[64]
+	mi := &file_junction_v1_junction_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4489,7 +4599,7 @@ func (x *DeleteConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteConnectorResponse.ProtoReflect.Descriptor instead.
 func (*DeleteConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{64}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{65}
 }
 
 // Plugin is an installed connector plugin.
@@ -4506,7 +4616,7 @@ type Plugin struct {
 
 func (x *Plugin) Reset() {
 	*x = Plugin{}
-	mi := &file_junction_v1_junction_proto_msgTypes[65]
+	mi := &file_junction_v1_junction_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4518,7 +4628,7 @@ func (x *Plugin) String() string {
 func (*Plugin) ProtoMessage() {}
 
 func (x *Plugin) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[65]
+	mi := &file_junction_v1_junction_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4531,7 +4641,7 @@ func (x *Plugin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Plugin.ProtoReflect.Descriptor instead.
 func (*Plugin) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{65}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *Plugin) GetName() string {
@@ -4577,7 +4687,7 @@ type ListPluginsRequest struct {
 
 func (x *ListPluginsRequest) Reset() {
 	*x = ListPluginsRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[66]
+	mi := &file_junction_v1_junction_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4589,7 +4699,7 @@ func (x *ListPluginsRequest) String() string {
 func (*ListPluginsRequest) ProtoMessage() {}
 
 func (x *ListPluginsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[66]
+	mi := &file_junction_v1_junction_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4602,7 +4712,7 @@ func (x *ListPluginsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPluginsRequest.ProtoReflect.Descriptor instead.
 func (*ListPluginsRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{66}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{67}
 }
 
 type ListPluginsResponse struct {
@@ -4614,7 +4724,7 @@ type ListPluginsResponse struct {
 
 func (x *ListPluginsResponse) Reset() {
 	*x = ListPluginsResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[67]
+	mi := &file_junction_v1_junction_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4626,7 +4736,7 @@ func (x *ListPluginsResponse) String() string {
 func (*ListPluginsResponse) ProtoMessage() {}
 
 func (x *ListPluginsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[67]
+	mi := &file_junction_v1_junction_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4639,7 +4749,7 @@ func (x *ListPluginsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPluginsResponse.ProtoReflect.Descriptor instead.
 func (*ListPluginsResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{67}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *ListPluginsResponse) GetPlugins() []*Plugin {
@@ -4677,7 +4787,7 @@ type ErrorInfo struct {
 
 func (x *ErrorInfo) Reset() {
 	*x = ErrorInfo{}
-	mi := &file_junction_v1_junction_proto_msgTypes[68]
+	mi := &file_junction_v1_junction_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4689,7 +4799,7 @@ func (x *ErrorInfo) String() string {
 func (*ErrorInfo) ProtoMessage() {}
 
 func (x *ErrorInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[68]
+	mi := &file_junction_v1_junction_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4702,7 +4812,7 @@ func (x *ErrorInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorInfo.ProtoReflect.Descriptor instead.
 func (*ErrorInfo) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{68}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *ErrorInfo) GetReason() ErrorReason {
@@ -4795,7 +4905,7 @@ type StationSchema struct {
 
 func (x *StationSchema) Reset() {
 	*x = StationSchema{}
-	mi := &file_junction_v1_junction_proto_msgTypes[69]
+	mi := &file_junction_v1_junction_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4807,7 +4917,7 @@ func (x *StationSchema) String() string {
 func (*StationSchema) ProtoMessage() {}
 
 func (x *StationSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[69]
+	mi := &file_junction_v1_junction_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4820,7 +4930,7 @@ func (x *StationSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StationSchema.ProtoReflect.Descriptor instead.
 func (*StationSchema) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{69}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *StationSchema) GetName() string {
@@ -4857,7 +4967,7 @@ type SchemaFile struct {
 
 func (x *SchemaFile) Reset() {
 	*x = SchemaFile{}
-	mi := &file_junction_v1_junction_proto_msgTypes[70]
+	mi := &file_junction_v1_junction_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4869,7 +4979,7 @@ func (x *SchemaFile) String() string {
 func (*SchemaFile) ProtoMessage() {}
 
 func (x *SchemaFile) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[70]
+	mi := &file_junction_v1_junction_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4882,7 +4992,7 @@ func (x *SchemaFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaFile.ProtoReflect.Descriptor instead.
 func (*SchemaFile) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{70}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *SchemaFile) GetName() string {
@@ -4913,7 +5023,7 @@ type SchemaDefinition struct {
 
 func (x *SchemaDefinition) Reset() {
 	*x = SchemaDefinition{}
-	mi := &file_junction_v1_junction_proto_msgTypes[71]
+	mi := &file_junction_v1_junction_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4925,7 +5035,7 @@ func (x *SchemaDefinition) String() string {
 func (*SchemaDefinition) ProtoMessage() {}
 
 func (x *SchemaDefinition) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[71]
+	mi := &file_junction_v1_junction_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4938,7 +5048,7 @@ func (x *SchemaDefinition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaDefinition.ProtoReflect.Descriptor instead.
 func (*SchemaDefinition) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{71}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *SchemaDefinition) GetType() SchemaType {
@@ -4974,7 +5084,7 @@ type SchemaVersion struct {
 
 func (x *SchemaVersion) Reset() {
 	*x = SchemaVersion{}
-	mi := &file_junction_v1_junction_proto_msgTypes[72]
+	mi := &file_junction_v1_junction_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4986,7 +5096,7 @@ func (x *SchemaVersion) String() string {
 func (*SchemaVersion) ProtoMessage() {}
 
 func (x *SchemaVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[72]
+	mi := &file_junction_v1_junction_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4999,7 +5109,7 @@ func (x *SchemaVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaVersion.ProtoReflect.Descriptor instead.
 func (*SchemaVersion) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{72}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *SchemaVersion) GetVersion() uint32 {
@@ -5040,7 +5150,7 @@ type Schema struct {
 
 func (x *Schema) Reset() {
 	*x = Schema{}
-	mi := &file_junction_v1_junction_proto_msgTypes[73]
+	mi := &file_junction_v1_junction_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5052,7 +5162,7 @@ func (x *Schema) String() string {
 func (*Schema) ProtoMessage() {}
 
 func (x *Schema) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[73]
+	mi := &file_junction_v1_junction_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5065,7 +5175,7 @@ func (x *Schema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schema.ProtoReflect.Descriptor instead.
 func (*Schema) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{73}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *Schema) GetName() string {
@@ -5133,7 +5243,7 @@ type CompatibilityChange struct {
 
 func (x *CompatibilityChange) Reset() {
 	*x = CompatibilityChange{}
-	mi := &file_junction_v1_junction_proto_msgTypes[74]
+	mi := &file_junction_v1_junction_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5145,7 +5255,7 @@ func (x *CompatibilityChange) String() string {
 func (*CompatibilityChange) ProtoMessage() {}
 
 func (x *CompatibilityChange) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[74]
+	mi := &file_junction_v1_junction_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5158,7 +5268,7 @@ func (x *CompatibilityChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompatibilityChange.ProtoReflect.Descriptor instead.
 func (*CompatibilityChange) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{74}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *CompatibilityChange) GetVersion() uint32 {
@@ -5205,7 +5315,7 @@ type InvalidMessage struct {
 
 func (x *InvalidMessage) Reset() {
 	*x = InvalidMessage{}
-	mi := &file_junction_v1_junction_proto_msgTypes[75]
+	mi := &file_junction_v1_junction_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5217,7 +5327,7 @@ func (x *InvalidMessage) String() string {
 func (*InvalidMessage) ProtoMessage() {}
 
 func (x *InvalidMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[75]
+	mi := &file_junction_v1_junction_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5230,7 +5340,7 @@ func (x *InvalidMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvalidMessage.ProtoReflect.Descriptor instead.
 func (*InvalidMessage) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{75}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *InvalidMessage) GetIndex() uint32 {
@@ -5273,7 +5383,7 @@ type CreateSchemaRequest struct {
 
 func (x *CreateSchemaRequest) Reset() {
 	*x = CreateSchemaRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[76]
+	mi := &file_junction_v1_junction_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5285,7 +5395,7 @@ func (x *CreateSchemaRequest) String() string {
 func (*CreateSchemaRequest) ProtoMessage() {}
 
 func (x *CreateSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[76]
+	mi := &file_junction_v1_junction_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5298,7 +5408,7 @@ func (x *CreateSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSchemaRequest.ProtoReflect.Descriptor instead.
 func (*CreateSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{76}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *CreateSchemaRequest) GetName() string {
@@ -5332,7 +5442,7 @@ type CreateSchemaResponse struct {
 
 func (x *CreateSchemaResponse) Reset() {
 	*x = CreateSchemaResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[77]
+	mi := &file_junction_v1_junction_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5344,7 +5454,7 @@ func (x *CreateSchemaResponse) String() string {
 func (*CreateSchemaResponse) ProtoMessage() {}
 
 func (x *CreateSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[77]
+	mi := &file_junction_v1_junction_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5357,7 +5467,7 @@ func (x *CreateSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSchemaResponse.ProtoReflect.Descriptor instead.
 func (*CreateSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{77}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *CreateSchemaResponse) GetSchema() *Schema {
@@ -5387,7 +5497,7 @@ type UpdateSchemaRequest struct {
 
 func (x *UpdateSchemaRequest) Reset() {
 	*x = UpdateSchemaRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[78]
+	mi := &file_junction_v1_junction_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5399,7 +5509,7 @@ func (x *UpdateSchemaRequest) String() string {
 func (*UpdateSchemaRequest) ProtoMessage() {}
 
 func (x *UpdateSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[78]
+	mi := &file_junction_v1_junction_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5412,7 +5522,7 @@ func (x *UpdateSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSchemaRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{78}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *UpdateSchemaRequest) GetName() string {
@@ -5446,7 +5556,7 @@ type UpdateSchemaResponse struct {
 
 func (x *UpdateSchemaResponse) Reset() {
 	*x = UpdateSchemaResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[79]
+	mi := &file_junction_v1_junction_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5458,7 +5568,7 @@ func (x *UpdateSchemaResponse) String() string {
 func (*UpdateSchemaResponse) ProtoMessage() {}
 
 func (x *UpdateSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[79]
+	mi := &file_junction_v1_junction_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5471,7 +5581,7 @@ func (x *UpdateSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSchemaResponse.ProtoReflect.Descriptor instead.
 func (*UpdateSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{79}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *UpdateSchemaResponse) GetSchema() *Schema {
@@ -5499,7 +5609,7 @@ type GetSchemaRequest struct {
 
 func (x *GetSchemaRequest) Reset() {
 	*x = GetSchemaRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[80]
+	mi := &file_junction_v1_junction_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5511,7 +5621,7 @@ func (x *GetSchemaRequest) String() string {
 func (*GetSchemaRequest) ProtoMessage() {}
 
 func (x *GetSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[80]
+	mi := &file_junction_v1_junction_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5524,7 +5634,7 @@ func (x *GetSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSchemaRequest.ProtoReflect.Descriptor instead.
 func (*GetSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{80}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *GetSchemaRequest) GetName() string {
@@ -5551,7 +5661,7 @@ type GetSchemaResponse struct {
 
 func (x *GetSchemaResponse) Reset() {
 	*x = GetSchemaResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[81]
+	mi := &file_junction_v1_junction_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5563,7 +5673,7 @@ func (x *GetSchemaResponse) String() string {
 func (*GetSchemaResponse) ProtoMessage() {}
 
 func (x *GetSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[81]
+	mi := &file_junction_v1_junction_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5576,7 +5686,7 @@ func (x *GetSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSchemaResponse.ProtoReflect.Descriptor instead.
 func (*GetSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{81}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *GetSchemaResponse) GetSchema() *Schema {
@@ -5601,7 +5711,7 @@ type ListSchemasRequest struct {
 
 func (x *ListSchemasRequest) Reset() {
 	*x = ListSchemasRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[82]
+	mi := &file_junction_v1_junction_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5613,7 +5723,7 @@ func (x *ListSchemasRequest) String() string {
 func (*ListSchemasRequest) ProtoMessage() {}
 
 func (x *ListSchemasRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[82]
+	mi := &file_junction_v1_junction_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5626,7 +5736,7 @@ func (x *ListSchemasRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSchemasRequest.ProtoReflect.Descriptor instead.
 func (*ListSchemasRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{82}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{83}
 }
 
 type ListSchemasResponse struct {
@@ -5638,7 +5748,7 @@ type ListSchemasResponse struct {
 
 func (x *ListSchemasResponse) Reset() {
 	*x = ListSchemasResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[83]
+	mi := &file_junction_v1_junction_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5650,7 +5760,7 @@ func (x *ListSchemasResponse) String() string {
 func (*ListSchemasResponse) ProtoMessage() {}
 
 func (x *ListSchemasResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[83]
+	mi := &file_junction_v1_junction_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5663,7 +5773,7 @@ func (x *ListSchemasResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSchemasResponse.ProtoReflect.Descriptor instead.
 func (*ListSchemasResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{83}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *ListSchemasResponse) GetSchemas() []*Schema {
@@ -5682,7 +5792,7 @@ type DeleteSchemaRequest struct {
 
 func (x *DeleteSchemaRequest) Reset() {
 	*x = DeleteSchemaRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[84]
+	mi := &file_junction_v1_junction_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5694,7 +5804,7 @@ func (x *DeleteSchemaRequest) String() string {
 func (*DeleteSchemaRequest) ProtoMessage() {}
 
 func (x *DeleteSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[84]
+	mi := &file_junction_v1_junction_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5707,7 +5817,7 @@ func (x *DeleteSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSchemaRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{84}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *DeleteSchemaRequest) GetName() string {
@@ -5725,7 +5835,7 @@ type DeleteSchemaResponse struct {
 
 func (x *DeleteSchemaResponse) Reset() {
 	*x = DeleteSchemaResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[85]
+	mi := &file_junction_v1_junction_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5737,7 +5847,7 @@ func (x *DeleteSchemaResponse) String() string {
 func (*DeleteSchemaResponse) ProtoMessage() {}
 
 func (x *DeleteSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[85]
+	mi := &file_junction_v1_junction_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5750,7 +5860,7 @@ func (x *DeleteSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSchemaResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{85}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{86}
 }
 
 type AttachSchemaRequest struct {
@@ -5766,7 +5876,7 @@ type AttachSchemaRequest struct {
 
 func (x *AttachSchemaRequest) Reset() {
 	*x = AttachSchemaRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[86]
+	mi := &file_junction_v1_junction_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5778,7 +5888,7 @@ func (x *AttachSchemaRequest) String() string {
 func (*AttachSchemaRequest) ProtoMessage() {}
 
 func (x *AttachSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[86]
+	mi := &file_junction_v1_junction_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5791,7 +5901,7 @@ func (x *AttachSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachSchemaRequest.ProtoReflect.Descriptor instead.
 func (*AttachSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{86}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *AttachSchemaRequest) GetStation() string {
@@ -5831,7 +5941,7 @@ type AttachSchemaResponse struct {
 
 func (x *AttachSchemaResponse) Reset() {
 	*x = AttachSchemaResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[87]
+	mi := &file_junction_v1_junction_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5843,7 +5953,7 @@ func (x *AttachSchemaResponse) String() string {
 func (*AttachSchemaResponse) ProtoMessage() {}
 
 func (x *AttachSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[87]
+	mi := &file_junction_v1_junction_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5856,7 +5966,7 @@ func (x *AttachSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachSchemaResponse.ProtoReflect.Descriptor instead.
 func (*AttachSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{87}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *AttachSchemaResponse) GetStation() *Station {
@@ -5875,7 +5985,7 @@ type DetachSchemaRequest struct {
 
 func (x *DetachSchemaRequest) Reset() {
 	*x = DetachSchemaRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[88]
+	mi := &file_junction_v1_junction_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5887,7 +5997,7 @@ func (x *DetachSchemaRequest) String() string {
 func (*DetachSchemaRequest) ProtoMessage() {}
 
 func (x *DetachSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[88]
+	mi := &file_junction_v1_junction_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5900,7 +6010,7 @@ func (x *DetachSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DetachSchemaRequest.ProtoReflect.Descriptor instead.
 func (*DetachSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{88}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *DetachSchemaRequest) GetStation() string {
@@ -5919,7 +6029,7 @@ type DetachSchemaResponse struct {
 
 func (x *DetachSchemaResponse) Reset() {
 	*x = DetachSchemaResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[89]
+	mi := &file_junction_v1_junction_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5931,7 +6041,7 @@ func (x *DetachSchemaResponse) String() string {
 func (*DetachSchemaResponse) ProtoMessage() {}
 
 func (x *DetachSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[89]
+	mi := &file_junction_v1_junction_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5944,7 +6054,7 @@ func (x *DetachSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DetachSchemaResponse.ProtoReflect.Descriptor instead.
 func (*DetachSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{89}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *DetachSchemaResponse) GetStation() *Station {
@@ -5987,7 +6097,7 @@ type DeadLetter struct {
 
 func (x *DeadLetter) Reset() {
 	*x = DeadLetter{}
-	mi := &file_junction_v1_junction_proto_msgTypes[90]
+	mi := &file_junction_v1_junction_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5999,7 +6109,7 @@ func (x *DeadLetter) String() string {
 func (*DeadLetter) ProtoMessage() {}
 
 func (x *DeadLetter) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[90]
+	mi := &file_junction_v1_junction_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6012,7 +6122,7 @@ func (x *DeadLetter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadLetter.ProtoReflect.Descriptor instead.
 func (*DeadLetter) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{90}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *DeadLetter) GetPartition() uint32 {
@@ -6141,7 +6251,7 @@ type ListDeadLettersRequest struct {
 
 func (x *ListDeadLettersRequest) Reset() {
 	*x = ListDeadLettersRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[91]
+	mi := &file_junction_v1_junction_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6153,7 +6263,7 @@ func (x *ListDeadLettersRequest) String() string {
 func (*ListDeadLettersRequest) ProtoMessage() {}
 
 func (x *ListDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[91]
+	mi := &file_junction_v1_junction_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6166,7 +6276,7 @@ func (x *ListDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*ListDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{91}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *ListDeadLettersRequest) GetStation() string {
@@ -6199,7 +6309,7 @@ type ListDeadLettersResponse struct {
 
 func (x *ListDeadLettersResponse) Reset() {
 	*x = ListDeadLettersResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[92]
+	mi := &file_junction_v1_junction_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6211,7 +6321,7 @@ func (x *ListDeadLettersResponse) String() string {
 func (*ListDeadLettersResponse) ProtoMessage() {}
 
 func (x *ListDeadLettersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[92]
+	mi := &file_junction_v1_junction_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6224,7 +6334,7 @@ func (x *ListDeadLettersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadLettersResponse.ProtoReflect.Descriptor instead.
 func (*ListDeadLettersResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{92}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *ListDeadLettersResponse) GetMessages() []*DeadLetter {
@@ -6252,7 +6362,7 @@ type ReplayDeadLettersRequest struct {
 
 func (x *ReplayDeadLettersRequest) Reset() {
 	*x = ReplayDeadLettersRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[93]
+	mi := &file_junction_v1_junction_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6264,7 +6374,7 @@ func (x *ReplayDeadLettersRequest) String() string {
 func (*ReplayDeadLettersRequest) ProtoMessage() {}
 
 func (x *ReplayDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[93]
+	mi := &file_junction_v1_junction_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6277,7 +6387,7 @@ func (x *ReplayDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*ReplayDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{93}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *ReplayDeadLettersRequest) GetStation() string {
@@ -6356,7 +6466,7 @@ type ReplayFailure struct {
 
 func (x *ReplayFailure) Reset() {
 	*x = ReplayFailure{}
-	mi := &file_junction_v1_junction_proto_msgTypes[94]
+	mi := &file_junction_v1_junction_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6368,7 +6478,7 @@ func (x *ReplayFailure) String() string {
 func (*ReplayFailure) ProtoMessage() {}
 
 func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[94]
+	mi := &file_junction_v1_junction_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6381,7 +6491,7 @@ func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayFailure.ProtoReflect.Descriptor instead.
 func (*ReplayFailure) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{94}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *ReplayFailure) GetPartition() uint32 {
@@ -6420,7 +6530,7 @@ type ReplayDeadLettersResponse struct {
 
 func (x *ReplayDeadLettersResponse) Reset() {
 	*x = ReplayDeadLettersResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[95]
+	mi := &file_junction_v1_junction_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6432,7 +6542,7 @@ func (x *ReplayDeadLettersResponse) String() string {
 func (*ReplayDeadLettersResponse) ProtoMessage() {}
 
 func (x *ReplayDeadLettersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[95]
+	mi := &file_junction_v1_junction_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6445,7 +6555,7 @@ func (x *ReplayDeadLettersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayDeadLettersResponse.ProtoReflect.Descriptor instead.
 func (*ReplayDeadLettersResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{95}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *ReplayDeadLettersResponse) GetReplayed() uint64 {
@@ -6478,7 +6588,7 @@ type PurgeDeadLettersRequest struct {
 
 func (x *PurgeDeadLettersRequest) Reset() {
 	*x = PurgeDeadLettersRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[96]
+	mi := &file_junction_v1_junction_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6490,7 +6600,7 @@ func (x *PurgeDeadLettersRequest) String() string {
 func (*PurgeDeadLettersRequest) ProtoMessage() {}
 
 func (x *PurgeDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[96]
+	mi := &file_junction_v1_junction_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6503,7 +6613,7 @@ func (x *PurgeDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*PurgeDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{96}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *PurgeDeadLettersRequest) GetStation() string {
@@ -6523,7 +6633,7 @@ type PurgeDeadLettersResponse struct {
 
 func (x *PurgeDeadLettersResponse) Reset() {
 	*x = PurgeDeadLettersResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[97]
+	mi := &file_junction_v1_junction_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6535,7 +6645,7 @@ func (x *PurgeDeadLettersResponse) String() string {
 func (*PurgeDeadLettersResponse) ProtoMessage() {}
 
 func (x *PurgeDeadLettersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[97]
+	mi := &file_junction_v1_junction_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6548,7 +6658,7 @@ func (x *PurgeDeadLettersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeDeadLettersResponse.ProtoReflect.Descriptor instead.
 func (*PurgeDeadLettersResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{97}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *PurgeDeadLettersResponse) GetPurged() uint64 {
@@ -6775,7 +6885,7 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x05group\x18\x02 \x01(\tR\x05group\x120\n" +
 	"\x05start\x18\x03 \x01(\v2\x1a.junction.v1.StartPositionR\x05start\"D\n" +
 	"\x18ResetGroupOffsetResponse\x12(\n" +
-	"\x05group\x18\x01 \x01(\v2\x12.junction.v1.GroupR\x05group\"\xd1\x04\n" +
+	"\x05group\x18\x01 \x01(\v2\x12.junction.v1.GroupR\x05group\"\xb9\x05\n" +
 	"\x0fConnectorStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tconnector\x18\x02 \x01(\tR\tconnector\x12%\n" +
@@ -6801,7 +6911,18 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\vconfig_json\x18\x10 \x01(\tR\n" +
 	"configJson\x129\n" +
 	"\n" +
-	"started_at\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\"T\n" +
+	"started_at\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x120\n" +
+	"\x03run\x18\x12 \x01(\v2\x1e.junction.v1.ConnectorCountersR\x03run\x124\n" +
+	"\x05total\x18\x13 \x01(\v2\x1e.junction.v1.ConnectorCountersR\x05total\"\xce\x01\n" +
+	"\x11ConnectorCounters\x12\x1d\n" +
+	"\n" +
+	"records_in\x18\x01 \x01(\x04R\trecordsIn\x12\x1f\n" +
+	"\vrecords_out\x18\x02 \x01(\x04R\n" +
+	"recordsOut\x12)\n" +
+	"\x10records_rejected\x18\x03 \x01(\x04R\x0frecordsRejected\x12\x19\n" +
+	"\bbytes_in\x18\x04 \x01(\x04R\abytesIn\x12\x1b\n" +
+	"\tbytes_out\x18\x05 \x01(\x04R\bbytesOut\x12\x16\n" +
+	"\x06errors\x18\x06 \x01(\x04R\x06errors\"T\n" +
 	"\x15ApplyConnectorRequest\x12\x1b\n" +
 	"\tfile_name\x18\x01 \x01(\tR\bfileName\x12\x1e\n" +
 	"\n" +
@@ -7114,7 +7235,7 @@ func file_junction_v1_junction_proto_rawDescGZIP() []byte {
 }
 
 var file_junction_v1_junction_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_junction_v1_junction_proto_msgTypes = make([]protoimpl.MessageInfo, 98)
+var file_junction_v1_junction_proto_msgTypes = make([]protoimpl.MessageInfo, 99)
 var file_junction_v1_junction_proto_goTypes = []any{
 	(StorageType)(0),                  // 0: junction.v1.StorageType
 	(FsyncPolicy)(0),                  // 1: junction.v1.FsyncPolicy
@@ -7174,69 +7295,70 @@ var file_junction_v1_junction_proto_goTypes = []any{
 	(*ResetGroupOffsetRequest)(nil),   // 55: junction.v1.ResetGroupOffsetRequest
 	(*ResetGroupOffsetResponse)(nil),  // 56: junction.v1.ResetGroupOffsetResponse
 	(*ConnectorStatus)(nil),           // 57: junction.v1.ConnectorStatus
-	(*ApplyConnectorRequest)(nil),     // 58: junction.v1.ApplyConnectorRequest
-	(*ApplyConnectorResponse)(nil),    // 59: junction.v1.ApplyConnectorResponse
-	(*DefinitionError)(nil),           // 60: junction.v1.DefinitionError
-	(*ValidateConnectorRequest)(nil),  // 61: junction.v1.ValidateConnectorRequest
-	(*ValidateConnectorResponse)(nil), // 62: junction.v1.ValidateConnectorResponse
-	(*ListConnectorsRequest)(nil),     // 63: junction.v1.ListConnectorsRequest
-	(*ListConnectorsResponse)(nil),    // 64: junction.v1.ListConnectorsResponse
-	(*GetConnectorRequest)(nil),       // 65: junction.v1.GetConnectorRequest
-	(*GetConnectorResponse)(nil),      // 66: junction.v1.GetConnectorResponse
-	(*PauseConnectorRequest)(nil),     // 67: junction.v1.PauseConnectorRequest
-	(*PauseConnectorResponse)(nil),    // 68: junction.v1.PauseConnectorResponse
-	(*ResumeConnectorRequest)(nil),    // 69: junction.v1.ResumeConnectorRequest
-	(*ResumeConnectorResponse)(nil),   // 70: junction.v1.ResumeConnectorResponse
-	(*DeleteConnectorRequest)(nil),    // 71: junction.v1.DeleteConnectorRequest
-	(*DeleteConnectorResponse)(nil),   // 72: junction.v1.DeleteConnectorResponse
-	(*Plugin)(nil),                    // 73: junction.v1.Plugin
-	(*ListPluginsRequest)(nil),        // 74: junction.v1.ListPluginsRequest
-	(*ListPluginsResponse)(nil),       // 75: junction.v1.ListPluginsResponse
-	(*ErrorInfo)(nil),                 // 76: junction.v1.ErrorInfo
-	(*StationSchema)(nil),             // 77: junction.v1.StationSchema
-	(*SchemaFile)(nil),                // 78: junction.v1.SchemaFile
-	(*SchemaDefinition)(nil),          // 79: junction.v1.SchemaDefinition
-	(*SchemaVersion)(nil),             // 80: junction.v1.SchemaVersion
-	(*Schema)(nil),                    // 81: junction.v1.Schema
-	(*CompatibilityChange)(nil),       // 82: junction.v1.CompatibilityChange
-	(*InvalidMessage)(nil),            // 83: junction.v1.InvalidMessage
-	(*CreateSchemaRequest)(nil),       // 84: junction.v1.CreateSchemaRequest
-	(*CreateSchemaResponse)(nil),      // 85: junction.v1.CreateSchemaResponse
-	(*UpdateSchemaRequest)(nil),       // 86: junction.v1.UpdateSchemaRequest
-	(*UpdateSchemaResponse)(nil),      // 87: junction.v1.UpdateSchemaResponse
-	(*GetSchemaRequest)(nil),          // 88: junction.v1.GetSchemaRequest
-	(*GetSchemaResponse)(nil),         // 89: junction.v1.GetSchemaResponse
-	(*ListSchemasRequest)(nil),        // 90: junction.v1.ListSchemasRequest
-	(*ListSchemasResponse)(nil),       // 91: junction.v1.ListSchemasResponse
-	(*DeleteSchemaRequest)(nil),       // 92: junction.v1.DeleteSchemaRequest
-	(*DeleteSchemaResponse)(nil),      // 93: junction.v1.DeleteSchemaResponse
-	(*AttachSchemaRequest)(nil),       // 94: junction.v1.AttachSchemaRequest
-	(*AttachSchemaResponse)(nil),      // 95: junction.v1.AttachSchemaResponse
-	(*DetachSchemaRequest)(nil),       // 96: junction.v1.DetachSchemaRequest
-	(*DetachSchemaResponse)(nil),      // 97: junction.v1.DetachSchemaResponse
-	(*DeadLetter)(nil),                // 98: junction.v1.DeadLetter
-	(*ListDeadLettersRequest)(nil),    // 99: junction.v1.ListDeadLettersRequest
-	(*ListDeadLettersResponse)(nil),   // 100: junction.v1.ListDeadLettersResponse
-	(*ReplayDeadLettersRequest)(nil),  // 101: junction.v1.ReplayDeadLettersRequest
-	(*ReplayFailure)(nil),             // 102: junction.v1.ReplayFailure
-	(*ReplayDeadLettersResponse)(nil), // 103: junction.v1.ReplayDeadLettersResponse
-	(*PurgeDeadLettersRequest)(nil),   // 104: junction.v1.PurgeDeadLettersRequest
-	(*PurgeDeadLettersResponse)(nil),  // 105: junction.v1.PurgeDeadLettersResponse
-	(*durationpb.Duration)(nil),       // 106: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),     // 107: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 108: google.protobuf.FieldMask
+	(*ConnectorCounters)(nil),         // 58: junction.v1.ConnectorCounters
+	(*ApplyConnectorRequest)(nil),     // 59: junction.v1.ApplyConnectorRequest
+	(*ApplyConnectorResponse)(nil),    // 60: junction.v1.ApplyConnectorResponse
+	(*DefinitionError)(nil),           // 61: junction.v1.DefinitionError
+	(*ValidateConnectorRequest)(nil),  // 62: junction.v1.ValidateConnectorRequest
+	(*ValidateConnectorResponse)(nil), // 63: junction.v1.ValidateConnectorResponse
+	(*ListConnectorsRequest)(nil),     // 64: junction.v1.ListConnectorsRequest
+	(*ListConnectorsResponse)(nil),    // 65: junction.v1.ListConnectorsResponse
+	(*GetConnectorRequest)(nil),       // 66: junction.v1.GetConnectorRequest
+	(*GetConnectorResponse)(nil),      // 67: junction.v1.GetConnectorResponse
+	(*PauseConnectorRequest)(nil),     // 68: junction.v1.PauseConnectorRequest
+	(*PauseConnectorResponse)(nil),    // 69: junction.v1.PauseConnectorResponse
+	(*ResumeConnectorRequest)(nil),    // 70: junction.v1.ResumeConnectorRequest
+	(*ResumeConnectorResponse)(nil),   // 71: junction.v1.ResumeConnectorResponse
+	(*DeleteConnectorRequest)(nil),    // 72: junction.v1.DeleteConnectorRequest
+	(*DeleteConnectorResponse)(nil),   // 73: junction.v1.DeleteConnectorResponse
+	(*Plugin)(nil),                    // 74: junction.v1.Plugin
+	(*ListPluginsRequest)(nil),        // 75: junction.v1.ListPluginsRequest
+	(*ListPluginsResponse)(nil),       // 76: junction.v1.ListPluginsResponse
+	(*ErrorInfo)(nil),                 // 77: junction.v1.ErrorInfo
+	(*StationSchema)(nil),             // 78: junction.v1.StationSchema
+	(*SchemaFile)(nil),                // 79: junction.v1.SchemaFile
+	(*SchemaDefinition)(nil),          // 80: junction.v1.SchemaDefinition
+	(*SchemaVersion)(nil),             // 81: junction.v1.SchemaVersion
+	(*Schema)(nil),                    // 82: junction.v1.Schema
+	(*CompatibilityChange)(nil),       // 83: junction.v1.CompatibilityChange
+	(*InvalidMessage)(nil),            // 84: junction.v1.InvalidMessage
+	(*CreateSchemaRequest)(nil),       // 85: junction.v1.CreateSchemaRequest
+	(*CreateSchemaResponse)(nil),      // 86: junction.v1.CreateSchemaResponse
+	(*UpdateSchemaRequest)(nil),       // 87: junction.v1.UpdateSchemaRequest
+	(*UpdateSchemaResponse)(nil),      // 88: junction.v1.UpdateSchemaResponse
+	(*GetSchemaRequest)(nil),          // 89: junction.v1.GetSchemaRequest
+	(*GetSchemaResponse)(nil),         // 90: junction.v1.GetSchemaResponse
+	(*ListSchemasRequest)(nil),        // 91: junction.v1.ListSchemasRequest
+	(*ListSchemasResponse)(nil),       // 92: junction.v1.ListSchemasResponse
+	(*DeleteSchemaRequest)(nil),       // 93: junction.v1.DeleteSchemaRequest
+	(*DeleteSchemaResponse)(nil),      // 94: junction.v1.DeleteSchemaResponse
+	(*AttachSchemaRequest)(nil),       // 95: junction.v1.AttachSchemaRequest
+	(*AttachSchemaResponse)(nil),      // 96: junction.v1.AttachSchemaResponse
+	(*DetachSchemaRequest)(nil),       // 97: junction.v1.DetachSchemaRequest
+	(*DetachSchemaResponse)(nil),      // 98: junction.v1.DetachSchemaResponse
+	(*DeadLetter)(nil),                // 99: junction.v1.DeadLetter
+	(*ListDeadLettersRequest)(nil),    // 100: junction.v1.ListDeadLettersRequest
+	(*ListDeadLettersResponse)(nil),   // 101: junction.v1.ListDeadLettersResponse
+	(*ReplayDeadLettersRequest)(nil),  // 102: junction.v1.ReplayDeadLettersRequest
+	(*ReplayFailure)(nil),             // 103: junction.v1.ReplayFailure
+	(*ReplayDeadLettersResponse)(nil), // 104: junction.v1.ReplayDeadLettersResponse
+	(*PurgeDeadLettersRequest)(nil),   // 105: junction.v1.PurgeDeadLettersRequest
+	(*PurgeDeadLettersResponse)(nil),  // 106: junction.v1.PurgeDeadLettersResponse
+	(*durationpb.Duration)(nil),       // 107: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),     // 108: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 109: google.protobuf.FieldMask
 }
 var file_junction_v1_junction_proto_depIdxs = []int32{
-	106, // 0: junction.v1.Retention.max_age:type_name -> google.protobuf.Duration
+	107, // 0: junction.v1.Retention.max_age:type_name -> google.protobuf.Duration
 	0,   // 1: junction.v1.Station.storage:type_name -> junction.v1.StorageType
 	8,   // 2: junction.v1.Station.retention:type_name -> junction.v1.Retention
 	1,   // 3: junction.v1.Station.fsync:type_name -> junction.v1.FsyncPolicy
-	106, // 4: junction.v1.Station.dedup_window:type_name -> google.protobuf.Duration
-	107, // 5: junction.v1.Station.created_at:type_name -> google.protobuf.Timestamp
-	77,  // 6: junction.v1.Station.schema:type_name -> junction.v1.StationSchema
+	107, // 4: junction.v1.Station.dedup_window:type_name -> google.protobuf.Duration
+	108, // 5: junction.v1.Station.created_at:type_name -> google.protobuf.Timestamp
+	78,  // 6: junction.v1.Station.schema:type_name -> junction.v1.StationSchema
 	11,  // 7: junction.v1.PartitionStats.damaged:type_name -> junction.v1.DamagedRange
 	12,  // 8: junction.v1.PartitionStats.lost:type_name -> junction.v1.LostRange
-	107, // 9: junction.v1.LostRange.at:type_name -> google.protobuf.Timestamp
+	108, // 9: junction.v1.LostRange.at:type_name -> google.protobuf.Timestamp
 	2,   // 10: junction.v1.RepairPartitionRequest.mode:type_name -> junction.v1.RepairMode
 	12,  // 11: junction.v1.RepairPartitionResponse.lost:type_name -> junction.v1.LostRange
 	10,  // 12: junction.v1.StationStats.partitions:type_name -> junction.v1.PartitionStats
@@ -7247,19 +7369,19 @@ var file_junction_v1_junction_proto_depIdxs = []int32{
 	9,   // 17: junction.v1.ListStationsResponse.stations:type_name -> junction.v1.Station
 	15,  // 18: junction.v1.ListStationsResponse.stats:type_name -> junction.v1.StationStats
 	9,   // 19: junction.v1.UpdateStationRequest.station:type_name -> junction.v1.Station
-	108, // 20: junction.v1.UpdateStationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	109, // 20: junction.v1.UpdateStationRequest.update_mask:type_name -> google.protobuf.FieldMask
 	9,   // 21: junction.v1.UpdateStationResponse.station:type_name -> junction.v1.Station
 	26,  // 22: junction.v1.Message.headers:type_name -> junction.v1.Header
 	27,  // 23: junction.v1.ProduceRequest.messages:type_name -> junction.v1.Message
 	28,  // 24: junction.v1.ProduceResponse.results:type_name -> junction.v1.ProduceResult
 	27,  // 25: junction.v1.ProduceStreamRequest.messages:type_name -> junction.v1.Message
 	28,  // 26: junction.v1.ProduceStreamResponse.results:type_name -> junction.v1.ProduceResult
-	76,  // 27: junction.v1.ProduceStreamResponse.error_info:type_name -> junction.v1.ErrorInfo
-	107, // 28: junction.v1.StartPosition.time:type_name -> google.protobuf.Timestamp
-	106, // 29: junction.v1.GroupConfig.ack_deadline:type_name -> google.protobuf.Duration
-	107, // 30: junction.v1.Delivery.timestamp:type_name -> google.protobuf.Timestamp
+	77,  // 27: junction.v1.ProduceStreamResponse.error_info:type_name -> junction.v1.ErrorInfo
+	108, // 28: junction.v1.StartPosition.time:type_name -> google.protobuf.Timestamp
+	107, // 29: junction.v1.GroupConfig.ack_deadline:type_name -> google.protobuf.Duration
+	108, // 30: junction.v1.Delivery.timestamp:type_name -> google.protobuf.Timestamp
 	26,  // 31: junction.v1.Delivery.headers:type_name -> junction.v1.Header
-	106, // 32: junction.v1.PullRequest.max_wait:type_name -> google.protobuf.Duration
+	107, // 32: junction.v1.PullRequest.max_wait:type_name -> google.protobuf.Duration
 	33,  // 33: junction.v1.PullRequest.start:type_name -> junction.v1.StartPosition
 	34,  // 34: junction.v1.PullRequest.config:type_name -> junction.v1.GroupConfig
 	35,  // 35: junction.v1.PullResponse.messages:type_name -> junction.v1.Delivery
@@ -7268,10 +7390,10 @@ var file_junction_v1_junction_proto_depIdxs = []int32{
 	35,  // 38: junction.v1.ConsumeResponse.messages:type_name -> junction.v1.Delivery
 	40,  // 39: junction.v1.AckRequest.messages:type_name -> junction.v1.MessageRefs
 	40,  // 40: junction.v1.NackRequest.messages:type_name -> junction.v1.MessageRefs
-	106, // 41: junction.v1.NackRequest.delay:type_name -> google.protobuf.Duration
+	107, // 41: junction.v1.NackRequest.delay:type_name -> google.protobuf.Duration
 	34,  // 42: junction.v1.Group.config:type_name -> junction.v1.GroupConfig
 	45,  // 43: junction.v1.Group.partitions:type_name -> junction.v1.PartitionLag
-	107, // 44: junction.v1.Group.created_at:type_name -> google.protobuf.Timestamp
+	108, // 44: junction.v1.Group.created_at:type_name -> google.protobuf.Timestamp
 	33,  // 45: junction.v1.CreateGroupRequest.start:type_name -> junction.v1.StartPosition
 	34,  // 46: junction.v1.CreateGroupRequest.config:type_name -> junction.v1.GroupConfig
 	46,  // 47: junction.v1.CreateGroupResponse.group:type_name -> junction.v1.Group
@@ -7280,121 +7402,123 @@ var file_junction_v1_junction_proto_depIdxs = []int32{
 	33,  // 50: junction.v1.ResetGroupOffsetRequest.start:type_name -> junction.v1.StartPosition
 	46,  // 51: junction.v1.ResetGroupOffsetResponse.group:type_name -> junction.v1.Group
 	3,   // 52: junction.v1.ConnectorStatus.state:type_name -> junction.v1.ConnectorState
-	107, // 53: junction.v1.ConnectorStatus.last_error_at:type_name -> google.protobuf.Timestamp
-	107, // 54: junction.v1.ConnectorStatus.started_at:type_name -> google.protobuf.Timestamp
-	57,  // 55: junction.v1.ApplyConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	60,  // 56: junction.v1.ValidateConnectorResponse.errors:type_name -> junction.v1.DefinitionError
-	57,  // 57: junction.v1.ListConnectorsResponse.connectors:type_name -> junction.v1.ConnectorStatus
-	57,  // 58: junction.v1.GetConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	57,  // 59: junction.v1.PauseConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	57,  // 60: junction.v1.ResumeConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	73,  // 61: junction.v1.ListPluginsResponse.plugins:type_name -> junction.v1.Plugin
-	4,   // 62: junction.v1.ErrorInfo.reason:type_name -> junction.v1.ErrorReason
-	60,  // 63: junction.v1.ErrorInfo.definition_errors:type_name -> junction.v1.DefinitionError
-	83,  // 64: junction.v1.ErrorInfo.invalid_messages:type_name -> junction.v1.InvalidMessage
-	28,  // 65: junction.v1.ErrorInfo.results:type_name -> junction.v1.ProduceResult
-	82,  // 66: junction.v1.ErrorInfo.incompatibilities:type_name -> junction.v1.CompatibilityChange
-	7,   // 67: junction.v1.StationSchema.on_invalid:type_name -> junction.v1.OnInvalid
-	5,   // 68: junction.v1.SchemaDefinition.type:type_name -> junction.v1.SchemaType
-	78,  // 69: junction.v1.SchemaDefinition.files:type_name -> junction.v1.SchemaFile
-	79,  // 70: junction.v1.SchemaVersion.definition:type_name -> junction.v1.SchemaDefinition
-	107, // 71: junction.v1.SchemaVersion.created_at:type_name -> google.protobuf.Timestamp
-	5,   // 72: junction.v1.Schema.type:type_name -> junction.v1.SchemaType
-	6,   // 73: junction.v1.Schema.compatibility:type_name -> junction.v1.Compatibility
-	107, // 74: junction.v1.Schema.created_at:type_name -> google.protobuf.Timestamp
-	79,  // 75: junction.v1.CreateSchemaRequest.definition:type_name -> junction.v1.SchemaDefinition
-	6,   // 76: junction.v1.CreateSchemaRequest.compatibility:type_name -> junction.v1.Compatibility
-	81,  // 77: junction.v1.CreateSchemaResponse.schema:type_name -> junction.v1.Schema
-	80,  // 78: junction.v1.CreateSchemaResponse.version:type_name -> junction.v1.SchemaVersion
-	79,  // 79: junction.v1.UpdateSchemaRequest.definition:type_name -> junction.v1.SchemaDefinition
-	6,   // 80: junction.v1.UpdateSchemaRequest.compatibility:type_name -> junction.v1.Compatibility
-	81,  // 81: junction.v1.UpdateSchemaResponse.schema:type_name -> junction.v1.Schema
-	80,  // 82: junction.v1.UpdateSchemaResponse.version:type_name -> junction.v1.SchemaVersion
-	81,  // 83: junction.v1.GetSchemaResponse.schema:type_name -> junction.v1.Schema
-	80,  // 84: junction.v1.GetSchemaResponse.version:type_name -> junction.v1.SchemaVersion
-	81,  // 85: junction.v1.ListSchemasResponse.schemas:type_name -> junction.v1.Schema
-	7,   // 86: junction.v1.AttachSchemaRequest.on_invalid:type_name -> junction.v1.OnInvalid
-	9,   // 87: junction.v1.AttachSchemaResponse.station:type_name -> junction.v1.Station
-	9,   // 88: junction.v1.DetachSchemaResponse.station:type_name -> junction.v1.Station
-	107, // 89: junction.v1.DeadLetter.timestamp:type_name -> google.protobuf.Timestamp
-	26,  // 90: junction.v1.DeadLetter.headers:type_name -> junction.v1.Header
-	98,  // 91: junction.v1.ListDeadLettersResponse.messages:type_name -> junction.v1.DeadLetter
-	102, // 92: junction.v1.ReplayDeadLettersResponse.failed:type_name -> junction.v1.ReplayFailure
-	16,  // 93: junction.v1.StationService.CreateStation:input_type -> junction.v1.CreateStationRequest
-	18,  // 94: junction.v1.StationService.GetStation:input_type -> junction.v1.GetStationRequest
-	20,  // 95: junction.v1.StationService.ListStations:input_type -> junction.v1.ListStationsRequest
-	22,  // 96: junction.v1.StationService.UpdateStation:input_type -> junction.v1.UpdateStationRequest
-	24,  // 97: junction.v1.StationService.DeleteStation:input_type -> junction.v1.DeleteStationRequest
-	13,  // 98: junction.v1.StationService.RepairPartition:input_type -> junction.v1.RepairPartitionRequest
-	29,  // 99: junction.v1.MessageService.Produce:input_type -> junction.v1.ProduceRequest
-	31,  // 100: junction.v1.MessageService.ProduceStream:input_type -> junction.v1.ProduceStreamRequest
-	36,  // 101: junction.v1.MessageService.Pull:input_type -> junction.v1.PullRequest
-	38,  // 102: junction.v1.MessageService.Consume:input_type -> junction.v1.ConsumeRequest
-	41,  // 103: junction.v1.MessageService.Ack:input_type -> junction.v1.AckRequest
-	43,  // 104: junction.v1.MessageService.Nack:input_type -> junction.v1.NackRequest
-	47,  // 105: junction.v1.GroupService.CreateGroup:input_type -> junction.v1.CreateGroupRequest
-	49,  // 106: junction.v1.GroupService.ListGroups:input_type -> junction.v1.ListGroupsRequest
-	51,  // 107: junction.v1.GroupService.DescribeGroup:input_type -> junction.v1.DescribeGroupRequest
-	53,  // 108: junction.v1.GroupService.DeleteGroup:input_type -> junction.v1.DeleteGroupRequest
-	55,  // 109: junction.v1.GroupService.ResetGroupOffset:input_type -> junction.v1.ResetGroupOffsetRequest
-	58,  // 110: junction.v1.ConnectorService.ApplyConnector:input_type -> junction.v1.ApplyConnectorRequest
-	61,  // 111: junction.v1.ConnectorService.ValidateConnector:input_type -> junction.v1.ValidateConnectorRequest
-	63,  // 112: junction.v1.ConnectorService.ListConnectors:input_type -> junction.v1.ListConnectorsRequest
-	65,  // 113: junction.v1.ConnectorService.GetConnector:input_type -> junction.v1.GetConnectorRequest
-	67,  // 114: junction.v1.ConnectorService.PauseConnector:input_type -> junction.v1.PauseConnectorRequest
-	69,  // 115: junction.v1.ConnectorService.ResumeConnector:input_type -> junction.v1.ResumeConnectorRequest
-	71,  // 116: junction.v1.ConnectorService.DeleteConnector:input_type -> junction.v1.DeleteConnectorRequest
-	74,  // 117: junction.v1.ConnectorService.ListPlugins:input_type -> junction.v1.ListPluginsRequest
-	84,  // 118: junction.v1.SchemaService.CreateSchema:input_type -> junction.v1.CreateSchemaRequest
-	86,  // 119: junction.v1.SchemaService.UpdateSchema:input_type -> junction.v1.UpdateSchemaRequest
-	88,  // 120: junction.v1.SchemaService.GetSchema:input_type -> junction.v1.GetSchemaRequest
-	90,  // 121: junction.v1.SchemaService.ListSchemas:input_type -> junction.v1.ListSchemasRequest
-	92,  // 122: junction.v1.SchemaService.DeleteSchema:input_type -> junction.v1.DeleteSchemaRequest
-	94,  // 123: junction.v1.SchemaService.AttachSchema:input_type -> junction.v1.AttachSchemaRequest
-	96,  // 124: junction.v1.SchemaService.DetachSchema:input_type -> junction.v1.DetachSchemaRequest
-	99,  // 125: junction.v1.DeadLetterService.ListDeadLetters:input_type -> junction.v1.ListDeadLettersRequest
-	101, // 126: junction.v1.DeadLetterService.ReplayDeadLetters:input_type -> junction.v1.ReplayDeadLettersRequest
-	104, // 127: junction.v1.DeadLetterService.PurgeDeadLetters:input_type -> junction.v1.PurgeDeadLettersRequest
-	17,  // 128: junction.v1.StationService.CreateStation:output_type -> junction.v1.CreateStationResponse
-	19,  // 129: junction.v1.StationService.GetStation:output_type -> junction.v1.GetStationResponse
-	21,  // 130: junction.v1.StationService.ListStations:output_type -> junction.v1.ListStationsResponse
-	23,  // 131: junction.v1.StationService.UpdateStation:output_type -> junction.v1.UpdateStationResponse
-	25,  // 132: junction.v1.StationService.DeleteStation:output_type -> junction.v1.DeleteStationResponse
-	14,  // 133: junction.v1.StationService.RepairPartition:output_type -> junction.v1.RepairPartitionResponse
-	30,  // 134: junction.v1.MessageService.Produce:output_type -> junction.v1.ProduceResponse
-	32,  // 135: junction.v1.MessageService.ProduceStream:output_type -> junction.v1.ProduceStreamResponse
-	37,  // 136: junction.v1.MessageService.Pull:output_type -> junction.v1.PullResponse
-	39,  // 137: junction.v1.MessageService.Consume:output_type -> junction.v1.ConsumeResponse
-	42,  // 138: junction.v1.MessageService.Ack:output_type -> junction.v1.AckResponse
-	44,  // 139: junction.v1.MessageService.Nack:output_type -> junction.v1.NackResponse
-	48,  // 140: junction.v1.GroupService.CreateGroup:output_type -> junction.v1.CreateGroupResponse
-	50,  // 141: junction.v1.GroupService.ListGroups:output_type -> junction.v1.ListGroupsResponse
-	52,  // 142: junction.v1.GroupService.DescribeGroup:output_type -> junction.v1.DescribeGroupResponse
-	54,  // 143: junction.v1.GroupService.DeleteGroup:output_type -> junction.v1.DeleteGroupResponse
-	56,  // 144: junction.v1.GroupService.ResetGroupOffset:output_type -> junction.v1.ResetGroupOffsetResponse
-	59,  // 145: junction.v1.ConnectorService.ApplyConnector:output_type -> junction.v1.ApplyConnectorResponse
-	62,  // 146: junction.v1.ConnectorService.ValidateConnector:output_type -> junction.v1.ValidateConnectorResponse
-	64,  // 147: junction.v1.ConnectorService.ListConnectors:output_type -> junction.v1.ListConnectorsResponse
-	66,  // 148: junction.v1.ConnectorService.GetConnector:output_type -> junction.v1.GetConnectorResponse
-	68,  // 149: junction.v1.ConnectorService.PauseConnector:output_type -> junction.v1.PauseConnectorResponse
-	70,  // 150: junction.v1.ConnectorService.ResumeConnector:output_type -> junction.v1.ResumeConnectorResponse
-	72,  // 151: junction.v1.ConnectorService.DeleteConnector:output_type -> junction.v1.DeleteConnectorResponse
-	75,  // 152: junction.v1.ConnectorService.ListPlugins:output_type -> junction.v1.ListPluginsResponse
-	85,  // 153: junction.v1.SchemaService.CreateSchema:output_type -> junction.v1.CreateSchemaResponse
-	87,  // 154: junction.v1.SchemaService.UpdateSchema:output_type -> junction.v1.UpdateSchemaResponse
-	89,  // 155: junction.v1.SchemaService.GetSchema:output_type -> junction.v1.GetSchemaResponse
-	91,  // 156: junction.v1.SchemaService.ListSchemas:output_type -> junction.v1.ListSchemasResponse
-	93,  // 157: junction.v1.SchemaService.DeleteSchema:output_type -> junction.v1.DeleteSchemaResponse
-	95,  // 158: junction.v1.SchemaService.AttachSchema:output_type -> junction.v1.AttachSchemaResponse
-	97,  // 159: junction.v1.SchemaService.DetachSchema:output_type -> junction.v1.DetachSchemaResponse
-	100, // 160: junction.v1.DeadLetterService.ListDeadLetters:output_type -> junction.v1.ListDeadLettersResponse
-	103, // 161: junction.v1.DeadLetterService.ReplayDeadLetters:output_type -> junction.v1.ReplayDeadLettersResponse
-	105, // 162: junction.v1.DeadLetterService.PurgeDeadLetters:output_type -> junction.v1.PurgeDeadLettersResponse
-	128, // [128:163] is the sub-list for method output_type
-	93,  // [93:128] is the sub-list for method input_type
-	93,  // [93:93] is the sub-list for extension type_name
-	93,  // [93:93] is the sub-list for extension extendee
-	0,   // [0:93] is the sub-list for field type_name
+	108, // 53: junction.v1.ConnectorStatus.last_error_at:type_name -> google.protobuf.Timestamp
+	108, // 54: junction.v1.ConnectorStatus.started_at:type_name -> google.protobuf.Timestamp
+	58,  // 55: junction.v1.ConnectorStatus.run:type_name -> junction.v1.ConnectorCounters
+	58,  // 56: junction.v1.ConnectorStatus.total:type_name -> junction.v1.ConnectorCounters
+	57,  // 57: junction.v1.ApplyConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	61,  // 58: junction.v1.ValidateConnectorResponse.errors:type_name -> junction.v1.DefinitionError
+	57,  // 59: junction.v1.ListConnectorsResponse.connectors:type_name -> junction.v1.ConnectorStatus
+	57,  // 60: junction.v1.GetConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	57,  // 61: junction.v1.PauseConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	57,  // 62: junction.v1.ResumeConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	74,  // 63: junction.v1.ListPluginsResponse.plugins:type_name -> junction.v1.Plugin
+	4,   // 64: junction.v1.ErrorInfo.reason:type_name -> junction.v1.ErrorReason
+	61,  // 65: junction.v1.ErrorInfo.definition_errors:type_name -> junction.v1.DefinitionError
+	84,  // 66: junction.v1.ErrorInfo.invalid_messages:type_name -> junction.v1.InvalidMessage
+	28,  // 67: junction.v1.ErrorInfo.results:type_name -> junction.v1.ProduceResult
+	83,  // 68: junction.v1.ErrorInfo.incompatibilities:type_name -> junction.v1.CompatibilityChange
+	7,   // 69: junction.v1.StationSchema.on_invalid:type_name -> junction.v1.OnInvalid
+	5,   // 70: junction.v1.SchemaDefinition.type:type_name -> junction.v1.SchemaType
+	79,  // 71: junction.v1.SchemaDefinition.files:type_name -> junction.v1.SchemaFile
+	80,  // 72: junction.v1.SchemaVersion.definition:type_name -> junction.v1.SchemaDefinition
+	108, // 73: junction.v1.SchemaVersion.created_at:type_name -> google.protobuf.Timestamp
+	5,   // 74: junction.v1.Schema.type:type_name -> junction.v1.SchemaType
+	6,   // 75: junction.v1.Schema.compatibility:type_name -> junction.v1.Compatibility
+	108, // 76: junction.v1.Schema.created_at:type_name -> google.protobuf.Timestamp
+	80,  // 77: junction.v1.CreateSchemaRequest.definition:type_name -> junction.v1.SchemaDefinition
+	6,   // 78: junction.v1.CreateSchemaRequest.compatibility:type_name -> junction.v1.Compatibility
+	82,  // 79: junction.v1.CreateSchemaResponse.schema:type_name -> junction.v1.Schema
+	81,  // 80: junction.v1.CreateSchemaResponse.version:type_name -> junction.v1.SchemaVersion
+	80,  // 81: junction.v1.UpdateSchemaRequest.definition:type_name -> junction.v1.SchemaDefinition
+	6,   // 82: junction.v1.UpdateSchemaRequest.compatibility:type_name -> junction.v1.Compatibility
+	82,  // 83: junction.v1.UpdateSchemaResponse.schema:type_name -> junction.v1.Schema
+	81,  // 84: junction.v1.UpdateSchemaResponse.version:type_name -> junction.v1.SchemaVersion
+	82,  // 85: junction.v1.GetSchemaResponse.schema:type_name -> junction.v1.Schema
+	81,  // 86: junction.v1.GetSchemaResponse.version:type_name -> junction.v1.SchemaVersion
+	82,  // 87: junction.v1.ListSchemasResponse.schemas:type_name -> junction.v1.Schema
+	7,   // 88: junction.v1.AttachSchemaRequest.on_invalid:type_name -> junction.v1.OnInvalid
+	9,   // 89: junction.v1.AttachSchemaResponse.station:type_name -> junction.v1.Station
+	9,   // 90: junction.v1.DetachSchemaResponse.station:type_name -> junction.v1.Station
+	108, // 91: junction.v1.DeadLetter.timestamp:type_name -> google.protobuf.Timestamp
+	26,  // 92: junction.v1.DeadLetter.headers:type_name -> junction.v1.Header
+	99,  // 93: junction.v1.ListDeadLettersResponse.messages:type_name -> junction.v1.DeadLetter
+	103, // 94: junction.v1.ReplayDeadLettersResponse.failed:type_name -> junction.v1.ReplayFailure
+	16,  // 95: junction.v1.StationService.CreateStation:input_type -> junction.v1.CreateStationRequest
+	18,  // 96: junction.v1.StationService.GetStation:input_type -> junction.v1.GetStationRequest
+	20,  // 97: junction.v1.StationService.ListStations:input_type -> junction.v1.ListStationsRequest
+	22,  // 98: junction.v1.StationService.UpdateStation:input_type -> junction.v1.UpdateStationRequest
+	24,  // 99: junction.v1.StationService.DeleteStation:input_type -> junction.v1.DeleteStationRequest
+	13,  // 100: junction.v1.StationService.RepairPartition:input_type -> junction.v1.RepairPartitionRequest
+	29,  // 101: junction.v1.MessageService.Produce:input_type -> junction.v1.ProduceRequest
+	31,  // 102: junction.v1.MessageService.ProduceStream:input_type -> junction.v1.ProduceStreamRequest
+	36,  // 103: junction.v1.MessageService.Pull:input_type -> junction.v1.PullRequest
+	38,  // 104: junction.v1.MessageService.Consume:input_type -> junction.v1.ConsumeRequest
+	41,  // 105: junction.v1.MessageService.Ack:input_type -> junction.v1.AckRequest
+	43,  // 106: junction.v1.MessageService.Nack:input_type -> junction.v1.NackRequest
+	47,  // 107: junction.v1.GroupService.CreateGroup:input_type -> junction.v1.CreateGroupRequest
+	49,  // 108: junction.v1.GroupService.ListGroups:input_type -> junction.v1.ListGroupsRequest
+	51,  // 109: junction.v1.GroupService.DescribeGroup:input_type -> junction.v1.DescribeGroupRequest
+	53,  // 110: junction.v1.GroupService.DeleteGroup:input_type -> junction.v1.DeleteGroupRequest
+	55,  // 111: junction.v1.GroupService.ResetGroupOffset:input_type -> junction.v1.ResetGroupOffsetRequest
+	59,  // 112: junction.v1.ConnectorService.ApplyConnector:input_type -> junction.v1.ApplyConnectorRequest
+	62,  // 113: junction.v1.ConnectorService.ValidateConnector:input_type -> junction.v1.ValidateConnectorRequest
+	64,  // 114: junction.v1.ConnectorService.ListConnectors:input_type -> junction.v1.ListConnectorsRequest
+	66,  // 115: junction.v1.ConnectorService.GetConnector:input_type -> junction.v1.GetConnectorRequest
+	68,  // 116: junction.v1.ConnectorService.PauseConnector:input_type -> junction.v1.PauseConnectorRequest
+	70,  // 117: junction.v1.ConnectorService.ResumeConnector:input_type -> junction.v1.ResumeConnectorRequest
+	72,  // 118: junction.v1.ConnectorService.DeleteConnector:input_type -> junction.v1.DeleteConnectorRequest
+	75,  // 119: junction.v1.ConnectorService.ListPlugins:input_type -> junction.v1.ListPluginsRequest
+	85,  // 120: junction.v1.SchemaService.CreateSchema:input_type -> junction.v1.CreateSchemaRequest
+	87,  // 121: junction.v1.SchemaService.UpdateSchema:input_type -> junction.v1.UpdateSchemaRequest
+	89,  // 122: junction.v1.SchemaService.GetSchema:input_type -> junction.v1.GetSchemaRequest
+	91,  // 123: junction.v1.SchemaService.ListSchemas:input_type -> junction.v1.ListSchemasRequest
+	93,  // 124: junction.v1.SchemaService.DeleteSchema:input_type -> junction.v1.DeleteSchemaRequest
+	95,  // 125: junction.v1.SchemaService.AttachSchema:input_type -> junction.v1.AttachSchemaRequest
+	97,  // 126: junction.v1.SchemaService.DetachSchema:input_type -> junction.v1.DetachSchemaRequest
+	100, // 127: junction.v1.DeadLetterService.ListDeadLetters:input_type -> junction.v1.ListDeadLettersRequest
+	102, // 128: junction.v1.DeadLetterService.ReplayDeadLetters:input_type -> junction.v1.ReplayDeadLettersRequest
+	105, // 129: junction.v1.DeadLetterService.PurgeDeadLetters:input_type -> junction.v1.PurgeDeadLettersRequest
+	17,  // 130: junction.v1.StationService.CreateStation:output_type -> junction.v1.CreateStationResponse
+	19,  // 131: junction.v1.StationService.GetStation:output_type -> junction.v1.GetStationResponse
+	21,  // 132: junction.v1.StationService.ListStations:output_type -> junction.v1.ListStationsResponse
+	23,  // 133: junction.v1.StationService.UpdateStation:output_type -> junction.v1.UpdateStationResponse
+	25,  // 134: junction.v1.StationService.DeleteStation:output_type -> junction.v1.DeleteStationResponse
+	14,  // 135: junction.v1.StationService.RepairPartition:output_type -> junction.v1.RepairPartitionResponse
+	30,  // 136: junction.v1.MessageService.Produce:output_type -> junction.v1.ProduceResponse
+	32,  // 137: junction.v1.MessageService.ProduceStream:output_type -> junction.v1.ProduceStreamResponse
+	37,  // 138: junction.v1.MessageService.Pull:output_type -> junction.v1.PullResponse
+	39,  // 139: junction.v1.MessageService.Consume:output_type -> junction.v1.ConsumeResponse
+	42,  // 140: junction.v1.MessageService.Ack:output_type -> junction.v1.AckResponse
+	44,  // 141: junction.v1.MessageService.Nack:output_type -> junction.v1.NackResponse
+	48,  // 142: junction.v1.GroupService.CreateGroup:output_type -> junction.v1.CreateGroupResponse
+	50,  // 143: junction.v1.GroupService.ListGroups:output_type -> junction.v1.ListGroupsResponse
+	52,  // 144: junction.v1.GroupService.DescribeGroup:output_type -> junction.v1.DescribeGroupResponse
+	54,  // 145: junction.v1.GroupService.DeleteGroup:output_type -> junction.v1.DeleteGroupResponse
+	56,  // 146: junction.v1.GroupService.ResetGroupOffset:output_type -> junction.v1.ResetGroupOffsetResponse
+	60,  // 147: junction.v1.ConnectorService.ApplyConnector:output_type -> junction.v1.ApplyConnectorResponse
+	63,  // 148: junction.v1.ConnectorService.ValidateConnector:output_type -> junction.v1.ValidateConnectorResponse
+	65,  // 149: junction.v1.ConnectorService.ListConnectors:output_type -> junction.v1.ListConnectorsResponse
+	67,  // 150: junction.v1.ConnectorService.GetConnector:output_type -> junction.v1.GetConnectorResponse
+	69,  // 151: junction.v1.ConnectorService.PauseConnector:output_type -> junction.v1.PauseConnectorResponse
+	71,  // 152: junction.v1.ConnectorService.ResumeConnector:output_type -> junction.v1.ResumeConnectorResponse
+	73,  // 153: junction.v1.ConnectorService.DeleteConnector:output_type -> junction.v1.DeleteConnectorResponse
+	76,  // 154: junction.v1.ConnectorService.ListPlugins:output_type -> junction.v1.ListPluginsResponse
+	86,  // 155: junction.v1.SchemaService.CreateSchema:output_type -> junction.v1.CreateSchemaResponse
+	88,  // 156: junction.v1.SchemaService.UpdateSchema:output_type -> junction.v1.UpdateSchemaResponse
+	90,  // 157: junction.v1.SchemaService.GetSchema:output_type -> junction.v1.GetSchemaResponse
+	92,  // 158: junction.v1.SchemaService.ListSchemas:output_type -> junction.v1.ListSchemasResponse
+	94,  // 159: junction.v1.SchemaService.DeleteSchema:output_type -> junction.v1.DeleteSchemaResponse
+	96,  // 160: junction.v1.SchemaService.AttachSchema:output_type -> junction.v1.AttachSchemaResponse
+	98,  // 161: junction.v1.SchemaService.DetachSchema:output_type -> junction.v1.DetachSchemaResponse
+	101, // 162: junction.v1.DeadLetterService.ListDeadLetters:output_type -> junction.v1.ListDeadLettersResponse
+	104, // 163: junction.v1.DeadLetterService.ReplayDeadLetters:output_type -> junction.v1.ReplayDeadLettersResponse
+	106, // 164: junction.v1.DeadLetterService.PurgeDeadLetters:output_type -> junction.v1.PurgeDeadLettersResponse
+	130, // [130:165] is the sub-list for method output_type
+	95,  // [95:130] is the sub-list for method input_type
+	95,  // [95:95] is the sub-list for extension type_name
+	95,  // [95:95] is the sub-list for extension extendee
+	0,   // [0:95] is the sub-list for field type_name
 }
 
 func init() { file_junction_v1_junction_proto_init() }
@@ -7408,7 +7532,7 @@ func file_junction_v1_junction_proto_init() {
 		(*StartPosition_Offset)(nil),
 		(*StartPosition_Time)(nil),
 	}
-	file_junction_v1_junction_proto_msgTypes[93].OneofWrappers = []any{
+	file_junction_v1_junction_proto_msgTypes[94].OneofWrappers = []any{
 		(*ReplayDeadLettersRequest_Offset)(nil),
 		(*ReplayDeadLettersRequest_All)(nil),
 	}
@@ -7418,7 +7542,7 @@ func file_junction_v1_junction_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_junction_v1_junction_proto_rawDesc), len(file_junction_v1_junction_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   98,
+			NumMessages:   99,
 			NumExtensions: 0,
 			NumServices:   6,
 		},
