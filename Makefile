@@ -90,7 +90,7 @@ proto:
 	PATH=$(CURDIR)/$(BIN)/tools:$$PATH protoc -I api \
 		--go_out=sdk/api --go_opt=paths=source_relative \
 		--connect-go_out=sdk/api --connect-go_opt=paths=source_relative \
-		api/junction/v1/junction.proto
+		api/junction/v1/*.proto
 	PATH=$(CURDIR)/$(BIN)/tools:$$PATH protoc -I sdk/proto \
 		--go_out=sdk/proto/connectorv1 --go_opt=paths=source_relative \
 		--go-grpc_out=sdk/proto/connectorv1 --go-grpc_opt=paths=source_relative \

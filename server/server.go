@@ -25,6 +25,7 @@ import (
 
 	"github.com/junctionhq/junction/broker"
 	"github.com/junctionhq/junction/broker/api"
+	"github.com/junctionhq/junction/broker/auth"
 	"github.com/junctionhq/junction/plugin"
 	"github.com/junctionhq/junction/sdk/api/junction/v1/junctionv1connect"
 )
@@ -66,6 +67,9 @@ type Options struct {
 	// MaxConcurrentStreams bounds the HTTP/2 streams of one connection.
 	// Default 250.
 	MaxConcurrentStreams int
+	// Security configures authentication, TLS and what connectors may
+	// reach; see SecurityOptions.
+	Security SecurityOptions
 }
 
 // Mount is an HTTP handler served under a pattern of http.ServeMux (such
@@ -104,6 +108,7 @@ func (o Options) withDefaults() Options {
 type Server struct {
 	broker *broker.Broker
 	host   *plugin.Host
+	auth   *auth.Auth
 	http   *http.Server
 	ln     net.Listener
 	log    *slog.Logger
@@ -132,6 +137,11 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 	if err != nil {
 		return nil, err
 	}
+	authn, err := openAuth(b, opts, ln)
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
 	host, err := plugin.New(ctx, plugin.Options{Broker: b, Store: b.Connectors(), PluginDirs: opts.PluginDirs, Logger: opts.Logger, Restart: opts.ConnectorRestart})
 	if err != nil {
 		b.Close()
@@ -152,13 +162,14 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 		}
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &Server{broker: b, host: host, ln: ln, log: opts.Logger, done: make(chan struct{}), cancel: cancel}
+	s := &Server{broker: b, host: host, auth: authn, ln: ln, log: opts.Logger, done: make(chan struct{}), cancel: cancel}
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
 	s.http = &http.Server{
 		Handler: Handler(b, host, reg, HandlerOptions{MaxMessageBytes: opts.MaxMessageBytes, Mounts: opts.Mounts,
-			MaxRequestBytes: opts.MaxRequestBytes, MaxInFlightBytes: opts.MaxInFlightBytes}),
+			MaxRequestBytes: opts.MaxRequestBytes, MaxInFlightBytes: opts.MaxInFlightBytes,
+			Auth: authn, MetricsOpen: opts.Security.MetricsOpen}),
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       opts.IdleTimeout,
@@ -174,6 +185,7 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 	}()
 	abs, _ := filepath.Abs(opts.DataDir)
 	s.log.Info("junction broker listening", "addr", ln.Addr().String(), "data", abs)
+	announceAuth(s.log, authn, ln.Addr())
 	return s, nil
 }
 
@@ -190,6 +202,13 @@ type HandlerOptions struct {
 	MaxInFlightBytes int64
 	// Mounts are served next to the built-in handlers.
 	Mounts []Mount
+	// Auth, when set, authenticates and authorises every call (its
+	// interceptor covers every service mounted here) and serves the auth,
+	// user and token services; Mounts and /metrics then need a token too,
+	// unless MetricsOpen. Nil serves without any checks.
+	Auth *auth.Auth
+	// MetricsOpen serves /metrics without authentication.
+	MetricsOpen bool
 }
 
 func (o HandlerOptions) withDefaults() HandlerOptions {
@@ -217,24 +236,28 @@ func Handler(b *broker.Broker, host *plugin.Host, reg *prometheus.Registry, o Ha
 		gzipWithin(int64(o.MaxRequestBytes) + 1),
 		connect.WithCompressMinBytes(1 << 12),
 	}
+	if o.Auth != nil {
+		opts = append(opts, connect.WithInterceptors(o.Auth.Interceptor()))
+	}
 	mux := http.NewServeMux()
 	handlers, services := api.Handlers(b, api.Limits{InFlight: inflight}, opts...)
 	for path, h := range handlers {
 		mux.Handle(path, h)
 	}
+	services = append(services, mountAuth(mux, o.Auth, opts)...)
 	mux.Handle(junctionv1connect.NewConnectorServiceHandler(&connectorService{host}, opts...))
 	reflector := grpcreflect.NewStaticReflector(append(services, junctionv1connect.ConnectorServiceName)...)
-	mux.Handle(grpcreflect.NewHandlerV1(reflector))
-	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.Handle(grpcreflect.NewHandlerV1(reflector, opts...))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, opts...))
+	mux.Handle("GET /metrics", guard(o.Auth, !o.MetricsOpen, promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})
 	for _, m := range o.Mounts {
-		mux.Handle(m.Pattern, m.Handler)
+		mux.Handle(m.Pattern, guard(o.Auth, true, m.Handler))
 	}
-	return limitBodies(mux, inflight, int64(o.MaxRequestBytes))
+	return auth.Middleware(limitBodies(mux, inflight, int64(o.MaxRequestBytes)))
 }
 
 // Addr is the address the server listens on.
