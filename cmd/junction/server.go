@@ -19,6 +19,7 @@ func newServerCmd(a *app) *cobra.Command {
 		pluginDirs    []string
 		connectorsDir string
 		restart       plugin.RestartPolicy
+		sec           serverSecFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -42,6 +43,10 @@ start.`,
 			if maxMsg.set && (maxMsg.v <= 0 || maxMsg.v > 1<<31-1) {
 				return usagef("--max-message-bytes: must be between 1B and 2GiB, got %s", units.FormatSize(maxMsg.v))
 			}
+			security, err := sec.options()
+			if err != nil {
+				return err
+			}
 			logger := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 			ctx := cmd.Context()
 			srv, err := server.Start(ctx, server.Options{
@@ -52,6 +57,7 @@ start.`,
 				ConnectorsDir:    connectorsDir,
 				ConnectorRestart: restart,
 				Logger:           logger,
+				Security:         security,
 			}, nil)
 			if err != nil {
 				return err
@@ -68,6 +74,7 @@ start.`,
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringSliceVar(&pluginDirs, "plugins", nil, "directory of connector plugins (repeatable; default DATA/plugins and the plugins directory next to this binary)")
 	f.StringVar(&connectorsDir, "connectors", "", "directory of connector definitions (*.yaml) to apply at start")
+	sec.add(f)
 	d := plugin.DefaultRestartPolicy
 	f.DurationVar(&restart.Initial, "connector-restart-backoff", d.Initial, "first wait before restarting a failed connector; doubles on each failure")
 	f.DurationVar(&restart.Max, "connector-restart-max-backoff", d.Max, "longest wait between connector restarts")
