@@ -25,6 +25,15 @@ type SecurityOptions struct {
 	Insecure bool
 	// MetricsOpen serves /metrics without authentication.
 	MetricsOpen bool
+	// ConnectorEnv names the variables of the broker's environment that
+	// connector definitions may reference as ${VAR}. Default none.
+	ConnectorEnv []string
+	// ConnectorSecrets is a file of NAME=VALUE lines that connector
+	// definitions may reference as ${NAME}.
+	ConnectorSecrets string
+	// FileRoots are the directories connectors may read and write (config
+	// fields their plugins mark as paths). Default: the data directory.
+	FileRoots []string
 }
 
 // ErrInsecureListen is returned by Start for a non-loopback listen address

@@ -142,7 +142,13 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 		b.Close()
 		return nil, err
 	}
-	host, err := plugin.New(ctx, plugin.Options{Broker: b, Store: b.Connectors(), PluginDirs: opts.PluginDirs, Logger: opts.Logger, Restart: opts.ConnectorRestart})
+	hostOpts := plugin.Options{Broker: b, Store: b.Connectors(), PluginDirs: opts.PluginDirs, Logger: opts.Logger, Restart: opts.ConnectorRestart}
+	if err := confineConnectors(&hostOpts, opts); err != nil {
+		b.Close()
+		closeListener(ln)
+		return nil, err
+	}
+	host, err := plugin.New(ctx, hostOpts)
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("start connector host: %w", err)

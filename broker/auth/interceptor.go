@@ -43,6 +43,9 @@ func (i interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		if err == nil && r.filter != nil && resp != nil {
 			r.filter(id, resp.Any())
 		}
+		if err == nil && r.audit {
+			i.a.auditCall(id, proc, req.Any())
+		}
 		return resp, err
 	}
 }
@@ -69,6 +72,20 @@ func (i interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) con
 		}
 		return err
 	}
+}
+
+func (a *Auth) auditCall(id *Identity, proc string, req any) {
+	msg, ok := req.(proto.Message)
+	if !ok {
+		return
+	}
+	attrs := []any{"actor", id.String(), "action", proc}
+	for _, f := range auditFields {
+		if v := field(msg, f); v != "" {
+			attrs = append(attrs, f, truncate(v))
+		}
+	}
+	a.log.Info("audit", attrs...)
 }
 
 // checkedConn authorises every message a stream's client sends.

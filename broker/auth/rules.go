@@ -27,17 +27,19 @@ type rule struct {
 	// filter, when set, removes from a response what the caller may not
 	// see.
 	filter func(id *Identity, resp any)
+	// audit logs each successful call as an audit line.
+	audit bool
 }
 
 // rules maps every procedure of every service the server mounts to what
 // it needs. A procedure missing here is refused to everyone, and a test
 // fails for every method of a registered service that has no rule.
 var rules = map[string]rule{
-	"/junction.v1.StationService/CreateStation": {action: Manage, station: "station.name"},
+	"/junction.v1.StationService/CreateStation": {action: Manage, station: "station.name", audit: true},
 	"/junction.v1.StationService/GetStation":    {action: seeStation, station: "name"},
 	"/junction.v1.StationService/ListStations":  {filter: filterStations},
-	"/junction.v1.StationService/UpdateStation": {action: Manage, station: "station.name"},
-	"/junction.v1.StationService/DeleteStation": {action: Manage, station: "name"},
+	"/junction.v1.StationService/UpdateStation": {action: Manage, station: "station.name", audit: true},
+	"/junction.v1.StationService/DeleteStation": {action: Manage, station: "name", audit: true},
 
 	"/junction.v1.MessageService/Produce":       {action: Produce, station: "station"},
 	"/junction.v1.MessageService/ProduceStream": {action: Produce, station: "station"},
@@ -46,21 +48,21 @@ var rules = map[string]rule{
 	"/junction.v1.MessageService/Ack":           {action: Consume, station: "station", group: "group"},
 	"/junction.v1.MessageService/Nack":          {action: Consume, station: "station", group: "group"},
 
-	"/junction.v1.GroupService/CreateGroup":      {action: Consume, station: "station", group: "group"},
+	"/junction.v1.GroupService/CreateGroup":      {action: Consume, station: "station", group: "group", audit: true},
 	"/junction.v1.GroupService/ListGroups":       {action: seeStation, station: "station"},
 	"/junction.v1.GroupService/DescribeGroup":    {action: seeStation, station: "station"},
-	"/junction.v1.GroupService/DeleteGroup":      {action: Manage, station: "station"},
-	"/junction.v1.GroupService/ResetGroupOffset": {action: Manage, station: "station"},
+	"/junction.v1.GroupService/DeleteGroup":      {action: Manage, station: "station", audit: true},
+	"/junction.v1.GroupService/ResetGroupOffset": {action: Manage, station: "station", audit: true},
 
 	// Applying also needs the station permissions of the connector's data
 	// flow, which the connector host checks once the definition is parsed.
-	"/junction.v1.ConnectorService/ApplyConnector":    {action: ManageConnectors},
+	"/junction.v1.ConnectorService/ApplyConnector":    {action: ManageConnectors, audit: true},
 	"/junction.v1.ConnectorService/ValidateConnector": {action: ManageConnectors},
 	"/junction.v1.ConnectorService/ListConnectors":    {},
 	"/junction.v1.ConnectorService/GetConnector":      {},
-	"/junction.v1.ConnectorService/PauseConnector":    {action: ManageConnectors},
-	"/junction.v1.ConnectorService/ResumeConnector":   {action: ManageConnectors},
-	"/junction.v1.ConnectorService/DeleteConnector":   {action: ManageConnectors},
+	"/junction.v1.ConnectorService/PauseConnector":    {action: ManageConnectors, audit: true},
+	"/junction.v1.ConnectorService/ResumeConnector":   {action: ManageConnectors, audit: true},
+	"/junction.v1.ConnectorService/DeleteConnector":   {action: ManageConnectors, audit: true},
 	"/junction.v1.ConnectorService/ListPlugins":       {},
 
 	"/junction.v1.AuthService/Login":  {public: true},
@@ -89,6 +91,9 @@ func HasRule(procedure string) bool {
 }
 
 const createUser = "/junction.v1.UserService/CreateUser"
+
+// auditFields are the request fields an audit line names, when present.
+var auditFields = []string{"name", "station", "station.name", "group", "file_name"}
 
 // field returns the string at a dotted path of msg, "" when absent.
 func field(msg proto.Message, path string) string {

@@ -18,6 +18,9 @@ func (s *serverSecFlags) add(f *pflag.FlagSet) {
 	f.StringVar(&s.mode, "auth", "auto", "auto: authentication on once a user exists (a broker with no users answers loopback callers only); required: on from the start")
 	f.BoolVar(&s.opts.Insecure, "insecure", false, "allow a non-loopback --listen address while the broker has no users (anyone reaching the port may do anything)")
 	f.BoolVar(&s.opts.MetricsOpen, "metrics-open", false, "serve /metrics without authentication")
+	f.StringSliceVar(&s.opts.ConnectorEnv, "connector-env", nil, "variables of this environment connector definitions may use as ${VAR} (comma-separated or repeated; default none)")
+	f.StringVar(&s.opts.ConnectorSecrets, "connector-secrets", "", "file of NAME=VALUE lines connector definitions may use as ${NAME}")
+	f.StringSliceVar(&s.opts.FileRoots, "file-roots", nil, "directories connectors may read and write (comma-separated or repeated; default: the data directory)")
 }
 
 // options validates the flags and returns the server's security options.
