@@ -34,6 +34,13 @@ type SecurityOptions struct {
 	// FileRoots are the directories connectors may read and write (config
 	// fields their plugins mark as paths). Default: the data directory.
 	FileRoots []string
+	// TLSCert and TLSKey are PEM files of the API port's certificate and
+	// key; set, the port serves HTTP/2 and HTTP/1.1 over TLS only.
+	TLSCert, TLSKey string
+	// TLSClientCA is a PEM file of the CAs client certificates are
+	// verified against (mutual TLS). A verified client certificate
+	// authenticates as the user named by its subject's common name.
+	TLSClientCA string
 }
 
 // ErrInsecureListen is returned by Start for a non-loopback listen address

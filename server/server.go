@@ -109,6 +109,7 @@ type Server struct {
 	broker *broker.Broker
 	host   *plugin.Host
 	auth   *auth.Auth
+	tls    *tlsReloader
 	http   *http.Server
 	ln     net.Listener
 	log    *slog.Logger
@@ -142,6 +143,12 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 		b.Close()
 		return nil, err
 	}
+	tlsr, err := newTLSReloader(opts.Security)
+	if err != nil {
+		b.Close()
+		closeListener(ln)
+		return nil, err
+	}
 	hostOpts := plugin.Options{Broker: b, Store: b.Connectors(), PluginDirs: opts.PluginDirs, Logger: opts.Logger, Restart: opts.ConnectorRestart}
 	if err := confineConnectors(&hostOpts, opts); err != nil {
 		b.Close()
@@ -168,10 +175,14 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 		}
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &Server{broker: b, host: host, auth: authn, ln: ln, log: opts.Logger, done: make(chan struct{}), cancel: cancel}
+	s := &Server{broker: b, host: host, auth: authn, tls: tlsr, ln: ln, log: opts.Logger, done: make(chan struct{}), cancel: cancel}
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
-	protocols.SetUnencryptedHTTP2(true)
+	if tlsr != nil {
+		protocols.SetHTTP2(true)
+	} else {
+		protocols.SetUnencryptedHTTP2(true)
+	}
 	s.http = &http.Server{
 		Handler: Handler(b, host, reg, HandlerOptions{MaxMessageBytes: opts.MaxMessageBytes, Mounts: opts.Mounts,
 			MaxRequestBytes: opts.MaxRequestBytes, MaxInFlightBytes: opts.MaxInFlightBytes,
@@ -183,14 +194,21 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
+	if tlsr != nil {
+		s.http.TLSConfig = tlsr.config()
+	}
 	go func() {
 		defer close(s.done)
-		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		serve := s.http.Serve
+		if tlsr != nil {
+			serve = func(ln net.Listener) error { return s.http.ServeTLS(ln, "", "") }
+		}
+		if err := serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("serve", "err", err)
 		}
 	}()
 	abs, _ := filepath.Abs(opts.DataDir)
-	s.log.Info("junction broker listening", "addr", ln.Addr().String(), "data", abs)
+	s.log.Info("junction broker listening", "addr", ln.Addr().String(), "data", abs, "tls", tlsr != nil)
 	announceAuth(s.log, authn, ln.Addr())
 	return s, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -54,7 +55,7 @@ context. Later commands use the current context's broker and token unless
 			if name == "" {
 				name = strings.TrimPrefix(strings.TrimPrefix(server, "https://"), "http://")
 			}
-			cfg.put(cliContext{Name: name, Server: server, User: user, Token: tok, TLSCA: a.sec.tlsCA, TLSCert: a.sec.tlsCert, TLSKey: a.sec.tlsKey})
+			cfg.put(cliContext{Name: name, Server: server, User: user, Token: tok, TLSCA: absPath(a.sec.tlsCA), TLSCert: absPath(a.sec.tlsCert), TLSKey: absPath(a.sec.tlsKey)})
 			cfg.Current = name
 			if err := cfg.save(path); err != nil {
 				return err
@@ -69,4 +70,16 @@ context. Later commands use the current context's broker and token unless
 	f.BoolVar(&passwordStdin, "password-stdin", false, "read the password from stdin's first line")
 	f.Var(&ttl, "ttl", "token lifetime (default: the broker's, 30 days)")
 	return cmd
+}
+
+// absPath makes a file flag's value absolute, so a context works from any
+// directory.
+func absPath(p string) string {
+	if p == "" {
+		return ""
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return p
 }

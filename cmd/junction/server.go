@@ -30,7 +30,8 @@ func newServerCmd(a *app) *cobra.Command {
 Connector plugins are looked for in DATA/plugins and in the plugins
 directory next to the junction binary, unless --plugins is given.
 --connectors applies every *.yaml connector definition in a directory at
-start.`,
+start.
+` + serverSecurityHelp,
 		Example: `  junction server
   junction server --data /var/lib/junction --listen :7400 --max-message-bytes 16MiB
   junction server --connectors ./connectors`,
@@ -43,7 +44,7 @@ start.`,
 			if maxMsg.set && (maxMsg.v <= 0 || maxMsg.v > 1<<31-1) {
 				return usagef("--max-message-bytes: must be between 1B and 2GiB, got %s", units.FormatSize(maxMsg.v))
 			}
-			security, err := sec.options()
+			security, err := sec.options(a)
 			if err != nil {
 				return err
 			}
@@ -61,6 +62,9 @@ start.`,
 			}, nil)
 			if err != nil {
 				return err
+			}
+			if security.TLSCert != "" {
+				reloadOnHUP(ctx, srv, logger)
 			}
 			<-ctx.Done()
 			logger.Info("shutting down")

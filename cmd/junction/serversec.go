@@ -1,6 +1,12 @@
 package main
 
 import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
 	"github.com/spf13/pflag"
 
 	"github.com/junctionhq/junction/broker/auth"
@@ -24,12 +30,47 @@ func (s *serverSecFlags) add(f *pflag.FlagSet) {
 }
 
 // options validates the flags and returns the server's security options.
-func (s *serverSecFlags) options() (server.SecurityOptions, error) {
+// The global --tls-cert and --tls-key are the broker's certificate here,
+// and --tls-ca the CA client certificates are verified against.
+func (s *serverSecFlags) options(a *app) (server.SecurityOptions, error) {
 	m, err := auth.ParseMode(s.mode)
 	if err != nil {
 		return server.SecurityOptions{}, usagef("--auth: %v", err)
 	}
 	o := s.opts
 	o.AuthMode = m
+	o.TLSCert, o.TLSKey, o.TLSClientCA = a.sec.tlsCert, a.sec.tlsKey, a.sec.tlsCA
 	return o, nil
+}
+
+const serverSecurityHelp = `
+Security: a broker with no users answers loopback callers only, and says
+so; the first 'junction user create NAME --role admin' (or --auth required)
+turns authentication on. Listening on a non-loopback address without users
+needs --insecure. --tls-cert and --tls-key serve the port over TLS (HTTP/2
+and HTTP/1.1); --tls-ca verifies client certificates against a CA (mutual
+TLS: a certificate authenticates as the user named by its common name).
+SIGHUP reloads the TLS files without dropping connections.
+
+Connectors: ${VAR} in definitions resolves only in variables named by
+--connector-env or set in the --connector-secrets file; paths in their
+config must lie in --file-roots (default: the data directory).`
+
+// reloadOnHUP reloads srv's TLS files on every SIGHUP until ctx ends.
+func reloadOnHUP(ctx context.Context, srv *server.Server, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if err := srv.ReloadTLS(); err != nil {
+					log.Error("SIGHUP: tls reload failed; keeping the current certificate", "err", err)
+				}
+			}
+		}
+	}()
 }
