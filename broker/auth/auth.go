@@ -114,6 +114,13 @@ type Auth struct {
 
 	liveMu sync.Mutex
 	live   map[*liveCall]struct{}
+
+	// kdf bounds the password hashes computed at once: each takes 64 MiB,
+	// so logins cannot exhaust memory however many arrive.
+	kdf chan struct{}
+	// dummyHash is checked for unknown users, so a failed login takes as
+	// long whether or not the name exists.
+	dummyHash func() string
 }
 
 // New loads users and tokens from opts.Store.
@@ -136,7 +143,12 @@ func New(opts Options) (*Auth, error) {
 	if opts.LoginTTL <= 0 {
 		opts.LoginTTL = 30 * 24 * time.Hour
 	}
-	a := &Auth{opts: opts, log: opts.Logger, users: map[string]*user{}, tokens: map[string]*token{}, live: map[*liveCall]struct{}{}}
+	a := &Auth{opts: opts, log: opts.Logger, users: map[string]*user{}, tokens: map[string]*token{}, live: map[*liveCall]struct{}{},
+		kdf: make(chan struct{}, maxConcurrentKDF)}
+	a.dummyHash = sync.OnceValue(func() string {
+		h, _ := a.hash("junction timing equaliser")
+		return h
+	})
 	err := opts.Store.Users(func(name string, v []byte) error {
 		u := &user{}
 		if err := json.Unmarshal(v, u); err != nil {
@@ -445,7 +457,7 @@ func (a *Auth) CreateUser(by *Identity, name, password, role string, grants []st
 		if err := checkPasswordPolicy(password); err != nil {
 			return UserInfo{}, false, err
 		}
-		h, err := hashPassword(password)
+		h, err := a.hash(password)
 		if err != nil {
 			return UserInfo{}, false, err
 		}
@@ -559,7 +571,7 @@ func (a *Auth) SetPassword(by *Identity, name, password string) error {
 	if err := checkPasswordPolicy(password); err != nil {
 		return err
 	}
-	h, err := hashPassword(password)
+	h, err := a.hash(password)
 	if err != nil {
 		return err
 	}
@@ -597,12 +609,11 @@ func (a *Auth) Login(name, password string, ttl time.Duration, description strin
 	if hash == "" {
 		// Spend the same time as a real check, so timing does not tell
 		// which user names exist.
-		dummy, _ := hashPassword("timing equaliser")
-		checkPassword(dummy, password)
+		a.check(a.dummyHash(), password)
 		a.log.Info("audit", "actor", "anonymous", "action", "login.failed", "target", truncate(name))
 		return "", TokenInfo{}, fail
 	}
-	ok, err := checkPassword(hash, password)
+	ok, err := a.check(hash, password)
 	if err != nil {
 		return "", TokenInfo{}, fmt.Errorf("user %s: %w", name, err)
 	}

@@ -23,7 +23,23 @@ const (
 	MinPasswordLen = 8
 	// MaxPasswordLen bounds the work one login can ask for.
 	MaxPasswordLen = 1024
+	// maxConcurrentKDF bounds the password hashes computed at once.
+	maxConcurrentKDF = 2
 )
+
+// hash is hashPassword within the KDF bound.
+func (a *Auth) hash(password string) (string, error) {
+	a.kdf <- struct{}{}
+	defer func() { <-a.kdf }()
+	return hashPassword(password)
+}
+
+// check is checkPassword within the KDF bound.
+func (a *Auth) check(hash, password string) (bool, error) {
+	a.kdf <- struct{}{}
+	defer func() { <-a.kdf }()
+	return checkPassword(hash, password)
+}
 
 var b64 = base64.RawStdEncoding
 
