@@ -186,7 +186,7 @@ func TestConsumeOnlyTokenCannotProduceOrDelete(t *testing.T) {
 }
 
 func TestPatternPermission(t *testing.T) {
-	s, admin, _ := securedServer(t)
+	s, admin, logs := securedServer(t)
 	ctx := context.Background()
 	for _, name := range []string{"orders.eu", "orders.us", "payments"} {
 		if _, err := admin.CreateStation(ctx, client.StationConfig{Name: name}); err != nil {
@@ -202,7 +202,18 @@ func TestPatternPermission(t *testing.T) {
 	if _, err := w.Produce(ctx, "payments", client.Message{Value: []byte("x")}); !errors.Is(err, client.ErrPermissionDenied) {
 		t.Fatalf("produce to payments with produce:orders.*: %v, want permission denied", err)
 	}
-	sts, err := w.Stations(ctx)
+	// Every message of a produce stream is checked.
+	p := w.NewProducer("payments", client.ProducerOptions{})
+	_, err := p.Send(ctx, client.Message{Value: []byte("x")}).Wait(ctx)
+	p.Close(ctx)
+	if !errors.Is(err, client.ErrPermissionDenied) {
+		t.Fatalf("stream produce to payments with produce:orders.*: %v, want permission denied", err)
+	}
+	if !strings.Contains(logs.String(), "actor=\"admin (token") || !strings.Contains(logs.String(), "action=/junction.v1.StationService/CreateStation station.name=payments") {
+		t.Errorf("no audit line for the station creation:\n%s", logs.String())
+	}
+	var sts []client.Station
+	sts, err = w.Stations(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -387,12 +387,6 @@ func (a *Auth) audit(by *Identity, action, target string, attrs ...any) {
 	a.log.Info("audit", append([]any{"actor", by.String(), "action", action, "target", target}, attrs...)...)
 }
 
-// Audit logs a change made outside this package (stations, connectors)
-// as an audit line naming the caller of ctx.
-func Audit(ctx context.Context, log *slog.Logger, action, target string, attrs ...any) {
-	log.Info("audit", append([]any{"actor", FromContext(ctx).String(), "action", action, "target", target}, attrs...)...)
-}
-
 // UserInfo is a user as callers see it: never its password hash.
 type UserInfo struct {
 	Name      string
