@@ -361,3 +361,46 @@ func TestAuthRequiredAllowsOnlyFirstUser(t *testing.T) {
 		t.Fatalf("list stations without a token once a user exists: %v", err)
 	}
 }
+
+func TestMetricsOpenAndWithToken(t *testing.T) {
+	s, _, _ := securedServer(t)
+	ctx := context.Background()
+	anon := dial(t, s, "")
+	tok, _, err := anon.Login(ctx, "admin", adminPassword, time.Hour, "metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", "http://"+s.Addr()+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics with a token: %s", resp.Status)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	open, err := Start(ctx, Options{DataDir: dir, Logger: slog.New(slog.DiscardHandler), PluginDirs: []string{}, Security: SecurityOptions{MetricsOpen: true}}, ln)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Close()
+	c := dial(t, open, "")
+	if _, _, err := c.CreateUser(ctx, client.User{Name: "admin", Role: "admin"}, adminPassword); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = http.Get("http://" + open.Addr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics with --metrics-open and no token: %s", resp.Status)
+	}
+}
