@@ -127,3 +127,31 @@ func BenchmarkCheck(b *testing.B) {
 		}
 	}
 }
+
+// FuzzAuthenticate checks that no string but the issued token
+// authenticates, and that none makes the token parser fail other than
+// with ErrUnauthenticated.
+func FuzzAuthenticate(f *testing.F) {
+	a := newAuth(f, ModeAuto)
+	a.CreateUser(&Identity{Open: true}, "alice", "", "admin", nil)
+	tok, _, err := a.CreateToken(&Identity{User: "alice", grants: mustGrants(f, "manage-users")}, "alice", "", 0, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(tok)
+	f.Add(tok[:len(tok)-1] + "x")
+	f.Add("jct_0123456789abcdef_")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := a.Authenticate(s)
+		if s == tok {
+			if err != nil || id.User != "alice" {
+				t.Fatalf("the issued token: %v", err)
+			}
+			return
+		}
+		if err == nil || !errors.Is(err, ErrUnauthenticated) {
+			t.Fatalf("%q: %v, %+v", s, err, id)
+		}
+	})
+}

@@ -90,6 +90,10 @@ func (c *contextsConfig) save(path string) error {
 		tmp.Close()
 		return fmt.Errorf("config: %w", err)
 	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("config: %w", err)
+	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
