@@ -179,7 +179,7 @@ func TestMutualTLSMapsCertificateToUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := c.CreateUser(ctx, client.User{Name: "alice", Role: "admin"}, ""); err != nil {
+	if _, _, err := c.CreateUser(ctx, client.User{Name: "alice", Role: "admin"}, adminPassword); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Stations(ctx); !errors.Is(err, client.ErrUnauthenticated) {

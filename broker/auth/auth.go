@@ -469,6 +469,9 @@ func (a *Auth) CreateUser(by *Identity, name, password, role string, grants []st
 	if first && !slices.Contains(u.grants, Grant{Action: ManageUsers}) {
 		return UserInfo{}, false, fmt.Errorf("%w: the first user must be able to manage users (give it --role admin)", ErrInvalid)
 	}
+	if first && password == "" {
+		return UserInfo{}, false, fmt.Errorf("%w: the first user needs a password, or nobody could log in", ErrInvalid)
+	}
 	if err := a.putUser(u); err != nil {
 		return UserInfo{}, false, err
 	}

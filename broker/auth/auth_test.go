@@ -40,6 +40,9 @@ func TestBootstrap(t *testing.T) {
 	if _, _, err := a.CreateUser(id, "bob", "", "producer", nil); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("first user without manage-users: %v", err)
 	}
+	if _, _, err := a.CreateUser(id, "alice", "", "admin", nil); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("first user without a password: %v", err)
+	}
 	if _, first, err := a.CreateUser(id, "alice", "long enough", "admin", nil); err != nil || !first {
 		t.Fatalf("first user: %v %v", first, err)
 	}
@@ -109,7 +112,7 @@ func TestTokensSurviveReopen(t *testing.T) {
 // token: parse and look up the token, hash its secret, match the grants.
 func BenchmarkCheck(b *testing.B) {
 	a := newAuth(b, ModeAuto)
-	a.CreateUser(&Identity{Open: true}, "alice", "", "admin", nil)
+	a.CreateUser(&Identity{Open: true}, "alice", "long enough", "admin", nil)
 	tok, _, err := a.CreateToken(&Identity{User: "alice", grants: mustGrants(b, "manage-users")}, "alice", "", 0, []string{"produce:orders.*"})
 	if err != nil {
 		b.Fatal(err)
@@ -133,7 +136,7 @@ func BenchmarkCheck(b *testing.B) {
 // with ErrUnauthenticated.
 func FuzzAuthenticate(f *testing.F) {
 	a := newAuth(f, ModeAuto)
-	a.CreateUser(&Identity{Open: true}, "alice", "", "admin", nil)
+	a.CreateUser(&Identity{Open: true}, "alice", "long enough", "admin", nil)
 	tok, _, err := a.CreateToken(&Identity{User: "alice", grants: mustGrants(f, "manage-users")}, "alice", "", 0, nil)
 	if err != nil {
 		f.Fatal(err)
