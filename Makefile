@@ -88,6 +88,7 @@ bench: build vet-bench
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./connectors/s3/
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./connectors/bigquery/
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./connectors/snowflake/
+	$(GO) test -run '^$$' -bench 'Check|ProduceAuth' -benchtime 3s ./broker/auth/ ./server/
 	cd bench && $(GO) run -mod=mod ./cmd/junction-bench -junction $(CURDIR)/$(BIN)/junction $(BENCHFLAGS)
 
 ## bench-compare: the same workloads against Junction and embedded NATS JetStream
@@ -103,7 +104,7 @@ proto:
 	PATH=$(CURDIR)/$(BIN)/tools:$$PATH protoc -I api \
 		--go_out=sdk/api --go_opt=paths=source_relative \
 		--connect-go_out=sdk/api --connect-go_opt=paths=source_relative \
-		api/junction/v1/junction.proto
+		api/junction/v1/*.proto
 	PATH=$(CURDIR)/$(BIN)/tools:$$PATH protoc -I sdk/proto \
 		--go_out=sdk/proto/connectorv1 --go_opt=paths=source_relative \
 		--go-grpc_out=sdk/proto/connectorv1 --go-grpc_opt=paths=source_relative \
