@@ -132,7 +132,11 @@ func (b *Broker) openStation(cfg StationConfig) (*station, error) {
 			st.close()
 			return nil, fmt.Errorf("station %q partition %d: %w", cfg.Name, p, err)
 		}
-		st.logs = append(st.logs, segLog{l})
+		var pl PartitionLog = segLog{l}
+		if r := b.opts.Replicator; r != nil {
+			pl = r.WrapLog(cfg.Name, uint32(p), pl)
+		}
+		st.logs = append(st.logs, pl)
 	}
 	if cfg.DedupWindow > 0 {
 		if err := st.rebuildDedup(b.now()); err != nil {

@@ -96,7 +96,7 @@ them from signed catalogs.`,
 	if def == "" {
 		def = client.DefaultAddr
 	}
-	root.PersistentFlags().StringVar(&a.server, "server", def, "broker address, host:port or URL (env JUNCTION_SERVER)")
+	root.PersistentFlags().StringVar(&a.server, "server", def, "broker address, host:port or URL; a cluster's nodes comma-separated, the first reachable used (env JUNCTION_SERVER)")
 	root.AddCommand(
 		newServerCmd(a),
 		newStationCmd(a),
@@ -106,6 +106,7 @@ them from signed catalogs.`,
 		newConnectorCmd(a),
 		newPluginCmd(a),
 		newHubCmd(a),
+		newClusterCmd(a),
 	)
 	return root
 }
@@ -151,7 +152,13 @@ func asIs[T any](v T) any { return v }
 func (a *app) connect(ctx context.Context) (*client.Client, error) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	c, err := client.Connect(cctx, a.server)
+	var c *client.Client
+	var err error
+	for _, addr := range strings.Split(a.server, ",") {
+		if c, err = client.Connect(cctx, strings.TrimSpace(addr)); err == nil {
+			break
+		}
+	}
 	if err != nil {
 		if errors.Is(err, client.ErrUnavailable) {
 			return nil, fmt.Errorf("%w (is the broker running? set --server or JUNCTION_SERVER)", err)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/junctionhq/junction/broker/cluster"
 	"github.com/junctionhq/junction/plugin"
 	"github.com/junctionhq/junction/sdk/units"
 	"github.com/junctionhq/junction/server"
@@ -23,6 +24,11 @@ func newServerCmd(a *app) *cobra.Command {
 		maxNackDelay  time.Duration
 		idleTimeout   time.Duration
 		recoverMeta   bool
+		nodeID        string
+		clusterListen string
+		clusterAdv    string
+		apiAdv        string
+		join          []string
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -38,10 +44,19 @@ start.
 --recover-meta is for a damaged metadata file (DATA/meta.db): it moves the
 file aside and rebuilds a fresh one from what can still be read of it, and
 every station directory whose record is lost comes back with its partitions
-and default settings.`,
+and default settings.
+
+With --node-id and --cluster-listen the broker is a node of a cluster that
+replicates stations and messages through raft on the --cluster-listen port
+(raft state under DATA/raft). The first node, started without --join,
+bootstraps a new cluster; the others name it (or any member's API address)
+with --join. A produce is acknowledged once a majority of nodes stored it
+durably; every node serves reads of what it has stored.`,
 		Example: `  junction server
   junction server --data /var/lib/junction --listen :7400 --max-message-bytes 16MiB
-  junction server --connectors ./connectors`,
+  junction server --connectors ./connectors
+  junction server --data d1 --listen :7400 --node-id n1 --cluster-listen 127.0.0.1:7401
+  junction server --data d2 --listen :7410 --node-id n2 --cluster-listen 127.0.0.1:7411 --join 127.0.0.1:7400`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var level slog.Level
@@ -50,6 +65,13 @@ and default settings.`,
 			}
 			if maxMsg.set && (maxMsg.v <= 0 || maxMsg.v > 1<<31-1) {
 				return usagef("--max-message-bytes: must be between 1B and 2GiB, got %s", units.FormatSize(maxMsg.v))
+			}
+			var cl *cluster.Config
+			switch {
+			case nodeID != "" && clusterListen != "":
+				cl = &cluster.Config{NodeID: nodeID, RaftListen: clusterListen, RaftAdvertise: clusterAdv, APIAdvertise: apiAdv, Join: join}
+			case nodeID != "" || clusterListen != "" || len(join) > 0:
+				return usagef("--node-id and --cluster-listen go together (and --join needs both)")
 			}
 			logger := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 			ctx := cmd.Context()
@@ -64,6 +86,7 @@ and default settings.`,
 				MaxNackDelay:     maxNackDelay,
 				IdleTimeout:      idleTimeout,
 				RecoverMeta:      recoverMeta,
+				Cluster:          cl,
 			}, nil)
 			if err != nil {
 				return err
@@ -83,6 +106,11 @@ and default settings.`,
 	f.StringVar(&connectorsDir, "connectors", "", "directory of connector definitions (*.yaml) to apply at start")
 	f.DurationVar(&maxNackDelay, "max-nack-delay", 24*time.Hour, "longest redelivery delay a nack may ask for")
 	f.DurationVar(&idleTimeout, "idle-timeout", 2*time.Minute, "close client connections idle this long")
+	f.StringVar(&nodeID, "node-id", "", "this node's id in a cluster (with --cluster-listen); keep it across restarts")
+	f.StringVar(&clusterListen, "cluster-listen", "", "address for the cluster's raft traffic (with --node-id)")
+	f.StringVar(&clusterAdv, "cluster-advertise", "", "raft address other nodes dial (default --cluster-listen)")
+	f.StringVar(&apiAdv, "advertise", "", "API address other nodes send clients to (default the --listen address)")
+	f.StringSliceVar(&join, "join", nil, "API addresses of an existing cluster's members to join (default: bootstrap a new cluster)")
 	d := plugin.DefaultRestartPolicy
 	f.DurationVar(&restart.Initial, "connector-restart-backoff", d.Initial, "first wait before restarting a failed connector; doubles on each failure")
 	f.DurationVar(&restart.Max, "connector-restart-max-backoff", d.Max, "longest wait between connector restarts")

@@ -33,6 +33,7 @@ type Client struct {
 	groups   junctionv1connect.GroupServiceClient
 
 	connectors junctionv1connect.ConnectorServiceClient
+	cluster    junctionv1connect.ClusterServiceClient
 }
 
 // Option configures [Connect].
@@ -96,6 +97,7 @@ func Connect(ctx context.Context, addr string, opts ...Option) (*Client, error) 
 	c.messages = junctionv1connect.NewMessageServiceClient(c.httpc, baseURL, copts...)
 	c.groups = junctionv1connect.NewGroupServiceClient(c.httpc, baseURL, copts...)
 	c.connectors = junctionv1connect.NewConnectorServiceClient(c.httpc, baseURL, copts...)
+	c.cluster = junctionv1connect.NewClusterServiceClient(c.httpc, baseURL, copts...)
 
 	pctx, cancel := c.unaryCtx(ctx, 0)
 	defer cancel()

@@ -285,6 +285,9 @@ const (
 	// The station is another station's dead-letter station; the message
 	// names them.
 	ErrorReason_ERROR_REASON_STATION_IN_USE ErrorReason = 13
+	// The node is not the cluster's leader; ErrorInfo.leader is the API
+	// address of the one it knows, empty during an election.
+	ErrorReason_ERROR_REASON_NOT_LEADER ErrorReason = 14
 )
 
 // Enum value maps for ErrorReason.
@@ -304,6 +307,7 @@ var (
 		11: "ERROR_REASON_INVALID_DEFINITION",
 		12: "ERROR_REASON_PLUGIN_NOT_FOUND",
 		13: "ERROR_REASON_STATION_IN_USE",
+		14: "ERROR_REASON_NOT_LEADER",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":         0,
@@ -320,6 +324,7 @@ var (
 		"ERROR_REASON_INVALID_DEFINITION":  11,
 		"ERROR_REASON_PLUGIN_NOT_FOUND":    12,
 		"ERROR_REASON_STATION_IN_USE":      13,
+		"ERROR_REASON_NOT_LEADER":          14,
 	}
 )
 
@@ -4426,8 +4431,10 @@ type ErrorInfo struct {
 	// For ERROR_REASON_INVALID_DEFINITION: every problem found.
 	DefinitionErrors []*DefinitionError `protobuf:"bytes,5,rep,name=definition_errors,json=definitionErrors,proto3" json:"definition_errors,omitempty"`
 	Connector        string             `protobuf:"bytes,6,opt,name=connector,proto3" json:"connector,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// For ERROR_REASON_NOT_LEADER: the leader's API address.
+	Leader        string `protobuf:"bytes,7,opt,name=leader,proto3" json:"leader,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ErrorInfo) Reset() {
@@ -4500,6 +4507,601 @@ func (x *ErrorInfo) GetConnector() string {
 		return x.Connector
 	}
 	return ""
+}
+
+func (x *ErrorInfo) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
+}
+
+// ClusterNode is one member of a cluster.
+type ClusterNode struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Address of the node's raft transport.
+	RaftAddress string `protobuf:"bytes,2,opt,name=raft_address,json=raftAddress,proto3" json:"raft_address,omitempty"`
+	// Address of the node's API.
+	ApiAddress    string `protobuf:"bytes,3,opt,name=api_address,json=apiAddress,proto3" json:"api_address,omitempty"`
+	Voter         bool   `protobuf:"varint,4,opt,name=voter,proto3" json:"voter,omitempty"`
+	Leader        bool   `protobuf:"varint,5,opt,name=leader,proto3" json:"leader,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterNode) Reset() {
+	*x = ClusterNode{}
+	mi := &file_junction_v1_junction_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterNode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterNode) ProtoMessage() {}
+
+func (x *ClusterNode) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterNode.ProtoReflect.Descriptor instead.
+func (*ClusterNode) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *ClusterNode) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ClusterNode) GetRaftAddress() string {
+	if x != nil {
+		return x.RaftAddress
+	}
+	return ""
+}
+
+func (x *ClusterNode) GetApiAddress() string {
+	if x != nil {
+		return x.ApiAddress
+	}
+	return ""
+}
+
+func (x *ClusterNode) GetVoter() bool {
+	if x != nil {
+		return x.Voter
+	}
+	return false
+}
+
+func (x *ClusterNode) GetLeader() bool {
+	if x != nil {
+		return x.Leader
+	}
+	return false
+}
+
+type ClusterStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterStatusRequest) Reset() {
+	*x = ClusterStatusRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterStatusRequest) ProtoMessage() {}
+
+func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterStatusRequest.ProtoReflect.Descriptor instead.
+func (*ClusterStatusRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{70}
+}
+
+type ClusterStatusResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// This node's id and raft state: leader, follower, candidate or shutdown.
+	NodeId   string `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	State    string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	Term     uint64 `protobuf:"varint,3,opt,name=term,proto3" json:"term,omitempty"`
+	LeaderId string `protobuf:"bytes,4,opt,name=leader_id,json=leaderId,proto3" json:"leader_id,omitempty"`
+	// Raft log indexes: the last one committed and the last one applied here.
+	CommitIndex   uint64         `protobuf:"varint,5,opt,name=commit_index,json=commitIndex,proto3" json:"commit_index,omitempty"`
+	AppliedIndex  uint64         `protobuf:"varint,6,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
+	Nodes         []*ClusterNode `protobuf:"bytes,7,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterStatusResponse) Reset() {
+	*x = ClusterStatusResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterStatusResponse) ProtoMessage() {}
+
+func (x *ClusterStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterStatusResponse.ProtoReflect.Descriptor instead.
+func (*ClusterStatusResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *ClusterStatusResponse) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *ClusterStatusResponse) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *ClusterStatusResponse) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *ClusterStatusResponse) GetLeaderId() string {
+	if x != nil {
+		return x.LeaderId
+	}
+	return ""
+}
+
+func (x *ClusterStatusResponse) GetCommitIndex() uint64 {
+	if x != nil {
+		return x.CommitIndex
+	}
+	return 0
+}
+
+func (x *ClusterStatusResponse) GetAppliedIndex() uint64 {
+	if x != nil {
+		return x.AppliedIndex
+	}
+	return 0
+}
+
+func (x *ClusterStatusResponse) GetNodes() []*ClusterNode {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+type AddNodeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	RaftAddress   string                 `protobuf:"bytes,2,opt,name=raft_address,json=raftAddress,proto3" json:"raft_address,omitempty"`
+	ApiAddress    string                 `protobuf:"bytes,3,opt,name=api_address,json=apiAddress,proto3" json:"api_address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddNodeRequest) Reset() {
+	*x = AddNodeRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddNodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddNodeRequest) ProtoMessage() {}
+
+func (x *AddNodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddNodeRequest.ProtoReflect.Descriptor instead.
+func (*AddNodeRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *AddNodeRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *AddNodeRequest) GetRaftAddress() string {
+	if x != nil {
+		return x.RaftAddress
+	}
+	return ""
+}
+
+func (x *AddNodeRequest) GetApiAddress() string {
+	if x != nil {
+		return x.ApiAddress
+	}
+	return ""
+}
+
+type AddNodeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddNodeResponse) Reset() {
+	*x = AddNodeResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddNodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddNodeResponse) ProtoMessage() {}
+
+func (x *AddNodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddNodeResponse.ProtoReflect.Descriptor instead.
+func (*AddNodeResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{73}
+}
+
+type RemoveNodeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveNodeRequest) Reset() {
+	*x = RemoveNodeRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveNodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveNodeRequest) ProtoMessage() {}
+
+func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveNodeRequest.ProtoReflect.Descriptor instead.
+func (*RemoveNodeRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *RemoveNodeRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+type RemoveNodeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveNodeResponse) Reset() {
+	*x = RemoveNodeResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveNodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveNodeResponse) ProtoMessage() {}
+
+func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveNodeResponse.ProtoReflect.Descriptor instead.
+func (*RemoveNodeResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{75}
+}
+
+type TransferLeaderRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferLeaderRequest) Reset() {
+	*x = TransferLeaderRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferLeaderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferLeaderRequest) ProtoMessage() {}
+
+func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferLeaderRequest.ProtoReflect.Descriptor instead.
+func (*TransferLeaderRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *TransferLeaderRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+type TransferLeaderResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferLeaderResponse) Reset() {
+	*x = TransferLeaderResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferLeaderResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferLeaderResponse) ProtoMessage() {}
+
+func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferLeaderResponse.ProtoReflect.Descriptor instead.
+func (*TransferLeaderResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{77}
+}
+
+type ReadPartitionRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Station   string                 `protobuf:"bytes,1,opt,name=station,proto3" json:"station,omitempty"`
+	Partition uint32                 `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	From      uint64                 `protobuf:"varint,3,opt,name=from,proto3" json:"from,omitempty"`
+	// About this many bytes of records at most (at least one record when
+	// there is one). Default and limit 4 MiB.
+	MaxBytes      uint32 `protobuf:"varint,4,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadPartitionRequest) Reset() {
+	*x = ReadPartitionRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadPartitionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadPartitionRequest) ProtoMessage() {}
+
+func (x *ReadPartitionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadPartitionRequest.ProtoReflect.Descriptor instead.
+func (*ReadPartitionRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *ReadPartitionRequest) GetStation() string {
+	if x != nil {
+		return x.Station
+	}
+	return ""
+}
+
+func (x *ReadPartitionRequest) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *ReadPartitionRequest) GetFrom() uint64 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *ReadPartitionRequest) GetMaxBytes() uint32 {
+	if x != nil {
+		return x.MaxBytes
+	}
+	return 0
+}
+
+type ReadPartitionResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Records []*Delivery            `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	// The partition's next offset on this node.
+	NextOffset    uint64 `protobuf:"varint,2,opt,name=next_offset,json=nextOffset,proto3" json:"next_offset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadPartitionResponse) Reset() {
+	*x = ReadPartitionResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadPartitionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadPartitionResponse) ProtoMessage() {}
+
+func (x *ReadPartitionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadPartitionResponse.ProtoReflect.Descriptor instead.
+func (*ReadPartitionResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *ReadPartitionResponse) GetRecords() []*Delivery {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+func (x *ReadPartitionResponse) GetNextOffset() uint64 {
+	if x != nil {
+		return x.NextOffset
+	}
+	return 0
 }
 
 var File_junction_v1_junction_proto protoreflect.FileDescriptor
@@ -4794,14 +5396,52 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x04path\x18\x05 \x01(\tR\x04path\"\x14\n" +
 	"\x12ListPluginsRequest\"D\n" +
 	"\x13ListPluginsResponse\x12-\n" +
-	"\aplugins\x18\x01 \x03(\v2\x13.junction.v1.PluginR\aplugins\"\xec\x01\n" +
+	"\aplugins\x18\x01 \x03(\v2\x13.junction.v1.PluginR\aplugins\"\x84\x02\n" +
 	"\tErrorInfo\x120\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x18.junction.v1.ErrorReasonR\x06reason\x12\x18\n" +
 	"\astation\x18\x02 \x01(\tR\astation\x12\x14\n" +
 	"\x05group\x18\x03 \x01(\tR\x05group\x12\x14\n" +
 	"\x05field\x18\x04 \x01(\tR\x05field\x12I\n" +
 	"\x11definition_errors\x18\x05 \x03(\v2\x1c.junction.v1.DefinitionErrorR\x10definitionErrors\x12\x1c\n" +
-	"\tconnector\x18\x06 \x01(\tR\tconnector*[\n" +
+	"\tconnector\x18\x06 \x01(\tR\tconnector\x12\x16\n" +
+	"\x06leader\x18\a \x01(\tR\x06leader\"\x8f\x01\n" +
+	"\vClusterNode\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
+	"\fraft_address\x18\x02 \x01(\tR\vraftAddress\x12\x1f\n" +
+	"\vapi_address\x18\x03 \x01(\tR\n" +
+	"apiAddress\x12\x14\n" +
+	"\x05voter\x18\x04 \x01(\bR\x05voter\x12\x16\n" +
+	"\x06leader\x18\x05 \x01(\bR\x06leader\"\x16\n" +
+	"\x14ClusterStatusRequest\"\xef\x01\n" +
+	"\x15ClusterStatusResponse\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\x12\x12\n" +
+	"\x04term\x18\x03 \x01(\x04R\x04term\x12\x1b\n" +
+	"\tleader_id\x18\x04 \x01(\tR\bleaderId\x12!\n" +
+	"\fcommit_index\x18\x05 \x01(\x04R\vcommitIndex\x12#\n" +
+	"\rapplied_index\x18\x06 \x01(\x04R\fappliedIndex\x12.\n" +
+	"\x05nodes\x18\a \x03(\v2\x18.junction.v1.ClusterNodeR\x05nodes\"m\n" +
+	"\x0eAddNodeRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12!\n" +
+	"\fraft_address\x18\x02 \x01(\tR\vraftAddress\x12\x1f\n" +
+	"\vapi_address\x18\x03 \x01(\tR\n" +
+	"apiAddress\"\x11\n" +
+	"\x0fAddNodeResponse\",\n" +
+	"\x11RemoveNodeRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"\x14\n" +
+	"\x12RemoveNodeResponse\"0\n" +
+	"\x15TransferLeaderRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"\x18\n" +
+	"\x16TransferLeaderResponse\"\x7f\n" +
+	"\x14ReadPartitionRequest\x12\x18\n" +
+	"\astation\x18\x01 \x01(\tR\astation\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\rR\tpartition\x12\x12\n" +
+	"\x04from\x18\x03 \x01(\x04R\x04from\x12\x1b\n" +
+	"\tmax_bytes\x18\x04 \x01(\rR\bmaxBytes\"i\n" +
+	"\x15ReadPartitionResponse\x12/\n" +
+	"\arecords\x18\x01 \x03(\v2\x15.junction.v1.DeliveryR\arecords\x12\x1f\n" +
+	"\vnext_offset\x18\x02 \x01(\x04R\n" +
+	"nextOffset*[\n" +
 	"\vStorageType\x12\x1c\n" +
 	"\x18STORAGE_TYPE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11STORAGE_TYPE_DISK\x10\x01\x12\x17\n" +
@@ -4822,7 +5462,7 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x17CONNECTOR_STATE_RUNNING\x10\x02\x12\x1a\n" +
 	"\x16CONNECTOR_STATE_PAUSED\x10\x03\x12\x1e\n" +
 	"\x1aCONNECTOR_STATE_RESTARTING\x10\x04\x12\x1a\n" +
-	"\x16CONNECTOR_STATE_FAILED\x10\x05*\xdf\x03\n" +
+	"\x16CONNECTOR_STATE_FAILED\x10\x05*\xfc\x03\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eERROR_REASON_STATION_NOT_FOUND\x10\x01\x12\x1f\n" +
@@ -4838,7 +5478,8 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x12#\n" +
 	"\x1fERROR_REASON_INVALID_DEFINITION\x10\v\x12!\n" +
 	"\x1dERROR_REASON_PLUGIN_NOT_FOUND\x10\f\x12\x1f\n" +
-	"\x1bERROR_REASON_STATION_IN_USE\x10\r2\x9a\x04\n" +
+	"\x1bERROR_REASON_STATION_IN_USE\x10\r\x12\x1b\n" +
+	"\x17ERROR_REASON_NOT_LEADER\x10\x0e2\x9a\x04\n" +
 	"\x0eStationService\x12V\n" +
 	"\rCreateStation\x12!.junction.v1.CreateStationRequest\x1a\".junction.v1.CreateStationResponse\x12M\n" +
 	"\n" +
@@ -4869,7 +5510,14 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x0ePauseConnector\x12\".junction.v1.PauseConnectorRequest\x1a#.junction.v1.PauseConnectorResponse\x12\\\n" +
 	"\x0fResumeConnector\x12#.junction.v1.ResumeConnectorRequest\x1a$.junction.v1.ResumeConnectorResponse\x12\\\n" +
 	"\x0fDeleteConnector\x12#.junction.v1.DeleteConnectorRequest\x1a$.junction.v1.DeleteConnectorResponse\x12P\n" +
-	"\vListPlugins\x12\x1f.junction.v1.ListPluginsRequest\x1a .junction.v1.ListPluginsResponseB?Z=github.com/junctionhq/junction/sdk/api/junction/v1;junctionv1b\x06proto3"
+	"\vListPlugins\x12\x1f.junction.v1.ListPluginsRequest\x1a .junction.v1.ListPluginsResponse2\xa9\x03\n" +
+	"\x0eClusterService\x12O\n" +
+	"\x06Status\x12!.junction.v1.ClusterStatusRequest\x1a\".junction.v1.ClusterStatusResponse\x12D\n" +
+	"\aAddNode\x12\x1b.junction.v1.AddNodeRequest\x1a\x1c.junction.v1.AddNodeResponse\x12M\n" +
+	"\n" +
+	"RemoveNode\x12\x1e.junction.v1.RemoveNodeRequest\x1a\x1f.junction.v1.RemoveNodeResponse\x12Y\n" +
+	"\x0eTransferLeader\x12\".junction.v1.TransferLeaderRequest\x1a#.junction.v1.TransferLeaderResponse\x12V\n" +
+	"\rReadPartition\x12!.junction.v1.ReadPartitionRequest\x1a\".junction.v1.ReadPartitionResponseB?Z=github.com/junctionhq/junction/sdk/api/junction/v1;junctionv1b\x06proto3"
 
 var (
 	file_junction_v1_junction_proto_rawDescOnce sync.Once
@@ -4884,7 +5532,7 @@ func file_junction_v1_junction_proto_rawDescGZIP() []byte {
 }
 
 var file_junction_v1_junction_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_junction_v1_junction_proto_msgTypes = make([]protoimpl.MessageInfo, 69)
+var file_junction_v1_junction_proto_msgTypes = make([]protoimpl.MessageInfo, 80)
 var file_junction_v1_junction_proto_goTypes = []any{
 	(StorageType)(0),                  // 0: junction.v1.StorageType
 	(FsyncPolicy)(0),                  // 1: junction.v1.FsyncPolicy
@@ -4960,20 +5608,31 @@ var file_junction_v1_junction_proto_goTypes = []any{
 	(*ListPluginsRequest)(nil),        // 71: junction.v1.ListPluginsRequest
 	(*ListPluginsResponse)(nil),       // 72: junction.v1.ListPluginsResponse
 	(*ErrorInfo)(nil),                 // 73: junction.v1.ErrorInfo
-	(*durationpb.Duration)(nil),       // 74: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),     // 75: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 76: google.protobuf.FieldMask
+	(*ClusterNode)(nil),               // 74: junction.v1.ClusterNode
+	(*ClusterStatusRequest)(nil),      // 75: junction.v1.ClusterStatusRequest
+	(*ClusterStatusResponse)(nil),     // 76: junction.v1.ClusterStatusResponse
+	(*AddNodeRequest)(nil),            // 77: junction.v1.AddNodeRequest
+	(*AddNodeResponse)(nil),           // 78: junction.v1.AddNodeResponse
+	(*RemoveNodeRequest)(nil),         // 79: junction.v1.RemoveNodeRequest
+	(*RemoveNodeResponse)(nil),        // 80: junction.v1.RemoveNodeResponse
+	(*TransferLeaderRequest)(nil),     // 81: junction.v1.TransferLeaderRequest
+	(*TransferLeaderResponse)(nil),    // 82: junction.v1.TransferLeaderResponse
+	(*ReadPartitionRequest)(nil),      // 83: junction.v1.ReadPartitionRequest
+	(*ReadPartitionResponse)(nil),     // 84: junction.v1.ReadPartitionResponse
+	(*durationpb.Duration)(nil),       // 85: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),     // 86: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 87: google.protobuf.FieldMask
 }
 var file_junction_v1_junction_proto_depIdxs = []int32{
-	74, // 0: junction.v1.Retention.max_age:type_name -> google.protobuf.Duration
+	85, // 0: junction.v1.Retention.max_age:type_name -> google.protobuf.Duration
 	0,  // 1: junction.v1.Station.storage:type_name -> junction.v1.StorageType
 	5,  // 2: junction.v1.Station.retention:type_name -> junction.v1.Retention
 	1,  // 3: junction.v1.Station.fsync:type_name -> junction.v1.FsyncPolicy
-	74, // 4: junction.v1.Station.dedup_window:type_name -> google.protobuf.Duration
-	75, // 5: junction.v1.Station.created_at:type_name -> google.protobuf.Timestamp
+	85, // 4: junction.v1.Station.dedup_window:type_name -> google.protobuf.Duration
+	86, // 5: junction.v1.Station.created_at:type_name -> google.protobuf.Timestamp
 	8,  // 6: junction.v1.PartitionStats.damaged:type_name -> junction.v1.DamagedRange
 	9,  // 7: junction.v1.PartitionStats.lost:type_name -> junction.v1.LostRange
-	75, // 8: junction.v1.LostRange.at:type_name -> google.protobuf.Timestamp
+	86, // 8: junction.v1.LostRange.at:type_name -> google.protobuf.Timestamp
 	2,  // 9: junction.v1.RepairPartitionRequest.mode:type_name -> junction.v1.RepairMode
 	9,  // 10: junction.v1.RepairPartitionResponse.lost:type_name -> junction.v1.LostRange
 	7,  // 11: junction.v1.StationStats.partitions:type_name -> junction.v1.PartitionStats
@@ -4984,7 +5643,7 @@ var file_junction_v1_junction_proto_depIdxs = []int32{
 	6,  // 16: junction.v1.ListStationsResponse.stations:type_name -> junction.v1.Station
 	12, // 17: junction.v1.ListStationsResponse.stats:type_name -> junction.v1.StationStats
 	6,  // 18: junction.v1.UpdateStationRequest.station:type_name -> junction.v1.Station
-	76, // 19: junction.v1.UpdateStationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	87, // 19: junction.v1.UpdateStationRequest.update_mask:type_name -> google.protobuf.FieldMask
 	6,  // 20: junction.v1.UpdateStationResponse.station:type_name -> junction.v1.Station
 	23, // 21: junction.v1.Message.headers:type_name -> junction.v1.Header
 	24, // 22: junction.v1.ProduceRequest.messages:type_name -> junction.v1.Message
@@ -4992,11 +5651,11 @@ var file_junction_v1_junction_proto_depIdxs = []int32{
 	24, // 24: junction.v1.ProduceStreamRequest.messages:type_name -> junction.v1.Message
 	25, // 25: junction.v1.ProduceStreamResponse.results:type_name -> junction.v1.ProduceResult
 	73, // 26: junction.v1.ProduceStreamResponse.error_info:type_name -> junction.v1.ErrorInfo
-	75, // 27: junction.v1.StartPosition.time:type_name -> google.protobuf.Timestamp
-	74, // 28: junction.v1.GroupConfig.ack_deadline:type_name -> google.protobuf.Duration
-	75, // 29: junction.v1.Delivery.timestamp:type_name -> google.protobuf.Timestamp
+	86, // 27: junction.v1.StartPosition.time:type_name -> google.protobuf.Timestamp
+	85, // 28: junction.v1.GroupConfig.ack_deadline:type_name -> google.protobuf.Duration
+	86, // 29: junction.v1.Delivery.timestamp:type_name -> google.protobuf.Timestamp
 	23, // 30: junction.v1.Delivery.headers:type_name -> junction.v1.Header
-	74, // 31: junction.v1.PullRequest.max_wait:type_name -> google.protobuf.Duration
+	85, // 31: junction.v1.PullRequest.max_wait:type_name -> google.protobuf.Duration
 	30, // 32: junction.v1.PullRequest.start:type_name -> junction.v1.StartPosition
 	31, // 33: junction.v1.PullRequest.config:type_name -> junction.v1.GroupConfig
 	32, // 34: junction.v1.PullResponse.messages:type_name -> junction.v1.Delivery
@@ -5005,10 +5664,10 @@ var file_junction_v1_junction_proto_depIdxs = []int32{
 	32, // 37: junction.v1.ConsumeResponse.messages:type_name -> junction.v1.Delivery
 	37, // 38: junction.v1.AckRequest.messages:type_name -> junction.v1.MessageRefs
 	37, // 39: junction.v1.NackRequest.messages:type_name -> junction.v1.MessageRefs
-	74, // 40: junction.v1.NackRequest.delay:type_name -> google.protobuf.Duration
+	85, // 40: junction.v1.NackRequest.delay:type_name -> google.protobuf.Duration
 	31, // 41: junction.v1.Group.config:type_name -> junction.v1.GroupConfig
 	42, // 42: junction.v1.Group.partitions:type_name -> junction.v1.PartitionLag
-	75, // 43: junction.v1.Group.created_at:type_name -> google.protobuf.Timestamp
+	86, // 43: junction.v1.Group.created_at:type_name -> google.protobuf.Timestamp
 	30, // 44: junction.v1.CreateGroupRequest.start:type_name -> junction.v1.StartPosition
 	31, // 45: junction.v1.CreateGroupRequest.config:type_name -> junction.v1.GroupConfig
 	43, // 46: junction.v1.CreateGroupResponse.group:type_name -> junction.v1.Group
@@ -5017,8 +5676,8 @@ var file_junction_v1_junction_proto_depIdxs = []int32{
 	30, // 49: junction.v1.ResetGroupOffsetRequest.start:type_name -> junction.v1.StartPosition
 	43, // 50: junction.v1.ResetGroupOffsetResponse.group:type_name -> junction.v1.Group
 	3,  // 51: junction.v1.ConnectorStatus.state:type_name -> junction.v1.ConnectorState
-	75, // 52: junction.v1.ConnectorStatus.last_error_at:type_name -> google.protobuf.Timestamp
-	75, // 53: junction.v1.ConnectorStatus.started_at:type_name -> google.protobuf.Timestamp
+	86, // 52: junction.v1.ConnectorStatus.last_error_at:type_name -> google.protobuf.Timestamp
+	86, // 53: junction.v1.ConnectorStatus.started_at:type_name -> google.protobuf.Timestamp
 	54, // 54: junction.v1.ApplyConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
 	57, // 55: junction.v1.ValidateConnectorResponse.errors:type_name -> junction.v1.DefinitionError
 	54, // 56: junction.v1.ListConnectorsResponse.connectors:type_name -> junction.v1.ConnectorStatus
@@ -5028,61 +5687,73 @@ var file_junction_v1_junction_proto_depIdxs = []int32{
 	70, // 60: junction.v1.ListPluginsResponse.plugins:type_name -> junction.v1.Plugin
 	4,  // 61: junction.v1.ErrorInfo.reason:type_name -> junction.v1.ErrorReason
 	57, // 62: junction.v1.ErrorInfo.definition_errors:type_name -> junction.v1.DefinitionError
-	13, // 63: junction.v1.StationService.CreateStation:input_type -> junction.v1.CreateStationRequest
-	15, // 64: junction.v1.StationService.GetStation:input_type -> junction.v1.GetStationRequest
-	17, // 65: junction.v1.StationService.ListStations:input_type -> junction.v1.ListStationsRequest
-	19, // 66: junction.v1.StationService.UpdateStation:input_type -> junction.v1.UpdateStationRequest
-	21, // 67: junction.v1.StationService.DeleteStation:input_type -> junction.v1.DeleteStationRequest
-	10, // 68: junction.v1.StationService.RepairPartition:input_type -> junction.v1.RepairPartitionRequest
-	26, // 69: junction.v1.MessageService.Produce:input_type -> junction.v1.ProduceRequest
-	28, // 70: junction.v1.MessageService.ProduceStream:input_type -> junction.v1.ProduceStreamRequest
-	33, // 71: junction.v1.MessageService.Pull:input_type -> junction.v1.PullRequest
-	35, // 72: junction.v1.MessageService.Consume:input_type -> junction.v1.ConsumeRequest
-	38, // 73: junction.v1.MessageService.Ack:input_type -> junction.v1.AckRequest
-	40, // 74: junction.v1.MessageService.Nack:input_type -> junction.v1.NackRequest
-	44, // 75: junction.v1.GroupService.CreateGroup:input_type -> junction.v1.CreateGroupRequest
-	46, // 76: junction.v1.GroupService.ListGroups:input_type -> junction.v1.ListGroupsRequest
-	48, // 77: junction.v1.GroupService.DescribeGroup:input_type -> junction.v1.DescribeGroupRequest
-	50, // 78: junction.v1.GroupService.DeleteGroup:input_type -> junction.v1.DeleteGroupRequest
-	52, // 79: junction.v1.GroupService.ResetGroupOffset:input_type -> junction.v1.ResetGroupOffsetRequest
-	55, // 80: junction.v1.ConnectorService.ApplyConnector:input_type -> junction.v1.ApplyConnectorRequest
-	58, // 81: junction.v1.ConnectorService.ValidateConnector:input_type -> junction.v1.ValidateConnectorRequest
-	60, // 82: junction.v1.ConnectorService.ListConnectors:input_type -> junction.v1.ListConnectorsRequest
-	62, // 83: junction.v1.ConnectorService.GetConnector:input_type -> junction.v1.GetConnectorRequest
-	64, // 84: junction.v1.ConnectorService.PauseConnector:input_type -> junction.v1.PauseConnectorRequest
-	66, // 85: junction.v1.ConnectorService.ResumeConnector:input_type -> junction.v1.ResumeConnectorRequest
-	68, // 86: junction.v1.ConnectorService.DeleteConnector:input_type -> junction.v1.DeleteConnectorRequest
-	71, // 87: junction.v1.ConnectorService.ListPlugins:input_type -> junction.v1.ListPluginsRequest
-	14, // 88: junction.v1.StationService.CreateStation:output_type -> junction.v1.CreateStationResponse
-	16, // 89: junction.v1.StationService.GetStation:output_type -> junction.v1.GetStationResponse
-	18, // 90: junction.v1.StationService.ListStations:output_type -> junction.v1.ListStationsResponse
-	20, // 91: junction.v1.StationService.UpdateStation:output_type -> junction.v1.UpdateStationResponse
-	22, // 92: junction.v1.StationService.DeleteStation:output_type -> junction.v1.DeleteStationResponse
-	11, // 93: junction.v1.StationService.RepairPartition:output_type -> junction.v1.RepairPartitionResponse
-	27, // 94: junction.v1.MessageService.Produce:output_type -> junction.v1.ProduceResponse
-	29, // 95: junction.v1.MessageService.ProduceStream:output_type -> junction.v1.ProduceStreamResponse
-	34, // 96: junction.v1.MessageService.Pull:output_type -> junction.v1.PullResponse
-	36, // 97: junction.v1.MessageService.Consume:output_type -> junction.v1.ConsumeResponse
-	39, // 98: junction.v1.MessageService.Ack:output_type -> junction.v1.AckResponse
-	41, // 99: junction.v1.MessageService.Nack:output_type -> junction.v1.NackResponse
-	45, // 100: junction.v1.GroupService.CreateGroup:output_type -> junction.v1.CreateGroupResponse
-	47, // 101: junction.v1.GroupService.ListGroups:output_type -> junction.v1.ListGroupsResponse
-	49, // 102: junction.v1.GroupService.DescribeGroup:output_type -> junction.v1.DescribeGroupResponse
-	51, // 103: junction.v1.GroupService.DeleteGroup:output_type -> junction.v1.DeleteGroupResponse
-	53, // 104: junction.v1.GroupService.ResetGroupOffset:output_type -> junction.v1.ResetGroupOffsetResponse
-	56, // 105: junction.v1.ConnectorService.ApplyConnector:output_type -> junction.v1.ApplyConnectorResponse
-	59, // 106: junction.v1.ConnectorService.ValidateConnector:output_type -> junction.v1.ValidateConnectorResponse
-	61, // 107: junction.v1.ConnectorService.ListConnectors:output_type -> junction.v1.ListConnectorsResponse
-	63, // 108: junction.v1.ConnectorService.GetConnector:output_type -> junction.v1.GetConnectorResponse
-	65, // 109: junction.v1.ConnectorService.PauseConnector:output_type -> junction.v1.PauseConnectorResponse
-	67, // 110: junction.v1.ConnectorService.ResumeConnector:output_type -> junction.v1.ResumeConnectorResponse
-	69, // 111: junction.v1.ConnectorService.DeleteConnector:output_type -> junction.v1.DeleteConnectorResponse
-	72, // 112: junction.v1.ConnectorService.ListPlugins:output_type -> junction.v1.ListPluginsResponse
-	88, // [88:113] is the sub-list for method output_type
-	63, // [63:88] is the sub-list for method input_type
-	63, // [63:63] is the sub-list for extension type_name
-	63, // [63:63] is the sub-list for extension extendee
-	0,  // [0:63] is the sub-list for field type_name
+	74, // 63: junction.v1.ClusterStatusResponse.nodes:type_name -> junction.v1.ClusterNode
+	32, // 64: junction.v1.ReadPartitionResponse.records:type_name -> junction.v1.Delivery
+	13, // 65: junction.v1.StationService.CreateStation:input_type -> junction.v1.CreateStationRequest
+	15, // 66: junction.v1.StationService.GetStation:input_type -> junction.v1.GetStationRequest
+	17, // 67: junction.v1.StationService.ListStations:input_type -> junction.v1.ListStationsRequest
+	19, // 68: junction.v1.StationService.UpdateStation:input_type -> junction.v1.UpdateStationRequest
+	21, // 69: junction.v1.StationService.DeleteStation:input_type -> junction.v1.DeleteStationRequest
+	10, // 70: junction.v1.StationService.RepairPartition:input_type -> junction.v1.RepairPartitionRequest
+	26, // 71: junction.v1.MessageService.Produce:input_type -> junction.v1.ProduceRequest
+	28, // 72: junction.v1.MessageService.ProduceStream:input_type -> junction.v1.ProduceStreamRequest
+	33, // 73: junction.v1.MessageService.Pull:input_type -> junction.v1.PullRequest
+	35, // 74: junction.v1.MessageService.Consume:input_type -> junction.v1.ConsumeRequest
+	38, // 75: junction.v1.MessageService.Ack:input_type -> junction.v1.AckRequest
+	40, // 76: junction.v1.MessageService.Nack:input_type -> junction.v1.NackRequest
+	44, // 77: junction.v1.GroupService.CreateGroup:input_type -> junction.v1.CreateGroupRequest
+	46, // 78: junction.v1.GroupService.ListGroups:input_type -> junction.v1.ListGroupsRequest
+	48, // 79: junction.v1.GroupService.DescribeGroup:input_type -> junction.v1.DescribeGroupRequest
+	50, // 80: junction.v1.GroupService.DeleteGroup:input_type -> junction.v1.DeleteGroupRequest
+	52, // 81: junction.v1.GroupService.ResetGroupOffset:input_type -> junction.v1.ResetGroupOffsetRequest
+	55, // 82: junction.v1.ConnectorService.ApplyConnector:input_type -> junction.v1.ApplyConnectorRequest
+	58, // 83: junction.v1.ConnectorService.ValidateConnector:input_type -> junction.v1.ValidateConnectorRequest
+	60, // 84: junction.v1.ConnectorService.ListConnectors:input_type -> junction.v1.ListConnectorsRequest
+	62, // 85: junction.v1.ConnectorService.GetConnector:input_type -> junction.v1.GetConnectorRequest
+	64, // 86: junction.v1.ConnectorService.PauseConnector:input_type -> junction.v1.PauseConnectorRequest
+	66, // 87: junction.v1.ConnectorService.ResumeConnector:input_type -> junction.v1.ResumeConnectorRequest
+	68, // 88: junction.v1.ConnectorService.DeleteConnector:input_type -> junction.v1.DeleteConnectorRequest
+	71, // 89: junction.v1.ConnectorService.ListPlugins:input_type -> junction.v1.ListPluginsRequest
+	75, // 90: junction.v1.ClusterService.Status:input_type -> junction.v1.ClusterStatusRequest
+	77, // 91: junction.v1.ClusterService.AddNode:input_type -> junction.v1.AddNodeRequest
+	79, // 92: junction.v1.ClusterService.RemoveNode:input_type -> junction.v1.RemoveNodeRequest
+	81, // 93: junction.v1.ClusterService.TransferLeader:input_type -> junction.v1.TransferLeaderRequest
+	83, // 94: junction.v1.ClusterService.ReadPartition:input_type -> junction.v1.ReadPartitionRequest
+	14, // 95: junction.v1.StationService.CreateStation:output_type -> junction.v1.CreateStationResponse
+	16, // 96: junction.v1.StationService.GetStation:output_type -> junction.v1.GetStationResponse
+	18, // 97: junction.v1.StationService.ListStations:output_type -> junction.v1.ListStationsResponse
+	20, // 98: junction.v1.StationService.UpdateStation:output_type -> junction.v1.UpdateStationResponse
+	22, // 99: junction.v1.StationService.DeleteStation:output_type -> junction.v1.DeleteStationResponse
+	11, // 100: junction.v1.StationService.RepairPartition:output_type -> junction.v1.RepairPartitionResponse
+	27, // 101: junction.v1.MessageService.Produce:output_type -> junction.v1.ProduceResponse
+	29, // 102: junction.v1.MessageService.ProduceStream:output_type -> junction.v1.ProduceStreamResponse
+	34, // 103: junction.v1.MessageService.Pull:output_type -> junction.v1.PullResponse
+	36, // 104: junction.v1.MessageService.Consume:output_type -> junction.v1.ConsumeResponse
+	39, // 105: junction.v1.MessageService.Ack:output_type -> junction.v1.AckResponse
+	41, // 106: junction.v1.MessageService.Nack:output_type -> junction.v1.NackResponse
+	45, // 107: junction.v1.GroupService.CreateGroup:output_type -> junction.v1.CreateGroupResponse
+	47, // 108: junction.v1.GroupService.ListGroups:output_type -> junction.v1.ListGroupsResponse
+	49, // 109: junction.v1.GroupService.DescribeGroup:output_type -> junction.v1.DescribeGroupResponse
+	51, // 110: junction.v1.GroupService.DeleteGroup:output_type -> junction.v1.DeleteGroupResponse
+	53, // 111: junction.v1.GroupService.ResetGroupOffset:output_type -> junction.v1.ResetGroupOffsetResponse
+	56, // 112: junction.v1.ConnectorService.ApplyConnector:output_type -> junction.v1.ApplyConnectorResponse
+	59, // 113: junction.v1.ConnectorService.ValidateConnector:output_type -> junction.v1.ValidateConnectorResponse
+	61, // 114: junction.v1.ConnectorService.ListConnectors:output_type -> junction.v1.ListConnectorsResponse
+	63, // 115: junction.v1.ConnectorService.GetConnector:output_type -> junction.v1.GetConnectorResponse
+	65, // 116: junction.v1.ConnectorService.PauseConnector:output_type -> junction.v1.PauseConnectorResponse
+	67, // 117: junction.v1.ConnectorService.ResumeConnector:output_type -> junction.v1.ResumeConnectorResponse
+	69, // 118: junction.v1.ConnectorService.DeleteConnector:output_type -> junction.v1.DeleteConnectorResponse
+	72, // 119: junction.v1.ConnectorService.ListPlugins:output_type -> junction.v1.ListPluginsResponse
+	76, // 120: junction.v1.ClusterService.Status:output_type -> junction.v1.ClusterStatusResponse
+	78, // 121: junction.v1.ClusterService.AddNode:output_type -> junction.v1.AddNodeResponse
+	80, // 122: junction.v1.ClusterService.RemoveNode:output_type -> junction.v1.RemoveNodeResponse
+	82, // 123: junction.v1.ClusterService.TransferLeader:output_type -> junction.v1.TransferLeaderResponse
+	84, // 124: junction.v1.ClusterService.ReadPartition:output_type -> junction.v1.ReadPartitionResponse
+	95, // [95:125] is the sub-list for method output_type
+	65, // [65:95] is the sub-list for method input_type
+	65, // [65:65] is the sub-list for extension type_name
+	65, // [65:65] is the sub-list for extension extendee
+	0,  // [0:65] is the sub-list for field type_name
 }
 
 func init() { file_junction_v1_junction_proto_init() }
@@ -5102,9 +5773,9 @@ func file_junction_v1_junction_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_junction_v1_junction_proto_rawDesc), len(file_junction_v1_junction_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   69,
+			NumMessages:   80,
 			NumExtensions: 0,
-			NumServices:   4,
+			NumServices:   5,
 		},
 		GoTypes:           file_junction_v1_junction_proto_goTypes,
 		DependencyIndexes: file_junction_v1_junction_proto_depIdxs,

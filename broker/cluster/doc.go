@@ -1,0 +1,44 @@
+// Package cluster makes brokers the nodes of a cluster that replicates
+// stations through hashicorp/raft, so that no acknowledged message is lost
+// while a majority of nodes is up.
+//
+// A Node is the broker's Replicator. It runs ONE raft group, on its own
+// TCP port, whose entries are:
+//
+//   - station changes (create, update, delete), applied on every node
+//     through broker.ApplyStationChange;
+//   - appends: one entry per produce batch of one partition, carrying the
+//     records as a checksummed segment-log batch whose base offset is
+//     where the leader expects it to land and whose timestamps the leader
+//     stamped, so every node stores byte-identical records at the same
+//     offsets;
+//   - members' API addresses, so a follower can name the leader to a
+//     client.
+//
+// A produce on the leader is acknowledged when its entry committed (the
+// raft log fsynced on a majority) and was applied to the leader's own
+// segment log (fsynced too). Entries are applied in batches: all the
+// appends of a batch are queued on their logs together, so the segment
+// log's group commit keeps one fsync per batch. A follower refuses changes
+// with a broker.NotLeaderError naming the leader's API address; it serves
+// reads of what it has applied. An append whose base offset is not its
+// partition's next offset is not stored: that is a replay, after a
+// restart, of an entry the broker's files already hold, or an entry
+// proposed behind one that never committed (the leader then resyncs).
+//
+// The broker's own files are the state machine (raft's
+// NoSnapshotRestoreOnStart): a snapshot is a manifest of the stations and
+// every partition's next offset, never a copy of the segments. A follower
+// that must install one fetches the records it lacks from the leader's
+// ClusterService.ReadPartition.
+//
+// What this does not do yet: consumer groups, committed offsets and
+// delivery state are each node's own (not replicated); the dedup window is
+// only the leader's, so an id retried after a leader change may be stored
+// twice; dead-letter stations a broker creates by itself and connectors
+// are not coordinated across nodes; every station has as many replicas as
+// the cluster has voters; a station must use disk storage and fsync
+// "always"; a node whose log fails its checksums is not yet kept from
+// voting; there is one raft group for all partitions (the next step is one
+// group per partition, or buckets of partitions, over one transport).
+package cluster

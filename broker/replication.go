@@ -1,0 +1,97 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// ErrNotLeader is matched by errors of a change refused because this node
+// is not its cluster's leader; the error is a *NotLeaderError naming the
+// leader when one is known.
+var ErrNotLeader = errors.New("not the cluster leader")
+
+// NotLeaderError refuses a change on a follower.
+type NotLeaderError struct {
+	// Leader is the API address of the leader, empty during an election.
+	Leader string
+}
+
+func (e *NotLeaderError) Error() string {
+	if e.Leader == "" {
+		return "not the cluster leader, and no leader is known (an election may be under way)"
+	}
+	return "not the cluster leader; the leader is " + e.Leader
+}
+
+// Is makes a NotLeaderError match ErrNotLeader.
+func (e *NotLeaderError) Is(target error) bool { return target == ErrNotLeader }
+
+// Replicator makes a broker one node of a cluster. Station changes go
+// through it to every node instead of straight to the local metadata file,
+// and each partition's local log is wrapped in one that replicates appends.
+// The broker calls it; the replicator applies what it agreed on through
+// ApplyStationChange and the local logs it was handed. A broker without one
+// is a single node.
+type Replicator interface {
+	// WrapLog returns the log that stands for a station partition whose
+	// local storage is local. Closing it closes local.
+	WrapLog(station string, partition uint32, local PartitionLog) PartitionLog
+	// ReplicateStation agrees on a validated station change with the
+	// cluster and returns once it is applied here, with what
+	// ApplyStationChange returned.
+	ReplicateStation(ctx context.Context, c StationChange) (StationConfig, error)
+}
+
+// StationOp is the kind of a StationChange.
+type StationOp string
+
+// Station changes.
+const (
+	OpCreateStation StationOp = "create"
+	OpUpdateStation StationOp = "update"
+	OpDeleteStation StationOp = "delete"
+)
+
+// StationChange is a change to the set of stations or their settings, as
+// replicated through a cluster. It is JSON-encodable.
+type StationChange struct {
+	Op StationOp `json:"op"`
+	// Config is the station to create, defaults applied and CreatedAt set.
+	Config StationConfig `json:"config,omitzero"`
+	// Name and Update are the station and settings to change.
+	Name   string         `json:"name,omitempty"`
+	Update *StationUpdate `json:"update,omitempty"`
+	// Force deletes a station other stations use for dead letters.
+	Force bool `json:"force,omitempty"`
+}
+
+// ApplyStationChange applies a change the cluster agreed on to this node,
+// bypassing the Replicator.
+func (b *Broker) ApplyStationChange(ctx context.Context, c StationChange) (StationConfig, error) {
+	switch c.Op {
+	case OpCreateStation:
+		return b.createStationLocal(ctx, c.Config)
+	case OpUpdateStation:
+		if c.Update == nil {
+			return StationConfig{}, fmt.Errorf("station %q: update without settings", c.Name)
+		}
+		return b.updateStationLocal(ctx, c.Name, *c.Update)
+	case OpDeleteStation:
+		return StationConfig{}, b.deleteStationLocal(ctx, c.Name, c.Force)
+	}
+	return StationConfig{}, fmt.Errorf("unknown station change %q", c.Op)
+}
+
+// checkReplicable refuses station settings a cluster cannot keep: memory
+// storage does not survive the restart a replica replays from, and a
+// replica's log must be durable before raft forgets the entries behind it.
+func checkReplicable(cfg StationConfig) error {
+	if cfg.Storage == StorageMemory {
+		return fieldErr("station.storage", "memory stations are not supported in a cluster")
+	}
+	if cfg.Fsync != FsyncAlways {
+		return fieldErr("station.fsync", "a cluster stores every station with fsync %q, got %q", FsyncAlways, cfg.Fsync)
+	}
+	return nil
+}
