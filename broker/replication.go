@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // ErrNotLeader is matched by errors of a change refused because this node
@@ -94,4 +95,42 @@ func checkReplicable(cfg StationConfig) error {
 		return fieldErr("station.fsync", "a cluster stores every station with fsync %q, got %q", FsyncAlways, cfg.Fsync)
 	}
 	return nil
+}
+
+// Replicated tells the broker that a station partition's log gained recs
+// outside Produce (a replica applied them): their message ids join the
+// station's dedup window, unless a produce on this node already holds
+// them, and consumers waiting on the station wake up.
+func (b *Broker) Replicated(stationName string, partition uint32, recs []Record) {
+	st, err := b.station(stationName)
+	if err != nil {
+		return
+	}
+	if window := st.config().DedupWindow; window > 0 {
+		now := b.now()
+		for _, r := range recs {
+			for _, h := range r.Headers {
+				if h.Key == HeaderMessageID && len(h.Value) <= MaxMessageIDBytes {
+					st.dedup.note(string(h.Value), ProduceResult{Partition: partition, Offset: r.Offset}, time.Unix(0, r.Timestamp).Add(window), window, now)
+				}
+			}
+		}
+	}
+	st.notify()
+}
+
+// note files a stored id unless the index holds it already (stored, or
+// claimed by a produce in flight).
+func (d *dedupIndex) note(id string, r ProduceResult, expires time.Time, window time.Duration, now time.Time) {
+	if !expires.After(now) {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.lookup(id, now); ok {
+		return
+	}
+	done := make(chan struct{})
+	close(done)
+	d.add(&dedupEntry{id: id, result: r, expires: expires, done: done}, window, now)
 }

@@ -42,9 +42,12 @@ func (f *fsm) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
 func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	out := make([]any, len(logs))
 	type queued struct {
-		i    int
-		base uint64
-		p    broker.Appending
+		i         int
+		station   string
+		partition uint32
+		recs      []broker.Record
+		base      uint64
+		p         broker.Appending
 	}
 	var pending []queued
 	expect := make(map[logKey]uint64)
@@ -61,6 +64,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 				out[q.i] = appendResult{err: err}
 			default:
 				out[q.i] = appendResult{base: base}
+				f.b.Replicated(q.station, q.partition, q.recs)
 			}
 		}
 		pending = pending[:0]
@@ -105,7 +109,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 			continue
 		}
 		expect[k] = next + uint64(len(e.recs))
-		pending = append(pending, queued{i: i, base: e.base, p: p})
+		pending = append(pending, queued{i: i, station: e.station, partition: e.partition, recs: e.recs, base: e.base, p: p})
 	}
 	flush()
 	return out

@@ -60,11 +60,14 @@ type workload struct {
 	wg   sync.WaitGroup
 }
 
-func startWorkload(c *cluster, station string, producers int) *workload {
+// startWorkload starts producers; the first withIDs of them give each
+// message an id and retry a produce of unknown outcome with it until the
+// outcome is known, relying on the station's dedup window to keep one copy.
+func startWorkload(c *cluster, station string, producers, withIDs int) *workload {
 	w := &workload{c: c, station: station, stop: make(chan struct{})}
 	for p := range producers {
 		w.wg.Add(1)
-		go w.produce(p)
+		go w.produce(p, p < withIDs)
 	}
 	return w
 }
@@ -110,13 +113,16 @@ func (w *workload) setTarget(addr string) {
 	w.mu.Unlock()
 }
 
-func (w *workload) produce(producer int) {
+func (w *workload) produce(producer int, withIDs bool) {
 	defer w.wg.Done()
 	key := []byte("p" + strconv.Itoa(producer))
+	retrying := false
 	for seq := 0; ; seq++ {
 		select {
 		case <-w.stop:
-			return
+			if !retrying {
+				return
+			}
 		default:
 		}
 		addr := w.leaderAddr()
@@ -127,8 +133,11 @@ func (w *workload) produce(producer int) {
 		}
 		mc := junctionv1connect.NewMessageServiceClient(w.c.hc, "http://"+addr)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		resp, err := mc.Produce(ctx, connect.NewRequest(&v1.ProduceRequest{Station: w.station,
-			Messages: []*v1.Message{{Key: key, Value: []byte(value(producer, seq))}}}))
+		msg := &v1.Message{Key: key, Value: []byte(value(producer, seq))}
+		if withIDs {
+			msg.Id = value(producer, seq)
+		}
+		resp, err := mc.Produce(ctx, connect.NewRequest(&v1.ProduceRequest{Station: w.station, Messages: []*v1.Message{msg}}))
 		cancel()
 		o := op{producer: producer, seq: seq}
 		switch {
@@ -143,6 +152,11 @@ func (w *workload) produce(producer int) {
 		if err != nil {
 			w.setTarget(leaderOf(err))
 			time.Sleep(20 * time.Millisecond)
+		}
+		retrying = withIDs && o.outcome == unknown
+		if retrying {
+			seq-- // the same message, id and all
+			continue
 		}
 		w.mu.Lock()
 		w.ops = append(w.ops, o)

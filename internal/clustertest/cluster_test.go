@@ -1,7 +1,17 @@
 package clustertest
 
 import (
+	"syscall"
 	"testing"
+	"time"
+)
+
+const (
+	station    = "jepsen"
+	partitions = 2
+	// producers write concurrently; the first withIDs use message ids and
+	// retry unknown outcomes.
+	producers, withIDs = 4, 2
 )
 
 // TestKillLeaderAndFollower SIGKILLs the leader, then a follower, under
@@ -11,9 +21,8 @@ func TestKillLeaderAndFollower(t *testing.T) {
 		t.Skip("runs a cluster of junction processes")
 	}
 	c := newCluster(t, 3)
-	const station, partitions = "jepsen", 2
-	c.createStation(station, partitions)
-	w := startWorkload(c, station, 4)
+	c.createStation(station, partitions, time.Hour)
+	w := startWorkload(c, station, producers, withIDs)
 	w.awaitAcked(200)
 
 	old := c.leader()
@@ -22,19 +31,46 @@ func TestKillLeaderAndFollower(t *testing.T) {
 	w.awaitAcked(200)
 	c.start(old)
 
-	var follower *node
-	l := c.leader()
-	for _, n := range c.alive() {
-		if n != l {
-			follower = n
-			break
-		}
-	}
+	follower := c.follower()
 	c.kill(follower)
 	t.Logf("killed follower %s", follower.id)
 	w.awaitAcked(200)
 	c.start(follower)
 	w.awaitAcked(100)
+
+	check(t, c, station, partitions, w.halt())
+}
+
+// TestPausedLeader SIGSTOPs the leader until the others elect a new one
+// and take produces, then resumes it: the old leader must step down and
+// catch up without its stale term storing anything.
+func TestPausedLeader(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a cluster of junction processes")
+	}
+	c := newCluster(t, 3)
+	c.createStation(station, partitions, time.Hour)
+	w := startWorkload(c, station, producers, withIDs)
+	w.awaitAcked(200)
+
+	old := c.leader()
+	c.signal(old, syscall.SIGSTOP)
+	t.Logf("paused leader %s", old.id)
+	c.await(60*time.Second, "a new leader", func() bool {
+		for _, n := range c.alive() {
+			if n == old {
+				continue
+			}
+			if st, err := c.status(n); err == nil && st.State == "leader" {
+				return true
+			}
+		}
+		return false
+	})
+	w.awaitAcked(200)
+	c.signal(old, syscall.SIGCONT)
+	t.Logf("resumed %s", old.id)
+	w.awaitAcked(200)
 
 	check(t, c, station, partitions, w.halt())
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	v1 "github.com/junctionhq/junction/sdk/api/junction/v1"
 	"github.com/junctionhq/junction/sdk/api/junction/v1/junctionv1connect"
@@ -156,12 +157,21 @@ func (c *cluster) start(n *node) {
 	})
 }
 
+// signal sends sig to n's process.
+func (c *cluster) signal(n *node, sig syscall.Signal) {
+	c.t.Helper()
+	if err := n.cmd.Process.Signal(sig); err != nil {
+		c.t.Fatalf("signal %s: %v", n.id, err)
+	}
+}
+
 // kill SIGKILLs n's process and waits for it to exit.
 func (c *cluster) kill(n *node) {
 	if n.cmd == nil {
 		return
 	}
 	n.cmd.Process.Signal(syscall.SIGKILL)
+	n.cmd.Process.Signal(syscall.SIGCONT)
 	<-n.exited
 	n.cmd = nil
 }
@@ -245,18 +255,21 @@ func (c *cluster) leader() *node {
 	return l
 }
 
-// byAPI returns the node serving the API at addr, or nil.
-func (c *cluster) byAPI(addr string) *node {
-	for _, n := range c.nodes {
-		if n.api == addr {
+// follower returns a live node other than the leader.
+func (c *cluster) follower() *node {
+	c.t.Helper()
+	l := c.leader()
+	for _, n := range c.alive() {
+		if n != l {
 			return n
 		}
 	}
+	c.t.Fatal("no live follower")
 	return nil
 }
 
 // createStation creates a station through the leader.
-func (c *cluster) createStation(name string, partitions uint32) {
+func (c *cluster) createStation(name string, partitions uint32, dedup time.Duration) {
 	c.t.Helper()
 	c.await(60*time.Second, "station "+name+" created", func() bool {
 		l := c.leaderNow()
@@ -266,7 +279,7 @@ func (c *cluster) createStation(name string, partitions uint32) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		sc := junctionv1connect.NewStationServiceClient(c.hc, "http://"+l.api)
-		_, err := sc.CreateStation(ctx, connect.NewRequest(&v1.CreateStationRequest{Station: &v1.Station{Name: name, Partitions: partitions}}))
+		_, err := sc.CreateStation(ctx, connect.NewRequest(&v1.CreateStationRequest{Station: &v1.Station{Name: name, Partitions: partitions, DedupWindow: durationpb.New(dedup)}}))
 		if connect.CodeOf(err) == connect.CodeAlreadyExists {
 			return true
 		}
