@@ -228,5 +228,10 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	}); err != nil {
 		return err
 	}
-	return f.n.catchUp(context.Background(), f.b, m)
+	fetched, err := f.n.catchUp(context.Background(), f.b, m)
+	if err != nil {
+		return err
+	}
+	f.n.log.Info("installed a snapshot from the leader", "stations", len(m.Stations), "records_fetched", fetched)
+	return nil
 }

@@ -52,6 +52,9 @@ type Config struct {
 	// behind it so a follower that was briefly away catches up from the
 	// log. Defaults 8192 and 65536.
 	SnapshotThreshold, TrailingLogs uint64
+	// SnapshotInterval is how often raft checks whether to snapshot.
+	// Default 2m.
+	SnapshotInterval time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -72,6 +75,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TrailingLogs == 0 {
 		c.TrailingLogs = 65536
+	}
+	if c.SnapshotInterval <= 0 {
+		c.SnapshotInterval = 2 * time.Minute
 	}
 	return c
 }
@@ -199,6 +205,7 @@ func (n *Node) Start(ctx context.Context, b *broker.Broker, apiAddr string) erro
 	rc.CommitTimeout = 5 * time.Millisecond
 	rc.SnapshotThreshold = n.cfg.SnapshotThreshold
 	rc.TrailingLogs = n.cfg.TrailingLogs
+	rc.SnapshotInterval = n.cfg.SnapshotInterval
 	// The broker's own files are the state machine: they are as new as
 	// the last entry applied before a stop, which replaying from the
 	// snapshot would not know.

@@ -16,8 +16,9 @@ import (
 // catchUp makes the local broker hold what manifest m describes: the same
 // stations (a station recreated under the same name since this node had it
 // is dropped and created anew) and, in each partition, the records up to
-// the manifest's next offset, fetched from the leader.
-func (n *Node) catchUp(ctx context.Context, b *broker.Broker, m manifest) error {
+// the manifest's next offset, fetched from the leader. It returns how many
+// records it fetched.
+func (n *Node) catchUp(ctx context.Context, b *broker.Broker, m manifest) (int, error) {
 	want := make(map[string]manifestStation, len(m.Stations))
 	for _, s := range m.Stations {
 		want[s.Config.Name] = s
@@ -29,7 +30,7 @@ func (n *Node) catchUp(ctx context.Context, b *broker.Broker, m manifest) error 
 			continue
 		}
 		if _, err := b.ApplyStationChange(ctx, broker.StationChange{Op: broker.OpDeleteStation, Name: c.Name, Force: true}); err != nil {
-			return fmt.Errorf("cluster: restore: drop station %q: %w", c.Name, err)
+			return 0, fmt.Errorf("cluster: restore: drop station %q: %w", c.Name, err)
 		}
 	}
 	for _, s := range m.Stations {
@@ -37,47 +38,51 @@ func (n *Node) catchUp(ctx context.Context, b *broker.Broker, m manifest) error 
 			continue
 		}
 		if _, err := b.ApplyStationChange(ctx, broker.StationChange{Op: broker.OpCreateStation, Config: s.Config}); err != nil {
-			return fmt.Errorf("cluster: restore: create station %q: %w", s.Config.Name, err)
+			return 0, fmt.Errorf("cluster: restore: create station %q: %w", s.Config.Name, err)
 		}
 	}
 	leader := n.LeaderAPI()
+	fetched := 0
 	for _, s := range m.Stations {
 		for p, next := range s.Next {
-			if err := n.fetch(ctx, leader, s.Config.Name, uint32(p), next); err != nil {
-				return fmt.Errorf("cluster: restore station %q partition %d: %w", s.Config.Name, p, err)
+			k, err := n.fetch(ctx, b, leader, s.Config.Name, uint32(p), next)
+			fetched += k
+			if err != nil {
+				return fetched, fmt.Errorf("cluster: restore station %q partition %d: %w", s.Config.Name, p, err)
 			}
 		}
 	}
-	return nil
+	return fetched, nil
 }
 
 // fetch appends to a local partition the records it lacks below next,
-// read from the node at addr.
-func (n *Node) fetch(ctx context.Context, addr, station string, partition uint32, next uint64) error {
+// read from the node at addr, and returns how many it appended.
+func (n *Node) fetch(ctx context.Context, b *broker.Broker, addr, station string, partition uint32, next uint64) (int, error) {
 	rl := n.lookup(station, partition)
 	if rl == nil {
-		return fmt.Errorf("%w: not open here", broker.ErrStationNotFound)
+		return 0, fmt.Errorf("%w: not open here", broker.ErrStationNotFound)
 	}
 	replica, ok := rl.local.(broker.ReplicaLog)
 	if !ok {
-		return errors.New("the local log cannot take records assigned elsewhere")
+		return 0, errors.New("the local log cannot take records assigned elsewhere")
 	}
 	_, have := rl.local.Bounds()
 	if have > next {
 		n.log.Error("a partition holds more than the leader's snapshot; keeping it for an operator", "station", station, "partition", partition, "have", have, "snapshot", next)
-		return nil
+		return 0, nil
 	}
 	if have == next {
-		return nil
+		return 0, nil
 	}
+	start := have
 	if addr == "" {
-		return errors.New("no leader to fetch from")
+		return 0, errors.New("no leader to fetch from")
 	}
 	c := junctionv1connect.NewClusterServiceClient(http.DefaultClient, "http://"+addr)
 	for have < next {
 		resp, err := c.ReadPartition(ctx, connect.NewRequest(&v1.ReadPartitionRequest{Station: station, Partition: partition, From: have}))
 		if err != nil {
-			return fmt.Errorf("read from %s at offset %d: %w", addr, have, err)
+			return int(have - start), fmt.Errorf("read from %s at offset %d: %w", addr, have, err)
 		}
 		recs := make([]broker.Record, 0, len(resp.Msg.Records))
 		for _, d := range resp.Msg.Records {
@@ -87,17 +92,18 @@ func (n *Node) fetch(ctx context.Context, addr, station string, partition uint32
 			recs = append(recs, deliveryRecord(d))
 		}
 		if len(recs) == 0 {
-			return fmt.Errorf("%s has nothing at offset %d (retention may have deleted it)", addr, have)
+			return int(have - start), fmt.Errorf("%s has nothing at offset %d (retention may have deleted it)", addr, have)
 		}
 		if recs[0].Offset != have {
-			return fmt.Errorf("%s starts at offset %d, not %d (retention may have deleted the rest)", addr, recs[0].Offset, have)
+			return int(have - start), fmt.Errorf("%s starts at offset %d, not %d (retention may have deleted the rest)", addr, recs[0].Offset, have)
 		}
 		if err := replica.AppendAssigned(ctx, recs); err != nil {
-			return err
+			return int(have - start), err
 		}
 		have += uint64(len(recs))
+		b.Replicated(station, partition, recs)
 	}
-	return nil
+	return int(have - start), nil
 }
 
 func deliveryRecord(d *v1.Delivery) broker.Record {

@@ -29,6 +29,9 @@ func newServerCmd(a *app) *cobra.Command {
 		clusterAdv    string
 		apiAdv        string
 		join          []string
+		snapThreshold uint64
+		trailingLogs  uint64
+		snapInterval  time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -69,7 +72,8 @@ durably; every node serves reads of what it has stored.`,
 			var cl *cluster.Config
 			switch {
 			case nodeID != "" && clusterListen != "":
-				cl = &cluster.Config{NodeID: nodeID, RaftListen: clusterListen, RaftAdvertise: clusterAdv, APIAdvertise: apiAdv, Join: join}
+				cl = &cluster.Config{NodeID: nodeID, RaftListen: clusterListen, RaftAdvertise: clusterAdv, APIAdvertise: apiAdv, Join: join,
+					SnapshotThreshold: snapThreshold, TrailingLogs: trailingLogs, SnapshotInterval: snapInterval}
 			case nodeID != "" || clusterListen != "" || len(join) > 0:
 				return usagef("--node-id and --cluster-listen go together (and --join needs both)")
 			}
@@ -111,6 +115,9 @@ durably; every node serves reads of what it has stored.`,
 	f.StringVar(&clusterAdv, "cluster-advertise", "", "raft address other nodes dial (default --cluster-listen)")
 	f.StringVar(&apiAdv, "advertise", "", "API address other nodes send clients to (default the --listen address)")
 	f.StringSliceVar(&join, "join", nil, "API addresses of an existing cluster's members to join (default: bootstrap a new cluster)")
+	f.Uint64Var(&snapThreshold, "cluster-snapshot-threshold", 8192, "raft entries after which a node snapshots its state (a manifest, not a copy of the data)")
+	f.Uint64Var(&trailingLogs, "cluster-trailing-logs", 65536, "raft entries kept behind a snapshot, so a follower that was away briefly catches up from the log")
+	f.DurationVar(&snapInterval, "cluster-snapshot-interval", 2*time.Minute, "how often a node checks whether to snapshot")
 	d := plugin.DefaultRestartPolicy
 	f.DurationVar(&restart.Initial, "connector-restart-backoff", d.Initial, "first wait before restarting a failed connector; doubles on each failure")
 	f.DurationVar(&restart.Max, "connector-restart-max-backoff", d.Max, "longest wait between connector restarts")

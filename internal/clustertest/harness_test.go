@@ -61,6 +61,8 @@ type cluster struct {
 	t     *testing.T
 	nodes []*node
 	hc    *http.Client
+	// extra are more flags for every node's junction server.
+	extra []string
 }
 
 // freePorts returns n distinct free TCP ports on 127.0.0.1.
@@ -84,9 +86,9 @@ func freePorts(t *testing.T, n int) []int {
 
 // newCluster starts size nodes: the first bootstraps, the others join it,
 // and it returns once every node is a member and a leader is known.
-func newCluster(t *testing.T, size int) *cluster {
+func newCluster(t *testing.T, size int, extra ...string) *cluster {
 	t.Helper()
-	c := &cluster{t: t, hc: &http.Client{Timeout: 10 * time.Second}}
+	c := &cluster{t: t, hc: &http.Client{Timeout: 10 * time.Second}, extra: extra}
 	ports := freePorts(t, 2*size)
 	dir := t.TempDir()
 	for i := range size {
@@ -131,6 +133,7 @@ func (c *cluster) start(n *node) {
 	if n != c.nodes[0] {
 		args = append(args, "--join", c.nodes[0].api)
 	}
+	args = append(args, c.extra...)
 	logf, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		c.t.Fatal(err)
