@@ -103,3 +103,47 @@ func TestFollowerCatchesUpFromSnapshot(t *testing.T) {
 		t.Errorf("%s caught up from the log, not from a snapshot: the scenario did not test what it means to", follower.id)
 	}
 }
+
+// TestRollingRestart stops every node in turn with SIGTERM and starts it
+// again, as an upgrade would, under producers.
+func TestRollingRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a cluster of junction processes")
+	}
+	c := newCluster(t, 3)
+	c.createStation(station, partitions, time.Hour)
+	w := startWorkload(c, station, producers, withIDs)
+	w.awaitAcked(100)
+	for _, n := range c.nodes {
+		c.signal(n, syscall.SIGTERM)
+		<-n.exited
+		n.cmd = nil
+		t.Logf("stopped %s", n.id)
+		w.awaitAcked(50)
+		c.start(n)
+		c.waitMembers(len(c.nodes))
+		w.awaitAcked(50)
+	}
+	check(t, c, station, partitions, w.halt())
+}
+
+// TestFiveNodesLoseTwo kills the leader and a follower of a 5-node cluster
+// at once; the other three keep acknowledging produces.
+func TestFiveNodesLoseTwo(t *testing.T) {
+	if os.Getenv("JUNCTION_CLUSTER_LONG") == "" {
+		t.Skip("set JUNCTION_CLUSTER_LONG=1 (make test-cluster) for the 5-node scenarios")
+	}
+	c := newCluster(t, 5)
+	c.createStation(station, partitions, time.Hour)
+	w := startWorkload(c, station, producers, withIDs)
+	w.awaitAcked(200)
+	l, f := c.leader(), c.follower()
+	c.kill(l)
+	c.kill(f)
+	t.Logf("killed leader %s and follower %s", l.id, f.id)
+	w.awaitAcked(300)
+	c.start(l)
+	c.start(f)
+	w.awaitAcked(100)
+	check(t, c, station, partitions, w.halt())
+}
