@@ -42,6 +42,11 @@ type Replicator interface {
 	// cluster and returns once it is applied here, with what
 	// ApplyStationChange returned.
 	ReplicateStation(ctx context.Context, c StationChange) (StationConfig, error)
+	// Writable returns nil when this node may take produces: it leads and
+	// has applied everything earlier leaders committed, so its dedup
+	// windows hold every id stored so far. It is called before a
+	// produce's ids are looked up.
+	Writable(ctx context.Context) error
 }
 
 // StationOp is the kind of a StationChange.

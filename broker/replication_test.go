@@ -20,6 +20,8 @@ func (r *recordingReplicator) WrapLog(station string, partition uint32, local Pa
 	return local
 }
 
+func (r *recordingReplicator) Writable(context.Context) error { return nil }
+
 func (r *recordingReplicator) ReplicateStation(ctx context.Context, c StationChange) (StationConfig, error) {
 	r.changes = append(r.changes, c)
 	return r.b.ApplyStationChange(ctx, c)

@@ -275,6 +275,11 @@ func (st *station) enqueue(ctx context.Context, msgs []Message) (*PendingProduce
 		}
 		bytes += n
 	}
+	if r := st.b.opts.Replicator; r != nil {
+		if err := r.Writable(ctx); err != nil {
+			return nil, err
+		}
+	}
 	pp := &PendingProduce{st: st, start: start, msgs: len(msgs), bytes: bytes, results: make([]ProduceResult, len(msgs))}
 	var dups []int
 	if cfg.DedupWindow > 0 {

@@ -149,6 +149,36 @@ func (l *replicatedLog) Close() error {
 	return l.local.Close()
 }
 
+// Writable implements broker.Replicator: once per term it leads in, the
+// node applies every entry of earlier terms (a barrier) before it takes a
+// produce, so that the dedup windows hold every id already stored and a
+// produce retried here after a leader change is recognised.
+func (n *Node) Writable(ctx context.Context) error {
+	if err := n.notLeader(); err != nil {
+		return err
+	}
+	term := n.raft.CurrentTerm()
+	if n.readyTerm.Load() == term {
+		return nil
+	}
+	n.readyMu.Lock()
+	defer n.readyMu.Unlock()
+	if n.readyTerm.Load() == term {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := n.raft.Barrier(n.cfg.ApplyTimeout).Error(); err != nil {
+		return n.raftErr(err)
+	}
+	if n.raft.CurrentTerm() != term {
+		return &broker.NotLeaderError{Leader: n.LeaderAPI()}
+	}
+	n.readyTerm.Store(term)
+	return nil
+}
+
 // ReplicateStation implements broker.Replicator.
 func (n *Node) ReplicateStation(ctx context.Context, c broker.StationChange) (broker.StationConfig, error) {
 	if err := n.notLeader(); err != nil {

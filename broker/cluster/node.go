@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -123,7 +124,11 @@ type Node struct {
 	nodesMu sync.Mutex
 	nodes   map[string]nodeInfo // by id; persisted in DATA/raft/nodes.json
 
-	apiAddr   string
+	apiAddr string
+	// readyTerm is the raft term in which this node, leading, applied
+	// every earlier entry; readyMu serialises getting there.
+	readyTerm atomic.Uint64
+	readyMu   sync.Mutex
 	stop      chan struct{}
 	closeOnce sync.Once
 	closeErr  error

@@ -115,9 +115,7 @@ func TestRollingRestart(t *testing.T) {
 	w := startWorkload(c, station, producers, withIDs)
 	w.awaitAcked(100)
 	for _, n := range c.nodes {
-		c.signal(n, syscall.SIGTERM)
-		<-n.exited
-		n.cmd = nil
+		c.stop(n)
 		t.Logf("stopped %s", n.id)
 		w.awaitAcked(50)
 		c.start(n)

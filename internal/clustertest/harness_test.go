@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -54,6 +55,8 @@ type node struct {
 	logPath   string
 	cmd       *exec.Cmd
 	exited    chan struct{}
+	// up is set while the process runs; producers read it.
+	up atomic.Bool
 }
 
 // cluster is a test cluster of junction processes.
@@ -145,6 +148,7 @@ func (c *cluster) start(n *node) {
 		c.t.Fatalf("start %s: %v", n.id, err)
 	}
 	n.exited = make(chan struct{})
+	n.up.Store(true)
 	go func(cmd *exec.Cmd, done chan struct{}) {
 		cmd.Wait()
 		logf.Close()
@@ -173,16 +177,30 @@ func (c *cluster) kill(n *node) {
 	if n.cmd == nil {
 		return
 	}
+	n.up.Store(false)
 	n.cmd.Process.Signal(syscall.SIGKILL)
 	n.cmd.Process.Signal(syscall.SIGCONT)
 	<-n.exited
 	n.cmd = nil
 }
 
+// stop stops n gracefully (SIGTERM) and waits for it to exit.
+func (c *cluster) stop(n *node) {
+	c.t.Helper()
+	n.up.Store(false)
+	c.signal(n, syscall.SIGTERM)
+	select {
+	case <-n.exited:
+	case <-time.After(30 * time.Second):
+		c.t.Fatalf("%s did not stop within 30s of SIGTERM", n.id)
+	}
+	n.cmd = nil
+}
+
 func (c *cluster) alive() []*node {
 	var out []*node
 	for _, n := range c.nodes {
-		if n.cmd != nil {
+		if n.up.Load() {
 			out = append(out, n)
 		}
 	}
