@@ -15,6 +15,12 @@
 //   - members' API addresses, so a follower can name the leader to a
 //     client.
 //
+// Before a leader takes its first produce of a term it applies every
+// entry of earlier terms (a raft barrier, through broker.Replicator's
+// Writable), and every node files the message ids of what it applies in
+// the station's dedup window: a produce whose outcome was unknown when a
+// leader died is stored once when retried with its id on the next one.
+//
 // A produce on the leader is acknowledged when its entry committed (the
 // raft log fsynced on a majority) and was applied to the leader's own
 // segment log (fsynced too). Entries are applied in batches: all the
@@ -33,9 +39,7 @@
 // ClusterService.ReadPartition.
 //
 // What this does not do yet: consumer groups, committed offsets and
-// delivery state are each node's own (not replicated); the dedup window is
-// only the leader's, so an id retried after a leader change may be stored
-// twice; dead-letter stations a broker creates by itself and connectors
+// delivery state are each node's own (not replicated); dead-letter stations a broker creates by itself and connectors
 // are not coordinated across nodes; every station has as many replicas as
 // the cluster has voters; a station must use disk storage and fsync
 // "always"; a node whose log fails its checksums is not yet kept from

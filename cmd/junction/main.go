@@ -165,7 +165,26 @@ func (a *app) connect(ctx context.Context) (*client.Client, error) {
 		}
 		return nil, err
 	}
-	return c, nil
+	return followLeader(cctx, c), nil
+}
+
+// followLeader returns a client of the cluster's leader when c talks to a
+// follower that knows it (writes and consumer groups live on the leader),
+// else c.
+func followLeader(ctx context.Context, c *client.Client) *client.Client {
+	st, err := c.ClusterStatus(ctx)
+	if err != nil || st.State == "leader" {
+		return c
+	}
+	for _, n := range st.Nodes {
+		if n.Leader && n.APIAddress != "" {
+			if lc, err := client.Connect(ctx, n.APIAddress); err == nil {
+				c.Close()
+				return lc
+			}
+		}
+	}
+	return c
 }
 
 // exactArgs is cobra.ExactArgs returning a usage error naming the args.

@@ -3,6 +3,8 @@ package clustertest
 import (
 	"bytes"
 	"os"
+	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -144,4 +146,37 @@ func TestFiveNodesLoseTwo(t *testing.T) {
 	c.start(f)
 	w.awaitAcked(100)
 	check(t, c, station, partitions, w.halt())
+}
+
+// TestCLIFollowsTheLeader points the CLI at a follower (and a dead
+// address first): its writes reach the leader and every node stores them.
+func TestCLIFollowsTheLeader(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a cluster of junction processes")
+	}
+	c := newCluster(t, 3)
+	f := c.follower()
+	servers := "127.0.0.1:1," + f.api
+	run := func(stdin string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(junctionBin, append([]string{"--server", servers}, args...)...)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("junction %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	run("", "station", "create", "cli", "--partitions", "1")
+	if out := run("a\nb\nc\n", "produce", "cli"); !strings.Contains(out, "3 messages acked") {
+		t.Errorf("produce through a follower: %s", out)
+	}
+	c.await(30*time.Second, "every node to hold the 3 messages", func() bool {
+		for _, n := range c.alive() {
+			if next, err := c.nextOffset(n, "cli", 0); err != nil || next != 3 {
+				return false
+			}
+		}
+		return true
+	})
 }
