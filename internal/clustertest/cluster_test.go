@@ -180,3 +180,42 @@ func TestCLIFollowsTheLeader(t *testing.T) {
 		return true
 	})
 }
+
+// TestReplaceANode removes a follower from the cluster (through the CLI,
+// sent to a follower so it must reach the leader), stops it, and adds a
+// new, empty node, which must catch up on everything, under producers.
+func TestReplaceANode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a cluster of junction processes")
+	}
+	c := newCluster(t, 3)
+	c.createStation(station, partitions, time.Hour)
+	w := startWorkload(c, station, producers, withIDs)
+	w.awaitAcked(100)
+
+	gone := c.follower()
+	var via *node
+	for _, n := range c.alive() {
+		if n != gone && n != c.leaderNow() {
+			via = n
+		}
+	}
+	if via == nil {
+		via = gone
+	}
+	out, err := exec.Command(junctionBin, "--server", via.api, "cluster", "remove-node", gone.id).CombinedOutput()
+	if err != nil {
+		t.Fatalf("cluster remove-node %s: %v\n%s", gone.id, err, out)
+	}
+	c.kill(gone)
+	t.Logf("removed %s", gone.id)
+	w.awaitAcked(100)
+
+	added := c.addNode()
+	t.Logf("added %s", added.id)
+	w.awaitAcked(100)
+	check(t, c, station, partitions, w.halt())
+	if st, err := c.status(c.leader()); err != nil || len(st.Nodes) != 3 {
+		t.Errorf("members after the replacement: %v (%v)", st, err)
+	}
+}

@@ -66,6 +66,45 @@ type cluster struct {
 	hc    *http.Client
 	// extra are more flags for every node's junction server.
 	extra []string
+	dir   string
+}
+
+func (c *cluster) newNode(i, apiPort, raftPort int) *node {
+	id := "n" + strconv.Itoa(i)
+	return &node{
+		id:      id,
+		api:     "127.0.0.1:" + strconv.Itoa(apiPort),
+		raft:    "127.0.0.1:" + strconv.Itoa(raftPort),
+		data:    filepath.Join(c.dir, id),
+		logPath: filepath.Join(c.dir, id+".log"),
+	}
+}
+
+// addNode starts one more node, which joins the cluster, and waits until
+// the leader counts it as a voter.
+func (c *cluster) addNode() *node {
+	c.t.Helper()
+	ports := freePorts(c.t, 2)
+	n := c.newNode(len(c.nodes)+1, ports[0], ports[1])
+	c.nodes = append(c.nodes, n)
+	c.start(n)
+	c.await(60*time.Second, n.id+" to become a voter", func() bool {
+		l := c.leaderNow()
+		if l == nil {
+			return false
+		}
+		st, err := c.status(l)
+		if err != nil {
+			return false
+		}
+		for _, m := range st.Nodes {
+			if m.Id == n.id && m.Voter && m.ApiAddress == n.api {
+				return true
+			}
+		}
+		return false
+	})
+	return n
 }
 
 // freePorts returns n distinct free TCP ports on 127.0.0.1.
@@ -94,14 +133,9 @@ func newCluster(t *testing.T, size int, extra ...string) *cluster {
 	c := &cluster{t: t, hc: &http.Client{Timeout: 10 * time.Second}, extra: extra}
 	ports := freePorts(t, 2*size)
 	dir := t.TempDir()
+	c.dir = dir
 	for i := range size {
-		c.nodes = append(c.nodes, &node{
-			id:      "n" + strconv.Itoa(i+1),
-			api:     "127.0.0.1:" + strconv.Itoa(ports[2*i]),
-			raft:    "127.0.0.1:" + strconv.Itoa(ports[2*i+1]),
-			data:    filepath.Join(dir, "n"+strconv.Itoa(i+1)),
-			logPath: filepath.Join(dir, "n"+strconv.Itoa(i+1)+".log"),
-		})
+		c.nodes = append(c.nodes, c.newNode(i+1, ports[2*i], ports[2*i+1]))
 	}
 	t.Cleanup(func() {
 		for _, n := range c.nodes {
