@@ -152,39 +152,14 @@ func asIs[T any](v T) any { return v }
 func (a *app) connect(ctx context.Context) (*client.Client, error) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	var c *client.Client
-	var err error
-	for _, addr := range strings.Split(a.server, ",") {
-		if c, err = client.Connect(cctx, strings.TrimSpace(addr)); err == nil {
-			break
-		}
-	}
+	c, err := client.ConnectCluster(cctx, strings.Split(a.server, ","))
 	if err != nil {
 		if errors.Is(err, client.ErrUnavailable) {
 			return nil, fmt.Errorf("%w (is the broker running? set --server or JUNCTION_SERVER)", err)
 		}
 		return nil, err
 	}
-	return followLeader(cctx, c), nil
-}
-
-// followLeader returns a client of the cluster's leader when c talks to a
-// follower that knows it (writes and consumer groups live on the leader),
-// else c.
-func followLeader(ctx context.Context, c *client.Client) *client.Client {
-	st, err := c.ClusterStatus(ctx)
-	if err != nil || st.State == "leader" {
-		return c
-	}
-	for _, n := range st.Nodes {
-		if n.Leader && n.APIAddress != "" {
-			if lc, err := client.Connect(ctx, n.APIAddress); err == nil {
-				c.Close()
-				return lc
-			}
-		}
-	}
-	return c
+	return c, nil
 }
 
 // exactArgs is cobra.ExactArgs returning a usage error naming the args.

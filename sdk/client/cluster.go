@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"errors"
+	"strings"
 
 	"connectrpc.com/connect"
 
@@ -70,4 +72,38 @@ func (c *Client) TransferLeader(ctx context.Context, id string) error {
 	defer cancel()
 	_, err := c.cluster.TransferLeader(ctx, connect.NewRequest(&junctionv1.TransferLeaderRequest{NodeId: id}))
 	return fromConnect(err)
+}
+
+// ConnectCluster connects to a Junction cluster given the addresses of
+// some of its nodes: to the first that answers, or, when that one is a
+// follower that knows the cluster's leader, to the leader, where writes
+// and consumer groups are served. A single broker among addrs is used as
+// it is. The client does not follow later leader changes: calls then fail
+// with ErrNotLeader, and Error.Leader names the new leader.
+func ConnectCluster(ctx context.Context, addrs []string, opts ...Option) (*Client, error) {
+	if len(addrs) == 0 {
+		return nil, errors.New("connect: no broker address")
+	}
+	var errs []error
+	for _, addr := range addrs {
+		c, err := Connect(ctx, strings.TrimSpace(addr), opts...)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		st, err := c.ClusterStatus(ctx)
+		if err != nil || st.State == "leader" {
+			return c, nil // a single broker, or the leader
+		}
+		for _, n := range st.Nodes {
+			if n.Leader && n.APIAddress != "" {
+				if lc, err := Connect(ctx, n.APIAddress, opts...); err == nil {
+					c.Close()
+					return lc, nil
+				}
+			}
+		}
+		return c, nil
+	}
+	return nil, errors.Join(errs...)
 }
