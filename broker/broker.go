@@ -223,6 +223,9 @@ func Open(opts Options) (*Broker, error) {
 		stations:     make(map[string]*station),
 		stop:         make(chan struct{}),
 	}
+	if opts.Replicator != nil {
+		b.groupsDB = opts.Replicator.GroupStore(store)
+	}
 	if err := b.load(); err != nil {
 		b.closeStations()
 		store.Close()
@@ -566,6 +569,9 @@ func (b *Broker) every(interval time.Duration, fn func()) {
 }
 
 func (b *Broker) commitOffsets() error {
+	if b.opts.Replicator != nil && b.leading(context.Background()) != nil {
+		return nil // a follower's groups are idle; the leader checkpoints
+	}
 	b.mu.RLock()
 	var offs []meta.Offset
 	var counts []meta.Deliveries

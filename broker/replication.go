@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/junctionhq/junction/broker/meta"
 )
 
 // ErrNotLeader is matched by errors of a change refused because this node
@@ -47,6 +49,58 @@ type Replicator interface {
 	// windows hold every id stored so far. It is called before a
 	// produce's ids are looked up.
 	Writable(ctx context.Context) error
+	// GroupStore returns the store consumer groups and their offsets are
+	// kept in, given the local one: the cluster's replicated store, whose
+	// writes the leader agrees on and every node applies to its own. A
+	// node that becomes leader calls ReloadGroups once it applied every
+	// earlier write.
+	GroupStore(local meta.GroupStore) meta.GroupStore
+}
+
+// leading returns nil when consumer groups may be used here: always on a
+// single node, only on the leader of a cluster (a NotLeaderError
+// elsewhere), since each group lives on the leader.
+func (b *Broker) leading(ctx context.Context) error {
+	if r := b.opts.Replicator; r != nil {
+		return r.Writable(ctx)
+	}
+	return nil
+}
+
+// ReloadGroups rebuilds every consumer group from the group store: its
+// committed offsets and delivery counts, with nothing pending. A cluster
+// node calls it when it becomes leader, so that groups resume where the
+// previous leader last checkpointed them; their unacknowledged messages
+// are delivered again.
+func (b *Broker) ReloadGroups() error {
+	b.mu.RLock()
+	sts := make([]*station, 0, len(b.stations))
+	for _, st := range b.stations {
+		sts = append(sts, st)
+	}
+	b.mu.RUnlock()
+	var errs []error
+	for _, st := range sts {
+		st.mu.Lock()
+		if st.closed {
+			st.mu.Unlock()
+			continue
+		}
+		old := st.groups
+		st.groups = make(map[string]*group)
+		for _, g := range old {
+			g.mu.Lock()
+			g.closed = true
+			g.track(-g.tracked)
+			g.wake()
+			g.mu.Unlock()
+		}
+		if err := st.loadGroups(); err != nil {
+			errs = append(errs, fmt.Errorf("station %q: reload groups: %w", st.name, err))
+		}
+		st.mu.Unlock()
+	}
+	return errors.Join(errs...)
 }
 
 // StationOp is the kind of a StationChange.

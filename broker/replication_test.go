@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/junctionhq/junction/broker/meta"
 )
 
 // recordingReplicator agrees with itself: it applies every station change
@@ -21,6 +23,8 @@ func (r *recordingReplicator) WrapLog(station string, partition uint32, local Pa
 }
 
 func (r *recordingReplicator) Writable(context.Context) error { return nil }
+
+func (r *recordingReplicator) GroupStore(local meta.GroupStore) meta.GroupStore { return local }
 
 func (r *recordingReplicator) ReplicateStation(ctx context.Context, c StationChange) (StationConfig, error) {
 	r.changes = append(r.changes, c)

@@ -12,8 +12,18 @@
 //     where the leader expects it to land and whose timestamps the leader
 //     stamped, so every node stores byte-identical records at the same
 //     offsets;
+//   - writes to the consumer group store (group records, committed
+//     offsets and delivery counts, as the leader checkpoints them every
+//     commit interval), applied on every node to its own metadata file:
+//     the replicated store stands behind the broker's meta.GroupStore;
 //   - members' API addresses, so a follower can name the leader to a
 //     client.
+//
+// Consumer groups live on the leader: a follower refuses pulls, acks and
+// group changes with a NotLeaderError. A node that becomes leader rebuilds
+// every group from the replicated store, so a group resumes where the
+// previous leader last checkpointed it; what was delivered but not yet
+// checkpointed is delivered again.
 //
 // Before a leader takes its first produce of a term it applies every
 // entry of earlier terms (a raft barrier, through broker.Replicator's
@@ -38,8 +48,7 @@
 // that must install one fetches the records it lacks from the leader's
 // ClusterService.ReadPartition.
 //
-// What this does not do yet: consumer groups, committed offsets and
-// delivery state are each node's own (not replicated); dead-letter stations a broker creates by itself and connectors
+// What this does not do yet: dead-letter stations a broker creates by itself and connectors
 // are not coordinated across nodes; every station has as many replicas as
 // the cluster has voters; a station must use disk storage and fsync
 // "always"; a node whose log fails its checksums is not yet kept from

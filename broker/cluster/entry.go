@@ -25,6 +25,9 @@ const (
 	kindNode byte = 3
 	// kindForget drops a removed node's addresses (its id).
 	kindForget byte = 4
+	// kindGroups is a write to the consumer group store (groupWrite,
+	// JSON).
+	kindGroups byte = 5
 )
 
 // errBadEntry is matched by errors decoding a raft entry.

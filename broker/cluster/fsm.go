@@ -138,6 +138,12 @@ func (f *fsm) applyOther(l *raft.Log) any {
 			return fmt.Errorf("%w: node: %w", errBadEntry, err)
 		}
 		return f.n.setNodes(func(m map[string]nodeInfo) { m[info.ID] = info })
+	case kindGroups:
+		if err := f.n.applyGroupWrite(data); err != nil {
+			f.n.log.Warn("group store write failed", "index", l.Index, "err", err)
+			return err
+		}
+		return nil
 	case kindForget:
 		id := string(data)
 		return f.n.setNodes(func(m map[string]nodeInfo) { delete(m, id) })

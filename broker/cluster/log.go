@@ -175,6 +175,9 @@ func (n *Node) Writable(ctx context.Context) error {
 	if n.raft.CurrentTerm() != term {
 		return &broker.NotLeaderError{Leader: n.LeaderAPI()}
 	}
+	if err := n.fsm.b.ReloadGroups(); err != nil {
+		return fmt.Errorf("cluster: take over consumer groups: %w", err)
+	}
 	n.readyTerm.Store(term)
 	return nil
 }

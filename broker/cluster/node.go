@@ -20,6 +20,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/junctionhq/junction/broker"
+	"github.com/junctionhq/junction/broker/meta"
 )
 
 // Config configures a Node. Zero fields take the documented defaults.
@@ -125,6 +126,7 @@ type Node struct {
 	nodes   map[string]nodeInfo // by id; persisted in DATA/raft/nodes.json
 
 	apiAddr string
+	groups  meta.GroupStore // the local one, which entries are applied to
 	// readyTerm is the raft term in which this node, leading, applied
 	// every earlier entry; readyMu serialises getting there.
 	readyTerm atomic.Uint64
