@@ -48,10 +48,15 @@
 // that must install one fetches the records it lacks from the leader's
 // ClusterService.ReadPartition.
 //
-// What this does not do yet: dead-letter stations a broker creates by itself and connectors
-// are not coordinated across nodes; every station has as many replicas as
-// the cluster has voters; a station must use disk storage and fsync
-// "always"; a node whose log fails its checksums is not yet kept from
-// voting; there is one raft group for all partitions (the next step is one
-// group per partition, or buckets of partitions, over one transport).
+// What this does not do yet: connectors are not coordinated (each node
+// runs them; on followers they fail); a partition on a cluster member
+// cannot be repaired; every station has as many replicas as the cluster
+// has voters and must use disk storage and fsync "always"; a node whose
+// log fails its checksums is not yet kept from voting; a follower whose
+// API address changes across a restart is not re-registered until it
+// leads; records fetched while installing a snapshot travel through
+// ReadPartition, which does not tell a nil key or value from an empty
+// one; there is one raft group for all partitions (the next step is one
+// group per partition, or buckets of partitions, over one transport), and
+// raft-boltdb fsyncs twice per append.
 package cluster
