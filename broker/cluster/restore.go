@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -80,7 +81,9 @@ func (n *Node) fetch(ctx context.Context, b *broker.Broker, addr, station string
 	}
 	c := junctionv1connect.NewClusterServiceClient(http.DefaultClient, "http://"+addr)
 	for have < next {
-		resp, err := c.ReadPartition(ctx, connect.NewRequest(&v1.ReadPartitionRequest{Station: station, Partition: partition, From: have}))
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		resp, err := c.ReadPartition(rctx, connect.NewRequest(&v1.ReadPartitionRequest{Station: station, Partition: partition, From: have}))
+		cancel()
 		if err != nil {
 			return int(have - start), fmt.Errorf("read from %s at offset %d: %w", addr, have, err)
 		}
