@@ -9,7 +9,7 @@ PROTOC_GEN_GO_VERSION         := v1.36.10
 PROTOC_GEN_CONNECT_GO_VERSION := v1.19.1
 PROTOC_GEN_GO_GRPC_VERSION    := v1.6.2
 
-.PHONY: all build publish run test test-short bench bench-compare proto fuzz vet vet-bench fmt clean
+.PHONY: all build publish run run-cluster test test-short test-cluster bench bench-compare proto fuzz vet vet-bench fmt clean
 
 all: build
 
@@ -53,6 +53,23 @@ publish: $(KEY)
 ## run: build and start a single-node broker with data under ./data
 run: build
 	$(BIN)/junction server --data $(DATA) --listen $(LISTEN)
+
+## run-cluster: build, then run a 3-node cluster on localhost until
+##              interrupted: APIs on 7400, 7410 and 7420, raft on 7401,
+##              7411 and 7421, data under $(DATA)-cluster/
+run-cluster: build
+	@trap 'kill 0' INT TERM; \
+	for i in 1 2 3; do \
+		join=""; [ $$i = 1 ] || join="--join localhost:7400"; \
+		$(BIN)/junction server --data $(DATA)-cluster/n$$i --listen localhost:$$((7390 + $$i * 10)) \
+			--node-id n$$i --cluster-listen 127.0.0.1:$$((7391 + $$i * 10)) $$join & \
+	done; \
+	wait
+
+## test-cluster: the cluster fault scenarios, with the 5-node and longer
+##               ones the normal suite skips
+test-cluster:
+	JUNCTION_CLUSTER_LONG=1 $(GO) test -race -count=1 -timeout 20m -v ./internal/clustertest/
 
 ## test: vet and run the whole test suite with the race detector
 test: vet

@@ -94,6 +94,9 @@ type Options struct {
 	// fresh one from what can be read of it and from the station
 	// directories (see the server's --recover-meta).
 	RecoverMeta bool
+	// Replicator, when set, makes the broker a node of a cluster: station
+	// changes and appends are agreed on through it. Nil: a single node.
+	Replicator Replicator
 }
 
 // PendingEntryBytes is what the broker charges MaxPendingBytes for one
@@ -222,6 +225,9 @@ func Open(opts Options) (*Broker, error) {
 		schemas:      newRegistry(),
 		stations:     make(map[string]*station),
 		stop:         make(chan struct{}),
+	}
+	if opts.Replicator != nil {
+		b.groupsDB = opts.Replicator.GroupStore(store)
 	}
 	if err := b.load(); err != nil {
 		b.closeStations()
@@ -358,6 +364,16 @@ func (b *Broker) CreateStation(ctx context.Context, cfg StationConfig) (StationC
 		return StationConfig{}, err
 	}
 	cfg.CreatedAt = b.now().UTC()
+	if r := b.opts.Replicator; r != nil {
+		if err := checkReplicable(cfg); err != nil {
+			return StationConfig{}, err
+		}
+		return r.ReplicateStation(ctx, StationChange{Op: OpCreateStation, Config: cfg})
+	}
+	return b.createStationLocal(ctx, cfg)
+}
+
+func (b *Broker) createStationLocal(ctx context.Context, cfg StationConfig) (StationConfig, error) {
 	defer b.ops.Lock(cfg.Name)()
 	if err := ctx.Err(); err != nil {
 		return StationConfig{}, err
@@ -458,6 +474,13 @@ type StationUpdate struct {
 
 // UpdateStation changes a station's mutable settings.
 func (b *Broker) UpdateStation(ctx context.Context, name string, u StationUpdate) (StationConfig, error) {
+	if r := b.opts.Replicator; r != nil {
+		return r.ReplicateStation(ctx, StationChange{Op: OpUpdateStation, Name: name, Update: &u})
+	}
+	return b.updateStationLocal(ctx, name, u)
+}
+
+func (b *Broker) updateStationLocal(ctx context.Context, name string, u StationUpdate) (StationConfig, error) {
 	defer b.ops.Lock(name)()
 	if err := ctx.Err(); err != nil {
 		return StationConfig{}, err
@@ -511,6 +534,14 @@ func (b *Broker) UpdateStation(ctx context.Context, name string, u StationUpdate
 // ErrStationInUse naming them, unless force is set; they then get it back,
 // empty, on their next dead letter.
 func (b *Broker) DeleteStation(ctx context.Context, name string, force bool) error {
+	if r := b.opts.Replicator; r != nil {
+		_, err := r.ReplicateStation(ctx, StationChange{Op: OpDeleteStation, Name: name, Force: force})
+		return err
+	}
+	return b.deleteStationLocal(ctx, name, force)
+}
+
+func (b *Broker) deleteStationLocal(ctx context.Context, name string, force bool) error {
 	defer b.ops.Lock(name)()
 	if err := ctx.Err(); err != nil {
 		return err
@@ -557,6 +588,9 @@ func (b *Broker) every(interval time.Duration, fn func()) {
 }
 
 func (b *Broker) commitOffsets() error {
+	if b.opts.Replicator != nil && b.leading(context.Background()) != nil {
+		return nil // a follower's groups are idle; the leader checkpoints
+	}
 	b.mu.RLock()
 	var offs []meta.Offset
 	var counts []meta.Deliveries

@@ -205,6 +205,9 @@ func (g *group) maxDeliveries() uint32 {
 
 // CreateGroup creates a consumer group on a station, starting at start.
 func (b *Broker) CreateGroup(ctx context.Context, stationName, name string, start StartPosition, cfg GroupConfig) (GroupInfo, error) {
+	if err := b.leading(ctx); err != nil {
+		return GroupInfo{}, err
+	}
 	st, err := b.station(stationName)
 	if err != nil {
 		return GroupInfo{}, err
@@ -306,6 +309,9 @@ type PullOptions struct {
 // the first. The group is created on first use with o.Start and o.Config.
 // An empty result with a nil error means nothing arrived in time.
 func (b *Broker) Pull(ctx context.Context, stationName, groupName string, o PullOptions) ([]Delivery, error) {
+	if err := b.leading(ctx); err != nil {
+		return nil, err
+	}
 	st, err := b.station(stationName)
 	if err != nil {
 		return nil, err
@@ -686,6 +692,9 @@ func (g *group) ackLocked(part uint32, off uint64) bool {
 // or never delivered) are reported in an error wrapping ErrNotPending after
 // all the others were acked.
 func (b *Broker) Ack(ctx context.Context, stationName, groupName string, refs []MessageRef) error {
+	if err := b.leading(ctx); err != nil {
+		return err
+	}
 	g, err := b.existingGroup(stationName, groupName)
 	if err != nil {
 		return err
@@ -723,6 +732,9 @@ func notPendingErr(g *group, missing []MessageRef) error {
 
 // Nack returns deliveries to the group for redelivery after delay.
 func (b *Broker) Nack(ctx context.Context, stationName, groupName string, refs []MessageRef, delay time.Duration) error {
+	if err := b.leading(ctx); err != nil {
+		return err
+	}
 	g, err := b.existingGroup(stationName, groupName)
 	if err != nil {
 		return err
@@ -896,6 +908,9 @@ func (b *Broker) Groups(stationName string) ([]GroupInfo, error) {
 
 // DeleteGroup deletes a consumer group and its committed offsets.
 func (b *Broker) DeleteGroup(ctx context.Context, stationName, groupName string) error {
+	if err := b.leading(ctx); err != nil {
+		return err
+	}
 	st, err := b.station(stationName)
 	if err != nil {
 		return err
@@ -921,6 +936,9 @@ func (b *Broker) DeleteGroup(ctx context.Context, stationName, groupName string)
 // ResetGroupOffset moves every partition of a group to start and forgets
 // its pending deliveries.
 func (b *Broker) ResetGroupOffset(ctx context.Context, stationName, groupName string, start StartPosition) (GroupInfo, error) {
+	if err := b.leading(ctx); err != nil {
+		return GroupInfo{}, err
+	}
 	g, err := b.existingGroup(stationName, groupName)
 	if err != nil {
 		return GroupInfo{}, err
@@ -953,6 +971,9 @@ func (b *Broker) ResetGroupOffset(ctx context.Context, stationName, groupName st
 // the offsets its destination already holds. The new offsets are
 // checkpointed before it returns.
 func (b *Broker) SeekGroup(ctx context.Context, stationName, groupName string, offsets map[uint32]uint64) error {
+	if err := b.leading(ctx); err != nil {
+		return err
+	}
 	g, err := b.existingGroup(stationName, groupName)
 	if err != nil {
 		return err

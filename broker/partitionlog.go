@@ -134,7 +134,32 @@ type segLog struct{ l *seglog.Log }
 var (
 	_ PartitionLog = segLog{}
 	_ Repairer     = segLog{}
+	_ ReplicaLog   = segLog{}
 )
+
+// AppendAssigned appends recs, which carry their offsets and timestamps,
+// and returns once they are durable. It fails without appending when
+// recs[0].Offset is not the log's next offset.
+func (s segLog) AppendAssigned(ctx context.Context, recs []Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	if next := s.l.NextOffset(); recs[0].Offset != next {
+		return fmt.Errorf("append at offset %d: the log's next offset is %d", recs[0].Offset, next)
+	}
+	p, err := s.l.Enqueue(ctx, recs)
+	if err != nil {
+		return err
+	}
+	base, err := p.Wait()
+	if err != nil {
+		return err
+	}
+	if base != recs[0].Offset {
+		return fmt.Errorf("appended at offset %d, not at %d: another writer appended meanwhile", base, recs[0].Offset)
+	}
+	return nil
+}
 
 func (s segLog) Enqueue(ctx context.Context, recs []Record) (Appending, error) {
 	p, err := s.l.Enqueue(ctx, recs)

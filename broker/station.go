@@ -137,7 +137,11 @@ func (b *Broker) openStation(cfg StationConfig) (*station, error) {
 			st.close()
 			return nil, fmt.Errorf("station %q partition %d: %w", cfg.Name, p, err)
 		}
-		st.logs = append(st.logs, segLog{l})
+		var pl PartitionLog = segLog{l}
+		if r := b.opts.Replicator; r != nil {
+			pl = r.WrapLog(cfg.Name, uint32(p), pl)
+		}
+		st.logs = append(st.logs, pl)
 	}
 	if cfg.DedupWindow > 0 {
 		if err := st.rebuildDedup(b.now()); err != nil {
@@ -281,6 +285,11 @@ func (st *station) enqueue(ctx context.Context, msgs []Message) (*PendingProduce
 			}
 		}
 		bytes += n
+	}
+	if r := st.b.opts.Replicator; r != nil {
+		if err := r.Writable(ctx); err != nil {
+			return nil, err
+		}
 	}
 	pp := &PendingProduce{st: st, start: start, msgs: len(msgs), bytes: bytes, results: make([]ProduceResult, len(msgs))}
 	var dups []int

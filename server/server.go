@@ -26,6 +26,7 @@ import (
 	"github.com/junctionhq/junction/broker"
 	"github.com/junctionhq/junction/broker/api"
 	"github.com/junctionhq/junction/broker/auth"
+	"github.com/junctionhq/junction/broker/cluster"
 	"github.com/junctionhq/junction/plugin"
 	"github.com/junctionhq/junction/sdk/api/junction/v1/junctionv1connect"
 )
@@ -76,6 +77,10 @@ type Options struct {
 	// Security configures authentication, TLS and what connectors may
 	// reach; see SecurityOptions.
 	Security SecurityOptions
+	// Cluster, when set, makes the server a node of a cluster (see package
+	// broker/cluster); its DataDir and Logger are the server's. Nil: a
+	// single node, with no raft anywhere.
+	Cluster *cluster.Config
 }
 
 // Mount is an HTTP handler served under a pattern of http.ServeMux (such
@@ -116,6 +121,7 @@ type Server struct {
 	host   *plugin.Host
 	auth   *auth.Auth
 	tls    *tlsReloader
+	node   *cluster.Node
 	http   *http.Server
 	ln     net.Listener
 	log    *slog.Logger
@@ -133,6 +139,25 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var node *cluster.Node
+	var repl broker.Replicator
+	if opts.Cluster != nil {
+		// A node tells the others its API address, so it listens first.
+		if ln == nil {
+			var err error
+			if ln, err = net.Listen("tcp", opts.Listen); err != nil {
+				return nil, fmt.Errorf("listen on %s: %w", opts.Listen, err)
+			}
+		}
+		c := *opts.Cluster
+		c.DataDir, c.Logger = opts.DataDir, opts.Logger
+		var err error
+		if node, err = cluster.New(c); err != nil {
+			ln.Close()
+			return nil, err
+		}
+		repl = node
+	}
 	b, err := broker.Open(broker.Options{
 		DataDir:           opts.DataDir,
 		MaxMessageBytes:   uint32(opts.MaxMessageBytes),
@@ -142,8 +167,12 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 		Logger:            opts.Logger,
 		Registerer:        reg,
 		RecoverMeta:       opts.RecoverMeta,
+		Replicator:        repl,
 	})
 	if err != nil {
+		if ln != nil && node != nil {
+			ln.Close()
+		}
 		return nil, err
 	}
 	authn, err := openAuth(b, opts, ln)
@@ -163,8 +192,19 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 		closeListener(ln)
 		return nil, err
 	}
+	if node != nil {
+		if err := node.Start(ctx, b, apiAddress(opts.Cluster.APIAdvertise, ln)); err != nil {
+			b.Close()
+			closeListener(ln)
+			return nil, err
+		}
+	}
 	host, err := plugin.New(ctx, hostOpts)
 	if err != nil {
+		if node != nil {
+			node.Close()
+			ln.Close()
+		}
 		b.Close()
 		return nil, fmt.Errorf("start connector host: %w", err)
 	}
@@ -183,7 +223,7 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 		}
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &Server{broker: b, host: host, auth: authn, tls: tlsr, ln: ln, log: opts.Logger, done: make(chan struct{}), cancel: cancel}
+	s := &Server{broker: b, host: host, auth: authn, tls: tlsr, node: node, ln: ln, log: opts.Logger, done: make(chan struct{}), cancel: cancel}
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	if tlsr != nil {
@@ -192,7 +232,7 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 		protocols.SetUnencryptedHTTP2(true)
 	}
 	s.http = &http.Server{
-		Handler: Handler(b, host, reg, HandlerOptions{MaxMessageBytes: opts.MaxMessageBytes, Mounts: opts.Mounts,
+		Handler: Handler(b, host, reg, HandlerOptions{MaxMessageBytes: opts.MaxMessageBytes, Mounts: opts.Mounts, Cluster: node,
 			MaxRequestBytes: opts.MaxRequestBytes, MaxInFlightBytes: opts.MaxInFlightBytes,
 			Auth: authn, MetricsOpen: opts.Security.MetricsOpen}),
 		Protocols:         &protocols,
@@ -241,6 +281,9 @@ type HandlerOptions struct {
 	Auth *auth.Auth
 	// MetricsOpen serves /metrics without authentication.
 	MetricsOpen bool
+	// Cluster is the node whose ClusterService is served; nil for a single
+	// node.
+	Cluster *cluster.Node
 }
 
 func (o HandlerOptions) withDefaults() HandlerOptions {
@@ -279,7 +322,8 @@ func Handler(b *broker.Broker, host *plugin.Host, reg *prometheus.Registry, o Ha
 	}
 	services = append(services, mountAuth(mux, o.Auth, opts)...)
 	mux.Handle(junctionv1connect.NewConnectorServiceHandler(&connectorService{host}, opts...))
-	reflector := grpcreflect.NewStaticReflector(append(services, junctionv1connect.ConnectorServiceName)...)
+	mux.Handle(junctionv1connect.NewClusterServiceHandler(cluster.NewService(o.Cluster, b), opts...))
+	reflector := grpcreflect.NewStaticReflector(append(services, junctionv1connect.ConnectorServiceName, junctionv1connect.ClusterServiceName)...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector, opts...))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, opts...))
 	mux.Handle("GET /metrics", guard(o.Auth, !o.MetricsOpen, promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
@@ -314,6 +358,11 @@ func (s *Server) Close() error {
 	}
 	<-s.done
 	s.host.Close()
+	if s.node != nil {
+		if err := s.node.Close(); err != nil {
+			s.log.Warn("close cluster node", "err", err)
+		}
+	}
 	if berr := s.broker.Close(); berr != nil {
 		return berr
 	}
@@ -360,4 +409,13 @@ func (c *connectorCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(connUp, prometheus.GaugeValue, up, st.Name, string(st.State))
 	}
+}
+
+// apiAddress is the API address a cluster node gives the others: adv, or
+// the listener's.
+func apiAddress(adv string, ln net.Listener) string {
+	if adv != "" {
+		return adv
+	}
+	return ln.Addr().String()
 }

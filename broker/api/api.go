@@ -91,6 +91,10 @@ func Error(err error, station, group string) error {
 		info.Field = fe.Field
 	}
 	addSchemaDetails(info, err)
+	var nl *broker.NotLeaderError
+	if errors.As(err, &nl) {
+		info.Leader = nl.Leader
+	}
 	cerr := connect.NewError(code, err)
 	if d, derr := connect.NewErrorDetail(info); derr == nil {
 		cerr.AddDetail(d)
@@ -128,6 +132,8 @@ func classify(err error) (connect.Code, v1.ErrorReason) {
 		return connect.CodeResourceExhausted, v1.ErrorReason_ERROR_REASON_MESSAGE_TOO_LARGE
 	case errors.Is(err, broker.ErrNotPending):
 		return connect.CodeFailedPrecondition, v1.ErrorReason_ERROR_REASON_NOT_PENDING
+	case errors.Is(err, broker.ErrNotLeader):
+		return connect.CodeUnavailable, v1.ErrorReason_ERROR_REASON_NOT_LEADER
 	case errors.Is(err, broker.ErrClosed):
 		return connect.CodeUnavailable, v1.ErrorReason_ERROR_REASON_SHUTTING_DOWN
 	case errors.Is(err, broker.ErrCorrupt):

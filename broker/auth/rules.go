@@ -81,6 +81,14 @@ var rules = map[string]rule{
 	"/junction.v1.ConnectorService/DeleteConnector":   {action: ManageConnectors, audit: true},
 	"/junction.v1.ConnectorService/ListPlugins":       {},
 
+	// Cluster membership changes who holds every station's data: only an
+	// administrator (manage-users implies the whole cluster) may change it.
+	"/junction.v1.ClusterService/Status":         {},
+	"/junction.v1.ClusterService/AddNode":        {action: ManageUsers, audit: true},
+	"/junction.v1.ClusterService/RemoveNode":     {action: ManageUsers, audit: true},
+	"/junction.v1.ClusterService/TransferLeader": {action: ManageStations, audit: true},
+	"/junction.v1.ClusterService/ReadPartition":  {action: Manage, station: "station"},
+
 	"/junction.v1.AuthService/Login":  {public: true},
 	"/junction.v1.AuthService/WhoAmI": {},
 

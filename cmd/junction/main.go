@@ -97,7 +97,7 @@ them from signed catalogs.`,
 	if def == "" {
 		def = client.DefaultAddr
 	}
-	root.PersistentFlags().StringVar(&a.server, "server", def, "broker address, host:port or URL (env JUNCTION_SERVER)")
+	root.PersistentFlags().StringVar(&a.server, "server", def, "broker address, host:port or URL; a cluster's nodes comma-separated, the first reachable used (env JUNCTION_SERVER)")
 	a.addSecurityFlags(root, def)
 	root.AddCommand(
 		newServerCmd(a),
@@ -114,6 +114,7 @@ them from signed catalogs.`,
 		newUserCmd(a),
 		newTokenCmd(a),
 		newLoginCmd(a),
+		newClusterCmd(a),
 	)
 	root.AddCommand(newCompletionCmd(root))
 	return root
@@ -161,7 +162,7 @@ func (a *app) connect(ctx context.Context) (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := client.Connect(cctx, server, opts...)
+	c, err := client.ConnectCluster(cctx, strings.Split(server, ","), opts...)
 	if err != nil {
 		if errors.Is(err, client.ErrUnavailable) {
 			return nil, fmt.Errorf("%w (is the broker running? set --server or JUNCTION_SERVER)", err)

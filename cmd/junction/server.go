@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/junctionhq/junction/broker/cluster"
 	"github.com/junctionhq/junction/plugin"
 	"github.com/junctionhq/junction/sdk/units"
 	"github.com/junctionhq/junction/server"
@@ -24,6 +25,14 @@ func newServerCmd(a *app) *cobra.Command {
 		idleTimeout   time.Duration
 		recoverMeta   bool
 		sec           serverSecFlags
+		nodeID        string
+		clusterListen string
+		clusterAdv    string
+		apiAdv        string
+		join          []string
+		snapThreshold uint64
+		trailingLogs  uint64
+		snapInterval  time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -41,10 +50,19 @@ file aside and rebuilds a fresh one from what can still be read of it, and
 every station directory whose record is lost comes back with its partitions
 and default settings.
 
+With --node-id and --cluster-listen the broker is a node of a cluster that
+replicates stations and messages through raft on the --cluster-listen port
+(raft state under DATA/raft). The first node, started without --join,
+bootstraps a new cluster; the others name it (or any member's API address)
+with --join. A produce is acknowledged once a majority of nodes stored it
+durably; every node serves reads of what it has stored.
+
 ` + serverSecurityHelp,
 		Example: `  junction server
   junction server --data /var/lib/junction --listen :7400 --max-message-bytes 16MiB
-  junction server --connectors ./connectors`,
+  junction server --connectors ./connectors
+  junction server --data d1 --listen :7400 --node-id n1 --cluster-listen 127.0.0.1:7401
+  junction server --data d2 --listen :7410 --node-id n2 --cluster-listen 127.0.0.1:7411 --join 127.0.0.1:7400`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var level slog.Level
@@ -57,6 +75,14 @@ and default settings.
 			security, err := sec.options(a)
 			if err != nil {
 				return err
+			}
+			var cl *cluster.Config
+			switch {
+			case nodeID != "" && clusterListen != "":
+				cl = &cluster.Config{NodeID: nodeID, RaftListen: clusterListen, RaftAdvertise: clusterAdv, APIAdvertise: apiAdv, Join: join,
+					SnapshotThreshold: snapThreshold, TrailingLogs: trailingLogs, SnapshotInterval: snapInterval}
+			case nodeID != "" || clusterListen != "" || len(join) > 0:
+				return usagef("--node-id and --cluster-listen go together (and --join needs both)")
 			}
 			logger := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 			ctx := cmd.Context()
@@ -72,6 +98,7 @@ and default settings.
 				IdleTimeout:      idleTimeout,
 				RecoverMeta:      recoverMeta,
 				Security:         security,
+				Cluster:          cl,
 			}, nil)
 			if err != nil {
 				return err
@@ -95,6 +122,14 @@ and default settings.
 	f.DurationVar(&maxNackDelay, "max-nack-delay", 24*time.Hour, "longest redelivery delay a nack may ask for")
 	f.DurationVar(&idleTimeout, "idle-timeout", 30*time.Second, "close client connections idle this long")
 	sec.add(f)
+	f.StringVar(&nodeID, "node-id", "", "this node's id in a cluster (with --cluster-listen); keep it across restarts")
+	f.StringVar(&clusterListen, "cluster-listen", "", "address for the cluster's raft traffic (with --node-id)")
+	f.StringVar(&clusterAdv, "cluster-advertise", "", "raft address other nodes dial (default --cluster-listen)")
+	f.StringVar(&apiAdv, "advertise", "", "API address other nodes send clients to (default the --listen address)")
+	f.StringSliceVar(&join, "join", nil, "API addresses of an existing cluster's members to join (default: bootstrap a new cluster)")
+	f.Uint64Var(&snapThreshold, "cluster-snapshot-threshold", 8192, "raft entries after which a node snapshots its state (a manifest, not a copy of the data)")
+	f.Uint64Var(&trailingLogs, "cluster-trailing-logs", 65536, "raft entries kept behind a snapshot, so a follower that was away briefly catches up from the log")
+	f.DurationVar(&snapInterval, "cluster-snapshot-interval", 2*time.Minute, "how often a node checks whether to snapshot")
 	d := plugin.DefaultRestartPolicy
 	f.DurationVar(&restart.Initial, "connector-restart-backoff", d.Initial, "first wait before restarting a failed connector; doubles on each failure")
 	f.DurationVar(&restart.Max, "connector-restart-max-backoff", d.Max, "longest wait between connector restarts")

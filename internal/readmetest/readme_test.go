@@ -67,6 +67,12 @@ func TestREADMERunsAsWritten(t *testing.T) {
 	sh := exec.CommandContext(ctx, "bash", "-c", script.String())
 	sh.Dir = work
 	sh.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"), "JUNCTION_SERVER=" + addr, "LANG=C.UTF-8"}
+	// A block that starts something in the foreground must fail at the
+	// deadline, not hang: kill the script's whole process group, and stop
+	// waiting for output its children may still hold open.
+	sh.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	sh.Cancel = func() error { return syscall.Kill(-sh.Process.Pid, syscall.SIGKILL) }
+	sh.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer
 	sh.Stdout, sh.Stderr = &stdout, &stderr
 	if err := sh.Run(); err != nil {

@@ -38,6 +38,7 @@ type Client struct {
 	auth       junctionv1connect.AuthServiceClient
 	users      junctionv1connect.UserServiceClient
 	tokens     junctionv1connect.TokenServiceClient
+	cluster    junctionv1connect.ClusterServiceClient
 }
 
 // Option configures [Connect].
@@ -111,6 +112,7 @@ func Connect(ctx context.Context, addr string, opts ...Option) (*Client, error) 
 	c.auth = junctionv1connect.NewAuthServiceClient(c.httpc, baseURL, copts...)
 	c.users = junctionv1connect.NewUserServiceClient(c.httpc, baseURL, copts...)
 	c.tokens = junctionv1connect.NewTokenServiceClient(c.httpc, baseURL, copts...)
+	c.cluster = junctionv1connect.NewClusterServiceClient(c.httpc, baseURL, copts...)
 
 	pctx, cancel := c.unaryCtx(ctx, 0)
 	defer cancel()

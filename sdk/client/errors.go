@@ -45,6 +45,10 @@ var (
 	ErrInvalidDefinition = errors.New("invalid connector definition")
 	// ErrPluginNotFound means no installed plugin matches a connector.
 	ErrPluginNotFound = errors.New("connector plugin not found")
+	// ErrNotLeader: the broker is a cluster follower and the call changes
+	// the cluster; [Error.Leader] is the leader's address when known. It
+	// also matches ErrUnavailable.
+	ErrNotLeader = errors.New("not the cluster leader")
 )
 
 // Error is a failed broker call. It matches the sentinel errors of this
@@ -75,6 +79,9 @@ type Error struct {
 	Stations []string
 
 	results []Result // of a schema violation, one per message
+	// Leader is, for ErrNotLeader, the API address of the cluster's
+	// leader; empty during an election.
+	Leader string
 
 	cause error
 }
@@ -123,6 +130,8 @@ func (e *Error) Is(target error) bool {
 		return target == ErrInvalidDefinition
 	case "PLUGIN_NOT_FOUND":
 		return target == ErrPluginNotFound
+	case "NOT_LEADER":
+		return target == ErrNotLeader || target == ErrUnavailable
 	}
 	switch e.Code {
 	case connect.CodeInvalidArgument:
@@ -158,6 +167,7 @@ func fromConnect(err error) error {
 			e.Station, e.Group, e.Field = info.GetStation(), info.GetGroup(), info.GetField()
 			e.Problems = definitionErrorsFromProto(info.GetDefinitionErrors())
 			addSchemaInfo(e, info)
+			e.Leader = info.GetLeader()
 			break
 		}
 	}
@@ -186,6 +196,7 @@ func streamError(station, msg, codeName string, info *junctionv1.ErrorInfo) *Err
 		e.Reason = reasonName(info.GetReason())
 		e.Field = info.GetField()
 		addSchemaInfo(e, info)
+		e.Leader = info.GetLeader()
 	}
 	if e.Message == "" {
 		e.Message = "produce failed: " + codeName

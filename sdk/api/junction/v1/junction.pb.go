@@ -296,6 +296,9 @@ const (
 	// The station is another station's dead-letter station; the message
 	// names them.
 	ErrorReason_ERROR_REASON_STATION_IN_USE ErrorReason = 18
+	// The node is not the cluster's leader; ErrorInfo.leader is the API
+	// address of the one it knows, empty during an election.
+	ErrorReason_ERROR_REASON_NOT_LEADER ErrorReason = 19
 )
 
 // Enum value maps for ErrorReason.
@@ -320,6 +323,7 @@ var (
 		16: "ERROR_REASON_SCHEMA_INCOMPATIBLE",
 		17: "ERROR_REASON_SCHEMA_VIOLATION",
 		18: "ERROR_REASON_STATION_IN_USE",
+		19: "ERROR_REASON_NOT_LEADER",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":         0,
@@ -341,6 +345,7 @@ var (
 		"ERROR_REASON_SCHEMA_INCOMPATIBLE": 16,
 		"ERROR_REASON_SCHEMA_VIOLATION":    17,
 		"ERROR_REASON_STATION_IN_USE":      18,
+		"ERROR_REASON_NOT_LEADER":          19,
 	}
 )
 
@@ -4780,7 +4785,9 @@ type ErrorInfo struct {
 	// For ERROR_REASON_SCHEMA_INCOMPATIBLE: every breaking change.
 	Incompatibilities []*CompatibilityChange `protobuf:"bytes,10,rep,name=incompatibilities,proto3" json:"incompatibilities,omitempty"`
 	// For ERROR_REASON_SCHEMA_IN_USE: the stations the schema is attached to.
-	Stations      []string `protobuf:"bytes,11,rep,name=stations,proto3" json:"stations,omitempty"`
+	Stations []string `protobuf:"bytes,11,rep,name=stations,proto3" json:"stations,omitempty"`
+	// For ERROR_REASON_NOT_LEADER: the leader's API address.
+	Leader        string `protobuf:"bytes,12,opt,name=leader,proto3" json:"leader,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4892,6 +4899,601 @@ func (x *ErrorInfo) GetStations() []string {
 	return nil
 }
 
+func (x *ErrorInfo) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
+}
+
+// ClusterNode is one member of a cluster.
+type ClusterNode struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Address of the node's raft transport.
+	RaftAddress string `protobuf:"bytes,2,opt,name=raft_address,json=raftAddress,proto3" json:"raft_address,omitempty"`
+	// Address of the node's API.
+	ApiAddress    string `protobuf:"bytes,3,opt,name=api_address,json=apiAddress,proto3" json:"api_address,omitempty"`
+	Voter         bool   `protobuf:"varint,4,opt,name=voter,proto3" json:"voter,omitempty"`
+	Leader        bool   `protobuf:"varint,5,opt,name=leader,proto3" json:"leader,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterNode) Reset() {
+	*x = ClusterNode{}
+	mi := &file_junction_v1_junction_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterNode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterNode) ProtoMessage() {}
+
+func (x *ClusterNode) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterNode.ProtoReflect.Descriptor instead.
+func (*ClusterNode) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *ClusterNode) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ClusterNode) GetRaftAddress() string {
+	if x != nil {
+		return x.RaftAddress
+	}
+	return ""
+}
+
+func (x *ClusterNode) GetApiAddress() string {
+	if x != nil {
+		return x.ApiAddress
+	}
+	return ""
+}
+
+func (x *ClusterNode) GetVoter() bool {
+	if x != nil {
+		return x.Voter
+	}
+	return false
+}
+
+func (x *ClusterNode) GetLeader() bool {
+	if x != nil {
+		return x.Leader
+	}
+	return false
+}
+
+type ClusterStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterStatusRequest) Reset() {
+	*x = ClusterStatusRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterStatusRequest) ProtoMessage() {}
+
+func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterStatusRequest.ProtoReflect.Descriptor instead.
+func (*ClusterStatusRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{71}
+}
+
+type ClusterStatusResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// This node's id and raft state: leader, follower, candidate or shutdown.
+	NodeId   string `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	State    string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	Term     uint64 `protobuf:"varint,3,opt,name=term,proto3" json:"term,omitempty"`
+	LeaderId string `protobuf:"bytes,4,opt,name=leader_id,json=leaderId,proto3" json:"leader_id,omitempty"`
+	// Raft log indexes: the last one committed and the last one applied here.
+	CommitIndex   uint64         `protobuf:"varint,5,opt,name=commit_index,json=commitIndex,proto3" json:"commit_index,omitempty"`
+	AppliedIndex  uint64         `protobuf:"varint,6,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
+	Nodes         []*ClusterNode `protobuf:"bytes,7,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterStatusResponse) Reset() {
+	*x = ClusterStatusResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterStatusResponse) ProtoMessage() {}
+
+func (x *ClusterStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterStatusResponse.ProtoReflect.Descriptor instead.
+func (*ClusterStatusResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *ClusterStatusResponse) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *ClusterStatusResponse) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *ClusterStatusResponse) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *ClusterStatusResponse) GetLeaderId() string {
+	if x != nil {
+		return x.LeaderId
+	}
+	return ""
+}
+
+func (x *ClusterStatusResponse) GetCommitIndex() uint64 {
+	if x != nil {
+		return x.CommitIndex
+	}
+	return 0
+}
+
+func (x *ClusterStatusResponse) GetAppliedIndex() uint64 {
+	if x != nil {
+		return x.AppliedIndex
+	}
+	return 0
+}
+
+func (x *ClusterStatusResponse) GetNodes() []*ClusterNode {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+type AddNodeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	RaftAddress   string                 `protobuf:"bytes,2,opt,name=raft_address,json=raftAddress,proto3" json:"raft_address,omitempty"`
+	ApiAddress    string                 `protobuf:"bytes,3,opt,name=api_address,json=apiAddress,proto3" json:"api_address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddNodeRequest) Reset() {
+	*x = AddNodeRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddNodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddNodeRequest) ProtoMessage() {}
+
+func (x *AddNodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddNodeRequest.ProtoReflect.Descriptor instead.
+func (*AddNodeRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *AddNodeRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *AddNodeRequest) GetRaftAddress() string {
+	if x != nil {
+		return x.RaftAddress
+	}
+	return ""
+}
+
+func (x *AddNodeRequest) GetApiAddress() string {
+	if x != nil {
+		return x.ApiAddress
+	}
+	return ""
+}
+
+type AddNodeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddNodeResponse) Reset() {
+	*x = AddNodeResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddNodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddNodeResponse) ProtoMessage() {}
+
+func (x *AddNodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddNodeResponse.ProtoReflect.Descriptor instead.
+func (*AddNodeResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{74}
+}
+
+type RemoveNodeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveNodeRequest) Reset() {
+	*x = RemoveNodeRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveNodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveNodeRequest) ProtoMessage() {}
+
+func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveNodeRequest.ProtoReflect.Descriptor instead.
+func (*RemoveNodeRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *RemoveNodeRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+type RemoveNodeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveNodeResponse) Reset() {
+	*x = RemoveNodeResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveNodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveNodeResponse) ProtoMessage() {}
+
+func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveNodeResponse.ProtoReflect.Descriptor instead.
+func (*RemoveNodeResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{76}
+}
+
+type TransferLeaderRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferLeaderRequest) Reset() {
+	*x = TransferLeaderRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferLeaderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferLeaderRequest) ProtoMessage() {}
+
+func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferLeaderRequest.ProtoReflect.Descriptor instead.
+func (*TransferLeaderRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *TransferLeaderRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+type TransferLeaderResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferLeaderResponse) Reset() {
+	*x = TransferLeaderResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferLeaderResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferLeaderResponse) ProtoMessage() {}
+
+func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferLeaderResponse.ProtoReflect.Descriptor instead.
+func (*TransferLeaderResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{78}
+}
+
+type ReadPartitionRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Station   string                 `protobuf:"bytes,1,opt,name=station,proto3" json:"station,omitempty"`
+	Partition uint32                 `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	From      uint64                 `protobuf:"varint,3,opt,name=from,proto3" json:"from,omitempty"`
+	// About this many bytes of records at most (at least one record when
+	// there is one). Default and limit 4 MiB.
+	MaxBytes      uint32 `protobuf:"varint,4,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadPartitionRequest) Reset() {
+	*x = ReadPartitionRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadPartitionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadPartitionRequest) ProtoMessage() {}
+
+func (x *ReadPartitionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadPartitionRequest.ProtoReflect.Descriptor instead.
+func (*ReadPartitionRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *ReadPartitionRequest) GetStation() string {
+	if x != nil {
+		return x.Station
+	}
+	return ""
+}
+
+func (x *ReadPartitionRequest) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *ReadPartitionRequest) GetFrom() uint64 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *ReadPartitionRequest) GetMaxBytes() uint32 {
+	if x != nil {
+		return x.MaxBytes
+	}
+	return 0
+}
+
+type ReadPartitionResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Records []*Delivery            `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	// The partition's next offset on this node.
+	NextOffset    uint64 `protobuf:"varint,2,opt,name=next_offset,json=nextOffset,proto3" json:"next_offset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadPartitionResponse) Reset() {
+	*x = ReadPartitionResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadPartitionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadPartitionResponse) ProtoMessage() {}
+
+func (x *ReadPartitionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadPartitionResponse.ProtoReflect.Descriptor instead.
+func (*ReadPartitionResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *ReadPartitionResponse) GetRecords() []*Delivery {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+func (x *ReadPartitionResponse) GetNextOffset() uint64 {
+	if x != nil {
+		return x.NextOffset
+	}
+	return 0
+}
+
 // StationSchema is the schema attached to a station.
 type StationSchema struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -4905,7 +5507,7 @@ type StationSchema struct {
 
 func (x *StationSchema) Reset() {
 	*x = StationSchema{}
-	mi := &file_junction_v1_junction_proto_msgTypes[70]
+	mi := &file_junction_v1_junction_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4917,7 +5519,7 @@ func (x *StationSchema) String() string {
 func (*StationSchema) ProtoMessage() {}
 
 func (x *StationSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[70]
+	mi := &file_junction_v1_junction_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4930,7 +5532,7 @@ func (x *StationSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StationSchema.ProtoReflect.Descriptor instead.
 func (*StationSchema) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{70}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *StationSchema) GetName() string {
@@ -4967,7 +5569,7 @@ type SchemaFile struct {
 
 func (x *SchemaFile) Reset() {
 	*x = SchemaFile{}
-	mi := &file_junction_v1_junction_proto_msgTypes[71]
+	mi := &file_junction_v1_junction_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4979,7 +5581,7 @@ func (x *SchemaFile) String() string {
 func (*SchemaFile) ProtoMessage() {}
 
 func (x *SchemaFile) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[71]
+	mi := &file_junction_v1_junction_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4992,7 +5594,7 @@ func (x *SchemaFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaFile.ProtoReflect.Descriptor instead.
 func (*SchemaFile) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{71}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *SchemaFile) GetName() string {
@@ -5023,7 +5625,7 @@ type SchemaDefinition struct {
 
 func (x *SchemaDefinition) Reset() {
 	*x = SchemaDefinition{}
-	mi := &file_junction_v1_junction_proto_msgTypes[72]
+	mi := &file_junction_v1_junction_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5035,7 +5637,7 @@ func (x *SchemaDefinition) String() string {
 func (*SchemaDefinition) ProtoMessage() {}
 
 func (x *SchemaDefinition) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[72]
+	mi := &file_junction_v1_junction_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5048,7 +5650,7 @@ func (x *SchemaDefinition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaDefinition.ProtoReflect.Descriptor instead.
 func (*SchemaDefinition) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{72}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *SchemaDefinition) GetType() SchemaType {
@@ -5084,7 +5686,7 @@ type SchemaVersion struct {
 
 func (x *SchemaVersion) Reset() {
 	*x = SchemaVersion{}
-	mi := &file_junction_v1_junction_proto_msgTypes[73]
+	mi := &file_junction_v1_junction_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5096,7 +5698,7 @@ func (x *SchemaVersion) String() string {
 func (*SchemaVersion) ProtoMessage() {}
 
 func (x *SchemaVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[73]
+	mi := &file_junction_v1_junction_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5109,7 +5711,7 @@ func (x *SchemaVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaVersion.ProtoReflect.Descriptor instead.
 func (*SchemaVersion) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{73}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *SchemaVersion) GetVersion() uint32 {
@@ -5150,7 +5752,7 @@ type Schema struct {
 
 func (x *Schema) Reset() {
 	*x = Schema{}
-	mi := &file_junction_v1_junction_proto_msgTypes[74]
+	mi := &file_junction_v1_junction_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5162,7 +5764,7 @@ func (x *Schema) String() string {
 func (*Schema) ProtoMessage() {}
 
 func (x *Schema) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[74]
+	mi := &file_junction_v1_junction_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5175,7 +5777,7 @@ func (x *Schema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schema.ProtoReflect.Descriptor instead.
 func (*Schema) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{74}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *Schema) GetName() string {
@@ -5243,7 +5845,7 @@ type CompatibilityChange struct {
 
 func (x *CompatibilityChange) Reset() {
 	*x = CompatibilityChange{}
-	mi := &file_junction_v1_junction_proto_msgTypes[75]
+	mi := &file_junction_v1_junction_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5255,7 +5857,7 @@ func (x *CompatibilityChange) String() string {
 func (*CompatibilityChange) ProtoMessage() {}
 
 func (x *CompatibilityChange) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[75]
+	mi := &file_junction_v1_junction_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5268,7 +5870,7 @@ func (x *CompatibilityChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompatibilityChange.ProtoReflect.Descriptor instead.
 func (*CompatibilityChange) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{75}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *CompatibilityChange) GetVersion() uint32 {
@@ -5315,7 +5917,7 @@ type InvalidMessage struct {
 
 func (x *InvalidMessage) Reset() {
 	*x = InvalidMessage{}
-	mi := &file_junction_v1_junction_proto_msgTypes[76]
+	mi := &file_junction_v1_junction_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5327,7 +5929,7 @@ func (x *InvalidMessage) String() string {
 func (*InvalidMessage) ProtoMessage() {}
 
 func (x *InvalidMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[76]
+	mi := &file_junction_v1_junction_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5340,7 +5942,7 @@ func (x *InvalidMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvalidMessage.ProtoReflect.Descriptor instead.
 func (*InvalidMessage) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{76}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *InvalidMessage) GetIndex() uint32 {
@@ -5383,7 +5985,7 @@ type CreateSchemaRequest struct {
 
 func (x *CreateSchemaRequest) Reset() {
 	*x = CreateSchemaRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[77]
+	mi := &file_junction_v1_junction_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5395,7 +5997,7 @@ func (x *CreateSchemaRequest) String() string {
 func (*CreateSchemaRequest) ProtoMessage() {}
 
 func (x *CreateSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[77]
+	mi := &file_junction_v1_junction_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5408,7 +6010,7 @@ func (x *CreateSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSchemaRequest.ProtoReflect.Descriptor instead.
 func (*CreateSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{77}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *CreateSchemaRequest) GetName() string {
@@ -5442,7 +6044,7 @@ type CreateSchemaResponse struct {
 
 func (x *CreateSchemaResponse) Reset() {
 	*x = CreateSchemaResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[78]
+	mi := &file_junction_v1_junction_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5454,7 +6056,7 @@ func (x *CreateSchemaResponse) String() string {
 func (*CreateSchemaResponse) ProtoMessage() {}
 
 func (x *CreateSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[78]
+	mi := &file_junction_v1_junction_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5467,7 +6069,7 @@ func (x *CreateSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSchemaResponse.ProtoReflect.Descriptor instead.
 func (*CreateSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{78}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *CreateSchemaResponse) GetSchema() *Schema {
@@ -5497,7 +6099,7 @@ type UpdateSchemaRequest struct {
 
 func (x *UpdateSchemaRequest) Reset() {
 	*x = UpdateSchemaRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[79]
+	mi := &file_junction_v1_junction_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5509,7 +6111,7 @@ func (x *UpdateSchemaRequest) String() string {
 func (*UpdateSchemaRequest) ProtoMessage() {}
 
 func (x *UpdateSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[79]
+	mi := &file_junction_v1_junction_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5522,7 +6124,7 @@ func (x *UpdateSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSchemaRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{79}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *UpdateSchemaRequest) GetName() string {
@@ -5556,7 +6158,7 @@ type UpdateSchemaResponse struct {
 
 func (x *UpdateSchemaResponse) Reset() {
 	*x = UpdateSchemaResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[80]
+	mi := &file_junction_v1_junction_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5568,7 +6170,7 @@ func (x *UpdateSchemaResponse) String() string {
 func (*UpdateSchemaResponse) ProtoMessage() {}
 
 func (x *UpdateSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[80]
+	mi := &file_junction_v1_junction_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5581,7 +6183,7 @@ func (x *UpdateSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSchemaResponse.ProtoReflect.Descriptor instead.
 func (*UpdateSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{80}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *UpdateSchemaResponse) GetSchema() *Schema {
@@ -5609,7 +6211,7 @@ type GetSchemaRequest struct {
 
 func (x *GetSchemaRequest) Reset() {
 	*x = GetSchemaRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[81]
+	mi := &file_junction_v1_junction_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5621,7 +6223,7 @@ func (x *GetSchemaRequest) String() string {
 func (*GetSchemaRequest) ProtoMessage() {}
 
 func (x *GetSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[81]
+	mi := &file_junction_v1_junction_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5634,7 +6236,7 @@ func (x *GetSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSchemaRequest.ProtoReflect.Descriptor instead.
 func (*GetSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{81}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *GetSchemaRequest) GetName() string {
@@ -5661,7 +6263,7 @@ type GetSchemaResponse struct {
 
 func (x *GetSchemaResponse) Reset() {
 	*x = GetSchemaResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[82]
+	mi := &file_junction_v1_junction_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5673,7 +6275,7 @@ func (x *GetSchemaResponse) String() string {
 func (*GetSchemaResponse) ProtoMessage() {}
 
 func (x *GetSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[82]
+	mi := &file_junction_v1_junction_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5686,7 +6288,7 @@ func (x *GetSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSchemaResponse.ProtoReflect.Descriptor instead.
 func (*GetSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{82}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *GetSchemaResponse) GetSchema() *Schema {
@@ -5711,7 +6313,7 @@ type ListSchemasRequest struct {
 
 func (x *ListSchemasRequest) Reset() {
 	*x = ListSchemasRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[83]
+	mi := &file_junction_v1_junction_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5723,7 +6325,7 @@ func (x *ListSchemasRequest) String() string {
 func (*ListSchemasRequest) ProtoMessage() {}
 
 func (x *ListSchemasRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[83]
+	mi := &file_junction_v1_junction_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5736,7 +6338,7 @@ func (x *ListSchemasRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSchemasRequest.ProtoReflect.Descriptor instead.
 func (*ListSchemasRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{83}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{94}
 }
 
 type ListSchemasResponse struct {
@@ -5748,7 +6350,7 @@ type ListSchemasResponse struct {
 
 func (x *ListSchemasResponse) Reset() {
 	*x = ListSchemasResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[84]
+	mi := &file_junction_v1_junction_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5760,7 +6362,7 @@ func (x *ListSchemasResponse) String() string {
 func (*ListSchemasResponse) ProtoMessage() {}
 
 func (x *ListSchemasResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[84]
+	mi := &file_junction_v1_junction_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5773,7 +6375,7 @@ func (x *ListSchemasResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSchemasResponse.ProtoReflect.Descriptor instead.
 func (*ListSchemasResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{84}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *ListSchemasResponse) GetSchemas() []*Schema {
@@ -5792,7 +6394,7 @@ type DeleteSchemaRequest struct {
 
 func (x *DeleteSchemaRequest) Reset() {
 	*x = DeleteSchemaRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[85]
+	mi := &file_junction_v1_junction_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5804,7 +6406,7 @@ func (x *DeleteSchemaRequest) String() string {
 func (*DeleteSchemaRequest) ProtoMessage() {}
 
 func (x *DeleteSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[85]
+	mi := &file_junction_v1_junction_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5817,7 +6419,7 @@ func (x *DeleteSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSchemaRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{85}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *DeleteSchemaRequest) GetName() string {
@@ -5835,7 +6437,7 @@ type DeleteSchemaResponse struct {
 
 func (x *DeleteSchemaResponse) Reset() {
 	*x = DeleteSchemaResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[86]
+	mi := &file_junction_v1_junction_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5847,7 +6449,7 @@ func (x *DeleteSchemaResponse) String() string {
 func (*DeleteSchemaResponse) ProtoMessage() {}
 
 func (x *DeleteSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[86]
+	mi := &file_junction_v1_junction_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5860,7 +6462,7 @@ func (x *DeleteSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSchemaResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{86}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{97}
 }
 
 type AttachSchemaRequest struct {
@@ -5876,7 +6478,7 @@ type AttachSchemaRequest struct {
 
 func (x *AttachSchemaRequest) Reset() {
 	*x = AttachSchemaRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[87]
+	mi := &file_junction_v1_junction_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5888,7 +6490,7 @@ func (x *AttachSchemaRequest) String() string {
 func (*AttachSchemaRequest) ProtoMessage() {}
 
 func (x *AttachSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[87]
+	mi := &file_junction_v1_junction_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5901,7 +6503,7 @@ func (x *AttachSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachSchemaRequest.ProtoReflect.Descriptor instead.
 func (*AttachSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{87}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *AttachSchemaRequest) GetStation() string {
@@ -5941,7 +6543,7 @@ type AttachSchemaResponse struct {
 
 func (x *AttachSchemaResponse) Reset() {
 	*x = AttachSchemaResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[88]
+	mi := &file_junction_v1_junction_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5953,7 +6555,7 @@ func (x *AttachSchemaResponse) String() string {
 func (*AttachSchemaResponse) ProtoMessage() {}
 
 func (x *AttachSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[88]
+	mi := &file_junction_v1_junction_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5966,7 +6568,7 @@ func (x *AttachSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachSchemaResponse.ProtoReflect.Descriptor instead.
 func (*AttachSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{88}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *AttachSchemaResponse) GetStation() *Station {
@@ -5985,7 +6587,7 @@ type DetachSchemaRequest struct {
 
 func (x *DetachSchemaRequest) Reset() {
 	*x = DetachSchemaRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[89]
+	mi := &file_junction_v1_junction_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5997,7 +6599,7 @@ func (x *DetachSchemaRequest) String() string {
 func (*DetachSchemaRequest) ProtoMessage() {}
 
 func (x *DetachSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[89]
+	mi := &file_junction_v1_junction_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6010,7 +6612,7 @@ func (x *DetachSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DetachSchemaRequest.ProtoReflect.Descriptor instead.
 func (*DetachSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{89}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *DetachSchemaRequest) GetStation() string {
@@ -6029,7 +6631,7 @@ type DetachSchemaResponse struct {
 
 func (x *DetachSchemaResponse) Reset() {
 	*x = DetachSchemaResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[90]
+	mi := &file_junction_v1_junction_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6041,7 +6643,7 @@ func (x *DetachSchemaResponse) String() string {
 func (*DetachSchemaResponse) ProtoMessage() {}
 
 func (x *DetachSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[90]
+	mi := &file_junction_v1_junction_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6054,7 +6656,7 @@ func (x *DetachSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DetachSchemaResponse.ProtoReflect.Descriptor instead.
 func (*DetachSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{90}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *DetachSchemaResponse) GetStation() *Station {
@@ -6097,7 +6699,7 @@ type DeadLetter struct {
 
 func (x *DeadLetter) Reset() {
 	*x = DeadLetter{}
-	mi := &file_junction_v1_junction_proto_msgTypes[91]
+	mi := &file_junction_v1_junction_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6109,7 +6711,7 @@ func (x *DeadLetter) String() string {
 func (*DeadLetter) ProtoMessage() {}
 
 func (x *DeadLetter) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[91]
+	mi := &file_junction_v1_junction_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6122,7 +6724,7 @@ func (x *DeadLetter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadLetter.ProtoReflect.Descriptor instead.
 func (*DeadLetter) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{91}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *DeadLetter) GetPartition() uint32 {
@@ -6251,7 +6853,7 @@ type ListDeadLettersRequest struct {
 
 func (x *ListDeadLettersRequest) Reset() {
 	*x = ListDeadLettersRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[92]
+	mi := &file_junction_v1_junction_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6263,7 +6865,7 @@ func (x *ListDeadLettersRequest) String() string {
 func (*ListDeadLettersRequest) ProtoMessage() {}
 
 func (x *ListDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[92]
+	mi := &file_junction_v1_junction_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6276,7 +6878,7 @@ func (x *ListDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*ListDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{92}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *ListDeadLettersRequest) GetStation() string {
@@ -6309,7 +6911,7 @@ type ListDeadLettersResponse struct {
 
 func (x *ListDeadLettersResponse) Reset() {
 	*x = ListDeadLettersResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[93]
+	mi := &file_junction_v1_junction_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6321,7 +6923,7 @@ func (x *ListDeadLettersResponse) String() string {
 func (*ListDeadLettersResponse) ProtoMessage() {}
 
 func (x *ListDeadLettersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[93]
+	mi := &file_junction_v1_junction_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6334,7 +6936,7 @@ func (x *ListDeadLettersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadLettersResponse.ProtoReflect.Descriptor instead.
 func (*ListDeadLettersResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{93}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *ListDeadLettersResponse) GetMessages() []*DeadLetter {
@@ -6362,7 +6964,7 @@ type ReplayDeadLettersRequest struct {
 
 func (x *ReplayDeadLettersRequest) Reset() {
 	*x = ReplayDeadLettersRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[94]
+	mi := &file_junction_v1_junction_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6374,7 +6976,7 @@ func (x *ReplayDeadLettersRequest) String() string {
 func (*ReplayDeadLettersRequest) ProtoMessage() {}
 
 func (x *ReplayDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[94]
+	mi := &file_junction_v1_junction_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6387,7 +6989,7 @@ func (x *ReplayDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*ReplayDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{94}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *ReplayDeadLettersRequest) GetStation() string {
@@ -6466,7 +7068,7 @@ type ReplayFailure struct {
 
 func (x *ReplayFailure) Reset() {
 	*x = ReplayFailure{}
-	mi := &file_junction_v1_junction_proto_msgTypes[95]
+	mi := &file_junction_v1_junction_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6478,7 +7080,7 @@ func (x *ReplayFailure) String() string {
 func (*ReplayFailure) ProtoMessage() {}
 
 func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[95]
+	mi := &file_junction_v1_junction_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6491,7 +7093,7 @@ func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayFailure.ProtoReflect.Descriptor instead.
 func (*ReplayFailure) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{95}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *ReplayFailure) GetPartition() uint32 {
@@ -6530,7 +7132,7 @@ type ReplayDeadLettersResponse struct {
 
 func (x *ReplayDeadLettersResponse) Reset() {
 	*x = ReplayDeadLettersResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[96]
+	mi := &file_junction_v1_junction_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6542,7 +7144,7 @@ func (x *ReplayDeadLettersResponse) String() string {
 func (*ReplayDeadLettersResponse) ProtoMessage() {}
 
 func (x *ReplayDeadLettersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[96]
+	mi := &file_junction_v1_junction_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6555,7 +7157,7 @@ func (x *ReplayDeadLettersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayDeadLettersResponse.ProtoReflect.Descriptor instead.
 func (*ReplayDeadLettersResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{96}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *ReplayDeadLettersResponse) GetReplayed() uint64 {
@@ -6588,7 +7190,7 @@ type PurgeDeadLettersRequest struct {
 
 func (x *PurgeDeadLettersRequest) Reset() {
 	*x = PurgeDeadLettersRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[97]
+	mi := &file_junction_v1_junction_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6600,7 +7202,7 @@ func (x *PurgeDeadLettersRequest) String() string {
 func (*PurgeDeadLettersRequest) ProtoMessage() {}
 
 func (x *PurgeDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[97]
+	mi := &file_junction_v1_junction_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6613,7 +7215,7 @@ func (x *PurgeDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*PurgeDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{97}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *PurgeDeadLettersRequest) GetStation() string {
@@ -6633,7 +7235,7 @@ type PurgeDeadLettersResponse struct {
 
 func (x *PurgeDeadLettersResponse) Reset() {
 	*x = PurgeDeadLettersResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[98]
+	mi := &file_junction_v1_junction_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6645,7 +7247,7 @@ func (x *PurgeDeadLettersResponse) String() string {
 func (*PurgeDeadLettersResponse) ProtoMessage() {}
 
 func (x *PurgeDeadLettersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[98]
+	mi := &file_junction_v1_junction_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6658,7 +7260,7 @@ func (x *PurgeDeadLettersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeDeadLettersResponse.ProtoReflect.Descriptor instead.
 func (*PurgeDeadLettersResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{98}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *PurgeDeadLettersResponse) GetPurged() uint64 {
@@ -6974,7 +7576,7 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x04path\x18\x05 \x01(\tR\x04path\"\x14\n" +
 	"\x12ListPluginsRequest\"D\n" +
 	"\x13ListPluginsResponse\x12-\n" +
-	"\aplugins\x18\x01 \x03(\v2\x13.junction.v1.PluginR\aplugins\"\xee\x03\n" +
+	"\aplugins\x18\x01 \x03(\v2\x13.junction.v1.PluginR\aplugins\"\x86\x04\n" +
 	"\tErrorInfo\x120\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x18.junction.v1.ErrorReasonR\x06reason\x12\x18\n" +
 	"\astation\x18\x02 \x01(\tR\astation\x12\x14\n" +
@@ -6987,7 +7589,45 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\aresults\x18\t \x03(\v2\x1a.junction.v1.ProduceResultR\aresults\x12N\n" +
 	"\x11incompatibilities\x18\n" +
 	" \x03(\v2 .junction.v1.CompatibilityChangeR\x11incompatibilities\x12\x1a\n" +
-	"\bstations\x18\v \x03(\tR\bstations\"t\n" +
+	"\bstations\x18\v \x03(\tR\bstations\x12\x16\n" +
+	"\x06leader\x18\f \x01(\tR\x06leader\"\x8f\x01\n" +
+	"\vClusterNode\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
+	"\fraft_address\x18\x02 \x01(\tR\vraftAddress\x12\x1f\n" +
+	"\vapi_address\x18\x03 \x01(\tR\n" +
+	"apiAddress\x12\x14\n" +
+	"\x05voter\x18\x04 \x01(\bR\x05voter\x12\x16\n" +
+	"\x06leader\x18\x05 \x01(\bR\x06leader\"\x16\n" +
+	"\x14ClusterStatusRequest\"\xef\x01\n" +
+	"\x15ClusterStatusResponse\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\x12\x12\n" +
+	"\x04term\x18\x03 \x01(\x04R\x04term\x12\x1b\n" +
+	"\tleader_id\x18\x04 \x01(\tR\bleaderId\x12!\n" +
+	"\fcommit_index\x18\x05 \x01(\x04R\vcommitIndex\x12#\n" +
+	"\rapplied_index\x18\x06 \x01(\x04R\fappliedIndex\x12.\n" +
+	"\x05nodes\x18\a \x03(\v2\x18.junction.v1.ClusterNodeR\x05nodes\"m\n" +
+	"\x0eAddNodeRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12!\n" +
+	"\fraft_address\x18\x02 \x01(\tR\vraftAddress\x12\x1f\n" +
+	"\vapi_address\x18\x03 \x01(\tR\n" +
+	"apiAddress\"\x11\n" +
+	"\x0fAddNodeResponse\",\n" +
+	"\x11RemoveNodeRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"\x14\n" +
+	"\x12RemoveNodeResponse\"0\n" +
+	"\x15TransferLeaderRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"\x18\n" +
+	"\x16TransferLeaderResponse\"\x7f\n" +
+	"\x14ReadPartitionRequest\x12\x18\n" +
+	"\astation\x18\x01 \x01(\tR\astation\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\rR\tpartition\x12\x12\n" +
+	"\x04from\x18\x03 \x01(\x04R\x04from\x12\x1b\n" +
+	"\tmax_bytes\x18\x04 \x01(\rR\bmaxBytes\"i\n" +
+	"\x15ReadPartitionResponse\x12/\n" +
+	"\arecords\x18\x01 \x03(\v2\x15.junction.v1.DeliveryR\arecords\x12\x1f\n" +
+	"\vnext_offset\x18\x02 \x01(\x04R\n" +
+	"nextOffset\"t\n" +
 	"\rStationSchema\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\rR\aversion\x125\n" +
@@ -7136,7 +7776,7 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x17CONNECTOR_STATE_RUNNING\x10\x02\x12\x1a\n" +
 	"\x16CONNECTOR_STATE_PAUSED\x10\x03\x12\x1e\n" +
 	"\x1aCONNECTOR_STATE_RESTARTING\x10\x04\x12\x1a\n" +
-	"\x16CONNECTOR_STATE_FAILED\x10\x05*\x8b\x05\n" +
+	"\x16CONNECTOR_STATE_FAILED\x10\x05*\xa8\x05\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eERROR_REASON_STATION_NOT_FOUND\x10\x01\x12\x1f\n" +
@@ -7157,7 +7797,8 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x1aERROR_REASON_SCHEMA_IN_USE\x10\x0f\x12$\n" +
 	" ERROR_REASON_SCHEMA_INCOMPATIBLE\x10\x10\x12!\n" +
 	"\x1dERROR_REASON_SCHEMA_VIOLATION\x10\x11\x12\x1f\n" +
-	"\x1bERROR_REASON_STATION_IN_USE\x10\x12*\x88\x01\n" +
+	"\x1bERROR_REASON_STATION_IN_USE\x10\x12\x12\x1b\n" +
+	"\x17ERROR_REASON_NOT_LEADER\x10\x13*\x88\x01\n" +
 	"\n" +
 	"SchemaType\x12\x1b\n" +
 	"\x17SCHEMA_TYPE_UNSPECIFIED\x10\x00\x12\x14\n" +
@@ -7208,7 +7849,14 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x0ePauseConnector\x12\".junction.v1.PauseConnectorRequest\x1a#.junction.v1.PauseConnectorResponse\x12\\\n" +
 	"\x0fResumeConnector\x12#.junction.v1.ResumeConnectorRequest\x1a$.junction.v1.ResumeConnectorResponse\x12\\\n" +
 	"\x0fDeleteConnector\x12#.junction.v1.DeleteConnectorRequest\x1a$.junction.v1.DeleteConnectorResponse\x12P\n" +
-	"\vListPlugins\x12\x1f.junction.v1.ListPluginsRequest\x1a .junction.v1.ListPluginsResponse2\xd6\x04\n" +
+	"\vListPlugins\x12\x1f.junction.v1.ListPluginsRequest\x1a .junction.v1.ListPluginsResponse2\xa9\x03\n" +
+	"\x0eClusterService\x12O\n" +
+	"\x06Status\x12!.junction.v1.ClusterStatusRequest\x1a\".junction.v1.ClusterStatusResponse\x12D\n" +
+	"\aAddNode\x12\x1b.junction.v1.AddNodeRequest\x1a\x1c.junction.v1.AddNodeResponse\x12M\n" +
+	"\n" +
+	"RemoveNode\x12\x1e.junction.v1.RemoveNodeRequest\x1a\x1f.junction.v1.RemoveNodeResponse\x12Y\n" +
+	"\x0eTransferLeader\x12\".junction.v1.TransferLeaderRequest\x1a#.junction.v1.TransferLeaderResponse\x12V\n" +
+	"\rReadPartition\x12!.junction.v1.ReadPartitionRequest\x1a\".junction.v1.ReadPartitionResponse2\xd6\x04\n" +
 	"\rSchemaService\x12S\n" +
 	"\fCreateSchema\x12 .junction.v1.CreateSchemaRequest\x1a!.junction.v1.CreateSchemaResponse\x12S\n" +
 	"\fUpdateSchema\x12 .junction.v1.UpdateSchemaRequest\x1a!.junction.v1.UpdateSchemaResponse\x12J\n" +
@@ -7235,7 +7883,7 @@ func file_junction_v1_junction_proto_rawDescGZIP() []byte {
 }
 
 var file_junction_v1_junction_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_junction_v1_junction_proto_msgTypes = make([]protoimpl.MessageInfo, 99)
+var file_junction_v1_junction_proto_msgTypes = make([]protoimpl.MessageInfo, 110)
 var file_junction_v1_junction_proto_goTypes = []any{
 	(StorageType)(0),                  // 0: junction.v1.StorageType
 	(FsyncPolicy)(0),                  // 1: junction.v1.FsyncPolicy
@@ -7315,50 +7963,61 @@ var file_junction_v1_junction_proto_goTypes = []any{
 	(*ListPluginsRequest)(nil),        // 75: junction.v1.ListPluginsRequest
 	(*ListPluginsResponse)(nil),       // 76: junction.v1.ListPluginsResponse
 	(*ErrorInfo)(nil),                 // 77: junction.v1.ErrorInfo
-	(*StationSchema)(nil),             // 78: junction.v1.StationSchema
-	(*SchemaFile)(nil),                // 79: junction.v1.SchemaFile
-	(*SchemaDefinition)(nil),          // 80: junction.v1.SchemaDefinition
-	(*SchemaVersion)(nil),             // 81: junction.v1.SchemaVersion
-	(*Schema)(nil),                    // 82: junction.v1.Schema
-	(*CompatibilityChange)(nil),       // 83: junction.v1.CompatibilityChange
-	(*InvalidMessage)(nil),            // 84: junction.v1.InvalidMessage
-	(*CreateSchemaRequest)(nil),       // 85: junction.v1.CreateSchemaRequest
-	(*CreateSchemaResponse)(nil),      // 86: junction.v1.CreateSchemaResponse
-	(*UpdateSchemaRequest)(nil),       // 87: junction.v1.UpdateSchemaRequest
-	(*UpdateSchemaResponse)(nil),      // 88: junction.v1.UpdateSchemaResponse
-	(*GetSchemaRequest)(nil),          // 89: junction.v1.GetSchemaRequest
-	(*GetSchemaResponse)(nil),         // 90: junction.v1.GetSchemaResponse
-	(*ListSchemasRequest)(nil),        // 91: junction.v1.ListSchemasRequest
-	(*ListSchemasResponse)(nil),       // 92: junction.v1.ListSchemasResponse
-	(*DeleteSchemaRequest)(nil),       // 93: junction.v1.DeleteSchemaRequest
-	(*DeleteSchemaResponse)(nil),      // 94: junction.v1.DeleteSchemaResponse
-	(*AttachSchemaRequest)(nil),       // 95: junction.v1.AttachSchemaRequest
-	(*AttachSchemaResponse)(nil),      // 96: junction.v1.AttachSchemaResponse
-	(*DetachSchemaRequest)(nil),       // 97: junction.v1.DetachSchemaRequest
-	(*DetachSchemaResponse)(nil),      // 98: junction.v1.DetachSchemaResponse
-	(*DeadLetter)(nil),                // 99: junction.v1.DeadLetter
-	(*ListDeadLettersRequest)(nil),    // 100: junction.v1.ListDeadLettersRequest
-	(*ListDeadLettersResponse)(nil),   // 101: junction.v1.ListDeadLettersResponse
-	(*ReplayDeadLettersRequest)(nil),  // 102: junction.v1.ReplayDeadLettersRequest
-	(*ReplayFailure)(nil),             // 103: junction.v1.ReplayFailure
-	(*ReplayDeadLettersResponse)(nil), // 104: junction.v1.ReplayDeadLettersResponse
-	(*PurgeDeadLettersRequest)(nil),   // 105: junction.v1.PurgeDeadLettersRequest
-	(*PurgeDeadLettersResponse)(nil),  // 106: junction.v1.PurgeDeadLettersResponse
-	(*durationpb.Duration)(nil),       // 107: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),     // 108: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 109: google.protobuf.FieldMask
+	(*ClusterNode)(nil),               // 78: junction.v1.ClusterNode
+	(*ClusterStatusRequest)(nil),      // 79: junction.v1.ClusterStatusRequest
+	(*ClusterStatusResponse)(nil),     // 80: junction.v1.ClusterStatusResponse
+	(*AddNodeRequest)(nil),            // 81: junction.v1.AddNodeRequest
+	(*AddNodeResponse)(nil),           // 82: junction.v1.AddNodeResponse
+	(*RemoveNodeRequest)(nil),         // 83: junction.v1.RemoveNodeRequest
+	(*RemoveNodeResponse)(nil),        // 84: junction.v1.RemoveNodeResponse
+	(*TransferLeaderRequest)(nil),     // 85: junction.v1.TransferLeaderRequest
+	(*TransferLeaderResponse)(nil),    // 86: junction.v1.TransferLeaderResponse
+	(*ReadPartitionRequest)(nil),      // 87: junction.v1.ReadPartitionRequest
+	(*ReadPartitionResponse)(nil),     // 88: junction.v1.ReadPartitionResponse
+	(*StationSchema)(nil),             // 89: junction.v1.StationSchema
+	(*SchemaFile)(nil),                // 90: junction.v1.SchemaFile
+	(*SchemaDefinition)(nil),          // 91: junction.v1.SchemaDefinition
+	(*SchemaVersion)(nil),             // 92: junction.v1.SchemaVersion
+	(*Schema)(nil),                    // 93: junction.v1.Schema
+	(*CompatibilityChange)(nil),       // 94: junction.v1.CompatibilityChange
+	(*InvalidMessage)(nil),            // 95: junction.v1.InvalidMessage
+	(*CreateSchemaRequest)(nil),       // 96: junction.v1.CreateSchemaRequest
+	(*CreateSchemaResponse)(nil),      // 97: junction.v1.CreateSchemaResponse
+	(*UpdateSchemaRequest)(nil),       // 98: junction.v1.UpdateSchemaRequest
+	(*UpdateSchemaResponse)(nil),      // 99: junction.v1.UpdateSchemaResponse
+	(*GetSchemaRequest)(nil),          // 100: junction.v1.GetSchemaRequest
+	(*GetSchemaResponse)(nil),         // 101: junction.v1.GetSchemaResponse
+	(*ListSchemasRequest)(nil),        // 102: junction.v1.ListSchemasRequest
+	(*ListSchemasResponse)(nil),       // 103: junction.v1.ListSchemasResponse
+	(*DeleteSchemaRequest)(nil),       // 104: junction.v1.DeleteSchemaRequest
+	(*DeleteSchemaResponse)(nil),      // 105: junction.v1.DeleteSchemaResponse
+	(*AttachSchemaRequest)(nil),       // 106: junction.v1.AttachSchemaRequest
+	(*AttachSchemaResponse)(nil),      // 107: junction.v1.AttachSchemaResponse
+	(*DetachSchemaRequest)(nil),       // 108: junction.v1.DetachSchemaRequest
+	(*DetachSchemaResponse)(nil),      // 109: junction.v1.DetachSchemaResponse
+	(*DeadLetter)(nil),                // 110: junction.v1.DeadLetter
+	(*ListDeadLettersRequest)(nil),    // 111: junction.v1.ListDeadLettersRequest
+	(*ListDeadLettersResponse)(nil),   // 112: junction.v1.ListDeadLettersResponse
+	(*ReplayDeadLettersRequest)(nil),  // 113: junction.v1.ReplayDeadLettersRequest
+	(*ReplayFailure)(nil),             // 114: junction.v1.ReplayFailure
+	(*ReplayDeadLettersResponse)(nil), // 115: junction.v1.ReplayDeadLettersResponse
+	(*PurgeDeadLettersRequest)(nil),   // 116: junction.v1.PurgeDeadLettersRequest
+	(*PurgeDeadLettersResponse)(nil),  // 117: junction.v1.PurgeDeadLettersResponse
+	(*durationpb.Duration)(nil),       // 118: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),     // 119: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 120: google.protobuf.FieldMask
 }
 var file_junction_v1_junction_proto_depIdxs = []int32{
-	107, // 0: junction.v1.Retention.max_age:type_name -> google.protobuf.Duration
+	118, // 0: junction.v1.Retention.max_age:type_name -> google.protobuf.Duration
 	0,   // 1: junction.v1.Station.storage:type_name -> junction.v1.StorageType
 	8,   // 2: junction.v1.Station.retention:type_name -> junction.v1.Retention
 	1,   // 3: junction.v1.Station.fsync:type_name -> junction.v1.FsyncPolicy
-	107, // 4: junction.v1.Station.dedup_window:type_name -> google.protobuf.Duration
-	108, // 5: junction.v1.Station.created_at:type_name -> google.protobuf.Timestamp
-	78,  // 6: junction.v1.Station.schema:type_name -> junction.v1.StationSchema
+	118, // 4: junction.v1.Station.dedup_window:type_name -> google.protobuf.Duration
+	119, // 5: junction.v1.Station.created_at:type_name -> google.protobuf.Timestamp
+	89,  // 6: junction.v1.Station.schema:type_name -> junction.v1.StationSchema
 	11,  // 7: junction.v1.PartitionStats.damaged:type_name -> junction.v1.DamagedRange
 	12,  // 8: junction.v1.PartitionStats.lost:type_name -> junction.v1.LostRange
-	108, // 9: junction.v1.LostRange.at:type_name -> google.protobuf.Timestamp
+	119, // 9: junction.v1.LostRange.at:type_name -> google.protobuf.Timestamp
 	2,   // 10: junction.v1.RepairPartitionRequest.mode:type_name -> junction.v1.RepairMode
 	12,  // 11: junction.v1.RepairPartitionResponse.lost:type_name -> junction.v1.LostRange
 	10,  // 12: junction.v1.StationStats.partitions:type_name -> junction.v1.PartitionStats
@@ -7369,7 +8028,7 @@ var file_junction_v1_junction_proto_depIdxs = []int32{
 	9,   // 17: junction.v1.ListStationsResponse.stations:type_name -> junction.v1.Station
 	15,  // 18: junction.v1.ListStationsResponse.stats:type_name -> junction.v1.StationStats
 	9,   // 19: junction.v1.UpdateStationRequest.station:type_name -> junction.v1.Station
-	109, // 20: junction.v1.UpdateStationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	120, // 20: junction.v1.UpdateStationRequest.update_mask:type_name -> google.protobuf.FieldMask
 	9,   // 21: junction.v1.UpdateStationResponse.station:type_name -> junction.v1.Station
 	26,  // 22: junction.v1.Message.headers:type_name -> junction.v1.Header
 	27,  // 23: junction.v1.ProduceRequest.messages:type_name -> junction.v1.Message
@@ -7377,11 +8036,11 @@ var file_junction_v1_junction_proto_depIdxs = []int32{
 	27,  // 25: junction.v1.ProduceStreamRequest.messages:type_name -> junction.v1.Message
 	28,  // 26: junction.v1.ProduceStreamResponse.results:type_name -> junction.v1.ProduceResult
 	77,  // 27: junction.v1.ProduceStreamResponse.error_info:type_name -> junction.v1.ErrorInfo
-	108, // 28: junction.v1.StartPosition.time:type_name -> google.protobuf.Timestamp
-	107, // 29: junction.v1.GroupConfig.ack_deadline:type_name -> google.protobuf.Duration
-	108, // 30: junction.v1.Delivery.timestamp:type_name -> google.protobuf.Timestamp
+	119, // 28: junction.v1.StartPosition.time:type_name -> google.protobuf.Timestamp
+	118, // 29: junction.v1.GroupConfig.ack_deadline:type_name -> google.protobuf.Duration
+	119, // 30: junction.v1.Delivery.timestamp:type_name -> google.protobuf.Timestamp
 	26,  // 31: junction.v1.Delivery.headers:type_name -> junction.v1.Header
-	107, // 32: junction.v1.PullRequest.max_wait:type_name -> google.protobuf.Duration
+	118, // 32: junction.v1.PullRequest.max_wait:type_name -> google.protobuf.Duration
 	33,  // 33: junction.v1.PullRequest.start:type_name -> junction.v1.StartPosition
 	34,  // 34: junction.v1.PullRequest.config:type_name -> junction.v1.GroupConfig
 	35,  // 35: junction.v1.PullResponse.messages:type_name -> junction.v1.Delivery
@@ -7390,10 +8049,10 @@ var file_junction_v1_junction_proto_depIdxs = []int32{
 	35,  // 38: junction.v1.ConsumeResponse.messages:type_name -> junction.v1.Delivery
 	40,  // 39: junction.v1.AckRequest.messages:type_name -> junction.v1.MessageRefs
 	40,  // 40: junction.v1.NackRequest.messages:type_name -> junction.v1.MessageRefs
-	107, // 41: junction.v1.NackRequest.delay:type_name -> google.protobuf.Duration
+	118, // 41: junction.v1.NackRequest.delay:type_name -> google.protobuf.Duration
 	34,  // 42: junction.v1.Group.config:type_name -> junction.v1.GroupConfig
 	45,  // 43: junction.v1.Group.partitions:type_name -> junction.v1.PartitionLag
-	108, // 44: junction.v1.Group.created_at:type_name -> google.protobuf.Timestamp
+	119, // 44: junction.v1.Group.created_at:type_name -> google.protobuf.Timestamp
 	33,  // 45: junction.v1.CreateGroupRequest.start:type_name -> junction.v1.StartPosition
 	34,  // 46: junction.v1.CreateGroupRequest.config:type_name -> junction.v1.GroupConfig
 	46,  // 47: junction.v1.CreateGroupResponse.group:type_name -> junction.v1.Group
@@ -7402,8 +8061,8 @@ var file_junction_v1_junction_proto_depIdxs = []int32{
 	33,  // 50: junction.v1.ResetGroupOffsetRequest.start:type_name -> junction.v1.StartPosition
 	46,  // 51: junction.v1.ResetGroupOffsetResponse.group:type_name -> junction.v1.Group
 	3,   // 52: junction.v1.ConnectorStatus.state:type_name -> junction.v1.ConnectorState
-	108, // 53: junction.v1.ConnectorStatus.last_error_at:type_name -> google.protobuf.Timestamp
-	108, // 54: junction.v1.ConnectorStatus.started_at:type_name -> google.protobuf.Timestamp
+	119, // 53: junction.v1.ConnectorStatus.last_error_at:type_name -> google.protobuf.Timestamp
+	119, // 54: junction.v1.ConnectorStatus.started_at:type_name -> google.protobuf.Timestamp
 	58,  // 55: junction.v1.ConnectorStatus.run:type_name -> junction.v1.ConnectorCounters
 	58,  // 56: junction.v1.ConnectorStatus.total:type_name -> junction.v1.ConnectorCounters
 	57,  // 57: junction.v1.ApplyConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
@@ -7415,110 +8074,122 @@ var file_junction_v1_junction_proto_depIdxs = []int32{
 	74,  // 63: junction.v1.ListPluginsResponse.plugins:type_name -> junction.v1.Plugin
 	4,   // 64: junction.v1.ErrorInfo.reason:type_name -> junction.v1.ErrorReason
 	61,  // 65: junction.v1.ErrorInfo.definition_errors:type_name -> junction.v1.DefinitionError
-	84,  // 66: junction.v1.ErrorInfo.invalid_messages:type_name -> junction.v1.InvalidMessage
+	95,  // 66: junction.v1.ErrorInfo.invalid_messages:type_name -> junction.v1.InvalidMessage
 	28,  // 67: junction.v1.ErrorInfo.results:type_name -> junction.v1.ProduceResult
-	83,  // 68: junction.v1.ErrorInfo.incompatibilities:type_name -> junction.v1.CompatibilityChange
-	7,   // 69: junction.v1.StationSchema.on_invalid:type_name -> junction.v1.OnInvalid
-	5,   // 70: junction.v1.SchemaDefinition.type:type_name -> junction.v1.SchemaType
-	79,  // 71: junction.v1.SchemaDefinition.files:type_name -> junction.v1.SchemaFile
-	80,  // 72: junction.v1.SchemaVersion.definition:type_name -> junction.v1.SchemaDefinition
-	108, // 73: junction.v1.SchemaVersion.created_at:type_name -> google.protobuf.Timestamp
-	5,   // 74: junction.v1.Schema.type:type_name -> junction.v1.SchemaType
-	6,   // 75: junction.v1.Schema.compatibility:type_name -> junction.v1.Compatibility
-	108, // 76: junction.v1.Schema.created_at:type_name -> google.protobuf.Timestamp
-	80,  // 77: junction.v1.CreateSchemaRequest.definition:type_name -> junction.v1.SchemaDefinition
-	6,   // 78: junction.v1.CreateSchemaRequest.compatibility:type_name -> junction.v1.Compatibility
-	82,  // 79: junction.v1.CreateSchemaResponse.schema:type_name -> junction.v1.Schema
-	81,  // 80: junction.v1.CreateSchemaResponse.version:type_name -> junction.v1.SchemaVersion
-	80,  // 81: junction.v1.UpdateSchemaRequest.definition:type_name -> junction.v1.SchemaDefinition
-	6,   // 82: junction.v1.UpdateSchemaRequest.compatibility:type_name -> junction.v1.Compatibility
-	82,  // 83: junction.v1.UpdateSchemaResponse.schema:type_name -> junction.v1.Schema
-	81,  // 84: junction.v1.UpdateSchemaResponse.version:type_name -> junction.v1.SchemaVersion
-	82,  // 85: junction.v1.GetSchemaResponse.schema:type_name -> junction.v1.Schema
-	81,  // 86: junction.v1.GetSchemaResponse.version:type_name -> junction.v1.SchemaVersion
-	82,  // 87: junction.v1.ListSchemasResponse.schemas:type_name -> junction.v1.Schema
-	7,   // 88: junction.v1.AttachSchemaRequest.on_invalid:type_name -> junction.v1.OnInvalid
-	9,   // 89: junction.v1.AttachSchemaResponse.station:type_name -> junction.v1.Station
-	9,   // 90: junction.v1.DetachSchemaResponse.station:type_name -> junction.v1.Station
-	108, // 91: junction.v1.DeadLetter.timestamp:type_name -> google.protobuf.Timestamp
-	26,  // 92: junction.v1.DeadLetter.headers:type_name -> junction.v1.Header
-	99,  // 93: junction.v1.ListDeadLettersResponse.messages:type_name -> junction.v1.DeadLetter
-	103, // 94: junction.v1.ReplayDeadLettersResponse.failed:type_name -> junction.v1.ReplayFailure
-	16,  // 95: junction.v1.StationService.CreateStation:input_type -> junction.v1.CreateStationRequest
-	18,  // 96: junction.v1.StationService.GetStation:input_type -> junction.v1.GetStationRequest
-	20,  // 97: junction.v1.StationService.ListStations:input_type -> junction.v1.ListStationsRequest
-	22,  // 98: junction.v1.StationService.UpdateStation:input_type -> junction.v1.UpdateStationRequest
-	24,  // 99: junction.v1.StationService.DeleteStation:input_type -> junction.v1.DeleteStationRequest
-	13,  // 100: junction.v1.StationService.RepairPartition:input_type -> junction.v1.RepairPartitionRequest
-	29,  // 101: junction.v1.MessageService.Produce:input_type -> junction.v1.ProduceRequest
-	31,  // 102: junction.v1.MessageService.ProduceStream:input_type -> junction.v1.ProduceStreamRequest
-	36,  // 103: junction.v1.MessageService.Pull:input_type -> junction.v1.PullRequest
-	38,  // 104: junction.v1.MessageService.Consume:input_type -> junction.v1.ConsumeRequest
-	41,  // 105: junction.v1.MessageService.Ack:input_type -> junction.v1.AckRequest
-	43,  // 106: junction.v1.MessageService.Nack:input_type -> junction.v1.NackRequest
-	47,  // 107: junction.v1.GroupService.CreateGroup:input_type -> junction.v1.CreateGroupRequest
-	49,  // 108: junction.v1.GroupService.ListGroups:input_type -> junction.v1.ListGroupsRequest
-	51,  // 109: junction.v1.GroupService.DescribeGroup:input_type -> junction.v1.DescribeGroupRequest
-	53,  // 110: junction.v1.GroupService.DeleteGroup:input_type -> junction.v1.DeleteGroupRequest
-	55,  // 111: junction.v1.GroupService.ResetGroupOffset:input_type -> junction.v1.ResetGroupOffsetRequest
-	59,  // 112: junction.v1.ConnectorService.ApplyConnector:input_type -> junction.v1.ApplyConnectorRequest
-	62,  // 113: junction.v1.ConnectorService.ValidateConnector:input_type -> junction.v1.ValidateConnectorRequest
-	64,  // 114: junction.v1.ConnectorService.ListConnectors:input_type -> junction.v1.ListConnectorsRequest
-	66,  // 115: junction.v1.ConnectorService.GetConnector:input_type -> junction.v1.GetConnectorRequest
-	68,  // 116: junction.v1.ConnectorService.PauseConnector:input_type -> junction.v1.PauseConnectorRequest
-	70,  // 117: junction.v1.ConnectorService.ResumeConnector:input_type -> junction.v1.ResumeConnectorRequest
-	72,  // 118: junction.v1.ConnectorService.DeleteConnector:input_type -> junction.v1.DeleteConnectorRequest
-	75,  // 119: junction.v1.ConnectorService.ListPlugins:input_type -> junction.v1.ListPluginsRequest
-	85,  // 120: junction.v1.SchemaService.CreateSchema:input_type -> junction.v1.CreateSchemaRequest
-	87,  // 121: junction.v1.SchemaService.UpdateSchema:input_type -> junction.v1.UpdateSchemaRequest
-	89,  // 122: junction.v1.SchemaService.GetSchema:input_type -> junction.v1.GetSchemaRequest
-	91,  // 123: junction.v1.SchemaService.ListSchemas:input_type -> junction.v1.ListSchemasRequest
-	93,  // 124: junction.v1.SchemaService.DeleteSchema:input_type -> junction.v1.DeleteSchemaRequest
-	95,  // 125: junction.v1.SchemaService.AttachSchema:input_type -> junction.v1.AttachSchemaRequest
-	97,  // 126: junction.v1.SchemaService.DetachSchema:input_type -> junction.v1.DetachSchemaRequest
-	100, // 127: junction.v1.DeadLetterService.ListDeadLetters:input_type -> junction.v1.ListDeadLettersRequest
-	102, // 128: junction.v1.DeadLetterService.ReplayDeadLetters:input_type -> junction.v1.ReplayDeadLettersRequest
-	105, // 129: junction.v1.DeadLetterService.PurgeDeadLetters:input_type -> junction.v1.PurgeDeadLettersRequest
-	17,  // 130: junction.v1.StationService.CreateStation:output_type -> junction.v1.CreateStationResponse
-	19,  // 131: junction.v1.StationService.GetStation:output_type -> junction.v1.GetStationResponse
-	21,  // 132: junction.v1.StationService.ListStations:output_type -> junction.v1.ListStationsResponse
-	23,  // 133: junction.v1.StationService.UpdateStation:output_type -> junction.v1.UpdateStationResponse
-	25,  // 134: junction.v1.StationService.DeleteStation:output_type -> junction.v1.DeleteStationResponse
-	14,  // 135: junction.v1.StationService.RepairPartition:output_type -> junction.v1.RepairPartitionResponse
-	30,  // 136: junction.v1.MessageService.Produce:output_type -> junction.v1.ProduceResponse
-	32,  // 137: junction.v1.MessageService.ProduceStream:output_type -> junction.v1.ProduceStreamResponse
-	37,  // 138: junction.v1.MessageService.Pull:output_type -> junction.v1.PullResponse
-	39,  // 139: junction.v1.MessageService.Consume:output_type -> junction.v1.ConsumeResponse
-	42,  // 140: junction.v1.MessageService.Ack:output_type -> junction.v1.AckResponse
-	44,  // 141: junction.v1.MessageService.Nack:output_type -> junction.v1.NackResponse
-	48,  // 142: junction.v1.GroupService.CreateGroup:output_type -> junction.v1.CreateGroupResponse
-	50,  // 143: junction.v1.GroupService.ListGroups:output_type -> junction.v1.ListGroupsResponse
-	52,  // 144: junction.v1.GroupService.DescribeGroup:output_type -> junction.v1.DescribeGroupResponse
-	54,  // 145: junction.v1.GroupService.DeleteGroup:output_type -> junction.v1.DeleteGroupResponse
-	56,  // 146: junction.v1.GroupService.ResetGroupOffset:output_type -> junction.v1.ResetGroupOffsetResponse
-	60,  // 147: junction.v1.ConnectorService.ApplyConnector:output_type -> junction.v1.ApplyConnectorResponse
-	63,  // 148: junction.v1.ConnectorService.ValidateConnector:output_type -> junction.v1.ValidateConnectorResponse
-	65,  // 149: junction.v1.ConnectorService.ListConnectors:output_type -> junction.v1.ListConnectorsResponse
-	67,  // 150: junction.v1.ConnectorService.GetConnector:output_type -> junction.v1.GetConnectorResponse
-	69,  // 151: junction.v1.ConnectorService.PauseConnector:output_type -> junction.v1.PauseConnectorResponse
-	71,  // 152: junction.v1.ConnectorService.ResumeConnector:output_type -> junction.v1.ResumeConnectorResponse
-	73,  // 153: junction.v1.ConnectorService.DeleteConnector:output_type -> junction.v1.DeleteConnectorResponse
-	76,  // 154: junction.v1.ConnectorService.ListPlugins:output_type -> junction.v1.ListPluginsResponse
-	86,  // 155: junction.v1.SchemaService.CreateSchema:output_type -> junction.v1.CreateSchemaResponse
-	88,  // 156: junction.v1.SchemaService.UpdateSchema:output_type -> junction.v1.UpdateSchemaResponse
-	90,  // 157: junction.v1.SchemaService.GetSchema:output_type -> junction.v1.GetSchemaResponse
-	92,  // 158: junction.v1.SchemaService.ListSchemas:output_type -> junction.v1.ListSchemasResponse
-	94,  // 159: junction.v1.SchemaService.DeleteSchema:output_type -> junction.v1.DeleteSchemaResponse
-	96,  // 160: junction.v1.SchemaService.AttachSchema:output_type -> junction.v1.AttachSchemaResponse
-	98,  // 161: junction.v1.SchemaService.DetachSchema:output_type -> junction.v1.DetachSchemaResponse
-	101, // 162: junction.v1.DeadLetterService.ListDeadLetters:output_type -> junction.v1.ListDeadLettersResponse
-	104, // 163: junction.v1.DeadLetterService.ReplayDeadLetters:output_type -> junction.v1.ReplayDeadLettersResponse
-	106, // 164: junction.v1.DeadLetterService.PurgeDeadLetters:output_type -> junction.v1.PurgeDeadLettersResponse
-	130, // [130:165] is the sub-list for method output_type
-	95,  // [95:130] is the sub-list for method input_type
-	95,  // [95:95] is the sub-list for extension type_name
-	95,  // [95:95] is the sub-list for extension extendee
-	0,   // [0:95] is the sub-list for field type_name
+	94,  // 68: junction.v1.ErrorInfo.incompatibilities:type_name -> junction.v1.CompatibilityChange
+	78,  // 69: junction.v1.ClusterStatusResponse.nodes:type_name -> junction.v1.ClusterNode
+	35,  // 70: junction.v1.ReadPartitionResponse.records:type_name -> junction.v1.Delivery
+	7,   // 71: junction.v1.StationSchema.on_invalid:type_name -> junction.v1.OnInvalid
+	5,   // 72: junction.v1.SchemaDefinition.type:type_name -> junction.v1.SchemaType
+	90,  // 73: junction.v1.SchemaDefinition.files:type_name -> junction.v1.SchemaFile
+	91,  // 74: junction.v1.SchemaVersion.definition:type_name -> junction.v1.SchemaDefinition
+	119, // 75: junction.v1.SchemaVersion.created_at:type_name -> google.protobuf.Timestamp
+	5,   // 76: junction.v1.Schema.type:type_name -> junction.v1.SchemaType
+	6,   // 77: junction.v1.Schema.compatibility:type_name -> junction.v1.Compatibility
+	119, // 78: junction.v1.Schema.created_at:type_name -> google.protobuf.Timestamp
+	91,  // 79: junction.v1.CreateSchemaRequest.definition:type_name -> junction.v1.SchemaDefinition
+	6,   // 80: junction.v1.CreateSchemaRequest.compatibility:type_name -> junction.v1.Compatibility
+	93,  // 81: junction.v1.CreateSchemaResponse.schema:type_name -> junction.v1.Schema
+	92,  // 82: junction.v1.CreateSchemaResponse.version:type_name -> junction.v1.SchemaVersion
+	91,  // 83: junction.v1.UpdateSchemaRequest.definition:type_name -> junction.v1.SchemaDefinition
+	6,   // 84: junction.v1.UpdateSchemaRequest.compatibility:type_name -> junction.v1.Compatibility
+	93,  // 85: junction.v1.UpdateSchemaResponse.schema:type_name -> junction.v1.Schema
+	92,  // 86: junction.v1.UpdateSchemaResponse.version:type_name -> junction.v1.SchemaVersion
+	93,  // 87: junction.v1.GetSchemaResponse.schema:type_name -> junction.v1.Schema
+	92,  // 88: junction.v1.GetSchemaResponse.version:type_name -> junction.v1.SchemaVersion
+	93,  // 89: junction.v1.ListSchemasResponse.schemas:type_name -> junction.v1.Schema
+	7,   // 90: junction.v1.AttachSchemaRequest.on_invalid:type_name -> junction.v1.OnInvalid
+	9,   // 91: junction.v1.AttachSchemaResponse.station:type_name -> junction.v1.Station
+	9,   // 92: junction.v1.DetachSchemaResponse.station:type_name -> junction.v1.Station
+	119, // 93: junction.v1.DeadLetter.timestamp:type_name -> google.protobuf.Timestamp
+	26,  // 94: junction.v1.DeadLetter.headers:type_name -> junction.v1.Header
+	110, // 95: junction.v1.ListDeadLettersResponse.messages:type_name -> junction.v1.DeadLetter
+	114, // 96: junction.v1.ReplayDeadLettersResponse.failed:type_name -> junction.v1.ReplayFailure
+	16,  // 97: junction.v1.StationService.CreateStation:input_type -> junction.v1.CreateStationRequest
+	18,  // 98: junction.v1.StationService.GetStation:input_type -> junction.v1.GetStationRequest
+	20,  // 99: junction.v1.StationService.ListStations:input_type -> junction.v1.ListStationsRequest
+	22,  // 100: junction.v1.StationService.UpdateStation:input_type -> junction.v1.UpdateStationRequest
+	24,  // 101: junction.v1.StationService.DeleteStation:input_type -> junction.v1.DeleteStationRequest
+	13,  // 102: junction.v1.StationService.RepairPartition:input_type -> junction.v1.RepairPartitionRequest
+	29,  // 103: junction.v1.MessageService.Produce:input_type -> junction.v1.ProduceRequest
+	31,  // 104: junction.v1.MessageService.ProduceStream:input_type -> junction.v1.ProduceStreamRequest
+	36,  // 105: junction.v1.MessageService.Pull:input_type -> junction.v1.PullRequest
+	38,  // 106: junction.v1.MessageService.Consume:input_type -> junction.v1.ConsumeRequest
+	41,  // 107: junction.v1.MessageService.Ack:input_type -> junction.v1.AckRequest
+	43,  // 108: junction.v1.MessageService.Nack:input_type -> junction.v1.NackRequest
+	47,  // 109: junction.v1.GroupService.CreateGroup:input_type -> junction.v1.CreateGroupRequest
+	49,  // 110: junction.v1.GroupService.ListGroups:input_type -> junction.v1.ListGroupsRequest
+	51,  // 111: junction.v1.GroupService.DescribeGroup:input_type -> junction.v1.DescribeGroupRequest
+	53,  // 112: junction.v1.GroupService.DeleteGroup:input_type -> junction.v1.DeleteGroupRequest
+	55,  // 113: junction.v1.GroupService.ResetGroupOffset:input_type -> junction.v1.ResetGroupOffsetRequest
+	59,  // 114: junction.v1.ConnectorService.ApplyConnector:input_type -> junction.v1.ApplyConnectorRequest
+	62,  // 115: junction.v1.ConnectorService.ValidateConnector:input_type -> junction.v1.ValidateConnectorRequest
+	64,  // 116: junction.v1.ConnectorService.ListConnectors:input_type -> junction.v1.ListConnectorsRequest
+	66,  // 117: junction.v1.ConnectorService.GetConnector:input_type -> junction.v1.GetConnectorRequest
+	68,  // 118: junction.v1.ConnectorService.PauseConnector:input_type -> junction.v1.PauseConnectorRequest
+	70,  // 119: junction.v1.ConnectorService.ResumeConnector:input_type -> junction.v1.ResumeConnectorRequest
+	72,  // 120: junction.v1.ConnectorService.DeleteConnector:input_type -> junction.v1.DeleteConnectorRequest
+	75,  // 121: junction.v1.ConnectorService.ListPlugins:input_type -> junction.v1.ListPluginsRequest
+	79,  // 122: junction.v1.ClusterService.Status:input_type -> junction.v1.ClusterStatusRequest
+	81,  // 123: junction.v1.ClusterService.AddNode:input_type -> junction.v1.AddNodeRequest
+	83,  // 124: junction.v1.ClusterService.RemoveNode:input_type -> junction.v1.RemoveNodeRequest
+	85,  // 125: junction.v1.ClusterService.TransferLeader:input_type -> junction.v1.TransferLeaderRequest
+	87,  // 126: junction.v1.ClusterService.ReadPartition:input_type -> junction.v1.ReadPartitionRequest
+	96,  // 127: junction.v1.SchemaService.CreateSchema:input_type -> junction.v1.CreateSchemaRequest
+	98,  // 128: junction.v1.SchemaService.UpdateSchema:input_type -> junction.v1.UpdateSchemaRequest
+	100, // 129: junction.v1.SchemaService.GetSchema:input_type -> junction.v1.GetSchemaRequest
+	102, // 130: junction.v1.SchemaService.ListSchemas:input_type -> junction.v1.ListSchemasRequest
+	104, // 131: junction.v1.SchemaService.DeleteSchema:input_type -> junction.v1.DeleteSchemaRequest
+	106, // 132: junction.v1.SchemaService.AttachSchema:input_type -> junction.v1.AttachSchemaRequest
+	108, // 133: junction.v1.SchemaService.DetachSchema:input_type -> junction.v1.DetachSchemaRequest
+	111, // 134: junction.v1.DeadLetterService.ListDeadLetters:input_type -> junction.v1.ListDeadLettersRequest
+	113, // 135: junction.v1.DeadLetterService.ReplayDeadLetters:input_type -> junction.v1.ReplayDeadLettersRequest
+	116, // 136: junction.v1.DeadLetterService.PurgeDeadLetters:input_type -> junction.v1.PurgeDeadLettersRequest
+	17,  // 137: junction.v1.StationService.CreateStation:output_type -> junction.v1.CreateStationResponse
+	19,  // 138: junction.v1.StationService.GetStation:output_type -> junction.v1.GetStationResponse
+	21,  // 139: junction.v1.StationService.ListStations:output_type -> junction.v1.ListStationsResponse
+	23,  // 140: junction.v1.StationService.UpdateStation:output_type -> junction.v1.UpdateStationResponse
+	25,  // 141: junction.v1.StationService.DeleteStation:output_type -> junction.v1.DeleteStationResponse
+	14,  // 142: junction.v1.StationService.RepairPartition:output_type -> junction.v1.RepairPartitionResponse
+	30,  // 143: junction.v1.MessageService.Produce:output_type -> junction.v1.ProduceResponse
+	32,  // 144: junction.v1.MessageService.ProduceStream:output_type -> junction.v1.ProduceStreamResponse
+	37,  // 145: junction.v1.MessageService.Pull:output_type -> junction.v1.PullResponse
+	39,  // 146: junction.v1.MessageService.Consume:output_type -> junction.v1.ConsumeResponse
+	42,  // 147: junction.v1.MessageService.Ack:output_type -> junction.v1.AckResponse
+	44,  // 148: junction.v1.MessageService.Nack:output_type -> junction.v1.NackResponse
+	48,  // 149: junction.v1.GroupService.CreateGroup:output_type -> junction.v1.CreateGroupResponse
+	50,  // 150: junction.v1.GroupService.ListGroups:output_type -> junction.v1.ListGroupsResponse
+	52,  // 151: junction.v1.GroupService.DescribeGroup:output_type -> junction.v1.DescribeGroupResponse
+	54,  // 152: junction.v1.GroupService.DeleteGroup:output_type -> junction.v1.DeleteGroupResponse
+	56,  // 153: junction.v1.GroupService.ResetGroupOffset:output_type -> junction.v1.ResetGroupOffsetResponse
+	60,  // 154: junction.v1.ConnectorService.ApplyConnector:output_type -> junction.v1.ApplyConnectorResponse
+	63,  // 155: junction.v1.ConnectorService.ValidateConnector:output_type -> junction.v1.ValidateConnectorResponse
+	65,  // 156: junction.v1.ConnectorService.ListConnectors:output_type -> junction.v1.ListConnectorsResponse
+	67,  // 157: junction.v1.ConnectorService.GetConnector:output_type -> junction.v1.GetConnectorResponse
+	69,  // 158: junction.v1.ConnectorService.PauseConnector:output_type -> junction.v1.PauseConnectorResponse
+	71,  // 159: junction.v1.ConnectorService.ResumeConnector:output_type -> junction.v1.ResumeConnectorResponse
+	73,  // 160: junction.v1.ConnectorService.DeleteConnector:output_type -> junction.v1.DeleteConnectorResponse
+	76,  // 161: junction.v1.ConnectorService.ListPlugins:output_type -> junction.v1.ListPluginsResponse
+	80,  // 162: junction.v1.ClusterService.Status:output_type -> junction.v1.ClusterStatusResponse
+	82,  // 163: junction.v1.ClusterService.AddNode:output_type -> junction.v1.AddNodeResponse
+	84,  // 164: junction.v1.ClusterService.RemoveNode:output_type -> junction.v1.RemoveNodeResponse
+	86,  // 165: junction.v1.ClusterService.TransferLeader:output_type -> junction.v1.TransferLeaderResponse
+	88,  // 166: junction.v1.ClusterService.ReadPartition:output_type -> junction.v1.ReadPartitionResponse
+	97,  // 167: junction.v1.SchemaService.CreateSchema:output_type -> junction.v1.CreateSchemaResponse
+	99,  // 168: junction.v1.SchemaService.UpdateSchema:output_type -> junction.v1.UpdateSchemaResponse
+	101, // 169: junction.v1.SchemaService.GetSchema:output_type -> junction.v1.GetSchemaResponse
+	103, // 170: junction.v1.SchemaService.ListSchemas:output_type -> junction.v1.ListSchemasResponse
+	105, // 171: junction.v1.SchemaService.DeleteSchema:output_type -> junction.v1.DeleteSchemaResponse
+	107, // 172: junction.v1.SchemaService.AttachSchema:output_type -> junction.v1.AttachSchemaResponse
+	109, // 173: junction.v1.SchemaService.DetachSchema:output_type -> junction.v1.DetachSchemaResponse
+	112, // 174: junction.v1.DeadLetterService.ListDeadLetters:output_type -> junction.v1.ListDeadLettersResponse
+	115, // 175: junction.v1.DeadLetterService.ReplayDeadLetters:output_type -> junction.v1.ReplayDeadLettersResponse
+	117, // 176: junction.v1.DeadLetterService.PurgeDeadLetters:output_type -> junction.v1.PurgeDeadLettersResponse
+	137, // [137:177] is the sub-list for method output_type
+	97,  // [97:137] is the sub-list for method input_type
+	97,  // [97:97] is the sub-list for extension type_name
+	97,  // [97:97] is the sub-list for extension extendee
+	0,   // [0:97] is the sub-list for field type_name
 }
 
 func init() { file_junction_v1_junction_proto_init() }
@@ -7532,7 +8203,7 @@ func file_junction_v1_junction_proto_init() {
 		(*StartPosition_Offset)(nil),
 		(*StartPosition_Time)(nil),
 	}
-	file_junction_v1_junction_proto_msgTypes[94].OneofWrappers = []any{
+	file_junction_v1_junction_proto_msgTypes[105].OneofWrappers = []any{
 		(*ReplayDeadLettersRequest_Offset)(nil),
 		(*ReplayDeadLettersRequest_All)(nil),
 	}
@@ -7542,9 +8213,9 @@ func file_junction_v1_junction_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_junction_v1_junction_proto_rawDesc), len(file_junction_v1_junction_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   99,
+			NumMessages:   110,
 			NumExtensions: 0,
-			NumServices:   6,
+			NumServices:   7,
 		},
 		GoTypes:           file_junction_v1_junction_proto_goTypes,
 		DependencyIndexes: file_junction_v1_junction_proto_depIdxs,

@@ -37,6 +37,8 @@ const (
 	GroupServiceName = "junction.v1.GroupService"
 	// ConnectorServiceName is the fully-qualified name of the ConnectorService service.
 	ConnectorServiceName = "junction.v1.ConnectorService"
+	// ClusterServiceName is the fully-qualified name of the ClusterService service.
+	ClusterServiceName = "junction.v1.ClusterService"
 	// SchemaServiceName is the fully-qualified name of the SchemaService service.
 	SchemaServiceName = "junction.v1.SchemaService"
 	// DeadLetterServiceName is the fully-qualified name of the DeadLetterService service.
@@ -120,6 +122,19 @@ const (
 	// ConnectorServiceListPluginsProcedure is the fully-qualified name of the ConnectorService's
 	// ListPlugins RPC.
 	ConnectorServiceListPluginsProcedure = "/junction.v1.ConnectorService/ListPlugins"
+	// ClusterServiceStatusProcedure is the fully-qualified name of the ClusterService's Status RPC.
+	ClusterServiceStatusProcedure = "/junction.v1.ClusterService/Status"
+	// ClusterServiceAddNodeProcedure is the fully-qualified name of the ClusterService's AddNode RPC.
+	ClusterServiceAddNodeProcedure = "/junction.v1.ClusterService/AddNode"
+	// ClusterServiceRemoveNodeProcedure is the fully-qualified name of the ClusterService's RemoveNode
+	// RPC.
+	ClusterServiceRemoveNodeProcedure = "/junction.v1.ClusterService/RemoveNode"
+	// ClusterServiceTransferLeaderProcedure is the fully-qualified name of the ClusterService's
+	// TransferLeader RPC.
+	ClusterServiceTransferLeaderProcedure = "/junction.v1.ClusterService/TransferLeader"
+	// ClusterServiceReadPartitionProcedure is the fully-qualified name of the ClusterService's
+	// ReadPartition RPC.
+	ClusterServiceReadPartitionProcedure = "/junction.v1.ClusterService/ReadPartition"
 	// SchemaServiceCreateSchemaProcedure is the fully-qualified name of the SchemaService's
 	// CreateSchema RPC.
 	SchemaServiceCreateSchemaProcedure = "/junction.v1.SchemaService/CreateSchema"
@@ -1069,6 +1084,198 @@ func (UnimplementedConnectorServiceHandler) DeleteConnector(context.Context, *co
 
 func (UnimplementedConnectorServiceHandler) ListPlugins(context.Context, *connect.Request[v1.ListPluginsRequest]) (*connect.Response[v1.ListPluginsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.ConnectorService.ListPlugins is not implemented"))
+}
+
+// ClusterServiceClient is a client for the junction.v1.ClusterService service.
+type ClusterServiceClient interface {
+	// Status describes the cluster as this node sees it.
+	Status(context.Context, *connect.Request[v1.ClusterStatusRequest]) (*connect.Response[v1.ClusterStatusResponse], error)
+	// AddNode adds a node as a voter. A node started with --join calls it.
+	AddNode(context.Context, *connect.Request[v1.AddNodeRequest]) (*connect.Response[v1.AddNodeResponse], error)
+	// RemoveNode removes a node from the cluster.
+	RemoveNode(context.Context, *connect.Request[v1.RemoveNodeRequest]) (*connect.Response[v1.RemoveNodeResponse], error)
+	// TransferLeader hands leadership to another voter (to node_id, or to
+	// the most up-to-date one when empty), as before a planned stop.
+	TransferLeader(context.Context, *connect.Request[v1.TransferLeaderRequest]) (*connect.Response[v1.TransferLeaderResponse], error)
+	// ReadPartition returns the records of one partition stored on this
+	// node from offset on, with the offsets and timestamps the leader
+	// assigned, without any consumer group. A follower serves what it has
+	// applied.
+	ReadPartition(context.Context, *connect.Request[v1.ReadPartitionRequest]) (*connect.Response[v1.ReadPartitionResponse], error)
+}
+
+// NewClusterServiceClient constructs a client for the junction.v1.ClusterService service. By
+// default, it uses the Connect protocol with the binary Protobuf Codec, asks for gzipped responses,
+// and sends uncompressed requests. To use the gRPC or gRPC-Web protocols, supply the
+// connect.WithGRPC() or connect.WithGRPCWeb() options.
+//
+// The URL supplied here should be the base URL for the Connect or gRPC server (for example,
+// http://api.acme.com or https://acme.com/grpc).
+func NewClusterServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...connect.ClientOption) ClusterServiceClient {
+	baseURL = strings.TrimRight(baseURL, "/")
+	clusterServiceMethods := v1.File_junction_v1_junction_proto.Services().ByName("ClusterService").Methods()
+	return &clusterServiceClient{
+		status: connect.NewClient[v1.ClusterStatusRequest, v1.ClusterStatusResponse](
+			httpClient,
+			baseURL+ClusterServiceStatusProcedure,
+			connect.WithSchema(clusterServiceMethods.ByName("Status")),
+			connect.WithClientOptions(opts...),
+		),
+		addNode: connect.NewClient[v1.AddNodeRequest, v1.AddNodeResponse](
+			httpClient,
+			baseURL+ClusterServiceAddNodeProcedure,
+			connect.WithSchema(clusterServiceMethods.ByName("AddNode")),
+			connect.WithClientOptions(opts...),
+		),
+		removeNode: connect.NewClient[v1.RemoveNodeRequest, v1.RemoveNodeResponse](
+			httpClient,
+			baseURL+ClusterServiceRemoveNodeProcedure,
+			connect.WithSchema(clusterServiceMethods.ByName("RemoveNode")),
+			connect.WithClientOptions(opts...),
+		),
+		transferLeader: connect.NewClient[v1.TransferLeaderRequest, v1.TransferLeaderResponse](
+			httpClient,
+			baseURL+ClusterServiceTransferLeaderProcedure,
+			connect.WithSchema(clusterServiceMethods.ByName("TransferLeader")),
+			connect.WithClientOptions(opts...),
+		),
+		readPartition: connect.NewClient[v1.ReadPartitionRequest, v1.ReadPartitionResponse](
+			httpClient,
+			baseURL+ClusterServiceReadPartitionProcedure,
+			connect.WithSchema(clusterServiceMethods.ByName("ReadPartition")),
+			connect.WithClientOptions(opts...),
+		),
+	}
+}
+
+// clusterServiceClient implements ClusterServiceClient.
+type clusterServiceClient struct {
+	status         *connect.Client[v1.ClusterStatusRequest, v1.ClusterStatusResponse]
+	addNode        *connect.Client[v1.AddNodeRequest, v1.AddNodeResponse]
+	removeNode     *connect.Client[v1.RemoveNodeRequest, v1.RemoveNodeResponse]
+	transferLeader *connect.Client[v1.TransferLeaderRequest, v1.TransferLeaderResponse]
+	readPartition  *connect.Client[v1.ReadPartitionRequest, v1.ReadPartitionResponse]
+}
+
+// Status calls junction.v1.ClusterService.Status.
+func (c *clusterServiceClient) Status(ctx context.Context, req *connect.Request[v1.ClusterStatusRequest]) (*connect.Response[v1.ClusterStatusResponse], error) {
+	return c.status.CallUnary(ctx, req)
+}
+
+// AddNode calls junction.v1.ClusterService.AddNode.
+func (c *clusterServiceClient) AddNode(ctx context.Context, req *connect.Request[v1.AddNodeRequest]) (*connect.Response[v1.AddNodeResponse], error) {
+	return c.addNode.CallUnary(ctx, req)
+}
+
+// RemoveNode calls junction.v1.ClusterService.RemoveNode.
+func (c *clusterServiceClient) RemoveNode(ctx context.Context, req *connect.Request[v1.RemoveNodeRequest]) (*connect.Response[v1.RemoveNodeResponse], error) {
+	return c.removeNode.CallUnary(ctx, req)
+}
+
+// TransferLeader calls junction.v1.ClusterService.TransferLeader.
+func (c *clusterServiceClient) TransferLeader(ctx context.Context, req *connect.Request[v1.TransferLeaderRequest]) (*connect.Response[v1.TransferLeaderResponse], error) {
+	return c.transferLeader.CallUnary(ctx, req)
+}
+
+// ReadPartition calls junction.v1.ClusterService.ReadPartition.
+func (c *clusterServiceClient) ReadPartition(ctx context.Context, req *connect.Request[v1.ReadPartitionRequest]) (*connect.Response[v1.ReadPartitionResponse], error) {
+	return c.readPartition.CallUnary(ctx, req)
+}
+
+// ClusterServiceHandler is an implementation of the junction.v1.ClusterService service.
+type ClusterServiceHandler interface {
+	// Status describes the cluster as this node sees it.
+	Status(context.Context, *connect.Request[v1.ClusterStatusRequest]) (*connect.Response[v1.ClusterStatusResponse], error)
+	// AddNode adds a node as a voter. A node started with --join calls it.
+	AddNode(context.Context, *connect.Request[v1.AddNodeRequest]) (*connect.Response[v1.AddNodeResponse], error)
+	// RemoveNode removes a node from the cluster.
+	RemoveNode(context.Context, *connect.Request[v1.RemoveNodeRequest]) (*connect.Response[v1.RemoveNodeResponse], error)
+	// TransferLeader hands leadership to another voter (to node_id, or to
+	// the most up-to-date one when empty), as before a planned stop.
+	TransferLeader(context.Context, *connect.Request[v1.TransferLeaderRequest]) (*connect.Response[v1.TransferLeaderResponse], error)
+	// ReadPartition returns the records of one partition stored on this
+	// node from offset on, with the offsets and timestamps the leader
+	// assigned, without any consumer group. A follower serves what it has
+	// applied.
+	ReadPartition(context.Context, *connect.Request[v1.ReadPartitionRequest]) (*connect.Response[v1.ReadPartitionResponse], error)
+}
+
+// NewClusterServiceHandler builds an HTTP handler from the service implementation. It returns the
+// path on which to mount the handler and the handler itself.
+//
+// By default, handlers support the Connect, gRPC, and gRPC-Web protocols with the binary Protobuf
+// and JSON codecs. They also support gzip compression.
+func NewClusterServiceHandler(svc ClusterServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
+	clusterServiceMethods := v1.File_junction_v1_junction_proto.Services().ByName("ClusterService").Methods()
+	clusterServiceStatusHandler := connect.NewUnaryHandler(
+		ClusterServiceStatusProcedure,
+		svc.Status,
+		connect.WithSchema(clusterServiceMethods.ByName("Status")),
+		connect.WithHandlerOptions(opts...),
+	)
+	clusterServiceAddNodeHandler := connect.NewUnaryHandler(
+		ClusterServiceAddNodeProcedure,
+		svc.AddNode,
+		connect.WithSchema(clusterServiceMethods.ByName("AddNode")),
+		connect.WithHandlerOptions(opts...),
+	)
+	clusterServiceRemoveNodeHandler := connect.NewUnaryHandler(
+		ClusterServiceRemoveNodeProcedure,
+		svc.RemoveNode,
+		connect.WithSchema(clusterServiceMethods.ByName("RemoveNode")),
+		connect.WithHandlerOptions(opts...),
+	)
+	clusterServiceTransferLeaderHandler := connect.NewUnaryHandler(
+		ClusterServiceTransferLeaderProcedure,
+		svc.TransferLeader,
+		connect.WithSchema(clusterServiceMethods.ByName("TransferLeader")),
+		connect.WithHandlerOptions(opts...),
+	)
+	clusterServiceReadPartitionHandler := connect.NewUnaryHandler(
+		ClusterServiceReadPartitionProcedure,
+		svc.ReadPartition,
+		connect.WithSchema(clusterServiceMethods.ByName("ReadPartition")),
+		connect.WithHandlerOptions(opts...),
+	)
+	return "/junction.v1.ClusterService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case ClusterServiceStatusProcedure:
+			clusterServiceStatusHandler.ServeHTTP(w, r)
+		case ClusterServiceAddNodeProcedure:
+			clusterServiceAddNodeHandler.ServeHTTP(w, r)
+		case ClusterServiceRemoveNodeProcedure:
+			clusterServiceRemoveNodeHandler.ServeHTTP(w, r)
+		case ClusterServiceTransferLeaderProcedure:
+			clusterServiceTransferLeaderHandler.ServeHTTP(w, r)
+		case ClusterServiceReadPartitionProcedure:
+			clusterServiceReadPartitionHandler.ServeHTTP(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
+
+// UnimplementedClusterServiceHandler returns CodeUnimplemented from all methods.
+type UnimplementedClusterServiceHandler struct{}
+
+func (UnimplementedClusterServiceHandler) Status(context.Context, *connect.Request[v1.ClusterStatusRequest]) (*connect.Response[v1.ClusterStatusResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.ClusterService.Status is not implemented"))
+}
+
+func (UnimplementedClusterServiceHandler) AddNode(context.Context, *connect.Request[v1.AddNodeRequest]) (*connect.Response[v1.AddNodeResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.ClusterService.AddNode is not implemented"))
+}
+
+func (UnimplementedClusterServiceHandler) RemoveNode(context.Context, *connect.Request[v1.RemoveNodeRequest]) (*connect.Response[v1.RemoveNodeResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.ClusterService.RemoveNode is not implemented"))
+}
+
+func (UnimplementedClusterServiceHandler) TransferLeader(context.Context, *connect.Request[v1.TransferLeaderRequest]) (*connect.Response[v1.TransferLeaderResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.ClusterService.TransferLeader is not implemented"))
+}
+
+func (UnimplementedClusterServiceHandler) ReadPartition(context.Context, *connect.Request[v1.ReadPartitionRequest]) (*connect.Response[v1.ReadPartitionResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.ClusterService.ReadPartition is not implemented"))
 }
 
 // SchemaServiceClient is a client for the junction.v1.SchemaService service.

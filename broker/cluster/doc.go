@@ -1,0 +1,62 @@
+// Package cluster makes brokers the nodes of a cluster that replicates
+// stations through hashicorp/raft, so that no acknowledged message is lost
+// while a majority of nodes is up.
+//
+// A Node is the broker's Replicator. It runs ONE raft group, on its own
+// TCP port, whose entries are:
+//
+//   - station changes (create, update, delete), applied on every node
+//     through broker.ApplyStationChange;
+//   - appends: one entry per produce batch of one partition, carrying the
+//     records as a checksummed segment-log batch whose base offset is
+//     where the leader expects it to land and whose timestamps the leader
+//     stamped, so every node stores byte-identical records at the same
+//     offsets;
+//   - writes to the consumer group store (group records, committed
+//     offsets and delivery counts, as the leader checkpoints them every
+//     commit interval), applied on every node to its own metadata file:
+//     the replicated store stands behind the broker's meta.GroupStore;
+//   - members' API addresses, so a follower can name the leader to a
+//     client.
+//
+// Consumer groups live on the leader: a follower refuses pulls, acks and
+// group changes with a NotLeaderError. A node that becomes leader rebuilds
+// every group from the replicated store, so a group resumes where the
+// previous leader last checkpointed it; what was delivered but not yet
+// checkpointed is delivered again.
+//
+// Before a leader takes its first produce of a term it applies every
+// entry of earlier terms (a raft barrier, through broker.Replicator's
+// Writable), and every node files the message ids of what it applies in
+// the station's dedup window: a produce whose outcome was unknown when a
+// leader died is stored once when retried with its id on the next one.
+//
+// A produce on the leader is acknowledged when its entry committed (the
+// raft log fsynced on a majority) and was applied to the leader's own
+// segment log (fsynced too). Entries are applied in batches: all the
+// appends of a batch are queued on their logs together, so the segment
+// log's group commit keeps one fsync per batch. A follower refuses changes
+// with a broker.NotLeaderError naming the leader's API address; it serves
+// reads of what it has applied. An append whose base offset is not its
+// partition's next offset is not stored: that is a replay, after a
+// restart, of an entry the broker's files already hold, or an entry
+// proposed behind one that never committed (the leader then resyncs).
+//
+// The broker's own files are the state machine (raft's
+// NoSnapshotRestoreOnStart): a snapshot is a manifest of the stations and
+// every partition's next offset, never a copy of the segments. A follower
+// that must install one fetches the records it lacks from the leader's
+// ClusterService.ReadPartition.
+//
+// What this does not do yet: connectors are not coordinated (each node
+// runs them; on followers they fail); a partition on a cluster member
+// cannot be repaired; every station has as many replicas as the cluster
+// has voters and must use disk storage and fsync "always"; a node whose
+// log fails its checksums is not yet kept from voting; a follower whose
+// API address changes across a restart is not re-registered until it
+// leads; records fetched while installing a snapshot travel through
+// ReadPartition, which does not tell a nil key or value from an empty
+// one; there is one raft group for all partitions (the next step is one
+// group per partition, or buckets of partitions, over one transport), and
+// raft-boltdb fsyncs twice per append.
+package cluster

@@ -1,0 +1,108 @@
+package cluster
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/junctionhq/junction/broker"
+	"github.com/junctionhq/junction/broker/seglog"
+	"github.com/junctionhq/junction/internal/names"
+)
+
+// The kinds of raft entries, the first byte of each.
+const (
+	// kindAppend appends one produce batch to a partition:
+	// kind, station name length (uint16), station, partition (uint32),
+	// then the records as one segment-log batch (seglog.EncodeBatch) whose
+	// base offset is the offset the leader expects the batch to land at
+	// and whose timestamps the leader stamped.
+	kindAppend byte = 1
+	// kindStation is a broker.StationChange, JSON.
+	kindStation byte = 2
+	// kindNode registers a node's addresses (nodeInfo, JSON).
+	kindNode byte = 3
+	// kindForget drops a removed node's addresses (its id).
+	kindForget byte = 4
+	// kindGroups is a write to the consumer group store (groupWrite,
+	// JSON).
+	kindGroups byte = 5
+)
+
+// errBadEntry is matched by errors decoding a raft entry.
+var errBadEntry = errors.New("bad cluster entry")
+
+// appendEntry is a decoded kindAppend entry.
+type appendEntry struct {
+	station   string
+	partition uint32
+	base      uint64
+	recs      []broker.Record
+}
+
+// encodeAppend encodes an append of recs to station's partition at offset
+// base. The records' timestamps must be set.
+func encodeAppend(station string, partition uint32, base uint64, recs []broker.Record) []byte {
+	buf := make([]byte, 0, 1+2+len(station)+4+64+recordsSize(recs))
+	buf = append(buf, kindAppend)
+	buf = binary.BigEndian.AppendUint16(buf, uint16(len(station)))
+	buf = append(buf, station...)
+	buf = binary.BigEndian.AppendUint32(buf, partition)
+	return seglog.EncodeBatch(buf, base, recs)
+}
+
+func recordsSize(recs []broker.Record) int {
+	n := 0
+	for i := range recs {
+		n += len(recs[i].Key) + len(recs[i].Value) + 24
+		for _, h := range recs[i].Headers {
+			n += len(h.Key) + len(h.Value) + 4
+		}
+	}
+	return n
+}
+
+// decodeAppend decodes a kindAppend entry, verifying the batch checksum.
+func decodeAppend(data []byte) (appendEntry, error) {
+	if len(data) < 3 || data[0] != kindAppend {
+		return appendEntry{}, fmt.Errorf("%w: not an append", errBadEntry)
+	}
+	n := int(binary.BigEndian.Uint16(data[1:3]))
+	data = data[3:]
+	if len(data) < n+4 {
+		return appendEntry{}, fmt.Errorf("%w: append of %d bytes is too short for its station name of %d", errBadEntry, len(data), n)
+	}
+	e := appendEntry{station: string(data[:n]), partition: binary.BigEndian.Uint32(data[n:])}
+	if !names.Valid(e.station) {
+		return appendEntry{}, fmt.Errorf("%w: invalid station name %q", errBadEntry, e.station)
+	}
+	batch := data[n+4:]
+	recs, used, err := seglog.DecodeBatch(batch)
+	if err != nil {
+		return appendEntry{}, fmt.Errorf("%w: station %q partition %d: %w", errBadEntry, e.station, e.partition, err)
+	}
+	if used != len(batch) {
+		return appendEntry{}, fmt.Errorf("%w: %d bytes after the batch", errBadEntry, len(batch)-used)
+	}
+	if len(recs) == 0 {
+		return appendEntry{}, fmt.Errorf("%w: empty batch", errBadEntry)
+	}
+	e.recs, e.base = recs, recs[0].Offset
+	return e, nil
+}
+
+// nodeInfo is what the cluster knows of a member besides raft's view.
+type nodeInfo struct {
+	ID   string `json:"id"`
+	Raft string `json:"raft"`
+	API  string `json:"api"`
+}
+
+func encodeJSON(kind byte, v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte{kind}, b...), nil
+}
