@@ -69,6 +69,8 @@ type Options struct {
 	// MaxNackDelay is the longest redelivery delay a nack may ask for.
 	// Default 24h.
 	MaxNackDelay time.Duration
+	// Hub, when set, serves HubService on the first of PluginDirs.
+	Hub HubLoader
 	// RecoverMeta rebuilds a damaged metadata file at start, keeping the
 	// bad one aside (see broker.Options.RecoverMeta).
 	RecoverMeta bool
@@ -166,7 +168,7 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 	protocols.SetUnencryptedHTTP2(true)
 	s.http = &http.Server{
 		Handler: Handler(b, host, reg, HandlerOptions{MaxMessageBytes: opts.MaxMessageBytes, Mounts: opts.Mounts,
-			MaxRequestBytes: opts.MaxRequestBytes, MaxInFlightBytes: opts.MaxInFlightBytes}),
+			MaxRequestBytes: opts.MaxRequestBytes, MaxInFlightBytes: opts.MaxInFlightBytes, Hub: opts.Hub, PluginDir: firstDir(opts.PluginDirs)}),
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       opts.IdleTimeout,
@@ -198,6 +200,10 @@ type HandlerOptions struct {
 	MaxInFlightBytes int64
 	// Mounts are served next to the built-in handlers.
 	Mounts []Mount
+	// Hub and PluginDir configure HubService; without them its calls fail
+	// with FAILED_PRECONDITION.
+	Hub       HubLoader
+	PluginDir string
 }
 
 func (o HandlerOptions) withDefaults() HandlerOptions {
@@ -231,7 +237,8 @@ func Handler(b *broker.Broker, host *plugin.Host, reg *prometheus.Registry, o Ha
 		mux.Handle(path, h)
 	}
 	mux.Handle(junctionv1connect.NewConnectorServiceHandler(&connectorService{host}, opts...))
-	reflector := grpcreflect.NewStaticReflector(append(services, junctionv1connect.ConnectorServiceName)...)
+	mux.Handle(junctionv1connect.NewHubServiceHandler(&hubService{load: o.Hub, dir: o.PluginDir}, opts...))
+	reflector := grpcreflect.NewStaticReflector(append(services, junctionv1connect.ConnectorServiceName, junctionv1connect.HubServiceName)...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))

@@ -64,6 +64,7 @@ and default settings.`,
 				MaxNackDelay:     maxNackDelay,
 				IdleTimeout:      idleTimeout,
 				RecoverMeta:      recoverMeta,
+				Hub:              a.brokerHub(dataDir),
 			}, nil)
 			if err != nil {
 				return err

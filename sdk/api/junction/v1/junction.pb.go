@@ -1472,6 +1472,237 @@ func (*DeleteStationResponse) Descriptor() ([]byte, []int) {
 	return file_junction_v1_junction_proto_rawDescGZIP(), []int{17}
 }
 
+type GetStationRatesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Stations to report; every station when empty.
+	Stations      []string `protobuf:"bytes,1,rep,name=stations,proto3" json:"stations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStationRatesRequest) Reset() {
+	*x = GetStationRatesRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStationRatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStationRatesRequest) ProtoMessage() {}
+
+func (x *GetStationRatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStationRatesRequest.ProtoReflect.Descriptor instead.
+func (*GetStationRatesRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *GetStationRatesRequest) GetStations() []string {
+	if x != nil {
+		return x.Stations
+	}
+	return nil
+}
+
+// RateSample is one measurement: per-second rates over the interval that
+// ends at time.
+type RateSample struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	MessagesIn    float64                `protobuf:"fixed64,2,opt,name=messages_in,json=messagesIn,proto3" json:"messages_in,omitempty"`
+	MessagesOut   float64                `protobuf:"fixed64,3,opt,name=messages_out,json=messagesOut,proto3" json:"messages_out,omitempty"`
+	BytesIn       float64                `protobuf:"fixed64,4,opt,name=bytes_in,json=bytesIn,proto3" json:"bytes_in,omitempty"`
+	BytesOut      float64                `protobuf:"fixed64,5,opt,name=bytes_out,json=bytesOut,proto3" json:"bytes_out,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RateSample) Reset() {
+	*x = RateSample{}
+	mi := &file_junction_v1_junction_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RateSample) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RateSample) ProtoMessage() {}
+
+func (x *RateSample) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RateSample.ProtoReflect.Descriptor instead.
+func (*RateSample) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *RateSample) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *RateSample) GetMessagesIn() float64 {
+	if x != nil {
+		return x.MessagesIn
+	}
+	return 0
+}
+
+func (x *RateSample) GetMessagesOut() float64 {
+	if x != nil {
+		return x.MessagesOut
+	}
+	return 0
+}
+
+func (x *RateSample) GetBytesIn() float64 {
+	if x != nil {
+		return x.BytesIn
+	}
+	return 0
+}
+
+func (x *RateSample) GetBytesOut() float64 {
+	if x != nil {
+		return x.BytesOut
+	}
+	return 0
+}
+
+// StationRates is a station's current rates and their history, oldest
+// first. Messages out count deliveries to consumer groups, redeliveries
+// included.
+type StationRates struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Station string                 `protobuf:"bytes,1,opt,name=station,proto3" json:"station,omitempty"`
+	// Rates over the last few seconds; zero until two samples exist.
+	Current       *RateSample   `protobuf:"bytes,2,opt,name=current,proto3" json:"current,omitempty"`
+	History       []*RateSample `protobuf:"bytes,3,rep,name=history,proto3" json:"history,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StationRates) Reset() {
+	*x = StationRates{}
+	mi := &file_junction_v1_junction_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StationRates) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StationRates) ProtoMessage() {}
+
+func (x *StationRates) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StationRates.ProtoReflect.Descriptor instead.
+func (*StationRates) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *StationRates) GetStation() string {
+	if x != nil {
+		return x.Station
+	}
+	return ""
+}
+
+func (x *StationRates) GetCurrent() *RateSample {
+	if x != nil {
+		return x.Current
+	}
+	return nil
+}
+
+func (x *StationRates) GetHistory() []*RateSample {
+	if x != nil {
+		return x.History
+	}
+	return nil
+}
+
+type GetStationRatesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stations      []*StationRates        `protobuf:"bytes,1,rep,name=stations,proto3" json:"stations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStationRatesResponse) Reset() {
+	*x = GetStationRatesResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStationRatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStationRatesResponse) ProtoMessage() {}
+
+func (x *GetStationRatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStationRatesResponse.ProtoReflect.Descriptor instead.
+func (*GetStationRatesResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *GetStationRatesResponse) GetStations() []*StationRates {
+	if x != nil {
+		return x.Stations
+	}
+	return nil
+}
+
 // Header is a message header. Keys starting with "junction-" are reserved.
 type Header struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1483,7 +1714,7 @@ type Header struct {
 
 func (x *Header) Reset() {
 	*x = Header{}
-	mi := &file_junction_v1_junction_proto_msgTypes[18]
+	mi := &file_junction_v1_junction_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1495,7 +1726,7 @@ func (x *Header) String() string {
 func (*Header) ProtoMessage() {}
 
 func (x *Header) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[18]
+	mi := &file_junction_v1_junction_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1508,7 +1739,7 @@ func (x *Header) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Header.ProtoReflect.Descriptor instead.
 func (*Header) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{18}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Header) GetKey() string {
@@ -1541,7 +1772,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_junction_v1_junction_proto_msgTypes[19]
+	mi := &file_junction_v1_junction_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1553,7 +1784,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[19]
+	mi := &file_junction_v1_junction_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1566,7 +1797,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{19}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Message) GetKey() []byte {
@@ -1610,7 +1841,7 @@ type ProduceResult struct {
 
 func (x *ProduceResult) Reset() {
 	*x = ProduceResult{}
-	mi := &file_junction_v1_junction_proto_msgTypes[20]
+	mi := &file_junction_v1_junction_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1622,7 +1853,7 @@ func (x *ProduceResult) String() string {
 func (*ProduceResult) ProtoMessage() {}
 
 func (x *ProduceResult) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[20]
+	mi := &file_junction_v1_junction_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1635,7 +1866,7 @@ func (x *ProduceResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceResult.ProtoReflect.Descriptor instead.
 func (*ProduceResult) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{20}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ProduceResult) GetPartition() uint32 {
@@ -1669,7 +1900,7 @@ type ProduceRequest struct {
 
 func (x *ProduceRequest) Reset() {
 	*x = ProduceRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[21]
+	mi := &file_junction_v1_junction_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1681,7 +1912,7 @@ func (x *ProduceRequest) String() string {
 func (*ProduceRequest) ProtoMessage() {}
 
 func (x *ProduceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[21]
+	mi := &file_junction_v1_junction_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1694,7 +1925,7 @@ func (x *ProduceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceRequest.ProtoReflect.Descriptor instead.
 func (*ProduceRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{21}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ProduceRequest) GetStation() string {
@@ -1720,7 +1951,7 @@ type ProduceResponse struct {
 
 func (x *ProduceResponse) Reset() {
 	*x = ProduceResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[22]
+	mi := &file_junction_v1_junction_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1732,7 +1963,7 @@ func (x *ProduceResponse) String() string {
 func (*ProduceResponse) ProtoMessage() {}
 
 func (x *ProduceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[22]
+	mi := &file_junction_v1_junction_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1745,7 +1976,7 @@ func (x *ProduceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceResponse.ProtoReflect.Descriptor instead.
 func (*ProduceResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{22}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ProduceResponse) GetResults() []*ProduceResult {
@@ -1766,7 +1997,7 @@ type ProduceStreamRequest struct {
 
 func (x *ProduceStreamRequest) Reset() {
 	*x = ProduceStreamRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[23]
+	mi := &file_junction_v1_junction_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1778,7 +2009,7 @@ func (x *ProduceStreamRequest) String() string {
 func (*ProduceStreamRequest) ProtoMessage() {}
 
 func (x *ProduceStreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[23]
+	mi := &file_junction_v1_junction_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1791,7 +2022,7 @@ func (x *ProduceStreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceStreamRequest.ProtoReflect.Descriptor instead.
 func (*ProduceStreamRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{23}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ProduceStreamRequest) GetSequence() uint64 {
@@ -1833,7 +2064,7 @@ type ProduceStreamResponse struct {
 
 func (x *ProduceStreamResponse) Reset() {
 	*x = ProduceStreamResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[24]
+	mi := &file_junction_v1_junction_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1845,7 +2076,7 @@ func (x *ProduceStreamResponse) String() string {
 func (*ProduceStreamResponse) ProtoMessage() {}
 
 func (x *ProduceStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[24]
+	mi := &file_junction_v1_junction_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1858,7 +2089,7 @@ func (x *ProduceStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceStreamResponse.ProtoReflect.Descriptor instead.
 func (*ProduceStreamResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{24}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ProduceStreamResponse) GetSequence() uint64 {
@@ -1912,7 +2143,7 @@ type StartPosition struct {
 
 func (x *StartPosition) Reset() {
 	*x = StartPosition{}
-	mi := &file_junction_v1_junction_proto_msgTypes[25]
+	mi := &file_junction_v1_junction_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1924,7 +2155,7 @@ func (x *StartPosition) String() string {
 func (*StartPosition) ProtoMessage() {}
 
 func (x *StartPosition) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[25]
+	mi := &file_junction_v1_junction_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1937,7 +2168,7 @@ func (x *StartPosition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartPosition.ProtoReflect.Descriptor instead.
 func (*StartPosition) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{25}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *StartPosition) GetPosition() isStartPosition_Position {
@@ -2027,7 +2258,7 @@ type GroupConfig struct {
 
 func (x *GroupConfig) Reset() {
 	*x = GroupConfig{}
-	mi := &file_junction_v1_junction_proto_msgTypes[26]
+	mi := &file_junction_v1_junction_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2039,7 +2270,7 @@ func (x *GroupConfig) String() string {
 func (*GroupConfig) ProtoMessage() {}
 
 func (x *GroupConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[26]
+	mi := &file_junction_v1_junction_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2052,7 +2283,7 @@ func (x *GroupConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupConfig.ProtoReflect.Descriptor instead.
 func (*GroupConfig) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{26}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GroupConfig) GetAckDeadline() *durationpb.Duration {
@@ -2093,7 +2324,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_junction_v1_junction_proto_msgTypes[27]
+	mi := &file_junction_v1_junction_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2105,7 +2336,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[27]
+	mi := &file_junction_v1_junction_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2118,7 +2349,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{27}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Delivery) GetPartition() uint32 {
@@ -2186,7 +2417,7 @@ type PullRequest struct {
 
 func (x *PullRequest) Reset() {
 	*x = PullRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[28]
+	mi := &file_junction_v1_junction_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2198,7 +2429,7 @@ func (x *PullRequest) String() string {
 func (*PullRequest) ProtoMessage() {}
 
 func (x *PullRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[28]
+	mi := &file_junction_v1_junction_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2211,7 +2442,7 @@ func (x *PullRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullRequest.ProtoReflect.Descriptor instead.
 func (*PullRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{28}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PullRequest) GetStation() string {
@@ -2265,7 +2496,7 @@ type PullResponse struct {
 
 func (x *PullResponse) Reset() {
 	*x = PullResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[29]
+	mi := &file_junction_v1_junction_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2277,7 +2508,7 @@ func (x *PullResponse) String() string {
 func (*PullResponse) ProtoMessage() {}
 
 func (x *PullResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[29]
+	mi := &file_junction_v1_junction_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2290,7 +2521,7 @@ func (x *PullResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullResponse.ProtoReflect.Descriptor instead.
 func (*PullResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{29}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PullResponse) GetMessages() []*Delivery {
@@ -2314,7 +2545,7 @@ type ConsumeRequest struct {
 
 func (x *ConsumeRequest) Reset() {
 	*x = ConsumeRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[30]
+	mi := &file_junction_v1_junction_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2326,7 +2557,7 @@ func (x *ConsumeRequest) String() string {
 func (*ConsumeRequest) ProtoMessage() {}
 
 func (x *ConsumeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[30]
+	mi := &file_junction_v1_junction_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2339,7 +2570,7 @@ func (x *ConsumeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeRequest.ProtoReflect.Descriptor instead.
 func (*ConsumeRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{30}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ConsumeRequest) GetStation() string {
@@ -2386,7 +2617,7 @@ type ConsumeResponse struct {
 
 func (x *ConsumeResponse) Reset() {
 	*x = ConsumeResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[31]
+	mi := &file_junction_v1_junction_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2398,7 +2629,7 @@ func (x *ConsumeResponse) String() string {
 func (*ConsumeResponse) ProtoMessage() {}
 
 func (x *ConsumeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[31]
+	mi := &file_junction_v1_junction_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2411,7 +2642,7 @@ func (x *ConsumeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeResponse.ProtoReflect.Descriptor instead.
 func (*ConsumeResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{31}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ConsumeResponse) GetMessages() []*Delivery {
@@ -2432,7 +2663,7 @@ type MessageRefs struct {
 
 func (x *MessageRefs) Reset() {
 	*x = MessageRefs{}
-	mi := &file_junction_v1_junction_proto_msgTypes[32]
+	mi := &file_junction_v1_junction_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2444,7 +2675,7 @@ func (x *MessageRefs) String() string {
 func (*MessageRefs) ProtoMessage() {}
 
 func (x *MessageRefs) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[32]
+	mi := &file_junction_v1_junction_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2457,7 +2688,7 @@ func (x *MessageRefs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageRefs.ProtoReflect.Descriptor instead.
 func (*MessageRefs) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{32}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *MessageRefs) GetPartition() uint32 {
@@ -2485,7 +2716,7 @@ type AckRequest struct {
 
 func (x *AckRequest) Reset() {
 	*x = AckRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[33]
+	mi := &file_junction_v1_junction_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2497,7 +2728,7 @@ func (x *AckRequest) String() string {
 func (*AckRequest) ProtoMessage() {}
 
 func (x *AckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[33]
+	mi := &file_junction_v1_junction_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2510,7 +2741,7 @@ func (x *AckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckRequest.ProtoReflect.Descriptor instead.
 func (*AckRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{33}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *AckRequest) GetStation() string {
@@ -2542,7 +2773,7 @@ type AckResponse struct {
 
 func (x *AckResponse) Reset() {
 	*x = AckResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[34]
+	mi := &file_junction_v1_junction_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2554,7 +2785,7 @@ func (x *AckResponse) String() string {
 func (*AckResponse) ProtoMessage() {}
 
 func (x *AckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[34]
+	mi := &file_junction_v1_junction_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2567,7 +2798,7 @@ func (x *AckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckResponse.ProtoReflect.Descriptor instead.
 func (*AckResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{34}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{38}
 }
 
 type NackRequest struct {
@@ -2583,7 +2814,7 @@ type NackRequest struct {
 
 func (x *NackRequest) Reset() {
 	*x = NackRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[35]
+	mi := &file_junction_v1_junction_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2595,7 +2826,7 @@ func (x *NackRequest) String() string {
 func (*NackRequest) ProtoMessage() {}
 
 func (x *NackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[35]
+	mi := &file_junction_v1_junction_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2608,7 +2839,7 @@ func (x *NackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NackRequest.ProtoReflect.Descriptor instead.
 func (*NackRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{35}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *NackRequest) GetStation() string {
@@ -2647,7 +2878,7 @@ type NackResponse struct {
 
 func (x *NackResponse) Reset() {
 	*x = NackResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[36]
+	mi := &file_junction_v1_junction_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2659,7 +2890,7 @@ func (x *NackResponse) String() string {
 func (*NackResponse) ProtoMessage() {}
 
 func (x *NackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[36]
+	mi := &file_junction_v1_junction_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2672,7 +2903,188 @@ func (x *NackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NackResponse.ProtoReflect.Descriptor instead.
 func (*NackResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{36}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{40}
+}
+
+type PeekMessagesRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Station   string                 `protobuf:"bytes,1,opt,name=station,proto3" json:"station,omitempty"`
+	Partition uint32                 `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	// Where to start; the partition's first stored offset when unset.
+	//
+	// Types that are valid to be assigned to From:
+	//
+	//	*PeekMessagesRequest_Offset
+	//	*PeekMessagesRequest_Time
+	From isPeekMessagesRequest_From `protobuf_oneof:"from"`
+	// At most this many messages (default 20, at most 500).
+	MaxMessages   uint32 `protobuf:"varint,5,opt,name=max_messages,json=maxMessages,proto3" json:"max_messages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PeekMessagesRequest) Reset() {
+	*x = PeekMessagesRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PeekMessagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PeekMessagesRequest) ProtoMessage() {}
+
+func (x *PeekMessagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PeekMessagesRequest.ProtoReflect.Descriptor instead.
+func (*PeekMessagesRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *PeekMessagesRequest) GetStation() string {
+	if x != nil {
+		return x.Station
+	}
+	return ""
+}
+
+func (x *PeekMessagesRequest) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *PeekMessagesRequest) GetFrom() isPeekMessagesRequest_From {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *PeekMessagesRequest) GetOffset() uint64 {
+	if x != nil {
+		if x, ok := x.From.(*PeekMessagesRequest_Offset); ok {
+			return x.Offset
+		}
+	}
+	return 0
+}
+
+func (x *PeekMessagesRequest) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		if x, ok := x.From.(*PeekMessagesRequest_Time); ok {
+			return x.Time
+		}
+	}
+	return nil
+}
+
+func (x *PeekMessagesRequest) GetMaxMessages() uint32 {
+	if x != nil {
+		return x.MaxMessages
+	}
+	return 0
+}
+
+type isPeekMessagesRequest_From interface {
+	isPeekMessagesRequest_From()
+}
+
+type PeekMessagesRequest_Offset struct {
+	Offset uint64 `protobuf:"varint,3,opt,name=offset,proto3,oneof"`
+}
+
+type PeekMessagesRequest_Time struct {
+	// The first message stored at or after this time.
+	Time *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3,oneof"`
+}
+
+func (*PeekMessagesRequest_Offset) isPeekMessagesRequest_From() {}
+
+func (*PeekMessagesRequest_Time) isPeekMessagesRequest_From() {}
+
+type PeekMessagesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The messages, with delivery_count 0.
+	Messages []*Delivery `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	// Offset to peek from next.
+	NextOffset uint64 `protobuf:"varint,2,opt,name=next_offset,json=nextOffset,proto3" json:"next_offset,omitempty"`
+	// The partition's first stored offset and its next offset.
+	StartOffset   uint64 `protobuf:"varint,3,opt,name=start_offset,json=startOffset,proto3" json:"start_offset,omitempty"`
+	EndOffset     uint64 `protobuf:"varint,4,opt,name=end_offset,json=endOffset,proto3" json:"end_offset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PeekMessagesResponse) Reset() {
+	*x = PeekMessagesResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PeekMessagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PeekMessagesResponse) ProtoMessage() {}
+
+func (x *PeekMessagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PeekMessagesResponse.ProtoReflect.Descriptor instead.
+func (*PeekMessagesResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *PeekMessagesResponse) GetMessages() []*Delivery {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *PeekMessagesResponse) GetNextOffset() uint64 {
+	if x != nil {
+		return x.NextOffset
+	}
+	return 0
+}
+
+func (x *PeekMessagesResponse) GetStartOffset() uint64 {
+	if x != nil {
+		return x.StartOffset
+	}
+	return 0
+}
+
+func (x *PeekMessagesResponse) GetEndOffset() uint64 {
+	if x != nil {
+		return x.EndOffset
+	}
+	return 0
 }
 
 // PartitionLag is a group's position in one partition.
@@ -2697,7 +3109,7 @@ type PartitionLag struct {
 
 func (x *PartitionLag) Reset() {
 	*x = PartitionLag{}
-	mi := &file_junction_v1_junction_proto_msgTypes[37]
+	mi := &file_junction_v1_junction_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2709,7 +3121,7 @@ func (x *PartitionLag) String() string {
 func (*PartitionLag) ProtoMessage() {}
 
 func (x *PartitionLag) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[37]
+	mi := &file_junction_v1_junction_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2722,7 +3134,7 @@ func (x *PartitionLag) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionLag.ProtoReflect.Descriptor instead.
 func (*PartitionLag) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{37}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *PartitionLag) GetPartition() uint32 {
@@ -2785,7 +3197,7 @@ type Group struct {
 
 func (x *Group) Reset() {
 	*x = Group{}
-	mi := &file_junction_v1_junction_proto_msgTypes[38]
+	mi := &file_junction_v1_junction_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2797,7 +3209,7 @@ func (x *Group) String() string {
 func (*Group) ProtoMessage() {}
 
 func (x *Group) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[38]
+	mi := &file_junction_v1_junction_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2810,7 +3222,7 @@ func (x *Group) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Group.ProtoReflect.Descriptor instead.
 func (*Group) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{38}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *Group) GetStation() string {
@@ -2881,7 +3293,7 @@ type CreateGroupRequest struct {
 
 func (x *CreateGroupRequest) Reset() {
 	*x = CreateGroupRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[39]
+	mi := &file_junction_v1_junction_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2893,7 +3305,7 @@ func (x *CreateGroupRequest) String() string {
 func (*CreateGroupRequest) ProtoMessage() {}
 
 func (x *CreateGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[39]
+	mi := &file_junction_v1_junction_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2906,7 +3318,7 @@ func (x *CreateGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateGroupRequest.ProtoReflect.Descriptor instead.
 func (*CreateGroupRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{39}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CreateGroupRequest) GetStation() string {
@@ -2946,7 +3358,7 @@ type CreateGroupResponse struct {
 
 func (x *CreateGroupResponse) Reset() {
 	*x = CreateGroupResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[40]
+	mi := &file_junction_v1_junction_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2958,7 +3370,7 @@ func (x *CreateGroupResponse) String() string {
 func (*CreateGroupResponse) ProtoMessage() {}
 
 func (x *CreateGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[40]
+	mi := &file_junction_v1_junction_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2971,7 +3383,7 @@ func (x *CreateGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateGroupResponse.ProtoReflect.Descriptor instead.
 func (*CreateGroupResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{40}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *CreateGroupResponse) GetGroup() *Group {
@@ -2990,7 +3402,7 @@ type ListGroupsRequest struct {
 
 func (x *ListGroupsRequest) Reset() {
 	*x = ListGroupsRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[41]
+	mi := &file_junction_v1_junction_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3002,7 +3414,7 @@ func (x *ListGroupsRequest) String() string {
 func (*ListGroupsRequest) ProtoMessage() {}
 
 func (x *ListGroupsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[41]
+	mi := &file_junction_v1_junction_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3015,7 +3427,7 @@ func (x *ListGroupsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGroupsRequest.ProtoReflect.Descriptor instead.
 func (*ListGroupsRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{41}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListGroupsRequest) GetStation() string {
@@ -3034,7 +3446,7 @@ type ListGroupsResponse struct {
 
 func (x *ListGroupsResponse) Reset() {
 	*x = ListGroupsResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[42]
+	mi := &file_junction_v1_junction_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3046,7 +3458,7 @@ func (x *ListGroupsResponse) String() string {
 func (*ListGroupsResponse) ProtoMessage() {}
 
 func (x *ListGroupsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[42]
+	mi := &file_junction_v1_junction_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3059,7 +3471,7 @@ func (x *ListGroupsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGroupsResponse.ProtoReflect.Descriptor instead.
 func (*ListGroupsResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{42}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListGroupsResponse) GetGroups() []*Group {
@@ -3079,7 +3491,7 @@ type DescribeGroupRequest struct {
 
 func (x *DescribeGroupRequest) Reset() {
 	*x = DescribeGroupRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[43]
+	mi := &file_junction_v1_junction_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3091,7 +3503,7 @@ func (x *DescribeGroupRequest) String() string {
 func (*DescribeGroupRequest) ProtoMessage() {}
 
 func (x *DescribeGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[43]
+	mi := &file_junction_v1_junction_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3104,7 +3516,7 @@ func (x *DescribeGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeGroupRequest.ProtoReflect.Descriptor instead.
 func (*DescribeGroupRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{43}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *DescribeGroupRequest) GetStation() string {
@@ -3130,7 +3542,7 @@ type DescribeGroupResponse struct {
 
 func (x *DescribeGroupResponse) Reset() {
 	*x = DescribeGroupResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[44]
+	mi := &file_junction_v1_junction_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3142,7 +3554,7 @@ func (x *DescribeGroupResponse) String() string {
 func (*DescribeGroupResponse) ProtoMessage() {}
 
 func (x *DescribeGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[44]
+	mi := &file_junction_v1_junction_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3155,7 +3567,7 @@ func (x *DescribeGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeGroupResponse.ProtoReflect.Descriptor instead.
 func (*DescribeGroupResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{44}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *DescribeGroupResponse) GetGroup() *Group {
@@ -3175,7 +3587,7 @@ type DeleteGroupRequest struct {
 
 func (x *DeleteGroupRequest) Reset() {
 	*x = DeleteGroupRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[45]
+	mi := &file_junction_v1_junction_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3187,7 +3599,7 @@ func (x *DeleteGroupRequest) String() string {
 func (*DeleteGroupRequest) ProtoMessage() {}
 
 func (x *DeleteGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[45]
+	mi := &file_junction_v1_junction_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3200,7 +3612,7 @@ func (x *DeleteGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteGroupRequest.ProtoReflect.Descriptor instead.
 func (*DeleteGroupRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{45}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *DeleteGroupRequest) GetStation() string {
@@ -3225,7 +3637,7 @@ type DeleteGroupResponse struct {
 
 func (x *DeleteGroupResponse) Reset() {
 	*x = DeleteGroupResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[46]
+	mi := &file_junction_v1_junction_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3237,7 +3649,7 @@ func (x *DeleteGroupResponse) String() string {
 func (*DeleteGroupResponse) ProtoMessage() {}
 
 func (x *DeleteGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[46]
+	mi := &file_junction_v1_junction_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3250,7 +3662,7 @@ func (x *DeleteGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteGroupResponse.ProtoReflect.Descriptor instead.
 func (*DeleteGroupResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{46}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{52}
 }
 
 type ResetGroupOffsetRequest struct {
@@ -3264,7 +3676,7 @@ type ResetGroupOffsetRequest struct {
 
 func (x *ResetGroupOffsetRequest) Reset() {
 	*x = ResetGroupOffsetRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[47]
+	mi := &file_junction_v1_junction_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3276,7 +3688,7 @@ func (x *ResetGroupOffsetRequest) String() string {
 func (*ResetGroupOffsetRequest) ProtoMessage() {}
 
 func (x *ResetGroupOffsetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[47]
+	mi := &file_junction_v1_junction_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3289,7 +3701,7 @@ func (x *ResetGroupOffsetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetGroupOffsetRequest.ProtoReflect.Descriptor instead.
 func (*ResetGroupOffsetRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{47}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ResetGroupOffsetRequest) GetStation() string {
@@ -3322,7 +3734,7 @@ type ResetGroupOffsetResponse struct {
 
 func (x *ResetGroupOffsetResponse) Reset() {
 	*x = ResetGroupOffsetResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[48]
+	mi := &file_junction_v1_junction_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3334,7 +3746,7 @@ func (x *ResetGroupOffsetResponse) String() string {
 func (*ResetGroupOffsetResponse) ProtoMessage() {}
 
 func (x *ResetGroupOffsetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[48]
+	mi := &file_junction_v1_junction_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3347,7 +3759,7 @@ func (x *ResetGroupOffsetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetGroupOffsetResponse.ProtoReflect.Descriptor instead.
 func (*ResetGroupOffsetResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{48}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ResetGroupOffsetResponse) GetGroup() *Group {
@@ -3390,7 +3802,7 @@ type ConnectorStatus struct {
 
 func (x *ConnectorStatus) Reset() {
 	*x = ConnectorStatus{}
-	mi := &file_junction_v1_junction_proto_msgTypes[49]
+	mi := &file_junction_v1_junction_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3402,7 +3814,7 @@ func (x *ConnectorStatus) String() string {
 func (*ConnectorStatus) ProtoMessage() {}
 
 func (x *ConnectorStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[49]
+	mi := &file_junction_v1_junction_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3415,7 +3827,7 @@ func (x *ConnectorStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectorStatus.ProtoReflect.Descriptor instead.
 func (*ConnectorStatus) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{49}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ConnectorStatus) GetName() string {
@@ -3549,7 +3961,7 @@ type ApplyConnectorRequest struct {
 
 func (x *ApplyConnectorRequest) Reset() {
 	*x = ApplyConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[50]
+	mi := &file_junction_v1_junction_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3561,7 +3973,7 @@ func (x *ApplyConnectorRequest) String() string {
 func (*ApplyConnectorRequest) ProtoMessage() {}
 
 func (x *ApplyConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[50]
+	mi := &file_junction_v1_junction_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3574,7 +3986,7 @@ func (x *ApplyConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyConnectorRequest.ProtoReflect.Descriptor instead.
 func (*ApplyConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{50}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ApplyConnectorRequest) GetFileName() string {
@@ -3603,7 +4015,7 @@ type ApplyConnectorResponse struct {
 
 func (x *ApplyConnectorResponse) Reset() {
 	*x = ApplyConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[51]
+	mi := &file_junction_v1_junction_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3615,7 +4027,7 @@ func (x *ApplyConnectorResponse) String() string {
 func (*ApplyConnectorResponse) ProtoMessage() {}
 
 func (x *ApplyConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[51]
+	mi := &file_junction_v1_junction_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3628,7 +4040,7 @@ func (x *ApplyConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyConnectorResponse.ProtoReflect.Descriptor instead.
 func (*ApplyConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{51}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ApplyConnectorResponse) GetConnector() *ConnectorStatus {
@@ -3666,7 +4078,7 @@ type DefinitionError struct {
 
 func (x *DefinitionError) Reset() {
 	*x = DefinitionError{}
-	mi := &file_junction_v1_junction_proto_msgTypes[52]
+	mi := &file_junction_v1_junction_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3678,7 +4090,7 @@ func (x *DefinitionError) String() string {
 func (*DefinitionError) ProtoMessage() {}
 
 func (x *DefinitionError) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[52]
+	mi := &file_junction_v1_junction_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3691,7 +4103,7 @@ func (x *DefinitionError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DefinitionError.ProtoReflect.Descriptor instead.
 func (*DefinitionError) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{52}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *DefinitionError) GetFile() string {
@@ -3739,7 +4151,7 @@ type ValidateConnectorRequest struct {
 
 func (x *ValidateConnectorRequest) Reset() {
 	*x = ValidateConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[53]
+	mi := &file_junction_v1_junction_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3751,7 +4163,7 @@ func (x *ValidateConnectorRequest) String() string {
 func (*ValidateConnectorRequest) ProtoMessage() {}
 
 func (x *ValidateConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[53]
+	mi := &file_junction_v1_junction_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3764,7 +4176,7 @@ func (x *ValidateConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateConnectorRequest.ProtoReflect.Descriptor instead.
 func (*ValidateConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{53}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ValidateConnectorRequest) GetFileName() string {
@@ -3792,7 +4204,7 @@ type ValidateConnectorResponse struct {
 
 func (x *ValidateConnectorResponse) Reset() {
 	*x = ValidateConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[54]
+	mi := &file_junction_v1_junction_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3804,7 +4216,7 @@ func (x *ValidateConnectorResponse) String() string {
 func (*ValidateConnectorResponse) ProtoMessage() {}
 
 func (x *ValidateConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[54]
+	mi := &file_junction_v1_junction_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3817,7 +4229,7 @@ func (x *ValidateConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateConnectorResponse.ProtoReflect.Descriptor instead.
 func (*ValidateConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{54}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ValidateConnectorResponse) GetErrors() []*DefinitionError {
@@ -3842,7 +4254,7 @@ type ListConnectorsRequest struct {
 
 func (x *ListConnectorsRequest) Reset() {
 	*x = ListConnectorsRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[55]
+	mi := &file_junction_v1_junction_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3854,7 +4266,7 @@ func (x *ListConnectorsRequest) String() string {
 func (*ListConnectorsRequest) ProtoMessage() {}
 
 func (x *ListConnectorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[55]
+	mi := &file_junction_v1_junction_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3867,7 +4279,7 @@ func (x *ListConnectorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectorsRequest.ProtoReflect.Descriptor instead.
 func (*ListConnectorsRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{55}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{61}
 }
 
 type ListConnectorsResponse struct {
@@ -3879,7 +4291,7 @@ type ListConnectorsResponse struct {
 
 func (x *ListConnectorsResponse) Reset() {
 	*x = ListConnectorsResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[56]
+	mi := &file_junction_v1_junction_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3891,7 +4303,7 @@ func (x *ListConnectorsResponse) String() string {
 func (*ListConnectorsResponse) ProtoMessage() {}
 
 func (x *ListConnectorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[56]
+	mi := &file_junction_v1_junction_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3904,7 +4316,7 @@ func (x *ListConnectorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectorsResponse.ProtoReflect.Descriptor instead.
 func (*ListConnectorsResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{56}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ListConnectorsResponse) GetConnectors() []*ConnectorStatus {
@@ -3923,7 +4335,7 @@ type GetConnectorRequest struct {
 
 func (x *GetConnectorRequest) Reset() {
 	*x = GetConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[57]
+	mi := &file_junction_v1_junction_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3935,7 +4347,7 @@ func (x *GetConnectorRequest) String() string {
 func (*GetConnectorRequest) ProtoMessage() {}
 
 func (x *GetConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[57]
+	mi := &file_junction_v1_junction_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3948,7 +4360,7 @@ func (x *GetConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConnectorRequest.ProtoReflect.Descriptor instead.
 func (*GetConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{57}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *GetConnectorRequest) GetName() string {
@@ -3967,7 +4379,7 @@ type GetConnectorResponse struct {
 
 func (x *GetConnectorResponse) Reset() {
 	*x = GetConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[58]
+	mi := &file_junction_v1_junction_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3979,7 +4391,7 @@ func (x *GetConnectorResponse) String() string {
 func (*GetConnectorResponse) ProtoMessage() {}
 
 func (x *GetConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[58]
+	mi := &file_junction_v1_junction_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3992,7 +4404,7 @@ func (x *GetConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConnectorResponse.ProtoReflect.Descriptor instead.
 func (*GetConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{58}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *GetConnectorResponse) GetConnector() *ConnectorStatus {
@@ -4011,7 +4423,7 @@ type PauseConnectorRequest struct {
 
 func (x *PauseConnectorRequest) Reset() {
 	*x = PauseConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[59]
+	mi := &file_junction_v1_junction_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4023,7 +4435,7 @@ func (x *PauseConnectorRequest) String() string {
 func (*PauseConnectorRequest) ProtoMessage() {}
 
 func (x *PauseConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[59]
+	mi := &file_junction_v1_junction_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4036,7 +4448,7 @@ func (x *PauseConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseConnectorRequest.ProtoReflect.Descriptor instead.
 func (*PauseConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{59}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *PauseConnectorRequest) GetName() string {
@@ -4055,7 +4467,7 @@ type PauseConnectorResponse struct {
 
 func (x *PauseConnectorResponse) Reset() {
 	*x = PauseConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[60]
+	mi := &file_junction_v1_junction_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4067,7 +4479,7 @@ func (x *PauseConnectorResponse) String() string {
 func (*PauseConnectorResponse) ProtoMessage() {}
 
 func (x *PauseConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[60]
+	mi := &file_junction_v1_junction_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4080,7 +4492,7 @@ func (x *PauseConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseConnectorResponse.ProtoReflect.Descriptor instead.
 func (*PauseConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{60}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *PauseConnectorResponse) GetConnector() *ConnectorStatus {
@@ -4099,7 +4511,7 @@ type ResumeConnectorRequest struct {
 
 func (x *ResumeConnectorRequest) Reset() {
 	*x = ResumeConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[61]
+	mi := &file_junction_v1_junction_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4111,7 +4523,7 @@ func (x *ResumeConnectorRequest) String() string {
 func (*ResumeConnectorRequest) ProtoMessage() {}
 
 func (x *ResumeConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[61]
+	mi := &file_junction_v1_junction_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4124,7 +4536,7 @@ func (x *ResumeConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeConnectorRequest.ProtoReflect.Descriptor instead.
 func (*ResumeConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{61}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *ResumeConnectorRequest) GetName() string {
@@ -4143,7 +4555,7 @@ type ResumeConnectorResponse struct {
 
 func (x *ResumeConnectorResponse) Reset() {
 	*x = ResumeConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[62]
+	mi := &file_junction_v1_junction_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4155,7 +4567,7 @@ func (x *ResumeConnectorResponse) String() string {
 func (*ResumeConnectorResponse) ProtoMessage() {}
 
 func (x *ResumeConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[62]
+	mi := &file_junction_v1_junction_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4168,7 +4580,7 @@ func (x *ResumeConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeConnectorResponse.ProtoReflect.Descriptor instead.
 func (*ResumeConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{62}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *ResumeConnectorResponse) GetConnector() *ConnectorStatus {
@@ -4187,7 +4599,7 @@ type DeleteConnectorRequest struct {
 
 func (x *DeleteConnectorRequest) Reset() {
 	*x = DeleteConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[63]
+	mi := &file_junction_v1_junction_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4199,7 +4611,7 @@ func (x *DeleteConnectorRequest) String() string {
 func (*DeleteConnectorRequest) ProtoMessage() {}
 
 func (x *DeleteConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[63]
+	mi := &file_junction_v1_junction_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4212,7 +4624,7 @@ func (x *DeleteConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteConnectorRequest.ProtoReflect.Descriptor instead.
 func (*DeleteConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{63}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *DeleteConnectorRequest) GetName() string {
@@ -4230,7 +4642,7 @@ type DeleteConnectorResponse struct {
 
 func (x *DeleteConnectorResponse) Reset() {
 	*x = DeleteConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[64]
+	mi := &file_junction_v1_junction_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4242,7 +4654,7 @@ func (x *DeleteConnectorResponse) String() string {
 func (*DeleteConnectorResponse) ProtoMessage() {}
 
 func (x *DeleteConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[64]
+	mi := &file_junction_v1_junction_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4255,7 +4667,7 @@ func (x *DeleteConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteConnectorResponse.ProtoReflect.Descriptor instead.
 func (*DeleteConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{64}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{70}
 }
 
 // Plugin is an installed connector plugin.
@@ -4272,7 +4684,7 @@ type Plugin struct {
 
 func (x *Plugin) Reset() {
 	*x = Plugin{}
-	mi := &file_junction_v1_junction_proto_msgTypes[65]
+	mi := &file_junction_v1_junction_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4284,7 +4696,7 @@ func (x *Plugin) String() string {
 func (*Plugin) ProtoMessage() {}
 
 func (x *Plugin) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[65]
+	mi := &file_junction_v1_junction_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4297,7 +4709,7 @@ func (x *Plugin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Plugin.ProtoReflect.Descriptor instead.
 func (*Plugin) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{65}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *Plugin) GetName() string {
@@ -4335,6 +4747,94 @@ func (x *Plugin) GetPath() string {
 	return ""
 }
 
+type RestartConnectorRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestartConnectorRequest) Reset() {
+	*x = RestartConnectorRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestartConnectorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestartConnectorRequest) ProtoMessage() {}
+
+func (x *RestartConnectorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestartConnectorRequest.ProtoReflect.Descriptor instead.
+func (*RestartConnectorRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *RestartConnectorRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type RestartConnectorResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Connector     *ConnectorStatus       `protobuf:"bytes,1,opt,name=connector,proto3" json:"connector,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestartConnectorResponse) Reset() {
+	*x = RestartConnectorResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestartConnectorResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestartConnectorResponse) ProtoMessage() {}
+
+func (x *RestartConnectorResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestartConnectorResponse.ProtoReflect.Descriptor instead.
+func (*RestartConnectorResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *RestartConnectorResponse) GetConnector() *ConnectorStatus {
+	if x != nil {
+		return x.Connector
+	}
+	return nil
+}
+
 type ListPluginsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -4343,7 +4843,7 @@ type ListPluginsRequest struct {
 
 func (x *ListPluginsRequest) Reset() {
 	*x = ListPluginsRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[66]
+	mi := &file_junction_v1_junction_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4355,7 +4855,7 @@ func (x *ListPluginsRequest) String() string {
 func (*ListPluginsRequest) ProtoMessage() {}
 
 func (x *ListPluginsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[66]
+	mi := &file_junction_v1_junction_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4368,7 +4868,7 @@ func (x *ListPluginsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPluginsRequest.ProtoReflect.Descriptor instead.
 func (*ListPluginsRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{66}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{74}
 }
 
 type ListPluginsResponse struct {
@@ -4380,7 +4880,7 @@ type ListPluginsResponse struct {
 
 func (x *ListPluginsResponse) Reset() {
 	*x = ListPluginsResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[67]
+	mi := &file_junction_v1_junction_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4392,7 +4892,7 @@ func (x *ListPluginsResponse) String() string {
 func (*ListPluginsResponse) ProtoMessage() {}
 
 func (x *ListPluginsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[67]
+	mi := &file_junction_v1_junction_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4405,12 +4905,800 @@ func (x *ListPluginsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPluginsResponse.ProtoReflect.Descriptor instead.
 func (*ListPluginsResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{67}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *ListPluginsResponse) GetPlugins() []*Plugin {
 	if x != nil {
 		return x.Plugins
+	}
+	return nil
+}
+
+type SearchHubRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Term          string                 `protobuf:"bytes,1,opt,name=term,proto3" json:"term,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchHubRequest) Reset() {
+	*x = SearchHubRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchHubRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchHubRequest) ProtoMessage() {}
+
+func (x *SearchHubRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchHubRequest.ProtoReflect.Descriptor instead.
+func (*SearchHubRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *SearchHubRequest) GetTerm() string {
+	if x != nil {
+		return x.Term
+	}
+	return ""
+}
+
+// HubRelease is one version of a catalog connector.
+type HubRelease struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Version     string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	Released    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=released,proto3" json:"released,omitempty"`
+	MinJunction string                 `protobuf:"bytes,3,opt,name=min_junction,json=minJunction,proto3" json:"min_junction,omitempty"`
+	Platforms   []string               `protobuf:"bytes,4,rep,name=platforms,proto3" json:"platforms,omitempty"`
+	Yanked      bool                   `protobuf:"varint,5,opt,name=yanked,proto3" json:"yanked,omitempty"`
+	YankReason  string                 `protobuf:"bytes,6,opt,name=yank_reason,json=yankReason,proto3" json:"yank_reason,omitempty"`
+	// "ok", or why this broker would not install it ("yanked: ...",
+	// "incompatible: ...", "no build for linux/arm64").
+	Status        string `protobuf:"bytes,7,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HubRelease) Reset() {
+	*x = HubRelease{}
+	mi := &file_junction_v1_junction_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HubRelease) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HubRelease) ProtoMessage() {}
+
+func (x *HubRelease) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HubRelease.ProtoReflect.Descriptor instead.
+func (*HubRelease) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *HubRelease) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *HubRelease) GetReleased() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Released
+	}
+	return nil
+}
+
+func (x *HubRelease) GetMinJunction() string {
+	if x != nil {
+		return x.MinJunction
+	}
+	return ""
+}
+
+func (x *HubRelease) GetPlatforms() []string {
+	if x != nil {
+		return x.Platforms
+	}
+	return nil
+}
+
+func (x *HubRelease) GetYanked() bool {
+	if x != nil {
+		return x.Yanked
+	}
+	return false
+}
+
+func (x *HubRelease) GetYankReason() string {
+	if x != nil {
+		return x.YankReason
+	}
+	return ""
+}
+
+func (x *HubRelease) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+// HubConnector is a connector as a catalog lists it.
+type HubConnector struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Description string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	Kinds       []string               `protobuf:"bytes,3,rep,name=kinds,proto3" json:"kinds,omitempty"`
+	// The catalog listing it and the publisher whose key signs it.
+	Catalog   string `protobuf:"bytes,4,opt,name=catalog,proto3" json:"catalog,omitempty"`
+	Publisher string `protobuf:"bytes,5,opt,name=publisher,proto3" json:"publisher,omitempty"`
+	// Whether the publisher is trusted for this name, in words.
+	Trust    string `protobuf:"bytes,6,opt,name=trust,proto3" json:"trust,omitempty"`
+	License  string `protobuf:"bytes,7,opt,name=license,proto3" json:"license,omitempty"`
+	Homepage string `protobuf:"bytes,8,opt,name=homepage,proto3" json:"homepage,omitempty"`
+	// Newest version this broker can install; empty when none.
+	Latest string `protobuf:"bytes,9,opt,name=latest,proto3" json:"latest,omitempty"`
+	// Versions installed in the broker's plugin directory.
+	Installed []string `protobuf:"bytes,10,rep,name=installed,proto3" json:"installed,omitempty"`
+	// Newest first; only in GetHubConnector.
+	Versions      []*HubRelease `protobuf:"bytes,11,rep,name=versions,proto3" json:"versions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HubConnector) Reset() {
+	*x = HubConnector{}
+	mi := &file_junction_v1_junction_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HubConnector) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HubConnector) ProtoMessage() {}
+
+func (x *HubConnector) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HubConnector.ProtoReflect.Descriptor instead.
+func (*HubConnector) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *HubConnector) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *HubConnector) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *HubConnector) GetKinds() []string {
+	if x != nil {
+		return x.Kinds
+	}
+	return nil
+}
+
+func (x *HubConnector) GetCatalog() string {
+	if x != nil {
+		return x.Catalog
+	}
+	return ""
+}
+
+func (x *HubConnector) GetPublisher() string {
+	if x != nil {
+		return x.Publisher
+	}
+	return ""
+}
+
+func (x *HubConnector) GetTrust() string {
+	if x != nil {
+		return x.Trust
+	}
+	return ""
+}
+
+func (x *HubConnector) GetLicense() string {
+	if x != nil {
+		return x.License
+	}
+	return ""
+}
+
+func (x *HubConnector) GetHomepage() string {
+	if x != nil {
+		return x.Homepage
+	}
+	return ""
+}
+
+func (x *HubConnector) GetLatest() string {
+	if x != nil {
+		return x.Latest
+	}
+	return ""
+}
+
+func (x *HubConnector) GetInstalled() []string {
+	if x != nil {
+		return x.Installed
+	}
+	return nil
+}
+
+func (x *HubConnector) GetVersions() []*HubRelease {
+	if x != nil {
+		return x.Versions
+	}
+	return nil
+}
+
+type SearchHubResponse struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Connectors []*HubConnector        `protobuf:"bytes,1,rep,name=connectors,proto3" json:"connectors,omitempty"`
+	// Catalogs that could not be loaded, and why.
+	Warnings      []string `protobuf:"bytes,2,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchHubResponse) Reset() {
+	*x = SearchHubResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchHubResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchHubResponse) ProtoMessage() {}
+
+func (x *SearchHubResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchHubResponse.ProtoReflect.Descriptor instead.
+func (*SearchHubResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *SearchHubResponse) GetConnectors() []*HubConnector {
+	if x != nil {
+		return x.Connectors
+	}
+	return nil
+}
+
+func (x *SearchHubResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+type GetHubConnectorRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetHubConnectorRequest) Reset() {
+	*x = GetHubConnectorRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHubConnectorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHubConnectorRequest) ProtoMessage() {}
+
+func (x *GetHubConnectorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHubConnectorRequest.ProtoReflect.Descriptor instead.
+func (*GetHubConnectorRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *GetHubConnectorRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type GetHubConnectorResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Connector     *HubConnector          `protobuf:"bytes,1,opt,name=connector,proto3" json:"connector,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetHubConnectorResponse) Reset() {
+	*x = GetHubConnectorResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHubConnectorResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHubConnectorResponse) ProtoMessage() {}
+
+func (x *GetHubConnectorResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHubConnectorResponse.ProtoReflect.Descriptor instead.
+func (*GetHubConnectorResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{81}
+}
+
+func (x *GetHubConnectorResponse) GetConnector() *HubConnector {
+	if x != nil {
+		return x.Connector
+	}
+	return nil
+}
+
+type InstallPluginRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// A version or constraint (1.2.3, ^1.2, ~1.2, >=1,<2); newest when empty.
+	Version       string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InstallPluginRequest) Reset() {
+	*x = InstallPluginRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InstallPluginRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InstallPluginRequest) ProtoMessage() {}
+
+func (x *InstallPluginRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InstallPluginRequest.ProtoReflect.Descriptor instead.
+func (*InstallPluginRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{82}
+}
+
+func (x *InstallPluginRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *InstallPluginRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+// PluginInstall is the outcome of an install or upgrade.
+type PluginInstall struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Version string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Path    string                 `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
+	Catalog string                 `protobuf:"bytes,4,opt,name=catalog,proto3" json:"catalog,omitempty"`
+	// The version was installed already; nothing was downloaded.
+	AlreadyInstalled bool `protobuf:"varint,5,opt,name=already_installed,json=alreadyInstalled,proto3" json:"already_installed,omitempty"`
+	// What was verified, in words.
+	Verification string `protobuf:"bytes,6,opt,name=verification,proto3" json:"verification,omitempty"`
+	// Warnings, such as installing a yanked version.
+	Warnings      []string `protobuf:"bytes,7,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PluginInstall) Reset() {
+	*x = PluginInstall{}
+	mi := &file_junction_v1_junction_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PluginInstall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PluginInstall) ProtoMessage() {}
+
+func (x *PluginInstall) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PluginInstall.ProtoReflect.Descriptor instead.
+func (*PluginInstall) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{83}
+}
+
+func (x *PluginInstall) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PluginInstall) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *PluginInstall) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *PluginInstall) GetCatalog() string {
+	if x != nil {
+		return x.Catalog
+	}
+	return ""
+}
+
+func (x *PluginInstall) GetAlreadyInstalled() bool {
+	if x != nil {
+		return x.AlreadyInstalled
+	}
+	return false
+}
+
+func (x *PluginInstall) GetVerification() string {
+	if x != nil {
+		return x.Verification
+	}
+	return ""
+}
+
+func (x *PluginInstall) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+type InstallPluginResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Install       *PluginInstall         `protobuf:"bytes,1,opt,name=install,proto3" json:"install,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InstallPluginResponse) Reset() {
+	*x = InstallPluginResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InstallPluginResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InstallPluginResponse) ProtoMessage() {}
+
+func (x *InstallPluginResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InstallPluginResponse.ProtoReflect.Descriptor instead.
+func (*InstallPluginResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{84}
+}
+
+func (x *InstallPluginResponse) GetInstall() *PluginInstall {
+	if x != nil {
+		return x.Install
+	}
+	return nil
+}
+
+type UpgradePluginRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpgradePluginRequest) Reset() {
+	*x = UpgradePluginRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[85]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpgradePluginRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpgradePluginRequest) ProtoMessage() {}
+
+func (x *UpgradePluginRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[85]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpgradePluginRequest.ProtoReflect.Descriptor instead.
+func (*UpgradePluginRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{85}
+}
+
+func (x *UpgradePluginRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type UpgradePluginResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Install       *PluginInstall         `protobuf:"bytes,1,opt,name=install,proto3" json:"install,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpgradePluginResponse) Reset() {
+	*x = UpgradePluginResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[86]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpgradePluginResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpgradePluginResponse) ProtoMessage() {}
+
+func (x *UpgradePluginResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[86]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpgradePluginResponse.ProtoReflect.Descriptor instead.
+func (*UpgradePluginResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{86}
+}
+
+func (x *UpgradePluginResponse) GetInstall() *PluginInstall {
+	if x != nil {
+		return x.Install
+	}
+	return nil
+}
+
+type RemovePluginRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The version to remove; every installed version when empty.
+	Version       string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemovePluginRequest) Reset() {
+	*x = RemovePluginRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[87]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemovePluginRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemovePluginRequest) ProtoMessage() {}
+
+func (x *RemovePluginRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[87]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemovePluginRequest.ProtoReflect.Descriptor instead.
+func (*RemovePluginRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{87}
+}
+
+func (x *RemovePluginRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RemovePluginRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+type RemovePluginResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Removed       []string               `protobuf:"bytes,1,rep,name=removed,proto3" json:"removed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemovePluginResponse) Reset() {
+	*x = RemovePluginResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[88]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemovePluginResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemovePluginResponse) ProtoMessage() {}
+
+func (x *RemovePluginResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[88]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemovePluginResponse.ProtoReflect.Descriptor instead.
+func (*RemovePluginResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{88}
+}
+
+func (x *RemovePluginResponse) GetRemoved() []string {
+	if x != nil {
+		return x.Removed
 	}
 	return nil
 }
@@ -4432,7 +5720,7 @@ type ErrorInfo struct {
 
 func (x *ErrorInfo) Reset() {
 	*x = ErrorInfo{}
-	mi := &file_junction_v1_junction_proto_msgTypes[68]
+	mi := &file_junction_v1_junction_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4444,7 +5732,7 @@ func (x *ErrorInfo) String() string {
 func (*ErrorInfo) ProtoMessage() {}
 
 func (x *ErrorInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[68]
+	mi := &file_junction_v1_junction_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4457,7 +5745,7 @@ func (x *ErrorInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorInfo.ProtoReflect.Descriptor instead.
 func (*ErrorInfo) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{68}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *ErrorInfo) GetReason() ErrorReason {
@@ -4589,7 +5877,23 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x14DeleteStationRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05force\x18\x02 \x01(\bR\x05force\"\x17\n" +
-	"\x15DeleteStationResponse\"0\n" +
+	"\x15DeleteStationResponse\"4\n" +
+	"\x16GetStationRatesRequest\x12\x1a\n" +
+	"\bstations\x18\x01 \x03(\tR\bstations\"\xb8\x01\n" +
+	"\n" +
+	"RateSample\x12.\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1f\n" +
+	"\vmessages_in\x18\x02 \x01(\x01R\n" +
+	"messagesIn\x12!\n" +
+	"\fmessages_out\x18\x03 \x01(\x01R\vmessagesOut\x12\x19\n" +
+	"\bbytes_in\x18\x04 \x01(\x01R\abytesIn\x12\x1b\n" +
+	"\tbytes_out\x18\x05 \x01(\x01R\bbytesOut\"\x8e\x01\n" +
+	"\fStationRates\x12\x18\n" +
+	"\astation\x18\x01 \x01(\tR\astation\x121\n" +
+	"\acurrent\x18\x02 \x01(\v2\x17.junction.v1.RateSampleR\acurrent\x121\n" +
+	"\ahistory\x18\x03 \x03(\v2\x17.junction.v1.RateSampleR\ahistory\"P\n" +
+	"\x17GetStationRatesResponse\x125\n" +
+	"\bstations\x18\x01 \x03(\v2\x19.junction.v1.StationRatesR\bstations\"0\n" +
 	"\x06Header\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\"p\n" +
@@ -4670,7 +5974,21 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x05group\x18\x02 \x01(\tR\x05group\x124\n" +
 	"\bmessages\x18\x03 \x03(\v2\x18.junction.v1.MessageRefsR\bmessages\x12/\n" +
 	"\x05delay\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x05delay\"\x0e\n" +
-	"\fNackResponse\"\xd5\x01\n" +
+	"\fNackResponse\"\xc4\x01\n" +
+	"\x13PeekMessagesRequest\x12\x18\n" +
+	"\astation\x18\x01 \x01(\tR\astation\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\rR\tpartition\x12\x18\n" +
+	"\x06offset\x18\x03 \x01(\x04H\x00R\x06offset\x120\n" +
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampH\x00R\x04time\x12!\n" +
+	"\fmax_messages\x18\x05 \x01(\rR\vmaxMessagesB\x06\n" +
+	"\x04from\"\xac\x01\n" +
+	"\x14PeekMessagesResponse\x121\n" +
+	"\bmessages\x18\x01 \x03(\v2\x15.junction.v1.DeliveryR\bmessages\x12\x1f\n" +
+	"\vnext_offset\x18\x02 \x01(\x04R\n" +
+	"nextOffset\x12!\n" +
+	"\fstart_offset\x18\x03 \x01(\x04R\vstartOffset\x12\x1d\n" +
+	"\n" +
+	"end_offset\x18\x04 \x01(\x04R\tendOffset\"\xd5\x01\n" +
 	"\fPartitionLag\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12)\n" +
 	"\x10committed_offset\x18\x02 \x01(\x04R\x0fcommittedOffset\x12\x1f\n" +
@@ -4791,10 +6109,70 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x14\n" +
 	"\x05kinds\x18\x03 \x03(\tR\x05kinds\x12 \n" +
 	"\vdescription\x18\x04 \x01(\tR\vdescription\x12\x12\n" +
-	"\x04path\x18\x05 \x01(\tR\x04path\"\x14\n" +
+	"\x04path\x18\x05 \x01(\tR\x04path\"-\n" +
+	"\x17RestartConnectorRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"V\n" +
+	"\x18RestartConnectorResponse\x12:\n" +
+	"\tconnector\x18\x01 \x01(\v2\x1c.junction.v1.ConnectorStatusR\tconnector\"\x14\n" +
 	"\x12ListPluginsRequest\"D\n" +
 	"\x13ListPluginsResponse\x12-\n" +
-	"\aplugins\x18\x01 \x03(\v2\x13.junction.v1.PluginR\aplugins\"\xec\x01\n" +
+	"\aplugins\x18\x01 \x03(\v2\x13.junction.v1.PluginR\aplugins\"&\n" +
+	"\x10SearchHubRequest\x12\x12\n" +
+	"\x04term\x18\x01 \x01(\tR\x04term\"\xf0\x01\n" +
+	"\n" +
+	"HubRelease\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\x126\n" +
+	"\breleased\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\breleased\x12!\n" +
+	"\fmin_junction\x18\x03 \x01(\tR\vminJunction\x12\x1c\n" +
+	"\tplatforms\x18\x04 \x03(\tR\tplatforms\x12\x16\n" +
+	"\x06yanked\x18\x05 \x01(\bR\x06yanked\x12\x1f\n" +
+	"\vyank_reason\x18\x06 \x01(\tR\n" +
+	"yankReason\x12\x16\n" +
+	"\x06status\x18\a \x01(\tR\x06status\"\xc9\x02\n" +
+	"\fHubConnector\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x14\n" +
+	"\x05kinds\x18\x03 \x03(\tR\x05kinds\x12\x18\n" +
+	"\acatalog\x18\x04 \x01(\tR\acatalog\x12\x1c\n" +
+	"\tpublisher\x18\x05 \x01(\tR\tpublisher\x12\x14\n" +
+	"\x05trust\x18\x06 \x01(\tR\x05trust\x12\x18\n" +
+	"\alicense\x18\a \x01(\tR\alicense\x12\x1a\n" +
+	"\bhomepage\x18\b \x01(\tR\bhomepage\x12\x16\n" +
+	"\x06latest\x18\t \x01(\tR\x06latest\x12\x1c\n" +
+	"\tinstalled\x18\n" +
+	" \x03(\tR\tinstalled\x123\n" +
+	"\bversions\x18\v \x03(\v2\x17.junction.v1.HubReleaseR\bversions\"j\n" +
+	"\x11SearchHubResponse\x129\n" +
+	"\n" +
+	"connectors\x18\x01 \x03(\v2\x19.junction.v1.HubConnectorR\n" +
+	"connectors\x12\x1a\n" +
+	"\bwarnings\x18\x02 \x03(\tR\bwarnings\",\n" +
+	"\x16GetHubConnectorRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"R\n" +
+	"\x17GetHubConnectorResponse\x127\n" +
+	"\tconnector\x18\x01 \x01(\v2\x19.junction.v1.HubConnectorR\tconnector\"D\n" +
+	"\x14InstallPluginRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\"\xd8\x01\n" +
+	"\rPluginInstall\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\x12\n" +
+	"\x04path\x18\x03 \x01(\tR\x04path\x12\x18\n" +
+	"\acatalog\x18\x04 \x01(\tR\acatalog\x12+\n" +
+	"\x11already_installed\x18\x05 \x01(\bR\x10alreadyInstalled\x12\"\n" +
+	"\fverification\x18\x06 \x01(\tR\fverification\x12\x1a\n" +
+	"\bwarnings\x18\a \x03(\tR\bwarnings\"M\n" +
+	"\x15InstallPluginResponse\x124\n" +
+	"\ainstall\x18\x01 \x01(\v2\x1a.junction.v1.PluginInstallR\ainstall\"*\n" +
+	"\x14UpgradePluginRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"M\n" +
+	"\x15UpgradePluginResponse\x124\n" +
+	"\ainstall\x18\x01 \x01(\v2\x1a.junction.v1.PluginInstallR\ainstall\"C\n" +
+	"\x13RemovePluginRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\"0\n" +
+	"\x14RemovePluginResponse\x12\x18\n" +
+	"\aremoved\x18\x01 \x03(\tR\aremoved\"\xec\x01\n" +
 	"\tErrorInfo\x120\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x18.junction.v1.ErrorReasonR\x06reason\x12\x18\n" +
 	"\astation\x18\x02 \x01(\tR\astation\x12\x14\n" +
@@ -4838,7 +6216,7 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x12#\n" +
 	"\x1fERROR_REASON_INVALID_DEFINITION\x10\v\x12!\n" +
 	"\x1dERROR_REASON_PLUGIN_NOT_FOUND\x10\f\x12\x1f\n" +
-	"\x1bERROR_REASON_STATION_IN_USE\x10\r2\x9a\x04\n" +
+	"\x1bERROR_REASON_STATION_IN_USE\x10\r2\xf8\x04\n" +
 	"\x0eStationService\x12V\n" +
 	"\rCreateStation\x12!.junction.v1.CreateStationRequest\x1a\".junction.v1.CreateStationResponse\x12M\n" +
 	"\n" +
@@ -4846,21 +6224,23 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\fListStations\x12 .junction.v1.ListStationsRequest\x1a!.junction.v1.ListStationsResponse\x12V\n" +
 	"\rUpdateStation\x12!.junction.v1.UpdateStationRequest\x1a\".junction.v1.UpdateStationResponse\x12V\n" +
 	"\rDeleteStation\x12!.junction.v1.DeleteStationRequest\x1a\".junction.v1.DeleteStationResponse\x12\\\n" +
-	"\x0fRepairPartition\x12#.junction.v1.RepairPartitionRequest\x1a$.junction.v1.RepairPartitionResponse2\xae\x03\n" +
+	"\x0fRepairPartition\x12#.junction.v1.RepairPartitionRequest\x1a$.junction.v1.RepairPartitionResponse\x12\\\n" +
+	"\x0fGetStationRates\x12#.junction.v1.GetStationRatesRequest\x1a$.junction.v1.GetStationRatesResponse2\x83\x04\n" +
 	"\x0eMessageService\x12D\n" +
 	"\aProduce\x12\x1b.junction.v1.ProduceRequest\x1a\x1c.junction.v1.ProduceResponse\x12Z\n" +
 	"\rProduceStream\x12!.junction.v1.ProduceStreamRequest\x1a\".junction.v1.ProduceStreamResponse(\x010\x01\x12;\n" +
 	"\x04Pull\x12\x18.junction.v1.PullRequest\x1a\x19.junction.v1.PullResponse\x12F\n" +
 	"\aConsume\x12\x1b.junction.v1.ConsumeRequest\x1a\x1c.junction.v1.ConsumeResponse0\x01\x128\n" +
 	"\x03Ack\x12\x17.junction.v1.AckRequest\x1a\x18.junction.v1.AckResponse\x12;\n" +
-	"\x04Nack\x12\x18.junction.v1.NackRequest\x1a\x19.junction.v1.NackResponse2\xba\x03\n" +
+	"\x04Nack\x12\x18.junction.v1.NackRequest\x1a\x19.junction.v1.NackResponse\x12S\n" +
+	"\fPeekMessages\x12 .junction.v1.PeekMessagesRequest\x1a!.junction.v1.PeekMessagesResponse2\xba\x03\n" +
 	"\fGroupService\x12P\n" +
 	"\vCreateGroup\x12\x1f.junction.v1.CreateGroupRequest\x1a .junction.v1.CreateGroupResponse\x12M\n" +
 	"\n" +
 	"ListGroups\x12\x1e.junction.v1.ListGroupsRequest\x1a\x1f.junction.v1.ListGroupsResponse\x12V\n" +
 	"\rDescribeGroup\x12!.junction.v1.DescribeGroupRequest\x1a\".junction.v1.DescribeGroupResponse\x12P\n" +
 	"\vDeleteGroup\x12\x1f.junction.v1.DeleteGroupRequest\x1a .junction.v1.DeleteGroupResponse\x12_\n" +
-	"\x10ResetGroupOffset\x12$.junction.v1.ResetGroupOffsetRequest\x1a%.junction.v1.ResetGroupOffsetResponse2\xea\x05\n" +
+	"\x10ResetGroupOffset\x12$.junction.v1.ResetGroupOffsetRequest\x1a%.junction.v1.ResetGroupOffsetResponse2\xcb\x06\n" +
 	"\x10ConnectorService\x12Y\n" +
 	"\x0eApplyConnector\x12\".junction.v1.ApplyConnectorRequest\x1a#.junction.v1.ApplyConnectorResponse\x12b\n" +
 	"\x11ValidateConnector\x12%.junction.v1.ValidateConnectorRequest\x1a&.junction.v1.ValidateConnectorResponse\x12Y\n" +
@@ -4868,8 +6248,16 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\fGetConnector\x12 .junction.v1.GetConnectorRequest\x1a!.junction.v1.GetConnectorResponse\x12Y\n" +
 	"\x0ePauseConnector\x12\".junction.v1.PauseConnectorRequest\x1a#.junction.v1.PauseConnectorResponse\x12\\\n" +
 	"\x0fResumeConnector\x12#.junction.v1.ResumeConnectorRequest\x1a$.junction.v1.ResumeConnectorResponse\x12\\\n" +
-	"\x0fDeleteConnector\x12#.junction.v1.DeleteConnectorRequest\x1a$.junction.v1.DeleteConnectorResponse\x12P\n" +
-	"\vListPlugins\x12\x1f.junction.v1.ListPluginsRequest\x1a .junction.v1.ListPluginsResponseB?Z=github.com/junctionhq/junction/sdk/api/junction/v1;junctionv1b\x06proto3"
+	"\x0fDeleteConnector\x12#.junction.v1.DeleteConnectorRequest\x1a$.junction.v1.DeleteConnectorResponse\x12_\n" +
+	"\x10RestartConnector\x12$.junction.v1.RestartConnectorRequest\x1a%.junction.v1.RestartConnectorResponse\x12P\n" +
+	"\vListPlugins\x12\x1f.junction.v1.ListPluginsRequest\x1a .junction.v1.ListPluginsResponse2\xbb\x03\n" +
+	"\n" +
+	"HubService\x12J\n" +
+	"\tSearchHub\x12\x1d.junction.v1.SearchHubRequest\x1a\x1e.junction.v1.SearchHubResponse\x12\\\n" +
+	"\x0fGetHubConnector\x12#.junction.v1.GetHubConnectorRequest\x1a$.junction.v1.GetHubConnectorResponse\x12V\n" +
+	"\rInstallPlugin\x12!.junction.v1.InstallPluginRequest\x1a\".junction.v1.InstallPluginResponse\x12V\n" +
+	"\rUpgradePlugin\x12!.junction.v1.UpgradePluginRequest\x1a\".junction.v1.UpgradePluginResponse\x12S\n" +
+	"\fRemovePlugin\x12 .junction.v1.RemovePluginRequest\x1a!.junction.v1.RemovePluginResponseB?Z=github.com/junctionhq/junction/sdk/api/junction/v1;junctionv1b\x06proto3"
 
 var (
 	file_junction_v1_junction_proto_rawDescOnce sync.Once
@@ -4884,7 +6272,7 @@ func file_junction_v1_junction_proto_rawDescGZIP() []byte {
 }
 
 var file_junction_v1_junction_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_junction_v1_junction_proto_msgTypes = make([]protoimpl.MessageInfo, 69)
+var file_junction_v1_junction_proto_msgTypes = make([]protoimpl.MessageInfo, 90)
 var file_junction_v1_junction_proto_goTypes = []any{
 	(StorageType)(0),                  // 0: junction.v1.StorageType
 	(FsyncPolicy)(0),                  // 1: junction.v1.FsyncPolicy
@@ -4909,180 +6297,230 @@ var file_junction_v1_junction_proto_goTypes = []any{
 	(*UpdateStationResponse)(nil),     // 20: junction.v1.UpdateStationResponse
 	(*DeleteStationRequest)(nil),      // 21: junction.v1.DeleteStationRequest
 	(*DeleteStationResponse)(nil),     // 22: junction.v1.DeleteStationResponse
-	(*Header)(nil),                    // 23: junction.v1.Header
-	(*Message)(nil),                   // 24: junction.v1.Message
-	(*ProduceResult)(nil),             // 25: junction.v1.ProduceResult
-	(*ProduceRequest)(nil),            // 26: junction.v1.ProduceRequest
-	(*ProduceResponse)(nil),           // 27: junction.v1.ProduceResponse
-	(*ProduceStreamRequest)(nil),      // 28: junction.v1.ProduceStreamRequest
-	(*ProduceStreamResponse)(nil),     // 29: junction.v1.ProduceStreamResponse
-	(*StartPosition)(nil),             // 30: junction.v1.StartPosition
-	(*GroupConfig)(nil),               // 31: junction.v1.GroupConfig
-	(*Delivery)(nil),                  // 32: junction.v1.Delivery
-	(*PullRequest)(nil),               // 33: junction.v1.PullRequest
-	(*PullResponse)(nil),              // 34: junction.v1.PullResponse
-	(*ConsumeRequest)(nil),            // 35: junction.v1.ConsumeRequest
-	(*ConsumeResponse)(nil),           // 36: junction.v1.ConsumeResponse
-	(*MessageRefs)(nil),               // 37: junction.v1.MessageRefs
-	(*AckRequest)(nil),                // 38: junction.v1.AckRequest
-	(*AckResponse)(nil),               // 39: junction.v1.AckResponse
-	(*NackRequest)(nil),               // 40: junction.v1.NackRequest
-	(*NackResponse)(nil),              // 41: junction.v1.NackResponse
-	(*PartitionLag)(nil),              // 42: junction.v1.PartitionLag
-	(*Group)(nil),                     // 43: junction.v1.Group
-	(*CreateGroupRequest)(nil),        // 44: junction.v1.CreateGroupRequest
-	(*CreateGroupResponse)(nil),       // 45: junction.v1.CreateGroupResponse
-	(*ListGroupsRequest)(nil),         // 46: junction.v1.ListGroupsRequest
-	(*ListGroupsResponse)(nil),        // 47: junction.v1.ListGroupsResponse
-	(*DescribeGroupRequest)(nil),      // 48: junction.v1.DescribeGroupRequest
-	(*DescribeGroupResponse)(nil),     // 49: junction.v1.DescribeGroupResponse
-	(*DeleteGroupRequest)(nil),        // 50: junction.v1.DeleteGroupRequest
-	(*DeleteGroupResponse)(nil),       // 51: junction.v1.DeleteGroupResponse
-	(*ResetGroupOffsetRequest)(nil),   // 52: junction.v1.ResetGroupOffsetRequest
-	(*ResetGroupOffsetResponse)(nil),  // 53: junction.v1.ResetGroupOffsetResponse
-	(*ConnectorStatus)(nil),           // 54: junction.v1.ConnectorStatus
-	(*ApplyConnectorRequest)(nil),     // 55: junction.v1.ApplyConnectorRequest
-	(*ApplyConnectorResponse)(nil),    // 56: junction.v1.ApplyConnectorResponse
-	(*DefinitionError)(nil),           // 57: junction.v1.DefinitionError
-	(*ValidateConnectorRequest)(nil),  // 58: junction.v1.ValidateConnectorRequest
-	(*ValidateConnectorResponse)(nil), // 59: junction.v1.ValidateConnectorResponse
-	(*ListConnectorsRequest)(nil),     // 60: junction.v1.ListConnectorsRequest
-	(*ListConnectorsResponse)(nil),    // 61: junction.v1.ListConnectorsResponse
-	(*GetConnectorRequest)(nil),       // 62: junction.v1.GetConnectorRequest
-	(*GetConnectorResponse)(nil),      // 63: junction.v1.GetConnectorResponse
-	(*PauseConnectorRequest)(nil),     // 64: junction.v1.PauseConnectorRequest
-	(*PauseConnectorResponse)(nil),    // 65: junction.v1.PauseConnectorResponse
-	(*ResumeConnectorRequest)(nil),    // 66: junction.v1.ResumeConnectorRequest
-	(*ResumeConnectorResponse)(nil),   // 67: junction.v1.ResumeConnectorResponse
-	(*DeleteConnectorRequest)(nil),    // 68: junction.v1.DeleteConnectorRequest
-	(*DeleteConnectorResponse)(nil),   // 69: junction.v1.DeleteConnectorResponse
-	(*Plugin)(nil),                    // 70: junction.v1.Plugin
-	(*ListPluginsRequest)(nil),        // 71: junction.v1.ListPluginsRequest
-	(*ListPluginsResponse)(nil),       // 72: junction.v1.ListPluginsResponse
-	(*ErrorInfo)(nil),                 // 73: junction.v1.ErrorInfo
-	(*durationpb.Duration)(nil),       // 74: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),     // 75: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 76: google.protobuf.FieldMask
+	(*GetStationRatesRequest)(nil),    // 23: junction.v1.GetStationRatesRequest
+	(*RateSample)(nil),                // 24: junction.v1.RateSample
+	(*StationRates)(nil),              // 25: junction.v1.StationRates
+	(*GetStationRatesResponse)(nil),   // 26: junction.v1.GetStationRatesResponse
+	(*Header)(nil),                    // 27: junction.v1.Header
+	(*Message)(nil),                   // 28: junction.v1.Message
+	(*ProduceResult)(nil),             // 29: junction.v1.ProduceResult
+	(*ProduceRequest)(nil),            // 30: junction.v1.ProduceRequest
+	(*ProduceResponse)(nil),           // 31: junction.v1.ProduceResponse
+	(*ProduceStreamRequest)(nil),      // 32: junction.v1.ProduceStreamRequest
+	(*ProduceStreamResponse)(nil),     // 33: junction.v1.ProduceStreamResponse
+	(*StartPosition)(nil),             // 34: junction.v1.StartPosition
+	(*GroupConfig)(nil),               // 35: junction.v1.GroupConfig
+	(*Delivery)(nil),                  // 36: junction.v1.Delivery
+	(*PullRequest)(nil),               // 37: junction.v1.PullRequest
+	(*PullResponse)(nil),              // 38: junction.v1.PullResponse
+	(*ConsumeRequest)(nil),            // 39: junction.v1.ConsumeRequest
+	(*ConsumeResponse)(nil),           // 40: junction.v1.ConsumeResponse
+	(*MessageRefs)(nil),               // 41: junction.v1.MessageRefs
+	(*AckRequest)(nil),                // 42: junction.v1.AckRequest
+	(*AckResponse)(nil),               // 43: junction.v1.AckResponse
+	(*NackRequest)(nil),               // 44: junction.v1.NackRequest
+	(*NackResponse)(nil),              // 45: junction.v1.NackResponse
+	(*PeekMessagesRequest)(nil),       // 46: junction.v1.PeekMessagesRequest
+	(*PeekMessagesResponse)(nil),      // 47: junction.v1.PeekMessagesResponse
+	(*PartitionLag)(nil),              // 48: junction.v1.PartitionLag
+	(*Group)(nil),                     // 49: junction.v1.Group
+	(*CreateGroupRequest)(nil),        // 50: junction.v1.CreateGroupRequest
+	(*CreateGroupResponse)(nil),       // 51: junction.v1.CreateGroupResponse
+	(*ListGroupsRequest)(nil),         // 52: junction.v1.ListGroupsRequest
+	(*ListGroupsResponse)(nil),        // 53: junction.v1.ListGroupsResponse
+	(*DescribeGroupRequest)(nil),      // 54: junction.v1.DescribeGroupRequest
+	(*DescribeGroupResponse)(nil),     // 55: junction.v1.DescribeGroupResponse
+	(*DeleteGroupRequest)(nil),        // 56: junction.v1.DeleteGroupRequest
+	(*DeleteGroupResponse)(nil),       // 57: junction.v1.DeleteGroupResponse
+	(*ResetGroupOffsetRequest)(nil),   // 58: junction.v1.ResetGroupOffsetRequest
+	(*ResetGroupOffsetResponse)(nil),  // 59: junction.v1.ResetGroupOffsetResponse
+	(*ConnectorStatus)(nil),           // 60: junction.v1.ConnectorStatus
+	(*ApplyConnectorRequest)(nil),     // 61: junction.v1.ApplyConnectorRequest
+	(*ApplyConnectorResponse)(nil),    // 62: junction.v1.ApplyConnectorResponse
+	(*DefinitionError)(nil),           // 63: junction.v1.DefinitionError
+	(*ValidateConnectorRequest)(nil),  // 64: junction.v1.ValidateConnectorRequest
+	(*ValidateConnectorResponse)(nil), // 65: junction.v1.ValidateConnectorResponse
+	(*ListConnectorsRequest)(nil),     // 66: junction.v1.ListConnectorsRequest
+	(*ListConnectorsResponse)(nil),    // 67: junction.v1.ListConnectorsResponse
+	(*GetConnectorRequest)(nil),       // 68: junction.v1.GetConnectorRequest
+	(*GetConnectorResponse)(nil),      // 69: junction.v1.GetConnectorResponse
+	(*PauseConnectorRequest)(nil),     // 70: junction.v1.PauseConnectorRequest
+	(*PauseConnectorResponse)(nil),    // 71: junction.v1.PauseConnectorResponse
+	(*ResumeConnectorRequest)(nil),    // 72: junction.v1.ResumeConnectorRequest
+	(*ResumeConnectorResponse)(nil),   // 73: junction.v1.ResumeConnectorResponse
+	(*DeleteConnectorRequest)(nil),    // 74: junction.v1.DeleteConnectorRequest
+	(*DeleteConnectorResponse)(nil),   // 75: junction.v1.DeleteConnectorResponse
+	(*Plugin)(nil),                    // 76: junction.v1.Plugin
+	(*RestartConnectorRequest)(nil),   // 77: junction.v1.RestartConnectorRequest
+	(*RestartConnectorResponse)(nil),  // 78: junction.v1.RestartConnectorResponse
+	(*ListPluginsRequest)(nil),        // 79: junction.v1.ListPluginsRequest
+	(*ListPluginsResponse)(nil),       // 80: junction.v1.ListPluginsResponse
+	(*SearchHubRequest)(nil),          // 81: junction.v1.SearchHubRequest
+	(*HubRelease)(nil),                // 82: junction.v1.HubRelease
+	(*HubConnector)(nil),              // 83: junction.v1.HubConnector
+	(*SearchHubResponse)(nil),         // 84: junction.v1.SearchHubResponse
+	(*GetHubConnectorRequest)(nil),    // 85: junction.v1.GetHubConnectorRequest
+	(*GetHubConnectorResponse)(nil),   // 86: junction.v1.GetHubConnectorResponse
+	(*InstallPluginRequest)(nil),      // 87: junction.v1.InstallPluginRequest
+	(*PluginInstall)(nil),             // 88: junction.v1.PluginInstall
+	(*InstallPluginResponse)(nil),     // 89: junction.v1.InstallPluginResponse
+	(*UpgradePluginRequest)(nil),      // 90: junction.v1.UpgradePluginRequest
+	(*UpgradePluginResponse)(nil),     // 91: junction.v1.UpgradePluginResponse
+	(*RemovePluginRequest)(nil),       // 92: junction.v1.RemovePluginRequest
+	(*RemovePluginResponse)(nil),      // 93: junction.v1.RemovePluginResponse
+	(*ErrorInfo)(nil),                 // 94: junction.v1.ErrorInfo
+	(*durationpb.Duration)(nil),       // 95: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),     // 96: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 97: google.protobuf.FieldMask
 }
 var file_junction_v1_junction_proto_depIdxs = []int32{
-	74, // 0: junction.v1.Retention.max_age:type_name -> google.protobuf.Duration
-	0,  // 1: junction.v1.Station.storage:type_name -> junction.v1.StorageType
-	5,  // 2: junction.v1.Station.retention:type_name -> junction.v1.Retention
-	1,  // 3: junction.v1.Station.fsync:type_name -> junction.v1.FsyncPolicy
-	74, // 4: junction.v1.Station.dedup_window:type_name -> google.protobuf.Duration
-	75, // 5: junction.v1.Station.created_at:type_name -> google.protobuf.Timestamp
-	8,  // 6: junction.v1.PartitionStats.damaged:type_name -> junction.v1.DamagedRange
-	9,  // 7: junction.v1.PartitionStats.lost:type_name -> junction.v1.LostRange
-	75, // 8: junction.v1.LostRange.at:type_name -> google.protobuf.Timestamp
-	2,  // 9: junction.v1.RepairPartitionRequest.mode:type_name -> junction.v1.RepairMode
-	9,  // 10: junction.v1.RepairPartitionResponse.lost:type_name -> junction.v1.LostRange
-	7,  // 11: junction.v1.StationStats.partitions:type_name -> junction.v1.PartitionStats
-	6,  // 12: junction.v1.CreateStationRequest.station:type_name -> junction.v1.Station
-	6,  // 13: junction.v1.CreateStationResponse.station:type_name -> junction.v1.Station
-	6,  // 14: junction.v1.GetStationResponse.station:type_name -> junction.v1.Station
-	12, // 15: junction.v1.GetStationResponse.stats:type_name -> junction.v1.StationStats
-	6,  // 16: junction.v1.ListStationsResponse.stations:type_name -> junction.v1.Station
-	12, // 17: junction.v1.ListStationsResponse.stats:type_name -> junction.v1.StationStats
-	6,  // 18: junction.v1.UpdateStationRequest.station:type_name -> junction.v1.Station
-	76, // 19: junction.v1.UpdateStationRequest.update_mask:type_name -> google.protobuf.FieldMask
-	6,  // 20: junction.v1.UpdateStationResponse.station:type_name -> junction.v1.Station
-	23, // 21: junction.v1.Message.headers:type_name -> junction.v1.Header
-	24, // 22: junction.v1.ProduceRequest.messages:type_name -> junction.v1.Message
-	25, // 23: junction.v1.ProduceResponse.results:type_name -> junction.v1.ProduceResult
-	24, // 24: junction.v1.ProduceStreamRequest.messages:type_name -> junction.v1.Message
-	25, // 25: junction.v1.ProduceStreamResponse.results:type_name -> junction.v1.ProduceResult
-	73, // 26: junction.v1.ProduceStreamResponse.error_info:type_name -> junction.v1.ErrorInfo
-	75, // 27: junction.v1.StartPosition.time:type_name -> google.protobuf.Timestamp
-	74, // 28: junction.v1.GroupConfig.ack_deadline:type_name -> google.protobuf.Duration
-	75, // 29: junction.v1.Delivery.timestamp:type_name -> google.protobuf.Timestamp
-	23, // 30: junction.v1.Delivery.headers:type_name -> junction.v1.Header
-	74, // 31: junction.v1.PullRequest.max_wait:type_name -> google.protobuf.Duration
-	30, // 32: junction.v1.PullRequest.start:type_name -> junction.v1.StartPosition
-	31, // 33: junction.v1.PullRequest.config:type_name -> junction.v1.GroupConfig
-	32, // 34: junction.v1.PullResponse.messages:type_name -> junction.v1.Delivery
-	30, // 35: junction.v1.ConsumeRequest.start:type_name -> junction.v1.StartPosition
-	31, // 36: junction.v1.ConsumeRequest.config:type_name -> junction.v1.GroupConfig
-	32, // 37: junction.v1.ConsumeResponse.messages:type_name -> junction.v1.Delivery
-	37, // 38: junction.v1.AckRequest.messages:type_name -> junction.v1.MessageRefs
-	37, // 39: junction.v1.NackRequest.messages:type_name -> junction.v1.MessageRefs
-	74, // 40: junction.v1.NackRequest.delay:type_name -> google.protobuf.Duration
-	31, // 41: junction.v1.Group.config:type_name -> junction.v1.GroupConfig
-	42, // 42: junction.v1.Group.partitions:type_name -> junction.v1.PartitionLag
-	75, // 43: junction.v1.Group.created_at:type_name -> google.protobuf.Timestamp
-	30, // 44: junction.v1.CreateGroupRequest.start:type_name -> junction.v1.StartPosition
-	31, // 45: junction.v1.CreateGroupRequest.config:type_name -> junction.v1.GroupConfig
-	43, // 46: junction.v1.CreateGroupResponse.group:type_name -> junction.v1.Group
-	43, // 47: junction.v1.ListGroupsResponse.groups:type_name -> junction.v1.Group
-	43, // 48: junction.v1.DescribeGroupResponse.group:type_name -> junction.v1.Group
-	30, // 49: junction.v1.ResetGroupOffsetRequest.start:type_name -> junction.v1.StartPosition
-	43, // 50: junction.v1.ResetGroupOffsetResponse.group:type_name -> junction.v1.Group
-	3,  // 51: junction.v1.ConnectorStatus.state:type_name -> junction.v1.ConnectorState
-	75, // 52: junction.v1.ConnectorStatus.last_error_at:type_name -> google.protobuf.Timestamp
-	75, // 53: junction.v1.ConnectorStatus.started_at:type_name -> google.protobuf.Timestamp
-	54, // 54: junction.v1.ApplyConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	57, // 55: junction.v1.ValidateConnectorResponse.errors:type_name -> junction.v1.DefinitionError
-	54, // 56: junction.v1.ListConnectorsResponse.connectors:type_name -> junction.v1.ConnectorStatus
-	54, // 57: junction.v1.GetConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	54, // 58: junction.v1.PauseConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	54, // 59: junction.v1.ResumeConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	70, // 60: junction.v1.ListPluginsResponse.plugins:type_name -> junction.v1.Plugin
-	4,  // 61: junction.v1.ErrorInfo.reason:type_name -> junction.v1.ErrorReason
-	57, // 62: junction.v1.ErrorInfo.definition_errors:type_name -> junction.v1.DefinitionError
-	13, // 63: junction.v1.StationService.CreateStation:input_type -> junction.v1.CreateStationRequest
-	15, // 64: junction.v1.StationService.GetStation:input_type -> junction.v1.GetStationRequest
-	17, // 65: junction.v1.StationService.ListStations:input_type -> junction.v1.ListStationsRequest
-	19, // 66: junction.v1.StationService.UpdateStation:input_type -> junction.v1.UpdateStationRequest
-	21, // 67: junction.v1.StationService.DeleteStation:input_type -> junction.v1.DeleteStationRequest
-	10, // 68: junction.v1.StationService.RepairPartition:input_type -> junction.v1.RepairPartitionRequest
-	26, // 69: junction.v1.MessageService.Produce:input_type -> junction.v1.ProduceRequest
-	28, // 70: junction.v1.MessageService.ProduceStream:input_type -> junction.v1.ProduceStreamRequest
-	33, // 71: junction.v1.MessageService.Pull:input_type -> junction.v1.PullRequest
-	35, // 72: junction.v1.MessageService.Consume:input_type -> junction.v1.ConsumeRequest
-	38, // 73: junction.v1.MessageService.Ack:input_type -> junction.v1.AckRequest
-	40, // 74: junction.v1.MessageService.Nack:input_type -> junction.v1.NackRequest
-	44, // 75: junction.v1.GroupService.CreateGroup:input_type -> junction.v1.CreateGroupRequest
-	46, // 76: junction.v1.GroupService.ListGroups:input_type -> junction.v1.ListGroupsRequest
-	48, // 77: junction.v1.GroupService.DescribeGroup:input_type -> junction.v1.DescribeGroupRequest
-	50, // 78: junction.v1.GroupService.DeleteGroup:input_type -> junction.v1.DeleteGroupRequest
-	52, // 79: junction.v1.GroupService.ResetGroupOffset:input_type -> junction.v1.ResetGroupOffsetRequest
-	55, // 80: junction.v1.ConnectorService.ApplyConnector:input_type -> junction.v1.ApplyConnectorRequest
-	58, // 81: junction.v1.ConnectorService.ValidateConnector:input_type -> junction.v1.ValidateConnectorRequest
-	60, // 82: junction.v1.ConnectorService.ListConnectors:input_type -> junction.v1.ListConnectorsRequest
-	62, // 83: junction.v1.ConnectorService.GetConnector:input_type -> junction.v1.GetConnectorRequest
-	64, // 84: junction.v1.ConnectorService.PauseConnector:input_type -> junction.v1.PauseConnectorRequest
-	66, // 85: junction.v1.ConnectorService.ResumeConnector:input_type -> junction.v1.ResumeConnectorRequest
-	68, // 86: junction.v1.ConnectorService.DeleteConnector:input_type -> junction.v1.DeleteConnectorRequest
-	71, // 87: junction.v1.ConnectorService.ListPlugins:input_type -> junction.v1.ListPluginsRequest
-	14, // 88: junction.v1.StationService.CreateStation:output_type -> junction.v1.CreateStationResponse
-	16, // 89: junction.v1.StationService.GetStation:output_type -> junction.v1.GetStationResponse
-	18, // 90: junction.v1.StationService.ListStations:output_type -> junction.v1.ListStationsResponse
-	20, // 91: junction.v1.StationService.UpdateStation:output_type -> junction.v1.UpdateStationResponse
-	22, // 92: junction.v1.StationService.DeleteStation:output_type -> junction.v1.DeleteStationResponse
-	11, // 93: junction.v1.StationService.RepairPartition:output_type -> junction.v1.RepairPartitionResponse
-	27, // 94: junction.v1.MessageService.Produce:output_type -> junction.v1.ProduceResponse
-	29, // 95: junction.v1.MessageService.ProduceStream:output_type -> junction.v1.ProduceStreamResponse
-	34, // 96: junction.v1.MessageService.Pull:output_type -> junction.v1.PullResponse
-	36, // 97: junction.v1.MessageService.Consume:output_type -> junction.v1.ConsumeResponse
-	39, // 98: junction.v1.MessageService.Ack:output_type -> junction.v1.AckResponse
-	41, // 99: junction.v1.MessageService.Nack:output_type -> junction.v1.NackResponse
-	45, // 100: junction.v1.GroupService.CreateGroup:output_type -> junction.v1.CreateGroupResponse
-	47, // 101: junction.v1.GroupService.ListGroups:output_type -> junction.v1.ListGroupsResponse
-	49, // 102: junction.v1.GroupService.DescribeGroup:output_type -> junction.v1.DescribeGroupResponse
-	51, // 103: junction.v1.GroupService.DeleteGroup:output_type -> junction.v1.DeleteGroupResponse
-	53, // 104: junction.v1.GroupService.ResetGroupOffset:output_type -> junction.v1.ResetGroupOffsetResponse
-	56, // 105: junction.v1.ConnectorService.ApplyConnector:output_type -> junction.v1.ApplyConnectorResponse
-	59, // 106: junction.v1.ConnectorService.ValidateConnector:output_type -> junction.v1.ValidateConnectorResponse
-	61, // 107: junction.v1.ConnectorService.ListConnectors:output_type -> junction.v1.ListConnectorsResponse
-	63, // 108: junction.v1.ConnectorService.GetConnector:output_type -> junction.v1.GetConnectorResponse
-	65, // 109: junction.v1.ConnectorService.PauseConnector:output_type -> junction.v1.PauseConnectorResponse
-	67, // 110: junction.v1.ConnectorService.ResumeConnector:output_type -> junction.v1.ResumeConnectorResponse
-	69, // 111: junction.v1.ConnectorService.DeleteConnector:output_type -> junction.v1.DeleteConnectorResponse
-	72, // 112: junction.v1.ConnectorService.ListPlugins:output_type -> junction.v1.ListPluginsResponse
-	88, // [88:113] is the sub-list for method output_type
-	63, // [63:88] is the sub-list for method input_type
-	63, // [63:63] is the sub-list for extension type_name
-	63, // [63:63] is the sub-list for extension extendee
-	0,  // [0:63] is the sub-list for field type_name
+	95,  // 0: junction.v1.Retention.max_age:type_name -> google.protobuf.Duration
+	0,   // 1: junction.v1.Station.storage:type_name -> junction.v1.StorageType
+	5,   // 2: junction.v1.Station.retention:type_name -> junction.v1.Retention
+	1,   // 3: junction.v1.Station.fsync:type_name -> junction.v1.FsyncPolicy
+	95,  // 4: junction.v1.Station.dedup_window:type_name -> google.protobuf.Duration
+	96,  // 5: junction.v1.Station.created_at:type_name -> google.protobuf.Timestamp
+	8,   // 6: junction.v1.PartitionStats.damaged:type_name -> junction.v1.DamagedRange
+	9,   // 7: junction.v1.PartitionStats.lost:type_name -> junction.v1.LostRange
+	96,  // 8: junction.v1.LostRange.at:type_name -> google.protobuf.Timestamp
+	2,   // 9: junction.v1.RepairPartitionRequest.mode:type_name -> junction.v1.RepairMode
+	9,   // 10: junction.v1.RepairPartitionResponse.lost:type_name -> junction.v1.LostRange
+	7,   // 11: junction.v1.StationStats.partitions:type_name -> junction.v1.PartitionStats
+	6,   // 12: junction.v1.CreateStationRequest.station:type_name -> junction.v1.Station
+	6,   // 13: junction.v1.CreateStationResponse.station:type_name -> junction.v1.Station
+	6,   // 14: junction.v1.GetStationResponse.station:type_name -> junction.v1.Station
+	12,  // 15: junction.v1.GetStationResponse.stats:type_name -> junction.v1.StationStats
+	6,   // 16: junction.v1.ListStationsResponse.stations:type_name -> junction.v1.Station
+	12,  // 17: junction.v1.ListStationsResponse.stats:type_name -> junction.v1.StationStats
+	6,   // 18: junction.v1.UpdateStationRequest.station:type_name -> junction.v1.Station
+	97,  // 19: junction.v1.UpdateStationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	6,   // 20: junction.v1.UpdateStationResponse.station:type_name -> junction.v1.Station
+	96,  // 21: junction.v1.RateSample.time:type_name -> google.protobuf.Timestamp
+	24,  // 22: junction.v1.StationRates.current:type_name -> junction.v1.RateSample
+	24,  // 23: junction.v1.StationRates.history:type_name -> junction.v1.RateSample
+	25,  // 24: junction.v1.GetStationRatesResponse.stations:type_name -> junction.v1.StationRates
+	27,  // 25: junction.v1.Message.headers:type_name -> junction.v1.Header
+	28,  // 26: junction.v1.ProduceRequest.messages:type_name -> junction.v1.Message
+	29,  // 27: junction.v1.ProduceResponse.results:type_name -> junction.v1.ProduceResult
+	28,  // 28: junction.v1.ProduceStreamRequest.messages:type_name -> junction.v1.Message
+	29,  // 29: junction.v1.ProduceStreamResponse.results:type_name -> junction.v1.ProduceResult
+	94,  // 30: junction.v1.ProduceStreamResponse.error_info:type_name -> junction.v1.ErrorInfo
+	96,  // 31: junction.v1.StartPosition.time:type_name -> google.protobuf.Timestamp
+	95,  // 32: junction.v1.GroupConfig.ack_deadline:type_name -> google.protobuf.Duration
+	96,  // 33: junction.v1.Delivery.timestamp:type_name -> google.protobuf.Timestamp
+	27,  // 34: junction.v1.Delivery.headers:type_name -> junction.v1.Header
+	95,  // 35: junction.v1.PullRequest.max_wait:type_name -> google.protobuf.Duration
+	34,  // 36: junction.v1.PullRequest.start:type_name -> junction.v1.StartPosition
+	35,  // 37: junction.v1.PullRequest.config:type_name -> junction.v1.GroupConfig
+	36,  // 38: junction.v1.PullResponse.messages:type_name -> junction.v1.Delivery
+	34,  // 39: junction.v1.ConsumeRequest.start:type_name -> junction.v1.StartPosition
+	35,  // 40: junction.v1.ConsumeRequest.config:type_name -> junction.v1.GroupConfig
+	36,  // 41: junction.v1.ConsumeResponse.messages:type_name -> junction.v1.Delivery
+	41,  // 42: junction.v1.AckRequest.messages:type_name -> junction.v1.MessageRefs
+	41,  // 43: junction.v1.NackRequest.messages:type_name -> junction.v1.MessageRefs
+	95,  // 44: junction.v1.NackRequest.delay:type_name -> google.protobuf.Duration
+	96,  // 45: junction.v1.PeekMessagesRequest.time:type_name -> google.protobuf.Timestamp
+	36,  // 46: junction.v1.PeekMessagesResponse.messages:type_name -> junction.v1.Delivery
+	35,  // 47: junction.v1.Group.config:type_name -> junction.v1.GroupConfig
+	48,  // 48: junction.v1.Group.partitions:type_name -> junction.v1.PartitionLag
+	96,  // 49: junction.v1.Group.created_at:type_name -> google.protobuf.Timestamp
+	34,  // 50: junction.v1.CreateGroupRequest.start:type_name -> junction.v1.StartPosition
+	35,  // 51: junction.v1.CreateGroupRequest.config:type_name -> junction.v1.GroupConfig
+	49,  // 52: junction.v1.CreateGroupResponse.group:type_name -> junction.v1.Group
+	49,  // 53: junction.v1.ListGroupsResponse.groups:type_name -> junction.v1.Group
+	49,  // 54: junction.v1.DescribeGroupResponse.group:type_name -> junction.v1.Group
+	34,  // 55: junction.v1.ResetGroupOffsetRequest.start:type_name -> junction.v1.StartPosition
+	49,  // 56: junction.v1.ResetGroupOffsetResponse.group:type_name -> junction.v1.Group
+	3,   // 57: junction.v1.ConnectorStatus.state:type_name -> junction.v1.ConnectorState
+	96,  // 58: junction.v1.ConnectorStatus.last_error_at:type_name -> google.protobuf.Timestamp
+	96,  // 59: junction.v1.ConnectorStatus.started_at:type_name -> google.protobuf.Timestamp
+	60,  // 60: junction.v1.ApplyConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	63,  // 61: junction.v1.ValidateConnectorResponse.errors:type_name -> junction.v1.DefinitionError
+	60,  // 62: junction.v1.ListConnectorsResponse.connectors:type_name -> junction.v1.ConnectorStatus
+	60,  // 63: junction.v1.GetConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	60,  // 64: junction.v1.PauseConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	60,  // 65: junction.v1.ResumeConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	60,  // 66: junction.v1.RestartConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	76,  // 67: junction.v1.ListPluginsResponse.plugins:type_name -> junction.v1.Plugin
+	96,  // 68: junction.v1.HubRelease.released:type_name -> google.protobuf.Timestamp
+	82,  // 69: junction.v1.HubConnector.versions:type_name -> junction.v1.HubRelease
+	83,  // 70: junction.v1.SearchHubResponse.connectors:type_name -> junction.v1.HubConnector
+	83,  // 71: junction.v1.GetHubConnectorResponse.connector:type_name -> junction.v1.HubConnector
+	88,  // 72: junction.v1.InstallPluginResponse.install:type_name -> junction.v1.PluginInstall
+	88,  // 73: junction.v1.UpgradePluginResponse.install:type_name -> junction.v1.PluginInstall
+	4,   // 74: junction.v1.ErrorInfo.reason:type_name -> junction.v1.ErrorReason
+	63,  // 75: junction.v1.ErrorInfo.definition_errors:type_name -> junction.v1.DefinitionError
+	13,  // 76: junction.v1.StationService.CreateStation:input_type -> junction.v1.CreateStationRequest
+	15,  // 77: junction.v1.StationService.GetStation:input_type -> junction.v1.GetStationRequest
+	17,  // 78: junction.v1.StationService.ListStations:input_type -> junction.v1.ListStationsRequest
+	19,  // 79: junction.v1.StationService.UpdateStation:input_type -> junction.v1.UpdateStationRequest
+	21,  // 80: junction.v1.StationService.DeleteStation:input_type -> junction.v1.DeleteStationRequest
+	10,  // 81: junction.v1.StationService.RepairPartition:input_type -> junction.v1.RepairPartitionRequest
+	23,  // 82: junction.v1.StationService.GetStationRates:input_type -> junction.v1.GetStationRatesRequest
+	30,  // 83: junction.v1.MessageService.Produce:input_type -> junction.v1.ProduceRequest
+	32,  // 84: junction.v1.MessageService.ProduceStream:input_type -> junction.v1.ProduceStreamRequest
+	37,  // 85: junction.v1.MessageService.Pull:input_type -> junction.v1.PullRequest
+	39,  // 86: junction.v1.MessageService.Consume:input_type -> junction.v1.ConsumeRequest
+	42,  // 87: junction.v1.MessageService.Ack:input_type -> junction.v1.AckRequest
+	44,  // 88: junction.v1.MessageService.Nack:input_type -> junction.v1.NackRequest
+	46,  // 89: junction.v1.MessageService.PeekMessages:input_type -> junction.v1.PeekMessagesRequest
+	50,  // 90: junction.v1.GroupService.CreateGroup:input_type -> junction.v1.CreateGroupRequest
+	52,  // 91: junction.v1.GroupService.ListGroups:input_type -> junction.v1.ListGroupsRequest
+	54,  // 92: junction.v1.GroupService.DescribeGroup:input_type -> junction.v1.DescribeGroupRequest
+	56,  // 93: junction.v1.GroupService.DeleteGroup:input_type -> junction.v1.DeleteGroupRequest
+	58,  // 94: junction.v1.GroupService.ResetGroupOffset:input_type -> junction.v1.ResetGroupOffsetRequest
+	61,  // 95: junction.v1.ConnectorService.ApplyConnector:input_type -> junction.v1.ApplyConnectorRequest
+	64,  // 96: junction.v1.ConnectorService.ValidateConnector:input_type -> junction.v1.ValidateConnectorRequest
+	66,  // 97: junction.v1.ConnectorService.ListConnectors:input_type -> junction.v1.ListConnectorsRequest
+	68,  // 98: junction.v1.ConnectorService.GetConnector:input_type -> junction.v1.GetConnectorRequest
+	70,  // 99: junction.v1.ConnectorService.PauseConnector:input_type -> junction.v1.PauseConnectorRequest
+	72,  // 100: junction.v1.ConnectorService.ResumeConnector:input_type -> junction.v1.ResumeConnectorRequest
+	74,  // 101: junction.v1.ConnectorService.DeleteConnector:input_type -> junction.v1.DeleteConnectorRequest
+	77,  // 102: junction.v1.ConnectorService.RestartConnector:input_type -> junction.v1.RestartConnectorRequest
+	79,  // 103: junction.v1.ConnectorService.ListPlugins:input_type -> junction.v1.ListPluginsRequest
+	81,  // 104: junction.v1.HubService.SearchHub:input_type -> junction.v1.SearchHubRequest
+	85,  // 105: junction.v1.HubService.GetHubConnector:input_type -> junction.v1.GetHubConnectorRequest
+	87,  // 106: junction.v1.HubService.InstallPlugin:input_type -> junction.v1.InstallPluginRequest
+	90,  // 107: junction.v1.HubService.UpgradePlugin:input_type -> junction.v1.UpgradePluginRequest
+	92,  // 108: junction.v1.HubService.RemovePlugin:input_type -> junction.v1.RemovePluginRequest
+	14,  // 109: junction.v1.StationService.CreateStation:output_type -> junction.v1.CreateStationResponse
+	16,  // 110: junction.v1.StationService.GetStation:output_type -> junction.v1.GetStationResponse
+	18,  // 111: junction.v1.StationService.ListStations:output_type -> junction.v1.ListStationsResponse
+	20,  // 112: junction.v1.StationService.UpdateStation:output_type -> junction.v1.UpdateStationResponse
+	22,  // 113: junction.v1.StationService.DeleteStation:output_type -> junction.v1.DeleteStationResponse
+	11,  // 114: junction.v1.StationService.RepairPartition:output_type -> junction.v1.RepairPartitionResponse
+	26,  // 115: junction.v1.StationService.GetStationRates:output_type -> junction.v1.GetStationRatesResponse
+	31,  // 116: junction.v1.MessageService.Produce:output_type -> junction.v1.ProduceResponse
+	33,  // 117: junction.v1.MessageService.ProduceStream:output_type -> junction.v1.ProduceStreamResponse
+	38,  // 118: junction.v1.MessageService.Pull:output_type -> junction.v1.PullResponse
+	40,  // 119: junction.v1.MessageService.Consume:output_type -> junction.v1.ConsumeResponse
+	43,  // 120: junction.v1.MessageService.Ack:output_type -> junction.v1.AckResponse
+	45,  // 121: junction.v1.MessageService.Nack:output_type -> junction.v1.NackResponse
+	47,  // 122: junction.v1.MessageService.PeekMessages:output_type -> junction.v1.PeekMessagesResponse
+	51,  // 123: junction.v1.GroupService.CreateGroup:output_type -> junction.v1.CreateGroupResponse
+	53,  // 124: junction.v1.GroupService.ListGroups:output_type -> junction.v1.ListGroupsResponse
+	55,  // 125: junction.v1.GroupService.DescribeGroup:output_type -> junction.v1.DescribeGroupResponse
+	57,  // 126: junction.v1.GroupService.DeleteGroup:output_type -> junction.v1.DeleteGroupResponse
+	59,  // 127: junction.v1.GroupService.ResetGroupOffset:output_type -> junction.v1.ResetGroupOffsetResponse
+	62,  // 128: junction.v1.ConnectorService.ApplyConnector:output_type -> junction.v1.ApplyConnectorResponse
+	65,  // 129: junction.v1.ConnectorService.ValidateConnector:output_type -> junction.v1.ValidateConnectorResponse
+	67,  // 130: junction.v1.ConnectorService.ListConnectors:output_type -> junction.v1.ListConnectorsResponse
+	69,  // 131: junction.v1.ConnectorService.GetConnector:output_type -> junction.v1.GetConnectorResponse
+	71,  // 132: junction.v1.ConnectorService.PauseConnector:output_type -> junction.v1.PauseConnectorResponse
+	73,  // 133: junction.v1.ConnectorService.ResumeConnector:output_type -> junction.v1.ResumeConnectorResponse
+	75,  // 134: junction.v1.ConnectorService.DeleteConnector:output_type -> junction.v1.DeleteConnectorResponse
+	78,  // 135: junction.v1.ConnectorService.RestartConnector:output_type -> junction.v1.RestartConnectorResponse
+	80,  // 136: junction.v1.ConnectorService.ListPlugins:output_type -> junction.v1.ListPluginsResponse
+	84,  // 137: junction.v1.HubService.SearchHub:output_type -> junction.v1.SearchHubResponse
+	86,  // 138: junction.v1.HubService.GetHubConnector:output_type -> junction.v1.GetHubConnectorResponse
+	89,  // 139: junction.v1.HubService.InstallPlugin:output_type -> junction.v1.InstallPluginResponse
+	91,  // 140: junction.v1.HubService.UpgradePlugin:output_type -> junction.v1.UpgradePluginResponse
+	93,  // 141: junction.v1.HubService.RemovePlugin:output_type -> junction.v1.RemovePluginResponse
+	109, // [109:142] is the sub-list for method output_type
+	76,  // [76:109] is the sub-list for method input_type
+	76,  // [76:76] is the sub-list for extension type_name
+	76,  // [76:76] is the sub-list for extension extendee
+	0,   // [0:76] is the sub-list for field type_name
 }
 
 func init() { file_junction_v1_junction_proto_init() }
@@ -5090,11 +6528,15 @@ func file_junction_v1_junction_proto_init() {
 	if File_junction_v1_junction_proto != nil {
 		return
 	}
-	file_junction_v1_junction_proto_msgTypes[25].OneofWrappers = []any{
+	file_junction_v1_junction_proto_msgTypes[29].OneofWrappers = []any{
 		(*StartPosition_Earliest)(nil),
 		(*StartPosition_Latest)(nil),
 		(*StartPosition_Offset)(nil),
 		(*StartPosition_Time)(nil),
+	}
+	file_junction_v1_junction_proto_msgTypes[41].OneofWrappers = []any{
+		(*PeekMessagesRequest_Offset)(nil),
+		(*PeekMessagesRequest_Time)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -5102,9 +6544,9 @@ func file_junction_v1_junction_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_junction_v1_junction_proto_rawDesc), len(file_junction_v1_junction_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   69,
+			NumMessages:   90,
 			NumExtensions: 0,
-			NumServices:   4,
+			NumServices:   5,
 		},
 		GoTypes:           file_junction_v1_junction_proto_goTypes,
 		DependencyIndexes: file_junction_v1_junction_proto_depIdxs,
