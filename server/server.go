@@ -69,6 +69,8 @@ type Options struct {
 	// MaxNackDelay is the longest redelivery delay a nack may ask for.
 	// Default 24h.
 	MaxNackDelay time.Duration
+	// DisableDashboard stops serving the web dashboard at "/".
+	DisableDashboard bool
 	// Hub, when set, serves HubService on the first of PluginDirs.
 	Hub HubLoader
 	// RecoverMeta rebuilds a damaged metadata file at start, keeping the
@@ -167,7 +169,7 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
 	s.http = &http.Server{
-		Handler: Handler(b, host, reg, HandlerOptions{MaxMessageBytes: opts.MaxMessageBytes, Mounts: opts.Mounts,
+		Handler: Handler(b, host, reg, HandlerOptions{MaxMessageBytes: opts.MaxMessageBytes, Mounts: dashboardMounts(opts, opts.Mounts),
 			MaxRequestBytes: opts.MaxRequestBytes, MaxInFlightBytes: opts.MaxInFlightBytes, Hub: opts.Hub, PluginDir: firstDir(opts.PluginDirs)}),
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -1,0 +1,366 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	cdpruntime "github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/junctionhq/junction/plugin"
+	"github.com/junctionhq/junction/sdk/client"
+)
+
+// The dashboard's end-to-end tests drive Debian's chromium (headless)
+// against a broker on 127.0.0.1. Without chromium they are skipped, unless
+// JUNCTION_REQUIRE_BROWSER is set (CI sets it and installs chromium).
+
+// browser is one headless chromium tab that records console errors,
+// exceptions and failed requests.
+type browser struct {
+	t    *testing.T
+	ctx  context.Context
+	base string
+
+	mu       sync.Mutex
+	problems []string
+}
+
+func chromiumPath(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("JUNCTION_REQUIRE_BROWSER") != "" {
+		t.Fatal("no chromium on PATH and JUNCTION_REQUIRE_BROWSER is set")
+	}
+	t.Skip("no chromium on PATH: skipping the dashboard's browser tests")
+	return ""
+}
+
+// newBrowser starts chromium at 1280x800. On failure the test saves a
+// screenshot in a temporary directory and logs its path.
+func newBrowser(t *testing.T, base string) *browser {
+	exe := chromiumPath(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Headless,
+		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1280, 800),
+		chromedp.UserDataDir(t.TempDir()))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	b := &browser{t: t, base: base}
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(b.record))
+	b.ctx = ctx
+	if err := chromedp.Do(ctx); err != nil {
+		cancel()
+		cancelAlloc()
+		t.Fatalf("start chromium: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			b.screenshot()
+		}
+		cancel()
+		cancelAlloc()
+	})
+	return b
+}
+
+func (b *browser) record(ev any) {
+	var p string
+	switch e := ev.(type) {
+	case *cdpruntime.EventConsoleAPICalled:
+		if e.Type == cdpruntime.ConsoleAPICalledTypeError || e.Type == cdpruntime.ConsoleAPICalledTypeAssert {
+			var args []string
+			for _, a := range e.Args {
+				args = append(args, string(a.Value)+a.Description)
+			}
+			p = "console error: " + strings.Join(args, " ")
+		}
+	case *cdpruntime.EventExceptionThrown:
+		p = "exception: " + e.ExceptionDetails.Text
+		if e.ExceptionDetails.Exception != nil {
+			p += " " + e.ExceptionDetails.Exception.Description
+		}
+	case *log.EventEntryAdded:
+		if e.Entry.Level == log.EntryLevelError {
+			p = fmt.Sprintf("browser log: %s %s", e.Entry.Text, e.Entry.URL)
+		}
+	case *network.EventLoadingFailed:
+		if !e.Canceled {
+			p = "request failed: " + e.ErrorText
+		}
+	case *network.EventResponseReceived:
+		if e.Response.Status >= 400 {
+			p = fmt.Sprintf("request failed: %d %s", e.Response.Status, e.Response.URL)
+		}
+	}
+	if p != "" {
+		b.mu.Lock()
+		b.problems = append(b.problems, p)
+		b.mu.Unlock()
+	}
+}
+
+// clean fails the test if the page logged an error or a request failed.
+func (b *browser) clean() {
+	b.t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.problems) > 0 {
+		b.t.Errorf("the browser saw %d problems:\n%s", len(b.problems), strings.Join(b.problems, "\n"))
+	}
+}
+
+func (b *browser) screenshot() {
+	dir, err := os.MkdirTemp("", "junction-dashboard-")
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	img, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Logf("screenshot: %v", err)
+		return
+	}
+	path := filepath.Join(dir, strings.NewReplacer("/", "_", " ", "_").Replace(b.t.Name())+".png")
+	if err := os.WriteFile(path, img, 0o644); err == nil {
+		b.t.Logf("screenshot of the failure: %s", path)
+	}
+}
+
+func (b *browser) do(steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		b.t.Fatalf("browser: %v", err)
+	}
+}
+
+func (b *browser) open(hash string) {
+	b.t.Helper()
+	b.do(chromedp.Navigate(b.base + "/#" + hash))
+}
+
+// wait polls a JavaScript condition until it is truthy, for up to 15s.
+func (b *browser) wait(what, expr string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[any](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("main")?.innerText ?? ""`))
+		b.t.Fatalf("waiting for %s: %v\npage text:\n%.2000s", what, err, text)
+	}
+}
+
+func (b *browser) click(sel string) {
+	b.t.Helper()
+	b.do(chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+}
+
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector(%q)?.textContent ?? ""`, sel)))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return s
+}
+
+// countingListener counts the bytes every accepted connection reads, to
+// tell whether anything still talks to the broker.
+type countingListener struct {
+	net.Listener
+	read atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{Conn: c, n: &l.read}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func startDashboardBroker(t *testing.T) (*Server, *countingListener, *client.Client) {
+	t.Helper()
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := &countingListener{Listener: inner}
+	s, err := Start(context.Background(), Options{DataDir: t.TempDir(), PluginDirs: []string{testPlugins}, Logger: slog.New(slog.DiscardHandler),
+		ConnectorRestart: plugin.RestartPolicy{Initial: 20 * time.Millisecond, Max: 50 * time.Millisecond, MaxFailures: 2, Window: time.Minute}}, ln)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	c, err := client.Connect(context.Background(), s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return s, ln, c
+}
+
+// A station made in the UI fills with messages produced by the Go client;
+// the browser shows the counts, the messages and a group's lag falling,
+// and closing the page leaves nothing running.
+func TestDashboardStationsMessagesAndGroups(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test: skipped with -short")
+	}
+	goroutinesBefore := runtime.NumGoroutine()
+	s, ln, c := startDashboardBroker(t)
+	b := newBrowser(t, "http://"+s.Addr())
+	ctx := context.Background()
+
+	b.open("/stations")
+	b.wait("the stations table", `document.querySelector("td.empty") !== null`)
+	b.click("#create-station")
+	b.do(chromedp.SendKeys(chromedp.CSS("#f-name"), "bad name"))
+	b.click(`dialog button[type="submit"]`)
+	b.wait("the name error", `document.querySelector("#e-name").textContent.includes("not a valid name")`)
+	b.do(chromedp.SetValue(chromedp.CSS("#f-name"), "orders"), chromedp.SetValue(chromedp.CSS("#f-retentionAge"), "7d"))
+	b.click(`dialog button[type="submit"]`)
+	b.wait("the new station's row", `document.querySelector('tr[data-station="orders"]') !== null`)
+	st, err := c.Station(ctx, "orders")
+	if err != nil || st.Retention.MaxAge != 7*24*time.Hour {
+		t.Fatalf("station made in the UI: %+v, %v", st, err)
+	}
+
+	var msgs []client.Message
+	for i := range 5 {
+		msgs = append(msgs, client.Message{Key: []byte(fmt.Sprintf("k%d", i)), Value: []byte(fmt.Sprintf(`{"order":%d}`, i)),
+			Headers: []client.Header{{Key: "source", Value: []byte("test")}}})
+	}
+	if _, err := c.Produce(ctx, "orders", msgs...); err != nil {
+		t.Fatal(err)
+	}
+	b.wait("5 messages in the list", `document.querySelector('tr[data-station="orders"] [data-col="messages"]')?.textContent === "5"`)
+
+	if _, err := c.CreateGroup(ctx, "orders", "billing", client.Earliest, client.GroupConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	b.open("/stations/orders")
+	b.wait("the station's message count", `document.querySelector('[data-metric="messages"]')?.textContent === "5"`)
+	b.wait("the first message in the browser", `[...document.querySelectorAll("section[aria-labelledby=msgs-title] pre.kind-json")].some(e => e.textContent.includes('"order": 3'))`)
+	if txt := b.text(`section[aria-labelledby=msgs-title] tbody`); !strings.Contains(txt, "source: test") || !strings.Contains(txt, "k0") {
+		t.Errorf("message browser shows %q; want keys and headers", txt)
+	}
+	b.wait("the group's lag of 5", `document.querySelector('tr[data-group="billing"] [data-col="lag"]')?.textContent === "5"`)
+
+	cons := c.NewConsumer("orders", "billing", client.ConsumerOptions{MaxWait: time.Second})
+	got := 0
+	for got < 5 {
+		ds, err := cons.Pull(ctx, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range ds {
+			d.Ack()
+		}
+		got += len(ds)
+	}
+	if err := cons.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.wait("the group's lag falling to 0", `document.querySelector('tr[data-group="billing"] [data-col="lag"]')?.textContent === "0"`)
+	b.wait("messages out counted", `document.querySelector('[data-metric="out"]')?.textContent !== "0/s"`)
+
+	b.open("/")
+	b.wait("the overview", `document.querySelector('[data-metric="stations"]')?.textContent === "1"`)
+	b.clean()
+
+	// Closing the page stops the polling: nothing reaches the broker over
+	// three poll intervals.
+	b.do(chromedp.Navigate("about:blank"))
+	quiet := ln.read.Load()
+	deadline := time.Now().Add(6 * time.Second)
+	for time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		if n := ln.read.Load(); n != quiet {
+			t.Fatalf("%d bytes reached the broker after the page was closed", n-quiet)
+		}
+	}
+	// And once the browser's connections are gone, no goroutine of the
+	// dashboard is left on the server.
+	chromedp.Cancel(b.ctx)
+	c.Close()
+	s.Close()
+	waitFor(t, func() bool { return runtime.NumGoroutine() <= goroutinesBefore+2 })
+}
+
+// Connectors: pause and resume a file sink, see a failing one's error,
+// and see a bad definition's error at its line.
+func TestDashboardConnectors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test: skipped with -short")
+	}
+	s, _, c := startDashboardBroker(t)
+	b := newBrowser(t, "http://"+s.Addr())
+	ctx := context.Background()
+	if _, err := c.CreateStation(ctx, client.StationConfig{Name: "orders"}); err != nil {
+		t.Fatal(err)
+	}
+	def := fmt.Sprintf("name: files\nconnector: file\nkind: sink\nstation: orders\nconfig:\n  dir: %s\n", t.TempDir())
+	if _, _, _, err := c.ApplyConnector(ctx, "files.yaml", []byte(def)); err != nil {
+		t.Fatal(err)
+	}
+	blocker := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := fmt.Sprintf("name: broken\nconnector: file\nkind: sink\nstation: orders\nconfig:\n  dir: %s\n", filepath.Join(blocker, "sub"))
+	if _, _, _, err := c.ApplyConnector(ctx, "broken.yaml", []byte(bad)); err != nil {
+		t.Fatal(err)
+	}
+
+	b.open("/connectors")
+	state := func(name string) string {
+		return fmt.Sprintf(`document.querySelector('section[data-connector=%q] [data-field="state"]')?.textContent`, name)
+	}
+	b.wait("files running", state("files")+` === "running"`)
+	b.click(`section[data-connector="files"] .actions button:first-child`)
+	b.wait("files paused", state("files")+` === "paused"`)
+	if st, err := c.Connector(ctx, "files"); err != nil || st.State != "paused" {
+		t.Fatalf("after Pause in the UI: %+v, %v", st, err)
+	}
+	b.click(`section[data-connector="files"] .actions button:first-child`)
+	b.wait("files running again", state("files")+` === "running"`)
+	b.wait("broken's error", `document.querySelector('section[data-connector="broken"] [data-field="last-error"]')?.textContent.includes("not a directory")`)
+	b.wait("broken failed", state("broken")+` === "failed"`)
+
+	b.click("#apply-connector")
+	b.do(chromedp.SetValue(chromedp.CSS("#yaml"), "name: x\nconnector: file\nkind: sink\nstation: orders\nconfig:\n  nosuch: 1\n"))
+	b.click("#apply-go")
+	b.wait("the problem at its line", `document.querySelector('#apply-problems li[data-line="6"]') !== null`)
+	b.clean()
+}
