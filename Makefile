@@ -75,6 +75,7 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3s ./broker/seglog/
 	$(GO) test -run '^$$' -bench Sink -benchtime 1000000x ./plugin/
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./connectors/s3/
+	$(GO) test -run '^$$' -bench . -benchtime 5x ./connectors/bigquery/
 	cd bench && $(GO) run -mod=mod ./cmd/junction-bench -junction $(CURDIR)/$(BIN)/junction $(BENCHFLAGS)
 
 ## bench-compare: the same workloads against Junction and embedded NATS JetStream

@@ -61,7 +61,7 @@ type Options struct {
 	MaxRequestBytes  int
 	MaxInFlightBytes int64
 	// IdleTimeout closes keep-alive and HTTP/2 connections idle this long.
-	// Default 2m.
+	// Default 30s.
 	IdleTimeout time.Duration
 	// MaxConcurrentStreams bounds the HTTP/2 streams of one connection.
 	// Default 250.
@@ -102,7 +102,7 @@ func (o Options) withDefaults() Options {
 		o.PluginDirs = plugin.DefaultDirs(o.DataDir)
 	}
 	if o.IdleTimeout <= 0 {
-		o.IdleTimeout = 2 * time.Minute
+		o.IdleTimeout = 30 * time.Second
 	}
 	if o.MaxConcurrentStreams <= 0 {
 		o.MaxConcurrentStreams = 250

@@ -83,7 +83,7 @@ and default settings.`,
 	f.BoolVar(&recoverMeta, "recover-meta", false, "rebuild a damaged metadata file from what can be read of it and the station directories, keeping the bad one aside")
 	f.StringVar(&connectorsDir, "connectors", "", "directory of connector definitions (*.yaml) to apply at start")
 	f.DurationVar(&maxNackDelay, "max-nack-delay", 24*time.Hour, "longest redelivery delay a nack may ask for")
-	f.DurationVar(&idleTimeout, "idle-timeout", 2*time.Minute, "close client connections idle this long")
+	f.DurationVar(&idleTimeout, "idle-timeout", 30*time.Second, "close client connections idle this long")
 	d := plugin.DefaultRestartPolicy
 	f.DurationVar(&restart.Initial, "connector-restart-backoff", d.Initial, "first wait before restarting a failed connector; doubles on each failure")
 	f.DurationVar(&restart.Max, "connector-restart-max-backoff", d.Max, "longest wait between connector restarts")

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/junctionhq/junction/sdk/connector"
 	"github.com/junctionhq/junction/sdk/connector/connectortest"
 )
@@ -32,6 +35,9 @@ func TestErrorsRoundTrip(t *testing.T) {
 		check func(error) bool
 	}{
 		{"fatal", connector.Fatal(base), func(e error) bool { return errors.Is(e, connector.ErrFatal) }},
+		{"fatal wrapping a status", connector.Fatal(fmt.Errorf("open: %w", status.Error(codes.PermissionDenied, "denied"))), func(e error) bool {
+			return errors.Is(e, connector.ErrFatal)
+		}},
 		{"retryable", connector.Retryable(base), func(e error) bool { return errors.Is(e, connector.ErrRetryable) }},
 		{"config", connector.FieldErrors{{Field: "x", Message: "bad"}}, func(e error) bool { return errors.Is(e, connector.ErrConfig) }},
 		{"canceled", fmt.Errorf("write: %w", context.Canceled), func(e error) bool { return errors.Is(e, context.Canceled) }},

@@ -156,7 +156,10 @@ func ToStatus(err error) error {
 	if err == nil {
 		return nil
 	}
-	if _, ok := status.FromError(err); ok {
+	// A status as such passes through; one wrapped inside an error (client
+	// libraries' errors carry their gRPC status) gets the kind of the
+	// wrapping error.
+	if _, ok := err.(interface{ GRPCStatus() *status.Status }); ok {
 		return err
 	}
 	var code codes.Code

@@ -65,6 +65,7 @@ type Option func(*options)
 type options struct {
 	records int
 	timeout time.Duration
+	ignore  []string
 }
 
 // Records sets how many records the round trip writes (default 100).
@@ -72,6 +73,14 @@ func Records(n int) Option { return func(o *options) { o.records = n } }
 
 // Timeout bounds each subtest (default 30s).
 func Timeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// IgnoreGoroutines makes the leak check ignore goroutines running one of
+// these functions anywhere in their stack (package path and name, as
+// goleak prints them), for client libraries that leave a timed goroutine
+// behind by design.
+func IgnoreGoroutines(functions ...string) Option {
+	return func(o *options) { o.ignore = append(o.ignore, functions...) }
+}
 
 func newOptions(opts []Option) options {
 	o := options{records: 100, timeout: 30 * time.Second}
@@ -284,7 +293,10 @@ func sameRecord(a, b connector.Record) bool {
 	return true
 }
 
-func leakCheck(t *testing.T) {
-	opt := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
+func leakCheck(t *testing.T, o options) {
+	opts := []goleak.Option{goleak.IgnoreCurrent()}
+	for _, f := range o.ignore {
+		opts = append(opts, goleak.IgnoreAnyFunction(f))
+	}
+	t.Cleanup(func() { goleak.VerifyNone(t, opts...) })
 }

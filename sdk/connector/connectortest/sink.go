@@ -20,7 +20,7 @@ func RunSink(t *testing.T, def connector.Definition, setup func(t *testing.T) Si
 	}
 	run := func(name string, f func(t *testing.T, ctx context.Context)) {
 		t.Run(name, func(t *testing.T) {
-			leakCheck(t)
+			leakCheck(t, o)
 			ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 			defer cancel()
 			f(t, ctx)
