@@ -9,7 +9,7 @@ PROTOC_GEN_GO_VERSION         := v1.36.10
 PROTOC_GEN_CONNECT_GO_VERSION := v1.19.1
 PROTOC_GEN_GO_GRPC_VERSION    := v1.6.2
 
-.PHONY: all build publish run test test-short bench bench-compare proto fuzz vet fmt clean
+.PHONY: all build publish run test test-short bench bench-compare proto fuzz vet fmt clean screenshots
 
 all: build
 
@@ -77,6 +77,11 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./connectors/s3/
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./connectors/bigquery/
 	cd bench && $(GO) run -mod=mod ./cmd/junction-bench -junction $(CURDIR)/$(BIN)/junction $(BENCHFLAGS)
+
+## screenshots: the dashboard screenshots in docs/ (drives chromium; not part of test)
+screenshots:
+	mkdir -p docs
+	JUNCTION_SCREENSHOTS=$(CURDIR)/docs $(GO) test -count=1 -run '^TestDashboardScreenshots$$' -v ./server/
 
 ## bench-compare: the same workloads against Junction and embedded NATS JetStream
 bench-compare: build

@@ -63,7 +63,7 @@ func newBrowser(t *testing.T, base string) *browser {
 	b := &browser{t: t, base: base}
 	ctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(b.record))
 	b.ctx = ctx
-	if err := chromedp.Do(ctx); err != nil {
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
 		cancel()
 		cancelAlloc()
 		t.Fatalf("start chromium: %v", err)
@@ -271,7 +271,7 @@ func TestDashboardStationsMessagesAndGroups(t *testing.T) {
 	}
 	b.open("/stations/orders")
 	b.wait("the station's message count", `document.querySelector('[data-metric="messages"]')?.textContent === "5"`)
-	b.wait("the first message in the browser", `[...document.querySelectorAll("section[aria-labelledby=msgs-title] pre.kind-json")].some(e => e.textContent.includes('"order": 3'))`)
+	b.wait("the first message in the browser", `[...document.querySelectorAll("section[aria-labelledby=msgs-title] .kind-json")].some(e => e.textContent.includes('{"order":3}'))`)
 	if txt := b.text(`section[aria-labelledby=msgs-title] tbody`); !strings.Contains(txt, "source: test") || !strings.Contains(txt, "k0") {
 		t.Errorf("message browser shows %q; want keys and headers", txt)
 	}
@@ -297,6 +297,20 @@ func TestDashboardStationsMessagesAndGroups(t *testing.T) {
 
 	b.open("/")
 	b.wait("the overview", `document.querySelector('[data-metric="stations"]')?.textContent === "1"`)
+
+	// On a phone the page reflows instead of scrolling sideways (wide
+	// tables scroll inside their own box).
+	b.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	for _, page := range []string{"/", "/stations", "/stations/orders"} {
+		b.open(page)
+		b.wait("the page on a phone", `document.querySelector("main h1") !== null && document.querySelector("main .card, main table") !== null`)
+		b.wait("no sideways scrolling on "+page, `document.documentElement.scrollWidth <= window.innerWidth`)
+	}
+	b.do(chromedp.EmulateViewport(1280, 800))
+	b.open("/")
+	// Keyboard: the skip link comes first, then the navigation.
+	b.do(chromedp.KeyEvent("\t"))
+	b.wait("the skip link focused", `document.activeElement?.classList.contains("skip")`)
 	b.clean()
 
 	// Closing the page stops the polling: nothing reaches the broker over

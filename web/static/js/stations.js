@@ -210,10 +210,15 @@ export function stations() {
   };
 }
 
+// bytesCell shows a key or value on one line, the whole of it (pretty
+// JSON, text or hex) when opened.
 function bytesCell(b64) {
   const r = renderBytes(fromB64(b64));
   if (r.kind === "empty") return h("span", { class: "muted" }, "empty");
-  return h("pre", { class: `msg-value mono kind-${r.kind}`, title: r.kind }, r.text);
+  const line = r.kind === "json" ? JSON.stringify(JSON.parse(r.text)) : r.text.replace(/\s+/g, " ");
+  const short = line.length > 90 ? `${line.slice(0, 90)}…` : line;
+  if (short === r.text) return h("code", { class: `msg-value kind-${r.kind}`, title: r.kind }, r.text);
+  return h("details", { class: `msg-value kind-${r.kind}` }, h("summary", { class: "mono", title: r.kind }, short), h("pre", {}, r.text));
 }
 
 export function stationDetail([name]) {
@@ -263,7 +268,7 @@ export function stationDetail([name]) {
         h("p", { class: "range muted" }),
         h("p", { class: "muted" }, "Peeking reads without a consumer group: nothing is delivered or acknowledged."),
         h("div", { class: "tablewrap" }, h("table", { "aria-label": "Messages" },
-          h("thead", {}, h("tr", {}, ["Offset", "Time", "Key", "Headers", "Value"].map((c) => h("th", { scope: "col" }, c)))), h("tbody"))));
+          h("thead", {}, h("tr", {}, ["Offset", "Time", "Key", "Headers", "Value"].map((c, i) => h("th", { scope: "col", class: i === 0 ? "num" : undefined }, c)))), h("tbody"))));
       main.append(
         h("p", {}, h("a", { href: "#/stations" }, "← Stations")),
         h("h1", {}, `Station ${name}`, h("span", { class: "actions" },
@@ -272,11 +277,11 @@ export function stationDetail([name]) {
         info,
         h("h2", {}, "Partitions"),
         h("div", { class: "tablewrap" }, h("table", { "aria-label": "Partitions" },
-          h("thead", {}, h("tr", {}, ["Partition", "First offset", "Last offset", "Messages", "Bytes", "Segments", "Damaged"].map((c) => h("th", { scope: "col" }, c)))), parts)),
+          h("thead", {}, h("tr", {}, ["Partition", "First offset", "Last offset", "Messages", "Bytes", "Segments", "Damaged"].map((c, i) => h("th", { scope: "col", class: i > 0 && i < 6 ? "num" : undefined }, c)))), parts)),
         msgs,
         h("h2", {}, "Consumer groups"),
         h("div", { class: "tablewrap" }, h("table", { "aria-label": "Consumer groups" },
-          h("thead", {}, h("tr", {}, ["Group", "Lag", "Pending acks", "Dead-lettered", "Per partition (committed / next, lag, pending)", "Ack deadline", "Max deliveries"].map((c) => h("th", { scope: "col" }, c)))), groups)),
+          h("thead", {}, h("tr", {}, ["Group", "Lag", "Pending acks", "Dead-lettered", "Per partition (committed / next, lag, pending)", "Ack deadline", "Max deliveries"].map((c, i) => h("th", { scope: "col", class: i > 0 && i < 4 ? "num" : undefined }, c)))), groups)),
         h("h2", {}, "Schema"), schema);
       this.partSel = partSel;
     },
@@ -307,7 +312,7 @@ export function stationDetail([name]) {
         h("th", { scope: "row" }, g.name), h("td", { class: "num", "data-col": "lag" }, count(g.lag)),
         h("td", { class: "num", "data-col": "pending" }, count(g.pending)), h("td", { class: "num" }, count(g.deadLettered)),
         h("td", { class: "wrap mono" }, (g.partitions || []).map((p) => h("div", {}, `p${p.partition || 0}: ${p.committedOffset || 0} / ${p.nextOffset || 0}, lag ${p.lag || 0}, pending ${p.pending || 0}`))),
-        h("td", {}, duration(g.config?.ackDeadline)), h("td", {}, g.config?.maxDeliveries || "station's")))
+        h("td", {}, duration(g.config?.ackDeadline)), h("td", {}, !g.config?.maxDeliveries ? "station's" : g.config.maxDeliveries >= 4294967295 ? "unlimited" : g.config.maxDeliveries)))
         : h("tr", {}, h("td", { colspan: 7, class: "empty" }, "No consumer groups.")));
       if (station.schema) replace(schema, h("pre", {}, JSON.stringify(station.schema, null, 2)));
     },
