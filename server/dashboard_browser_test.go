@@ -209,15 +209,19 @@ func (c *countingConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func startDashboardBroker(t *testing.T) (*Server, *countingListener, *client.Client) {
+func startDashboardBroker(t *testing.T, edit ...func(*Options)) (*Server, *countingListener, *client.Client) {
 	t.Helper()
 	inner, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ln := &countingListener{Listener: inner}
-	s, err := Start(context.Background(), Options{DataDir: t.TempDir(), PluginDirs: []string{testPlugins}, Logger: slog.New(slog.DiscardHandler),
-		ConnectorRestart: plugin.RestartPolicy{Initial: 20 * time.Millisecond, Max: 50 * time.Millisecond, MaxFailures: 2, Window: time.Minute}}, ln)
+	opts := Options{DataDir: t.TempDir(), PluginDirs: []string{testPlugins}, Logger: slog.New(slog.DiscardHandler),
+		ConnectorRestart: plugin.RestartPolicy{Initial: 20 * time.Millisecond, Max: 50 * time.Millisecond, MaxFailures: 2, Window: time.Minute}}
+	for _, e := range edit {
+		e(&opts)
+	}
+	s, err := Start(context.Background(), opts, ln)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,5 +380,37 @@ func TestDashboardConnectors(t *testing.T) {
 	b.do(chromedp.SetValue(chromedp.CSS("#yaml"), "name: x\nconnector: file\nkind: sink\nstation: orders\nconfig:\n  nosuch: 1\n"))
 	b.click("#apply-go")
 	b.wait("the problem at its line", `document.querySelector('#apply-problems li[data-line="6"]') !== null`)
+	b.clean()
+}
+
+// Hub: search the catalog, install a plugin and upgrade it from the page.
+func TestDashboardHub(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test: skipped with -short")
+	}
+	cat := newHubCatalog(t)
+	cat.publish(t, "test-echo", "1.0.0")
+	plugins := filepath.Join(t.TempDir(), "plugins")
+	s, _, c := startDashboardBroker(t, func(o *Options) { o.PluginDirs, o.Hub = []string{plugins}, cat.loader(t) })
+	b := newBrowser(t, "http://"+s.Addr())
+
+	b.open("/hub")
+	b.wait("the catalog's connector", `document.querySelector('tr[data-plugin="test-echo"]') !== null`)
+	b.click(`tr[data-plugin="test-echo"] .actions button`)
+	b.wait("the install's verification", `[...document.querySelectorAll("#status .toast")].some(e => e.textContent.includes("Installed test-echo@1.0.0") && e.textContent.includes("sha256"))`)
+	b.wait("the installed plugin", `document.querySelector("main").textContent.includes("test-echo@1.0.0 (sink)")`)
+	ps, err := c.Plugins(context.Background())
+	if err != nil || len(ps) != 1 || ps[0].Version != "1.0.0" {
+		t.Fatalf("broker's plugins after installing in the UI: %+v, %v", ps, err)
+	}
+
+	cat.publish(t, "test-echo", "1.1.0")
+	b.open("/")
+	b.open("/hub")
+	b.wait("the upgrade offer", `document.querySelector('tr[data-plugin="test-echo"] .actions button')?.textContent === "Upgrade to 1.1.0"`)
+	b.click(`tr[data-plugin="test-echo"] .actions button`)
+	b.wait("the upgraded plugin", `document.querySelector("main").textContent.includes("test-echo@1.1.0 (sink)")`)
+	b.click(`tr[data-plugin="test-echo"] th button`)
+	b.wait("the versions table", `document.querySelector('table[aria-label="Versions of test-echo"] tbody')?.children.length === 2`)
 	b.clean()
 }

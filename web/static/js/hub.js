@@ -14,7 +14,7 @@ export function hub() {
     replace(detail, h("section", { class: "panel", "aria-labelledby": "hub-detail" },
       h("h2", { id: "hub-detail" }, `${c.name} — ${c.description || ""}`),
       h("p", {}, `Catalog ${c.catalog}; publisher key ${c.publisher} (${c.trust}); license ${c.license || "–"}`,
-        c.homepage ? [" · ", h("a", { href: c.homepage, rel: "noopener noreferrer", target: "_blank" }, "homepage")] : null),
+        /^https?:\/\//.test(c.homepage || "") ? [" · ", h("a", { href: c.homepage, rel: "noopener noreferrer", target: "_blank" }, "homepage")] : null),
       h("div", { class: "tablewrap" }, h("table", { "aria-label": `Versions of ${c.name}` },
         h("thead", {}, h("tr", {}, ["Version", "Released", "Min Junction", "Platforms", "Status", ""].map((x) => h("th", { scope: "col" }, x)))),
         h("tbody", {}, (c.versions || []).map((r) => h("tr", {},
