@@ -73,6 +73,8 @@ vet:
 ##        (BENCHFLAGS passes flags to junction-bench, e.g. BENCHFLAGS='-duration 3s')
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3s ./broker/seglog/
+	$(GO) test -run '^$$' -bench . -benchmem ./broker/schema/
+	$(GO) test -run '^$$' -bench ProduceSchema -benchtime 3000x ./broker/
 	$(GO) test -run '^$$' -bench Sink -benchtime 1000000x ./plugin/
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./connectors/s3/
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./connectors/bigquery/

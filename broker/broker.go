@@ -166,6 +166,8 @@ type Broker struct {
 	connectorsDB meta.ConnectorStore
 	lock         *os.File
 	metrics      *metrics
+	schemas      *registry
+	dlq          dlqLocks
 
 	// pendingEntries counts deliveries awaiting ack in every group.
 	pendingEntries atomic.Int64
@@ -217,6 +219,7 @@ func Open(opts Options) (*Broker, error) {
 		connectorsDB: store,
 		lock:         lock,
 		metrics:      newMetrics(),
+		schemas:      newRegistry(),
 		stations:     make(map[string]*station),
 		stop:         make(chan struct{}),
 	}

@@ -51,6 +51,8 @@ type StationConfig struct {
 	MaxDeliveries     uint32        `json:"max_deliveries"`
 	MaxMessageBytes   uint32        `json:"max_message_bytes"`
 	CreatedAt         time.Time     `json:"created_at"`
+	// Schema, when set, validates every produced message.
+	Schema *StationSchema `json:"schema,omitempty"`
 }
 
 // GroupConfig is a consumer group's settings.

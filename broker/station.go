@@ -44,6 +44,11 @@ type ProduceResult struct {
 	// Duplicate reports that the message id was seen within the dedup
 	// window; Partition and Offset are those of the original.
 	Duplicate bool
+	// Rejected: the message failed the station's schema and was not stored.
+	Rejected bool
+	// DeadLettered: the message failed the station's schema and was stored
+	// on the dead-letter station, at Partition and Offset there.
+	DeadLettered bool
 }
 
 // StationStats describes a station's stored messages.
@@ -210,7 +215,9 @@ func (st *station) stats() StationStats {
 // its fsync policy, with one result per message in order. Messages with a
 // key go to the partition of the key's hash; the others of one call go
 // together to the next partition in round robin. Either every message of a
-// partition is stored or none is.
+// partition is stored or none is, except that on a station with a schema
+// the invalid messages are left out (reported in a *SchemaViolationError,
+// returned with the results) or dead-lettered, per the station.
 func (b *Broker) Produce(ctx context.Context, stationName string, msgs []Message) ([]ProduceResult, error) {
 	p, err := b.ProduceAsync(ctx, stationName, msgs)
 	if err != nil {
@@ -228,6 +235,9 @@ func (b *Broker) ProduceAsync(ctx context.Context, stationName string, msgs []Me
 	if err != nil {
 		return nil, err
 	}
+	if cfg := st.config(); cfg.Schema != nil {
+		return st.produceValidated(ctx, cfg, msgs)
+	}
 	return st.enqueue(ctx, msgs)
 }
 
@@ -241,6 +251,7 @@ type PendingProduce struct {
 	claims  []*dedupEntry
 	dups    []int // per message: notDuplicate, duplicateStored, or the index of the same id earlier in this produce
 	parts   []partPending
+	schema  *schemaOutcome // set for a station with a schema
 }
 
 type partPending struct {
@@ -334,9 +345,14 @@ func (st *station) enqueue(ctx context.Context, msgs []Message) (*PendingProduce
 }
 
 // Wait blocks until every message is durable per the station's fsync
-// policy and returns one result per message, in order.
+// policy and returns one result per message, in order. When the station's
+// schema rejected some messages it returns the results together with a
+// *SchemaViolationError.
 func (pp *PendingProduce) Wait() ([]ProduceResult, error) {
 	st := pp.st
+	if pp.schema != nil {
+		return pp.schema.wait(st)
+	}
 	var errs []error
 	for _, pt := range pp.parts {
 		base, err := pt.p.Wait()

@@ -23,6 +23,9 @@ type Broker interface {
 	// MessageIDs returns the producer message ids starting with prefix that
 	// a station holds from offset from[p] of each partition p on.
 	MessageIDs(ctx context.Context, station string, from []uint64, prefix string) (map[string]bool, error)
+	// StationSchema returns the schema attached to a station and its
+	// version, nil when none; a sink's Open sees it.
+	StationSchema(ctx context.Context, station string) (*broker.StationSchema, *broker.SchemaVersion, error)
 
 	// CreateGroup creates a consumer group; broker.ErrGroupExists if it
 	// exists.

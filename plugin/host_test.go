@@ -38,6 +38,7 @@ func TestMain(m *testing.M) {
 		"exits":    "./testdata/plugins/exits",
 		"oldproto": "./testdata/plugins/oldproto",
 		"discard":  "./testdata/plugins/discard",
+		"sinkinfo": "./testdata/plugins/sinkinfo",
 	} {
 		build := exec.Command("go", "build", "-o", filepath.Join(dir, name), src)
 		build.Stderr = os.Stderr

@@ -32,10 +32,14 @@ func (r *runner) runSink(ctx context.Context, sink connector.Sink) error {
 	if err != nil {
 		return err
 	}
+	schema, schemaKey, err := r.sinkSchema(ctx)
+	if err != nil {
+		return err
+	}
 	var durable map[uint32]uint64
 	err = r.call(ctx, "open", func(ctx context.Context) error {
 		var err error
-		durable, err = sink.Open(ctx, connector.SinkInfo{Connector: r.def.Name, Station: station, Partitions: cfg.Partitions})
+		durable, err = sink.Open(ctx, connector.SinkInfo{Connector: r.def.Name, Station: station, Partitions: cfg.Partitions, Schema: schema})
 		return err
 	})
 	if err != nil {
@@ -116,6 +120,10 @@ func (r *runner) runSink(ctx context.Context, sink connector.Sink) error {
 	for bt := range next {
 		if bt.err != nil || len(bt.ds) == 0 {
 			err = bt.err
+			break
+		}
+		if r.schemaChanged(ctx, schemaKey) {
+			err = errSchemaChanged
 			break
 		}
 		if err = r.writeBatch(ctx, sink, bt.ds, bt.recs, acks); err != nil {
@@ -286,7 +294,9 @@ func (r *runner) runSource(ctx context.Context, src connector.Source) error {
 		}
 		if len(msgs) > 0 {
 			if _, err := b.Produce(ctx, station, msgs); err != nil {
-				return fmt.Errorf("produce to %s: %w", station, err)
+				if err = r.deadLetterInvalid(ctx, msgs, err); err != nil {
+					return fmt.Errorf("produce to %s: %w", station, err)
+				}
 			}
 			r.out.Add(uint64(len(msgs)))
 		}

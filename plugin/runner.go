@@ -141,6 +141,10 @@ func (r *runner) supervise(ctx context.Context) {
 		if err == nil {
 			err = errors.New("connector stopped unexpectedly")
 		}
+		if errors.Is(err, errSchemaChanged) {
+			r.log.Info("station schema changed; restarting the sink")
+			continue
+		}
 		now := time.Now()
 		r.mu.Lock()
 		r.lastErr, r.lastErrAt = err.Error(), now

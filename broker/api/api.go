@@ -59,17 +59,23 @@ type groupService struct{ *api }
 func Handlers(b *broker.Broker, limits Limits, opts ...connect.HandlerOption) (map[string]http.Handler, []string) {
 	a := &api{b: b, limits: limits, rates: newRates(time.Now)}
 	messageOpts := append(slices.Clip(opts), connect.WithCompression("gzip", nil, nil))
-	out := make(map[string]http.Handler, 3)
+	out := make(map[string]http.Handler, 5)
 	path, h := junctionv1connect.NewStationServiceHandler(&stationService{a}, opts...)
 	out[path] = h
 	path, h = junctionv1connect.NewMessageServiceHandler(&messageService{a}, messageOpts...)
 	out[path] = h
 	path, h = junctionv1connect.NewGroupServiceHandler(&groupService{a}, opts...)
 	out[path] = h
+	path, h = junctionv1connect.NewSchemaServiceHandler(&schemaService{a}, opts...)
+	out[path] = h
+	path, h = junctionv1connect.NewDeadLetterServiceHandler(&deadLetterService{a}, opts...)
+	out[path] = h
 	return out, []string{
 		junctionv1connect.StationServiceName,
 		junctionv1connect.MessageServiceName,
 		junctionv1connect.GroupServiceName,
+		junctionv1connect.SchemaServiceName,
+		junctionv1connect.DeadLetterServiceName,
 	}
 }
 
@@ -85,6 +91,7 @@ func Error(err error, station, group string) error {
 	if errors.As(err, &fe) {
 		info.Field = fe.Field
 	}
+	addSchemaDetails(info, err)
 	cerr := connect.NewError(code, err)
 	if d, derr := connect.NewErrorDetail(info); derr == nil {
 		cerr.AddDetail(d)
@@ -102,6 +109,9 @@ func echoName(name string) string {
 }
 
 func classify(err error) (connect.Code, v1.ErrorReason) {
+	if code, reason, ok := classifySchema(err); ok {
+		return code, reason
+	}
 	switch {
 	case errors.Is(err, broker.ErrStationNotFound):
 		return connect.CodeNotFound, v1.ErrorReason_ERROR_REASON_STATION_NOT_FOUND
@@ -260,6 +270,7 @@ func stationToProto(c broker.StationConfig) *v1.Station {
 		MaxDeliveries:     c.MaxDeliveries,
 		MaxMessageBytes:   c.MaxMessageBytes,
 		CreatedAt:         timestamppb.New(c.CreatedAt),
+		Schema:            stationSchemaToProto(c.Schema),
 		Retention: &v1.Retention{
 			MaxBytes:    c.Retention.MaxBytes,
 			MaxMessages: c.Retention.MaxMessages,
@@ -341,6 +352,7 @@ func resultsToProto(results []broker.ProduceResult) []*v1.ProduceResult {
 	backing := make([]v1.ProduceResult, len(results))
 	for i, r := range results {
 		backing[i].Partition, backing[i].Offset, backing[i].Duplicate = r.Partition, r.Offset, r.Duplicate
+		backing[i].Rejected, backing[i].DeadLettered = r.Rejected, r.DeadLettered
 		out[i] = &backing[i]
 	}
 	return out
@@ -387,6 +399,7 @@ func (s *messageService) ProduceStream(ctx context.Context, stream *connect.Bidi
 				if errors.As(err, &fe) {
 					resp.ErrorInfo.Field = fe.Field
 				}
+				addSchemaDetails(resp.ErrorInfo, err)
 			}
 			if failed == nil {
 				if failed = stream.Send(resp); failed != nil {

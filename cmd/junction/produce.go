@@ -127,16 +127,20 @@ func parseHeaders(hs []string) ([]client.Header, error) {
 type produceStats struct {
 	mu       sync.Mutex
 	acked    int64
+	dead     int64 // acked, but moved to the dead-letter station by the station's schema
 	failed   int64
 	firstErr error
 	reasons  map[string]int64
 }
 
-func (s *produceStats) record(_ client.Result, err error) {
+func (s *produceStats) record(r client.Result, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err == nil {
 		s.acked++
+		if r.DeadLettered {
+			s.dead++
+		}
 		return
 	}
 	s.failed++
@@ -190,6 +194,9 @@ func (a *app) produce(ctx context.Context, c *client.Client, station string, nex
 	stats.mu.Lock()
 	defer stats.mu.Unlock()
 	fmt.Fprintf(a.stderr, "%d %s acked\n", stats.acked, plural(stats.acked, "message", "messages"))
+	if stats.dead > 0 {
+		fmt.Fprintf(a.stderr, "  %d of them failed the station's schema and went to its dead-letter station\n", stats.dead)
+	}
 	switch {
 	case stats.failed > 0:
 		if len(stats.reasons) > 1 {

@@ -18,6 +18,7 @@ import (
 func newStationCmd(a *app) *cobra.Command {
 	cmd := groupCmd("station", "Manage stations")
 	cmd.AddCommand(newStationCreateCmd(a), newStationUpdateCmd(a), newStationListCmd(a), newStationDescribeCmd(a), newStationDeleteCmd(a), newStationRepairCmd(a))
+	cmd.AddCommand(newStationAttachSchemaCmd(a), newStationDetachSchemaCmd(a))
 	return cmd
 }
 
@@ -303,6 +304,9 @@ func describeStation(w io.Writer, s *client.Station) error {
 	row("Retention", ret)
 	row("Dedup window", durOrOff(s.DedupWindow))
 	row("Dead-letter station", orNone(s.DeadLetterStation))
+	if s.Schema != nil {
+		row("Schema", stationSchemaText(s.Schema)+" (on invalid: "+string(s.Schema.OnInvalid)+")")
+	}
 	row("Max deliveries", intOrDefault(s.MaxDeliveries))
 	if s.MaxMessageBytes > 0 {
 		row("Max message bytes", units.FormatSize(int64(s.MaxMessageBytes)))
@@ -349,6 +353,7 @@ type stationJSON struct {
 	MaxDeliveries     int             `json:"max_deliveries,omitempty"`
 	MaxMessageBytes   int             `json:"max_message_bytes,omitempty"`
 	CreatedAt         *time.Time      `json:"created_at,omitempty"`
+	Schema            *schemaRef      `json:"schema,omitempty"`
 	Stats             stationStatJSON `json:"stats"`
 }
 
@@ -389,6 +394,7 @@ func toStationJSON(s *client.Station) stationJSON {
 		MaxDeliveries: s.MaxDeliveries, MaxMessageBytes: s.MaxMessageBytes,
 		Stats: stationStatJSON{Messages: s.Stats.Messages, Bytes: s.Stats.Bytes, Groups: s.Stats.Groups, DeadLetterError: s.Stats.DeadLetterError},
 	}
+	j.Schema = s.Schema
 	if !s.CreatedAt.IsZero() {
 		t := s.CreatedAt
 		j.CreatedAt = &t

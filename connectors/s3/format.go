@@ -70,16 +70,7 @@ func rowSize(r connector.Record) int64 {
 // codec named by compression.
 func encodeParquet(rows []parquetRow, compression string) ([]byte, error) {
 	var buf bytes.Buffer
-	var codec parquet.WriterOption
-	switch compression {
-	case "gzip":
-		codec = parquet.Compression(&parquet.Gzip)
-	case "zstd":
-		codec = parquet.Compression(&parquet.Zstd)
-	default:
-		codec = parquet.Compression(&parquet.Uncompressed)
-	}
-	w := parquet.NewGenericWriter[parquetRow](&buf, codec)
+	w := parquet.NewGenericWriter[parquetRow](&buf, parquetCodec(compression))
 	if _, err := w.Write(rows); err != nil {
 		return nil, fmt.Errorf("encode parquet: %w", err)
 	}
@@ -87,6 +78,17 @@ func encodeParquet(rows []parquetRow, compression string) ([]byte, error) {
 		return nil, fmt.Errorf("encode parquet: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// parquetCodec is the column codec option of compression.
+func parquetCodec(compression string) parquet.WriterOption {
+	switch compression {
+	case "gzip":
+		return parquet.Compression(&parquet.Gzip)
+	case "zstd":
+		return parquet.Compression(&parquet.Zstd)
+	}
+	return parquet.Compression(&parquet.Uncompressed)
 }
 
 // compress returns data compressed with compression (none, gzip, zstd).

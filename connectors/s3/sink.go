@@ -22,7 +22,7 @@ import (
 type SinkConfig struct {
 	store
 
-	Format      string `json:"format" default:"jsonl" allowed:"jsonl,lines,parquet" doc:"jsonl: one JSON object per record with station, partition, offset, timestamp, key, headers and value (embedded as JSON when it is JSON, else a string, else base64). lines: each record's value as one line. parquet: columns partition, offset, timestamp, key, value, headers."`
+	Format      string `json:"format" default:"jsonl" allowed:"jsonl,lines,parquet" doc:"jsonl: one JSON object per record with station, partition, offset, timestamp, key, headers and value (embedded as JSON when it is JSON, else a string, else base64). lines: each record's value as one line. parquet: columns partition, offset, timestamp, key, value, headers, and when the station has a JSON Schema, Avro or Protobuf schema a group fields with one typed column per top-level scalar field."`
 	Compression string `json:"compression" default:"none" allowed:"none,gzip,zstd" doc:"Compression of jsonl and lines objects (adds .gz or .zst to the extension); for parquet, the column codec."`
 	KeyTemplate string `json:"key_template" default:"{prefix}{station}/partition={partition}/{yyyy}/{mm}/{dd}/{hh}/{first_offset}-{last_offset}.{ext}" doc:"Object key. Fields: {prefix}, {station}, {partition}, {yyyy} {mm} {dd} {hh} (UTC time of the object's first record), {first_offset} and {last_offset} (20 digits), {ext}. Must contain {partition} and {first_offset}."`
 	Flush       struct {
@@ -91,6 +91,7 @@ type sink struct {
 	station string
 	client  *client
 	up      *manager.Uploader
+	typed   *typedColumns // nil unless parquet with a typed schema
 
 	// mu guards the fields below against the wall-clock flusher.
 	mu    sync.Mutex
@@ -114,6 +115,7 @@ type buffer struct {
 	size        int64
 	data        []byte
 	rows        []parquetRow
+	typed       [][]any // typed fields of rows, with typed columns
 }
 
 func newSink(cfg SinkConfig) (connector.Sink, error) {
@@ -130,6 +132,13 @@ func newSink(cfg SinkConfig) (connector.Sink, error) {
 // them to what the bucket holds.
 func (s *sink) Open(ctx context.Context, info connector.SinkInfo) (map[uint32]uint64, error) {
 	s.station = info.Station
+	if s.cfg.Format == "parquet" {
+		typed, err := newTypedColumns(info.Schema)
+		if err != nil {
+			return nil, connector.Fatal(err)
+		}
+		s.typed = typed
+	}
 	cl, err := newClient(ctx, s.cfg.store)
 	if err != nil {
 		return nil, err
@@ -290,6 +299,9 @@ func (s *sink) add(b *buffer, r connector.Record) (int64, error) {
 	case "parquet":
 		b.rows = append(b.rows, toRow(r))
 		n = rowSize(r)
+		if s.typed != nil {
+			b.typed = append(b.typed, s.typed.decode(r.Value))
+		}
 	case "lines":
 		b.data = append(append(b.data, r.Value...), '\n')
 		n = int64(len(r.Value) + 1)
@@ -364,7 +376,9 @@ func (s *sink) flushByWallClock(log *slog.Logger, stop <-chan struct{}, done cha
 func (s *sink) flush(ctx context.Context, b *buffer) error {
 	var body []byte
 	var err error
-	if s.cfg.Format == "parquet" {
+	if s.typed != nil {
+		body, err = s.typed.encode(b.rows, b.typed, parquetCodec(s.cfg.Compression))
+	} else if s.cfg.Format == "parquet" {
 		body, err = encodeParquet(b.rows, s.cfg.Compression)
 	} else {
 		body, err = compress(b.data, s.cfg.Compression)

@@ -33,6 +33,8 @@ type Client struct {
 	groups   junctionv1connect.GroupServiceClient
 
 	connectors junctionv1connect.ConnectorServiceClient
+	schemas    junctionv1connect.SchemaServiceClient
+	deadLetter junctionv1connect.DeadLetterServiceClient
 }
 
 // Option configures [Connect].
@@ -96,6 +98,8 @@ func Connect(ctx context.Context, addr string, opts ...Option) (*Client, error) 
 	c.messages = junctionv1connect.NewMessageServiceClient(c.httpc, baseURL, copts...)
 	c.groups = junctionv1connect.NewGroupServiceClient(c.httpc, baseURL, copts...)
 	c.connectors = junctionv1connect.NewConnectorServiceClient(c.httpc, baseURL, copts...)
+	c.schemas = junctionv1connect.NewSchemaServiceClient(c.httpc, baseURL, copts...)
+	c.deadLetter = junctionv1connect.NewDeadLetterServiceClient(c.httpc, baseURL, copts...)
 
 	pctx, cancel := c.unaryCtx(ctx, 0)
 	defer cancel()

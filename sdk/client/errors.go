@@ -64,6 +64,17 @@ type Error struct {
 	Message string
 	// Problems lists, for ErrInvalidDefinition, every problem found.
 	Problems []DefinitionError
+	// Schema names the schema (NAME or NAME@VERSION) of a schema error.
+	Schema string
+	// Invalid lists, for ErrSchemaViolation, each message that failed.
+	Invalid []InvalidMessage
+	// Incompatibilities lists, for ErrSchemaIncompatible, every breaking
+	// change.
+	Incompatibilities []CompatibilityChange
+	// Stations lists, for ErrSchemaInUse, the stations using the schema.
+	Stations []string
+
+	results []Result // of a schema violation, one per message
 
 	cause error
 }
@@ -84,6 +95,9 @@ func (e *Error) Unwrap() error { return e.cause }
 
 // Is reports whether e matches one of the package's sentinel errors.
 func (e *Error) Is(target error) bool {
+	if match, known := schemaReasonIs(e.Reason, target); known {
+		return match
+	}
 	switch e.Reason {
 	case "STATION_NOT_FOUND":
 		return target == ErrStationNotFound
@@ -139,6 +153,7 @@ func fromConnect(err error) error {
 			e.Reason = reasonName(info.GetReason())
 			e.Station, e.Group, e.Field = info.GetStation(), info.GetGroup(), info.GetField()
 			e.Problems = definitionErrorsFromProto(info.GetDefinitionErrors())
+			addSchemaInfo(e, info)
 			break
 		}
 	}
@@ -166,6 +181,7 @@ func streamError(station, msg, codeName string, info *junctionv1.ErrorInfo) *Err
 	if info != nil {
 		e.Reason = reasonName(info.GetReason())
 		e.Field = info.GetField()
+		addSchemaInfo(e, info)
 	}
 	if e.Message == "" {
 		e.Message = "produce failed: " + codeName

@@ -46,10 +46,16 @@ type Result struct {
 	// Duplicate reports that the message's ID was seen within the dedup
 	// window; Offset is then the original message's.
 	Duplicate bool
+	// Rejected: the message failed the station's schema and was not
+	// stored; its error says why.
+	Rejected bool
+	// DeadLettered: the message failed the station's schema and went to
+	// the station's dead-letter station, at Partition and Offset there.
+	DeadLettered bool
 }
 
 func resultFromProto(r *junctionv1.ProduceResult) Result {
-	return Result{Partition: int(r.GetPartition()), Offset: r.GetOffset(), Duplicate: r.GetDuplicate()}
+	return Result{Partition: int(r.GetPartition()), Offset: r.GetOffset(), Duplicate: r.GetDuplicate(), Rejected: r.GetRejected(), DeadLettered: r.GetDeadLettered()}
 }
 
 // Produce appends msgs to a station in one request and returns once they
@@ -69,7 +75,12 @@ func (c *Client) Produce(ctx context.Context, station string, msgs ...Message) (
 	defer cancel()
 	resp, err := c.messages.Produce(ctx, connect.NewRequest(req))
 	if err != nil {
-		return nil, fromConnect(err)
+		err = fromConnect(err)
+		// A schema violation stored the valid messages: say where.
+		if rs, _, ok := messageErrors(err, len(msgs)); ok {
+			return rs, err
+		}
+		return nil, err
 	}
 	rs := resp.Msg.GetResults()
 	if len(rs) != len(msgs) {

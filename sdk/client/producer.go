@@ -95,6 +95,7 @@ type batch struct {
 	done    chan struct{}
 	results []*junctionv1.ProduceResult
 	err     error
+	msgErrs []error // per message, for a batch the station's schema partly rejected
 }
 
 type callback struct {
@@ -151,6 +152,9 @@ func (p Pending) Result() (Result, error) {
 	}
 	if p.b.err != nil {
 		return Result{}, p.b.err
+	}
+	if p.b.msgErrs != nil && p.b.msgErrs[p.i] != nil {
+		return resultFromProto(p.b.results[p.i]), p.b.msgErrs[p.i]
 	}
 	return resultFromProto(p.b.results[p.i]), nil
 }
@@ -402,7 +406,11 @@ func (p *Producer) finish(b *batch, results []*junctionv1.ProduceResult, err err
 		if err != nil {
 			cb.fn(Result{}, err)
 		} else {
-			cb.fn(resultFromProto(results[cb.i]), nil)
+			var merr error
+			if b.msgErrs != nil {
+				merr = b.msgErrs[cb.i]
+			}
+			cb.fn(resultFromProto(results[cb.i]), merr)
 		}
 	}
 	b.cbs = nil
@@ -430,7 +438,13 @@ func (p *Producer) finish(b *batch, results []*junctionv1.ProduceResult, err err
 func (p *Producer) complete(b *batch, resp *junctionv1.ProduceStreamResponse) {
 	switch {
 	case resp.GetError() != "" || resp.GetErrorCode() != "":
-		p.finish(b, nil, streamError(p.station, resp.GetError(), resp.GetErrorCode(), resp.GetErrorInfo()))
+		err := streamError(p.station, resp.GetError(), resp.GetErrorCode(), resp.GetErrorInfo())
+		if _, errs, ok := messageErrors(err, len(b.msgs)); ok && len(resp.GetErrorInfo().GetResults()) == len(b.msgs) {
+			b.msgErrs = errs
+			p.finish(b, resp.GetErrorInfo().GetResults(), nil)
+			return
+		}
+		p.finish(b, nil, err)
 	case len(resp.GetResults()) != len(b.msgs):
 		p.finish(b, nil, fmt.Errorf("produce to %q: broker returned %d results for %d messages", p.station, len(resp.GetResults()), len(b.msgs)))
 	default:

@@ -72,6 +72,8 @@ type StationConfig struct {
 // Station is a station's settings and statistics.
 type Station struct {
 	StationConfig
+	// Schema is the schema attached to the station, if any.
+	Schema    *StationSchema
 	CreatedAt time.Time
 	Stats     StationStats
 }
@@ -322,6 +324,7 @@ func stationFromProto(pb *junctionv1.Station, stats *junctionv1.StationStats) St
 		MaxDeliveries:     int(pb.GetMaxDeliveries()),
 		MaxMessageBytes:   int(pb.GetMaxMessageBytes()),
 	}}
+	s.Schema = stationSchemaFromProto(pb.GetSchema())
 	switch pb.GetStorage() {
 	case junctionv1.StorageType_STORAGE_TYPE_DISK:
 		s.Storage = StorageDisk

@@ -136,6 +136,7 @@ func (k sinkServer) Open(ctx context.Context, req *pb.SinkOpenRequest) (*pb.Sink
 		return nil, err
 	}
 	info.Partitions = req.GetPartitions()
+	info.Schema = protocol.SchemaFromPB(req.GetSchema())
 	durable, err := sink.Open(k.s.ctx(ctx), info)
 	if err != nil {
 		return nil, protocol.ToStatus(err)

@@ -75,7 +75,7 @@ func NewSinkClient(cc grpc.ClientConnInterface) *SinkClient {
 // Open sends info.Partitions; the plugin fills Connector and Station from
 // Configure.
 func (k *SinkClient) Open(ctx context.Context, info SinkInfo) (map[uint32]uint64, error) {
-	resp, err := k.c.Open(ctx, &pb.SinkOpenRequest{Partitions: info.Partitions})
+	resp, err := k.c.Open(ctx, &pb.SinkOpenRequest{Partitions: info.Partitions, Schema: SchemaToPB(info.Schema)})
 	if err != nil {
 		return nil, fmt.Errorf("sink open: %w", FromStatus(err))
 	}

@@ -70,4 +70,8 @@ type SinkInfo struct {
 	Station string
 	// Partitions is the station's partition count.
 	Partitions uint32
+	// Schema is the schema attached to the station, nil when none: a sink
+	// with typed columns derives them from it. When the station's schema
+	// changes, the host restarts the sink so that Open sees the new one.
+	Schema *Schema
 }

@@ -1154,8 +1154,10 @@ func (x *PartitionOffset) GetNextOffset() uint64 {
 }
 
 type SinkOpenRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Partitions    uint32                 `protobuf:"varint,1,opt,name=partitions,proto3" json:"partitions,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Partitions uint32                 `protobuf:"varint,1,opt,name=partitions,proto3" json:"partitions,omitempty"`
+	// The schema attached to the station, if any.
+	Schema        *Schema `protobuf:"bytes,2,opt,name=schema,proto3" json:"schema,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1197,6 +1199,147 @@ func (x *SinkOpenRequest) GetPartitions() uint32 {
 	return 0
 }
 
+func (x *SinkOpenRequest) GetSchema() *Schema {
+	if x != nil {
+		return x.Schema
+	}
+	return nil
+}
+
+// Schema is the version of a schema attached to a station, as registered:
+// records on the station carry a junction-schema: NAME@VERSION header.
+type Schema struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Version uint32                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// json, avro, protobuf or graphql.
+	Type string `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
+	// The schema text: one file, or for protobuf the .proto files (named by
+	// import path) or one binary FileDescriptorSet.
+	Files []*SchemaFile `protobuf:"bytes,4,rep,name=files,proto3" json:"files,omitempty"`
+	// Protobuf: the message records encode.
+	Message       string `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Schema) Reset() {
+	*x = Schema{}
+	mi := &file_connector_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Schema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Schema) ProtoMessage() {}
+
+func (x *Schema) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Schema.ProtoReflect.Descriptor instead.
+func (*Schema) Descriptor() ([]byte, []int) {
+	return file_connector_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *Schema) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Schema) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *Schema) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *Schema) GetFiles() []*SchemaFile {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+func (x *Schema) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+type SchemaFile struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Content       []byte                 `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SchemaFile) Reset() {
+	*x = SchemaFile{}
+	mi := &file_connector_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SchemaFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SchemaFile) ProtoMessage() {}
+
+func (x *SchemaFile) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SchemaFile.ProtoReflect.Descriptor instead.
+func (*SchemaFile) Descriptor() ([]byte, []int) {
+	return file_connector_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SchemaFile) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SchemaFile) GetContent() []byte {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
 type SinkOpenResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The next offset the destination already durably holds, per partition;
@@ -1208,7 +1351,7 @@ type SinkOpenResponse struct {
 
 func (x *SinkOpenResponse) Reset() {
 	*x = SinkOpenResponse{}
-	mi := &file_connector_proto_msgTypes[17]
+	mi := &file_connector_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1220,7 +1363,7 @@ func (x *SinkOpenResponse) String() string {
 func (*SinkOpenResponse) ProtoMessage() {}
 
 func (x *SinkOpenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[17]
+	mi := &file_connector_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1233,7 +1376,7 @@ func (x *SinkOpenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SinkOpenResponse.ProtoReflect.Descriptor instead.
 func (*SinkOpenResponse) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{17}
+	return file_connector_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SinkOpenResponse) GetDurable() []*PartitionOffset {
@@ -1259,7 +1402,7 @@ type SinkWriteRequest struct {
 
 func (x *SinkWriteRequest) Reset() {
 	*x = SinkWriteRequest{}
-	mi := &file_connector_proto_msgTypes[18]
+	mi := &file_connector_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1271,7 +1414,7 @@ func (x *SinkWriteRequest) String() string {
 func (*SinkWriteRequest) ProtoMessage() {}
 
 func (x *SinkWriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[18]
+	mi := &file_connector_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1284,7 +1427,7 @@ func (x *SinkWriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SinkWriteRequest.ProtoReflect.Descriptor instead.
 func (*SinkWriteRequest) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{18}
+	return file_connector_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SinkWriteRequest) GetRecords() []*Record {
@@ -1313,7 +1456,7 @@ type RecordError struct {
 
 func (x *RecordError) Reset() {
 	*x = RecordError{}
-	mi := &file_connector_proto_msgTypes[19]
+	mi := &file_connector_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1325,7 +1468,7 @@ func (x *RecordError) String() string {
 func (*RecordError) ProtoMessage() {}
 
 func (x *RecordError) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[19]
+	mi := &file_connector_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1338,7 +1481,7 @@ func (x *RecordError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordError.ProtoReflect.Descriptor instead.
 func (*RecordError) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{19}
+	return file_connector_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RecordError) GetIndex() uint32 {
@@ -1366,7 +1509,7 @@ type SinkWriteResponse struct {
 
 func (x *SinkWriteResponse) Reset() {
 	*x = SinkWriteResponse{}
-	mi := &file_connector_proto_msgTypes[20]
+	mi := &file_connector_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1378,7 +1521,7 @@ func (x *SinkWriteResponse) String() string {
 func (*SinkWriteResponse) ProtoMessage() {}
 
 func (x *SinkWriteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[20]
+	mi := &file_connector_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1391,7 +1534,7 @@ func (x *SinkWriteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SinkWriteResponse.ProtoReflect.Descriptor instead.
 func (*SinkWriteResponse) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{20}
+	return file_connector_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SinkWriteResponse) GetFailed() []*RecordError {
@@ -1409,7 +1552,7 @@ type TeardownRequest struct {
 
 func (x *TeardownRequest) Reset() {
 	*x = TeardownRequest{}
-	mi := &file_connector_proto_msgTypes[21]
+	mi := &file_connector_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1421,7 +1564,7 @@ func (x *TeardownRequest) String() string {
 func (*TeardownRequest) ProtoMessage() {}
 
 func (x *TeardownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[21]
+	mi := &file_connector_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1434,7 +1577,7 @@ func (x *TeardownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TeardownRequest.ProtoReflect.Descriptor instead.
 func (*TeardownRequest) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{21}
+	return file_connector_proto_rawDescGZIP(), []int{23}
 }
 
 type TeardownResponse struct {
@@ -1445,7 +1588,7 @@ type TeardownResponse struct {
 
 func (x *TeardownResponse) Reset() {
 	*x = TeardownResponse{}
-	mi := &file_connector_proto_msgTypes[22]
+	mi := &file_connector_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1457,7 +1600,7 @@ func (x *TeardownResponse) String() string {
 func (*TeardownResponse) ProtoMessage() {}
 
 func (x *TeardownResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[22]
+	mi := &file_connector_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1470,7 +1613,7 @@ func (x *TeardownResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TeardownResponse.ProtoReflect.Descriptor instead.
 func (*TeardownResponse) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{22}
+	return file_connector_proto_rawDescGZIP(), []int{24}
 }
 
 // ErrorDetail is attached to error statuses from a plugin.
@@ -1484,7 +1627,7 @@ type ErrorDetail struct {
 
 func (x *ErrorDetail) Reset() {
 	*x = ErrorDetail{}
-	mi := &file_connector_proto_msgTypes[23]
+	mi := &file_connector_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1496,7 +1639,7 @@ func (x *ErrorDetail) String() string {
 func (*ErrorDetail) ProtoMessage() {}
 
 func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[23]
+	mi := &file_connector_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1509,7 +1652,7 @@ func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
 func (*ErrorDetail) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{23}
+	return file_connector_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ErrorDetail) GetKind() ErrorKind {
@@ -1592,11 +1735,22 @@ const file_connector_proto_rawDesc = "" +
 	"\x0fPartitionOffset\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x1f\n" +
 	"\vnext_offset\x18\x02 \x01(\x04R\n" +
-	"nextOffset\"1\n" +
+	"nextOffset\"h\n" +
 	"\x0fSinkOpenRequest\x12\x1e\n" +
 	"\n" +
 	"partitions\x18\x01 \x01(\rR\n" +
-	"partitions\"T\n" +
+	"partitions\x125\n" +
+	"\x06schema\x18\x02 \x01(\v2\x1d.junction.connector.v1.SchemaR\x06schema\"\x9d\x01\n" +
+	"\x06Schema\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x12\x12\n" +
+	"\x04type\x18\x03 \x01(\tR\x04type\x127\n" +
+	"\x05files\x18\x04 \x03(\v2!.junction.connector.v1.SchemaFileR\x05files\x12\x18\n" +
+	"\amessage\x18\x05 \x01(\tR\amessage\":\n" +
+	"\n" +
+	"SchemaFile\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\acontent\x18\x02 \x01(\fR\acontent\"T\n" +
 	"\x10SinkOpenResponse\x12@\n" +
 	"\adurable\x18\x01 \x03(\v2&.junction.connector.v1.PartitionOffsetR\adurable\"r\n" +
 	"\x10SinkWriteRequest\x127\n" +
@@ -1657,7 +1811,7 @@ func file_connector_proto_rawDescGZIP() []byte {
 }
 
 var file_connector_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_connector_proto_goTypes = []any{
 	(Kind)(0),                  // 0: junction.connector.v1.Kind
 	(FieldType)(0),             // 1: junction.connector.v1.FieldType
@@ -1679,14 +1833,16 @@ var file_connector_proto_goTypes = []any{
 	(*SourceAckResponse)(nil),  // 17: junction.connector.v1.SourceAckResponse
 	(*PartitionOffset)(nil),    // 18: junction.connector.v1.PartitionOffset
 	(*SinkOpenRequest)(nil),    // 19: junction.connector.v1.SinkOpenRequest
-	(*SinkOpenResponse)(nil),   // 20: junction.connector.v1.SinkOpenResponse
-	(*SinkWriteRequest)(nil),   // 21: junction.connector.v1.SinkWriteRequest
-	(*RecordError)(nil),        // 22: junction.connector.v1.RecordError
-	(*SinkWriteResponse)(nil),  // 23: junction.connector.v1.SinkWriteResponse
-	(*TeardownRequest)(nil),    // 24: junction.connector.v1.TeardownRequest
-	(*TeardownResponse)(nil),   // 25: junction.connector.v1.TeardownResponse
-	(*ErrorDetail)(nil),        // 26: junction.connector.v1.ErrorDetail
-	(*structpb.Struct)(nil),    // 27: google.protobuf.Struct
+	(*Schema)(nil),             // 20: junction.connector.v1.Schema
+	(*SchemaFile)(nil),         // 21: junction.connector.v1.SchemaFile
+	(*SinkOpenResponse)(nil),   // 22: junction.connector.v1.SinkOpenResponse
+	(*SinkWriteRequest)(nil),   // 23: junction.connector.v1.SinkWriteRequest
+	(*RecordError)(nil),        // 24: junction.connector.v1.RecordError
+	(*SinkWriteResponse)(nil),  // 25: junction.connector.v1.SinkWriteResponse
+	(*TeardownRequest)(nil),    // 26: junction.connector.v1.TeardownRequest
+	(*TeardownResponse)(nil),   // 27: junction.connector.v1.TeardownResponse
+	(*ErrorDetail)(nil),        // 28: junction.connector.v1.ErrorDetail
+	(*structpb.Struct)(nil),    // 29: google.protobuf.Struct
 }
 var file_connector_proto_depIdxs = []int32{
 	1,  // 0: junction.connector.v1.Field.type:type_name -> junction.connector.v1.FieldType
@@ -1695,39 +1851,41 @@ var file_connector_proto_depIdxs = []int32{
 	3,  // 3: junction.connector.v1.Spec.fields:type_name -> junction.connector.v1.Field
 	4,  // 4: junction.connector.v1.SpecResponse.spec:type_name -> junction.connector.v1.Spec
 	0,  // 5: junction.connector.v1.ConfigureRequest.kind:type_name -> junction.connector.v1.Kind
-	27, // 6: junction.connector.v1.ConfigureRequest.config:type_name -> google.protobuf.Struct
+	29, // 6: junction.connector.v1.ConfigureRequest.config:type_name -> google.protobuf.Struct
 	8,  // 7: junction.connector.v1.ConfigureResponse.errors:type_name -> junction.connector.v1.FieldError
 	10, // 8: junction.connector.v1.Record.headers:type_name -> junction.connector.v1.Header
 	11, // 9: junction.connector.v1.SourceBatch.records:type_name -> junction.connector.v1.Record
-	22, // 10: junction.connector.v1.SourceBatch.rejected:type_name -> junction.connector.v1.RecordError
+	24, // 10: junction.connector.v1.SourceBatch.rejected:type_name -> junction.connector.v1.RecordError
 	11, // 11: junction.connector.v1.SourceBatch.rejected_records:type_name -> junction.connector.v1.Record
-	18, // 12: junction.connector.v1.SinkOpenResponse.durable:type_name -> junction.connector.v1.PartitionOffset
-	11, // 13: junction.connector.v1.SinkWriteRequest.records:type_name -> junction.connector.v1.Record
-	22, // 14: junction.connector.v1.SinkWriteResponse.failed:type_name -> junction.connector.v1.RecordError
-	2,  // 15: junction.connector.v1.ErrorDetail.kind:type_name -> junction.connector.v1.ErrorKind
-	5,  // 16: junction.connector.v1.Connector.Spec:input_type -> junction.connector.v1.SpecRequest
-	7,  // 17: junction.connector.v1.Connector.Configure:input_type -> junction.connector.v1.ConfigureRequest
-	12, // 18: junction.connector.v1.Source.Open:input_type -> junction.connector.v1.SourceOpenRequest
-	14, // 19: junction.connector.v1.Source.Read:input_type -> junction.connector.v1.SourceReadRequest
-	16, // 20: junction.connector.v1.Source.Ack:input_type -> junction.connector.v1.SourceAckRequest
-	24, // 21: junction.connector.v1.Source.Teardown:input_type -> junction.connector.v1.TeardownRequest
-	19, // 22: junction.connector.v1.Sink.Open:input_type -> junction.connector.v1.SinkOpenRequest
-	21, // 23: junction.connector.v1.Sink.Write:input_type -> junction.connector.v1.SinkWriteRequest
-	24, // 24: junction.connector.v1.Sink.Teardown:input_type -> junction.connector.v1.TeardownRequest
-	6,  // 25: junction.connector.v1.Connector.Spec:output_type -> junction.connector.v1.SpecResponse
-	9,  // 26: junction.connector.v1.Connector.Configure:output_type -> junction.connector.v1.ConfigureResponse
-	13, // 27: junction.connector.v1.Source.Open:output_type -> junction.connector.v1.SourceOpenResponse
-	15, // 28: junction.connector.v1.Source.Read:output_type -> junction.connector.v1.SourceBatch
-	17, // 29: junction.connector.v1.Source.Ack:output_type -> junction.connector.v1.SourceAckResponse
-	25, // 30: junction.connector.v1.Source.Teardown:output_type -> junction.connector.v1.TeardownResponse
-	20, // 31: junction.connector.v1.Sink.Open:output_type -> junction.connector.v1.SinkOpenResponse
-	23, // 32: junction.connector.v1.Sink.Write:output_type -> junction.connector.v1.SinkWriteResponse
-	25, // 33: junction.connector.v1.Sink.Teardown:output_type -> junction.connector.v1.TeardownResponse
-	25, // [25:34] is the sub-list for method output_type
-	16, // [16:25] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	20, // 12: junction.connector.v1.SinkOpenRequest.schema:type_name -> junction.connector.v1.Schema
+	21, // 13: junction.connector.v1.Schema.files:type_name -> junction.connector.v1.SchemaFile
+	18, // 14: junction.connector.v1.SinkOpenResponse.durable:type_name -> junction.connector.v1.PartitionOffset
+	11, // 15: junction.connector.v1.SinkWriteRequest.records:type_name -> junction.connector.v1.Record
+	24, // 16: junction.connector.v1.SinkWriteResponse.failed:type_name -> junction.connector.v1.RecordError
+	2,  // 17: junction.connector.v1.ErrorDetail.kind:type_name -> junction.connector.v1.ErrorKind
+	5,  // 18: junction.connector.v1.Connector.Spec:input_type -> junction.connector.v1.SpecRequest
+	7,  // 19: junction.connector.v1.Connector.Configure:input_type -> junction.connector.v1.ConfigureRequest
+	12, // 20: junction.connector.v1.Source.Open:input_type -> junction.connector.v1.SourceOpenRequest
+	14, // 21: junction.connector.v1.Source.Read:input_type -> junction.connector.v1.SourceReadRequest
+	16, // 22: junction.connector.v1.Source.Ack:input_type -> junction.connector.v1.SourceAckRequest
+	26, // 23: junction.connector.v1.Source.Teardown:input_type -> junction.connector.v1.TeardownRequest
+	19, // 24: junction.connector.v1.Sink.Open:input_type -> junction.connector.v1.SinkOpenRequest
+	23, // 25: junction.connector.v1.Sink.Write:input_type -> junction.connector.v1.SinkWriteRequest
+	26, // 26: junction.connector.v1.Sink.Teardown:input_type -> junction.connector.v1.TeardownRequest
+	6,  // 27: junction.connector.v1.Connector.Spec:output_type -> junction.connector.v1.SpecResponse
+	9,  // 28: junction.connector.v1.Connector.Configure:output_type -> junction.connector.v1.ConfigureResponse
+	13, // 29: junction.connector.v1.Source.Open:output_type -> junction.connector.v1.SourceOpenResponse
+	15, // 30: junction.connector.v1.Source.Read:output_type -> junction.connector.v1.SourceBatch
+	17, // 31: junction.connector.v1.Source.Ack:output_type -> junction.connector.v1.SourceAckResponse
+	27, // 32: junction.connector.v1.Source.Teardown:output_type -> junction.connector.v1.TeardownResponse
+	22, // 33: junction.connector.v1.Sink.Open:output_type -> junction.connector.v1.SinkOpenResponse
+	25, // 34: junction.connector.v1.Sink.Write:output_type -> junction.connector.v1.SinkWriteResponse
+	27, // 35: junction.connector.v1.Sink.Teardown:output_type -> junction.connector.v1.TeardownResponse
+	27, // [27:36] is the sub-list for method output_type
+	18, // [18:27] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_connector_proto_init() }
@@ -1741,7 +1899,7 @@ func file_connector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_connector_proto_rawDesc), len(file_connector_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   24,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -282,9 +282,20 @@ const (
 	// every problem.
 	ErrorReason_ERROR_REASON_INVALID_DEFINITION ErrorReason = 11
 	ErrorReason_ERROR_REASON_PLUGIN_NOT_FOUND   ErrorReason = 12
+	ErrorReason_ERROR_REASON_SCHEMA_NOT_FOUND   ErrorReason = 13
+	ErrorReason_ERROR_REASON_SCHEMA_EXISTS      ErrorReason = 14
+	// The schema is attached to stations (ErrorInfo.stations) and cannot be
+	// deleted.
+	ErrorReason_ERROR_REASON_SCHEMA_IN_USE ErrorReason = 15
+	// A new schema version breaks compatibility; ErrorInfo.incompatibilities
+	// lists every breaking change.
+	ErrorReason_ERROR_REASON_SCHEMA_INCOMPATIBLE ErrorReason = 16
+	// Messages failed their station's schema; ErrorInfo.invalid_messages
+	// says which and why, ErrorInfo.results where the others were stored.
+	ErrorReason_ERROR_REASON_SCHEMA_VIOLATION ErrorReason = 17
 	// The station is another station's dead-letter station; the message
 	// names them.
-	ErrorReason_ERROR_REASON_STATION_IN_USE ErrorReason = 13
+	ErrorReason_ERROR_REASON_STATION_IN_USE ErrorReason = 18
 )
 
 // Enum value maps for ErrorReason.
@@ -303,7 +314,12 @@ var (
 		10: "ERROR_REASON_CONNECTOR_NOT_FOUND",
 		11: "ERROR_REASON_INVALID_DEFINITION",
 		12: "ERROR_REASON_PLUGIN_NOT_FOUND",
-		13: "ERROR_REASON_STATION_IN_USE",
+		13: "ERROR_REASON_SCHEMA_NOT_FOUND",
+		14: "ERROR_REASON_SCHEMA_EXISTS",
+		15: "ERROR_REASON_SCHEMA_IN_USE",
+		16: "ERROR_REASON_SCHEMA_INCOMPATIBLE",
+		17: "ERROR_REASON_SCHEMA_VIOLATION",
+		18: "ERROR_REASON_STATION_IN_USE",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":         0,
@@ -319,7 +335,12 @@ var (
 		"ERROR_REASON_CONNECTOR_NOT_FOUND": 10,
 		"ERROR_REASON_INVALID_DEFINITION":  11,
 		"ERROR_REASON_PLUGIN_NOT_FOUND":    12,
-		"ERROR_REASON_STATION_IN_USE":      13,
+		"ERROR_REASON_SCHEMA_NOT_FOUND":    13,
+		"ERROR_REASON_SCHEMA_EXISTS":       14,
+		"ERROR_REASON_SCHEMA_IN_USE":       15,
+		"ERROR_REASON_SCHEMA_INCOMPATIBLE": 16,
+		"ERROR_REASON_SCHEMA_VIOLATION":    17,
+		"ERROR_REASON_STATION_IN_USE":      18,
 	}
 )
 
@@ -348,6 +369,188 @@ func (x ErrorReason) Number() protoreflect.EnumNumber {
 // Deprecated: Use ErrorReason.Descriptor instead.
 func (ErrorReason) EnumDescriptor() ([]byte, []int) {
 	return file_junction_v1_junction_proto_rawDescGZIP(), []int{4}
+}
+
+// SchemaType is a schema language.
+type SchemaType int32
+
+const (
+	SchemaType_SCHEMA_TYPE_UNSPECIFIED SchemaType = 0
+	// JSON Schema (draft 2020-12 by default); payloads are JSON documents.
+	SchemaType_SCHEMA_TYPE_JSON SchemaType = 1
+	// Avro; payloads are the bare binary encoding of one datum.
+	SchemaType_SCHEMA_TYPE_AVRO SchemaType = 2
+	// Protobuf; payloads are the bare binary encoding of SchemaDefinition.message.
+	SchemaType_SCHEMA_TYPE_PROTOBUF SchemaType = 3
+	// GraphQL; payloads are GraphQL operation documents.
+	SchemaType_SCHEMA_TYPE_GRAPHQL SchemaType = 4
+)
+
+// Enum value maps for SchemaType.
+var (
+	SchemaType_name = map[int32]string{
+		0: "SCHEMA_TYPE_UNSPECIFIED",
+		1: "SCHEMA_TYPE_JSON",
+		2: "SCHEMA_TYPE_AVRO",
+		3: "SCHEMA_TYPE_PROTOBUF",
+		4: "SCHEMA_TYPE_GRAPHQL",
+	}
+	SchemaType_value = map[string]int32{
+		"SCHEMA_TYPE_UNSPECIFIED": 0,
+		"SCHEMA_TYPE_JSON":        1,
+		"SCHEMA_TYPE_AVRO":        2,
+		"SCHEMA_TYPE_PROTOBUF":    3,
+		"SCHEMA_TYPE_GRAPHQL":     4,
+	}
+)
+
+func (x SchemaType) Enum() *SchemaType {
+	p := new(SchemaType)
+	*p = x
+	return p
+}
+
+func (x SchemaType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SchemaType) Descriptor() protoreflect.EnumDescriptor {
+	return file_junction_v1_junction_proto_enumTypes[5].Descriptor()
+}
+
+func (SchemaType) Type() protoreflect.EnumType {
+	return &file_junction_v1_junction_proto_enumTypes[5]
+}
+
+func (x SchemaType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SchemaType.Descriptor instead.
+func (SchemaType) EnumDescriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{5}
+}
+
+// Compatibility is which earlier versions a new schema version must stay
+// compatible with, as in the Confluent Schema Registry.
+type Compatibility int32
+
+const (
+	// The broker default: backward (none for GraphQL).
+	Compatibility_COMPATIBILITY_UNSPECIFIED         Compatibility = 0
+	Compatibility_COMPATIBILITY_NONE                Compatibility = 1
+	Compatibility_COMPATIBILITY_BACKWARD            Compatibility = 2
+	Compatibility_COMPATIBILITY_BACKWARD_TRANSITIVE Compatibility = 3
+	Compatibility_COMPATIBILITY_FORWARD             Compatibility = 4
+	Compatibility_COMPATIBILITY_FORWARD_TRANSITIVE  Compatibility = 5
+	Compatibility_COMPATIBILITY_FULL                Compatibility = 6
+	Compatibility_COMPATIBILITY_FULL_TRANSITIVE     Compatibility = 7
+)
+
+// Enum value maps for Compatibility.
+var (
+	Compatibility_name = map[int32]string{
+		0: "COMPATIBILITY_UNSPECIFIED",
+		1: "COMPATIBILITY_NONE",
+		2: "COMPATIBILITY_BACKWARD",
+		3: "COMPATIBILITY_BACKWARD_TRANSITIVE",
+		4: "COMPATIBILITY_FORWARD",
+		5: "COMPATIBILITY_FORWARD_TRANSITIVE",
+		6: "COMPATIBILITY_FULL",
+		7: "COMPATIBILITY_FULL_TRANSITIVE",
+	}
+	Compatibility_value = map[string]int32{
+		"COMPATIBILITY_UNSPECIFIED":         0,
+		"COMPATIBILITY_NONE":                1,
+		"COMPATIBILITY_BACKWARD":            2,
+		"COMPATIBILITY_BACKWARD_TRANSITIVE": 3,
+		"COMPATIBILITY_FORWARD":             4,
+		"COMPATIBILITY_FORWARD_TRANSITIVE":  5,
+		"COMPATIBILITY_FULL":                6,
+		"COMPATIBILITY_FULL_TRANSITIVE":     7,
+	}
+)
+
+func (x Compatibility) Enum() *Compatibility {
+	p := new(Compatibility)
+	*p = x
+	return p
+}
+
+func (x Compatibility) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Compatibility) Descriptor() protoreflect.EnumDescriptor {
+	return file_junction_v1_junction_proto_enumTypes[6].Descriptor()
+}
+
+func (Compatibility) Type() protoreflect.EnumType {
+	return &file_junction_v1_junction_proto_enumTypes[6]
+}
+
+func (x Compatibility) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Compatibility.Descriptor instead.
+func (Compatibility) EnumDescriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{6}
+}
+
+// OnInvalid is what a station does with a message that fails its schema.
+type OnInvalid int32
+
+const (
+	// The default: reject.
+	OnInvalid_ON_INVALID_UNSPECIFIED OnInvalid = 0
+	// The producer gets an error naming the message, path and rule; nothing
+	// of that message is stored.
+	OnInvalid_ON_INVALID_REJECT OnInvalid = 1
+	// The message goes to the station's dead-letter station with the
+	// validation error in its headers.
+	OnInvalid_ON_INVALID_DEAD_LETTER OnInvalid = 2
+)
+
+// Enum value maps for OnInvalid.
+var (
+	OnInvalid_name = map[int32]string{
+		0: "ON_INVALID_UNSPECIFIED",
+		1: "ON_INVALID_REJECT",
+		2: "ON_INVALID_DEAD_LETTER",
+	}
+	OnInvalid_value = map[string]int32{
+		"ON_INVALID_UNSPECIFIED": 0,
+		"ON_INVALID_REJECT":      1,
+		"ON_INVALID_DEAD_LETTER": 2,
+	}
+)
+
+func (x OnInvalid) Enum() *OnInvalid {
+	p := new(OnInvalid)
+	*p = x
+	return p
+}
+
+func (x OnInvalid) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (OnInvalid) Descriptor() protoreflect.EnumDescriptor {
+	return file_junction_v1_junction_proto_enumTypes[7].Descriptor()
+}
+
+func (OnInvalid) Type() protoreflect.EnumType {
+	return &file_junction_v1_junction_proto_enumTypes[7]
+}
+
+func (x OnInvalid) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use OnInvalid.Descriptor instead.
+func (OnInvalid) EnumDescriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{7}
 }
 
 // Retention says when a station's old messages are deleted. Deletion is by
@@ -442,8 +645,11 @@ type Station struct {
 	// the broker default.
 	MaxMessageBytes uint32                 `protobuf:"varint,9,opt,name=max_message_bytes,json=maxMessageBytes,proto3" json:"max_message_bytes,omitempty"`
 	CreatedAt       *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The schema every produced message is validated against, if any; set
+	// with SchemaService.AttachSchema.
+	Schema        *StationSchema `protobuf:"bytes,11,opt,name=schema,proto3" json:"schema,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Station) Reset() {
@@ -542,6 +748,13 @@ func (x *Station) GetMaxMessageBytes() uint32 {
 func (x *Station) GetCreatedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Station) GetSchema() *StationSchema {
+	if x != nil {
+		return x.Schema
 	}
 	return nil
 }
@@ -1834,7 +2047,14 @@ type ProduceResult struct {
 	Partition uint32                 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
 	Offset    uint64                 `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
 	// The message id was seen within the dedup window; offset is the original.
-	Duplicate     bool `protobuf:"varint,3,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	Duplicate bool `protobuf:"varint,3,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	// The message failed the station's schema and was not stored (on-invalid
+	// reject); ErrorInfo.invalid_messages says why.
+	Rejected bool `protobuf:"varint,4,opt,name=rejected,proto3" json:"rejected,omitempty"`
+	// The message failed the station's schema and went to the station's
+	// dead-letter station (on-invalid dead-letter); partition and offset are
+	// there.
+	DeadLettered  bool `protobuf:"varint,5,opt,name=dead_lettered,json=deadLettered,proto3" json:"dead_lettered,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1886,6 +2106,20 @@ func (x *ProduceResult) GetOffset() uint64 {
 func (x *ProduceResult) GetDuplicate() bool {
 	if x != nil {
 		return x.Duplicate
+	}
+	return false
+}
+
+func (x *ProduceResult) GetRejected() bool {
+	if x != nil {
+		return x.Rejected
+	}
+	return false
+}
+
+func (x *ProduceResult) GetDeadLettered() bool {
+	if x != nil {
+		return x.DeadLettered
 	}
 	return false
 }
@@ -5714,8 +5948,19 @@ type ErrorInfo struct {
 	// For ERROR_REASON_INVALID_DEFINITION: every problem found.
 	DefinitionErrors []*DefinitionError `protobuf:"bytes,5,rep,name=definition_errors,json=definitionErrors,proto3" json:"definition_errors,omitempty"`
 	Connector        string             `protobuf:"bytes,6,opt,name=connector,proto3" json:"connector,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The schema the error is about, as NAME or NAME@VERSION.
+	Schema string `protobuf:"bytes,7,opt,name=schema,proto3" json:"schema,omitempty"`
+	// For ERROR_REASON_SCHEMA_VIOLATION: each message that failed.
+	InvalidMessages []*InvalidMessage `protobuf:"bytes,8,rep,name=invalid_messages,json=invalidMessages,proto3" json:"invalid_messages,omitempty"`
+	// For ERROR_REASON_SCHEMA_VIOLATION: one result per message of the
+	// request; the valid messages were stored, the others are rejected.
+	Results []*ProduceResult `protobuf:"bytes,9,rep,name=results,proto3" json:"results,omitempty"`
+	// For ERROR_REASON_SCHEMA_INCOMPATIBLE: every breaking change.
+	Incompatibilities []*CompatibilityChange `protobuf:"bytes,10,rep,name=incompatibilities,proto3" json:"incompatibilities,omitempty"`
+	// For ERROR_REASON_SCHEMA_IN_USE: the stations the schema is attached to.
+	Stations      []string `protobuf:"bytes,11,rep,name=stations,proto3" json:"stations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ErrorInfo) Reset() {
@@ -5790,6 +6035,1817 @@ func (x *ErrorInfo) GetConnector() string {
 	return ""
 }
 
+func (x *ErrorInfo) GetSchema() string {
+	if x != nil {
+		return x.Schema
+	}
+	return ""
+}
+
+func (x *ErrorInfo) GetInvalidMessages() []*InvalidMessage {
+	if x != nil {
+		return x.InvalidMessages
+	}
+	return nil
+}
+
+func (x *ErrorInfo) GetResults() []*ProduceResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *ErrorInfo) GetIncompatibilities() []*CompatibilityChange {
+	if x != nil {
+		return x.Incompatibilities
+	}
+	return nil
+}
+
+func (x *ErrorInfo) GetStations() []string {
+	if x != nil {
+		return x.Stations
+	}
+	return nil
+}
+
+// StationSchema is the schema attached to a station.
+type StationSchema struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Zero follows the latest version.
+	Version       uint32    `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	OnInvalid     OnInvalid `protobuf:"varint,3,opt,name=on_invalid,json=onInvalid,proto3,enum=junction.v1.OnInvalid" json:"on_invalid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StationSchema) Reset() {
+	*x = StationSchema{}
+	mi := &file_junction_v1_junction_proto_msgTypes[90]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StationSchema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StationSchema) ProtoMessage() {}
+
+func (x *StationSchema) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[90]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StationSchema.ProtoReflect.Descriptor instead.
+func (*StationSchema) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{90}
+}
+
+func (x *StationSchema) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *StationSchema) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *StationSchema) GetOnInvalid() OnInvalid {
+	if x != nil {
+		return x.OnInvalid
+	}
+	return OnInvalid_ON_INVALID_UNSPECIFIED
+}
+
+// SchemaFile is one file of a schema definition: for Protobuf a .proto
+// file (name is its import path) or one binary FileDescriptorSet (any
+// other name); for the other types the schema text.
+type SchemaFile struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Content       []byte                 `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SchemaFile) Reset() {
+	*x = SchemaFile{}
+	mi := &file_junction_v1_junction_proto_msgTypes[91]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SchemaFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SchemaFile) ProtoMessage() {}
+
+func (x *SchemaFile) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[91]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SchemaFile.ProtoReflect.Descriptor instead.
+func (*SchemaFile) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{91}
+}
+
+func (x *SchemaFile) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SchemaFile) GetContent() []byte {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
+// SchemaDefinition is one version of a schema.
+type SchemaDefinition struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Type  SchemaType             `protobuf:"varint,1,opt,name=type,proto3,enum=junction.v1.SchemaType" json:"type,omitempty"`
+	Files []*SchemaFile          `protobuf:"bytes,2,rep,name=files,proto3" json:"files,omitempty"`
+	// Protobuf: the fully qualified message payloads encode, such as
+	// shop.v1.Order.
+	Message       string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SchemaDefinition) Reset() {
+	*x = SchemaDefinition{}
+	mi := &file_junction_v1_junction_proto_msgTypes[92]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SchemaDefinition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SchemaDefinition) ProtoMessage() {}
+
+func (x *SchemaDefinition) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[92]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SchemaDefinition.ProtoReflect.Descriptor instead.
+func (*SchemaDefinition) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{92}
+}
+
+func (x *SchemaDefinition) GetType() SchemaType {
+	if x != nil {
+		return x.Type
+	}
+	return SchemaType_SCHEMA_TYPE_UNSPECIFIED
+}
+
+func (x *SchemaDefinition) GetFiles() []*SchemaFile {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+func (x *SchemaDefinition) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+// SchemaVersion is a stored version of a schema.
+type SchemaVersion struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Version       uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	Definition    *SchemaDefinition      `protobuf:"bytes,2,opt,name=definition,proto3" json:"definition,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SchemaVersion) Reset() {
+	*x = SchemaVersion{}
+	mi := &file_junction_v1_junction_proto_msgTypes[93]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SchemaVersion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SchemaVersion) ProtoMessage() {}
+
+func (x *SchemaVersion) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[93]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SchemaVersion.ProtoReflect.Descriptor instead.
+func (*SchemaVersion) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{93}
+}
+
+func (x *SchemaVersion) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *SchemaVersion) GetDefinition() *SchemaDefinition {
+	if x != nil {
+		return x.Definition
+	}
+	return nil
+}
+
+func (x *SchemaVersion) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+// Schema describes a registered schema.
+type Schema struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Type          SchemaType             `protobuf:"varint,2,opt,name=type,proto3,enum=junction.v1.SchemaType" json:"type,omitempty"`
+	Compatibility Compatibility          `protobuf:"varint,3,opt,name=compatibility,proto3,enum=junction.v1.Compatibility" json:"compatibility,omitempty"`
+	LatestVersion uint32                 `protobuf:"varint,4,opt,name=latest_version,json=latestVersion,proto3" json:"latest_version,omitempty"`
+	Versions      []uint32               `protobuf:"varint,5,rep,packed,name=versions,proto3" json:"versions,omitempty"`
+	// Stations the schema is attached to.
+	Stations      []string               `protobuf:"bytes,6,rep,name=stations,proto3" json:"stations,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Schema) Reset() {
+	*x = Schema{}
+	mi := &file_junction_v1_junction_proto_msgTypes[94]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Schema) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Schema) ProtoMessage() {}
+
+func (x *Schema) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[94]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Schema.ProtoReflect.Descriptor instead.
+func (*Schema) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{94}
+}
+
+func (x *Schema) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Schema) GetType() SchemaType {
+	if x != nil {
+		return x.Type
+	}
+	return SchemaType_SCHEMA_TYPE_UNSPECIFIED
+}
+
+func (x *Schema) GetCompatibility() Compatibility {
+	if x != nil {
+		return x.Compatibility
+	}
+	return Compatibility_COMPATIBILITY_UNSPECIFIED
+}
+
+func (x *Schema) GetLatestVersion() uint32 {
+	if x != nil {
+		return x.LatestVersion
+	}
+	return 0
+}
+
+func (x *Schema) GetVersions() []uint32 {
+	if x != nil {
+		return x.Versions
+	}
+	return nil
+}
+
+func (x *Schema) GetStations() []string {
+	if x != nil {
+		return x.Stations
+	}
+	return nil
+}
+
+func (x *Schema) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+// CompatibilityChange is one breaking change of a new schema version.
+type CompatibilityChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The earlier version it breaks with.
+	Version uint32 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	// "backward" or "forward".
+	Direction string `protobuf:"bytes,2,opt,name=direction,proto3" json:"direction,omitempty"`
+	// Where in the schema, such as /items/*/qty.
+	Path          string `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompatibilityChange) Reset() {
+	*x = CompatibilityChange{}
+	mi := &file_junction_v1_junction_proto_msgTypes[95]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompatibilityChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompatibilityChange) ProtoMessage() {}
+
+func (x *CompatibilityChange) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[95]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompatibilityChange.ProtoReflect.Descriptor instead.
+func (*CompatibilityChange) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{95}
+}
+
+func (x *CompatibilityChange) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *CompatibilityChange) GetDirection() string {
+	if x != nil {
+		return x.Direction
+	}
+	return ""
+}
+
+func (x *CompatibilityChange) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *CompatibilityChange) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// InvalidMessage is a produced message that failed its station's schema.
+type InvalidMessage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The message's index in its request.
+	Index uint32 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// Where in the message, as a JSON pointer (GraphQL: line:column).
+	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// The schema rule that failed, such as "minimum" or "required".
+	Rule          string `protobuf:"bytes,3,opt,name=rule,proto3" json:"rule,omitempty"`
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InvalidMessage) Reset() {
+	*x = InvalidMessage{}
+	mi := &file_junction_v1_junction_proto_msgTypes[96]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InvalidMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InvalidMessage) ProtoMessage() {}
+
+func (x *InvalidMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[96]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InvalidMessage.ProtoReflect.Descriptor instead.
+func (*InvalidMessage) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{96}
+}
+
+func (x *InvalidMessage) GetIndex() uint32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *InvalidMessage) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *InvalidMessage) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *InvalidMessage) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type CreateSchemaRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// [a-zA-Z0-9._-]{1,128}
+	Name          string            `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Definition    *SchemaDefinition `protobuf:"bytes,2,opt,name=definition,proto3" json:"definition,omitempty"`
+	Compatibility Compatibility     `protobuf:"varint,3,opt,name=compatibility,proto3,enum=junction.v1.Compatibility" json:"compatibility,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateSchemaRequest) Reset() {
+	*x = CreateSchemaRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[97]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateSchemaRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateSchemaRequest) ProtoMessage() {}
+
+func (x *CreateSchemaRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[97]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateSchemaRequest.ProtoReflect.Descriptor instead.
+func (*CreateSchemaRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{97}
+}
+
+func (x *CreateSchemaRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateSchemaRequest) GetDefinition() *SchemaDefinition {
+	if x != nil {
+		return x.Definition
+	}
+	return nil
+}
+
+func (x *CreateSchemaRequest) GetCompatibility() Compatibility {
+	if x != nil {
+		return x.Compatibility
+	}
+	return Compatibility_COMPATIBILITY_UNSPECIFIED
+}
+
+type CreateSchemaResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Schema        *Schema                `protobuf:"bytes,1,opt,name=schema,proto3" json:"schema,omitempty"`
+	Version       *SchemaVersion         `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateSchemaResponse) Reset() {
+	*x = CreateSchemaResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[98]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateSchemaResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateSchemaResponse) ProtoMessage() {}
+
+func (x *CreateSchemaResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[98]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateSchemaResponse.ProtoReflect.Descriptor instead.
+func (*CreateSchemaResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{98}
+}
+
+func (x *CreateSchemaResponse) GetSchema() *Schema {
+	if x != nil {
+		return x.Schema
+	}
+	return nil
+}
+
+func (x *CreateSchemaResponse) GetVersion() *SchemaVersion {
+	if x != nil {
+		return x.Version
+	}
+	return nil
+}
+
+type UpdateSchemaRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Name       string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Definition *SchemaDefinition      `protobuf:"bytes,2,opt,name=definition,proto3" json:"definition,omitempty"`
+	// When set, the schema's mode changes to this first, and the new
+	// version is checked under it.
+	Compatibility Compatibility `protobuf:"varint,3,opt,name=compatibility,proto3,enum=junction.v1.Compatibility" json:"compatibility,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateSchemaRequest) Reset() {
+	*x = UpdateSchemaRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[99]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateSchemaRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateSchemaRequest) ProtoMessage() {}
+
+func (x *UpdateSchemaRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[99]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateSchemaRequest.ProtoReflect.Descriptor instead.
+func (*UpdateSchemaRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{99}
+}
+
+func (x *UpdateSchemaRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *UpdateSchemaRequest) GetDefinition() *SchemaDefinition {
+	if x != nil {
+		return x.Definition
+	}
+	return nil
+}
+
+func (x *UpdateSchemaRequest) GetCompatibility() Compatibility {
+	if x != nil {
+		return x.Compatibility
+	}
+	return Compatibility_COMPATIBILITY_UNSPECIFIED
+}
+
+type UpdateSchemaResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Schema        *Schema                `protobuf:"bytes,1,opt,name=schema,proto3" json:"schema,omitempty"`
+	Version       *SchemaVersion         `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateSchemaResponse) Reset() {
+	*x = UpdateSchemaResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[100]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateSchemaResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateSchemaResponse) ProtoMessage() {}
+
+func (x *UpdateSchemaResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[100]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateSchemaResponse.ProtoReflect.Descriptor instead.
+func (*UpdateSchemaResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{100}
+}
+
+func (x *UpdateSchemaResponse) GetSchema() *Schema {
+	if x != nil {
+		return x.Schema
+	}
+	return nil
+}
+
+func (x *UpdateSchemaResponse) GetVersion() *SchemaVersion {
+	if x != nil {
+		return x.Version
+	}
+	return nil
+}
+
+type GetSchemaRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Zero means the latest version.
+	Version       uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSchemaRequest) Reset() {
+	*x = GetSchemaRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[101]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSchemaRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSchemaRequest) ProtoMessage() {}
+
+func (x *GetSchemaRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[101]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSchemaRequest.ProtoReflect.Descriptor instead.
+func (*GetSchemaRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{101}
+}
+
+func (x *GetSchemaRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GetSchemaRequest) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type GetSchemaResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Schema        *Schema                `protobuf:"bytes,1,opt,name=schema,proto3" json:"schema,omitempty"`
+	Version       *SchemaVersion         `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSchemaResponse) Reset() {
+	*x = GetSchemaResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[102]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSchemaResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSchemaResponse) ProtoMessage() {}
+
+func (x *GetSchemaResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[102]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSchemaResponse.ProtoReflect.Descriptor instead.
+func (*GetSchemaResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{102}
+}
+
+func (x *GetSchemaResponse) GetSchema() *Schema {
+	if x != nil {
+		return x.Schema
+	}
+	return nil
+}
+
+func (x *GetSchemaResponse) GetVersion() *SchemaVersion {
+	if x != nil {
+		return x.Version
+	}
+	return nil
+}
+
+type ListSchemasRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSchemasRequest) Reset() {
+	*x = ListSchemasRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[103]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSchemasRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSchemasRequest) ProtoMessage() {}
+
+func (x *ListSchemasRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[103]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSchemasRequest.ProtoReflect.Descriptor instead.
+func (*ListSchemasRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{103}
+}
+
+type ListSchemasResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Schemas       []*Schema              `protobuf:"bytes,1,rep,name=schemas,proto3" json:"schemas,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSchemasResponse) Reset() {
+	*x = ListSchemasResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[104]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSchemasResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSchemasResponse) ProtoMessage() {}
+
+func (x *ListSchemasResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[104]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSchemasResponse.ProtoReflect.Descriptor instead.
+func (*ListSchemasResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{104}
+}
+
+func (x *ListSchemasResponse) GetSchemas() []*Schema {
+	if x != nil {
+		return x.Schemas
+	}
+	return nil
+}
+
+type DeleteSchemaRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteSchemaRequest) Reset() {
+	*x = DeleteSchemaRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[105]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteSchemaRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteSchemaRequest) ProtoMessage() {}
+
+func (x *DeleteSchemaRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[105]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteSchemaRequest.ProtoReflect.Descriptor instead.
+func (*DeleteSchemaRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{105}
+}
+
+func (x *DeleteSchemaRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type DeleteSchemaResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteSchemaResponse) Reset() {
+	*x = DeleteSchemaResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[106]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteSchemaResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteSchemaResponse) ProtoMessage() {}
+
+func (x *DeleteSchemaResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[106]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteSchemaResponse.ProtoReflect.Descriptor instead.
+func (*DeleteSchemaResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{106}
+}
+
+type AttachSchemaRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Station string                 `protobuf:"bytes,1,opt,name=station,proto3" json:"station,omitempty"`
+	Schema  string                 `protobuf:"bytes,2,opt,name=schema,proto3" json:"schema,omitempty"`
+	// Zero follows the latest version.
+	Version       uint32    `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
+	OnInvalid     OnInvalid `protobuf:"varint,4,opt,name=on_invalid,json=onInvalid,proto3,enum=junction.v1.OnInvalid" json:"on_invalid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttachSchemaRequest) Reset() {
+	*x = AttachSchemaRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[107]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttachSchemaRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttachSchemaRequest) ProtoMessage() {}
+
+func (x *AttachSchemaRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[107]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttachSchemaRequest.ProtoReflect.Descriptor instead.
+func (*AttachSchemaRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{107}
+}
+
+func (x *AttachSchemaRequest) GetStation() string {
+	if x != nil {
+		return x.Station
+	}
+	return ""
+}
+
+func (x *AttachSchemaRequest) GetSchema() string {
+	if x != nil {
+		return x.Schema
+	}
+	return ""
+}
+
+func (x *AttachSchemaRequest) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *AttachSchemaRequest) GetOnInvalid() OnInvalid {
+	if x != nil {
+		return x.OnInvalid
+	}
+	return OnInvalid_ON_INVALID_UNSPECIFIED
+}
+
+type AttachSchemaResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Station       *Station               `protobuf:"bytes,1,opt,name=station,proto3" json:"station,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttachSchemaResponse) Reset() {
+	*x = AttachSchemaResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[108]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttachSchemaResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttachSchemaResponse) ProtoMessage() {}
+
+func (x *AttachSchemaResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[108]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttachSchemaResponse.ProtoReflect.Descriptor instead.
+func (*AttachSchemaResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{108}
+}
+
+func (x *AttachSchemaResponse) GetStation() *Station {
+	if x != nil {
+		return x.Station
+	}
+	return nil
+}
+
+type DetachSchemaRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Station       string                 `protobuf:"bytes,1,opt,name=station,proto3" json:"station,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DetachSchemaRequest) Reset() {
+	*x = DetachSchemaRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[109]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DetachSchemaRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DetachSchemaRequest) ProtoMessage() {}
+
+func (x *DetachSchemaRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[109]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DetachSchemaRequest.ProtoReflect.Descriptor instead.
+func (*DetachSchemaRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{109}
+}
+
+func (x *DetachSchemaRequest) GetStation() string {
+	if x != nil {
+		return x.Station
+	}
+	return ""
+}
+
+type DetachSchemaResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Station       *Station               `protobuf:"bytes,1,opt,name=station,proto3" json:"station,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DetachSchemaResponse) Reset() {
+	*x = DetachSchemaResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[110]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DetachSchemaResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DetachSchemaResponse) ProtoMessage() {}
+
+func (x *DetachSchemaResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[110]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DetachSchemaResponse.ProtoReflect.Descriptor instead.
+func (*DetachSchemaResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{110}
+}
+
+func (x *DetachSchemaResponse) GetStation() *Station {
+	if x != nil {
+		return x.Station
+	}
+	return nil
+}
+
+// DeadLetter is a message of a dead-letter station.
+type DeadLetter struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Partition uint32                 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	Offset    uint64                 `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	Timestamp *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
+	// Why it was dead-lettered: "max_deliveries" or "schema".
+	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The station it came from, and where it was stored there; a message
+	// that failed its schema at produce time was never stored
+	// (has_origin_offset false).
+	OriginStation   string `protobuf:"bytes,5,opt,name=origin_station,json=originStation,proto3" json:"origin_station,omitempty"`
+	HasOriginOffset bool   `protobuf:"varint,6,opt,name=has_origin_offset,json=hasOriginOffset,proto3" json:"has_origin_offset,omitempty"`
+	OriginPartition uint32 `protobuf:"varint,7,opt,name=origin_partition,json=originPartition,proto3" json:"origin_partition,omitempty"`
+	OriginOffset    uint64 `protobuf:"varint,8,opt,name=origin_offset,json=originOffset,proto3" json:"origin_offset,omitempty"`
+	// Deliveries to a consumer group before it was dead-lettered.
+	Deliveries uint32 `protobuf:"varint,9,opt,name=deliveries,proto3" json:"deliveries,omitempty"`
+	Group      string `protobuf:"bytes,10,opt,name=group,proto3" json:"group,omitempty"`
+	// The validation error, for reason "schema".
+	Error string `protobuf:"bytes,11,opt,name=error,proto3" json:"error,omitempty"`
+	// The schema it failed, as NAME@VERSION.
+	Schema  string    `protobuf:"bytes,12,opt,name=schema,proto3" json:"schema,omitempty"`
+	Key     []byte    `protobuf:"bytes,13,opt,name=key,proto3" json:"key,omitempty"`
+	Value   []byte    `protobuf:"bytes,14,opt,name=value,proto3" json:"value,omitempty"`
+	Headers []*Header `protobuf:"bytes,15,rep,name=headers,proto3" json:"headers,omitempty"`
+	// Already replayed.
+	Replayed      bool `protobuf:"varint,16,opt,name=replayed,proto3" json:"replayed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeadLetter) Reset() {
+	*x = DeadLetter{}
+	mi := &file_junction_v1_junction_proto_msgTypes[111]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeadLetter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeadLetter) ProtoMessage() {}
+
+func (x *DeadLetter) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[111]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeadLetter.ProtoReflect.Descriptor instead.
+func (*DeadLetter) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{111}
+}
+
+func (x *DeadLetter) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *DeadLetter) GetOffset() uint64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *DeadLetter) GetTimestamp() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Timestamp
+	}
+	return nil
+}
+
+func (x *DeadLetter) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *DeadLetter) GetOriginStation() string {
+	if x != nil {
+		return x.OriginStation
+	}
+	return ""
+}
+
+func (x *DeadLetter) GetHasOriginOffset() bool {
+	if x != nil {
+		return x.HasOriginOffset
+	}
+	return false
+}
+
+func (x *DeadLetter) GetOriginPartition() uint32 {
+	if x != nil {
+		return x.OriginPartition
+	}
+	return 0
+}
+
+func (x *DeadLetter) GetOriginOffset() uint64 {
+	if x != nil {
+		return x.OriginOffset
+	}
+	return 0
+}
+
+func (x *DeadLetter) GetDeliveries() uint32 {
+	if x != nil {
+		return x.Deliveries
+	}
+	return 0
+}
+
+func (x *DeadLetter) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
+func (x *DeadLetter) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *DeadLetter) GetSchema() string {
+	if x != nil {
+		return x.Schema
+	}
+	return ""
+}
+
+func (x *DeadLetter) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *DeadLetter) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *DeadLetter) GetHeaders() []*Header {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
+func (x *DeadLetter) GetReplayed() bool {
+	if x != nil {
+		return x.Replayed
+	}
+	return false
+}
+
+type ListDeadLettersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The dead-letter station.
+	Station string `protobuf:"bytes,1,opt,name=station,proto3" json:"station,omitempty"`
+	// List from this offset of each partition on (default: the oldest).
+	FromOffset uint64 `protobuf:"varint,2,opt,name=from_offset,json=fromOffset,proto3" json:"from_offset,omitempty"`
+	// At most this many messages (default 100, at most 10000).
+	Limit         uint32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeadLettersRequest) Reset() {
+	*x = ListDeadLettersRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[112]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeadLettersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeadLettersRequest) ProtoMessage() {}
+
+func (x *ListDeadLettersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[112]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeadLettersRequest.ProtoReflect.Descriptor instead.
+func (*ListDeadLettersRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{112}
+}
+
+func (x *ListDeadLettersRequest) GetStation() string {
+	if x != nil {
+		return x.Station
+	}
+	return ""
+}
+
+func (x *ListDeadLettersRequest) GetFromOffset() uint64 {
+	if x != nil {
+		return x.FromOffset
+	}
+	return 0
+}
+
+func (x *ListDeadLettersRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type ListDeadLettersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Messages      []*DeadLetter          `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeadLettersResponse) Reset() {
+	*x = ListDeadLettersResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[113]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeadLettersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeadLettersResponse) ProtoMessage() {}
+
+func (x *ListDeadLettersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[113]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeadLettersResponse.ProtoReflect.Descriptor instead.
+func (*ListDeadLettersResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{113}
+}
+
+func (x *ListDeadLettersResponse) GetMessages() []*DeadLetter {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+type ReplayDeadLettersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The dead-letter station.
+	Station string `protobuf:"bytes,1,opt,name=station,proto3" json:"station,omitempty"`
+	// Types that are valid to be assigned to Selection:
+	//
+	//	*ReplayDeadLettersRequest_Offset
+	//	*ReplayDeadLettersRequest_All
+	Selection isReplayDeadLettersRequest_Selection `protobuf_oneof:"selection"`
+	Partition uint32                               `protobuf:"varint,4,opt,name=partition,proto3" json:"partition,omitempty"`
+	// Produce to this station instead of each message's origin.
+	To            string `protobuf:"bytes,5,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplayDeadLettersRequest) Reset() {
+	*x = ReplayDeadLettersRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[114]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplayDeadLettersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplayDeadLettersRequest) ProtoMessage() {}
+
+func (x *ReplayDeadLettersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[114]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplayDeadLettersRequest.ProtoReflect.Descriptor instead.
+func (*ReplayDeadLettersRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{114}
+}
+
+func (x *ReplayDeadLettersRequest) GetStation() string {
+	if x != nil {
+		return x.Station
+	}
+	return ""
+}
+
+func (x *ReplayDeadLettersRequest) GetSelection() isReplayDeadLettersRequest_Selection {
+	if x != nil {
+		return x.Selection
+	}
+	return nil
+}
+
+func (x *ReplayDeadLettersRequest) GetOffset() uint64 {
+	if x != nil {
+		if x, ok := x.Selection.(*ReplayDeadLettersRequest_Offset); ok {
+			return x.Offset
+		}
+	}
+	return 0
+}
+
+func (x *ReplayDeadLettersRequest) GetAll() bool {
+	if x != nil {
+		if x, ok := x.Selection.(*ReplayDeadLettersRequest_All); ok {
+			return x.All
+		}
+	}
+	return false
+}
+
+func (x *ReplayDeadLettersRequest) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *ReplayDeadLettersRequest) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+type isReplayDeadLettersRequest_Selection interface {
+	isReplayDeadLettersRequest_Selection()
+}
+
+type ReplayDeadLettersRequest_Offset struct {
+	// Replay the message at this offset (of partition 0, or of partition).
+	Offset uint64 `protobuf:"varint,2,opt,name=offset,proto3,oneof"`
+}
+
+type ReplayDeadLettersRequest_All struct {
+	// Replay every message not replayed yet.
+	All bool `protobuf:"varint,3,opt,name=all,proto3,oneof"`
+}
+
+func (*ReplayDeadLettersRequest_Offset) isReplayDeadLettersRequest_Selection() {}
+
+func (*ReplayDeadLettersRequest_All) isReplayDeadLettersRequest_Selection() {}
+
+// ReplayFailure is a message that could not be replayed.
+type ReplayFailure struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partition     uint32                 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	Offset        uint64                 `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	Error         string                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplayFailure) Reset() {
+	*x = ReplayFailure{}
+	mi := &file_junction_v1_junction_proto_msgTypes[115]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplayFailure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplayFailure) ProtoMessage() {}
+
+func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[115]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplayFailure.ProtoReflect.Descriptor instead.
+func (*ReplayFailure) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{115}
+}
+
+func (x *ReplayFailure) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *ReplayFailure) GetOffset() uint64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *ReplayFailure) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+type ReplayDeadLettersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Messages produced again.
+	Replayed uint64 `protobuf:"varint,1,opt,name=replayed,proto3" json:"replayed,omitempty"`
+	// Messages skipped because an earlier replay already produced them.
+	AlreadyReplayed uint64 `protobuf:"varint,2,opt,name=already_replayed,json=alreadyReplayed,proto3" json:"already_replayed,omitempty"`
+	// Messages that failed (for example their origin's schema still rejects
+	// them); they stay in the dead-letter station and can be replayed later.
+	Failed        []*ReplayFailure `protobuf:"bytes,3,rep,name=failed,proto3" json:"failed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplayDeadLettersResponse) Reset() {
+	*x = ReplayDeadLettersResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[116]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplayDeadLettersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplayDeadLettersResponse) ProtoMessage() {}
+
+func (x *ReplayDeadLettersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[116]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplayDeadLettersResponse.ProtoReflect.Descriptor instead.
+func (*ReplayDeadLettersResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{116}
+}
+
+func (x *ReplayDeadLettersResponse) GetReplayed() uint64 {
+	if x != nil {
+		return x.Replayed
+	}
+	return 0
+}
+
+func (x *ReplayDeadLettersResponse) GetAlreadyReplayed() uint64 {
+	if x != nil {
+		return x.AlreadyReplayed
+	}
+	return 0
+}
+
+func (x *ReplayDeadLettersResponse) GetFailed() []*ReplayFailure {
+	if x != nil {
+		return x.Failed
+	}
+	return nil
+}
+
+type PurgeDeadLettersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Station       string                 `protobuf:"bytes,1,opt,name=station,proto3" json:"station,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PurgeDeadLettersRequest) Reset() {
+	*x = PurgeDeadLettersRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[117]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PurgeDeadLettersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PurgeDeadLettersRequest) ProtoMessage() {}
+
+func (x *PurgeDeadLettersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[117]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PurgeDeadLettersRequest.ProtoReflect.Descriptor instead.
+func (*PurgeDeadLettersRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{117}
+}
+
+func (x *PurgeDeadLettersRequest) GetStation() string {
+	if x != nil {
+		return x.Station
+	}
+	return ""
+}
+
+type PurgeDeadLettersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Messages dropped.
+	Purged        uint64 `protobuf:"varint,1,opt,name=purged,proto3" json:"purged,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PurgeDeadLettersResponse) Reset() {
+	*x = PurgeDeadLettersResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[118]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PurgeDeadLettersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PurgeDeadLettersResponse) ProtoMessage() {}
+
+func (x *PurgeDeadLettersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[118]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PurgeDeadLettersResponse.ProtoReflect.Descriptor instead.
+func (*PurgeDeadLettersResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{118}
+}
+
+func (x *PurgeDeadLettersResponse) GetPurged() uint64 {
+	if x != nil {
+		return x.Purged
+	}
+	return 0
+}
+
 var File_junction_v1_junction_proto protoreflect.FileDescriptor
 
 const file_junction_v1_junction_proto_rawDesc = "" +
@@ -5799,7 +7855,7 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\amax_age\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x06maxAge\x12\x1b\n" +
 	"\tmax_bytes\x18\x02 \x01(\x03R\bmaxBytes\x12!\n" +
 	"\fmax_messages\x18\x03 \x01(\x03R\vmaxMessages\x12\x10\n" +
-	"\x03ack\x18\x04 \x01(\bR\x03ack\"\xd3\x03\n" +
+	"\x03ack\x18\x04 \x01(\bR\x03ack\"\x87\x04\n" +
 	"\aStation\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1e\n" +
 	"\n" +
@@ -5814,7 +7870,8 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x11max_message_bytes\x18\t \x01(\rR\x0fmaxMessageBytes\x129\n" +
 	"\n" +
 	"created_at\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xad\x02\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x122\n" +
+	"\x06schema\x18\v \x01(\v2\x1a.junction.v1.StationSchemaR\x06schema\"\xad\x02\n" +
 	"\x0ePartitionStats\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12!\n" +
 	"\fstart_offset\x18\x02 \x01(\x04R\vstartOffset\x12\x1f\n" +
@@ -5901,11 +7958,13 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12-\n" +
 	"\aheaders\x18\x03 \x03(\v2\x13.junction.v1.HeaderR\aheaders\x12\x0e\n" +
-	"\x02id\x18\x04 \x01(\tR\x02id\"c\n" +
+	"\x02id\x18\x04 \x01(\tR\x02id\"\xa4\x01\n" +
 	"\rProduceResult\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x04R\x06offset\x12\x1c\n" +
-	"\tduplicate\x18\x03 \x01(\bR\tduplicate\"\\\n" +
+	"\tduplicate\x18\x03 \x01(\bR\tduplicate\x12\x1a\n" +
+	"\brejected\x18\x04 \x01(\bR\brejected\x12#\n" +
+	"\rdead_lettered\x18\x05 \x01(\bR\fdeadLettered\"\\\n" +
 	"\x0eProduceRequest\x12\x18\n" +
 	"\astation\x18\x01 \x01(\tR\astation\x120\n" +
 	"\bmessages\x18\x02 \x03(\v2\x14.junction.v1.MessageR\bmessages\"G\n" +
@@ -6172,14 +8231,148 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\"0\n" +
 	"\x14RemovePluginResponse\x12\x18\n" +
-	"\aremoved\x18\x01 \x03(\tR\aremoved\"\xec\x01\n" +
+	"\aremoved\x18\x01 \x03(\tR\aremoved\"\xee\x03\n" +
 	"\tErrorInfo\x120\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x18.junction.v1.ErrorReasonR\x06reason\x12\x18\n" +
 	"\astation\x18\x02 \x01(\tR\astation\x12\x14\n" +
 	"\x05group\x18\x03 \x01(\tR\x05group\x12\x14\n" +
 	"\x05field\x18\x04 \x01(\tR\x05field\x12I\n" +
 	"\x11definition_errors\x18\x05 \x03(\v2\x1c.junction.v1.DefinitionErrorR\x10definitionErrors\x12\x1c\n" +
-	"\tconnector\x18\x06 \x01(\tR\tconnector*[\n" +
+	"\tconnector\x18\x06 \x01(\tR\tconnector\x12\x16\n" +
+	"\x06schema\x18\a \x01(\tR\x06schema\x12F\n" +
+	"\x10invalid_messages\x18\b \x03(\v2\x1b.junction.v1.InvalidMessageR\x0finvalidMessages\x124\n" +
+	"\aresults\x18\t \x03(\v2\x1a.junction.v1.ProduceResultR\aresults\x12N\n" +
+	"\x11incompatibilities\x18\n" +
+	" \x03(\v2 .junction.v1.CompatibilityChangeR\x11incompatibilities\x12\x1a\n" +
+	"\bstations\x18\v \x03(\tR\bstations\"t\n" +
+	"\rStationSchema\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x125\n" +
+	"\n" +
+	"on_invalid\x18\x03 \x01(\x0e2\x16.junction.v1.OnInvalidR\tonInvalid\":\n" +
+	"\n" +
+	"SchemaFile\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\acontent\x18\x02 \x01(\fR\acontent\"\x88\x01\n" +
+	"\x10SchemaDefinition\x12+\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x17.junction.v1.SchemaTypeR\x04type\x12-\n" +
+	"\x05files\x18\x02 \x03(\v2\x17.junction.v1.SchemaFileR\x05files\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"\xa3\x01\n" +
+	"\rSchemaVersion\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\rR\aversion\x12=\n" +
+	"\n" +
+	"definition\x18\x02 \x01(\v2\x1d.junction.v1.SchemaDefinitionR\n" +
+	"definition\x129\n" +
+	"\n" +
+	"created_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xa5\x02\n" +
+	"\x06Schema\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12+\n" +
+	"\x04type\x18\x02 \x01(\x0e2\x17.junction.v1.SchemaTypeR\x04type\x12@\n" +
+	"\rcompatibility\x18\x03 \x01(\x0e2\x1a.junction.v1.CompatibilityR\rcompatibility\x12%\n" +
+	"\x0elatest_version\x18\x04 \x01(\rR\rlatestVersion\x12\x1a\n" +
+	"\bversions\x18\x05 \x03(\rR\bversions\x12\x1a\n" +
+	"\bstations\x18\x06 \x03(\tR\bstations\x129\n" +
+	"\n" +
+	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"y\n" +
+	"\x13CompatibilityChange\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\rR\aversion\x12\x1c\n" +
+	"\tdirection\x18\x02 \x01(\tR\tdirection\x12\x12\n" +
+	"\x04path\x18\x03 \x01(\tR\x04path\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"f\n" +
+	"\x0eInvalidMessage\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\rR\x05index\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12\x12\n" +
+	"\x04rule\x18\x03 \x01(\tR\x04rule\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"\xaa\x01\n" +
+	"\x13CreateSchemaRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12=\n" +
+	"\n" +
+	"definition\x18\x02 \x01(\v2\x1d.junction.v1.SchemaDefinitionR\n" +
+	"definition\x12@\n" +
+	"\rcompatibility\x18\x03 \x01(\x0e2\x1a.junction.v1.CompatibilityR\rcompatibility\"y\n" +
+	"\x14CreateSchemaResponse\x12+\n" +
+	"\x06schema\x18\x01 \x01(\v2\x13.junction.v1.SchemaR\x06schema\x124\n" +
+	"\aversion\x18\x02 \x01(\v2\x1a.junction.v1.SchemaVersionR\aversion\"\xaa\x01\n" +
+	"\x13UpdateSchemaRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12=\n" +
+	"\n" +
+	"definition\x18\x02 \x01(\v2\x1d.junction.v1.SchemaDefinitionR\n" +
+	"definition\x12@\n" +
+	"\rcompatibility\x18\x03 \x01(\x0e2\x1a.junction.v1.CompatibilityR\rcompatibility\"y\n" +
+	"\x14UpdateSchemaResponse\x12+\n" +
+	"\x06schema\x18\x01 \x01(\v2\x13.junction.v1.SchemaR\x06schema\x124\n" +
+	"\aversion\x18\x02 \x01(\v2\x1a.junction.v1.SchemaVersionR\aversion\"@\n" +
+	"\x10GetSchemaRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\"v\n" +
+	"\x11GetSchemaResponse\x12+\n" +
+	"\x06schema\x18\x01 \x01(\v2\x13.junction.v1.SchemaR\x06schema\x124\n" +
+	"\aversion\x18\x02 \x01(\v2\x1a.junction.v1.SchemaVersionR\aversion\"\x14\n" +
+	"\x12ListSchemasRequest\"D\n" +
+	"\x13ListSchemasResponse\x12-\n" +
+	"\aschemas\x18\x01 \x03(\v2\x13.junction.v1.SchemaR\aschemas\")\n" +
+	"\x13DeleteSchemaRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x16\n" +
+	"\x14DeleteSchemaResponse\"\x98\x01\n" +
+	"\x13AttachSchemaRequest\x12\x18\n" +
+	"\astation\x18\x01 \x01(\tR\astation\x12\x16\n" +
+	"\x06schema\x18\x02 \x01(\tR\x06schema\x12\x18\n" +
+	"\aversion\x18\x03 \x01(\rR\aversion\x125\n" +
+	"\n" +
+	"on_invalid\x18\x04 \x01(\x0e2\x16.junction.v1.OnInvalidR\tonInvalid\"F\n" +
+	"\x14AttachSchemaResponse\x12.\n" +
+	"\astation\x18\x01 \x01(\v2\x14.junction.v1.StationR\astation\"/\n" +
+	"\x13DetachSchemaRequest\x12\x18\n" +
+	"\astation\x18\x01 \x01(\tR\astation\"F\n" +
+	"\x14DetachSchemaResponse\x12.\n" +
+	"\astation\x18\x01 \x01(\v2\x14.junction.v1.StationR\astation\"\x8e\x04\n" +
+	"\n" +
+	"DeadLetter\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x16\n" +
+	"\x06offset\x18\x02 \x01(\x04R\x06offset\x128\n" +
+	"\ttimestamp\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12%\n" +
+	"\x0eorigin_station\x18\x05 \x01(\tR\roriginStation\x12*\n" +
+	"\x11has_origin_offset\x18\x06 \x01(\bR\x0fhasOriginOffset\x12)\n" +
+	"\x10origin_partition\x18\a \x01(\rR\x0foriginPartition\x12#\n" +
+	"\rorigin_offset\x18\b \x01(\x04R\foriginOffset\x12\x1e\n" +
+	"\n" +
+	"deliveries\x18\t \x01(\rR\n" +
+	"deliveries\x12\x14\n" +
+	"\x05group\x18\n" +
+	" \x01(\tR\x05group\x12\x14\n" +
+	"\x05error\x18\v \x01(\tR\x05error\x12\x16\n" +
+	"\x06schema\x18\f \x01(\tR\x06schema\x12\x10\n" +
+	"\x03key\x18\r \x01(\fR\x03key\x12\x14\n" +
+	"\x05value\x18\x0e \x01(\fR\x05value\x12-\n" +
+	"\aheaders\x18\x0f \x03(\v2\x13.junction.v1.HeaderR\aheaders\x12\x1a\n" +
+	"\breplayed\x18\x10 \x01(\bR\breplayed\"i\n" +
+	"\x16ListDeadLettersRequest\x12\x18\n" +
+	"\astation\x18\x01 \x01(\tR\astation\x12\x1f\n" +
+	"\vfrom_offset\x18\x02 \x01(\x04R\n" +
+	"fromOffset\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\rR\x05limit\"N\n" +
+	"\x17ListDeadLettersResponse\x123\n" +
+	"\bmessages\x18\x01 \x03(\v2\x17.junction.v1.DeadLetterR\bmessages\"\x9d\x01\n" +
+	"\x18ReplayDeadLettersRequest\x12\x18\n" +
+	"\astation\x18\x01 \x01(\tR\astation\x12\x18\n" +
+	"\x06offset\x18\x02 \x01(\x04H\x00R\x06offset\x12\x12\n" +
+	"\x03all\x18\x03 \x01(\bH\x00R\x03all\x12\x1c\n" +
+	"\tpartition\x18\x04 \x01(\rR\tpartition\x12\x0e\n" +
+	"\x02to\x18\x05 \x01(\tR\x02toB\v\n" +
+	"\tselection\"[\n" +
+	"\rReplayFailure\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x16\n" +
+	"\x06offset\x18\x02 \x01(\x04R\x06offset\x12\x14\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"\x96\x01\n" +
+	"\x19ReplayDeadLettersResponse\x12\x1a\n" +
+	"\breplayed\x18\x01 \x01(\x04R\breplayed\x12)\n" +
+	"\x10already_replayed\x18\x02 \x01(\x04R\x0falreadyReplayed\x122\n" +
+	"\x06failed\x18\x03 \x03(\v2\x1a.junction.v1.ReplayFailureR\x06failed\"3\n" +
+	"\x17PurgeDeadLettersRequest\x12\x18\n" +
+	"\astation\x18\x01 \x01(\tR\astation\"2\n" +
+	"\x18PurgeDeadLettersResponse\x12\x16\n" +
+	"\x06purged\x18\x01 \x01(\x04R\x06purged*[\n" +
 	"\vStorageType\x12\x1c\n" +
 	"\x18STORAGE_TYPE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11STORAGE_TYPE_DISK\x10\x01\x12\x17\n" +
@@ -6200,7 +8393,7 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x17CONNECTOR_STATE_RUNNING\x10\x02\x12\x1a\n" +
 	"\x16CONNECTOR_STATE_PAUSED\x10\x03\x12\x1e\n" +
 	"\x1aCONNECTOR_STATE_RESTARTING\x10\x04\x12\x1a\n" +
-	"\x16CONNECTOR_STATE_FAILED\x10\x05*\xdf\x03\n" +
+	"\x16CONNECTOR_STATE_FAILED\x10\x05*\x8b\x05\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eERROR_REASON_STATION_NOT_FOUND\x10\x01\x12\x1f\n" +
@@ -6215,8 +8408,33 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	" ERROR_REASON_CONNECTOR_NOT_FOUND\x10\n" +
 	"\x12#\n" +
 	"\x1fERROR_REASON_INVALID_DEFINITION\x10\v\x12!\n" +
-	"\x1dERROR_REASON_PLUGIN_NOT_FOUND\x10\f\x12\x1f\n" +
-	"\x1bERROR_REASON_STATION_IN_USE\x10\r2\xf8\x04\n" +
+	"\x1dERROR_REASON_PLUGIN_NOT_FOUND\x10\f\x12!\n" +
+	"\x1dERROR_REASON_SCHEMA_NOT_FOUND\x10\r\x12\x1e\n" +
+	"\x1aERROR_REASON_SCHEMA_EXISTS\x10\x0e\x12\x1e\n" +
+	"\x1aERROR_REASON_SCHEMA_IN_USE\x10\x0f\x12$\n" +
+	" ERROR_REASON_SCHEMA_INCOMPATIBLE\x10\x10\x12!\n" +
+	"\x1dERROR_REASON_SCHEMA_VIOLATION\x10\x11\x12\x1f\n" +
+	"\x1bERROR_REASON_STATION_IN_USE\x10\x12*\x88\x01\n" +
+	"\n" +
+	"SchemaType\x12\x1b\n" +
+	"\x17SCHEMA_TYPE_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10SCHEMA_TYPE_JSON\x10\x01\x12\x14\n" +
+	"\x10SCHEMA_TYPE_AVRO\x10\x02\x12\x18\n" +
+	"\x14SCHEMA_TYPE_PROTOBUF\x10\x03\x12\x17\n" +
+	"\x13SCHEMA_TYPE_GRAPHQL\x10\x04*\x85\x02\n" +
+	"\rCompatibility\x12\x1d\n" +
+	"\x19COMPATIBILITY_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12COMPATIBILITY_NONE\x10\x01\x12\x1a\n" +
+	"\x16COMPATIBILITY_BACKWARD\x10\x02\x12%\n" +
+	"!COMPATIBILITY_BACKWARD_TRANSITIVE\x10\x03\x12\x19\n" +
+	"\x15COMPATIBILITY_FORWARD\x10\x04\x12$\n" +
+	" COMPATIBILITY_FORWARD_TRANSITIVE\x10\x05\x12\x16\n" +
+	"\x12COMPATIBILITY_FULL\x10\x06\x12!\n" +
+	"\x1dCOMPATIBILITY_FULL_TRANSITIVE\x10\a*Z\n" +
+	"\tOnInvalid\x12\x1a\n" +
+	"\x16ON_INVALID_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11ON_INVALID_REJECT\x10\x01\x12\x1a\n" +
+	"\x16ON_INVALID_DEAD_LETTER\x10\x022\xf8\x04\n" +
 	"\x0eStationService\x12V\n" +
 	"\rCreateStation\x12!.junction.v1.CreateStationRequest\x1a\".junction.v1.CreateStationResponse\x12M\n" +
 	"\n" +
@@ -6257,7 +8475,19 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x0fGetHubConnector\x12#.junction.v1.GetHubConnectorRequest\x1a$.junction.v1.GetHubConnectorResponse\x12V\n" +
 	"\rInstallPlugin\x12!.junction.v1.InstallPluginRequest\x1a\".junction.v1.InstallPluginResponse\x12V\n" +
 	"\rUpgradePlugin\x12!.junction.v1.UpgradePluginRequest\x1a\".junction.v1.UpgradePluginResponse\x12S\n" +
-	"\fRemovePlugin\x12 .junction.v1.RemovePluginRequest\x1a!.junction.v1.RemovePluginResponseB?Z=github.com/junctionhq/junction/sdk/api/junction/v1;junctionv1b\x06proto3"
+	"\fRemovePlugin\x12 .junction.v1.RemovePluginRequest\x1a!.junction.v1.RemovePluginResponse2\xd6\x04\n" +
+	"\rSchemaService\x12S\n" +
+	"\fCreateSchema\x12 .junction.v1.CreateSchemaRequest\x1a!.junction.v1.CreateSchemaResponse\x12S\n" +
+	"\fUpdateSchema\x12 .junction.v1.UpdateSchemaRequest\x1a!.junction.v1.UpdateSchemaResponse\x12J\n" +
+	"\tGetSchema\x12\x1d.junction.v1.GetSchemaRequest\x1a\x1e.junction.v1.GetSchemaResponse\x12P\n" +
+	"\vListSchemas\x12\x1f.junction.v1.ListSchemasRequest\x1a .junction.v1.ListSchemasResponse\x12S\n" +
+	"\fDeleteSchema\x12 .junction.v1.DeleteSchemaRequest\x1a!.junction.v1.DeleteSchemaResponse\x12S\n" +
+	"\fAttachSchema\x12 .junction.v1.AttachSchemaRequest\x1a!.junction.v1.AttachSchemaResponse\x12S\n" +
+	"\fDetachSchema\x12 .junction.v1.DetachSchemaRequest\x1a!.junction.v1.DetachSchemaResponse2\xb6\x02\n" +
+	"\x11DeadLetterService\x12\\\n" +
+	"\x0fListDeadLetters\x12#.junction.v1.ListDeadLettersRequest\x1a$.junction.v1.ListDeadLettersResponse\x12b\n" +
+	"\x11ReplayDeadLetters\x12%.junction.v1.ReplayDeadLettersRequest\x1a&.junction.v1.ReplayDeadLettersResponse\x12_\n" +
+	"\x10PurgeDeadLetters\x12$.junction.v1.PurgeDeadLettersRequest\x1a%.junction.v1.PurgeDeadLettersResponseB?Z=github.com/junctionhq/junction/sdk/api/junction/v1;junctionv1b\x06proto3"
 
 var (
 	file_junction_v1_junction_proto_rawDescOnce sync.Once
@@ -6271,256 +8501,338 @@ func file_junction_v1_junction_proto_rawDescGZIP() []byte {
 	return file_junction_v1_junction_proto_rawDescData
 }
 
-var file_junction_v1_junction_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_junction_v1_junction_proto_msgTypes = make([]protoimpl.MessageInfo, 90)
+var file_junction_v1_junction_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
+var file_junction_v1_junction_proto_msgTypes = make([]protoimpl.MessageInfo, 119)
 var file_junction_v1_junction_proto_goTypes = []any{
 	(StorageType)(0),                  // 0: junction.v1.StorageType
 	(FsyncPolicy)(0),                  // 1: junction.v1.FsyncPolicy
 	(RepairMode)(0),                   // 2: junction.v1.RepairMode
 	(ConnectorState)(0),               // 3: junction.v1.ConnectorState
 	(ErrorReason)(0),                  // 4: junction.v1.ErrorReason
-	(*Retention)(nil),                 // 5: junction.v1.Retention
-	(*Station)(nil),                   // 6: junction.v1.Station
-	(*PartitionStats)(nil),            // 7: junction.v1.PartitionStats
-	(*DamagedRange)(nil),              // 8: junction.v1.DamagedRange
-	(*LostRange)(nil),                 // 9: junction.v1.LostRange
-	(*RepairPartitionRequest)(nil),    // 10: junction.v1.RepairPartitionRequest
-	(*RepairPartitionResponse)(nil),   // 11: junction.v1.RepairPartitionResponse
-	(*StationStats)(nil),              // 12: junction.v1.StationStats
-	(*CreateStationRequest)(nil),      // 13: junction.v1.CreateStationRequest
-	(*CreateStationResponse)(nil),     // 14: junction.v1.CreateStationResponse
-	(*GetStationRequest)(nil),         // 15: junction.v1.GetStationRequest
-	(*GetStationResponse)(nil),        // 16: junction.v1.GetStationResponse
-	(*ListStationsRequest)(nil),       // 17: junction.v1.ListStationsRequest
-	(*ListStationsResponse)(nil),      // 18: junction.v1.ListStationsResponse
-	(*UpdateStationRequest)(nil),      // 19: junction.v1.UpdateStationRequest
-	(*UpdateStationResponse)(nil),     // 20: junction.v1.UpdateStationResponse
-	(*DeleteStationRequest)(nil),      // 21: junction.v1.DeleteStationRequest
-	(*DeleteStationResponse)(nil),     // 22: junction.v1.DeleteStationResponse
-	(*GetStationRatesRequest)(nil),    // 23: junction.v1.GetStationRatesRequest
-	(*RateSample)(nil),                // 24: junction.v1.RateSample
-	(*StationRates)(nil),              // 25: junction.v1.StationRates
-	(*GetStationRatesResponse)(nil),   // 26: junction.v1.GetStationRatesResponse
-	(*Header)(nil),                    // 27: junction.v1.Header
-	(*Message)(nil),                   // 28: junction.v1.Message
-	(*ProduceResult)(nil),             // 29: junction.v1.ProduceResult
-	(*ProduceRequest)(nil),            // 30: junction.v1.ProduceRequest
-	(*ProduceResponse)(nil),           // 31: junction.v1.ProduceResponse
-	(*ProduceStreamRequest)(nil),      // 32: junction.v1.ProduceStreamRequest
-	(*ProduceStreamResponse)(nil),     // 33: junction.v1.ProduceStreamResponse
-	(*StartPosition)(nil),             // 34: junction.v1.StartPosition
-	(*GroupConfig)(nil),               // 35: junction.v1.GroupConfig
-	(*Delivery)(nil),                  // 36: junction.v1.Delivery
-	(*PullRequest)(nil),               // 37: junction.v1.PullRequest
-	(*PullResponse)(nil),              // 38: junction.v1.PullResponse
-	(*ConsumeRequest)(nil),            // 39: junction.v1.ConsumeRequest
-	(*ConsumeResponse)(nil),           // 40: junction.v1.ConsumeResponse
-	(*MessageRefs)(nil),               // 41: junction.v1.MessageRefs
-	(*AckRequest)(nil),                // 42: junction.v1.AckRequest
-	(*AckResponse)(nil),               // 43: junction.v1.AckResponse
-	(*NackRequest)(nil),               // 44: junction.v1.NackRequest
-	(*NackResponse)(nil),              // 45: junction.v1.NackResponse
-	(*PeekMessagesRequest)(nil),       // 46: junction.v1.PeekMessagesRequest
-	(*PeekMessagesResponse)(nil),      // 47: junction.v1.PeekMessagesResponse
-	(*PartitionLag)(nil),              // 48: junction.v1.PartitionLag
-	(*Group)(nil),                     // 49: junction.v1.Group
-	(*CreateGroupRequest)(nil),        // 50: junction.v1.CreateGroupRequest
-	(*CreateGroupResponse)(nil),       // 51: junction.v1.CreateGroupResponse
-	(*ListGroupsRequest)(nil),         // 52: junction.v1.ListGroupsRequest
-	(*ListGroupsResponse)(nil),        // 53: junction.v1.ListGroupsResponse
-	(*DescribeGroupRequest)(nil),      // 54: junction.v1.DescribeGroupRequest
-	(*DescribeGroupResponse)(nil),     // 55: junction.v1.DescribeGroupResponse
-	(*DeleteGroupRequest)(nil),        // 56: junction.v1.DeleteGroupRequest
-	(*DeleteGroupResponse)(nil),       // 57: junction.v1.DeleteGroupResponse
-	(*ResetGroupOffsetRequest)(nil),   // 58: junction.v1.ResetGroupOffsetRequest
-	(*ResetGroupOffsetResponse)(nil),  // 59: junction.v1.ResetGroupOffsetResponse
-	(*ConnectorStatus)(nil),           // 60: junction.v1.ConnectorStatus
-	(*ApplyConnectorRequest)(nil),     // 61: junction.v1.ApplyConnectorRequest
-	(*ApplyConnectorResponse)(nil),    // 62: junction.v1.ApplyConnectorResponse
-	(*DefinitionError)(nil),           // 63: junction.v1.DefinitionError
-	(*ValidateConnectorRequest)(nil),  // 64: junction.v1.ValidateConnectorRequest
-	(*ValidateConnectorResponse)(nil), // 65: junction.v1.ValidateConnectorResponse
-	(*ListConnectorsRequest)(nil),     // 66: junction.v1.ListConnectorsRequest
-	(*ListConnectorsResponse)(nil),    // 67: junction.v1.ListConnectorsResponse
-	(*GetConnectorRequest)(nil),       // 68: junction.v1.GetConnectorRequest
-	(*GetConnectorResponse)(nil),      // 69: junction.v1.GetConnectorResponse
-	(*PauseConnectorRequest)(nil),     // 70: junction.v1.PauseConnectorRequest
-	(*PauseConnectorResponse)(nil),    // 71: junction.v1.PauseConnectorResponse
-	(*ResumeConnectorRequest)(nil),    // 72: junction.v1.ResumeConnectorRequest
-	(*ResumeConnectorResponse)(nil),   // 73: junction.v1.ResumeConnectorResponse
-	(*DeleteConnectorRequest)(nil),    // 74: junction.v1.DeleteConnectorRequest
-	(*DeleteConnectorResponse)(nil),   // 75: junction.v1.DeleteConnectorResponse
-	(*Plugin)(nil),                    // 76: junction.v1.Plugin
-	(*RestartConnectorRequest)(nil),   // 77: junction.v1.RestartConnectorRequest
-	(*RestartConnectorResponse)(nil),  // 78: junction.v1.RestartConnectorResponse
-	(*ListPluginsRequest)(nil),        // 79: junction.v1.ListPluginsRequest
-	(*ListPluginsResponse)(nil),       // 80: junction.v1.ListPluginsResponse
-	(*SearchHubRequest)(nil),          // 81: junction.v1.SearchHubRequest
-	(*HubRelease)(nil),                // 82: junction.v1.HubRelease
-	(*HubConnector)(nil),              // 83: junction.v1.HubConnector
-	(*SearchHubResponse)(nil),         // 84: junction.v1.SearchHubResponse
-	(*GetHubConnectorRequest)(nil),    // 85: junction.v1.GetHubConnectorRequest
-	(*GetHubConnectorResponse)(nil),   // 86: junction.v1.GetHubConnectorResponse
-	(*InstallPluginRequest)(nil),      // 87: junction.v1.InstallPluginRequest
-	(*PluginInstall)(nil),             // 88: junction.v1.PluginInstall
-	(*InstallPluginResponse)(nil),     // 89: junction.v1.InstallPluginResponse
-	(*UpgradePluginRequest)(nil),      // 90: junction.v1.UpgradePluginRequest
-	(*UpgradePluginResponse)(nil),     // 91: junction.v1.UpgradePluginResponse
-	(*RemovePluginRequest)(nil),       // 92: junction.v1.RemovePluginRequest
-	(*RemovePluginResponse)(nil),      // 93: junction.v1.RemovePluginResponse
-	(*ErrorInfo)(nil),                 // 94: junction.v1.ErrorInfo
-	(*durationpb.Duration)(nil),       // 95: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),     // 96: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 97: google.protobuf.FieldMask
+	(SchemaType)(0),                   // 5: junction.v1.SchemaType
+	(Compatibility)(0),                // 6: junction.v1.Compatibility
+	(OnInvalid)(0),                    // 7: junction.v1.OnInvalid
+	(*Retention)(nil),                 // 8: junction.v1.Retention
+	(*Station)(nil),                   // 9: junction.v1.Station
+	(*PartitionStats)(nil),            // 10: junction.v1.PartitionStats
+	(*DamagedRange)(nil),              // 11: junction.v1.DamagedRange
+	(*LostRange)(nil),                 // 12: junction.v1.LostRange
+	(*RepairPartitionRequest)(nil),    // 13: junction.v1.RepairPartitionRequest
+	(*RepairPartitionResponse)(nil),   // 14: junction.v1.RepairPartitionResponse
+	(*StationStats)(nil),              // 15: junction.v1.StationStats
+	(*CreateStationRequest)(nil),      // 16: junction.v1.CreateStationRequest
+	(*CreateStationResponse)(nil),     // 17: junction.v1.CreateStationResponse
+	(*GetStationRequest)(nil),         // 18: junction.v1.GetStationRequest
+	(*GetStationResponse)(nil),        // 19: junction.v1.GetStationResponse
+	(*ListStationsRequest)(nil),       // 20: junction.v1.ListStationsRequest
+	(*ListStationsResponse)(nil),      // 21: junction.v1.ListStationsResponse
+	(*UpdateStationRequest)(nil),      // 22: junction.v1.UpdateStationRequest
+	(*UpdateStationResponse)(nil),     // 23: junction.v1.UpdateStationResponse
+	(*DeleteStationRequest)(nil),      // 24: junction.v1.DeleteStationRequest
+	(*DeleteStationResponse)(nil),     // 25: junction.v1.DeleteStationResponse
+	(*GetStationRatesRequest)(nil),    // 26: junction.v1.GetStationRatesRequest
+	(*RateSample)(nil),                // 27: junction.v1.RateSample
+	(*StationRates)(nil),              // 28: junction.v1.StationRates
+	(*GetStationRatesResponse)(nil),   // 29: junction.v1.GetStationRatesResponse
+	(*Header)(nil),                    // 30: junction.v1.Header
+	(*Message)(nil),                   // 31: junction.v1.Message
+	(*ProduceResult)(nil),             // 32: junction.v1.ProduceResult
+	(*ProduceRequest)(nil),            // 33: junction.v1.ProduceRequest
+	(*ProduceResponse)(nil),           // 34: junction.v1.ProduceResponse
+	(*ProduceStreamRequest)(nil),      // 35: junction.v1.ProduceStreamRequest
+	(*ProduceStreamResponse)(nil),     // 36: junction.v1.ProduceStreamResponse
+	(*StartPosition)(nil),             // 37: junction.v1.StartPosition
+	(*GroupConfig)(nil),               // 38: junction.v1.GroupConfig
+	(*Delivery)(nil),                  // 39: junction.v1.Delivery
+	(*PullRequest)(nil),               // 40: junction.v1.PullRequest
+	(*PullResponse)(nil),              // 41: junction.v1.PullResponse
+	(*ConsumeRequest)(nil),            // 42: junction.v1.ConsumeRequest
+	(*ConsumeResponse)(nil),           // 43: junction.v1.ConsumeResponse
+	(*MessageRefs)(nil),               // 44: junction.v1.MessageRefs
+	(*AckRequest)(nil),                // 45: junction.v1.AckRequest
+	(*AckResponse)(nil),               // 46: junction.v1.AckResponse
+	(*NackRequest)(nil),               // 47: junction.v1.NackRequest
+	(*NackResponse)(nil),              // 48: junction.v1.NackResponse
+	(*PeekMessagesRequest)(nil),       // 49: junction.v1.PeekMessagesRequest
+	(*PeekMessagesResponse)(nil),      // 50: junction.v1.PeekMessagesResponse
+	(*PartitionLag)(nil),              // 51: junction.v1.PartitionLag
+	(*Group)(nil),                     // 52: junction.v1.Group
+	(*CreateGroupRequest)(nil),        // 53: junction.v1.CreateGroupRequest
+	(*CreateGroupResponse)(nil),       // 54: junction.v1.CreateGroupResponse
+	(*ListGroupsRequest)(nil),         // 55: junction.v1.ListGroupsRequest
+	(*ListGroupsResponse)(nil),        // 56: junction.v1.ListGroupsResponse
+	(*DescribeGroupRequest)(nil),      // 57: junction.v1.DescribeGroupRequest
+	(*DescribeGroupResponse)(nil),     // 58: junction.v1.DescribeGroupResponse
+	(*DeleteGroupRequest)(nil),        // 59: junction.v1.DeleteGroupRequest
+	(*DeleteGroupResponse)(nil),       // 60: junction.v1.DeleteGroupResponse
+	(*ResetGroupOffsetRequest)(nil),   // 61: junction.v1.ResetGroupOffsetRequest
+	(*ResetGroupOffsetResponse)(nil),  // 62: junction.v1.ResetGroupOffsetResponse
+	(*ConnectorStatus)(nil),           // 63: junction.v1.ConnectorStatus
+	(*ApplyConnectorRequest)(nil),     // 64: junction.v1.ApplyConnectorRequest
+	(*ApplyConnectorResponse)(nil),    // 65: junction.v1.ApplyConnectorResponse
+	(*DefinitionError)(nil),           // 66: junction.v1.DefinitionError
+	(*ValidateConnectorRequest)(nil),  // 67: junction.v1.ValidateConnectorRequest
+	(*ValidateConnectorResponse)(nil), // 68: junction.v1.ValidateConnectorResponse
+	(*ListConnectorsRequest)(nil),     // 69: junction.v1.ListConnectorsRequest
+	(*ListConnectorsResponse)(nil),    // 70: junction.v1.ListConnectorsResponse
+	(*GetConnectorRequest)(nil),       // 71: junction.v1.GetConnectorRequest
+	(*GetConnectorResponse)(nil),      // 72: junction.v1.GetConnectorResponse
+	(*PauseConnectorRequest)(nil),     // 73: junction.v1.PauseConnectorRequest
+	(*PauseConnectorResponse)(nil),    // 74: junction.v1.PauseConnectorResponse
+	(*ResumeConnectorRequest)(nil),    // 75: junction.v1.ResumeConnectorRequest
+	(*ResumeConnectorResponse)(nil),   // 76: junction.v1.ResumeConnectorResponse
+	(*DeleteConnectorRequest)(nil),    // 77: junction.v1.DeleteConnectorRequest
+	(*DeleteConnectorResponse)(nil),   // 78: junction.v1.DeleteConnectorResponse
+	(*Plugin)(nil),                    // 79: junction.v1.Plugin
+	(*RestartConnectorRequest)(nil),   // 80: junction.v1.RestartConnectorRequest
+	(*RestartConnectorResponse)(nil),  // 81: junction.v1.RestartConnectorResponse
+	(*ListPluginsRequest)(nil),        // 82: junction.v1.ListPluginsRequest
+	(*ListPluginsResponse)(nil),       // 83: junction.v1.ListPluginsResponse
+	(*SearchHubRequest)(nil),          // 84: junction.v1.SearchHubRequest
+	(*HubRelease)(nil),                // 85: junction.v1.HubRelease
+	(*HubConnector)(nil),              // 86: junction.v1.HubConnector
+	(*SearchHubResponse)(nil),         // 87: junction.v1.SearchHubResponse
+	(*GetHubConnectorRequest)(nil),    // 88: junction.v1.GetHubConnectorRequest
+	(*GetHubConnectorResponse)(nil),   // 89: junction.v1.GetHubConnectorResponse
+	(*InstallPluginRequest)(nil),      // 90: junction.v1.InstallPluginRequest
+	(*PluginInstall)(nil),             // 91: junction.v1.PluginInstall
+	(*InstallPluginResponse)(nil),     // 92: junction.v1.InstallPluginResponse
+	(*UpgradePluginRequest)(nil),      // 93: junction.v1.UpgradePluginRequest
+	(*UpgradePluginResponse)(nil),     // 94: junction.v1.UpgradePluginResponse
+	(*RemovePluginRequest)(nil),       // 95: junction.v1.RemovePluginRequest
+	(*RemovePluginResponse)(nil),      // 96: junction.v1.RemovePluginResponse
+	(*ErrorInfo)(nil),                 // 97: junction.v1.ErrorInfo
+	(*StationSchema)(nil),             // 98: junction.v1.StationSchema
+	(*SchemaFile)(nil),                // 99: junction.v1.SchemaFile
+	(*SchemaDefinition)(nil),          // 100: junction.v1.SchemaDefinition
+	(*SchemaVersion)(nil),             // 101: junction.v1.SchemaVersion
+	(*Schema)(nil),                    // 102: junction.v1.Schema
+	(*CompatibilityChange)(nil),       // 103: junction.v1.CompatibilityChange
+	(*InvalidMessage)(nil),            // 104: junction.v1.InvalidMessage
+	(*CreateSchemaRequest)(nil),       // 105: junction.v1.CreateSchemaRequest
+	(*CreateSchemaResponse)(nil),      // 106: junction.v1.CreateSchemaResponse
+	(*UpdateSchemaRequest)(nil),       // 107: junction.v1.UpdateSchemaRequest
+	(*UpdateSchemaResponse)(nil),      // 108: junction.v1.UpdateSchemaResponse
+	(*GetSchemaRequest)(nil),          // 109: junction.v1.GetSchemaRequest
+	(*GetSchemaResponse)(nil),         // 110: junction.v1.GetSchemaResponse
+	(*ListSchemasRequest)(nil),        // 111: junction.v1.ListSchemasRequest
+	(*ListSchemasResponse)(nil),       // 112: junction.v1.ListSchemasResponse
+	(*DeleteSchemaRequest)(nil),       // 113: junction.v1.DeleteSchemaRequest
+	(*DeleteSchemaResponse)(nil),      // 114: junction.v1.DeleteSchemaResponse
+	(*AttachSchemaRequest)(nil),       // 115: junction.v1.AttachSchemaRequest
+	(*AttachSchemaResponse)(nil),      // 116: junction.v1.AttachSchemaResponse
+	(*DetachSchemaRequest)(nil),       // 117: junction.v1.DetachSchemaRequest
+	(*DetachSchemaResponse)(nil),      // 118: junction.v1.DetachSchemaResponse
+	(*DeadLetter)(nil),                // 119: junction.v1.DeadLetter
+	(*ListDeadLettersRequest)(nil),    // 120: junction.v1.ListDeadLettersRequest
+	(*ListDeadLettersResponse)(nil),   // 121: junction.v1.ListDeadLettersResponse
+	(*ReplayDeadLettersRequest)(nil),  // 122: junction.v1.ReplayDeadLettersRequest
+	(*ReplayFailure)(nil),             // 123: junction.v1.ReplayFailure
+	(*ReplayDeadLettersResponse)(nil), // 124: junction.v1.ReplayDeadLettersResponse
+	(*PurgeDeadLettersRequest)(nil),   // 125: junction.v1.PurgeDeadLettersRequest
+	(*PurgeDeadLettersResponse)(nil),  // 126: junction.v1.PurgeDeadLettersResponse
+	(*durationpb.Duration)(nil),       // 127: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),     // 128: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 129: google.protobuf.FieldMask
 }
 var file_junction_v1_junction_proto_depIdxs = []int32{
-	95,  // 0: junction.v1.Retention.max_age:type_name -> google.protobuf.Duration
+	127, // 0: junction.v1.Retention.max_age:type_name -> google.protobuf.Duration
 	0,   // 1: junction.v1.Station.storage:type_name -> junction.v1.StorageType
-	5,   // 2: junction.v1.Station.retention:type_name -> junction.v1.Retention
+	8,   // 2: junction.v1.Station.retention:type_name -> junction.v1.Retention
 	1,   // 3: junction.v1.Station.fsync:type_name -> junction.v1.FsyncPolicy
-	95,  // 4: junction.v1.Station.dedup_window:type_name -> google.protobuf.Duration
-	96,  // 5: junction.v1.Station.created_at:type_name -> google.protobuf.Timestamp
-	8,   // 6: junction.v1.PartitionStats.damaged:type_name -> junction.v1.DamagedRange
-	9,   // 7: junction.v1.PartitionStats.lost:type_name -> junction.v1.LostRange
-	96,  // 8: junction.v1.LostRange.at:type_name -> google.protobuf.Timestamp
-	2,   // 9: junction.v1.RepairPartitionRequest.mode:type_name -> junction.v1.RepairMode
-	9,   // 10: junction.v1.RepairPartitionResponse.lost:type_name -> junction.v1.LostRange
-	7,   // 11: junction.v1.StationStats.partitions:type_name -> junction.v1.PartitionStats
-	6,   // 12: junction.v1.CreateStationRequest.station:type_name -> junction.v1.Station
-	6,   // 13: junction.v1.CreateStationResponse.station:type_name -> junction.v1.Station
-	6,   // 14: junction.v1.GetStationResponse.station:type_name -> junction.v1.Station
-	12,  // 15: junction.v1.GetStationResponse.stats:type_name -> junction.v1.StationStats
-	6,   // 16: junction.v1.ListStationsResponse.stations:type_name -> junction.v1.Station
-	12,  // 17: junction.v1.ListStationsResponse.stats:type_name -> junction.v1.StationStats
-	6,   // 18: junction.v1.UpdateStationRequest.station:type_name -> junction.v1.Station
-	97,  // 19: junction.v1.UpdateStationRequest.update_mask:type_name -> google.protobuf.FieldMask
-	6,   // 20: junction.v1.UpdateStationResponse.station:type_name -> junction.v1.Station
-	96,  // 21: junction.v1.RateSample.time:type_name -> google.protobuf.Timestamp
-	24,  // 22: junction.v1.StationRates.current:type_name -> junction.v1.RateSample
-	24,  // 23: junction.v1.StationRates.history:type_name -> junction.v1.RateSample
-	25,  // 24: junction.v1.GetStationRatesResponse.stations:type_name -> junction.v1.StationRates
-	27,  // 25: junction.v1.Message.headers:type_name -> junction.v1.Header
-	28,  // 26: junction.v1.ProduceRequest.messages:type_name -> junction.v1.Message
-	29,  // 27: junction.v1.ProduceResponse.results:type_name -> junction.v1.ProduceResult
-	28,  // 28: junction.v1.ProduceStreamRequest.messages:type_name -> junction.v1.Message
-	29,  // 29: junction.v1.ProduceStreamResponse.results:type_name -> junction.v1.ProduceResult
-	94,  // 30: junction.v1.ProduceStreamResponse.error_info:type_name -> junction.v1.ErrorInfo
-	96,  // 31: junction.v1.StartPosition.time:type_name -> google.protobuf.Timestamp
-	95,  // 32: junction.v1.GroupConfig.ack_deadline:type_name -> google.protobuf.Duration
-	96,  // 33: junction.v1.Delivery.timestamp:type_name -> google.protobuf.Timestamp
-	27,  // 34: junction.v1.Delivery.headers:type_name -> junction.v1.Header
-	95,  // 35: junction.v1.PullRequest.max_wait:type_name -> google.protobuf.Duration
-	34,  // 36: junction.v1.PullRequest.start:type_name -> junction.v1.StartPosition
-	35,  // 37: junction.v1.PullRequest.config:type_name -> junction.v1.GroupConfig
-	36,  // 38: junction.v1.PullResponse.messages:type_name -> junction.v1.Delivery
-	34,  // 39: junction.v1.ConsumeRequest.start:type_name -> junction.v1.StartPosition
-	35,  // 40: junction.v1.ConsumeRequest.config:type_name -> junction.v1.GroupConfig
-	36,  // 41: junction.v1.ConsumeResponse.messages:type_name -> junction.v1.Delivery
-	41,  // 42: junction.v1.AckRequest.messages:type_name -> junction.v1.MessageRefs
-	41,  // 43: junction.v1.NackRequest.messages:type_name -> junction.v1.MessageRefs
-	95,  // 44: junction.v1.NackRequest.delay:type_name -> google.protobuf.Duration
-	96,  // 45: junction.v1.PeekMessagesRequest.time:type_name -> google.protobuf.Timestamp
-	36,  // 46: junction.v1.PeekMessagesResponse.messages:type_name -> junction.v1.Delivery
-	35,  // 47: junction.v1.Group.config:type_name -> junction.v1.GroupConfig
-	48,  // 48: junction.v1.Group.partitions:type_name -> junction.v1.PartitionLag
-	96,  // 49: junction.v1.Group.created_at:type_name -> google.protobuf.Timestamp
-	34,  // 50: junction.v1.CreateGroupRequest.start:type_name -> junction.v1.StartPosition
-	35,  // 51: junction.v1.CreateGroupRequest.config:type_name -> junction.v1.GroupConfig
-	49,  // 52: junction.v1.CreateGroupResponse.group:type_name -> junction.v1.Group
-	49,  // 53: junction.v1.ListGroupsResponse.groups:type_name -> junction.v1.Group
-	49,  // 54: junction.v1.DescribeGroupResponse.group:type_name -> junction.v1.Group
-	34,  // 55: junction.v1.ResetGroupOffsetRequest.start:type_name -> junction.v1.StartPosition
-	49,  // 56: junction.v1.ResetGroupOffsetResponse.group:type_name -> junction.v1.Group
-	3,   // 57: junction.v1.ConnectorStatus.state:type_name -> junction.v1.ConnectorState
-	96,  // 58: junction.v1.ConnectorStatus.last_error_at:type_name -> google.protobuf.Timestamp
-	96,  // 59: junction.v1.ConnectorStatus.started_at:type_name -> google.protobuf.Timestamp
-	60,  // 60: junction.v1.ApplyConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	63,  // 61: junction.v1.ValidateConnectorResponse.errors:type_name -> junction.v1.DefinitionError
-	60,  // 62: junction.v1.ListConnectorsResponse.connectors:type_name -> junction.v1.ConnectorStatus
-	60,  // 63: junction.v1.GetConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	60,  // 64: junction.v1.PauseConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	60,  // 65: junction.v1.ResumeConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	60,  // 66: junction.v1.RestartConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	76,  // 67: junction.v1.ListPluginsResponse.plugins:type_name -> junction.v1.Plugin
-	96,  // 68: junction.v1.HubRelease.released:type_name -> google.protobuf.Timestamp
-	82,  // 69: junction.v1.HubConnector.versions:type_name -> junction.v1.HubRelease
-	83,  // 70: junction.v1.SearchHubResponse.connectors:type_name -> junction.v1.HubConnector
-	83,  // 71: junction.v1.GetHubConnectorResponse.connector:type_name -> junction.v1.HubConnector
-	88,  // 72: junction.v1.InstallPluginResponse.install:type_name -> junction.v1.PluginInstall
-	88,  // 73: junction.v1.UpgradePluginResponse.install:type_name -> junction.v1.PluginInstall
-	4,   // 74: junction.v1.ErrorInfo.reason:type_name -> junction.v1.ErrorReason
-	63,  // 75: junction.v1.ErrorInfo.definition_errors:type_name -> junction.v1.DefinitionError
-	13,  // 76: junction.v1.StationService.CreateStation:input_type -> junction.v1.CreateStationRequest
-	15,  // 77: junction.v1.StationService.GetStation:input_type -> junction.v1.GetStationRequest
-	17,  // 78: junction.v1.StationService.ListStations:input_type -> junction.v1.ListStationsRequest
-	19,  // 79: junction.v1.StationService.UpdateStation:input_type -> junction.v1.UpdateStationRequest
-	21,  // 80: junction.v1.StationService.DeleteStation:input_type -> junction.v1.DeleteStationRequest
-	10,  // 81: junction.v1.StationService.RepairPartition:input_type -> junction.v1.RepairPartitionRequest
-	23,  // 82: junction.v1.StationService.GetStationRates:input_type -> junction.v1.GetStationRatesRequest
-	30,  // 83: junction.v1.MessageService.Produce:input_type -> junction.v1.ProduceRequest
-	32,  // 84: junction.v1.MessageService.ProduceStream:input_type -> junction.v1.ProduceStreamRequest
-	37,  // 85: junction.v1.MessageService.Pull:input_type -> junction.v1.PullRequest
-	39,  // 86: junction.v1.MessageService.Consume:input_type -> junction.v1.ConsumeRequest
-	42,  // 87: junction.v1.MessageService.Ack:input_type -> junction.v1.AckRequest
-	44,  // 88: junction.v1.MessageService.Nack:input_type -> junction.v1.NackRequest
-	46,  // 89: junction.v1.MessageService.PeekMessages:input_type -> junction.v1.PeekMessagesRequest
-	50,  // 90: junction.v1.GroupService.CreateGroup:input_type -> junction.v1.CreateGroupRequest
-	52,  // 91: junction.v1.GroupService.ListGroups:input_type -> junction.v1.ListGroupsRequest
-	54,  // 92: junction.v1.GroupService.DescribeGroup:input_type -> junction.v1.DescribeGroupRequest
-	56,  // 93: junction.v1.GroupService.DeleteGroup:input_type -> junction.v1.DeleteGroupRequest
-	58,  // 94: junction.v1.GroupService.ResetGroupOffset:input_type -> junction.v1.ResetGroupOffsetRequest
-	61,  // 95: junction.v1.ConnectorService.ApplyConnector:input_type -> junction.v1.ApplyConnectorRequest
-	64,  // 96: junction.v1.ConnectorService.ValidateConnector:input_type -> junction.v1.ValidateConnectorRequest
-	66,  // 97: junction.v1.ConnectorService.ListConnectors:input_type -> junction.v1.ListConnectorsRequest
-	68,  // 98: junction.v1.ConnectorService.GetConnector:input_type -> junction.v1.GetConnectorRequest
-	70,  // 99: junction.v1.ConnectorService.PauseConnector:input_type -> junction.v1.PauseConnectorRequest
-	72,  // 100: junction.v1.ConnectorService.ResumeConnector:input_type -> junction.v1.ResumeConnectorRequest
-	74,  // 101: junction.v1.ConnectorService.DeleteConnector:input_type -> junction.v1.DeleteConnectorRequest
-	77,  // 102: junction.v1.ConnectorService.RestartConnector:input_type -> junction.v1.RestartConnectorRequest
-	79,  // 103: junction.v1.ConnectorService.ListPlugins:input_type -> junction.v1.ListPluginsRequest
-	81,  // 104: junction.v1.HubService.SearchHub:input_type -> junction.v1.SearchHubRequest
-	85,  // 105: junction.v1.HubService.GetHubConnector:input_type -> junction.v1.GetHubConnectorRequest
-	87,  // 106: junction.v1.HubService.InstallPlugin:input_type -> junction.v1.InstallPluginRequest
-	90,  // 107: junction.v1.HubService.UpgradePlugin:input_type -> junction.v1.UpgradePluginRequest
-	92,  // 108: junction.v1.HubService.RemovePlugin:input_type -> junction.v1.RemovePluginRequest
-	14,  // 109: junction.v1.StationService.CreateStation:output_type -> junction.v1.CreateStationResponse
-	16,  // 110: junction.v1.StationService.GetStation:output_type -> junction.v1.GetStationResponse
-	18,  // 111: junction.v1.StationService.ListStations:output_type -> junction.v1.ListStationsResponse
-	20,  // 112: junction.v1.StationService.UpdateStation:output_type -> junction.v1.UpdateStationResponse
-	22,  // 113: junction.v1.StationService.DeleteStation:output_type -> junction.v1.DeleteStationResponse
-	11,  // 114: junction.v1.StationService.RepairPartition:output_type -> junction.v1.RepairPartitionResponse
-	26,  // 115: junction.v1.StationService.GetStationRates:output_type -> junction.v1.GetStationRatesResponse
-	31,  // 116: junction.v1.MessageService.Produce:output_type -> junction.v1.ProduceResponse
-	33,  // 117: junction.v1.MessageService.ProduceStream:output_type -> junction.v1.ProduceStreamResponse
-	38,  // 118: junction.v1.MessageService.Pull:output_type -> junction.v1.PullResponse
-	40,  // 119: junction.v1.MessageService.Consume:output_type -> junction.v1.ConsumeResponse
-	43,  // 120: junction.v1.MessageService.Ack:output_type -> junction.v1.AckResponse
-	45,  // 121: junction.v1.MessageService.Nack:output_type -> junction.v1.NackResponse
-	47,  // 122: junction.v1.MessageService.PeekMessages:output_type -> junction.v1.PeekMessagesResponse
-	51,  // 123: junction.v1.GroupService.CreateGroup:output_type -> junction.v1.CreateGroupResponse
-	53,  // 124: junction.v1.GroupService.ListGroups:output_type -> junction.v1.ListGroupsResponse
-	55,  // 125: junction.v1.GroupService.DescribeGroup:output_type -> junction.v1.DescribeGroupResponse
-	57,  // 126: junction.v1.GroupService.DeleteGroup:output_type -> junction.v1.DeleteGroupResponse
-	59,  // 127: junction.v1.GroupService.ResetGroupOffset:output_type -> junction.v1.ResetGroupOffsetResponse
-	62,  // 128: junction.v1.ConnectorService.ApplyConnector:output_type -> junction.v1.ApplyConnectorResponse
-	65,  // 129: junction.v1.ConnectorService.ValidateConnector:output_type -> junction.v1.ValidateConnectorResponse
-	67,  // 130: junction.v1.ConnectorService.ListConnectors:output_type -> junction.v1.ListConnectorsResponse
-	69,  // 131: junction.v1.ConnectorService.GetConnector:output_type -> junction.v1.GetConnectorResponse
-	71,  // 132: junction.v1.ConnectorService.PauseConnector:output_type -> junction.v1.PauseConnectorResponse
-	73,  // 133: junction.v1.ConnectorService.ResumeConnector:output_type -> junction.v1.ResumeConnectorResponse
-	75,  // 134: junction.v1.ConnectorService.DeleteConnector:output_type -> junction.v1.DeleteConnectorResponse
-	78,  // 135: junction.v1.ConnectorService.RestartConnector:output_type -> junction.v1.RestartConnectorResponse
-	80,  // 136: junction.v1.ConnectorService.ListPlugins:output_type -> junction.v1.ListPluginsResponse
-	84,  // 137: junction.v1.HubService.SearchHub:output_type -> junction.v1.SearchHubResponse
-	86,  // 138: junction.v1.HubService.GetHubConnector:output_type -> junction.v1.GetHubConnectorResponse
-	89,  // 139: junction.v1.HubService.InstallPlugin:output_type -> junction.v1.InstallPluginResponse
-	91,  // 140: junction.v1.HubService.UpgradePlugin:output_type -> junction.v1.UpgradePluginResponse
-	93,  // 141: junction.v1.HubService.RemovePlugin:output_type -> junction.v1.RemovePluginResponse
-	109, // [109:142] is the sub-list for method output_type
-	76,  // [76:109] is the sub-list for method input_type
-	76,  // [76:76] is the sub-list for extension type_name
-	76,  // [76:76] is the sub-list for extension extendee
-	0,   // [0:76] is the sub-list for field type_name
+	127, // 4: junction.v1.Station.dedup_window:type_name -> google.protobuf.Duration
+	128, // 5: junction.v1.Station.created_at:type_name -> google.protobuf.Timestamp
+	98,  // 6: junction.v1.Station.schema:type_name -> junction.v1.StationSchema
+	11,  // 7: junction.v1.PartitionStats.damaged:type_name -> junction.v1.DamagedRange
+	12,  // 8: junction.v1.PartitionStats.lost:type_name -> junction.v1.LostRange
+	128, // 9: junction.v1.LostRange.at:type_name -> google.protobuf.Timestamp
+	2,   // 10: junction.v1.RepairPartitionRequest.mode:type_name -> junction.v1.RepairMode
+	12,  // 11: junction.v1.RepairPartitionResponse.lost:type_name -> junction.v1.LostRange
+	10,  // 12: junction.v1.StationStats.partitions:type_name -> junction.v1.PartitionStats
+	9,   // 13: junction.v1.CreateStationRequest.station:type_name -> junction.v1.Station
+	9,   // 14: junction.v1.CreateStationResponse.station:type_name -> junction.v1.Station
+	9,   // 15: junction.v1.GetStationResponse.station:type_name -> junction.v1.Station
+	15,  // 16: junction.v1.GetStationResponse.stats:type_name -> junction.v1.StationStats
+	9,   // 17: junction.v1.ListStationsResponse.stations:type_name -> junction.v1.Station
+	15,  // 18: junction.v1.ListStationsResponse.stats:type_name -> junction.v1.StationStats
+	9,   // 19: junction.v1.UpdateStationRequest.station:type_name -> junction.v1.Station
+	129, // 20: junction.v1.UpdateStationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	9,   // 21: junction.v1.UpdateStationResponse.station:type_name -> junction.v1.Station
+	128, // 22: junction.v1.RateSample.time:type_name -> google.protobuf.Timestamp
+	27,  // 23: junction.v1.StationRates.current:type_name -> junction.v1.RateSample
+	27,  // 24: junction.v1.StationRates.history:type_name -> junction.v1.RateSample
+	28,  // 25: junction.v1.GetStationRatesResponse.stations:type_name -> junction.v1.StationRates
+	30,  // 26: junction.v1.Message.headers:type_name -> junction.v1.Header
+	31,  // 27: junction.v1.ProduceRequest.messages:type_name -> junction.v1.Message
+	32,  // 28: junction.v1.ProduceResponse.results:type_name -> junction.v1.ProduceResult
+	31,  // 29: junction.v1.ProduceStreamRequest.messages:type_name -> junction.v1.Message
+	32,  // 30: junction.v1.ProduceStreamResponse.results:type_name -> junction.v1.ProduceResult
+	97,  // 31: junction.v1.ProduceStreamResponse.error_info:type_name -> junction.v1.ErrorInfo
+	128, // 32: junction.v1.StartPosition.time:type_name -> google.protobuf.Timestamp
+	127, // 33: junction.v1.GroupConfig.ack_deadline:type_name -> google.protobuf.Duration
+	128, // 34: junction.v1.Delivery.timestamp:type_name -> google.protobuf.Timestamp
+	30,  // 35: junction.v1.Delivery.headers:type_name -> junction.v1.Header
+	127, // 36: junction.v1.PullRequest.max_wait:type_name -> google.protobuf.Duration
+	37,  // 37: junction.v1.PullRequest.start:type_name -> junction.v1.StartPosition
+	38,  // 38: junction.v1.PullRequest.config:type_name -> junction.v1.GroupConfig
+	39,  // 39: junction.v1.PullResponse.messages:type_name -> junction.v1.Delivery
+	37,  // 40: junction.v1.ConsumeRequest.start:type_name -> junction.v1.StartPosition
+	38,  // 41: junction.v1.ConsumeRequest.config:type_name -> junction.v1.GroupConfig
+	39,  // 42: junction.v1.ConsumeResponse.messages:type_name -> junction.v1.Delivery
+	44,  // 43: junction.v1.AckRequest.messages:type_name -> junction.v1.MessageRefs
+	44,  // 44: junction.v1.NackRequest.messages:type_name -> junction.v1.MessageRefs
+	127, // 45: junction.v1.NackRequest.delay:type_name -> google.protobuf.Duration
+	128, // 46: junction.v1.PeekMessagesRequest.time:type_name -> google.protobuf.Timestamp
+	39,  // 47: junction.v1.PeekMessagesResponse.messages:type_name -> junction.v1.Delivery
+	38,  // 48: junction.v1.Group.config:type_name -> junction.v1.GroupConfig
+	51,  // 49: junction.v1.Group.partitions:type_name -> junction.v1.PartitionLag
+	128, // 50: junction.v1.Group.created_at:type_name -> google.protobuf.Timestamp
+	37,  // 51: junction.v1.CreateGroupRequest.start:type_name -> junction.v1.StartPosition
+	38,  // 52: junction.v1.CreateGroupRequest.config:type_name -> junction.v1.GroupConfig
+	52,  // 53: junction.v1.CreateGroupResponse.group:type_name -> junction.v1.Group
+	52,  // 54: junction.v1.ListGroupsResponse.groups:type_name -> junction.v1.Group
+	52,  // 55: junction.v1.DescribeGroupResponse.group:type_name -> junction.v1.Group
+	37,  // 56: junction.v1.ResetGroupOffsetRequest.start:type_name -> junction.v1.StartPosition
+	52,  // 57: junction.v1.ResetGroupOffsetResponse.group:type_name -> junction.v1.Group
+	3,   // 58: junction.v1.ConnectorStatus.state:type_name -> junction.v1.ConnectorState
+	128, // 59: junction.v1.ConnectorStatus.last_error_at:type_name -> google.protobuf.Timestamp
+	128, // 60: junction.v1.ConnectorStatus.started_at:type_name -> google.protobuf.Timestamp
+	63,  // 61: junction.v1.ApplyConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	66,  // 62: junction.v1.ValidateConnectorResponse.errors:type_name -> junction.v1.DefinitionError
+	63,  // 63: junction.v1.ListConnectorsResponse.connectors:type_name -> junction.v1.ConnectorStatus
+	63,  // 64: junction.v1.GetConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	63,  // 65: junction.v1.PauseConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	63,  // 66: junction.v1.ResumeConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	63,  // 67: junction.v1.RestartConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	79,  // 68: junction.v1.ListPluginsResponse.plugins:type_name -> junction.v1.Plugin
+	128, // 69: junction.v1.HubRelease.released:type_name -> google.protobuf.Timestamp
+	85,  // 70: junction.v1.HubConnector.versions:type_name -> junction.v1.HubRelease
+	86,  // 71: junction.v1.SearchHubResponse.connectors:type_name -> junction.v1.HubConnector
+	86,  // 72: junction.v1.GetHubConnectorResponse.connector:type_name -> junction.v1.HubConnector
+	91,  // 73: junction.v1.InstallPluginResponse.install:type_name -> junction.v1.PluginInstall
+	91,  // 74: junction.v1.UpgradePluginResponse.install:type_name -> junction.v1.PluginInstall
+	4,   // 75: junction.v1.ErrorInfo.reason:type_name -> junction.v1.ErrorReason
+	66,  // 76: junction.v1.ErrorInfo.definition_errors:type_name -> junction.v1.DefinitionError
+	104, // 77: junction.v1.ErrorInfo.invalid_messages:type_name -> junction.v1.InvalidMessage
+	32,  // 78: junction.v1.ErrorInfo.results:type_name -> junction.v1.ProduceResult
+	103, // 79: junction.v1.ErrorInfo.incompatibilities:type_name -> junction.v1.CompatibilityChange
+	7,   // 80: junction.v1.StationSchema.on_invalid:type_name -> junction.v1.OnInvalid
+	5,   // 81: junction.v1.SchemaDefinition.type:type_name -> junction.v1.SchemaType
+	99,  // 82: junction.v1.SchemaDefinition.files:type_name -> junction.v1.SchemaFile
+	100, // 83: junction.v1.SchemaVersion.definition:type_name -> junction.v1.SchemaDefinition
+	128, // 84: junction.v1.SchemaVersion.created_at:type_name -> google.protobuf.Timestamp
+	5,   // 85: junction.v1.Schema.type:type_name -> junction.v1.SchemaType
+	6,   // 86: junction.v1.Schema.compatibility:type_name -> junction.v1.Compatibility
+	128, // 87: junction.v1.Schema.created_at:type_name -> google.protobuf.Timestamp
+	100, // 88: junction.v1.CreateSchemaRequest.definition:type_name -> junction.v1.SchemaDefinition
+	6,   // 89: junction.v1.CreateSchemaRequest.compatibility:type_name -> junction.v1.Compatibility
+	102, // 90: junction.v1.CreateSchemaResponse.schema:type_name -> junction.v1.Schema
+	101, // 91: junction.v1.CreateSchemaResponse.version:type_name -> junction.v1.SchemaVersion
+	100, // 92: junction.v1.UpdateSchemaRequest.definition:type_name -> junction.v1.SchemaDefinition
+	6,   // 93: junction.v1.UpdateSchemaRequest.compatibility:type_name -> junction.v1.Compatibility
+	102, // 94: junction.v1.UpdateSchemaResponse.schema:type_name -> junction.v1.Schema
+	101, // 95: junction.v1.UpdateSchemaResponse.version:type_name -> junction.v1.SchemaVersion
+	102, // 96: junction.v1.GetSchemaResponse.schema:type_name -> junction.v1.Schema
+	101, // 97: junction.v1.GetSchemaResponse.version:type_name -> junction.v1.SchemaVersion
+	102, // 98: junction.v1.ListSchemasResponse.schemas:type_name -> junction.v1.Schema
+	7,   // 99: junction.v1.AttachSchemaRequest.on_invalid:type_name -> junction.v1.OnInvalid
+	9,   // 100: junction.v1.AttachSchemaResponse.station:type_name -> junction.v1.Station
+	9,   // 101: junction.v1.DetachSchemaResponse.station:type_name -> junction.v1.Station
+	128, // 102: junction.v1.DeadLetter.timestamp:type_name -> google.protobuf.Timestamp
+	30,  // 103: junction.v1.DeadLetter.headers:type_name -> junction.v1.Header
+	119, // 104: junction.v1.ListDeadLettersResponse.messages:type_name -> junction.v1.DeadLetter
+	123, // 105: junction.v1.ReplayDeadLettersResponse.failed:type_name -> junction.v1.ReplayFailure
+	16,  // 106: junction.v1.StationService.CreateStation:input_type -> junction.v1.CreateStationRequest
+	18,  // 107: junction.v1.StationService.GetStation:input_type -> junction.v1.GetStationRequest
+	20,  // 108: junction.v1.StationService.ListStations:input_type -> junction.v1.ListStationsRequest
+	22,  // 109: junction.v1.StationService.UpdateStation:input_type -> junction.v1.UpdateStationRequest
+	24,  // 110: junction.v1.StationService.DeleteStation:input_type -> junction.v1.DeleteStationRequest
+	13,  // 111: junction.v1.StationService.RepairPartition:input_type -> junction.v1.RepairPartitionRequest
+	26,  // 112: junction.v1.StationService.GetStationRates:input_type -> junction.v1.GetStationRatesRequest
+	33,  // 113: junction.v1.MessageService.Produce:input_type -> junction.v1.ProduceRequest
+	35,  // 114: junction.v1.MessageService.ProduceStream:input_type -> junction.v1.ProduceStreamRequest
+	40,  // 115: junction.v1.MessageService.Pull:input_type -> junction.v1.PullRequest
+	42,  // 116: junction.v1.MessageService.Consume:input_type -> junction.v1.ConsumeRequest
+	45,  // 117: junction.v1.MessageService.Ack:input_type -> junction.v1.AckRequest
+	47,  // 118: junction.v1.MessageService.Nack:input_type -> junction.v1.NackRequest
+	49,  // 119: junction.v1.MessageService.PeekMessages:input_type -> junction.v1.PeekMessagesRequest
+	53,  // 120: junction.v1.GroupService.CreateGroup:input_type -> junction.v1.CreateGroupRequest
+	55,  // 121: junction.v1.GroupService.ListGroups:input_type -> junction.v1.ListGroupsRequest
+	57,  // 122: junction.v1.GroupService.DescribeGroup:input_type -> junction.v1.DescribeGroupRequest
+	59,  // 123: junction.v1.GroupService.DeleteGroup:input_type -> junction.v1.DeleteGroupRequest
+	61,  // 124: junction.v1.GroupService.ResetGroupOffset:input_type -> junction.v1.ResetGroupOffsetRequest
+	64,  // 125: junction.v1.ConnectorService.ApplyConnector:input_type -> junction.v1.ApplyConnectorRequest
+	67,  // 126: junction.v1.ConnectorService.ValidateConnector:input_type -> junction.v1.ValidateConnectorRequest
+	69,  // 127: junction.v1.ConnectorService.ListConnectors:input_type -> junction.v1.ListConnectorsRequest
+	71,  // 128: junction.v1.ConnectorService.GetConnector:input_type -> junction.v1.GetConnectorRequest
+	73,  // 129: junction.v1.ConnectorService.PauseConnector:input_type -> junction.v1.PauseConnectorRequest
+	75,  // 130: junction.v1.ConnectorService.ResumeConnector:input_type -> junction.v1.ResumeConnectorRequest
+	77,  // 131: junction.v1.ConnectorService.DeleteConnector:input_type -> junction.v1.DeleteConnectorRequest
+	80,  // 132: junction.v1.ConnectorService.RestartConnector:input_type -> junction.v1.RestartConnectorRequest
+	82,  // 133: junction.v1.ConnectorService.ListPlugins:input_type -> junction.v1.ListPluginsRequest
+	84,  // 134: junction.v1.HubService.SearchHub:input_type -> junction.v1.SearchHubRequest
+	88,  // 135: junction.v1.HubService.GetHubConnector:input_type -> junction.v1.GetHubConnectorRequest
+	90,  // 136: junction.v1.HubService.InstallPlugin:input_type -> junction.v1.InstallPluginRequest
+	93,  // 137: junction.v1.HubService.UpgradePlugin:input_type -> junction.v1.UpgradePluginRequest
+	95,  // 138: junction.v1.HubService.RemovePlugin:input_type -> junction.v1.RemovePluginRequest
+	105, // 139: junction.v1.SchemaService.CreateSchema:input_type -> junction.v1.CreateSchemaRequest
+	107, // 140: junction.v1.SchemaService.UpdateSchema:input_type -> junction.v1.UpdateSchemaRequest
+	109, // 141: junction.v1.SchemaService.GetSchema:input_type -> junction.v1.GetSchemaRequest
+	111, // 142: junction.v1.SchemaService.ListSchemas:input_type -> junction.v1.ListSchemasRequest
+	113, // 143: junction.v1.SchemaService.DeleteSchema:input_type -> junction.v1.DeleteSchemaRequest
+	115, // 144: junction.v1.SchemaService.AttachSchema:input_type -> junction.v1.AttachSchemaRequest
+	117, // 145: junction.v1.SchemaService.DetachSchema:input_type -> junction.v1.DetachSchemaRequest
+	120, // 146: junction.v1.DeadLetterService.ListDeadLetters:input_type -> junction.v1.ListDeadLettersRequest
+	122, // 147: junction.v1.DeadLetterService.ReplayDeadLetters:input_type -> junction.v1.ReplayDeadLettersRequest
+	125, // 148: junction.v1.DeadLetterService.PurgeDeadLetters:input_type -> junction.v1.PurgeDeadLettersRequest
+	17,  // 149: junction.v1.StationService.CreateStation:output_type -> junction.v1.CreateStationResponse
+	19,  // 150: junction.v1.StationService.GetStation:output_type -> junction.v1.GetStationResponse
+	21,  // 151: junction.v1.StationService.ListStations:output_type -> junction.v1.ListStationsResponse
+	23,  // 152: junction.v1.StationService.UpdateStation:output_type -> junction.v1.UpdateStationResponse
+	25,  // 153: junction.v1.StationService.DeleteStation:output_type -> junction.v1.DeleteStationResponse
+	14,  // 154: junction.v1.StationService.RepairPartition:output_type -> junction.v1.RepairPartitionResponse
+	29,  // 155: junction.v1.StationService.GetStationRates:output_type -> junction.v1.GetStationRatesResponse
+	34,  // 156: junction.v1.MessageService.Produce:output_type -> junction.v1.ProduceResponse
+	36,  // 157: junction.v1.MessageService.ProduceStream:output_type -> junction.v1.ProduceStreamResponse
+	41,  // 158: junction.v1.MessageService.Pull:output_type -> junction.v1.PullResponse
+	43,  // 159: junction.v1.MessageService.Consume:output_type -> junction.v1.ConsumeResponse
+	46,  // 160: junction.v1.MessageService.Ack:output_type -> junction.v1.AckResponse
+	48,  // 161: junction.v1.MessageService.Nack:output_type -> junction.v1.NackResponse
+	50,  // 162: junction.v1.MessageService.PeekMessages:output_type -> junction.v1.PeekMessagesResponse
+	54,  // 163: junction.v1.GroupService.CreateGroup:output_type -> junction.v1.CreateGroupResponse
+	56,  // 164: junction.v1.GroupService.ListGroups:output_type -> junction.v1.ListGroupsResponse
+	58,  // 165: junction.v1.GroupService.DescribeGroup:output_type -> junction.v1.DescribeGroupResponse
+	60,  // 166: junction.v1.GroupService.DeleteGroup:output_type -> junction.v1.DeleteGroupResponse
+	62,  // 167: junction.v1.GroupService.ResetGroupOffset:output_type -> junction.v1.ResetGroupOffsetResponse
+	65,  // 168: junction.v1.ConnectorService.ApplyConnector:output_type -> junction.v1.ApplyConnectorResponse
+	68,  // 169: junction.v1.ConnectorService.ValidateConnector:output_type -> junction.v1.ValidateConnectorResponse
+	70,  // 170: junction.v1.ConnectorService.ListConnectors:output_type -> junction.v1.ListConnectorsResponse
+	72,  // 171: junction.v1.ConnectorService.GetConnector:output_type -> junction.v1.GetConnectorResponse
+	74,  // 172: junction.v1.ConnectorService.PauseConnector:output_type -> junction.v1.PauseConnectorResponse
+	76,  // 173: junction.v1.ConnectorService.ResumeConnector:output_type -> junction.v1.ResumeConnectorResponse
+	78,  // 174: junction.v1.ConnectorService.DeleteConnector:output_type -> junction.v1.DeleteConnectorResponse
+	81,  // 175: junction.v1.ConnectorService.RestartConnector:output_type -> junction.v1.RestartConnectorResponse
+	83,  // 176: junction.v1.ConnectorService.ListPlugins:output_type -> junction.v1.ListPluginsResponse
+	87,  // 177: junction.v1.HubService.SearchHub:output_type -> junction.v1.SearchHubResponse
+	89,  // 178: junction.v1.HubService.GetHubConnector:output_type -> junction.v1.GetHubConnectorResponse
+	92,  // 179: junction.v1.HubService.InstallPlugin:output_type -> junction.v1.InstallPluginResponse
+	94,  // 180: junction.v1.HubService.UpgradePlugin:output_type -> junction.v1.UpgradePluginResponse
+	96,  // 181: junction.v1.HubService.RemovePlugin:output_type -> junction.v1.RemovePluginResponse
+	106, // 182: junction.v1.SchemaService.CreateSchema:output_type -> junction.v1.CreateSchemaResponse
+	108, // 183: junction.v1.SchemaService.UpdateSchema:output_type -> junction.v1.UpdateSchemaResponse
+	110, // 184: junction.v1.SchemaService.GetSchema:output_type -> junction.v1.GetSchemaResponse
+	112, // 185: junction.v1.SchemaService.ListSchemas:output_type -> junction.v1.ListSchemasResponse
+	114, // 186: junction.v1.SchemaService.DeleteSchema:output_type -> junction.v1.DeleteSchemaResponse
+	116, // 187: junction.v1.SchemaService.AttachSchema:output_type -> junction.v1.AttachSchemaResponse
+	118, // 188: junction.v1.SchemaService.DetachSchema:output_type -> junction.v1.DetachSchemaResponse
+	121, // 189: junction.v1.DeadLetterService.ListDeadLetters:output_type -> junction.v1.ListDeadLettersResponse
+	124, // 190: junction.v1.DeadLetterService.ReplayDeadLetters:output_type -> junction.v1.ReplayDeadLettersResponse
+	126, // 191: junction.v1.DeadLetterService.PurgeDeadLetters:output_type -> junction.v1.PurgeDeadLettersResponse
+	149, // [149:192] is the sub-list for method output_type
+	106, // [106:149] is the sub-list for method input_type
+	106, // [106:106] is the sub-list for extension type_name
+	106, // [106:106] is the sub-list for extension extendee
+	0,   // [0:106] is the sub-list for field type_name
 }
 
 func init() { file_junction_v1_junction_proto_init() }
@@ -6538,15 +8850,19 @@ func file_junction_v1_junction_proto_init() {
 		(*PeekMessagesRequest_Offset)(nil),
 		(*PeekMessagesRequest_Time)(nil),
 	}
+	file_junction_v1_junction_proto_msgTypes[114].OneofWrappers = []any{
+		(*ReplayDeadLettersRequest_Offset)(nil),
+		(*ReplayDeadLettersRequest_All)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_junction_v1_junction_proto_rawDesc), len(file_junction_v1_junction_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   90,
+			NumEnums:      8,
+			NumMessages:   119,
 			NumExtensions: 0,
-			NumServices:   5,
+			NumServices:   7,
 		},
 		GoTypes:           file_junction_v1_junction_proto_goTypes,
 		DependencyIndexes: file_junction_v1_junction_proto_depIdxs,

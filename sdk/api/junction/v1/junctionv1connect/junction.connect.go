@@ -39,6 +39,10 @@ const (
 	ConnectorServiceName = "junction.v1.ConnectorService"
 	// HubServiceName is the fully-qualified name of the HubService service.
 	HubServiceName = "junction.v1.HubService"
+	// SchemaServiceName is the fully-qualified name of the SchemaService service.
+	SchemaServiceName = "junction.v1.SchemaService"
+	// DeadLetterServiceName is the fully-qualified name of the DeadLetterService service.
+	DeadLetterServiceName = "junction.v1.DeadLetterService"
 )
 
 // These constants are the fully-qualified names of the RPCs defined in this package. They're
@@ -140,6 +144,35 @@ const (
 	HubServiceUpgradePluginProcedure = "/junction.v1.HubService/UpgradePlugin"
 	// HubServiceRemovePluginProcedure is the fully-qualified name of the HubService's RemovePlugin RPC.
 	HubServiceRemovePluginProcedure = "/junction.v1.HubService/RemovePlugin"
+	// SchemaServiceCreateSchemaProcedure is the fully-qualified name of the SchemaService's
+	// CreateSchema RPC.
+	SchemaServiceCreateSchemaProcedure = "/junction.v1.SchemaService/CreateSchema"
+	// SchemaServiceUpdateSchemaProcedure is the fully-qualified name of the SchemaService's
+	// UpdateSchema RPC.
+	SchemaServiceUpdateSchemaProcedure = "/junction.v1.SchemaService/UpdateSchema"
+	// SchemaServiceGetSchemaProcedure is the fully-qualified name of the SchemaService's GetSchema RPC.
+	SchemaServiceGetSchemaProcedure = "/junction.v1.SchemaService/GetSchema"
+	// SchemaServiceListSchemasProcedure is the fully-qualified name of the SchemaService's ListSchemas
+	// RPC.
+	SchemaServiceListSchemasProcedure = "/junction.v1.SchemaService/ListSchemas"
+	// SchemaServiceDeleteSchemaProcedure is the fully-qualified name of the SchemaService's
+	// DeleteSchema RPC.
+	SchemaServiceDeleteSchemaProcedure = "/junction.v1.SchemaService/DeleteSchema"
+	// SchemaServiceAttachSchemaProcedure is the fully-qualified name of the SchemaService's
+	// AttachSchema RPC.
+	SchemaServiceAttachSchemaProcedure = "/junction.v1.SchemaService/AttachSchema"
+	// SchemaServiceDetachSchemaProcedure is the fully-qualified name of the SchemaService's
+	// DetachSchema RPC.
+	SchemaServiceDetachSchemaProcedure = "/junction.v1.SchemaService/DetachSchema"
+	// DeadLetterServiceListDeadLettersProcedure is the fully-qualified name of the DeadLetterService's
+	// ListDeadLetters RPC.
+	DeadLetterServiceListDeadLettersProcedure = "/junction.v1.DeadLetterService/ListDeadLetters"
+	// DeadLetterServiceReplayDeadLettersProcedure is the fully-qualified name of the
+	// DeadLetterService's ReplayDeadLetters RPC.
+	DeadLetterServiceReplayDeadLettersProcedure = "/junction.v1.DeadLetterService/ReplayDeadLetters"
+	// DeadLetterServicePurgeDeadLettersProcedure is the fully-qualified name of the DeadLetterService's
+	// PurgeDeadLetters RPC.
+	DeadLetterServicePurgeDeadLettersProcedure = "/junction.v1.DeadLetterService/PurgeDeadLetters"
 )
 
 // StationServiceClient is a client for the junction.v1.StationService service.
@@ -1340,4 +1373,396 @@ func (UnimplementedHubServiceHandler) UpgradePlugin(context.Context, *connect.Re
 
 func (UnimplementedHubServiceHandler) RemovePlugin(context.Context, *connect.Request[v1.RemovePluginRequest]) (*connect.Response[v1.RemovePluginResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.HubService.RemovePlugin is not implemented"))
+}
+
+// SchemaServiceClient is a client for the junction.v1.SchemaService service.
+type SchemaServiceClient interface {
+	// CreateSchema registers a schema with its first version. It fails with
+	// ALREADY_EXISTS for a taken name and INVALID_ARGUMENT (naming the file
+	// and line) for a definition that does not compile.
+	CreateSchema(context.Context, *connect.Request[v1.CreateSchemaRequest]) (*connect.Response[v1.CreateSchemaResponse], error)
+	// UpdateSchema adds a version. It fails with FAILED_PRECONDITION and
+	// ERROR_REASON_SCHEMA_INCOMPATIBLE, listing every breaking change, when
+	// the version breaks the schema's compatibility mode.
+	UpdateSchema(context.Context, *connect.Request[v1.UpdateSchemaRequest]) (*connect.Response[v1.UpdateSchemaResponse], error)
+	// GetSchema returns a schema and one of its versions (the latest by
+	// default).
+	GetSchema(context.Context, *connect.Request[v1.GetSchemaRequest]) (*connect.Response[v1.GetSchemaResponse], error)
+	// ListSchemas lists every schema, sorted by name.
+	ListSchemas(context.Context, *connect.Request[v1.ListSchemasRequest]) (*connect.Response[v1.ListSchemasResponse], error)
+	// DeleteSchema deletes a schema with all its versions. It fails with
+	// FAILED_PRECONDITION and ERROR_REASON_SCHEMA_IN_USE while the schema is
+	// attached to a station.
+	DeleteSchema(context.Context, *connect.Request[v1.DeleteSchemaRequest]) (*connect.Response[v1.DeleteSchemaResponse], error)
+	// AttachSchema makes a station validate every produced message against
+	// a schema version (or the latest version, whichever it is when the
+	// message arrives).
+	AttachSchema(context.Context, *connect.Request[v1.AttachSchemaRequest]) (*connect.Response[v1.AttachSchemaResponse], error)
+	// DetachSchema stops a station validating.
+	DetachSchema(context.Context, *connect.Request[v1.DetachSchemaRequest]) (*connect.Response[v1.DetachSchemaResponse], error)
+}
+
+// NewSchemaServiceClient constructs a client for the junction.v1.SchemaService service. By default,
+// it uses the Connect protocol with the binary Protobuf Codec, asks for gzipped responses, and
+// sends uncompressed requests. To use the gRPC or gRPC-Web protocols, supply the connect.WithGRPC()
+// or connect.WithGRPCWeb() options.
+//
+// The URL supplied here should be the base URL for the Connect or gRPC server (for example,
+// http://api.acme.com or https://acme.com/grpc).
+func NewSchemaServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...connect.ClientOption) SchemaServiceClient {
+	baseURL = strings.TrimRight(baseURL, "/")
+	schemaServiceMethods := v1.File_junction_v1_junction_proto.Services().ByName("SchemaService").Methods()
+	return &schemaServiceClient{
+		createSchema: connect.NewClient[v1.CreateSchemaRequest, v1.CreateSchemaResponse](
+			httpClient,
+			baseURL+SchemaServiceCreateSchemaProcedure,
+			connect.WithSchema(schemaServiceMethods.ByName("CreateSchema")),
+			connect.WithClientOptions(opts...),
+		),
+		updateSchema: connect.NewClient[v1.UpdateSchemaRequest, v1.UpdateSchemaResponse](
+			httpClient,
+			baseURL+SchemaServiceUpdateSchemaProcedure,
+			connect.WithSchema(schemaServiceMethods.ByName("UpdateSchema")),
+			connect.WithClientOptions(opts...),
+		),
+		getSchema: connect.NewClient[v1.GetSchemaRequest, v1.GetSchemaResponse](
+			httpClient,
+			baseURL+SchemaServiceGetSchemaProcedure,
+			connect.WithSchema(schemaServiceMethods.ByName("GetSchema")),
+			connect.WithClientOptions(opts...),
+		),
+		listSchemas: connect.NewClient[v1.ListSchemasRequest, v1.ListSchemasResponse](
+			httpClient,
+			baseURL+SchemaServiceListSchemasProcedure,
+			connect.WithSchema(schemaServiceMethods.ByName("ListSchemas")),
+			connect.WithClientOptions(opts...),
+		),
+		deleteSchema: connect.NewClient[v1.DeleteSchemaRequest, v1.DeleteSchemaResponse](
+			httpClient,
+			baseURL+SchemaServiceDeleteSchemaProcedure,
+			connect.WithSchema(schemaServiceMethods.ByName("DeleteSchema")),
+			connect.WithClientOptions(opts...),
+		),
+		attachSchema: connect.NewClient[v1.AttachSchemaRequest, v1.AttachSchemaResponse](
+			httpClient,
+			baseURL+SchemaServiceAttachSchemaProcedure,
+			connect.WithSchema(schemaServiceMethods.ByName("AttachSchema")),
+			connect.WithClientOptions(opts...),
+		),
+		detachSchema: connect.NewClient[v1.DetachSchemaRequest, v1.DetachSchemaResponse](
+			httpClient,
+			baseURL+SchemaServiceDetachSchemaProcedure,
+			connect.WithSchema(schemaServiceMethods.ByName("DetachSchema")),
+			connect.WithClientOptions(opts...),
+		),
+	}
+}
+
+// schemaServiceClient implements SchemaServiceClient.
+type schemaServiceClient struct {
+	createSchema *connect.Client[v1.CreateSchemaRequest, v1.CreateSchemaResponse]
+	updateSchema *connect.Client[v1.UpdateSchemaRequest, v1.UpdateSchemaResponse]
+	getSchema    *connect.Client[v1.GetSchemaRequest, v1.GetSchemaResponse]
+	listSchemas  *connect.Client[v1.ListSchemasRequest, v1.ListSchemasResponse]
+	deleteSchema *connect.Client[v1.DeleteSchemaRequest, v1.DeleteSchemaResponse]
+	attachSchema *connect.Client[v1.AttachSchemaRequest, v1.AttachSchemaResponse]
+	detachSchema *connect.Client[v1.DetachSchemaRequest, v1.DetachSchemaResponse]
+}
+
+// CreateSchema calls junction.v1.SchemaService.CreateSchema.
+func (c *schemaServiceClient) CreateSchema(ctx context.Context, req *connect.Request[v1.CreateSchemaRequest]) (*connect.Response[v1.CreateSchemaResponse], error) {
+	return c.createSchema.CallUnary(ctx, req)
+}
+
+// UpdateSchema calls junction.v1.SchemaService.UpdateSchema.
+func (c *schemaServiceClient) UpdateSchema(ctx context.Context, req *connect.Request[v1.UpdateSchemaRequest]) (*connect.Response[v1.UpdateSchemaResponse], error) {
+	return c.updateSchema.CallUnary(ctx, req)
+}
+
+// GetSchema calls junction.v1.SchemaService.GetSchema.
+func (c *schemaServiceClient) GetSchema(ctx context.Context, req *connect.Request[v1.GetSchemaRequest]) (*connect.Response[v1.GetSchemaResponse], error) {
+	return c.getSchema.CallUnary(ctx, req)
+}
+
+// ListSchemas calls junction.v1.SchemaService.ListSchemas.
+func (c *schemaServiceClient) ListSchemas(ctx context.Context, req *connect.Request[v1.ListSchemasRequest]) (*connect.Response[v1.ListSchemasResponse], error) {
+	return c.listSchemas.CallUnary(ctx, req)
+}
+
+// DeleteSchema calls junction.v1.SchemaService.DeleteSchema.
+func (c *schemaServiceClient) DeleteSchema(ctx context.Context, req *connect.Request[v1.DeleteSchemaRequest]) (*connect.Response[v1.DeleteSchemaResponse], error) {
+	return c.deleteSchema.CallUnary(ctx, req)
+}
+
+// AttachSchema calls junction.v1.SchemaService.AttachSchema.
+func (c *schemaServiceClient) AttachSchema(ctx context.Context, req *connect.Request[v1.AttachSchemaRequest]) (*connect.Response[v1.AttachSchemaResponse], error) {
+	return c.attachSchema.CallUnary(ctx, req)
+}
+
+// DetachSchema calls junction.v1.SchemaService.DetachSchema.
+func (c *schemaServiceClient) DetachSchema(ctx context.Context, req *connect.Request[v1.DetachSchemaRequest]) (*connect.Response[v1.DetachSchemaResponse], error) {
+	return c.detachSchema.CallUnary(ctx, req)
+}
+
+// SchemaServiceHandler is an implementation of the junction.v1.SchemaService service.
+type SchemaServiceHandler interface {
+	// CreateSchema registers a schema with its first version. It fails with
+	// ALREADY_EXISTS for a taken name and INVALID_ARGUMENT (naming the file
+	// and line) for a definition that does not compile.
+	CreateSchema(context.Context, *connect.Request[v1.CreateSchemaRequest]) (*connect.Response[v1.CreateSchemaResponse], error)
+	// UpdateSchema adds a version. It fails with FAILED_PRECONDITION and
+	// ERROR_REASON_SCHEMA_INCOMPATIBLE, listing every breaking change, when
+	// the version breaks the schema's compatibility mode.
+	UpdateSchema(context.Context, *connect.Request[v1.UpdateSchemaRequest]) (*connect.Response[v1.UpdateSchemaResponse], error)
+	// GetSchema returns a schema and one of its versions (the latest by
+	// default).
+	GetSchema(context.Context, *connect.Request[v1.GetSchemaRequest]) (*connect.Response[v1.GetSchemaResponse], error)
+	// ListSchemas lists every schema, sorted by name.
+	ListSchemas(context.Context, *connect.Request[v1.ListSchemasRequest]) (*connect.Response[v1.ListSchemasResponse], error)
+	// DeleteSchema deletes a schema with all its versions. It fails with
+	// FAILED_PRECONDITION and ERROR_REASON_SCHEMA_IN_USE while the schema is
+	// attached to a station.
+	DeleteSchema(context.Context, *connect.Request[v1.DeleteSchemaRequest]) (*connect.Response[v1.DeleteSchemaResponse], error)
+	// AttachSchema makes a station validate every produced message against
+	// a schema version (or the latest version, whichever it is when the
+	// message arrives).
+	AttachSchema(context.Context, *connect.Request[v1.AttachSchemaRequest]) (*connect.Response[v1.AttachSchemaResponse], error)
+	// DetachSchema stops a station validating.
+	DetachSchema(context.Context, *connect.Request[v1.DetachSchemaRequest]) (*connect.Response[v1.DetachSchemaResponse], error)
+}
+
+// NewSchemaServiceHandler builds an HTTP handler from the service implementation. It returns the
+// path on which to mount the handler and the handler itself.
+//
+// By default, handlers support the Connect, gRPC, and gRPC-Web protocols with the binary Protobuf
+// and JSON codecs. They also support gzip compression.
+func NewSchemaServiceHandler(svc SchemaServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
+	schemaServiceMethods := v1.File_junction_v1_junction_proto.Services().ByName("SchemaService").Methods()
+	schemaServiceCreateSchemaHandler := connect.NewUnaryHandler(
+		SchemaServiceCreateSchemaProcedure,
+		svc.CreateSchema,
+		connect.WithSchema(schemaServiceMethods.ByName("CreateSchema")),
+		connect.WithHandlerOptions(opts...),
+	)
+	schemaServiceUpdateSchemaHandler := connect.NewUnaryHandler(
+		SchemaServiceUpdateSchemaProcedure,
+		svc.UpdateSchema,
+		connect.WithSchema(schemaServiceMethods.ByName("UpdateSchema")),
+		connect.WithHandlerOptions(opts...),
+	)
+	schemaServiceGetSchemaHandler := connect.NewUnaryHandler(
+		SchemaServiceGetSchemaProcedure,
+		svc.GetSchema,
+		connect.WithSchema(schemaServiceMethods.ByName("GetSchema")),
+		connect.WithHandlerOptions(opts...),
+	)
+	schemaServiceListSchemasHandler := connect.NewUnaryHandler(
+		SchemaServiceListSchemasProcedure,
+		svc.ListSchemas,
+		connect.WithSchema(schemaServiceMethods.ByName("ListSchemas")),
+		connect.WithHandlerOptions(opts...),
+	)
+	schemaServiceDeleteSchemaHandler := connect.NewUnaryHandler(
+		SchemaServiceDeleteSchemaProcedure,
+		svc.DeleteSchema,
+		connect.WithSchema(schemaServiceMethods.ByName("DeleteSchema")),
+		connect.WithHandlerOptions(opts...),
+	)
+	schemaServiceAttachSchemaHandler := connect.NewUnaryHandler(
+		SchemaServiceAttachSchemaProcedure,
+		svc.AttachSchema,
+		connect.WithSchema(schemaServiceMethods.ByName("AttachSchema")),
+		connect.WithHandlerOptions(opts...),
+	)
+	schemaServiceDetachSchemaHandler := connect.NewUnaryHandler(
+		SchemaServiceDetachSchemaProcedure,
+		svc.DetachSchema,
+		connect.WithSchema(schemaServiceMethods.ByName("DetachSchema")),
+		connect.WithHandlerOptions(opts...),
+	)
+	return "/junction.v1.SchemaService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case SchemaServiceCreateSchemaProcedure:
+			schemaServiceCreateSchemaHandler.ServeHTTP(w, r)
+		case SchemaServiceUpdateSchemaProcedure:
+			schemaServiceUpdateSchemaHandler.ServeHTTP(w, r)
+		case SchemaServiceGetSchemaProcedure:
+			schemaServiceGetSchemaHandler.ServeHTTP(w, r)
+		case SchemaServiceListSchemasProcedure:
+			schemaServiceListSchemasHandler.ServeHTTP(w, r)
+		case SchemaServiceDeleteSchemaProcedure:
+			schemaServiceDeleteSchemaHandler.ServeHTTP(w, r)
+		case SchemaServiceAttachSchemaProcedure:
+			schemaServiceAttachSchemaHandler.ServeHTTP(w, r)
+		case SchemaServiceDetachSchemaProcedure:
+			schemaServiceDetachSchemaHandler.ServeHTTP(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
+
+// UnimplementedSchemaServiceHandler returns CodeUnimplemented from all methods.
+type UnimplementedSchemaServiceHandler struct{}
+
+func (UnimplementedSchemaServiceHandler) CreateSchema(context.Context, *connect.Request[v1.CreateSchemaRequest]) (*connect.Response[v1.CreateSchemaResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.SchemaService.CreateSchema is not implemented"))
+}
+
+func (UnimplementedSchemaServiceHandler) UpdateSchema(context.Context, *connect.Request[v1.UpdateSchemaRequest]) (*connect.Response[v1.UpdateSchemaResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.SchemaService.UpdateSchema is not implemented"))
+}
+
+func (UnimplementedSchemaServiceHandler) GetSchema(context.Context, *connect.Request[v1.GetSchemaRequest]) (*connect.Response[v1.GetSchemaResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.SchemaService.GetSchema is not implemented"))
+}
+
+func (UnimplementedSchemaServiceHandler) ListSchemas(context.Context, *connect.Request[v1.ListSchemasRequest]) (*connect.Response[v1.ListSchemasResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.SchemaService.ListSchemas is not implemented"))
+}
+
+func (UnimplementedSchemaServiceHandler) DeleteSchema(context.Context, *connect.Request[v1.DeleteSchemaRequest]) (*connect.Response[v1.DeleteSchemaResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.SchemaService.DeleteSchema is not implemented"))
+}
+
+func (UnimplementedSchemaServiceHandler) AttachSchema(context.Context, *connect.Request[v1.AttachSchemaRequest]) (*connect.Response[v1.AttachSchemaResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.SchemaService.AttachSchema is not implemented"))
+}
+
+func (UnimplementedSchemaServiceHandler) DetachSchema(context.Context, *connect.Request[v1.DetachSchemaRequest]) (*connect.Response[v1.DetachSchemaResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.SchemaService.DetachSchema is not implemented"))
+}
+
+// DeadLetterServiceClient is a client for the junction.v1.DeadLetterService service.
+type DeadLetterServiceClient interface {
+	// ListDeadLetters lists messages of a dead-letter station with why and
+	// where from they came.
+	ListDeadLetters(context.Context, *connect.Request[v1.ListDeadLettersRequest]) (*connect.Response[v1.ListDeadLettersResponse], error)
+	// ReplayDeadLetters produces dead-lettered messages again to the station
+	// they came from (or another), validated as any produce. Each message is
+	// replayed at most once, even across an interrupted and repeated replay.
+	ReplayDeadLetters(context.Context, *connect.Request[v1.ReplayDeadLettersRequest]) (*connect.Response[v1.ReplayDeadLettersResponse], error)
+	// PurgeDeadLetters drops every message now in a dead-letter station.
+	PurgeDeadLetters(context.Context, *connect.Request[v1.PurgeDeadLettersRequest]) (*connect.Response[v1.PurgeDeadLettersResponse], error)
+}
+
+// NewDeadLetterServiceClient constructs a client for the junction.v1.DeadLetterService service. By
+// default, it uses the Connect protocol with the binary Protobuf Codec, asks for gzipped responses,
+// and sends uncompressed requests. To use the gRPC or gRPC-Web protocols, supply the
+// connect.WithGRPC() or connect.WithGRPCWeb() options.
+//
+// The URL supplied here should be the base URL for the Connect or gRPC server (for example,
+// http://api.acme.com or https://acme.com/grpc).
+func NewDeadLetterServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...connect.ClientOption) DeadLetterServiceClient {
+	baseURL = strings.TrimRight(baseURL, "/")
+	deadLetterServiceMethods := v1.File_junction_v1_junction_proto.Services().ByName("DeadLetterService").Methods()
+	return &deadLetterServiceClient{
+		listDeadLetters: connect.NewClient[v1.ListDeadLettersRequest, v1.ListDeadLettersResponse](
+			httpClient,
+			baseURL+DeadLetterServiceListDeadLettersProcedure,
+			connect.WithSchema(deadLetterServiceMethods.ByName("ListDeadLetters")),
+			connect.WithClientOptions(opts...),
+		),
+		replayDeadLetters: connect.NewClient[v1.ReplayDeadLettersRequest, v1.ReplayDeadLettersResponse](
+			httpClient,
+			baseURL+DeadLetterServiceReplayDeadLettersProcedure,
+			connect.WithSchema(deadLetterServiceMethods.ByName("ReplayDeadLetters")),
+			connect.WithClientOptions(opts...),
+		),
+		purgeDeadLetters: connect.NewClient[v1.PurgeDeadLettersRequest, v1.PurgeDeadLettersResponse](
+			httpClient,
+			baseURL+DeadLetterServicePurgeDeadLettersProcedure,
+			connect.WithSchema(deadLetterServiceMethods.ByName("PurgeDeadLetters")),
+			connect.WithClientOptions(opts...),
+		),
+	}
+}
+
+// deadLetterServiceClient implements DeadLetterServiceClient.
+type deadLetterServiceClient struct {
+	listDeadLetters   *connect.Client[v1.ListDeadLettersRequest, v1.ListDeadLettersResponse]
+	replayDeadLetters *connect.Client[v1.ReplayDeadLettersRequest, v1.ReplayDeadLettersResponse]
+	purgeDeadLetters  *connect.Client[v1.PurgeDeadLettersRequest, v1.PurgeDeadLettersResponse]
+}
+
+// ListDeadLetters calls junction.v1.DeadLetterService.ListDeadLetters.
+func (c *deadLetterServiceClient) ListDeadLetters(ctx context.Context, req *connect.Request[v1.ListDeadLettersRequest]) (*connect.Response[v1.ListDeadLettersResponse], error) {
+	return c.listDeadLetters.CallUnary(ctx, req)
+}
+
+// ReplayDeadLetters calls junction.v1.DeadLetterService.ReplayDeadLetters.
+func (c *deadLetterServiceClient) ReplayDeadLetters(ctx context.Context, req *connect.Request[v1.ReplayDeadLettersRequest]) (*connect.Response[v1.ReplayDeadLettersResponse], error) {
+	return c.replayDeadLetters.CallUnary(ctx, req)
+}
+
+// PurgeDeadLetters calls junction.v1.DeadLetterService.PurgeDeadLetters.
+func (c *deadLetterServiceClient) PurgeDeadLetters(ctx context.Context, req *connect.Request[v1.PurgeDeadLettersRequest]) (*connect.Response[v1.PurgeDeadLettersResponse], error) {
+	return c.purgeDeadLetters.CallUnary(ctx, req)
+}
+
+// DeadLetterServiceHandler is an implementation of the junction.v1.DeadLetterService service.
+type DeadLetterServiceHandler interface {
+	// ListDeadLetters lists messages of a dead-letter station with why and
+	// where from they came.
+	ListDeadLetters(context.Context, *connect.Request[v1.ListDeadLettersRequest]) (*connect.Response[v1.ListDeadLettersResponse], error)
+	// ReplayDeadLetters produces dead-lettered messages again to the station
+	// they came from (or another), validated as any produce. Each message is
+	// replayed at most once, even across an interrupted and repeated replay.
+	ReplayDeadLetters(context.Context, *connect.Request[v1.ReplayDeadLettersRequest]) (*connect.Response[v1.ReplayDeadLettersResponse], error)
+	// PurgeDeadLetters drops every message now in a dead-letter station.
+	PurgeDeadLetters(context.Context, *connect.Request[v1.PurgeDeadLettersRequest]) (*connect.Response[v1.PurgeDeadLettersResponse], error)
+}
+
+// NewDeadLetterServiceHandler builds an HTTP handler from the service implementation. It returns
+// the path on which to mount the handler and the handler itself.
+//
+// By default, handlers support the Connect, gRPC, and gRPC-Web protocols with the binary Protobuf
+// and JSON codecs. They also support gzip compression.
+func NewDeadLetterServiceHandler(svc DeadLetterServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
+	deadLetterServiceMethods := v1.File_junction_v1_junction_proto.Services().ByName("DeadLetterService").Methods()
+	deadLetterServiceListDeadLettersHandler := connect.NewUnaryHandler(
+		DeadLetterServiceListDeadLettersProcedure,
+		svc.ListDeadLetters,
+		connect.WithSchema(deadLetterServiceMethods.ByName("ListDeadLetters")),
+		connect.WithHandlerOptions(opts...),
+	)
+	deadLetterServiceReplayDeadLettersHandler := connect.NewUnaryHandler(
+		DeadLetterServiceReplayDeadLettersProcedure,
+		svc.ReplayDeadLetters,
+		connect.WithSchema(deadLetterServiceMethods.ByName("ReplayDeadLetters")),
+		connect.WithHandlerOptions(opts...),
+	)
+	deadLetterServicePurgeDeadLettersHandler := connect.NewUnaryHandler(
+		DeadLetterServicePurgeDeadLettersProcedure,
+		svc.PurgeDeadLetters,
+		connect.WithSchema(deadLetterServiceMethods.ByName("PurgeDeadLetters")),
+		connect.WithHandlerOptions(opts...),
+	)
+	return "/junction.v1.DeadLetterService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case DeadLetterServiceListDeadLettersProcedure:
+			deadLetterServiceListDeadLettersHandler.ServeHTTP(w, r)
+		case DeadLetterServiceReplayDeadLettersProcedure:
+			deadLetterServiceReplayDeadLettersHandler.ServeHTTP(w, r)
+		case DeadLetterServicePurgeDeadLettersProcedure:
+			deadLetterServicePurgeDeadLettersHandler.ServeHTTP(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
+
+// UnimplementedDeadLetterServiceHandler returns CodeUnimplemented from all methods.
+type UnimplementedDeadLetterServiceHandler struct{}
+
+func (UnimplementedDeadLetterServiceHandler) ListDeadLetters(context.Context, *connect.Request[v1.ListDeadLettersRequest]) (*connect.Response[v1.ListDeadLettersResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.DeadLetterService.ListDeadLetters is not implemented"))
+}
+
+func (UnimplementedDeadLetterServiceHandler) ReplayDeadLetters(context.Context, *connect.Request[v1.ReplayDeadLettersRequest]) (*connect.Response[v1.ReplayDeadLettersResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.DeadLetterService.ReplayDeadLetters is not implemented"))
+}
+
+func (UnimplementedDeadLetterServiceHandler) PurgeDeadLetters(context.Context, *connect.Request[v1.PurgeDeadLettersRequest]) (*connect.Response[v1.PurgeDeadLettersResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.DeadLetterService.PurgeDeadLetters is not implemented"))
 }
