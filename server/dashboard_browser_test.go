@@ -20,6 +20,7 @@ import (
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/junctionhq/junction/catalog"
 	"github.com/junctionhq/junction/plugin"
 	"github.com/junctionhq/junction/sdk/client"
 )
@@ -312,7 +313,11 @@ func TestDashboardStationsMessagesAndGroups(t *testing.T) {
 	}
 	b.do(chromedp.EmulateViewport(1280, 800))
 	b.open("/")
-	// Keyboard: the skip link comes first, then the navigation.
+	b.wait("the overview", `document.querySelector('[data-metric="stations"]')?.textContent === "1"`)
+	// Keyboard: from the top of the page the skip link comes first.
+	if _, err := chromedp.Run(b.ctx, chromedp.Evaluate[any](`document.activeElement?.blur(), window.focus(), 1`)); err != nil {
+		t.Fatal(err)
+	}
 	b.do(chromedp.KeyEvent("\t"))
 	b.wait("the skip link focused", `document.activeElement?.classList.contains("skip")`)
 	b.clean()
@@ -376,6 +381,13 @@ func TestDashboardConnectors(t *testing.T) {
 	b.wait("broken's error", `document.querySelector('section[data-connector="broken"] [data-field="last-error"]')?.textContent.includes("not a directory")`)
 	b.wait("broken failed", state("broken")+` === "failed"`)
 
+	b.click(`section[data-connector="broken"] .actions button.danger`)
+	b.click("#confirm-yes")
+	b.wait("broken deleted", `document.querySelector('section[data-connector="broken"]') === null`)
+	if _, err := c.Connector(ctx, "broken"); err == nil {
+		t.Fatal("broken still exists after Delete in the UI")
+	}
+
 	b.click("#apply-connector")
 	b.do(chromedp.SetValue(chromedp.CSS("#yaml"), "name: x\nconnector: file\nkind: sink\nstation: orders\nconfig:\n  nosuch: 1\n"))
 	b.click("#apply-go")
@@ -412,5 +424,73 @@ func TestDashboardHub(t *testing.T) {
 	b.wait("the upgraded plugin", `document.querySelector("main").textContent.includes("test-echo@1.1.0 (sink)")`)
 	b.click(`tr[data-plugin="test-echo"] th button`)
 	b.wait("the versions table", `document.querySelector('table[aria-label="Versions of test-echo"] tbody')?.children.length === 2`)
+	b.click(`table[aria-label="Versions of test-echo"] tbody tr:last-child button.danger`)
+	b.click("#confirm-yes")
+	b.wait("1.0.0 removed", `[...document.querySelectorAll("#status .toast")].some(e => e.textContent.includes("Removed test-echo@1.0.0"))`)
+	if vs, err := catalog.InstalledVersions(plugins, "test-echo"); err != nil || len(vs) != 1 || vs[0] != "1.1.0" {
+		t.Fatalf("installed after removing 1.0.0 in the UI: %v, %v", vs, err)
+	}
+	b.clean()
+}
+
+// Dead letters: a message that exhausted its deliveries shows with its
+// reason and origin, and Replay in the page produces it again; the
+// station page shows its attached schema.
+func TestDashboardDeadLettersAndSchema(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test: skipped with -short")
+	}
+	s, _, c := startDashboardBroker(t)
+	b := newBrowser(t, "http://"+s.Addr())
+	ctx := context.Background()
+	if _, err := c.CreateStation(ctx, client.StationConfig{Name: "orders", DeadLetterStation: "orders-dlq", MaxDeliveries: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.CreateSchema(ctx, "order", client.SchemaDefinition{Type: client.SchemaJSON,
+		Files: []client.SchemaFile{{Name: "order.json", Content: []byte(`{"type":"object","required":["order"]}`)}}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AttachSchema(ctx, "orders", client.StationSchema{Name: "order"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Produce(ctx, "orders", client.Message{Value: []byte(`{"order":42}`)}); err != nil {
+		t.Fatal(err)
+	}
+	cons := c.NewConsumer("orders", "billing", client.ConsumerOptions{MaxWait: time.Second})
+	for {
+		ds, err := cons.Pull(ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ds) == 1 {
+			ds[0].Nack(0)
+			break
+		}
+	}
+	// The next pull finds the message out of deliveries and moves it.
+	waitFor(t, func() bool {
+		if _, err := cons.PullWait(ctx, 1, 50*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		st, err := c.Station(ctx, "orders-dlq")
+		return err == nil && st.Stats.Messages == 1
+	})
+
+	b.open("/stations/orders")
+	b.wait("the attached schema", `document.querySelector("main").textContent.includes("order version 1")`)
+	b.open("/deadletters")
+	b.wait("the dead letter", `document.querySelector('tr[data-dead-letter="0/0"][data-replayed="false"]')?.textContent.includes("max_deliveries")`)
+	if txt := b.text(`tr[data-dead-letter="0/0"]`); !strings.Contains(txt, "orders 0/0") || !strings.Contains(txt, "billing") {
+		t.Errorf("dead letter row %q; want its origin and group", txt)
+	}
+	b.click(`tr[data-dead-letter="0/0"] button`)
+	b.wait("the dead letter replayed", `document.querySelector('tr[data-dead-letter="0/0"]')?.dataset.replayed === "true"`)
+	st, err := c.Station(ctx, "orders")
+	if err != nil || st.Stats.Messages != 2 {
+		t.Fatalf("orders after the replay: %+v, %v; want the message produced again", st, err)
+	}
+	b.click("#purge")
+	b.click("#confirm-yes")
+	b.wait("the dead-letter station purged", `document.querySelector("main").textContent.includes("No dead letters here.")`)
 	b.clean()
 }

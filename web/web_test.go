@@ -33,7 +33,7 @@ func TestHandler(t *testing.T) {
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
 		t.Errorf("CSP = %q", csp)
 	}
-	for _, p := range []string{"/ui/app.css", "/ui/js/app.js", "/ui/js/api.js", "/ui/js/stations.js", "/ui/js/connectors.js", "/ui/js/hub.js", "/ui/js/overview.js", "/ui/js/chart.js", "/ui/js/fmt.js"} {
+	for _, p := range []string{"/ui/app.css", "/ui/js/app.js", "/ui/js/api.js", "/ui/js/stations.js", "/ui/js/connectors.js", "/ui/js/hub.js", "/ui/js/overview.js", "/ui/js/chart.js", "/ui/js/fmt.js", "/ui/js/deadletters.js"} {
 		r := get(t, mux, p)
 		if r.StatusCode != 200 {
 			t.Errorf("GET %s = %d", p, r.StatusCode)

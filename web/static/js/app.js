@@ -10,6 +10,7 @@ import { overview } from "./overview.js";
 import { stations, stationDetail } from "./stations.js";
 import { connectors } from "./connectors.js";
 import { hub } from "./hub.js";
+import { deadLetters } from "./deadletters.js";
 
 const POLL_MS = 2000;
 
@@ -19,6 +20,8 @@ const routes = [
   [/^\/stations\/([^/]+)$/, stationDetail, "stations"],
   [/^\/connectors\/?$/, connectors, "connectors"],
   [/^\/hub\/?$/, hub, "hub"],
+  [/^\/deadletters\/?$/, deadLetters, "deadletters"],
+  [/^\/deadletters\/([^/]+)$/, deadLetters, "deadletters"],
 ];
 
 let current = null;

@@ -1,5 +1,5 @@
 import { api } from "./api.js";
-import { h, replace, count, rate, num, time, ago, stateName, toast } from "./fmt.js";
+import { h, replace, count, rate, num, time, ago, stateName, toast, confirmDialog } from "./fmt.js";
 
 // yaml renders the connector's definition as applied: config comes from
 // the broker with secret fields already redacted.
@@ -87,7 +87,7 @@ export function connectors() {
   let body;
   const last = new Map(); // name -> [time ms, records out]
   const act = async (action, name, refresh) => {
-    if (action === "Delete" && !confirm(`Delete connector ${name}? A sink's consumer group and a source's checkpoint go with it.`)) return;
+    if (action === "Delete" && !(await confirmDialog(`Delete connector ${name}?`, "A sink's consumer group and a source's checkpoint go with it.", "Delete"))) return;
     try {
       await api.connectorAction(action, name);
       toast(`Connector ${name}: ${action.toLowerCase()}${action.endsWith("e") ? "d" : "ed"}`);

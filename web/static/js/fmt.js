@@ -146,3 +146,19 @@ export function toast(message, { error = false } = {}) {
   box.append(t);
   setTimeout(() => t.remove(), error ? 8000 : 4000);
 }
+
+// confirmDialog asks in a <dialog> (keyboard- and test-friendly, unlike
+// window.confirm) and resolves true when confirmed.
+export function confirmDialog(title, text, action) {
+  return new Promise((resolve) => {
+    const dlg = h("dialog", { "aria-labelledby": "confirm-title" },
+      h("form", { method: "dialog" },
+        h("h2", { id: "confirm-title" }, title), h("p", {}, text),
+        h("div", { class: "form-actions" },
+          h("button", { type: "submit", class: "danger", value: "yes", id: "confirm-yes" }, action),
+          h("button", { type: "submit", class: "ghost", value: "no" }, "Cancel"))));
+    dlg.addEventListener("close", () => { resolve(dlg.returnValue === "yes"); dlg.remove(); });
+    document.body.append(dlg);
+    dlg.showModal();
+  });
+}

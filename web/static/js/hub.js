@@ -1,5 +1,5 @@
 import { api } from "./api.js";
-import { h, replace, time, toast } from "./fmt.js";
+import { h, replace, time, toast, confirmDialog } from "./fmt.js";
 
 export function hub() {
   let results, detail, installed, term = "";
@@ -33,7 +33,7 @@ export function hub() {
     catch (e) { toast(`Upgrade ${name}: ${e.message}`, { error: true }); }
   }
   async function remove(name, version) {
-    if (!confirm(`Remove ${name}${version ? "@" + version : " (every version)"}? Connectors using it stop at their next restart.`)) return;
+    if (!(await confirmDialog(`Remove ${name}${version ? "@" + version : " (every version)"}?`, "Connectors using it fail at their next restart.", "Remove"))) return;
     try { const r = await api.removePlugin(name, version); toast(`Removed ${name}@${(r.removed || []).join(", ")}`); await refreshAll(name); }
     catch (e) { toast(`Remove ${name}: ${e.message}`, { error: true }); }
   }

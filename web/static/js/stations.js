@@ -200,7 +200,7 @@ export function stations() {
           h("td", { class: "num", "data-col": "messages" }, count(stats.messages)), h("td", { class: "num" }, bytes(stats.bytes)),
           h("td", { class: "num", "data-col": "in" }, rate(r.current?.messagesIn)), h("td", { class: "num", "data-col": "out" }, rate(r.current?.messagesOut)),
           h("td", {}, sparkline(hist.map((p) => [Date.parse(p.time), num(p.messagesIn)]), hist.map((p) => [Date.parse(p.time), num(p.messagesOut)]), `Rate history of ${s.name}`)),
-          h("td", { class: "hide-sm muted" }, s.schema || "none"),
+          h("td", { class: "hide-sm" }, s.schema?.name ? `${s.schema.name}${s.schema.version ? "@" + s.schema.version : ""}` : h("span", { class: "muted" }, "none")),
           h("td", {}, s.deadLetterStation ? h("a", { href: `#/stations/${encodeURIComponent(s.deadLetterStation)}` }, s.deadLetterStation) : h("span", { class: "muted" }, "none")),
           h("td", {}, h("div", { class: "actions" },
             h("button", { type: "button", class: "ghost", "aria-label": `Edit ${s.name}`, onclick: () => stationForm(s, () => this.refresh()) }, "Edit"),
@@ -314,7 +314,21 @@ export function stationDetail([name]) {
         h("td", { class: "wrap mono" }, (g.partitions || []).map((p) => h("div", {}, `p${p.partition || 0}: ${p.committedOffset || 0} / ${p.nextOffset || 0}, lag ${p.lag || 0}, pending ${p.pending || 0}`))),
         h("td", {}, duration(g.config?.ackDeadline)), h("td", {}, !g.config?.maxDeliveries ? "station's" : g.config.maxDeliveries >= 4294967295 ? "unlimited" : g.config.maxDeliveries)))
         : h("tr", {}, h("td", { colspan: 7, class: "empty" }, "No consumer groups.")));
-      if (station.schema) replace(schema, h("pre", {}, JSON.stringify(station.schema, null, 2)));
+      const sk = station.schema ? `${station.schema.name}@${station.schema.version || 0}` : "";
+      if (sk !== this.schemaKey) {
+        this.schemaKey = sk;
+        if (!station.schema) replace(schema, "No schema attached.");
+        else {
+          const r = await api.getSchema(station.schema.name, station.schema.version || 0);
+          const v = r.version || {};
+          const def = v.definition || {};
+          replace(schema, h("p", {}, h("strong", {}, station.schema.name), ` version ${v.version || "?"}${station.schema.version ? "" : " (follows the latest)"} · `,
+            (def.type || "").replace("SCHEMA_TYPE_", "").toLowerCase(), ` · invalid messages are ${(station.schema.onInvalid || "ON_INVALID_REJECT") === "ON_INVALID_DEAD_LETTER" ? "dead-lettered" : "rejected"}`,
+            def.message ? ` · message ${def.message}` : ""),
+          (def.files || []).map((f) => h("details", {}, h("summary", {}, f.name || "definition"), h("pre", { "data-field": "schema" }, renderBytes(fromB64(f.content)).text))));
+          schema.classList.remove("muted");
+        }
+      }
     },
   };
 }
