@@ -78,6 +78,7 @@ bench: build
 	$(GO) test -run '^$$' -bench Sink -benchtime 1000000x ./plugin/
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./connectors/s3/
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./connectors/bigquery/
+	$(GO) test -run '^$$' -bench ProduceWithDashboard -benchtime 3s ./server/
 	cd bench && $(GO) run -mod=mod ./cmd/junction-bench -junction $(CURDIR)/$(BIN)/junction $(BENCHFLAGS)
 
 ## screenshots: the dashboard screenshots in docs/ (drives chromium; not part of test)
