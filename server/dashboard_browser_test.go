@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -23,6 +24,7 @@ import (
 	"github.com/junctionhq/junction/catalog"
 	"github.com/junctionhq/junction/plugin"
 	"github.com/junctionhq/junction/sdk/client"
+	"github.com/junctionhq/junction/sdk/units"
 )
 
 // The dashboard's end-to-end tests drive Debian's chromium (headless)
@@ -493,4 +495,47 @@ func TestDashboardDeadLettersAndSchema(t *testing.T) {
 	b.click("#confirm-yes")
 	b.wait("the dead-letter station purged", `document.querySelector("main").textContent.includes("No dead letters here.")`)
 	b.clean()
+}
+
+// The station form parses sizes and durations exactly as the CLI does.
+func TestDashboardParsersMatchCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test: skipped with -short")
+	}
+	s, _, _ := startDashboardBroker(t)
+	b := newBrowser(t, "http://"+s.Addr())
+	b.open("/stations")
+	b.wait("the page", `document.querySelector("main h1") !== null`)
+	sizes := []string{"0", "512", "64KiB", "8MiB", "1GB", "1.5KiB", "1.5", "10 GiB", "1kb", "2TiB", "", "x", "-1", "1XB", "0.1B"}
+	durations := []string{"0", "500ms", "30s", "5m", "24h", "7d", "1d12h", "1h30m", "1.5h", "", "7", "d", "-1s", "1w", "1d-1h"}
+	type result struct {
+		Ok bool
+		V  float64
+	}
+	js, err := chromedp.Run(b.ctx, chromedp.Evaluate[map[string][]result](fmt.Sprintf(`(async () => {
+		const f = await import("/ui/js/fmt.js");
+		const run = (fn, xs) => xs.map((x) => { try { return { Ok: true, V: fn(x) }; } catch { return { Ok: false, V: 0 }; } });
+		return { sizes: run(f.parseSize, %s), durations: run(f.parseDuration, %s) };
+	})()`, jsonList(sizes), jsonList(durations)), chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, in := range sizes {
+		v, err := units.ParseSize(in)
+		if got := js["sizes"][i]; got.Ok != (err == nil) || (err == nil && got.V != float64(v)) {
+			t.Errorf("size %q: dashboard %+v, CLI %d, %v", in, got, v, err)
+		}
+	}
+	for i, in := range durations {
+		v, err := units.ParseDuration(in)
+		if got := js["durations"][i]; got.Ok != (err == nil) || (err == nil && got.V != v.Seconds()) {
+			t.Errorf("duration %q: dashboard %+v, CLI %v, %v", in, got, v, err)
+		}
+	}
+	b.clean()
+}
+
+func jsonList(xs []string) string {
+	b, _ := json.Marshal(xs)
+	return string(b)
 }

@@ -31,7 +31,7 @@ function stationForm(station, onDone) {
   const v = (x) => (x === undefined || x === null ? "" : String(x));
   const inputs = {
     name: h("input", { required: true, value: v(station?.name), disabled: edit, autocomplete: "off", spellcheck: "false" }),
-    partitions: h("input", { type: "number", min: 1, max: 1024, value: v(station?.partitions || 1), disabled: edit }),
+    partitions: h("input", { type: "number", min: 1, max: 65536, value: v(station?.partitions || 1), disabled: edit }),
     storage: h("select", { disabled: edit }, h("option", { value: "disk" }, "disk"), h("option", { value: "memory" }, "memory")),
     fsync: h("select", { disabled: edit }, ["always", "interval", "never"].map((f) => h("option", { value: f }, f))),
     retentionAge: h("input", { value: duration(station?.retention?.maxAge), placeholder: "e.g. 24h, 7d" }),
@@ -78,7 +78,7 @@ function stationForm(station, onDone) {
       if (!s.name) errs.push(["name", "required"]);
       else if (!validName(s.name)) errs.push(["name", `"${s.name}" is not a valid name: use 1 to 128 of a-z A-Z 0-9 . _ - (and not . or ..)`]);
       const p = Number(inputs.partitions.value);
-      if (!Number.isInteger(p) || p < 1) errs.push(["partitions", "must be a whole number of at least 1"]);
+      if (!Number.isInteger(p) || p < 1 || p > 65536) errs.push(["partitions", `must be between 1 and 65536, got ${inputs.partitions.value}`]);
       s.partitions = p;
       s.storage = `STORAGE_TYPE_${inputs.storage.value.toUpperCase()}`;
       s.fsync = `FSYNC_POLICY_${inputs.fsync.value.toUpperCase()}`;
@@ -104,7 +104,7 @@ function stationForm(station, onDone) {
     check("maxMessageBytes", () => {
       const m = inputs.maxMessageBytes.value.trim();
       const n = m ? parseSize(m) : 0;
-      if (n < 0 || n > 2 ** 31 - 1) throw new Error("must be between 1B and 2GiB");
+      if (m && (n <= 0 || n > 2 ** 32 - 1)) throw new Error(`must be between 1B and 4GiB, got ${m}`);
       s.maxMessageBytes = n;
     });
     return [s, errs];
