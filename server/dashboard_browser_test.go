@@ -244,10 +244,13 @@ func TestDashboardStationsMessagesAndGroups(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test: skipped with -short")
 	}
-	goroutinesBefore := runtime.NumGoroutine()
 	s, ln, c := startDashboardBroker(t)
-	b := newBrowser(t, "http://"+s.Addr())
 	ctx := context.Background()
+	if _, err := c.Stations(ctx); err != nil { // the client's own connection
+		t.Fatal(err)
+	}
+	connsBefore := serving()
+	b := newBrowser(t, "http://"+s.Addr())
 
 	b.open("/stations")
 	b.wait("the stations table", `document.querySelector("td.empty") !== null`)
@@ -335,12 +338,32 @@ func TestDashboardStationsMessagesAndGroups(t *testing.T) {
 			t.Fatalf("%d bytes reached the broker after the page was closed", n-quiet)
 		}
 	}
-	// And once the browser's connections are gone, no goroutine of the
-	// dashboard is left on the server.
+	// And once the browser has gone, the broker serves only the client's
+	// connection again: the dashboard leaves no goroutine behind.
+	if serving() <= connsBefore {
+		t.Fatalf("the browser's connections were not seen: %d serving before and now", connsBefore)
+	}
 	chromedp.Cancel(b.ctx)
-	c.Close()
-	s.Close()
-	waitFor(t, func() bool { return runtime.NumGoroutine() <= goroutinesBefore+2 })
+	waitFor(t, func() bool { return serving() <= connsBefore })
+	if stacks := goroutines(); strings.Contains(stacks, "junction/web.") || strings.Contains(stacks, "broker/api.(*rates)") {
+		t.Fatalf("dashboard code still running:\n%s", stacks)
+	}
+}
+
+func goroutines() string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return string(buf[:n])
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}
+
+// serving counts the HTTP connections the server has open.
+func serving() int {
+	return strings.Count(goroutines(), "net/http.(*conn).serve(")
 }
 
 // Connectors: pause and resume a file sink, see a failing one's error,
