@@ -642,6 +642,7 @@ func groupToProto(gi broker.GroupInfo) *v1.Group {
 		Pending:      uint32(gi.Pending),
 		CreatedAt:    timestamppb.New(gi.CreatedAt),
 		DeadLettered: gi.DeadLettered,
+		Redelivered:  gi.Redelivered,
 	}
 	for i, p := range gi.Partitions {
 		g.Partitions = append(g.Partitions, &v1.PartitionLag{

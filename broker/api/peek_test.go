@@ -175,3 +175,33 @@ func TestStationRates(t *testing.T) {
 		t.Fatalf("rates of a missing station: %v", err)
 	}
 }
+
+// A group reports how many deliveries it made again.
+func TestGroupCountsRedeliveries(t *testing.T) {
+	a := &api{b: openBroker(t), rates: newRates(time.Now)}
+	ctx := context.Background()
+	if _, err := (&stationService{a}).CreateStation(ctx, connect.NewRequest(&v1.CreateStationRequest{Station: &v1.Station{Name: "s"}})); err != nil {
+		t.Fatal(err)
+	}
+	svc := &messageService{a}
+	produceN(t, svc, "s", 0, 2)
+	pull := func() []*v1.Delivery {
+		t.Helper()
+		resp, err := svc.Pull(ctx, connect.NewRequest(&v1.PullRequest{Station: "s", Group: "g", MaxMessages: 10, MaxWait: durationpb.New(time.Second)}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Msg.Messages
+	}
+	ds := pull()
+	if _, err := svc.Nack(ctx, connect.NewRequest(&v1.NackRequest{Station: "s", Group: "g", Messages: []*v1.MessageRefs{{Partition: 0, Offsets: []uint64{ds[0].Offset, ds[1].Offset}}}})); err != nil {
+		t.Fatal(err)
+	}
+	if again := pull(); len(again) != 2 || again[0].DeliveryCount != 2 {
+		t.Fatalf("after a nack: %v", again)
+	}
+	resp, err := (&groupService{a}).DescribeGroup(ctx, connect.NewRequest(&v1.DescribeGroupRequest{Station: "s", Group: "g"}))
+	if err != nil || resp.Msg.Group.Redelivered != 2 {
+		t.Fatalf("group: %v, %v; want 2 redelivered", resp.Msg.GetGroup(), err)
+	}
+}

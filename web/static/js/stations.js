@@ -281,7 +281,7 @@ export function stationDetail([name]) {
         msgs,
         h("h2", {}, "Consumer groups"),
         h("div", { class: "tablewrap" }, h("table", { "aria-label": "Consumer groups" },
-          h("thead", {}, h("tr", {}, ["Group", "Lag", "Pending acks", "Dead-lettered", "Per partition (committed / next, lag, pending)", "Ack deadline", "Max deliveries"].map((c, i) => h("th", { scope: "col", class: i > 0 && i < 4 ? "num" : undefined }, c)))), groups)),
+          h("thead", {}, h("tr", {}, ["Group", "Lag", "Pending acks", "Redelivered", "Dead-lettered", "Per partition (committed / next, lag, pending)", "Ack deadline", "Max deliveries"].map((c, i) => h("th", { scope: "col", class: i > 0 && i < 5 ? "num" : undefined }, c)))), groups)),
         h("h2", {}, "Schema"), schema);
       this.partSel = partSel;
     },
@@ -310,10 +310,11 @@ export function stationDetail([name]) {
       const list = gs.groups || [];
       replace(groups, list.length ? list.map((g) => h("tr", { "data-group": g.name },
         h("th", { scope: "row" }, g.name), h("td", { class: "num", "data-col": "lag" }, count(g.lag)),
-        h("td", { class: "num", "data-col": "pending" }, count(g.pending)), h("td", { class: "num" }, count(g.deadLettered)),
+        h("td", { class: "num", "data-col": "pending" }, count(g.pending)), h("td", { class: "num", "data-col": "redelivered" }, count(g.redelivered)),
+        h("td", { class: "num" }, count(g.deadLettered)),
         h("td", { class: "wrap mono" }, (g.partitions || []).map((p) => h("div", {}, `p${p.partition || 0}: ${p.committedOffset || 0} / ${p.nextOffset || 0}, lag ${p.lag || 0}, pending ${p.pending || 0}`))),
         h("td", {}, duration(g.config?.ackDeadline)), h("td", {}, !g.config?.maxDeliveries ? "station's" : g.config.maxDeliveries >= 4294967295 ? "unlimited" : g.config.maxDeliveries)))
-        : h("tr", {}, h("td", { colspan: 7, class: "empty" }, "No consumer groups.")));
+        : h("tr", {}, h("td", { colspan: 8, class: "empty" }, "No consumer groups.")));
       const sk = station.schema ? `${station.schema.name}@${station.schema.version || 0}` : "";
       if (sk !== this.schemaKey) {
         this.schemaKey = sk;

@@ -3424,7 +3424,10 @@ type Group struct {
 	Pending    uint32                 `protobuf:"varint,6,opt,name=pending,proto3" json:"pending,omitempty"`
 	CreatedAt  *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// Messages this group sent to the dead-letter station.
-	DeadLettered  uint64 `protobuf:"varint,8,opt,name=dead_lettered,json=deadLettered,proto3" json:"dead_lettered,omitempty"`
+	DeadLettered uint64 `protobuf:"varint,8,opt,name=dead_lettered,json=deadLettered,proto3" json:"dead_lettered,omitempty"`
+	// Redeliveries (after an ack deadline passed or a nack) since the
+	// broker started.
+	Redelivered   uint64 `protobuf:"varint,9,opt,name=redelivered,proto3" json:"redelivered,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3511,6 +3514,13 @@ func (x *Group) GetCreatedAt() *timestamppb.Timestamp {
 func (x *Group) GetDeadLettered() uint64 {
 	if x != nil {
 		return x.DeadLettered
+	}
+	return 0
+}
+
+func (x *Group) GetRedelivered() uint64 {
+	if x != nil {
+		return x.Redelivered
 	}
 	return 0
 }
@@ -8055,7 +8065,7 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"nextOffset\x12\x10\n" +
 	"\x03lag\x18\x04 \x01(\x04R\x03lag\x12\x18\n" +
 	"\apending\x18\x05 \x01(\rR\apending\x12/\n" +
-	"\x13checkpointed_offset\x18\x06 \x01(\x04R\x12checkpointedOffset\"\xae\x02\n" +
+	"\x13checkpointed_offset\x18\x06 \x01(\x04R\x12checkpointedOffset\"\xd0\x02\n" +
 	"\x05Group\x12\x18\n" +
 	"\astation\x18\x01 \x01(\tR\astation\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x120\n" +
@@ -8067,7 +8077,8 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\apending\x18\x06 \x01(\rR\apending\x129\n" +
 	"\n" +
 	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12#\n" +
-	"\rdead_lettered\x18\b \x01(\x04R\fdeadLettered\"\xa8\x01\n" +
+	"\rdead_lettered\x18\b \x01(\x04R\fdeadLettered\x12 \n" +
+	"\vredelivered\x18\t \x01(\x04R\vredelivered\"\xa8\x01\n" +
 	"\x12CreateGroupRequest\x12\x18\n" +
 	"\astation\x18\x01 \x01(\tR\astation\x12\x14\n" +
 	"\x05group\x18\x02 \x01(\tR\x05group\x120\n" +
