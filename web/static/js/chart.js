@@ -21,7 +21,7 @@ function niceMax(v) {
 
 // lineChart draws series of [time ms, value] pairs into a new <svg>.
 export function lineChart(series, { width = 800, height = 180, label = "Chart", format = String } = {}) {
-  const el = svg("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": label, preserveAspectRatio: "none" });
+  const el = svg("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": label });
   const pad = { l: 56, r: 8, t: 8, b: 20 };
   const all = series.flatMap((s) => s.points);
   const now = Date.now();
@@ -37,8 +37,10 @@ export function lineChart(series, { width = 800, height = 180, label = "Chart", 
     el.append(t);
   }
   const tl = svg("text", { x: pad.l, y: height - 4 });
-  tl.textContent = `${Math.round((t1 - t0) / 1000)}s`;
-  el.append(tl);
+  tl.textContent = `${Math.round((t1 - t0) / 1000)}s ago`;
+  const tr = svg("text", { x: width - pad.r, y: height - 4, "text-anchor": "end" });
+  tr.textContent = "now";
+  el.append(tl, tr);
   for (const s of series) {
     if (s.points.length > 1) el.append(svg("path", { class: s.class, d: path(s.points, x, y) }));
   }

@@ -63,7 +63,7 @@ export function overview() {
       set("deadletters", count(dead));
       const hist = sumHistory(rates.stations || []);
       replace(chart, lineChart([{ points: hist.in, class: "line-in" }, { points: hist.out, class: "line-out" }],
-        { label: `Messages per second in and out; now ${rate(rin)} in, ${rate(rout)} out`, format: (v) => rate(v) }));
+        { width: Math.max(320, chart.clientWidth - 34), label: `Messages per second in and out; now ${rate(rin)} in, ${rate(rout)} out`, format: (v) => rate(v) }));
       replace(failing, failed.length ? [h("h2", {}, "Failed connectors"), h("ul", {}, failed.map((c) =>
         h("li", {}, h("a", { href: "#/connectors" }, c.name), ": ", h("span", { class: "error-text" }, c.lastError || "failed"))))] : []);
     },
