@@ -9,7 +9,7 @@ PROTOC_GEN_GO_VERSION         := v1.36.10
 PROTOC_GEN_CONNECT_GO_VERSION := v1.19.1
 PROTOC_GEN_GO_GRPC_VERSION    := v1.6.2
 
-.PHONY: all build publish run test test-short bench bench-compare proto fuzz vet fmt clean screenshots
+.PHONY: all build publish run test test-short bench bench-compare proto fuzz vet vet-bench fmt clean screenshots
 
 all: build
 
@@ -29,7 +29,7 @@ CATALOG  := dist/catalog
 BUILDPKG := github.com/junctionhq/junction/internal/buildinfo
 
 build: $(KEY)
-	$(GO) build -ldflags "-X $(BUILDPKG).FirstPartyKey=$$(cat $(KEY).pub)" -o $(BIN)/junction ./cmd/junction
+	$(GO) build -ldflags "-X $(BUILDPKG).FirstPartyKey=$$(cat $(KEY).pub) -X $(BUILDPKG).Commit=$$(git rev-parse --short HEAD 2>/dev/null)" -o $(BIN)/junction ./cmd/junction
 	@failed=""; for c in $(CONNECTORS); do \
 		echo "$(GO) build -o $(BIN)/plugins/$$c ./connectors/$$c"; \
 		$(GO) build -o $(BIN)/plugins/$$c ./connectors/$$c || failed="$$failed $$c"; \
@@ -70,13 +70,17 @@ vet:
 	$(GO) vet ./...
 	@# sdk/ is its own module (./... stops at its go.mod).
 	cd sdk && $(GO) vet ./...
+
+## vet-bench: vet the bench/ module, which downloads NATS from the Go
+##            module proxy; kept out of 'make test', run by the bench targets
+vet-bench:
 	@# bench/ follows this module through a replace; -mod=mod lets its
 	@# go.mod catch up when ours changes instead of failing the build.
 	cd bench && $(GO) vet -mod=mod ./...
 
 ## bench: storage and end-to-end broker benchmarks with printed figures
 ##        (BENCHFLAGS passes flags to junction-bench, e.g. BENCHFLAGS='-duration 3s')
-bench: build
+bench: build vet-bench
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3s ./broker/seglog/
 	$(GO) test -run '^$$' -bench . -benchmem ./broker/schema/
 	$(GO) test -run '^$$' -bench ProduceSchema -benchtime 3000x ./broker/
@@ -93,7 +97,7 @@ screenshots:
 	JUNCTION_SCREENSHOTS=$(CURDIR)/docs $(GO) test -count=1 -run '^TestDashboardScreenshots$$' -v ./server/
 
 ## bench-compare: the same workloads against Junction and embedded NATS JetStream
-bench-compare: build
+bench-compare: build vet-bench
 	cd bench && $(GO) run -mod=mod ./cmd/junction-bench -junction $(CURDIR)/$(BIN)/junction -compare $(BENCHFLAGS)
 
 ## proto: regenerate the Go code of api/ (into sdk/api) and of the connector

@@ -451,6 +451,9 @@ type StationUpdate struct {
 	DeadLetterStation *string
 	MaxDeliveries     *uint32
 	MaxMessageBytes   *uint32
+	// Partitions grows the station to this many partitions; it cannot
+	// shrink (see growPartitions for what growing does).
+	Partitions *uint32
 }
 
 // UpdateStation changes a station's mutable settings.
@@ -479,9 +482,22 @@ func (b *Broker) UpdateStation(ctx context.Context, name string, u StationUpdate
 	if u.MaxMessageBytes != nil {
 		cfg.MaxMessageBytes = *u.MaxMessageBytes
 	}
+	grow := false
+	if u.Partitions != nil && *u.Partitions != cfg.Partitions {
+		if *u.Partitions < cfg.Partitions {
+			return StationConfig{}, fieldErr("partitions", "can only grow: the station has %d, got %d", cfg.Partitions, *u.Partitions)
+		}
+		cfg.Partitions, grow = *u.Partitions, true
+	}
 	cfg = cfg.withDefaults(b.opts.MaxMessageBytes)
 	if err := cfg.validate(); err != nil {
 		return StationConfig{}, err
+	}
+	if grow {
+		if err := b.growPartitions(st, cfg); err != nil {
+			return StationConfig{}, err
+		}
+		return cfg, nil
 	}
 	if err := b.putStation(cfg); err != nil {
 		return StationConfig{}, err

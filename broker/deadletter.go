@@ -39,6 +39,16 @@ func (b *Broker) deadLetter(ctx context.Context, origin *station, dlq string, ms
 	if !errors.Is(err, ErrStationNotFound) {
 		return err
 	}
+	if err := b.createDeadLetterStation(ctx, origin, dlq); err != nil {
+		return err
+	}
+	_, err = b.Produce(ctx, dlq, msgs)
+	return err
+}
+
+// createDeadLetterStation creates the dead-letter station dlq of origin
+// like its origin, as the policy says; one that exists meanwhile is fine.
+func (b *Broker) createDeadLetterStation(ctx context.Context, origin *station, dlq string) error {
 	src := origin.config()
 	cfg := StationConfig{
 		Name:       dlq,
@@ -47,12 +57,14 @@ func (b *Broker) deadLetter(ctx context.Context, origin *station, dlq string, ms
 		Fsync:      src.Fsync,
 		Retention:  src.Retention,
 	}
-	if _, err := b.CreateStation(ctx, cfg); err != nil && !errors.Is(err, ErrStationExists) {
+	if _, err := b.CreateStation(ctx, cfg); err != nil {
+		if errors.Is(err, ErrStationExists) {
+			return nil
+		}
 		return fmt.Errorf("create dead-letter station %q for %q: %w", dlq, origin.name, err)
 	}
 	b.log.Info("dead-letter station created on demand", "station", dlq, "for", origin.name)
-	_, err = b.Produce(ctx, dlq, msgs)
-	return err
+	return nil
 }
 
 // setDeadLetterError records whether the last dead letter of st failed,

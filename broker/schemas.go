@@ -636,14 +636,21 @@ func (st *station) produceValidated(ctx context.Context, cfg StationConfig, msgs
 				}
 			}
 			hs = append(hs,
-				seglog.Header{Key: HeaderDLQReason, Value: []byte(DLQReasonSchema)},
-				seglog.Header{Key: HeaderDLQStation, Value: []byte(st.name)},
-				seglog.Header{Key: HeaderDLQSchema, Value: cv.header},
-				seglog.Header{Key: HeaderDLQError, Value: []byte(deadErrs[j].Error())},
+				Header{Key: HeaderDLQReason, Value: []byte(DLQReasonSchema)},
+				Header{Key: HeaderDLQStation, Value: []byte(st.name)},
+				Header{Key: HeaderDLQSchema, Value: cv.header},
+				Header{Key: HeaderDLQError, Value: []byte(deadErrs[j].Error())},
 			)
 			dead[j] = Message{Key: m.Key, Value: m.Value, Headers: hs}
 		}
-		if out.dead, err = st.b.ProduceAsync(ctx, cfg.DeadLetterStation, dead); err != nil {
+		out.dead, err = st.b.ProduceAsync(ctx, cfg.DeadLetterStation, dead)
+		if errors.Is(err, ErrStationNotFound) {
+			if err = st.b.createDeadLetterStation(ctx, st, cfg.DeadLetterStation); err == nil {
+				out.dead, err = st.b.ProduceAsync(ctx, cfg.DeadLetterStation, dead)
+			}
+		}
+		st.setDeadLetterError(err, cfg.DeadLetterStation)
+		if err != nil {
 			if out.valid != nil {
 				out.valid.Wait()
 			}
@@ -678,7 +685,7 @@ func stamp(msgs []Message, idx []int, header []byte, nHeaders int) []Message {
 				hs = append(hs, h)
 			}
 		}
-		hs = append(hs, seglog.Header{Key: HeaderSchema, Value: header})
+		hs = append(hs, Header{Key: HeaderSchema, Value: header})
 		m.Headers = hs[start:len(hs):len(hs)]
 		out[j] = m
 	}

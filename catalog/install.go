@@ -213,6 +213,7 @@ func (in *Installer) Install(ctx context.Context, c Candidate) (string, bool, er
 		return "", false, err
 	}
 	if sum, err := fileSHA256(dest); err == nil && sum == a.SHA256 {
+		in.recordOrigin(dest, c)
 		return dest, true, nil
 	}
 	if err := os.MkdirAll(in.Dir, 0o755); err != nil {
@@ -264,7 +265,19 @@ func (in *Installer) Install(ctx context.Context, c Candidate) (string, bool, er
 	for _, d := range created {
 		syncDir(filepath.Dir(d))
 	}
+	in.recordOrigin(dest, c)
 	return dest, false, nil
+}
+
+// recordOrigin notes which catalog the plugin at dest came from. The
+// plugin is installed either way: a failure is only a warning.
+func (in *Installer) recordOrigin(dest string, c Candidate) {
+	if c.Catalog == nil {
+		return
+	}
+	if err := writeOrigin(dest, originOf(c.Catalog.Source)); err != nil && in.Warn != nil {
+		in.Warn(fmt.Sprintf("warning: %s installed, but where it came from is not recorded: %v", c.Ref(), err))
+	}
 }
 
 func (in *Installer) download(ctx context.Context, c Candidate, w io.Writer) error {

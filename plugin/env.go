@@ -16,7 +16,7 @@ func envProblems(def *config.Connector, spec connector.Spec) config.Errors {
 	var out config.Errors
 	for _, k := range sortedKeys(def.Env) {
 		if !spec.AllowsEnv(k) {
-			out = append(out, &config.Error{File: def.File, Field: "env." + k, Msg: envRefusal(k, spec)})
+			out = append(out, def.At("env."+k, envRefusal(k, spec)))
 		}
 	}
 	return out

@@ -232,7 +232,7 @@ func (h *Host) prepare(ctx context.Context, file string, data []byte, configure 
 func check(ctx context.Context, reg *Registry, def *config.Connector, b Broker, configure bool) (Installed, config.Errors, error) {
 	var problems config.Errors
 	at := func(field, format string, args ...any) {
-		problems = append(problems, &config.Error{File: def.File, Field: field, Msg: fmt.Sprintf(format, args...)})
+		problems = append(problems, def.At(field, fmt.Sprintf(format, args...)))
 	}
 	if b != nil {
 		if _, _, err := b.Station(def.Station); err != nil {
@@ -266,12 +266,11 @@ func check(ctx context.Context, reg *Registry, def *config.Connector, b Broker, 
 		return inst, problems, fmt.Errorf("plugin %s: configure: %w", inst.Name(), err)
 	}
 	for _, fe := range fes {
-		e := &config.Error{File: def.File, Field: "config", Msg: fe.Message}
+		field := "config"
 		if fe.Field != "" {
-			e.Field = "config." + fe.Field
-			e.Line = def.ConfigLines[fe.Field]
+			field = "config." + fe.Field
 		}
-		problems = append(problems, e)
+		problems = append(problems, def.At(field, fe.Message))
 	}
 	return inst, problems, nil
 }
@@ -334,6 +333,8 @@ func (h *Host) Apply(ctx context.Context, file string, data []byte) (st Status, 
 	if old != nil {
 		old.stop()
 		run.restarts = old.status().Restarts
+		run.total.set(old.total.load())
+		run.runBase = run.total.load()
 	}
 	if err := h.install(run); err != nil {
 		return Status{}, false, false, err

@@ -398,7 +398,7 @@ func TestBadDefinitionsAreRejectedClearly(t *testing.T) {
 		{"unknown plugin", "name: x\nconnector: nope\nkind: sink\nstation: orders\n", []string{"connector: connector plugin not found: nope is not installed"}},
 		{"version not installed", "name: x\nconnector: file@^2\nkind: sink\nstation: orders\nconfig: {dir: /tmp/x}\n", []string{"no installed version of file matches file@^2 (installed: 1.0.0)"}},
 		{"missing station", "name: x\nconnector: file\nkind: sink\nstation: nope\nconfig: {dir: /tmp/x}\n", []string{`station: station "nope" does not exist`}},
-		{"unknown and missing config fields", "name: x\nconnector: file\nkind: sink\nstation: orders\nconfig:\n  dri: /tmp/x\n", []string{"sink.yaml:6: config.dri: unknown field", "config.dir"}},
+		{"unknown and missing config fields", "name: x\nconnector: file\nkind: sink\nstation: orders\nconfig:\n  dri: /tmp/x\n", []string{"sink.yaml:6:3: config.dri: unknown field", "sink.yaml:5:1: config.dir: required", "config.dir"}},
 		{"wrong type", "name: x\nconnector: file\nkind: sink\nstation: orders\nconfig:\n  dir: /tmp/x\n  rotate: {max_bytes: lots}\n", []string{"config.rotate.max_bytes"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

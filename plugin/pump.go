@@ -106,6 +106,7 @@ func (r *runner) runSink(ctx context.Context, sink connector.Sink) error {
 	ackErr := make(chan error, 1)
 	go func() {
 		var err error
+		stored := time.Now()
 		for refs := range acks {
 			if err == nil {
 				if err = r.h.b.Ack(ctx, r.def.Station, GroupName(r.def.Name), refs); err != nil {
@@ -113,6 +114,15 @@ func (r *runner) runSink(ctx context.Context, sink connector.Sink) error {
 					cancel()
 				}
 			}
+			if err == nil && time.Since(stored) >= totalsEvery {
+				if serr := r.storeSinkTotals(); serr != nil {
+					r.log.Warn("counters not stored", "err", serr)
+				}
+				stored = time.Now()
+			}
+		}
+		if serr := r.storeSinkTotals(); serr != nil {
+			r.log.Warn("counters not stored", "err", serr)
 		}
 		ackErr <- err
 	}()
@@ -141,7 +151,12 @@ func (r *runner) runSink(ctx context.Context, sink connector.Sink) error {
 // writeBatch writes one batch to the sink, dead-letters the records it
 // rejects, and hands the batch to acks once Write returned.
 func (r *runner) writeBatch(ctx context.Context, sink connector.Sink, ds []broker.Delivery, recs []connector.Record, acks chan<- []broker.MessageRef) error {
-	r.in.Add(uint64(len(recs)))
+	var bytes uint64
+	for i := range recs {
+		bytes += recordBytes(recs[i].Key, recs[i].Value)
+	}
+	r.total.in.Add(uint64(len(recs)))
+	r.total.bytesIn.Add(bytes)
 	err := r.call(ctx, fmt.Sprintf("write of %d records", len(recs)), func(ctx context.Context) error {
 		return sink.Write(ctx, recs)
 	})
@@ -154,6 +169,7 @@ func (r *runner) writeBatch(ctx context.Context, sink connector.Sink, ds []broke
 				continue
 			}
 			dead = append(dead, rejectedMessage(ds[i].Record, r.def.Name, "sink_rejected", ferr.Error()))
+			bytes -= recordBytes(recs[i].Key, recs[i].Value)
 		}
 		if err := r.deadLetter(ctx, dead); err != nil {
 			return err
@@ -168,7 +184,8 @@ func (r *runner) writeBatch(ctx context.Context, sink connector.Sink, ds []broke
 		refs[i] = broker.MessageRef{Partition: ds[i].Partition, Offset: ds[i].Record.Offset}
 	}
 	acks <- refs
-	r.out.Add(uint64(len(ds) - failed))
+	r.total.out.Add(uint64(len(ds) - failed))
+	r.total.bytesOut.Add(bytes)
 	return nil
 }
 
@@ -275,7 +292,13 @@ func (r *runner) runSource(ctx context.Context, src connector.Source) error {
 		if err != nil {
 			return fmt.Errorf("read: %w", err)
 		}
-		r.in.Add(uint64(len(batch.Records) + len(batch.Rejected)))
+		r.total.in.Add(uint64(len(batch.Records) + len(batch.Rejected)))
+		for _, rec := range batch.Records {
+			r.total.bytesIn.Add(recordBytes(rec.Key, rec.Value))
+		}
+		for _, rj := range batch.Rejected {
+			r.total.bytesIn.Add(recordBytes(rj.Record.Key, rj.Record.Value))
+		}
 		msgs := make([]broker.Message, 0, len(batch.Records))
 		dropped := 0
 		for _, rec := range batch.Records {
@@ -298,7 +321,10 @@ func (r *runner) runSource(ctx context.Context, src connector.Source) error {
 					return fmt.Errorf("produce to %s: %w", station, err)
 				}
 			}
-			r.out.Add(uint64(len(msgs)))
+			r.total.out.Add(uint64(len(msgs)))
+			for i := range msgs {
+				r.total.bytesOut.Add(recordBytes(msgs[i].Key, msgs[i].Value))
+			}
 		}
 		if len(batch.Rejected) > 0 {
 			dead := make([]broker.Message, len(batch.Rejected))
@@ -328,6 +354,9 @@ func (r *runner) runSource(ctx context.Context, src connector.Source) error {
 type checkpoint struct {
 	Position []byte   `json:"position"`
 	Next     []uint64 `json:"next_offsets,omitempty"`
+	// Totals are the connector's counters since it was created, stored
+	// with its position (a sink stores only these).
+	Totals *Counts `json:"totals,omitempty"`
 }
 
 func loadCheckpoint(store Store, name string) (checkpoint, error) {
@@ -347,7 +376,8 @@ func (r *runner) storeCheckpoint(pos connector.Position) error {
 	if err != nil {
 		return err
 	}
-	raw, err := json.Marshal(checkpoint{Position: pos, Next: next})
+	totals := r.total.load()
+	raw, err := json.Marshal(checkpoint{Position: pos, Next: next, Totals: &totals})
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -43,8 +42,12 @@ type Status struct {
 	StartedAt     time.Time
 	// RecordsIn are records read from the input side (the station for a
 	// sink, the external system for a source), RecordsOut those written
-	// to the other side, Rejected those sent to the dead-letter station.
+	// to the other side, Rejected those sent to the dead-letter station,
+	// in the current run (since the plugin last started).
 	RecordsIn, RecordsOut, Rejected uint64
+	// Run counts the current run; Total the connector's whole life, kept
+	// across pauses, restarts, updates and broker restarts.
+	Run, Total Counts
 	// Lag is, for a sink, the station's messages not yet written.
 	Lag uint64
 	// Checkpoint is, for a source, the last durable position as text.
@@ -62,7 +65,7 @@ type runner struct {
 	rec  record
 	log  *slog.Logger
 
-	in, out, rejected atomic.Uint64
+	total counters // since the connector was created
 
 	mu        sync.Mutex
 	state     State
@@ -70,6 +73,7 @@ type runner struct {
 	lastErr   string
 	lastErrAt time.Time
 	startedAt time.Time
+	runBase   Counts // total when the current run started
 	cancel    context.CancelFunc
 	done      chan struct{}
 }
@@ -80,6 +84,8 @@ func newRunner(h *Host, def *config.Connector, inst Installed, rec record) *runn
 	if !rec.Paused {
 		r.state = StateStarting
 	}
+	r.loadTotals()
+	r.runBase = r.total.load()
 	return r
 }
 
@@ -145,6 +151,7 @@ func (r *runner) supervise(ctx context.Context) {
 			r.log.Info("station schema changed; restarting the sink")
 			continue
 		}
+		r.total.errors.Add(1)
 		now := time.Now()
 		r.mu.Lock()
 		r.lastErr, r.lastErrAt = err.Error(), now
@@ -191,6 +198,9 @@ func (r *runner) supervise(ctx context.Context) {
 // pumps records until ctx is done or something fails.
 func (r *runner) runOnce(ctx context.Context) error {
 	r.setState(StateStarting)
+	r.mu.Lock()
+	r.runBase = r.total.load()
+	r.mu.Unlock()
 	proc, err := launch(r.inst, r.def.Env, r.log)
 	if err != nil {
 		return err
@@ -277,11 +287,14 @@ func (r *runner) status() Status {
 		Kind: r.def.Kind, Station: r.def.Station, DLQ: r.def.DLQ,
 		State: r.state, Restarts: r.restarts, LastError: r.lastErr, LastErrorAt: r.lastErrAt, StartedAt: r.startedAt,
 	}
+	base := r.runBase
 	r.mu.Unlock()
 	if r.def.Version != "" {
 		st.Connector += "@" + r.def.Version
 	}
-	st.RecordsIn, st.RecordsOut, st.Rejected = r.in.Load(), r.out.Load(), r.rejected.Load()
+	st.Total = r.total.load()
+	st.Run = st.Total.sub(base)
+	st.RecordsIn, st.RecordsOut, st.Rejected = st.Run.RecordsIn, st.Run.RecordsOut, st.Run.Rejected
 	st.Config = redact(r.def.Config, r.inst.Spec, "")
 	switch r.def.Kind {
 	case config.KindSink:
@@ -349,6 +362,6 @@ func (r *runner) deadLetter(ctx context.Context, msgs []broker.Message) error {
 	if err := r.h.b.DeadLetter(ctx, r.def.Station, r.def.DLQ, msgs); err != nil {
 		return fmt.Errorf("dead-letter station %s: %w", r.def.DLQ, err)
 	}
-	r.rejected.Add(uint64(len(msgs)))
+	r.total.rejected.Add(uint64(len(msgs)))
 	return nil
 }

@@ -142,6 +142,7 @@ func statusToProto(st plugin.Status) *v1.ConnectorStatus {
 		Name: st.Name, Connector: st.Connector, PluginVersion: st.PluginVersion, Kind: string(st.Kind),
 		Station: st.Station, Dlq: st.DLQ, State: states[st.State], Restarts: uint32(st.Restarts), LastError: st.LastError,
 		RecordsIn: st.RecordsIn, RecordsOut: st.RecordsOut, RecordsRejected: st.Rejected, Lag: st.Lag, Checkpoint: st.Checkpoint,
+		Run: countsToProto(st.Run), Total: countsToProto(st.Total),
 	}
 	if !st.LastErrorAt.IsZero() {
 		p.LastErrorAt = timestamppb.New(st.LastErrorAt)

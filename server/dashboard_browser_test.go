@@ -265,6 +265,14 @@ func TestDashboardStationsMessagesAndGroups(t *testing.T) {
 	if err != nil || st.Retention.MaxAge != 7*24*time.Hour {
 		t.Fatalf("station made in the UI: %+v, %v", st, err)
 	}
+	b.click(`tr[data-station="orders"] button.ghost`)
+	b.wait("the edit form with the station's retention", `document.querySelector("#f-retentionAge")?.value === "1w"`)
+	b.do(chromedp.SetValue(chromedp.CSS("#f-retentionAge"), "30d"), chromedp.SetValue(chromedp.CSS("#f-dedupWindow"), "2m"))
+	b.click(`dialog button[type="submit"]`)
+	b.wait("the new retention in the list", `document.querySelector('tr[data-station="orders"]')?.textContent.includes("30d")`)
+	if st, err = c.Station(ctx, "orders"); err != nil || st.Retention.MaxAge != 30*24*time.Hour || st.DedupWindow != 2*time.Minute {
+		t.Fatalf("station edited in the UI: %+v, %v", st, err)
+	}
 
 	var msgs []client.Message
 	for i := range 5 {
@@ -530,7 +538,8 @@ func TestDashboardParsersMatchCLI(t *testing.T) {
 	b.open("/stations")
 	b.wait("the page", `document.querySelector("main h1") !== null`)
 	sizes := []string{"0", "512", "64KiB", "8MiB", "1GB", "1.5KiB", "1.5", "10 GiB", "1kb", "2TiB", "", "x", "-1", "1XB", "0.1B"}
-	durations := []string{"0", "500ms", "30s", "5m", "24h", "7d", "1d12h", "1h30m", "1.5h", "", "7", "d", "-1s", "1w", "1d-1h"}
+	durations := []string{"0", "500ms", "30s", "5m", "24h", "7d", "1d12h", "1h30m", "1.5h", "", "7", "d", "-1s", "1w", "1d-1h",
+		"2w", "1w3d", "1w3d4h", "30d", "1.s", ".5s", "+5s", " 5s", "5s ", "1d0", "w", "3d2w"}
 	type result struct {
 		Ok bool
 		V  float64

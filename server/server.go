@@ -233,6 +233,7 @@ func Handler(b *broker.Broker, host *plugin.Host, reg *prometheus.Registry, o Ha
 		gzipWithin(int64(o.MaxRequestBytes) + 1),
 		connect.WithCompressMinBytes(1 << 12),
 	}
+	opts = append(opts, jsonCodecs()...)
 	mux := http.NewServeMux()
 	handlers, services := api.Handlers(b, api.Limits{InFlight: inflight}, opts...)
 	for path, h := range handlers {
@@ -288,25 +289,31 @@ func (s *Server) Close() error {
 type connectorCollector struct{ h *plugin.Host }
 
 var (
-	connRecordsIn  = prometheus.NewDesc("junction_connector_records_in_total", "Records a connector read from its input side.", []string{"connector"}, nil)
-	connRecordsOut = prometheus.NewDesc("junction_connector_records_out_total", "Records a connector wrote to its output side.", []string{"connector"}, nil)
-	connRejected   = prometheus.NewDesc("junction_connector_records_rejected_total", "Records a connector sent to its dead-letter station.", []string{"connector"}, nil)
+	connRecordsIn  = prometheus.NewDesc("junction_connector_records_in_total", "Records a connector read from its input side, since it was created.", []string{"connector"}, nil)
+	connRecordsOut = prometheus.NewDesc("junction_connector_records_out_total", "Records a connector wrote to its output side, since it was created.", []string{"connector"}, nil)
+	connRejected   = prometheus.NewDesc("junction_connector_records_rejected_total", "Records a connector sent to its dead-letter station, since it was created.", []string{"connector"}, nil)
+	connBytesIn    = prometheus.NewDesc("junction_connector_bytes_in_total", "Bytes of the keys and values of the records a connector read, since it was created.", []string{"connector"}, nil)
+	connBytesOut   = prometheus.NewDesc("junction_connector_bytes_out_total", "Bytes of the keys and values of the records a connector wrote, since it was created.", []string{"connector"}, nil)
+	connErrors     = prometheus.NewDesc("junction_connector_errors_total", "Runs of a connector that ended in an error, since it was created.", []string{"connector"}, nil)
 	connRestarts   = prometheus.NewDesc("junction_connector_restarts_total", "Plugin restarts after failures.", []string{"connector"}, nil)
 	connLag        = prometheus.NewDesc("junction_connector_lag_messages", "Messages of a sink's station not yet written.", []string{"connector"}, nil)
 	connUp         = prometheus.NewDesc("junction_connector_running", "1 when the connector is running.", []string{"connector", "state"}, nil)
 )
 
 func (c *connectorCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{connRecordsIn, connRecordsOut, connRejected, connRestarts, connLag, connUp} {
+	for _, d := range []*prometheus.Desc{connRecordsIn, connRecordsOut, connRejected, connBytesIn, connBytesOut, connErrors, connRestarts, connLag, connUp} {
 		ch <- d
 	}
 }
 
 func (c *connectorCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, st := range c.h.List() {
-		ch <- prometheus.MustNewConstMetric(connRecordsIn, prometheus.CounterValue, float64(st.RecordsIn), st.Name)
-		ch <- prometheus.MustNewConstMetric(connRecordsOut, prometheus.CounterValue, float64(st.RecordsOut), st.Name)
-		ch <- prometheus.MustNewConstMetric(connRejected, prometheus.CounterValue, float64(st.Rejected), st.Name)
+		ch <- prometheus.MustNewConstMetric(connRecordsIn, prometheus.CounterValue, float64(st.Total.RecordsIn), st.Name)
+		ch <- prometheus.MustNewConstMetric(connRecordsOut, prometheus.CounterValue, float64(st.Total.RecordsOut), st.Name)
+		ch <- prometheus.MustNewConstMetric(connRejected, prometheus.CounterValue, float64(st.Total.Rejected), st.Name)
+		ch <- prometheus.MustNewConstMetric(connBytesIn, prometheus.CounterValue, float64(st.Total.BytesIn), st.Name)
+		ch <- prometheus.MustNewConstMetric(connBytesOut, prometheus.CounterValue, float64(st.Total.BytesOut), st.Name)
+		ch <- prometheus.MustNewConstMetric(connErrors, prometheus.CounterValue, float64(st.Total.Errors), st.Name)
 		ch <- prometheus.MustNewConstMetric(connRestarts, prometheus.CounterValue, float64(st.Restarts), st.Name)
 		ch <- prometheus.MustNewConstMetric(connLag, prometheus.GaugeValue, float64(st.Lag), st.Name)
 		up := 0.0

@@ -205,7 +205,9 @@ func (s *stationService) UpdateStation(ctx context.Context, req *connect.Request
 			u.MaxDeliveries = &ps.MaxDeliveries
 		case "max_message_bytes":
 			u.MaxMessageBytes = &ps.MaxMessageBytes
-		case "partitions", "storage", "fsync", "name", "created_at":
+		case "partitions":
+			u.Partitions = &ps.Partitions
+		case "storage", "fsync", "name", "created_at":
 			return nil, Error(invalid("update_mask", "%s cannot change after a station is created", p), ps.Name, "")
 		default:
 			return nil, Error(invalid("update_mask", "unknown field %q", p), ps.Name, "")

@@ -70,8 +70,8 @@ func TestCLIStations(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
 		t.Fatalf("describe -o json: %v\n%s", err, out)
 	}
-	if st.Name != "orders" || st.Partitions != 3 || st.Storage != "memory" || st.Fsync != "never" || st.Retention.MaxAge != "168h0m0s" ||
-		st.Retention.MaxBytes != 1<<30 || st.Retention.MaxMessages != 1000 || st.DedupWindow != "2m0s" || st.MaxDeliveries != 5 || st.MaxMessageBytes != 64<<10 {
+	if st.Name != "orders" || st.Partitions != 3 || st.Storage != "memory" || st.Fsync != "never" || st.Retention.MaxAge != "1w" ||
+		st.Retention.MaxBytes != 1<<30 || st.Retention.MaxMessages != 1000 || st.DedupWindow != "2m" || st.MaxDeliveries != 5 || st.MaxMessageBytes != 64<<10 {
 		t.Errorf("describe: %+v", st)
 	}
 	out, _ = cli(t, addr, "", "station", "describe", "jobs")
@@ -315,7 +315,7 @@ func TestCLIStationUpdate(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if st.Retention.MaxAge != "168h0m0s" || st.Retention.MaxBytes != 1<<30 || st.Retention.MaxMessages != 100 || st.DeadLetterStation != "dead" || st.MaxDeliveries != 9 {
+	if st.Retention.MaxAge != "1w" || st.Retention.MaxBytes != 1<<30 || st.Retention.MaxMessages != 100 || st.DeadLetterStation != "dead" || st.MaxDeliveries != 9 {
 		t.Fatalf("after update: %s", out)
 	}
 	// The dead-letter station is in use: deleting it needs --force.

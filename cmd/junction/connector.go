@@ -187,12 +187,13 @@ func newConnectorListCmd(a *app) *cobra.Command {
 			return show(a, cmd, func(ctx context.Context, c *client.Client) ([]*client.ConnectorStatus, error) {
 				return c.Connectors(ctx)
 			},
-				asIs, func(w io.Writer, cs []*client.ConnectorStatus) error {
+				toConnectorsJSON, func(w io.Writer, cs []*client.ConnectorStatus) error {
 					tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+					// Counts since creation: a pause or restart does not reset them.
 					fmt.Fprintln(tw, "NAME\tKIND\tPLUGIN\tSTATION\tSTATE\tIN\tOUT\tREJECTED\tLAG\tRESTARTS")
 					for _, s := range cs {
 						fmt.Fprintf(tw, "%s\t%s\t%s@%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", s.Name, s.Kind, pluginName(s.Connector), s.PluginVersion, s.Station, s.State,
-							s.RecordsIn, s.RecordsOut, s.RecordsRejected, s.Lag, s.Restarts)
+							s.Total.RecordsIn, s.Total.RecordsOut, s.Total.RecordsRejected, s.Lag, s.Restarts)
 					}
 					return tw.Flush()
 				})
@@ -212,7 +213,7 @@ func newConnectorStatusCmd(a *app) *cobra.Command {
 			fetch := func(ctx context.Context, c *client.Client) (*client.ConnectorStatus, error) {
 				return c.Connector(ctx, args[0])
 			}
-			return show(a, cmd, fetch, asIs, describeConnector)
+			return show(a, cmd, fetch, func(s *client.ConnectorStatus) any { return toConnectorJSON(s) }, describeConnector)
 		},
 	}
 	a.addOutputFlag(cmd)
@@ -232,9 +233,13 @@ func describeConnector(w io.Writer, s *client.ConnectorStatus) error {
 		row("Running since", s.StartedAt.Local().Format(time.RFC3339))
 	}
 	row("Restarts", s.Restarts)
-	row("Records in", s.RecordsIn)
-	row("Records out", s.RecordsOut)
-	row("Rejected", s.RecordsRejected)
+	both := func(run, total uint64) string { return fmt.Sprintf("%d this run, %d since creation", run, total) }
+	row("Records in", both(s.Run.RecordsIn, s.Total.RecordsIn))
+	row("Records out", both(s.Run.RecordsOut, s.Total.RecordsOut))
+	row("Rejected", both(s.Run.RecordsRejected, s.Total.RecordsRejected))
+	row("Bytes in", both(s.Run.BytesIn, s.Total.BytesIn))
+	row("Bytes out", both(s.Run.BytesOut, s.Total.BytesOut))
+	row("Errors", both(s.Run.Errors, s.Total.Errors))
 	if s.Kind == "sink" {
 		row("Lag", s.Lag)
 	} else {
@@ -298,7 +303,7 @@ func newPluginCmd(a *app) *cobra.Command {
 		Args:    exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return show(a, cmd, func(ctx context.Context, c *client.Client) ([]client.Plugin, error) { return c.Plugins(ctx) },
-				asIs, func(w io.Writer, ps []client.Plugin) error {
+				toPluginsJSON, func(w io.Writer, ps []client.Plugin) error {
 					tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 					fmt.Fprintln(tw, "NAME\tVERSION\tKINDS\tPATH")
 					for _, p := range ps {

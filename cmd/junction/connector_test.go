@@ -53,7 +53,7 @@ func TestCLIConnectors(t *testing.T) {
 		t.Fatalf("validate: exit %d, %q", code, stdout)
 	}
 	_, stderr, code := runCLI(t, "", "connector", "validate", "-f", bad, "--plugins", plugins)
-	if code != 1 || !strings.Contains(stderr, bad+`:6: config.dri: unknown field, did you mean "dir"?`) || !strings.Contains(stderr, "config.dir: required") {
+	if code != 1 || !strings.Contains(stderr, bad+`:6:3: config.dri: unknown field, did you mean "dir"?`) || !strings.Contains(stderr, bad+":5:1: config.dir: required") {
 		t.Fatalf("validate bad: exit %d, stderr %q", code, stderr)
 	}
 
@@ -76,7 +76,7 @@ func TestCLIConnectors(t *testing.T) {
 		t.Fatalf("list: %q", stdout)
 	}
 	stdout, _ = cli(t, addr, "", "plugin", "list", "-o", "json")
-	if !strings.Contains(stdout, `"Name": "file"`) {
+	if !strings.Contains(stdout, `"name": "file"`) {
 		t.Fatalf("plugin list: %q", stdout)
 	}
 	_, stderr = cli(t, addr, "", "connector", "pause", "files")

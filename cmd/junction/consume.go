@@ -22,6 +22,7 @@ func newConsumeCmd(a *app) *cobra.Command {
 		idle         durationFlag
 		from         startFlag
 		noAck        bool
+		gs           groupSettings
 	)
 	maxWait.v = 5 * time.Second
 	cmd := &cobra.Command{
@@ -57,13 +58,17 @@ key_base64 / value_base64 otherwise.`,
 			if maxWait.v <= 0 {
 				return usagef("--max-wait: must be positive")
 			}
+			gcfg, err := gs.config()
+			if err != nil {
+				return err
+			}
 			c, err := a.connect(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer c.Close()
 			return a.consume(cmd.Context(), c, args[0], group, consumeOpts{
-				batch: batch, count: count, maxWait: maxWait.v, idle: idle.v, from: from.v, noAck: noAck,
+				batch: batch, count: count, maxWait: maxWait.v, idle: idle.v, from: from.v, noAck: noAck, group: gcfg,
 			})
 		},
 	}
@@ -75,6 +80,7 @@ key_base64 / value_base64 otherwise.`,
 	f.Var(&idle, "idle", "exit when nothing arrived for this long (e.g. 5s)")
 	f.Var(&from, "from", "where a new group starts: earliest, latest, an offset or an RFC 3339 time")
 	f.BoolVar(&noAck, "no-ack", false, "do not acknowledge messages (they are redelivered after the ack deadline)")
+	gs.addFlags(f, ", for a group this consume creates")
 	a.addOutputFlag(cmd)
 	return cmd
 }
@@ -84,10 +90,12 @@ type consumeOpts struct {
 	maxWait, idle time.Duration
 	from          client.StartPosition
 	noAck         bool
+	group         client.GroupConfig // settings of a group this consume creates
 }
 
 func (a *app) consume(ctx context.Context, c *client.Client, station, group string, o consumeOpts) error {
-	cons := c.NewConsumer(station, group, client.ConsumerOptions{BatchSize: o.batch, MaxWait: o.maxWait, Start: o.from})
+	cons := c.NewConsumer(station, group, client.ConsumerOptions{BatchSize: o.batch, MaxWait: o.maxWait, Start: o.from,
+		AckDeadline: o.group.AckDeadline, MaxDeliveries: o.group.MaxDeliveries, MaxAckPending: o.group.MaxAckPending})
 	// Acks still go out after an interrupt.
 	settle := func() error {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)

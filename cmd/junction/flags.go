@@ -39,7 +39,7 @@ func (f *durationFlag) String() string {
 	if f.v == 0 {
 		return ""
 	}
-	return f.v.String()
+	return units.FormatDuration(f.v)
 }
 
 func (f *durationFlag) Set(s string) error {

@@ -11,11 +11,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/junctionhq/junction/sdk/client"
+	"github.com/junctionhq/junction/sdk/units"
 )
 
 func newGroupCmd(a *app) *cobra.Command {
 	cmd := groupCmd("group", "Inspect and manage consumer groups")
-	cmd.AddCommand(newGroupListCmd(a), newGroupDescribeCmd(a), newGroupDeleteCmd(a), newGroupResetCmd(a))
+	cmd.AddCommand(newGroupCreateCmd(a), newGroupListCmd(a), newGroupDescribeCmd(a), newGroupDeleteCmd(a), newGroupResetCmd(a))
 	return cmd
 }
 
@@ -124,11 +125,11 @@ func describeGroup(w io.Writer, g *client.Group) error {
 	row("Station", g.Station)
 	row("Group", g.Name)
 	if g.Config.AckDeadline > 0 {
-		row("Ack deadline", g.Config.AckDeadline.String())
+		row("Ack deadline", units.FormatDuration(g.Config.AckDeadline))
 	} else {
 		row("Ack deadline", "default")
 	}
-	row("Max deliveries", intOrDefault(g.Config.MaxDeliveries))
+	row("Max deliveries", maxDeliveriesText(g.Config.MaxDeliveries))
 	row("Max ack pending", intOrDefault(g.Config.MaxAckPending))
 	if !g.CreatedAt.IsZero() {
 		row("Created", g.CreatedAt.Local().Format(time.RFC3339))
@@ -159,7 +160,7 @@ type groupJSON struct {
 	Station       string             `json:"station"`
 	Name          string             `json:"name"`
 	AckDeadline   string             `json:"ack_deadline,omitempty"`
-	MaxDeliveries int                `json:"max_deliveries,omitempty"`
+	MaxDeliveries any                `json:"max_deliveries,omitempty"`
 	MaxAckPending int                `json:"max_ack_pending,omitempty"`
 	Lag           uint64             `json:"lag"`
 	Pending       int                `json:"pending"`
@@ -179,7 +180,7 @@ type partitionLagJSON struct {
 func toGroupJSON(g *client.Group) groupJSON {
 	j := groupJSON{
 		Station: g.Station, Name: g.Name, AckDeadline: durString(g.Config.AckDeadline),
-		MaxDeliveries: g.Config.MaxDeliveries, MaxAckPending: g.Config.MaxAckPending,
+		MaxDeliveries: maxDeliveriesJSON(g.Config.MaxDeliveries), MaxAckPending: g.Config.MaxAckPending,
 		Lag: g.Lag, Pending: g.Pending, DeadLettered: g.DeadLettered,
 	}
 	if !g.CreatedAt.IsZero() {

@@ -32,6 +32,9 @@ type hub struct {
 	offline    bool
 	dataDir    string
 	pluginDir  string
+	// withOrigins adds the catalogs installed plugins came from to the
+	// configured ones (list and upgrade).
+	withOrigins bool
 }
 
 func newHubCmd(a *app) *cobra.Command {
@@ -60,7 +63,7 @@ next to the junction binary) is searched after the configured ones, and
 its key is built into the binary.`
 	cmd.PersistentFlags().StringVar(&h.configPath, "config", "", "hub config file (env JUNCTION_CONFIG; default ~/.junction/config.yaml)")
 	cmd.AddCommand(h.searchCmd(), h.infoCmd(), h.installCmd(), h.listCmd(), h.upgradeCmd(), h.removeCmd(),
-		h.keygenCmd(), h.publishCmd(), h.trustCmd())
+		h.keygenCmd(), h.publishCmd(), h.trustCmd(), h.catalogCmd())
 	return cmd
 }
 
@@ -137,6 +140,9 @@ func (h *hub) sources(cfg *catalog.Config) ([]catalog.Source, error) {
 			}
 			out = append(out, s)
 		}
+	}
+	if h.withOrigins {
+		out = append(out, h.originSources(out)...)
 	}
 	return out, nil
 }
@@ -227,10 +233,7 @@ func (h *hub) searchCmd() *cobra.Command {
 			if len(args) == 1 {
 				term = strings.ToLower(args[0])
 			}
-			type row struct {
-				Name, Latest, Description, Catalog, Publisher string
-				Kinds                                         []string
-			}
+			type row = hubSearchRow
 			rows := []row{}
 			seen := map[string]bool{}
 			for _, c := range in.Catalogs {
@@ -323,10 +326,7 @@ named), with type, default, required, secret and doc. Nothing is downloaded.`,
 				rel = &e.Versions[i]
 			}
 			if h.a.output == "json" {
-				return writeJSON(h.a.stdout, struct {
-					Catalog   string
-					Connector *catalog.Connector
-				}{cat.Source.Name, e})
+				return writeJSON(h.a.stdout, hubInfoJSON{cat.Source.Name, e})
 			}
 			w := h.a.stdout
 			fmt.Fprintf(w, "%s — %s\n\n", e.Name, e.Description)
@@ -472,27 +472,29 @@ func (h *hub) listCmd() *cobra.Command {
 			if err := h.a.checkOutput(); err != nil {
 				return err
 			}
+			h.withOrigins = true
 			reg := plugin.NewRegistry([]string{h.plugins()}, slog.New(slog.DiscardHandler))
 			inst := reg.List(cmd.Context())
 			in, err := h.load(cmd.Context())
 			if err != nil {
 				fmt.Fprintf(h.a.stderr, "warning: no update information: %v\n", err)
 			}
-			type row struct {
-				Name, Version, Path, Update string
-				Kinds                       []string
-			}
+			type row = hubListRow
 			rows := []row{}
 			newest := map[string]bool{}
 			for _, p := range inst {
-				r := row{Name: p.Name(), Version: p.Version(), Path: p.Path}
+				r := row{Name: p.Name(), Version: p.Version(), Path: p.Path, Kinds: []string{}}
 				for _, k := range p.Spec.Kinds {
 					r.Kinds = append(r.Kinds, string(k))
 				}
-				if in != nil && !newest[p.Name()] {
-					newest[p.Name()] = true
-					if cand, err := in.Resolve(p.Name(), ""); err == nil && newer(cand.Release.Version, p.Version()) {
-						r.Update = cand.Release.Version
+				if in != nil {
+					from, cat := h.fromOrigin(in, p.Name(), p.Version())
+					r.Catalog = cat
+					if !newest[p.Name()] {
+						newest[p.Name()] = true
+						if cand, err := from.Resolve(p.Name(), ""); err == nil && newer(cand.Release.Version, p.Version()) {
+							r.Update = cand.Release.Version
+						}
 					}
 				}
 				rows = append(rows, r)
@@ -501,13 +503,13 @@ func (h *hub) listCmd() *cobra.Command {
 				return writeJSON(h.a.stdout, rows)
 			}
 			tw := tabwriter.NewWriter(h.a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tVERSION\tKINDS\tUPDATE\tPATH")
+			fmt.Fprintln(tw, "NAME\tVERSION\tKINDS\tUPDATE\tCATALOG\tPATH")
 			for _, r := range rows {
 				upd := "-"
 				if r.Update != "" {
 					upd = "update available: " + r.Update
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Version, strings.Join(r.Kinds, ","), upd, r.Path)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Version, strings.Join(r.Kinds, ","), upd, orDash(r.Catalog), r.Path)
 			}
 			return tw.Flush()
 		},
@@ -560,6 +562,7 @@ installed, so connectors pinned to them keep working; remove them with
 					}
 				}
 			}
+			h.withOrigins = true
 			in, err := h.load(cmd.Context())
 			if err != nil {
 				return err
@@ -576,7 +579,8 @@ installed, so connectors pinned to them keep working; remove them with
 					}
 					continue
 				}
-				cand, err := in.Resolve(n, "")
+				from, _ := h.fromOrigin(in, n, have[0])
+				cand, err := from.Resolve(n, "")
 				if err != nil {
 					fmt.Fprintf(h.a.stderr, "%s: %v\n", n, err)
 					failed = append(failed, n)
@@ -618,11 +622,17 @@ reachable there, nothing can be checked: the removal is refused unless
 			if err != nil {
 				return err
 			}
-			have, err := catalog.InstalledVersions(h.plugins(), name)
-			if err != nil {
-				return err
+			var have []string
+			if fi, err := os.Stat(filepath.Join(h.plugins(), name)); err == nil && fi.IsDir() {
+				if have, err = catalog.InstalledVersions(h.plugins(), name); err != nil {
+					return err
+				}
 			}
-			if len(have) == 0 || (ver != "" && !slices.Contains(have, ver)) {
+			if ver != "" && !slices.Contains(have, ver) {
+				have = nil
+			}
+			loose := h.loosePlugins(cmd, name, ver)
+			if len(have) == 0 && len(loose) == 0 {
 				return fmt.Errorf("%w: %s is not installed in %s", catalog.ErrNotFound, args[0], h.plugins())
 			}
 			users, err := h.connectorsUsing(cmd.Context(), name, ver)
@@ -635,6 +645,15 @@ reachable there, nothing can be checked: the removal is refused unless
 				return fmt.Errorf("%s is used by connector(s) %s; delete them first, or pass --force", args[0], strings.Join(users, ", "))
 			case len(users) > 0:
 				fmt.Fprintf(h.a.stderr, "warning: removing %s, used by connector(s) %s\n", args[0], strings.Join(users, ", "))
+			}
+			for _, p := range loose {
+				if err := os.Remove(p.Path); err != nil {
+					return fmt.Errorf("remove %s@%s: %w", name, p.Version(), err)
+				}
+				fmt.Fprintf(h.a.stderr, "removed %s@%s (%s)\n", name, p.Version(), p.Path)
+			}
+			if len(have) == 0 {
+				return nil
 			}
 			removed, err := catalog.Remove(h.plugins(), name, ver)
 			for _, v := range removed {
@@ -675,16 +694,24 @@ func (h *hub) connectorsUsing(ctx context.Context, name, ver string) ([]string, 
 func (h *hub) keygenCmd() *cobra.Command {
 	var out string
 	cmd := &cobra.Command{
-		Use:   "keygen --out KEYFILE",
+		Use:   "keygen [--out KEYFILE]",
 		Short: "Create an ed25519 key pair for publishing a catalog",
-		Long: `Write a new private key to KEYFILE (mode 0600; never overwritten) and its
-public key to KEYFILE.pub, and print the public key. Give KEYFILE.pub to
-users, who trust it with 'junction hub trust add PUBLISHER KEYFILE.pub'.`,
+		Long: `Write a new private key to KEYFILE (mode 0600, in a 0700 directory; never
+overwritten; default ~/.junction/keys/publisher.key) and its public key to
+KEYFILE.pub, and print the public key. Give KEYFILE.pub to users, who trust
+it with 'junction hub trust add PUBLISHER KEYFILE.pub'. A KEYFILE inside a
+git work tree that git does not ignore gets a warning: a commit could
+publish it.`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
-				return usagef("--out KEYFILE is required")
+				def, err := h.defaultKeyFile()
+				if err != nil {
+					return usagef("--out KEYFILE: %v", err)
+				}
+				out = def
 			}
+			h.warnKeyInWorkTree(out)
 			pub, err := catalog.GenerateKeyFile(out)
 			if err != nil {
 				return err
@@ -694,7 +721,7 @@ users, who trust it with 'junction hub trust add PUBLISHER KEYFILE.pub'.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&out, "out", "", "private key file to create")
+	cmd.Flags().StringVar(&out, "out", "", "private key file to create (default ~/.junction/keys/publisher.key)")
 	return cmd
 }
 
@@ -704,21 +731,30 @@ func (h *hub) publishCmd() *cobra.Command {
 		force                                           bool
 	)
 	cmd := &cobra.Command{
-		Use:   "publish --catalog DIR --key KEYFILE BINARY...",
+		Use:   "publish --catalog DIR [--key KEYFILE] BINARY...",
 		Short: "Add plugin binaries to a catalog directory and sign it",
 		Long: `Run each BINARY with --spec, copy it to
 DIR/artifacts/NAME/VERSION/GOOS-GOARCH/NAME, sign it, and rewrite
 DIR/index.json and DIR/index.json.sig atomically. An artifact already
 published with different bytes is refused unless --force: bump the version.
 --yank NAME@VERSION marks a version yanked (installed only when pinned
-exactly); --unyank undoes it. Serve DIR with any static file server.`,
-		Example: `  junction hub keygen --out acme.key
-  junction hub publish --catalog ./catalog --key acme.key bin/plugins/acme-sink
-  junction hub publish --catalog ./catalog --key acme.key --yank acme-sink@1.0.0 --reason "loses data on restart"`,
+exactly); --unyank undoes it. Serve DIR with any static file server.
+The key defaults to ~/.junction/keys/publisher.key, made by 'hub keygen'.`,
+		Example: `  junction hub keygen
+  junction hub publish --catalog ./catalog bin/plugins/acme-sink
+  junction hub publish --catalog ./catalog --yank acme-sink@1.0.0 --reason "loses data on restart"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if dir == "" || keyFile == "" {
-				return usagef("--catalog DIR and --key KEYFILE are required")
+			if dir == "" {
+				return usagef("--catalog DIR is required")
 			}
+			if keyFile == "" {
+				def, err := h.defaultKeyFile()
+				if err != nil {
+					return usagef("--key KEYFILE: %v", err)
+				}
+				keyFile = def
+			}
+			h.warnKeyInWorkTree(keyFile)
 			if (yank != "" || unyank != "") == (len(args) > 0) {
 				return usagef("pass BINARY... to publish, or --yank/--unyank NAME@VERSION")
 			}
@@ -728,6 +764,9 @@ exactly); --unyank undoes it. Serve DIR with any static file server.`,
 				}
 			}
 			key, err := catalog.ReadPrivateKeyFile(keyFile)
+			if errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("no private key at %s: create one with junction hub keygen, or pass --key", keyFile)
+			}
 			if err != nil {
 				return err
 			}
@@ -763,7 +802,7 @@ exactly); --unyank undoes it. Serve DIR with any static file server.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&dir, "catalog", "", "catalog directory to publish into (created if missing)")
-	f.StringVar(&keyFile, "key", "", "private key file from junction hub keygen")
+	f.StringVar(&keyFile, "key", "", "private key file from junction hub keygen (default ~/.junction/keys/publisher.key)")
 	f.BoolVar(&force, "force", false, "replace an artifact published with different bytes, or re-sign a catalog signed by another key")
 	f.StringVar(&minJunction, "min-junction", "", "oldest Junction the new releases run on (default this junction's version)")
 	f.StringVar(&yank, "yank", "", "mark NAME@VERSION yanked")
@@ -850,7 +889,7 @@ key for a name it is not trusted for is refused.`,
 				keys = append(keys, catalog.TrustedKey{Publisher: catalog.FirstPartyPublisher + " (built in)", Key: buildinfo.FirstPartyKey, Connectors: []string{"*"}})
 			}
 			if h.a.output == "json" {
-				return writeJSON(h.a.stdout, keys)
+				return writeJSON(h.a.stdout, toTrustedKeysJSON(keys))
 			}
 			tw := tabwriter.NewWriter(h.a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "PUBLISHER\tKEY ID\tCONNECTORS\tKEY")

@@ -109,7 +109,9 @@ them from signed catalogs.`,
 		newConnectorCmd(a),
 		newPluginCmd(a),
 		newHubCmd(a),
+		newVersionCmd(a),
 	)
+	root.AddCommand(newCompletionCmd(root))
 	return root
 }
 
@@ -146,9 +148,6 @@ func show[T any](a *app, cmd *cobra.Command, fetch func(context.Context, *client
 	}
 	return text(a.stdout, v)
 }
-
-// asIs is the asJSON of show for values that encode as they are.
-func asIs[T any](v T) any { return v }
 
 // connect dials the broker named by --server.
 func (a *app) connect(ctx context.Context) (*client.Client, error) {
@@ -190,3 +189,7 @@ func groupCmd(use, short string) *cobra.Command {
 		},
 	}
 }
+
+// asIs shows a value as JSON unchanged: for types that carry their own
+// snake_case JSON names.
+func asIs[T any](v T) any { return v }

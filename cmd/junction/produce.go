@@ -128,6 +128,7 @@ type produceStats struct {
 	mu       sync.Mutex
 	acked    int64
 	dead     int64 // acked, but moved to the dead-letter station by the station's schema
+	dups     int64 // dropped as duplicates of an ID in the dedup window
 	failed   int64
 	firstErr error
 	reasons  map[string]int64
@@ -136,6 +137,10 @@ type produceStats struct {
 func (s *produceStats) record(r client.Result, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err == nil && r.Duplicate {
+		s.dups++
+		return
+	}
 	if err == nil {
 		s.acked++
 		if r.DeadLettered {
@@ -193,7 +198,7 @@ func (a *app) produce(ctx context.Context, c *client.Client, station string, nex
 
 	stats.mu.Lock()
 	defer stats.mu.Unlock()
-	fmt.Fprintf(a.stderr, "%d %s acked\n", stats.acked, plural(stats.acked, "message", "messages"))
+	fmt.Fprintln(a.stderr, stats.summary())
 	if stats.dead > 0 {
 		fmt.Fprintf(a.stderr, "  %d of them failed the station's schema and went to its dead-letter station\n", stats.dead)
 	}

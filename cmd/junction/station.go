@@ -25,6 +25,7 @@ func newStationCmd(a *app) *cobra.Command {
 func newStationUpdateCmd(a *app) *cobra.Command {
 	var (
 		maxDeliveries int
+		partitions    int
 		retMessages   int64
 		dlq           string
 		retAge, dedup durationFlag
@@ -34,17 +35,27 @@ func newStationUpdateCmd(a *app) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "update NAME",
-		Short: "Change a station's retention, dedup window, dead-letter station or limits",
+		Short: "Change a station's retention, dedup window, dead-letter station, limits or partitions",
 		Long: `Change the settings of a station given as flags; the others stay as they
-are. Partitions, storage and fsync cannot change after creation.`,
+are. Storage and fsync cannot change after creation.
+
+--partitions N grows a disk station to N partitions (it cannot shrink).
+Existing partitions keep their messages and every group its offsets; the
+new partitions start empty. The station is reopened to grow: pulls and
+produces in flight at that moment fail and are retried by clients, and
+deliveries awaiting ack are redelivered. A keyed message goes to the
+partition of its key's hash modulo the partition count, so after growing a
+key may map to another partition: order per key holds among the messages
+produced after the change, not across it.`,
 		Example: `  junction station update events --retention-age 30d
   junction station update jobs --dlq jobs-dead --max-deliveries 10
-  junction station update orders --retention-bytes 0   # no byte limit`,
+  junction station update orders --retention-bytes 0   # no byte limit
+  junction station update orders --partitions 8`,
 		Args: exactArgs("NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f := cmd.Flags()
 			changed := false
-			for _, name := range []string{"retention-age", "retention-bytes", "retention-messages", "retention-ack", "dedup-window", "dlq", "max-deliveries", "max-message-bytes"} {
+			for _, name := range []string{"retention-age", "retention-bytes", "retention-messages", "retention-ack", "dedup-window", "dlq", "max-deliveries", "max-message-bytes", "partitions"} {
 				changed = changed || f.Changed(name)
 			}
 			if !changed {
@@ -52,6 +63,9 @@ are. Partitions, storage and fsync cannot change after creation.`,
 			}
 			if retMessages < 0 || maxDeliveries < 0 {
 				return usagef("--retention-messages and --max-deliveries must not be negative")
+			}
+			if f.Changed("partitions") && (partitions < 1 || partitions > 1<<16) {
+				return usagef("--partitions: must be between 1 and 65536, got %d", partitions)
 			}
 			c, err := a.connect(cmd.Context())
 			if err != nil {
@@ -92,6 +106,9 @@ are. Partitions, storage and fsync cannot change after creation.`,
 				n := int(maxMsg.v)
 				u.MaxMessageBytes = &n
 			}
+			if f.Changed("partitions") {
+				u.Partitions = &partitions
+			}
 			st, err := c.UpdateStation(cmd.Context(), args[0], u)
 			if err != nil {
 				return err
@@ -109,6 +126,7 @@ are. Partitions, storage and fsync cannot change after creation.`,
 	f.StringVar(&dlq, "dlq", "", "dead-letter station (empty: none)")
 	f.IntVar(&maxDeliveries, "max-deliveries", 0, "deliveries before a message is dead-lettered (0: broker default)")
 	f.Var(&maxMsg, "max-message-bytes", "largest accepted message (0: the broker's default)")
+	f.IntVar(&partitions, "partitions", 0, "grow to this many partitions (keyed messages may then map to other partitions; see above)")
 	return cmd
 }
 
@@ -289,7 +307,7 @@ func describeStation(w io.Writer, s *client.Station) error {
 			ret += p
 		}
 		if r.MaxAge > 0 {
-			add("age " + r.MaxAge.String())
+			add("age " + units.FormatDuration(r.MaxAge))
 		}
 		if r.MaxBytes > 0 {
 			add("bytes " + units.FormatSize(r.MaxBytes))
@@ -307,7 +325,7 @@ func describeStation(w io.Writer, s *client.Station) error {
 	if s.Schema != nil {
 		row("Schema", stationSchemaText(s.Schema)+" (on invalid: "+string(s.Schema.OnInvalid)+")")
 	}
-	row("Max deliveries", intOrDefault(s.MaxDeliveries))
+	row("Max deliveries", maxDeliveriesText(s.MaxDeliveries))
 	if s.MaxMessageBytes > 0 {
 		row("Max message bytes", units.FormatSize(int64(s.MaxMessageBytes)))
 	} else {
@@ -340,8 +358,8 @@ func describeStation(w io.Writer, s *client.Station) error {
 	return nil
 }
 
-// stationJSON is the -o json form of a station; durations are Go duration
-// strings ("168h0m0s"), empty when unset.
+// stationJSON is the -o json form of a station; durations are written as
+// flags accept them ("1w", "30d", "1h30m"), empty when unset.
 type stationJSON struct {
 	Name              string          `json:"name"`
 	Partitions        int             `json:"partitions"`
@@ -415,14 +433,14 @@ func durString(d time.Duration) string {
 	if d == 0 {
 		return ""
 	}
-	return d.String()
+	return units.FormatDuration(d)
 }
 
 func durOrOff(d time.Duration) string {
 	if d == 0 {
 		return "off"
 	}
-	return d.String()
+	return units.FormatDuration(d)
 }
 
 func orDefault(s string) string {

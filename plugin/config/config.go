@@ -83,6 +83,9 @@ type Connector struct {
 	ConfigLines map[string]int `json:"-"`
 	// File is where the definition came from, for messages.
 	File string `json:"file,omitempty"`
+
+	// pos locates every key of the file, for Pos.
+	pos map[string]pos
 }
 
 // Error is one problem in a definition, located by file, line and field.
@@ -132,13 +135,13 @@ func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, Errors{{File: file, Msg: "empty file: a connector definition needs name, connector, kind and station"}}
+			return nil, Errors{{File: file, Line: 1, Column: 1, Msg: "empty file: a connector definition needs name, connector, kind and station"}}
 		}
 		return nil, Errors{p.yamlError(err)}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
-		return nil, Errors{{File: file, Line: extra.Line, Msg: "more than one YAML document: put each connector in its own file"}}
+		return nil, Errors{{File: file, Line: extra.Line, Column: max(extra.Column, 1), Msg: "more than one YAML document: put each connector in its own file"}}
 	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
@@ -149,6 +152,7 @@ func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 		return nil, p.errs
 	}
 	c.File = file
+	c.pos = positions(root)
 	if c.DLQ == "" {
 		c.DLQ = c.Name + ".dlq"
 	}
@@ -158,7 +162,8 @@ func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 func (p *parser) yamlError(err error) *Error {
-	e := &Error{File: p.file, Msg: err.Error()}
+	// The YAML parser reports a line, not a column.
+	e := &Error{File: p.file, Line: 1, Column: 1, Msg: err.Error()}
 	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
 		fmt.Sscan(m[1], &e.Line)
 		e.Msg = m[2]

@@ -52,6 +52,7 @@ config:
 		t.Errorf("config lines = %v, want %v", c.ConfigLines, wantLines)
 	}
 	c.ConfigLines = nil
+	c.pos = nil
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("parsed\n%#v\nwant\n%#v", c, want)
 	}
@@ -72,7 +73,7 @@ func TestParseErrorsNameFileLineAndField(t *testing.T) {
 		name, src string
 		want      []string
 	}{
-		{"malformed yaml", "name: a\nkind: x\n  bad: 1\n", []string{"c.yaml:3: mapping values are not allowed"}},
+		{"malformed yaml", "name: a\nkind: x\n  bad: 1\n", []string{"c.yaml:3:1: mapping values are not allowed"}},
 		{"missing fields", "name: a\n", []string{"c.yaml:1:1: connector: required", "kind: required", "station: required"}},
 		{"unknown field", "name: a\nconnector: file\nkind: sink\nstation: s\nstaton: x\n", []string{`c.yaml:5:1: staton: unknown field (did you mean "station"?)`}},
 		{"bad kind", "name: a\nconnector: file\nkind: pipe\nstation: s\n", []string{`c.yaml:3:7: kind: want source or sink, got "pipe"`}},
@@ -106,6 +107,13 @@ func FuzzParse(f *testing.F) {
 		c, err := Parse("f.yaml", data, env(map[string]string{"D": "d"}))
 		if err == nil && (c.Name == "" || c.Station == "" || c.Plugin == "") {
 			t.Fatalf("accepted a definition without required fields: %+v", c)
+		}
+		if es, ok := err.(Errors); ok {
+			for _, e := range es {
+				if e.Line <= 0 || e.Column <= 0 {
+					t.Fatalf("error without a position: %q", e.Error())
+				}
+			}
 		}
 	})
 }

@@ -31,6 +31,10 @@ type ConnectorStatus struct {
 	// RecordsIn were read from the input side, RecordsOut written to the
 	// output side, RecordsRejected sent to the dead-letter station.
 	RecordsIn, RecordsOut, RecordsRejected uint64
+	// Run counts the current run (since the plugin last started), Total
+	// the connector's whole life: kept across pauses, restarts, updates
+	// and broker restarts.
+	Run, Total ConnectorCounters
 	// Lag is, for a sink, the station's messages not yet written.
 	Lag uint64
 	// Checkpoint is, for a source, its last durable position.
@@ -182,6 +186,7 @@ func connectorFromProto(p *junctionv1.ConnectorStatus) *ConnectorStatus {
 		Restarts: int(p.GetRestarts()), LastError: p.GetLastError(),
 		RecordsIn: p.GetRecordsIn(), RecordsOut: p.GetRecordsOut(), RecordsRejected: p.GetRecordsRejected(),
 		Lag: p.GetLag(), Checkpoint: p.GetCheckpoint(),
+		Run: countersFromProto(p.GetRun()), Total: countersFromProto(p.GetTotal()),
 	}
 	if p.GetLastErrorAt() != nil {
 		st.LastErrorAt = p.GetLastErrorAt().AsTime()

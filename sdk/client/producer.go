@@ -79,6 +79,8 @@ type Producer struct {
 	space     chan struct{} // closed (and replaced) when a batch finishes
 	last      *batch        // most recently sealed batch
 	closed    bool
+	failed    int   // messages failed since Flush or Close last reported them
+	firstErr  error // the first of those failures
 
 	seq uint64 // owned by the sender goroutine
 }
@@ -277,9 +279,48 @@ func (p *Producer) lingerExpired(b *batch) {
 
 // Flush sends any buffered messages and waits until every message sent
 // before the call is acknowledged or failed (and its callback has run), or
-// ctx is done. It returns
-// ctx's error or nil; per-message errors are reported by their Pendings.
+// ctx is done. It returns ctx's error, or a [*SendError] if messages
+// failed since the previous Flush or Close (each one's error is also
+// reported by its Pending or callback), or nil.
 func (p *Producer) Flush(ctx context.Context) error {
+	if err := p.flush(ctx); err != nil {
+		return err
+	}
+	return p.takeFailures()
+}
+
+// SendError reports that messages of a [Producer] failed; Err is the first
+// failure, so errors.Is and errors.As see its cause.
+type SendError struct {
+	Station string
+	Failed  int
+	Err     error
+}
+
+func (e *SendError) Error() string {
+	if e.Failed == 1 {
+		return e.Err.Error()
+	}
+	return fmt.Sprintf("produce to %q: %d messages failed; the first: %v", e.Station, e.Failed, e.Err)
+}
+
+func (e *SendError) Unwrap() error { return e.Err }
+
+// takeFailures returns the failures not yet reported, as a *SendError,
+// and forgets them.
+func (p *Producer) takeFailures() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.failed == 0 {
+		return nil
+	}
+	err := &SendError{Station: p.station, Failed: p.failed, Err: p.firstErr}
+	p.failed, p.firstErr = 0, nil
+	return err
+}
+
+// flush is Flush without the failures: it returns ctx's error or nil.
+func (p *Producer) flush(ctx context.Context) error {
 	p.mu.Lock()
 	target := p.last
 	if b := p.cur; b != nil {
@@ -304,13 +345,16 @@ func (p *Producer) Flush(ctx context.Context) error {
 
 // Close flushes the producer, waits for every message to be acknowledged or
 // failed, and closes the stream. If ctx ends first, messages still
-// outstanding fail with [ErrClosed] and Close returns ctx's error. Sends
-// after Close fail with [ErrClosed]. Close is idempotent.
+// outstanding fail with [ErrClosed] and Close returns ctx's error. If
+// messages failed since the last Flush, Close returns a [*SendError] too
+// (joined with ctx's error, if any), so that a producer whose sends all
+// failed cannot close without an error. Sends after Close fail with
+// [ErrClosed]. Close is idempotent.
 func (p *Producer) Close(ctx context.Context) error {
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()
-	err := p.Flush(ctx)
+	err := p.flush(ctx)
 	if err != nil {
 		p.cancel()
 	}
@@ -329,6 +373,12 @@ func (p *Producer) Close(ctx context.Context) error {
 		}
 	}
 	p.cancel()
+	if fe := p.takeFailures(); fe != nil {
+		if err == nil {
+			return fe
+		}
+		return errors.Join(err, fe)
+	}
 	return err
 }
 
@@ -399,6 +449,14 @@ func (p *Producer) next() *batch {
 // and frees its capacity.
 func (p *Producer) finish(b *batch, results []*junctionv1.ProduceResult, err error) {
 	b.results, b.err = results, err
+	if err != nil {
+		p.mu.Lock()
+		if p.failed == 0 {
+			p.firstErr = err
+		}
+		p.failed += len(b.msgs)
+		p.mu.Unlock()
+	}
 	b.msgs, b.mb = nil, msgBuilder{}
 	// Callbacks run before done is closed, so that Flush and Close return
 	// only after the callbacks of their messages.

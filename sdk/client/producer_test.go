@@ -104,8 +104,15 @@ func TestProducerRequestErrorFailsOnlyItsMessages(t *testing.T) {
 		}
 		pend = append(pend, p.Send(ctx, client.Message{Value: []byte(v)}))
 	}
+	// Close reports the failures too: the obvious usage cannot drop them.
+	err := p.Close(ctx)
+	var se *client.SendError
+	if !errors.As(err, &se) || se.Failed != 10 || !errors.Is(err, client.ErrStationNotFound) ||
+		!strings.Contains(err.Error(), "10 messages failed") {
+		t.Fatalf("Close: %v, want a SendError for 10 messages", err)
+	}
 	if err := p.Close(ctx); err != nil {
-		t.Fatal(err)
+		t.Fatalf("second Close: %v", err)
 	}
 	for i, pd := range pend {
 		_, err := pd.Wait(ctx)
@@ -283,5 +290,38 @@ func TestProducerCloseGivesUp(t *testing.T) {
 		if _, err := pd.Wait(ctx); !errors.Is(err, client.ErrClosed) {
 			t.Fatalf("outstanding message: %v, want ErrClosed", err)
 		}
+	}
+}
+
+func TestProducerFlushReportsFailuresOnce(t *testing.T) {
+	f := &fakeBroker{}
+	fail := true
+	var mu sync.Mutex
+	f.onRequest = func(_ int, req *junctionv1.ProduceStreamRequest) (*junctionv1.ProduceStreamResponse, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if fail {
+			return &junctionv1.ProduceStreamResponse{Sequence: req.GetSequence(), Error: "disk full", ErrorCode: "internal"}, nil
+		}
+		return nil, nil
+	}
+	c := serveFake(t, f)
+	ctx := context.Background()
+	p := c.NewProducer("orders", client.ProducerOptions{})
+	p.Send(ctx, client.Message{Value: []byte("a")})
+	err := p.Flush(ctx)
+	var se *client.SendError
+	if !errors.As(err, &se) || se.Failed != 1 || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("Flush after a failed send: %v", err)
+	}
+	mu.Lock()
+	fail = false
+	mu.Unlock()
+	p.Send(ctx, client.Message{Value: []byte("b")})
+	if err := p.Flush(ctx); err != nil {
+		t.Fatalf("Flush after a good send: %v (a failure is reported once)", err)
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
 	}
 }

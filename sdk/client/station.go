@@ -113,6 +113,10 @@ type StationUpdate struct {
 	DeadLetterStation *string
 	MaxDeliveries     *int
 	MaxMessageBytes   *int
+	// Partitions grows the station to this many partitions (it cannot
+	// shrink). Keyed messages produced afterwards may land on another
+	// partition than their key's earlier messages.
+	Partitions *int
 }
 
 // CreateStation creates a station. It fails with [ErrStationExists] if one
@@ -198,6 +202,14 @@ func (c *Client) UpdateStation(ctx context.Context, name string, u StationUpdate
 		}
 		pb.MaxMessageBytes = n
 		paths = append(paths, "max_message_bytes")
+	}
+	if u.Partitions != nil {
+		n, err := toUint32("Partitions", *u.Partitions)
+		if err != nil {
+			return nil, err
+		}
+		pb.Partitions = n
+		paths = append(paths, "partitions")
 	}
 	if len(paths) == 0 {
 		return c.Station(ctx, name)

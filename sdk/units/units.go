@@ -84,27 +84,41 @@ func HumanSize(n int64) string {
 	return num + units[i]
 }
 
-var daysRE = regexp.MustCompile(`^([0-9]+)d(.*)$`)
+var daysRE = regexp.MustCompile(`^(?:([0-9]+)w)?(?:([0-9]+)d)?(.*)$`)
 
-// ParseDuration parses a Go duration, also accepting days: 7d, 1d12h.
+// maxDays keeps weeks and days within a time.Duration.
+const maxDays = int64(math.MaxInt64 / int64(24*time.Hour))
+
+// ParseDuration parses a Go duration, also accepting weeks and days in
+// front: 2w, 7d, 1d12h, 1w3d. [FormatDuration] prints this form.
 func ParseDuration(s string) (time.Duration, error) {
-	bad := fmt.Errorf("want a duration such as 500ms, 30s, 5m, 24h or 7d, got %q", s)
-	var days time.Duration
-	rest := s
-	if m := daysRE.FindStringSubmatch(s); m != nil {
-		n, err := strconv.Atoi(m[1])
-		if err != nil {
-			return 0, bad
-		}
-		days = time.Duration(n) * 24 * time.Hour
-		rest = m[2]
-		if rest == "" {
-			return days, nil
-		}
-	}
-	d, err := time.ParseDuration(rest)
-	if err != nil || d < 0 {
+	bad := fmt.Errorf("want a duration such as 500ms, 30s, 5m, 24h, 7d or 2w, got %q", s)
+	m := daysRE.FindStringSubmatch(s)
+	if m == nil || m[0] == "" {
 		return 0, bad
 	}
-	return days + d, nil
+	var days int64
+	for i, per := range []int64{7, 1} {
+		if m[i+1] == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(m[i+1], 10, 64)
+		if err != nil || n > maxDays/per || days+n*per > maxDays {
+			return 0, bad
+		}
+		days += n * per
+	}
+	total := time.Duration(days) * 24 * time.Hour
+	rest := m[3]
+	if rest == "" {
+		if m[1] == "" && m[2] == "" {
+			return 0, bad
+		}
+		return total, nil
+	}
+	d, err := time.ParseDuration(rest)
+	if err != nil || d < 0 || d > math.MaxInt64-total {
+		return 0, bad
+	}
+	return total + d, nil
 }

@@ -41,14 +41,15 @@ func TestHumanSize(t *testing.T) {
 func TestParseDuration(t *testing.T) {
 	for in, want := range map[string]time.Duration{
 		"500ms": 500 * time.Millisecond, "30s": 30 * time.Second, "24h": 24 * time.Hour,
-		"7d": 7 * 24 * time.Hour, "1d12h": 36 * time.Hour,
+		"7d": 7 * 24 * time.Hour, "1d12h": 36 * time.Hour, "2w": 14 * 24 * time.Hour, "1w3d": 10 * 24 * time.Hour,
+		"1w1h": 169 * time.Hour,
 	} {
 		got, err := ParseDuration(in)
 		if err != nil || got != want {
 			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "7", "d", "-5s", "1w", "1d-1h"} {
+	for _, bad := range []string{"", "7", "d", "-5s", "w", "1d-1h", "3d1w", "99999999999999999999d", "15251w", "106751d24h"} {
 		if _, err := ParseDuration(bad); err == nil {
 			t.Errorf("ParseDuration(%q) succeeded", bad)
 		}

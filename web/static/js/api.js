@@ -24,6 +24,17 @@ function cookie(name) {
   return "";
 }
 
+// camel turns the API's snake_case keys (its JSON uses the proto names)
+// into the lowerCamelCase the pages read; the API has no map fields, so
+// every key is a field name.
+export function camel(v) {
+  if (Array.isArray(v)) return v.map(camel);
+  if (v === null || typeof v !== "object") return v;
+  const out = {};
+  for (const [k, x] of Object.entries(v)) out[k.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase())] = camel(x);
+  return out;
+}
+
 let loginWaiters = null;
 const onUnauthenticated = [];
 
@@ -53,7 +64,7 @@ export async function call(service, method, body = {}, { signal } = {}) {
     const text = await resp.text();
     let data = {};
     try { data = text ? JSON.parse(text) : {}; } catch { data = { code: "unknown", message: text }; }
-    if (resp.ok) return data;
+    if (resp.ok) return camel(data);
     const err = new APIError(data.code || "unknown", data.message || resp.statusText, resp.status);
     if (err.code === "unauthenticated" && attempt === 0 && onUnauthenticated.length) {
       if (!loginWaiters) {

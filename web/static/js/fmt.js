@@ -53,16 +53,18 @@ export function bytes(v) {
   return `${Number(n.toFixed(prec))}${units[i]}`;
 }
 
-// duration renders a protobuf JSON duration ("86400s") the CLI's way.
+// duration renders a protobuf JSON duration ("86400s") the CLI's way
+// (units.FormatDuration): 2w, 30d, 1d12h, 1h30m.
 export function duration(d) {
   if (!d) return "";
   let s = Math.round(parseFloat(d));
   if (!s) return "";
   const parts = [];
   const days = Math.floor(s / 86400); s %= 86400;
+  if (days && days % 7 === 0) { parts.push(`${days / 7}w`); }
+  else if (days) parts.push(`${days}d`);
   const hrs = Math.floor(s / 3600); s %= 3600;
   const mins = Math.floor(s / 60); s %= 60;
-  if (days) parts.push(`${days}d`);
   if (hrs) parts.push(`${hrs}h`);
   if (mins) parts.push(`${mins}m`);
   if (s) parts.push(`${s}s`);
@@ -101,15 +103,21 @@ export function parseSize(s) {
 
 const durUnits = { ns: 1e-9, us: 1e-6, "µs": 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
 
-// parseDuration returns seconds: a Go duration, also accepting days (7d, 1d12h).
+// parseDuration returns seconds: a Go duration, also accepting weeks and
+// days in front (2w, 7d, 1d12h), as units.ParseDuration does.
 export function parseDuration(s) {
-  const bad = new Error(`want a duration such as 500ms, 30s, 5m, 24h or 7d, got "${s}"`);
-  let rest = s.trim();
-  let total = 0;
-  const dm = /^([0-9]+)d(.*)$/.exec(rest);
-  if (dm) { total += Number(dm[1]) * 86400; rest = dm[2]; if (rest === "") return total; }
+  const bad = new Error(`want a duration such as 500ms, 30s, 5m, 24h, 7d or 2w, got "${s}"`);
+  const dm = /^(?:([0-9]+)w)?(?:([0-9]+)d)?(.*)$/.exec(s);
+  if (!dm || dm[0] === "") throw bad;
+  let total = (Number(dm[1] || 0) * 7 + Number(dm[2] || 0)) * 86400;
+  let rest = dm[3];
+  if (rest === "") {
+    if (dm[1] === undefined && dm[2] === undefined) throw bad;
+    return total;
+  }
+  if (rest.startsWith("+")) rest = rest.slice(1);
   if (rest === "0") return total;
-  const re = /([0-9]*\.?[0-9]+)(ns|us|µs|ms|s|m|h)/y;
+  const re = /([0-9]+\.?[0-9]*|\.[0-9]+)(ns|us|µs|ms|s|m|h)/y;
   let matched = 0;
   let m;
   while ((m = re.exec(rest)) !== null) { total += parseFloat(m[1]) * durUnits[m[2]]; matched = re.lastIndex; }

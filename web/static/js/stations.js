@@ -83,7 +83,7 @@ function stationForm(station, onDone) {
       s.storage = `STORAGE_TYPE_${inputs.storage.value.toUpperCase()}`;
       s.fsync = `FSYNC_POLICY_${inputs.fsync.value.toUpperCase()}`;
     }
-    check("retentionAge", () => { if (inputs.retentionAge.value.trim()) s.retention.maxAge = `${parseDuration(inputs.retentionAge.value)}s`; });
+    check("retentionAge", () => { if (inputs.retentionAge.value.trim()) s.retention.maxAge = `${parseDuration(inputs.retentionAge.value.trim())}s`; });
     check("retentionBytes", () => { if (inputs.retentionBytes.value.trim()) s.retention.maxBytes = String(parseSize(inputs.retentionBytes.value)); });
     check("retentionMessages", () => {
       const m = inputs.retentionMessages.value.trim();
@@ -91,7 +91,7 @@ function stationForm(station, onDone) {
       if (m) s.retention.maxMessages = m;
     });
     s.retention.ack = inputs.retentionAck.checked;
-    check("dedupWindow", () => { if (inputs.dedupWindow.value.trim()) s.dedupWindow = `${parseDuration(inputs.dedupWindow.value)}s`; });
+    check("dedupWindow", () => { if (inputs.dedupWindow.value.trim()) s.dedupWindow = `${parseDuration(inputs.dedupWindow.value.trim())}s`; });
     const dlq = inputs.dlq.value.trim();
     if (dlq && !validName(dlq)) errs.push(["dlq", `"${dlq}" is not a valid station name`]);
     if (dlq && dlq === s.name) errs.push(["dlq", "a station cannot be its own dead-letter station"]);

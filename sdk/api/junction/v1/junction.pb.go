@@ -4038,8 +4038,14 @@ type ConnectorStatus struct {
 	// Source: the last checkpointed position, as text.
 	Checkpoint string `protobuf:"bytes,15,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
 	// The plugin config with secret fields redacted.
-	ConfigJson    string                 `protobuf:"bytes,16,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
-	StartedAt     *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	ConfigJson string                 `protobuf:"bytes,16,opt,name=config_json,json=configJson,proto3" json:"config_json,omitempty"`
+	StartedAt  *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	// The counters of the current run (since the plugin last started; its
+	// records_* are records_in, records_out and records_rejected above) and
+	// of the connector's whole life (since it was created: kept across
+	// pauses, restarts, updates and broker restarts).
+	Run           *ConnectorCounters `protobuf:"bytes,18,opt,name=run,proto3" json:"run,omitempty"`
+	Total         *ConnectorCounters `protobuf:"bytes,19,opt,name=total,proto3" json:"total,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4193,6 +4199,110 @@ func (x *ConnectorStatus) GetStartedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ConnectorStatus) GetRun() *ConnectorCounters {
+	if x != nil {
+		return x.Run
+	}
+	return nil
+}
+
+func (x *ConnectorStatus) GetTotal() *ConnectorCounters {
+	if x != nil {
+		return x.Total
+	}
+	return nil
+}
+
+// ConnectorCounters count what a connector moved.
+type ConnectorCounters struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Records read from the input side, written to the output side, and
+	// sent to the dead-letter station.
+	RecordsIn       uint64 `protobuf:"varint,1,opt,name=records_in,json=recordsIn,proto3" json:"records_in,omitempty"`
+	RecordsOut      uint64 `protobuf:"varint,2,opt,name=records_out,json=recordsOut,proto3" json:"records_out,omitempty"`
+	RecordsRejected uint64 `protobuf:"varint,3,opt,name=records_rejected,json=recordsRejected,proto3" json:"records_rejected,omitempty"`
+	// Bytes of the keys and values of those records.
+	BytesIn  uint64 `protobuf:"varint,4,opt,name=bytes_in,json=bytesIn,proto3" json:"bytes_in,omitempty"`
+	BytesOut uint64 `protobuf:"varint,5,opt,name=bytes_out,json=bytesOut,proto3" json:"bytes_out,omitempty"`
+	// Runs that ended in an error (each is followed by a restart, or the
+	// connector failing).
+	Errors        uint64 `protobuf:"varint,6,opt,name=errors,proto3" json:"errors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConnectorCounters) Reset() {
+	*x = ConnectorCounters{}
+	mi := &file_junction_v1_junction_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConnectorCounters) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConnectorCounters) ProtoMessage() {}
+
+func (x *ConnectorCounters) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConnectorCounters.ProtoReflect.Descriptor instead.
+func (*ConnectorCounters) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *ConnectorCounters) GetRecordsIn() uint64 {
+	if x != nil {
+		return x.RecordsIn
+	}
+	return 0
+}
+
+func (x *ConnectorCounters) GetRecordsOut() uint64 {
+	if x != nil {
+		return x.RecordsOut
+	}
+	return 0
+}
+
+func (x *ConnectorCounters) GetRecordsRejected() uint64 {
+	if x != nil {
+		return x.RecordsRejected
+	}
+	return 0
+}
+
+func (x *ConnectorCounters) GetBytesIn() uint64 {
+	if x != nil {
+		return x.BytesIn
+	}
+	return 0
+}
+
+func (x *ConnectorCounters) GetBytesOut() uint64 {
+	if x != nil {
+		return x.BytesOut
+	}
+	return 0
+}
+
+func (x *ConnectorCounters) GetErrors() uint64 {
+	if x != nil {
+		return x.Errors
+	}
+	return 0
+}
+
 type ApplyConnectorRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The definition file's name, for error messages.
@@ -4205,7 +4315,7 @@ type ApplyConnectorRequest struct {
 
 func (x *ApplyConnectorRequest) Reset() {
 	*x = ApplyConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[56]
+	mi := &file_junction_v1_junction_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4217,7 +4327,7 @@ func (x *ApplyConnectorRequest) String() string {
 func (*ApplyConnectorRequest) ProtoMessage() {}
 
 func (x *ApplyConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[56]
+	mi := &file_junction_v1_junction_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4230,7 +4340,7 @@ func (x *ApplyConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyConnectorRequest.ProtoReflect.Descriptor instead.
 func (*ApplyConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{56}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ApplyConnectorRequest) GetFileName() string {
@@ -4259,7 +4369,7 @@ type ApplyConnectorResponse struct {
 
 func (x *ApplyConnectorResponse) Reset() {
 	*x = ApplyConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[57]
+	mi := &file_junction_v1_junction_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4271,7 +4381,7 @@ func (x *ApplyConnectorResponse) String() string {
 func (*ApplyConnectorResponse) ProtoMessage() {}
 
 func (x *ApplyConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[57]
+	mi := &file_junction_v1_junction_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4284,7 +4394,7 @@ func (x *ApplyConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyConnectorResponse.ProtoReflect.Descriptor instead.
 func (*ApplyConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{57}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ApplyConnectorResponse) GetConnector() *ConnectorStatus {
@@ -4322,7 +4432,7 @@ type DefinitionError struct {
 
 func (x *DefinitionError) Reset() {
 	*x = DefinitionError{}
-	mi := &file_junction_v1_junction_proto_msgTypes[58]
+	mi := &file_junction_v1_junction_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4334,7 +4444,7 @@ func (x *DefinitionError) String() string {
 func (*DefinitionError) ProtoMessage() {}
 
 func (x *DefinitionError) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[58]
+	mi := &file_junction_v1_junction_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4347,7 +4457,7 @@ func (x *DefinitionError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DefinitionError.ProtoReflect.Descriptor instead.
 func (*DefinitionError) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{58}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *DefinitionError) GetFile() string {
@@ -4395,7 +4505,7 @@ type ValidateConnectorRequest struct {
 
 func (x *ValidateConnectorRequest) Reset() {
 	*x = ValidateConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[59]
+	mi := &file_junction_v1_junction_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4407,7 +4517,7 @@ func (x *ValidateConnectorRequest) String() string {
 func (*ValidateConnectorRequest) ProtoMessage() {}
 
 func (x *ValidateConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[59]
+	mi := &file_junction_v1_junction_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4420,7 +4530,7 @@ func (x *ValidateConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateConnectorRequest.ProtoReflect.Descriptor instead.
 func (*ValidateConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{59}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ValidateConnectorRequest) GetFileName() string {
@@ -4448,7 +4558,7 @@ type ValidateConnectorResponse struct {
 
 func (x *ValidateConnectorResponse) Reset() {
 	*x = ValidateConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[60]
+	mi := &file_junction_v1_junction_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4460,7 +4570,7 @@ func (x *ValidateConnectorResponse) String() string {
 func (*ValidateConnectorResponse) ProtoMessage() {}
 
 func (x *ValidateConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[60]
+	mi := &file_junction_v1_junction_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4473,7 +4583,7 @@ func (x *ValidateConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateConnectorResponse.ProtoReflect.Descriptor instead.
 func (*ValidateConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{60}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ValidateConnectorResponse) GetErrors() []*DefinitionError {
@@ -4498,7 +4608,7 @@ type ListConnectorsRequest struct {
 
 func (x *ListConnectorsRequest) Reset() {
 	*x = ListConnectorsRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[61]
+	mi := &file_junction_v1_junction_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4510,7 +4620,7 @@ func (x *ListConnectorsRequest) String() string {
 func (*ListConnectorsRequest) ProtoMessage() {}
 
 func (x *ListConnectorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[61]
+	mi := &file_junction_v1_junction_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4523,7 +4633,7 @@ func (x *ListConnectorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectorsRequest.ProtoReflect.Descriptor instead.
 func (*ListConnectorsRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{61}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{62}
 }
 
 type ListConnectorsResponse struct {
@@ -4535,7 +4645,7 @@ type ListConnectorsResponse struct {
 
 func (x *ListConnectorsResponse) Reset() {
 	*x = ListConnectorsResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[62]
+	mi := &file_junction_v1_junction_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4547,7 +4657,7 @@ func (x *ListConnectorsResponse) String() string {
 func (*ListConnectorsResponse) ProtoMessage() {}
 
 func (x *ListConnectorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[62]
+	mi := &file_junction_v1_junction_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4560,7 +4670,7 @@ func (x *ListConnectorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectorsResponse.ProtoReflect.Descriptor instead.
 func (*ListConnectorsResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{62}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ListConnectorsResponse) GetConnectors() []*ConnectorStatus {
@@ -4579,7 +4689,7 @@ type GetConnectorRequest struct {
 
 func (x *GetConnectorRequest) Reset() {
 	*x = GetConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[63]
+	mi := &file_junction_v1_junction_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4591,7 +4701,7 @@ func (x *GetConnectorRequest) String() string {
 func (*GetConnectorRequest) ProtoMessage() {}
 
 func (x *GetConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[63]
+	mi := &file_junction_v1_junction_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4604,7 +4714,7 @@ func (x *GetConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConnectorRequest.ProtoReflect.Descriptor instead.
 func (*GetConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{63}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *GetConnectorRequest) GetName() string {
@@ -4623,7 +4733,7 @@ type GetConnectorResponse struct {
 
 func (x *GetConnectorResponse) Reset() {
 	*x = GetConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[64]
+	mi := &file_junction_v1_junction_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4635,7 +4745,7 @@ func (x *GetConnectorResponse) String() string {
 func (*GetConnectorResponse) ProtoMessage() {}
 
 func (x *GetConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[64]
+	mi := &file_junction_v1_junction_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4648,7 +4758,7 @@ func (x *GetConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConnectorResponse.ProtoReflect.Descriptor instead.
 func (*GetConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{64}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *GetConnectorResponse) GetConnector() *ConnectorStatus {
@@ -4667,7 +4777,7 @@ type PauseConnectorRequest struct {
 
 func (x *PauseConnectorRequest) Reset() {
 	*x = PauseConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[65]
+	mi := &file_junction_v1_junction_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4679,7 +4789,7 @@ func (x *PauseConnectorRequest) String() string {
 func (*PauseConnectorRequest) ProtoMessage() {}
 
 func (x *PauseConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[65]
+	mi := &file_junction_v1_junction_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4692,7 +4802,7 @@ func (x *PauseConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseConnectorRequest.ProtoReflect.Descriptor instead.
 func (*PauseConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{65}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *PauseConnectorRequest) GetName() string {
@@ -4711,7 +4821,7 @@ type PauseConnectorResponse struct {
 
 func (x *PauseConnectorResponse) Reset() {
 	*x = PauseConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[66]
+	mi := &file_junction_v1_junction_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4723,7 +4833,7 @@ func (x *PauseConnectorResponse) String() string {
 func (*PauseConnectorResponse) ProtoMessage() {}
 
 func (x *PauseConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[66]
+	mi := &file_junction_v1_junction_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4736,7 +4846,7 @@ func (x *PauseConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseConnectorResponse.ProtoReflect.Descriptor instead.
 func (*PauseConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{66}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *PauseConnectorResponse) GetConnector() *ConnectorStatus {
@@ -4755,7 +4865,7 @@ type ResumeConnectorRequest struct {
 
 func (x *ResumeConnectorRequest) Reset() {
 	*x = ResumeConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[67]
+	mi := &file_junction_v1_junction_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4767,7 +4877,7 @@ func (x *ResumeConnectorRequest) String() string {
 func (*ResumeConnectorRequest) ProtoMessage() {}
 
 func (x *ResumeConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[67]
+	mi := &file_junction_v1_junction_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4780,7 +4890,7 @@ func (x *ResumeConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeConnectorRequest.ProtoReflect.Descriptor instead.
 func (*ResumeConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{67}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *ResumeConnectorRequest) GetName() string {
@@ -4799,7 +4909,7 @@ type ResumeConnectorResponse struct {
 
 func (x *ResumeConnectorResponse) Reset() {
 	*x = ResumeConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[68]
+	mi := &file_junction_v1_junction_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4811,7 +4921,7 @@ func (x *ResumeConnectorResponse) String() string {
 func (*ResumeConnectorResponse) ProtoMessage() {}
 
 func (x *ResumeConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[68]
+	mi := &file_junction_v1_junction_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4824,7 +4934,7 @@ func (x *ResumeConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeConnectorResponse.ProtoReflect.Descriptor instead.
 func (*ResumeConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{68}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *ResumeConnectorResponse) GetConnector() *ConnectorStatus {
@@ -4843,7 +4953,7 @@ type DeleteConnectorRequest struct {
 
 func (x *DeleteConnectorRequest) Reset() {
 	*x = DeleteConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[69]
+	mi := &file_junction_v1_junction_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4855,7 +4965,7 @@ func (x *DeleteConnectorRequest) String() string {
 func (*DeleteConnectorRequest) ProtoMessage() {}
 
 func (x *DeleteConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[69]
+	mi := &file_junction_v1_junction_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4868,7 +4978,7 @@ func (x *DeleteConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteConnectorRequest.ProtoReflect.Descriptor instead.
 func (*DeleteConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{69}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *DeleteConnectorRequest) GetName() string {
@@ -4886,7 +4996,7 @@ type DeleteConnectorResponse struct {
 
 func (x *DeleteConnectorResponse) Reset() {
 	*x = DeleteConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[70]
+	mi := &file_junction_v1_junction_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4898,7 +5008,7 @@ func (x *DeleteConnectorResponse) String() string {
 func (*DeleteConnectorResponse) ProtoMessage() {}
 
 func (x *DeleteConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[70]
+	mi := &file_junction_v1_junction_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4911,7 +5021,7 @@ func (x *DeleteConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteConnectorResponse.ProtoReflect.Descriptor instead.
 func (*DeleteConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{70}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{71}
 }
 
 // Plugin is an installed connector plugin.
@@ -4928,7 +5038,7 @@ type Plugin struct {
 
 func (x *Plugin) Reset() {
 	*x = Plugin{}
-	mi := &file_junction_v1_junction_proto_msgTypes[71]
+	mi := &file_junction_v1_junction_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4940,7 +5050,7 @@ func (x *Plugin) String() string {
 func (*Plugin) ProtoMessage() {}
 
 func (x *Plugin) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[71]
+	mi := &file_junction_v1_junction_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4953,7 +5063,7 @@ func (x *Plugin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Plugin.ProtoReflect.Descriptor instead.
 func (*Plugin) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{71}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *Plugin) GetName() string {
@@ -5000,7 +5110,7 @@ type RestartConnectorRequest struct {
 
 func (x *RestartConnectorRequest) Reset() {
 	*x = RestartConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[72]
+	mi := &file_junction_v1_junction_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5012,7 +5122,7 @@ func (x *RestartConnectorRequest) String() string {
 func (*RestartConnectorRequest) ProtoMessage() {}
 
 func (x *RestartConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[72]
+	mi := &file_junction_v1_junction_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5025,7 +5135,7 @@ func (x *RestartConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestartConnectorRequest.ProtoReflect.Descriptor instead.
 func (*RestartConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{72}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *RestartConnectorRequest) GetName() string {
@@ -5044,7 +5154,7 @@ type RestartConnectorResponse struct {
 
 func (x *RestartConnectorResponse) Reset() {
 	*x = RestartConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[73]
+	mi := &file_junction_v1_junction_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5056,7 +5166,7 @@ func (x *RestartConnectorResponse) String() string {
 func (*RestartConnectorResponse) ProtoMessage() {}
 
 func (x *RestartConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[73]
+	mi := &file_junction_v1_junction_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5069,7 +5179,7 @@ func (x *RestartConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestartConnectorResponse.ProtoReflect.Descriptor instead.
 func (*RestartConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{73}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *RestartConnectorResponse) GetConnector() *ConnectorStatus {
@@ -5087,7 +5197,7 @@ type ListPluginsRequest struct {
 
 func (x *ListPluginsRequest) Reset() {
 	*x = ListPluginsRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[74]
+	mi := &file_junction_v1_junction_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5099,7 +5209,7 @@ func (x *ListPluginsRequest) String() string {
 func (*ListPluginsRequest) ProtoMessage() {}
 
 func (x *ListPluginsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[74]
+	mi := &file_junction_v1_junction_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5112,7 +5222,7 @@ func (x *ListPluginsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPluginsRequest.ProtoReflect.Descriptor instead.
 func (*ListPluginsRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{74}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{75}
 }
 
 type ListPluginsResponse struct {
@@ -5124,7 +5234,7 @@ type ListPluginsResponse struct {
 
 func (x *ListPluginsResponse) Reset() {
 	*x = ListPluginsResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[75]
+	mi := &file_junction_v1_junction_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5136,7 +5246,7 @@ func (x *ListPluginsResponse) String() string {
 func (*ListPluginsResponse) ProtoMessage() {}
 
 func (x *ListPluginsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[75]
+	mi := &file_junction_v1_junction_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5149,7 +5259,7 @@ func (x *ListPluginsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPluginsResponse.ProtoReflect.Descriptor instead.
 func (*ListPluginsResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{75}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *ListPluginsResponse) GetPlugins() []*Plugin {
@@ -5168,7 +5278,7 @@ type SearchHubRequest struct {
 
 func (x *SearchHubRequest) Reset() {
 	*x = SearchHubRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[76]
+	mi := &file_junction_v1_junction_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5180,7 +5290,7 @@ func (x *SearchHubRequest) String() string {
 func (*SearchHubRequest) ProtoMessage() {}
 
 func (x *SearchHubRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[76]
+	mi := &file_junction_v1_junction_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5193,7 +5303,7 @@ func (x *SearchHubRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchHubRequest.ProtoReflect.Descriptor instead.
 func (*SearchHubRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{76}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *SearchHubRequest) GetTerm() string {
@@ -5221,7 +5331,7 @@ type HubRelease struct {
 
 func (x *HubRelease) Reset() {
 	*x = HubRelease{}
-	mi := &file_junction_v1_junction_proto_msgTypes[77]
+	mi := &file_junction_v1_junction_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5233,7 +5343,7 @@ func (x *HubRelease) String() string {
 func (*HubRelease) ProtoMessage() {}
 
 func (x *HubRelease) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[77]
+	mi := &file_junction_v1_junction_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5246,7 +5356,7 @@ func (x *HubRelease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HubRelease.ProtoReflect.Descriptor instead.
 func (*HubRelease) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{77}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *HubRelease) GetVersion() string {
@@ -5323,7 +5433,7 @@ type HubConnector struct {
 
 func (x *HubConnector) Reset() {
 	*x = HubConnector{}
-	mi := &file_junction_v1_junction_proto_msgTypes[78]
+	mi := &file_junction_v1_junction_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5335,7 +5445,7 @@ func (x *HubConnector) String() string {
 func (*HubConnector) ProtoMessage() {}
 
 func (x *HubConnector) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[78]
+	mi := &file_junction_v1_junction_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5348,7 +5458,7 @@ func (x *HubConnector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HubConnector.ProtoReflect.Descriptor instead.
 func (*HubConnector) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{78}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *HubConnector) GetName() string {
@@ -5439,7 +5549,7 @@ type SearchHubResponse struct {
 
 func (x *SearchHubResponse) Reset() {
 	*x = SearchHubResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[79]
+	mi := &file_junction_v1_junction_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5451,7 +5561,7 @@ func (x *SearchHubResponse) String() string {
 func (*SearchHubResponse) ProtoMessage() {}
 
 func (x *SearchHubResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[79]
+	mi := &file_junction_v1_junction_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5464,7 +5574,7 @@ func (x *SearchHubResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchHubResponse.ProtoReflect.Descriptor instead.
 func (*SearchHubResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{79}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *SearchHubResponse) GetConnectors() []*HubConnector {
@@ -5490,7 +5600,7 @@ type GetHubConnectorRequest struct {
 
 func (x *GetHubConnectorRequest) Reset() {
 	*x = GetHubConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[80]
+	mi := &file_junction_v1_junction_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5502,7 +5612,7 @@ func (x *GetHubConnectorRequest) String() string {
 func (*GetHubConnectorRequest) ProtoMessage() {}
 
 func (x *GetHubConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[80]
+	mi := &file_junction_v1_junction_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5515,7 +5625,7 @@ func (x *GetHubConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHubConnectorRequest.ProtoReflect.Descriptor instead.
 func (*GetHubConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{80}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *GetHubConnectorRequest) GetName() string {
@@ -5534,7 +5644,7 @@ type GetHubConnectorResponse struct {
 
 func (x *GetHubConnectorResponse) Reset() {
 	*x = GetHubConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[81]
+	mi := &file_junction_v1_junction_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5546,7 +5656,7 @@ func (x *GetHubConnectorResponse) String() string {
 func (*GetHubConnectorResponse) ProtoMessage() {}
 
 func (x *GetHubConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[81]
+	mi := &file_junction_v1_junction_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5559,7 +5669,7 @@ func (x *GetHubConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHubConnectorResponse.ProtoReflect.Descriptor instead.
 func (*GetHubConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{81}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *GetHubConnectorResponse) GetConnector() *HubConnector {
@@ -5580,7 +5690,7 @@ type InstallPluginRequest struct {
 
 func (x *InstallPluginRequest) Reset() {
 	*x = InstallPluginRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[82]
+	mi := &file_junction_v1_junction_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5592,7 +5702,7 @@ func (x *InstallPluginRequest) String() string {
 func (*InstallPluginRequest) ProtoMessage() {}
 
 func (x *InstallPluginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[82]
+	mi := &file_junction_v1_junction_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5605,7 +5715,7 @@ func (x *InstallPluginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InstallPluginRequest.ProtoReflect.Descriptor instead.
 func (*InstallPluginRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{82}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *InstallPluginRequest) GetName() string {
@@ -5641,7 +5751,7 @@ type PluginInstall struct {
 
 func (x *PluginInstall) Reset() {
 	*x = PluginInstall{}
-	mi := &file_junction_v1_junction_proto_msgTypes[83]
+	mi := &file_junction_v1_junction_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5653,7 +5763,7 @@ func (x *PluginInstall) String() string {
 func (*PluginInstall) ProtoMessage() {}
 
 func (x *PluginInstall) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[83]
+	mi := &file_junction_v1_junction_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5666,7 +5776,7 @@ func (x *PluginInstall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PluginInstall.ProtoReflect.Descriptor instead.
 func (*PluginInstall) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{83}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *PluginInstall) GetName() string {
@@ -5727,7 +5837,7 @@ type InstallPluginResponse struct {
 
 func (x *InstallPluginResponse) Reset() {
 	*x = InstallPluginResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[84]
+	mi := &file_junction_v1_junction_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5739,7 +5849,7 @@ func (x *InstallPluginResponse) String() string {
 func (*InstallPluginResponse) ProtoMessage() {}
 
 func (x *InstallPluginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[84]
+	mi := &file_junction_v1_junction_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5752,7 +5862,7 @@ func (x *InstallPluginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InstallPluginResponse.ProtoReflect.Descriptor instead.
 func (*InstallPluginResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{84}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *InstallPluginResponse) GetInstall() *PluginInstall {
@@ -5771,7 +5881,7 @@ type UpgradePluginRequest struct {
 
 func (x *UpgradePluginRequest) Reset() {
 	*x = UpgradePluginRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[85]
+	mi := &file_junction_v1_junction_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5783,7 +5893,7 @@ func (x *UpgradePluginRequest) String() string {
 func (*UpgradePluginRequest) ProtoMessage() {}
 
 func (x *UpgradePluginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[85]
+	mi := &file_junction_v1_junction_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5796,7 +5906,7 @@ func (x *UpgradePluginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpgradePluginRequest.ProtoReflect.Descriptor instead.
 func (*UpgradePluginRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{85}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *UpgradePluginRequest) GetName() string {
@@ -5815,7 +5925,7 @@ type UpgradePluginResponse struct {
 
 func (x *UpgradePluginResponse) Reset() {
 	*x = UpgradePluginResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[86]
+	mi := &file_junction_v1_junction_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5827,7 +5937,7 @@ func (x *UpgradePluginResponse) String() string {
 func (*UpgradePluginResponse) ProtoMessage() {}
 
 func (x *UpgradePluginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[86]
+	mi := &file_junction_v1_junction_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5840,7 +5950,7 @@ func (x *UpgradePluginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpgradePluginResponse.ProtoReflect.Descriptor instead.
 func (*UpgradePluginResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{86}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *UpgradePluginResponse) GetInstall() *PluginInstall {
@@ -5861,7 +5971,7 @@ type RemovePluginRequest struct {
 
 func (x *RemovePluginRequest) Reset() {
 	*x = RemovePluginRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[87]
+	mi := &file_junction_v1_junction_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5873,7 +5983,7 @@ func (x *RemovePluginRequest) String() string {
 func (*RemovePluginRequest) ProtoMessage() {}
 
 func (x *RemovePluginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[87]
+	mi := &file_junction_v1_junction_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5886,7 +5996,7 @@ func (x *RemovePluginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePluginRequest.ProtoReflect.Descriptor instead.
 func (*RemovePluginRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{87}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *RemovePluginRequest) GetName() string {
@@ -5912,7 +6022,7 @@ type RemovePluginResponse struct {
 
 func (x *RemovePluginResponse) Reset() {
 	*x = RemovePluginResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[88]
+	mi := &file_junction_v1_junction_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5924,7 +6034,7 @@ func (x *RemovePluginResponse) String() string {
 func (*RemovePluginResponse) ProtoMessage() {}
 
 func (x *RemovePluginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[88]
+	mi := &file_junction_v1_junction_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5937,7 +6047,7 @@ func (x *RemovePluginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePluginResponse.ProtoReflect.Descriptor instead.
 func (*RemovePluginResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{88}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *RemovePluginResponse) GetRemoved() []string {
@@ -5975,7 +6085,7 @@ type ErrorInfo struct {
 
 func (x *ErrorInfo) Reset() {
 	*x = ErrorInfo{}
-	mi := &file_junction_v1_junction_proto_msgTypes[89]
+	mi := &file_junction_v1_junction_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5987,7 +6097,7 @@ func (x *ErrorInfo) String() string {
 func (*ErrorInfo) ProtoMessage() {}
 
 func (x *ErrorInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[89]
+	mi := &file_junction_v1_junction_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6000,7 +6110,7 @@ func (x *ErrorInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorInfo.ProtoReflect.Descriptor instead.
 func (*ErrorInfo) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{89}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *ErrorInfo) GetReason() ErrorReason {
@@ -6093,7 +6203,7 @@ type StationSchema struct {
 
 func (x *StationSchema) Reset() {
 	*x = StationSchema{}
-	mi := &file_junction_v1_junction_proto_msgTypes[90]
+	mi := &file_junction_v1_junction_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6105,7 +6215,7 @@ func (x *StationSchema) String() string {
 func (*StationSchema) ProtoMessage() {}
 
 func (x *StationSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[90]
+	mi := &file_junction_v1_junction_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6118,7 +6228,7 @@ func (x *StationSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StationSchema.ProtoReflect.Descriptor instead.
 func (*StationSchema) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{90}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *StationSchema) GetName() string {
@@ -6155,7 +6265,7 @@ type SchemaFile struct {
 
 func (x *SchemaFile) Reset() {
 	*x = SchemaFile{}
-	mi := &file_junction_v1_junction_proto_msgTypes[91]
+	mi := &file_junction_v1_junction_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6167,7 +6277,7 @@ func (x *SchemaFile) String() string {
 func (*SchemaFile) ProtoMessage() {}
 
 func (x *SchemaFile) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[91]
+	mi := &file_junction_v1_junction_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6180,7 +6290,7 @@ func (x *SchemaFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaFile.ProtoReflect.Descriptor instead.
 func (*SchemaFile) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{91}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *SchemaFile) GetName() string {
@@ -6211,7 +6321,7 @@ type SchemaDefinition struct {
 
 func (x *SchemaDefinition) Reset() {
 	*x = SchemaDefinition{}
-	mi := &file_junction_v1_junction_proto_msgTypes[92]
+	mi := &file_junction_v1_junction_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6223,7 +6333,7 @@ func (x *SchemaDefinition) String() string {
 func (*SchemaDefinition) ProtoMessage() {}
 
 func (x *SchemaDefinition) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[92]
+	mi := &file_junction_v1_junction_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6236,7 +6346,7 @@ func (x *SchemaDefinition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaDefinition.ProtoReflect.Descriptor instead.
 func (*SchemaDefinition) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{92}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *SchemaDefinition) GetType() SchemaType {
@@ -6272,7 +6382,7 @@ type SchemaVersion struct {
 
 func (x *SchemaVersion) Reset() {
 	*x = SchemaVersion{}
-	mi := &file_junction_v1_junction_proto_msgTypes[93]
+	mi := &file_junction_v1_junction_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6284,7 +6394,7 @@ func (x *SchemaVersion) String() string {
 func (*SchemaVersion) ProtoMessage() {}
 
 func (x *SchemaVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[93]
+	mi := &file_junction_v1_junction_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6297,7 +6407,7 @@ func (x *SchemaVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaVersion.ProtoReflect.Descriptor instead.
 func (*SchemaVersion) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{93}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *SchemaVersion) GetVersion() uint32 {
@@ -6338,7 +6448,7 @@ type Schema struct {
 
 func (x *Schema) Reset() {
 	*x = Schema{}
-	mi := &file_junction_v1_junction_proto_msgTypes[94]
+	mi := &file_junction_v1_junction_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6350,7 +6460,7 @@ func (x *Schema) String() string {
 func (*Schema) ProtoMessage() {}
 
 func (x *Schema) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[94]
+	mi := &file_junction_v1_junction_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6363,7 +6473,7 @@ func (x *Schema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schema.ProtoReflect.Descriptor instead.
 func (*Schema) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{94}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *Schema) GetName() string {
@@ -6431,7 +6541,7 @@ type CompatibilityChange struct {
 
 func (x *CompatibilityChange) Reset() {
 	*x = CompatibilityChange{}
-	mi := &file_junction_v1_junction_proto_msgTypes[95]
+	mi := &file_junction_v1_junction_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6443,7 +6553,7 @@ func (x *CompatibilityChange) String() string {
 func (*CompatibilityChange) ProtoMessage() {}
 
 func (x *CompatibilityChange) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[95]
+	mi := &file_junction_v1_junction_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6456,7 +6566,7 @@ func (x *CompatibilityChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompatibilityChange.ProtoReflect.Descriptor instead.
 func (*CompatibilityChange) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{95}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *CompatibilityChange) GetVersion() uint32 {
@@ -6503,7 +6613,7 @@ type InvalidMessage struct {
 
 func (x *InvalidMessage) Reset() {
 	*x = InvalidMessage{}
-	mi := &file_junction_v1_junction_proto_msgTypes[96]
+	mi := &file_junction_v1_junction_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6515,7 +6625,7 @@ func (x *InvalidMessage) String() string {
 func (*InvalidMessage) ProtoMessage() {}
 
 func (x *InvalidMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[96]
+	mi := &file_junction_v1_junction_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6528,7 +6638,7 @@ func (x *InvalidMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvalidMessage.ProtoReflect.Descriptor instead.
 func (*InvalidMessage) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{96}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *InvalidMessage) GetIndex() uint32 {
@@ -6571,7 +6681,7 @@ type CreateSchemaRequest struct {
 
 func (x *CreateSchemaRequest) Reset() {
 	*x = CreateSchemaRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[97]
+	mi := &file_junction_v1_junction_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6583,7 +6693,7 @@ func (x *CreateSchemaRequest) String() string {
 func (*CreateSchemaRequest) ProtoMessage() {}
 
 func (x *CreateSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[97]
+	mi := &file_junction_v1_junction_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6596,7 +6706,7 @@ func (x *CreateSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSchemaRequest.ProtoReflect.Descriptor instead.
 func (*CreateSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{97}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *CreateSchemaRequest) GetName() string {
@@ -6630,7 +6740,7 @@ type CreateSchemaResponse struct {
 
 func (x *CreateSchemaResponse) Reset() {
 	*x = CreateSchemaResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[98]
+	mi := &file_junction_v1_junction_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6642,7 +6752,7 @@ func (x *CreateSchemaResponse) String() string {
 func (*CreateSchemaResponse) ProtoMessage() {}
 
 func (x *CreateSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[98]
+	mi := &file_junction_v1_junction_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6655,7 +6765,7 @@ func (x *CreateSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSchemaResponse.ProtoReflect.Descriptor instead.
 func (*CreateSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{98}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *CreateSchemaResponse) GetSchema() *Schema {
@@ -6685,7 +6795,7 @@ type UpdateSchemaRequest struct {
 
 func (x *UpdateSchemaRequest) Reset() {
 	*x = UpdateSchemaRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[99]
+	mi := &file_junction_v1_junction_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6697,7 +6807,7 @@ func (x *UpdateSchemaRequest) String() string {
 func (*UpdateSchemaRequest) ProtoMessage() {}
 
 func (x *UpdateSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[99]
+	mi := &file_junction_v1_junction_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6710,7 +6820,7 @@ func (x *UpdateSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSchemaRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{99}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *UpdateSchemaRequest) GetName() string {
@@ -6744,7 +6854,7 @@ type UpdateSchemaResponse struct {
 
 func (x *UpdateSchemaResponse) Reset() {
 	*x = UpdateSchemaResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[100]
+	mi := &file_junction_v1_junction_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6756,7 +6866,7 @@ func (x *UpdateSchemaResponse) String() string {
 func (*UpdateSchemaResponse) ProtoMessage() {}
 
 func (x *UpdateSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[100]
+	mi := &file_junction_v1_junction_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6769,7 +6879,7 @@ func (x *UpdateSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSchemaResponse.ProtoReflect.Descriptor instead.
 func (*UpdateSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{100}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *UpdateSchemaResponse) GetSchema() *Schema {
@@ -6797,7 +6907,7 @@ type GetSchemaRequest struct {
 
 func (x *GetSchemaRequest) Reset() {
 	*x = GetSchemaRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[101]
+	mi := &file_junction_v1_junction_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6809,7 +6919,7 @@ func (x *GetSchemaRequest) String() string {
 func (*GetSchemaRequest) ProtoMessage() {}
 
 func (x *GetSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[101]
+	mi := &file_junction_v1_junction_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6822,7 +6932,7 @@ func (x *GetSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSchemaRequest.ProtoReflect.Descriptor instead.
 func (*GetSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{101}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *GetSchemaRequest) GetName() string {
@@ -6849,7 +6959,7 @@ type GetSchemaResponse struct {
 
 func (x *GetSchemaResponse) Reset() {
 	*x = GetSchemaResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[102]
+	mi := &file_junction_v1_junction_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6861,7 +6971,7 @@ func (x *GetSchemaResponse) String() string {
 func (*GetSchemaResponse) ProtoMessage() {}
 
 func (x *GetSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[102]
+	mi := &file_junction_v1_junction_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6874,7 +6984,7 @@ func (x *GetSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSchemaResponse.ProtoReflect.Descriptor instead.
 func (*GetSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{102}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *GetSchemaResponse) GetSchema() *Schema {
@@ -6899,7 +7009,7 @@ type ListSchemasRequest struct {
 
 func (x *ListSchemasRequest) Reset() {
 	*x = ListSchemasRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[103]
+	mi := &file_junction_v1_junction_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6911,7 +7021,7 @@ func (x *ListSchemasRequest) String() string {
 func (*ListSchemasRequest) ProtoMessage() {}
 
 func (x *ListSchemasRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[103]
+	mi := &file_junction_v1_junction_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6924,7 +7034,7 @@ func (x *ListSchemasRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSchemasRequest.ProtoReflect.Descriptor instead.
 func (*ListSchemasRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{103}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{104}
 }
 
 type ListSchemasResponse struct {
@@ -6936,7 +7046,7 @@ type ListSchemasResponse struct {
 
 func (x *ListSchemasResponse) Reset() {
 	*x = ListSchemasResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[104]
+	mi := &file_junction_v1_junction_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6948,7 +7058,7 @@ func (x *ListSchemasResponse) String() string {
 func (*ListSchemasResponse) ProtoMessage() {}
 
 func (x *ListSchemasResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[104]
+	mi := &file_junction_v1_junction_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6961,7 +7071,7 @@ func (x *ListSchemasResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSchemasResponse.ProtoReflect.Descriptor instead.
 func (*ListSchemasResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{104}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *ListSchemasResponse) GetSchemas() []*Schema {
@@ -6980,7 +7090,7 @@ type DeleteSchemaRequest struct {
 
 func (x *DeleteSchemaRequest) Reset() {
 	*x = DeleteSchemaRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[105]
+	mi := &file_junction_v1_junction_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6992,7 +7102,7 @@ func (x *DeleteSchemaRequest) String() string {
 func (*DeleteSchemaRequest) ProtoMessage() {}
 
 func (x *DeleteSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[105]
+	mi := &file_junction_v1_junction_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7005,7 +7115,7 @@ func (x *DeleteSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSchemaRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{105}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *DeleteSchemaRequest) GetName() string {
@@ -7023,7 +7133,7 @@ type DeleteSchemaResponse struct {
 
 func (x *DeleteSchemaResponse) Reset() {
 	*x = DeleteSchemaResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[106]
+	mi := &file_junction_v1_junction_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7035,7 +7145,7 @@ func (x *DeleteSchemaResponse) String() string {
 func (*DeleteSchemaResponse) ProtoMessage() {}
 
 func (x *DeleteSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[106]
+	mi := &file_junction_v1_junction_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7048,7 +7158,7 @@ func (x *DeleteSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSchemaResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{106}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{107}
 }
 
 type AttachSchemaRequest struct {
@@ -7064,7 +7174,7 @@ type AttachSchemaRequest struct {
 
 func (x *AttachSchemaRequest) Reset() {
 	*x = AttachSchemaRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[107]
+	mi := &file_junction_v1_junction_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7076,7 +7186,7 @@ func (x *AttachSchemaRequest) String() string {
 func (*AttachSchemaRequest) ProtoMessage() {}
 
 func (x *AttachSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[107]
+	mi := &file_junction_v1_junction_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7089,7 +7199,7 @@ func (x *AttachSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachSchemaRequest.ProtoReflect.Descriptor instead.
 func (*AttachSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{107}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *AttachSchemaRequest) GetStation() string {
@@ -7129,7 +7239,7 @@ type AttachSchemaResponse struct {
 
 func (x *AttachSchemaResponse) Reset() {
 	*x = AttachSchemaResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[108]
+	mi := &file_junction_v1_junction_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7141,7 +7251,7 @@ func (x *AttachSchemaResponse) String() string {
 func (*AttachSchemaResponse) ProtoMessage() {}
 
 func (x *AttachSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[108]
+	mi := &file_junction_v1_junction_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7154,7 +7264,7 @@ func (x *AttachSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachSchemaResponse.ProtoReflect.Descriptor instead.
 func (*AttachSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{108}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *AttachSchemaResponse) GetStation() *Station {
@@ -7173,7 +7283,7 @@ type DetachSchemaRequest struct {
 
 func (x *DetachSchemaRequest) Reset() {
 	*x = DetachSchemaRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[109]
+	mi := &file_junction_v1_junction_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7185,7 +7295,7 @@ func (x *DetachSchemaRequest) String() string {
 func (*DetachSchemaRequest) ProtoMessage() {}
 
 func (x *DetachSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[109]
+	mi := &file_junction_v1_junction_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7198,7 +7308,7 @@ func (x *DetachSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DetachSchemaRequest.ProtoReflect.Descriptor instead.
 func (*DetachSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{109}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *DetachSchemaRequest) GetStation() string {
@@ -7217,7 +7327,7 @@ type DetachSchemaResponse struct {
 
 func (x *DetachSchemaResponse) Reset() {
 	*x = DetachSchemaResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[110]
+	mi := &file_junction_v1_junction_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7229,7 +7339,7 @@ func (x *DetachSchemaResponse) String() string {
 func (*DetachSchemaResponse) ProtoMessage() {}
 
 func (x *DetachSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[110]
+	mi := &file_junction_v1_junction_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7242,7 +7352,7 @@ func (x *DetachSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DetachSchemaResponse.ProtoReflect.Descriptor instead.
 func (*DetachSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{110}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *DetachSchemaResponse) GetStation() *Station {
@@ -7285,7 +7395,7 @@ type DeadLetter struct {
 
 func (x *DeadLetter) Reset() {
 	*x = DeadLetter{}
-	mi := &file_junction_v1_junction_proto_msgTypes[111]
+	mi := &file_junction_v1_junction_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7297,7 +7407,7 @@ func (x *DeadLetter) String() string {
 func (*DeadLetter) ProtoMessage() {}
 
 func (x *DeadLetter) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[111]
+	mi := &file_junction_v1_junction_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7310,7 +7420,7 @@ func (x *DeadLetter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadLetter.ProtoReflect.Descriptor instead.
 func (*DeadLetter) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{111}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *DeadLetter) GetPartition() uint32 {
@@ -7439,7 +7549,7 @@ type ListDeadLettersRequest struct {
 
 func (x *ListDeadLettersRequest) Reset() {
 	*x = ListDeadLettersRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[112]
+	mi := &file_junction_v1_junction_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7451,7 +7561,7 @@ func (x *ListDeadLettersRequest) String() string {
 func (*ListDeadLettersRequest) ProtoMessage() {}
 
 func (x *ListDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[112]
+	mi := &file_junction_v1_junction_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7464,7 +7574,7 @@ func (x *ListDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*ListDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{112}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *ListDeadLettersRequest) GetStation() string {
@@ -7497,7 +7607,7 @@ type ListDeadLettersResponse struct {
 
 func (x *ListDeadLettersResponse) Reset() {
 	*x = ListDeadLettersResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[113]
+	mi := &file_junction_v1_junction_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7509,7 +7619,7 @@ func (x *ListDeadLettersResponse) String() string {
 func (*ListDeadLettersResponse) ProtoMessage() {}
 
 func (x *ListDeadLettersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[113]
+	mi := &file_junction_v1_junction_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7522,7 +7632,7 @@ func (x *ListDeadLettersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadLettersResponse.ProtoReflect.Descriptor instead.
 func (*ListDeadLettersResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{113}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *ListDeadLettersResponse) GetMessages() []*DeadLetter {
@@ -7550,7 +7660,7 @@ type ReplayDeadLettersRequest struct {
 
 func (x *ReplayDeadLettersRequest) Reset() {
 	*x = ReplayDeadLettersRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[114]
+	mi := &file_junction_v1_junction_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7562,7 +7672,7 @@ func (x *ReplayDeadLettersRequest) String() string {
 func (*ReplayDeadLettersRequest) ProtoMessage() {}
 
 func (x *ReplayDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[114]
+	mi := &file_junction_v1_junction_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7575,7 +7685,7 @@ func (x *ReplayDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*ReplayDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{114}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *ReplayDeadLettersRequest) GetStation() string {
@@ -7654,7 +7764,7 @@ type ReplayFailure struct {
 
 func (x *ReplayFailure) Reset() {
 	*x = ReplayFailure{}
-	mi := &file_junction_v1_junction_proto_msgTypes[115]
+	mi := &file_junction_v1_junction_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7666,7 +7776,7 @@ func (x *ReplayFailure) String() string {
 func (*ReplayFailure) ProtoMessage() {}
 
 func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[115]
+	mi := &file_junction_v1_junction_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7679,7 +7789,7 @@ func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayFailure.ProtoReflect.Descriptor instead.
 func (*ReplayFailure) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{115}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *ReplayFailure) GetPartition() uint32 {
@@ -7718,7 +7828,7 @@ type ReplayDeadLettersResponse struct {
 
 func (x *ReplayDeadLettersResponse) Reset() {
 	*x = ReplayDeadLettersResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[116]
+	mi := &file_junction_v1_junction_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7730,7 +7840,7 @@ func (x *ReplayDeadLettersResponse) String() string {
 func (*ReplayDeadLettersResponse) ProtoMessage() {}
 
 func (x *ReplayDeadLettersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[116]
+	mi := &file_junction_v1_junction_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7743,7 +7853,7 @@ func (x *ReplayDeadLettersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayDeadLettersResponse.ProtoReflect.Descriptor instead.
 func (*ReplayDeadLettersResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{116}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *ReplayDeadLettersResponse) GetReplayed() uint64 {
@@ -7776,7 +7886,7 @@ type PurgeDeadLettersRequest struct {
 
 func (x *PurgeDeadLettersRequest) Reset() {
 	*x = PurgeDeadLettersRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[117]
+	mi := &file_junction_v1_junction_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7788,7 +7898,7 @@ func (x *PurgeDeadLettersRequest) String() string {
 func (*PurgeDeadLettersRequest) ProtoMessage() {}
 
 func (x *PurgeDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[117]
+	mi := &file_junction_v1_junction_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7801,7 +7911,7 @@ func (x *PurgeDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*PurgeDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{117}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *PurgeDeadLettersRequest) GetStation() string {
@@ -7821,7 +7931,7 @@ type PurgeDeadLettersResponse struct {
 
 func (x *PurgeDeadLettersResponse) Reset() {
 	*x = PurgeDeadLettersResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[118]
+	mi := &file_junction_v1_junction_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7833,7 +7943,7 @@ func (x *PurgeDeadLettersResponse) String() string {
 func (*PurgeDeadLettersResponse) ProtoMessage() {}
 
 func (x *PurgeDeadLettersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[118]
+	mi := &file_junction_v1_junction_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7846,7 +7956,7 @@ func (x *PurgeDeadLettersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeDeadLettersResponse.ProtoReflect.Descriptor instead.
 func (*PurgeDeadLettersResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{118}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *PurgeDeadLettersResponse) GetPurged() uint64 {
@@ -8104,7 +8214,7 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x05group\x18\x02 \x01(\tR\x05group\x120\n" +
 	"\x05start\x18\x03 \x01(\v2\x1a.junction.v1.StartPositionR\x05start\"D\n" +
 	"\x18ResetGroupOffsetResponse\x12(\n" +
-	"\x05group\x18\x01 \x01(\v2\x12.junction.v1.GroupR\x05group\"\xd1\x04\n" +
+	"\x05group\x18\x01 \x01(\v2\x12.junction.v1.GroupR\x05group\"\xb9\x05\n" +
 	"\x0fConnectorStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tconnector\x18\x02 \x01(\tR\tconnector\x12%\n" +
@@ -8130,7 +8240,18 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\vconfig_json\x18\x10 \x01(\tR\n" +
 	"configJson\x129\n" +
 	"\n" +
-	"started_at\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\"T\n" +
+	"started_at\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x120\n" +
+	"\x03run\x18\x12 \x01(\v2\x1e.junction.v1.ConnectorCountersR\x03run\x124\n" +
+	"\x05total\x18\x13 \x01(\v2\x1e.junction.v1.ConnectorCountersR\x05total\"\xce\x01\n" +
+	"\x11ConnectorCounters\x12\x1d\n" +
+	"\n" +
+	"records_in\x18\x01 \x01(\x04R\trecordsIn\x12\x1f\n" +
+	"\vrecords_out\x18\x02 \x01(\x04R\n" +
+	"recordsOut\x12)\n" +
+	"\x10records_rejected\x18\x03 \x01(\x04R\x0frecordsRejected\x12\x19\n" +
+	"\bbytes_in\x18\x04 \x01(\x04R\abytesIn\x12\x1b\n" +
+	"\tbytes_out\x18\x05 \x01(\x04R\bbytesOut\x12\x16\n" +
+	"\x06errors\x18\x06 \x01(\x04R\x06errors\"T\n" +
 	"\x15ApplyConnectorRequest\x12\x1b\n" +
 	"\tfile_name\x18\x01 \x01(\tR\bfileName\x12\x1e\n" +
 	"\n" +
@@ -8513,7 +8634,7 @@ func file_junction_v1_junction_proto_rawDescGZIP() []byte {
 }
 
 var file_junction_v1_junction_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_junction_v1_junction_proto_msgTypes = make([]protoimpl.MessageInfo, 119)
+var file_junction_v1_junction_proto_msgTypes = make([]protoimpl.MessageInfo, 120)
 var file_junction_v1_junction_proto_goTypes = []any{
 	(StorageType)(0),                  // 0: junction.v1.StorageType
 	(FsyncPolicy)(0),                  // 1: junction.v1.FsyncPolicy
@@ -8579,84 +8700,85 @@ var file_junction_v1_junction_proto_goTypes = []any{
 	(*ResetGroupOffsetRequest)(nil),   // 61: junction.v1.ResetGroupOffsetRequest
 	(*ResetGroupOffsetResponse)(nil),  // 62: junction.v1.ResetGroupOffsetResponse
 	(*ConnectorStatus)(nil),           // 63: junction.v1.ConnectorStatus
-	(*ApplyConnectorRequest)(nil),     // 64: junction.v1.ApplyConnectorRequest
-	(*ApplyConnectorResponse)(nil),    // 65: junction.v1.ApplyConnectorResponse
-	(*DefinitionError)(nil),           // 66: junction.v1.DefinitionError
-	(*ValidateConnectorRequest)(nil),  // 67: junction.v1.ValidateConnectorRequest
-	(*ValidateConnectorResponse)(nil), // 68: junction.v1.ValidateConnectorResponse
-	(*ListConnectorsRequest)(nil),     // 69: junction.v1.ListConnectorsRequest
-	(*ListConnectorsResponse)(nil),    // 70: junction.v1.ListConnectorsResponse
-	(*GetConnectorRequest)(nil),       // 71: junction.v1.GetConnectorRequest
-	(*GetConnectorResponse)(nil),      // 72: junction.v1.GetConnectorResponse
-	(*PauseConnectorRequest)(nil),     // 73: junction.v1.PauseConnectorRequest
-	(*PauseConnectorResponse)(nil),    // 74: junction.v1.PauseConnectorResponse
-	(*ResumeConnectorRequest)(nil),    // 75: junction.v1.ResumeConnectorRequest
-	(*ResumeConnectorResponse)(nil),   // 76: junction.v1.ResumeConnectorResponse
-	(*DeleteConnectorRequest)(nil),    // 77: junction.v1.DeleteConnectorRequest
-	(*DeleteConnectorResponse)(nil),   // 78: junction.v1.DeleteConnectorResponse
-	(*Plugin)(nil),                    // 79: junction.v1.Plugin
-	(*RestartConnectorRequest)(nil),   // 80: junction.v1.RestartConnectorRequest
-	(*RestartConnectorResponse)(nil),  // 81: junction.v1.RestartConnectorResponse
-	(*ListPluginsRequest)(nil),        // 82: junction.v1.ListPluginsRequest
-	(*ListPluginsResponse)(nil),       // 83: junction.v1.ListPluginsResponse
-	(*SearchHubRequest)(nil),          // 84: junction.v1.SearchHubRequest
-	(*HubRelease)(nil),                // 85: junction.v1.HubRelease
-	(*HubConnector)(nil),              // 86: junction.v1.HubConnector
-	(*SearchHubResponse)(nil),         // 87: junction.v1.SearchHubResponse
-	(*GetHubConnectorRequest)(nil),    // 88: junction.v1.GetHubConnectorRequest
-	(*GetHubConnectorResponse)(nil),   // 89: junction.v1.GetHubConnectorResponse
-	(*InstallPluginRequest)(nil),      // 90: junction.v1.InstallPluginRequest
-	(*PluginInstall)(nil),             // 91: junction.v1.PluginInstall
-	(*InstallPluginResponse)(nil),     // 92: junction.v1.InstallPluginResponse
-	(*UpgradePluginRequest)(nil),      // 93: junction.v1.UpgradePluginRequest
-	(*UpgradePluginResponse)(nil),     // 94: junction.v1.UpgradePluginResponse
-	(*RemovePluginRequest)(nil),       // 95: junction.v1.RemovePluginRequest
-	(*RemovePluginResponse)(nil),      // 96: junction.v1.RemovePluginResponse
-	(*ErrorInfo)(nil),                 // 97: junction.v1.ErrorInfo
-	(*StationSchema)(nil),             // 98: junction.v1.StationSchema
-	(*SchemaFile)(nil),                // 99: junction.v1.SchemaFile
-	(*SchemaDefinition)(nil),          // 100: junction.v1.SchemaDefinition
-	(*SchemaVersion)(nil),             // 101: junction.v1.SchemaVersion
-	(*Schema)(nil),                    // 102: junction.v1.Schema
-	(*CompatibilityChange)(nil),       // 103: junction.v1.CompatibilityChange
-	(*InvalidMessage)(nil),            // 104: junction.v1.InvalidMessage
-	(*CreateSchemaRequest)(nil),       // 105: junction.v1.CreateSchemaRequest
-	(*CreateSchemaResponse)(nil),      // 106: junction.v1.CreateSchemaResponse
-	(*UpdateSchemaRequest)(nil),       // 107: junction.v1.UpdateSchemaRequest
-	(*UpdateSchemaResponse)(nil),      // 108: junction.v1.UpdateSchemaResponse
-	(*GetSchemaRequest)(nil),          // 109: junction.v1.GetSchemaRequest
-	(*GetSchemaResponse)(nil),         // 110: junction.v1.GetSchemaResponse
-	(*ListSchemasRequest)(nil),        // 111: junction.v1.ListSchemasRequest
-	(*ListSchemasResponse)(nil),       // 112: junction.v1.ListSchemasResponse
-	(*DeleteSchemaRequest)(nil),       // 113: junction.v1.DeleteSchemaRequest
-	(*DeleteSchemaResponse)(nil),      // 114: junction.v1.DeleteSchemaResponse
-	(*AttachSchemaRequest)(nil),       // 115: junction.v1.AttachSchemaRequest
-	(*AttachSchemaResponse)(nil),      // 116: junction.v1.AttachSchemaResponse
-	(*DetachSchemaRequest)(nil),       // 117: junction.v1.DetachSchemaRequest
-	(*DetachSchemaResponse)(nil),      // 118: junction.v1.DetachSchemaResponse
-	(*DeadLetter)(nil),                // 119: junction.v1.DeadLetter
-	(*ListDeadLettersRequest)(nil),    // 120: junction.v1.ListDeadLettersRequest
-	(*ListDeadLettersResponse)(nil),   // 121: junction.v1.ListDeadLettersResponse
-	(*ReplayDeadLettersRequest)(nil),  // 122: junction.v1.ReplayDeadLettersRequest
-	(*ReplayFailure)(nil),             // 123: junction.v1.ReplayFailure
-	(*ReplayDeadLettersResponse)(nil), // 124: junction.v1.ReplayDeadLettersResponse
-	(*PurgeDeadLettersRequest)(nil),   // 125: junction.v1.PurgeDeadLettersRequest
-	(*PurgeDeadLettersResponse)(nil),  // 126: junction.v1.PurgeDeadLettersResponse
-	(*durationpb.Duration)(nil),       // 127: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),     // 128: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 129: google.protobuf.FieldMask
+	(*ConnectorCounters)(nil),         // 64: junction.v1.ConnectorCounters
+	(*ApplyConnectorRequest)(nil),     // 65: junction.v1.ApplyConnectorRequest
+	(*ApplyConnectorResponse)(nil),    // 66: junction.v1.ApplyConnectorResponse
+	(*DefinitionError)(nil),           // 67: junction.v1.DefinitionError
+	(*ValidateConnectorRequest)(nil),  // 68: junction.v1.ValidateConnectorRequest
+	(*ValidateConnectorResponse)(nil), // 69: junction.v1.ValidateConnectorResponse
+	(*ListConnectorsRequest)(nil),     // 70: junction.v1.ListConnectorsRequest
+	(*ListConnectorsResponse)(nil),    // 71: junction.v1.ListConnectorsResponse
+	(*GetConnectorRequest)(nil),       // 72: junction.v1.GetConnectorRequest
+	(*GetConnectorResponse)(nil),      // 73: junction.v1.GetConnectorResponse
+	(*PauseConnectorRequest)(nil),     // 74: junction.v1.PauseConnectorRequest
+	(*PauseConnectorResponse)(nil),    // 75: junction.v1.PauseConnectorResponse
+	(*ResumeConnectorRequest)(nil),    // 76: junction.v1.ResumeConnectorRequest
+	(*ResumeConnectorResponse)(nil),   // 77: junction.v1.ResumeConnectorResponse
+	(*DeleteConnectorRequest)(nil),    // 78: junction.v1.DeleteConnectorRequest
+	(*DeleteConnectorResponse)(nil),   // 79: junction.v1.DeleteConnectorResponse
+	(*Plugin)(nil),                    // 80: junction.v1.Plugin
+	(*RestartConnectorRequest)(nil),   // 81: junction.v1.RestartConnectorRequest
+	(*RestartConnectorResponse)(nil),  // 82: junction.v1.RestartConnectorResponse
+	(*ListPluginsRequest)(nil),        // 83: junction.v1.ListPluginsRequest
+	(*ListPluginsResponse)(nil),       // 84: junction.v1.ListPluginsResponse
+	(*SearchHubRequest)(nil),          // 85: junction.v1.SearchHubRequest
+	(*HubRelease)(nil),                // 86: junction.v1.HubRelease
+	(*HubConnector)(nil),              // 87: junction.v1.HubConnector
+	(*SearchHubResponse)(nil),         // 88: junction.v1.SearchHubResponse
+	(*GetHubConnectorRequest)(nil),    // 89: junction.v1.GetHubConnectorRequest
+	(*GetHubConnectorResponse)(nil),   // 90: junction.v1.GetHubConnectorResponse
+	(*InstallPluginRequest)(nil),      // 91: junction.v1.InstallPluginRequest
+	(*PluginInstall)(nil),             // 92: junction.v1.PluginInstall
+	(*InstallPluginResponse)(nil),     // 93: junction.v1.InstallPluginResponse
+	(*UpgradePluginRequest)(nil),      // 94: junction.v1.UpgradePluginRequest
+	(*UpgradePluginResponse)(nil),     // 95: junction.v1.UpgradePluginResponse
+	(*RemovePluginRequest)(nil),       // 96: junction.v1.RemovePluginRequest
+	(*RemovePluginResponse)(nil),      // 97: junction.v1.RemovePluginResponse
+	(*ErrorInfo)(nil),                 // 98: junction.v1.ErrorInfo
+	(*StationSchema)(nil),             // 99: junction.v1.StationSchema
+	(*SchemaFile)(nil),                // 100: junction.v1.SchemaFile
+	(*SchemaDefinition)(nil),          // 101: junction.v1.SchemaDefinition
+	(*SchemaVersion)(nil),             // 102: junction.v1.SchemaVersion
+	(*Schema)(nil),                    // 103: junction.v1.Schema
+	(*CompatibilityChange)(nil),       // 104: junction.v1.CompatibilityChange
+	(*InvalidMessage)(nil),            // 105: junction.v1.InvalidMessage
+	(*CreateSchemaRequest)(nil),       // 106: junction.v1.CreateSchemaRequest
+	(*CreateSchemaResponse)(nil),      // 107: junction.v1.CreateSchemaResponse
+	(*UpdateSchemaRequest)(nil),       // 108: junction.v1.UpdateSchemaRequest
+	(*UpdateSchemaResponse)(nil),      // 109: junction.v1.UpdateSchemaResponse
+	(*GetSchemaRequest)(nil),          // 110: junction.v1.GetSchemaRequest
+	(*GetSchemaResponse)(nil),         // 111: junction.v1.GetSchemaResponse
+	(*ListSchemasRequest)(nil),        // 112: junction.v1.ListSchemasRequest
+	(*ListSchemasResponse)(nil),       // 113: junction.v1.ListSchemasResponse
+	(*DeleteSchemaRequest)(nil),       // 114: junction.v1.DeleteSchemaRequest
+	(*DeleteSchemaResponse)(nil),      // 115: junction.v1.DeleteSchemaResponse
+	(*AttachSchemaRequest)(nil),       // 116: junction.v1.AttachSchemaRequest
+	(*AttachSchemaResponse)(nil),      // 117: junction.v1.AttachSchemaResponse
+	(*DetachSchemaRequest)(nil),       // 118: junction.v1.DetachSchemaRequest
+	(*DetachSchemaResponse)(nil),      // 119: junction.v1.DetachSchemaResponse
+	(*DeadLetter)(nil),                // 120: junction.v1.DeadLetter
+	(*ListDeadLettersRequest)(nil),    // 121: junction.v1.ListDeadLettersRequest
+	(*ListDeadLettersResponse)(nil),   // 122: junction.v1.ListDeadLettersResponse
+	(*ReplayDeadLettersRequest)(nil),  // 123: junction.v1.ReplayDeadLettersRequest
+	(*ReplayFailure)(nil),             // 124: junction.v1.ReplayFailure
+	(*ReplayDeadLettersResponse)(nil), // 125: junction.v1.ReplayDeadLettersResponse
+	(*PurgeDeadLettersRequest)(nil),   // 126: junction.v1.PurgeDeadLettersRequest
+	(*PurgeDeadLettersResponse)(nil),  // 127: junction.v1.PurgeDeadLettersResponse
+	(*durationpb.Duration)(nil),       // 128: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),     // 129: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 130: google.protobuf.FieldMask
 }
 var file_junction_v1_junction_proto_depIdxs = []int32{
-	127, // 0: junction.v1.Retention.max_age:type_name -> google.protobuf.Duration
+	128, // 0: junction.v1.Retention.max_age:type_name -> google.protobuf.Duration
 	0,   // 1: junction.v1.Station.storage:type_name -> junction.v1.StorageType
 	8,   // 2: junction.v1.Station.retention:type_name -> junction.v1.Retention
 	1,   // 3: junction.v1.Station.fsync:type_name -> junction.v1.FsyncPolicy
-	127, // 4: junction.v1.Station.dedup_window:type_name -> google.protobuf.Duration
-	128, // 5: junction.v1.Station.created_at:type_name -> google.protobuf.Timestamp
-	98,  // 6: junction.v1.Station.schema:type_name -> junction.v1.StationSchema
+	128, // 4: junction.v1.Station.dedup_window:type_name -> google.protobuf.Duration
+	129, // 5: junction.v1.Station.created_at:type_name -> google.protobuf.Timestamp
+	99,  // 6: junction.v1.Station.schema:type_name -> junction.v1.StationSchema
 	11,  // 7: junction.v1.PartitionStats.damaged:type_name -> junction.v1.DamagedRange
 	12,  // 8: junction.v1.PartitionStats.lost:type_name -> junction.v1.LostRange
-	128, // 9: junction.v1.LostRange.at:type_name -> google.protobuf.Timestamp
+	129, // 9: junction.v1.LostRange.at:type_name -> google.protobuf.Timestamp
 	2,   // 10: junction.v1.RepairPartitionRequest.mode:type_name -> junction.v1.RepairMode
 	12,  // 11: junction.v1.RepairPartitionResponse.lost:type_name -> junction.v1.LostRange
 	10,  // 12: junction.v1.StationStats.partitions:type_name -> junction.v1.PartitionStats
@@ -8667,9 +8789,9 @@ var file_junction_v1_junction_proto_depIdxs = []int32{
 	9,   // 17: junction.v1.ListStationsResponse.stations:type_name -> junction.v1.Station
 	15,  // 18: junction.v1.ListStationsResponse.stats:type_name -> junction.v1.StationStats
 	9,   // 19: junction.v1.UpdateStationRequest.station:type_name -> junction.v1.Station
-	129, // 20: junction.v1.UpdateStationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	130, // 20: junction.v1.UpdateStationRequest.update_mask:type_name -> google.protobuf.FieldMask
 	9,   // 21: junction.v1.UpdateStationResponse.station:type_name -> junction.v1.Station
-	128, // 22: junction.v1.RateSample.time:type_name -> google.protobuf.Timestamp
+	129, // 22: junction.v1.RateSample.time:type_name -> google.protobuf.Timestamp
 	27,  // 23: junction.v1.StationRates.current:type_name -> junction.v1.RateSample
 	27,  // 24: junction.v1.StationRates.history:type_name -> junction.v1.RateSample
 	28,  // 25: junction.v1.GetStationRatesResponse.stations:type_name -> junction.v1.StationRates
@@ -8678,12 +8800,12 @@ var file_junction_v1_junction_proto_depIdxs = []int32{
 	32,  // 28: junction.v1.ProduceResponse.results:type_name -> junction.v1.ProduceResult
 	31,  // 29: junction.v1.ProduceStreamRequest.messages:type_name -> junction.v1.Message
 	32,  // 30: junction.v1.ProduceStreamResponse.results:type_name -> junction.v1.ProduceResult
-	97,  // 31: junction.v1.ProduceStreamResponse.error_info:type_name -> junction.v1.ErrorInfo
-	128, // 32: junction.v1.StartPosition.time:type_name -> google.protobuf.Timestamp
-	127, // 33: junction.v1.GroupConfig.ack_deadline:type_name -> google.protobuf.Duration
-	128, // 34: junction.v1.Delivery.timestamp:type_name -> google.protobuf.Timestamp
+	98,  // 31: junction.v1.ProduceStreamResponse.error_info:type_name -> junction.v1.ErrorInfo
+	129, // 32: junction.v1.StartPosition.time:type_name -> google.protobuf.Timestamp
+	128, // 33: junction.v1.GroupConfig.ack_deadline:type_name -> google.protobuf.Duration
+	129, // 34: junction.v1.Delivery.timestamp:type_name -> google.protobuf.Timestamp
 	30,  // 35: junction.v1.Delivery.headers:type_name -> junction.v1.Header
-	127, // 36: junction.v1.PullRequest.max_wait:type_name -> google.protobuf.Duration
+	128, // 36: junction.v1.PullRequest.max_wait:type_name -> google.protobuf.Duration
 	37,  // 37: junction.v1.PullRequest.start:type_name -> junction.v1.StartPosition
 	38,  // 38: junction.v1.PullRequest.config:type_name -> junction.v1.GroupConfig
 	39,  // 39: junction.v1.PullResponse.messages:type_name -> junction.v1.Delivery
@@ -8692,12 +8814,12 @@ var file_junction_v1_junction_proto_depIdxs = []int32{
 	39,  // 42: junction.v1.ConsumeResponse.messages:type_name -> junction.v1.Delivery
 	44,  // 43: junction.v1.AckRequest.messages:type_name -> junction.v1.MessageRefs
 	44,  // 44: junction.v1.NackRequest.messages:type_name -> junction.v1.MessageRefs
-	127, // 45: junction.v1.NackRequest.delay:type_name -> google.protobuf.Duration
-	128, // 46: junction.v1.PeekMessagesRequest.time:type_name -> google.protobuf.Timestamp
+	128, // 45: junction.v1.NackRequest.delay:type_name -> google.protobuf.Duration
+	129, // 46: junction.v1.PeekMessagesRequest.time:type_name -> google.protobuf.Timestamp
 	39,  // 47: junction.v1.PeekMessagesResponse.messages:type_name -> junction.v1.Delivery
 	38,  // 48: junction.v1.Group.config:type_name -> junction.v1.GroupConfig
 	51,  // 49: junction.v1.Group.partitions:type_name -> junction.v1.PartitionLag
-	128, // 50: junction.v1.Group.created_at:type_name -> google.protobuf.Timestamp
+	129, // 50: junction.v1.Group.created_at:type_name -> google.protobuf.Timestamp
 	37,  // 51: junction.v1.CreateGroupRequest.start:type_name -> junction.v1.StartPosition
 	38,  // 52: junction.v1.CreateGroupRequest.config:type_name -> junction.v1.GroupConfig
 	52,  // 53: junction.v1.CreateGroupResponse.group:type_name -> junction.v1.Group
@@ -8706,144 +8828,146 @@ var file_junction_v1_junction_proto_depIdxs = []int32{
 	37,  // 56: junction.v1.ResetGroupOffsetRequest.start:type_name -> junction.v1.StartPosition
 	52,  // 57: junction.v1.ResetGroupOffsetResponse.group:type_name -> junction.v1.Group
 	3,   // 58: junction.v1.ConnectorStatus.state:type_name -> junction.v1.ConnectorState
-	128, // 59: junction.v1.ConnectorStatus.last_error_at:type_name -> google.protobuf.Timestamp
-	128, // 60: junction.v1.ConnectorStatus.started_at:type_name -> google.protobuf.Timestamp
-	63,  // 61: junction.v1.ApplyConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	66,  // 62: junction.v1.ValidateConnectorResponse.errors:type_name -> junction.v1.DefinitionError
-	63,  // 63: junction.v1.ListConnectorsResponse.connectors:type_name -> junction.v1.ConnectorStatus
-	63,  // 64: junction.v1.GetConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	63,  // 65: junction.v1.PauseConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	63,  // 66: junction.v1.ResumeConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	63,  // 67: junction.v1.RestartConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	79,  // 68: junction.v1.ListPluginsResponse.plugins:type_name -> junction.v1.Plugin
-	128, // 69: junction.v1.HubRelease.released:type_name -> google.protobuf.Timestamp
-	85,  // 70: junction.v1.HubConnector.versions:type_name -> junction.v1.HubRelease
-	86,  // 71: junction.v1.SearchHubResponse.connectors:type_name -> junction.v1.HubConnector
-	86,  // 72: junction.v1.GetHubConnectorResponse.connector:type_name -> junction.v1.HubConnector
-	91,  // 73: junction.v1.InstallPluginResponse.install:type_name -> junction.v1.PluginInstall
-	91,  // 74: junction.v1.UpgradePluginResponse.install:type_name -> junction.v1.PluginInstall
-	4,   // 75: junction.v1.ErrorInfo.reason:type_name -> junction.v1.ErrorReason
-	66,  // 76: junction.v1.ErrorInfo.definition_errors:type_name -> junction.v1.DefinitionError
-	104, // 77: junction.v1.ErrorInfo.invalid_messages:type_name -> junction.v1.InvalidMessage
-	32,  // 78: junction.v1.ErrorInfo.results:type_name -> junction.v1.ProduceResult
-	103, // 79: junction.v1.ErrorInfo.incompatibilities:type_name -> junction.v1.CompatibilityChange
-	7,   // 80: junction.v1.StationSchema.on_invalid:type_name -> junction.v1.OnInvalid
-	5,   // 81: junction.v1.SchemaDefinition.type:type_name -> junction.v1.SchemaType
-	99,  // 82: junction.v1.SchemaDefinition.files:type_name -> junction.v1.SchemaFile
-	100, // 83: junction.v1.SchemaVersion.definition:type_name -> junction.v1.SchemaDefinition
-	128, // 84: junction.v1.SchemaVersion.created_at:type_name -> google.protobuf.Timestamp
-	5,   // 85: junction.v1.Schema.type:type_name -> junction.v1.SchemaType
-	6,   // 86: junction.v1.Schema.compatibility:type_name -> junction.v1.Compatibility
-	128, // 87: junction.v1.Schema.created_at:type_name -> google.protobuf.Timestamp
-	100, // 88: junction.v1.CreateSchemaRequest.definition:type_name -> junction.v1.SchemaDefinition
-	6,   // 89: junction.v1.CreateSchemaRequest.compatibility:type_name -> junction.v1.Compatibility
-	102, // 90: junction.v1.CreateSchemaResponse.schema:type_name -> junction.v1.Schema
-	101, // 91: junction.v1.CreateSchemaResponse.version:type_name -> junction.v1.SchemaVersion
-	100, // 92: junction.v1.UpdateSchemaRequest.definition:type_name -> junction.v1.SchemaDefinition
-	6,   // 93: junction.v1.UpdateSchemaRequest.compatibility:type_name -> junction.v1.Compatibility
-	102, // 94: junction.v1.UpdateSchemaResponse.schema:type_name -> junction.v1.Schema
-	101, // 95: junction.v1.UpdateSchemaResponse.version:type_name -> junction.v1.SchemaVersion
-	102, // 96: junction.v1.GetSchemaResponse.schema:type_name -> junction.v1.Schema
-	101, // 97: junction.v1.GetSchemaResponse.version:type_name -> junction.v1.SchemaVersion
-	102, // 98: junction.v1.ListSchemasResponse.schemas:type_name -> junction.v1.Schema
-	7,   // 99: junction.v1.AttachSchemaRequest.on_invalid:type_name -> junction.v1.OnInvalid
-	9,   // 100: junction.v1.AttachSchemaResponse.station:type_name -> junction.v1.Station
-	9,   // 101: junction.v1.DetachSchemaResponse.station:type_name -> junction.v1.Station
-	128, // 102: junction.v1.DeadLetter.timestamp:type_name -> google.protobuf.Timestamp
-	30,  // 103: junction.v1.DeadLetter.headers:type_name -> junction.v1.Header
-	119, // 104: junction.v1.ListDeadLettersResponse.messages:type_name -> junction.v1.DeadLetter
-	123, // 105: junction.v1.ReplayDeadLettersResponse.failed:type_name -> junction.v1.ReplayFailure
-	16,  // 106: junction.v1.StationService.CreateStation:input_type -> junction.v1.CreateStationRequest
-	18,  // 107: junction.v1.StationService.GetStation:input_type -> junction.v1.GetStationRequest
-	20,  // 108: junction.v1.StationService.ListStations:input_type -> junction.v1.ListStationsRequest
-	22,  // 109: junction.v1.StationService.UpdateStation:input_type -> junction.v1.UpdateStationRequest
-	24,  // 110: junction.v1.StationService.DeleteStation:input_type -> junction.v1.DeleteStationRequest
-	13,  // 111: junction.v1.StationService.RepairPartition:input_type -> junction.v1.RepairPartitionRequest
-	26,  // 112: junction.v1.StationService.GetStationRates:input_type -> junction.v1.GetStationRatesRequest
-	33,  // 113: junction.v1.MessageService.Produce:input_type -> junction.v1.ProduceRequest
-	35,  // 114: junction.v1.MessageService.ProduceStream:input_type -> junction.v1.ProduceStreamRequest
-	40,  // 115: junction.v1.MessageService.Pull:input_type -> junction.v1.PullRequest
-	42,  // 116: junction.v1.MessageService.Consume:input_type -> junction.v1.ConsumeRequest
-	45,  // 117: junction.v1.MessageService.Ack:input_type -> junction.v1.AckRequest
-	47,  // 118: junction.v1.MessageService.Nack:input_type -> junction.v1.NackRequest
-	49,  // 119: junction.v1.MessageService.PeekMessages:input_type -> junction.v1.PeekMessagesRequest
-	53,  // 120: junction.v1.GroupService.CreateGroup:input_type -> junction.v1.CreateGroupRequest
-	55,  // 121: junction.v1.GroupService.ListGroups:input_type -> junction.v1.ListGroupsRequest
-	57,  // 122: junction.v1.GroupService.DescribeGroup:input_type -> junction.v1.DescribeGroupRequest
-	59,  // 123: junction.v1.GroupService.DeleteGroup:input_type -> junction.v1.DeleteGroupRequest
-	61,  // 124: junction.v1.GroupService.ResetGroupOffset:input_type -> junction.v1.ResetGroupOffsetRequest
-	64,  // 125: junction.v1.ConnectorService.ApplyConnector:input_type -> junction.v1.ApplyConnectorRequest
-	67,  // 126: junction.v1.ConnectorService.ValidateConnector:input_type -> junction.v1.ValidateConnectorRequest
-	69,  // 127: junction.v1.ConnectorService.ListConnectors:input_type -> junction.v1.ListConnectorsRequest
-	71,  // 128: junction.v1.ConnectorService.GetConnector:input_type -> junction.v1.GetConnectorRequest
-	73,  // 129: junction.v1.ConnectorService.PauseConnector:input_type -> junction.v1.PauseConnectorRequest
-	75,  // 130: junction.v1.ConnectorService.ResumeConnector:input_type -> junction.v1.ResumeConnectorRequest
-	77,  // 131: junction.v1.ConnectorService.DeleteConnector:input_type -> junction.v1.DeleteConnectorRequest
-	80,  // 132: junction.v1.ConnectorService.RestartConnector:input_type -> junction.v1.RestartConnectorRequest
-	82,  // 133: junction.v1.ConnectorService.ListPlugins:input_type -> junction.v1.ListPluginsRequest
-	84,  // 134: junction.v1.HubService.SearchHub:input_type -> junction.v1.SearchHubRequest
-	88,  // 135: junction.v1.HubService.GetHubConnector:input_type -> junction.v1.GetHubConnectorRequest
-	90,  // 136: junction.v1.HubService.InstallPlugin:input_type -> junction.v1.InstallPluginRequest
-	93,  // 137: junction.v1.HubService.UpgradePlugin:input_type -> junction.v1.UpgradePluginRequest
-	95,  // 138: junction.v1.HubService.RemovePlugin:input_type -> junction.v1.RemovePluginRequest
-	105, // 139: junction.v1.SchemaService.CreateSchema:input_type -> junction.v1.CreateSchemaRequest
-	107, // 140: junction.v1.SchemaService.UpdateSchema:input_type -> junction.v1.UpdateSchemaRequest
-	109, // 141: junction.v1.SchemaService.GetSchema:input_type -> junction.v1.GetSchemaRequest
-	111, // 142: junction.v1.SchemaService.ListSchemas:input_type -> junction.v1.ListSchemasRequest
-	113, // 143: junction.v1.SchemaService.DeleteSchema:input_type -> junction.v1.DeleteSchemaRequest
-	115, // 144: junction.v1.SchemaService.AttachSchema:input_type -> junction.v1.AttachSchemaRequest
-	117, // 145: junction.v1.SchemaService.DetachSchema:input_type -> junction.v1.DetachSchemaRequest
-	120, // 146: junction.v1.DeadLetterService.ListDeadLetters:input_type -> junction.v1.ListDeadLettersRequest
-	122, // 147: junction.v1.DeadLetterService.ReplayDeadLetters:input_type -> junction.v1.ReplayDeadLettersRequest
-	125, // 148: junction.v1.DeadLetterService.PurgeDeadLetters:input_type -> junction.v1.PurgeDeadLettersRequest
-	17,  // 149: junction.v1.StationService.CreateStation:output_type -> junction.v1.CreateStationResponse
-	19,  // 150: junction.v1.StationService.GetStation:output_type -> junction.v1.GetStationResponse
-	21,  // 151: junction.v1.StationService.ListStations:output_type -> junction.v1.ListStationsResponse
-	23,  // 152: junction.v1.StationService.UpdateStation:output_type -> junction.v1.UpdateStationResponse
-	25,  // 153: junction.v1.StationService.DeleteStation:output_type -> junction.v1.DeleteStationResponse
-	14,  // 154: junction.v1.StationService.RepairPartition:output_type -> junction.v1.RepairPartitionResponse
-	29,  // 155: junction.v1.StationService.GetStationRates:output_type -> junction.v1.GetStationRatesResponse
-	34,  // 156: junction.v1.MessageService.Produce:output_type -> junction.v1.ProduceResponse
-	36,  // 157: junction.v1.MessageService.ProduceStream:output_type -> junction.v1.ProduceStreamResponse
-	41,  // 158: junction.v1.MessageService.Pull:output_type -> junction.v1.PullResponse
-	43,  // 159: junction.v1.MessageService.Consume:output_type -> junction.v1.ConsumeResponse
-	46,  // 160: junction.v1.MessageService.Ack:output_type -> junction.v1.AckResponse
-	48,  // 161: junction.v1.MessageService.Nack:output_type -> junction.v1.NackResponse
-	50,  // 162: junction.v1.MessageService.PeekMessages:output_type -> junction.v1.PeekMessagesResponse
-	54,  // 163: junction.v1.GroupService.CreateGroup:output_type -> junction.v1.CreateGroupResponse
-	56,  // 164: junction.v1.GroupService.ListGroups:output_type -> junction.v1.ListGroupsResponse
-	58,  // 165: junction.v1.GroupService.DescribeGroup:output_type -> junction.v1.DescribeGroupResponse
-	60,  // 166: junction.v1.GroupService.DeleteGroup:output_type -> junction.v1.DeleteGroupResponse
-	62,  // 167: junction.v1.GroupService.ResetGroupOffset:output_type -> junction.v1.ResetGroupOffsetResponse
-	65,  // 168: junction.v1.ConnectorService.ApplyConnector:output_type -> junction.v1.ApplyConnectorResponse
-	68,  // 169: junction.v1.ConnectorService.ValidateConnector:output_type -> junction.v1.ValidateConnectorResponse
-	70,  // 170: junction.v1.ConnectorService.ListConnectors:output_type -> junction.v1.ListConnectorsResponse
-	72,  // 171: junction.v1.ConnectorService.GetConnector:output_type -> junction.v1.GetConnectorResponse
-	74,  // 172: junction.v1.ConnectorService.PauseConnector:output_type -> junction.v1.PauseConnectorResponse
-	76,  // 173: junction.v1.ConnectorService.ResumeConnector:output_type -> junction.v1.ResumeConnectorResponse
-	78,  // 174: junction.v1.ConnectorService.DeleteConnector:output_type -> junction.v1.DeleteConnectorResponse
-	81,  // 175: junction.v1.ConnectorService.RestartConnector:output_type -> junction.v1.RestartConnectorResponse
-	83,  // 176: junction.v1.ConnectorService.ListPlugins:output_type -> junction.v1.ListPluginsResponse
-	87,  // 177: junction.v1.HubService.SearchHub:output_type -> junction.v1.SearchHubResponse
-	89,  // 178: junction.v1.HubService.GetHubConnector:output_type -> junction.v1.GetHubConnectorResponse
-	92,  // 179: junction.v1.HubService.InstallPlugin:output_type -> junction.v1.InstallPluginResponse
-	94,  // 180: junction.v1.HubService.UpgradePlugin:output_type -> junction.v1.UpgradePluginResponse
-	96,  // 181: junction.v1.HubService.RemovePlugin:output_type -> junction.v1.RemovePluginResponse
-	106, // 182: junction.v1.SchemaService.CreateSchema:output_type -> junction.v1.CreateSchemaResponse
-	108, // 183: junction.v1.SchemaService.UpdateSchema:output_type -> junction.v1.UpdateSchemaResponse
-	110, // 184: junction.v1.SchemaService.GetSchema:output_type -> junction.v1.GetSchemaResponse
-	112, // 185: junction.v1.SchemaService.ListSchemas:output_type -> junction.v1.ListSchemasResponse
-	114, // 186: junction.v1.SchemaService.DeleteSchema:output_type -> junction.v1.DeleteSchemaResponse
-	116, // 187: junction.v1.SchemaService.AttachSchema:output_type -> junction.v1.AttachSchemaResponse
-	118, // 188: junction.v1.SchemaService.DetachSchema:output_type -> junction.v1.DetachSchemaResponse
-	121, // 189: junction.v1.DeadLetterService.ListDeadLetters:output_type -> junction.v1.ListDeadLettersResponse
-	124, // 190: junction.v1.DeadLetterService.ReplayDeadLetters:output_type -> junction.v1.ReplayDeadLettersResponse
-	126, // 191: junction.v1.DeadLetterService.PurgeDeadLetters:output_type -> junction.v1.PurgeDeadLettersResponse
-	149, // [149:192] is the sub-list for method output_type
-	106, // [106:149] is the sub-list for method input_type
-	106, // [106:106] is the sub-list for extension type_name
-	106, // [106:106] is the sub-list for extension extendee
-	0,   // [0:106] is the sub-list for field type_name
+	129, // 59: junction.v1.ConnectorStatus.last_error_at:type_name -> google.protobuf.Timestamp
+	129, // 60: junction.v1.ConnectorStatus.started_at:type_name -> google.protobuf.Timestamp
+	64,  // 61: junction.v1.ConnectorStatus.run:type_name -> junction.v1.ConnectorCounters
+	64,  // 62: junction.v1.ConnectorStatus.total:type_name -> junction.v1.ConnectorCounters
+	63,  // 63: junction.v1.ApplyConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	67,  // 64: junction.v1.ValidateConnectorResponse.errors:type_name -> junction.v1.DefinitionError
+	63,  // 65: junction.v1.ListConnectorsResponse.connectors:type_name -> junction.v1.ConnectorStatus
+	63,  // 66: junction.v1.GetConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	63,  // 67: junction.v1.PauseConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	63,  // 68: junction.v1.ResumeConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	63,  // 69: junction.v1.RestartConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	80,  // 70: junction.v1.ListPluginsResponse.plugins:type_name -> junction.v1.Plugin
+	129, // 71: junction.v1.HubRelease.released:type_name -> google.protobuf.Timestamp
+	86,  // 72: junction.v1.HubConnector.versions:type_name -> junction.v1.HubRelease
+	87,  // 73: junction.v1.SearchHubResponse.connectors:type_name -> junction.v1.HubConnector
+	87,  // 74: junction.v1.GetHubConnectorResponse.connector:type_name -> junction.v1.HubConnector
+	92,  // 75: junction.v1.InstallPluginResponse.install:type_name -> junction.v1.PluginInstall
+	92,  // 76: junction.v1.UpgradePluginResponse.install:type_name -> junction.v1.PluginInstall
+	4,   // 77: junction.v1.ErrorInfo.reason:type_name -> junction.v1.ErrorReason
+	67,  // 78: junction.v1.ErrorInfo.definition_errors:type_name -> junction.v1.DefinitionError
+	105, // 79: junction.v1.ErrorInfo.invalid_messages:type_name -> junction.v1.InvalidMessage
+	32,  // 80: junction.v1.ErrorInfo.results:type_name -> junction.v1.ProduceResult
+	104, // 81: junction.v1.ErrorInfo.incompatibilities:type_name -> junction.v1.CompatibilityChange
+	7,   // 82: junction.v1.StationSchema.on_invalid:type_name -> junction.v1.OnInvalid
+	5,   // 83: junction.v1.SchemaDefinition.type:type_name -> junction.v1.SchemaType
+	100, // 84: junction.v1.SchemaDefinition.files:type_name -> junction.v1.SchemaFile
+	101, // 85: junction.v1.SchemaVersion.definition:type_name -> junction.v1.SchemaDefinition
+	129, // 86: junction.v1.SchemaVersion.created_at:type_name -> google.protobuf.Timestamp
+	5,   // 87: junction.v1.Schema.type:type_name -> junction.v1.SchemaType
+	6,   // 88: junction.v1.Schema.compatibility:type_name -> junction.v1.Compatibility
+	129, // 89: junction.v1.Schema.created_at:type_name -> google.protobuf.Timestamp
+	101, // 90: junction.v1.CreateSchemaRequest.definition:type_name -> junction.v1.SchemaDefinition
+	6,   // 91: junction.v1.CreateSchemaRequest.compatibility:type_name -> junction.v1.Compatibility
+	103, // 92: junction.v1.CreateSchemaResponse.schema:type_name -> junction.v1.Schema
+	102, // 93: junction.v1.CreateSchemaResponse.version:type_name -> junction.v1.SchemaVersion
+	101, // 94: junction.v1.UpdateSchemaRequest.definition:type_name -> junction.v1.SchemaDefinition
+	6,   // 95: junction.v1.UpdateSchemaRequest.compatibility:type_name -> junction.v1.Compatibility
+	103, // 96: junction.v1.UpdateSchemaResponse.schema:type_name -> junction.v1.Schema
+	102, // 97: junction.v1.UpdateSchemaResponse.version:type_name -> junction.v1.SchemaVersion
+	103, // 98: junction.v1.GetSchemaResponse.schema:type_name -> junction.v1.Schema
+	102, // 99: junction.v1.GetSchemaResponse.version:type_name -> junction.v1.SchemaVersion
+	103, // 100: junction.v1.ListSchemasResponse.schemas:type_name -> junction.v1.Schema
+	7,   // 101: junction.v1.AttachSchemaRequest.on_invalid:type_name -> junction.v1.OnInvalid
+	9,   // 102: junction.v1.AttachSchemaResponse.station:type_name -> junction.v1.Station
+	9,   // 103: junction.v1.DetachSchemaResponse.station:type_name -> junction.v1.Station
+	129, // 104: junction.v1.DeadLetter.timestamp:type_name -> google.protobuf.Timestamp
+	30,  // 105: junction.v1.DeadLetter.headers:type_name -> junction.v1.Header
+	120, // 106: junction.v1.ListDeadLettersResponse.messages:type_name -> junction.v1.DeadLetter
+	124, // 107: junction.v1.ReplayDeadLettersResponse.failed:type_name -> junction.v1.ReplayFailure
+	16,  // 108: junction.v1.StationService.CreateStation:input_type -> junction.v1.CreateStationRequest
+	18,  // 109: junction.v1.StationService.GetStation:input_type -> junction.v1.GetStationRequest
+	20,  // 110: junction.v1.StationService.ListStations:input_type -> junction.v1.ListStationsRequest
+	22,  // 111: junction.v1.StationService.UpdateStation:input_type -> junction.v1.UpdateStationRequest
+	24,  // 112: junction.v1.StationService.DeleteStation:input_type -> junction.v1.DeleteStationRequest
+	13,  // 113: junction.v1.StationService.RepairPartition:input_type -> junction.v1.RepairPartitionRequest
+	26,  // 114: junction.v1.StationService.GetStationRates:input_type -> junction.v1.GetStationRatesRequest
+	33,  // 115: junction.v1.MessageService.Produce:input_type -> junction.v1.ProduceRequest
+	35,  // 116: junction.v1.MessageService.ProduceStream:input_type -> junction.v1.ProduceStreamRequest
+	40,  // 117: junction.v1.MessageService.Pull:input_type -> junction.v1.PullRequest
+	42,  // 118: junction.v1.MessageService.Consume:input_type -> junction.v1.ConsumeRequest
+	45,  // 119: junction.v1.MessageService.Ack:input_type -> junction.v1.AckRequest
+	47,  // 120: junction.v1.MessageService.Nack:input_type -> junction.v1.NackRequest
+	49,  // 121: junction.v1.MessageService.PeekMessages:input_type -> junction.v1.PeekMessagesRequest
+	53,  // 122: junction.v1.GroupService.CreateGroup:input_type -> junction.v1.CreateGroupRequest
+	55,  // 123: junction.v1.GroupService.ListGroups:input_type -> junction.v1.ListGroupsRequest
+	57,  // 124: junction.v1.GroupService.DescribeGroup:input_type -> junction.v1.DescribeGroupRequest
+	59,  // 125: junction.v1.GroupService.DeleteGroup:input_type -> junction.v1.DeleteGroupRequest
+	61,  // 126: junction.v1.GroupService.ResetGroupOffset:input_type -> junction.v1.ResetGroupOffsetRequest
+	65,  // 127: junction.v1.ConnectorService.ApplyConnector:input_type -> junction.v1.ApplyConnectorRequest
+	68,  // 128: junction.v1.ConnectorService.ValidateConnector:input_type -> junction.v1.ValidateConnectorRequest
+	70,  // 129: junction.v1.ConnectorService.ListConnectors:input_type -> junction.v1.ListConnectorsRequest
+	72,  // 130: junction.v1.ConnectorService.GetConnector:input_type -> junction.v1.GetConnectorRequest
+	74,  // 131: junction.v1.ConnectorService.PauseConnector:input_type -> junction.v1.PauseConnectorRequest
+	76,  // 132: junction.v1.ConnectorService.ResumeConnector:input_type -> junction.v1.ResumeConnectorRequest
+	78,  // 133: junction.v1.ConnectorService.DeleteConnector:input_type -> junction.v1.DeleteConnectorRequest
+	81,  // 134: junction.v1.ConnectorService.RestartConnector:input_type -> junction.v1.RestartConnectorRequest
+	83,  // 135: junction.v1.ConnectorService.ListPlugins:input_type -> junction.v1.ListPluginsRequest
+	85,  // 136: junction.v1.HubService.SearchHub:input_type -> junction.v1.SearchHubRequest
+	89,  // 137: junction.v1.HubService.GetHubConnector:input_type -> junction.v1.GetHubConnectorRequest
+	91,  // 138: junction.v1.HubService.InstallPlugin:input_type -> junction.v1.InstallPluginRequest
+	94,  // 139: junction.v1.HubService.UpgradePlugin:input_type -> junction.v1.UpgradePluginRequest
+	96,  // 140: junction.v1.HubService.RemovePlugin:input_type -> junction.v1.RemovePluginRequest
+	106, // 141: junction.v1.SchemaService.CreateSchema:input_type -> junction.v1.CreateSchemaRequest
+	108, // 142: junction.v1.SchemaService.UpdateSchema:input_type -> junction.v1.UpdateSchemaRequest
+	110, // 143: junction.v1.SchemaService.GetSchema:input_type -> junction.v1.GetSchemaRequest
+	112, // 144: junction.v1.SchemaService.ListSchemas:input_type -> junction.v1.ListSchemasRequest
+	114, // 145: junction.v1.SchemaService.DeleteSchema:input_type -> junction.v1.DeleteSchemaRequest
+	116, // 146: junction.v1.SchemaService.AttachSchema:input_type -> junction.v1.AttachSchemaRequest
+	118, // 147: junction.v1.SchemaService.DetachSchema:input_type -> junction.v1.DetachSchemaRequest
+	121, // 148: junction.v1.DeadLetterService.ListDeadLetters:input_type -> junction.v1.ListDeadLettersRequest
+	123, // 149: junction.v1.DeadLetterService.ReplayDeadLetters:input_type -> junction.v1.ReplayDeadLettersRequest
+	126, // 150: junction.v1.DeadLetterService.PurgeDeadLetters:input_type -> junction.v1.PurgeDeadLettersRequest
+	17,  // 151: junction.v1.StationService.CreateStation:output_type -> junction.v1.CreateStationResponse
+	19,  // 152: junction.v1.StationService.GetStation:output_type -> junction.v1.GetStationResponse
+	21,  // 153: junction.v1.StationService.ListStations:output_type -> junction.v1.ListStationsResponse
+	23,  // 154: junction.v1.StationService.UpdateStation:output_type -> junction.v1.UpdateStationResponse
+	25,  // 155: junction.v1.StationService.DeleteStation:output_type -> junction.v1.DeleteStationResponse
+	14,  // 156: junction.v1.StationService.RepairPartition:output_type -> junction.v1.RepairPartitionResponse
+	29,  // 157: junction.v1.StationService.GetStationRates:output_type -> junction.v1.GetStationRatesResponse
+	34,  // 158: junction.v1.MessageService.Produce:output_type -> junction.v1.ProduceResponse
+	36,  // 159: junction.v1.MessageService.ProduceStream:output_type -> junction.v1.ProduceStreamResponse
+	41,  // 160: junction.v1.MessageService.Pull:output_type -> junction.v1.PullResponse
+	43,  // 161: junction.v1.MessageService.Consume:output_type -> junction.v1.ConsumeResponse
+	46,  // 162: junction.v1.MessageService.Ack:output_type -> junction.v1.AckResponse
+	48,  // 163: junction.v1.MessageService.Nack:output_type -> junction.v1.NackResponse
+	50,  // 164: junction.v1.MessageService.PeekMessages:output_type -> junction.v1.PeekMessagesResponse
+	54,  // 165: junction.v1.GroupService.CreateGroup:output_type -> junction.v1.CreateGroupResponse
+	56,  // 166: junction.v1.GroupService.ListGroups:output_type -> junction.v1.ListGroupsResponse
+	58,  // 167: junction.v1.GroupService.DescribeGroup:output_type -> junction.v1.DescribeGroupResponse
+	60,  // 168: junction.v1.GroupService.DeleteGroup:output_type -> junction.v1.DeleteGroupResponse
+	62,  // 169: junction.v1.GroupService.ResetGroupOffset:output_type -> junction.v1.ResetGroupOffsetResponse
+	66,  // 170: junction.v1.ConnectorService.ApplyConnector:output_type -> junction.v1.ApplyConnectorResponse
+	69,  // 171: junction.v1.ConnectorService.ValidateConnector:output_type -> junction.v1.ValidateConnectorResponse
+	71,  // 172: junction.v1.ConnectorService.ListConnectors:output_type -> junction.v1.ListConnectorsResponse
+	73,  // 173: junction.v1.ConnectorService.GetConnector:output_type -> junction.v1.GetConnectorResponse
+	75,  // 174: junction.v1.ConnectorService.PauseConnector:output_type -> junction.v1.PauseConnectorResponse
+	77,  // 175: junction.v1.ConnectorService.ResumeConnector:output_type -> junction.v1.ResumeConnectorResponse
+	79,  // 176: junction.v1.ConnectorService.DeleteConnector:output_type -> junction.v1.DeleteConnectorResponse
+	82,  // 177: junction.v1.ConnectorService.RestartConnector:output_type -> junction.v1.RestartConnectorResponse
+	84,  // 178: junction.v1.ConnectorService.ListPlugins:output_type -> junction.v1.ListPluginsResponse
+	88,  // 179: junction.v1.HubService.SearchHub:output_type -> junction.v1.SearchHubResponse
+	90,  // 180: junction.v1.HubService.GetHubConnector:output_type -> junction.v1.GetHubConnectorResponse
+	93,  // 181: junction.v1.HubService.InstallPlugin:output_type -> junction.v1.InstallPluginResponse
+	95,  // 182: junction.v1.HubService.UpgradePlugin:output_type -> junction.v1.UpgradePluginResponse
+	97,  // 183: junction.v1.HubService.RemovePlugin:output_type -> junction.v1.RemovePluginResponse
+	107, // 184: junction.v1.SchemaService.CreateSchema:output_type -> junction.v1.CreateSchemaResponse
+	109, // 185: junction.v1.SchemaService.UpdateSchema:output_type -> junction.v1.UpdateSchemaResponse
+	111, // 186: junction.v1.SchemaService.GetSchema:output_type -> junction.v1.GetSchemaResponse
+	113, // 187: junction.v1.SchemaService.ListSchemas:output_type -> junction.v1.ListSchemasResponse
+	115, // 188: junction.v1.SchemaService.DeleteSchema:output_type -> junction.v1.DeleteSchemaResponse
+	117, // 189: junction.v1.SchemaService.AttachSchema:output_type -> junction.v1.AttachSchemaResponse
+	119, // 190: junction.v1.SchemaService.DetachSchema:output_type -> junction.v1.DetachSchemaResponse
+	122, // 191: junction.v1.DeadLetterService.ListDeadLetters:output_type -> junction.v1.ListDeadLettersResponse
+	125, // 192: junction.v1.DeadLetterService.ReplayDeadLetters:output_type -> junction.v1.ReplayDeadLettersResponse
+	127, // 193: junction.v1.DeadLetterService.PurgeDeadLetters:output_type -> junction.v1.PurgeDeadLettersResponse
+	151, // [151:194] is the sub-list for method output_type
+	108, // [108:151] is the sub-list for method input_type
+	108, // [108:108] is the sub-list for extension type_name
+	108, // [108:108] is the sub-list for extension extendee
+	0,   // [0:108] is the sub-list for field type_name
 }
 
 func init() { file_junction_v1_junction_proto_init() }
@@ -8861,7 +8985,7 @@ func file_junction_v1_junction_proto_init() {
 		(*PeekMessagesRequest_Offset)(nil),
 		(*PeekMessagesRequest_Time)(nil),
 	}
-	file_junction_v1_junction_proto_msgTypes[114].OneofWrappers = []any{
+	file_junction_v1_junction_proto_msgTypes[115].OneofWrappers = []any{
 		(*ReplayDeadLettersRequest_Offset)(nil),
 		(*ReplayDeadLettersRequest_All)(nil),
 	}
@@ -8871,7 +8995,7 @@ func file_junction_v1_junction_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_junction_v1_junction_proto_rawDesc), len(file_junction_v1_junction_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   119,
+			NumMessages:   120,
 			NumExtensions: 0,
 			NumServices:   7,
 		},

@@ -186,8 +186,9 @@ type StationServiceClient interface {
 	// ListStations lists every station, sorted by name.
 	ListStations(context.Context, *connect.Request[v1.ListStationsRequest]) (*connect.Response[v1.ListStationsResponse], error)
 	// UpdateStation changes the settings named in update_mask: retention,
-	// dedup_window, dead_letter_station, max_deliveries, max_message_bytes.
-	// Partitions, storage and fsync cannot change after creation.
+	// dedup_window, dead_letter_station, max_deliveries, max_message_bytes,
+	// partitions (grow only; keyed messages may then map to other
+	// partitions). Storage and fsync cannot change after creation.
 	UpdateStation(context.Context, *connect.Request[v1.UpdateStationRequest]) (*connect.Response[v1.UpdateStationResponse], error)
 	// DeleteStation deletes a station, its messages and its consumer groups.
 	DeleteStation(context.Context, *connect.Request[v1.DeleteStationRequest]) (*connect.Response[v1.DeleteStationResponse], error)
@@ -318,8 +319,9 @@ type StationServiceHandler interface {
 	// ListStations lists every station, sorted by name.
 	ListStations(context.Context, *connect.Request[v1.ListStationsRequest]) (*connect.Response[v1.ListStationsResponse], error)
 	// UpdateStation changes the settings named in update_mask: retention,
-	// dedup_window, dead_letter_station, max_deliveries, max_message_bytes.
-	// Partitions, storage and fsync cannot change after creation.
+	// dedup_window, dead_letter_station, max_deliveries, max_message_bytes,
+	// partitions (grow only; keyed messages may then map to other
+	// partitions). Storage and fsync cannot change after creation.
 	UpdateStation(context.Context, *connect.Request[v1.UpdateStationRequest]) (*connect.Response[v1.UpdateStationResponse], error)
 	// DeleteStation deletes a station, its messages and its consumer groups.
 	DeleteStation(context.Context, *connect.Request[v1.DeleteStationRequest]) (*connect.Response[v1.DeleteStationResponse], error)
