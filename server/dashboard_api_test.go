@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -238,5 +239,41 @@ func TestHubServiceUnconfigured(t *testing.T) {
 	_, err := hub.SearchHub(context.Background(), connect.NewRequest(&v1.SearchHubRequest{}))
 	if connect.CodeOf(err) != connect.CodeFailedPrecondition {
 		t.Fatalf("search without a hub: %v", err)
+	}
+}
+
+// The dashboard is served at / unless disabled; API paths are unaffected.
+func TestDashboardMount(t *testing.T) {
+	for _, disabled := range []bool{false, true} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := Start(context.Background(), Options{DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler), DisableDashboard: disabled}, ln)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := http.StatusOK
+		if disabled {
+			want = http.StatusNotFound
+		}
+		for _, path := range []string{"/", "/ui/js/app.js"} {
+			resp, err := http.Get("http://" + s.Addr() + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != want {
+				t.Errorf("disabled=%v: GET %s = %d, want %d", disabled, path, resp.StatusCode, want)
+			}
+		}
+		resp, err := http.Get("http://" + s.Addr() + "/healthz")
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Errorf("disabled=%v: /healthz: %v %v", disabled, resp, err)
+		}
+		if resp != nil {
+			resp.Body.Close()
+		}
+		s.Close()
 	}
 }
