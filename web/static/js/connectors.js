@@ -105,6 +105,8 @@ export function connectors() {
       const list = resp.connectors || [];
       if (!list.length) { replace(body, h("p", { class: "panel empty" }, "No connectors. Apply a definition, or install plugins from the Hub.")); return; }
       const now = Date.now();
+      // Keep open what the reader opened across refreshes.
+      const opened = new Set([...body.querySelectorAll("section[data-connector] details[open]")].map((d) => d.closest("section").dataset.connector));
       replace(body, list.map((c) => {
         const st = stateName(c.state);
         const prev = last.get(c.name);
@@ -122,7 +124,7 @@ export function connectors() {
           c.lastError ? h("p", { class: "error-text", "data-field": "last-error", role: st === "failed" ? "alert" : undefined },
             `Last error (${time(c.lastErrorAt)}): ${c.lastError}`) : null,
           c.checkpoint ? h("p", { class: "muted" }, `Checkpoint: ${c.checkpoint}`) : null,
-          h("details", {}, h("summary", {}, "Definition (secrets masked)"), h("pre", { "data-field": "yaml" }, yaml)),
+          h("details", { open: opened.has(c.name) }, h("summary", {}, "Definition (secrets masked)"), h("pre", { "data-field": "yaml" }, yaml)),
           h("div", { class: "actions" },
             st === "paused" ? h("button", { type: "button", onclick: () => act("Resume", c.name, () => this.refresh()) }, "Resume")
               : h("button", { type: "button", class: "ghost", onclick: () => act("Pause", c.name, () => this.refresh()) }, "Pause"),
