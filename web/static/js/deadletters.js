@@ -1,11 +1,11 @@
 import { api, fromB64 } from "./api.js";
 import { h, replace, count, num, time, renderBytes, toast, confirmDialog } from "./fmt.js";
 
-function preview(b64) {
+function preview(b64, open) {
   const r = renderBytes(fromB64(b64));
   if (r.kind === "empty") return h("span", { class: "muted" }, "empty");
   const line = r.kind === "json" ? JSON.stringify(JSON.parse(r.text)) : r.text.replace(/\s+/g, " ");
-  return h("details", { class: `msg-value kind-${r.kind}` }, h("summary", { class: "mono" }, line.length > 70 ? `${line.slice(0, 70)}…` : line), h("pre", {}, r.text));
+  return h("details", { class: `msg-value kind-${r.kind}`, open }, h("summary", { class: "mono" }, line.length > 70 ? `${line.slice(0, 70)}…` : line), h("pre", {}, r.text));
 }
 
 export function deadLetters([selected]) {
@@ -21,6 +21,7 @@ export function deadLetters([selected]) {
     }
     const msgs = r.messages || [];
     const waiting = msgs.filter((m) => !m.replayed).length;
+    const opened = new Set([...list.querySelectorAll("tr[data-dead-letter] details[open]")].map((d) => d.closest("tr").dataset.deadLetter));
     replace(summary, `${count(msgs.length)} dead letters in ${station}${msgs.length >= 200 ? " (the oldest 200)" : ""}; ${count(waiting)} not replayed.`);
     replace(list, msgs.length ? h("div", { class: "tablewrap" }, h("table", { "aria-label": `Dead letters of ${station}` },
       h("thead", {}, h("tr", {}, ["Offset", "Time", "Reason", "Origin", "Group", "Deliveries", "Error", "Value", ""].map((c) => h("th", { scope: "col" }, c)))),
@@ -31,7 +32,7 @@ export function deadLetters([selected]) {
           m.hasOriginOffset ? ` ${m.originPartition || 0}/${m.originOffset || 0}` : ""),
         h("td", {}, m.group || "–"), h("td", { class: "num" }, num(m.deliveries) || "–"),
         h("td", { class: "wrap error-text" }, m.error ? `${m.schema ? m.schema + ": " : ""}${m.error}` : ""),
-        h("td", { class: "wrap" }, preview(m.value)),
+        h("td", { class: "wrap" }, preview(m.value, opened.has(`${m.partition || 0}/${m.offset || 0}`))),
         h("td", {}, m.replayed ? h("span", { class: "badge ok" }, "replayed")
           : h("button", { type: "button", class: "ghost", "aria-label": `Replay ${m.partition || 0}/${m.offset || 0}`, onclick: () => replay({ station, partition: m.partition || 0, offset: String(m.offset || 0) }) }, "Replay")))))))
       : h("p", { class: "panel empty" }, "No dead letters here."));
