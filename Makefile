@@ -89,6 +89,7 @@ bench: build vet-bench
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./connectors/bigquery/
 	$(GO) test -run '^$$' -bench ProduceWithDashboard -benchtime 3s ./server/
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./connectors/snowflake/
+	$(GO) test -run '^$$' -bench 'Check|ProduceAuth' -benchtime 3s ./broker/auth/ ./server/
 	cd bench && $(GO) run -mod=mod ./cmd/junction-bench -junction $(CURDIR)/$(BIN)/junction $(BENCHFLAGS)
 
 ## screenshots: the dashboard screenshots in docs/ (drives chromium; not part of test)
@@ -109,7 +110,7 @@ proto:
 	PATH=$(CURDIR)/$(BIN)/tools:$$PATH protoc -I api \
 		--go_out=sdk/api --go_opt=paths=source_relative \
 		--connect-go_out=sdk/api --connect-go_opt=paths=source_relative \
-		api/junction/v1/junction.proto
+		api/junction/v1/*.proto
 	PATH=$(CURDIR)/$(BIN)/tools:$$PATH protoc -I sdk/proto \
 		--go_out=sdk/proto/connectorv1 --go_opt=paths=source_relative \
 		--go-grpc_out=sdk/proto/connectorv1 --go-grpc_opt=paths=source_relative \

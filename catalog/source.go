@@ -139,6 +139,9 @@ func (l *Loader) verify(cat *Catalog, indexData, sigData []byte) error {
 		key = src.Key
 	default:
 		k, ok := l.Trust.Key(sig.KeyID)
+		if err := l.Trust.Usable(sig.KeyID, "index"); err != nil {
+			return fmt.Errorf("catalog %s: %w", src.Name, err)
+		}
 		if !ok {
 			return fmt.Errorf("catalog %s: %w", src.Name, untrusted{fmt.Sprintf("index signed by key %s, which is not trusted (trust it with junction hub trust add, or set the catalog's key)", sig.KeyID)})
 		}

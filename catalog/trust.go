@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // TrustedKey is a publisher key the user trusts, pinned to the connector
@@ -16,6 +17,27 @@ type TrustedKey struct {
 	// Connectors are the names the key may sign: an exact name, a prefix
 	// ending in "*" ("acme-*"), or "*" for any name.
 	Connectors []string `yaml:"connectors" json:"connectors"`
+	// Expires, when set, is when the key stops being trusted: signatures
+	// checked after it are refused.
+	Expires time.Time `yaml:"expires,omitempty" json:"expires,omitzero"`
+	// RevokedAt, when set, marks the key revoked: nothing it signed is
+	// accepted any more, whenever it was signed. An entry revoking the
+	// built-in first-party key revokes that too.
+	RevokedAt time.Time `yaml:"revoked_at,omitempty" json:"revoked_at,omitzero"`
+	// RevokeReason says why, for messages.
+	RevokeReason string `yaml:"revoke_reason,omitempty" json:"revoke_reason,omitempty"`
+}
+
+// Status says whether the key is usable at now: "trusted", "expired" or
+// "revoked".
+func (k TrustedKey) Status(now time.Time) string {
+	switch {
+	case !k.RevokedAt.IsZero():
+		return "revoked"
+	case !k.Expires.IsZero() && !now.Before(k.Expires):
+		return "expired"
+	}
+	return "trusted"
 }
 
 // Allows reports whether the key may sign connector name.
@@ -48,6 +70,7 @@ type trusted struct {
 // NewTrustStore; it is read-only afterwards and safe for concurrent use.
 type TrustStore struct {
 	keys map[string]trusted
+	now  func() time.Time
 }
 
 // FirstPartyPublisher is the publisher name of the built-in first-party
@@ -57,7 +80,7 @@ const FirstPartyPublisher = "junction"
 // NewTrustStore returns a store holding keys and, when firstParty is not
 // empty, the built-in first-party key trusted for every name.
 func NewTrustStore(firstParty string, keys []TrustedKey) (*TrustStore, error) {
-	ts := &TrustStore{keys: map[string]trusted{}}
+	ts := &TrustStore{keys: map[string]trusted{}, now: time.Now}
 	all := slices.Clone(keys)
 	if firstParty != "" {
 		all = append(all, TrustedKey{Publisher: FirstPartyPublisher, Key: firstParty, Connectors: []string{"*"}})
@@ -78,6 +101,14 @@ func NewTrustStore(firstParty string, keys []TrustedKey) (*TrustStore, error) {
 				return nil, fmt.Errorf("trusted keys of %q and %q share key id %s", prev.Publisher, k.Publisher, id)
 			}
 			prev.Connectors = append(slices.Clone(prev.Connectors), k.Connectors...)
+			// The strictest entry wins: a revocation or an earlier expiry
+			// of the same key anywhere applies to it everywhere.
+			if prev.RevokedAt.IsZero() && !k.RevokedAt.IsZero() {
+				prev.RevokedAt, prev.RevokeReason = k.RevokedAt, k.RevokeReason
+			}
+			if !k.Expires.IsZero() && (prev.Expires.IsZero() || k.Expires.Before(prev.Expires)) {
+				prev.Expires = k.Expires
+			}
 			ts.keys[id] = prev
 			continue
 		}
@@ -87,10 +118,41 @@ func NewTrustStore(firstParty string, keys []TrustedKey) (*TrustStore, error) {
 }
 
 // Key returns the trusted key with id, for index signatures, which any
-// trusted key may make.
+// trusted key may make. A revoked or expired key is not returned.
 func (ts *TrustStore) Key(id string) (PublicKey, bool) {
 	k, ok := ts.keys[id]
-	return k.pub, ok
+	if !ok || k.Status(ts.now()) != "trusted" {
+		return nil, false
+	}
+	return k.pub, true
+}
+
+// Usable returns an error wrapping ErrUntrusted when the key with id is
+// trusted but revoked or expired, naming what (such as "index") it signed;
+// nil otherwise.
+func (ts *TrustStore) Usable(id, what string) error {
+	k, ok := ts.keys[id]
+	if !ok {
+		return nil
+	}
+	return ts.usable(k, id, what)
+}
+
+// usable returns an error wrapping ErrUntrusted when k is revoked or
+// expired.
+func (ts *TrustStore) usable(k trusted, id, name string) error {
+	switch k.Status(ts.now()) {
+	case "revoked":
+		reason := ""
+		if k.RevokeReason != "" {
+			reason = " (" + k.RevokeReason + ")"
+		}
+		return untrusted{fmt.Sprintf("%s is signed by key %s of publisher %q, which was revoked on %s%s", name, id, k.Publisher, k.RevokedAt.UTC().Format(time.DateOnly), reason)}
+	case "expired":
+		return untrusted{fmt.Sprintf("%s is signed by key %s of publisher %q, which expired on %s (trust its new key, or extend with junction hub trust add --expires)",
+			name, id, k.Publisher, k.Expires.UTC().Format(time.RFC3339))}
+	}
+	return nil
 }
 
 // Signer returns the key with id if it is trusted to sign connector name.
@@ -99,6 +161,9 @@ func (ts *TrustStore) Signer(id, name string) (PublicKey, string, error) {
 	k, ok := ts.keys[id]
 	if !ok {
 		return nil, "", untrusted{fmt.Sprintf("%s is signed by key %s, which is not trusted (trust its publisher with: junction hub trust add PUBLISHER KEYFILE)", name, id)}
+	}
+	if err := ts.usable(k, id, name); err != nil {
+		return nil, "", err
 	}
 	if !k.Allows(name) {
 		return nil, "", untrusted{fmt.Sprintf("%s is signed by key %s of publisher %q, which is trusted only for %s, not for %s: signer not trusted for that name",

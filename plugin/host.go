@@ -56,6 +56,17 @@ type Options struct {
 	Restart RestartPolicy
 	// LookupEnv resolves ${VAR} in definitions. Default os.LookupEnv.
 	LookupEnv func(string) (string, bool)
+	// EnvWhere names what LookupEnv reads, for the error about an unset
+	// variable. Default "the broker's environment".
+	EnvWhere string
+	// PathRoots are the directories connectors may use: a config field
+	// the plugin's spec marks as a path must resolve (symbolic links
+	// followed) inside one of them. Nil allows any path.
+	PathRoots []string
+	// Authorize, when set, is asked before a definition from a caller is
+	// validated or applied (and so before its plugin starts), with the
+	// parsed definition; its error refuses the definition.
+	Authorize func(ctx context.Context, def *config.Connector) error
 }
 
 // RestartPolicy says how a failing connector is restarted: after Initial,
@@ -77,7 +88,9 @@ type Host struct {
 	registry *Registry
 	log      *slog.Logger
 	policy   RestartPolicy
-	env      func(string) (string, bool)
+	env      config.Env
+	roots    []string
+	authz    func(ctx context.Context, def *config.Connector) error
 
 	// ops serialises changes to one connector (apply, pause, resume,
 	// delete), which may wait for a plugin to shut down; mu guards only
@@ -109,6 +122,9 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = os.LookupEnv
 	}
+	if opts.EnvWhere == "" {
+		opts.EnvWhere = "the broker's environment"
+	}
 	p := &opts.Restart
 	d := DefaultRestartPolicy
 	if p.Initial <= 0 {
@@ -129,7 +145,9 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 		registry: NewRegistry(opts.PluginDirs, opts.Logger),
 		log:      opts.Logger,
 		policy:   opts.Restart,
-		env:      opts.LookupEnv,
+		env:      config.Env{Lookup: opts.LookupEnv, Where: opts.EnvWhere},
+		roots:    opts.PathRoots,
+		authz:    opts.Authorize,
 		runners:  make(map[string]*runner),
 	}
 	var recs []record
@@ -208,7 +226,7 @@ func (h *Host) LoadDir(ctx context.Context, dir string) error {
 // configure, validating its config with the plugin. It returns the parsed
 // definition even when a later check failed, so the caller can name it.
 func (h *Host) prepare(ctx context.Context, file string, data []byte, configure bool) (*config.Connector, Installed, error) {
-	def, err := config.Parse(file, data, h.env)
+	def, err := config.ParseEnv(file, data, h.env)
 	if err != nil {
 		var es config.Errors
 		if errors.As(err, &es) {
@@ -216,7 +234,12 @@ func (h *Host) prepare(ctx context.Context, file string, data []byte, configure 
 		}
 		return nil, Installed{}, err
 	}
-	inst, problems, err := check(ctx, h.registry, def, h.b, configure)
+	if h.authz != nil {
+		if err := h.authz(ctx, def); err != nil {
+			return def, Installed{}, err
+		}
+	}
+	inst, problems, err := check(ctx, h.registry, def, h.b, configure, h.roots)
 	if err != nil {
 		return def, inst, err
 	}
@@ -229,7 +252,7 @@ func (h *Host) prepare(ctx context.Context, file string, data []byte, configure 
 // check resolves def's plugin and validates def against it (running the
 // plugin's Configure when configure is set) and, when b is not nil,
 // against the broker (the station must exist).
-func check(ctx context.Context, reg *Registry, def *config.Connector, b Broker, configure bool) (Installed, config.Errors, error) {
+func check(ctx context.Context, reg *Registry, def *config.Connector, b Broker, configure bool, roots []string) (Installed, config.Errors, error) {
 	var problems config.Errors
 	at := func(field, format string, args ...any) {
 		problems = append(problems, def.At(field, fmt.Sprintf(format, args...)))
@@ -250,6 +273,9 @@ func check(ctx context.Context, reg *Registry, def *config.Connector, b Broker, 
 	}
 	if ep := envProblems(def, inst.Spec); len(ep) > 0 {
 		return inst, append(problems, ep...), nil
+	}
+	if pp := pathProblems(def, inst.Spec, roots); len(pp) > 0 {
+		return inst, append(problems, pp...), nil
 	}
 	if !configure {
 		return inst, problems, nil
@@ -288,7 +314,12 @@ func kindsText(ks []connector.Kind) string {
 // whether the station exists. It returns the problems found and the
 // resolved plugin; err is for failures to check at all.
 func Validate(ctx context.Context, reg *Registry, file string, data []byte, lookupEnv func(string) (string, bool), b Broker) (config.Errors, Installed, error) {
-	def, err := config.Parse(file, data, lookupEnv)
+	return ValidateEnv(ctx, reg, file, data, config.Env{Lookup: lookupEnv}, b)
+}
+
+// ValidateEnv is Validate with variables resolved in env.
+func ValidateEnv(ctx context.Context, reg *Registry, file string, data []byte, env config.Env, b Broker) (config.Errors, Installed, error) {
+	def, err := config.ParseEnv(file, data, env)
 	if err != nil {
 		var es config.Errors
 		if errors.As(err, &es) {
@@ -296,13 +327,19 @@ func Validate(ctx context.Context, reg *Registry, file string, data []byte, look
 		}
 		return nil, Installed{}, err
 	}
-	inst, problems, err := check(ctx, reg, def, b, true)
+	inst, problems, err := check(ctx, reg, def, b, true, nil)
 	return problems, inst, err
 }
 
-// Validate checks a definition against this host's plugins and broker.
+// Validate checks a definition against this host's plugins, broker,
+// environment and path roots, exactly as Apply would.
 func (h *Host) Validate(ctx context.Context, file string, data []byte) (config.Errors, Installed, error) {
-	return Validate(ctx, h.registry, file, data, h.env, h.b)
+	_, inst, err := h.prepare(ctx, file, data, true)
+	var de *DefinitionError
+	if errors.As(err, &de) {
+		return de.Problems, inst, nil
+	}
+	return nil, inst, err
 }
 
 // Apply creates the connector a definition declares, or updates the one

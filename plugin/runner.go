@@ -295,7 +295,7 @@ func (r *runner) status() Status {
 	st.Total = r.total.load()
 	st.Run = st.Total.sub(base)
 	st.RecordsIn, st.RecordsOut, st.Rejected = st.Run.RecordsIn, st.Run.RecordsOut, st.Run.Rejected
-	st.Config = redact(r.def.Config, r.inst.Spec, "")
+	st.Config = redact(r.def.Config, r.inst.Spec, r.def.Templates, "")
 	switch r.def.Kind {
 	case config.KindSink:
 		if gi, err := r.h.b.Group(r.def.Station, GroupName(r.def.Name)); err == nil {
@@ -310,7 +310,7 @@ func (r *runner) status() Status {
 }
 
 // redact copies cfg with the values of secret fields replaced.
-func redact(cfg map[string]any, spec connector.Spec, prefix string) map[string]any {
+func redact(cfg map[string]any, spec connector.Spec, templates map[string]string, prefix string) map[string]any {
 	if cfg == nil {
 		return nil
 	}
@@ -326,8 +326,11 @@ func redact(cfg map[string]any, spec connector.Spec, prefix string) map[string]a
 		switch {
 		case secret[path]:
 			out[k] = "********"
+		case templates[path] != "":
+			// Resolved from variables the caller may not be able to read.
+			out[k] = templates[path]
 		case isMap(v):
-			out[k] = redact(v.(map[string]any), spec, path+".")
+			out[k] = redact(v.(map[string]any), spec, templates, path+".")
 		default:
 			out[k] = v
 		}

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/junctionhq/junction/broker/api"
+	"github.com/junctionhq/junction/broker/auth"
 	"github.com/junctionhq/junction/plugin"
 	"github.com/junctionhq/junction/plugin/config"
 	v1 "github.com/junctionhq/junction/sdk/api/junction/v1"
@@ -33,6 +34,8 @@ func connectorError(err error, name string) error {
 		code, info.Reason = connect.CodeNotFound, v1.ErrorReason_ERROR_REASON_CONNECTOR_NOT_FOUND
 	case errors.Is(err, plugin.ErrPluginNotFound):
 		code, info.Reason = connect.CodeFailedPrecondition, v1.ErrorReason_ERROR_REASON_PLUGIN_NOT_FOUND
+	case errors.Is(err, auth.ErrPermissionDenied):
+		code = connect.CodePermissionDenied
 	default:
 		return api.Error(err, "", "")
 	}

@@ -28,7 +28,9 @@ func TestRestartConnector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := Start(context.Background(), Options{DataDir: t.TempDir(), PluginDirs: []string{testPlugins}, Logger: slog.New(slog.DiscardHandler)}, ln)
+	out := t.TempDir()
+	s, err := Start(context.Background(), Options{DataDir: t.TempDir(), PluginDirs: []string{testPlugins}, Logger: slog.New(slog.DiscardHandler),
+		Security: SecurityOptions{FileRoots: []string{out}}}, ln)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +40,6 @@ func TestRestartConnector(t *testing.T) {
 	if _, err := c.stations.CreateStation(ctx, connect.NewRequest(&v1.CreateStationRequest{Station: &v1.Station{Name: "orders"}})); err != nil {
 		t.Fatal(err)
 	}
-	out := t.TempDir()
 	def := fmt.Sprintf("name: files\nconnector: file\nkind: sink\nstation: orders\nbatch: {max_records: 10, max_wait: 10ms}\nconfig:\n  dir: %s\n", out)
 	if _, err := c.connectors.ApplyConnector(ctx, connect.NewRequest(&v1.ApplyConnectorRequest{Definition: []byte(def)})); err != nil {
 		t.Fatal(err)

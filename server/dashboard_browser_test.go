@@ -127,6 +127,13 @@ func (b *browser) clean() {
 	}
 }
 
+// forget drops the problems seen so far (requests a test expects to fail).
+func (b *browser) forget() {
+	b.mu.Lock()
+	b.problems = nil
+	b.mu.Unlock()
+}
+
 func (b *browser) screenshot() {
 	dir, err := os.MkdirTemp("", "junction-dashboard-")
 	if err != nil {
@@ -212,6 +219,8 @@ func (c *countingConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// startDashboardBroker starts a broker whose connectors may use the
+// temporary directory (where the tests' own directories are).
 func startDashboardBroker(t *testing.T, edit ...func(*Options)) (*Server, *countingListener, *client.Client) {
 	t.Helper()
 	inner, err := net.Listen("tcp", "127.0.0.1:0")
@@ -220,7 +229,8 @@ func startDashboardBroker(t *testing.T, edit ...func(*Options)) (*Server, *count
 	}
 	ln := &countingListener{Listener: inner}
 	opts := Options{DataDir: t.TempDir(), PluginDirs: []string{testPlugins}, Logger: slog.New(slog.DiscardHandler),
-		ConnectorRestart: plugin.RestartPolicy{Initial: 20 * time.Millisecond, Max: 50 * time.Millisecond, MaxFailures: 2, Window: time.Minute}}
+		ConnectorRestart: plugin.RestartPolicy{Initial: 20 * time.Millisecond, Max: 50 * time.Millisecond, MaxFailures: 2, Window: time.Minute},
+		Security:         SecurityOptions{FileRoots: []string{os.TempDir()}}}
 	for _, e := range edit {
 		e(&opts)
 	}
@@ -390,12 +400,24 @@ func TestDashboardConnectors(t *testing.T) {
 	if _, _, _, err := c.ApplyConnector(ctx, "files.yaml", []byte(def)); err != nil {
 		t.Fatal(err)
 	}
-	blocker := filepath.Join(t.TempDir(), "a-file")
+	// broken's directory turns into a file once it runs: its next write
+	// and every restart fail.
+	blocker := filepath.Join(t.TempDir(), "out")
+	if err := os.Mkdir(blocker, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bad := fmt.Sprintf("name: broken\nconnector: file\nkind: sink\nstation: orders\nconfig:\n  dir: %s\n", blocker)
+	if _, _, _, err := c.ApplyConnector(ctx, "broken.yaml", []byte(bad)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { st, err := c.Connector(ctx, "broken"); return err == nil && st.State == "running" })
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	bad := fmt.Sprintf("name: broken\nconnector: file\nkind: sink\nstation: orders\nconfig:\n  dir: %s\n", filepath.Join(blocker, "sub"))
-	if _, _, _, err := c.ApplyConnector(ctx, "broken.yaml", []byte(bad)); err != nil {
+	if _, err := c.Produce(ctx, "orders", client.Message{Value: []byte("x")}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -570,4 +592,46 @@ func TestDashboardParsersMatchCLI(t *testing.T) {
 func jsonList(xs []string) string {
 	b, _ := json.Marshal(xs)
 	return string(b)
+}
+
+// With authentication on, the dashboard asks for a login, keeps the
+// session in an HttpOnly cookie, and every call must carry the CSRF token.
+func TestDashboardLogin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test: skipped with -short")
+	}
+	s, _, _ := securedServer(t)
+	b := newBrowser(t, "http://"+s.Addr())
+	b.open("/stations")
+	b.wait("the login form", `document.querySelector("dialog[open] input[name=username]") !== null`)
+	b.do(chromedp.SetValue(chromedp.CSS("dialog[open] input[name=username]"), "admin"),
+		chromedp.SetValue(chromedp.CSS("dialog[open] input[name=password]"), "wrong"))
+	b.click(`dialog[open] button[type="submit"]`)
+	b.wait("the login error", `document.querySelector("dialog[open] .field-error")?.textContent.includes("wrong user name or password")`)
+	b.do(chromedp.SetValue(chromedp.CSS("dialog[open] input[name=password]"), adminPassword))
+	b.click(`dialog[open] button[type="submit"]`)
+	b.wait("the stations page after login", `document.querySelector("dialog[open]") === null && document.querySelector("td.empty") !== null`)
+	b.forget() // the calls refused before the login
+
+	cookies, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.cookie`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(cookies, "junction-session") || !strings.Contains(cookies, "junction-csrf=") {
+		t.Fatalf("document.cookie = %q; want the CSRF cookie only (the session is HttpOnly)", cookies)
+	}
+	b.click("#create-station")
+	b.do(chromedp.SetValue(chromedp.CSS("#f-name"), "orders"))
+	b.click(`dialog button[type="submit"]`)
+	b.wait("the new station", `document.querySelector('tr[data-station="orders"]') !== null`)
+
+	// A call with the session cookie but without the CSRF header is refused.
+	status, err := chromedp.Run(b.ctx, chromedp.Evaluate[float64](`fetch("/junction.v1.StationService/DeleteStation", {method: "POST",
+		headers: {"Content-Type": "application/json"}, body: JSON.stringify({name: "orders"})}).then(r => r.status)`, chromedp.EvalAwaitPromise))
+	if err != nil || status != 403 {
+		t.Fatalf("delete without the CSRF header: status %v, %v; want 403", status, err)
+	}
+	b.wait("the station still listed", `document.querySelector('tr[data-station="orders"]') !== null`)
+	b.forget() // the refused call above
+	b.clean()
 }

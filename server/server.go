@@ -25,6 +25,7 @@ import (
 
 	"github.com/junctionhq/junction/broker"
 	"github.com/junctionhq/junction/broker/api"
+	"github.com/junctionhq/junction/broker/auth"
 	"github.com/junctionhq/junction/plugin"
 	"github.com/junctionhq/junction/sdk/api/junction/v1/junctionv1connect"
 )
@@ -76,6 +77,9 @@ type Options struct {
 	// RecoverMeta rebuilds a damaged metadata file at start, keeping the
 	// bad one aside (see broker.Options.RecoverMeta).
 	RecoverMeta bool
+	// Security configures authentication, TLS and what connectors may
+	// reach; see SecurityOptions.
+	Security SecurityOptions
 }
 
 // Mount is an HTTP handler served under a pattern of http.ServeMux (such
@@ -114,6 +118,8 @@ func (o Options) withDefaults() Options {
 type Server struct {
 	broker *broker.Broker
 	host   *plugin.Host
+	auth   *auth.Auth
+	tls    *tlsReloader
 	http   *http.Server
 	ln     net.Listener
 	log    *slog.Logger
@@ -144,7 +150,24 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 	if err != nil {
 		return nil, err
 	}
-	host, err := plugin.New(ctx, plugin.Options{Broker: b, Store: b.Connectors(), PluginDirs: opts.PluginDirs, Logger: opts.Logger, Restart: opts.ConnectorRestart})
+	authn, err := openAuth(b, opts, ln)
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	tlsr, err := newTLSReloader(opts.Security)
+	if err != nil {
+		b.Close()
+		closeListener(ln)
+		return nil, err
+	}
+	hostOpts := plugin.Options{Broker: b, Store: b.Connectors(), PluginDirs: opts.PluginDirs, Logger: opts.Logger, Restart: opts.ConnectorRestart}
+	if err := confineConnectors(&hostOpts, opts); err != nil {
+		b.Close()
+		closeListener(ln)
+		return nil, err
+	}
+	host, err := plugin.New(ctx, hostOpts)
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("start connector host: %w", err)
@@ -164,13 +187,19 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 		}
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &Server{broker: b, host: host, ln: ln, log: opts.Logger, done: make(chan struct{}), cancel: cancel}
+	s := &Server{broker: b, host: host, auth: authn, tls: tlsr, ln: ln, log: opts.Logger, done: make(chan struct{}), cancel: cancel}
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
-	protocols.SetUnencryptedHTTP2(true)
+	if tlsr != nil {
+		protocols.SetHTTP2(true)
+	} else {
+		protocols.SetUnencryptedHTTP2(true)
+	}
 	s.http = &http.Server{
-		Handler: Handler(b, host, reg, HandlerOptions{MaxMessageBytes: opts.MaxMessageBytes, Mounts: dashboardMounts(opts, opts.Mounts),
-			MaxRequestBytes: opts.MaxRequestBytes, MaxInFlightBytes: opts.MaxInFlightBytes, Hub: opts.Hub, PluginDir: firstDir(opts.PluginDirs)}),
+		Handler: Handler(b, host, reg, HandlerOptions{MaxMessageBytes: opts.MaxMessageBytes, Mounts: opts.Mounts,
+			MaxRequestBytes: opts.MaxRequestBytes, MaxInFlightBytes: opts.MaxInFlightBytes,
+			Auth: authn, MetricsOpen: opts.Security.MetricsOpen,
+			Hub: opts.Hub, PluginDir: firstDir(opts.PluginDirs), Dashboard: !opts.DisableDashboard}),
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       opts.IdleTimeout,
@@ -178,14 +207,22 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
+	if tlsr != nil {
+		s.http.TLSConfig = tlsr.config()
+	}
 	go func() {
 		defer close(s.done)
-		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		serve := s.http.Serve
+		if tlsr != nil {
+			serve = func(ln net.Listener) error { return s.http.ServeTLS(ln, "", "") }
+		}
+		if err := serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("serve", "err", err)
 		}
 	}()
 	abs, _ := filepath.Abs(opts.DataDir)
-	s.log.Info("junction broker listening", "addr", ln.Addr().String(), "data", abs)
+	s.log.Info("junction broker listening", "addr", ln.Addr().String(), "data", abs, "tls", tlsr != nil)
+	announceAuth(s.log, authn, ln.Addr())
 	return s, nil
 }
 
@@ -202,10 +239,20 @@ type HandlerOptions struct {
 	MaxInFlightBytes int64
 	// Mounts are served next to the built-in handlers.
 	Mounts []Mount
+	// Auth, when set, authenticates and authorises every call (its
+	// interceptor covers every service mounted here) and serves the auth,
+	// user and token services; Mounts and /metrics then need a token too,
+	// unless MetricsOpen. Nil serves without any checks.
+	Auth *auth.Auth
+	// MetricsOpen serves /metrics without authentication.
+	MetricsOpen bool
 	// Hub and PluginDir configure HubService; without them its calls fail
 	// with FAILED_PRECONDITION.
 	Hub       HubLoader
 	PluginDir string
+	// Dashboard serves the web dashboard at "/". Its page and assets are
+	// public; everything it shows comes from the API, which Auth guards.
+	Dashboard bool
 }
 
 func (o HandlerOptions) withDefaults() HandlerOptions {
@@ -234,25 +281,36 @@ func Handler(b *broker.Broker, host *plugin.Host, reg *prometheus.Registry, o Ha
 		connect.WithCompressMinBytes(1 << 12),
 	}
 	opts = append(opts, jsonCodecs()...)
+	if o.Auth != nil {
+		opts = append(opts, connect.WithInterceptors(o.Auth.Interceptor()))
+	}
 	mux := http.NewServeMux()
 	handlers, services := api.Handlers(b, api.Limits{InFlight: inflight}, opts...)
 	for path, h := range handlers {
 		mux.Handle(path, h)
 	}
+	services = append(services, mountAuth(mux, o.Auth, opts)...)
 	mux.Handle(junctionv1connect.NewConnectorServiceHandler(&connectorService{host}, opts...))
 	mux.Handle(junctionv1connect.NewHubServiceHandler(&hubService{load: o.Hub, dir: o.PluginDir}, opts...))
 	reflector := grpcreflect.NewStaticReflector(append(services, junctionv1connect.ConnectorServiceName, junctionv1connect.HubServiceName)...)
-	mux.Handle(grpcreflect.NewHandlerV1(reflector))
-	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.Handle(grpcreflect.NewHandlerV1(reflector, opts...))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, opts...))
+	mux.Handle("GET /metrics", guard(o.Auth, !o.MetricsOpen, promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
+	if o.Dashboard {
+		mountDashboard(mux, o.Auth)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})
 	for _, m := range o.Mounts {
-		mux.Handle(m.Pattern, m.Handler)
+		mux.Handle(m.Pattern, guard(o.Auth, true, m.Handler))
 	}
-	return limitBodies(mux, inflight, int64(o.MaxRequestBytes))
+	var h http.Handler = mux
+	if o.Dashboard && o.Auth != nil {
+		h = dashboardSessions(h)
+	}
+	return auth.Middleware(limitBodies(h, inflight, int64(o.MaxRequestBytes)))
 }
 
 // Addr is the address the server listens on.

@@ -63,7 +63,7 @@ func runChild(dir string) {
 	}
 	segBytes, _ := strconv.ParseInt(os.Getenv("JUNCTION_TEST_SEGMENT_BYTES"), 10, 64)
 	s, err := Start(context.Background(), Options{DataDir: dir, SegmentBytes: segBytes, PluginDirs: []string{os.Getenv("JUNCTION_TEST_PLUGINS")},
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))}, ln)
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)), Security: SecurityOptions{FileRoots: []string{os.TempDir()}}}, ln)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start:", err)
 		os.Exit(1)

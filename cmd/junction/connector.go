@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
 
 	"github.com/junctionhq/junction/plugin"
+	"github.com/junctionhq/junction/plugin/config"
 	"github.com/junctionhq/junction/sdk/client"
 )
 
@@ -134,46 +136,83 @@ func newConnectorValidateCmd(a *app) *cobra.Command {
 		file       string
 		dataDir    string
 		pluginDirs []string
+		offline    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "validate -f FILE",
-		Short: "Check a connector definition offline, with its plugin",
-		Long: `Check a connector definition without a broker: the YAML (with line numbers),
-the plugin it names, and every field of its config against the plugin's
-spec. ${VAR} references resolve in this shell's environment. Exits 1 if
-anything is wrong.`,
+		Short: "Check a connector definition, with its plugin, without applying it",
+		Long: `Check a connector definition without applying it: the YAML (with line
+numbers), the plugin it names, and every field of its config against the
+plugin's spec. Exits 1 if anything is wrong.
+
+By default the broker checks it exactly as apply would: ${VAR} references
+resolve in the broker's connector environment (junction server
+--connector-env, --connector-secrets), paths must lie in its --file-roots,
+and you need the permissions apply needs. With --offline it is checked
+here, with the plugins of --plugins/--data, and ${VAR} resolves in this
+shell's environment, which may differ from the broker's.`,
 		Example: `  junction connector validate -f orders-to-s3.yaml
-  junction connector validate -f sink.yaml --plugins ./bin/plugins`,
+  junction connector validate -f sink.yaml --offline --plugins ./bin/plugins`,
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			data, name, err := readDefinition(file, a.stdin)
 			if err != nil {
 				return err
 			}
-			dirs := pluginDirs
-			if len(dirs) == 0 {
-				dirs = plugin.DefaultDirs(dataDir)
-			}
-			reg := plugin.NewRegistry(dirs, slog.New(slog.DiscardHandler))
-			problems, inst, err := plugin.Validate(cmd.Context(), reg, name, data, os.LookupEnv, nil)
-			if err != nil {
-				return err
-			}
-			if len(problems) > 0 {
-				ps := make([]string, len(problems))
-				for i, p := range problems {
-					ps[i] = p.Error()
+			var ps []string
+			version := ""
+			if offline {
+				dirs := pluginDirs
+				if len(dirs) == 0 {
+					dirs = plugin.DefaultDirs(dataDir)
 				}
+				reg := plugin.NewRegistry(dirs, slog.New(slog.DiscardHandler))
+				env := config.Env{Lookup: os.LookupEnv, Where: "this shell's environment (offline validation; the broker resolves variables in its own)"}
+				problems, inst, err := plugin.ValidateEnv(cmd.Context(), reg, name, data, env, nil)
+				if err != nil {
+					return err
+				}
+				for _, p := range problems {
+					ps = append(ps, p.Error())
+				}
+				version = inst.Name() + "@" + inst.Version()
+			} else {
+				c, err := a.connect(cmd.Context())
+				if err != nil {
+					return err
+				}
+				defer c.Close()
+				problems, v, err := c.ValidateConnector(cmd.Context(), name, data)
+				var ce *client.Error
+				if errors.As(err, &ce) && len(ce.Problems) > 0 {
+					problems, err = ce.Problems, nil
+				}
+				if err != nil {
+					return err
+				}
+				for _, p := range problems {
+					ps = append(ps, p.String())
+				}
+				version = v
+				var head struct {
+					Connector string `yaml:"connector"`
+				}
+				if yaml.Unmarshal(data, &head) == nil && head.Connector != "" {
+					version = pluginName(head.Connector) + "@" + v
+				}
+			}
+			if len(ps) > 0 {
 				return printProblems(a.stderr, ps)
 			}
-			fmt.Fprintf(a.stdout, "%s: valid (plugin %s@%s)\n", name, inst.Name(), inst.Version())
+			fmt.Fprintf(a.stdout, "%s: valid (plugin %s)\n", name, version)
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVarP(&file, "file", "f", "", "connector definition (YAML), or - for stdin")
-	f.StringVar(&dataDir, "data", "./data", "broker data directory, whose plugins directory is searched")
-	f.StringSliceVar(&pluginDirs, "plugins", nil, "directory of connector plugins (repeatable; default DATA/plugins and the plugins directory next to this binary)")
+	f.BoolVar(&offline, "offline", false, "check here instead of on the broker")
+	f.StringVar(&dataDir, "data", "./data", "with --offline: broker data directory, whose plugins directory is searched")
+	f.StringSliceVar(&pluginDirs, "plugins", nil, "with --offline: directory of connector plugins (repeatable; default DATA/plugins and the plugins directory next to this binary)")
 	return cmd
 }
 

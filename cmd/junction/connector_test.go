@@ -29,7 +29,8 @@ func startBrokerWithPlugins(t *testing.T) (addr, pluginDir string) {
 	}
 	srv, err := server.Start(context.Background(), server.Options{
 		DataDir: t.TempDir(), PluginDirs: []string{pluginDir},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Security: server.SecurityOptions{FileRoots: []string{os.TempDir()}},
 	}, ln)
 	if err != nil {
 		t.Fatalf("server.Start: %v", err)
@@ -48,11 +49,11 @@ func TestCLIConnectors(t *testing.T) {
 	os.WriteFile(bad, []byte("name: files\nconnector: file\nkind: sink\nstation: orders\nconfig:\n  dri: x\n"), 0o644)
 
 	// Offline validation needs no broker.
-	stdout, _, code := runCLI(t, "", "connector", "validate", "-f", def, "--plugins", plugins)
+	stdout, _, code := runCLI(t, "", "connector", "validate", "--offline", "-f", def, "--plugins", plugins)
 	if code != 0 || !strings.Contains(stdout, "valid (plugin file@1.0.0)") {
 		t.Fatalf("validate: exit %d, %q", code, stdout)
 	}
-	_, stderr, code := runCLI(t, "", "connector", "validate", "-f", bad, "--plugins", plugins)
+	_, stderr, code := runCLI(t, "", "connector", "validate", "--offline", "-f", bad, "--plugins", plugins)
 	if code != 1 || !strings.Contains(stderr, bad+`:6:3: config.dri: unknown field, did you mean "dir"?`) || !strings.Contains(stderr, bad+":5:1: config.dir: required") {
 		t.Fatalf("validate bad: exit %d, stderr %q", code, stderr)
 	}

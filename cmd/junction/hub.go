@@ -813,7 +813,10 @@ The key defaults to ~/.junction/keys/publisher.key, made by 'hub keygen'.`,
 
 func (h *hub) trustCmd() *cobra.Command {
 	cmd := groupCmd("trust", "Manage the publisher keys trusted to sign connectors")
-	var patterns []string
+	var (
+		patterns []string
+		expires  expiresFlag
+	)
 	add := &cobra.Command{
 		Use:   "add PUBLISHER KEYFILE",
 		Short: "Trust a publisher's public key for some connector names",
@@ -850,7 +853,7 @@ key for a name it is not trusted for is refused.`,
 			if err != nil {
 				return err
 			}
-			tk := catalog.TrustedKey{Publisher: pubName, Key: key.String(), Connectors: pats}
+			tk := catalog.TrustedKey{Publisher: pubName, Key: key.String(), Connectors: pats, Expires: expires.v}
 			replaced := false
 			for i, k := range cfg.TrustedKeys {
 				if k.Publisher == pubName && k.Key == tk.Key {
@@ -871,6 +874,7 @@ key for a name it is not trusted for is refused.`,
 		},
 	}
 	add.Flags().StringArrayVar(&patterns, "for", nil, "connector name or prefix* the key may sign (repeatable)")
+	add.Flags().Var(&expires, "expires", "stop trusting the key then: a date (2027-01-31), RFC 3339 time, or duration from now (365d)")
 	list := &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
@@ -892,13 +896,13 @@ key for a name it is not trusted for is refused.`,
 				return writeJSON(h.a.stdout, toTrustedKeysJSON(keys))
 			}
 			tw := tabwriter.NewWriter(h.a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "PUBLISHER\tKEY ID\tCONNECTORS\tKEY")
+			fmt.Fprintln(tw, "PUBLISHER\tKEY ID\tCONNECTORS\tSTATUS\tKEY")
 			for _, k := range keys {
 				id := "invalid"
 				if pk, err := catalog.ParsePublicKey(k.Key); err == nil {
 					id = pk.KeyID()
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Publisher, id, strings.Join(k.Connectors, ","), k.Key)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.Publisher, id, strings.Join(k.Connectors, ","), k.Status(time.Now()), k.Key)
 			}
 			return tw.Flush()
 		},
@@ -925,6 +929,6 @@ key for a name it is not trusted for is refused.`,
 			return nil
 		},
 	}
-	cmd.AddCommand(add, list, remove)
+	cmd.AddCommand(add, list, remove, h.trustRevokeCmd())
 	return cmd
 }

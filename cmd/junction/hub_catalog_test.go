@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"net"
 	"os"
@@ -10,18 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
-
-// runCLIEnv is runCLI with an environment.
-func runCLIEnv(t *testing.T, env map[string]string, args ...string) (string, string, int) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	code := run(ctx, args, strings.NewReader(""), &out, &errb, func(k string) string { return env[k] })
-	return out.String(), errb.String(), code
-}
 
 func TestHubCatalogCommandsKeepOtherKeys(t *testing.T) {
 	tmp := t.TempDir()
@@ -126,7 +113,7 @@ func TestHubKeysStayOutOfWorkTrees(t *testing.T) {
 	}
 	home := t.TempDir()
 	env := map[string]string{"HOME": home}
-	_, errs, code := runCLIEnv(t, env, "hub", "keygen")
+	_, errs, code := runCLIEnv(t, env, "", "hub", "keygen")
 	key := filepath.Join(home, ".junction", "keys", "publisher.key")
 	if code != 0 || strings.Contains(errs, "warning") {
 		t.Fatalf("keygen: exit %d: %s", code, errs)
@@ -144,20 +131,20 @@ func TestHubKeysStayOutOfWorkTrees(t *testing.T) {
 		t.Fatalf("git init: %v %s", err, out)
 	}
 	os.WriteFile(filepath.Join(repo, ".gitignore"), []byte("/dist/\n"), 0o644)
-	_, errs, _ = runCLIEnv(t, env, "hub", "keygen", "--out", filepath.Join(repo, "acme.key"))
+	_, errs, _ = runCLIEnv(t, env, "", "hub", "keygen", "--out", filepath.Join(repo, "acme.key"))
 	if !strings.Contains(errs, "inside the git work tree") {
 		t.Fatalf("a key in a work tree: %s", errs)
 	}
-	_, errs, _ = runCLIEnv(t, env, "hub", "keygen", "--out", filepath.Join(repo, "dist", "keys", "first-party.key"))
+	_, errs, _ = runCLIEnv(t, env, "", "hub", "keygen", "--out", filepath.Join(repo, "dist", "keys", "first-party.key"))
 	if strings.Contains(errs, "warning") {
 		t.Fatalf("a key in an ignored path: %s", errs)
 	}
 	// publish finds the default key: it gets as far as the catalog.
-	_, errs, code = runCLIEnv(t, env, "hub", "publish", "--catalog", filepath.Join(t.TempDir(), "c"), "--yank", "x@1.0.0")
+	_, errs, code = runCLIEnv(t, env, "", "hub", "publish", "--catalog", filepath.Join(t.TempDir(), "c"), "--yank", "x@1.0.0")
 	if code != 1 || strings.Contains(errs, "private key") || strings.Contains(errs, "--key") {
 		t.Fatalf("publish with the default key: exit %d: %s", code, errs)
 	}
-	_, errs, code = runCLIEnv(t, map[string]string{"HOME": t.TempDir()}, "hub", "publish", "--catalog", "c", "--yank", "x@1.0.0")
+	_, errs, code = runCLIEnv(t, map[string]string{"HOME": t.TempDir()}, "", "hub", "publish", "--catalog", "c", "--yank", "x@1.0.0")
 	if code != 1 || !strings.Contains(errs, "junction hub keygen") {
 		t.Fatalf("publish without a key: exit %d: %s", code, errs)
 	}

@@ -64,6 +64,7 @@ type app struct {
 	getenv         func(string) string
 	server         string
 	output         string
+	sec            secFlags
 }
 
 func newRootCmd(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
@@ -97,6 +98,7 @@ them from signed catalogs.`,
 		def = client.DefaultAddr
 	}
 	root.PersistentFlags().StringVar(&a.server, "server", def, "broker address, host:port or URL (env JUNCTION_SERVER)")
+	a.addSecurityFlags(root, def)
 	root.AddCommand(
 		newServerCmd(a),
 		newStationCmd(a),
@@ -110,6 +112,9 @@ them from signed catalogs.`,
 		newPluginCmd(a),
 		newHubCmd(a),
 		newVersionCmd(a),
+		newUserCmd(a),
+		newTokenCmd(a),
+		newLoginCmd(a),
 	)
 	root.AddCommand(newCompletionCmd(root))
 	return root
@@ -153,7 +158,11 @@ func show[T any](a *app, cmd *cobra.Command, fetch func(context.Context, *client
 func (a *app) connect(ctx context.Context) (*client.Client, error) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	c, err := client.Connect(cctx, a.server)
+	server, opts, err := a.clientOptions()
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.Connect(cctx, server, opts...)
 	if err != nil {
 		if errors.Is(err, client.ErrUnavailable) {
 			return nil, fmt.Errorf("%w (is the broker running? set --server or JUNCTION_SERVER)", err)

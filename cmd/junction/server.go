@@ -23,6 +23,7 @@ func newServerCmd(a *app) *cobra.Command {
 		maxNackDelay  time.Duration
 		idleTimeout   time.Duration
 		recoverMeta   bool
+		sec           serverSecFlags
 		noDashboard   bool
 	)
 	cmd := &cobra.Command{
@@ -40,7 +41,9 @@ start.
 --recover-meta is for a damaged metadata file (DATA/meta.db): it moves the
 file aside and rebuilds a fresh one from what can still be read of it, and
 every station directory whose record is lost comes back with its partitions
-and default settings.`,
+and default settings.
+
+` + serverSecurityHelp,
 		Example: `  junction server
   junction server --data /var/lib/junction --listen :7400 --max-message-bytes 16MiB
   junction server --connectors ./connectors`,
@@ -52,6 +55,10 @@ and default settings.`,
 			}
 			if maxMsg.set && (maxMsg.v <= 0 || maxMsg.v > 1<<31-1) {
 				return usagef("--max-message-bytes: must be between 1B and 2GiB, got %s", units.FormatSize(maxMsg.v))
+			}
+			security, err := sec.options(a)
+			if err != nil {
+				return err
 			}
 			logger := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 			ctx := cmd.Context()
@@ -66,11 +73,15 @@ and default settings.`,
 				MaxNackDelay:     maxNackDelay,
 				IdleTimeout:      idleTimeout,
 				RecoverMeta:      recoverMeta,
+				Security:         security,
 				Hub:              a.brokerHub(dataDir),
 				DisableDashboard: noDashboard,
 			}, nil)
 			if err != nil {
 				return err
+			}
+			if security.TLSCert != "" {
+				reloadOnHUP(ctx, srv, logger)
 			}
 			<-ctx.Done()
 			logger.Info("shutting down")
@@ -88,6 +99,7 @@ and default settings.`,
 	f.StringVar(&connectorsDir, "connectors", "", "directory of connector definitions (*.yaml) to apply at start")
 	f.DurationVar(&maxNackDelay, "max-nack-delay", 24*time.Hour, "longest redelivery delay a nack may ask for")
 	f.DurationVar(&idleTimeout, "idle-timeout", 30*time.Second, "close client connections idle this long")
+	sec.add(f)
 	d := plugin.DefaultRestartPolicy
 	f.DurationVar(&restart.Initial, "connector-restart-backoff", d.Initial, "first wait before restarting a failed connector; doubles on each failure")
 	f.DurationVar(&restart.Max, "connector-restart-max-backoff", d.Max, "longest wait between connector restarts")

@@ -20,7 +20,7 @@ import (
 
 // SinkConfig configures the file sink.
 type SinkConfig struct {
-	Dir    string `json:"dir" connector:"required" doc:"Directory the files are written to; created if missing."`
+	Dir    string `json:"dir" connector:"required,path" doc:"Directory the files are written to; created if missing."`
 	Prefix string `json:"prefix" doc:"Prepended to every file name, such as \"orders/\" or \"export-\"."`
 	Rotate struct {
 		MaxBytes   connector.Size `json:"max_bytes" default:"64MiB" doc:"Start a new file before one would grow beyond this size."`
@@ -40,6 +40,9 @@ func (c SinkConfig) Validate() error {
 	}
 	if c.Rotate.Interval < 0 {
 		errs = append(errs, connector.FieldError{Field: "rotate.interval", Message: "must not be negative"})
+	}
+	if !filepath.IsLocal(filepath.FromSlash(c.Prefix + "x")) {
+		errs = append(errs, connector.FieldError{Field: "prefix", Message: "must stay inside dir: no absolute path, no \"..\""})
 	}
 	if len(errs) > 0 {
 		return errs

@@ -19,7 +19,7 @@ import (
 
 // SourceConfig configures the file source.
 type SourceConfig struct {
-	Glob         string        `json:"glob" connector:"required" doc:"Files to read, such as \"/var/log/app/*.jsonl\"; read in name order, each from its start."`
+	Glob         string        `json:"glob" connector:"required,path" doc:"Files to read, such as \"/var/log/app/*.jsonl\"; read in name order, each from its start."`
 	Format       string        `json:"format" default:"jsonl" allowed:"jsonl,lines" doc:"jsonl: each line is a JSON object; its \"value\" field (embedded as the file sink writes it, with key, headers and timestamp) is the record, or the whole line when it has none. lines: each line is a record's value."`
 	PollInterval time.Duration `json:"poll_interval" default:"1s" doc:"How often to look for appended lines and new files."`
 	Batch        struct {

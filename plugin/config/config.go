@@ -86,6 +86,10 @@ type Connector struct {
 
 	// pos locates every key of the file, for Pos.
 	pos map[string]pos
+	// Templates maps the dotted path of every config string that
+	// referenced a variable to its text as written ("${TOKEN}-x"), so
+	// what was resolved is not shown back to callers.
+	Templates map[string]string `json:"-"`
 }
 
 // Error is one problem in a definition, located by file, line and field.
@@ -130,7 +134,25 @@ func (es Errors) Error() string {
 // Parse parses a definition. file names it in errors; lookupEnv resolves
 // ${VAR} references. It returns Errors listing every problem it found.
 func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Connector, error) {
-	p := &parser{file: file, lookupEnv: lookupEnv}
+	return ParseEnv(file, data, Env{Lookup: lookupEnv})
+}
+
+// Env is where ${VAR} references of a definition resolve.
+type Env struct {
+	// Lookup returns a variable's value and whether it is set.
+	Lookup func(string) (string, bool)
+	// Where names the environment Lookup reads, for the error about an
+	// unset variable ("the broker's connector environment").
+	Where string
+}
+
+// ParseEnv is Parse with variables resolved in env, whose Where the error
+// about an unset variable names.
+func ParseEnv(file string, data []byte, env Env) (*Connector, error) {
+	p := &parser{file: file, lookupEnv: env.Lookup}
+	if env.Where != "" {
+		p.envWhere = " in " + env.Where
+	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
@@ -174,6 +196,8 @@ func (p *parser) yamlError(err error) *Error {
 type parser struct {
 	file      string
 	lookupEnv func(string) (string, bool)
+	envWhere  string
+	templates map[string]string
 	errs      Errors
 	lines     map[string]int
 }
@@ -240,9 +264,13 @@ func (p *parser) connector(root *yaml.Node) *Connector {
 				continue
 			}
 			p.lines = map[string]int{}
+			p.templates = map[string]string{}
 			if m, ok := p.value(v, "config").(map[string]any); ok {
 				c.Config = m
 				c.ConfigLines = p.lines
+				if len(p.templates) > 0 {
+					c.Templates = p.templates
+				}
 			}
 		default:
 			p.errorf(k, k.Value, "unknown field%s (fields: %s)", didYouMean(k.Value, topFields), strings.Join(topFields, ", "))
@@ -401,6 +429,11 @@ func (p *parser) interpolate(n *yaml.Node, field string) string {
 	if !strings.Contains(s, "$") {
 		return s
 	}
+	if p.templates != nil && strings.Contains(s, "${") {
+		if path, ok := strings.CutPrefix(field, "config."); ok {
+			p.templates[path] = s
+		}
+	}
 	return envRE.ReplaceAllStringFunc(s, func(m string) string {
 		if m == "$$" {
 			return "$"
@@ -420,7 +453,7 @@ func (p *parser) interpolate(n *yaml.Node, field string) string {
 		if ok {
 			return v
 		}
-		p.errorf(n, field, "environment variable %s is not set", sub[1])
+		p.errorf(n, field, "environment variable %s is not set%s", sub[1], p.envWhere)
 		return ""
 	})
 }

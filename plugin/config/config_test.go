@@ -45,7 +45,8 @@ config:
 			"rotate": map[string]any{"max_records": int64(1000), "compress": true},
 			"globs":  []any{"a", "b"},
 		},
-		File: "c.yaml",
+		Templates: map[string]string{"region": "${REGION:-eu-west-1}", "token": "${TOKEN}"},
+		File:      "c.yaml",
 	}
 	wantLines := map[string]int{"dir": 11, "token": 12, "region": 13, "price": 14, "rotate": 15, "rotate.max_records": 16, "rotate.compress": 17, "globs": 18}
 	if !reflect.DeepEqual(c.ConfigLines, wantLines) {

@@ -35,6 +35,9 @@ type Client struct {
 	connectors junctionv1connect.ConnectorServiceClient
 	schemas    junctionv1connect.SchemaServiceClient
 	deadLetter junctionv1connect.DeadLetterServiceClient
+	auth       junctionv1connect.AuthServiceClient
+	users      junctionv1connect.UserServiceClient
+	tokens     junctionv1connect.TokenServiceClient
 }
 
 // Option configures [Connect].
@@ -45,6 +48,8 @@ type options struct {
 	dialTimeout    time.Duration
 	requestTimeout time.Duration
 	logger         *slog.Logger
+	token          string
+	tls            *tls.Config
 }
 
 // WithHTTPClient makes the client use hc for every call instead of its own
@@ -90,20 +95,28 @@ func Connect(ctx context.Context, addr string, opts ...Option) (*Client, error) 
 	}
 	c := &Client{addr: addr, baseURL: baseURL, opts: o, httpc: o.httpClient}
 	if c.httpc == nil {
-		c.httpc = newHTTPClient(strings.HasPrefix(baseURL, "https://"), o.dialTimeout)
+		c.httpc = newHTTPClient(strings.HasPrefix(baseURL, "https://"), o.dialTimeout, o.tls)
 		c.ownHTTP = true
 	}
 	copts := []connect.ClientOption{connect.WithGRPC()}
+	if o.token != "" {
+		copts = append(copts, connect.WithInterceptors(bearer(o.token)))
+	}
 	c.stations = junctionv1connect.NewStationServiceClient(c.httpc, baseURL, copts...)
 	c.messages = junctionv1connect.NewMessageServiceClient(c.httpc, baseURL, copts...)
 	c.groups = junctionv1connect.NewGroupServiceClient(c.httpc, baseURL, copts...)
 	c.connectors = junctionv1connect.NewConnectorServiceClient(c.httpc, baseURL, copts...)
 	c.schemas = junctionv1connect.NewSchemaServiceClient(c.httpc, baseURL, copts...)
 	c.deadLetter = junctionv1connect.NewDeadLetterServiceClient(c.httpc, baseURL, copts...)
+	c.auth = junctionv1connect.NewAuthServiceClient(c.httpc, baseURL, copts...)
+	c.users = junctionv1connect.NewUserServiceClient(c.httpc, baseURL, copts...)
+	c.tokens = junctionv1connect.NewTokenServiceClient(c.httpc, baseURL, copts...)
 
 	pctx, cancel := c.unaryCtx(ctx, 0)
 	defer cancel()
-	if _, err := c.stations.ListStations(pctx, connect.NewRequest(&junctionv1.ListStationsRequest{})); err != nil {
+	// A broker that refuses the caller has answered: Connect succeeds, so
+	// that Login works, and later calls say what is missing.
+	if _, err := c.stations.ListStations(pctx, connect.NewRequest(&junctionv1.ListStationsRequest{})); err != nil && !answered(err) {
 		c.Close()
 		return nil, fmt.Errorf("connect to junction broker at %s: %w", addr, fromConnect(err))
 	}
@@ -127,7 +140,10 @@ func baseURL(addr string) (string, error) {
 	return "http://" + addr, nil
 }
 
-func newHTTPClient(useTLS bool, dialTimeout time.Duration) *http.Client {
+func newHTTPClient(useTLS bool, dialTimeout time.Duration, tlsConf *tls.Config) *http.Client {
+	if tlsConf == nil {
+		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
 	var protos http.Protocols
 	if useTLS {
 		protos.SetHTTP2(true)
@@ -137,7 +153,7 @@ func newHTTPClient(useTLS bool, dialTimeout time.Duration) *http.Client {
 	t := &http.Transport{
 		Protocols:           &protos,
 		DialContext:         (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSClientConfig:     tlsConf,
 		TLSHandshakeTimeout: 10 * time.Second,
 		IdleConnTimeout:     90 * time.Second,
 		HTTP2: &http.HTTP2Config{

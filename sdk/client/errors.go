@@ -129,6 +129,10 @@ func (e *Error) Is(target error) bool {
 		return target == ErrInvalidArgument
 	case connect.CodeUnavailable:
 		return target == ErrUnavailable
+	case connect.CodeUnauthenticated:
+		return target == ErrUnauthenticated
+	case connect.CodePermissionDenied:
+		return target == ErrPermissionDenied
 	}
 	return false
 }

@@ -36,7 +36,10 @@ type SourceFactory struct {
 // fields get dotted names) are configuration fields, described by tags:
 //
 //	json:"name"                 the field's name; "-" skips it; default: lower-cased Go name
-//	connector:"required,secret" flags: must be set; value is a secret
+//	connector:"required,secret" flags: must be set; value is a secret;
+//	                            "path": a local file, directory or glob, which
+//	                            the host confines to the directories its
+//	                            server allows (junction server --file-roots)
 //	default:"64MiB"             the default, in the field's text form
 //	allowed:"jsonl,lines"       the only values accepted
 //	doc:"..."                   documentation, shown by junction hub info
@@ -157,6 +160,8 @@ func structFields(t reflect.Type, prefix string) ([]*fieldSchema, error) {
 				fs.Required = true
 			case "secret":
 				fs.Secret = true
+			case "path":
+				fs.Path = true
 			default:
 				return nil, fmt.Errorf("field %s: unknown connector tag flag %q", fs.Name, flag)
 			}

@@ -162,7 +162,7 @@ func mergeFields(src, snk []Field) []Field {
 
 func sameField(a, b Field) bool {
 	if a.Type != b.Type || a.Required != b.Required || a.Default != b.Default ||
-		a.Secret != b.Secret || a.Doc != b.Doc || len(a.Allowed) != len(b.Allowed) {
+		a.Secret != b.Secret || a.Path != b.Path || a.Doc != b.Doc || len(a.Allowed) != len(b.Allowed) {
 		return false
 	}
 	for i := range a.Allowed {

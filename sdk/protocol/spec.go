@@ -35,8 +35,12 @@ type Field struct {
 	// Default is the default in the field's text form; empty for none.
 	Default string `json:"default,omitempty"`
 	// Secret values must never appear in logs, status or the API.
-	Secret bool   `json:"secret,omitempty"`
-	Doc    string `json:"doc"`
+	Secret bool `json:"secret,omitempty"`
+	// Path marks a string field naming a local file, directory or glob.
+	// The host refuses a value outside the directories its server lets
+	// connectors use (junction server --file-roots).
+	Path bool   `json:"path,omitempty"`
+	Doc  string `json:"doc"`
 	// Allowed, when non-empty, lists the only values accepted.
 	Allowed []string `json:"allowed,omitempty"`
 	// Kinds the field applies to; empty means all the connector's kinds.
@@ -115,6 +119,9 @@ func (s Spec) Validate() error {
 		}
 		if f.Required && f.Default != "" {
 			add(path, "is required and has a default")
+		}
+		if f.Path && f.Type != TypeString {
+			add(path, "is a path, so it must be a string")
 		}
 		if f.Default != "" {
 			if msg := checkText(f.Type, f.Default); msg != "" {
