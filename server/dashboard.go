@@ -38,7 +38,7 @@ func mountDashboard(mux *http.ServeMux, a *auth.Auth) {
 	}
 	if a != nil {
 		mux.HandleFunc("POST "+loginPath, func(w http.ResponseWriter, r *http.Request) { dashboardLogin(w, r, a) })
-		mux.HandleFunc("POST "+logoutPath, dashboardLogout)
+		mux.HandleFunc("POST "+logoutPath, func(w http.ResponseWriter, r *http.Request) { dashboardLogout(w, r, a) })
 	}
 }
 
@@ -81,10 +81,16 @@ func dashboardLogin(w http.ResponseWriter, r *http.Request, a *auth.Auth) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func dashboardLogout(w http.ResponseWriter, r *http.Request) {
+// dashboardLogout revokes the session's token and clears its cookies.
+func dashboardLogout(w http.ResponseWriter, r *http.Request, a *auth.Auth) {
 	if !sameOrigin(r) {
 		http.Error(w, "cross-site logout refused", http.StatusForbidden)
 		return
+	}
+	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+		if id, err := a.Authenticate(c.Value); err == nil && id.TokenID != "" {
+			a.RevokeToken(id, id.TokenID)
+		}
 	}
 	for _, name := range []string{sessionCookie, csrfCookie} {
 		http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: name == sessionCookie, SameSite: http.SameSiteStrictMode})

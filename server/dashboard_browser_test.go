@@ -21,6 +21,7 @@ import (
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/junctionhq/junction/broker/auth"
 	"github.com/junctionhq/junction/catalog"
 	"github.com/junctionhq/junction/plugin"
 	"github.com/junctionhq/junction/sdk/client"
@@ -633,5 +634,29 @@ func TestDashboardLogin(t *testing.T) {
 	}
 	b.wait("the station still listed", `document.querySelector('tr[data-station="orders"]') !== null`)
 	b.forget() // the refused call above
+
+	// Signing out revokes the session's token: the login form is back.
+	sessions := func() int {
+		ts, err := s.auth.Tokens(&auth.Identity{User: "admin", Open: true}, "admin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, tok := range ts {
+			if tok.Description == "dashboard" {
+				n++
+			}
+		}
+		return n
+	}
+	if n := sessions(); n != 1 {
+		t.Fatalf("%d dashboard sessions before signing out; want 1", n)
+	}
+	b.click("#logout")
+	b.wait("the login form again", `document.querySelector("dialog[open] input[name=username]") !== null`)
+	if n := sessions(); n != 0 {
+		t.Fatalf("%d dashboard sessions after signing out; want the token revoked", n)
+	}
+	b.forget() // the calls refused after signing out
 	b.clean()
 }

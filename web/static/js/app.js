@@ -108,7 +108,7 @@ function setupLogin() {
     const dlg = h("dialog", { "aria-labelledby": "login-title" },
       h("form", { method: "dialog", class: "grid", onsubmit: async (ev) => {
         ev.preventDefault();
-        try { await submit(user.value, pass.value); dlg.close(); dlg.remove(); } catch (e) { err.textContent = e.message; }
+        try { await submit(user.value, pass.value); dlg.close(); dlg.remove(); document.dispatchEvent(new Event("junction-login")); } catch (e) { err.textContent = e.message; }
       } },
       h("h2", { id: "login-title" }, "Sign in"),
       h("label", {}, "User name", user), h("label", {}, "Password", pass), err,
@@ -118,10 +118,30 @@ function setupLogin() {
   });
 }
 
+// The sign-out button shows while a dashboard session exists.
+function setupLogout() {
+  const btn = document.getElementById("logout");
+  const update = () => { btn.hidden = !document.cookie.split(";").some((c) => c.trim().startsWith("junction-csrf=")); };
+  btn.addEventListener("click", async () => {
+    await fetch(logoutPath(), { method: "POST", credentials: "same-origin" });
+    update();
+    route(); // the page asks the API again, which now wants a login
+  });
+  update();
+  addEventListener("hashchange", update);
+  document.addEventListener("junction-login", update);
+}
+
+function logoutPath() {
+  const cfg = JSON.parse(document.querySelector('meta[name="junction-config"]')?.content || "{}");
+  return (cfg.loginPath || "/ui/login").replace(/login$/, "logout");
+}
+
 const title = document.querySelector("title");
 title.dataset.base = title.textContent;
 setupTheme();
 setupLogin();
+setupLogout();
 addEventListener("hashchange", route);
 document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "visible") tick(); else { clearTimeout(timer); timer = 0; }
