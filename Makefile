@@ -9,7 +9,7 @@ PROTOC_GEN_GO_VERSION         := v1.36.10
 PROTOC_GEN_CONNECT_GO_VERSION := v1.19.1
 PROTOC_GEN_GO_GRPC_VERSION    := v1.6.2
 
-.PHONY: all build publish run run-cluster test test-short test-cluster bench bench-compare proto fuzz vet vet-bench fmt clean
+.PHONY: all build publish run run-cluster test test-short test-cluster bench bench-compare proto fuzz vet vet-bench fmt clean screenshots
 
 all: build
 
@@ -104,9 +104,15 @@ bench: build vet-bench
 	$(GO) test -run '^$$' -bench Sink -benchtime 1000000x ./plugin/
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./connectors/s3/
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./connectors/bigquery/
+	$(GO) test -run '^$$' -bench ProduceWithDashboard -benchtime 3s ./server/
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./connectors/snowflake/
 	$(GO) test -run '^$$' -bench 'Check|ProduceAuth' -benchtime 3s ./broker/auth/ ./server/
 	cd bench && $(GO) run -mod=mod ./cmd/junction-bench -junction $(CURDIR)/$(BIN)/junction $(BENCHFLAGS)
+
+## screenshots: the dashboard screenshots in docs/ (drives chromium; not part of test)
+screenshots:
+	mkdir -p docs
+	JUNCTION_SCREENSHOTS=$(CURDIR)/docs $(GO) test -count=1 -run '^TestDashboardScreenshots$$' -v ./server/
 
 ## bench-compare: the same workloads against Junction and embedded NATS JetStream
 bench-compare: build vet-bench

@@ -56,6 +56,8 @@ type GroupInfo struct {
 	Lag          uint64
 	Pending      int
 	DeadLettered uint64
+	// Redelivered counts redeliveries since the broker opened.
+	Redelivered uint64
 }
 
 // GroupPartition is a group's position in one partition.
@@ -95,6 +97,7 @@ type group struct {
 	closed       bool
 	deleted      bool
 	deadLettered uint64
+	redelivered  uint64 // since the broker opened
 }
 
 type groupPart struct {
@@ -415,6 +418,7 @@ func (g *group) take(max, maxBytes int, now time.Time) (out []Delivery, redo []e
 			return
 		}
 		e.pm.deliveries++
+		g.redelivered++
 		g.countsDirty = true
 		e.pm.due = now.Add(g.rec.Config.AckDeadline)
 		e.due = e.pm.due
@@ -871,7 +875,7 @@ func (g *group) sweep(ctx context.Context, now time.Time) {
 func (g *group) info() GroupInfo {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	gi := GroupInfo{Station: g.st.name, Name: g.name, Config: g.rec.Config, CreatedAt: g.rec.CreatedAt, Pending: g.pending, DeadLettered: g.deadLettered}
+	gi := GroupInfo{Station: g.st.name, Name: g.name, Config: g.rec.Config, CreatedAt: g.rec.CreatedAt, Pending: g.pending, DeadLettered: g.deadLettered, Redelivered: g.redelivered}
 	for i, p := range g.parts {
 		_, next := g.st.logs[i].Bounds()
 		lag := uint64(0)

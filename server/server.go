@@ -71,6 +71,10 @@ type Options struct {
 	// MaxNackDelay is the longest redelivery delay a nack may ask for.
 	// Default 24h.
 	MaxNackDelay time.Duration
+	// DisableDashboard stops serving the web dashboard at "/".
+	DisableDashboard bool
+	// Hub, when set, serves HubService on the first of PluginDirs.
+	Hub HubLoader
 	// RecoverMeta rebuilds a damaged metadata file at start, keeping the
 	// bad one aside (see broker.Options.RecoverMeta).
 	RecoverMeta bool
@@ -234,7 +238,8 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 	s.http = &http.Server{
 		Handler: Handler(b, host, reg, HandlerOptions{MaxMessageBytes: opts.MaxMessageBytes, Mounts: opts.Mounts, Cluster: node,
 			MaxRequestBytes: opts.MaxRequestBytes, MaxInFlightBytes: opts.MaxInFlightBytes,
-			Auth: authn, MetricsOpen: opts.Security.MetricsOpen}),
+			Auth: authn, MetricsOpen: opts.Security.MetricsOpen,
+			Hub: opts.Hub, PluginDir: firstDir(opts.PluginDirs), Dashboard: !opts.DisableDashboard}),
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       opts.IdleTimeout,
@@ -284,6 +289,13 @@ type HandlerOptions struct {
 	// Cluster is the node whose ClusterService is served; nil for a single
 	// node.
 	Cluster *cluster.Node
+	// Hub and PluginDir configure HubService; without them its calls fail
+	// with FAILED_PRECONDITION.
+	Hub       HubLoader
+	PluginDir string
+	// Dashboard serves the web dashboard at "/". Its page and assets are
+	// public; everything it shows comes from the API, which Auth guards.
+	Dashboard bool
 }
 
 func (o HandlerOptions) withDefaults() HandlerOptions {
@@ -323,10 +335,14 @@ func Handler(b *broker.Broker, host *plugin.Host, reg *prometheus.Registry, o Ha
 	services = append(services, mountAuth(mux, o.Auth, opts)...)
 	mux.Handle(junctionv1connect.NewConnectorServiceHandler(&connectorService{host}, opts...))
 	mux.Handle(junctionv1connect.NewClusterServiceHandler(cluster.NewService(o.Cluster, b), opts...))
-	reflector := grpcreflect.NewStaticReflector(append(services, junctionv1connect.ConnectorServiceName, junctionv1connect.ClusterServiceName)...)
+	mux.Handle(junctionv1connect.NewHubServiceHandler(&hubService{load: o.Hub, dir: o.PluginDir}, opts...))
+	reflector := grpcreflect.NewStaticReflector(append(services, junctionv1connect.ConnectorServiceName, junctionv1connect.ClusterServiceName, junctionv1connect.HubServiceName)...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector, opts...))
 	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, opts...))
 	mux.Handle("GET /metrics", guard(o.Auth, !o.MetricsOpen, promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
+	if o.Dashboard {
+		mountDashboard(mux, o.Auth)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
@@ -334,7 +350,11 @@ func Handler(b *broker.Broker, host *plugin.Host, reg *prometheus.Registry, o Ha
 	for _, m := range o.Mounts {
 		mux.Handle(m.Pattern, guard(o.Auth, true, m.Handler))
 	}
-	return auth.Middleware(limitBodies(mux, inflight, int64(o.MaxRequestBytes)))
+	var h http.Handler = mux
+	if o.Dashboard && o.Auth != nil {
+		h = dashboardSessions(h)
+	}
+	return auth.Middleware(limitBodies(h, inflight, int64(o.MaxRequestBytes)))
 }
 
 // Addr is the address the server listens on.

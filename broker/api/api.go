@@ -27,6 +27,7 @@ import (
 type api struct {
 	b      *broker.Broker
 	limits Limits
+	rates  *rates
 }
 
 // Limits bound what the handlers hold in memory for requests.
@@ -56,7 +57,7 @@ type groupService struct{ *api }
 // cost a third of the broker's CPU for little gain, so MessageService does
 // not compress whatever opts say.
 func Handlers(b *broker.Broker, limits Limits, opts ...connect.HandlerOption) (map[string]http.Handler, []string) {
-	a := &api{b: b, limits: limits}
+	a := &api{b: b, limits: limits, rates: newRates(time.Now)}
 	messageOpts := append(slices.Clip(opts), connect.WithCompression("gzip", nil, nil))
 	out := make(map[string]http.Handler, 5)
 	path, h := junctionv1connect.NewStationServiceHandler(&stationService{a}, opts...)
@@ -649,6 +650,7 @@ func groupToProto(gi broker.GroupInfo) *v1.Group {
 		Pending:      uint32(gi.Pending),
 		CreatedAt:    timestamppb.New(gi.CreatedAt),
 		DeadLettered: gi.DeadLettered,
+		Redelivered:  gi.Redelivered,
 	}
 	for i, p := range gi.Partitions {
 		g.Partitions = append(g.Partitions, &v1.PartitionLag{

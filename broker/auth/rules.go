@@ -41,6 +41,7 @@ var rules = map[string]rule{
 	"/junction.v1.StationService/UpdateStation":   {action: Manage, station: "station.name", audit: true},
 	"/junction.v1.StationService/DeleteStation":   {action: Manage, station: "name", audit: true},
 	"/junction.v1.StationService/RepairPartition": {action: Manage, station: "station", audit: true},
+	"/junction.v1.StationService/GetStationRates": {filter: filterRates},
 
 	// Schemas are shared by stations: changing one is cluster-wide;
 	// attaching one changes the station.
@@ -63,6 +64,9 @@ var rules = map[string]rule{
 	"/junction.v1.MessageService/Consume":       {action: Consume, station: "station", group: "group"},
 	"/junction.v1.MessageService/Ack":           {action: Consume, station: "station", group: "group"},
 	"/junction.v1.MessageService/Nack":          {action: Consume, station: "station", group: "group"},
+	// Peeking reads any message without a group: an operator's view, as
+	// reading dead letters is.
+	"/junction.v1.MessageService/PeekMessages": {action: Manage, station: "station"},
 
 	"/junction.v1.GroupService/CreateGroup":      {action: Consume, station: "station", group: "group", audit: true},
 	"/junction.v1.GroupService/ListGroups":       {action: seeStation, station: "station"},
@@ -79,6 +83,7 @@ var rules = map[string]rule{
 	"/junction.v1.ConnectorService/PauseConnector":    {action: ManageConnectors, audit: true},
 	"/junction.v1.ConnectorService/ResumeConnector":   {action: ManageConnectors, audit: true},
 	"/junction.v1.ConnectorService/DeleteConnector":   {action: ManageConnectors, audit: true},
+	"/junction.v1.ConnectorService/RestartConnector":  {action: ManageConnectors, audit: true},
 	"/junction.v1.ConnectorService/ListPlugins":       {},
 
 	// Cluster membership changes who holds every station's data: only an
@@ -88,6 +93,13 @@ var rules = map[string]rule{
 	"/junction.v1.ClusterService/RemoveNode":     {action: ManageUsers, audit: true},
 	"/junction.v1.ClusterService/TransferLeader": {action: ManageStations, audit: true},
 	"/junction.v1.ClusterService/ReadPartition":  {action: Manage, station: "station"},
+	// Installing puts code on the broker that it then runs: an
+	// administrator's (the admin role is the one with manage-users).
+	"/junction.v1.HubService/SearchHub":       {},
+	"/junction.v1.HubService/GetHubConnector": {},
+	"/junction.v1.HubService/InstallPlugin":   {action: ManageUsers, audit: true},
+	"/junction.v1.HubService/UpgradePlugin":   {action: ManageUsers, audit: true},
+	"/junction.v1.HubService/RemovePlugin":    {action: ManageUsers, audit: true},
 
 	"/junction.v1.AuthService/Login":  {public: true},
 	"/junction.v1.AuthService/WhoAmI": {},
@@ -157,4 +169,18 @@ func filterStations(id *Identity, resp any) {
 		}
 	}
 	r.Stations, r.Stats = stations, stats
+}
+
+func filterRates(id *Identity, resp any) {
+	r, ok := resp.(*v1.GetStationRatesResponse)
+	if !ok || id.Open {
+		return
+	}
+	var out []*v1.StationRates
+	for _, s := range r.Stations {
+		if id.Sees(s.GetStation()) {
+			out = append(out, s)
+		}
+	}
+	r.Stations = out
 }

@@ -39,6 +39,7 @@ checkpoints its position once its records are durable in the station.`
 		newConnectorApplyCmd(a), newConnectorValidateCmd(a), newConnectorListCmd(a), newConnectorStatusCmd(a),
 		newConnectorActionCmd(a, "pause", "Stop a connector after its current batch, until resumed"),
 		newConnectorActionCmd(a, "resume", "Restart a paused or failed connector"),
+		newConnectorActionCmd(a, "restart", "Stop a connector's plugin and start it again (a paused one stays paused)"),
 		newConnectorActionCmd(a, "delete", "Stop a connector and forget it, with its consumer group or checkpoint"),
 	)
 	return cmd
@@ -314,6 +315,8 @@ func newConnectorActionCmd(a *app, action, short string) *cobra.Command {
 				st, err = c.PauseConnector(ctx, name)
 			case "resume":
 				st, err = c.ResumeConnector(ctx, name)
+			case "restart":
+				st, err = c.RestartConnector(ctx, name)
 			case "delete":
 				err = c.DeleteConnector(ctx, name)
 			}

@@ -136,6 +136,7 @@ func describeGroup(w io.Writer, g *client.Group) error {
 	}
 	row("Lag", strconv.FormatUint(g.Lag, 10))
 	row("Pending", strconv.Itoa(g.Pending))
+	row("Redelivered", strconv.FormatUint(g.Redelivered, 10))
 	row("Dead-lettered", strconv.FormatUint(g.DeadLettered, 10))
 	if err := tw.Flush(); err != nil {
 		return err

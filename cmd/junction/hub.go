@@ -151,6 +151,11 @@ func (h *hub) sources(cfg *catalog.Config) ([]catalog.Source, error) {
 // skipped with a warning, unless none loads. Skipping cannot substitute
 // another publisher's build: trusted keys are pinned to names.
 func (h *hub) load(ctx context.Context) (*catalog.Installer, error) {
+	return h.loadWith(ctx, func(err error) { fmt.Fprintf(h.a.stderr, "warning: skipping %v\n", err) })
+}
+
+// loadWith is load passing each skipped catalog's error to skip.
+func (h *hub) loadWith(ctx context.Context, skip func(error)) (*catalog.Installer, error) {
 	cfg, _, err := h.config()
 	if err != nil {
 		return nil, err
@@ -179,7 +184,7 @@ func (h *hub) load(ctx context.Context) (*catalog.Installer, error) {
 		return nil, errors.Join(failed...)
 	}
 	for _, err := range failed {
-		fmt.Fprintf(h.a.stderr, "warning: skipping %v\n", err)
+		skip(err)
 	}
 	return in, nil
 }

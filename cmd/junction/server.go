@@ -33,12 +33,14 @@ func newServerCmd(a *app) *cobra.Command {
 		snapThreshold uint64
 		trailingLogs  uint64
 		snapInterval  time.Duration
+		noDashboard   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run a broker",
 		Long: `Run a single-node broker serving the Junction API (gRPC and Connect),
-/healthz and /metrics on one port, until interrupted (SIGINT or SIGTERM).
+/healthz, /metrics and the web dashboard (http://localhost:7400/) on one
+port, until interrupted (SIGINT or SIGTERM).
 
 Connector plugins are looked for in DATA/plugins and in the plugins
 directory next to the junction binary, unless --plugins is given.
@@ -99,6 +101,8 @@ durably; every node serves reads of what it has stored.
 				RecoverMeta:      recoverMeta,
 				Security:         security,
 				Cluster:          cl,
+				Hub:              a.brokerHub(dataDir),
+				DisableDashboard: noDashboard,
 			}, nil)
 			if err != nil {
 				return err
@@ -118,6 +122,7 @@ durably; every node serves reads of what it has stored.
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringSliceVar(&pluginDirs, "plugins", nil, "directory of connector plugins (repeatable; default DATA/plugins and the plugins directory next to this binary)")
 	f.BoolVar(&recoverMeta, "recover-meta", false, "rebuild a damaged metadata file from what can be read of it and the station directories, keeping the bad one aside")
+	f.BoolVar(&noDashboard, "no-dashboard", false, "do not serve the web dashboard at /")
 	f.StringVar(&connectorsDir, "connectors", "", "directory of connector definitions (*.yaml) to apply at start")
 	f.DurationVar(&maxNackDelay, "max-nack-delay", 24*time.Hour, "longest redelivery delay a nack may ask for")
 	f.DurationVar(&idleTimeout, "idle-timeout", 30*time.Second, "close client connections idle this long")

@@ -139,8 +139,10 @@ type Group struct {
 	Lag          uint64
 	Pending      int
 	DeadLettered uint64
-	CreatedAt    time.Time
-	Partitions   []PartitionLag
+	// Redelivered counts redeliveries since the broker started.
+	Redelivered uint64
+	CreatedAt   time.Time
+	Partitions  []PartitionLag
 }
 
 // PartitionLag is a group's position in one partition.
@@ -165,6 +167,7 @@ func groupFromProto(pb *junctionv1.Group) *Group {
 		Lag:          pb.GetLag(),
 		Pending:      int(pb.GetPending()),
 		DeadLettered: pb.GetDeadLettered(),
+		Redelivered:  pb.GetRedelivered(),
 	}
 	if pb.GetCreatedAt() != nil {
 		g.CreatedAt = pb.GetCreatedAt().AsTime()

@@ -1690,6 +1690,237 @@ func (*DeleteStationResponse) Descriptor() ([]byte, []int) {
 	return file_junction_v1_junction_proto_rawDescGZIP(), []int{17}
 }
 
+type GetStationRatesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Stations to report; every station when empty.
+	Stations      []string `protobuf:"bytes,1,rep,name=stations,proto3" json:"stations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStationRatesRequest) Reset() {
+	*x = GetStationRatesRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStationRatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStationRatesRequest) ProtoMessage() {}
+
+func (x *GetStationRatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStationRatesRequest.ProtoReflect.Descriptor instead.
+func (*GetStationRatesRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *GetStationRatesRequest) GetStations() []string {
+	if x != nil {
+		return x.Stations
+	}
+	return nil
+}
+
+// RateSample is one measurement: per-second rates over the interval that
+// ends at time.
+type RateSample struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	MessagesIn    float64                `protobuf:"fixed64,2,opt,name=messages_in,json=messagesIn,proto3" json:"messages_in,omitempty"`
+	MessagesOut   float64                `protobuf:"fixed64,3,opt,name=messages_out,json=messagesOut,proto3" json:"messages_out,omitempty"`
+	BytesIn       float64                `protobuf:"fixed64,4,opt,name=bytes_in,json=bytesIn,proto3" json:"bytes_in,omitempty"`
+	BytesOut      float64                `protobuf:"fixed64,5,opt,name=bytes_out,json=bytesOut,proto3" json:"bytes_out,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RateSample) Reset() {
+	*x = RateSample{}
+	mi := &file_junction_v1_junction_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RateSample) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RateSample) ProtoMessage() {}
+
+func (x *RateSample) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RateSample.ProtoReflect.Descriptor instead.
+func (*RateSample) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *RateSample) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *RateSample) GetMessagesIn() float64 {
+	if x != nil {
+		return x.MessagesIn
+	}
+	return 0
+}
+
+func (x *RateSample) GetMessagesOut() float64 {
+	if x != nil {
+		return x.MessagesOut
+	}
+	return 0
+}
+
+func (x *RateSample) GetBytesIn() float64 {
+	if x != nil {
+		return x.BytesIn
+	}
+	return 0
+}
+
+func (x *RateSample) GetBytesOut() float64 {
+	if x != nil {
+		return x.BytesOut
+	}
+	return 0
+}
+
+// StationRates is a station's current rates and their history, oldest
+// first. Messages out count deliveries to consumer groups, redeliveries
+// included.
+type StationRates struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Station string                 `protobuf:"bytes,1,opt,name=station,proto3" json:"station,omitempty"`
+	// Rates over the last few seconds; zero until two samples exist.
+	Current       *RateSample   `protobuf:"bytes,2,opt,name=current,proto3" json:"current,omitempty"`
+	History       []*RateSample `protobuf:"bytes,3,rep,name=history,proto3" json:"history,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StationRates) Reset() {
+	*x = StationRates{}
+	mi := &file_junction_v1_junction_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StationRates) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StationRates) ProtoMessage() {}
+
+func (x *StationRates) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StationRates.ProtoReflect.Descriptor instead.
+func (*StationRates) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *StationRates) GetStation() string {
+	if x != nil {
+		return x.Station
+	}
+	return ""
+}
+
+func (x *StationRates) GetCurrent() *RateSample {
+	if x != nil {
+		return x.Current
+	}
+	return nil
+}
+
+func (x *StationRates) GetHistory() []*RateSample {
+	if x != nil {
+		return x.History
+	}
+	return nil
+}
+
+type GetStationRatesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stations      []*StationRates        `protobuf:"bytes,1,rep,name=stations,proto3" json:"stations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStationRatesResponse) Reset() {
+	*x = GetStationRatesResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStationRatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStationRatesResponse) ProtoMessage() {}
+
+func (x *GetStationRatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStationRatesResponse.ProtoReflect.Descriptor instead.
+func (*GetStationRatesResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *GetStationRatesResponse) GetStations() []*StationRates {
+	if x != nil {
+		return x.Stations
+	}
+	return nil
+}
+
 // Header is a message header. Keys starting with "junction-" are reserved.
 type Header struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1701,7 +1932,7 @@ type Header struct {
 
 func (x *Header) Reset() {
 	*x = Header{}
-	mi := &file_junction_v1_junction_proto_msgTypes[18]
+	mi := &file_junction_v1_junction_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1713,7 +1944,7 @@ func (x *Header) String() string {
 func (*Header) ProtoMessage() {}
 
 func (x *Header) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[18]
+	mi := &file_junction_v1_junction_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1726,7 +1957,7 @@ func (x *Header) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Header.ProtoReflect.Descriptor instead.
 func (*Header) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{18}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Header) GetKey() string {
@@ -1759,7 +1990,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_junction_v1_junction_proto_msgTypes[19]
+	mi := &file_junction_v1_junction_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1771,7 +2002,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[19]
+	mi := &file_junction_v1_junction_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1784,7 +2015,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{19}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Message) GetKey() []byte {
@@ -1835,7 +2066,7 @@ type ProduceResult struct {
 
 func (x *ProduceResult) Reset() {
 	*x = ProduceResult{}
-	mi := &file_junction_v1_junction_proto_msgTypes[20]
+	mi := &file_junction_v1_junction_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1847,7 +2078,7 @@ func (x *ProduceResult) String() string {
 func (*ProduceResult) ProtoMessage() {}
 
 func (x *ProduceResult) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[20]
+	mi := &file_junction_v1_junction_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1860,7 +2091,7 @@ func (x *ProduceResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceResult.ProtoReflect.Descriptor instead.
 func (*ProduceResult) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{20}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ProduceResult) GetPartition() uint32 {
@@ -1908,7 +2139,7 @@ type ProduceRequest struct {
 
 func (x *ProduceRequest) Reset() {
 	*x = ProduceRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[21]
+	mi := &file_junction_v1_junction_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1920,7 +2151,7 @@ func (x *ProduceRequest) String() string {
 func (*ProduceRequest) ProtoMessage() {}
 
 func (x *ProduceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[21]
+	mi := &file_junction_v1_junction_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1933,7 +2164,7 @@ func (x *ProduceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceRequest.ProtoReflect.Descriptor instead.
 func (*ProduceRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{21}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ProduceRequest) GetStation() string {
@@ -1959,7 +2190,7 @@ type ProduceResponse struct {
 
 func (x *ProduceResponse) Reset() {
 	*x = ProduceResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[22]
+	mi := &file_junction_v1_junction_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1971,7 +2202,7 @@ func (x *ProduceResponse) String() string {
 func (*ProduceResponse) ProtoMessage() {}
 
 func (x *ProduceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[22]
+	mi := &file_junction_v1_junction_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1984,7 +2215,7 @@ func (x *ProduceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceResponse.ProtoReflect.Descriptor instead.
 func (*ProduceResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{22}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ProduceResponse) GetResults() []*ProduceResult {
@@ -2005,7 +2236,7 @@ type ProduceStreamRequest struct {
 
 func (x *ProduceStreamRequest) Reset() {
 	*x = ProduceStreamRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[23]
+	mi := &file_junction_v1_junction_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2017,7 +2248,7 @@ func (x *ProduceStreamRequest) String() string {
 func (*ProduceStreamRequest) ProtoMessage() {}
 
 func (x *ProduceStreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[23]
+	mi := &file_junction_v1_junction_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2030,7 +2261,7 @@ func (x *ProduceStreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceStreamRequest.ProtoReflect.Descriptor instead.
 func (*ProduceStreamRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{23}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ProduceStreamRequest) GetSequence() uint64 {
@@ -2072,7 +2303,7 @@ type ProduceStreamResponse struct {
 
 func (x *ProduceStreamResponse) Reset() {
 	*x = ProduceStreamResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[24]
+	mi := &file_junction_v1_junction_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2084,7 +2315,7 @@ func (x *ProduceStreamResponse) String() string {
 func (*ProduceStreamResponse) ProtoMessage() {}
 
 func (x *ProduceStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[24]
+	mi := &file_junction_v1_junction_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2097,7 +2328,7 @@ func (x *ProduceStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceStreamResponse.ProtoReflect.Descriptor instead.
 func (*ProduceStreamResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{24}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ProduceStreamResponse) GetSequence() uint64 {
@@ -2151,7 +2382,7 @@ type StartPosition struct {
 
 func (x *StartPosition) Reset() {
 	*x = StartPosition{}
-	mi := &file_junction_v1_junction_proto_msgTypes[25]
+	mi := &file_junction_v1_junction_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2163,7 +2394,7 @@ func (x *StartPosition) String() string {
 func (*StartPosition) ProtoMessage() {}
 
 func (x *StartPosition) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[25]
+	mi := &file_junction_v1_junction_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2176,7 +2407,7 @@ func (x *StartPosition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartPosition.ProtoReflect.Descriptor instead.
 func (*StartPosition) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{25}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *StartPosition) GetPosition() isStartPosition_Position {
@@ -2266,7 +2497,7 @@ type GroupConfig struct {
 
 func (x *GroupConfig) Reset() {
 	*x = GroupConfig{}
-	mi := &file_junction_v1_junction_proto_msgTypes[26]
+	mi := &file_junction_v1_junction_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2278,7 +2509,7 @@ func (x *GroupConfig) String() string {
 func (*GroupConfig) ProtoMessage() {}
 
 func (x *GroupConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[26]
+	mi := &file_junction_v1_junction_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2291,7 +2522,7 @@ func (x *GroupConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupConfig.ProtoReflect.Descriptor instead.
 func (*GroupConfig) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{26}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GroupConfig) GetAckDeadline() *durationpb.Duration {
@@ -2332,7 +2563,7 @@ type Delivery struct {
 
 func (x *Delivery) Reset() {
 	*x = Delivery{}
-	mi := &file_junction_v1_junction_proto_msgTypes[27]
+	mi := &file_junction_v1_junction_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2344,7 +2575,7 @@ func (x *Delivery) String() string {
 func (*Delivery) ProtoMessage() {}
 
 func (x *Delivery) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[27]
+	mi := &file_junction_v1_junction_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2357,7 +2588,7 @@ func (x *Delivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Delivery.ProtoReflect.Descriptor instead.
 func (*Delivery) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{27}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Delivery) GetPartition() uint32 {
@@ -2425,7 +2656,7 @@ type PullRequest struct {
 
 func (x *PullRequest) Reset() {
 	*x = PullRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[28]
+	mi := &file_junction_v1_junction_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2437,7 +2668,7 @@ func (x *PullRequest) String() string {
 func (*PullRequest) ProtoMessage() {}
 
 func (x *PullRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[28]
+	mi := &file_junction_v1_junction_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2450,7 +2681,7 @@ func (x *PullRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullRequest.ProtoReflect.Descriptor instead.
 func (*PullRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{28}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PullRequest) GetStation() string {
@@ -2504,7 +2735,7 @@ type PullResponse struct {
 
 func (x *PullResponse) Reset() {
 	*x = PullResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[29]
+	mi := &file_junction_v1_junction_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2516,7 +2747,7 @@ func (x *PullResponse) String() string {
 func (*PullResponse) ProtoMessage() {}
 
 func (x *PullResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[29]
+	mi := &file_junction_v1_junction_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2529,7 +2760,7 @@ func (x *PullResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullResponse.ProtoReflect.Descriptor instead.
 func (*PullResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{29}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PullResponse) GetMessages() []*Delivery {
@@ -2553,7 +2784,7 @@ type ConsumeRequest struct {
 
 func (x *ConsumeRequest) Reset() {
 	*x = ConsumeRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[30]
+	mi := &file_junction_v1_junction_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2565,7 +2796,7 @@ func (x *ConsumeRequest) String() string {
 func (*ConsumeRequest) ProtoMessage() {}
 
 func (x *ConsumeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[30]
+	mi := &file_junction_v1_junction_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2578,7 +2809,7 @@ func (x *ConsumeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeRequest.ProtoReflect.Descriptor instead.
 func (*ConsumeRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{30}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ConsumeRequest) GetStation() string {
@@ -2625,7 +2856,7 @@ type ConsumeResponse struct {
 
 func (x *ConsumeResponse) Reset() {
 	*x = ConsumeResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[31]
+	mi := &file_junction_v1_junction_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2637,7 +2868,7 @@ func (x *ConsumeResponse) String() string {
 func (*ConsumeResponse) ProtoMessage() {}
 
 func (x *ConsumeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[31]
+	mi := &file_junction_v1_junction_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2650,7 +2881,7 @@ func (x *ConsumeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeResponse.ProtoReflect.Descriptor instead.
 func (*ConsumeResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{31}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ConsumeResponse) GetMessages() []*Delivery {
@@ -2671,7 +2902,7 @@ type MessageRefs struct {
 
 func (x *MessageRefs) Reset() {
 	*x = MessageRefs{}
-	mi := &file_junction_v1_junction_proto_msgTypes[32]
+	mi := &file_junction_v1_junction_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2683,7 +2914,7 @@ func (x *MessageRefs) String() string {
 func (*MessageRefs) ProtoMessage() {}
 
 func (x *MessageRefs) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[32]
+	mi := &file_junction_v1_junction_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2696,7 +2927,7 @@ func (x *MessageRefs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageRefs.ProtoReflect.Descriptor instead.
 func (*MessageRefs) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{32}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *MessageRefs) GetPartition() uint32 {
@@ -2724,7 +2955,7 @@ type AckRequest struct {
 
 func (x *AckRequest) Reset() {
 	*x = AckRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[33]
+	mi := &file_junction_v1_junction_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2736,7 +2967,7 @@ func (x *AckRequest) String() string {
 func (*AckRequest) ProtoMessage() {}
 
 func (x *AckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[33]
+	mi := &file_junction_v1_junction_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2749,7 +2980,7 @@ func (x *AckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckRequest.ProtoReflect.Descriptor instead.
 func (*AckRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{33}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *AckRequest) GetStation() string {
@@ -2781,7 +3012,7 @@ type AckResponse struct {
 
 func (x *AckResponse) Reset() {
 	*x = AckResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[34]
+	mi := &file_junction_v1_junction_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2793,7 +3024,7 @@ func (x *AckResponse) String() string {
 func (*AckResponse) ProtoMessage() {}
 
 func (x *AckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[34]
+	mi := &file_junction_v1_junction_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2806,7 +3037,7 @@ func (x *AckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckResponse.ProtoReflect.Descriptor instead.
 func (*AckResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{34}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{38}
 }
 
 type NackRequest struct {
@@ -2822,7 +3053,7 @@ type NackRequest struct {
 
 func (x *NackRequest) Reset() {
 	*x = NackRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[35]
+	mi := &file_junction_v1_junction_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2834,7 +3065,7 @@ func (x *NackRequest) String() string {
 func (*NackRequest) ProtoMessage() {}
 
 func (x *NackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[35]
+	mi := &file_junction_v1_junction_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2847,7 +3078,7 @@ func (x *NackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NackRequest.ProtoReflect.Descriptor instead.
 func (*NackRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{35}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *NackRequest) GetStation() string {
@@ -2886,7 +3117,7 @@ type NackResponse struct {
 
 func (x *NackResponse) Reset() {
 	*x = NackResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[36]
+	mi := &file_junction_v1_junction_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2898,7 +3129,7 @@ func (x *NackResponse) String() string {
 func (*NackResponse) ProtoMessage() {}
 
 func (x *NackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[36]
+	mi := &file_junction_v1_junction_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2911,7 +3142,188 @@ func (x *NackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NackResponse.ProtoReflect.Descriptor instead.
 func (*NackResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{36}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{40}
+}
+
+type PeekMessagesRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Station   string                 `protobuf:"bytes,1,opt,name=station,proto3" json:"station,omitempty"`
+	Partition uint32                 `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	// Where to start; the partition's first stored offset when unset.
+	//
+	// Types that are valid to be assigned to From:
+	//
+	//	*PeekMessagesRequest_Offset
+	//	*PeekMessagesRequest_Time
+	From isPeekMessagesRequest_From `protobuf_oneof:"from"`
+	// At most this many messages (default 20, at most 500).
+	MaxMessages   uint32 `protobuf:"varint,5,opt,name=max_messages,json=maxMessages,proto3" json:"max_messages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PeekMessagesRequest) Reset() {
+	*x = PeekMessagesRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PeekMessagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PeekMessagesRequest) ProtoMessage() {}
+
+func (x *PeekMessagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PeekMessagesRequest.ProtoReflect.Descriptor instead.
+func (*PeekMessagesRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *PeekMessagesRequest) GetStation() string {
+	if x != nil {
+		return x.Station
+	}
+	return ""
+}
+
+func (x *PeekMessagesRequest) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *PeekMessagesRequest) GetFrom() isPeekMessagesRequest_From {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *PeekMessagesRequest) GetOffset() uint64 {
+	if x != nil {
+		if x, ok := x.From.(*PeekMessagesRequest_Offset); ok {
+			return x.Offset
+		}
+	}
+	return 0
+}
+
+func (x *PeekMessagesRequest) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		if x, ok := x.From.(*PeekMessagesRequest_Time); ok {
+			return x.Time
+		}
+	}
+	return nil
+}
+
+func (x *PeekMessagesRequest) GetMaxMessages() uint32 {
+	if x != nil {
+		return x.MaxMessages
+	}
+	return 0
+}
+
+type isPeekMessagesRequest_From interface {
+	isPeekMessagesRequest_From()
+}
+
+type PeekMessagesRequest_Offset struct {
+	Offset uint64 `protobuf:"varint,3,opt,name=offset,proto3,oneof"`
+}
+
+type PeekMessagesRequest_Time struct {
+	// The first message stored at or after this time.
+	Time *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3,oneof"`
+}
+
+func (*PeekMessagesRequest_Offset) isPeekMessagesRequest_From() {}
+
+func (*PeekMessagesRequest_Time) isPeekMessagesRequest_From() {}
+
+type PeekMessagesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The messages, with delivery_count 0.
+	Messages []*Delivery `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	// Offset to peek from next.
+	NextOffset uint64 `protobuf:"varint,2,opt,name=next_offset,json=nextOffset,proto3" json:"next_offset,omitempty"`
+	// The partition's first stored offset and its next offset.
+	StartOffset   uint64 `protobuf:"varint,3,opt,name=start_offset,json=startOffset,proto3" json:"start_offset,omitempty"`
+	EndOffset     uint64 `protobuf:"varint,4,opt,name=end_offset,json=endOffset,proto3" json:"end_offset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PeekMessagesResponse) Reset() {
+	*x = PeekMessagesResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PeekMessagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PeekMessagesResponse) ProtoMessage() {}
+
+func (x *PeekMessagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PeekMessagesResponse.ProtoReflect.Descriptor instead.
+func (*PeekMessagesResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *PeekMessagesResponse) GetMessages() []*Delivery {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *PeekMessagesResponse) GetNextOffset() uint64 {
+	if x != nil {
+		return x.NextOffset
+	}
+	return 0
+}
+
+func (x *PeekMessagesResponse) GetStartOffset() uint64 {
+	if x != nil {
+		return x.StartOffset
+	}
+	return 0
+}
+
+func (x *PeekMessagesResponse) GetEndOffset() uint64 {
+	if x != nil {
+		return x.EndOffset
+	}
+	return 0
 }
 
 // PartitionLag is a group's position in one partition.
@@ -2936,7 +3348,7 @@ type PartitionLag struct {
 
 func (x *PartitionLag) Reset() {
 	*x = PartitionLag{}
-	mi := &file_junction_v1_junction_proto_msgTypes[37]
+	mi := &file_junction_v1_junction_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2948,7 +3360,7 @@ func (x *PartitionLag) String() string {
 func (*PartitionLag) ProtoMessage() {}
 
 func (x *PartitionLag) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[37]
+	mi := &file_junction_v1_junction_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2961,7 +3373,7 @@ func (x *PartitionLag) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionLag.ProtoReflect.Descriptor instead.
 func (*PartitionLag) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{37}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *PartitionLag) GetPartition() uint32 {
@@ -3017,14 +3429,17 @@ type Group struct {
 	Pending    uint32                 `protobuf:"varint,6,opt,name=pending,proto3" json:"pending,omitempty"`
 	CreatedAt  *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// Messages this group sent to the dead-letter station.
-	DeadLettered  uint64 `protobuf:"varint,8,opt,name=dead_lettered,json=deadLettered,proto3" json:"dead_lettered,omitempty"`
+	DeadLettered uint64 `protobuf:"varint,8,opt,name=dead_lettered,json=deadLettered,proto3" json:"dead_lettered,omitempty"`
+	// Redeliveries (after an ack deadline passed or a nack) since the
+	// broker started.
+	Redelivered   uint64 `protobuf:"varint,9,opt,name=redelivered,proto3" json:"redelivered,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Group) Reset() {
 	*x = Group{}
-	mi := &file_junction_v1_junction_proto_msgTypes[38]
+	mi := &file_junction_v1_junction_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3036,7 +3451,7 @@ func (x *Group) String() string {
 func (*Group) ProtoMessage() {}
 
 func (x *Group) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[38]
+	mi := &file_junction_v1_junction_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3049,7 +3464,7 @@ func (x *Group) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Group.ProtoReflect.Descriptor instead.
 func (*Group) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{38}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *Group) GetStation() string {
@@ -3108,6 +3523,13 @@ func (x *Group) GetDeadLettered() uint64 {
 	return 0
 }
 
+func (x *Group) GetRedelivered() uint64 {
+	if x != nil {
+		return x.Redelivered
+	}
+	return 0
+}
+
 type CreateGroupRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Station       string                 `protobuf:"bytes,1,opt,name=station,proto3" json:"station,omitempty"`
@@ -3120,7 +3542,7 @@ type CreateGroupRequest struct {
 
 func (x *CreateGroupRequest) Reset() {
 	*x = CreateGroupRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[39]
+	mi := &file_junction_v1_junction_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3132,7 +3554,7 @@ func (x *CreateGroupRequest) String() string {
 func (*CreateGroupRequest) ProtoMessage() {}
 
 func (x *CreateGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[39]
+	mi := &file_junction_v1_junction_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3145,7 +3567,7 @@ func (x *CreateGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateGroupRequest.ProtoReflect.Descriptor instead.
 func (*CreateGroupRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{39}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CreateGroupRequest) GetStation() string {
@@ -3185,7 +3607,7 @@ type CreateGroupResponse struct {
 
 func (x *CreateGroupResponse) Reset() {
 	*x = CreateGroupResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[40]
+	mi := &file_junction_v1_junction_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3197,7 +3619,7 @@ func (x *CreateGroupResponse) String() string {
 func (*CreateGroupResponse) ProtoMessage() {}
 
 func (x *CreateGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[40]
+	mi := &file_junction_v1_junction_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3210,7 +3632,7 @@ func (x *CreateGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateGroupResponse.ProtoReflect.Descriptor instead.
 func (*CreateGroupResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{40}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *CreateGroupResponse) GetGroup() *Group {
@@ -3229,7 +3651,7 @@ type ListGroupsRequest struct {
 
 func (x *ListGroupsRequest) Reset() {
 	*x = ListGroupsRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[41]
+	mi := &file_junction_v1_junction_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3241,7 +3663,7 @@ func (x *ListGroupsRequest) String() string {
 func (*ListGroupsRequest) ProtoMessage() {}
 
 func (x *ListGroupsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[41]
+	mi := &file_junction_v1_junction_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3254,7 +3676,7 @@ func (x *ListGroupsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGroupsRequest.ProtoReflect.Descriptor instead.
 func (*ListGroupsRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{41}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListGroupsRequest) GetStation() string {
@@ -3273,7 +3695,7 @@ type ListGroupsResponse struct {
 
 func (x *ListGroupsResponse) Reset() {
 	*x = ListGroupsResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[42]
+	mi := &file_junction_v1_junction_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3285,7 +3707,7 @@ func (x *ListGroupsResponse) String() string {
 func (*ListGroupsResponse) ProtoMessage() {}
 
 func (x *ListGroupsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[42]
+	mi := &file_junction_v1_junction_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3298,7 +3720,7 @@ func (x *ListGroupsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGroupsResponse.ProtoReflect.Descriptor instead.
 func (*ListGroupsResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{42}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListGroupsResponse) GetGroups() []*Group {
@@ -3318,7 +3740,7 @@ type DescribeGroupRequest struct {
 
 func (x *DescribeGroupRequest) Reset() {
 	*x = DescribeGroupRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[43]
+	mi := &file_junction_v1_junction_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3330,7 +3752,7 @@ func (x *DescribeGroupRequest) String() string {
 func (*DescribeGroupRequest) ProtoMessage() {}
 
 func (x *DescribeGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[43]
+	mi := &file_junction_v1_junction_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3343,7 +3765,7 @@ func (x *DescribeGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeGroupRequest.ProtoReflect.Descriptor instead.
 func (*DescribeGroupRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{43}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *DescribeGroupRequest) GetStation() string {
@@ -3369,7 +3791,7 @@ type DescribeGroupResponse struct {
 
 func (x *DescribeGroupResponse) Reset() {
 	*x = DescribeGroupResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[44]
+	mi := &file_junction_v1_junction_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3381,7 +3803,7 @@ func (x *DescribeGroupResponse) String() string {
 func (*DescribeGroupResponse) ProtoMessage() {}
 
 func (x *DescribeGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[44]
+	mi := &file_junction_v1_junction_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3394,7 +3816,7 @@ func (x *DescribeGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeGroupResponse.ProtoReflect.Descriptor instead.
 func (*DescribeGroupResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{44}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *DescribeGroupResponse) GetGroup() *Group {
@@ -3414,7 +3836,7 @@ type DeleteGroupRequest struct {
 
 func (x *DeleteGroupRequest) Reset() {
 	*x = DeleteGroupRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[45]
+	mi := &file_junction_v1_junction_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3426,7 +3848,7 @@ func (x *DeleteGroupRequest) String() string {
 func (*DeleteGroupRequest) ProtoMessage() {}
 
 func (x *DeleteGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[45]
+	mi := &file_junction_v1_junction_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3439,7 +3861,7 @@ func (x *DeleteGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteGroupRequest.ProtoReflect.Descriptor instead.
 func (*DeleteGroupRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{45}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *DeleteGroupRequest) GetStation() string {
@@ -3464,7 +3886,7 @@ type DeleteGroupResponse struct {
 
 func (x *DeleteGroupResponse) Reset() {
 	*x = DeleteGroupResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[46]
+	mi := &file_junction_v1_junction_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3476,7 +3898,7 @@ func (x *DeleteGroupResponse) String() string {
 func (*DeleteGroupResponse) ProtoMessage() {}
 
 func (x *DeleteGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[46]
+	mi := &file_junction_v1_junction_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3489,7 +3911,7 @@ func (x *DeleteGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteGroupResponse.ProtoReflect.Descriptor instead.
 func (*DeleteGroupResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{46}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{52}
 }
 
 type ResetGroupOffsetRequest struct {
@@ -3503,7 +3925,7 @@ type ResetGroupOffsetRequest struct {
 
 func (x *ResetGroupOffsetRequest) Reset() {
 	*x = ResetGroupOffsetRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[47]
+	mi := &file_junction_v1_junction_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3515,7 +3937,7 @@ func (x *ResetGroupOffsetRequest) String() string {
 func (*ResetGroupOffsetRequest) ProtoMessage() {}
 
 func (x *ResetGroupOffsetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[47]
+	mi := &file_junction_v1_junction_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3528,7 +3950,7 @@ func (x *ResetGroupOffsetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetGroupOffsetRequest.ProtoReflect.Descriptor instead.
 func (*ResetGroupOffsetRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{47}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ResetGroupOffsetRequest) GetStation() string {
@@ -3561,7 +3983,7 @@ type ResetGroupOffsetResponse struct {
 
 func (x *ResetGroupOffsetResponse) Reset() {
 	*x = ResetGroupOffsetResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[48]
+	mi := &file_junction_v1_junction_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3573,7 +3995,7 @@ func (x *ResetGroupOffsetResponse) String() string {
 func (*ResetGroupOffsetResponse) ProtoMessage() {}
 
 func (x *ResetGroupOffsetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[48]
+	mi := &file_junction_v1_junction_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3586,7 +4008,7 @@ func (x *ResetGroupOffsetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetGroupOffsetResponse.ProtoReflect.Descriptor instead.
 func (*ResetGroupOffsetResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{48}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ResetGroupOffsetResponse) GetGroup() *Group {
@@ -3635,7 +4057,7 @@ type ConnectorStatus struct {
 
 func (x *ConnectorStatus) Reset() {
 	*x = ConnectorStatus{}
-	mi := &file_junction_v1_junction_proto_msgTypes[49]
+	mi := &file_junction_v1_junction_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3647,7 +4069,7 @@ func (x *ConnectorStatus) String() string {
 func (*ConnectorStatus) ProtoMessage() {}
 
 func (x *ConnectorStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[49]
+	mi := &file_junction_v1_junction_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3660,7 +4082,7 @@ func (x *ConnectorStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectorStatus.ProtoReflect.Descriptor instead.
 func (*ConnectorStatus) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{49}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ConnectorStatus) GetName() string {
@@ -3816,7 +4238,7 @@ type ConnectorCounters struct {
 
 func (x *ConnectorCounters) Reset() {
 	*x = ConnectorCounters{}
-	mi := &file_junction_v1_junction_proto_msgTypes[50]
+	mi := &file_junction_v1_junction_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3828,7 +4250,7 @@ func (x *ConnectorCounters) String() string {
 func (*ConnectorCounters) ProtoMessage() {}
 
 func (x *ConnectorCounters) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[50]
+	mi := &file_junction_v1_junction_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3841,7 +4263,7 @@ func (x *ConnectorCounters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectorCounters.ProtoReflect.Descriptor instead.
 func (*ConnectorCounters) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{50}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ConnectorCounters) GetRecordsIn() uint64 {
@@ -3898,7 +4320,7 @@ type ApplyConnectorRequest struct {
 
 func (x *ApplyConnectorRequest) Reset() {
 	*x = ApplyConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[51]
+	mi := &file_junction_v1_junction_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3910,7 +4332,7 @@ func (x *ApplyConnectorRequest) String() string {
 func (*ApplyConnectorRequest) ProtoMessage() {}
 
 func (x *ApplyConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[51]
+	mi := &file_junction_v1_junction_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3923,7 +4345,7 @@ func (x *ApplyConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyConnectorRequest.ProtoReflect.Descriptor instead.
 func (*ApplyConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{51}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ApplyConnectorRequest) GetFileName() string {
@@ -3952,7 +4374,7 @@ type ApplyConnectorResponse struct {
 
 func (x *ApplyConnectorResponse) Reset() {
 	*x = ApplyConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[52]
+	mi := &file_junction_v1_junction_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3964,7 +4386,7 @@ func (x *ApplyConnectorResponse) String() string {
 func (*ApplyConnectorResponse) ProtoMessage() {}
 
 func (x *ApplyConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[52]
+	mi := &file_junction_v1_junction_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3977,7 +4399,7 @@ func (x *ApplyConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyConnectorResponse.ProtoReflect.Descriptor instead.
 func (*ApplyConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{52}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ApplyConnectorResponse) GetConnector() *ConnectorStatus {
@@ -4015,7 +4437,7 @@ type DefinitionError struct {
 
 func (x *DefinitionError) Reset() {
 	*x = DefinitionError{}
-	mi := &file_junction_v1_junction_proto_msgTypes[53]
+	mi := &file_junction_v1_junction_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4027,7 +4449,7 @@ func (x *DefinitionError) String() string {
 func (*DefinitionError) ProtoMessage() {}
 
 func (x *DefinitionError) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[53]
+	mi := &file_junction_v1_junction_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4040,7 +4462,7 @@ func (x *DefinitionError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DefinitionError.ProtoReflect.Descriptor instead.
 func (*DefinitionError) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{53}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *DefinitionError) GetFile() string {
@@ -4088,7 +4510,7 @@ type ValidateConnectorRequest struct {
 
 func (x *ValidateConnectorRequest) Reset() {
 	*x = ValidateConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[54]
+	mi := &file_junction_v1_junction_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4100,7 +4522,7 @@ func (x *ValidateConnectorRequest) String() string {
 func (*ValidateConnectorRequest) ProtoMessage() {}
 
 func (x *ValidateConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[54]
+	mi := &file_junction_v1_junction_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4113,7 +4535,7 @@ func (x *ValidateConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateConnectorRequest.ProtoReflect.Descriptor instead.
 func (*ValidateConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{54}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ValidateConnectorRequest) GetFileName() string {
@@ -4141,7 +4563,7 @@ type ValidateConnectorResponse struct {
 
 func (x *ValidateConnectorResponse) Reset() {
 	*x = ValidateConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[55]
+	mi := &file_junction_v1_junction_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4153,7 +4575,7 @@ func (x *ValidateConnectorResponse) String() string {
 func (*ValidateConnectorResponse) ProtoMessage() {}
 
 func (x *ValidateConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[55]
+	mi := &file_junction_v1_junction_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4166,7 +4588,7 @@ func (x *ValidateConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateConnectorResponse.ProtoReflect.Descriptor instead.
 func (*ValidateConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{55}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ValidateConnectorResponse) GetErrors() []*DefinitionError {
@@ -4191,7 +4613,7 @@ type ListConnectorsRequest struct {
 
 func (x *ListConnectorsRequest) Reset() {
 	*x = ListConnectorsRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[56]
+	mi := &file_junction_v1_junction_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4203,7 +4625,7 @@ func (x *ListConnectorsRequest) String() string {
 func (*ListConnectorsRequest) ProtoMessage() {}
 
 func (x *ListConnectorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[56]
+	mi := &file_junction_v1_junction_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4216,7 +4638,7 @@ func (x *ListConnectorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectorsRequest.ProtoReflect.Descriptor instead.
 func (*ListConnectorsRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{56}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{62}
 }
 
 type ListConnectorsResponse struct {
@@ -4228,7 +4650,7 @@ type ListConnectorsResponse struct {
 
 func (x *ListConnectorsResponse) Reset() {
 	*x = ListConnectorsResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[57]
+	mi := &file_junction_v1_junction_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4240,7 +4662,7 @@ func (x *ListConnectorsResponse) String() string {
 func (*ListConnectorsResponse) ProtoMessage() {}
 
 func (x *ListConnectorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[57]
+	mi := &file_junction_v1_junction_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4253,7 +4675,7 @@ func (x *ListConnectorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectorsResponse.ProtoReflect.Descriptor instead.
 func (*ListConnectorsResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{57}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ListConnectorsResponse) GetConnectors() []*ConnectorStatus {
@@ -4272,7 +4694,7 @@ type GetConnectorRequest struct {
 
 func (x *GetConnectorRequest) Reset() {
 	*x = GetConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[58]
+	mi := &file_junction_v1_junction_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4284,7 +4706,7 @@ func (x *GetConnectorRequest) String() string {
 func (*GetConnectorRequest) ProtoMessage() {}
 
 func (x *GetConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[58]
+	mi := &file_junction_v1_junction_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4297,7 +4719,7 @@ func (x *GetConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConnectorRequest.ProtoReflect.Descriptor instead.
 func (*GetConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{58}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *GetConnectorRequest) GetName() string {
@@ -4316,7 +4738,7 @@ type GetConnectorResponse struct {
 
 func (x *GetConnectorResponse) Reset() {
 	*x = GetConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[59]
+	mi := &file_junction_v1_junction_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4328,7 +4750,7 @@ func (x *GetConnectorResponse) String() string {
 func (*GetConnectorResponse) ProtoMessage() {}
 
 func (x *GetConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[59]
+	mi := &file_junction_v1_junction_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4341,7 +4763,7 @@ func (x *GetConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConnectorResponse.ProtoReflect.Descriptor instead.
 func (*GetConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{59}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *GetConnectorResponse) GetConnector() *ConnectorStatus {
@@ -4360,7 +4782,7 @@ type PauseConnectorRequest struct {
 
 func (x *PauseConnectorRequest) Reset() {
 	*x = PauseConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[60]
+	mi := &file_junction_v1_junction_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4372,7 +4794,7 @@ func (x *PauseConnectorRequest) String() string {
 func (*PauseConnectorRequest) ProtoMessage() {}
 
 func (x *PauseConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[60]
+	mi := &file_junction_v1_junction_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4385,7 +4807,7 @@ func (x *PauseConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseConnectorRequest.ProtoReflect.Descriptor instead.
 func (*PauseConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{60}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *PauseConnectorRequest) GetName() string {
@@ -4404,7 +4826,7 @@ type PauseConnectorResponse struct {
 
 func (x *PauseConnectorResponse) Reset() {
 	*x = PauseConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[61]
+	mi := &file_junction_v1_junction_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4416,7 +4838,7 @@ func (x *PauseConnectorResponse) String() string {
 func (*PauseConnectorResponse) ProtoMessage() {}
 
 func (x *PauseConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[61]
+	mi := &file_junction_v1_junction_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4429,7 +4851,7 @@ func (x *PauseConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseConnectorResponse.ProtoReflect.Descriptor instead.
 func (*PauseConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{61}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *PauseConnectorResponse) GetConnector() *ConnectorStatus {
@@ -4448,7 +4870,7 @@ type ResumeConnectorRequest struct {
 
 func (x *ResumeConnectorRequest) Reset() {
 	*x = ResumeConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[62]
+	mi := &file_junction_v1_junction_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4460,7 +4882,7 @@ func (x *ResumeConnectorRequest) String() string {
 func (*ResumeConnectorRequest) ProtoMessage() {}
 
 func (x *ResumeConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[62]
+	mi := &file_junction_v1_junction_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4473,7 +4895,7 @@ func (x *ResumeConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeConnectorRequest.ProtoReflect.Descriptor instead.
 func (*ResumeConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{62}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *ResumeConnectorRequest) GetName() string {
@@ -4492,7 +4914,7 @@ type ResumeConnectorResponse struct {
 
 func (x *ResumeConnectorResponse) Reset() {
 	*x = ResumeConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[63]
+	mi := &file_junction_v1_junction_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4504,7 +4926,7 @@ func (x *ResumeConnectorResponse) String() string {
 func (*ResumeConnectorResponse) ProtoMessage() {}
 
 func (x *ResumeConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[63]
+	mi := &file_junction_v1_junction_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4517,7 +4939,7 @@ func (x *ResumeConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeConnectorResponse.ProtoReflect.Descriptor instead.
 func (*ResumeConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{63}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *ResumeConnectorResponse) GetConnector() *ConnectorStatus {
@@ -4536,7 +4958,7 @@ type DeleteConnectorRequest struct {
 
 func (x *DeleteConnectorRequest) Reset() {
 	*x = DeleteConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[64]
+	mi := &file_junction_v1_junction_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4548,7 +4970,7 @@ func (x *DeleteConnectorRequest) String() string {
 func (*DeleteConnectorRequest) ProtoMessage() {}
 
 func (x *DeleteConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[64]
+	mi := &file_junction_v1_junction_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4561,7 +4983,7 @@ func (x *DeleteConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteConnectorRequest.ProtoReflect.Descriptor instead.
 func (*DeleteConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{64}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *DeleteConnectorRequest) GetName() string {
@@ -4579,7 +5001,7 @@ type DeleteConnectorResponse struct {
 
 func (x *DeleteConnectorResponse) Reset() {
 	*x = DeleteConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[65]
+	mi := &file_junction_v1_junction_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4591,7 +5013,7 @@ func (x *DeleteConnectorResponse) String() string {
 func (*DeleteConnectorResponse) ProtoMessage() {}
 
 func (x *DeleteConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[65]
+	mi := &file_junction_v1_junction_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4604,7 +5026,7 @@ func (x *DeleteConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteConnectorResponse.ProtoReflect.Descriptor instead.
 func (*DeleteConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{65}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{71}
 }
 
 // Plugin is an installed connector plugin.
@@ -4621,7 +5043,7 @@ type Plugin struct {
 
 func (x *Plugin) Reset() {
 	*x = Plugin{}
-	mi := &file_junction_v1_junction_proto_msgTypes[66]
+	mi := &file_junction_v1_junction_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4633,7 +5055,7 @@ func (x *Plugin) String() string {
 func (*Plugin) ProtoMessage() {}
 
 func (x *Plugin) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[66]
+	mi := &file_junction_v1_junction_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4646,7 +5068,7 @@ func (x *Plugin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Plugin.ProtoReflect.Descriptor instead.
 func (*Plugin) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{66}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *Plugin) GetName() string {
@@ -4684,6 +5106,94 @@ func (x *Plugin) GetPath() string {
 	return ""
 }
 
+type RestartConnectorRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestartConnectorRequest) Reset() {
+	*x = RestartConnectorRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestartConnectorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestartConnectorRequest) ProtoMessage() {}
+
+func (x *RestartConnectorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestartConnectorRequest.ProtoReflect.Descriptor instead.
+func (*RestartConnectorRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *RestartConnectorRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type RestartConnectorResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Connector     *ConnectorStatus       `protobuf:"bytes,1,opt,name=connector,proto3" json:"connector,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestartConnectorResponse) Reset() {
+	*x = RestartConnectorResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestartConnectorResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestartConnectorResponse) ProtoMessage() {}
+
+func (x *RestartConnectorResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestartConnectorResponse.ProtoReflect.Descriptor instead.
+func (*RestartConnectorResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *RestartConnectorResponse) GetConnector() *ConnectorStatus {
+	if x != nil {
+		return x.Connector
+	}
+	return nil
+}
+
 type ListPluginsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -4692,7 +5202,7 @@ type ListPluginsRequest struct {
 
 func (x *ListPluginsRequest) Reset() {
 	*x = ListPluginsRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[67]
+	mi := &file_junction_v1_junction_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4704,7 +5214,7 @@ func (x *ListPluginsRequest) String() string {
 func (*ListPluginsRequest) ProtoMessage() {}
 
 func (x *ListPluginsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[67]
+	mi := &file_junction_v1_junction_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4717,7 +5227,7 @@ func (x *ListPluginsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPluginsRequest.ProtoReflect.Descriptor instead.
 func (*ListPluginsRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{67}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{75}
 }
 
 type ListPluginsResponse struct {
@@ -4729,7 +5239,7 @@ type ListPluginsResponse struct {
 
 func (x *ListPluginsResponse) Reset() {
 	*x = ListPluginsResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[68]
+	mi := &file_junction_v1_junction_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4741,7 +5251,7 @@ func (x *ListPluginsResponse) String() string {
 func (*ListPluginsResponse) ProtoMessage() {}
 
 func (x *ListPluginsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[68]
+	mi := &file_junction_v1_junction_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4754,12 +5264,800 @@ func (x *ListPluginsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPluginsResponse.ProtoReflect.Descriptor instead.
 func (*ListPluginsResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{68}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *ListPluginsResponse) GetPlugins() []*Plugin {
 	if x != nil {
 		return x.Plugins
+	}
+	return nil
+}
+
+type SearchHubRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Term          string                 `protobuf:"bytes,1,opt,name=term,proto3" json:"term,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchHubRequest) Reset() {
+	*x = SearchHubRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchHubRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchHubRequest) ProtoMessage() {}
+
+func (x *SearchHubRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchHubRequest.ProtoReflect.Descriptor instead.
+func (*SearchHubRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *SearchHubRequest) GetTerm() string {
+	if x != nil {
+		return x.Term
+	}
+	return ""
+}
+
+// HubRelease is one version of a catalog connector.
+type HubRelease struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Version     string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	Released    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=released,proto3" json:"released,omitempty"`
+	MinJunction string                 `protobuf:"bytes,3,opt,name=min_junction,json=minJunction,proto3" json:"min_junction,omitempty"`
+	Platforms   []string               `protobuf:"bytes,4,rep,name=platforms,proto3" json:"platforms,omitempty"`
+	Yanked      bool                   `protobuf:"varint,5,opt,name=yanked,proto3" json:"yanked,omitempty"`
+	YankReason  string                 `protobuf:"bytes,6,opt,name=yank_reason,json=yankReason,proto3" json:"yank_reason,omitempty"`
+	// "ok", or why this broker would not install it ("yanked: ...",
+	// "incompatible: ...", "no build for linux/arm64").
+	Status        string `protobuf:"bytes,7,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HubRelease) Reset() {
+	*x = HubRelease{}
+	mi := &file_junction_v1_junction_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HubRelease) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HubRelease) ProtoMessage() {}
+
+func (x *HubRelease) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HubRelease.ProtoReflect.Descriptor instead.
+func (*HubRelease) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *HubRelease) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *HubRelease) GetReleased() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Released
+	}
+	return nil
+}
+
+func (x *HubRelease) GetMinJunction() string {
+	if x != nil {
+		return x.MinJunction
+	}
+	return ""
+}
+
+func (x *HubRelease) GetPlatforms() []string {
+	if x != nil {
+		return x.Platforms
+	}
+	return nil
+}
+
+func (x *HubRelease) GetYanked() bool {
+	if x != nil {
+		return x.Yanked
+	}
+	return false
+}
+
+func (x *HubRelease) GetYankReason() string {
+	if x != nil {
+		return x.YankReason
+	}
+	return ""
+}
+
+func (x *HubRelease) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+// HubConnector is a connector as a catalog lists it.
+type HubConnector struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Description string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	Kinds       []string               `protobuf:"bytes,3,rep,name=kinds,proto3" json:"kinds,omitempty"`
+	// The catalog listing it and the publisher whose key signs it.
+	Catalog   string `protobuf:"bytes,4,opt,name=catalog,proto3" json:"catalog,omitempty"`
+	Publisher string `protobuf:"bytes,5,opt,name=publisher,proto3" json:"publisher,omitempty"`
+	// Whether the publisher is trusted for this name, in words.
+	Trust    string `protobuf:"bytes,6,opt,name=trust,proto3" json:"trust,omitempty"`
+	License  string `protobuf:"bytes,7,opt,name=license,proto3" json:"license,omitempty"`
+	Homepage string `protobuf:"bytes,8,opt,name=homepage,proto3" json:"homepage,omitempty"`
+	// Newest version this broker can install; empty when none.
+	Latest string `protobuf:"bytes,9,opt,name=latest,proto3" json:"latest,omitempty"`
+	// Versions installed in the broker's plugin directory.
+	Installed []string `protobuf:"bytes,10,rep,name=installed,proto3" json:"installed,omitempty"`
+	// Newest first; only in GetHubConnector.
+	Versions      []*HubRelease `protobuf:"bytes,11,rep,name=versions,proto3" json:"versions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HubConnector) Reset() {
+	*x = HubConnector{}
+	mi := &file_junction_v1_junction_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HubConnector) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HubConnector) ProtoMessage() {}
+
+func (x *HubConnector) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HubConnector.ProtoReflect.Descriptor instead.
+func (*HubConnector) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *HubConnector) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *HubConnector) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *HubConnector) GetKinds() []string {
+	if x != nil {
+		return x.Kinds
+	}
+	return nil
+}
+
+func (x *HubConnector) GetCatalog() string {
+	if x != nil {
+		return x.Catalog
+	}
+	return ""
+}
+
+func (x *HubConnector) GetPublisher() string {
+	if x != nil {
+		return x.Publisher
+	}
+	return ""
+}
+
+func (x *HubConnector) GetTrust() string {
+	if x != nil {
+		return x.Trust
+	}
+	return ""
+}
+
+func (x *HubConnector) GetLicense() string {
+	if x != nil {
+		return x.License
+	}
+	return ""
+}
+
+func (x *HubConnector) GetHomepage() string {
+	if x != nil {
+		return x.Homepage
+	}
+	return ""
+}
+
+func (x *HubConnector) GetLatest() string {
+	if x != nil {
+		return x.Latest
+	}
+	return ""
+}
+
+func (x *HubConnector) GetInstalled() []string {
+	if x != nil {
+		return x.Installed
+	}
+	return nil
+}
+
+func (x *HubConnector) GetVersions() []*HubRelease {
+	if x != nil {
+		return x.Versions
+	}
+	return nil
+}
+
+type SearchHubResponse struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Connectors []*HubConnector        `protobuf:"bytes,1,rep,name=connectors,proto3" json:"connectors,omitempty"`
+	// Catalogs that could not be loaded, and why.
+	Warnings      []string `protobuf:"bytes,2,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchHubResponse) Reset() {
+	*x = SearchHubResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchHubResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchHubResponse) ProtoMessage() {}
+
+func (x *SearchHubResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchHubResponse.ProtoReflect.Descriptor instead.
+func (*SearchHubResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *SearchHubResponse) GetConnectors() []*HubConnector {
+	if x != nil {
+		return x.Connectors
+	}
+	return nil
+}
+
+func (x *SearchHubResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+type GetHubConnectorRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetHubConnectorRequest) Reset() {
+	*x = GetHubConnectorRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHubConnectorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHubConnectorRequest) ProtoMessage() {}
+
+func (x *GetHubConnectorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHubConnectorRequest.ProtoReflect.Descriptor instead.
+func (*GetHubConnectorRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{81}
+}
+
+func (x *GetHubConnectorRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type GetHubConnectorResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Connector     *HubConnector          `protobuf:"bytes,1,opt,name=connector,proto3" json:"connector,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetHubConnectorResponse) Reset() {
+	*x = GetHubConnectorResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHubConnectorResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHubConnectorResponse) ProtoMessage() {}
+
+func (x *GetHubConnectorResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHubConnectorResponse.ProtoReflect.Descriptor instead.
+func (*GetHubConnectorResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{82}
+}
+
+func (x *GetHubConnectorResponse) GetConnector() *HubConnector {
+	if x != nil {
+		return x.Connector
+	}
+	return nil
+}
+
+type InstallPluginRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// A version or constraint (1.2.3, ^1.2, ~1.2, >=1,<2); newest when empty.
+	Version       string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InstallPluginRequest) Reset() {
+	*x = InstallPluginRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InstallPluginRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InstallPluginRequest) ProtoMessage() {}
+
+func (x *InstallPluginRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InstallPluginRequest.ProtoReflect.Descriptor instead.
+func (*InstallPluginRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{83}
+}
+
+func (x *InstallPluginRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *InstallPluginRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+// PluginInstall is the outcome of an install or upgrade.
+type PluginInstall struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Version string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Path    string                 `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
+	Catalog string                 `protobuf:"bytes,4,opt,name=catalog,proto3" json:"catalog,omitempty"`
+	// The version was installed already; nothing was downloaded.
+	AlreadyInstalled bool `protobuf:"varint,5,opt,name=already_installed,json=alreadyInstalled,proto3" json:"already_installed,omitempty"`
+	// What was verified, in words.
+	Verification string `protobuf:"bytes,6,opt,name=verification,proto3" json:"verification,omitempty"`
+	// Warnings, such as installing a yanked version.
+	Warnings      []string `protobuf:"bytes,7,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PluginInstall) Reset() {
+	*x = PluginInstall{}
+	mi := &file_junction_v1_junction_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PluginInstall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PluginInstall) ProtoMessage() {}
+
+func (x *PluginInstall) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PluginInstall.ProtoReflect.Descriptor instead.
+func (*PluginInstall) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{84}
+}
+
+func (x *PluginInstall) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PluginInstall) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *PluginInstall) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *PluginInstall) GetCatalog() string {
+	if x != nil {
+		return x.Catalog
+	}
+	return ""
+}
+
+func (x *PluginInstall) GetAlreadyInstalled() bool {
+	if x != nil {
+		return x.AlreadyInstalled
+	}
+	return false
+}
+
+func (x *PluginInstall) GetVerification() string {
+	if x != nil {
+		return x.Verification
+	}
+	return ""
+}
+
+func (x *PluginInstall) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+type InstallPluginResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Install       *PluginInstall         `protobuf:"bytes,1,opt,name=install,proto3" json:"install,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InstallPluginResponse) Reset() {
+	*x = InstallPluginResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[85]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InstallPluginResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InstallPluginResponse) ProtoMessage() {}
+
+func (x *InstallPluginResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[85]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InstallPluginResponse.ProtoReflect.Descriptor instead.
+func (*InstallPluginResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{85}
+}
+
+func (x *InstallPluginResponse) GetInstall() *PluginInstall {
+	if x != nil {
+		return x.Install
+	}
+	return nil
+}
+
+type UpgradePluginRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpgradePluginRequest) Reset() {
+	*x = UpgradePluginRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[86]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpgradePluginRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpgradePluginRequest) ProtoMessage() {}
+
+func (x *UpgradePluginRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[86]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpgradePluginRequest.ProtoReflect.Descriptor instead.
+func (*UpgradePluginRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{86}
+}
+
+func (x *UpgradePluginRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type UpgradePluginResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Install       *PluginInstall         `protobuf:"bytes,1,opt,name=install,proto3" json:"install,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpgradePluginResponse) Reset() {
+	*x = UpgradePluginResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[87]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpgradePluginResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpgradePluginResponse) ProtoMessage() {}
+
+func (x *UpgradePluginResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[87]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpgradePluginResponse.ProtoReflect.Descriptor instead.
+func (*UpgradePluginResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{87}
+}
+
+func (x *UpgradePluginResponse) GetInstall() *PluginInstall {
+	if x != nil {
+		return x.Install
+	}
+	return nil
+}
+
+type RemovePluginRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The version to remove; every installed version when empty.
+	Version       string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemovePluginRequest) Reset() {
+	*x = RemovePluginRequest{}
+	mi := &file_junction_v1_junction_proto_msgTypes[88]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemovePluginRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemovePluginRequest) ProtoMessage() {}
+
+func (x *RemovePluginRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[88]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemovePluginRequest.ProtoReflect.Descriptor instead.
+func (*RemovePluginRequest) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{88}
+}
+
+func (x *RemovePluginRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RemovePluginRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+type RemovePluginResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Removed       []string               `protobuf:"bytes,1,rep,name=removed,proto3" json:"removed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemovePluginResponse) Reset() {
+	*x = RemovePluginResponse{}
+	mi := &file_junction_v1_junction_proto_msgTypes[89]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemovePluginResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemovePluginResponse) ProtoMessage() {}
+
+func (x *RemovePluginResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[89]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemovePluginResponse.ProtoReflect.Descriptor instead.
+func (*RemovePluginResponse) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{89}
+}
+
+func (x *RemovePluginResponse) GetRemoved() []string {
+	if x != nil {
+		return x.Removed
 	}
 	return nil
 }
@@ -4794,7 +6092,7 @@ type ErrorInfo struct {
 
 func (x *ErrorInfo) Reset() {
 	*x = ErrorInfo{}
-	mi := &file_junction_v1_junction_proto_msgTypes[69]
+	mi := &file_junction_v1_junction_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4806,7 +6104,7 @@ func (x *ErrorInfo) String() string {
 func (*ErrorInfo) ProtoMessage() {}
 
 func (x *ErrorInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[69]
+	mi := &file_junction_v1_junction_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4819,7 +6117,7 @@ func (x *ErrorInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorInfo.ProtoReflect.Descriptor instead.
 func (*ErrorInfo) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{69}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *ErrorInfo) GetReason() ErrorReason {
@@ -4922,7 +6220,7 @@ type ClusterNode struct {
 
 func (x *ClusterNode) Reset() {
 	*x = ClusterNode{}
-	mi := &file_junction_v1_junction_proto_msgTypes[70]
+	mi := &file_junction_v1_junction_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4934,7 +6232,7 @@ func (x *ClusterNode) String() string {
 func (*ClusterNode) ProtoMessage() {}
 
 func (x *ClusterNode) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[70]
+	mi := &file_junction_v1_junction_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4947,7 +6245,7 @@ func (x *ClusterNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterNode.ProtoReflect.Descriptor instead.
 func (*ClusterNode) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{70}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *ClusterNode) GetId() string {
@@ -4993,7 +6291,7 @@ type ClusterStatusRequest struct {
 
 func (x *ClusterStatusRequest) Reset() {
 	*x = ClusterStatusRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[71]
+	mi := &file_junction_v1_junction_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5005,7 +6303,7 @@ func (x *ClusterStatusRequest) String() string {
 func (*ClusterStatusRequest) ProtoMessage() {}
 
 func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[71]
+	mi := &file_junction_v1_junction_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5018,7 +6316,7 @@ func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterStatusRequest.ProtoReflect.Descriptor instead.
 func (*ClusterStatusRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{71}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{92}
 }
 
 type ClusterStatusResponse struct {
@@ -5038,7 +6336,7 @@ type ClusterStatusResponse struct {
 
 func (x *ClusterStatusResponse) Reset() {
 	*x = ClusterStatusResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[72]
+	mi := &file_junction_v1_junction_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5050,7 +6348,7 @@ func (x *ClusterStatusResponse) String() string {
 func (*ClusterStatusResponse) ProtoMessage() {}
 
 func (x *ClusterStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[72]
+	mi := &file_junction_v1_junction_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5063,7 +6361,7 @@ func (x *ClusterStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterStatusResponse.ProtoReflect.Descriptor instead.
 func (*ClusterStatusResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{72}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *ClusterStatusResponse) GetNodeId() string {
@@ -5126,7 +6424,7 @@ type AddNodeRequest struct {
 
 func (x *AddNodeRequest) Reset() {
 	*x = AddNodeRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[73]
+	mi := &file_junction_v1_junction_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5138,7 +6436,7 @@ func (x *AddNodeRequest) String() string {
 func (*AddNodeRequest) ProtoMessage() {}
 
 func (x *AddNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[73]
+	mi := &file_junction_v1_junction_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5151,7 +6449,7 @@ func (x *AddNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNodeRequest.ProtoReflect.Descriptor instead.
 func (*AddNodeRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{73}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *AddNodeRequest) GetNodeId() string {
@@ -5183,7 +6481,7 @@ type AddNodeResponse struct {
 
 func (x *AddNodeResponse) Reset() {
 	*x = AddNodeResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[74]
+	mi := &file_junction_v1_junction_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5195,7 +6493,7 @@ func (x *AddNodeResponse) String() string {
 func (*AddNodeResponse) ProtoMessage() {}
 
 func (x *AddNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[74]
+	mi := &file_junction_v1_junction_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5208,7 +6506,7 @@ func (x *AddNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNodeResponse.ProtoReflect.Descriptor instead.
 func (*AddNodeResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{74}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{95}
 }
 
 type RemoveNodeRequest struct {
@@ -5220,7 +6518,7 @@ type RemoveNodeRequest struct {
 
 func (x *RemoveNodeRequest) Reset() {
 	*x = RemoveNodeRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[75]
+	mi := &file_junction_v1_junction_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5232,7 +6530,7 @@ func (x *RemoveNodeRequest) String() string {
 func (*RemoveNodeRequest) ProtoMessage() {}
 
 func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[75]
+	mi := &file_junction_v1_junction_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5245,7 +6543,7 @@ func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeRequest.ProtoReflect.Descriptor instead.
 func (*RemoveNodeRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{75}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *RemoveNodeRequest) GetNodeId() string {
@@ -5263,7 +6561,7 @@ type RemoveNodeResponse struct {
 
 func (x *RemoveNodeResponse) Reset() {
 	*x = RemoveNodeResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[76]
+	mi := &file_junction_v1_junction_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5275,7 +6573,7 @@ func (x *RemoveNodeResponse) String() string {
 func (*RemoveNodeResponse) ProtoMessage() {}
 
 func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[76]
+	mi := &file_junction_v1_junction_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5288,7 +6586,7 @@ func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeResponse.ProtoReflect.Descriptor instead.
 func (*RemoveNodeResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{76}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{97}
 }
 
 type TransferLeaderRequest struct {
@@ -5300,7 +6598,7 @@ type TransferLeaderRequest struct {
 
 func (x *TransferLeaderRequest) Reset() {
 	*x = TransferLeaderRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[77]
+	mi := &file_junction_v1_junction_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5312,7 +6610,7 @@ func (x *TransferLeaderRequest) String() string {
 func (*TransferLeaderRequest) ProtoMessage() {}
 
 func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[77]
+	mi := &file_junction_v1_junction_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5325,7 +6623,7 @@ func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeaderRequest.ProtoReflect.Descriptor instead.
 func (*TransferLeaderRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{77}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *TransferLeaderRequest) GetNodeId() string {
@@ -5343,7 +6641,7 @@ type TransferLeaderResponse struct {
 
 func (x *TransferLeaderResponse) Reset() {
 	*x = TransferLeaderResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[78]
+	mi := &file_junction_v1_junction_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5355,7 +6653,7 @@ func (x *TransferLeaderResponse) String() string {
 func (*TransferLeaderResponse) ProtoMessage() {}
 
 func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[78]
+	mi := &file_junction_v1_junction_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5368,7 +6666,7 @@ func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeaderResponse.ProtoReflect.Descriptor instead.
 func (*TransferLeaderResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{78}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{99}
 }
 
 type ReadPartitionRequest struct {
@@ -5385,7 +6683,7 @@ type ReadPartitionRequest struct {
 
 func (x *ReadPartitionRequest) Reset() {
 	*x = ReadPartitionRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[79]
+	mi := &file_junction_v1_junction_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5397,7 +6695,7 @@ func (x *ReadPartitionRequest) String() string {
 func (*ReadPartitionRequest) ProtoMessage() {}
 
 func (x *ReadPartitionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[79]
+	mi := &file_junction_v1_junction_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5410,7 +6708,7 @@ func (x *ReadPartitionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadPartitionRequest.ProtoReflect.Descriptor instead.
 func (*ReadPartitionRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{79}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *ReadPartitionRequest) GetStation() string {
@@ -5452,7 +6750,7 @@ type ReadPartitionResponse struct {
 
 func (x *ReadPartitionResponse) Reset() {
 	*x = ReadPartitionResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[80]
+	mi := &file_junction_v1_junction_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5464,7 +6762,7 @@ func (x *ReadPartitionResponse) String() string {
 func (*ReadPartitionResponse) ProtoMessage() {}
 
 func (x *ReadPartitionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[80]
+	mi := &file_junction_v1_junction_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5477,7 +6775,7 @@ func (x *ReadPartitionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadPartitionResponse.ProtoReflect.Descriptor instead.
 func (*ReadPartitionResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{80}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *ReadPartitionResponse) GetRecords() []*Delivery {
@@ -5507,7 +6805,7 @@ type StationSchema struct {
 
 func (x *StationSchema) Reset() {
 	*x = StationSchema{}
-	mi := &file_junction_v1_junction_proto_msgTypes[81]
+	mi := &file_junction_v1_junction_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5519,7 +6817,7 @@ func (x *StationSchema) String() string {
 func (*StationSchema) ProtoMessage() {}
 
 func (x *StationSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[81]
+	mi := &file_junction_v1_junction_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5532,7 +6830,7 @@ func (x *StationSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StationSchema.ProtoReflect.Descriptor instead.
 func (*StationSchema) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{81}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *StationSchema) GetName() string {
@@ -5569,7 +6867,7 @@ type SchemaFile struct {
 
 func (x *SchemaFile) Reset() {
 	*x = SchemaFile{}
-	mi := &file_junction_v1_junction_proto_msgTypes[82]
+	mi := &file_junction_v1_junction_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5581,7 +6879,7 @@ func (x *SchemaFile) String() string {
 func (*SchemaFile) ProtoMessage() {}
 
 func (x *SchemaFile) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[82]
+	mi := &file_junction_v1_junction_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5594,7 +6892,7 @@ func (x *SchemaFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaFile.ProtoReflect.Descriptor instead.
 func (*SchemaFile) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{82}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *SchemaFile) GetName() string {
@@ -5625,7 +6923,7 @@ type SchemaDefinition struct {
 
 func (x *SchemaDefinition) Reset() {
 	*x = SchemaDefinition{}
-	mi := &file_junction_v1_junction_proto_msgTypes[83]
+	mi := &file_junction_v1_junction_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5637,7 +6935,7 @@ func (x *SchemaDefinition) String() string {
 func (*SchemaDefinition) ProtoMessage() {}
 
 func (x *SchemaDefinition) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[83]
+	mi := &file_junction_v1_junction_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5650,7 +6948,7 @@ func (x *SchemaDefinition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaDefinition.ProtoReflect.Descriptor instead.
 func (*SchemaDefinition) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{83}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *SchemaDefinition) GetType() SchemaType {
@@ -5686,7 +6984,7 @@ type SchemaVersion struct {
 
 func (x *SchemaVersion) Reset() {
 	*x = SchemaVersion{}
-	mi := &file_junction_v1_junction_proto_msgTypes[84]
+	mi := &file_junction_v1_junction_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5698,7 +6996,7 @@ func (x *SchemaVersion) String() string {
 func (*SchemaVersion) ProtoMessage() {}
 
 func (x *SchemaVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[84]
+	mi := &file_junction_v1_junction_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5711,7 +7009,7 @@ func (x *SchemaVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaVersion.ProtoReflect.Descriptor instead.
 func (*SchemaVersion) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{84}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *SchemaVersion) GetVersion() uint32 {
@@ -5752,7 +7050,7 @@ type Schema struct {
 
 func (x *Schema) Reset() {
 	*x = Schema{}
-	mi := &file_junction_v1_junction_proto_msgTypes[85]
+	mi := &file_junction_v1_junction_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5764,7 +7062,7 @@ func (x *Schema) String() string {
 func (*Schema) ProtoMessage() {}
 
 func (x *Schema) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[85]
+	mi := &file_junction_v1_junction_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5777,7 +7075,7 @@ func (x *Schema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schema.ProtoReflect.Descriptor instead.
 func (*Schema) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{85}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *Schema) GetName() string {
@@ -5845,7 +7143,7 @@ type CompatibilityChange struct {
 
 func (x *CompatibilityChange) Reset() {
 	*x = CompatibilityChange{}
-	mi := &file_junction_v1_junction_proto_msgTypes[86]
+	mi := &file_junction_v1_junction_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5857,7 +7155,7 @@ func (x *CompatibilityChange) String() string {
 func (*CompatibilityChange) ProtoMessage() {}
 
 func (x *CompatibilityChange) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[86]
+	mi := &file_junction_v1_junction_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5870,7 +7168,7 @@ func (x *CompatibilityChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompatibilityChange.ProtoReflect.Descriptor instead.
 func (*CompatibilityChange) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{86}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *CompatibilityChange) GetVersion() uint32 {
@@ -5917,7 +7215,7 @@ type InvalidMessage struct {
 
 func (x *InvalidMessage) Reset() {
 	*x = InvalidMessage{}
-	mi := &file_junction_v1_junction_proto_msgTypes[87]
+	mi := &file_junction_v1_junction_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5929,7 +7227,7 @@ func (x *InvalidMessage) String() string {
 func (*InvalidMessage) ProtoMessage() {}
 
 func (x *InvalidMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[87]
+	mi := &file_junction_v1_junction_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5942,7 +7240,7 @@ func (x *InvalidMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvalidMessage.ProtoReflect.Descriptor instead.
 func (*InvalidMessage) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{87}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *InvalidMessage) GetIndex() uint32 {
@@ -5985,7 +7283,7 @@ type CreateSchemaRequest struct {
 
 func (x *CreateSchemaRequest) Reset() {
 	*x = CreateSchemaRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[88]
+	mi := &file_junction_v1_junction_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5997,7 +7295,7 @@ func (x *CreateSchemaRequest) String() string {
 func (*CreateSchemaRequest) ProtoMessage() {}
 
 func (x *CreateSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[88]
+	mi := &file_junction_v1_junction_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6010,7 +7308,7 @@ func (x *CreateSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSchemaRequest.ProtoReflect.Descriptor instead.
 func (*CreateSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{88}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *CreateSchemaRequest) GetName() string {
@@ -6044,7 +7342,7 @@ type CreateSchemaResponse struct {
 
 func (x *CreateSchemaResponse) Reset() {
 	*x = CreateSchemaResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[89]
+	mi := &file_junction_v1_junction_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6056,7 +7354,7 @@ func (x *CreateSchemaResponse) String() string {
 func (*CreateSchemaResponse) ProtoMessage() {}
 
 func (x *CreateSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[89]
+	mi := &file_junction_v1_junction_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6069,7 +7367,7 @@ func (x *CreateSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSchemaResponse.ProtoReflect.Descriptor instead.
 func (*CreateSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{89}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *CreateSchemaResponse) GetSchema() *Schema {
@@ -6099,7 +7397,7 @@ type UpdateSchemaRequest struct {
 
 func (x *UpdateSchemaRequest) Reset() {
 	*x = UpdateSchemaRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[90]
+	mi := &file_junction_v1_junction_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6111,7 +7409,7 @@ func (x *UpdateSchemaRequest) String() string {
 func (*UpdateSchemaRequest) ProtoMessage() {}
 
 func (x *UpdateSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[90]
+	mi := &file_junction_v1_junction_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6124,7 +7422,7 @@ func (x *UpdateSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSchemaRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{90}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *UpdateSchemaRequest) GetName() string {
@@ -6158,7 +7456,7 @@ type UpdateSchemaResponse struct {
 
 func (x *UpdateSchemaResponse) Reset() {
 	*x = UpdateSchemaResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[91]
+	mi := &file_junction_v1_junction_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6170,7 +7468,7 @@ func (x *UpdateSchemaResponse) String() string {
 func (*UpdateSchemaResponse) ProtoMessage() {}
 
 func (x *UpdateSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[91]
+	mi := &file_junction_v1_junction_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6183,7 +7481,7 @@ func (x *UpdateSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSchemaResponse.ProtoReflect.Descriptor instead.
 func (*UpdateSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{91}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *UpdateSchemaResponse) GetSchema() *Schema {
@@ -6211,7 +7509,7 @@ type GetSchemaRequest struct {
 
 func (x *GetSchemaRequest) Reset() {
 	*x = GetSchemaRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[92]
+	mi := &file_junction_v1_junction_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6223,7 +7521,7 @@ func (x *GetSchemaRequest) String() string {
 func (*GetSchemaRequest) ProtoMessage() {}
 
 func (x *GetSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[92]
+	mi := &file_junction_v1_junction_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6236,7 +7534,7 @@ func (x *GetSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSchemaRequest.ProtoReflect.Descriptor instead.
 func (*GetSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{92}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *GetSchemaRequest) GetName() string {
@@ -6263,7 +7561,7 @@ type GetSchemaResponse struct {
 
 func (x *GetSchemaResponse) Reset() {
 	*x = GetSchemaResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[93]
+	mi := &file_junction_v1_junction_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6275,7 +7573,7 @@ func (x *GetSchemaResponse) String() string {
 func (*GetSchemaResponse) ProtoMessage() {}
 
 func (x *GetSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[93]
+	mi := &file_junction_v1_junction_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6288,7 +7586,7 @@ func (x *GetSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSchemaResponse.ProtoReflect.Descriptor instead.
 func (*GetSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{93}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *GetSchemaResponse) GetSchema() *Schema {
@@ -6313,7 +7611,7 @@ type ListSchemasRequest struct {
 
 func (x *ListSchemasRequest) Reset() {
 	*x = ListSchemasRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[94]
+	mi := &file_junction_v1_junction_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6325,7 +7623,7 @@ func (x *ListSchemasRequest) String() string {
 func (*ListSchemasRequest) ProtoMessage() {}
 
 func (x *ListSchemasRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[94]
+	mi := &file_junction_v1_junction_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6338,7 +7636,7 @@ func (x *ListSchemasRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSchemasRequest.ProtoReflect.Descriptor instead.
 func (*ListSchemasRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{94}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{115}
 }
 
 type ListSchemasResponse struct {
@@ -6350,7 +7648,7 @@ type ListSchemasResponse struct {
 
 func (x *ListSchemasResponse) Reset() {
 	*x = ListSchemasResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[95]
+	mi := &file_junction_v1_junction_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6362,7 +7660,7 @@ func (x *ListSchemasResponse) String() string {
 func (*ListSchemasResponse) ProtoMessage() {}
 
 func (x *ListSchemasResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[95]
+	mi := &file_junction_v1_junction_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6375,7 +7673,7 @@ func (x *ListSchemasResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSchemasResponse.ProtoReflect.Descriptor instead.
 func (*ListSchemasResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{95}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *ListSchemasResponse) GetSchemas() []*Schema {
@@ -6394,7 +7692,7 @@ type DeleteSchemaRequest struct {
 
 func (x *DeleteSchemaRequest) Reset() {
 	*x = DeleteSchemaRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[96]
+	mi := &file_junction_v1_junction_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6406,7 +7704,7 @@ func (x *DeleteSchemaRequest) String() string {
 func (*DeleteSchemaRequest) ProtoMessage() {}
 
 func (x *DeleteSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[96]
+	mi := &file_junction_v1_junction_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6419,7 +7717,7 @@ func (x *DeleteSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSchemaRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{96}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *DeleteSchemaRequest) GetName() string {
@@ -6437,7 +7735,7 @@ type DeleteSchemaResponse struct {
 
 func (x *DeleteSchemaResponse) Reset() {
 	*x = DeleteSchemaResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[97]
+	mi := &file_junction_v1_junction_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6449,7 +7747,7 @@ func (x *DeleteSchemaResponse) String() string {
 func (*DeleteSchemaResponse) ProtoMessage() {}
 
 func (x *DeleteSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[97]
+	mi := &file_junction_v1_junction_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6462,7 +7760,7 @@ func (x *DeleteSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSchemaResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{97}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{118}
 }
 
 type AttachSchemaRequest struct {
@@ -6478,7 +7776,7 @@ type AttachSchemaRequest struct {
 
 func (x *AttachSchemaRequest) Reset() {
 	*x = AttachSchemaRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[98]
+	mi := &file_junction_v1_junction_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6490,7 +7788,7 @@ func (x *AttachSchemaRequest) String() string {
 func (*AttachSchemaRequest) ProtoMessage() {}
 
 func (x *AttachSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[98]
+	mi := &file_junction_v1_junction_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6503,7 +7801,7 @@ func (x *AttachSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachSchemaRequest.ProtoReflect.Descriptor instead.
 func (*AttachSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{98}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *AttachSchemaRequest) GetStation() string {
@@ -6543,7 +7841,7 @@ type AttachSchemaResponse struct {
 
 func (x *AttachSchemaResponse) Reset() {
 	*x = AttachSchemaResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[99]
+	mi := &file_junction_v1_junction_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6555,7 +7853,7 @@ func (x *AttachSchemaResponse) String() string {
 func (*AttachSchemaResponse) ProtoMessage() {}
 
 func (x *AttachSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[99]
+	mi := &file_junction_v1_junction_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6568,7 +7866,7 @@ func (x *AttachSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachSchemaResponse.ProtoReflect.Descriptor instead.
 func (*AttachSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{99}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *AttachSchemaResponse) GetStation() *Station {
@@ -6587,7 +7885,7 @@ type DetachSchemaRequest struct {
 
 func (x *DetachSchemaRequest) Reset() {
 	*x = DetachSchemaRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[100]
+	mi := &file_junction_v1_junction_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6599,7 +7897,7 @@ func (x *DetachSchemaRequest) String() string {
 func (*DetachSchemaRequest) ProtoMessage() {}
 
 func (x *DetachSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[100]
+	mi := &file_junction_v1_junction_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6612,7 +7910,7 @@ func (x *DetachSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DetachSchemaRequest.ProtoReflect.Descriptor instead.
 func (*DetachSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{100}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *DetachSchemaRequest) GetStation() string {
@@ -6631,7 +7929,7 @@ type DetachSchemaResponse struct {
 
 func (x *DetachSchemaResponse) Reset() {
 	*x = DetachSchemaResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[101]
+	mi := &file_junction_v1_junction_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6643,7 +7941,7 @@ func (x *DetachSchemaResponse) String() string {
 func (*DetachSchemaResponse) ProtoMessage() {}
 
 func (x *DetachSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[101]
+	mi := &file_junction_v1_junction_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6656,7 +7954,7 @@ func (x *DetachSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DetachSchemaResponse.ProtoReflect.Descriptor instead.
 func (*DetachSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{101}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *DetachSchemaResponse) GetStation() *Station {
@@ -6699,7 +7997,7 @@ type DeadLetter struct {
 
 func (x *DeadLetter) Reset() {
 	*x = DeadLetter{}
-	mi := &file_junction_v1_junction_proto_msgTypes[102]
+	mi := &file_junction_v1_junction_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6711,7 +8009,7 @@ func (x *DeadLetter) String() string {
 func (*DeadLetter) ProtoMessage() {}
 
 func (x *DeadLetter) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[102]
+	mi := &file_junction_v1_junction_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6724,7 +8022,7 @@ func (x *DeadLetter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadLetter.ProtoReflect.Descriptor instead.
 func (*DeadLetter) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{102}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *DeadLetter) GetPartition() uint32 {
@@ -6853,7 +8151,7 @@ type ListDeadLettersRequest struct {
 
 func (x *ListDeadLettersRequest) Reset() {
 	*x = ListDeadLettersRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[103]
+	mi := &file_junction_v1_junction_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6865,7 +8163,7 @@ func (x *ListDeadLettersRequest) String() string {
 func (*ListDeadLettersRequest) ProtoMessage() {}
 
 func (x *ListDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[103]
+	mi := &file_junction_v1_junction_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6878,7 +8176,7 @@ func (x *ListDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*ListDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{103}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{124}
 }
 
 func (x *ListDeadLettersRequest) GetStation() string {
@@ -6911,7 +8209,7 @@ type ListDeadLettersResponse struct {
 
 func (x *ListDeadLettersResponse) Reset() {
 	*x = ListDeadLettersResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[104]
+	mi := &file_junction_v1_junction_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6923,7 +8221,7 @@ func (x *ListDeadLettersResponse) String() string {
 func (*ListDeadLettersResponse) ProtoMessage() {}
 
 func (x *ListDeadLettersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[104]
+	mi := &file_junction_v1_junction_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6936,7 +8234,7 @@ func (x *ListDeadLettersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadLettersResponse.ProtoReflect.Descriptor instead.
 func (*ListDeadLettersResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{104}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{125}
 }
 
 func (x *ListDeadLettersResponse) GetMessages() []*DeadLetter {
@@ -6964,7 +8262,7 @@ type ReplayDeadLettersRequest struct {
 
 func (x *ReplayDeadLettersRequest) Reset() {
 	*x = ReplayDeadLettersRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[105]
+	mi := &file_junction_v1_junction_proto_msgTypes[126]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6976,7 +8274,7 @@ func (x *ReplayDeadLettersRequest) String() string {
 func (*ReplayDeadLettersRequest) ProtoMessage() {}
 
 func (x *ReplayDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[105]
+	mi := &file_junction_v1_junction_proto_msgTypes[126]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6989,7 +8287,7 @@ func (x *ReplayDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*ReplayDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{105}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{126}
 }
 
 func (x *ReplayDeadLettersRequest) GetStation() string {
@@ -7068,7 +8366,7 @@ type ReplayFailure struct {
 
 func (x *ReplayFailure) Reset() {
 	*x = ReplayFailure{}
-	mi := &file_junction_v1_junction_proto_msgTypes[106]
+	mi := &file_junction_v1_junction_proto_msgTypes[127]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7080,7 +8378,7 @@ func (x *ReplayFailure) String() string {
 func (*ReplayFailure) ProtoMessage() {}
 
 func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[106]
+	mi := &file_junction_v1_junction_proto_msgTypes[127]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7093,7 +8391,7 @@ func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayFailure.ProtoReflect.Descriptor instead.
 func (*ReplayFailure) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{106}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{127}
 }
 
 func (x *ReplayFailure) GetPartition() uint32 {
@@ -7132,7 +8430,7 @@ type ReplayDeadLettersResponse struct {
 
 func (x *ReplayDeadLettersResponse) Reset() {
 	*x = ReplayDeadLettersResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[107]
+	mi := &file_junction_v1_junction_proto_msgTypes[128]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7144,7 +8442,7 @@ func (x *ReplayDeadLettersResponse) String() string {
 func (*ReplayDeadLettersResponse) ProtoMessage() {}
 
 func (x *ReplayDeadLettersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[107]
+	mi := &file_junction_v1_junction_proto_msgTypes[128]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7157,7 +8455,7 @@ func (x *ReplayDeadLettersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayDeadLettersResponse.ProtoReflect.Descriptor instead.
 func (*ReplayDeadLettersResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{107}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{128}
 }
 
 func (x *ReplayDeadLettersResponse) GetReplayed() uint64 {
@@ -7190,7 +8488,7 @@ type PurgeDeadLettersRequest struct {
 
 func (x *PurgeDeadLettersRequest) Reset() {
 	*x = PurgeDeadLettersRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[108]
+	mi := &file_junction_v1_junction_proto_msgTypes[129]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7202,7 +8500,7 @@ func (x *PurgeDeadLettersRequest) String() string {
 func (*PurgeDeadLettersRequest) ProtoMessage() {}
 
 func (x *PurgeDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[108]
+	mi := &file_junction_v1_junction_proto_msgTypes[129]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7215,7 +8513,7 @@ func (x *PurgeDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*PurgeDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{108}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{129}
 }
 
 func (x *PurgeDeadLettersRequest) GetStation() string {
@@ -7235,7 +8533,7 @@ type PurgeDeadLettersResponse struct {
 
 func (x *PurgeDeadLettersResponse) Reset() {
 	*x = PurgeDeadLettersResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[109]
+	mi := &file_junction_v1_junction_proto_msgTypes[130]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7247,7 +8545,7 @@ func (x *PurgeDeadLettersResponse) String() string {
 func (*PurgeDeadLettersResponse) ProtoMessage() {}
 
 func (x *PurgeDeadLettersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[109]
+	mi := &file_junction_v1_junction_proto_msgTypes[130]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7260,7 +8558,7 @@ func (x *PurgeDeadLettersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeDeadLettersResponse.ProtoReflect.Descriptor instead.
 func (*PurgeDeadLettersResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{109}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{130}
 }
 
 func (x *PurgeDeadLettersResponse) GetPurged() uint64 {
@@ -7358,7 +8656,23 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x14DeleteStationRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05force\x18\x02 \x01(\bR\x05force\"\x17\n" +
-	"\x15DeleteStationResponse\"0\n" +
+	"\x15DeleteStationResponse\"4\n" +
+	"\x16GetStationRatesRequest\x12\x1a\n" +
+	"\bstations\x18\x01 \x03(\tR\bstations\"\xb8\x01\n" +
+	"\n" +
+	"RateSample\x12.\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1f\n" +
+	"\vmessages_in\x18\x02 \x01(\x01R\n" +
+	"messagesIn\x12!\n" +
+	"\fmessages_out\x18\x03 \x01(\x01R\vmessagesOut\x12\x19\n" +
+	"\bbytes_in\x18\x04 \x01(\x01R\abytesIn\x12\x1b\n" +
+	"\tbytes_out\x18\x05 \x01(\x01R\bbytesOut\"\x8e\x01\n" +
+	"\fStationRates\x12\x18\n" +
+	"\astation\x18\x01 \x01(\tR\astation\x121\n" +
+	"\acurrent\x18\x02 \x01(\v2\x17.junction.v1.RateSampleR\acurrent\x121\n" +
+	"\ahistory\x18\x03 \x03(\v2\x17.junction.v1.RateSampleR\ahistory\"P\n" +
+	"\x17GetStationRatesResponse\x125\n" +
+	"\bstations\x18\x01 \x03(\v2\x19.junction.v1.StationRatesR\bstations\"0\n" +
 	"\x06Header\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\"p\n" +
@@ -7441,7 +8755,21 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x05group\x18\x02 \x01(\tR\x05group\x124\n" +
 	"\bmessages\x18\x03 \x03(\v2\x18.junction.v1.MessageRefsR\bmessages\x12/\n" +
 	"\x05delay\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x05delay\"\x0e\n" +
-	"\fNackResponse\"\xd5\x01\n" +
+	"\fNackResponse\"\xc4\x01\n" +
+	"\x13PeekMessagesRequest\x12\x18\n" +
+	"\astation\x18\x01 \x01(\tR\astation\x12\x1c\n" +
+	"\tpartition\x18\x02 \x01(\rR\tpartition\x12\x18\n" +
+	"\x06offset\x18\x03 \x01(\x04H\x00R\x06offset\x120\n" +
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampH\x00R\x04time\x12!\n" +
+	"\fmax_messages\x18\x05 \x01(\rR\vmaxMessagesB\x06\n" +
+	"\x04from\"\xac\x01\n" +
+	"\x14PeekMessagesResponse\x121\n" +
+	"\bmessages\x18\x01 \x03(\v2\x15.junction.v1.DeliveryR\bmessages\x12\x1f\n" +
+	"\vnext_offset\x18\x02 \x01(\x04R\n" +
+	"nextOffset\x12!\n" +
+	"\fstart_offset\x18\x03 \x01(\x04R\vstartOffset\x12\x1d\n" +
+	"\n" +
+	"end_offset\x18\x04 \x01(\x04R\tendOffset\"\xd5\x01\n" +
 	"\fPartitionLag\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12)\n" +
 	"\x10committed_offset\x18\x02 \x01(\x04R\x0fcommittedOffset\x12\x1f\n" +
@@ -7449,7 +8777,7 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"nextOffset\x12\x10\n" +
 	"\x03lag\x18\x04 \x01(\x04R\x03lag\x12\x18\n" +
 	"\apending\x18\x05 \x01(\rR\apending\x12/\n" +
-	"\x13checkpointed_offset\x18\x06 \x01(\x04R\x12checkpointedOffset\"\xae\x02\n" +
+	"\x13checkpointed_offset\x18\x06 \x01(\x04R\x12checkpointedOffset\"\xd0\x02\n" +
 	"\x05Group\x12\x18\n" +
 	"\astation\x18\x01 \x01(\tR\astation\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x120\n" +
@@ -7461,7 +8789,8 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\apending\x18\x06 \x01(\rR\apending\x129\n" +
 	"\n" +
 	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12#\n" +
-	"\rdead_lettered\x18\b \x01(\x04R\fdeadLettered\"\xa8\x01\n" +
+	"\rdead_lettered\x18\b \x01(\x04R\fdeadLettered\x12 \n" +
+	"\vredelivered\x18\t \x01(\x04R\vredelivered\"\xa8\x01\n" +
 	"\x12CreateGroupRequest\x12\x18\n" +
 	"\astation\x18\x01 \x01(\tR\astation\x12\x14\n" +
 	"\x05group\x18\x02 \x01(\tR\x05group\x120\n" +
@@ -7573,10 +8902,70 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x14\n" +
 	"\x05kinds\x18\x03 \x03(\tR\x05kinds\x12 \n" +
 	"\vdescription\x18\x04 \x01(\tR\vdescription\x12\x12\n" +
-	"\x04path\x18\x05 \x01(\tR\x04path\"\x14\n" +
+	"\x04path\x18\x05 \x01(\tR\x04path\"-\n" +
+	"\x17RestartConnectorRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"V\n" +
+	"\x18RestartConnectorResponse\x12:\n" +
+	"\tconnector\x18\x01 \x01(\v2\x1c.junction.v1.ConnectorStatusR\tconnector\"\x14\n" +
 	"\x12ListPluginsRequest\"D\n" +
 	"\x13ListPluginsResponse\x12-\n" +
-	"\aplugins\x18\x01 \x03(\v2\x13.junction.v1.PluginR\aplugins\"\x86\x04\n" +
+	"\aplugins\x18\x01 \x03(\v2\x13.junction.v1.PluginR\aplugins\"&\n" +
+	"\x10SearchHubRequest\x12\x12\n" +
+	"\x04term\x18\x01 \x01(\tR\x04term\"\xf0\x01\n" +
+	"\n" +
+	"HubRelease\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\x126\n" +
+	"\breleased\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\breleased\x12!\n" +
+	"\fmin_junction\x18\x03 \x01(\tR\vminJunction\x12\x1c\n" +
+	"\tplatforms\x18\x04 \x03(\tR\tplatforms\x12\x16\n" +
+	"\x06yanked\x18\x05 \x01(\bR\x06yanked\x12\x1f\n" +
+	"\vyank_reason\x18\x06 \x01(\tR\n" +
+	"yankReason\x12\x16\n" +
+	"\x06status\x18\a \x01(\tR\x06status\"\xc9\x02\n" +
+	"\fHubConnector\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x14\n" +
+	"\x05kinds\x18\x03 \x03(\tR\x05kinds\x12\x18\n" +
+	"\acatalog\x18\x04 \x01(\tR\acatalog\x12\x1c\n" +
+	"\tpublisher\x18\x05 \x01(\tR\tpublisher\x12\x14\n" +
+	"\x05trust\x18\x06 \x01(\tR\x05trust\x12\x18\n" +
+	"\alicense\x18\a \x01(\tR\alicense\x12\x1a\n" +
+	"\bhomepage\x18\b \x01(\tR\bhomepage\x12\x16\n" +
+	"\x06latest\x18\t \x01(\tR\x06latest\x12\x1c\n" +
+	"\tinstalled\x18\n" +
+	" \x03(\tR\tinstalled\x123\n" +
+	"\bversions\x18\v \x03(\v2\x17.junction.v1.HubReleaseR\bversions\"j\n" +
+	"\x11SearchHubResponse\x129\n" +
+	"\n" +
+	"connectors\x18\x01 \x03(\v2\x19.junction.v1.HubConnectorR\n" +
+	"connectors\x12\x1a\n" +
+	"\bwarnings\x18\x02 \x03(\tR\bwarnings\",\n" +
+	"\x16GetHubConnectorRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"R\n" +
+	"\x17GetHubConnectorResponse\x127\n" +
+	"\tconnector\x18\x01 \x01(\v2\x19.junction.v1.HubConnectorR\tconnector\"D\n" +
+	"\x14InstallPluginRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\"\xd8\x01\n" +
+	"\rPluginInstall\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\x12\n" +
+	"\x04path\x18\x03 \x01(\tR\x04path\x12\x18\n" +
+	"\acatalog\x18\x04 \x01(\tR\acatalog\x12+\n" +
+	"\x11already_installed\x18\x05 \x01(\bR\x10alreadyInstalled\x12\"\n" +
+	"\fverification\x18\x06 \x01(\tR\fverification\x12\x1a\n" +
+	"\bwarnings\x18\a \x03(\tR\bwarnings\"M\n" +
+	"\x15InstallPluginResponse\x124\n" +
+	"\ainstall\x18\x01 \x01(\v2\x1a.junction.v1.PluginInstallR\ainstall\"*\n" +
+	"\x14UpgradePluginRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"M\n" +
+	"\x15UpgradePluginResponse\x124\n" +
+	"\ainstall\x18\x01 \x01(\v2\x1a.junction.v1.PluginInstallR\ainstall\"C\n" +
+	"\x13RemovePluginRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\"0\n" +
+	"\x14RemovePluginResponse\x12\x18\n" +
+	"\aremoved\x18\x01 \x03(\tR\aremoved\"\x86\x04\n" +
 	"\tErrorInfo\x120\n" +
 	"\x06reason\x18\x01 \x01(\x0e2\x18.junction.v1.ErrorReasonR\x06reason\x12\x18\n" +
 	"\astation\x18\x02 \x01(\tR\astation\x12\x14\n" +
@@ -7818,7 +9207,7 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\tOnInvalid\x12\x1a\n" +
 	"\x16ON_INVALID_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11ON_INVALID_REJECT\x10\x01\x12\x1a\n" +
-	"\x16ON_INVALID_DEAD_LETTER\x10\x022\x9a\x04\n" +
+	"\x16ON_INVALID_DEAD_LETTER\x10\x022\xf8\x04\n" +
 	"\x0eStationService\x12V\n" +
 	"\rCreateStation\x12!.junction.v1.CreateStationRequest\x1a\".junction.v1.CreateStationResponse\x12M\n" +
 	"\n" +
@@ -7826,21 +9215,23 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\fListStations\x12 .junction.v1.ListStationsRequest\x1a!.junction.v1.ListStationsResponse\x12V\n" +
 	"\rUpdateStation\x12!.junction.v1.UpdateStationRequest\x1a\".junction.v1.UpdateStationResponse\x12V\n" +
 	"\rDeleteStation\x12!.junction.v1.DeleteStationRequest\x1a\".junction.v1.DeleteStationResponse\x12\\\n" +
-	"\x0fRepairPartition\x12#.junction.v1.RepairPartitionRequest\x1a$.junction.v1.RepairPartitionResponse2\xae\x03\n" +
+	"\x0fRepairPartition\x12#.junction.v1.RepairPartitionRequest\x1a$.junction.v1.RepairPartitionResponse\x12\\\n" +
+	"\x0fGetStationRates\x12#.junction.v1.GetStationRatesRequest\x1a$.junction.v1.GetStationRatesResponse2\x83\x04\n" +
 	"\x0eMessageService\x12D\n" +
 	"\aProduce\x12\x1b.junction.v1.ProduceRequest\x1a\x1c.junction.v1.ProduceResponse\x12Z\n" +
 	"\rProduceStream\x12!.junction.v1.ProduceStreamRequest\x1a\".junction.v1.ProduceStreamResponse(\x010\x01\x12;\n" +
 	"\x04Pull\x12\x18.junction.v1.PullRequest\x1a\x19.junction.v1.PullResponse\x12F\n" +
 	"\aConsume\x12\x1b.junction.v1.ConsumeRequest\x1a\x1c.junction.v1.ConsumeResponse0\x01\x128\n" +
 	"\x03Ack\x12\x17.junction.v1.AckRequest\x1a\x18.junction.v1.AckResponse\x12;\n" +
-	"\x04Nack\x12\x18.junction.v1.NackRequest\x1a\x19.junction.v1.NackResponse2\xba\x03\n" +
+	"\x04Nack\x12\x18.junction.v1.NackRequest\x1a\x19.junction.v1.NackResponse\x12S\n" +
+	"\fPeekMessages\x12 .junction.v1.PeekMessagesRequest\x1a!.junction.v1.PeekMessagesResponse2\xba\x03\n" +
 	"\fGroupService\x12P\n" +
 	"\vCreateGroup\x12\x1f.junction.v1.CreateGroupRequest\x1a .junction.v1.CreateGroupResponse\x12M\n" +
 	"\n" +
 	"ListGroups\x12\x1e.junction.v1.ListGroupsRequest\x1a\x1f.junction.v1.ListGroupsResponse\x12V\n" +
 	"\rDescribeGroup\x12!.junction.v1.DescribeGroupRequest\x1a\".junction.v1.DescribeGroupResponse\x12P\n" +
 	"\vDeleteGroup\x12\x1f.junction.v1.DeleteGroupRequest\x1a .junction.v1.DeleteGroupResponse\x12_\n" +
-	"\x10ResetGroupOffset\x12$.junction.v1.ResetGroupOffsetRequest\x1a%.junction.v1.ResetGroupOffsetResponse2\xea\x05\n" +
+	"\x10ResetGroupOffset\x12$.junction.v1.ResetGroupOffsetRequest\x1a%.junction.v1.ResetGroupOffsetResponse2\xcb\x06\n" +
 	"\x10ConnectorService\x12Y\n" +
 	"\x0eApplyConnector\x12\".junction.v1.ApplyConnectorRequest\x1a#.junction.v1.ApplyConnectorResponse\x12b\n" +
 	"\x11ValidateConnector\x12%.junction.v1.ValidateConnectorRequest\x1a&.junction.v1.ValidateConnectorResponse\x12Y\n" +
@@ -7848,7 +9239,8 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\fGetConnector\x12 .junction.v1.GetConnectorRequest\x1a!.junction.v1.GetConnectorResponse\x12Y\n" +
 	"\x0ePauseConnector\x12\".junction.v1.PauseConnectorRequest\x1a#.junction.v1.PauseConnectorResponse\x12\\\n" +
 	"\x0fResumeConnector\x12#.junction.v1.ResumeConnectorRequest\x1a$.junction.v1.ResumeConnectorResponse\x12\\\n" +
-	"\x0fDeleteConnector\x12#.junction.v1.DeleteConnectorRequest\x1a$.junction.v1.DeleteConnectorResponse\x12P\n" +
+	"\x0fDeleteConnector\x12#.junction.v1.DeleteConnectorRequest\x1a$.junction.v1.DeleteConnectorResponse\x12_\n" +
+	"\x10RestartConnector\x12$.junction.v1.RestartConnectorRequest\x1a%.junction.v1.RestartConnectorResponse\x12P\n" +
 	"\vListPlugins\x12\x1f.junction.v1.ListPluginsRequest\x1a .junction.v1.ListPluginsResponse2\xa9\x03\n" +
 	"\x0eClusterService\x12O\n" +
 	"\x06Status\x12!.junction.v1.ClusterStatusRequest\x1a\".junction.v1.ClusterStatusResponse\x12D\n" +
@@ -7856,7 +9248,14 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\n" +
 	"RemoveNode\x12\x1e.junction.v1.RemoveNodeRequest\x1a\x1f.junction.v1.RemoveNodeResponse\x12Y\n" +
 	"\x0eTransferLeader\x12\".junction.v1.TransferLeaderRequest\x1a#.junction.v1.TransferLeaderResponse\x12V\n" +
-	"\rReadPartition\x12!.junction.v1.ReadPartitionRequest\x1a\".junction.v1.ReadPartitionResponse2\xd6\x04\n" +
+	"\rReadPartition\x12!.junction.v1.ReadPartitionRequest\x1a\".junction.v1.ReadPartitionResponse2\xbb\x03\n" +
+	"\n" +
+	"HubService\x12J\n" +
+	"\tSearchHub\x12\x1d.junction.v1.SearchHubRequest\x1a\x1e.junction.v1.SearchHubResponse\x12\\\n" +
+	"\x0fGetHubConnector\x12#.junction.v1.GetHubConnectorRequest\x1a$.junction.v1.GetHubConnectorResponse\x12V\n" +
+	"\rInstallPlugin\x12!.junction.v1.InstallPluginRequest\x1a\".junction.v1.InstallPluginResponse\x12V\n" +
+	"\rUpgradePlugin\x12!.junction.v1.UpgradePluginRequest\x1a\".junction.v1.UpgradePluginResponse\x12S\n" +
+	"\fRemovePlugin\x12 .junction.v1.RemovePluginRequest\x1a!.junction.v1.RemovePluginResponse2\xd6\x04\n" +
 	"\rSchemaService\x12S\n" +
 	"\fCreateSchema\x12 .junction.v1.CreateSchemaRequest\x1a!.junction.v1.CreateSchemaResponse\x12S\n" +
 	"\fUpdateSchema\x12 .junction.v1.UpdateSchemaRequest\x1a!.junction.v1.UpdateSchemaResponse\x12J\n" +
@@ -7883,7 +9282,7 @@ func file_junction_v1_junction_proto_rawDescGZIP() []byte {
 }
 
 var file_junction_v1_junction_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_junction_v1_junction_proto_msgTypes = make([]protoimpl.MessageInfo, 110)
+var file_junction_v1_junction_proto_msgTypes = make([]protoimpl.MessageInfo, 131)
 var file_junction_v1_junction_proto_goTypes = []any{
 	(StorageType)(0),                  // 0: junction.v1.StorageType
 	(FsyncPolicy)(0),                  // 1: junction.v1.FsyncPolicy
@@ -7911,113 +9310,134 @@ var file_junction_v1_junction_proto_goTypes = []any{
 	(*UpdateStationResponse)(nil),     // 23: junction.v1.UpdateStationResponse
 	(*DeleteStationRequest)(nil),      // 24: junction.v1.DeleteStationRequest
 	(*DeleteStationResponse)(nil),     // 25: junction.v1.DeleteStationResponse
-	(*Header)(nil),                    // 26: junction.v1.Header
-	(*Message)(nil),                   // 27: junction.v1.Message
-	(*ProduceResult)(nil),             // 28: junction.v1.ProduceResult
-	(*ProduceRequest)(nil),            // 29: junction.v1.ProduceRequest
-	(*ProduceResponse)(nil),           // 30: junction.v1.ProduceResponse
-	(*ProduceStreamRequest)(nil),      // 31: junction.v1.ProduceStreamRequest
-	(*ProduceStreamResponse)(nil),     // 32: junction.v1.ProduceStreamResponse
-	(*StartPosition)(nil),             // 33: junction.v1.StartPosition
-	(*GroupConfig)(nil),               // 34: junction.v1.GroupConfig
-	(*Delivery)(nil),                  // 35: junction.v1.Delivery
-	(*PullRequest)(nil),               // 36: junction.v1.PullRequest
-	(*PullResponse)(nil),              // 37: junction.v1.PullResponse
-	(*ConsumeRequest)(nil),            // 38: junction.v1.ConsumeRequest
-	(*ConsumeResponse)(nil),           // 39: junction.v1.ConsumeResponse
-	(*MessageRefs)(nil),               // 40: junction.v1.MessageRefs
-	(*AckRequest)(nil),                // 41: junction.v1.AckRequest
-	(*AckResponse)(nil),               // 42: junction.v1.AckResponse
-	(*NackRequest)(nil),               // 43: junction.v1.NackRequest
-	(*NackResponse)(nil),              // 44: junction.v1.NackResponse
-	(*PartitionLag)(nil),              // 45: junction.v1.PartitionLag
-	(*Group)(nil),                     // 46: junction.v1.Group
-	(*CreateGroupRequest)(nil),        // 47: junction.v1.CreateGroupRequest
-	(*CreateGroupResponse)(nil),       // 48: junction.v1.CreateGroupResponse
-	(*ListGroupsRequest)(nil),         // 49: junction.v1.ListGroupsRequest
-	(*ListGroupsResponse)(nil),        // 50: junction.v1.ListGroupsResponse
-	(*DescribeGroupRequest)(nil),      // 51: junction.v1.DescribeGroupRequest
-	(*DescribeGroupResponse)(nil),     // 52: junction.v1.DescribeGroupResponse
-	(*DeleteGroupRequest)(nil),        // 53: junction.v1.DeleteGroupRequest
-	(*DeleteGroupResponse)(nil),       // 54: junction.v1.DeleteGroupResponse
-	(*ResetGroupOffsetRequest)(nil),   // 55: junction.v1.ResetGroupOffsetRequest
-	(*ResetGroupOffsetResponse)(nil),  // 56: junction.v1.ResetGroupOffsetResponse
-	(*ConnectorStatus)(nil),           // 57: junction.v1.ConnectorStatus
-	(*ConnectorCounters)(nil),         // 58: junction.v1.ConnectorCounters
-	(*ApplyConnectorRequest)(nil),     // 59: junction.v1.ApplyConnectorRequest
-	(*ApplyConnectorResponse)(nil),    // 60: junction.v1.ApplyConnectorResponse
-	(*DefinitionError)(nil),           // 61: junction.v1.DefinitionError
-	(*ValidateConnectorRequest)(nil),  // 62: junction.v1.ValidateConnectorRequest
-	(*ValidateConnectorResponse)(nil), // 63: junction.v1.ValidateConnectorResponse
-	(*ListConnectorsRequest)(nil),     // 64: junction.v1.ListConnectorsRequest
-	(*ListConnectorsResponse)(nil),    // 65: junction.v1.ListConnectorsResponse
-	(*GetConnectorRequest)(nil),       // 66: junction.v1.GetConnectorRequest
-	(*GetConnectorResponse)(nil),      // 67: junction.v1.GetConnectorResponse
-	(*PauseConnectorRequest)(nil),     // 68: junction.v1.PauseConnectorRequest
-	(*PauseConnectorResponse)(nil),    // 69: junction.v1.PauseConnectorResponse
-	(*ResumeConnectorRequest)(nil),    // 70: junction.v1.ResumeConnectorRequest
-	(*ResumeConnectorResponse)(nil),   // 71: junction.v1.ResumeConnectorResponse
-	(*DeleteConnectorRequest)(nil),    // 72: junction.v1.DeleteConnectorRequest
-	(*DeleteConnectorResponse)(nil),   // 73: junction.v1.DeleteConnectorResponse
-	(*Plugin)(nil),                    // 74: junction.v1.Plugin
-	(*ListPluginsRequest)(nil),        // 75: junction.v1.ListPluginsRequest
-	(*ListPluginsResponse)(nil),       // 76: junction.v1.ListPluginsResponse
-	(*ErrorInfo)(nil),                 // 77: junction.v1.ErrorInfo
-	(*ClusterNode)(nil),               // 78: junction.v1.ClusterNode
-	(*ClusterStatusRequest)(nil),      // 79: junction.v1.ClusterStatusRequest
-	(*ClusterStatusResponse)(nil),     // 80: junction.v1.ClusterStatusResponse
-	(*AddNodeRequest)(nil),            // 81: junction.v1.AddNodeRequest
-	(*AddNodeResponse)(nil),           // 82: junction.v1.AddNodeResponse
-	(*RemoveNodeRequest)(nil),         // 83: junction.v1.RemoveNodeRequest
-	(*RemoveNodeResponse)(nil),        // 84: junction.v1.RemoveNodeResponse
-	(*TransferLeaderRequest)(nil),     // 85: junction.v1.TransferLeaderRequest
-	(*TransferLeaderResponse)(nil),    // 86: junction.v1.TransferLeaderResponse
-	(*ReadPartitionRequest)(nil),      // 87: junction.v1.ReadPartitionRequest
-	(*ReadPartitionResponse)(nil),     // 88: junction.v1.ReadPartitionResponse
-	(*StationSchema)(nil),             // 89: junction.v1.StationSchema
-	(*SchemaFile)(nil),                // 90: junction.v1.SchemaFile
-	(*SchemaDefinition)(nil),          // 91: junction.v1.SchemaDefinition
-	(*SchemaVersion)(nil),             // 92: junction.v1.SchemaVersion
-	(*Schema)(nil),                    // 93: junction.v1.Schema
-	(*CompatibilityChange)(nil),       // 94: junction.v1.CompatibilityChange
-	(*InvalidMessage)(nil),            // 95: junction.v1.InvalidMessage
-	(*CreateSchemaRequest)(nil),       // 96: junction.v1.CreateSchemaRequest
-	(*CreateSchemaResponse)(nil),      // 97: junction.v1.CreateSchemaResponse
-	(*UpdateSchemaRequest)(nil),       // 98: junction.v1.UpdateSchemaRequest
-	(*UpdateSchemaResponse)(nil),      // 99: junction.v1.UpdateSchemaResponse
-	(*GetSchemaRequest)(nil),          // 100: junction.v1.GetSchemaRequest
-	(*GetSchemaResponse)(nil),         // 101: junction.v1.GetSchemaResponse
-	(*ListSchemasRequest)(nil),        // 102: junction.v1.ListSchemasRequest
-	(*ListSchemasResponse)(nil),       // 103: junction.v1.ListSchemasResponse
-	(*DeleteSchemaRequest)(nil),       // 104: junction.v1.DeleteSchemaRequest
-	(*DeleteSchemaResponse)(nil),      // 105: junction.v1.DeleteSchemaResponse
-	(*AttachSchemaRequest)(nil),       // 106: junction.v1.AttachSchemaRequest
-	(*AttachSchemaResponse)(nil),      // 107: junction.v1.AttachSchemaResponse
-	(*DetachSchemaRequest)(nil),       // 108: junction.v1.DetachSchemaRequest
-	(*DetachSchemaResponse)(nil),      // 109: junction.v1.DetachSchemaResponse
-	(*DeadLetter)(nil),                // 110: junction.v1.DeadLetter
-	(*ListDeadLettersRequest)(nil),    // 111: junction.v1.ListDeadLettersRequest
-	(*ListDeadLettersResponse)(nil),   // 112: junction.v1.ListDeadLettersResponse
-	(*ReplayDeadLettersRequest)(nil),  // 113: junction.v1.ReplayDeadLettersRequest
-	(*ReplayFailure)(nil),             // 114: junction.v1.ReplayFailure
-	(*ReplayDeadLettersResponse)(nil), // 115: junction.v1.ReplayDeadLettersResponse
-	(*PurgeDeadLettersRequest)(nil),   // 116: junction.v1.PurgeDeadLettersRequest
-	(*PurgeDeadLettersResponse)(nil),  // 117: junction.v1.PurgeDeadLettersResponse
-	(*durationpb.Duration)(nil),       // 118: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),     // 119: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 120: google.protobuf.FieldMask
+	(*GetStationRatesRequest)(nil),    // 26: junction.v1.GetStationRatesRequest
+	(*RateSample)(nil),                // 27: junction.v1.RateSample
+	(*StationRates)(nil),              // 28: junction.v1.StationRates
+	(*GetStationRatesResponse)(nil),   // 29: junction.v1.GetStationRatesResponse
+	(*Header)(nil),                    // 30: junction.v1.Header
+	(*Message)(nil),                   // 31: junction.v1.Message
+	(*ProduceResult)(nil),             // 32: junction.v1.ProduceResult
+	(*ProduceRequest)(nil),            // 33: junction.v1.ProduceRequest
+	(*ProduceResponse)(nil),           // 34: junction.v1.ProduceResponse
+	(*ProduceStreamRequest)(nil),      // 35: junction.v1.ProduceStreamRequest
+	(*ProduceStreamResponse)(nil),     // 36: junction.v1.ProduceStreamResponse
+	(*StartPosition)(nil),             // 37: junction.v1.StartPosition
+	(*GroupConfig)(nil),               // 38: junction.v1.GroupConfig
+	(*Delivery)(nil),                  // 39: junction.v1.Delivery
+	(*PullRequest)(nil),               // 40: junction.v1.PullRequest
+	(*PullResponse)(nil),              // 41: junction.v1.PullResponse
+	(*ConsumeRequest)(nil),            // 42: junction.v1.ConsumeRequest
+	(*ConsumeResponse)(nil),           // 43: junction.v1.ConsumeResponse
+	(*MessageRefs)(nil),               // 44: junction.v1.MessageRefs
+	(*AckRequest)(nil),                // 45: junction.v1.AckRequest
+	(*AckResponse)(nil),               // 46: junction.v1.AckResponse
+	(*NackRequest)(nil),               // 47: junction.v1.NackRequest
+	(*NackResponse)(nil),              // 48: junction.v1.NackResponse
+	(*PeekMessagesRequest)(nil),       // 49: junction.v1.PeekMessagesRequest
+	(*PeekMessagesResponse)(nil),      // 50: junction.v1.PeekMessagesResponse
+	(*PartitionLag)(nil),              // 51: junction.v1.PartitionLag
+	(*Group)(nil),                     // 52: junction.v1.Group
+	(*CreateGroupRequest)(nil),        // 53: junction.v1.CreateGroupRequest
+	(*CreateGroupResponse)(nil),       // 54: junction.v1.CreateGroupResponse
+	(*ListGroupsRequest)(nil),         // 55: junction.v1.ListGroupsRequest
+	(*ListGroupsResponse)(nil),        // 56: junction.v1.ListGroupsResponse
+	(*DescribeGroupRequest)(nil),      // 57: junction.v1.DescribeGroupRequest
+	(*DescribeGroupResponse)(nil),     // 58: junction.v1.DescribeGroupResponse
+	(*DeleteGroupRequest)(nil),        // 59: junction.v1.DeleteGroupRequest
+	(*DeleteGroupResponse)(nil),       // 60: junction.v1.DeleteGroupResponse
+	(*ResetGroupOffsetRequest)(nil),   // 61: junction.v1.ResetGroupOffsetRequest
+	(*ResetGroupOffsetResponse)(nil),  // 62: junction.v1.ResetGroupOffsetResponse
+	(*ConnectorStatus)(nil),           // 63: junction.v1.ConnectorStatus
+	(*ConnectorCounters)(nil),         // 64: junction.v1.ConnectorCounters
+	(*ApplyConnectorRequest)(nil),     // 65: junction.v1.ApplyConnectorRequest
+	(*ApplyConnectorResponse)(nil),    // 66: junction.v1.ApplyConnectorResponse
+	(*DefinitionError)(nil),           // 67: junction.v1.DefinitionError
+	(*ValidateConnectorRequest)(nil),  // 68: junction.v1.ValidateConnectorRequest
+	(*ValidateConnectorResponse)(nil), // 69: junction.v1.ValidateConnectorResponse
+	(*ListConnectorsRequest)(nil),     // 70: junction.v1.ListConnectorsRequest
+	(*ListConnectorsResponse)(nil),    // 71: junction.v1.ListConnectorsResponse
+	(*GetConnectorRequest)(nil),       // 72: junction.v1.GetConnectorRequest
+	(*GetConnectorResponse)(nil),      // 73: junction.v1.GetConnectorResponse
+	(*PauseConnectorRequest)(nil),     // 74: junction.v1.PauseConnectorRequest
+	(*PauseConnectorResponse)(nil),    // 75: junction.v1.PauseConnectorResponse
+	(*ResumeConnectorRequest)(nil),    // 76: junction.v1.ResumeConnectorRequest
+	(*ResumeConnectorResponse)(nil),   // 77: junction.v1.ResumeConnectorResponse
+	(*DeleteConnectorRequest)(nil),    // 78: junction.v1.DeleteConnectorRequest
+	(*DeleteConnectorResponse)(nil),   // 79: junction.v1.DeleteConnectorResponse
+	(*Plugin)(nil),                    // 80: junction.v1.Plugin
+	(*RestartConnectorRequest)(nil),   // 81: junction.v1.RestartConnectorRequest
+	(*RestartConnectorResponse)(nil),  // 82: junction.v1.RestartConnectorResponse
+	(*ListPluginsRequest)(nil),        // 83: junction.v1.ListPluginsRequest
+	(*ListPluginsResponse)(nil),       // 84: junction.v1.ListPluginsResponse
+	(*SearchHubRequest)(nil),          // 85: junction.v1.SearchHubRequest
+	(*HubRelease)(nil),                // 86: junction.v1.HubRelease
+	(*HubConnector)(nil),              // 87: junction.v1.HubConnector
+	(*SearchHubResponse)(nil),         // 88: junction.v1.SearchHubResponse
+	(*GetHubConnectorRequest)(nil),    // 89: junction.v1.GetHubConnectorRequest
+	(*GetHubConnectorResponse)(nil),   // 90: junction.v1.GetHubConnectorResponse
+	(*InstallPluginRequest)(nil),      // 91: junction.v1.InstallPluginRequest
+	(*PluginInstall)(nil),             // 92: junction.v1.PluginInstall
+	(*InstallPluginResponse)(nil),     // 93: junction.v1.InstallPluginResponse
+	(*UpgradePluginRequest)(nil),      // 94: junction.v1.UpgradePluginRequest
+	(*UpgradePluginResponse)(nil),     // 95: junction.v1.UpgradePluginResponse
+	(*RemovePluginRequest)(nil),       // 96: junction.v1.RemovePluginRequest
+	(*RemovePluginResponse)(nil),      // 97: junction.v1.RemovePluginResponse
+	(*ErrorInfo)(nil),                 // 98: junction.v1.ErrorInfo
+	(*ClusterNode)(nil),               // 99: junction.v1.ClusterNode
+	(*ClusterStatusRequest)(nil),      // 100: junction.v1.ClusterStatusRequest
+	(*ClusterStatusResponse)(nil),     // 101: junction.v1.ClusterStatusResponse
+	(*AddNodeRequest)(nil),            // 102: junction.v1.AddNodeRequest
+	(*AddNodeResponse)(nil),           // 103: junction.v1.AddNodeResponse
+	(*RemoveNodeRequest)(nil),         // 104: junction.v1.RemoveNodeRequest
+	(*RemoveNodeResponse)(nil),        // 105: junction.v1.RemoveNodeResponse
+	(*TransferLeaderRequest)(nil),     // 106: junction.v1.TransferLeaderRequest
+	(*TransferLeaderResponse)(nil),    // 107: junction.v1.TransferLeaderResponse
+	(*ReadPartitionRequest)(nil),      // 108: junction.v1.ReadPartitionRequest
+	(*ReadPartitionResponse)(nil),     // 109: junction.v1.ReadPartitionResponse
+	(*StationSchema)(nil),             // 110: junction.v1.StationSchema
+	(*SchemaFile)(nil),                // 111: junction.v1.SchemaFile
+	(*SchemaDefinition)(nil),          // 112: junction.v1.SchemaDefinition
+	(*SchemaVersion)(nil),             // 113: junction.v1.SchemaVersion
+	(*Schema)(nil),                    // 114: junction.v1.Schema
+	(*CompatibilityChange)(nil),       // 115: junction.v1.CompatibilityChange
+	(*InvalidMessage)(nil),            // 116: junction.v1.InvalidMessage
+	(*CreateSchemaRequest)(nil),       // 117: junction.v1.CreateSchemaRequest
+	(*CreateSchemaResponse)(nil),      // 118: junction.v1.CreateSchemaResponse
+	(*UpdateSchemaRequest)(nil),       // 119: junction.v1.UpdateSchemaRequest
+	(*UpdateSchemaResponse)(nil),      // 120: junction.v1.UpdateSchemaResponse
+	(*GetSchemaRequest)(nil),          // 121: junction.v1.GetSchemaRequest
+	(*GetSchemaResponse)(nil),         // 122: junction.v1.GetSchemaResponse
+	(*ListSchemasRequest)(nil),        // 123: junction.v1.ListSchemasRequest
+	(*ListSchemasResponse)(nil),       // 124: junction.v1.ListSchemasResponse
+	(*DeleteSchemaRequest)(nil),       // 125: junction.v1.DeleteSchemaRequest
+	(*DeleteSchemaResponse)(nil),      // 126: junction.v1.DeleteSchemaResponse
+	(*AttachSchemaRequest)(nil),       // 127: junction.v1.AttachSchemaRequest
+	(*AttachSchemaResponse)(nil),      // 128: junction.v1.AttachSchemaResponse
+	(*DetachSchemaRequest)(nil),       // 129: junction.v1.DetachSchemaRequest
+	(*DetachSchemaResponse)(nil),      // 130: junction.v1.DetachSchemaResponse
+	(*DeadLetter)(nil),                // 131: junction.v1.DeadLetter
+	(*ListDeadLettersRequest)(nil),    // 132: junction.v1.ListDeadLettersRequest
+	(*ListDeadLettersResponse)(nil),   // 133: junction.v1.ListDeadLettersResponse
+	(*ReplayDeadLettersRequest)(nil),  // 134: junction.v1.ReplayDeadLettersRequest
+	(*ReplayFailure)(nil),             // 135: junction.v1.ReplayFailure
+	(*ReplayDeadLettersResponse)(nil), // 136: junction.v1.ReplayDeadLettersResponse
+	(*PurgeDeadLettersRequest)(nil),   // 137: junction.v1.PurgeDeadLettersRequest
+	(*PurgeDeadLettersResponse)(nil),  // 138: junction.v1.PurgeDeadLettersResponse
+	(*durationpb.Duration)(nil),       // 139: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),     // 140: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 141: google.protobuf.FieldMask
 }
 var file_junction_v1_junction_proto_depIdxs = []int32{
-	118, // 0: junction.v1.Retention.max_age:type_name -> google.protobuf.Duration
+	139, // 0: junction.v1.Retention.max_age:type_name -> google.protobuf.Duration
 	0,   // 1: junction.v1.Station.storage:type_name -> junction.v1.StorageType
 	8,   // 2: junction.v1.Station.retention:type_name -> junction.v1.Retention
 	1,   // 3: junction.v1.Station.fsync:type_name -> junction.v1.FsyncPolicy
-	118, // 4: junction.v1.Station.dedup_window:type_name -> google.protobuf.Duration
-	119, // 5: junction.v1.Station.created_at:type_name -> google.protobuf.Timestamp
-	89,  // 6: junction.v1.Station.schema:type_name -> junction.v1.StationSchema
+	139, // 4: junction.v1.Station.dedup_window:type_name -> google.protobuf.Duration
+	140, // 5: junction.v1.Station.created_at:type_name -> google.protobuf.Timestamp
+	110, // 6: junction.v1.Station.schema:type_name -> junction.v1.StationSchema
 	11,  // 7: junction.v1.PartitionStats.damaged:type_name -> junction.v1.DamagedRange
 	12,  // 8: junction.v1.PartitionStats.lost:type_name -> junction.v1.LostRange
-	119, // 9: junction.v1.LostRange.at:type_name -> google.protobuf.Timestamp
+	140, // 9: junction.v1.LostRange.at:type_name -> google.protobuf.Timestamp
 	2,   // 10: junction.v1.RepairPartitionRequest.mode:type_name -> junction.v1.RepairMode
 	12,  // 11: junction.v1.RepairPartitionResponse.lost:type_name -> junction.v1.LostRange
 	10,  // 12: junction.v1.StationStats.partitions:type_name -> junction.v1.PartitionStats
@@ -8028,168 +9448,197 @@ var file_junction_v1_junction_proto_depIdxs = []int32{
 	9,   // 17: junction.v1.ListStationsResponse.stations:type_name -> junction.v1.Station
 	15,  // 18: junction.v1.ListStationsResponse.stats:type_name -> junction.v1.StationStats
 	9,   // 19: junction.v1.UpdateStationRequest.station:type_name -> junction.v1.Station
-	120, // 20: junction.v1.UpdateStationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	141, // 20: junction.v1.UpdateStationRequest.update_mask:type_name -> google.protobuf.FieldMask
 	9,   // 21: junction.v1.UpdateStationResponse.station:type_name -> junction.v1.Station
-	26,  // 22: junction.v1.Message.headers:type_name -> junction.v1.Header
-	27,  // 23: junction.v1.ProduceRequest.messages:type_name -> junction.v1.Message
-	28,  // 24: junction.v1.ProduceResponse.results:type_name -> junction.v1.ProduceResult
-	27,  // 25: junction.v1.ProduceStreamRequest.messages:type_name -> junction.v1.Message
-	28,  // 26: junction.v1.ProduceStreamResponse.results:type_name -> junction.v1.ProduceResult
-	77,  // 27: junction.v1.ProduceStreamResponse.error_info:type_name -> junction.v1.ErrorInfo
-	119, // 28: junction.v1.StartPosition.time:type_name -> google.protobuf.Timestamp
-	118, // 29: junction.v1.GroupConfig.ack_deadline:type_name -> google.protobuf.Duration
-	119, // 30: junction.v1.Delivery.timestamp:type_name -> google.protobuf.Timestamp
-	26,  // 31: junction.v1.Delivery.headers:type_name -> junction.v1.Header
-	118, // 32: junction.v1.PullRequest.max_wait:type_name -> google.protobuf.Duration
-	33,  // 33: junction.v1.PullRequest.start:type_name -> junction.v1.StartPosition
-	34,  // 34: junction.v1.PullRequest.config:type_name -> junction.v1.GroupConfig
-	35,  // 35: junction.v1.PullResponse.messages:type_name -> junction.v1.Delivery
-	33,  // 36: junction.v1.ConsumeRequest.start:type_name -> junction.v1.StartPosition
-	34,  // 37: junction.v1.ConsumeRequest.config:type_name -> junction.v1.GroupConfig
-	35,  // 38: junction.v1.ConsumeResponse.messages:type_name -> junction.v1.Delivery
-	40,  // 39: junction.v1.AckRequest.messages:type_name -> junction.v1.MessageRefs
-	40,  // 40: junction.v1.NackRequest.messages:type_name -> junction.v1.MessageRefs
-	118, // 41: junction.v1.NackRequest.delay:type_name -> google.protobuf.Duration
-	34,  // 42: junction.v1.Group.config:type_name -> junction.v1.GroupConfig
-	45,  // 43: junction.v1.Group.partitions:type_name -> junction.v1.PartitionLag
-	119, // 44: junction.v1.Group.created_at:type_name -> google.protobuf.Timestamp
-	33,  // 45: junction.v1.CreateGroupRequest.start:type_name -> junction.v1.StartPosition
-	34,  // 46: junction.v1.CreateGroupRequest.config:type_name -> junction.v1.GroupConfig
-	46,  // 47: junction.v1.CreateGroupResponse.group:type_name -> junction.v1.Group
-	46,  // 48: junction.v1.ListGroupsResponse.groups:type_name -> junction.v1.Group
-	46,  // 49: junction.v1.DescribeGroupResponse.group:type_name -> junction.v1.Group
-	33,  // 50: junction.v1.ResetGroupOffsetRequest.start:type_name -> junction.v1.StartPosition
-	46,  // 51: junction.v1.ResetGroupOffsetResponse.group:type_name -> junction.v1.Group
-	3,   // 52: junction.v1.ConnectorStatus.state:type_name -> junction.v1.ConnectorState
-	119, // 53: junction.v1.ConnectorStatus.last_error_at:type_name -> google.protobuf.Timestamp
-	119, // 54: junction.v1.ConnectorStatus.started_at:type_name -> google.protobuf.Timestamp
-	58,  // 55: junction.v1.ConnectorStatus.run:type_name -> junction.v1.ConnectorCounters
-	58,  // 56: junction.v1.ConnectorStatus.total:type_name -> junction.v1.ConnectorCounters
-	57,  // 57: junction.v1.ApplyConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	61,  // 58: junction.v1.ValidateConnectorResponse.errors:type_name -> junction.v1.DefinitionError
-	57,  // 59: junction.v1.ListConnectorsResponse.connectors:type_name -> junction.v1.ConnectorStatus
-	57,  // 60: junction.v1.GetConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	57,  // 61: junction.v1.PauseConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	57,  // 62: junction.v1.ResumeConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	74,  // 63: junction.v1.ListPluginsResponse.plugins:type_name -> junction.v1.Plugin
-	4,   // 64: junction.v1.ErrorInfo.reason:type_name -> junction.v1.ErrorReason
-	61,  // 65: junction.v1.ErrorInfo.definition_errors:type_name -> junction.v1.DefinitionError
-	95,  // 66: junction.v1.ErrorInfo.invalid_messages:type_name -> junction.v1.InvalidMessage
-	28,  // 67: junction.v1.ErrorInfo.results:type_name -> junction.v1.ProduceResult
-	94,  // 68: junction.v1.ErrorInfo.incompatibilities:type_name -> junction.v1.CompatibilityChange
-	78,  // 69: junction.v1.ClusterStatusResponse.nodes:type_name -> junction.v1.ClusterNode
-	35,  // 70: junction.v1.ReadPartitionResponse.records:type_name -> junction.v1.Delivery
-	7,   // 71: junction.v1.StationSchema.on_invalid:type_name -> junction.v1.OnInvalid
-	5,   // 72: junction.v1.SchemaDefinition.type:type_name -> junction.v1.SchemaType
-	90,  // 73: junction.v1.SchemaDefinition.files:type_name -> junction.v1.SchemaFile
-	91,  // 74: junction.v1.SchemaVersion.definition:type_name -> junction.v1.SchemaDefinition
-	119, // 75: junction.v1.SchemaVersion.created_at:type_name -> google.protobuf.Timestamp
-	5,   // 76: junction.v1.Schema.type:type_name -> junction.v1.SchemaType
-	6,   // 77: junction.v1.Schema.compatibility:type_name -> junction.v1.Compatibility
-	119, // 78: junction.v1.Schema.created_at:type_name -> google.protobuf.Timestamp
-	91,  // 79: junction.v1.CreateSchemaRequest.definition:type_name -> junction.v1.SchemaDefinition
-	6,   // 80: junction.v1.CreateSchemaRequest.compatibility:type_name -> junction.v1.Compatibility
-	93,  // 81: junction.v1.CreateSchemaResponse.schema:type_name -> junction.v1.Schema
-	92,  // 82: junction.v1.CreateSchemaResponse.version:type_name -> junction.v1.SchemaVersion
-	91,  // 83: junction.v1.UpdateSchemaRequest.definition:type_name -> junction.v1.SchemaDefinition
-	6,   // 84: junction.v1.UpdateSchemaRequest.compatibility:type_name -> junction.v1.Compatibility
-	93,  // 85: junction.v1.UpdateSchemaResponse.schema:type_name -> junction.v1.Schema
-	92,  // 86: junction.v1.UpdateSchemaResponse.version:type_name -> junction.v1.SchemaVersion
-	93,  // 87: junction.v1.GetSchemaResponse.schema:type_name -> junction.v1.Schema
-	92,  // 88: junction.v1.GetSchemaResponse.version:type_name -> junction.v1.SchemaVersion
-	93,  // 89: junction.v1.ListSchemasResponse.schemas:type_name -> junction.v1.Schema
-	7,   // 90: junction.v1.AttachSchemaRequest.on_invalid:type_name -> junction.v1.OnInvalid
-	9,   // 91: junction.v1.AttachSchemaResponse.station:type_name -> junction.v1.Station
-	9,   // 92: junction.v1.DetachSchemaResponse.station:type_name -> junction.v1.Station
-	119, // 93: junction.v1.DeadLetter.timestamp:type_name -> google.protobuf.Timestamp
-	26,  // 94: junction.v1.DeadLetter.headers:type_name -> junction.v1.Header
-	110, // 95: junction.v1.ListDeadLettersResponse.messages:type_name -> junction.v1.DeadLetter
-	114, // 96: junction.v1.ReplayDeadLettersResponse.failed:type_name -> junction.v1.ReplayFailure
-	16,  // 97: junction.v1.StationService.CreateStation:input_type -> junction.v1.CreateStationRequest
-	18,  // 98: junction.v1.StationService.GetStation:input_type -> junction.v1.GetStationRequest
-	20,  // 99: junction.v1.StationService.ListStations:input_type -> junction.v1.ListStationsRequest
-	22,  // 100: junction.v1.StationService.UpdateStation:input_type -> junction.v1.UpdateStationRequest
-	24,  // 101: junction.v1.StationService.DeleteStation:input_type -> junction.v1.DeleteStationRequest
-	13,  // 102: junction.v1.StationService.RepairPartition:input_type -> junction.v1.RepairPartitionRequest
-	29,  // 103: junction.v1.MessageService.Produce:input_type -> junction.v1.ProduceRequest
-	31,  // 104: junction.v1.MessageService.ProduceStream:input_type -> junction.v1.ProduceStreamRequest
-	36,  // 105: junction.v1.MessageService.Pull:input_type -> junction.v1.PullRequest
-	38,  // 106: junction.v1.MessageService.Consume:input_type -> junction.v1.ConsumeRequest
-	41,  // 107: junction.v1.MessageService.Ack:input_type -> junction.v1.AckRequest
-	43,  // 108: junction.v1.MessageService.Nack:input_type -> junction.v1.NackRequest
-	47,  // 109: junction.v1.GroupService.CreateGroup:input_type -> junction.v1.CreateGroupRequest
-	49,  // 110: junction.v1.GroupService.ListGroups:input_type -> junction.v1.ListGroupsRequest
-	51,  // 111: junction.v1.GroupService.DescribeGroup:input_type -> junction.v1.DescribeGroupRequest
-	53,  // 112: junction.v1.GroupService.DeleteGroup:input_type -> junction.v1.DeleteGroupRequest
-	55,  // 113: junction.v1.GroupService.ResetGroupOffset:input_type -> junction.v1.ResetGroupOffsetRequest
-	59,  // 114: junction.v1.ConnectorService.ApplyConnector:input_type -> junction.v1.ApplyConnectorRequest
-	62,  // 115: junction.v1.ConnectorService.ValidateConnector:input_type -> junction.v1.ValidateConnectorRequest
-	64,  // 116: junction.v1.ConnectorService.ListConnectors:input_type -> junction.v1.ListConnectorsRequest
-	66,  // 117: junction.v1.ConnectorService.GetConnector:input_type -> junction.v1.GetConnectorRequest
-	68,  // 118: junction.v1.ConnectorService.PauseConnector:input_type -> junction.v1.PauseConnectorRequest
-	70,  // 119: junction.v1.ConnectorService.ResumeConnector:input_type -> junction.v1.ResumeConnectorRequest
-	72,  // 120: junction.v1.ConnectorService.DeleteConnector:input_type -> junction.v1.DeleteConnectorRequest
-	75,  // 121: junction.v1.ConnectorService.ListPlugins:input_type -> junction.v1.ListPluginsRequest
-	79,  // 122: junction.v1.ClusterService.Status:input_type -> junction.v1.ClusterStatusRequest
-	81,  // 123: junction.v1.ClusterService.AddNode:input_type -> junction.v1.AddNodeRequest
-	83,  // 124: junction.v1.ClusterService.RemoveNode:input_type -> junction.v1.RemoveNodeRequest
-	85,  // 125: junction.v1.ClusterService.TransferLeader:input_type -> junction.v1.TransferLeaderRequest
-	87,  // 126: junction.v1.ClusterService.ReadPartition:input_type -> junction.v1.ReadPartitionRequest
-	96,  // 127: junction.v1.SchemaService.CreateSchema:input_type -> junction.v1.CreateSchemaRequest
-	98,  // 128: junction.v1.SchemaService.UpdateSchema:input_type -> junction.v1.UpdateSchemaRequest
-	100, // 129: junction.v1.SchemaService.GetSchema:input_type -> junction.v1.GetSchemaRequest
-	102, // 130: junction.v1.SchemaService.ListSchemas:input_type -> junction.v1.ListSchemasRequest
-	104, // 131: junction.v1.SchemaService.DeleteSchema:input_type -> junction.v1.DeleteSchemaRequest
-	106, // 132: junction.v1.SchemaService.AttachSchema:input_type -> junction.v1.AttachSchemaRequest
-	108, // 133: junction.v1.SchemaService.DetachSchema:input_type -> junction.v1.DetachSchemaRequest
-	111, // 134: junction.v1.DeadLetterService.ListDeadLetters:input_type -> junction.v1.ListDeadLettersRequest
-	113, // 135: junction.v1.DeadLetterService.ReplayDeadLetters:input_type -> junction.v1.ReplayDeadLettersRequest
-	116, // 136: junction.v1.DeadLetterService.PurgeDeadLetters:input_type -> junction.v1.PurgeDeadLettersRequest
-	17,  // 137: junction.v1.StationService.CreateStation:output_type -> junction.v1.CreateStationResponse
-	19,  // 138: junction.v1.StationService.GetStation:output_type -> junction.v1.GetStationResponse
-	21,  // 139: junction.v1.StationService.ListStations:output_type -> junction.v1.ListStationsResponse
-	23,  // 140: junction.v1.StationService.UpdateStation:output_type -> junction.v1.UpdateStationResponse
-	25,  // 141: junction.v1.StationService.DeleteStation:output_type -> junction.v1.DeleteStationResponse
-	14,  // 142: junction.v1.StationService.RepairPartition:output_type -> junction.v1.RepairPartitionResponse
-	30,  // 143: junction.v1.MessageService.Produce:output_type -> junction.v1.ProduceResponse
-	32,  // 144: junction.v1.MessageService.ProduceStream:output_type -> junction.v1.ProduceStreamResponse
-	37,  // 145: junction.v1.MessageService.Pull:output_type -> junction.v1.PullResponse
-	39,  // 146: junction.v1.MessageService.Consume:output_type -> junction.v1.ConsumeResponse
-	42,  // 147: junction.v1.MessageService.Ack:output_type -> junction.v1.AckResponse
-	44,  // 148: junction.v1.MessageService.Nack:output_type -> junction.v1.NackResponse
-	48,  // 149: junction.v1.GroupService.CreateGroup:output_type -> junction.v1.CreateGroupResponse
-	50,  // 150: junction.v1.GroupService.ListGroups:output_type -> junction.v1.ListGroupsResponse
-	52,  // 151: junction.v1.GroupService.DescribeGroup:output_type -> junction.v1.DescribeGroupResponse
-	54,  // 152: junction.v1.GroupService.DeleteGroup:output_type -> junction.v1.DeleteGroupResponse
-	56,  // 153: junction.v1.GroupService.ResetGroupOffset:output_type -> junction.v1.ResetGroupOffsetResponse
-	60,  // 154: junction.v1.ConnectorService.ApplyConnector:output_type -> junction.v1.ApplyConnectorResponse
-	63,  // 155: junction.v1.ConnectorService.ValidateConnector:output_type -> junction.v1.ValidateConnectorResponse
-	65,  // 156: junction.v1.ConnectorService.ListConnectors:output_type -> junction.v1.ListConnectorsResponse
-	67,  // 157: junction.v1.ConnectorService.GetConnector:output_type -> junction.v1.GetConnectorResponse
-	69,  // 158: junction.v1.ConnectorService.PauseConnector:output_type -> junction.v1.PauseConnectorResponse
-	71,  // 159: junction.v1.ConnectorService.ResumeConnector:output_type -> junction.v1.ResumeConnectorResponse
-	73,  // 160: junction.v1.ConnectorService.DeleteConnector:output_type -> junction.v1.DeleteConnectorResponse
-	76,  // 161: junction.v1.ConnectorService.ListPlugins:output_type -> junction.v1.ListPluginsResponse
-	80,  // 162: junction.v1.ClusterService.Status:output_type -> junction.v1.ClusterStatusResponse
-	82,  // 163: junction.v1.ClusterService.AddNode:output_type -> junction.v1.AddNodeResponse
-	84,  // 164: junction.v1.ClusterService.RemoveNode:output_type -> junction.v1.RemoveNodeResponse
-	86,  // 165: junction.v1.ClusterService.TransferLeader:output_type -> junction.v1.TransferLeaderResponse
-	88,  // 166: junction.v1.ClusterService.ReadPartition:output_type -> junction.v1.ReadPartitionResponse
-	97,  // 167: junction.v1.SchemaService.CreateSchema:output_type -> junction.v1.CreateSchemaResponse
-	99,  // 168: junction.v1.SchemaService.UpdateSchema:output_type -> junction.v1.UpdateSchemaResponse
-	101, // 169: junction.v1.SchemaService.GetSchema:output_type -> junction.v1.GetSchemaResponse
-	103, // 170: junction.v1.SchemaService.ListSchemas:output_type -> junction.v1.ListSchemasResponse
-	105, // 171: junction.v1.SchemaService.DeleteSchema:output_type -> junction.v1.DeleteSchemaResponse
-	107, // 172: junction.v1.SchemaService.AttachSchema:output_type -> junction.v1.AttachSchemaResponse
-	109, // 173: junction.v1.SchemaService.DetachSchema:output_type -> junction.v1.DetachSchemaResponse
-	112, // 174: junction.v1.DeadLetterService.ListDeadLetters:output_type -> junction.v1.ListDeadLettersResponse
-	115, // 175: junction.v1.DeadLetterService.ReplayDeadLetters:output_type -> junction.v1.ReplayDeadLettersResponse
-	117, // 176: junction.v1.DeadLetterService.PurgeDeadLetters:output_type -> junction.v1.PurgeDeadLettersResponse
-	137, // [137:177] is the sub-list for method output_type
-	97,  // [97:137] is the sub-list for method input_type
-	97,  // [97:97] is the sub-list for extension type_name
-	97,  // [97:97] is the sub-list for extension extendee
-	0,   // [0:97] is the sub-list for field type_name
+	140, // 22: junction.v1.RateSample.time:type_name -> google.protobuf.Timestamp
+	27,  // 23: junction.v1.StationRates.current:type_name -> junction.v1.RateSample
+	27,  // 24: junction.v1.StationRates.history:type_name -> junction.v1.RateSample
+	28,  // 25: junction.v1.GetStationRatesResponse.stations:type_name -> junction.v1.StationRates
+	30,  // 26: junction.v1.Message.headers:type_name -> junction.v1.Header
+	31,  // 27: junction.v1.ProduceRequest.messages:type_name -> junction.v1.Message
+	32,  // 28: junction.v1.ProduceResponse.results:type_name -> junction.v1.ProduceResult
+	31,  // 29: junction.v1.ProduceStreamRequest.messages:type_name -> junction.v1.Message
+	32,  // 30: junction.v1.ProduceStreamResponse.results:type_name -> junction.v1.ProduceResult
+	98,  // 31: junction.v1.ProduceStreamResponse.error_info:type_name -> junction.v1.ErrorInfo
+	140, // 32: junction.v1.StartPosition.time:type_name -> google.protobuf.Timestamp
+	139, // 33: junction.v1.GroupConfig.ack_deadline:type_name -> google.protobuf.Duration
+	140, // 34: junction.v1.Delivery.timestamp:type_name -> google.protobuf.Timestamp
+	30,  // 35: junction.v1.Delivery.headers:type_name -> junction.v1.Header
+	139, // 36: junction.v1.PullRequest.max_wait:type_name -> google.protobuf.Duration
+	37,  // 37: junction.v1.PullRequest.start:type_name -> junction.v1.StartPosition
+	38,  // 38: junction.v1.PullRequest.config:type_name -> junction.v1.GroupConfig
+	39,  // 39: junction.v1.PullResponse.messages:type_name -> junction.v1.Delivery
+	37,  // 40: junction.v1.ConsumeRequest.start:type_name -> junction.v1.StartPosition
+	38,  // 41: junction.v1.ConsumeRequest.config:type_name -> junction.v1.GroupConfig
+	39,  // 42: junction.v1.ConsumeResponse.messages:type_name -> junction.v1.Delivery
+	44,  // 43: junction.v1.AckRequest.messages:type_name -> junction.v1.MessageRefs
+	44,  // 44: junction.v1.NackRequest.messages:type_name -> junction.v1.MessageRefs
+	139, // 45: junction.v1.NackRequest.delay:type_name -> google.protobuf.Duration
+	140, // 46: junction.v1.PeekMessagesRequest.time:type_name -> google.protobuf.Timestamp
+	39,  // 47: junction.v1.PeekMessagesResponse.messages:type_name -> junction.v1.Delivery
+	38,  // 48: junction.v1.Group.config:type_name -> junction.v1.GroupConfig
+	51,  // 49: junction.v1.Group.partitions:type_name -> junction.v1.PartitionLag
+	140, // 50: junction.v1.Group.created_at:type_name -> google.protobuf.Timestamp
+	37,  // 51: junction.v1.CreateGroupRequest.start:type_name -> junction.v1.StartPosition
+	38,  // 52: junction.v1.CreateGroupRequest.config:type_name -> junction.v1.GroupConfig
+	52,  // 53: junction.v1.CreateGroupResponse.group:type_name -> junction.v1.Group
+	52,  // 54: junction.v1.ListGroupsResponse.groups:type_name -> junction.v1.Group
+	52,  // 55: junction.v1.DescribeGroupResponse.group:type_name -> junction.v1.Group
+	37,  // 56: junction.v1.ResetGroupOffsetRequest.start:type_name -> junction.v1.StartPosition
+	52,  // 57: junction.v1.ResetGroupOffsetResponse.group:type_name -> junction.v1.Group
+	3,   // 58: junction.v1.ConnectorStatus.state:type_name -> junction.v1.ConnectorState
+	140, // 59: junction.v1.ConnectorStatus.last_error_at:type_name -> google.protobuf.Timestamp
+	140, // 60: junction.v1.ConnectorStatus.started_at:type_name -> google.protobuf.Timestamp
+	64,  // 61: junction.v1.ConnectorStatus.run:type_name -> junction.v1.ConnectorCounters
+	64,  // 62: junction.v1.ConnectorStatus.total:type_name -> junction.v1.ConnectorCounters
+	63,  // 63: junction.v1.ApplyConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	67,  // 64: junction.v1.ValidateConnectorResponse.errors:type_name -> junction.v1.DefinitionError
+	63,  // 65: junction.v1.ListConnectorsResponse.connectors:type_name -> junction.v1.ConnectorStatus
+	63,  // 66: junction.v1.GetConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	63,  // 67: junction.v1.PauseConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	63,  // 68: junction.v1.ResumeConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	63,  // 69: junction.v1.RestartConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	80,  // 70: junction.v1.ListPluginsResponse.plugins:type_name -> junction.v1.Plugin
+	140, // 71: junction.v1.HubRelease.released:type_name -> google.protobuf.Timestamp
+	86,  // 72: junction.v1.HubConnector.versions:type_name -> junction.v1.HubRelease
+	87,  // 73: junction.v1.SearchHubResponse.connectors:type_name -> junction.v1.HubConnector
+	87,  // 74: junction.v1.GetHubConnectorResponse.connector:type_name -> junction.v1.HubConnector
+	92,  // 75: junction.v1.InstallPluginResponse.install:type_name -> junction.v1.PluginInstall
+	92,  // 76: junction.v1.UpgradePluginResponse.install:type_name -> junction.v1.PluginInstall
+	4,   // 77: junction.v1.ErrorInfo.reason:type_name -> junction.v1.ErrorReason
+	67,  // 78: junction.v1.ErrorInfo.definition_errors:type_name -> junction.v1.DefinitionError
+	116, // 79: junction.v1.ErrorInfo.invalid_messages:type_name -> junction.v1.InvalidMessage
+	32,  // 80: junction.v1.ErrorInfo.results:type_name -> junction.v1.ProduceResult
+	115, // 81: junction.v1.ErrorInfo.incompatibilities:type_name -> junction.v1.CompatibilityChange
+	99,  // 82: junction.v1.ClusterStatusResponse.nodes:type_name -> junction.v1.ClusterNode
+	39,  // 83: junction.v1.ReadPartitionResponse.records:type_name -> junction.v1.Delivery
+	7,   // 84: junction.v1.StationSchema.on_invalid:type_name -> junction.v1.OnInvalid
+	5,   // 85: junction.v1.SchemaDefinition.type:type_name -> junction.v1.SchemaType
+	111, // 86: junction.v1.SchemaDefinition.files:type_name -> junction.v1.SchemaFile
+	112, // 87: junction.v1.SchemaVersion.definition:type_name -> junction.v1.SchemaDefinition
+	140, // 88: junction.v1.SchemaVersion.created_at:type_name -> google.protobuf.Timestamp
+	5,   // 89: junction.v1.Schema.type:type_name -> junction.v1.SchemaType
+	6,   // 90: junction.v1.Schema.compatibility:type_name -> junction.v1.Compatibility
+	140, // 91: junction.v1.Schema.created_at:type_name -> google.protobuf.Timestamp
+	112, // 92: junction.v1.CreateSchemaRequest.definition:type_name -> junction.v1.SchemaDefinition
+	6,   // 93: junction.v1.CreateSchemaRequest.compatibility:type_name -> junction.v1.Compatibility
+	114, // 94: junction.v1.CreateSchemaResponse.schema:type_name -> junction.v1.Schema
+	113, // 95: junction.v1.CreateSchemaResponse.version:type_name -> junction.v1.SchemaVersion
+	112, // 96: junction.v1.UpdateSchemaRequest.definition:type_name -> junction.v1.SchemaDefinition
+	6,   // 97: junction.v1.UpdateSchemaRequest.compatibility:type_name -> junction.v1.Compatibility
+	114, // 98: junction.v1.UpdateSchemaResponse.schema:type_name -> junction.v1.Schema
+	113, // 99: junction.v1.UpdateSchemaResponse.version:type_name -> junction.v1.SchemaVersion
+	114, // 100: junction.v1.GetSchemaResponse.schema:type_name -> junction.v1.Schema
+	113, // 101: junction.v1.GetSchemaResponse.version:type_name -> junction.v1.SchemaVersion
+	114, // 102: junction.v1.ListSchemasResponse.schemas:type_name -> junction.v1.Schema
+	7,   // 103: junction.v1.AttachSchemaRequest.on_invalid:type_name -> junction.v1.OnInvalid
+	9,   // 104: junction.v1.AttachSchemaResponse.station:type_name -> junction.v1.Station
+	9,   // 105: junction.v1.DetachSchemaResponse.station:type_name -> junction.v1.Station
+	140, // 106: junction.v1.DeadLetter.timestamp:type_name -> google.protobuf.Timestamp
+	30,  // 107: junction.v1.DeadLetter.headers:type_name -> junction.v1.Header
+	131, // 108: junction.v1.ListDeadLettersResponse.messages:type_name -> junction.v1.DeadLetter
+	135, // 109: junction.v1.ReplayDeadLettersResponse.failed:type_name -> junction.v1.ReplayFailure
+	16,  // 110: junction.v1.StationService.CreateStation:input_type -> junction.v1.CreateStationRequest
+	18,  // 111: junction.v1.StationService.GetStation:input_type -> junction.v1.GetStationRequest
+	20,  // 112: junction.v1.StationService.ListStations:input_type -> junction.v1.ListStationsRequest
+	22,  // 113: junction.v1.StationService.UpdateStation:input_type -> junction.v1.UpdateStationRequest
+	24,  // 114: junction.v1.StationService.DeleteStation:input_type -> junction.v1.DeleteStationRequest
+	13,  // 115: junction.v1.StationService.RepairPartition:input_type -> junction.v1.RepairPartitionRequest
+	26,  // 116: junction.v1.StationService.GetStationRates:input_type -> junction.v1.GetStationRatesRequest
+	33,  // 117: junction.v1.MessageService.Produce:input_type -> junction.v1.ProduceRequest
+	35,  // 118: junction.v1.MessageService.ProduceStream:input_type -> junction.v1.ProduceStreamRequest
+	40,  // 119: junction.v1.MessageService.Pull:input_type -> junction.v1.PullRequest
+	42,  // 120: junction.v1.MessageService.Consume:input_type -> junction.v1.ConsumeRequest
+	45,  // 121: junction.v1.MessageService.Ack:input_type -> junction.v1.AckRequest
+	47,  // 122: junction.v1.MessageService.Nack:input_type -> junction.v1.NackRequest
+	49,  // 123: junction.v1.MessageService.PeekMessages:input_type -> junction.v1.PeekMessagesRequest
+	53,  // 124: junction.v1.GroupService.CreateGroup:input_type -> junction.v1.CreateGroupRequest
+	55,  // 125: junction.v1.GroupService.ListGroups:input_type -> junction.v1.ListGroupsRequest
+	57,  // 126: junction.v1.GroupService.DescribeGroup:input_type -> junction.v1.DescribeGroupRequest
+	59,  // 127: junction.v1.GroupService.DeleteGroup:input_type -> junction.v1.DeleteGroupRequest
+	61,  // 128: junction.v1.GroupService.ResetGroupOffset:input_type -> junction.v1.ResetGroupOffsetRequest
+	65,  // 129: junction.v1.ConnectorService.ApplyConnector:input_type -> junction.v1.ApplyConnectorRequest
+	68,  // 130: junction.v1.ConnectorService.ValidateConnector:input_type -> junction.v1.ValidateConnectorRequest
+	70,  // 131: junction.v1.ConnectorService.ListConnectors:input_type -> junction.v1.ListConnectorsRequest
+	72,  // 132: junction.v1.ConnectorService.GetConnector:input_type -> junction.v1.GetConnectorRequest
+	74,  // 133: junction.v1.ConnectorService.PauseConnector:input_type -> junction.v1.PauseConnectorRequest
+	76,  // 134: junction.v1.ConnectorService.ResumeConnector:input_type -> junction.v1.ResumeConnectorRequest
+	78,  // 135: junction.v1.ConnectorService.DeleteConnector:input_type -> junction.v1.DeleteConnectorRequest
+	81,  // 136: junction.v1.ConnectorService.RestartConnector:input_type -> junction.v1.RestartConnectorRequest
+	83,  // 137: junction.v1.ConnectorService.ListPlugins:input_type -> junction.v1.ListPluginsRequest
+	100, // 138: junction.v1.ClusterService.Status:input_type -> junction.v1.ClusterStatusRequest
+	102, // 139: junction.v1.ClusterService.AddNode:input_type -> junction.v1.AddNodeRequest
+	104, // 140: junction.v1.ClusterService.RemoveNode:input_type -> junction.v1.RemoveNodeRequest
+	106, // 141: junction.v1.ClusterService.TransferLeader:input_type -> junction.v1.TransferLeaderRequest
+	108, // 142: junction.v1.ClusterService.ReadPartition:input_type -> junction.v1.ReadPartitionRequest
+	85,  // 143: junction.v1.HubService.SearchHub:input_type -> junction.v1.SearchHubRequest
+	89,  // 144: junction.v1.HubService.GetHubConnector:input_type -> junction.v1.GetHubConnectorRequest
+	91,  // 145: junction.v1.HubService.InstallPlugin:input_type -> junction.v1.InstallPluginRequest
+	94,  // 146: junction.v1.HubService.UpgradePlugin:input_type -> junction.v1.UpgradePluginRequest
+	96,  // 147: junction.v1.HubService.RemovePlugin:input_type -> junction.v1.RemovePluginRequest
+	117, // 148: junction.v1.SchemaService.CreateSchema:input_type -> junction.v1.CreateSchemaRequest
+	119, // 149: junction.v1.SchemaService.UpdateSchema:input_type -> junction.v1.UpdateSchemaRequest
+	121, // 150: junction.v1.SchemaService.GetSchema:input_type -> junction.v1.GetSchemaRequest
+	123, // 151: junction.v1.SchemaService.ListSchemas:input_type -> junction.v1.ListSchemasRequest
+	125, // 152: junction.v1.SchemaService.DeleteSchema:input_type -> junction.v1.DeleteSchemaRequest
+	127, // 153: junction.v1.SchemaService.AttachSchema:input_type -> junction.v1.AttachSchemaRequest
+	129, // 154: junction.v1.SchemaService.DetachSchema:input_type -> junction.v1.DetachSchemaRequest
+	132, // 155: junction.v1.DeadLetterService.ListDeadLetters:input_type -> junction.v1.ListDeadLettersRequest
+	134, // 156: junction.v1.DeadLetterService.ReplayDeadLetters:input_type -> junction.v1.ReplayDeadLettersRequest
+	137, // 157: junction.v1.DeadLetterService.PurgeDeadLetters:input_type -> junction.v1.PurgeDeadLettersRequest
+	17,  // 158: junction.v1.StationService.CreateStation:output_type -> junction.v1.CreateStationResponse
+	19,  // 159: junction.v1.StationService.GetStation:output_type -> junction.v1.GetStationResponse
+	21,  // 160: junction.v1.StationService.ListStations:output_type -> junction.v1.ListStationsResponse
+	23,  // 161: junction.v1.StationService.UpdateStation:output_type -> junction.v1.UpdateStationResponse
+	25,  // 162: junction.v1.StationService.DeleteStation:output_type -> junction.v1.DeleteStationResponse
+	14,  // 163: junction.v1.StationService.RepairPartition:output_type -> junction.v1.RepairPartitionResponse
+	29,  // 164: junction.v1.StationService.GetStationRates:output_type -> junction.v1.GetStationRatesResponse
+	34,  // 165: junction.v1.MessageService.Produce:output_type -> junction.v1.ProduceResponse
+	36,  // 166: junction.v1.MessageService.ProduceStream:output_type -> junction.v1.ProduceStreamResponse
+	41,  // 167: junction.v1.MessageService.Pull:output_type -> junction.v1.PullResponse
+	43,  // 168: junction.v1.MessageService.Consume:output_type -> junction.v1.ConsumeResponse
+	46,  // 169: junction.v1.MessageService.Ack:output_type -> junction.v1.AckResponse
+	48,  // 170: junction.v1.MessageService.Nack:output_type -> junction.v1.NackResponse
+	50,  // 171: junction.v1.MessageService.PeekMessages:output_type -> junction.v1.PeekMessagesResponse
+	54,  // 172: junction.v1.GroupService.CreateGroup:output_type -> junction.v1.CreateGroupResponse
+	56,  // 173: junction.v1.GroupService.ListGroups:output_type -> junction.v1.ListGroupsResponse
+	58,  // 174: junction.v1.GroupService.DescribeGroup:output_type -> junction.v1.DescribeGroupResponse
+	60,  // 175: junction.v1.GroupService.DeleteGroup:output_type -> junction.v1.DeleteGroupResponse
+	62,  // 176: junction.v1.GroupService.ResetGroupOffset:output_type -> junction.v1.ResetGroupOffsetResponse
+	66,  // 177: junction.v1.ConnectorService.ApplyConnector:output_type -> junction.v1.ApplyConnectorResponse
+	69,  // 178: junction.v1.ConnectorService.ValidateConnector:output_type -> junction.v1.ValidateConnectorResponse
+	71,  // 179: junction.v1.ConnectorService.ListConnectors:output_type -> junction.v1.ListConnectorsResponse
+	73,  // 180: junction.v1.ConnectorService.GetConnector:output_type -> junction.v1.GetConnectorResponse
+	75,  // 181: junction.v1.ConnectorService.PauseConnector:output_type -> junction.v1.PauseConnectorResponse
+	77,  // 182: junction.v1.ConnectorService.ResumeConnector:output_type -> junction.v1.ResumeConnectorResponse
+	79,  // 183: junction.v1.ConnectorService.DeleteConnector:output_type -> junction.v1.DeleteConnectorResponse
+	82,  // 184: junction.v1.ConnectorService.RestartConnector:output_type -> junction.v1.RestartConnectorResponse
+	84,  // 185: junction.v1.ConnectorService.ListPlugins:output_type -> junction.v1.ListPluginsResponse
+	101, // 186: junction.v1.ClusterService.Status:output_type -> junction.v1.ClusterStatusResponse
+	103, // 187: junction.v1.ClusterService.AddNode:output_type -> junction.v1.AddNodeResponse
+	105, // 188: junction.v1.ClusterService.RemoveNode:output_type -> junction.v1.RemoveNodeResponse
+	107, // 189: junction.v1.ClusterService.TransferLeader:output_type -> junction.v1.TransferLeaderResponse
+	109, // 190: junction.v1.ClusterService.ReadPartition:output_type -> junction.v1.ReadPartitionResponse
+	88,  // 191: junction.v1.HubService.SearchHub:output_type -> junction.v1.SearchHubResponse
+	90,  // 192: junction.v1.HubService.GetHubConnector:output_type -> junction.v1.GetHubConnectorResponse
+	93,  // 193: junction.v1.HubService.InstallPlugin:output_type -> junction.v1.InstallPluginResponse
+	95,  // 194: junction.v1.HubService.UpgradePlugin:output_type -> junction.v1.UpgradePluginResponse
+	97,  // 195: junction.v1.HubService.RemovePlugin:output_type -> junction.v1.RemovePluginResponse
+	118, // 196: junction.v1.SchemaService.CreateSchema:output_type -> junction.v1.CreateSchemaResponse
+	120, // 197: junction.v1.SchemaService.UpdateSchema:output_type -> junction.v1.UpdateSchemaResponse
+	122, // 198: junction.v1.SchemaService.GetSchema:output_type -> junction.v1.GetSchemaResponse
+	124, // 199: junction.v1.SchemaService.ListSchemas:output_type -> junction.v1.ListSchemasResponse
+	126, // 200: junction.v1.SchemaService.DeleteSchema:output_type -> junction.v1.DeleteSchemaResponse
+	128, // 201: junction.v1.SchemaService.AttachSchema:output_type -> junction.v1.AttachSchemaResponse
+	130, // 202: junction.v1.SchemaService.DetachSchema:output_type -> junction.v1.DetachSchemaResponse
+	133, // 203: junction.v1.DeadLetterService.ListDeadLetters:output_type -> junction.v1.ListDeadLettersResponse
+	136, // 204: junction.v1.DeadLetterService.ReplayDeadLetters:output_type -> junction.v1.ReplayDeadLettersResponse
+	138, // 205: junction.v1.DeadLetterService.PurgeDeadLetters:output_type -> junction.v1.PurgeDeadLettersResponse
+	158, // [158:206] is the sub-list for method output_type
+	110, // [110:158] is the sub-list for method input_type
+	110, // [110:110] is the sub-list for extension type_name
+	110, // [110:110] is the sub-list for extension extendee
+	0,   // [0:110] is the sub-list for field type_name
 }
 
 func init() { file_junction_v1_junction_proto_init() }
@@ -8197,13 +9646,17 @@ func file_junction_v1_junction_proto_init() {
 	if File_junction_v1_junction_proto != nil {
 		return
 	}
-	file_junction_v1_junction_proto_msgTypes[25].OneofWrappers = []any{
+	file_junction_v1_junction_proto_msgTypes[29].OneofWrappers = []any{
 		(*StartPosition_Earliest)(nil),
 		(*StartPosition_Latest)(nil),
 		(*StartPosition_Offset)(nil),
 		(*StartPosition_Time)(nil),
 	}
-	file_junction_v1_junction_proto_msgTypes[105].OneofWrappers = []any{
+	file_junction_v1_junction_proto_msgTypes[41].OneofWrappers = []any{
+		(*PeekMessagesRequest_Offset)(nil),
+		(*PeekMessagesRequest_Time)(nil),
+	}
+	file_junction_v1_junction_proto_msgTypes[126].OneofWrappers = []any{
 		(*ReplayDeadLettersRequest_Offset)(nil),
 		(*ReplayDeadLettersRequest_All)(nil),
 	}
@@ -8213,9 +9666,9 @@ func file_junction_v1_junction_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_junction_v1_junction_proto_rawDesc), len(file_junction_v1_junction_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   110,
+			NumMessages:   131,
 			NumExtensions: 0,
-			NumServices:   7,
+			NumServices:   8,
 		},
 		GoTypes:           file_junction_v1_junction_proto_goTypes,
 		DependencyIndexes: file_junction_v1_junction_proto_depIdxs,

@@ -39,6 +39,8 @@ const (
 	ConnectorServiceName = "junction.v1.ConnectorService"
 	// ClusterServiceName is the fully-qualified name of the ClusterService service.
 	ClusterServiceName = "junction.v1.ClusterService"
+	// HubServiceName is the fully-qualified name of the HubService service.
+	HubServiceName = "junction.v1.HubService"
 	// SchemaServiceName is the fully-qualified name of the SchemaService service.
 	SchemaServiceName = "junction.v1.SchemaService"
 	// DeadLetterServiceName is the fully-qualified name of the DeadLetterService service.
@@ -71,6 +73,9 @@ const (
 	// StationServiceRepairPartitionProcedure is the fully-qualified name of the StationService's
 	// RepairPartition RPC.
 	StationServiceRepairPartitionProcedure = "/junction.v1.StationService/RepairPartition"
+	// StationServiceGetStationRatesProcedure is the fully-qualified name of the StationService's
+	// GetStationRates RPC.
+	StationServiceGetStationRatesProcedure = "/junction.v1.StationService/GetStationRates"
 	// MessageServiceProduceProcedure is the fully-qualified name of the MessageService's Produce RPC.
 	MessageServiceProduceProcedure = "/junction.v1.MessageService/Produce"
 	// MessageServiceProduceStreamProcedure is the fully-qualified name of the MessageService's
@@ -84,6 +89,9 @@ const (
 	MessageServiceAckProcedure = "/junction.v1.MessageService/Ack"
 	// MessageServiceNackProcedure is the fully-qualified name of the MessageService's Nack RPC.
 	MessageServiceNackProcedure = "/junction.v1.MessageService/Nack"
+	// MessageServicePeekMessagesProcedure is the fully-qualified name of the MessageService's
+	// PeekMessages RPC.
+	MessageServicePeekMessagesProcedure = "/junction.v1.MessageService/PeekMessages"
 	// GroupServiceCreateGroupProcedure is the fully-qualified name of the GroupService's CreateGroup
 	// RPC.
 	GroupServiceCreateGroupProcedure = "/junction.v1.GroupService/CreateGroup"
@@ -119,6 +127,9 @@ const (
 	// ConnectorServiceDeleteConnectorProcedure is the fully-qualified name of the ConnectorService's
 	// DeleteConnector RPC.
 	ConnectorServiceDeleteConnectorProcedure = "/junction.v1.ConnectorService/DeleteConnector"
+	// ConnectorServiceRestartConnectorProcedure is the fully-qualified name of the ConnectorService's
+	// RestartConnector RPC.
+	ConnectorServiceRestartConnectorProcedure = "/junction.v1.ConnectorService/RestartConnector"
 	// ConnectorServiceListPluginsProcedure is the fully-qualified name of the ConnectorService's
 	// ListPlugins RPC.
 	ConnectorServiceListPluginsProcedure = "/junction.v1.ConnectorService/ListPlugins"
@@ -135,6 +146,19 @@ const (
 	// ClusterServiceReadPartitionProcedure is the fully-qualified name of the ClusterService's
 	// ReadPartition RPC.
 	ClusterServiceReadPartitionProcedure = "/junction.v1.ClusterService/ReadPartition"
+	// HubServiceSearchHubProcedure is the fully-qualified name of the HubService's SearchHub RPC.
+	HubServiceSearchHubProcedure = "/junction.v1.HubService/SearchHub"
+	// HubServiceGetHubConnectorProcedure is the fully-qualified name of the HubService's
+	// GetHubConnector RPC.
+	HubServiceGetHubConnectorProcedure = "/junction.v1.HubService/GetHubConnector"
+	// HubServiceInstallPluginProcedure is the fully-qualified name of the HubService's InstallPlugin
+	// RPC.
+	HubServiceInstallPluginProcedure = "/junction.v1.HubService/InstallPlugin"
+	// HubServiceUpgradePluginProcedure is the fully-qualified name of the HubService's UpgradePlugin
+	// RPC.
+	HubServiceUpgradePluginProcedure = "/junction.v1.HubService/UpgradePlugin"
+	// HubServiceRemovePluginProcedure is the fully-qualified name of the HubService's RemovePlugin RPC.
+	HubServiceRemovePluginProcedure = "/junction.v1.HubService/RemovePlugin"
 	// SchemaServiceCreateSchemaProcedure is the fully-qualified name of the SchemaService's
 	// CreateSchema RPC.
 	SchemaServiceCreateSchemaProcedure = "/junction.v1.SchemaService/CreateSchema"
@@ -190,6 +214,11 @@ type StationServiceClient interface {
 	// groups move past them, and a marker message naming them goes to the
 	// station's dead-letter station (or, with none, to the broker's log).
 	RepairPartition(context.Context, *connect.Request[v1.RepairPartitionRequest]) (*connect.Response[v1.RepairPartitionResponse], error)
+	// GetStationRates returns messages and bytes per second in and out of
+	// each station (or of those named), from the broker's counters sampled
+	// when this call is made, at most once a second: the first call only
+	// starts the measurement. Each rate comes with its recent history.
+	GetStationRates(context.Context, *connect.Request[v1.GetStationRatesRequest]) (*connect.Response[v1.GetStationRatesResponse], error)
 }
 
 // NewStationServiceClient constructs a client for the junction.v1.StationService service. By
@@ -239,6 +268,12 @@ func NewStationServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(stationServiceMethods.ByName("RepairPartition")),
 			connect.WithClientOptions(opts...),
 		),
+		getStationRates: connect.NewClient[v1.GetStationRatesRequest, v1.GetStationRatesResponse](
+			httpClient,
+			baseURL+StationServiceGetStationRatesProcedure,
+			connect.WithSchema(stationServiceMethods.ByName("GetStationRates")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -250,6 +285,7 @@ type stationServiceClient struct {
 	updateStation   *connect.Client[v1.UpdateStationRequest, v1.UpdateStationResponse]
 	deleteStation   *connect.Client[v1.DeleteStationRequest, v1.DeleteStationResponse]
 	repairPartition *connect.Client[v1.RepairPartitionRequest, v1.RepairPartitionResponse]
+	getStationRates *connect.Client[v1.GetStationRatesRequest, v1.GetStationRatesResponse]
 }
 
 // CreateStation calls junction.v1.StationService.CreateStation.
@@ -282,6 +318,11 @@ func (c *stationServiceClient) RepairPartition(ctx context.Context, req *connect
 	return c.repairPartition.CallUnary(ctx, req)
 }
 
+// GetStationRates calls junction.v1.StationService.GetStationRates.
+func (c *stationServiceClient) GetStationRates(ctx context.Context, req *connect.Request[v1.GetStationRatesRequest]) (*connect.Response[v1.GetStationRatesResponse], error) {
+	return c.getStationRates.CallUnary(ctx, req)
+}
+
 // StationServiceHandler is an implementation of the junction.v1.StationService service.
 type StationServiceHandler interface {
 	// CreateStation creates a station. It fails with ALREADY_EXISTS if a
@@ -306,6 +347,11 @@ type StationServiceHandler interface {
 	// groups move past them, and a marker message naming them goes to the
 	// station's dead-letter station (or, with none, to the broker's log).
 	RepairPartition(context.Context, *connect.Request[v1.RepairPartitionRequest]) (*connect.Response[v1.RepairPartitionResponse], error)
+	// GetStationRates returns messages and bytes per second in and out of
+	// each station (or of those named), from the broker's counters sampled
+	// when this call is made, at most once a second: the first call only
+	// starts the measurement. Each rate comes with its recent history.
+	GetStationRates(context.Context, *connect.Request[v1.GetStationRatesRequest]) (*connect.Response[v1.GetStationRatesResponse], error)
 }
 
 // NewStationServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -351,6 +397,12 @@ func NewStationServiceHandler(svc StationServiceHandler, opts ...connect.Handler
 		connect.WithSchema(stationServiceMethods.ByName("RepairPartition")),
 		connect.WithHandlerOptions(opts...),
 	)
+	stationServiceGetStationRatesHandler := connect.NewUnaryHandler(
+		StationServiceGetStationRatesProcedure,
+		svc.GetStationRates,
+		connect.WithSchema(stationServiceMethods.ByName("GetStationRates")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/junction.v1.StationService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case StationServiceCreateStationProcedure:
@@ -365,6 +417,8 @@ func NewStationServiceHandler(svc StationServiceHandler, opts ...connect.Handler
 			stationServiceDeleteStationHandler.ServeHTTP(w, r)
 		case StationServiceRepairPartitionProcedure:
 			stationServiceRepairPartitionHandler.ServeHTTP(w, r)
+		case StationServiceGetStationRatesProcedure:
+			stationServiceGetStationRatesHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -398,6 +452,10 @@ func (UnimplementedStationServiceHandler) RepairPartition(context.Context, *conn
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.StationService.RepairPartition is not implemented"))
 }
 
+func (UnimplementedStationServiceHandler) GetStationRates(context.Context, *connect.Request[v1.GetStationRatesRequest]) (*connect.Response[v1.GetStationRatesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.StationService.GetStationRates is not implemented"))
+}
+
 // MessageServiceClient is a client for the junction.v1.MessageService service.
 type MessageServiceClient interface {
 	// Produce appends a batch of messages to a station and returns once they
@@ -422,6 +480,9 @@ type MessageServiceClient interface {
 	Ack(context.Context, *connect.Request[v1.AckRequest]) (*connect.Response[v1.AckResponse], error)
 	// Nack returns delivered messages for redelivery, optionally after a delay.
 	Nack(context.Context, *connect.Request[v1.NackRequest]) (*connect.Response[v1.NackResponse], error)
+	// PeekMessages reads stored messages of one partition from an offset or
+	// a time without a consumer group: nothing is delivered, acked or moved.
+	PeekMessages(context.Context, *connect.Request[v1.PeekMessagesRequest]) (*connect.Response[v1.PeekMessagesResponse], error)
 }
 
 // NewMessageServiceClient constructs a client for the junction.v1.MessageService service. By
@@ -471,6 +532,12 @@ func NewMessageServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(messageServiceMethods.ByName("Nack")),
 			connect.WithClientOptions(opts...),
 		),
+		peekMessages: connect.NewClient[v1.PeekMessagesRequest, v1.PeekMessagesResponse](
+			httpClient,
+			baseURL+MessageServicePeekMessagesProcedure,
+			connect.WithSchema(messageServiceMethods.ByName("PeekMessages")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -482,6 +549,7 @@ type messageServiceClient struct {
 	consume       *connect.Client[v1.ConsumeRequest, v1.ConsumeResponse]
 	ack           *connect.Client[v1.AckRequest, v1.AckResponse]
 	nack          *connect.Client[v1.NackRequest, v1.NackResponse]
+	peekMessages  *connect.Client[v1.PeekMessagesRequest, v1.PeekMessagesResponse]
 }
 
 // Produce calls junction.v1.MessageService.Produce.
@@ -514,6 +582,11 @@ func (c *messageServiceClient) Nack(ctx context.Context, req *connect.Request[v1
 	return c.nack.CallUnary(ctx, req)
 }
 
+// PeekMessages calls junction.v1.MessageService.PeekMessages.
+func (c *messageServiceClient) PeekMessages(ctx context.Context, req *connect.Request[v1.PeekMessagesRequest]) (*connect.Response[v1.PeekMessagesResponse], error) {
+	return c.peekMessages.CallUnary(ctx, req)
+}
+
 // MessageServiceHandler is an implementation of the junction.v1.MessageService service.
 type MessageServiceHandler interface {
 	// Produce appends a batch of messages to a station and returns once they
@@ -538,6 +611,9 @@ type MessageServiceHandler interface {
 	Ack(context.Context, *connect.Request[v1.AckRequest]) (*connect.Response[v1.AckResponse], error)
 	// Nack returns delivered messages for redelivery, optionally after a delay.
 	Nack(context.Context, *connect.Request[v1.NackRequest]) (*connect.Response[v1.NackResponse], error)
+	// PeekMessages reads stored messages of one partition from an offset or
+	// a time without a consumer group: nothing is delivered, acked or moved.
+	PeekMessages(context.Context, *connect.Request[v1.PeekMessagesRequest]) (*connect.Response[v1.PeekMessagesResponse], error)
 }
 
 // NewMessageServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -583,6 +659,12 @@ func NewMessageServiceHandler(svc MessageServiceHandler, opts ...connect.Handler
 		connect.WithSchema(messageServiceMethods.ByName("Nack")),
 		connect.WithHandlerOptions(opts...),
 	)
+	messageServicePeekMessagesHandler := connect.NewUnaryHandler(
+		MessageServicePeekMessagesProcedure,
+		svc.PeekMessages,
+		connect.WithSchema(messageServiceMethods.ByName("PeekMessages")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/junction.v1.MessageService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case MessageServiceProduceProcedure:
@@ -597,6 +679,8 @@ func NewMessageServiceHandler(svc MessageServiceHandler, opts ...connect.Handler
 			messageServiceAckHandler.ServeHTTP(w, r)
 		case MessageServiceNackProcedure:
 			messageServiceNackHandler.ServeHTTP(w, r)
+		case MessageServicePeekMessagesProcedure:
+			messageServicePeekMessagesHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -628,6 +712,10 @@ func (UnimplementedMessageServiceHandler) Ack(context.Context, *connect.Request[
 
 func (UnimplementedMessageServiceHandler) Nack(context.Context, *connect.Request[v1.NackRequest]) (*connect.Response[v1.NackResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.MessageService.Nack is not implemented"))
+}
+
+func (UnimplementedMessageServiceHandler) PeekMessages(context.Context, *connect.Request[v1.PeekMessagesRequest]) (*connect.Response[v1.PeekMessagesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.MessageService.PeekMessages is not implemented"))
 }
 
 // GroupServiceClient is a client for the junction.v1.GroupService service.
@@ -833,6 +921,9 @@ type ConnectorServiceClient interface {
 	// DeleteConnector stops a connector and forgets it; a sink's consumer
 	// group and a source's checkpoint are deleted with it.
 	DeleteConnector(context.Context, *connect.Request[v1.DeleteConnectorRequest]) (*connect.Response[v1.DeleteConnectorResponse], error)
+	// RestartConnector stops a connector's plugin and starts it again with
+	// the same definition. A paused connector stays paused.
+	RestartConnector(context.Context, *connect.Request[v1.RestartConnectorRequest]) (*connect.Response[v1.RestartConnectorResponse], error)
 	// ListPlugins lists the installed connector plugins.
 	ListPlugins(context.Context, *connect.Request[v1.ListPluginsRequest]) (*connect.Response[v1.ListPluginsResponse], error)
 }
@@ -890,6 +981,12 @@ func NewConnectorServiceClient(httpClient connect.HTTPClient, baseURL string, op
 			connect.WithSchema(connectorServiceMethods.ByName("DeleteConnector")),
 			connect.WithClientOptions(opts...),
 		),
+		restartConnector: connect.NewClient[v1.RestartConnectorRequest, v1.RestartConnectorResponse](
+			httpClient,
+			baseURL+ConnectorServiceRestartConnectorProcedure,
+			connect.WithSchema(connectorServiceMethods.ByName("RestartConnector")),
+			connect.WithClientOptions(opts...),
+		),
 		listPlugins: connect.NewClient[v1.ListPluginsRequest, v1.ListPluginsResponse](
 			httpClient,
 			baseURL+ConnectorServiceListPluginsProcedure,
@@ -908,6 +1005,7 @@ type connectorServiceClient struct {
 	pauseConnector    *connect.Client[v1.PauseConnectorRequest, v1.PauseConnectorResponse]
 	resumeConnector   *connect.Client[v1.ResumeConnectorRequest, v1.ResumeConnectorResponse]
 	deleteConnector   *connect.Client[v1.DeleteConnectorRequest, v1.DeleteConnectorResponse]
+	restartConnector  *connect.Client[v1.RestartConnectorRequest, v1.RestartConnectorResponse]
 	listPlugins       *connect.Client[v1.ListPluginsRequest, v1.ListPluginsResponse]
 }
 
@@ -946,6 +1044,11 @@ func (c *connectorServiceClient) DeleteConnector(ctx context.Context, req *conne
 	return c.deleteConnector.CallUnary(ctx, req)
 }
 
+// RestartConnector calls junction.v1.ConnectorService.RestartConnector.
+func (c *connectorServiceClient) RestartConnector(ctx context.Context, req *connect.Request[v1.RestartConnectorRequest]) (*connect.Response[v1.RestartConnectorResponse], error) {
+	return c.restartConnector.CallUnary(ctx, req)
+}
+
 // ListPlugins calls junction.v1.ConnectorService.ListPlugins.
 func (c *connectorServiceClient) ListPlugins(ctx context.Context, req *connect.Request[v1.ListPluginsRequest]) (*connect.Response[v1.ListPluginsResponse], error) {
 	return c.listPlugins.CallUnary(ctx, req)
@@ -968,6 +1071,9 @@ type ConnectorServiceHandler interface {
 	// DeleteConnector stops a connector and forgets it; a sink's consumer
 	// group and a source's checkpoint are deleted with it.
 	DeleteConnector(context.Context, *connect.Request[v1.DeleteConnectorRequest]) (*connect.Response[v1.DeleteConnectorResponse], error)
+	// RestartConnector stops a connector's plugin and starts it again with
+	// the same definition. A paused connector stays paused.
+	RestartConnector(context.Context, *connect.Request[v1.RestartConnectorRequest]) (*connect.Response[v1.RestartConnectorResponse], error)
 	// ListPlugins lists the installed connector plugins.
 	ListPlugins(context.Context, *connect.Request[v1.ListPluginsRequest]) (*connect.Response[v1.ListPluginsResponse], error)
 }
@@ -1021,6 +1127,12 @@ func NewConnectorServiceHandler(svc ConnectorServiceHandler, opts ...connect.Han
 		connect.WithSchema(connectorServiceMethods.ByName("DeleteConnector")),
 		connect.WithHandlerOptions(opts...),
 	)
+	connectorServiceRestartConnectorHandler := connect.NewUnaryHandler(
+		ConnectorServiceRestartConnectorProcedure,
+		svc.RestartConnector,
+		connect.WithSchema(connectorServiceMethods.ByName("RestartConnector")),
+		connect.WithHandlerOptions(opts...),
+	)
 	connectorServiceListPluginsHandler := connect.NewUnaryHandler(
 		ConnectorServiceListPluginsProcedure,
 		svc.ListPlugins,
@@ -1043,6 +1155,8 @@ func NewConnectorServiceHandler(svc ConnectorServiceHandler, opts ...connect.Han
 			connectorServiceResumeConnectorHandler.ServeHTTP(w, r)
 		case ConnectorServiceDeleteConnectorProcedure:
 			connectorServiceDeleteConnectorHandler.ServeHTTP(w, r)
+		case ConnectorServiceRestartConnectorProcedure:
+			connectorServiceRestartConnectorHandler.ServeHTTP(w, r)
 		case ConnectorServiceListPluginsProcedure:
 			connectorServiceListPluginsHandler.ServeHTTP(w, r)
 		default:
@@ -1080,6 +1194,10 @@ func (UnimplementedConnectorServiceHandler) ResumeConnector(context.Context, *co
 
 func (UnimplementedConnectorServiceHandler) DeleteConnector(context.Context, *connect.Request[v1.DeleteConnectorRequest]) (*connect.Response[v1.DeleteConnectorResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.ConnectorService.DeleteConnector is not implemented"))
+}
+
+func (UnimplementedConnectorServiceHandler) RestartConnector(context.Context, *connect.Request[v1.RestartConnectorRequest]) (*connect.Response[v1.RestartConnectorResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.ConnectorService.RestartConnector is not implemented"))
 }
 
 func (UnimplementedConnectorServiceHandler) ListPlugins(context.Context, *connect.Request[v1.ListPluginsRequest]) (*connect.Response[v1.ListPluginsResponse], error) {
@@ -1276,6 +1394,194 @@ func (UnimplementedClusterServiceHandler) TransferLeader(context.Context, *conne
 
 func (UnimplementedClusterServiceHandler) ReadPartition(context.Context, *connect.Request[v1.ReadPartitionRequest]) (*connect.Response[v1.ReadPartitionResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.ClusterService.ReadPartition is not implemented"))
+}
+
+// HubServiceClient is a client for the junction.v1.HubService service.
+type HubServiceClient interface {
+	// SearchHub lists catalog connectors whose name or description contains
+	// term (all of them when it is empty), sorted by name.
+	SearchHub(context.Context, *connect.Request[v1.SearchHubRequest]) (*connect.Response[v1.SearchHubResponse], error)
+	// GetHubConnector describes one catalog connector and its versions.
+	GetHubConnector(context.Context, *connect.Request[v1.GetHubConnectorRequest]) (*connect.Response[v1.GetHubConnectorResponse], error)
+	// InstallPlugin installs the newest version matching a constraint.
+	InstallPlugin(context.Context, *connect.Request[v1.InstallPluginRequest]) (*connect.Response[v1.InstallPluginResponse], error)
+	// UpgradePlugin installs the newest version of an installed plugin;
+	// older versions stay installed.
+	UpgradePlugin(context.Context, *connect.Request[v1.UpgradePluginRequest]) (*connect.Response[v1.UpgradePluginResponse], error)
+	// RemovePlugin removes one installed version, or all of them.
+	RemovePlugin(context.Context, *connect.Request[v1.RemovePluginRequest]) (*connect.Response[v1.RemovePluginResponse], error)
+}
+
+// NewHubServiceClient constructs a client for the junction.v1.HubService service. By default, it
+// uses the Connect protocol with the binary Protobuf Codec, asks for gzipped responses, and sends
+// uncompressed requests. To use the gRPC or gRPC-Web protocols, supply the connect.WithGRPC() or
+// connect.WithGRPCWeb() options.
+//
+// The URL supplied here should be the base URL for the Connect or gRPC server (for example,
+// http://api.acme.com or https://acme.com/grpc).
+func NewHubServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...connect.ClientOption) HubServiceClient {
+	baseURL = strings.TrimRight(baseURL, "/")
+	hubServiceMethods := v1.File_junction_v1_junction_proto.Services().ByName("HubService").Methods()
+	return &hubServiceClient{
+		searchHub: connect.NewClient[v1.SearchHubRequest, v1.SearchHubResponse](
+			httpClient,
+			baseURL+HubServiceSearchHubProcedure,
+			connect.WithSchema(hubServiceMethods.ByName("SearchHub")),
+			connect.WithClientOptions(opts...),
+		),
+		getHubConnector: connect.NewClient[v1.GetHubConnectorRequest, v1.GetHubConnectorResponse](
+			httpClient,
+			baseURL+HubServiceGetHubConnectorProcedure,
+			connect.WithSchema(hubServiceMethods.ByName("GetHubConnector")),
+			connect.WithClientOptions(opts...),
+		),
+		installPlugin: connect.NewClient[v1.InstallPluginRequest, v1.InstallPluginResponse](
+			httpClient,
+			baseURL+HubServiceInstallPluginProcedure,
+			connect.WithSchema(hubServiceMethods.ByName("InstallPlugin")),
+			connect.WithClientOptions(opts...),
+		),
+		upgradePlugin: connect.NewClient[v1.UpgradePluginRequest, v1.UpgradePluginResponse](
+			httpClient,
+			baseURL+HubServiceUpgradePluginProcedure,
+			connect.WithSchema(hubServiceMethods.ByName("UpgradePlugin")),
+			connect.WithClientOptions(opts...),
+		),
+		removePlugin: connect.NewClient[v1.RemovePluginRequest, v1.RemovePluginResponse](
+			httpClient,
+			baseURL+HubServiceRemovePluginProcedure,
+			connect.WithSchema(hubServiceMethods.ByName("RemovePlugin")),
+			connect.WithClientOptions(opts...),
+		),
+	}
+}
+
+// hubServiceClient implements HubServiceClient.
+type hubServiceClient struct {
+	searchHub       *connect.Client[v1.SearchHubRequest, v1.SearchHubResponse]
+	getHubConnector *connect.Client[v1.GetHubConnectorRequest, v1.GetHubConnectorResponse]
+	installPlugin   *connect.Client[v1.InstallPluginRequest, v1.InstallPluginResponse]
+	upgradePlugin   *connect.Client[v1.UpgradePluginRequest, v1.UpgradePluginResponse]
+	removePlugin    *connect.Client[v1.RemovePluginRequest, v1.RemovePluginResponse]
+}
+
+// SearchHub calls junction.v1.HubService.SearchHub.
+func (c *hubServiceClient) SearchHub(ctx context.Context, req *connect.Request[v1.SearchHubRequest]) (*connect.Response[v1.SearchHubResponse], error) {
+	return c.searchHub.CallUnary(ctx, req)
+}
+
+// GetHubConnector calls junction.v1.HubService.GetHubConnector.
+func (c *hubServiceClient) GetHubConnector(ctx context.Context, req *connect.Request[v1.GetHubConnectorRequest]) (*connect.Response[v1.GetHubConnectorResponse], error) {
+	return c.getHubConnector.CallUnary(ctx, req)
+}
+
+// InstallPlugin calls junction.v1.HubService.InstallPlugin.
+func (c *hubServiceClient) InstallPlugin(ctx context.Context, req *connect.Request[v1.InstallPluginRequest]) (*connect.Response[v1.InstallPluginResponse], error) {
+	return c.installPlugin.CallUnary(ctx, req)
+}
+
+// UpgradePlugin calls junction.v1.HubService.UpgradePlugin.
+func (c *hubServiceClient) UpgradePlugin(ctx context.Context, req *connect.Request[v1.UpgradePluginRequest]) (*connect.Response[v1.UpgradePluginResponse], error) {
+	return c.upgradePlugin.CallUnary(ctx, req)
+}
+
+// RemovePlugin calls junction.v1.HubService.RemovePlugin.
+func (c *hubServiceClient) RemovePlugin(ctx context.Context, req *connect.Request[v1.RemovePluginRequest]) (*connect.Response[v1.RemovePluginResponse], error) {
+	return c.removePlugin.CallUnary(ctx, req)
+}
+
+// HubServiceHandler is an implementation of the junction.v1.HubService service.
+type HubServiceHandler interface {
+	// SearchHub lists catalog connectors whose name or description contains
+	// term (all of them when it is empty), sorted by name.
+	SearchHub(context.Context, *connect.Request[v1.SearchHubRequest]) (*connect.Response[v1.SearchHubResponse], error)
+	// GetHubConnector describes one catalog connector and its versions.
+	GetHubConnector(context.Context, *connect.Request[v1.GetHubConnectorRequest]) (*connect.Response[v1.GetHubConnectorResponse], error)
+	// InstallPlugin installs the newest version matching a constraint.
+	InstallPlugin(context.Context, *connect.Request[v1.InstallPluginRequest]) (*connect.Response[v1.InstallPluginResponse], error)
+	// UpgradePlugin installs the newest version of an installed plugin;
+	// older versions stay installed.
+	UpgradePlugin(context.Context, *connect.Request[v1.UpgradePluginRequest]) (*connect.Response[v1.UpgradePluginResponse], error)
+	// RemovePlugin removes one installed version, or all of them.
+	RemovePlugin(context.Context, *connect.Request[v1.RemovePluginRequest]) (*connect.Response[v1.RemovePluginResponse], error)
+}
+
+// NewHubServiceHandler builds an HTTP handler from the service implementation. It returns the path
+// on which to mount the handler and the handler itself.
+//
+// By default, handlers support the Connect, gRPC, and gRPC-Web protocols with the binary Protobuf
+// and JSON codecs. They also support gzip compression.
+func NewHubServiceHandler(svc HubServiceHandler, opts ...connect.HandlerOption) (string, http.Handler) {
+	hubServiceMethods := v1.File_junction_v1_junction_proto.Services().ByName("HubService").Methods()
+	hubServiceSearchHubHandler := connect.NewUnaryHandler(
+		HubServiceSearchHubProcedure,
+		svc.SearchHub,
+		connect.WithSchema(hubServiceMethods.ByName("SearchHub")),
+		connect.WithHandlerOptions(opts...),
+	)
+	hubServiceGetHubConnectorHandler := connect.NewUnaryHandler(
+		HubServiceGetHubConnectorProcedure,
+		svc.GetHubConnector,
+		connect.WithSchema(hubServiceMethods.ByName("GetHubConnector")),
+		connect.WithHandlerOptions(opts...),
+	)
+	hubServiceInstallPluginHandler := connect.NewUnaryHandler(
+		HubServiceInstallPluginProcedure,
+		svc.InstallPlugin,
+		connect.WithSchema(hubServiceMethods.ByName("InstallPlugin")),
+		connect.WithHandlerOptions(opts...),
+	)
+	hubServiceUpgradePluginHandler := connect.NewUnaryHandler(
+		HubServiceUpgradePluginProcedure,
+		svc.UpgradePlugin,
+		connect.WithSchema(hubServiceMethods.ByName("UpgradePlugin")),
+		connect.WithHandlerOptions(opts...),
+	)
+	hubServiceRemovePluginHandler := connect.NewUnaryHandler(
+		HubServiceRemovePluginProcedure,
+		svc.RemovePlugin,
+		connect.WithSchema(hubServiceMethods.ByName("RemovePlugin")),
+		connect.WithHandlerOptions(opts...),
+	)
+	return "/junction.v1.HubService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case HubServiceSearchHubProcedure:
+			hubServiceSearchHubHandler.ServeHTTP(w, r)
+		case HubServiceGetHubConnectorProcedure:
+			hubServiceGetHubConnectorHandler.ServeHTTP(w, r)
+		case HubServiceInstallPluginProcedure:
+			hubServiceInstallPluginHandler.ServeHTTP(w, r)
+		case HubServiceUpgradePluginProcedure:
+			hubServiceUpgradePluginHandler.ServeHTTP(w, r)
+		case HubServiceRemovePluginProcedure:
+			hubServiceRemovePluginHandler.ServeHTTP(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
+
+// UnimplementedHubServiceHandler returns CodeUnimplemented from all methods.
+type UnimplementedHubServiceHandler struct{}
+
+func (UnimplementedHubServiceHandler) SearchHub(context.Context, *connect.Request[v1.SearchHubRequest]) (*connect.Response[v1.SearchHubResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.HubService.SearchHub is not implemented"))
+}
+
+func (UnimplementedHubServiceHandler) GetHubConnector(context.Context, *connect.Request[v1.GetHubConnectorRequest]) (*connect.Response[v1.GetHubConnectorResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.HubService.GetHubConnector is not implemented"))
+}
+
+func (UnimplementedHubServiceHandler) InstallPlugin(context.Context, *connect.Request[v1.InstallPluginRequest]) (*connect.Response[v1.InstallPluginResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.HubService.InstallPlugin is not implemented"))
+}
+
+func (UnimplementedHubServiceHandler) UpgradePlugin(context.Context, *connect.Request[v1.UpgradePluginRequest]) (*connect.Response[v1.UpgradePluginResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.HubService.UpgradePlugin is not implemented"))
+}
+
+func (UnimplementedHubServiceHandler) RemovePlugin(context.Context, *connect.Request[v1.RemovePluginRequest]) (*connect.Response[v1.RemovePluginResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("junction.v1.HubService.RemovePlugin is not implemented"))
 }
 
 // SchemaServiceClient is a client for the junction.v1.SchemaService service.
