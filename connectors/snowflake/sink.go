@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/junctionhq/junction/sdk/connector"
+	"github.com/junctionhq/junction/sdk/connector/schemacols"
 )
 
 // SinkConfig configures the Snowflake sink.
@@ -81,7 +82,8 @@ type sink struct {
 	next  map[uint32]uint64
 	stale bool
 
-	cols *columnSet // columns mode: the table's columns; nil until known
+	cols   *columnSet          // columns mode: the table's columns; nil until known
+	schema *schemacols.Columns // columns mode: the station schema's columns; nil without one
 }
 
 func newSink(cfg SinkConfig) (connector.Sink, error) {
@@ -101,6 +103,11 @@ func (s *sink) Open(ctx context.Context, info connector.SinkInfo) (map[uint32]ui
 		return nil, err
 	}
 	s.db = db
+	if s.cfg.Mode == "columns" {
+		if s.schema, err = schemacols.New(info.Schema); err != nil {
+			return nil, connector.Fatal(fmt.Errorf("station %s: %w", s.station, err))
+		}
+	}
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+s.offsets+
 		` ("CONNECTOR" VARCHAR(256), "STATION" VARCHAR(256), "PARTITION" NUMBER(10,0), "NEXT_OFFSET" NUMBER(20,0))`); err != nil {
 		return nil, classify(fmt.Errorf("create offsets table %s: %w", s.offsets, err))
@@ -134,7 +141,7 @@ func (s *sink) checkTable(ctx context.Context) error {
 			return connector.Fatal(fmt.Errorf("table %s does not exist or is not authorised for this role (auto_create is false)", s.table))
 		}
 		if s.cfg.Mode == "columns" {
-			return nil // created from the first batch
+			return s.schemaColumns(ctx) // or created from the first batch
 		}
 		if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+s.table+` ("RECORD_METADATA" VARIANT, "RECORD_CONTENT" VARIANT)`); err != nil {
 			return classify(fmt.Errorf("create table %s: %w", s.table, err))
@@ -143,6 +150,11 @@ func (s *sink) checkTable(ctx context.Context) error {
 	}
 	if s.cfg.Mode == "columns" {
 		s.cols = newColumnSet(cols)
+		if s.cfg.EvolveSchema {
+			if err := s.schemaColumns(ctx); err != nil {
+				return err
+			}
+		}
 		if !s.cols.fillable() {
 			return connector.Fatal(fmt.Errorf("table %s has no column mode columns can fill (types %v)", s.table, s.cols.types))
 		}
