@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/junctionhq/junction/sdk/connector"
+	"github.com/junctionhq/junction/sdk/connector/schemacols"
 )
 
 // maxAppendBytes is what one AppendRows request may carry, less room for
@@ -86,6 +87,10 @@ type sink struct {
 	etag     string
 	ledger   *ledger // exactly_once only
 
+	// schema is the columns of the station's schema (columns mode); nil
+	// without one.
+	schema *schemacols.Columns
+
 	// parts is the state of each partition (exactly_once).
 	parts map[uint32]*part
 	// def is the _default stream (at_least_once).
@@ -139,6 +144,12 @@ func (s *sink) Open(ctx context.Context, info connector.SinkInfo) (map[uint32]ui
 		return nil, connector.Fatal(errors.New("sink opened twice"))
 	}
 	s.station, s.name, s.log = info.Station, info.Connector, connector.Logger(ctx)
+	if s.cfg.Mode == "columns" {
+		var err error
+		if s.schema, err = schemacols.New(info.Schema); err != nil {
+			return nil, connector.Fatal(fmt.Errorf("station %s: %w", s.station, err))
+		}
+	}
 	s.life, s.stopLife = context.WithCancel(context.WithoutCancel(ctx))
 	cl, err := newClients(s.life, s.cfg.conn, true)
 	if err != nil {
@@ -302,7 +313,7 @@ func (s *sink) prepareTable(ctx context.Context) error {
 		if !s.cfg.AutoCreate {
 			return fatalf("table %s.%s.%s does not exist (auto_create is false)", s.cfg.Project, s.cfg.Dataset, s.cfg.Table)
 		}
-		tm := &bigquery.TableMetadata{Schema: want, Description: "Written by Junction connector " + s.name + " from station " + s.station + "."}
+		tm := &bigquery.TableMetadata{Schema: append(slices.Clone(want), s.schemaFields(want)...), Description: "Written by Junction connector " + s.name + " from station " + s.station + "."}
 		if s.cfg.Partitioning.Type != "NONE" {
 			tm.TimePartitioning = &bigquery.TimePartitioning{Type: bigquery.TimePartitioningType(s.cfg.Partitioning.Type), Field: s.cfg.Partitioning.Column}
 		}
@@ -324,7 +335,19 @@ func (s *sink) prepareTable(ctx context.Context) error {
 			}
 		}
 	}
-	return s.useSchema(md)
+	if err := s.useSchema(md); err != nil {
+		return err
+	}
+	if s.cfg.EvolveSchema {
+		if add := s.schemaFields(md.Schema); len(add) > 0 {
+			cols := make([]newColumn, len(add))
+			for i, f := range add {
+				cols[i] = newColumn{Name: f.Name, Type: f.Type}
+			}
+			return s.evolve(ctx, cols)
+		}
+	}
+	return nil
 }
 
 func (s *sink) useSchema(md *bigquery.TableMetadata) error {
@@ -412,7 +435,12 @@ func (s *sink) encode(ctx context.Context, records []connector.Record, failed ma
 					continue
 				}
 			}
-			row, miss, err := s.codec.encode(nil, r)
+			var row []byte
+			var miss []newColumn
+			var err error
+			if r.Value, err = s.recordJSON(r); err == nil {
+				row, miss, err = s.codec.encode(nil, r)
+			}
 			switch {
 			case err != nil:
 				failed[i] = err
@@ -422,6 +450,9 @@ func (s *sink) encode(ctx context.Context, records []connector.Record, failed ma
 					continue
 				}
 				for _, m := range miss {
+					if t, ok := s.schemaType(m.Name); ok {
+						m.Type = t
+					}
 					if !seen[strings.ToLower(m.Name)] {
 						seen[strings.ToLower(m.Name)] = true
 						missing = append(missing, m)
