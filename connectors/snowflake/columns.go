@@ -198,7 +198,7 @@ func (s *sink) encodeColumns(ctx context.Context, records []connector.Record, fr
 			buf = append(buf, `"c`...)
 			buf = strconv.AppendInt(buf, int64(c), 10)
 			buf = append(buf, `":`...)
-			buf = append(buf, v...)
+			buf = append(buf, s.utc(field, v)...)
 			n++
 		}
 		buf = append(buf, '}')

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/junctionhq/junction/sdk/connector"
 	"github.com/junctionhq/junction/sdk/connector/schemacols"
@@ -72,6 +74,26 @@ func (s *sink) schemaColumns(ctx context.Context) error {
 	}
 	connector.Logger(ctx).Info("columns from the station schema", "table", s.table, "schema", fmt.Sprintf("%s@%d", s.schema.Schema().Name, s.schema.Schema().Version), "columns", len(order))
 	return nil
+}
+
+// utc renders the RFC 3339 value of a field the schema types as a
+// timestamp in UTC: a cast to TIMESTAMP_NTZ would drop its offset.
+func (s *sink) utc(field string, v json.RawMessage) json.RawMessage {
+	if s.schema == nil || len(v) < 2 || v[0] != '"' {
+		return v
+	}
+	if t, ok := s.schema.Lookup(field); !ok || t != schemacols.Timestamp {
+		return v
+	}
+	var text string
+	if json.Unmarshal(v, &text) != nil {
+		return v
+	}
+	ts, err := time.Parse(time.RFC3339Nano, text)
+	if err != nil {
+		return v
+	}
+	return json.RawMessage(`"` + ts.UTC().Format(time.RFC3339Nano) + `"`)
 }
 
 // recordJSON is a record's value as JSON: Avro and Protobuf values are

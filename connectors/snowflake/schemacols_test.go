@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -76,7 +77,7 @@ func TestSchemaJSONColumns(t *testing.T) {
 		t.Fatalf("columns after Open:\n got %s\nwant %s", got, want)
 	}
 	err := snk.Write(context.Background(), jsonRecords(0, 0,
-		`{"id":1,"name":"apple","price":2,"ok":true,"at":"2025-03-01T12:00:00Z","day":"2025-03-01","tags":["x"]}`,
+		`{"id":1,"name":"apple","price":2,"ok":true,"at":"2025-03-01T13:00:00+01:00","day":"2025-03-01","tags":["x"]}`,
 		`{"id":"two","name":"pear"}`,
 		`{"id":3,"name":null,"price":1.5}`,
 	))
@@ -88,8 +89,15 @@ func TestSchemaJSONColumns(t *testing.T) {
 		"1|apple|2|1|20148|[\"x\"]\n3|NULL|1.5|NULL|NULL|NULL"; got != want {
 		t.Fatalf("table:\n%s\nwant:\n%s", got, want)
 	}
-	if got := cells(t, f, `SELECT COUNT(*) FROM `+table+` WHERE "AT" IS NOT NULL`); got != "1" {
-		t.Fatalf("rows with AT: %s, want 1", got)
+	// 2025-03-01T12:00:00Z
+	if got, want := cells(t, f, `SELECT "AT" FROM `+table+` WHERE "ID" = 1`), "1740830400.000000000"; got != want {
+		t.Fatalf("AT = %s, want %s", got, want)
+	}
+	if got, want := string(snk.utc("at", json.RawMessage(`"2025-03-01T13:00:00+01:00"`))), `"2025-03-01T12:00:00Z"`; got != want {
+		t.Fatalf("utc = %s, want %s", got, want)
+	}
+	if got, want := string(snk.utc("name", json.RawMessage(`"2025-03-01T13:00:00+01:00"`))), `"2025-03-01T13:00:00+01:00"`; got != want {
+		t.Fatalf("utc of a string column = %s, want %s", got, want)
 	}
 }
 

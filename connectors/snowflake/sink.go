@@ -24,8 +24,8 @@ type SinkConfig struct {
 
 	Table        string         `json:"table" connector:"required" doc:"Table the records go to."`
 	Mode         string         `json:"mode" default:"variant" allowed:"variant,columns" doc:"variant: the layout of Snowflake's Kafka connector, RECORD_METADATA VARIANT (station, partition, offset, timestamp, key, headers) and RECORD_CONTENT VARIANT (the value: JSON as JSON, text as a string, binary as base64). columns: each top-level field of a JSON object value goes to the column of the same name (case-insensitive); other columns are left NULL."`
-	AutoCreate   bool           `json:"auto_create" default:"false" doc:"Create the table if it does not exist: in variant mode at Open, in columns mode from the first batch (column types from the JSON values)."`
-	EvolveSchema bool           `json:"evolve_schema" default:"false" doc:"columns mode: add a nullable column for a field the table does not have yet; without it such fields are dropped."`
+	AutoCreate   bool           `json:"auto_create" default:"false" doc:"Create the table if it does not exist: in variant mode at Open; in columns mode at Open with the column types of the station's JSON Schema, Avro or Protobuf schema when it has one, else from the first batch (column types from the JSON values)."`
+	EvolveSchema bool           `json:"evolve_schema" default:"false" doc:"columns mode: add a nullable column for a field the table does not have yet (at Open for the fields of the station's schema, with the schema's type); without it such fields are dropped."`
 	OffsetsTable string         `json:"offsets_table" default:"JUNCTION_OFFSETS" doc:"Table, in the same schema, where each batch's next offset per partition is committed in the same transaction as its rows; created if missing. This is what makes the sink exactly once."`
 	MaxStatement connector.Size `json:"max_statement_bytes" default:"8MiB" doc:"Largest JSON document bound to one INSERT; a larger batch takes several INSERTs in the same transaction. At most 16MiB."`
 }

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"slices"
 	"strings"
 	"time"
@@ -62,6 +63,10 @@ type Column struct {
 // (in name order) are left to the sink's inference from values.
 const MaxColumns = 1000
 
+// avroAPI decodes Avro values with memory bounded whatever a value
+// claims: strings and bytes up to 64 MiB, arrays up to a million items.
+var avroAPI = avro.Config{MaxByteSliceSize: 64 << 20, MaxSliceAllocSize: 1 << 20}.Freeze()
+
 // ErrValue is wrapped by the errors of Columns.JSON: the value does not
 // decode with the schema.
 var ErrValue = errors.New("the value does not decode with the station's schema")
@@ -73,6 +78,8 @@ type Columns struct {
 	schema *connector.Schema
 	byName map[string]Type
 	avro   avro.Schema
+	scales map[string]int  // Avro decimal fields → their scale
+	unions map[string]bool // Avro union fields
 	proto  protoreflect.MessageDescriptor
 }
 
@@ -98,7 +105,14 @@ func New(s *connector.Schema) (*Columns, error) {
 			return nil, nil
 		}
 		c.avro = sch
+		c.unions, c.scales = map[string]bool{}, map[string]int{}
 		for _, f := range rec.Fields() {
+			if _, ok := f.Type().(*avro.UnionSchema); ok {
+				c.unions[f.Name()] = true
+			}
+			if scale, ok := avroDecimal(f.Type()); ok {
+				c.scales[f.Name()] = scale
+			}
 			if t, ok := avroType(f.Type()); ok {
 				c.Cols = append(c.Cols, Column{f.Name(), t})
 			}
@@ -141,16 +155,16 @@ func (c *Columns) Lookup(name string) (Type, bool) {
 // renders as JSON objects; JSON Schema values are JSON already.
 func (c *Columns) Binary() bool { return c.avro != nil || c.proto != nil }
 
-// JSON renders a record value as a JSON object: Avro and Protobuf values
-// are decoded with the schema (Avro unions as their branch's value,
-// timestamps and dates as in Type's doc, bytes as base64; Protobuf as
-// protojson with the fields' proto names and unset fields as their
-// defaults); JSON values are returned as they are.
+// JSON renders a record value as a JSON object. Avro values are decoded
+// with the schema: top-level unions as their branch's value, timestamps
+// and dates as in Type's doc, decimals as numbers, bytes as base64.
+// Protobuf values render as protojson with the fields' proto names and
+// unset fields as their defaults. JSON values are returned as they are.
 func (c *Columns) JSON(value []byte) ([]byte, error) {
 	switch {
 	case c.avro != nil:
 		var m map[string]any
-		if err := avro.Unmarshal(c.avro, value, &m); err != nil {
+		if err := avroAPI.Unmarshal(c.avro, value, &m); err != nil {
 			return nil, fmt.Errorf("%w (avro %s@%d): %v", ErrValue, c.schema.Name, c.schema.Version, err)
 		}
 		for k, v := range m {
@@ -177,11 +191,14 @@ func (c *Columns) JSON(value []byte) ([]byte, error) {
 
 // avroValue is a decoded top-level field as its column takes it.
 func (c *Columns) avroValue(name string, v any) any {
-	if u, ok := v.(map[string]any); ok && len(u) == 1 {
-		if _, typed := c.byName[name]; typed {
-			for _, x := range u { // a union branch, keyed by type name
-				v = x
-			}
+	if u, ok := v.(map[string]any); ok && len(u) == 1 && c.unions[name] {
+		for _, x := range u { // the branch, keyed by its type's name
+			v = x
+		}
+	}
+	if r, ok := v.(*big.Rat); ok {
+		if scale, ok := c.scales[name]; ok {
+			return json.Number(r.FloatString(scale))
 		}
 	}
 	if ts, ok := v.(time.Time); ok {
@@ -252,6 +269,21 @@ func jsonType(t any) string {
 		return out
 	}
 	return ""
+}
+
+// avroDecimal is the scale of a decimal, or nullable decimal, field.
+// Decimals get no column type: the sink infers one from the number.
+func avroDecimal(s avro.Schema) (int, bool) {
+	if u, ok := s.(*avro.UnionSchema); ok && u.Nullable() {
+		_, i := u.Indices()
+		s = u.Types()[i]
+	}
+	if ls, ok := s.(avro.LogicalTypeSchema); ok && ls.Logical() != nil && ls.Logical().Type() == avro.Decimal {
+		if d, ok := ls.Logical().(*avro.DecimalLogicalSchema); ok {
+			return d.Scale(), true
+		}
+	}
+	return 0, false
 }
 
 func avroType(s avro.Schema) (Type, bool) {
