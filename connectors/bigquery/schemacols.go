@@ -71,5 +71,5 @@ func (s *sink) recordJSON(r connector.Record) ([]byte, error) {
 	if s.schema == nil || !s.schema.Binary() {
 		return r.Value, nil
 	}
-	return s.schema.JSON(r.Value)
+	return s.schema.Record(r)
 }

@@ -143,10 +143,19 @@ func TestSchemaAvroColumnsEvolve(t *testing.T) {
 	if got, want := dataColumns(f), "at:TIMESTAMP id:INTEGER name:STRING score:FLOAT"; got != want {
 		t.Fatalf("columns after the schema change:\n got %s\nwant %s", got, want)
 	}
-	write(t, snk, avroRecords(t, avroV2, 2,
+	recs = avroRecords(t, avroV2, 2,
 		map[string]any{"id": int64(2), "name": "pear", "at": base, "score": map[string]any{"double": 2.5}},
 		map[string]any{"id": int64(3), "name": "fig", "at": base, "score": nil},
-	))
+	)
+	recs[0].Headers = []connector.Header{{Key: connector.HeaderSchema, Value: []byte("orders@2")}}
+	// A record of the backlog, written with version 1, cannot be decoded
+	// with version 2.
+	old := avroRecords(t, avroV1, 4, map[string]any{"id": int64(4), "name": "kiwi", "at": base})[0]
+	old.Headers = []connector.Header{{Key: connector.HeaderSchema, Value: []byte("orders@1")}}
+	err = snk.Write(context.Background(), append(recs, old))
+	if !errors.As(err, &be) || len(be.Failed) != 1 || !errors.Is(be.Failed[2], schemacols.ErrVersion) {
+		t.Fatalf("Write = %v, want record 2 failed for its schema version", err)
+	}
 	rows := f.rows("ds", "events")
 	if len(rows) != 3 {
 		t.Fatalf("rows = %v", rows)

@@ -102,7 +102,7 @@ func (s *sink) recordJSON(r connector.Record) ([]byte, error) {
 	if s.schema == nil || !s.schema.Binary() {
 		return r.Value, nil
 	}
-	v, err := s.schema.JSON(r.Value)
+	v, err := s.schema.Record(r)
 	if err != nil {
 		return nil, fmt.Errorf("record %d/%d: %w", r.Partition, r.Offset, err)
 	}

@@ -161,10 +161,19 @@ func TestSchemaAvroColumnsEvolve(t *testing.T) {
 	if got, want := columnTypes(t, snk), "AT:TIMESTAMP_NTZ ID:NUMBER(38,0) NAME:VARCHAR SCORE:FLOAT"; got != want {
 		t.Fatalf("columns after the schema change:\n got %s\nwant %s", got, want)
 	}
-	write(t, snk, avroRecords(t, avroV2, 2,
+	recs = avroRecords(t, avroV2, 2,
 		map[string]any{"id": int64(2), "name": "pear", "at": at, "score": map[string]any{"double": 2.0}},
 		map[string]any{"id": int64(3), "name": "fig", "at": at, "score": nil},
-	))
+	)
+	recs[0].Headers = []connector.Header{{Key: connector.HeaderSchema, Value: []byte("orders@2")}}
+	// A record of the backlog, written with version 1, cannot be decoded
+	// with version 2.
+	old := avroRecords(t, avroV1, 4, map[string]any{"id": int64(4), "name": "kiwi", "at": at})[0]
+	old.Headers = []connector.Header{{Key: connector.HeaderSchema, Value: []byte("orders@1")}}
+	err = snk.Write(context.Background(), append(recs, old))
+	if !errors.As(err, &be) || len(be.Failed) != 1 || !errors.Is(be.Failed[2], schemacols.ErrVersion) {
+		t.Fatalf("Write = %v, want record 2 failed for its schema version", err)
+	}
 	if got, want := cells(t, f, `SELECT "ID", "NAME", "SCORE" FROM `+table+` ORDER BY "ID"`), "1|apple|NULL\n2|pear|2\n3|fig|NULL"; got != want {
 		t.Fatalf("table:\n%s\nwant:\n%s", got, want)
 	}
@@ -173,5 +182,33 @@ func TestSchemaAvroColumnsEvolve(t *testing.T) {
 	snk = openSchemaSink(t, fakeConfig(f, map[string]any{"mode": "columns"}), avroSchema(3, strings.Replace(avroV2, `{"name":"score"`, `{"name":"extra","type":"int"},{"name":"score"`, 1)))
 	if got := columnTypes(t, snk); strings.Contains(got, "EXTRA") {
 		t.Fatalf("columns without evolve_schema: %s", got)
+	}
+}
+
+// TestSchemaProtobufColumns creates the table from the station's
+// Protobuf message and writes Protobuf records to it typed.
+func TestSchemaProtobufColumns(t *testing.T) {
+	f := sffake.New(t)
+	schema := &connector.Schema{Name: "orders", Version: 1, Type: "protobuf", Message: "shop.Order", Files: []connector.SchemaFile{{Name: "shop/order.proto", Content: []byte(`
+		syntax = "proto3";
+		package shop;
+		enum Size { SMALL = 0; LARGE = 1; }
+		message Order {
+			int64 id = 1;
+			string name = 2;
+			double price = 3;
+			bool ok = 4;
+			Size size = 5;
+			repeated string tags = 6;
+		}`)}}}
+	snk := openSchemaSink(t, fakeConfig(f, map[string]any{"mode": "columns"}), schema)
+	if got, want := columnTypes(t, snk), "ID:NUMBER(38,0) NAME:VARCHAR OK:BOOLEAN PRICE:FLOAT SIZE:VARCHAR TAGS:VARIANT"; got != want {
+		t.Fatalf("columns:\n got %s\nwant %s", got, want)
+	}
+	// id 1<<40 (field 1), name "apple" (2), price 1.5 (3), size LARGE (5), tags ["x"] (6).
+	value := []byte{0x08, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20, 0x12, 0x05, 'a', 'p', 'p', 'l', 'e', 0x19, 0, 0, 0, 0, 0, 0, 0xf8, 0x3f, 0x28, 0x01, 0x32, 0x01, 'x'}
+	write(t, snk, []connector.Record{{Value: value, Timestamp: base}})
+	if got, want := cells(t, f, `SELECT "ID", "NAME", "PRICE", "OK", "SIZE", "TAGS" FROM `+table), `1099511627776|apple|1.5|0|LARGE|["x"]`; got != want {
+		t.Fatalf("table: %s, want %s", got, want)
 	}
 }

@@ -71,6 +71,11 @@ var avroAPI = avro.Config{MaxByteSliceSize: 64 << 20, MaxSliceAllocSize: 1 << 20
 // decode with the schema.
 var ErrValue = errors.New("the value does not decode with the station's schema")
 
+// ErrVersion is wrapped by the errors of Columns.Record: an Avro record
+// was validated against another schema version than the one the sink
+// has, and Avro needs the writer's schema to decode.
+var ErrVersion = errors.New("the record was written with another version of the station's schema")
+
 // Columns is the columns of one schema version.
 type Columns struct {
 	// Cols lists the columns in name order.
@@ -154,6 +159,21 @@ func (c *Columns) Lookup(name string) (Type, bool) {
 // Binary reports whether record values are Avro or Protobuf, which JSON
 // renders as JSON objects; JSON Schema values are JSON already.
 func (c *Columns) Binary() bool { return c.avro != nil || c.proto != nil }
+
+// Record is JSON(r.Value), after checking that an
+// Avro record was validated against this schema version (its
+// connector.HeaderSchema header, when it has one).
+func (c *Columns) Record(r connector.Record) ([]byte, error) {
+	if c.avro != nil {
+		want := fmt.Sprintf("%s@%d", c.schema.Name, c.schema.Version)
+		for _, h := range r.Headers {
+			if h.Key == connector.HeaderSchema && string(h.Value) != want {
+				return nil, fmt.Errorf("%w: %.100q, not %s, whose schema the sink has", ErrVersion, h.Value, want)
+			}
+		}
+	}
+	return c.JSON(r.Value)
+}
 
 // JSON renders a record value as a JSON object. Avro values are decoded
 // with the schema: top-level unions as their branch's value, timestamps

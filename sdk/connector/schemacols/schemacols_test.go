@@ -138,6 +138,12 @@ func TestAvroJSON(t *testing.T) {
 	if _, err := c.JSON([]byte{0x02, 0x01}); !errors.Is(err, ErrValue) {
 		t.Fatalf("JSON(bad) = %v, want ErrValue", err)
 	}
+	if out, err := c.Record(connector.Record{Value: v, Headers: []connector.Header{{Key: connector.HeaderSchema, Value: []byte("s@1")}}}); err != nil || !json.Valid(out) {
+		t.Fatalf("Record(s@1) = %s, %v", out, err)
+	}
+	if _, err := c.Record(connector.Record{Value: v, Headers: []connector.Header{{Key: connector.HeaderSchema, Value: []byte("s@2")}}}); !errors.Is(err, ErrVersion) {
+		t.Fatalf("Record(s@2) = %v, want ErrVersion", err)
+	}
 }
 
 func TestProtobufJSON(t *testing.T) {
