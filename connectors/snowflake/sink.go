@@ -82,8 +82,11 @@ type sink struct {
 	next  map[uint32]uint64
 	stale bool
 
-	cols   *columnSet          // columns mode: the table's columns; nil until known
-	schema *schemacols.Columns // columns mode: the station schema's columns; nil without one
+	cols *columnSet // columns mode: the table's columns; nil until known
+
+	// schema is the columns of the station's schema (columns mode); nil
+	// without one.
+	schema *schemacols.Columns
 }
 
 func newSink(cfg SinkConfig) (connector.Sink, error) {
@@ -98,16 +101,17 @@ func newSink(cfg SinkConfig) (connector.Sink, error) {
 // returns the next offset of every partition as the offsets table has it.
 func (s *sink) Open(ctx context.Context, info connector.SinkInfo) (map[uint32]uint64, error) {
 	s.connector, s.station = info.Connector, info.Station
+	if s.cfg.Mode == "columns" {
+		var err error
+		if s.schema, err = schemacols.New(info.Schema); err != nil {
+			return nil, connector.Fatal(fmt.Errorf("station %s: %w", s.station, err))
+		}
+	}
 	db, err := openDB(ctx, s.cfg.account)
 	if err != nil {
 		return nil, err
 	}
 	s.db = db
-	if s.cfg.Mode == "columns" {
-		if s.schema, err = schemacols.New(info.Schema); err != nil {
-			return nil, connector.Fatal(fmt.Errorf("station %s: %w", s.station, err))
-		}
-	}
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+s.offsets+
 		` ("CONNECTOR" VARCHAR(256), "STATION" VARCHAR(256), "PARTITION" NUMBER(10,0), "NEXT_OFFSET" NUMBER(20,0))`); err != nil {
 		return nil, classify(fmt.Errorf("create offsets table %s: %w", s.offsets, err))

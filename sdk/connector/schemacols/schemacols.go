@@ -101,7 +101,7 @@ func New(s *connector.Schema) (*Columns, error) {
 	case "json":
 		c.Cols = jsonColumns(s.Files[0].Content)
 	case "avro":
-		sch, err := avro.ParseBytesWithCache(s.Files[0].Content, "", &avro.SchemaCache{})
+		sch, err := parseAvro(s.Files[0].Content)
 		if err != nil {
 			return nil, fmt.Errorf("avro schema %s@%d: %w", s.Name, s.Version, err)
 		}
@@ -207,6 +207,17 @@ func (c *Columns) JSON(value []byte) ([]byte, error) {
 		return out, nil
 	}
 	return value, nil
+}
+
+// parseAvro parses an Avro schema; the parser panics on some malformed
+// schemas, which is an error here.
+func parseAvro(text []byte) (sch avro.Schema, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			sch, err = nil, fmt.Errorf("invalid schema: %v", r)
+		}
+	}()
+	return avro.ParseBytesWithCache(text, "", &avro.SchemaCache{})
 }
 
 // avroValue is a decoded top-level field as its column takes it.
