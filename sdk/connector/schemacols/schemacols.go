@@ -67,8 +67,8 @@ const MaxColumns = 1000
 // claims: strings and bytes up to 64 MiB, arrays up to a million items.
 var avroAPI = avro.Config{MaxByteSliceSize: 64 << 20, MaxSliceAllocSize: 1 << 20}.Freeze()
 
-// ErrValue is wrapped by the errors of Columns.JSON: the value does not
-// decode with the schema.
+// ErrValue is wrapped by the errors of Columns.JSON and Columns.Record:
+// the value does not decode with the schema.
 var ErrValue = errors.New("the value does not decode with the station's schema")
 
 // ErrVersion is wrapped by the errors of Columns.Record: an Avro record
@@ -89,9 +89,9 @@ type Columns struct {
 }
 
 // New derives the columns of s. It returns nil, nil when s is nil, is of
-// a type without fields (graphql), or its top level is not an object,
-// record or message with fields; an error when an Avro or Protobuf schema
-// does not compile.
+// a type without fields (graphql), its top level is not an Avro record, or
+// it is a JSON Schema without typed properties; an error when an Avro or
+// Protobuf schema does not compile.
 func New(s *connector.Schema) (*Columns, error) {
 	if s == nil || len(s.Files) == 0 || (s.Type != "protobuf" && len(s.Files) != 1) {
 		return nil, nil
@@ -133,7 +133,7 @@ func New(s *connector.Schema) (*Columns, error) {
 		return nil, nil
 	}
 	c.Cols = slices.DeleteFunc(c.Cols, func(col Column) bool { return col.Name == "" })
-	if len(c.Cols) == 0 {
+	if len(c.Cols) == 0 && !c.Binary() {
 		return nil, nil
 	}
 	slices.SortFunc(c.Cols, func(a, b Column) int { return strings.Compare(a.Name, b.Name) })
