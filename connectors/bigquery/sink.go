@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/junctionhq/junction/sdk/connector"
+	"github.com/junctionhq/junction/sdk/connector/schemacols"
 )
 
 // maxAppendBytes is what one AppendRows request may carry, less room for
@@ -30,8 +31,8 @@ type SinkConfig struct {
 
 	Delivery     string `json:"delivery" default:"exactly_once" allowed:"exactly_once,at_least_once" doc:"exactly_once: one COMMITTED write stream per station partition with append offsets, recorded in streams_table, so that nothing is written twice across crashes and replays. at_least_once: the table's _default stream, cheaper and without bookkeeping; a replay after a crash writes the replayed records again."`
 	Mode         string `json:"mode" default:"json" allowed:"json,columns" doc:"json: columns station, partition, offset, timestamp, key, headers, value (JSON) and value_bytes (values that are neither JSON nor text). columns: each top-level field of a JSON object value goes to the column of that name, plus _junction_station, _junction_partition, _junction_offset and _junction_timestamp."`
-	AutoCreate   bool   `json:"auto_create" default:"true" doc:"Create the dataset and the table when missing (time-partitioned, see partitioning); false: a missing one is an error."`
-	EvolveSchema bool   `json:"evolve_schema" default:"false" doc:"columns mode: add a NULLABLE column for each top-level field the table lacks (type from the value: INTEGER, FLOAT, STRING, BOOLEAN or JSON), then write with the new schema. false: such records go to the dead-letter station."`
+	AutoCreate   bool   `json:"auto_create" default:"true" doc:"Create the dataset and the table when missing (time-partitioned, see partitioning; in columns mode with a typed column per field of the station's schema when it has one); false: a missing one is an error."`
+	EvolveSchema bool   `json:"evolve_schema" default:"false" doc:"columns mode: add a NULLABLE column for each top-level field the table lacks (type from the station's schema, added at Open, else from the value: INTEGER, FLOAT, STRING, BOOLEAN or JSON), then write with the new schema. false: such records go to the dead-letter station."`
 	Partitioning struct {
 		Type   string `json:"type" default:"DAY" allowed:"DAY,HOUR,MONTH,YEAR,NONE" doc:"Time partitioning of the tables the sink creates; NONE for none."`
 		Column string `json:"column" doc:"TIMESTAMP column that partitions created tables, such as timestamp (json mode) or _junction_timestamp (columns mode); empty: ingestion time."`
@@ -86,6 +87,10 @@ type sink struct {
 	etag     string
 	ledger   *ledger // exactly_once only
 
+	// schema is the columns of the station's schema (columns mode); nil
+	// without one.
+	schema *schemacols.Columns
+
 	// parts is the state of each partition (exactly_once).
 	parts map[uint32]*part
 	// def is the _default stream (at_least_once).
@@ -139,6 +144,12 @@ func (s *sink) Open(ctx context.Context, info connector.SinkInfo) (map[uint32]ui
 		return nil, connector.Fatal(errors.New("sink opened twice"))
 	}
 	s.station, s.name, s.log = info.Station, info.Connector, connector.Logger(ctx)
+	if s.cfg.Mode == "columns" {
+		var err error
+		if s.schema, err = schemacols.New(info.Schema); err != nil {
+			return nil, connector.Fatal(fmt.Errorf("station %s: %w", s.station, err))
+		}
+	}
 	s.life, s.stopLife = context.WithCancel(context.WithoutCancel(ctx))
 	cl, err := newClients(s.life, s.cfg.conn, true)
 	if err != nil {
@@ -302,7 +313,7 @@ func (s *sink) prepareTable(ctx context.Context) error {
 		if !s.cfg.AutoCreate {
 			return fatalf("table %s.%s.%s does not exist (auto_create is false)", s.cfg.Project, s.cfg.Dataset, s.cfg.Table)
 		}
-		tm := &bigquery.TableMetadata{Schema: want, Description: "Written by Junction connector " + s.name + " from station " + s.station + "."}
+		tm := &bigquery.TableMetadata{Schema: append(slices.Clone(want), s.schemaFields(want)...), Description: "Written by Junction connector " + s.name + " from station " + s.station + "."}
 		if s.cfg.Partitioning.Type != "NONE" {
 			tm.TimePartitioning = &bigquery.TimePartitioning{Type: bigquery.TimePartitioningType(s.cfg.Partitioning.Type), Field: s.cfg.Partitioning.Column}
 		}
@@ -324,7 +335,19 @@ func (s *sink) prepareTable(ctx context.Context) error {
 			}
 		}
 	}
-	return s.useSchema(md)
+	if err := s.useSchema(md); err != nil {
+		return err
+	}
+	if s.cfg.EvolveSchema {
+		if add := s.schemaFields(md.Schema); len(add) > 0 {
+			cols := make([]newColumn, len(add))
+			for i, f := range add {
+				cols[i] = newColumn{Name: f.Name, Type: f.Type}
+			}
+			return s.evolve(ctx, cols)
+		}
+	}
+	return nil
 }
 
 func (s *sink) useSchema(md *bigquery.TableMetadata) error {
@@ -412,7 +435,12 @@ func (s *sink) encode(ctx context.Context, records []connector.Record, failed ma
 					continue
 				}
 			}
-			row, miss, err := s.codec.encode(nil, r)
+			var row []byte
+			var miss []newColumn
+			var err error
+			if r.Value, err = s.recordJSON(r); err == nil {
+				row, miss, err = s.codec.encode(nil, r)
+			}
 			switch {
 			case err != nil:
 				failed[i] = err
@@ -422,6 +450,9 @@ func (s *sink) encode(ctx context.Context, records []connector.Record, failed ma
 					continue
 				}
 				for _, m := range miss {
+					if t, ok := s.schemaType(m.Name); ok {
+						m.Type = t
+					}
 					if !seen[strings.ToLower(m.Name)] {
 						seen[strings.ToLower(m.Name)] = true
 						missing = append(missing, m)

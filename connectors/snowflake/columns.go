@@ -147,12 +147,17 @@ func (s *sink) encodeColumns(ctx context.Context, records []connector.Record, fr
 	for _, i := range fresh {
 		r := records[i]
 		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(r.Value, &obj); err != nil || obj == nil {
+		value, err := s.recordJSON(r)
+		if err != nil {
+			failed[i] = err
+			continue
+		}
+		if err := json.Unmarshal(value, &obj); err != nil || obj == nil {
 			failed[i] = fmt.Errorf("record %d/%d: mode columns needs a JSON object value", r.Partition, r.Offset)
 			continue
 		}
-		if len(r.Value) > maxVariant {
-			failed[i] = fmt.Errorf("record %d/%d is %d bytes, more than the %d Snowflake accepts in one value", r.Partition, r.Offset, len(r.Value), maxVariant)
+		if len(value) > maxVariant {
+			failed[i] = fmt.Errorf("record %d/%d is %d bytes, more than the %d Snowflake accepts in one value", r.Partition, r.Offset, len(value), maxVariant)
 			continue
 		}
 		objs[i] = obj
@@ -193,7 +198,7 @@ func (s *sink) encodeColumns(ctx context.Context, records []connector.Record, fr
 			buf = append(buf, `"c`...)
 			buf = strconv.AppendInt(buf, int64(c), 10)
 			buf = append(buf, `":`...)
-			buf = append(buf, v...)
+			buf = append(buf, s.utc(field, v)...)
 			n++
 		}
 		buf = append(buf, '}')
@@ -222,9 +227,20 @@ func (s *sink) evolve(ctx context.Context, objs map[int]map[string]json.RawMessa
 			if _, seen := types[name]; !seen {
 				order = append(order, name)
 			}
-			types[name] = widen(types[name], fieldType(v))
+			if t, ok := s.schemaType(field); ok {
+				types[name] = t
+			} else {
+				types[name] = widen(types[name], fieldType(v))
+			}
 		}
 	}
+	return s.addColumns(ctx, types, order)
+}
+
+// addColumns creates the table with the columns order names (types gives
+// their types; "" stands for VARCHAR), or adds those it lacks, then reads
+// the columns back.
+func (s *sink) addColumns(ctx context.Context, types map[string]string, order []string) error {
 	if len(order) == 0 && s.cols != nil {
 		return nil
 	}

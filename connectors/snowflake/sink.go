@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/junctionhq/junction/sdk/connector"
+	"github.com/junctionhq/junction/sdk/connector/schemacols"
 )
 
 // SinkConfig configures the Snowflake sink.
@@ -23,8 +24,8 @@ type SinkConfig struct {
 
 	Table        string         `json:"table" connector:"required" doc:"Table the records go to."`
 	Mode         string         `json:"mode" default:"variant" allowed:"variant,columns" doc:"variant: the layout of Snowflake's Kafka connector, RECORD_METADATA VARIANT (station, partition, offset, timestamp, key, headers) and RECORD_CONTENT VARIANT (the value: JSON as JSON, text as a string, binary as base64). columns: each top-level field of a JSON object value goes to the column of the same name (case-insensitive); other columns are left NULL."`
-	AutoCreate   bool           `json:"auto_create" default:"false" doc:"Create the table if it does not exist: in variant mode at Open, in columns mode from the first batch (column types from the JSON values)."`
-	EvolveSchema bool           `json:"evolve_schema" default:"false" doc:"columns mode: add a nullable column for a field the table does not have yet; without it such fields are dropped."`
+	AutoCreate   bool           `json:"auto_create" default:"false" doc:"Create the table if it does not exist: in variant mode at Open; in columns mode at Open with the column types of the station's JSON Schema, Avro or Protobuf schema when it has one, else from the first batch (column types from the JSON values)."`
+	EvolveSchema bool           `json:"evolve_schema" default:"false" doc:"columns mode: add a nullable column for a field the table does not have yet (at Open for the fields of the station's schema, with the schema's type); without it such fields are dropped."`
 	OffsetsTable string         `json:"offsets_table" default:"JUNCTION_OFFSETS" doc:"Table, in the same schema, where each batch's next offset per partition is committed in the same transaction as its rows; created if missing. This is what makes the sink exactly once."`
 	MaxStatement connector.Size `json:"max_statement_bytes" default:"8MiB" doc:"Largest JSON document bound to one INSERT; a larger batch takes several INSERTs in the same transaction. At most 16MiB."`
 }
@@ -82,6 +83,10 @@ type sink struct {
 	stale bool
 
 	cols *columnSet // columns mode: the table's columns; nil until known
+
+	// schema is the columns of the station's schema (columns mode); nil
+	// without one.
+	schema *schemacols.Columns
 }
 
 func newSink(cfg SinkConfig) (connector.Sink, error) {
@@ -96,6 +101,12 @@ func newSink(cfg SinkConfig) (connector.Sink, error) {
 // returns the next offset of every partition as the offsets table has it.
 func (s *sink) Open(ctx context.Context, info connector.SinkInfo) (map[uint32]uint64, error) {
 	s.connector, s.station = info.Connector, info.Station
+	if s.cfg.Mode == "columns" {
+		var err error
+		if s.schema, err = schemacols.New(info.Schema); err != nil {
+			return nil, connector.Fatal(fmt.Errorf("station %s: %w", s.station, err))
+		}
+	}
 	db, err := openDB(ctx, s.cfg.account)
 	if err != nil {
 		return nil, err
@@ -134,7 +145,7 @@ func (s *sink) checkTable(ctx context.Context) error {
 			return connector.Fatal(fmt.Errorf("table %s does not exist or is not authorised for this role (auto_create is false)", s.table))
 		}
 		if s.cfg.Mode == "columns" {
-			return nil // created from the first batch
+			return s.schemaColumns(ctx) // or created from the first batch
 		}
 		if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+s.table+` ("RECORD_METADATA" VARIANT, "RECORD_CONTENT" VARIANT)`); err != nil {
 			return classify(fmt.Errorf("create table %s: %w", s.table, err))
@@ -143,6 +154,11 @@ func (s *sink) checkTable(ctx context.Context) error {
 	}
 	if s.cfg.Mode == "columns" {
 		s.cols = newColumnSet(cols)
+		if s.cfg.EvolveSchema {
+			if err := s.schemaColumns(ctx); err != nil {
+				return err
+			}
+		}
 		if !s.cols.fillable() {
 			return connector.Fatal(fmt.Errorf("table %s has no column mode columns can fill (types %v)", s.table, s.cols.types))
 		}

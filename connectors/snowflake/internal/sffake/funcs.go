@@ -192,6 +192,14 @@ func cast(v any, t colType) (any, error) {
 			}
 		}
 		return nil, sfErr("100035", "22007", "Timestamp '%s' is not recognized", clip(fmt.Sprint(v)))
+	case "DATE":
+		// days since the epoch, as Snowflake sends DATE
+		if x, ok := j.(string); ok {
+			if d, err := time.Parse(time.DateOnly, x); err == nil {
+				return d.Unix() / 86400, nil
+			}
+		}
+		return nil, sfErr("100040", "22007", "Date '%s' is not recognized", clip(fmt.Sprint(v)))
 	}
 	return nil, errors.New("SF002040|42601|unsupported cast to " + t.base)
 }
