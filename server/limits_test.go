@@ -176,3 +176,29 @@ func TestIdleConnectionsAreClosed(t *testing.T) {
 	h2.Write([]byte{0, 0, 0, 4, 0, 0, 0, 0, 0}) // an empty SETTINGS frame
 	waitClosed("h2c", h2)
 }
+
+// An open broker refuses requests addressed to a name that is not a
+// loopback one, as a web page reaching it through DNS rebinding sends.
+func TestOpenBrokerRefusesNonLoopbackHosts(t *testing.T) {
+	s := startWith(t, Options{})
+	get := func(host string) int {
+		req, _ := http.NewRequest("GET", "http://"+s.Addr()+"/healthz", nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, h := range []string{"localhost:7400", "127.0.0.1", "[::1]:7400", "LOCALHOST"} {
+		if code := get(h); code != http.StatusOK {
+			t.Errorf("Host %s: status %d, want 200", h, code)
+		}
+	}
+	for _, h := range []string{"attacker.example:7400", "10.0.0.1:7400", "localhost.attacker.example"} {
+		if code := get(h); code != http.StatusMisdirectedRequest {
+			t.Errorf("Host %s: status %d, want 421", h, code)
+		}
+	}
+}

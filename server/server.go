@@ -238,7 +238,7 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 	s.http = &http.Server{
 		Handler: Handler(b, host, reg, HandlerOptions{MaxMessageBytes: opts.MaxMessageBytes, Mounts: opts.Mounts, Cluster: node,
 			MaxRequestBytes: opts.MaxRequestBytes, MaxInFlightBytes: opts.MaxInFlightBytes,
-			Auth: authn, MetricsOpen: opts.Security.MetricsOpen,
+			Auth: authn, MetricsOpen: opts.Security.MetricsOpen, Insecure: opts.Security.Insecure,
 			Hub: opts.Hub, PluginDir: firstDir(opts.PluginDirs), Dashboard: !opts.DisableDashboard}),
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -286,6 +286,9 @@ type HandlerOptions struct {
 	Auth *auth.Auth
 	// MetricsOpen serves /metrics without authentication.
 	MetricsOpen bool
+	// Insecure serves an open broker (no users) to any Host; without it
+	// such a broker answers only requests addressed to a loopback host.
+	Insecure bool
 	// Cluster is the node whose ClusterService is served; nil for a single
 	// node.
 	Cluster *cluster.Node
@@ -354,7 +357,7 @@ func Handler(b *broker.Broker, host *plugin.Host, reg *prometheus.Registry, o Ha
 	if o.Dashboard && o.Auth != nil {
 		h = dashboardSessions(h)
 	}
-	return auth.Middleware(limitBodies(h, inflight, int64(o.MaxRequestBytes)))
+	return loopbackOnly(o.Auth, o.Insecure, auth.Middleware(limitBodies(h, inflight, int64(o.MaxRequestBytes))))
 }
 
 // Addr is the address the server listens on.
