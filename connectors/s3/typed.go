@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/junctionhq/junction/sdk/connector"
+	"github.com/junctionhq/junction/sdk/connector/schemacols"
 )
 
 // typedColumns adds, to Parquet objects of a station with a JSON Schema,
@@ -72,7 +73,7 @@ func newTypedColumns(s *connector.Schema) (*typedColumns, error) {
 			t.fields = append(t.fields, typedField{name, kind})
 		}
 	case "avro":
-		sch, err := avro.ParseBytesWithCache(s.Files[0].Content, "", &avro.SchemaCache{})
+		sch, err := schemacols.ParseAvro(s.Files[0].Content)
 		if err != nil {
 			return nil, fmt.Errorf("schema %s@%d: %w", s.Name, s.Version, err)
 		}
@@ -87,7 +88,7 @@ func newTypedColumns(s *connector.Schema) (*typedColumns, error) {
 			}
 		}
 	case "protobuf":
-		md, err := protoMessage(s)
+		md, err := schemacols.ProtoMessage(s)
 		if err != nil {
 			return nil, fmt.Errorf("schema %s@%d: %w", s.Name, s.Version, err)
 		}

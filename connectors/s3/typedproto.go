@@ -1,67 +1,13 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"reflect"
-	"strings"
 
-	"github.com/bufbuild/protocompile"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
-
-	"github.com/junctionhq/junction/sdk/connector"
 )
-
-// protoMessage compiles a Protobuf schema's files (the .proto files, or
-// one descriptor set) and returns its message. Imports resolve to the
-// files given and the well-known types only.
-func protoMessage(s *connector.Schema) (protoreflect.MessageDescriptor, error) {
-	var (
-		d   protoreflect.Descriptor
-		err error
-	)
-	if len(s.Files) == 1 && !strings.HasSuffix(s.Files[0].Name, ".proto") {
-		var set descriptorpb.FileDescriptorSet
-		if err := proto.Unmarshal(s.Files[0].Content, &set); err != nil {
-			return nil, err
-		}
-		files, err := protodesc.NewFiles(&set)
-		if err != nil {
-			return nil, err
-		}
-		d, err = files.FindDescriptorByName(protoreflect.FullName(s.Message))
-		if err != nil {
-			return nil, err
-		}
-	} else {
-		srcs := make(map[string]string, len(s.Files))
-		names := make([]string, 0, len(s.Files))
-		for _, f := range s.Files {
-			srcs[f.Name] = string(f.Content)
-			names = append(names, f.Name)
-		}
-		c := protocompile.Compiler{
-			Resolver:       protocompile.WithStandardImports(&protocompile.SourceResolver{Accessor: protocompile.SourceAccessorFromMap(srcs)}),
-			MaxParallelism: 1,
-		}
-		compiled, cerr := c.Compile(context.Background(), names...)
-		if cerr != nil {
-			return nil, cerr
-		}
-		if d, err = compiled.AsResolver().FindDescriptorByName(protoreflect.FullName(s.Message)); err != nil {
-			return nil, err
-		}
-	}
-	md, ok := d.(protoreflect.MessageDescriptor)
-	if !ok {
-		return nil, fmt.Errorf("%s is not a message", s.Message)
-	}
-	return md, nil
-}
 
 // protoFields lists the singular scalar fields of md as typed columns.
 func protoFields(md protoreflect.MessageDescriptor) []typedField {

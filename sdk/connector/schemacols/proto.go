@@ -14,10 +14,11 @@ import (
 	"github.com/junctionhq/junction/sdk/connector"
 )
 
-// protoMessage compiles a Protobuf schema's files (the .proto files, or
+// ProtoMessage compiles a Protobuf schema's files (the .proto files, or
 // one descriptor set) and returns its message. Imports resolve to the
-// files given and the well-known types only.
-func protoMessage(s *connector.Schema) (protoreflect.MessageDescriptor, error) {
+// files given and the well-known types only, so compiling reads nothing
+// else.
+func ProtoMessage(s *connector.Schema) (protoreflect.MessageDescriptor, error) {
 	var d protoreflect.Descriptor
 	if len(s.Files) == 1 && !strings.HasSuffix(s.Files[0].Name, ".proto") {
 		var set descriptorpb.FileDescriptorSet

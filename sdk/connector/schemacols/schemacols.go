@@ -101,7 +101,7 @@ func New(s *connector.Schema) (*Columns, error) {
 	case "json":
 		c.Cols = jsonColumns(s.Files[0].Content)
 	case "avro":
-		sch, err := parseAvro(s.Files[0].Content)
+		sch, err := ParseAvro(s.Files[0].Content)
 		if err != nil {
 			return nil, fmt.Errorf("avro schema %s@%d: %w", s.Name, s.Version, err)
 		}
@@ -123,7 +123,7 @@ func New(s *connector.Schema) (*Columns, error) {
 			}
 		}
 	case "protobuf":
-		md, err := protoMessage(s)
+		md, err := ProtoMessage(s)
 		if err != nil {
 			return nil, fmt.Errorf("protobuf schema %s@%d: %w", s.Name, s.Version, err)
 		}
@@ -209,9 +209,9 @@ func (c *Columns) JSON(value []byte) ([]byte, error) {
 	return value, nil
 }
 
-// parseAvro parses an Avro schema; the parser panics on some malformed
-// schemas, which is an error here.
-func parseAvro(text []byte) (sch avro.Schema, err error) {
+// ParseAvro parses an Avro schema. hamba/avro panics on some malformed
+// schemas (an empty union with a default); that is an error here.
+func ParseAvro(text []byte) (sch avro.Schema, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			sch, err = nil, fmt.Errorf("invalid schema: %v", r)

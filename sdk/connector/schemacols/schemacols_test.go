@@ -153,7 +153,7 @@ func TestProtobufJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	md, err := protoMessage(s)
+	md, err := ProtoMessage(s)
 	if err != nil {
 		t.Fatal(err)
 	}
