@@ -327,6 +327,19 @@ func (b *Broker) Close() error {
 
 func (b *Broker) now() time.Time { return b.opts.Clock() }
 
+// stationList returns the broker's stations by name, taken under b.mu so
+// that callers work on them without holding it.
+func (b *Broker) stationList() []*station {
+	b.mu.RLock()
+	sts := make([]*station, 0, len(b.stations))
+	for _, st := range b.stations {
+		sts = append(sts, st)
+	}
+	b.mu.RUnlock()
+	slices.SortFunc(sts, func(a, b *station) int { return strings.Compare(a.name, b.name) })
+	return sts
+}
+
 // pendingRoom is how many more deliveries may await ack server-wide.
 func (b *Broker) pendingRoom() int {
 	return int(max(0, b.opts.MaxPendingBytes/PendingEntryBytes-b.pendingEntries.Load()))
@@ -444,13 +457,7 @@ func (b *Broker) Station(name string) (StationConfig, StationStats, error) {
 
 // Stations returns every station's settings and statistics, by name.
 func (b *Broker) Stations() ([]StationConfig, []StationStats) {
-	b.mu.RLock()
-	sts := make([]*station, 0, len(b.stations))
-	for _, st := range b.stations {
-		sts = append(sts, st)
-	}
-	b.mu.RUnlock()
-	slices.SortFunc(sts, func(a, b *station) int { return strings.Compare(a.name, b.name) })
+	sts := b.stationList()
 	cfgs := make([]StationConfig, len(sts))
 	stats := make([]StationStats, len(sts))
 	for i, st := range sts {
@@ -625,12 +632,7 @@ func (b *Broker) commitOffsets() error {
 // EnforceRetention runs retention on every station now, and dead-letters
 // expired deliveries of groups that nobody pulls from.
 func (b *Broker) EnforceRetention() {
-	b.mu.RLock()
-	sts := make([]*station, 0, len(b.stations))
-	for _, st := range b.stations {
-		sts = append(sts, st)
-	}
-	b.mu.RUnlock()
+	sts := b.stationList()
 	ctx, cancel := context.WithTimeout(context.Background(), b.opts.RetentionInterval)
 	defer cancel()
 	now := b.now()

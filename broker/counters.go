@@ -17,12 +17,7 @@ type StationCounters struct {
 // Counters returns every station's counters, read from the same counters
 // /metrics reports.
 func (b *Broker) Counters() map[string]StationCounters {
-	b.mu.RLock()
-	sts := make([]*station, 0, len(b.stations))
-	for _, st := range b.stations {
-		sts = append(sts, st)
-	}
-	b.mu.RUnlock()
+	sts := b.stationList()
 	out := make(map[string]StationCounters, len(sts))
 	for _, st := range sts {
 		out[st.name] = StationCounters{

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -90,15 +89,12 @@ func (st *station) setDeadLetterError(err error, dlq string) {
 // deadLetterUsers returns the stations that name name as their dead-letter
 // station, sorted.
 func (b *Broker) deadLetterUsers(name string) []string {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
 	var out []string
-	for n, st := range b.stations {
+	for _, st := range b.stationList() {
 		if st.config().DeadLetterStation == name {
-			out = append(out, n)
+			out = append(out, st.name)
 		}
 	}
-	slices.Sort(out)
 	return out
 }
 

@@ -308,12 +308,7 @@ func (c *dedupCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *dedupCollector) Collect(ch chan<- prometheus.Metric) {
-	c.b.mu.RLock()
-	sts := make([]*station, 0, len(c.b.stations))
-	for _, st := range c.b.stations {
-		sts = append(sts, st)
-	}
-	c.b.mu.RUnlock()
+	sts := c.b.stationList()
 	for _, st := range sts {
 		bytes, _, evicted := st.dedup.stats()
 		ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(bytes), st.name)

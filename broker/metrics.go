@@ -83,12 +83,7 @@ func (c *groupCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *groupCollector) Collect(ch chan<- prometheus.Metric) {
-	c.b.mu.RLock()
-	sts := make([]*station, 0, len(c.b.stations))
-	for _, st := range c.b.stations {
-		sts = append(sts, st)
-	}
-	c.b.mu.RUnlock()
+	sts := c.b.stationList()
 	for _, st := range sts {
 		for _, g := range st.groupList() {
 			gi := g.info()

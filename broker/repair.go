@@ -126,12 +126,7 @@ func (b *Broker) scrubLoop(rate int64, interval time.Duration) {
 func (b *Broker) ScrubNow(ctx context.Context) { b.scrubAll(ctx, 0) }
 
 func (b *Broker) scrubAll(ctx context.Context, rate int64) {
-	b.mu.RLock()
-	sts := make([]*station, 0, len(b.stations))
-	for _, st := range b.stations {
-		sts = append(sts, st)
-	}
-	b.mu.RUnlock()
+	sts := b.stationList()
 	for _, st := range sts {
 		if st.config().Storage == StorageMemory {
 			continue
@@ -171,15 +166,13 @@ func newIntegrityCollector(b *Broker) *integrityCollector {
 func (c *integrityCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.corrupt }
 
 func (c *integrityCollector) Collect(ch chan<- prometheus.Metric) {
-	c.b.mu.RLock()
 	n := 0
-	for _, st := range c.b.stations {
+	for _, st := range c.b.stationList() {
 		for _, l := range st.logs {
 			if l.State().Corrupt() {
 				n++
 			}
 		}
 	}
-	c.b.mu.RUnlock()
 	ch <- prometheus.MustNewConstMetric(c.corrupt, prometheus.GaugeValue, float64(n))
 }

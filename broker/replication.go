@@ -73,12 +73,7 @@ func (b *Broker) leading(ctx context.Context) error {
 // previous leader last checkpointed them; their unacknowledged messages
 // are delivered again.
 func (b *Broker) ReloadGroups() error {
-	b.mu.RLock()
-	sts := make([]*station, 0, len(b.stations))
-	for _, st := range b.stations {
-		sts = append(sts, st)
-	}
-	b.mu.RUnlock()
+	sts := b.stationList()
 	var errs []error
 	for _, st := range sts {
 		st.mu.Lock()

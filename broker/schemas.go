@@ -265,14 +265,11 @@ func (b *Broker) schemaInfo(r *registry, s *subject) SchemaInfo {
 		info.Versions = append(info.Versions, v.v.Version)
 	}
 	r.mu.RUnlock()
-	b.mu.RLock()
-	for _, st := range b.stations {
+	for _, st := range b.stationList() {
 		if a := st.config().Schema; a != nil && a.Name == s.name {
 			info.Stations = append(info.Stations, st.name)
 		}
 	}
-	b.mu.RUnlock()
-	slices.Sort(info.Stations)
 	return info
 }
 

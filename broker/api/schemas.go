@@ -161,13 +161,19 @@ func stationSchemaToProto(a *broker.StationSchema) *v1.StationSchema {
 	return p
 }
 
+// definitionFromProto decodes what a create or update of a schema sends.
+func definitionFromProto(def *v1.SchemaDefinition, compat v1.Compatibility) (schema.Source, schema.Compatibility, error) {
+	src, err := sourceFromProto(def)
+	if err != nil {
+		return schema.Source{}, "", err
+	}
+	mode, err := modeFromProto(compat)
+	return src, mode, err
+}
+
 func (s *schemaService) CreateSchema(ctx context.Context, req *connect.Request[v1.CreateSchemaRequest]) (*connect.Response[v1.CreateSchemaResponse], error) {
 	m := req.Msg
-	src, err := sourceFromProto(m.GetDefinition())
-	if err != nil {
-		return nil, schemaErr(err, m.GetName())
-	}
-	mode, err := modeFromProto(m.GetCompatibility())
+	src, mode, err := definitionFromProto(m.GetDefinition(), m.GetCompatibility())
 	if err != nil {
 		return nil, schemaErr(err, m.GetName())
 	}
@@ -180,11 +186,7 @@ func (s *schemaService) CreateSchema(ctx context.Context, req *connect.Request[v
 
 func (s *schemaService) UpdateSchema(ctx context.Context, req *connect.Request[v1.UpdateSchemaRequest]) (*connect.Response[v1.UpdateSchemaResponse], error) {
 	m := req.Msg
-	src, err := sourceFromProto(m.GetDefinition())
-	if err != nil {
-		return nil, schemaErr(err, m.GetName())
-	}
-	mode, err := modeFromProto(m.GetCompatibility())
+	src, mode, err := definitionFromProto(m.GetDefinition(), m.GetCompatibility())
 	if err != nil {
 		return nil, schemaErr(err, m.GetName())
 	}
