@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -21,6 +17,7 @@ import (
 
 	"github.com/junctionhq/junction/broker"
 	"github.com/junctionhq/junction/plugin"
+	"github.com/junctionhq/junction/plugin/plugintest"
 )
 
 // TestPluginProcessSIGKILL runs the built plugin under the broker's plugin
@@ -34,36 +31,15 @@ func TestPluginProcessSIGKILL(t *testing.T) {
 		t.Skip("fault test: skipped with -short")
 	}
 	pluginDir := t.TempDir()
+	plugintest.Build(t, pluginDir, "bigquery", ".")
 	bin := filepath.Join(pluginDir, "bigquery")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Env = append(os.Environ(), "HTTPS_PROXY=", "HTTP_PROXY=", "https_proxy=", "http_proxy=")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the bigquery plugin: %v\n%s", err, out)
-	}
 	f := newFakeBQ(t)
-	b, err := broker.Open(broker.Options{DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler), RetentionInterval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	h, err := plugin.New(context.Background(), plugin.Options{Broker: b, Store: b.Connectors(), PluginDirs: []string{pluginDir}, Logger: slog.New(slog.DiscardHandler),
-		Restart: plugin.RestartPolicy{Initial: 10 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	for _, name := range []string{"orders", "copy"} {
-		if _, err := b.CreateStation(t.Context(), broker.StationConfig{Name: name, Partitions: 2}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e := plugintest.Start(t, pluginDir)
+	b, h := e.Broker, e.Host
+	e.Stations(t, 2, "orders", "copy")
 	define := func(name, kind, station string, extra map[string]any) {
 		t.Helper()
-		cfg, _ := json.Marshal(f.config(extra))
-		def := fmt.Sprintf("name: %s\nconnector: bigquery\nkind: %s\nstation: %s\nbatch: {max_records: 500, max_wait: 10ms}\nconfig: %s\n", name, kind, station, cfg)
-		if _, _, _, err := h.Apply(context.Background(), name+".yaml", []byte(def)); err != nil {
-			t.Fatal(err)
-		}
+		e.Apply(t, name, "bigquery", kind, station, f.config(extra))
 	}
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 	"github.com/junctionhq/junction/broker"
 	"github.com/junctionhq/junction/connectors/snowflake/internal/sffake"
 	"github.com/junctionhq/junction/plugin"
+	"github.com/junctionhq/junction/plugin/plugintest"
 )
 
 var (
@@ -68,23 +68,9 @@ func newProcessHarness(t *testing.T, stations ...string) *processHarness {
 		t.Fatal(err)
 	}
 	f := sffake.New(t)
-	b, err := broker.Open(broker.Options{DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler), RetentionInterval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	h, err := plugin.New(context.Background(), plugin.Options{Broker: b, Store: b.Connectors(), PluginDirs: []string{pluginDir}, Logger: slog.New(slog.DiscardHandler),
-		Restart: plugin.RestartPolicy{Initial: 10 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	for _, name := range stations {
-		if _, err := b.CreateStation(t.Context(), broker.StationConfig{Name: name, Partitions: 2}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return &processHarness{t: t, bin: bin, f: f, b: b, h: h}
+	e := plugintest.Start(t, pluginDir)
+	e.Stations(t, 2, stations...)
+	return &processHarness{t: t, bin: bin, f: f, b: e.Broker, h: e.Host}
 }
 
 func (p *processHarness) define(name, kind, station string, batch string, cfg map[string]any) {
