@@ -449,6 +449,7 @@ func (l *Log) roll() error {
 	l.mu.Unlock()
 	l.active = seg
 	l.dirty = false
+	old.f.seal()
 	return nil
 }
 
@@ -470,7 +471,7 @@ func (l *Log) createSegment(base uint64) (*segment, error) {
 }
 
 func (l *Log) newSegment(base uint64, path string, f vfs.File) *segment {
-	s := &segment{base: base, path: path, f: f, next: base}
+	s := &segment{base: base, path: path, f: l.opts.FileCache.newActiveFile(l.fs, path, f), next: base}
 	s.index.interval = int64(l.opts.IndexIntervalBytes)
 	s.refs.Store(1)
 	return s
@@ -657,6 +658,9 @@ func (l *Log) Read(from uint64, maxBytes int) ([]Record, error) {
 			err = fmt.Errorf("seglog: close deleted segment %s: %w", seg.name(), rerr)
 		}
 		if err != nil {
+			if isNotExist(err) && l.gone(seg) {
+				continue // retention deleted it meanwhile
+			}
 			if recs != nil && IsCorruption(err) {
 				// Serve what is intact; the next read reports the damage.
 				return recs, nil
@@ -824,10 +828,21 @@ func (l *Log) readErr(seg *segment, pos int64, err error) error {
 // increasing: it picks the first segment and then the first batch whose
 // largest timestamp reaches ts.
 func (l *Log) OffsetForTime(ts int64) (uint64, error) {
+	for {
+		off, seg, err := l.offsetForTime(ts)
+		if err != nil && seg != nil && isNotExist(err) && l.gone(seg) {
+			continue // retention deleted it meanwhile
+		}
+		return off, err
+	}
+}
+
+// offsetForTime is OffsetForTime; it returns the segment it read.
+func (l *Log) offsetForTime(ts int64) (uint64, *segment, error) {
 	l.mu.RLock()
 	if l.isClosed {
 		l.mu.RUnlock()
-		return 0, ErrClosed
+		return 0, nil, ErrClosed
 	}
 	var seg *segment
 	for _, s := range l.segs {
@@ -839,7 +854,7 @@ func (l *Log) OffsetForTime(ts int64) (uint64, error) {
 	next := l.next
 	if seg == nil {
 		l.mu.RUnlock()
-		return next, nil
+		return next, nil, nil
 	}
 	end := seg.size
 	seg.acquire()
@@ -851,25 +866,25 @@ func (l *Log) OffsetForTime(ts int64) (uint64, error) {
 		pos := sc.pos
 		h, raw, err := sc.next(false)
 		if err == io.EOF {
-			return next, nil
+			return next, seg, nil
 		}
 		if err != nil {
-			return 0, l.scanErr(seg, pos, err)
+			return 0, seg, l.scanErr(seg, pos, err)
 		}
 		if h.maxTS < ts {
 			continue
 		}
 		raw = make([]byte, h.size())
 		if err := readAt(seg.f, raw, pos); err != nil {
-			return 0, l.readErr(seg, pos, err)
+			return 0, seg, l.readErr(seg, pos, err)
 		}
 		recs, _, err := DecodeBatch(raw)
 		if err != nil {
-			return 0, fmt.Errorf("seglog: segment %s position %d: %w", seg.name(), pos, err)
+			return 0, seg, fmt.Errorf("seglog: segment %s position %d: %w", seg.name(), pos, err)
 		}
 		for _, r := range recs {
 			if r.Timestamp >= ts {
-				return r.Offset, nil
+				return r.Offset, seg, nil
 			}
 		}
 	}
