@@ -49,13 +49,15 @@ type Log struct {
 	fs     vfs.FS
 	logger *slog.Logger
 	now    func() time.Time // wall clock for age rolling; replaced in tests
+	idle   time.Duration    // see writerIdle; replaced in tests
 
 	qmu     sync.Mutex
 	queue   []*appendReq
 	closed  bool
 	failErr error         // sticky: set once the log can no longer be trusted
 	wake    chan struct{} // capacity 1; nudges the writer
-	done    chan struct{} // closed when the writer goroutine exits
+	running bool          // a writer goroutine runs (see run)
+	writer  sync.WaitGroup
 
 	mu       sync.RWMutex
 	segs     []*segment // oldest first; the last one is active
@@ -119,8 +121,8 @@ func Open(opts Options) (*Log, error) {
 		fs:      o.FS,
 		logger:  o.Logger,
 		now:     o.Clock,
+		idle:    writerIdle,
 		wake:    make(chan struct{}, 1),
-		done:    make(chan struct{}),
 		changed: make(chan struct{}),
 	}
 	if err := l.fs.MkdirAll(o.Dir, 0o755); err != nil {
@@ -139,7 +141,6 @@ func Open(opts Options) (*Log, error) {
 	l.start = l.segs[0].base
 	l.next = l.active.next
 	l.wnext = l.next
-	go l.run()
 	return l, nil
 }
 
@@ -216,7 +217,16 @@ func (l *Log) enqueue(r *appendReq) error {
 		return err
 	}
 	l.queue = append(l.queue, r)
+	start := !l.running
+	if start {
+		l.running = true
+		l.writer.Add(1)
+	}
 	l.qmu.Unlock()
+	if start {
+		go l.run()
+		return nil
+	}
 	select {
 	case l.wake <- struct{}{}:
 	default:
@@ -248,38 +258,67 @@ func (l *Log) failed() error {
 	return l.failErr
 }
 
-// run is the writer goroutine: it drains the queue and group-commits.
+// writerIdle is how long the writer goroutine waits for more appends
+// before it exits: the next append starts another, so an idle log costs no
+// goroutine.
+const writerIdle = time.Second
+
+// run is the writer goroutine: it drains the queue and group-commits. The
+// fields the writer owns pass from one writer goroutine to the next through
+// qmu (running).
 func (l *Log) run() {
-	defer close(l.done)
+	defer l.writer.Done()
 	var tick <-chan time.Time
 	if l.opts.Sync == SyncInterval {
 		t := time.NewTicker(l.opts.SyncInterval)
 		defer t.Stop()
 		tick = t.C
 	}
+	idle := time.NewTimer(l.idle)
+	defer idle.Stop()
 	var reqs []*appendReq
 	for {
-		select {
-		case <-l.wake:
-		case <-tick:
-			l.syncDirty()
-			continue
-		}
 		for {
 			l.qmu.Lock()
 			reqs, l.queue = l.queue, reqs[:0]
-			closed := l.closed
+			if len(reqs) == 0 && l.closed {
+				l.running = false
+				l.qmu.Unlock()
+				return
+			}
 			l.qmu.Unlock()
 			if len(reqs) == 0 {
-				if closed {
-					return
-				}
 				break
 			}
 			l.commit(reqs)
 			clear(reqs)
 		}
+		idle.Reset(l.idle)
+		select {
+		case <-l.wake:
+		case <-tick:
+			l.syncDirty()
+		case <-idle.C:
+			if l.stopIdle() {
+				return
+			}
+		}
 	}
+}
+
+// stopIdle reports whether the writer may exit: nothing is queued and no
+// write awaits an interval fsync. It clears running if so.
+func (l *Log) stopIdle() bool {
+	if l.dirty && l.opts.Sync == SyncInterval {
+		return false
+	}
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	if len(l.queue) > 0 {
+		return false
+	}
+	l.running = false
+	return true
 }
 
 // syncDirty fsyncs the active segment if it has unsynced writes.
@@ -554,7 +593,7 @@ func (l *Log) Close() error {
 	case l.wake <- struct{}{}:
 	default:
 	}
-	<-l.done
+	l.writer.Wait()
 
 	var err error
 	if l.dirty && l.opts.Sync != SyncNever && l.failed() == nil {
