@@ -41,6 +41,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/junctionhq/junction/broker/meta"
+	"github.com/junctionhq/junction/broker/seglog"
 	"github.com/junctionhq/junction/broker/vfs"
 	"github.com/junctionhq/junction/internal/keylock"
 )
@@ -57,6 +58,11 @@ type Options struct {
 	SegmentBytes int64
 	// RetentionInterval is how often retention runs. Default 5s.
 	RetentionInterval time.Duration
+	// MaxOpenSegments bounds the open files of sealed segments across all
+	// disk stations (least recently read ones are closed and reopened when
+	// read again); each partition's active segment stays open besides.
+	// Default seglog.DefaultFileCacheLimit(), a share of RLIMIT_NOFILE.
+	MaxOpenSegments int
 	// CommitInterval is how often acknowledged offsets are checkpointed to
 	// the metadata file. A crash redelivers at most this much of a group's
 	// acknowledged messages. Default 200ms.
@@ -113,6 +119,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RetentionInterval == 0 {
 		o.RetentionInterval = 5 * time.Second
+	}
+	if o.MaxOpenSegments <= 0 {
+		o.MaxOpenSegments = seglog.DefaultFileCacheLimit()
 	}
 	if o.CommitInterval == 0 {
 		o.CommitInterval = 200 * time.Millisecond
@@ -171,6 +180,8 @@ type Broker struct {
 	metrics      *metrics
 	schemas      *registry
 	dlq          dlqLocks
+	// segFiles bounds the open segment files of disk stations.
+	segFiles *seglog.FileCache
 
 	// pendingEntries counts deliveries awaiting ack in every group.
 	pendingEntries atomic.Int64
@@ -214,6 +225,7 @@ func Open(opts Options) (*Broker, error) {
 		return nil, err
 	}
 	b := &Broker{
+		segFiles:     seglog.NewFileCache(opts.MaxOpenSegments),
 		opts:         opts,
 		log:          opts.Logger,
 		meta:         store,

@@ -87,6 +87,7 @@ func (b *Broker) openPartitions(cfg StationConfig, from int) ([]PartitionLog, er
 			Logger:        b.log.With("station", cfg.Name, "partition", p),
 			Clock:         b.opts.Clock,
 			OnSync:        b.metrics.observeFsync,
+			FileCache:     b.segFiles,
 		})
 		if err != nil {
 			for _, l := range out {

@@ -114,8 +114,9 @@ func (b *Broker) openStation(cfg StationConfig) (*station, error) {
 	case FsyncNever:
 		sync = seglog.SyncNever
 	}
+	files := b.segFiles
 	if cfg.Storage == StorageMemory {
-		fs, sync = vfs.NewMem(), seglog.SyncNever
+		fs, sync, files = vfs.NewMem(), seglog.SyncNever, memFiles
 	}
 	highs, err := b.committedHighs(cfg.Name, cfg.Partitions)
 	if err != nil {
@@ -131,6 +132,7 @@ func (b *Broker) openStation(cfg StationConfig) (*station, error) {
 			Logger:        b.log.With("station", cfg.Name, "partition", p),
 			Clock:         b.opts.Clock,
 			OnSync:        b.metrics.observeFsync,
+			FileCache:     files,
 			MinNextOffset: highs[p],
 		})
 		if err != nil {

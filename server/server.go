@@ -71,6 +71,9 @@ type Options struct {
 	// MaxNackDelay is the longest redelivery delay a nack may ask for.
 	// Default 24h.
 	MaxNackDelay time.Duration
+	// MaxOpenSegments bounds the open files of sealed segments across all
+	// stations. Default: a quarter of the process's open file limit.
+	MaxOpenSegments int
 	// DisableDashboard stops serving the web dashboard at "/".
 	DisableDashboard bool
 	// Hub, when set, serves HubService on the first of PluginDirs.
@@ -168,6 +171,7 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 		SegmentBytes:      opts.SegmentBytes,
 		RetentionInterval: opts.RetentionInterval,
 		MaxNackDelay:      opts.MaxNackDelay,
+		MaxOpenSegments:   opts.MaxOpenSegments,
 		Logger:            opts.Logger,
 		Registerer:        reg,
 		RecoverMeta:       opts.RecoverMeta,

@@ -6,7 +6,8 @@
 //
 // [Log.Append] encodes its records as one batch in the caller's goroutine
 // (so encoding and checksumming run in parallel) and queues it. A single
-// writer goroutine drains the queue, patches each batch's base offset (which
+// writer goroutine (started by an Append, gone after a second without any)
+// drains the queue, patches each batch's base offset (which
 // the checksum deliberately does not cover), writes every pending batch with
 // one write call, fsyncs once under [SyncAlways], and then completes all of
 // them: a group commit. Records become visible to readers only after that, so

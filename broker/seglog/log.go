@@ -49,13 +49,15 @@ type Log struct {
 	fs     vfs.FS
 	logger *slog.Logger
 	now    func() time.Time // wall clock for age rolling; replaced in tests
+	idle   time.Duration    // see writerIdle; replaced in tests
 
 	qmu     sync.Mutex
 	queue   []*appendReq
 	closed  bool
 	failErr error         // sticky: set once the log can no longer be trusted
 	wake    chan struct{} // capacity 1; nudges the writer
-	done    chan struct{} // closed when the writer goroutine exits
+	running bool          // a writer goroutine runs (see run)
+	writer  sync.WaitGroup
 
 	mu       sync.RWMutex
 	segs     []*segment // oldest first; the last one is active
@@ -119,8 +121,8 @@ func Open(opts Options) (*Log, error) {
 		fs:      o.FS,
 		logger:  o.Logger,
 		now:     o.Clock,
+		idle:    writerIdle,
 		wake:    make(chan struct{}, 1),
-		done:    make(chan struct{}),
 		changed: make(chan struct{}),
 	}
 	if err := l.fs.MkdirAll(o.Dir, 0o755); err != nil {
@@ -139,7 +141,6 @@ func Open(opts Options) (*Log, error) {
 	l.start = l.segs[0].base
 	l.next = l.active.next
 	l.wnext = l.next
-	go l.run()
 	return l, nil
 }
 
@@ -216,7 +217,16 @@ func (l *Log) enqueue(r *appendReq) error {
 		return err
 	}
 	l.queue = append(l.queue, r)
+	start := !l.running
+	if start {
+		l.running = true
+		l.writer.Add(1)
+	}
 	l.qmu.Unlock()
+	if start {
+		go l.run()
+		return nil
+	}
 	select {
 	case l.wake <- struct{}{}:
 	default:
@@ -248,38 +258,67 @@ func (l *Log) failed() error {
 	return l.failErr
 }
 
-// run is the writer goroutine: it drains the queue and group-commits.
+// writerIdle is how long the writer goroutine waits for more appends
+// before it exits: the next append starts another, so an idle log costs no
+// goroutine.
+const writerIdle = time.Second
+
+// run is the writer goroutine: it drains the queue and group-commits. The
+// fields the writer owns pass from one writer goroutine to the next through
+// qmu (running).
 func (l *Log) run() {
-	defer close(l.done)
+	defer l.writer.Done()
 	var tick <-chan time.Time
 	if l.opts.Sync == SyncInterval {
 		t := time.NewTicker(l.opts.SyncInterval)
 		defer t.Stop()
 		tick = t.C
 	}
+	idle := time.NewTimer(l.idle)
+	defer idle.Stop()
 	var reqs []*appendReq
 	for {
-		select {
-		case <-l.wake:
-		case <-tick:
-			l.syncDirty()
-			continue
-		}
 		for {
 			l.qmu.Lock()
 			reqs, l.queue = l.queue, reqs[:0]
-			closed := l.closed
+			if len(reqs) == 0 && l.closed {
+				l.running = false
+				l.qmu.Unlock()
+				return
+			}
 			l.qmu.Unlock()
 			if len(reqs) == 0 {
-				if closed {
-					return
-				}
 				break
 			}
 			l.commit(reqs)
 			clear(reqs)
 		}
+		idle.Reset(l.idle)
+		select {
+		case <-l.wake:
+		case <-tick:
+			l.syncDirty()
+		case <-idle.C:
+			if l.stopIdle() {
+				return
+			}
+		}
 	}
+}
+
+// stopIdle reports whether the writer may exit: nothing is queued and no
+// write awaits an interval fsync. It clears running if so.
+func (l *Log) stopIdle() bool {
+	if l.dirty && l.opts.Sync == SyncInterval {
+		return false
+	}
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	if len(l.queue) > 0 {
+		return false
+	}
+	l.running = false
+	return true
 }
 
 // syncDirty fsyncs the active segment if it has unsynced writes.
@@ -449,6 +488,7 @@ func (l *Log) roll() error {
 	l.mu.Unlock()
 	l.active = seg
 	l.dirty = false
+	old.f.seal()
 	return nil
 }
 
@@ -470,7 +510,7 @@ func (l *Log) createSegment(base uint64) (*segment, error) {
 }
 
 func (l *Log) newSegment(base uint64, path string, f vfs.File) *segment {
-	s := &segment{base: base, path: path, f: f, next: base}
+	s := &segment{base: base, path: path, f: l.opts.FileCache.newActiveFile(l.fs, path, f), next: base}
 	s.index.interval = int64(l.opts.IndexIntervalBytes)
 	s.refs.Store(1)
 	return s
@@ -553,7 +593,7 @@ func (l *Log) Close() error {
 	case l.wake <- struct{}{}:
 	default:
 	}
-	<-l.done
+	l.writer.Wait()
 
 	var err error
 	if l.dirty && l.opts.Sync != SyncNever && l.failed() == nil {
@@ -657,6 +697,9 @@ func (l *Log) Read(from uint64, maxBytes int) ([]Record, error) {
 			err = fmt.Errorf("seglog: close deleted segment %s: %w", seg.name(), rerr)
 		}
 		if err != nil {
+			if isNotExist(err) && l.gone(seg) {
+				continue // retention deleted it meanwhile
+			}
 			if recs != nil && IsCorruption(err) {
 				// Serve what is intact; the next read reports the damage.
 				return recs, nil
@@ -824,10 +867,21 @@ func (l *Log) readErr(seg *segment, pos int64, err error) error {
 // increasing: it picks the first segment and then the first batch whose
 // largest timestamp reaches ts.
 func (l *Log) OffsetForTime(ts int64) (uint64, error) {
+	for {
+		off, seg, err := l.offsetForTime(ts)
+		if err != nil && seg != nil && isNotExist(err) && l.gone(seg) {
+			continue // retention deleted it meanwhile
+		}
+		return off, err
+	}
+}
+
+// offsetForTime is OffsetForTime; it returns the segment it read.
+func (l *Log) offsetForTime(ts int64) (uint64, *segment, error) {
 	l.mu.RLock()
 	if l.isClosed {
 		l.mu.RUnlock()
-		return 0, ErrClosed
+		return 0, nil, ErrClosed
 	}
 	var seg *segment
 	for _, s := range l.segs {
@@ -839,7 +893,7 @@ func (l *Log) OffsetForTime(ts int64) (uint64, error) {
 	next := l.next
 	if seg == nil {
 		l.mu.RUnlock()
-		return next, nil
+		return next, nil, nil
 	}
 	end := seg.size
 	seg.acquire()
@@ -851,25 +905,25 @@ func (l *Log) OffsetForTime(ts int64) (uint64, error) {
 		pos := sc.pos
 		h, raw, err := sc.next(false)
 		if err == io.EOF {
-			return next, nil
+			return next, seg, nil
 		}
 		if err != nil {
-			return 0, l.scanErr(seg, pos, err)
+			return 0, seg, l.scanErr(seg, pos, err)
 		}
 		if h.maxTS < ts {
 			continue
 		}
 		raw = make([]byte, h.size())
 		if err := readAt(seg.f, raw, pos); err != nil {
-			return 0, l.readErr(seg, pos, err)
+			return 0, seg, l.readErr(seg, pos, err)
 		}
 		recs, _, err := DecodeBatch(raw)
 		if err != nil {
-			return 0, fmt.Errorf("seglog: segment %s position %d: %w", seg.name(), pos, err)
+			return 0, seg, fmt.Errorf("seglog: segment %s position %d: %w", seg.name(), pos, err)
 		}
 		for _, r := range recs {
 			if r.Timestamp >= ts {
-				return r.Offset, nil
+				return r.Offset, seg, nil
 			}
 		}
 	}

@@ -80,6 +80,10 @@ type Options struct {
 	// recovery finds less. Offsets below it that the log lacks are damage
 	// (see Status) unless Sync is SyncNever, which never promised them.
 	MinNextOffset uint64
+	// FileCache bounds the open files of sealed segments; share one
+	// between the logs of a process. Default: one process-wide cache of
+	// DefaultFileCacheLimit files.
+	FileCache *FileCache
 	// OnSync, if set, is called by the writer goroutine with the duration
 	// of every group-commit fsync. It must not block.
 	OnSync func(time.Duration)
@@ -105,6 +109,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
+	}
+	if o.FileCache == nil {
+		o.FileCache = defaultFileCache()
 	}
 	switch {
 	case o.Dir == "":

@@ -56,6 +56,9 @@ func (l *Log) recover() error {
 		if err != nil {
 			return err
 		}
+		if i < len(bases)-1 {
+			seg.f.seal()
+		}
 		if i > 0 {
 			prev := l.segs[i-1]
 			switch {
@@ -104,8 +107,11 @@ func (l *Log) raiseNext() error {
 		if err := l.fs.Remove(filepath.Join(l.opts.Dir, segmentName(active.base, indexSuffix))); err != nil && !isNotExist(err) {
 			return fmt.Errorf("seglog: remove empty segment index: %w", err)
 		}
-	} else if err := l.writeIndex(active); err != nil {
-		l.logger.Warn("seglog: cannot write segment index; it will be rebuilt on open", "segment", active.name(), "err", err)
+	} else {
+		if err := l.writeIndex(active); err != nil {
+			l.logger.Warn("seglog: cannot write segment index; it will be rebuilt on open", "segment", active.name(), "err", err)
+		}
+		active.f.seal()
 	}
 	seg, err := l.createSegment(target)
 	if err != nil {

@@ -160,5 +160,6 @@ func (l *Log) cutSegment(d Damage) (end uint64, removed int64, err error) {
 	l.mu.Unlock()
 	l.active = next
 	l.dirty = false
+	seg.f.seal()
 	return end, st.Size() - d.Position, nil
 }

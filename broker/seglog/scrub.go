@@ -50,6 +50,9 @@ func (l *Log) Scrub(ctx context.Context, bytesPerSecond int64) (int64, error) {
 				}
 			}
 			if err != nil {
+				if isNotExist(err) && l.gone(seg) {
+					break // retention deleted it meanwhile
+				}
 				if !errors.Is(err, errTorn) && !IsCorruption(err) {
 					return verified, fmt.Errorf("seglog: scrub %s: %w", seg.name(), err)
 				}

@@ -35,13 +35,14 @@ func parseSegmentName(name string) (base uint64, ok bool) {
 
 // segment is one segment file and its in-memory sparse index.
 //
-// base and f never change. The remaining fields are written by the writer
+// base and f never change; f reopens the file through the log's FileCache
+// once the segment is sealed. The remaining fields are written by the writer
 // goroutine (or Open) with Log.mu held and read with Log.mu held, except
 // where noted.
 type segment struct {
 	base uint64
 	path string
-	f    vfs.File
+	f    *segFile
 	refs atomic.Int32 // the Log's reference plus one per in-flight reader
 
 	size    int64  // visible (committed) bytes

@@ -22,6 +22,7 @@ func newServerCmd(a *app) *cobra.Command {
 		connectorsDir string
 		restart       plugin.RestartPolicy
 		maxNackDelay  time.Duration
+		maxOpenSegs   int
 		idleTimeout   time.Duration
 		recoverMeta   bool
 		sec           serverSecFlags
@@ -74,6 +75,9 @@ durably; every node serves reads of what it has stored.
 			if maxMsg.set && (maxMsg.v <= 0 || maxMsg.v > 1<<31-1) {
 				return usagef("--max-message-bytes: must be between 1B and 2GiB, got %s", units.FormatSize(maxMsg.v))
 			}
+			if maxOpenSegs < 0 {
+				return usagef("--max-open-segments: must not be negative, got %d", maxOpenSegs)
+			}
 			security, err := sec.options(a)
 			if err != nil {
 				return err
@@ -97,6 +101,7 @@ durably; every node serves reads of what it has stored.
 				ConnectorRestart: restart,
 				Logger:           logger,
 				MaxNackDelay:     maxNackDelay,
+				MaxOpenSegments:  maxOpenSegs,
 				IdleTimeout:      idleTimeout,
 				RecoverMeta:      recoverMeta,
 				Security:         security,
@@ -125,6 +130,7 @@ durably; every node serves reads of what it has stored.
 	f.BoolVar(&noDashboard, "no-dashboard", false, "do not serve the web dashboard at /")
 	f.StringVar(&connectorsDir, "connectors", "", "directory of connector definitions (*.yaml) to apply at start")
 	f.DurationVar(&maxNackDelay, "max-nack-delay", 24*time.Hour, "longest redelivery delay a nack may ask for")
+	f.IntVar(&maxOpenSegs, "max-open-segments", 0, "most sealed segment files kept open across all stations; 0 picks a quarter of the open file limit")
 	f.DurationVar(&idleTimeout, "idle-timeout", 30*time.Second, "close client connections idle this long")
 	sec.add(f)
 	f.StringVar(&nodeID, "node-id", "", "this node's id in a cluster (with --cluster-listen); keep it across restarts")

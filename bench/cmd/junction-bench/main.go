@@ -14,6 +14,8 @@
 //	             and acks every message
 //	latency      one producer paced at -rate msgs/s and one consumer:
 //	             publish→receive and publish→durable-ack latency
+//	scale        on brokers of its own, cost as stations and retained data
+//	             grow (see scale.go)
 //
 // It prints a table to stdout, then the peak RSS of the Junction process.
 // With -compare it runs the same workloads against NATS JetStream right
@@ -55,7 +57,7 @@ type config struct {
 }
 
 // workloadKinds are the workloads in the order they run.
-var workloadKinds = []string{"produce-1p", "produce-4p", "consume-ack", "latency"}
+var workloadKinds = []string{"produce-1p", "produce-4p", "consume-ack", "latency", "scale"}
 
 // maxPrefillBytes caps the consume-ack backlog for large messages.
 const maxPrefillBytes = 512 << 20
@@ -126,6 +128,9 @@ func run(ctx context.Context, cfg config) error {
 
 	var rows []row
 	for _, kind := range cfg.workloads {
+		if kind == "scale" {
+			continue // last, on brokers of its own
+		}
 		for _, size := range cfg.sizes {
 			for _, t := range targets {
 				fmt.Fprintf(os.Stderr, "running %s %s on %s\n", kind, sizeName(size), t.Name())
@@ -147,6 +152,10 @@ func run(ctx context.Context, cfg config) error {
 	if cfg.compare {
 		fmt.Println()
 		printResults(os.Stdout, rows)
+	}
+	if slices.Contains(cfg.workloads, "scale") {
+		fmt.Println()
+		return runScale(ctx, cfg.junction)
 	}
 	return nil
 }
