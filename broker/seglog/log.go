@@ -74,6 +74,7 @@ type Log struct {
 	wnext  uint64
 	wbuf   []byte
 	dirty  bool // written but not fsynced
+	wb     writeBehind
 }
 
 // appendReq is one queued Append (or, with roll set, Enforce's request to
@@ -419,6 +420,9 @@ func (l *Log) writeGroup(seg *segment, reqs []*appendReq, buf []byte, next uint6
 	l.wnext = next
 	for _, r := range reqs {
 		r.finish(nil)
+	}
+	if l.opts.Sync != SyncAlways {
+		l.writeBehind(seg)
 	}
 }
 
