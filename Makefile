@@ -96,7 +96,9 @@ vet-bench:
 	cd bench && $(GO) vet -mod=mod ./...
 
 ## bench: storage and end-to-end broker benchmarks with printed figures
-##        (BENCHFLAGS passes flags to junction-bench, e.g. BENCHFLAGS='-duration 3s')
+##        (BENCHFLAGS passes flags to junction-bench, e.g. BENCHFLAGS='-duration 3s';
+##        junction-bench's report is also saved to BENCHOUT, for perf-report)
+BENCHOUT ?= $(BIN)/bench.txt
 bench: build vet-bench
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3s ./broker/seglog/
 	$(GO) test -run '^$$' -bench . -benchmem ./broker/schema/
@@ -107,7 +109,7 @@ bench: build vet-bench
 	$(GO) test -run '^$$' -bench ProduceWithDashboard -benchtime 3s ./server/
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./connectors/snowflake/
 	$(GO) test -run '^$$' -bench 'Check|ProduceAuth' -benchtime 3s ./broker/auth/ ./server/
-	cd bench && $(GO) run -mod=mod ./cmd/junction-bench -junction $(CURDIR)/$(BIN)/junction $(BENCHFLAGS)
+	cd bench && $(GO) run -mod=mod ./cmd/junction-bench -junction $(CURDIR)/$(BIN)/junction -out $(abspath $(BENCHOUT)) $(BENCHFLAGS)
 
 ## screenshots: the dashboard screenshots in docs/ (drives chromium; not part of test)
 screenshots:
@@ -116,7 +118,7 @@ screenshots:
 
 ## bench-compare: the same workloads against Junction and embedded NATS JetStream
 bench-compare: build vet-bench
-	cd bench && $(GO) run -mod=mod ./cmd/junction-bench -junction $(CURDIR)/$(BIN)/junction -compare $(BENCHFLAGS)
+	cd bench && $(GO) run -mod=mod ./cmd/junction-bench -junction $(CURDIR)/$(BIN)/junction -compare -out $(abspath $(BENCHOUT)) $(BENCHFLAGS)
 
 ## proto: regenerate the Go code of api/ (into sdk/api) and of the connector
 ##        protocol sdk/proto (needs protoc; the generated code is committed)
