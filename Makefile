@@ -9,7 +9,7 @@ PROTOC_GEN_GO_VERSION         := v1.36.10
 PROTOC_GEN_CONNECT_GO_VERSION := v1.19.1
 PROTOC_GEN_GO_GRPC_VERSION    := v1.6.2
 
-.PHONY: all build publish run run-cluster test test-short test-cluster bench bench-compare proto fuzz vet vet-bench fmt clean screenshots
+.PHONY: all build publish run run-cluster test test-short test-cluster bench bench-compare perf-report proto fuzz vet vet-bench fmt clean screenshots
 
 all: build
 
@@ -119,6 +119,11 @@ screenshots:
 ## bench-compare: the same workloads against Junction and embedded NATS JetStream
 bench-compare: build vet-bench
 	cd bench && $(GO) run -mod=mod ./cmd/junction-bench -junction $(CURDIR)/$(BIN)/junction -compare -out $(abspath $(BENCHOUT)) $(BENCHFLAGS)
+
+## perf-report: rewrite README.md's performance section and docs/perf.svg
+##              from the report of one bench run (BENCHOUT, default bin/bench.txt)
+perf-report:
+	cd bench && $(GO) run -mod=mod ./cmd/perfreport -in $(abspath $(BENCHOUT)) -readme $(CURDIR)/README.md -svg $(CURDIR)/docs/perf.svg
 
 ## proto: regenerate the Go code of api/ (into sdk/api) and of the connector
 ##        protocol sdk/proto (needs protoc; the generated code is committed)

@@ -168,6 +168,7 @@ func run(ctx context.Context, cfg config) error {
 		}
 	}
 
+	fmt.Fprintf(out, "machine: %s\n\n", machine())
 	printTable(out, rows)
 	printRSS(out, rss)
 	if cfg.compare {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -47,6 +48,21 @@ func dirtyBytes() (int64, error) {
 		n += kb << 10
 	}
 	return n, sc.Err()
+}
+
+// machine describes this machine for the report: OS/arch, CPUs, CPU model
+// and Go version.
+func machine() string {
+	s := fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for l := range strings.Lines(string(b)) {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				s += ", " + strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return s + ", " + runtime.Version()
 }
 
 // resetPeakRSS resets the VmHWM of process pid to its current RSS, so the
