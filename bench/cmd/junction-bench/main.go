@@ -32,6 +32,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -54,6 +55,8 @@ type config struct {
 	natsSync  bool          // NATS fsyncs every write (SyncAlways)
 	junction  string        // path of a prebuilt junction binary, or "" to build one
 	cpuprof   string        // file for a CPU profile of this process, or ""
+	settle    bool          // sync(2) the disks before every workload
+	out       string        // file that also receives the report, or ""
 }
 
 // workloadKinds are the workloads in the order they run.
@@ -75,6 +78,8 @@ func main() {
 	flag.BoolVar(&cfg.natsSync, "nats-sync-always", false, "make NATS fsync every write, like Junction's fsync-always stations (default: NATS's default sync)")
 	flag.StringVar(&cfg.junction, "junction", "", "junction binary to run (default: build ../cmd/junction into a temp dir)")
 	flag.StringVar(&cfg.cpuprof, "cpuprofile", "", "write a CPU profile of the load generator (and embedded NATS) to `file`")
+	flag.BoolVar(&cfg.settle, "settle", true, "flush the disks (sync) before every workload, so none pays for the write-back of the one before")
+	flag.StringVar(&cfg.out, "out", "", "also write the report (the table and RESULT lines) to `file`, for cmd/perfreport")
 	flag.Parse()
 
 	var err error
@@ -111,6 +116,15 @@ func main() {
 
 // run starts the servers, runs every workload and prints the report.
 func run(ctx context.Context, cfg config) error {
+	var out io.Writer = os.Stdout
+	if cfg.out != "" {
+		f, err := os.Create(cfg.out)
+		if err != nil {
+			return fmt.Errorf("-out: %w", err)
+		}
+		defer f.Close()
+		out = io.MultiWriter(os.Stdout, f)
+	}
 	j, err := startJunction(ctx, cfg.junction)
 	if err != nil {
 		return err
@@ -127,6 +141,7 @@ func run(ctx context.Context, cfg config) error {
 	}
 
 	var rows []row
+	var rss []workloadRSS
 	for _, kind := range cfg.workloads {
 		if kind == "scale" {
 			continue // last, on brokers of its own
@@ -134,24 +149,36 @@ func run(ctx context.Context, cfg config) error {
 		for _, size := range cfg.sizes {
 			for _, t := range targets {
 				fmt.Fprintf(os.Stderr, "running %s %s on %s\n", kind, sizeName(size), t.Name())
+				if cfg.settle {
+					settle()
+				}
+				if t == target(j) {
+					if err := resetPeakRSS(j.cmd.Process.Pid); err != nil {
+						fmt.Fprintf(os.Stderr, "  cannot reset the broker's peak RSS, so it covers the workloads before too: %v\n", err)
+					}
+				}
 				rs, err := runWorkload(ctx, t, cfg, kind, size)
 				if err != nil {
 					return fmt.Errorf("%s %s on %s: %w", kind, sizeName(size), t.Name(), err)
 				}
 				rows = append(rows, rs...)
+				if t == target(j) {
+					if n, err := j.PeakRSS(); err == nil {
+						rss = append(rss, workloadRSS{name: kind + "-" + sizeName(size), bytes: n})
+					} else {
+						fmt.Fprintf(os.Stderr, "  peak RSS unknown: %v\n", err)
+					}
+				}
 			}
 		}
 	}
 
-	printTable(os.Stdout, rows)
-	if rss, err := j.PeakRSS(); err != nil {
-		fmt.Printf("\njunction peak RSS: unknown (%v)\n", err)
-	} else {
-		fmt.Printf("\njunction peak RSS (VmHWM): %.1f MiB\n", float64(rss)/(1<<20))
-	}
+	fmt.Fprintf(out, "machine: %s\n\n", machine())
+	printTable(out, rows)
+	printRSS(out, rss)
 	if cfg.compare {
-		fmt.Println()
-		printResults(os.Stdout, rows)
+		fmt.Fprintln(out)
+		printResults(out, rows)
 	}
 	if slices.Contains(cfg.workloads, "scale") {
 		fmt.Println()
