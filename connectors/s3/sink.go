@@ -306,12 +306,9 @@ func (s *sink) add(b *buffer, r connector.Record) (int64, error) {
 		b.data = append(append(b.data, r.Value...), '\n')
 		n = int64(len(r.Value) + 1)
 	default:
-		line, err := jsonl.Encode(s.station, r)
-		if err != nil {
-			return 0, err
-		}
-		b.data = append(b.data, line...)
-		n = int64(len(line))
+		size := len(b.data)
+		b.data = jsonl.Append(b.data, s.station, r)
+		n = int64(len(b.data) - size)
 	}
 	b.records++
 	b.size += n
