@@ -109,6 +109,7 @@ bench: build vet-bench
 	$(GO) test -run '^$$' -bench ProduceWithDashboard -benchtime 3s ./server/
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./connectors/snowflake/
 	$(GO) test -run '^$$' -bench 'Check|ProduceAuth' -benchtime 3s ./broker/auth/ ./server/
+	cd bench && $(GO) run -mod=mod ./cmd/junction-bench -workloads connect -sizes 128 -out $(abspath $(BENCHOUT)).connect
 	cd bench && $(GO) run -mod=mod ./cmd/junction-bench -junction $(CURDIR)/$(BIN)/junction -out $(abspath $(BENCHOUT)) $(BENCHFLAGS)
 
 ## screenshots: the dashboard screenshots in docs/ (drives chromium; not part of test)

@@ -16,6 +16,8 @@
 //	             publish→receive and publish→durable-ack latency
 //	scale        on brokers of its own, cost as stations and retained data
 //	             grow (see scale.go)
+//	connect      only when -workloads names it: the connector path in
+//	             this process, against Benthos (see connect.go)
 //
 // It prints a table to stdout, then the peak RSS of the Junction process.
 // With -compare it runs the same workloads against NATS JetStream right
@@ -33,6 +35,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -62,6 +65,12 @@ type config struct {
 // workloadKinds are the workloads in the order they run.
 var workloadKinds = []string{"produce-1p", "produce-4p", "consume-ack", "latency", "scale"}
 
+// standalone are the workloads that run on their own, before the others
+// and without their broker process, when -workloads names them.
+var standalone = map[string]func(context.Context, config) error{
+	"connect": runConnect, // connect.go
+}
+
 // maxPrefillBytes caps the consume-ack backlog for large messages.
 const maxPrefillBytes = 512 << 20
 
@@ -86,9 +95,14 @@ func main() {
 	if cfg.sizes, err = parseSizes(sizes); err != nil {
 		fatalf("-sizes: %v", err)
 	}
+	var alone []string
 	for w := range strings.SplitSeq(workloads, ",") {
+		if standalone[w] != nil {
+			alone = append(alone, w)
+			continue
+		}
 		if !slices.Contains(workloadKinds, w) {
-			fatalf("-workloads: unknown workload %q (want some of %s)", w, strings.Join(workloadKinds, ","))
+			fatalf("-workloads: unknown workload %q (want some of %s, or %s)", w, strings.Join(workloadKinds, ","), strings.Join(slices.Sorted(maps.Keys(standalone)), ","))
 		}
 		cfg.workloads = append(cfg.workloads, w)
 	}
@@ -107,6 +121,15 @@ func main() {
 			fatalf("-cpuprofile: %v", err)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	for _, w := range alone {
+		if err := standalone[w](ctx, cfg); err != nil {
+			pprof.StopCPUProfile()
+			fatalf("%s: %v", w, err)
+		}
+	}
+	if len(cfg.workloads) == 0 {
+		return
 	}
 	if err := run(ctx, cfg); err != nil {
 		pprof.StopCPUProfile()
