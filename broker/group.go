@@ -38,6 +38,8 @@ type Delivery struct {
 	Partition     uint32
 	Record        Record
 	DeliveryCount uint32
+
+	span *rawSpan // the stored batch holding Record, when known
 }
 
 // MessageRef names a delivered message.
@@ -106,7 +108,8 @@ type groupPart struct {
 	cursor  uint64 // next offset never delivered
 	acked   ackWindow
 	pending map[uint64]*pendingMsg
-	ahead   []Record // records read from cursor on, not yet delivered
+	ahead   []Record  // records read from cursor on, not yet delivered
+	spans   []rawSpan // the encoded batches of ahead, when the log gave them
 }
 
 type pendingMsg struct {
@@ -495,7 +498,7 @@ func (g *group) take(max, maxBytes int, now time.Time) (out []Delivery, redo []e
 				}
 			}
 			g.expiries.push(expiry{uint32(pi), rec.Offset, pm, due})
-			out = append(out, Delivery{Partition: uint32(pi), Record: rec, DeliveryCount: pm.deliveries})
+			out = append(out, Delivery{Partition: uint32(pi), Record: rec, DeliveryCount: pm.deliveries, span: p.spanOf(rec.Offset)})
 		}
 		g.pending += n
 		g.track(n)
@@ -528,10 +531,10 @@ func (g *group) fill(reqs []fillReq) error {
 	for _, rq := range reqs {
 		l := g.st.logs[rq.part]
 		from := rq.cursor
-		recs, err := l.Read(from, budget)
+		recs, spans, err := readAhead(l, from, budget)
 		if start, _ := l.Bounds(); errors.Is(err, ErrOffsetOutOfRange) && from < start {
 			from = start
-			recs, err = l.Read(from, budget)
+			recs, spans, err = readAhead(l, from, budget)
 		}
 		if err != nil {
 			return fmt.Errorf("station %q partition %d: read at %d: %w", g.st.name, rq.part, from, err)
@@ -552,7 +555,7 @@ func (g *group) fill(reqs []fillReq) error {
 					}
 				}
 			}
-			p.ahead = recs
+			p.ahead, p.spans = recs, spans
 		}
 		g.mu.Unlock()
 	}

@@ -15,7 +15,8 @@ type OffsetRange struct {
 
 // PartitionBatches holds first deliveries of one partition as record
 // batches in the segment log's encoding (see package seglog): the form a
-// consumer decodes without a per-message envelope.
+// consumer decodes without a per-message envelope. A batch the log stored
+// and the pull delivers whole is handed on as stored.
 type PartitionBatches struct {
 	Partition uint32
 	// Data is one or more encoded batches, back to back. It must not be
@@ -41,70 +42,61 @@ func (b *Broker) PullBatches(ctx context.Context, stationName, groupName string,
 	return ds, bs, nil
 }
 
-// batchFirstDeliveries encodes the first deliveries among ds as record
-// batches, one batch per run of consecutive offsets of a partition, and
-// returns the other deliveries in their order.
+// batchFirstDeliveries returns the first deliveries among ds as record
+// batches and the other deliveries in their order. A stored batch that is
+// delivered whole goes out as the log stored it, without a copy; the
+// deliveries of partly delivered batches are encoded afresh, one batch per
+// run of consecutive offsets.
 func batchFirstDeliveries(ds []Delivery) ([]Delivery, []PartitionBatches) {
 	var (
-		rest  []Delivery
-		out   []PartitionBatches
-		index = map[uint32]int{}
-		size  = map[uint32]int{}
+		rest []Delivery
+		out  []PartitionBatches
+		// tail holds, per partition, the index in out of its last entry
+		// when that is a freshly encoded one that may take more runs.
+		tail = map[uint32]int{}
+		run  []Record
 	)
-	for i := range ds {
-		if ds[i].DeliveryCount == 1 {
-			// A record's encoding: its bytes and at most 10 bytes per
-			// varint, five varints plus two per header.
-			r := &ds[i].Record
-			size[ds[i].Partition] += recordBytes(r) + 50 + 20*len(r.Headers)
+	encode := func(part uint32) {
+		i, ok := tail[part]
+		if !ok {
+			i = len(out)
+			tail[part] = i
+			out = append(out, PartitionBatches{Partition: part})
 		}
-	}
-	var run []Record
-	flush := func(pb *PartitionBatches) {
-		if len(run) == 0 {
-			return
-		}
+		pb := &out[i]
 		from := run[0].Offset
 		pb.Data = seglog.EncodeBatch(pb.Data, from, run)
-		pb.Ranges = append(pb.Ranges, OffsetRange{Partition: pb.Partition, From: from, To: from + uint64(len(run))})
+		pb.Ranges = append(pb.Ranges, OffsetRange{Partition: part, From: from, To: from + uint64(len(run))})
 		pb.Count += len(run)
 		run = run[:0]
 	}
-	// Deliveries of a partition are in offset order; runs of consecutive
-	// offsets are collected per partition while the partitions interleave.
-	last := -1
-	for _, d := range ds {
+	for i := 0; i < len(ds); {
+		d := &ds[i]
 		if d.DeliveryCount != 1 {
-			rest = append(rest, d)
+			rest = append(rest, *d)
+			i++
 			continue
 		}
-		i, ok := index[d.Partition]
-		if !ok {
-			i = len(out)
-			index[d.Partition] = i
-			out = append(out, PartitionBatches{Partition: d.Partition, Data: make([]byte, 0, size[d.Partition]+seglogBatchOverhead)})
+		// The run of deliveries from here that continue d's offsets in
+		// d's partition and stored batch.
+		j := i + 1
+		for j < len(ds) && ds[j].DeliveryCount == 1 && ds[j].Partition == d.Partition && ds[j].span == d.span &&
+			ds[j].Record.Offset == d.Record.Offset+uint64(j-i) {
+			j++
 		}
-		if last >= 0 && (last != i || run[len(run)-1].Offset+1 != d.Record.Offset) {
-			flush(&out[last])
-			out[i].Data = growBytes(out[i].Data, seglogBatchOverhead)
+		if s := d.span; s != nil && s.base == d.Record.Offset && s.next == s.base+uint64(j-i) {
+			delete(tail, d.Partition)
+			out = append(out, PartitionBatches{Partition: d.Partition, Data: s.data, Count: j - i,
+				Ranges: []OffsetRange{{Partition: d.Partition, From: s.base, To: s.next}}})
+		} else {
+			for k := i; k < j; k++ {
+				run = append(run, ds[k].Record)
+			}
+			encode(d.Partition)
 		}
-		last = i
-		run = append(run, d.Record)
-	}
-	if last >= 0 {
-		flush(&out[last])
+		i = j
 	}
 	return rest, out
-}
-
-// seglogBatchOverhead is the size of a batch's fixed header.
-const seglogBatchOverhead = 38
-
-func growBytes(b []byte, n int) []byte {
-	if cap(b)-len(b) >= n {
-		return b
-	}
-	return append(b, make([]byte, n)...)[:len(b)]
 }
 
 // AckRanges acknowledges the pending deliveries in ranges, each range in

@@ -170,6 +170,7 @@ func TestPullBatchesDeliversWhatPullDelivers(t *testing.T) {
 func byRef(ds []Delivery) map[MessageRef]Delivery {
 	m := make(map[MessageRef]Delivery, len(ds))
 	for _, d := range ds {
+		d.span = nil
 		m[MessageRef{d.Partition, d.Record.Offset}] = d
 	}
 	return m
@@ -219,5 +220,40 @@ func TestAckRangesAcksExactlyTheRange(t *testing.T) {
 	}
 	if gi, _ = b.Group("s", "g"); gi.Pending != 0 || gi.Partitions[0].Committed != 20 {
 		t.Fatalf("pending %d, committed %d; want 0 and 20", gi.Pending, gi.Partitions[0].Committed)
+	}
+}
+
+// A stored batch delivered whole goes out as stored; the deliveries of a
+// partly delivered one are encoded afresh.
+func TestBatchFirstDeliveriesSendsWholeBatchesAsStored(t *testing.T) {
+	whole := &rawSpan{base: 10, next: 12, data: []byte("stored 10-11")}
+	part := &rawSpan{base: 12, next: 15, data: []byte("stored 12-14")}
+	rec := func(off uint64) Record { return Record{Offset: off, Timestamp: 1, Value: []byte("v")} }
+	ds := []Delivery{
+		{Partition: 0, DeliveryCount: 2, Record: rec(3)},
+		{Partition: 0, DeliveryCount: 1, Record: rec(10), span: whole},
+		{Partition: 1, DeliveryCount: 1, Record: rec(7)},
+		{Partition: 0, DeliveryCount: 1, Record: rec(11), span: whole},
+		{Partition: 0, DeliveryCount: 1, Record: rec(12), span: part},
+		{Partition: 0, DeliveryCount: 1, Record: rec(13), span: part},
+	}
+	// Partitions interleave in a pull; each keeps its offset order.
+	ds[2], ds[3] = ds[3], ds[2]
+	rest, bs := batchFirstDeliveries(ds)
+	if len(rest) != 1 || rest[0].Record.Offset != 3 {
+		t.Fatalf("per-message deliveries %+v; want the redelivery", rest)
+	}
+	if len(bs) != 3 {
+		t.Fatalf("%d entries, want 3: %+v", len(bs), bs)
+	}
+	if string(bs[0].Data) != "stored 10-11" || bs[0].Count != 2 || bs[0].Ranges[0] != (OffsetRange{0, 10, 12}) {
+		t.Fatalf("the whole batch went out as %+v", bs[0])
+	}
+	if bs[1].Partition != 1 || bs[2].Partition != 0 || bs[2].Ranges[0] != (OffsetRange{0, 12, 14}) {
+		t.Fatalf("entries %+v", bs[1:])
+	}
+	got := decodeBatches(t, bs[1:])
+	if len(got) != 3 || got[0].Record.Offset != 7 || got[1].Record.Offset != 12 || got[2].Record.Offset != 13 {
+		t.Fatalf("encoded deliveries %+v", got)
 	}
 }
