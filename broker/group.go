@@ -309,6 +309,9 @@ type PullOptions struct {
 	// Start and Config apply when the pull creates the group.
 	Start  StartPosition
 	Config GroupConfig
+	// WholeBatches ends the pull at the end of a stored batch where that
+	// leaves at least one, so that stored batches go out whole.
+	WholeBatches bool
 }
 
 // Pull delivers messages to a member of group, waiting up to o.MaxWait for
@@ -329,10 +332,10 @@ func (b *Broker) Pull(ctx context.Context, stationName, groupName string, o Pull
 	if err != nil {
 		return nil, err
 	}
-	return g.pull(ctx, o.Max, o.MaxBytes, o.MaxWait)
+	return g.pull(ctx, o.Max, o.MaxBytes, o.MaxWait, o.WholeBatches)
 }
 
-func (g *group) pull(ctx context.Context, max, maxBytes int, maxWait time.Duration) ([]Delivery, error) {
+func (g *group) pull(ctx context.Context, max, maxBytes int, maxWait time.Duration, whole bool) ([]Delivery, error) {
 	timer := time.NewTimer(maxWait)
 	defer timer.Stop()
 	var due *time.Timer
@@ -345,7 +348,7 @@ func (g *group) pull(ctx context.Context, max, maxBytes int, maxWait time.Durati
 		changed := g.st.changed()
 		g.mu.Lock()
 		wake := g.wakeCh
-		out, redo, dead, need, next, err := g.take(max, maxBytes, g.st.b.now())
+		out, redo, dead, need, next, err := g.take(max, maxBytes, g.st.b.now(), whole)
 		g.mu.Unlock()
 		// Segment reads happen here, without g.mu, so acks never wait
 		// behind them.
@@ -402,7 +405,7 @@ func (g *group) pull(ctx context.Context, max, maxBytes int, maxWait time.Durati
 // whose read-ahead must be filled (by fill, without g.mu) to hand out
 // more, and the time the next delivery becomes due. It never reads the
 // log. g.mu is held.
-func (g *group) take(max, maxBytes int, now time.Time) (out []Delivery, redo []expiry, dead []MessageRef, need []fillReq, next time.Time, err error) {
+func (g *group) take(max, maxBytes int, now time.Time, whole bool) (out []Delivery, redo []expiry, dead []MessageRef, need []fillReq, next time.Time, err error) {
 	if g.deleted {
 		return nil, nil, nil, nil, time.Time{}, fmt.Errorf("group %q on station %q: %w", g.name, g.st.name, ErrGroupNotFound)
 	}
@@ -479,6 +482,9 @@ func (g *group) take(max, maxBytes int, now time.Time) (out []Delivery, redo []e
 				}
 				bytes += recordBytes(&p.ahead[i])
 			}
+		}
+		if whole && n < len(p.ahead) {
+			n = p.wholeBatches(n)
 		}
 		due := now.Add(g.rec.Config.AckDeadline)
 		for _, rec := range p.ahead[:n] {

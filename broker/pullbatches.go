@@ -32,8 +32,11 @@ type PartitionBatches struct {
 // deliveries come back as batches, one PartitionBatches per partition;
 // redeliveries (and messages delivered before a restart) come back as
 // Deliveries, as from Pull, since they carry a delivery count above 1. It
-// waits and creates the group as Pull does.
+// waits and creates the group as Pull does, and ends the pull at the end of
+// a stored batch where it can (o.WholeBatches), so that batches go out as
+// stored.
 func (b *Broker) PullBatches(ctx context.Context, stationName, groupName string, o PullOptions) ([]Delivery, []PartitionBatches, error) {
+	o.WholeBatches = true
 	ds, err := b.Pull(ctx, stationName, groupName, o)
 	if err != nil || len(ds) == 0 {
 		return ds, nil, err

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -255,5 +256,52 @@ func TestBatchFirstDeliveriesSendsWholeBatchesAsStored(t *testing.T) {
 	got := decodeBatches(t, bs[1:])
 	if len(got) != 3 || got[0].Record.Offset != 7 || got[1].Record.Offset != 12 || got[2].Record.Offset != 13 {
 		t.Fatalf("encoded deliveries %+v", got)
+	}
+}
+
+// A batch pull ends at the end of a stored batch where it can, and sends
+// the stored batches as they are.
+func TestPullBatchesEndsAtStoredBatches(t *testing.T) {
+	b := openTest(t, t.TempDir())
+	mustCreate(t, b, StationConfig{Name: "s"})
+	for i := range 4 {
+		produceN(t, b, "s", 5*i, 5) // one stored batch each
+	}
+	st, err := b.station("s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, c := range []struct {
+		max      int
+		from, to uint64
+		stored   bool
+	}{
+		{3, 0, 3, false},    // no whole batch fits: part of one
+		{8, 3, 10, false},   // the rest of the first batch and the second
+		{7, 10, 15, true},   // one whole batch, not 7
+		{100, 15, 20, true}, // all there is
+	} {
+		ds, bs, err := b.PullBatches(ctx, "s", "g", PullOptions{Max: c.max, MaxWait: time.Second})
+		if err != nil || len(ds) != 0 || len(bs) == 0 {
+			t.Fatalf("pull of %d: %d deliveries, %d batches, %v", c.max, len(ds), len(bs), err)
+		}
+		got := decodeBatches(t, bs)
+		if first, last := got[0].Record.Offset, got[len(got)-1].Record.Offset; first != c.from || last+1 != c.to || len(got) != int(c.to-c.from) {
+			t.Fatalf("pull of %d delivered [%d, %d] (%d); want [%d, %d)", c.max, first, last, len(got), c.from, c.to)
+		}
+		if c.stored {
+			want, _, err := st.logs[0].(BatchReader).ReadBatches(c.from, int(c.to-c.from)*20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var data []byte
+			for _, pb := range bs {
+				data = append(data, pb.Data...)
+			}
+			if !bytes.Equal(data, want) {
+				t.Fatalf("pull of %d: the batches are not as stored", c.max)
+			}
+		}
 	}
 }

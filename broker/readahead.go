@@ -65,3 +65,28 @@ func (p *groupPart) spanOf(off uint64) *rawSpan {
 	}
 	return nil
 }
+
+// wholeBatches returns how many of the first n records of p's read-ahead
+// to hand out so as to end at the end of a stored batch: the most up to n
+// that do, or n when none does. g.mu is held.
+func (p *groupPart) wholeBatches(n int) int {
+	if len(p.spans) == 0 || n == 0 {
+		return n
+	}
+	// Records with batches are consecutive offsets.
+	first := p.ahead[0].Offset
+	limit := first + uint64(n)
+	m := 0
+	for _, s := range p.spans {
+		if s.next > limit {
+			break
+		}
+		if s.next > first {
+			m = int(s.next - first)
+		}
+	}
+	if m == 0 {
+		return n
+	}
+	return m
+}
