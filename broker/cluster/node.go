@@ -57,6 +57,11 @@ type Config struct {
 	// SnapshotInterval is how often raft checks whether to snapshot.
 	// Default 2m.
 	SnapshotInterval time.Duration
+	// DialOverrides, by member id, replace the addresses this node dials
+	// that member at. It exists for fault-injection tests, which route
+	// every link between nodes through a proxy they control; it only
+	// changes where this node's own connections go.
+	DialOverrides map[string]DialOverride
 }
 
 func (c Config) withDefaults() Config {
@@ -176,10 +181,15 @@ func (n *Node) open() error {
 	if err != nil {
 		return fmt.Errorf("cluster: raft address %q: %w", n.cfg.RaftAdvertise, err)
 	}
-	n.trans, err = raft.NewTCPTransportWithLogger(n.cfg.RaftListen, adv, 4, 10*time.Second, hlog)
+	stream, err := newStreamLayer(n.cfg.RaftListen, adv, nil)
 	if err != nil {
 		return fmt.Errorf("cluster: listen for raft on %s: %w", n.cfg.RaftListen, err)
 	}
+	tc := &raft.NetworkTransportConfig{Stream: stream, MaxPool: 4, Timeout: 10 * time.Second, Logger: hlog}
+	if len(n.cfg.DialOverrides) > 0 {
+		tc.ServerAddressProvider = addressProvider{n}
+	}
+	n.trans = raft.NewNetworkTransportWithConfig(tc)
 	return nil
 }
 

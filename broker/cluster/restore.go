@@ -42,7 +42,7 @@ func (n *Node) catchUp(ctx context.Context, b *broker.Broker, m manifest) (int, 
 			return 0, fmt.Errorf("cluster: restore: create station %q: %w", s.Config.Name, err)
 		}
 	}
-	leader := n.LeaderAPI()
+	leader := n.leaderDialAddr()
 	fetched := 0
 	for _, s := range m.Stations {
 		for p, next := range s.Next {
