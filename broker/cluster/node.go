@@ -126,6 +126,13 @@ type Node struct {
 
 	logsMu sync.Mutex
 	logs   map[logKey]*replicatedLog
+	// applyMu is held (read) while entries are applied, and (write) by a
+	// rebuild while it swaps a partition's log.
+	applyMu sync.RWMutex
+	// repairing is set while this node has damaged partitions;
+	// repairLogged once watchHealth logged which.
+	repairing    atomic.Bool
+	repairLogged bool
 
 	nodesMu sync.Mutex
 	nodes   map[string]nodeInfo // by id; persisted in DATA/raft/nodes.json
@@ -227,6 +234,11 @@ func (n *Node) Start(ctx context.Context, b *broker.Broker, apiAddr string) erro
 	// the last entry applied before a stop, which replaying from the
 	// snapshot would not know.
 	rc.NoSnapshotRestoreOnStart = true
+	// A node must not vote or lead on data it has not verified.
+	if bad := n.scrubAll(ctx); len(bad) > 0 {
+		n.repairing.Store(true)
+		n.log.Error("damaged partitions found at start; this node will not vote until it has rebuilt them", "partitions", len(bad))
+	}
 	existing, err := raft.HasExistingState(n.store, n.store, n.snaps)
 	if err != nil {
 		n.Close()
@@ -237,8 +249,9 @@ func (n *Node) Start(ctx context.Context, b *broker.Broker, apiAddr string) erro
 		n.Close()
 		return fmt.Errorf("cluster: start raft: %w", err)
 	}
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go n.watchLeadership()
+	go n.watchHealth()
 	switch {
 	case existing:
 		n.log.Info("cluster node restarted", "raft", n.cfg.RaftAdvertise)
@@ -301,7 +314,9 @@ func (n *Node) watchLeadership() {
 				continue
 			}
 			self := nodeInfo{ID: n.cfg.NodeID, Raft: n.cfg.RaftAdvertise, API: n.apiAddr}
-			if cur, ok := n.node(self.ID); ok && cur == self {
+			cur, ok := n.node(self.ID)
+			self.Repairing = cur.Repairing
+			if ok && cur == self {
 				continue
 			}
 			if err := n.register(self); err != nil {
