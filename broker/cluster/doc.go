@@ -48,11 +48,21 @@
 // that must install one fetches the records it lacks from the leader's
 // ClusterService.ReadPartition.
 //
+// A node verifies every partition's checksums before it takes part in
+// raft, and watches for damage afterwards. A damaged node hands leadership
+// over, has the leader demote it to a non-voter, rebuilds each damaged
+// partition from the leader's copy (the damaged files move to
+// DATA/quarantine, never deleted), and is made a voter again (repair.go).
+//
+// Tests reach nodes through proxies: Config.DialOverrides redirects this
+// node's own dials of a member, raft's and the leader fetch path's.
+//
 // What this does not do yet: connectors are not coordinated (each node
 // runs them; on followers they fail); a partition on a cluster member
 // cannot be repaired; every station has as many replicas as the cluster
-// has voters and must use disk storage and fsync "always"; a node whose
-// log fails its checksums is not yet kept from voting; a follower whose
+// has voters and must use disk storage and fsync "always"; a damaged
+// partition whose start was trimmed by retention is not rebuilt
+// automatically; a follower whose
 // API address changes across a restart is not re-registered until it
 // leads; records fetched while installing a snapshot travel through
 // ReadPartition, which does not tell a nil key or value from an empty

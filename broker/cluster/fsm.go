@@ -40,6 +40,8 @@ func (f *fsm) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
 // on their partitions' logs together, so each log writes and fsyncs them
 // as a group, and waited for before anything else is applied.
 func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
+	f.n.applyMu.RLock()
+	defer f.n.applyMu.RUnlock()
 	out := make([]any, len(logs))
 	type queued struct {
 		i         int
@@ -215,6 +217,8 @@ const maxManifestBytes = 256 << 20
 // the records it lacks from the leader.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
+	f.n.applyMu.RLock()
+	defer f.n.applyMu.RUnlock()
 	b, err := io.ReadAll(io.LimitReader(rc, maxManifestBytes+1))
 	if err != nil {
 		return fmt.Errorf("cluster: read snapshot: %w", err)

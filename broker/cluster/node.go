@@ -57,6 +57,11 @@ type Config struct {
 	// SnapshotInterval is how often raft checks whether to snapshot.
 	// Default 2m.
 	SnapshotInterval time.Duration
+	// DialOverrides, by member id, replace the addresses this node dials
+	// that member at. It exists for fault-injection tests, which route
+	// every link between nodes through a proxy they control; it only
+	// changes where this node's own connections go.
+	DialOverrides map[string]DialOverride
 }
 
 func (c Config) withDefaults() Config {
@@ -121,6 +126,13 @@ type Node struct {
 
 	logsMu sync.Mutex
 	logs   map[logKey]*replicatedLog
+	// applyMu is held (read) while entries are applied, and (write) by a
+	// rebuild while it swaps a partition's log.
+	applyMu sync.RWMutex
+	// repairing is set while this node has damaged partitions;
+	// repairLogged once watchHealth logged which.
+	repairing    atomic.Bool
+	repairLogged bool
 
 	nodesMu sync.Mutex
 	nodes   map[string]nodeInfo // by id; persisted in DATA/raft/nodes.json
@@ -176,10 +188,15 @@ func (n *Node) open() error {
 	if err != nil {
 		return fmt.Errorf("cluster: raft address %q: %w", n.cfg.RaftAdvertise, err)
 	}
-	n.trans, err = raft.NewTCPTransportWithLogger(n.cfg.RaftListen, adv, 4, 10*time.Second, hlog)
+	stream, err := newStreamLayer(n.cfg.RaftListen, adv, nil)
 	if err != nil {
 		return fmt.Errorf("cluster: listen for raft on %s: %w", n.cfg.RaftListen, err)
 	}
+	tc := &raft.NetworkTransportConfig{Stream: stream, MaxPool: 4, Timeout: 10 * time.Second, Logger: hlog}
+	if len(n.cfg.DialOverrides) > 0 {
+		tc.ServerAddressProvider = addressProvider{n}
+	}
+	n.trans = raft.NewNetworkTransportWithConfig(tc)
 	return nil
 }
 
@@ -217,6 +234,11 @@ func (n *Node) Start(ctx context.Context, b *broker.Broker, apiAddr string) erro
 	// the last entry applied before a stop, which replaying from the
 	// snapshot would not know.
 	rc.NoSnapshotRestoreOnStart = true
+	// A node must not vote or lead on data it has not verified.
+	if bad := n.scrubAll(ctx); len(bad) > 0 {
+		n.repairing.Store(true)
+		n.log.Error("damaged partitions found at start; this node will not vote until it has rebuilt them", "partitions", len(bad))
+	}
 	existing, err := raft.HasExistingState(n.store, n.store, n.snaps)
 	if err != nil {
 		n.Close()
@@ -227,8 +249,9 @@ func (n *Node) Start(ctx context.Context, b *broker.Broker, apiAddr string) erro
 		n.Close()
 		return fmt.Errorf("cluster: start raft: %w", err)
 	}
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go n.watchLeadership()
+	go n.watchHealth()
 	switch {
 	case existing:
 		n.log.Info("cluster node restarted", "raft", n.cfg.RaftAdvertise)
@@ -291,7 +314,9 @@ func (n *Node) watchLeadership() {
 				continue
 			}
 			self := nodeInfo{ID: n.cfg.NodeID, Raft: n.cfg.RaftAdvertise, API: n.apiAddr}
-			if cur, ok := n.node(self.ID); ok && cur == self {
+			cur, ok := n.node(self.ID)
+			self.Repairing = cur.Repairing
+			if ok && cur == self {
 				continue
 			}
 			if err := n.register(self); err != nil {

@@ -69,7 +69,7 @@ func (s *Service) Status(ctx context.Context, _ *connect.Request[v1.ClusterStatu
 		info, _ := n.node(string(srv.ID))
 		st.Nodes = append(st.Nodes, &v1.ClusterNode{
 			Id: string(srv.ID), RaftAddress: string(srv.Address), ApiAddress: info.API,
-			Voter: srv.Suffrage == raft.Voter, Leader: srv.ID == leaderID,
+			Voter: srv.Suffrage == raft.Voter, Leader: srv.ID == leaderID, Repairing: info.Repairing,
 		})
 	}
 	slices.SortFunc(st.Nodes, func(a, b *v1.ClusterNode) int { return strings.Compare(a.Id, b.Id) })
@@ -94,6 +94,12 @@ func (s *Service) AddNode(ctx context.Context, req *connect.Request[v1.AddNodeRe
 	if err := n.notLeader(); err != nil {
 		return nil, api.Error(err, "", "")
 	}
+	if m.Repairing {
+		if err := n.demote(m); err != nil {
+			return nil, api.Error(err, "", "")
+		}
+		return connect.NewResponse(&v1.AddNodeResponse{}), nil
+	}
 	if err := n.register(nodeInfo{ID: m.NodeId, Raft: m.RaftAddress, API: m.ApiAddress}); err != nil {
 		return nil, api.Error(err, "", "")
 	}
@@ -102,6 +108,49 @@ func (s *Service) AddNode(ctx context.Context, req *connect.Request[v1.AddNodeRe
 	}
 	n.log.Info("node added", "id", m.NodeId, "raft", m.RaftAddress, "api", m.ApiAddress)
 	return connect.NewResponse(&v1.AddNodeResponse{}), nil
+}
+
+// errKeepQuorum is matched by a refusal to demote a voter whose loss of
+// vote would leave fewer voters than a majority of the current ones.
+var errKeepQuorum = errors.New("too few voters would be left")
+
+// demote makes a member that found damage in its logs a non-voter
+// registered as repairing (see repair.go).
+func (n *Node) demote(m *v1.AddNodeRequest) error {
+	if m.NodeId == n.cfg.NodeID {
+		return &broker.FieldError{Field: "node_id", Reason: "the leader cannot demote itself; transfer leadership first"}
+	}
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return n.raftErr(err)
+	}
+	voters, member, voter := 0, false, false
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			voters++
+		}
+		if s.ID == raft.ServerID(m.NodeId) {
+			member, voter = true, s.Suffrage == raft.Voter
+		}
+	}
+	if voter && voters-1 < voters/2+1 {
+		return fmt.Errorf("cluster: demote %q while it repairs: %w (%d of %d)", m.NodeId, errKeepQuorum, voters-1, voters)
+	}
+	if err := n.register(nodeInfo{ID: m.NodeId, Raft: m.RaftAddress, API: m.ApiAddress, Repairing: true}); err != nil {
+		return err
+	}
+	var err error
+	switch {
+	case voter:
+		err = n.raft.DemoteVoter(raft.ServerID(m.NodeId), 0, n.cfg.ApplyTimeout).Error()
+	case !member:
+		err = n.raft.AddNonvoter(raft.ServerID(m.NodeId), raft.ServerAddress(m.RaftAddress), 0, n.cfg.ApplyTimeout).Error()
+	}
+	if err != nil {
+		return n.raftErr(err)
+	}
+	n.log.Warn("node demoted to a non-voter while it repairs damaged partitions", "id", m.NodeId)
+	return nil
 }
 
 // RemoveNode implements junctionv1connect.ClusterServiceHandler.
@@ -203,7 +252,7 @@ func askToJoin(ctx context.Context, addr string, self nodeInfo) error {
 	for range 3 {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		c := junctionv1connect.NewClusterServiceClient(http.DefaultClient, "http://"+addr)
-		_, err := c.AddNode(ctx, connect.NewRequest(&v1.AddNodeRequest{NodeId: self.ID, RaftAddress: self.Raft, ApiAddress: self.API}))
+		_, err := c.AddNode(ctx, connect.NewRequest(&v1.AddNodeRequest{NodeId: self.ID, RaftAddress: self.Raft, ApiAddress: self.API, Repairing: self.Repairing}))
 		cancel()
 		if err == nil {
 			return nil

@@ -34,6 +34,7 @@ func newServerCmd(a *app) *cobra.Command {
 		snapThreshold uint64
 		trailingLogs  uint64
 		snapInterval  time.Duration
+		dialOverride  string
 		noDashboard   bool
 	)
 	cmd := &cobra.Command{
@@ -87,6 +88,9 @@ durably; every node serves reads of what it has stored.
 			case nodeID != "" && clusterListen != "":
 				cl = &cluster.Config{NodeID: nodeID, RaftListen: clusterListen, RaftAdvertise: clusterAdv, APIAdvertise: apiAdv, Join: join,
 					SnapshotThreshold: snapThreshold, TrailingLogs: trailingLogs, SnapshotInterval: snapInterval}
+				if cl.DialOverrides, err = cluster.ParseDialOverrides(dialOverride); err != nil {
+					return usagef("--cluster-test-dial: %v", err)
+				}
 			case nodeID != "" || clusterListen != "" || len(join) > 0:
 				return usagef("--node-id and --cluster-listen go together (and --join needs both)")
 			}
@@ -141,6 +145,10 @@ durably; every node serves reads of what it has stored.
 	f.Uint64Var(&snapThreshold, "cluster-snapshot-threshold", 8192, "raft entries after which a node snapshots its state (a manifest, not a copy of the data)")
 	f.Uint64Var(&trailingLogs, "cluster-trailing-logs", 65536, "raft entries kept behind a snapshot, so a follower that was away briefly catches up from the log")
 	f.DurationVar(&snapInterval, "cluster-snapshot-interval", 2*time.Minute, "how often a node checks whether to snapshot")
+	// Hidden: the cluster fault-injection tests route each link between
+	// nodes through a proxy; it redirects only this node's own dials.
+	f.StringVar(&dialOverride, "cluster-test-dial", "", "test only: ID=RAFT/API[,...] addresses to dial members at")
+	_ = f.MarkHidden("cluster-test-dial")
 	d := plugin.DefaultRestartPolicy
 	f.DurationVar(&restart.Initial, "connector-restart-backoff", d.Initial, "first wait before restarting a failed connector; doubles on each failure")
 	f.DurationVar(&restart.Max, "connector-restart-max-backoff", d.Max, "longest wait between connector restarts")

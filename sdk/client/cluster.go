@@ -27,6 +27,9 @@ type ClusterStatus struct {
 type ClusterNode struct {
 	ID, RaftAddress, APIAddress string
 	Voter, Leader               bool
+	// Repairing is set while the node rebuilds damaged partitions from
+	// the leader's copy, as a non-voter.
+	Repairing bool
 }
 
 // ClusterStatus describes the cluster of the broker the client talks to.
@@ -43,7 +46,7 @@ func (c *Client) ClusterStatus(ctx context.Context) (*ClusterStatus, error) {
 		CommitIndex: m.GetCommitIndex(), AppliedIndex: m.GetAppliedIndex()}
 	for _, n := range m.GetNodes() {
 		st.Nodes = append(st.Nodes, ClusterNode{ID: n.GetId(), RaftAddress: n.GetRaftAddress(), APIAddress: n.GetApiAddress(),
-			Voter: n.GetVoter(), Leader: n.GetLeader()})
+			Voter: n.GetVoter(), Leader: n.GetLeader(), Repairing: n.GetRepairing()})
 	}
 	return st, nil
 }

@@ -6380,9 +6380,12 @@ type ClusterNode struct {
 	// Address of the node's raft transport.
 	RaftAddress string `protobuf:"bytes,2,opt,name=raft_address,json=raftAddress,proto3" json:"raft_address,omitempty"`
 	// Address of the node's API.
-	ApiAddress    string `protobuf:"bytes,3,opt,name=api_address,json=apiAddress,proto3" json:"api_address,omitempty"`
-	Voter         bool   `protobuf:"varint,4,opt,name=voter,proto3" json:"voter,omitempty"`
-	Leader        bool   `protobuf:"varint,5,opt,name=leader,proto3" json:"leader,omitempty"`
+	ApiAddress string `protobuf:"bytes,3,opt,name=api_address,json=apiAddress,proto3" json:"api_address,omitempty"`
+	Voter      bool   `protobuf:"varint,4,opt,name=voter,proto3" json:"voter,omitempty"`
+	Leader     bool   `protobuf:"varint,5,opt,name=leader,proto3" json:"leader,omitempty"`
+	// The node found damage in its logs: it does not vote until it has
+	// rebuilt the damaged partitions from the leader's copy.
+	Repairing     bool `protobuf:"varint,6,opt,name=repairing,proto3" json:"repairing,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -6448,6 +6451,13 @@ func (x *ClusterNode) GetVoter() bool {
 func (x *ClusterNode) GetLeader() bool {
 	if x != nil {
 		return x.Leader
+	}
+	return false
+}
+
+func (x *ClusterNode) GetRepairing() bool {
+	if x != nil {
+		return x.Repairing
 	}
 	return false
 }
@@ -6583,10 +6593,13 @@ func (x *ClusterStatusResponse) GetNodes() []*ClusterNode {
 }
 
 type AddNodeRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
-	RaftAddress   string                 `protobuf:"bytes,2,opt,name=raft_address,json=raftAddress,proto3" json:"raft_address,omitempty"`
-	ApiAddress    string                 `protobuf:"bytes,3,opt,name=api_address,json=apiAddress,proto3" json:"api_address,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	NodeId      string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	RaftAddress string                 `protobuf:"bytes,2,opt,name=raft_address,json=raftAddress,proto3" json:"raft_address,omitempty"`
+	ApiAddress  string                 `protobuf:"bytes,3,opt,name=api_address,json=apiAddress,proto3" json:"api_address,omitempty"`
+	// Add the node (or demote it, if it is a voter) as a non-voter that is
+	// repairing damaged logs; false adds it as a voter, or promotes it.
+	Repairing     bool `protobuf:"varint,4,opt,name=repairing,proto3" json:"repairing,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -6640,6 +6653,13 @@ func (x *AddNodeRequest) GetApiAddress() string {
 		return x.ApiAddress
 	}
 	return ""
+}
+
+func (x *AddNodeRequest) GetRepairing() bool {
+	if x != nil {
+		return x.Repairing
+	}
+	return false
 }
 
 type AddNodeResponse struct {
@@ -9160,14 +9180,15 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x11incompatibilities\x18\n" +
 	" \x03(\v2 .junction.v1.CompatibilityChangeR\x11incompatibilities\x12\x1a\n" +
 	"\bstations\x18\v \x03(\tR\bstations\x12\x16\n" +
-	"\x06leader\x18\f \x01(\tR\x06leader\"\x8f\x01\n" +
+	"\x06leader\x18\f \x01(\tR\x06leader\"\xad\x01\n" +
 	"\vClusterNode\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fraft_address\x18\x02 \x01(\tR\vraftAddress\x12\x1f\n" +
 	"\vapi_address\x18\x03 \x01(\tR\n" +
 	"apiAddress\x12\x14\n" +
 	"\x05voter\x18\x04 \x01(\bR\x05voter\x12\x16\n" +
-	"\x06leader\x18\x05 \x01(\bR\x06leader\"\x16\n" +
+	"\x06leader\x18\x05 \x01(\bR\x06leader\x12\x1c\n" +
+	"\trepairing\x18\x06 \x01(\bR\trepairing\"\x16\n" +
 	"\x14ClusterStatusRequest\"\xef\x01\n" +
 	"\x15ClusterStatusResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x14\n" +
@@ -9176,12 +9197,13 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\tleader_id\x18\x04 \x01(\tR\bleaderId\x12!\n" +
 	"\fcommit_index\x18\x05 \x01(\x04R\vcommitIndex\x12#\n" +
 	"\rapplied_index\x18\x06 \x01(\x04R\fappliedIndex\x12.\n" +
-	"\x05nodes\x18\a \x03(\v2\x18.junction.v1.ClusterNodeR\x05nodes\"m\n" +
+	"\x05nodes\x18\a \x03(\v2\x18.junction.v1.ClusterNodeR\x05nodes\"\x8b\x01\n" +
 	"\x0eAddNodeRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12!\n" +
 	"\fraft_address\x18\x02 \x01(\tR\vraftAddress\x12\x1f\n" +
 	"\vapi_address\x18\x03 \x01(\tR\n" +
-	"apiAddress\"\x11\n" +
+	"apiAddress\x12\x1c\n" +
+	"\trepairing\x18\x04 \x01(\bR\trepairing\"\x11\n" +
 	"\x0fAddNodeResponse\",\n" +
 	"\x11RemoveNodeRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"\x14\n" +

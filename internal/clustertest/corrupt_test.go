@@ -1,0 +1,103 @@
+package clustertest
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// flipByte flips one byte a third of the way into the first segment of a
+// partition of n's station, which must be stopped, and returns the file.
+func flipByte(t *testing.T, n *node, station string, partition uint32) string {
+	t.Helper()
+	segs, err := filepath.Glob(filepath.Join(n.data, "stations", station, strconv.Itoa(int(partition)), "*.log"))
+	if err != nil || len(segs) == 0 {
+		t.Fatalf("no segment of %s partition %d on %s: %v", station, partition, n.id, err)
+	}
+	path := segs[0]
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) < 1024 {
+		t.Fatalf("segment %s holds only %d bytes", path, len(b))
+	}
+	b[len(b)/3] ^= 0x5a
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestCorruptFollowerRebuilds flips a byte in a stopped follower's
+// segment and starts it again under producers: it must find the damage,
+// stop voting, rebuild the partition from the leader's copy (keeping the
+// damaged files in quarantine) and vote again, with replicas byte for
+// byte identical and every acknowledged record in place.
+func TestCorruptFollowerRebuilds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a cluster of junction processes")
+	}
+	c := newCluster(t, 3)
+	c.createStation(station, partitions, time.Hour)
+	w := startWorkload(c, station, producers, withIDs)
+	w.awaitAcked(300)
+
+	f := c.follower()
+	c.stop(f)
+	seg := flipByte(t, f, station, 0)
+	t.Logf("flipped a byte in %s of %s", filepath.Base(seg), f.id)
+	w.awaitAcked(100)
+	c.start(f)
+
+	logHas := func(n *node, s string) bool {
+		b, _ := os.ReadFile(n.logPath)
+		return bytes.Contains(b, []byte(s))
+	}
+	c.await(60*time.Second, f.id+" to rebuild the partition and vote again", func() bool {
+		if !logHas(f, "repaired; a voter again") {
+			return false
+		}
+		l := c.leaderNow()
+		if l == nil {
+			return false
+		}
+		st, err := c.status(l)
+		if err != nil {
+			return false
+		}
+		for _, m := range st.Nodes {
+			if m.Id == f.id {
+				return m.Voter && !m.Repairing
+			}
+		}
+		return false
+	})
+	b, _ := os.ReadFile(f.logPath)
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if bytes.Contains(line, []byte("damaged")) || bytes.Contains(line, []byte("rebuil")) || bytes.Contains(line, []byte("voter")) {
+			t.Logf("%s: %s", f.id, line)
+		}
+	}
+	for _, want := range []string{"damaged partitions found at start", "partition rebuilt from the leader's copy"} {
+		if !logHas(f, want) {
+			t.Errorf("%s's log lacks %q", f.id, want)
+		}
+	}
+	demoted := false
+	for _, n := range c.nodes {
+		demoted = demoted || logHas(n, "node demoted to a non-voter while it repairs damaged partitions")
+	}
+	if !demoted {
+		t.Error("no leader demoted the damaged node")
+	}
+	quarantined, _ := filepath.Glob(filepath.Join(f.data, "quarantine", station, "0-*", filepath.Base(seg)))
+	if len(quarantined) != 1 {
+		t.Errorf("the damaged segment is not kept in quarantine: %v", quarantined)
+	}
+	w.awaitAcked(100)
+	check(t, c, station, partitions, w.halt())
+}
