@@ -201,6 +201,7 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 		return nil, err
 	}
 	if node != nil {
+		placeConnectors(&hostOpts, node, b)
 		if err := node.Start(ctx, b, apiAddress(opts.Cluster.APIAdvertise, ln)); err != nil {
 			b.Close()
 			closeListener(ln)
@@ -215,6 +216,9 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 		}
 		b.Close()
 		return nil, fmt.Errorf("start connector host: %w", err)
+	}
+	if node != nil {
+		watchPlacement(node, host, opts.Logger)
 	}
 	reg.MustRegister(&connectorCollector{host})
 	if opts.ConnectorsDir != "" {
@@ -340,7 +344,7 @@ func Handler(b *broker.Broker, host *plugin.Host, reg *prometheus.Registry, o Ha
 		mux.Handle(path, h)
 	}
 	services = append(services, mountAuth(mux, o.Auth, opts)...)
-	mux.Handle(junctionv1connect.NewConnectorServiceHandler(&connectorService{host}, opts...))
+	mux.Handle(junctionv1connect.NewConnectorServiceHandler(&connectorService{h: host, node: o.Cluster}, opts...))
 	mux.Handle(junctionv1connect.NewClusterServiceHandler(cluster.NewService(o.Cluster, b), opts...))
 	mux.Handle(junctionv1connect.NewHubServiceHandler(&hubService{load: o.Hub, dir: o.PluginDir}, opts...))
 	reflector := grpcreflect.NewStaticReflector(append(services, junctionv1connect.ConnectorServiceName, junctionv1connect.ClusterServiceName, junctionv1connect.HubServiceName)...)

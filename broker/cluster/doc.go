@@ -17,7 +17,13 @@
 //     commit interval), applied on every node to its own metadata file:
 //     the replicated store stands behind the broker's meta.GroupStore;
 //   - members' API addresses, so a follower can name the leader to a
-//     client.
+//     client;
+//   - writes to the connector store (definitions, pause state, source
+//     checkpoints), so a connector resumes from its checkpoint on
+//     whichever node runs it next. WatchPlacement tells the connector host
+//     when to reconcile (a leadership change, a connector change), and
+//     RunsHere where a connector runs: on the leader, or on the node it is
+//     pinned to while that node leads.
 //
 // Consumer groups live on the leader: a follower refuses pulls, acks and
 // group changes with a NotLeaderError. A node that becomes leader rebuilds
@@ -57,8 +63,8 @@
 // Tests reach nodes through proxies: Config.DialOverrides redirects this
 // node's own dials of a member, raft's and the leader fetch path's.
 //
-// What this does not do yet: connectors are not coordinated (each node
-// runs them; on followers they fail); a partition on a cluster member
+// What this does not do yet: a pinned connector does not run while its
+// node follows (its produces are not forwarded); a partition on a cluster member
 // cannot be repaired; every station has as many replicas as the cluster
 // has voters and must use disk storage and fsync "always"; a damaged
 // partition whose start was trimmed by retention is not rebuilt

@@ -139,6 +139,10 @@ type Node struct {
 
 	apiAddr string
 	groups  meta.GroupStore // the local one, which entries are applied to
+	// connectors is the local connector store, which entries are applied
+	// to; placement wakes WatchPlacement's watcher.
+	connectors meta.ConnectorStore
+	placement  chan struct{}
 	// readyTerm is the raft term in which this node, leading, applied
 	// every earlier entry; readyMu serialises getting there.
 	readyTerm atomic.Uint64
@@ -162,7 +166,7 @@ func New(cfg Config) (*Node, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID), logs: make(map[logKey]*replicatedLog), stop: make(chan struct{})}, nil
+	return &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID), logs: make(map[logKey]*replicatedLog), stop: make(chan struct{}), placement: make(chan struct{}, 1)}, nil
 }
 
 // open opens the raft stores and transport under DATA/raft.

@@ -207,6 +207,8 @@ const (
 	// Gave up: a fatal error, or too many failures in a row. Apply or
 	// resume to try again.
 	ConnectorState_CONNECTOR_STATE_FAILED ConnectorState = 5
+	// Kept but not run on this node: in a cluster, another node runs it.
+	ConnectorState_CONNECTOR_STATE_STANDBY ConnectorState = 6
 )
 
 // Enum value maps for ConnectorState.
@@ -218,6 +220,7 @@ var (
 		3: "CONNECTOR_STATE_PAUSED",
 		4: "CONNECTOR_STATE_RESTARTING",
 		5: "CONNECTOR_STATE_FAILED",
+		6: "CONNECTOR_STATE_STANDBY",
 	}
 	ConnectorState_value = map[string]int32{
 		"CONNECTOR_STATE_UNSPECIFIED": 0,
@@ -226,6 +229,7 @@ var (
 		"CONNECTOR_STATE_PAUSED":      3,
 		"CONNECTOR_STATE_RESTARTING":  4,
 		"CONNECTOR_STATE_FAILED":      5,
+		"CONNECTOR_STATE_STANDBY":     6,
 	}
 )
 
@@ -9361,14 +9365,15 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"RepairMode\x12\x1b\n" +
 	"\x17REPAIR_MODE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10REPAIR_MODE_SKIP\x10\x01\x12\x13\n" +
-	"\x0fREPAIR_MODE_CUT\x10\x02*\xc4\x01\n" +
+	"\x0fREPAIR_MODE_CUT\x10\x02*\xe1\x01\n" +
 	"\x0eConnectorState\x12\x1f\n" +
 	"\x1bCONNECTOR_STATE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18CONNECTOR_STATE_STARTING\x10\x01\x12\x1b\n" +
 	"\x17CONNECTOR_STATE_RUNNING\x10\x02\x12\x1a\n" +
 	"\x16CONNECTOR_STATE_PAUSED\x10\x03\x12\x1e\n" +
 	"\x1aCONNECTOR_STATE_RESTARTING\x10\x04\x12\x1a\n" +
-	"\x16CONNECTOR_STATE_FAILED\x10\x05*\xa8\x05\n" +
+	"\x16CONNECTOR_STATE_FAILED\x10\x05\x12\x1b\n" +
+	"\x17CONNECTOR_STATE_STANDBY\x10\x06*\xa8\x05\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eERROR_REASON_STATION_NOT_FOUND\x10\x01\x12\x1f\n" +
