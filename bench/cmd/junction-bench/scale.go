@@ -554,7 +554,6 @@ func vs1x(v, first float64) string {
 	return fmt.Sprintf("%.2f", v/first)
 }
 
-
 // parseCounts parses a comma-separated list of positive integers.
 func parseCounts(s string) ([]int, error) {
 	var out []int
