@@ -99,6 +99,7 @@ vet-bench:
 ##        (BENCHFLAGS passes flags to junction-bench, e.g. BENCHFLAGS='-duration 3s';
 ##        junction-bench's report is also saved to BENCHOUT, for perf-report)
 BENCHOUT ?= $(BIN)/bench.txt
+BENCH_ALL = connect,produce-1p,produce-4p,consume-ack,latency,scale
 bench: build vet-bench
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3s ./broker/seglog/
 	$(GO) test -run '^$$' -bench . -benchmem ./broker/schema/
@@ -109,8 +110,7 @@ bench: build vet-bench
 	$(GO) test -run '^$$' -bench ProduceWithDashboard -benchtime 3s ./server/
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./connectors/snowflake/
 	$(GO) test -run '^$$' -bench 'Check|ProduceAuth' -benchtime 3s ./broker/auth/ ./server/
-	cd bench && $(GO) run -mod=mod ./cmd/junction-bench -workloads connect -sizes 128 -out $(abspath $(BENCHOUT)).connect
-	cd bench && $(GO) run -mod=mod ./cmd/junction-bench -junction $(CURDIR)/$(BIN)/junction -out $(abspath $(BENCHOUT)) $(BENCHFLAGS)
+	cd bench && $(GO) run -mod=mod ./cmd/junction-bench -junction $(CURDIR)/$(BIN)/junction -workloads $(BENCH_ALL) -out $(abspath $(BENCHOUT)) $(BENCHFLAGS)
 
 ## screenshots: the dashboard screenshots in docs/ (drives chromium; not part of test)
 screenshots:
@@ -121,10 +121,15 @@ screenshots:
 bench-compare: build vet-bench
 	cd bench && $(GO) run -mod=mod ./cmd/junction-bench -junction $(CURDIR)/$(BIN)/junction -compare -out $(abspath $(BENCHOUT)) $(BENCHFLAGS)
 
-## perf-report: rewrite README.md's performance section and docs/perf.svg
-##              from the report of one bench run (BENCHOUT, default bin/bench.txt)
-perf-report:
-	cd bench && $(GO) run -mod=mod ./cmd/perfreport -in $(abspath $(BENCHOUT)) -readme $(CURDIR)/README.md -svg $(CURDIR)/docs/perf.svg
+## perf-report: one run of every workload against JetStream and Benthos
+##              (about 8 minutes, on a quiet machine), then README.md's
+##              performance section and docs/perf.svg rewritten from it;
+##              PERF_IN=FILE rewrites them from a saved report instead
+perf-report: build vet-bench
+ifeq ($(PERF_IN),)
+	cd bench && $(GO) run -mod=mod ./cmd/junction-bench -junction $(CURDIR)/$(BIN)/junction -compare -workloads $(BENCH_ALL) -out $(abspath $(BENCHOUT)) $(BENCHFLAGS)
+endif
+	cd bench && $(GO) run -mod=mod ./cmd/perfreport -in $(abspath $(or $(PERF_IN),$(BENCHOUT))) -readme $(CURDIR)/README.md -svg $(CURDIR)/docs/perf.svg
 
 ## proto: regenerate the Go code of api/ (into sdk/api) and of the connector
 ##        protocol sdk/proto (needs protoc; the generated code is committed)
