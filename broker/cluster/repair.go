@@ -182,7 +182,7 @@ func (n *Node) askLeader(ctx context.Context, repairing bool) error {
 	if addr == "" {
 		return errors.New("no leader known")
 	}
-	return askToJoin(ctx, addr, nodeInfo{ID: n.cfg.NodeID, Raft: n.cfg.RaftAdvertise, API: n.apiAddr, Repairing: repairing})
+	return askToJoin(ctx, n.peers, addr, nodeInfo{ID: n.cfg.NodeID, Raft: n.cfg.RaftAdvertise, API: n.apiAddr, Repairing: repairing})
 }
 
 // rebuild replaces a damaged partition log by a copy of the leader's. The
@@ -216,7 +216,7 @@ func (n *Node) rebuild(ctx context.Context, rl *replicatedLog) error {
 		}
 	}()
 	_, target := rl.Bounds()
-	fetched, err := copyRecords(ctx, leader, rl.station, rl.partition, staged, target, nil)
+	fetched, err := copyRecords(ctx, n.peers, leader, rl.station, rl.partition, staged, target, nil)
 	if err != nil {
 		return fmt.Errorf("%w: copy from the leader: %w", errRebuildPartial, err)
 	}
@@ -225,7 +225,7 @@ func (n *Node) rebuild(ctx context.Context, rl *replicatedLog) error {
 	n.applyMu.Lock()
 	defer n.applyMu.Unlock()
 	_, target = rl.Bounds()
-	k, err := copyRecords(ctx, leader, rl.station, rl.partition, staged, target, nil)
+	k, err := copyRecords(ctx, n.peers, leader, rl.station, rl.partition, staged, target, nil)
 	fetched += k
 	if err != nil {
 		return fmt.Errorf("%w: copy from the leader: %w", errRebuildPartial, err)
