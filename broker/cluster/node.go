@@ -262,7 +262,7 @@ func (n *Node) Start(ctx context.Context, b *broker.Broker, apiAddr string) erro
 	// snapshot would not know.
 	rc.NoSnapshotRestoreOnStart = true
 	// A node must not vote or lead on data it has not verified.
-	if bad := n.scrubAll(ctx); len(bad) > 0 {
+	if bad := n.scrubAll(ctx, 0); len(bad) > 0 {
 		n.repairing.Store(true)
 		n.log.Error("damaged partitions found at start; this node will not vote until it has rebuilt them", "partitions", len(bad))
 	}

@@ -39,13 +39,18 @@ const healthInterval = 500 * time.Millisecond
 // partition in place, to be tried again.
 var errRebuildPartial = errors.New("rebuild not finished")
 
-// scrubAll verifies every partition log now and returns the damaged ones.
-func (n *Node) scrubAll(ctx context.Context) []*replicatedLog {
+// scrubAll verifies every partition log, reading at most rate bytes per
+// second (0: no limit), and returns the damaged ones. The broker's own
+// background scrub passes over replicated logs, so the node runs it.
+func (n *Node) scrubAll(ctx context.Context, rate int64) []*replicatedLog {
 	for _, rl := range n.openLogs() {
+		if ctx.Err() != nil {
+			break
+		}
 		rl.localMu.RLock()
 		r, ok := rl.local.(broker.Repairer)
 		if ok && !rl.closed {
-			if _, err := r.Scrub(ctx, 0); err != nil && ctx.Err() == nil {
+			if _, err := r.Scrub(ctx, rate); err != nil && ctx.Err() == nil {
 				n.log.Error("verify a partition", "station", rl.station, "partition", rl.partition, "err", err)
 			}
 		}
@@ -93,6 +98,19 @@ func (n *Node) watchHealth() {
 	go func() {
 		<-n.stop
 		cancel()
+	}()
+	scrubbed := make(chan struct{})
+	defer func() { <-scrubbed }()
+	go func() {
+		defer close(scrubbed)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(broker.DefaultScrubInterval):
+			}
+			n.scrubAll(ctx, broker.DefaultScrubBytesPerSecond)
+		}
 	}()
 	t := time.NewTicker(healthInterval)
 	defer t.Stop()
