@@ -257,9 +257,14 @@ func (s *Service) notLeader(n *Node) error {
 // the rest of ClusterService stays on the API, behind its authentication.
 func internalHandler(n *Node) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(junctionv1connect.NewClusterServiceHandler(internalService{s: &Service{n: n, b: n.fsm.b, internal: true}}))
+	mux.Handle(junctionv1connect.NewClusterServiceHandler(internalService{s: &Service{n: n, b: n.fsm.b, internal: true}},
+		connect.WithReadMaxBytes(maxInternalRequestBytes)))
 	return mux
 }
+
+// maxInternalRequestBytes bounds a request on the cluster port; the
+// calls there are small.
+const maxInternalRequestBytes = 64 << 10
 
 // internalService is the part of ClusterService on the cluster port.
 type internalService struct {

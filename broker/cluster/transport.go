@@ -129,15 +129,14 @@ func (s *streamLayer) serve() {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		s.wg.Add(1)
 		go s.route(c)
 	}
 }
 
 // route completes c's handshake and hands it to raft or to the HTTP
-// listener by its first byte.
+// listener by its first byte. It ends within handshakeTimeout, or when
+// the layer closes.
 func (s *streamLayer) route(c net.Conn) {
-	defer s.wg.Done()
 	c.SetDeadline(time.Now().Add(handshakeTimeout))
 	if s.tls != nil {
 		tc := tls.Server(c, s.tls)

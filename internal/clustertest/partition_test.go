@@ -207,3 +207,59 @@ func TestPartitionFlappingLinks(t *testing.T) {
 	}
 	check(t, c, station, partitions, w.halt())
 }
+
+// split sets every link between a node of side and one outside it to m.
+func (c *cluster) split(side []*node, m linkMode) {
+	c.t.Helper()
+	in := make(map[*node]bool)
+	for _, n := range side {
+		in[n] = true
+	}
+	for _, a := range side {
+		for _, b := range c.nodes {
+			if !in[b] {
+				c.setLink(a, b, m)
+				c.setLink(b, a, m)
+			}
+		}
+	}
+}
+
+// TestPartitionFiveNodesLeaderInMinority splits a 5-node cluster into
+// the leader with one follower, and the other three: the two acknowledge
+// nothing, the three elect a leader and go on, and after the heal the
+// history checks out.
+func TestPartitionFiveNodesLeaderInMinority(t *testing.T) {
+	if os.Getenv("JUNCTION_CLUSTER_LONG") == "" {
+		t.Skip("set JUNCTION_CLUSTER_LONG=1 (make test-cluster) for the 5-node scenarios")
+	}
+	c := newProxiedCluster(t, 5)
+	c.createStation(station, partitions, time.Hour)
+	w := startWorkload(c, station, producers, withIDs)
+	w.awaitAcked(150)
+
+	old := c.leader()
+	var mate *node
+	for _, n := range c.nodes {
+		if n != old {
+			mate = n
+			break
+		}
+	}
+	c.split([]*node{old, mate}, blackhole)
+	t.Logf("cut %s (leader) and %s off from the other three", old.id, mate.id)
+	if err := c.produceTo(old, 0); err == nil {
+		t.Errorf("%s, on the minority side, acknowledged a produce", old.id)
+	}
+	nl := c.awaitLeaderOtherThan(old)
+	if nl == mate {
+		t.Fatalf("%s, on the minority side, was elected", mate.id)
+	}
+	c.awaitNotLeader(old)
+	w.awaitAcked(150)
+	c.heal()
+	t.Log("healed")
+	w.awaitAcked(100)
+	check(t, c, station, partitions, w.halt())
+	assertProbesAbsent(t, c)
+}
