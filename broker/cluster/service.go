@@ -70,9 +70,11 @@ func (s *Service) Status(ctx context.Context, _ *connect.Request[v1.ClusterStatu
 	}
 	for _, srv := range f.Configuration().Servers {
 		info, _ := n.node(string(srv.ID))
+		// This node knows it is damaged before the others do.
+		repairing := info.Repairing || string(srv.ID) == n.cfg.NodeID && n.repairing.Load()
 		st.Nodes = append(st.Nodes, &v1.ClusterNode{
 			Id: string(srv.ID), RaftAddress: string(srv.Address), ApiAddress: info.API,
-			Voter: srv.Suffrage == raft.Voter, Leader: srv.ID == leaderID, Repairing: info.Repairing,
+			Voter: srv.Suffrage == raft.Voter, Leader: srv.ID == leaderID, Repairing: repairing,
 		})
 	}
 	slices.SortFunc(st.Nodes, func(a, b *v1.ClusterNode) int { return strings.Compare(a.Id, b.Id) })

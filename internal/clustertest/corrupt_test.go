@@ -32,49 +32,63 @@ func flipByte(t *testing.T, n *node, station string, partition uint32) string {
 	return path
 }
 
+// memberState returns what n's status says of member id.
+func (c *cluster) memberState(n *node, id string) (voter, repairing, found bool) {
+	st, err := c.status(n)
+	if err != nil {
+		return false, false, false
+	}
+	for _, m := range st.Nodes {
+		if m.Id == id {
+			return m.Voter, m.Repairing, true
+		}
+	}
+	return false, false, false
+}
+
 // TestCorruptFollowerRebuilds flips a byte in a stopped follower's
-// segment and starts it again under producers: it must find the damage,
-// stop voting, rebuild the partition from the leader's copy (keeping the
-// damaged files in quarantine) and vote again, with replicas byte for
-// byte identical and every acknowledged record in place.
+// segment and starts it again under producers, unable at first to reach
+// the leader: its status must say it is repairing. Once it can, it must
+// have the leader demote it, rebuild the partition from the leader's copy
+// (keeping the damaged files in quarantine) and vote again, with replicas
+// byte for byte identical and every acknowledged record in place.
 func TestCorruptFollowerRebuilds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a cluster of junction processes")
 	}
-	c := newCluster(t, 3)
+	c := newProxiedCluster(t, 3)
 	c.createStation(station, partitions, time.Hour)
 	w := startWorkload(c, station, producers, withIDs)
 	w.awaitAcked(300)
 
-	f := c.follower()
+	f, l := c.follower(), c.leader()
 	c.stop(f)
 	seg := flipByte(t, f, station, 0)
 	t.Logf("flipped a byte in %s of %s", filepath.Base(seg), f.id)
-	w.awaitAcked(100)
+	// The leader still reaches f (raft), f cannot ask it for anything.
+	c.setLink(f, l, blackhole)
 	c.start(f)
+	if _, repairing, found := c.memberState(f, f.id); !found || !repairing {
+		t.Errorf("%s, started with a damaged partition, does not report itself repairing (found %v)", f.id, found)
+	}
+	w.awaitAcked(100)
+	c.heal()
+	t.Log("healed")
 
 	logHas := func(n *node, s string) bool {
 		b, _ := os.ReadFile(n.logPath)
 		return bytes.Contains(b, []byte(s))
 	}
-	c.await(60*time.Second, f.id+" to rebuild the partition and vote again", func() bool {
+	c.await(90*time.Second, f.id+" to rebuild the partition and vote again", func() bool {
 		if !logHas(f, "repaired; a voter again") {
 			return false
 		}
-		l := c.leaderNow()
-		if l == nil {
+		ldr := c.leaderNow()
+		if ldr == nil {
 			return false
 		}
-		st, err := c.status(l)
-		if err != nil {
-			return false
-		}
-		for _, m := range st.Nodes {
-			if m.Id == f.id {
-				return m.Voter && !m.Repairing
-			}
-		}
-		return false
+		voter, repairing, found := c.memberState(ldr, f.id)
+		return found && voter && !repairing
 	})
 	b, _ := os.ReadFile(f.logPath)
 	for _, line := range bytes.Split(b, []byte("\n")) {
