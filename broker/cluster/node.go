@@ -213,12 +213,6 @@ func (n *Node) open() error {
 	}
 	n.stream = stream
 	n.peers = stream.httpClient()
-	n.internal = &http.Server{Handler: internalHandler(n), ReadHeaderTimeout: handshakeTimeout, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)}
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		n.internal.Serve(stream.http)
-	}()
 	ntc := &raft.NetworkTransportConfig{Stream: stream, MaxPool: 4, Timeout: 10 * time.Second, Logger: hlog}
 	if len(n.cfg.DialOverrides) > 0 {
 		ntc.ServerAddressProvider = addressProvider{n}
@@ -276,6 +270,14 @@ func (n *Node) Start(ctx context.Context, b *broker.Broker, apiAddr string) erro
 		n.Close()
 		return fmt.Errorf("cluster: start raft: %w", err)
 	}
+	// Other members' calls on the cluster port, once raft is there.
+	n.internal = &http.Server{Handler: internalHandler(n), ReadHeaderTimeout: handshakeTimeout, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		n.internal.Serve(n.stream.http)
+	}()
 	n.wg.Add(2)
 	go n.watchLeadership()
 	go n.watchHealth()
