@@ -21,10 +21,12 @@ import (
 //  1. Before raft starts, the node verifies every partition (a scrub);
 //     afterwards it watches for damage that reads or the background scrub
 //     find.
-//  2. A damaged node hands leadership away if it has it, and asks the
-//     leader to demote it to a non-voter (registered as repairing, which
-//     `cluster status` shows). The leader refuses when that would leave
-//     fewer voters than a majority of the current ones.
+//  2. A damaged node hands leadership away if it has it (and takes no
+//     produce meanwhile), and asks the leader to demote it to a
+//     non-voter (registered as repairing, which `cluster status` shows).
+//     The leader refuses when that would leave fewer voters than a
+//     majority of the current ones. Until demoted, the node may still
+//     grant votes: its raft log is intact, only its partitions are not.
 //  3. Once a non-voter, it rebuilds each damaged partition from the
 //     leader's copy in a directory beside it, swaps it in while no entry
 //     is being applied, and moves the damaged directory under

@@ -1,12 +1,12 @@
 package cluster
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -146,14 +146,13 @@ func (s *streamLayer) route(c net.Conn) {
 		}
 		c = tc
 	}
-	br := bufio.NewReader(c)
-	first, err := br.Peek(1)
-	if err != nil {
+	var first [1]byte
+	if _, err := io.ReadFull(c, first[:]); err != nil {
 		c.Close()
 		return
 	}
 	c.SetDeadline(time.Time{})
-	pc := &peekedConn{Conn: c, r: br}
+	pc := &prefixConn{Conn: c, first: first[0]}
 	ch := s.http.ch
 	if first[0] <= raftMaxType {
 		ch = s.raftCh
@@ -222,13 +221,22 @@ func (s *streamLayer) httpClient() *http.Client {
 	}}
 }
 
-// peekedConn is a connection whose first bytes were read ahead.
-type peekedConn struct {
+// prefixConn is a connection whose first byte was read to route it; its
+// first Read returns that byte.
+type prefixConn struct {
 	net.Conn
-	r *bufio.Reader
+	first byte
+	done  bool
 }
 
-func (c *peekedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+func (c *prefixConn) Read(p []byte) (int, error) {
+	if c.done || len(p) == 0 {
+		return c.Conn.Read(p)
+	}
+	c.done = true
+	p[0] = c.first
+	return 1, nil
+}
 
 // connListener hands out the connections route sends it, until it or
 // the stream layer closes.
