@@ -10,7 +10,8 @@ import (
 )
 
 // flipByte flips one byte a third of the way into the first segment of a
-// partition of n's station, which must be stopped, and returns the file.
+// partition of n's station, in place (n may be running), and returns the
+// file.
 func flipByte(t *testing.T, n *node, station string, partition uint32) string {
 	t.Helper()
 	segs, err := filepath.Glob(filepath.Join(n.data, "stations", station, strconv.Itoa(int(partition)), "*.log"))
@@ -18,15 +19,25 @@ func flipByte(t *testing.T, n *node, station string, partition uint32) string {
 		t.Fatalf("no segment of %s partition %d on %s: %v", station, partition, n.id, err)
 	}
 	path := segs[0]
-	b, err := os.ReadFile(path)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(b) < 1024 {
-		t.Fatalf("segment %s holds only %d bytes", path, len(b))
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
 	}
-	b[len(b)/3] ^= 0x5a
-	if err := os.WriteFile(path, b, 0o644); err != nil {
+	if fi.Size() < 1024 {
+		t.Fatalf("segment %s holds only %d bytes", path, fi.Size())
+	}
+	b := make([]byte, 1)
+	at := fi.Size() / 3
+	if _, err := f.ReadAt(b, at); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0x5a
+	if _, err := f.WriteAt(b, at); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -112,6 +123,42 @@ func TestCorruptFollowerRebuilds(t *testing.T) {
 	if len(quarantined) != 1 {
 		t.Errorf("the damaged segment is not kept in quarantine: %v", quarantined)
 	}
+	w.awaitAcked(100)
+	check(t, c, station, partitions, w.halt())
+}
+
+// TestCorruptLeaderStepsDown flips a byte in the running leader's
+// segment and reads the partition there: the leader finds the damage,
+// hands leadership over, and rebuilds like a follower.
+func TestCorruptLeaderStepsDown(t *testing.T) {
+	if os.Getenv("JUNCTION_CLUSTER_LONG") == "" {
+		t.Skip("set JUNCTION_CLUSTER_LONG=1 (make test-cluster) for the longer scenarios")
+	}
+	c := newCluster(t, 3)
+	c.createStation(station, partitions, time.Hour)
+	w := startWorkload(c, station, producers, withIDs)
+	w.awaitAcked(300)
+
+	l := c.leader()
+	seg := flipByte(t, l, station, 0)
+	t.Logf("flipped a byte in %s of leader %s", filepath.Base(seg), l.id)
+	if _, _, err := c.readAll(l, station, 0); err == nil {
+		t.Fatalf("%s read its damaged partition without an error", l.id)
+	}
+	nl := c.awaitLeaderOtherThan(l)
+	t.Logf("%s leads", nl.id)
+	c.await(90*time.Second, l.id+" to rebuild the partition and vote again", func() bool {
+		b, _ := os.ReadFile(l.logPath)
+		if !bytes.Contains(b, []byte("repaired; a voter again")) {
+			return false
+		}
+		ldr := c.leaderNow()
+		if ldr == nil {
+			return false
+		}
+		voter, repairing, found := c.memberState(ldr, l.id)
+		return found && voter && !repairing
+	})
 	w.awaitAcked(100)
 	check(t, c, station, partitions, w.halt())
 }
