@@ -116,9 +116,14 @@ func (n *Node) watchHealth() {
 	}()
 	t := time.NewTicker(healthInterval)
 	defer t.Stop()
+	var lastErr string
+	var lastLogged time.Time
 	for {
-		if err := n.checkHealth(ctx); err != nil && ctx.Err() == nil {
+		// The same failure is logged once a minute, not every tick.
+		if err := n.checkHealth(ctx); err != nil && ctx.Err() == nil &&
+			(err.Error() != lastErr || time.Since(lastLogged) > time.Minute) {
 			n.log.Warn("repair damaged partitions", "err", err)
+			lastErr, lastLogged = err.Error(), time.Now()
 		}
 		select {
 		case <-ctx.Done():

@@ -191,8 +191,8 @@ func (s *streamLayer) Close() error {
 func (s *streamLayer) Addr() net.Addr { return s.advertise }
 
 // Dial opens a connection to a member's cluster port; with TLS, it
-// completes the handshake (so a peer that refuses this node's certificate
-// fails here).
+// completes the handshake, verifying the member's certificate (a member
+// that refuses this node's closes the connection at its first read).
 func (s *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
