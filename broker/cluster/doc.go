@@ -52,7 +52,7 @@
 // NoSnapshotRestoreOnStart): a snapshot is a manifest of the stations and
 // every partition's next offset, never a copy of the segments. A follower
 // that must install one fetches the records it lacks from the leader's
-// ClusterService.ReadPartition.
+// ClusterService.ReadPartition, on the leader's cluster port.
 //
 // A node verifies every partition's checksums before it takes part in
 // raft, and watches for damage afterwards. A damaged node hands leadership
@@ -60,8 +60,12 @@
 // partition from the leader's copy (the damaged files move to
 // DATA/quarantine, never deleted), and is made a voter again (repair.go).
 //
-// Tests reach nodes through proxies: Config.DialOverrides redirects this
-// node's own dials of a member, raft's and the leader fetch path's.
+// The cluster port (transport.go) carries raft and, told apart by their
+// first byte, the calls nodes make to each other: AddNode (joining, and a
+// repairing node's change of vote) and ReadPartition (fetching records).
+// With Config.TLS it is mutual TLS under the cluster CA. Tests reach nodes
+// through proxies: Config.DialOverrides redirects this node's own dials of
+// a member's cluster port.
 //
 // What this does not do yet: a pinned connector does not run while its
 // node follows (its produces are not forwarded); a partition on a cluster member

@@ -21,10 +21,12 @@ import (
 //  1. Before raft starts, the node verifies every partition (a scrub);
 //     afterwards it watches for damage that reads or the background scrub
 //     find.
-//  2. A damaged node hands leadership away if it has it, and asks the
-//     leader to demote it to a non-voter (registered as repairing, which
-//     `cluster status` shows). The leader refuses when that would leave
-//     fewer voters than a majority of the current ones.
+//  2. A damaged node hands leadership away if it has it (and takes no
+//     produce meanwhile), and asks the leader to demote it to a
+//     non-voter (registered as repairing, which `cluster status` shows).
+//     The leader refuses when that would leave fewer voters than a
+//     majority of the current ones. Until demoted, the node may still
+//     grant votes: its raft log is intact, only its partitions are not.
 //  3. Once a non-voter, it rebuilds each damaged partition from the
 //     leader's copy in a directory beside it, swaps it in while no entry
 //     is being applied, and moves the damaged directory under
@@ -39,13 +41,18 @@ const healthInterval = 500 * time.Millisecond
 // partition in place, to be tried again.
 var errRebuildPartial = errors.New("rebuild not finished")
 
-// scrubAll verifies every partition log now and returns the damaged ones.
-func (n *Node) scrubAll(ctx context.Context) []*replicatedLog {
+// scrubAll verifies every partition log, reading at most rate bytes per
+// second (0: no limit), and returns the damaged ones. The broker's own
+// background scrub passes over replicated logs, so the node runs it.
+func (n *Node) scrubAll(ctx context.Context, rate int64) []*replicatedLog {
 	for _, rl := range n.openLogs() {
+		if ctx.Err() != nil {
+			break
+		}
 		rl.localMu.RLock()
 		r, ok := rl.local.(broker.Repairer)
 		if ok && !rl.closed {
-			if _, err := r.Scrub(ctx, 0); err != nil && ctx.Err() == nil {
+			if _, err := r.Scrub(ctx, rate); err != nil && ctx.Err() == nil {
 				n.log.Error("verify a partition", "station", rl.station, "partition", rl.partition, "err", err)
 			}
 		}
@@ -94,11 +101,29 @@ func (n *Node) watchHealth() {
 		<-n.stop
 		cancel()
 	}()
+	scrubbed := make(chan struct{})
+	defer func() { <-scrubbed }()
+	go func() {
+		defer close(scrubbed)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(broker.DefaultScrubInterval):
+			}
+			n.scrubAll(ctx, broker.DefaultScrubBytesPerSecond)
+		}
+	}()
 	t := time.NewTicker(healthInterval)
 	defer t.Stop()
+	var lastErr string
+	var lastLogged time.Time
 	for {
-		if err := n.checkHealth(ctx); err != nil && ctx.Err() == nil {
+		// The same failure is logged once a minute, not every tick.
+		if err := n.checkHealth(ctx); err != nil && ctx.Err() == nil &&
+			(err.Error() != lastErr || time.Since(lastLogged) > time.Minute) {
 			n.log.Warn("repair damaged partitions", "err", err)
+			lastErr, lastLogged = err.Error(), time.Now()
 		}
 		select {
 		case <-ctx.Done():
@@ -182,7 +207,7 @@ func (n *Node) askLeader(ctx context.Context, repairing bool) error {
 	if addr == "" {
 		return errors.New("no leader known")
 	}
-	return askToJoin(ctx, addr, nodeInfo{ID: n.cfg.NodeID, Raft: n.cfg.RaftAdvertise, API: n.apiAddr, Repairing: repairing})
+	return askToJoin(ctx, n.peers, addr, nodeInfo{ID: n.cfg.NodeID, Raft: n.cfg.RaftAdvertise, API: n.apiAddr, Repairing: repairing})
 }
 
 // rebuild replaces a damaged partition log by a copy of the leader's. The
@@ -216,7 +241,7 @@ func (n *Node) rebuild(ctx context.Context, rl *replicatedLog) error {
 		}
 	}()
 	_, target := rl.Bounds()
-	fetched, err := copyRecords(ctx, leader, rl.station, rl.partition, staged, target, nil)
+	fetched, err := copyRecords(ctx, n.peers, leader, rl.station, rl.partition, staged, target, nil)
 	if err != nil {
 		return fmt.Errorf("%w: copy from the leader: %w", errRebuildPartial, err)
 	}
@@ -225,7 +250,7 @@ func (n *Node) rebuild(ctx context.Context, rl *replicatedLog) error {
 	n.applyMu.Lock()
 	defer n.applyMu.Unlock()
 	_, target = rl.Bounds()
-	k, err := copyRecords(ctx, leader, rl.station, rl.partition, staged, target, nil)
+	k, err := copyRecords(ctx, n.peers, leader, rl.station, rl.partition, staged, target, nil)
 	fetched += k
 	if err != nil {
 		return fmt.Errorf("%w: copy from the leader: %w", errRebuildPartial, err)

@@ -57,7 +57,7 @@ func (n *Node) catchUp(ctx context.Context, b *broker.Broker, m manifest) (int, 
 }
 
 // fetch appends to a local partition the records it lacks below next,
-// read from the node at addr, and returns how many it appended.
+// read from the cluster port at addr, and returns how many it appended.
 func (n *Node) fetch(ctx context.Context, b *broker.Broker, addr, station string, partition uint32, next uint64) (int, error) {
 	rl := n.lookup(station, partition)
 	if rl == nil {
@@ -68,16 +68,16 @@ func (n *Node) fetch(ctx context.Context, b *broker.Broker, addr, station string
 		n.log.Error("a partition holds more than the leader's snapshot; keeping it for an operator", "station", station, "partition", partition, "have", have, "snapshot", next)
 		return 0, nil
 	}
-	return copyRecords(ctx, addr, station, partition, rl.local, next, func(recs []broker.Record) {
+	return copyRecords(ctx, n.peers, addr, station, partition, rl.local, next, func(recs []broker.Record) {
 		b.Replicated(station, partition, recs)
 	})
 }
 
-// copyRecords appends to dst the records it lacks below next, read from
-// the node at addr, calling appended after each batch, and returns how
+// copyRecords appends to dst the records it lacks below next, read
+// through hc from the cluster port at addr, calling appended after each batch, and returns how
 // many it appended. The node at addr may not have applied all of them
 // yet: it waits for them up to a minute.
-func copyRecords(ctx context.Context, addr, station string, partition uint32, dst broker.PartitionLog, next uint64, appended func([]broker.Record)) (int, error) {
+func copyRecords(ctx context.Context, hc *http.Client, addr, station string, partition uint32, dst broker.PartitionLog, next uint64, appended func([]broker.Record)) (int, error) {
 	replica, ok := dst.(broker.ReplicaLog)
 	if !ok {
 		return 0, errors.New("the local log cannot take records assigned elsewhere")
@@ -90,7 +90,7 @@ func copyRecords(ctx context.Context, addr, station string, partition uint32, ds
 	if addr == "" {
 		return 0, errors.New("no leader to fetch from")
 	}
-	c := junctionv1connect.NewClusterServiceClient(http.DefaultClient, "http://"+addr)
+	c := junctionv1connect.NewClusterServiceClient(hc, "http://"+addr)
 	behind := time.Time{}
 	for have < next {
 		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)

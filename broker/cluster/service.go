@@ -29,6 +29,9 @@ const maxReadBytes = 4 << 20
 type Service struct {
 	n *Node
 	b *broker.Broker
+	// internal is set on the cluster port, where a follower names the
+	// leader's cluster address rather than its API address.
+	internal bool
 }
 
 var _ junctionv1connect.ClusterServiceHandler = (*Service)(nil)
@@ -67,9 +70,11 @@ func (s *Service) Status(ctx context.Context, _ *connect.Request[v1.ClusterStatu
 	}
 	for _, srv := range f.Configuration().Servers {
 		info, _ := n.node(string(srv.ID))
+		// This node knows it is damaged before the others do.
+		repairing := info.Repairing || string(srv.ID) == n.cfg.NodeID && n.repairing.Load()
 		st.Nodes = append(st.Nodes, &v1.ClusterNode{
 			Id: string(srv.ID), RaftAddress: string(srv.Address), ApiAddress: info.API,
-			Voter: srv.Suffrage == raft.Voter, Leader: srv.ID == leaderID, Repairing: info.Repairing,
+			Voter: srv.Suffrage == raft.Voter, Leader: srv.ID == leaderID, Repairing: repairing,
 		})
 	}
 	slices.SortFunc(st.Nodes, func(a, b *v1.ClusterNode) int { return strings.Compare(a.Id, b.Id) })
@@ -91,7 +96,7 @@ func (s *Service) AddNode(ctx context.Context, req *connect.Request[v1.AddNodeRe
 	case m.ApiAddress != "" && !hostPort(m.ApiAddress):
 		return nil, api.Error(&broker.FieldError{Field: "api_address", Reason: fmt.Sprintf("%q is not host:port", m.ApiAddress)}, "", "")
 	}
-	if err := n.notLeader(); err != nil {
+	if err := s.notLeader(n); err != nil {
 		return nil, api.Error(err, "", "")
 	}
 	if m.Repairing {
@@ -237,6 +242,46 @@ func (s *Service) ReadPartition(ctx context.Context, req *connect.Request[v1.Rea
 	return connect.NewResponse(resp), nil
 }
 
+// notLeader is n.notLeader, naming the leader's cluster address on the
+// cluster port.
+func (s *Service) notLeader(n *Node) error {
+	err := n.notLeader()
+	if err == nil || !s.internal {
+		return err
+	}
+	return &broker.NotLeaderError{Leader: n.leaderDialAddr()}
+}
+
+// internalHandler serves the calls members make to each other on the
+// cluster port: joining and changing a vote (AddNode), and fetching
+// records (ReadPartition). Who reaches the port is a member (mutual TLS,
+// or a network only members reach), so they need no user credentials;
+// the rest of ClusterService stays on the API, behind its authentication.
+func internalHandler(n *Node) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(junctionv1connect.NewClusterServiceHandler(internalService{s: &Service{n: n, b: n.fsm.b, internal: true}},
+		connect.WithReadMaxBytes(maxInternalRequestBytes)))
+	return mux
+}
+
+// maxInternalRequestBytes bounds a request on the cluster port; the
+// calls there are small.
+const maxInternalRequestBytes = 64 << 10
+
+// internalService is the part of ClusterService on the cluster port.
+type internalService struct {
+	junctionv1connect.UnimplementedClusterServiceHandler
+	s *Service
+}
+
+func (i internalService) AddNode(ctx context.Context, req *connect.Request[v1.AddNodeRequest]) (*connect.Response[v1.AddNodeResponse], error) {
+	return i.s.AddNode(ctx, req)
+}
+
+func (i internalService) ReadPartition(ctx context.Context, req *connect.Request[v1.ReadPartitionRequest]) (*connect.Response[v1.ReadPartitionResponse], error) {
+	return i.s.ReadPartition(ctx, req)
+}
+
 func hostPort(s string) bool {
 	host, port, err := net.SplitHostPort(s)
 	if err != nil || host == "" {
@@ -246,12 +291,13 @@ func hostPort(s string) bool {
 	return err == nil && p > 0 && p < 65536
 }
 
-// askToJoin asks the node at addr to add this one. A follower answers with
-// the leader's address, which is asked next.
-func askToJoin(ctx context.Context, addr string, self nodeInfo) error {
+// askToJoin asks the node at addr, through hc, to add this one (or to
+// change its vote, see repair.go). A follower answers with the leader's
+// address, which is asked next.
+func askToJoin(ctx context.Context, hc *http.Client, addr string, self nodeInfo) error {
 	for range 3 {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		c := junctionv1connect.NewClusterServiceClient(http.DefaultClient, "http://"+addr)
+		c := junctionv1connect.NewClusterServiceClient(hc, "http://"+addr)
 		_, err := c.AddNode(ctx, connect.NewRequest(&v1.AddNodeRequest{NodeId: self.ID, RaftAddress: self.Raft, ApiAddress: self.API, Repairing: self.Repairing}))
 		cancel()
 		if err == nil {

@@ -72,6 +72,9 @@ type cluster struct {
 	// links are the proxies between nodes, by (from, to) id, when the
 	// cluster was made withProxies.
 	links map[[2]string]*link
+	// joinClusterPort makes nodes join through the first node's cluster
+	// port rather than its API.
+	joinClusterPort bool
 }
 
 func (c *cluster) newNode(i, apiPort, raftPort int) *node {
@@ -187,7 +190,11 @@ func (c *cluster) start(n *node) {
 	args := []string{"server", "--data", n.data, "--listen", n.api, "--node-id", n.id, "--cluster-listen", n.raft,
 		"--plugins", filepath.Join(n.data, "no-plugins"), "--log-level", "info"}
 	if n != c.nodes[0] {
-		args = append(args, "--join", c.nodes[0].api)
+		join := c.nodes[0].api
+		if c.joinClusterPort {
+			join = c.nodes[0].raft
+		}
+		args = append(args, "--join", join)
 	}
 	args = append(args, c.extra...)
 	args = append(args, n.args...)

@@ -5,7 +5,6 @@ import (
 	"net"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 )
 
@@ -27,9 +26,6 @@ func (m linkMode) String() string {
 type proxy struct {
 	ln     net.Listener
 	target string
-
-	// passed counts the connections forwarded to the target.
-	passed atomic.Int64
 
 	mu    sync.Mutex
 	mode  linkMode
@@ -95,9 +91,6 @@ func (p *proxy) accept() {
 		}
 		p.conns[pc] = struct{}{}
 		p.mu.Unlock()
-		if pc.up != nil {
-			p.passed.Add(1)
-		}
 		if pc.up == nil {
 			p.wg.Add(1)
 			go p.hold(pc)
@@ -175,11 +168,12 @@ func (p *proxy) close() {
 	p.wg.Wait()
 }
 
-// link is the directed link from one node to another: a proxy for its
-// raft traffic and one for its API calls (fetching records).
+// link is the directed link from one node to another's cluster port,
+// which carries raft and the calls between nodes (joining, fetching
+// records).
 type link struct {
-	from, to  *node
-	raft, api *proxy
+	from, to *node
+	p        *proxy
 }
 
 // withProxies makes every node dial every other through a link of its
@@ -192,16 +186,15 @@ func (c *cluster) withProxies() {
 			if from == to {
 				continue
 			}
-			l := &link{from: from, to: to, raft: newProxy(c.t, to.raft), api: newProxy(c.t, to.api)}
+			l := &link{from: from, to: to, p: newProxy(c.t, to.raft)}
 			c.links[[2]string{from.id, to.id}] = l
-			dial = append(dial, to.id+"="+l.raft.addr()+"/"+l.api.addr())
+			dial = append(dial, to.id+"="+l.p.addr())
 		}
 		from.args = append(from.args, "--cluster-test-dial", strings.Join(dial, ","))
 	}
 	c.t.Cleanup(func() {
 		for _, l := range c.links {
-			l.raft.close()
-			l.api.close()
+			l.p.close()
 		}
 	})
 }
@@ -213,12 +206,8 @@ func (c *cluster) setLink(from, to *node, m linkMode) {
 	if l == nil {
 		c.t.Fatalf("no link from %s to %s (start the cluster with withProxies)", from.id, to.id)
 	}
-	l.raft.set(m)
-	l.api.set(m)
+	l.p.set(m)
 }
-
-// link returns the link from one node to another.
-func (c *cluster) link(from, to *node) *link { return c.links[[2]string{from.id, to.id}] }
 
 // isolate sets every link to and from n to m.
 func (c *cluster) isolate(n *node, m linkMode) {
@@ -234,7 +223,6 @@ func (c *cluster) isolate(n *node, m linkMode) {
 // heal lets every link pass traffic again.
 func (c *cluster) heal() {
 	for _, l := range c.links {
-		l.raft.set(pass)
-		l.api.set(pass)
+		l.p.set(pass)
 	}
 }
