@@ -14,6 +14,9 @@
 //	             and acks every message
 //	latency      one producer paced at -rate msgs/s and one consumer:
 //	             publish→receive and publish→durable-ack latency
+//	r3-produce-1p, r3-latency
+//	             the same on a 3-node Junction cluster (and, with -compare,
+//	             a 3-node NATS JetStream cluster, streams with 3 replicas)
 //
 // It prints a table to stdout, then the peak RSS of the Junction process.
 // With -compare it runs the same workloads against NATS JetStream right
@@ -55,7 +58,7 @@ type config struct {
 }
 
 // workloadKinds are the workloads in the order they run.
-var workloadKinds = []string{"produce-1p", "produce-4p", "consume-ack", "latency"}
+var workloadKinds = []string{"produce-1p", "produce-4p", "consume-ack", "latency", "r3-produce-1p", "r3-latency"}
 
 // maxPrefillBytes caps the consume-ack backlog for large messages.
 const maxPrefillBytes = 512 << 20
@@ -124,14 +127,27 @@ func run(ctx context.Context, cfg config) error {
 		targets = append(targets, n)
 	}
 
+	var cl clusters
+	defer cl.Close()
 	var rows []row
 	for _, kind := range cfg.workloads {
+		ts, base := targets, kind
+		single, onCluster := clusterKind(kind)
+		if onCluster {
+			if ts, err = cl.start(ctx, cfg); err != nil {
+				return err
+			}
+			base = single
+		}
 		for _, size := range cfg.sizes {
-			for _, t := range targets {
+			for _, t := range ts {
 				fmt.Fprintf(os.Stderr, "running %s %s on %s\n", kind, sizeName(size), t.Name())
-				rs, err := runWorkload(ctx, t, cfg, kind, size)
+				rs, err := runWorkload(ctx, t, cfg, base, size)
 				if err != nil {
 					return fmt.Errorf("%s %s on %s: %w", kind, sizeName(size), t.Name(), err)
+				}
+				if onCluster {
+					relabel(rs)
 				}
 				rows = append(rows, rs...)
 			}
