@@ -246,4 +246,30 @@ func TestSinkMovesWithTheLeader(t *testing.T) {
 	c.await(90*time.Second, "the pinned sink to upload every message", func() bool {
 		return len(f.lines(t, "pinned/")) >= len(stored)
 	})
+
+	// Pause and delete are changes too: a follower refuses them.
+	fl = c.follower()
+	cc := c.connectorClient(fl)
+	_, err = cc.PauseConnector(ctx, connect.NewRequest(&v1.PauseConnectorRequest{Name: "pinned"}))
+	if leaderOf(err) != pin.api {
+		t.Errorf("pause on follower %s: got %v, want a not-leader error naming %s", fl.id, err, pin.api)
+	}
+	_, err = cc.DeleteConnector(ctx, connect.NewRequest(&v1.DeleteConnectorRequest{Name: "pinned"}))
+	if leaderOf(err) != pin.api {
+		t.Errorf("delete on follower %s: got %v, want a not-leader error naming %s", fl.id, err, pin.api)
+	}
+	if _, err := c.connectorClient(pin).DeleteConnector(ctx, connect.NewRequest(&v1.DeleteConnectorRequest{Name: "pinned"})); err != nil {
+		t.Fatalf("delete on the leader: %v", err)
+	}
+	c.await(30*time.Second, "every node to forget the deleted connector", func() bool {
+		for _, n := range c.alive() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, err := c.connectorClient(n).GetConnector(ctx, connect.NewRequest(&v1.GetConnectorRequest{Name: "pinned"}))
+			cancel()
+			if connect.CodeOf(err) != connect.CodeNotFound {
+				return false
+			}
+		}
+		return true
+	})
 }
