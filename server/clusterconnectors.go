@@ -22,9 +22,18 @@ func placeConnectors(o *plugin.Options, node *cluster.Node, b *broker.Broker) {
 }
 
 // watchPlacement reconciles host's connectors whenever node's leadership
-// or the replicated connector store changes.
-func watchPlacement(node *cluster.Node, host *plugin.Host, log *slog.Logger) {
+// or the replicated connector store changes. When the node becomes the
+// leader it applies the definitions in dir, if any: only the leader may
+// change connectors.
+func watchPlacement(node *cluster.Node, host *plugin.Host, log *slog.Logger, dir string) {
+	leading := false
 	node.WatchPlacement(func(ctx context.Context) {
+		if was := leading; !was && node.IsLeader() && dir != "" {
+			if err := host.LoadDir(ctx, dir); err != nil && !errors.Is(err, broker.ErrClosed) {
+				log.Error("some connector definitions were not applied", "dir", dir, "err", err)
+			}
+		}
+		leading = node.IsLeader()
 		if err := host.Reconcile(ctx); err != nil && !errors.Is(err, broker.ErrClosed) {
 			log.Error("place connectors on this node", "err", err)
 		}

@@ -48,7 +48,7 @@ type Options struct {
 	// (bin/plugins in a source build).
 	PluginDirs []string
 	// ConnectorsDir, when set, holds connector definitions (*.yaml) applied
-	// at start.
+	// at start; in a cluster, whenever this node becomes the leader.
 	ConnectorsDir string
 	// ConnectorRestart is how failing connectors are restarted; zero
 	// fields take plugin.DefaultRestartPolicy's.
@@ -218,10 +218,10 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 		return nil, fmt.Errorf("start connector host: %w", err)
 	}
 	if node != nil {
-		watchPlacement(node, host, opts.Logger)
+		watchPlacement(node, host, opts.Logger, opts.ConnectorsDir)
 	}
 	reg.MustRegister(&connectorCollector{host})
-	if opts.ConnectorsDir != "" {
+	if opts.ConnectorsDir != "" && node == nil {
 		if err := host.LoadDir(ctx, opts.ConnectorsDir); err != nil {
 			opts.Logger.Error("some connector definitions were not applied", "dir", opts.ConnectorsDir, "err", err)
 		}

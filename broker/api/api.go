@@ -133,6 +133,8 @@ func classify(err error) (connect.Code, v1.ErrorReason) {
 		return connect.CodeResourceExhausted, v1.ErrorReason_ERROR_REASON_MESSAGE_TOO_LARGE
 	case errors.Is(err, broker.ErrNotPending):
 		return connect.CodeFailedPrecondition, v1.ErrorReason_ERROR_REASON_NOT_PENDING
+	case errors.Is(err, broker.ErrOutcomeUnknown):
+		return connect.CodeUnavailable, v1.ErrorReason_ERROR_REASON_OUTCOME_UNKNOWN
 	case errors.Is(err, broker.ErrNotLeader):
 		return connect.CodeUnavailable, v1.ErrorReason_ERROR_REASON_NOT_LEADER
 	case errors.Is(err, broker.ErrClosed):

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/junctionhq/junction/broker/meta"
+	"github.com/junctionhq/junction/internal/names"
 )
 
 // kindConnectors is a write to the connector store (connectorWrite,
@@ -73,27 +74,40 @@ func (s *connectorStore) Connectors(fn func(name string, value []byte) error) er
 
 func (s *connectorStore) Checkpoint(name string) ([]byte, error) { return s.local.Checkpoint(name) }
 
+// decodeConnectorWrite decodes the body of a kindConnectors entry (after
+// its kind byte).
+func decodeConnectorWrite(data []byte) (connectorWrite, error) {
+	var w connectorWrite
+	if err := json.Unmarshal(data, &w); err != nil {
+		return w, fmt.Errorf("%w: connector write: %w", errBadEntry, err)
+	}
+	switch {
+	case w.Op != "put" && w.Op != "delete" && w.Op != "checkpoint":
+		return w, fmt.Errorf("%w: unknown connector write %q", errBadEntry, w.Op)
+	case !names.Valid(w.Name):
+		return w, fmt.Errorf("%w: connector write: invalid connector name %q", errBadEntry, w.Name)
+	}
+	return w, nil
+}
+
 // applyConnectorWrite applies a kindConnectors entry to the local store
 // and tells the placement watcher that connectors changed.
 func (n *Node) applyConnectorWrite(data []byte) error {
-	var w connectorWrite
-	if err := json.Unmarshal(data, &w); err != nil {
-		return fmt.Errorf("%w: connector write: %w", errBadEntry, err)
+	w, err := decodeConnectorWrite(data)
+	if err != nil {
+		return err
 	}
 	if n.connectors == nil {
 		return errors.New("cluster: no connector store")
 	}
-	var err error
 	switch w.Op {
 	case "put":
 		err = n.connectors.PutConnector(w.Name, w.Value)
 	case "delete":
 		err = n.connectors.DeleteConnector(w.Name)
-	case "checkpoint":
+	default:
 		// A checkpoint does not change where connectors run.
 		return n.connectors.PutCheckpoint(w.Name, w.Value)
-	default:
-		return fmt.Errorf("%w: unknown connector write %q", errBadEntry, w.Op)
 	}
 	n.placementChanged()
 	return err

@@ -386,7 +386,7 @@ func (n *Node) apply(data []byte) (any, error) {
 // ErrOutcomeUnknown is matched by errors of changes that may or may not
 // have been applied: leadership was lost while they were replicated.
 // Retry produces with message ids so the station's dedup keeps one copy.
-var ErrOutcomeUnknown = errors.New("outcome unknown")
+var ErrOutcomeUnknown = broker.ErrOutcomeUnknown
 
 // raftErr turns raft's errors into the broker's.
 func (n *Node) raftErr(err error) error {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -139,18 +140,44 @@ config:
 	return def
 }
 
+// onceInBucket checks that the bucket holds, under prefix, each of stored
+// exactly once and nothing else.
+func onceInBucket(t *testing.T, f *fakeS3, prefix string, stored []string) {
+	t.Helper()
+	seen := make(map[string]int)
+	for _, v := range f.lines(t, prefix) {
+		seen[v]++
+	}
+	for _, v := range stored {
+		if seen[v] != 1 {
+			t.Errorf("%s: message %s is in the bucket %d times, want once", prefix, v, seen[v])
+		}
+		delete(seen, v)
+	}
+	for v, k := range seen {
+		t.Errorf("%s: the bucket holds %s (%d times), which the station does not", prefix, v, k)
+	}
+}
+
 // TestSinkMovesWithTheLeader runs the S3 sink on a 3-node cluster under
 // producers and SIGKILLs the leader mid-stream: the sink must move to the
 // new leader, resume from the replicated checkpoints, and leave every
 // stored message in the bucket exactly once. A follower refuses connector
-// changes, naming the leader; a sink pinned to a node runs only there.
+// changes, naming the leader; a new leader applies its --connectors
+// directory; a sink pinned to a node runs only there.
 func TestSinkMovesWithTheLeader(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a cluster of junction processes")
 	}
 	plugins := buildPlugin(t, "s3")
 	f := newFakeS3(t)
-	c := newCluster(t, 3, "--plugins", plugins)
+	defs := t.TempDir()
+	if err := os.WriteFile(filepath.Join(defs, "from-dir.yaml"), []byte(s3Sink("from-dir", "dir/", "", f)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The station does not exist yet when the first leader applies the
+	// directory: the definition is refused then, and applied by the next.
+	c := newCluster(t, 3, "--plugins", plugins, "--connectors", defs)
 	c.createStation(station, partitions, time.Hour)
 
 	l, fl := c.leader(), c.follower()
@@ -187,20 +214,14 @@ func TestSinkMovesWithTheLeader(t *testing.T) {
 	c.await(90*time.Second, fmt.Sprintf("all %d stored messages in the bucket", len(stored)), func() bool {
 		return len(f.lines(t, "out/")) >= len(stored)
 	})
-	seen := make(map[string]int)
-	for _, v := range f.lines(t, "out/") {
-		seen[v]++
-	}
-	for _, v := range stored {
-		if seen[v] != 1 {
-			t.Errorf("message %s is in the bucket %d times, want once", v, seen[v])
-		}
-		delete(seen, v)
-	}
-	for v, k := range seen {
-		t.Errorf("the bucket holds %s (%d times), which the station does not", v, k)
-	}
+	onceInBucket(t, f, "out/", stored)
 	t.Logf("%d messages, each once in the bucket across the failover from %s to %s", len(stored), l.id, nl.id)
+
+	c.awaitPlacement("from-dir", nl)
+	c.await(90*time.Second, "the sink applied from the new leader's directory to upload every message", func() bool {
+		return len(f.lines(t, "dir/")) >= len(stored)
+	})
+	onceInBucket(t, f, "dir/", stored)
 
 	// A sink pinned to a follower waits until that node leads.
 	pin := c.follower()
@@ -224,5 +245,31 @@ func TestSinkMovesWithTheLeader(t *testing.T) {
 	c.awaitPlacement("to-s3", pin)
 	c.await(90*time.Second, "the pinned sink to upload every message", func() bool {
 		return len(f.lines(t, "pinned/")) >= len(stored)
+	})
+
+	// Pause and delete are changes too: a follower refuses them.
+	fl = c.follower()
+	cc := c.connectorClient(fl)
+	_, err = cc.PauseConnector(ctx, connect.NewRequest(&v1.PauseConnectorRequest{Name: "pinned"}))
+	if leaderOf(err) != pin.api {
+		t.Errorf("pause on follower %s: got %v, want a not-leader error naming %s", fl.id, err, pin.api)
+	}
+	_, err = cc.DeleteConnector(ctx, connect.NewRequest(&v1.DeleteConnectorRequest{Name: "pinned"}))
+	if leaderOf(err) != pin.api {
+		t.Errorf("delete on follower %s: got %v, want a not-leader error naming %s", fl.id, err, pin.api)
+	}
+	if _, err := c.connectorClient(pin).DeleteConnector(ctx, connect.NewRequest(&v1.DeleteConnectorRequest{Name: "pinned"})); err != nil {
+		t.Fatalf("delete on the leader: %v", err)
+	}
+	c.await(30*time.Second, "every node to forget the deleted connector", func() bool {
+		for _, n := range c.alive() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, err := c.connectorClient(n).GetConnector(ctx, connect.NewRequest(&v1.GetConnectorRequest{Name: "pinned"}))
+			cancel()
+			if connect.CodeOf(err) != connect.CodeNotFound {
+				return false
+			}
+		}
+		return true
 	})
 }

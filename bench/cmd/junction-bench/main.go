@@ -18,6 +18,9 @@
 //	             grow (see scale.go)
 //	connect      only when -workloads names it: the connector path in
 //	             this process, against Benthos (see connect.go)
+//	r3-produce-1p, r3-latency
+//	             the same on a 3-node Junction cluster (and, with -compare,
+//	             a 3-node NATS JetStream cluster, streams with 3 replicas)
 //
 // It prints a table to stdout, then the peak RSS of the Junction process.
 // With -compare it runs the same workloads against NATS JetStream right
@@ -63,7 +66,7 @@ type config struct {
 }
 
 // workloadKinds are the workloads in the order they run.
-var workloadKinds = []string{"produce-1p", "produce-4p", "consume-ack", "latency", "scale"}
+var workloadKinds = []string{"produce-1p", "produce-4p", "consume-ack", "latency", "r3-produce-1p", "r3-latency", "scale"}
 
 // standalone are the workloads that run on their own, before the others
 // and without their broker process, when -workloads names them.
@@ -163,14 +166,24 @@ func run(ctx context.Context, cfg config) error {
 		targets = append(targets, n)
 	}
 
+	var cl clusters
+	defer cl.Close()
 	var rows []row
 	var rss []workloadRSS
 	for _, kind := range cfg.workloads {
 		if kind == "scale" {
 			continue // last, on brokers of its own
 		}
+		ts, base := targets, kind
+		single, onCluster := clusterKind(kind)
+		if onCluster {
+			if ts, err = cl.start(ctx, cfg); err != nil {
+				return err
+			}
+			base = single
+		}
 		for _, size := range cfg.sizes {
-			for _, t := range targets {
+			for _, t := range ts {
 				fmt.Fprintf(os.Stderr, "running %s %s on %s\n", kind, sizeName(size), t.Name())
 				if cfg.settle {
 					settle()
@@ -180,9 +193,12 @@ func run(ctx context.Context, cfg config) error {
 						fmt.Fprintf(os.Stderr, "  cannot reset the broker's peak RSS, so it covers the workloads before too: %v\n", err)
 					}
 				}
-				rs, err := runWorkload(ctx, t, cfg, kind, size)
+				rs, err := runWorkload(ctx, t, cfg, base, size)
 				if err != nil {
 					return fmt.Errorf("%s %s on %s: %w", kind, sizeName(size), t.Name(), err)
+				}
+				if onCluster {
+					relabel(rs)
 				}
 				rows = append(rows, rs...)
 				if t == target(j) {

@@ -303,6 +303,10 @@ const (
 	// The node is not the cluster's leader; ErrorInfo.leader is the API
 	// address of the one it knows, empty during an election.
 	ErrorReason_ERROR_REASON_NOT_LEADER ErrorReason = 19
+	// The change may or may not have been applied: the node lost the
+	// leadership while replicating it. ErrorInfo.leader names the leader
+	// it knows. Retry a produce only with message ids (and a dedup window).
+	ErrorReason_ERROR_REASON_OUTCOME_UNKNOWN ErrorReason = 20
 )
 
 // Enum value maps for ErrorReason.
@@ -328,6 +332,7 @@ var (
 		17: "ERROR_REASON_SCHEMA_VIOLATION",
 		18: "ERROR_REASON_STATION_IN_USE",
 		19: "ERROR_REASON_NOT_LEADER",
+		20: "ERROR_REASON_OUTCOME_UNKNOWN",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":         0,
@@ -350,6 +355,7 @@ var (
 		"ERROR_REASON_SCHEMA_VIOLATION":    17,
 		"ERROR_REASON_STATION_IN_USE":      18,
 		"ERROR_REASON_NOT_LEADER":          19,
+		"ERROR_REASON_OUTCOME_UNKNOWN":     20,
 	}
 )
 
@@ -9373,7 +9379,7 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x16CONNECTOR_STATE_PAUSED\x10\x03\x12\x1e\n" +
 	"\x1aCONNECTOR_STATE_RESTARTING\x10\x04\x12\x1a\n" +
 	"\x16CONNECTOR_STATE_FAILED\x10\x05\x12\x1b\n" +
-	"\x17CONNECTOR_STATE_STANDBY\x10\x06*\xa8\x05\n" +
+	"\x17CONNECTOR_STATE_STANDBY\x10\x06*\xca\x05\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eERROR_REASON_STATION_NOT_FOUND\x10\x01\x12\x1f\n" +
@@ -9395,7 +9401,8 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	" ERROR_REASON_SCHEMA_INCOMPATIBLE\x10\x10\x12!\n" +
 	"\x1dERROR_REASON_SCHEMA_VIOLATION\x10\x11\x12\x1f\n" +
 	"\x1bERROR_REASON_STATION_IN_USE\x10\x12\x12\x1b\n" +
-	"\x17ERROR_REASON_NOT_LEADER\x10\x13*\x88\x01\n" +
+	"\x17ERROR_REASON_NOT_LEADER\x10\x13\x12 \n" +
+	"\x1cERROR_REASON_OUTCOME_UNKNOWN\x10\x14*\x88\x01\n" +
 	"\n" +
 	"SchemaType\x12\x1b\n" +
 	"\x17SCHEMA_TYPE_UNSPECIFIED\x10\x00\x12\x14\n" +
