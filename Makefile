@@ -99,7 +99,7 @@ vet-bench:
 ##        (BENCHFLAGS passes flags to junction-bench, e.g. BENCHFLAGS='-duration 3s';
 ##        junction-bench's report is also saved to BENCHOUT, for perf-report)
 BENCHOUT ?= $(BIN)/bench.txt
-BENCH_ALL = connect,produce-1p,produce-4p,consume-ack,latency,scale
+BENCH_ALL = connect,produce-1p,produce-4p,consume-ack,latency,r3-produce-1p,r3-latency,scale
 bench: build vet-bench
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3s ./broker/seglog/
 	$(GO) test -run '^$$' -bench . -benchmem ./broker/schema/
