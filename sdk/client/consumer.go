@@ -204,7 +204,7 @@ func (c *Consumer) PullWait(ctx context.Context, n int, maxWait time.Duration) (
 	if len(resp.Msg.GetBatches()) > 0 {
 		c.ranges.Store(true)
 	}
-	return c.deliveries(resp.Msg.GetMessages(), resp.Msg.GetBatches())
+	return c.deliveries(resp.Msg.GetMessages(), resp.Msg.GetBatches(), n)
 }
 
 func (c *Consumer) hasQueued() bool {
