@@ -16,7 +16,7 @@ import (
 	"github.com/junctionhq/junction/broker/seglog"
 )
 
-var updateGolden = flag.Bool("update", false, "rewrite golden files")
+var updateWireGolden = flag.Bool("update-wire", false, "rewrite the record batch wire golden file")
 
 // The wire golden file lives with the SDK's decoder, which decodes it in
 // its own tests.
@@ -43,7 +43,7 @@ func TestRecordBatchWireGolden(t *testing.T) {
 		t.Fatalf("batches: %+v; want one partition with two ranges", bs)
 	}
 	got := hexLines(bs[0].Data)
-	if *updateGolden {
+	if *updateWireGolden {
 		if err := os.WriteFile(wireGolden, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -53,7 +53,7 @@ func TestRecordBatchWireGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got != string(want) {
-		t.Fatalf("the record batch wire encoding changed (a format change needs a new version byte; go test -run WireGolden -update rewrites %s):\ngot\n%s\nwant\n%s", wireGolden, got, want)
+		t.Fatalf("the record batch wire encoding changed (a format change needs a new version byte; go test -run WireGolden -update-wire rewrites %s):\ngot\n%s\nwant\n%s", wireGolden, got, want)
 	}
 }
 

@@ -24,7 +24,10 @@ var ErrCorruptBatch = errors.New("corrupt record batch")
 // Deliveries alias the response's bytes, which nothing reuses, so they stay
 // valid for as long as the caller keeps them (keeping one keeps its whole
 // batch in memory).
-func (c *Consumer) deliveries(msgs []*junctionv1.Delivery, batches []*junctionv1.RecordBatches) ([]*Delivery, error) {
+//
+// A response of more than most deliveries (what the pull asked for) is
+// refused, so that what a pull allocates is bounded by its caller.
+func (c *Consumer) deliveries(msgs []*junctionv1.Delivery, batches []*junctionv1.RecordBatches, most int) ([]*Delivery, error) {
 	n := len(msgs)
 	for _, b := range batches {
 		k, err := recordbatch.Count(b.GetData())
@@ -32,6 +35,9 @@ func (c *Consumer) deliveries(msgs []*junctionv1.Delivery, batches []*junctionv1
 			return nil, fmt.Errorf("junction: pull from station %q partition %d: %w: %w", c.station, b.GetPartition(), ErrCorruptBatch, err)
 		}
 		n += k
+	}
+	if n > most {
+		return nil, fmt.Errorf("junction: pull from station %q: the broker sent %d deliveries for a pull of at most %d", c.station, n, most)
 	}
 	slab := make([]Delivery, n)
 	out := make([]*Delivery, n)

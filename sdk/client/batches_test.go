@@ -123,3 +123,15 @@ func TestConsumerRefusesCorruptBatch(t *testing.T) {
 		}
 	}
 }
+
+// A broker that sends more than a pull asked for is refused.
+func TestConsumerRefusesOversizedPull(t *testing.T) {
+	f := &fakeBroker{pull: func(*junctionv1.PullRequest) (*junctionv1.PullResponse, error) {
+		return &junctionv1.PullResponse{Batches: []*junctionv1.RecordBatches{{Partition: 3, Data: goldenBatches(t)}}}, nil
+	}}
+	c := serveFake(t, f)
+	ds, err := c.NewConsumer("orders", "g", client.ConsumerOptions{}).Pull(context.Background(), 3)
+	if err == nil || len(ds) != 0 || !strings.Contains(err.Error(), "4 deliveries for a pull of at most 3") {
+		t.Fatalf("4 deliveries for a pull of 3: %d, %v", len(ds), err)
+	}
+}

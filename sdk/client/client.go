@@ -167,6 +167,9 @@ func newHTTPClient(useTLS bool, dialTimeout time.Duration, tlsConf *tls.Config) 
 			// Ping an idle connection so a dead broker is noticed.
 			SendPingTimeout: 30 * time.Second,
 			PingTimeout:     10 * time.Second,
+			// Pulled batches arrive in frames of up to 1 MiB, not the
+			// transport's default 16 KiB: a sixty-fourth of the reads.
+			MaxReadFrameSize: 1 << 20,
 		},
 	}
 	return &http.Client{Transport: t}

@@ -37,6 +37,11 @@ type ConsumerOptions struct {
 // Consumer is a member of a consumer group of one station. It pulls
 // deliveries and sends their acks and nacks in batches. It is safe for
 // concurrent use.
+//
+// First deliveries arrive as the record batches the broker stored, decoded
+// in place after their CRC-32C is verified (a damaged batch fails the pull
+// with [ErrCorruptBatch]); acks go out as ranges of offsets. Brokers that
+// predate record batches send one message at a time and get acks by offset.
 type Consumer struct {
 	c              *Client
 	station, group string
@@ -199,7 +204,7 @@ func (c *Consumer) PullWait(ctx context.Context, n int, maxWait time.Duration) (
 	if len(resp.Msg.GetBatches()) > 0 {
 		c.ranges.Store(true)
 	}
-	return c.deliveries(resp.Msg.GetMessages(), resp.Msg.GetBatches())
+	return c.deliveries(resp.Msg.GetMessages(), resp.Msg.GetBatches(), n)
 }
 
 func (c *Consumer) hasQueued() bool {

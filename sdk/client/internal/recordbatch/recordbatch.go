@@ -32,8 +32,9 @@
 // The fixed header is 38 bytes. A batch's records have consecutive offsets;
 // consecutive batches need not be consecutive. A later format gets a new
 // magic; this package refuses any it does not know. The golden file
-// testdata/batch-v1.golden is the reference encoding; the broker's encoder
-// is tested against it.
+// testdata/batch-v1.hex (hex, 32 bytes a line) is the reference encoding;
+// the broker's encoder is tested against it (broker TestRecordBatchWireGolden,
+// which -update-wire rewrites).
 //
 // The decoder treats its input as untrusted: every length is checked
 // against what remains, every batch's checksum is verified before any of
