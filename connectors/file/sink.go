@@ -61,8 +61,6 @@ type sink struct {
 	files   map[uint32]*partFile
 	// next is the next offset to write per partition; lower ones are durable.
 	next map[uint32]uint64
-	// line is the record being written, rendered into a reused buffer.
-	line []byte
 }
 
 // partFile is an open .partial file.
@@ -207,23 +205,30 @@ func (s *sink) Write(ctx context.Context, records []connector.Record) error {
 		if next, ok := s.next[r.Partition]; ok && r.Offset < next {
 			continue
 		}
-		s.line = jsonl.Append(s.line[:0], s.station, r)
-		b := s.line
+		// Render the line in place; take it back out if it would overflow
+		// the file, which then rotates.
 		pf := s.files[r.Partition]
-		if pf != nil && s.full(pf, r, len(b)) {
-			if err := s.rotate(r.Partition); err != nil {
-				return err
+		var start int
+		if pf != nil {
+			start = len(pf.pending)
+			pf.pending = jsonl.Append(pf.pending, s.station, r)
+			if s.full(pf, r, len(pf.pending)-start) {
+				pf.pending = pf.pending[:start]
+				if err := s.rotate(r.Partition); err != nil {
+					return err
+				}
+				pf = nil
 			}
-			pf = nil
 		}
 		if pf == nil {
 			var err error
 			if pf, err = s.create(r.Partition, r); err != nil {
 				return err
 			}
+			start = 0
+			pf.pending = jsonl.Append(pf.pending, s.station, r)
 		}
-		pf.pending = append(pf.pending, b...)
-		pf.bytes += int64(len(b))
+		pf.bytes += int64(len(pf.pending) - start)
 		pf.records++
 		pf.last = r.Offset
 		s.next[r.Partition] = r.Offset + 1
