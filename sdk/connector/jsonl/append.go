@@ -298,6 +298,10 @@ func (c *compactor) string() bool {
 	c.i++ // the opening quote
 	start := c.i - 1
 	for c.i < len(src) {
+		if verbatim[src[c.i]] {
+			c.i++
+			continue
+		}
 		b := src[c.i]
 		switch {
 		case b == '"':
@@ -342,6 +346,19 @@ func (c *compactor) string() bool {
 	}
 	return false
 }
+
+// verbatim holds the bytes a JSON string in raw JSON passes as they are:
+// all but control characters, '"', '\\', '<', '>', '&' and 0xE2 (which
+// may start U+2028 or U+2029).
+var verbatim = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = true
+	}
+	for _, c := range []byte{'"', '\\', '<', '>', '&', 0xE2} {
+		t[c] = false
+	}
+	return t
+}()
 
 func isHex(b byte) bool {
 	return '0' <= b && b <= '9' || 'a' <= b && b <= 'f' || 'A' <= b && b <= 'F'
