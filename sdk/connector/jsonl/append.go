@@ -93,6 +93,20 @@ var plain = func() (t [utf8.RuneSelf]bool) {
 	return t
 }()
 
+// escaped holds the escape sequence of each ASCII byte that plain does
+// not hold, as encoding/json writes it.
+var escaped = func() (t [utf8.RuneSelf]string) {
+	for c := range utf8.RuneSelf {
+		if !plain[c] {
+			t[c] = `\u00` + string(hexDigits[c>>4]) + string(hexDigits[c&0xF])
+		}
+	}
+	for c, e := range map[byte]string{'\\': `\\`, '"': `\"`, '\b': `\b`, '\f': `\f`, '\n': `\n`, '\r': `\r`, '\t': `\t`} {
+		t[c] = e
+	}
+	return t
+}()
+
 // appendString appends src as a JSON string, escaped as encoding/json
 // escapes it: HTML-safe, U+2028 and U+2029 escaped, invalid UTF-8 replaced
 // by U+FFFD.
@@ -106,22 +120,7 @@ func appendString[S []byte | string](dst []byte, src S) []byte {
 				continue
 			}
 			dst = append(dst, src[start:i]...)
-			switch c {
-			case '\\', '"':
-				dst = append(dst, '\\', c)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
+			dst = append(dst, escaped[c]...)
 			i++
 			start = i
 			continue
