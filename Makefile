@@ -106,6 +106,7 @@ bench: build vet-bench
 	$(GO) test -run '^$$' -bench ProduceSchema -benchtime 3000x ./broker/
 	$(GO) test -run '^$$' -bench Sink -benchtime 1000000x ./plugin/
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./connectors/s3/
+	$(GO) test -run '^$$' -bench . -benchtime 30x ./connectors/file/
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./connectors/bigquery/
 	$(GO) test -run '^$$' -bench ProduceWithDashboard -benchtime 3s ./server/
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./connectors/snowflake/

@@ -67,15 +67,19 @@ func (r *runner) runSink(ctx context.Context, sink connector.Sink) error {
 	}
 	r.setState(StateRunning)
 
-	// Pull and convert the next batch while the plugin writes this one.
+	// Pull and convert the next batch while the plugin writes this one. A
+	// plugin's sink gets it packed, in buffers that go round.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type batch struct {
-		ds   []broker.Delivery
-		recs []connector.Record
-		err  error
+		ds     []broker.Delivery
+		recs   []connector.Record
+		packed []byte
+		err    error
 	}
 	next := make(chan batch, 1)
+	packer, _ := sink.(packedSink)
+	free := make(chan []byte, 2)
 	go func() {
 		defer close(next)
 		for {
@@ -89,12 +93,22 @@ func (r *runner) runSink(ctx context.Context, sink connector.Sink) error {
 				}
 				return
 			}
-			recs := make([]connector.Record, len(ds))
-			for i := range ds {
-				recs[i] = toConnectorRecord(&ds[i])
+			bt := batch{ds: ds}
+			if packer != nil {
+				var buf []byte
+				select {
+				case buf = <-free:
+				default:
+				}
+				bt.packed = appendPacked(buf[:0], ds)
+			} else {
+				bt.recs = make([]connector.Record, len(ds))
+				for i := range ds {
+					bt.recs[i] = toConnectorRecord(&ds[i])
+				}
 			}
 			select {
-			case next <- batch{ds: ds, recs: recs}:
+			case next <- bt:
 			case <-ctx.Done():
 				return
 			}
@@ -136,8 +150,12 @@ func (r *runner) runSink(ctx context.Context, sink connector.Sink) error {
 			err = errSchemaChanged
 			break
 		}
-		if err = r.writeBatch(ctx, sink, bt.ds, bt.recs, acks); err != nil {
+		if err = r.writeBatch(ctx, sink, bt.ds, bt.recs, bt.packed, acks); err != nil {
 			break
+		}
+		select {
+		case free <- bt.packed:
+		default:
 		}
 	}
 	cancel()
@@ -148,16 +166,20 @@ func (r *runner) runSink(ctx context.Context, sink connector.Sink) error {
 	return err
 }
 
-// writeBatch writes one batch to the sink, dead-letters the records it
-// rejects, and hands the batch to acks once Write returned.
-func (r *runner) writeBatch(ctx context.Context, sink connector.Sink, ds []broker.Delivery, recs []connector.Record, acks chan<- []broker.MessageRef) error {
+// writeBatch writes one batch to the sink, as recs or, to a packedSink, as
+// packed, dead-letters the records it rejects, and hands the batch to acks
+// once Write returned.
+func (r *runner) writeBatch(ctx context.Context, sink connector.Sink, ds []broker.Delivery, recs []connector.Record, packed []byte, acks chan<- []broker.MessageRef) error {
 	var bytes uint64
-	for i := range recs {
-		bytes += recordBytes(recs[i].Key, recs[i].Value)
+	for i := range ds {
+		bytes += recordBytes(ds[i].Record.Key, ds[i].Record.Value)
 	}
-	r.total.in.Add(uint64(len(recs)))
+	r.total.in.Add(uint64(len(ds)))
 	r.total.bytesIn.Add(bytes)
-	err := r.call(ctx, fmt.Sprintf("write of %d records", len(recs)), func(ctx context.Context) error {
+	err := r.call(ctx, fmt.Sprintf("write of %d records", len(ds)), func(ctx context.Context) error {
+		if packed != nil {
+			return sink.(packedSink).WritePacked(ctx, packed)
+		}
 		return sink.Write(ctx, recs)
 	})
 	failed := 0
@@ -169,7 +191,7 @@ func (r *runner) writeBatch(ctx context.Context, sink connector.Sink, ds []broke
 				continue
 			}
 			dead = append(dead, rejectedMessage(ds[i].Record, r.def.Name, "sink_rejected", ferr.Error()))
-			bytes -= recordBytes(recs[i].Key, recs[i].Value)
+			bytes -= recordBytes(ds[i].Record.Key, ds[i].Record.Value)
 		}
 		if err := r.deadLetter(ctx, dead); err != nil {
 			return err

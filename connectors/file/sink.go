@@ -61,8 +61,6 @@ type sink struct {
 	files   map[uint32]*partFile
 	// next is the next offset to write per partition; lower ones are durable.
 	next map[uint32]uint64
-	// line is the record being written, rendered into a reused buffer.
-	line []byte
 }
 
 // partFile is an open .partial file.
@@ -75,6 +73,8 @@ type partFile struct {
 	bytes   int64
 	firstTS time.Time
 	pending []byte
+	// unsynced is set when lines were appended since the last fsync.
+	unsynced bool
 }
 
 func newSink(cfg SinkConfig) (connector.Sink, error) {
@@ -207,27 +207,39 @@ func (s *sink) Write(ctx context.Context, records []connector.Record) error {
 		if next, ok := s.next[r.Partition]; ok && r.Offset < next {
 			continue
 		}
-		s.line = jsonl.Append(s.line[:0], s.station, r)
-		b := s.line
+		// Render the line in place; take it back out if it would overflow
+		// the file, which then rotates.
 		pf := s.files[r.Partition]
-		if pf != nil && s.full(pf, r, len(b)) {
-			if err := s.rotate(r.Partition); err != nil {
-				return err
+		var start int
+		if pf != nil {
+			start = len(pf.pending)
+			pf.pending = jsonl.Append(pf.pending, s.station, r)
+			if s.full(pf, r, len(pf.pending)-start) {
+				pf.pending = pf.pending[:start]
+				if err := s.rotate(r.Partition); err != nil {
+					return err
+				}
+				pf = nil
 			}
-			pf = nil
 		}
 		if pf == nil {
 			var err error
 			if pf, err = s.create(r.Partition, r); err != nil {
 				return err
 			}
+			start = 0
+			pf.pending = jsonl.Append(pf.pending, s.station, r)
 		}
-		pf.pending = append(pf.pending, b...)
-		pf.bytes += int64(len(b))
+		pf.bytes += int64(len(pf.pending) - start)
 		pf.records++
 		pf.last = r.Offset
 		s.next[r.Partition] = r.Offset + 1
 		touched[r.Partition] = true
+		if len(pf.pending) >= writeChunk {
+			if err := s.writeOut(pf); err != nil {
+				return err
+			}
+		}
 	}
 	for p := range touched {
 		if err := s.flush(s.files[p]); err != nil {
@@ -259,18 +271,38 @@ func (s *sink) create(p uint32, first connector.Record) (*partFile, error) {
 	return pf, nil
 }
 
+// writeChunk is how many pending bytes a Write lets gather before it
+// appends them to the file and starts their write-back, so that the disk
+// works while the rest of the batch is encoded and the fsync at the end
+// waits for the last chunk only.
+const writeChunk = 1 << 20
+
+// writeOut appends the pending lines to the file and starts writing them
+// back to the disk, without waiting.
+func (s *sink) writeOut(pf *partFile) error {
+	off := pf.bytes - int64(len(pf.pending))
+	if _, err := pf.f.Write(pf.pending); err != nil {
+		return fmt.Errorf("append to %s: %w", pf.path, err)
+	}
+	startWriteback(pf.f, off, int64(len(pf.pending)))
+	pf.pending = pf.pending[:0]
+	pf.unsynced = true
+	return nil
+}
+
 // flush appends the pending lines and fsyncs.
 func (s *sink) flush(pf *partFile) error {
-	if len(pf.pending) == 0 {
+	if len(pf.pending) == 0 && !pf.unsynced {
 		return nil
 	}
 	if _, err := pf.f.Write(pf.pending); err != nil {
 		return fmt.Errorf("append to %s: %w", pf.path, err)
 	}
+	pf.pending = pf.pending[:0]
 	if err := pf.f.Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", pf.path, err)
 	}
-	pf.pending = pf.pending[:0]
+	pf.unsynced = false
 	return nil
 }
 

@@ -103,6 +103,8 @@ type sink struct {
 	// queue holds per partition the buffers taken out of parts for upload,
 	// in offset order; see upload.
 	queue map[uint32][]*buffer
+	// spare holds the emptied bytes of uploaded buffers, for new ones.
+	spare [][]byte
 
 	stop chan struct{}
 	done chan struct{}
@@ -165,6 +167,7 @@ func (s *sink) Open(ctx context.Context, info connector.SinkInfo) (map[uint32]ui
 	}
 	s.parts = make(map[uint32]*buffer)
 	s.queue = make(map[uint32][]*buffer)
+	s.spare = make([][]byte, 0, s.cfg.Upload.Concurrency)
 	s.next = make(map[uint32]uint64, len(next))
 	for p, off := range next {
 		s.next[p] = off
@@ -257,7 +260,7 @@ func (s *sink) Write(ctx context.Context, records []connector.Record) error {
 			b = nil
 		}
 		if b == nil {
-			b = &buffer{partition: r.Partition, first: r.Offset, firstTS: r.Timestamp, arrived: time.Now()}
+			b = s.newBuffer(r.Partition, r)
 			s.parts[r.Partition] = b
 		}
 		n, err := s.add(b, r)

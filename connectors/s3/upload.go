@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
+
+	"github.com/junctionhq/junction/sdk/connector"
 )
 
 // detach takes b out of the buffers records are added to and queues it for
@@ -71,15 +74,28 @@ func (s *sink) putAll(ctx context.Context, q []*buffer) (int, error) {
 }
 
 // sent forgets the first n queued buffers of partition p, now in the
-// bucket.
+// bucket, keeping the memory of their encoded bytes for the next buffers.
 func (s *sink) sent(p uint32, n int) {
 	q := s.queue[p]
 	for _, b := range q[:n] {
 		s.total -= b.size
+		if b.data != nil && len(s.spare) < cap(s.spare) {
+			s.spare = append(s.spare, b.data[:0])
+		}
 	}
 	if n == len(q) {
 		delete(s.queue, p)
 		return
 	}
 	s.queue[p] = q[n:]
+}
+
+// newBuffer returns an empty buffer for partition p starting at r, with
+// the memory of an uploaded buffer's bytes when one is spare.
+func (s *sink) newBuffer(p uint32, r connector.Record) *buffer {
+	b := &buffer{partition: p, first: r.Offset, firstTS: r.Timestamp, arrived: time.Now()}
+	if n := len(s.spare); n > 0 {
+		b.data, s.spare = s.spare[n-1], s.spare[:n-1]
+	}
+	return b
 }

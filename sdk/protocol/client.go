@@ -92,7 +92,13 @@ func (k *SinkClient) Open(ctx context.Context, info SinkInfo) (map[uint32]uint64
 // Write sends records packed and returns once the plugin reports them
 // durable, or a *BatchError naming the records it could not write.
 func (k *SinkClient) Write(ctx context.Context, records []Record) error {
-	packed := AppendPacked(make([]byte, 0, PackedSize(records)), records)
+	return k.WritePacked(ctx, AppendPacked(make([]byte, 0, PackedSize(records)), records))
+}
+
+// WritePacked is Write of records already in the packed encoding (see
+// AppendPacked), for a host that packs them from its own record type
+// without building Records first. packed is not retained after it returns.
+func (k *SinkClient) WritePacked(ctx context.Context, packed []byte) error {
 	resp, err := k.c.Write(ctx, &pb.SinkWriteRequest{PackedRecords: packed})
 	if err != nil {
 		return fmt.Errorf("sink write: %w", FromStatus(err))

@@ -10,33 +10,54 @@ import (
 // AppendPacked appends records to dst in the packed encoding of the
 // connector protocol (see SinkWriteRequest.packed_records).
 func AppendPacked(dst []byte, records []Record) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(records)))
+	dst = AppendPackedCount(dst, len(records))
 	for i := range records {
 		r := &records[i]
-		dst = binary.AppendUvarint(dst, uint64(r.Partition))
-		dst = binary.AppendUvarint(dst, r.Offset)
 		var ts int64
 		if !r.Timestamp.IsZero() {
 			ts = r.Timestamp.UnixNano()
 		}
-		dst = binary.AppendVarint(dst, ts)
-		if r.Key == nil {
-			dst = binary.AppendUvarint(dst, 0)
-		} else {
-			dst = binary.AppendUvarint(dst, uint64(len(r.Key))+1)
-			dst = append(dst, r.Key...)
-		}
-		dst = binary.AppendUvarint(dst, uint64(len(r.Value)))
-		dst = append(dst, r.Value...)
-		dst = binary.AppendUvarint(dst, uint64(len(r.Headers)))
+		dst = AppendPackedRecord(dst, r.Partition, r.Offset, ts, r.Key, r.Value, len(r.Headers))
 		for _, h := range r.Headers {
-			dst = binary.AppendUvarint(dst, uint64(len(h.Key)))
-			dst = append(dst, h.Key...)
-			dst = binary.AppendUvarint(dst, uint64(len(h.Value)))
-			dst = append(dst, h.Value...)
+			dst = AppendPackedHeader(dst, h.Key, h.Value)
 		}
 	}
 	return dst
+}
+
+// AppendPackedCount, AppendPackedRecord and AppendPackedHeader build the
+// packed encoding piece by piece, for a caller whose records are not
+// Records: the count of records first, then each record followed by its
+// headers. AppendPacked is the same over a []Record.
+func AppendPackedCount(dst []byte, records int) []byte {
+	return binary.AppendUvarint(dst, uint64(records))
+}
+
+// AppendPackedRecord appends one record without its headers (see
+// AppendPackedCount); headers of them must follow. A nil key stays
+// distinct from an empty one; timestamp 0 means none.
+func AppendPackedRecord(dst []byte, partition uint32, offset uint64, timestampUnixNano int64, key, value []byte, headers int) []byte {
+	dst = binary.AppendUvarint(dst, uint64(partition))
+	dst = binary.AppendUvarint(dst, offset)
+	dst = binary.AppendVarint(dst, timestampUnixNano)
+	if key == nil {
+		dst = binary.AppendUvarint(dst, 0)
+	} else {
+		dst = binary.AppendUvarint(dst, uint64(len(key))+1)
+		dst = append(dst, key...)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(value)))
+	dst = append(dst, value...)
+	return binary.AppendUvarint(dst, uint64(headers))
+}
+
+// AppendPackedHeader appends one header of the record before it (see
+// AppendPackedCount).
+func AppendPackedHeader(dst []byte, key string, value []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(key)))
+	dst = append(dst, key...)
+	dst = binary.AppendUvarint(dst, uint64(len(value)))
+	return append(dst, value...)
 }
 
 // PackedSize returns an upper bound of the packed size of records, for

@@ -93,6 +93,20 @@ var plain = func() (t [utf8.RuneSelf]bool) {
 	return t
 }()
 
+// escaped holds the escape sequence of each ASCII byte that plain does
+// not hold, as encoding/json writes it.
+var escaped = func() (t [utf8.RuneSelf]string) {
+	for c := range utf8.RuneSelf {
+		if !plain[c] {
+			t[c] = `\u00` + string(hexDigits[c>>4]) + string(hexDigits[c&0xF])
+		}
+	}
+	for c, e := range map[byte]string{'\\': `\\`, '"': `\"`, '\b': `\b`, '\f': `\f`, '\n': `\n`, '\r': `\r`, '\t': `\t`} {
+		t[c] = e
+	}
+	return t
+}()
+
 // appendString appends src as a JSON string, escaped as encoding/json
 // escapes it: HTML-safe, U+2028 and U+2029 escaped, invalid UTF-8 replaced
 // by U+FFFD.
@@ -106,22 +120,7 @@ func appendString[S []byte | string](dst []byte, src S) []byte {
 				continue
 			}
 			dst = append(dst, src[start:i]...)
-			switch c {
-			case '\\', '"':
-				dst = append(dst, '\\', c)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
+			dst = append(dst, escaped[c]...)
 			i++
 			start = i
 			continue
@@ -298,6 +297,10 @@ func (c *compactor) string() bool {
 	c.i++ // the opening quote
 	start := c.i - 1
 	for c.i < len(src) {
+		if verbatim[src[c.i]] {
+			c.i++
+			continue
+		}
 		b := src[c.i]
 		switch {
 		case b == '"':
@@ -342,6 +345,19 @@ func (c *compactor) string() bool {
 	}
 	return false
 }
+
+// verbatim holds the bytes a JSON string in raw JSON passes as they are:
+// all but control characters, '"', '\\', '<', '>', '&' and 0xE2 (which
+// may start U+2028 or U+2029).
+var verbatim = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = true
+	}
+	for _, c := range []byte{'"', '\\', '<', '>', '&', 0xE2} {
+		t[c] = false
+	}
+	return t
+}()
 
 func isHex(b byte) bool {
 	return '0' <= b && b <= '9' || 'a' <= b && b <= 'f' || 'A' <= b && b <= 'F'
