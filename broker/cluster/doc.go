@@ -23,7 +23,13 @@
 //     whichever node runs it next. WatchPlacement tells the connector host
 //     when to reconcile (a leadership change, a connector change), and
 //     RunsHere where a connector runs: on the leader, or on the node it is
-//     pinned to while that node leads.
+//     pinned to while that node leads;
+//   - changes to the schema registry (schemas.go; attaching a station's
+//     schema is a station change), applied through
+//     broker.ApplySchemaChange;
+//   - writes to the auth store (auth.go): users with their grants and
+//     password hashes, and tokens, hashed. Every node checks logins and
+//     tokens against its own copy and reloads it as writes apply.
 //
 // Consumer groups live on the leader: a follower refuses pulls, acks and
 // group changes with a NotLeaderError. A node that becomes leader rebuilds

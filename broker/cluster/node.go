@@ -156,6 +156,10 @@ type Node struct {
 	// to; placement wakes WatchPlacement's watcher.
 	connectors meta.ConnectorStore
 	placement  chan struct{}
+	// auth is the local auth store, which entries are applied to;
+	// authChanged wakes OnAuthChange's goroutine (auth.go).
+	auth        meta.AuthStore
+	authChanged chan struct{}
 	// readyTerm is the raft term in which this node, leading, applied
 	// every earlier entry; readyMu serialises getting there.
 	readyTerm atomic.Uint64
