@@ -105,8 +105,15 @@ func (s *authStore) Users(fn func(name string, value []byte) error) error { retu
 
 func (s *authStore) Tokens(fn func(id string, value []byte) error) error { return s.local.Tokens(fn) }
 
-// applyAuthWrite applies a kindAuth entry to the local store.
-func (n *Node) applyAuthWrite(data []byte) error {
+// applyAuthWrite applies a kindAuth entry at a raft index to the local
+// store. An entry applied before a restart is skipped rather than
+// replayed: replaying a token's creation would bring it back, for a
+// moment, after its revocation.
+func (n *Node) applyAuthWrite(data []byte, index uint64) error {
+	idx := n.applied("auth")
+	if idx.done(index) {
+		return nil
+	}
 	var w authWrite
 	if err := json.Unmarshal(data, &w); err != nil {
 		return fmt.Errorf("%w: auth write: %w", errBadEntry, err)
@@ -128,7 +135,11 @@ func (n *Node) applyAuthWrite(data []byte) error {
 		return fmt.Errorf("%w: unknown auth write %q", errBadEntry, w.Op)
 	}
 	n.authApplied()
-	return err
+	if err != nil {
+		return err
+	}
+	idx.advance(n, index)
+	return nil
 }
 
 // manifestRecord is a keyed record of a store in a snapshot manifest.

@@ -155,7 +155,7 @@ func (f *fsm) applyOther(l *raft.Log) any {
 	case kindSchema:
 		return f.applySchemaChange(data, l.Index)
 	case kindAuth:
-		if err := f.n.applyAuthWrite(data); err != nil {
+		if err := f.n.applyAuthWrite(data, l.Index); err != nil {
 			f.n.log.Warn("auth store write failed", "index", l.Index, "err", err)
 			return err
 		}

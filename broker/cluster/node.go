@@ -160,6 +160,9 @@ type Node struct {
 	// authChanged wakes OnAuthChange's goroutine (auth.go).
 	auth        meta.AuthStore
 	authChanged chan struct{}
+	// appliedIdx holds, by store, the index of the last write applied
+	// to it (applied.go).
+	appliedIdx map[string]*appliedIndex
 	// readyTerm is the raft term in which this node, leading, applied
 	// every earlier entry; readyMu serialises getting there.
 	readyTerm atomic.Uint64

@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"reflect"
 
@@ -34,22 +33,21 @@ func (n *Node) ReplicateSchema(ctx context.Context, c broker.SchemaChange) error
 }
 
 // applySchemaChange applies a kindSchema entry to the local registry.
+// A change applied before a restart is skipped rather than replayed.
 func (f *fsm) applySchemaChange(data []byte, index uint64) error {
+	idx := f.n.applied("schemas")
+	if idx.done(index) {
+		return nil
+	}
 	var c broker.SchemaChange
 	if err := json.Unmarshal(data, &c); err != nil {
 		return fmt.Errorf("%w: schema change: %w", errBadEntry, err)
 	}
-	err := f.b.ApplySchemaChange(context.Background(), c)
-	if err != nil && !schemaReplayable(err) {
-		f.n.log.Warn("schema change failed", "op", c.Op, "schema", c.Name, "index", index, "err", err)
+	if err := f.b.ApplySchemaChange(context.Background(), c); err != nil {
+		return err
 	}
-	return err
-}
-
-// schemaReplayable reports errors a replayed schema change meets when the
-// registry already holds its effect.
-func schemaReplayable(err error) bool {
-	return errors.Is(err, broker.ErrSchemaExists) || errors.Is(err, broker.ErrSchemaNotFound)
+	idx.advance(f.n, index)
+	return nil
 }
 
 // restoreSchemas makes the local registry hold what a snapshot lists,

@@ -91,6 +91,10 @@ func TestSchemaSurvivesLeaderLoss(t *testing.T) {
 			t.Fatalf("produce order %d: %v", i, err)
 		}
 	}
+	c.await(60*time.Second, leader.id+" to take a snapshot", func() bool {
+		snaps, _ := filepath.Glob(filepath.Join(leader.data, "raft", "snapshots", "*", "meta.json"))
+		return len(snaps) > 0
+	})
 	c.start(down)
 	for _, n := range c.nodes {
 		c.await(60*time.Second, n.id+" to hold the schema and its attachment", func() bool {
@@ -216,6 +220,42 @@ func TestUsersAndTokensReplicate(t *testing.T) {
 		if err := statusWith(admin, n); err != nil {
 			t.Errorf("%s refuses the admin's login token after another was revoked: %v", n.id, err)
 		}
+	}
+
+	// A follower restarted after the revocation replays its raft log:
+	// the revoked token must not come back, not even for a moment.
+	c.kill(follower)
+	accepted := make(chan error, 1)
+	stopProbe := make(chan struct{})
+	go func() {
+		defer close(accepted)
+		for {
+			select {
+			case <-stopProbe:
+				return
+			default:
+			}
+			if statusWith(tok, follower) == nil {
+				accepted <- errors.New("accepted the revoked token")
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	c.start(follower)
+	c.await(60*time.Second, follower.id+" to apply everything the leader committed", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		ls, err := junctionv1connect.NewClusterServiceClient(admin, "http://"+leader.api).Status(ctx, connect.NewRequest(&v1.ClusterStatusRequest{}))
+		if err != nil {
+			return false
+		}
+		fs, err := junctionv1connect.NewClusterServiceClient(admin, "http://"+follower.api).Status(ctx, connect.NewRequest(&v1.ClusterStatusRequest{}))
+		return err == nil && fs.Msg.AppliedIndex >= ls.Msg.CommitIndex
+	})
+	close(stopProbe)
+	if err := <-accepted; err != nil {
+		t.Errorf("%s, restarted after a revocation: %v", follower.id, err)
 	}
 
 	secrets := [][]byte{[]byte(password), []byte(login.Msg.Token), []byte(created.Msg.Token)}
