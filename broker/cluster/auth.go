@@ -42,12 +42,18 @@ func (n *Node) AuthStore(local meta.AuthStore) meta.AuthStore {
 	return &authStore{n: n, local: local}
 }
 
-// OnAuthChange calls fn, from one goroutine and never concurrently,
-// after writes to the auth store were applied here (including those this
-// node made as leader, and a snapshot installed): the holder of the
-// users and tokens in memory reloads them from the local store. It stops
-// when the node closes.
-func (n *Node) OnAuthChange(fn func()) {
+// OnAuthChange makes the node call fn, from one goroutine and never
+// concurrently, after writes to the auth store were applied here
+// (including those this node made as leader, and a snapshot installed):
+// the holder of the users and tokens in memory reloads them from the
+// local store. Call it before Start; the calls stop when the node closes.
+func (n *Node) OnAuthChange(fn func()) { n.onAuth = fn }
+
+// watchAuth runs OnAuthChange's calls until the node closes.
+func (n *Node) watchAuth() {
+	if n.onAuth == nil || n.authChanged == nil {
+		return
+	}
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
@@ -56,7 +62,7 @@ func (n *Node) OnAuthChange(fn func()) {
 			case <-n.stop:
 				return
 			case <-n.authChanged:
-				fn()
+				n.onAuth()
 			}
 		}
 	}()

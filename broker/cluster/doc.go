@@ -73,7 +73,9 @@
 // through proxies: Config.DialOverrides redirects this node's own dials of
 // a member's cluster port.
 //
-// What this does not do yet: a pinned connector does not run while its
+// What this does not do yet: a node without users that has not yet
+// caught up with the cluster's is open to loopback callers until it has;
+// a pinned connector does not run while its
 // node follows (its produces are not forwarded); a partition on a cluster member
 // cannot be repaired; every station has as many replicas as the cluster
 // has voters and must use disk storage and fsync "always"; a damaged

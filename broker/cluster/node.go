@@ -160,6 +160,7 @@ type Node struct {
 	// authChanged wakes OnAuthChange's goroutine (auth.go).
 	auth        meta.AuthStore
 	authChanged chan struct{}
+	onAuth      func()
 	// appliedIdx holds, by store, the index of the last write applied
 	// to it (applied.go).
 	appliedIdx map[string]*appliedIndex
@@ -292,6 +293,7 @@ func (n *Node) Start(ctx context.Context, b *broker.Broker, apiAddr string) erro
 	n.wg.Add(2)
 	go n.watchLeadership()
 	go n.watchHealth()
+	n.watchAuth()
 	switch {
 	case existing:
 		n.log.Info("cluster node restarted", "raft", n.cfg.RaftAdvertise)
