@@ -50,12 +50,14 @@ func load(store meta.AuthStore) (map[string]*user, map[string]*token, error) {
 // a deleted or regranted user, of a revoked token, and the anonymous
 // calls of an open broker once it has users.
 func (a *Auth) Reload() error {
+	// Read under the lock that writes made here hold across their store
+	// write, so a reload never swaps in a store older than memory.
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	users, tokens, err := load(a.opts.Store)
 	if err != nil {
 		return fmt.Errorf("auth: reload: %w", err)
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	changed := map[string]bool{}
 	for name, old := range a.users {
 		if u := users[name]; u == nil || u.Role != old.Role || !slices.Equal(u.Grants, old.Grants) {
