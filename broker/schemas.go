@@ -401,6 +401,14 @@ func (b *Broker) UpdateSchema(ctx context.Context, name string, src schema.Sourc
 	if err := b.changeSchema(ctx, c); err != nil {
 		return SchemaInfo{}, SchemaVersion{}, err
 	}
+	// The new version is compiled already: spare the first produce that.
+	r.mu.RLock()
+	if int(v.Version) <= len(s.versions) {
+		if cv := s.versions[v.Version-1]; cv.v.CreatedAt.Equal(v.CreatedAt) {
+			cv.once.Do(func() { cv.sch = next })
+		}
+	}
+	r.mu.RUnlock()
 	b.log.Info("schema version added", "schema", name, "version", v.Version)
 	return b.schemaInfo(r, s), v, nil
 }
