@@ -112,6 +112,10 @@ const (
 	OpCreateStation StationOp = "create"
 	OpUpdateStation StationOp = "update"
 	OpDeleteStation StationOp = "delete"
+	// OpAttachSchema attaches Schema to station Name.
+	OpAttachSchema StationOp = "attach-schema"
+	// OpDetachSchema detaches station Name's schema.
+	OpDetachSchema StationOp = "detach-schema"
 )
 
 // StationChange is a change to the set of stations or their settings, as
@@ -125,6 +129,8 @@ type StationChange struct {
 	Update *StationUpdate `json:"update,omitempty"`
 	// Force deletes a station other stations use for dead letters.
 	Force bool `json:"force,omitempty"`
+	// Schema is the schema to attach.
+	Schema *StationSchema `json:"schema,omitempty"`
 }
 
 // ApplyStationChange applies a change the cluster agreed on to this node,
@@ -140,6 +146,13 @@ func (b *Broker) ApplyStationChange(ctx context.Context, c StationChange) (Stati
 		return b.updateStationLocal(ctx, c.Name, *c.Update)
 	case OpDeleteStation:
 		return StationConfig{}, b.deleteStationLocal(ctx, c.Name, c.Force)
+	case OpAttachSchema:
+		if c.Schema == nil {
+			return StationConfig{}, fmt.Errorf("station %q: attach without a schema", c.Name)
+		}
+		return b.attachSchemaLocal(c.Name, *c.Schema)
+	case OpDetachSchema:
+		return b.detachSchemaLocal(c.Name)
 	}
 	return StationConfig{}, fmt.Errorf("unknown station change %q", c.Op)
 }

@@ -315,22 +315,19 @@ func (b *Broker) CreateSchema(ctx context.Context, name string, src schema.Sourc
 		return SchemaInfo{}, SchemaVersion{}, err
 	}
 	now := time.Now().UTC()
-	s := &subject{name: name, rec: schemaRecord{Type: src.Type, Compatibility: mode, CreatedAt: now}}
 	v := SchemaVersion{Version: 1, Source: src, CreatedAt: now}
-	r.mu.Lock()
-	if _, ok := r.subjects[name]; ok {
-		r.mu.Unlock()
+	r.mu.RLock()
+	_, exists := r.subjects[name]
+	r.mu.RUnlock()
+	if exists {
 		return SchemaInfo{}, SchemaVersion{}, fmt.Errorf("schema %q: %w", name, ErrSchemaExists)
 	}
-	if err := b.putSchemaVersion(s, v); err != nil {
-		r.mu.Unlock()
+	c := SchemaChange{Op: OpCreateSchema, Name: name, Type: src.Type, Compatibility: mode, CreatedAt: now, Versions: []SchemaVersion{v}}
+	if err := b.changeSchema(ctx, c); err != nil {
 		return SchemaInfo{}, SchemaVersion{}, err
 	}
-	s.versions = []*compiledVersion{newCompiledVersion(name, v)}
-	r.subjects[name] = s
-	r.mu.Unlock()
 	b.log.Info("schema created", "schema", name, "type", src.Type, "compatibility", mode)
-	return b.schemaInfo(r, s), v, nil
+	return SchemaInfo{Name: name, Type: src.Type, Compatibility: mode, Versions: []uint32{1}, CreatedAt: now}, v, nil
 }
 
 func (b *Broker) putSchemaVersion(s *subject, v SchemaVersion) error {
@@ -400,23 +397,18 @@ func (b *Broker) UpdateSchema(ctx context.Context, name string, src schema.Sourc
 		return SchemaInfo{}, SchemaVersion{}, &IncompatibleSchemaError{Schema: name, Report: report}
 	}
 	v := SchemaVersion{Version: uint32(len(versions) + 1), Source: src, CreatedAt: time.Now().UTC()}
-	r.mu.Lock()
-	if cur, ok := r.subjects[name]; !ok || cur != s || len(s.versions) != len(versions) {
-		r.mu.Unlock()
-		return SchemaInfo{}, SchemaVersion{}, fmt.Errorf("schema %q changed during the update; run it again", name)
-	}
-	updated := subject{name: name, rec: s.rec}
-	updated.rec.Compatibility = mode
-	updated.rec.Type = src.Type
-	if err := b.putSchemaVersion(&updated, v); err != nil {
-		r.mu.Unlock()
+	c := SchemaChange{Op: OpAddSchemaVersion, Name: name, Type: src.Type, Compatibility: mode, CreatedAt: rec.CreatedAt, Versions: []SchemaVersion{v}}
+	if err := b.changeSchema(ctx, c); err != nil {
 		return SchemaInfo{}, SchemaVersion{}, err
 	}
-	cv := newCompiledVersion(name, v)
-	cv.once.Do(func() { cv.sch = next })
-	s.rec = updated.rec
-	s.versions = append(s.versions, cv)
-	r.mu.Unlock()
+	// The new version is compiled already: spare the first produce that.
+	r.mu.RLock()
+	if int(v.Version) <= len(s.versions) {
+		if cv := s.versions[v.Version-1]; cv.v.CreatedAt.Equal(v.CreatedAt) {
+			cv.once.Do(func() { cv.sch = next })
+		}
+	}
+	r.mu.RUnlock()
 	b.log.Info("schema version added", "schema", name, "version", v.Version)
 	return b.schemaInfo(r, s), v, nil
 }
@@ -461,10 +453,10 @@ func (b *Broker) Schemas(ctx context.Context) ([]SchemaInfo, error) {
 // DeleteSchema deletes a schema and its versions. It fails with a
 // *SchemaInUseError while a station has it attached.
 func (b *Broker) DeleteSchema(ctx context.Context, name string) error {
-	r, err := b.registry()
-	if err != nil {
-		return err
-	}
+	return b.changeSchema(ctx, SchemaChange{Op: OpDeleteSchema, Name: name})
+}
+
+func (b *Broker) deleteSchemaLocal(r *registry, name string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var users []string
@@ -500,6 +492,13 @@ func (b *Broker) AttachSchema(ctx context.Context, stationName string, a Station
 	if a.OnInvalid != OnInvalidReject && a.OnInvalid != OnInvalidDeadLetter {
 		return StationConfig{}, fieldErr("on_invalid", "must be reject or dead-letter, got %q", a.OnInvalid)
 	}
+	if r := b.opts.Replicator; r != nil {
+		return r.ReplicateStation(ctx, StationChange{Op: OpAttachSchema, Name: stationName, Schema: &a})
+	}
+	return b.attachSchemaLocal(stationName, a)
+}
+
+func (b *Broker) attachSchemaLocal(stationName string, a StationSchema) (StationConfig, error) {
 	r, err := b.registry()
 	if err != nil {
 		return StationConfig{}, err
@@ -528,6 +527,13 @@ func (b *Broker) AttachSchema(ctx context.Context, stationName string, a Station
 
 // DetachSchema stops a station validating produced messages.
 func (b *Broker) DetachSchema(ctx context.Context, stationName string) (StationConfig, error) {
+	if r := b.opts.Replicator; r != nil {
+		return r.ReplicateStation(ctx, StationChange{Op: OpDetachSchema, Name: stationName})
+	}
+	return b.detachSchemaLocal(stationName)
+}
+
+func (b *Broker) detachSchemaLocal(stationName string) (StationConfig, error) {
 	st, err := b.station(stationName)
 	if err != nil {
 		return StationConfig{}, err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/junctionhq/junction/broker"
 	"github.com/junctionhq/junction/broker/auth"
+	"github.com/junctionhq/junction/broker/cluster"
 )
 
 // SecurityOptions configures who may call the server and what connectors
@@ -47,15 +48,22 @@ type SecurityOptions struct {
 // while authentication is off and Insecure is not set.
 var ErrInsecureListen = errors.New("refusing to serve without authentication on a non-loopback address")
 
-func openAuth(b *broker.Broker, opts Options, ln net.Listener) (*auth.Auth, error) {
+func openAuth(b *broker.Broker, opts Options, ln net.Listener, node *cluster.Node) (*auth.Auth, error) {
 	listen := opts.Listen
 	if ln != nil {
 		listen = ln.Addr().String()
 	}
-	a, err := auth.New(auth.Options{Store: b.Auth(), Mode: opts.Security.AuthMode, Logger: opts.Logger, OpenToAnyAddress: opts.Security.Insecure})
+	store := b.Auth()
+	if node != nil {
+		store = node.AuthStore(store)
+	}
+	a, err := auth.New(auth.Options{Store: store, Mode: opts.Security.AuthMode, Logger: opts.Logger, OpenToAnyAddress: opts.Security.Insecure})
 	if err != nil {
 		closeListener(ln)
 		return nil, fmt.Errorf("authentication: %w", err)
+	}
+	if node != nil {
+		replicateAuth(node, a, opts.Logger)
 	}
 	if !a.Enabled() && !opts.Security.Insecure && !loopbackAddr(listen) {
 		closeListener(ln)

@@ -183,7 +183,7 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 		}
 		return nil, err
 	}
-	authn, err := openAuth(b, opts, ln)
+	authn, err := openAuth(b, opts, ln, node)
 	if err != nil {
 		b.Close()
 		return nil, err

@@ -68,6 +68,10 @@ func schemaErr(err error, name string) error {
 		info.Field = fe.Field
 	}
 	addSchemaDetails(info, err)
+	var nl *broker.NotLeaderError
+	if errors.As(err, &nl) {
+		info.Leader = nl.Leader
+	}
 	cerr := connect.NewError(code, err)
 	if d, derr := connect.NewErrorDetail(info); derr == nil {
 		cerr.AddDetail(d)

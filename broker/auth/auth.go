@@ -149,34 +149,9 @@ func New(opts Options) (*Auth, error) {
 		h, _ := a.hash("junction timing equaliser")
 		return h
 	})
-	err := opts.Store.Users(func(name string, v []byte) error {
-		u := &user{}
-		if err := json.Unmarshal(v, u); err != nil {
-			return fmt.Errorf("user %s: decode: %w", name, err)
-		}
-		if err := u.parse(); err != nil {
-			return fmt.Errorf("user %s: %w", name, err)
-		}
-		a.users[name] = u
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("load users: %w", err)
-	}
-	err = opts.Store.Tokens(func(id string, v []byte) error {
-		t := &token{}
-		if err := json.Unmarshal(v, t); err != nil {
-			return fmt.Errorf("token %s: decode: %w", id, err)
-		}
-		var err error
-		if t.grants, err = parseGrants(t.Grants); err != nil {
-			return fmt.Errorf("token %s: %w", id, err)
-		}
-		a.tokens[id] = t
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("load tokens: %w", err)
+	var err error
+	if a.users, a.tokens, err = load(opts.Store); err != nil {
+		return nil, err
 	}
 	return a, nil
 }

@@ -23,7 +23,13 @@
 //     whichever node runs it next. WatchPlacement tells the connector host
 //     when to reconcile (a leadership change, a connector change), and
 //     RunsHere where a connector runs: on the leader, or on the node it is
-//     pinned to while that node leads.
+//     pinned to while that node leads;
+//   - changes to the schema registry (schemas.go; attaching a station's
+//     schema is a station change), applied through
+//     broker.ApplySchemaChange;
+//   - writes to the auth store (auth.go): users with their grants and
+//     password hashes, and tokens, hashed. Every node checks logins and
+//     tokens against its own copy and reloads it as writes apply.
 //
 // Consumer groups live on the leader: a follower refuses pulls, acks and
 // group changes with a NotLeaderError. A node that becomes leader rebuilds
@@ -67,7 +73,9 @@
 // through proxies: Config.DialOverrides redirects this node's own dials of
 // a member's cluster port.
 //
-// What this does not do yet: a pinned connector does not run while its
+// What this does not do yet: a node without users that has not yet
+// caught up with the cluster's is open to loopback callers until it has;
+// a pinned connector does not run while its
 // node follows (its produces are not forwarded); a partition on a cluster member
 // cannot be repaired; every station has as many replicas as the cluster
 // has voters and must use disk storage and fsync "always"; a damaged

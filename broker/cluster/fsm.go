@@ -152,6 +152,14 @@ func (f *fsm) applyOther(l *raft.Log) any {
 			return err
 		}
 		return nil
+	case kindSchema:
+		return f.applySchemaChange(data, l.Index)
+	case kindAuth:
+		if err := f.n.applyAuthWrite(data, l.Index); err != nil {
+			f.n.log.Warn("auth store write failed", "index", l.Index, "err", err)
+			return err
+		}
+		return nil
 	case kindForget:
 		id := string(data)
 		return f.n.setNodes(func(m map[string]nodeInfo) { delete(m, id) })
@@ -173,6 +181,10 @@ type manifest struct {
 	Stations []manifestStation `json:"stations"`
 	// Connectors is the connector store, records and checkpoints.
 	Connectors []manifestConnector `json:"connectors,omitempty"`
+	// Schemas is the schema registry, every version of every schema.
+	Schemas []broker.SchemaChange `json:"schemas,omitempty"`
+	// Auth is the auth store: users and tokens as stored (hashed).
+	Auth *manifestAuth `json:"auth,omitempty"`
 }
 
 type manifestStation struct {
@@ -200,6 +212,12 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	}
 	var err error
 	if m.Connectors, err = f.n.snapshotConnectors(); err != nil {
+		return nil, err
+	}
+	if m.Schemas, err = f.b.SchemaChanges(); err != nil {
+		return nil, fmt.Errorf("cluster: snapshot schemas: %w", err)
+	}
+	if m.Auth, err = f.n.snapshotAuth(); err != nil {
 		return nil, err
 	}
 	b, err := json.Marshal(m)
@@ -255,6 +273,12 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		return err
 	}
 	if err := f.n.restoreConnectors(m.Connectors); err != nil {
+		return err
+	}
+	if err := f.n.restoreSchemas(f.b, m); err != nil {
+		return err
+	}
+	if err := f.n.restoreAuth(m.Auth); err != nil {
 		return err
 	}
 	f.n.log.Info("installed a snapshot from the leader", "stations", len(m.Stations), "records_fetched", fetched)

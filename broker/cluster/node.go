@@ -156,6 +156,14 @@ type Node struct {
 	// to; placement wakes WatchPlacement's watcher.
 	connectors meta.ConnectorStore
 	placement  chan struct{}
+	// auth is the local auth store, which entries are applied to;
+	// authChanged wakes OnAuthChange's goroutine (auth.go).
+	auth        meta.AuthStore
+	authChanged chan struct{}
+	onAuth      func()
+	// appliedIdx holds, by store, the index of the last write applied
+	// to it (applied.go).
+	appliedIdx map[string]*appliedIndex
 	// readyTerm is the raft term in which this node, leading, applied
 	// every earlier entry; readyMu serialises getting there.
 	readyTerm atomic.Uint64
@@ -269,7 +277,7 @@ func (n *Node) Start(ctx context.Context, b *broker.Broker, apiAddr string) erro
 		n.Close()
 		return fmt.Errorf("cluster: read raft state: %w", err)
 	}
-	n.raft, err = raft.NewRaft(rc, n.fsm, n.store, n.store, n.snaps, n.trans)
+	n.raft, err = raft.NewRaft(rc, n.fsm, n.store, n.store, n.snaps, n.guardVotes())
 	if err != nil {
 		n.Close()
 		return fmt.Errorf("cluster: start raft: %w", err)
@@ -285,6 +293,7 @@ func (n *Node) Start(ctx context.Context, b *broker.Broker, apiAddr string) erro
 	n.wg.Add(2)
 	go n.watchLeadership()
 	go n.watchHealth()
+	n.watchAuth()
 	switch {
 	case existing:
 		n.log.Info("cluster node restarted", "raft", n.cfg.RaftAdvertise)

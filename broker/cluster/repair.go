@@ -25,8 +25,9 @@ import (
 //     produce meanwhile), and asks the leader to demote it to a
 //     non-voter (registered as repairing, which `cluster status` shows).
 //     The leader refuses when that would leave fewer voters than a
-//     majority of the current ones. Until demoted, the node may still
-//     grant votes: its raft log is intact, only its partitions are not.
+//     majority of the current ones. Meanwhile, and from before raft
+//     starts, its transport refuses every vote and pre-vote request
+//     (voteguard.go).
 //  3. Once a non-voter, it rebuilds each damaged partition from the
 //     leader's copy in a directory beside it, swaps it in while no entry
 //     is being applied, and moves the damaged directory under

@@ -1,0 +1,280 @@
+package clustertest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	v1 "github.com/junctionhq/junction/sdk/api/junction/v1"
+	"github.com/junctionhq/junction/sdk/api/junction/v1/junctionv1connect"
+)
+
+const ordersStation = "orders"
+
+// orderSchema accepts {"id": <integer>} objects.
+var orderSchema = &v1.SchemaDefinition{Type: v1.SchemaType_SCHEMA_TYPE_JSON, Files: []*v1.SchemaFile{{Name: "order.json",
+	Content: []byte(`{"type":"object","required":["id"],"properties":{"id":{"type":"integer"}}}`)}}}
+
+func (c *cluster) schemaClient(n *node) junctionv1connect.SchemaServiceClient {
+	return junctionv1connect.NewSchemaServiceClient(c.hc, "http://"+n.api)
+}
+
+// produceOrder produces one message to the orders station on n.
+func (c *cluster) produceOrder(n *node, value string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	mc := junctionv1connect.NewMessageServiceClient(c.hc, "http://"+n.api)
+	_, err := mc.Produce(ctx, connect.NewRequest(&v1.ProduceRequest{Station: ordersStation, Messages: []*v1.Message{{Value: []byte(value)}}}))
+	return err
+}
+
+// stationSchema returns the schema n has attached to the orders station,
+// "" for none.
+func (c *cluster) stationSchema(n *node) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	sc := junctionv1connect.NewStationServiceClient(c.hc, "http://"+n.api)
+	resp, err := sc.GetStation(ctx, connect.NewRequest(&v1.GetStationRequest{Name: ordersStation}))
+	if err != nil {
+		return "", err
+	}
+	return resp.Msg.Station.GetSchema().GetName(), nil
+}
+
+// TestSchemaSurvivesLeaderLoss registers a schema and attaches it to a
+// station on the leader while a follower is down, long enough that the
+// follower catches up from a snapshot; then SIGKILLs the leader. Every
+// node holds the schema and the attachment, and the new leader rejects a
+// produce that breaks the schema and takes one that keeps it.
+func TestSchemaSurvivesLeaderLoss(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a cluster of junction processes")
+	}
+	c := newCluster(t, 3, "--cluster-snapshot-threshold", "50", "--cluster-trailing-logs", "10", "--cluster-snapshot-interval", "200ms")
+	c.createStation(ordersStation, 1, time.Hour)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	down := c.follower()
+	c.kill(down)
+	leader := c.leader()
+	var follower *node
+	for _, n := range c.alive() {
+		if n != leader {
+			follower = n
+		}
+	}
+	_, err := c.schemaClient(follower).CreateSchema(ctx, connect.NewRequest(&v1.CreateSchemaRequest{Name: "order", Definition: orderSchema}))
+	if connect.CodeOf(err) != connect.CodeUnavailable || leaderOf(err) != leader.api {
+		t.Fatalf("create a schema on follower %s: %v, want NOT_LEADER naming %s", follower.id, err, leader.api)
+	}
+	if _, err := c.schemaClient(leader).CreateSchema(ctx, connect.NewRequest(&v1.CreateSchemaRequest{Name: "order", Definition: orderSchema})); err != nil {
+		t.Fatalf("create a schema on the leader: %v", err)
+	}
+	if _, err := c.schemaClient(leader).AttachSchema(ctx, connect.NewRequest(&v1.AttachSchemaRequest{Station: ordersStation, Schema: "order"})); err != nil {
+		t.Fatalf("attach the schema on the leader: %v", err)
+	}
+	// Enough entries that the leader snapshots and trims its log past
+	// the schema's: the follower that was down installs a snapshot.
+	for i := range 80 {
+		if err := c.produceOrder(leader, fmt.Sprintf(`{"id":%d}`, i)); err != nil {
+			t.Fatalf("produce order %d: %v", i, err)
+		}
+	}
+	c.await(60*time.Second, leader.id+" to take a snapshot", func() bool {
+		snaps, _ := filepath.Glob(filepath.Join(leader.data, "raft", "snapshots", "*", "meta.json"))
+		return len(snaps) > 0
+	})
+	c.start(down)
+	for _, n := range c.nodes {
+		c.await(60*time.Second, n.id+" to hold the schema and its attachment", func() bool {
+			name, err := c.stationSchema(n)
+			if err != nil || name != "order" {
+				return false
+			}
+			resp, err := c.schemaClient(n).GetSchema(ctx, connect.NewRequest(&v1.GetSchemaRequest{Name: "order"}))
+			return err == nil && len(resp.Msg.Schema.GetVersions()) == 1
+		})
+	}
+	if b, _ := os.ReadFile(down.logPath); !bytes.Contains(b, []byte("installed a snapshot from the leader")) {
+		t.Errorf("%s caught up from the log, not from a snapshot: the scenario did not test what it means to", down.id)
+	}
+
+	c.kill(leader)
+	t.Logf("killed leader %s", leader.id)
+	next := c.awaitLeaderOtherThan(leader)
+	c.await(30*time.Second, "the new leader to take a conforming produce", func() bool {
+		return c.produceOrder(next, `{"id":1000}`) == nil
+	})
+	err = c.produceOrder(next, `{"id":"not a number"}`)
+	if connect.CodeOf(err) != connect.CodeInvalidArgument {
+		t.Fatalf("non-conforming produce on the new leader %s: %v, want INVALID_ARGUMENT", next.id, err)
+	}
+
+	// A schema deleted on the new leader is gone everywhere, once
+	// detached.
+	if _, err := c.schemaClient(next).DeleteSchema(ctx, connect.NewRequest(&v1.DeleteSchemaRequest{Name: "order"})); connect.CodeOf(err) != connect.CodeFailedPrecondition {
+		t.Fatalf("delete an attached schema: %v, want FAILED_PRECONDITION", err)
+	}
+	if _, err := c.schemaClient(next).DetachSchema(ctx, connect.NewRequest(&v1.DetachSchemaRequest{Station: ordersStation})); err != nil {
+		t.Fatalf("detach: %v", err)
+	}
+	if _, err := c.schemaClient(next).DeleteSchema(ctx, connect.NewRequest(&v1.DeleteSchemaRequest{Name: "order"})); err != nil {
+		t.Fatalf("delete the detached schema: %v", err)
+	}
+	for _, n := range c.alive() {
+		c.await(30*time.Second, n.id+" to drop the schema", func() bool {
+			name, err := c.stationSchema(n)
+			_, gerr := c.schemaClient(n).GetSchema(ctx, connect.NewRequest(&v1.GetSchemaRequest{Name: "order"}))
+			return err == nil && name == "" && connect.CodeOf(gerr) == connect.CodeNotFound
+		})
+	}
+}
+
+// withToken returns an HTTP client sending token as its bearer.
+func withToken(token string) *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: bearer{token: token, next: http.DefaultTransport}}
+}
+
+// statusWith asks n for the cluster status through hc.
+func statusWith(hc *http.Client, n *node) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_, err := junctionv1connect.NewClusterServiceClient(hc, "http://"+n.api).Status(ctx, connect.NewRequest(&v1.ClusterStatusRequest{}))
+	return err
+}
+
+// TestUsersAndTokensReplicate creates the first admin user on the
+// leader: every node then refuses unauthenticated loopback callers; a
+// token the leader issued works against a follower, and once revoked is
+// refused by every node. Neither the password nor a token's secret is in
+// any node's files.
+func TestUsersAndTokensReplicate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a cluster of junction processes")
+	}
+	c := newCluster(t, 3)
+	leader, follower := c.leader(), c.follower()
+	if err := statusWith(c.hc, follower); err != nil {
+		t.Fatalf("a follower without users refuses a loopback caller: %v", err)
+	}
+
+	const password = "cluster-meta-test-password"
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_, err := junctionv1connect.NewUserServiceClient(c.hc, "http://"+follower.api).CreateUser(ctx,
+		connect.NewRequest(&v1.CreateUserRequest{User: &v1.User{Name: "admin", Role: "admin"}, Password: password}))
+	if connect.CodeOf(err) != connect.CodeUnavailable || leaderOf(err) != leader.api {
+		t.Fatalf("create the first user on follower %s: %v, want NOT_LEADER naming %s", follower.id, err, leader.api)
+	}
+	cmd := exec.Command(junctionBin, "--server", leader.api, "user", "create", "admin", "--role", "admin", "--password-stdin")
+	cmd.Stdin = strings.NewReader(password + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("user create: %v\n%s", err, out)
+	}
+	for _, n := range c.nodes {
+		c.await(30*time.Second, n.id+" to require authentication", func() bool {
+			return connect.CodeOf(statusWith(c.hc, n)) == connect.CodeUnauthenticated
+		})
+	}
+
+	login, err := junctionv1connect.NewAuthServiceClient(c.hc, "http://"+leader.api).Login(ctx, connect.NewRequest(&v1.LoginRequest{User: "admin", Password: password}))
+	if err != nil {
+		t.Fatalf("login on the leader: %v", err)
+	}
+	admin := withToken(login.Msg.Token)
+	created, err := junctionv1connect.NewTokenServiceClient(admin, "http://"+leader.api).CreateToken(ctx, connect.NewRequest(&v1.CreateTokenRequest{Description: "ci"}))
+	if err != nil {
+		t.Fatalf("create a token on the leader: %v", err)
+	}
+	tok := withToken(created.Msg.Token)
+	for _, n := range c.nodes {
+		c.await(30*time.Second, n.id+" to take the leader's tokens", func() bool {
+			return statusWith(admin, n) == nil && statusWith(tok, n) == nil
+		})
+	}
+	// A follower checks passwords against its replica, but issuing a
+	// token is a write: it names the leader.
+	_, err = junctionv1connect.NewAuthServiceClient(c.hc, "http://"+follower.api).Login(ctx, connect.NewRequest(&v1.LoginRequest{User: "admin", Password: password}))
+	if leaderOf(err) != leader.api {
+		t.Errorf("login on follower %s: %v, want NOT_LEADER naming %s", follower.id, err, leader.api)
+	}
+
+	if _, err := junctionv1connect.NewTokenServiceClient(admin, "http://"+leader.api).RevokeToken(ctx, connect.NewRequest(&v1.RevokeTokenRequest{Id: created.Msg.Info.GetId()})); err != nil {
+		t.Fatalf("revoke the token: %v", err)
+	}
+	for _, n := range c.nodes {
+		c.await(30*time.Second, n.id+" to refuse the revoked token", func() bool {
+			return connect.CodeOf(statusWith(tok, n)) == connect.CodeUnauthenticated
+		})
+		if err := statusWith(admin, n); err != nil {
+			t.Errorf("%s refuses the admin's login token after another was revoked: %v", n.id, err)
+		}
+	}
+
+	// A follower restarted after the revocation replays its raft log:
+	// the revoked token must not come back, not even for a moment.
+	c.kill(follower)
+	accepted := make(chan error, 1)
+	stopProbe := make(chan struct{})
+	go func() {
+		defer close(accepted)
+		for {
+			select {
+			case <-stopProbe:
+				return
+			default:
+			}
+			if statusWith(tok, follower) == nil {
+				accepted <- errors.New("accepted the revoked token")
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	c.start(follower)
+	c.await(60*time.Second, follower.id+" to apply everything the leader committed", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		ls, err := junctionv1connect.NewClusterServiceClient(admin, "http://"+leader.api).Status(ctx, connect.NewRequest(&v1.ClusterStatusRequest{}))
+		if err != nil {
+			return false
+		}
+		fs, err := junctionv1connect.NewClusterServiceClient(admin, "http://"+follower.api).Status(ctx, connect.NewRequest(&v1.ClusterStatusRequest{}))
+		return err == nil && fs.Msg.AppliedIndex >= ls.Msg.CommitIndex
+	})
+	close(stopProbe)
+	if err := <-accepted; err != nil {
+		t.Errorf("%s, restarted after a revocation: %v", follower.id, err)
+	}
+
+	secrets := [][]byte{[]byte(password), []byte(login.Msg.Token), []byte(created.Msg.Token)}
+	err = filepath.WalkDir(c.dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, s := range secrets {
+			if bytes.Contains(b, s) {
+				t.Errorf("%s holds a secret in plain text", path)
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+}
