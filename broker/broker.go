@@ -358,9 +358,7 @@ func (b *Broker) pendingRoom() int {
 }
 
 func (b *Broker) closeStations() {
-	for _, st := range b.stations {
-		st.close()
-	}
+	forEachParallel(b.stations, (*station).close)
 }
 
 // Connectors is the part of the broker's metadata file that keeps

@@ -601,7 +601,7 @@ func (l *Log) Close() error {
 			err = fmt.Errorf("seglog: sync %s: %w", l.active.name(), serr)
 		}
 	}
-	if err == nil && l.failed() == nil {
+	if err == nil && l.failed() == nil && l.wnext > l.Status().HighWaterMark {
 		// Everything is durable now: a later Open that finds less
 		// reports it rather than giving its offsets out again.
 		err = l.writeState(l.wnext)
