@@ -4,6 +4,8 @@ import (
 	"math"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/junctionhq/junction/broker/seglog"
 )
 
@@ -39,4 +41,36 @@ func parallelN(n int, fn func(i int)) {
 		})
 	}
 	wg.Wait()
+}
+
+// segmentFilesCollector reports the cache of open segment files of disk
+// stations at scrape time.
+type segmentFilesCollector struct {
+	files                  *seglog.FileCache
+	open, limit, evictions *prometheus.Desc
+}
+
+func newSegmentFilesCollector(b *Broker) *segmentFilesCollector {
+	return &segmentFilesCollector{
+		files: b.segFiles,
+		open: prometheus.NewDesc("junction_segment_files_open",
+			"Open files of sealed segments of disk stations (each partition's active segment is open besides).", nil, nil),
+		limit: prometheus.NewDesc("junction_segment_files_limit",
+			"Most files of sealed segments kept open (the server's --max-open-segments).", nil, nil),
+		evictions: prometheus.NewDesc("junction_segment_file_evictions_total",
+			"Files of sealed segments closed to stay within the limit; reading them again reopens them.", nil, nil),
+	}
+}
+
+func (c *segmentFilesCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.open
+	ch <- c.limit
+	ch <- c.evictions
+}
+
+func (c *segmentFilesCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.files.Stats()
+	ch <- prometheus.MustNewConstMetric(c.open, prometheus.GaugeValue, float64(st.Open))
+	ch <- prometheus.MustNewConstMetric(c.limit, prometheus.GaugeValue, float64(st.Limit))
+	ch <- prometheus.MustNewConstMetric(c.evictions, prometheus.CounterValue, float64(st.Evictions))
 }
