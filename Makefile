@@ -9,7 +9,7 @@ PROTOC_GEN_GO_VERSION         := v1.36.10
 PROTOC_GEN_CONNECT_GO_VERSION := v1.19.1
 PROTOC_GEN_GO_GRPC_VERSION    := v1.6.2
 
-.PHONY: all build publish run run-cluster test test-short test-cluster bench bench-compare proto fuzz vet vet-bench fmt clean screenshots
+.PHONY: all build publish run run-cluster test test-short test-cluster bench bench-compare perf-report proto fuzz vet vet-bench fmt clean screenshots
 
 all: build
 
@@ -96,7 +96,10 @@ vet-bench:
 	cd bench && $(GO) vet -mod=mod ./...
 
 ## bench: storage and end-to-end broker benchmarks with printed figures
-##        (BENCHFLAGS passes flags to junction-bench, e.g. BENCHFLAGS='-duration 3s')
+##        (BENCHFLAGS passes flags to junction-bench, e.g. BENCHFLAGS='-duration 3s';
+##        junction-bench's report is also saved to BENCHOUT, for perf-report)
+BENCHOUT ?= $(BIN)/bench.txt
+BENCH_ALL = connect,produce-1p,produce-4p,consume-ack,latency,r3-produce-1p,r3-latency,scale
 bench: build vet-bench
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3s ./broker/seglog/
 	$(GO) test -run '^$$' -bench . -benchmem ./broker/schema/
@@ -107,7 +110,7 @@ bench: build vet-bench
 	$(GO) test -run '^$$' -bench ProduceWithDashboard -benchtime 3s ./server/
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./connectors/snowflake/
 	$(GO) test -run '^$$' -bench 'Check|ProduceAuth' -benchtime 3s ./broker/auth/ ./server/
-	cd bench && $(GO) run -mod=mod ./cmd/junction-bench -junction $(CURDIR)/$(BIN)/junction $(BENCHFLAGS)
+	cd bench && $(GO) run -mod=mod ./cmd/junction-bench -junction $(CURDIR)/$(BIN)/junction -workloads $(BENCH_ALL) -out $(abspath $(BENCHOUT)) $(BENCHFLAGS)
 
 ## screenshots: the dashboard screenshots in docs/ (drives chromium; not part of test)
 screenshots:
@@ -116,7 +119,17 @@ screenshots:
 
 ## bench-compare: the same workloads against Junction and embedded NATS JetStream
 bench-compare: build vet-bench
-	cd bench && $(GO) run -mod=mod ./cmd/junction-bench -junction $(CURDIR)/$(BIN)/junction -compare $(BENCHFLAGS)
+	cd bench && $(GO) run -mod=mod ./cmd/junction-bench -junction $(CURDIR)/$(BIN)/junction -compare -out $(abspath $(BENCHOUT)) $(BENCHFLAGS)
+
+## perf-report: one run of every workload against JetStream and Benthos
+##              (about 8 minutes, on a quiet machine), then README.md's
+##              performance section and docs/perf.svg rewritten from it;
+##              PERF_IN=FILE rewrites them from a saved report instead
+perf-report: build vet-bench
+ifeq ($(PERF_IN),)
+	cd bench && $(GO) run -mod=mod ./cmd/junction-bench -junction $(CURDIR)/$(BIN)/junction -compare -workloads $(BENCH_ALL) -out $(abspath $(BENCHOUT)) $(BENCHFLAGS)
+endif
+	cd bench && $(GO) run -mod=mod ./cmd/perfreport -in $(abspath $(or $(PERF_IN),$(BENCHOUT))) -readme $(CURDIR)/README.md -svg $(CURDIR)/docs/perf.svg
 
 ## proto: regenerate the Go code of api/ (into sdk/api) and of the connector
 ##        protocol sdk/proto (needs protoc; the generated code is committed)

@@ -38,6 +38,8 @@ type Delivery struct {
 	Partition     uint32
 	Record        Record
 	DeliveryCount uint32
+
+	span *rawSpan // the stored batch holding Record, when known
 }
 
 // MessageRef names a delivered message.
@@ -106,7 +108,8 @@ type groupPart struct {
 	cursor  uint64 // next offset never delivered
 	acked   ackWindow
 	pending map[uint64]*pendingMsg
-	ahead   []Record // records read from cursor on, not yet delivered
+	ahead   []Record  // records read from cursor on, not yet delivered
+	spans   []rawSpan // the encoded batches of ahead, when the log gave them
 }
 
 type pendingMsg struct {
@@ -306,6 +309,9 @@ type PullOptions struct {
 	// Start and Config apply when the pull creates the group.
 	Start  StartPosition
 	Config GroupConfig
+	// WholeBatches ends the pull at the end of a stored batch where that
+	// leaves at least one, so that stored batches go out whole.
+	WholeBatches bool
 }
 
 // Pull delivers messages to a member of group, waiting up to o.MaxWait for
@@ -326,10 +332,10 @@ func (b *Broker) Pull(ctx context.Context, stationName, groupName string, o Pull
 	if err != nil {
 		return nil, err
 	}
-	return g.pull(ctx, o.Max, o.MaxBytes, o.MaxWait)
+	return g.pull(ctx, o.Max, o.MaxBytes, o.MaxWait, o.WholeBatches)
 }
 
-func (g *group) pull(ctx context.Context, max, maxBytes int, maxWait time.Duration) ([]Delivery, error) {
+func (g *group) pull(ctx context.Context, max, maxBytes int, maxWait time.Duration, whole bool) ([]Delivery, error) {
 	timer := time.NewTimer(maxWait)
 	defer timer.Stop()
 	var due *time.Timer
@@ -342,7 +348,7 @@ func (g *group) pull(ctx context.Context, max, maxBytes int, maxWait time.Durati
 		changed := g.st.changed()
 		g.mu.Lock()
 		wake := g.wakeCh
-		out, redo, dead, need, next, err := g.take(max, maxBytes, g.st.b.now())
+		out, redo, dead, need, next, err := g.take(max, maxBytes, g.st.b.now(), whole)
 		g.mu.Unlock()
 		// Segment reads happen here, without g.mu, so acks never wait
 		// behind them.
@@ -399,7 +405,7 @@ func (g *group) pull(ctx context.Context, max, maxBytes int, maxWait time.Durati
 // whose read-ahead must be filled (by fill, without g.mu) to hand out
 // more, and the time the next delivery becomes due. It never reads the
 // log. g.mu is held.
-func (g *group) take(max, maxBytes int, now time.Time) (out []Delivery, redo []expiry, dead []MessageRef, need []fillReq, next time.Time, err error) {
+func (g *group) take(max, maxBytes int, now time.Time, whole bool) (out []Delivery, redo []expiry, dead []MessageRef, need []fillReq, next time.Time, err error) {
 	if g.deleted {
 		return nil, nil, nil, nil, time.Time{}, fmt.Errorf("group %q on station %q: %w", g.name, g.st.name, ErrGroupNotFound)
 	}
@@ -477,6 +483,9 @@ func (g *group) take(max, maxBytes int, now time.Time) (out []Delivery, redo []e
 				bytes += recordBytes(&p.ahead[i])
 			}
 		}
+		if whole && n < len(p.ahead) {
+			n = p.wholeBatches(n)
+		}
 		due := now.Add(g.rec.Config.AckDeadline)
 		for _, rec := range p.ahead[:n] {
 			pm := &pendingMsg{deliveries: 1, due: due}
@@ -495,7 +504,7 @@ func (g *group) take(max, maxBytes int, now time.Time) (out []Delivery, redo []e
 				}
 			}
 			g.expiries.push(expiry{uint32(pi), rec.Offset, pm, due})
-			out = append(out, Delivery{Partition: uint32(pi), Record: rec, DeliveryCount: pm.deliveries})
+			out = append(out, Delivery{Partition: uint32(pi), Record: rec, DeliveryCount: pm.deliveries, span: p.spanOf(rec.Offset)})
 		}
 		g.pending += n
 		g.track(n)
@@ -528,10 +537,10 @@ func (g *group) fill(reqs []fillReq) error {
 	for _, rq := range reqs {
 		l := g.st.logs[rq.part]
 		from := rq.cursor
-		recs, err := l.Read(from, budget)
+		recs, spans, err := readAhead(l, from, budget)
 		if start, _ := l.Bounds(); errors.Is(err, ErrOffsetOutOfRange) && from < start {
 			from = start
-			recs, err = l.Read(from, budget)
+			recs, spans, err = readAhead(l, from, budget)
 		}
 		if err != nil {
 			return fmt.Errorf("station %q partition %d: read at %d: %w", g.st.name, rq.part, from, err)
@@ -552,7 +561,7 @@ func (g *group) fill(reqs []fillReq) error {
 					}
 				}
 			}
-			p.ahead = recs
+			p.ahead, p.spans = recs, spans
 		}
 		g.mu.Unlock()
 	}

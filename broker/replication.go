@@ -14,6 +14,12 @@ import (
 // leader when one is known.
 var ErrNotLeader = errors.New("not the cluster leader")
 
+// ErrOutcomeUnknown is matched by errors of changes that may or may not
+// have been applied: a cluster node lost the leadership while replicating
+// them. Retry produces with message ids so the station's dedup keeps one
+// copy.
+var ErrOutcomeUnknown = errors.New("outcome unknown")
+
 // NotLeaderError refuses a change on a follower.
 type NotLeaderError struct {
 	// Leader is the API address of the leader, empty during an election.

@@ -67,6 +67,11 @@ type Options struct {
 	// validated or applied (and so before its plugin starts), with the
 	// parsed definition; its error refuses the definition.
 	Authorize func(ctx context.Context, def *config.Connector) error
+	// Placement, when set, says whether this host runs a connector now
+	// (in a cluster, only one node runs each); one it does not run is
+	// kept in StateStandby. Call Reconcile when its answers may have
+	// changed. Nil runs every connector.
+	Placement func(def *config.Connector) bool
 }
 
 // RestartPolicy says how a failing connector is restarted: after Initial,
@@ -91,6 +96,7 @@ type Host struct {
 	env      config.Env
 	roots    []string
 	authz    func(ctx context.Context, def *config.Connector) error
+	place    func(def *config.Connector) bool
 
 	// ops serialises changes to one connector (apply, pause, resume,
 	// delete), which may wait for a plugin to shut down; mu guards only
@@ -148,6 +154,7 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 		env:      config.Env{Lookup: opts.LookupEnv, Where: opts.EnvWhere},
 		roots:    opts.PathRoots,
 		authz:    opts.Authorize,
+		place:    opts.Placement,
 		runners:  make(map[string]*runner),
 	}
 	var recs []record
@@ -179,7 +186,7 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 		run := newRunner(h, def, inst, r)
 		h.runners[def.Name] = run
 		if !r.Paused {
-			run.start()
+			h.startHere(run)
 		}
 	}
 	return h, nil
@@ -390,7 +397,7 @@ func (h *Host) install(run *runner) error {
 	}
 	h.runners[run.def.Name] = run
 	if !run.rec.Paused {
-		run.start()
+		h.startHere(run)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/junctionhq/junction/broker/api"
 	"github.com/junctionhq/junction/broker/auth"
+	"github.com/junctionhq/junction/broker/cluster"
 	"github.com/junctionhq/junction/plugin"
 	"github.com/junctionhq/junction/plugin/config"
 	v1 "github.com/junctionhq/junction/sdk/api/junction/v1"
@@ -17,6 +18,8 @@ import (
 
 type connectorService struct {
 	h *plugin.Host
+	// node, in a cluster, is this node: changes are made on the leader.
+	node *cluster.Node
 }
 
 func connectorError(err error, name string) error {
@@ -55,6 +58,9 @@ func definitionErrors(es config.Errors) []*v1.DefinitionError {
 }
 
 func (s *connectorService) ApplyConnector(ctx context.Context, req *connect.Request[v1.ApplyConnectorRequest]) (*connect.Response[v1.ApplyConnectorResponse], error) {
+	if err := s.leading(); err != nil {
+		return nil, err
+	}
 	st, created, changed, err := s.h.Apply(ctx, fileName(req.Msg.FileName), req.Msg.Definition)
 	if err != nil {
 		return nil, connectorError(err, "")
@@ -94,6 +100,9 @@ func (s *connectorService) GetConnector(ctx context.Context, req *connect.Reques
 }
 
 func (s *connectorService) PauseConnector(ctx context.Context, req *connect.Request[v1.PauseConnectorRequest]) (*connect.Response[v1.PauseConnectorResponse], error) {
+	if err := s.leading(); err != nil {
+		return nil, err
+	}
 	st, err := s.h.Pause(req.Msg.Name)
 	if err != nil {
 		return nil, connectorError(err, req.Msg.Name)
@@ -102,6 +111,9 @@ func (s *connectorService) PauseConnector(ctx context.Context, req *connect.Requ
 }
 
 func (s *connectorService) ResumeConnector(ctx context.Context, req *connect.Request[v1.ResumeConnectorRequest]) (*connect.Response[v1.ResumeConnectorResponse], error) {
+	if err := s.leading(); err != nil {
+		return nil, err
+	}
 	st, err := s.h.Resume(req.Msg.Name)
 	if err != nil {
 		return nil, connectorError(err, req.Msg.Name)
@@ -110,6 +122,9 @@ func (s *connectorService) ResumeConnector(ctx context.Context, req *connect.Req
 }
 
 func (s *connectorService) DeleteConnector(ctx context.Context, req *connect.Request[v1.DeleteConnectorRequest]) (*connect.Response[v1.DeleteConnectorResponse], error) {
+	if err := s.leading(); err != nil {
+		return nil, err
+	}
 	if err := s.h.Delete(ctx, req.Msg.Name); err != nil {
 		return nil, connectorError(err, req.Msg.Name)
 	}
@@ -138,6 +153,7 @@ var states = map[plugin.State]v1.ConnectorState{
 	plugin.StatePaused:     v1.ConnectorState_CONNECTOR_STATE_PAUSED,
 	plugin.StateRestarting: v1.ConnectorState_CONNECTOR_STATE_RESTARTING,
 	plugin.StateFailed:     v1.ConnectorState_CONNECTOR_STATE_FAILED,
+	plugin.StateStandby:    v1.ConnectorState_CONNECTOR_STATE_STANDBY,
 }
 
 func statusToProto(st plugin.Status) *v1.ConnectorStatus {

@@ -48,7 +48,7 @@ type Options struct {
 	// (bin/plugins in a source build).
 	PluginDirs []string
 	// ConnectorsDir, when set, holds connector definitions (*.yaml) applied
-	// at start.
+	// at start; in a cluster, whenever this node becomes the leader.
 	ConnectorsDir string
 	// ConnectorRestart is how failing connectors are restarted; zero
 	// fields take plugin.DefaultRestartPolicy's.
@@ -201,6 +201,7 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 		return nil, err
 	}
 	if node != nil {
+		placeConnectors(&hostOpts, node, b)
 		if err := node.Start(ctx, b, apiAddress(opts.Cluster.APIAdvertise, ln)); err != nil {
 			b.Close()
 			closeListener(ln)
@@ -216,8 +217,11 @@ func Start(ctx context.Context, opts Options, ln net.Listener) (*Server, error) 
 		b.Close()
 		return nil, fmt.Errorf("start connector host: %w", err)
 	}
+	if node != nil {
+		watchPlacement(node, host, opts.Logger, opts.ConnectorsDir)
+	}
 	reg.MustRegister(&connectorCollector{host})
-	if opts.ConnectorsDir != "" {
+	if opts.ConnectorsDir != "" && node == nil {
 		if err := host.LoadDir(ctx, opts.ConnectorsDir); err != nil {
 			opts.Logger.Error("some connector definitions were not applied", "dir", opts.ConnectorsDir, "err", err)
 		}
@@ -340,7 +344,7 @@ func Handler(b *broker.Broker, host *plugin.Host, reg *prometheus.Registry, o Ha
 		mux.Handle(path, h)
 	}
 	services = append(services, mountAuth(mux, o.Auth, opts)...)
-	mux.Handle(junctionv1connect.NewConnectorServiceHandler(&connectorService{host}, opts...))
+	mux.Handle(junctionv1connect.NewConnectorServiceHandler(&connectorService{h: host, node: o.Cluster}, opts...))
 	mux.Handle(junctionv1connect.NewClusterServiceHandler(cluster.NewService(o.Cluster, b), opts...))
 	mux.Handle(junctionv1connect.NewHubServiceHandler(&hubService{load: o.Hub, dir: o.PluginDir}, opts...))
 	reflector := grpcreflect.NewStaticReflector(append(services, junctionv1connect.ConnectorServiceName, junctionv1connect.ClusterServiceName, junctionv1connect.HubServiceName)...)

@@ -133,6 +133,8 @@ func classify(err error) (connect.Code, v1.ErrorReason) {
 		return connect.CodeResourceExhausted, v1.ErrorReason_ERROR_REASON_MESSAGE_TOO_LARGE
 	case errors.Is(err, broker.ErrNotPending):
 		return connect.CodeFailedPrecondition, v1.ErrorReason_ERROR_REASON_NOT_PENDING
+	case errors.Is(err, broker.ErrOutcomeUnknown):
+		return connect.CodeUnavailable, v1.ErrorReason_ERROR_REASON_OUTCOME_UNKNOWN
 	case errors.Is(err, broker.ErrNotLeader):
 		return connect.CodeUnavailable, v1.ErrorReason_ERROR_REASON_NOT_LEADER
 	case errors.Is(err, broker.ErrClosed):
@@ -457,7 +459,11 @@ func (s *messageService) Pull(ctx context.Context, req *connect.Request[v1.PullR
 	if n == 0 {
 		n = 1
 	}
-	ds, err := s.b.Pull(ctx, m.Station, m.Group, broker.PullOptions{Max: n, MaxWait: maxWait, Start: start, Config: groupConfigFromProto(m.GetConfig())})
+	opts := broker.PullOptions{Max: n, MaxWait: maxWait, Start: start, Config: groupConfigFromProto(m.GetConfig())}
+	if m.RecordBatches {
+		return s.pullBatches(ctx, m, opts)
+	}
+	ds, err := s.b.Pull(ctx, m.Station, m.Group, opts)
 	if err != nil {
 		return nil, Error(err, m.Station, m.Group)
 	}
@@ -481,6 +487,9 @@ func (s *messageService) Consume(ctx context.Context, req *connect.Request[v1.Co
 		n = 100
 	}
 	opts := broker.PullOptions{Max: n, MaxWait: 30 * time.Second, Start: start, Config: groupConfigFromProto(m.GetConfig())}
+	if m.RecordBatches {
+		return s.consumeBatches(ctx, m, opts, stream)
+	}
 	for {
 		ds, err := s.b.Pull(ctx, m.Station, m.Group, opts)
 		if err != nil {
@@ -500,7 +509,14 @@ func (s *messageService) Consume(ctx context.Context, req *connect.Request[v1.Co
 }
 
 func (s *messageService) Ack(ctx context.Context, req *connect.Request[v1.AckRequest]) (*connect.Response[v1.AckResponse], error) {
-	if err := s.b.Ack(ctx, req.Msg.Station, req.Msg.Group, refsFromProto(req.Msg.Messages)); err != nil {
+	err := s.b.Ack(ctx, req.Msg.Station, req.Msg.Group, refsFromProto(req.Msg.Messages))
+	if len(req.Msg.Ranges) > 0 && (err == nil || errors.Is(err, broker.ErrNotPending)) {
+		// Both kinds are applied; the first failure is reported.
+		if rerr := s.b.AckRanges(ctx, req.Msg.Station, req.Msg.Group, rangesFromProto(req.Msg.Ranges)); err == nil {
+			err = rerr
+		}
+	}
+	if err != nil {
 		return nil, Error(err, req.Msg.Station, req.Msg.Group)
 	}
 	return connect.NewResponse(&v1.AckResponse{}), nil

@@ -17,7 +17,13 @@
 //     commit interval), applied on every node to its own metadata file:
 //     the replicated store stands behind the broker's meta.GroupStore;
 //   - members' API addresses, so a follower can name the leader to a
-//     client.
+//     client;
+//   - writes to the connector store (definitions, pause state, source
+//     checkpoints), so a connector resumes from its checkpoint on
+//     whichever node runs it next. WatchPlacement tells the connector host
+//     when to reconcile (a leadership change, a connector change), and
+//     RunsHere where a connector runs: on the leader, or on the node it is
+//     pinned to while that node leads.
 //
 // Consumer groups live on the leader: a follower refuses pulls, acks and
 // group changes with a NotLeaderError. A node that becomes leader rebuilds
@@ -46,13 +52,27 @@
 // NoSnapshotRestoreOnStart): a snapshot is a manifest of the stations and
 // every partition's next offset, never a copy of the segments. A follower
 // that must install one fetches the records it lacks from the leader's
-// ClusterService.ReadPartition.
+// ClusterService.ReadPartition, on the leader's cluster port.
 //
-// What this does not do yet: connectors are not coordinated (each node
-// runs them; on followers they fail); a partition on a cluster member
+// A node verifies every partition's checksums before it takes part in
+// raft, and watches for damage afterwards. A damaged node hands leadership
+// over, has the leader demote it to a non-voter, rebuilds each damaged
+// partition from the leader's copy (the damaged files move to
+// DATA/quarantine, never deleted), and is made a voter again (repair.go).
+//
+// The cluster port (transport.go) carries raft and, told apart by their
+// first byte, the calls nodes make to each other: AddNode (joining, and a
+// repairing node's change of vote) and ReadPartition (fetching records).
+// With Config.TLS it is mutual TLS under the cluster CA. Tests reach nodes
+// through proxies: Config.DialOverrides redirects this node's own dials of
+// a member's cluster port.
+//
+// What this does not do yet: a pinned connector does not run while its
+// node follows (its produces are not forwarded); a partition on a cluster member
 // cannot be repaired; every station has as many replicas as the cluster
-// has voters and must use disk storage and fsync "always"; a node whose
-// log fails its checksums is not yet kept from voting; a follower whose
+// has voters and must use disk storage and fsync "always"; a damaged
+// partition whose start was trimmed by retention is not rebuilt
+// automatically; a follower whose
 // API address changes across a restart is not re-registered until it
 // leads; records fetched while installing a snapshot travel through
 // ReadPartition, which does not tell a nil key or value from an empty

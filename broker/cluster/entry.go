@@ -97,6 +97,9 @@ type nodeInfo struct {
 	ID   string `json:"id"`
 	Raft string `json:"raft"`
 	API  string `json:"api"`
+	// Repairing is set while the node rebuilds damaged partitions, as a
+	// non-voter.
+	Repairing bool `json:"repairing,omitempty"`
 }
 
 func encodeJSON(kind byte, v any) ([]byte, error) {

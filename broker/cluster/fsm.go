@@ -40,6 +40,8 @@ func (f *fsm) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
 // on their partitions' logs together, so each log writes and fsyncs them
 // as a group, and waited for before anything else is applied.
 func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
+	f.n.applyMu.RLock()
+	defer f.n.applyMu.RUnlock()
 	out := make([]any, len(logs))
 	type queued struct {
 		i         int
@@ -144,6 +146,12 @@ func (f *fsm) applyOther(l *raft.Log) any {
 			return err
 		}
 		return nil
+	case kindConnectors:
+		if err := f.n.applyConnectorWrite(data); err != nil {
+			f.n.log.Warn("connector store write failed", "index", l.Index, "err", err)
+			return err
+		}
+		return nil
 	case kindForget:
 		id := string(data)
 		return f.n.setNodes(func(m map[string]nodeInfo) { delete(m, id) })
@@ -163,6 +171,8 @@ func replayable(err error) bool {
 type manifest struct {
 	Nodes    []nodeInfo        `json:"nodes"`
 	Stations []manifestStation `json:"stations"`
+	// Connectors is the connector store, records and checkpoints.
+	Connectors []manifestConnector `json:"connectors,omitempty"`
 }
 
 type manifestStation struct {
@@ -187,6 +197,10 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 			return nil, fmt.Errorf("cluster: snapshot station %q: %w", c.Name, err)
 		}
 		m.Stations = append(m.Stations, manifestStation{Config: c, Next: next})
+	}
+	var err error
+	if m.Connectors, err = f.n.snapshotConnectors(); err != nil {
+		return nil, err
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
@@ -215,6 +229,8 @@ const maxManifestBytes = 256 << 20
 // the records it lacks from the leader.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
+	f.n.applyMu.RLock()
+	defer f.n.applyMu.RUnlock()
 	b, err := io.ReadAll(io.LimitReader(rc, maxManifestBytes+1))
 	if err != nil {
 		return fmt.Errorf("cluster: read snapshot: %w", err)
@@ -236,6 +252,9 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	}
 	fetched, err := f.n.catchUp(context.Background(), f.b, m)
 	if err != nil {
+		return err
+	}
+	if err := f.n.restoreConnectors(m.Connectors); err != nil {
 		return err
 	}
 	f.n.log.Info("installed a snapshot from the leader", "stations", len(m.Stations), "records_fetched", fetched)

@@ -21,7 +21,11 @@ type replicatedLog struct {
 	n         *Node
 	station   string
 	partition uint32
-	local     broker.PartitionLog
+	// local is the broker's log. Replacing it (a rebuild) holds both
+	// localMu and the node's applyMu; reading it holds either.
+	local   broker.PartitionLog
+	localMu sync.RWMutex
+	closed  bool // by the broker; guarded by localMu
 
 	mu sync.Mutex
 	// next is the offset the next proposal lands at; valid while term is
@@ -85,7 +89,7 @@ func (l *replicatedLog) sync() error {
 	if l.n.raft.CurrentTerm() != term {
 		return &broker.NotLeaderError{Leader: l.n.LeaderAPI()}
 	}
-	_, l.next = l.local.Bounds()
+	_, l.next = l.Bounds()
 	l.term = term
 	return nil
 }
@@ -127,16 +131,32 @@ func (p *proposal) Wait() (uint64, error) {
 }
 
 func (l *replicatedLog) Read(from uint64, maxBytes int) ([]broker.Record, error) {
+	l.localMu.RLock()
+	defer l.localMu.RUnlock()
 	return l.local.Read(from, maxBytes)
 }
 
-func (l *replicatedLog) OffsetForTime(ts int64) (uint64, error) { return l.local.OffsetForTime(ts) }
+func (l *replicatedLog) OffsetForTime(ts int64) (uint64, error) {
+	l.localMu.RLock()
+	defer l.localMu.RUnlock()
+	return l.local.OffsetForTime(ts)
+}
 
-func (l *replicatedLog) Bounds() (start, next uint64) { return l.local.Bounds() }
+func (l *replicatedLog) Bounds() (start, next uint64) {
+	l.localMu.RLock()
+	defer l.localMu.RUnlock()
+	return l.local.Bounds()
+}
 
-func (l *replicatedLog) State() broker.LogState { return l.local.State() }
+func (l *replicatedLog) State() broker.LogState {
+	l.localMu.RLock()
+	defer l.localMu.RUnlock()
+	return l.local.State()
+}
 
 func (l *replicatedLog) Enforce(now time.Time, r broker.Retention, floor uint64) (int, error) {
+	l.localMu.RLock()
+	defer l.localMu.RUnlock()
 	return l.local.Enforce(now, r, floor)
 }
 
@@ -146,6 +166,9 @@ func (l *replicatedLog) Close() error {
 		delete(l.n.logs, logKey{l.station, l.partition})
 	}
 	l.n.logsMu.Unlock()
+	l.localMu.Lock()
+	defer l.localMu.Unlock()
+	l.closed = true
 	return l.local.Close()
 }
 
@@ -156,6 +179,10 @@ func (l *replicatedLog) Close() error {
 func (n *Node) Writable(ctx context.Context) error {
 	if err := n.notLeader(); err != nil {
 		return err
+	}
+	if n.repairing.Load() {
+		// It is handing leadership over.
+		return &broker.NotLeaderError{}
 	}
 	term := n.raft.CurrentTerm()
 	if n.readyTerm.Load() == term {

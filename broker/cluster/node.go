@@ -2,11 +2,13 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -33,9 +35,11 @@ type Config struct {
 	// RaftAdvertise is the raft address other nodes dial. Default
 	// RaftListen, which then must not be a wildcard address.
 	RaftAdvertise string
-	// Join lists API addresses of members of an existing cluster. A node
-	// without raft state asks them to add it; with none, it bootstraps a
-	// new cluster of one. Ignored once the node has raft state.
+	// Join lists addresses of members of an existing cluster: their
+	// cluster ports, or their API ports (which take a join only while the
+	// cluster has no users and the API no TLS). A node without raft state
+	// asks them to add it; with none, it bootstraps a new cluster of one.
+	// Ignored once the node has raft state.
 	Join []string
 	// APIAdvertise is the API address other nodes send clients to.
 	// Default: the address the API listens on.
@@ -57,6 +61,15 @@ type Config struct {
 	// SnapshotInterval is how often raft checks whether to snapshot.
 	// Default 2m.
 	SnapshotInterval time.Duration
+	// DialOverrides, by member id, replace the cluster addresses this
+	// node dials that member at. It exists for fault-injection tests,
+	// which route every link between nodes through a proxy they control;
+	// it only changes where this node's own connections go.
+	DialOverrides map[string]string
+	// TLS, when set, makes the cluster port mutual TLS: members present
+	// certificates that chain to the cluster CA, and refuse peers that do
+	// not.
+	TLS TLSFiles
 }
 
 func (c Config) withDefaults() Config {
@@ -115,18 +128,34 @@ type Node struct {
 	log   *slog.Logger
 	store *raftboltdb.BoltStore
 	trans *raft.NetworkTransport
-	snaps raft.SnapshotStore
-	raft  *raft.Raft
-	fsm   *fsm
+	// stream is the cluster port; internal serves the calls of other
+	// members on it, and peers makes this node's calls to theirs.
+	stream   *streamLayer
+	internal *http.Server
+	peers    *http.Client
+	snaps    raft.SnapshotStore
+	raft     *raft.Raft
+	fsm      *fsm
 
 	logsMu sync.Mutex
 	logs   map[logKey]*replicatedLog
+	// applyMu is held (read) while entries are applied, and (write) by a
+	// rebuild while it swaps a partition's log.
+	applyMu sync.RWMutex
+	// repairing is set while this node has damaged partitions;
+	// repairLogged once watchHealth logged which.
+	repairing    atomic.Bool
+	repairLogged bool
 
 	nodesMu sync.Mutex
 	nodes   map[string]nodeInfo // by id; persisted in DATA/raft/nodes.json
 
 	apiAddr string
 	groups  meta.GroupStore // the local one, which entries are applied to
+	// connectors is the local connector store, which entries are applied
+	// to; placement wakes WatchPlacement's watcher.
+	connectors meta.ConnectorStore
+	placement  chan struct{}
 	// readyTerm is the raft term in which this node, leading, applied
 	// every earlier entry; readyMu serialises getting there.
 	readyTerm atomic.Uint64
@@ -150,7 +179,7 @@ func New(cfg Config) (*Node, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID), logs: make(map[logKey]*replicatedLog), stop: make(chan struct{})}, nil
+	return &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID), logs: make(map[logKey]*replicatedLog), stop: make(chan struct{}), placement: make(chan struct{}, 1)}, nil
 }
 
 // open opens the raft stores and transport under DATA/raft.
@@ -176,10 +205,23 @@ func (n *Node) open() error {
 	if err != nil {
 		return fmt.Errorf("cluster: raft address %q: %w", n.cfg.RaftAdvertise, err)
 	}
-	n.trans, err = raft.NewTCPTransportWithLogger(n.cfg.RaftListen, adv, 4, 10*time.Second, hlog)
+	var tc *tls.Config
+	if n.cfg.TLS.Enabled() {
+		if tc, err = clusterTLS(n.cfg.TLS); err != nil {
+			return err
+		}
+	}
+	stream, err := newStreamLayer(n.cfg.RaftListen, adv, tc)
 	if err != nil {
 		return fmt.Errorf("cluster: listen for raft on %s: %w", n.cfg.RaftListen, err)
 	}
+	n.stream = stream
+	n.peers = stream.httpClient()
+	ntc := &raft.NetworkTransportConfig{Stream: stream, MaxPool: 4, Timeout: 10 * time.Second, Logger: hlog}
+	if len(n.cfg.DialOverrides) > 0 {
+		ntc.ServerAddressProvider = addressProvider{n}
+	}
+	n.trans = raft.NewNetworkTransportWithConfig(ntc)
 	return nil
 }
 
@@ -217,6 +259,11 @@ func (n *Node) Start(ctx context.Context, b *broker.Broker, apiAddr string) erro
 	// the last entry applied before a stop, which replaying from the
 	// snapshot would not know.
 	rc.NoSnapshotRestoreOnStart = true
+	// A node must not vote or lead on data it has not verified.
+	if bad := n.scrubAll(ctx, 0); len(bad) > 0 {
+		n.repairing.Store(true)
+		n.log.Error("damaged partitions found at start; this node will not vote until it has rebuilt them", "partitions", len(bad))
+	}
 	existing, err := raft.HasExistingState(n.store, n.store, n.snaps)
 	if err != nil {
 		n.Close()
@@ -227,8 +274,17 @@ func (n *Node) Start(ctx context.Context, b *broker.Broker, apiAddr string) erro
 		n.Close()
 		return fmt.Errorf("cluster: start raft: %w", err)
 	}
+	// Other members' calls on the cluster port, once raft is there.
+	n.internal = &http.Server{Handler: internalHandler(n), ReadHeaderTimeout: handshakeTimeout, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)}
 	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		n.internal.Serve(n.stream.http)
+	}()
+	n.wg.Add(2)
 	go n.watchLeadership()
+	go n.watchHealth()
 	switch {
 	case existing:
 		n.log.Info("cluster node restarted", "raft", n.cfg.RaftAdvertise)
@@ -261,7 +317,7 @@ func (n *Node) join(ctx context.Context) {
 	req := nodeInfo{ID: n.cfg.NodeID, Raft: n.cfg.RaftAdvertise, API: n.apiAddr}
 	for attempt := 0; ; attempt++ {
 		for _, addr := range n.cfg.Join {
-			err := askToJoin(ctx, addr, req)
+			err := askToJoin(ctx, n.peers, addr, req)
 			if err == nil {
 				n.log.Info("joined the cluster", "via", addr)
 				return
@@ -291,7 +347,9 @@ func (n *Node) watchLeadership() {
 				continue
 			}
 			self := nodeInfo{ID: n.cfg.NodeID, Raft: n.cfg.RaftAdvertise, API: n.apiAddr}
-			if cur, ok := n.node(self.ID); ok && cur == self {
+			cur, ok := n.node(self.ID)
+			self.Repairing = cur.Repairing
+			if ok && cur == self {
 				continue
 			}
 			if err := n.register(self); err != nil {
@@ -328,7 +386,7 @@ func (n *Node) apply(data []byte) (any, error) {
 // ErrOutcomeUnknown is matched by errors of changes that may or may not
 // have been applied: leadership was lost while they were replicated.
 // Retry produces with message ids so the station's dedup keeps one copy.
-var ErrOutcomeUnknown = errors.New("outcome unknown")
+var ErrOutcomeUnknown = broker.ErrOutcomeUnknown
 
 // raftErr turns raft's errors into the broker's.
 func (n *Node) raftErr(err error) error {
@@ -378,6 +436,9 @@ func (n *Node) Close() error {
 		var errs []error
 		if n.raft != nil {
 			errs = append(errs, n.raft.Shutdown().Error())
+		}
+		if n.internal != nil {
+			errs = append(errs, n.internal.Close())
 		}
 		n.wg.Wait()
 		if n.trans != nil {

@@ -42,7 +42,7 @@ func (n *Node) catchUp(ctx context.Context, b *broker.Broker, m manifest) (int, 
 			return 0, fmt.Errorf("cluster: restore: create station %q: %w", s.Config.Name, err)
 		}
 	}
-	leader := n.LeaderAPI()
+	leader := n.leaderDialAddr()
 	fetched := 0
 	for _, s := range m.Stations {
 		for p, next := range s.Next {
@@ -57,29 +57,41 @@ func (n *Node) catchUp(ctx context.Context, b *broker.Broker, m manifest) (int, 
 }
 
 // fetch appends to a local partition the records it lacks below next,
-// read from the node at addr, and returns how many it appended.
+// read from the cluster port at addr, and returns how many it appended.
 func (n *Node) fetch(ctx context.Context, b *broker.Broker, addr, station string, partition uint32, next uint64) (int, error) {
 	rl := n.lookup(station, partition)
 	if rl == nil {
 		return 0, fmt.Errorf("%w: not open here", broker.ErrStationNotFound)
 	}
-	replica, ok := rl.local.(broker.ReplicaLog)
-	if !ok {
-		return 0, errors.New("the local log cannot take records assigned elsewhere")
-	}
-	_, have := rl.local.Bounds()
+	_, have := rl.Bounds()
 	if have > next {
 		n.log.Error("a partition holds more than the leader's snapshot; keeping it for an operator", "station", station, "partition", partition, "have", have, "snapshot", next)
 		return 0, nil
 	}
-	if have == next {
+	return copyRecords(ctx, n.peers, addr, station, partition, rl.local, next, func(recs []broker.Record) {
+		b.Replicated(station, partition, recs)
+	})
+}
+
+// copyRecords appends to dst the records it lacks below next, read
+// through hc from the cluster port at addr, calling appended after each batch, and returns how
+// many it appended. The node at addr may not have applied all of them
+// yet: it waits for them up to a minute.
+func copyRecords(ctx context.Context, hc *http.Client, addr, station string, partition uint32, dst broker.PartitionLog, next uint64, appended func([]broker.Record)) (int, error) {
+	replica, ok := dst.(broker.ReplicaLog)
+	if !ok {
+		return 0, errors.New("the local log cannot take records assigned elsewhere")
+	}
+	_, have := dst.Bounds()
+	if have >= next {
 		return 0, nil
 	}
 	start := have
 	if addr == "" {
 		return 0, errors.New("no leader to fetch from")
 	}
-	c := junctionv1connect.NewClusterServiceClient(http.DefaultClient, "http://"+addr)
+	c := junctionv1connect.NewClusterServiceClient(hc, "http://"+addr)
+	behind := time.Time{}
 	for have < next {
 		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		resp, err := c.ReadPartition(rctx, connect.NewRequest(&v1.ReadPartitionRequest{Station: station, Partition: partition, From: have}))
@@ -87,6 +99,21 @@ func (n *Node) fetch(ctx context.Context, b *broker.Broker, addr, station string
 		if err != nil {
 			return int(have - start), fmt.Errorf("read from %s at offset %d: %w", addr, have, err)
 		}
+		if len(resp.Msg.Records) == 0 && resp.Msg.NextOffset <= have {
+			// It has not applied these yet.
+			if behind.IsZero() {
+				behind = time.Now()
+			} else if time.Since(behind) > time.Minute {
+				return int(have - start), fmt.Errorf("%s has stayed at offset %d, short of %d", addr, resp.Msg.NextOffset, next)
+			}
+			select {
+			case <-ctx.Done():
+				return int(have - start), ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+			continue
+		}
+		behind = time.Time{}
 		recs := make([]broker.Record, 0, len(resp.Msg.Records))
 		for _, d := range resp.Msg.Records {
 			if d.Offset >= next {
@@ -104,7 +131,9 @@ func (n *Node) fetch(ctx context.Context, b *broker.Broker, addr, station string
 			return int(have - start), err
 		}
 		have += uint64(len(recs))
-		b.Replicated(station, partition, recs)
+		if appended != nil {
+			appended(recs)
+		}
 	}
 	return int(have - start), nil
 }

@@ -29,6 +29,9 @@ const maxReadBytes = 4 << 20
 type Service struct {
 	n *Node
 	b *broker.Broker
+	// internal is set on the cluster port, where a follower names the
+	// leader's cluster address rather than its API address.
+	internal bool
 }
 
 var _ junctionv1connect.ClusterServiceHandler = (*Service)(nil)
@@ -67,9 +70,11 @@ func (s *Service) Status(ctx context.Context, _ *connect.Request[v1.ClusterStatu
 	}
 	for _, srv := range f.Configuration().Servers {
 		info, _ := n.node(string(srv.ID))
+		// This node knows it is damaged before the others do.
+		repairing := info.Repairing || string(srv.ID) == n.cfg.NodeID && n.repairing.Load()
 		st.Nodes = append(st.Nodes, &v1.ClusterNode{
 			Id: string(srv.ID), RaftAddress: string(srv.Address), ApiAddress: info.API,
-			Voter: srv.Suffrage == raft.Voter, Leader: srv.ID == leaderID,
+			Voter: srv.Suffrage == raft.Voter, Leader: srv.ID == leaderID, Repairing: repairing,
 		})
 	}
 	slices.SortFunc(st.Nodes, func(a, b *v1.ClusterNode) int { return strings.Compare(a.Id, b.Id) })
@@ -91,8 +96,14 @@ func (s *Service) AddNode(ctx context.Context, req *connect.Request[v1.AddNodeRe
 	case m.ApiAddress != "" && !hostPort(m.ApiAddress):
 		return nil, api.Error(&broker.FieldError{Field: "api_address", Reason: fmt.Sprintf("%q is not host:port", m.ApiAddress)}, "", "")
 	}
-	if err := n.notLeader(); err != nil {
+	if err := s.notLeader(n); err != nil {
 		return nil, api.Error(err, "", "")
+	}
+	if m.Repairing {
+		if err := n.demote(m); err != nil {
+			return nil, api.Error(err, "", "")
+		}
+		return connect.NewResponse(&v1.AddNodeResponse{}), nil
 	}
 	if err := n.register(nodeInfo{ID: m.NodeId, Raft: m.RaftAddress, API: m.ApiAddress}); err != nil {
 		return nil, api.Error(err, "", "")
@@ -102,6 +113,49 @@ func (s *Service) AddNode(ctx context.Context, req *connect.Request[v1.AddNodeRe
 	}
 	n.log.Info("node added", "id", m.NodeId, "raft", m.RaftAddress, "api", m.ApiAddress)
 	return connect.NewResponse(&v1.AddNodeResponse{}), nil
+}
+
+// errKeepQuorum is matched by a refusal to demote a voter whose loss of
+// vote would leave fewer voters than a majority of the current ones.
+var errKeepQuorum = errors.New("too few voters would be left")
+
+// demote makes a member that found damage in its logs a non-voter
+// registered as repairing (see repair.go).
+func (n *Node) demote(m *v1.AddNodeRequest) error {
+	if m.NodeId == n.cfg.NodeID {
+		return &broker.FieldError{Field: "node_id", Reason: "the leader cannot demote itself; transfer leadership first"}
+	}
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return n.raftErr(err)
+	}
+	voters, member, voter := 0, false, false
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			voters++
+		}
+		if s.ID == raft.ServerID(m.NodeId) {
+			member, voter = true, s.Suffrage == raft.Voter
+		}
+	}
+	if voter && voters-1 < voters/2+1 {
+		return fmt.Errorf("cluster: demote %q while it repairs: %w (%d of %d)", m.NodeId, errKeepQuorum, voters-1, voters)
+	}
+	if err := n.register(nodeInfo{ID: m.NodeId, Raft: m.RaftAddress, API: m.ApiAddress, Repairing: true}); err != nil {
+		return err
+	}
+	var err error
+	switch {
+	case voter:
+		err = n.raft.DemoteVoter(raft.ServerID(m.NodeId), 0, n.cfg.ApplyTimeout).Error()
+	case !member:
+		err = n.raft.AddNonvoter(raft.ServerID(m.NodeId), raft.ServerAddress(m.RaftAddress), 0, n.cfg.ApplyTimeout).Error()
+	}
+	if err != nil {
+		return n.raftErr(err)
+	}
+	n.log.Warn("node demoted to a non-voter while it repairs damaged partitions", "id", m.NodeId)
+	return nil
 }
 
 // RemoveNode implements junctionv1connect.ClusterServiceHandler.
@@ -188,6 +242,46 @@ func (s *Service) ReadPartition(ctx context.Context, req *connect.Request[v1.Rea
 	return connect.NewResponse(resp), nil
 }
 
+// notLeader is n.notLeader, naming the leader's cluster address on the
+// cluster port.
+func (s *Service) notLeader(n *Node) error {
+	err := n.notLeader()
+	if err == nil || !s.internal {
+		return err
+	}
+	return &broker.NotLeaderError{Leader: n.leaderDialAddr()}
+}
+
+// internalHandler serves the calls members make to each other on the
+// cluster port: joining and changing a vote (AddNode), and fetching
+// records (ReadPartition). Who reaches the port is a member (mutual TLS,
+// or a network only members reach), so they need no user credentials;
+// the rest of ClusterService stays on the API, behind its authentication.
+func internalHandler(n *Node) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(junctionv1connect.NewClusterServiceHandler(internalService{s: &Service{n: n, b: n.fsm.b, internal: true}},
+		connect.WithReadMaxBytes(maxInternalRequestBytes)))
+	return mux
+}
+
+// maxInternalRequestBytes bounds a request on the cluster port; the
+// calls there are small.
+const maxInternalRequestBytes = 64 << 10
+
+// internalService is the part of ClusterService on the cluster port.
+type internalService struct {
+	junctionv1connect.UnimplementedClusterServiceHandler
+	s *Service
+}
+
+func (i internalService) AddNode(ctx context.Context, req *connect.Request[v1.AddNodeRequest]) (*connect.Response[v1.AddNodeResponse], error) {
+	return i.s.AddNode(ctx, req)
+}
+
+func (i internalService) ReadPartition(ctx context.Context, req *connect.Request[v1.ReadPartitionRequest]) (*connect.Response[v1.ReadPartitionResponse], error) {
+	return i.s.ReadPartition(ctx, req)
+}
+
 func hostPort(s string) bool {
 	host, port, err := net.SplitHostPort(s)
 	if err != nil || host == "" {
@@ -197,13 +291,14 @@ func hostPort(s string) bool {
 	return err == nil && p > 0 && p < 65536
 }
 
-// askToJoin asks the node at addr to add this one. A follower answers with
-// the leader's address, which is asked next.
-func askToJoin(ctx context.Context, addr string, self nodeInfo) error {
+// askToJoin asks the node at addr, through hc, to add this one (or to
+// change its vote, see repair.go). A follower answers with the leader's
+// address, which is asked next.
+func askToJoin(ctx context.Context, hc *http.Client, addr string, self nodeInfo) error {
 	for range 3 {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		c := junctionv1connect.NewClusterServiceClient(http.DefaultClient, "http://"+addr)
-		_, err := c.AddNode(ctx, connect.NewRequest(&v1.AddNodeRequest{NodeId: self.ID, RaftAddress: self.Raft, ApiAddress: self.API}))
+		c := junctionv1connect.NewClusterServiceClient(hc, "http://"+addr)
+		_, err := c.AddNode(ctx, connect.NewRequest(&v1.AddNodeRequest{NodeId: self.ID, RaftAddress: self.Raft, ApiAddress: self.API, Repairing: self.Repairing}))
 		cancel()
 		if err == nil {
 			return nil

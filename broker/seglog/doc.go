@@ -13,6 +13,11 @@
 // them: a group commit. Records become visible to readers only after that, so
 // under SyncAlways a consumer never sees a record a crash could lose.
 //
+// Under SyncInterval and SyncNever the writer starts write-back of every
+// megabyte the active segment grows and waits for the megabyte before it, so a
+// log never leaves more than a few megabytes dirty in the page cache for the
+// kernel to flush at once behind other logs' fsyncs (see writebehind.go).
+//
 // A failed write is truncated away and fails only its appends. A failed fsync
 // puts the log into a failed state in which every later Append returns the
 // error; reopen the log to recover.

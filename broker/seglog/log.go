@@ -77,6 +77,7 @@ type Log struct {
 	wnext  uint64
 	wbuf   []byte
 	dirty  bool // written but not fsynced
+	wb     writeBehind
 }
 
 // appendReq is one queued Append (or, with roll set, Enforce's request to
@@ -345,25 +346,22 @@ func (l *Log) commit(reqs []*appendReq) {
 			return
 		}
 		seg := l.active
-		buf := l.wbuf[:0]
+		var size int64
 		next := l.wnext
 		j := i
 		for ; j < len(reqs); j++ {
 			r := reqs[j]
-			pos := seg.size + int64(len(buf))
+			pos := seg.size + size
 			if r.roll || r.fn != nil || l.shouldRoll(seg, pos, next, r, now) {
 				break
 			}
 			binary.BigEndian.PutUint64(r.buf[offBaseOffset:], next)
 			r.base, r.pos = next, pos
 			next += uint64(r.count)
-			buf = append(buf, r.buf...)
-		}
-		if cap(buf) <= maxPooledBuf*4 {
-			l.wbuf = buf
+			size += int64(len(r.buf))
 		}
 		if j > i {
-			l.writeGroup(seg, reqs[i:j], buf, next, now)
+			l.writeGroup(seg, reqs[i:j], size, next, now)
 		}
 		if j == len(reqs) {
 			return
@@ -398,15 +396,12 @@ func (l *Log) shouldRoll(seg *segment, pos int64, next uint64, r *appendReq, now
 		(seg.rollAt != 0 && now >= seg.rollAt)
 }
 
-// writeGroup writes buf, the batches of reqs, to seg with one write and at
+// writeGroup writes the batches of reqs, size bytes, to seg with as few
+// writes as it can without copying large batches (see writeBatches) and at
 // most one fsync, then publishes and completes them.
-func (l *Log) writeGroup(seg *segment, reqs []*appendReq, buf []byte, next uint64, now int64) {
-	n, err := seg.f.Write(buf)
-	if err == nil && n != len(buf) {
-		err = io.ErrShortWrite
-	}
-	if err != nil {
-		err = fmt.Errorf("seglog: write %d bytes to %s at position %d: %w", len(buf), seg.name(), seg.size, err)
+func (l *Log) writeGroup(seg *segment, reqs []*appendReq, size int64, next uint64, now int64) {
+	if err := l.writeBatches(seg.f, reqs); err != nil {
+		err = fmt.Errorf("seglog: write %d bytes to %s at position %d: %w", size, seg.name(), seg.size, err)
 		if terr := seg.f.Truncate(seg.size); terr != nil {
 			err = fmt.Errorf("%w (and truncating back failed: %v)", err, terr)
 			l.setFailed(err)
@@ -447,7 +442,7 @@ func (l *Log) writeGroup(seg *segment, reqs []*appendReq, buf []byte, next uint6
 		seg.index.add(uint32(r.base-seg.base), r.pos)
 		seg.next = r.base + uint64(r.count)
 	}
-	seg.size += int64(len(buf))
+	seg.size += size
 	l.next = next
 	close(l.changed)
 	l.changed = make(chan struct{})
@@ -459,6 +454,9 @@ func (l *Log) writeGroup(seg *segment, reqs []*appendReq, buf []byte, next uint6
 	l.wnext = next
 	for _, r := range reqs {
 		r.finish(nil)
+	}
+	if l.opts.Sync != SyncAlways {
+		l.writeBehind(seg)
 	}
 }
 

@@ -45,6 +45,8 @@ func writeClusterStatus(w io.Writer, st *client.ClusterStatus) error {
 		switch {
 		case n.Leader:
 			role = "leader"
+		case n.Repairing:
+			role = "repairing"
 		case !n.Voter:
 			role = "non-voter"
 		}

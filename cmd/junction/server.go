@@ -34,6 +34,8 @@ func newServerCmd(a *app) *cobra.Command {
 		snapThreshold uint64
 		trailingLogs  uint64
 		snapInterval  time.Duration
+		dialOverride  string
+		clusterTLS    cluster.TLSFiles
 		noDashboard   bool
 	)
 	cmd := &cobra.Command{
@@ -87,6 +89,13 @@ durably; every node serves reads of what it has stored.
 			case nodeID != "" && clusterListen != "":
 				cl = &cluster.Config{NodeID: nodeID, RaftListen: clusterListen, RaftAdvertise: clusterAdv, APIAdvertise: apiAdv, Join: join,
 					SnapshotThreshold: snapThreshold, TrailingLogs: trailingLogs, SnapshotInterval: snapInterval}
+				if cl.DialOverrides, err = cluster.ParseDialOverrides(dialOverride); err != nil {
+					return usagef("--cluster-test-dial: %v", err)
+				}
+				if clusterTLS.Enabled() && (clusterTLS.Cert == "" || clusterTLS.Key == "" || clusterTLS.CA == "") {
+					return usagef("--cluster-tls-cert, --cluster-tls-key and --cluster-tls-ca go together")
+				}
+				cl.TLS = clusterTLS
 			case nodeID != "" || clusterListen != "" || len(join) > 0:
 				return usagef("--node-id and --cluster-listen go together (and --join needs both)")
 			}
@@ -137,10 +146,17 @@ durably; every node serves reads of what it has stored.
 	f.StringVar(&clusterListen, "cluster-listen", "", "address for the cluster's raft traffic (with --node-id)")
 	f.StringVar(&clusterAdv, "cluster-advertise", "", "raft address other nodes dial (default --cluster-listen)")
 	f.StringVar(&apiAdv, "advertise", "", "API address other nodes send clients to (default the --listen address)")
-	f.StringSliceVar(&join, "join", nil, "API addresses of an existing cluster's members to join (default: bootstrap a new cluster)")
+	f.StringSliceVar(&join, "join", nil, "addresses of an existing cluster's members to join: cluster ports, or API ports of a cluster without users (default: bootstrap a new cluster)")
 	f.Uint64Var(&snapThreshold, "cluster-snapshot-threshold", 8192, "raft entries after which a node snapshots its state (a manifest, not a copy of the data)")
 	f.Uint64Var(&trailingLogs, "cluster-trailing-logs", 65536, "raft entries kept behind a snapshot, so a follower that was away briefly catches up from the log")
 	f.DurationVar(&snapInterval, "cluster-snapshot-interval", 2*time.Minute, "how often a node checks whether to snapshot")
+	f.StringVar(&clusterTLS.Cert, "cluster-tls-cert", "", "PEM certificate this node presents on the cluster port (mutual TLS between nodes)")
+	f.StringVar(&clusterTLS.Key, "cluster-tls-key", "", "PEM key of --cluster-tls-cert")
+	f.StringVar(&clusterTLS.CA, "cluster-tls-ca", "", "PEM CA that every node's cluster certificate must chain to")
+	// Hidden: the cluster fault-injection tests route each link between
+	// nodes through a proxy; it redirects only this node's own dials.
+	f.StringVar(&dialOverride, "cluster-test-dial", "", "test only: ID=HOST:PORT[,...] cluster addresses to dial members at")
+	_ = f.MarkHidden("cluster-test-dial")
 	d := plugin.DefaultRestartPolicy
 	f.DurationVar(&restart.Initial, "connector-restart-backoff", d.Initial, "first wait before restarting a failed connector; doubles on each failure")
 	f.DurationVar(&restart.Max, "connector-restart-max-backoff", d.Max, "longest wait between connector restarts")

@@ -61,6 +61,8 @@ type sink struct {
 	files   map[uint32]*partFile
 	// next is the next offset to write per partition; lower ones are durable.
 	next map[uint32]uint64
+	// line is the record being written, rendered into a reused buffer.
+	line []byte
 }
 
 // partFile is an open .partial file.
@@ -205,10 +207,8 @@ func (s *sink) Write(ctx context.Context, records []connector.Record) error {
 		if next, ok := s.next[r.Partition]; ok && r.Offset < next {
 			continue
 		}
-		b, err := jsonl.Encode(s.station, r)
-		if err != nil {
-			return connector.Fatal(err)
-		}
+		s.line = jsonl.Append(s.line[:0], s.station, r)
+		b := s.line
 		pf := s.files[r.Partition]
 		if pf != nil && s.full(pf, r, len(b)) {
 			if err := s.rotate(r.Partition); err != nil {
@@ -217,6 +217,7 @@ func (s *sink) Write(ctx context.Context, records []connector.Record) error {
 			pf = nil
 		}
 		if pf == nil {
+			var err error
 			if pf, err = s.create(r.Partition, r); err != nil {
 				return err
 			}

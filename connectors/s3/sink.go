@@ -35,7 +35,7 @@ type SinkConfig struct {
 	MaxBufferBytes connector.Size `json:"max_buffer_bytes" default:"256MiB" doc:"Memory for buffered records across all partitions; beyond it the largest buffer is uploaded early."`
 	Upload         struct {
 		PartSize    connector.Size `json:"part_size" default:"16MiB" doc:"Objects larger than this are uploaded in parts of this size (at least 5MiB)."`
-		Concurrency int            `json:"concurrency" default:"4" doc:"Parts of one object uploaded at the same time."`
+		Concurrency int            `json:"concurrency" default:"4" doc:"Parts of one object, and objects of different partitions, uploaded at the same time."`
 	} `json:"upload"`
 }
 
@@ -100,6 +100,9 @@ type sink struct {
 	// buffered or in the bucket.
 	next  map[uint32]uint64
 	total int64
+	// queue holds per partition the buffers taken out of parts for upload,
+	// in offset order; see upload.
+	queue map[uint32][]*buffer
 
 	stop chan struct{}
 	done chan struct{}
@@ -161,6 +164,7 @@ func (s *sink) Open(ctx context.Context, info connector.SinkInfo) (map[uint32]ui
 		}
 	}
 	s.parts = make(map[uint32]*buffer)
+	s.queue = make(map[uint32][]*buffer)
 	s.next = make(map[uint32]uint64, len(next))
 	for p, off := range next {
 		s.next[p] = off
@@ -249,9 +253,7 @@ func (s *sink) Write(ctx context.Context, records []connector.Record) error {
 		}
 		b := s.parts[r.Partition]
 		if b != nil && s.cfg.Flush.RotateInterval > 0 && r.Timestamp.Sub(b.firstTS) >= s.cfg.Flush.RotateInterval {
-			if err := s.flush(ctx, b); err != nil {
-				return err
-			}
+			s.detach(b)
 			b = nil
 		}
 		if b == nil {
@@ -265,23 +267,23 @@ func (s *sink) Write(ctx context.Context, records []connector.Record) error {
 		s.total += n
 		s.next[r.Partition] = r.Offset + 1
 		if b.records >= s.cfg.Flush.MaxRecords || b.size >= int64(s.cfg.Flush.MaxBytes) {
-			if err := s.flush(ctx, b); err != nil {
-				return err
-			}
+			s.detach(b)
 		}
 		for s.total > int64(s.cfg.MaxBufferBytes) {
-			if err := s.flush(ctx, s.largest()); err != nil {
+			if err := s.upload(ctx); err != nil {
 				return err
+			}
+			if s.total > int64(s.cfg.MaxBufferBytes) {
+				s.detach(s.largest())
 			}
 		}
 	}
 	if !s.cfg.Flush.AcrossWrites {
 		for _, b := range s.parts {
-			if b != nil {
-				if err := s.flush(ctx, b); err != nil {
-					return err
-				}
-			}
+			s.detach(b)
+		}
+		if err := s.upload(ctx); err != nil {
+			return err
 		}
 	} else if err := s.flushDue(ctx, time.Now()); err != nil {
 		return err
@@ -306,12 +308,9 @@ func (s *sink) add(b *buffer, r connector.Record) (int64, error) {
 		b.data = append(append(b.data, r.Value...), '\n')
 		n = int64(len(r.Value) + 1)
 	default:
-		line, err := jsonl.Encode(s.station, r)
-		if err != nil {
-			return 0, err
-		}
-		b.data = append(b.data, line...)
-		n = int64(len(line))
+		size := len(b.data)
+		b.data = jsonl.Append(b.data, s.station, r)
+		n = int64(len(b.data) - size)
 	}
 	b.records++
 	b.size += n
@@ -329,19 +328,15 @@ func (s *sink) largest() *buffer {
 	return big
 }
 
-// flushDue uploads the buffers older than wall_clock_interval.
+// flushDue uploads the queued buffers and those older than
+// wall_clock_interval.
 func (s *sink) flushDue(ctx context.Context, now time.Time) error {
-	if s.cfg.Flush.WallClockInterval <= 0 {
-		return nil
-	}
 	for _, b := range s.parts {
-		if now.Sub(b.arrived) >= s.cfg.Flush.WallClockInterval {
-			if err := s.flush(ctx, b); err != nil {
-				return err
-			}
+		if s.cfg.Flush.WallClockInterval > 0 && now.Sub(b.arrived) >= s.cfg.Flush.WallClockInterval {
+			s.detach(b)
 		}
 	}
-	return nil
+	return s.upload(ctx)
 }
 
 // flushByWallClock uploads buffers that are due while no Write comes.
@@ -370,10 +365,8 @@ func (s *sink) flushByWallClock(log *slog.Logger, stop <-chan struct{}, done cha
 	}
 }
 
-// flush uploads b as one object and forgets it. On failure b stays
-// buffered, so a retried Write or Teardown uploads it again under the same
-// key.
-func (s *sink) flush(ctx context.Context, b *buffer) error {
+// put uploads b as one object.
+func (s *sink) put(ctx context.Context, b *buffer) error {
 	var body []byte
 	var err error
 	if s.typed != nil {
@@ -406,8 +399,6 @@ func (s *sink) flush(ctx context.Context, b *buffer) error {
 	if err != nil {
 		return classify(fmt.Errorf("upload s3://%s/%s: %w", s.client.bucket, key, err))
 	}
-	delete(s.parts, b.partition)
-	s.total -= b.size
 	return nil
 }
 
@@ -435,11 +426,8 @@ func (s *sink) Teardown(ctx context.Context) error {
 	defer s.client.close()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var errs []error
 	for _, b := range s.parts {
-		if err := s.flush(ctx, b); err != nil {
-			errs = append(errs, err)
-		}
+		s.detach(b)
 	}
-	return errors.Join(errs...)
+	return s.upload(ctx)
 }

@@ -53,8 +53,10 @@ type node struct {
 	api, raft string // 127.0.0.1:port
 	data      string
 	logPath   string
-	cmd       *exec.Cmd
-	exited    chan struct{}
+	// args are more flags for this node's junction server.
+	args   []string
+	cmd    *exec.Cmd
+	exited chan struct{}
 	// up is set while the process runs; producers read it.
 	up atomic.Bool
 }
@@ -67,6 +69,12 @@ type cluster struct {
 	// extra are more flags for every node's junction server.
 	extra []string
 	dir   string
+	// links are the proxies between nodes, by (from, to) id, when the
+	// cluster was made withProxies.
+	links map[[2]string]*link
+	// joinClusterPort makes nodes join through the first node's cluster
+	// port rather than its API.
+	joinClusterPort bool
 }
 
 func (c *cluster) newNode(i, apiPort, raftPort int) *node {
@@ -130,6 +138,14 @@ func freePorts(t *testing.T, n int) []int {
 // and it returns once every node is a member and a leader is known.
 func newCluster(t *testing.T, size int, extra ...string) *cluster {
 	t.Helper()
+	c := prepareCluster(t, size, extra...)
+	c.startAll()
+	return c
+}
+
+// prepareCluster makes a cluster of size nodes without starting them.
+func prepareCluster(t *testing.T, size int, extra ...string) *cluster {
+	t.Helper()
 	c := &cluster{t: t, hc: &http.Client{Timeout: 10 * time.Second}, extra: extra}
 	ports := freePorts(t, 2*size)
 	dir := t.TempDir()
@@ -148,11 +164,17 @@ func newCluster(t *testing.T, size int, extra ...string) *cluster {
 			}
 		}
 	})
+	return c
+}
+
+// startAll starts every node and returns once every node is a member and
+// a leader is known.
+func (c *cluster) startAll() {
+	c.t.Helper()
 	for _, n := range c.nodes {
 		c.start(n)
 	}
-	c.waitMembers(size)
-	return c
+	c.waitMembers(len(c.nodes))
 }
 
 func tail(b []byte, n int) []byte {
@@ -168,9 +190,14 @@ func (c *cluster) start(n *node) {
 	args := []string{"server", "--data", n.data, "--listen", n.api, "--node-id", n.id, "--cluster-listen", n.raft,
 		"--plugins", filepath.Join(n.data, "no-plugins"), "--log-level", "info"}
 	if n != c.nodes[0] {
-		args = append(args, "--join", c.nodes[0].api)
+		join := c.nodes[0].api
+		if c.joinClusterPort {
+			join = c.nodes[0].raft
+		}
+		args = append(args, "--join", join)
 	}
 	args = append(args, c.extra...)
+	args = append(args, n.args...)
 	logf, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		c.t.Fatal(err)

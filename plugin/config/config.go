@@ -9,6 +9,7 @@
 //	batch: {max_records: 10000, max_bytes: 8MiB, max_wait: 5s}
 //	dlq: orders-dlq           # optional; default <name>.dlq, for rejected records
 //	timeout: 1m               # optional; the longest one Write or Read may take
+//	node: n2                  # optional; in a cluster, the only node that runs it
 //	config:
 //	  bucket: analytics
 //	  access_key_id: ${AWS_ACCESS_KEY_ID}
@@ -74,6 +75,10 @@ type Connector struct {
 	DLQ string `json:"dlq,omitempty"`
 	// Timeout bounds each call into the plugin.
 	Timeout time.Duration `json:"timeout"`
+	// Node, in a cluster, pins the connector to the node of that id (for
+	// connectors that touch one node's disk); empty lets it run on the
+	// leader, wherever that is.
+	Node string `json:"node,omitempty"`
 	// Env is extra environment for the plugin process.
 	Env map[string]string `json:"env,omitempty"`
 	// Config is the plugin's config after interpolation.
@@ -210,7 +215,7 @@ func (p *parser) errorf(n *yaml.Node, field, format string, args ...any) {
 	p.errs = append(p.errs, e)
 }
 
-var topFields = []string{"name", "connector", "kind", "station", "batch", "dlq", "timeout", "env", "config"}
+var topFields = []string{"name", "connector", "kind", "station", "batch", "dlq", "timeout", "node", "env", "config"}
 
 func (p *parser) connector(root *yaml.Node) *Connector {
 	c := &Connector{Batch: Batch{MaxRecords: DefaultMaxRecords, MaxBytes: DefaultMaxBytes, MaxWait: DefaultMaxWait}, Timeout: DefaultTimeout}
@@ -246,6 +251,8 @@ func (p *parser) connector(root *yaml.Node) *Connector {
 			c.Station = p.name(v, "station")
 		case "dlq":
 			c.DLQ = p.name(v, "dlq")
+		case "node":
+			c.Node = p.name(v, "node")
 		case "batch":
 			p.batch(v, &c.Batch)
 		case "timeout":

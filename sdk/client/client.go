@@ -39,6 +39,8 @@ type Client struct {
 	users      junctionv1connect.UserServiceClient
 	tokens     junctionv1connect.TokenServiceClient
 	cluster    junctionv1connect.ClusterServiceClient
+
+	follow follower
 }
 
 // Option configures [Connect].
@@ -103,6 +105,9 @@ func Connect(ctx context.Context, addr string, opts ...Option) (*Client, error) 
 	if o.token != "" {
 		copts = append(copts, connect.WithInterceptors(bearer(o.token)))
 	}
+	c.follow.copts = copts
+	c.httpc = c.follow.following(c.httpc)
+	copts = append(copts, connect.WithInterceptors(c.follow.interceptor(c)))
 	c.stations = junctionv1connect.NewStationServiceClient(c.httpc, baseURL, copts...)
 	c.messages = junctionv1connect.NewMessageServiceClient(c.httpc, baseURL, copts...)
 	c.groups = junctionv1connect.NewGroupServiceClient(c.httpc, baseURL, copts...)

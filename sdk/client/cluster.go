@@ -27,6 +27,9 @@ type ClusterStatus struct {
 type ClusterNode struct {
 	ID, RaftAddress, APIAddress string
 	Voter, Leader               bool
+	// Repairing is set while the node rebuilds damaged partitions from
+	// the leader's copy, as a non-voter.
+	Repairing bool
 }
 
 // ClusterStatus describes the cluster of the broker the client talks to.
@@ -43,7 +46,7 @@ func (c *Client) ClusterStatus(ctx context.Context) (*ClusterStatus, error) {
 		CommitIndex: m.GetCommitIndex(), AppliedIndex: m.GetAppliedIndex()}
 	for _, n := range m.GetNodes() {
 		st.Nodes = append(st.Nodes, ClusterNode{ID: n.GetId(), RaftAddress: n.GetRaftAddress(), APIAddress: n.GetApiAddress(),
-			Voter: n.GetVoter(), Leader: n.GetLeader()})
+			Voter: n.GetVoter(), Leader: n.GetLeader(), Repairing: n.GetRepairing()})
 	}
 	return st, nil
 }
@@ -78,29 +81,37 @@ func (c *Client) TransferLeader(ctx context.Context, id string) error {
 // some of its nodes: to the first that answers, or, when that one is a
 // follower that knows the cluster's leader, to the leader, where writes
 // and consumer groups are served. A single broker among addrs is used as
-// it is. The client does not follow later leader changes: calls then fail
-// with ErrNotLeader, and Error.Leader names the new leader.
+// it is.
+//
+// The client then follows the leader: a call a follower refuses is sent to
+// the leader it names, and when the leader is lost the client asks addrs
+// for the new one. A call whose outcome became unknown is sent again only
+// when that is harmless (reads, pulls, acks, nacks, and produces whose
+// every message has an ID); the others fail with ErrOutcomeUnknown or
+// ErrUnavailable. A [Producer] keeps its batches in order across the move.
 func ConnectCluster(ctx context.Context, addrs []string, opts ...Option) (*Client, error) {
 	if len(addrs) == 0 {
 		return nil, errors.New("connect: no broker address")
 	}
+	peers := make([]string, len(addrs))
+	for i, a := range addrs {
+		peers[i] = strings.TrimSpace(a)
+	}
 	var errs []error
-	for _, addr := range addrs {
-		c, err := Connect(ctx, strings.TrimSpace(addr), opts...)
+	for _, addr := range peers {
+		c, err := Connect(ctx, addr, opts...)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
+		c.follow.peers = peers
 		st, err := c.ClusterStatus(ctx)
 		if err != nil || st.State == "leader" {
 			return c, nil // a single broker, or the leader
 		}
 		for _, n := range st.Nodes {
 			if n.Leader && n.APIAddress != "" {
-				if lc, err := Connect(ctx, n.APIAddress, opts...); err == nil {
-					c.Close()
-					return lc, nil
-				}
+				c.follow.setTarget(n.APIAddress)
 			}
 		}
 		return c, nil

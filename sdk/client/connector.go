@@ -13,7 +13,8 @@ import (
 )
 
 // ConnectorState is where a connector is in its life: starting, running,
-// paused, restarting (after a failure, with backoff) or failed (given up).
+// paused, restarting (after a failure, with backoff), failed (given up) or,
+// on a cluster node that does not run it, standby.
 type ConnectorState string
 
 // ConnectorStatus describes a connector and how it is doing.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -47,10 +48,17 @@ type Consumer struct {
 	acks   map[uint32][]uint64
 	nacks  map[time.Duration]map[uint32][]uint64
 	closed bool
+	// ranges: the broker sent record batches, so it takes acks as ranges.
+	ranges atomic.Bool
 }
 
 // Delivery is a message delivered to a consumer group member. It must be
 // acked before the group's ack deadline or it is delivered again.
+//
+// Key, Value and the header values share memory with the pulled response
+// (often one buffer for a whole batch of deliveries) and are never reused by
+// the SDK: they stay valid as long as they are referenced, and must not be
+// modified.
 type Delivery struct {
 	Station   string
 	Partition int
@@ -156,6 +164,9 @@ func (c *Consumer) PullWait(ctx context.Context, n int, maxWait time.Duration) (
 		MaxWait:     durationpb.New(maxWait),
 		Start:       c.opts.Start.proto(),
 		Config:      c.cfg,
+		// First deliveries come as record batches: no per-message
+		// envelope to decode.
+		RecordBatches: true,
 	}
 	// The queued acks go out concurrently with the pull: one round trip
 	// per batch instead of two. They are sent even if ctx ends meanwhile,
@@ -177,40 +188,18 @@ func (c *Consumer) PullWait(ctx context.Context, n int, maxWait time.Duration) (
 	resp, err := c.c.messages.Pull(pctx, connect.NewRequest(req))
 	<-ackDone
 	if ackErr != nil && !onlyNotPending(ackErr) {
-		if err == nil && len(resp.Msg.GetMessages()) > 0 {
-			c.nackAll(ctx, resp.Msg.GetMessages())
+		if err == nil && (len(resp.Msg.GetMessages()) > 0 || len(resp.Msg.GetBatches()) > 0) {
+			c.nackAll(ctx, batchOffsets(resp.Msg.GetMessages(), resp.Msg.GetBatches()))
 		}
 		return nil, ackErr
 	}
 	if err != nil {
 		return nil, fromConnect(err)
 	}
-	msgs := resp.Msg.GetMessages()
-	slab := make([]Delivery, len(msgs))
-	out := make([]*Delivery, len(msgs))
-	for i, m := range msgs {
-		d := &slab[i]
-		*d = Delivery{
-			Station:       c.station,
-			Partition:     int(m.GetPartition()),
-			Offset:        m.GetOffset(),
-			Key:           m.GetKey(),
-			Value:         m.GetValue(),
-			DeliveryCount: int(m.GetDeliveryCount()),
-			c:             c,
-		}
-		if ts := m.GetTimestamp(); ts != nil {
-			d.Timestamp = ts.AsTime()
-		}
-		if hs := m.GetHeaders(); len(hs) > 0 {
-			d.Headers = make([]Header, len(hs))
-			for j, h := range hs {
-				d.Headers[j] = Header{Key: h.GetKey(), Value: h.GetValue()}
-			}
-		}
-		out[i] = d
+	if len(resp.Msg.GetBatches()) > 0 {
+		c.ranges.Store(true)
 	}
-	return out, nil
+	return c.deliveries(resp.Msg.GetMessages(), resp.Msg.GetBatches())
 }
 
 func (c *Consumer) hasQueued() bool {
@@ -221,11 +210,7 @@ func (c *Consumer) hasQueued() bool {
 
 // nackAll returns deliveries that Pull cannot hand out (because sending the
 // acks failed) for prompt redelivery, on a best-effort basis.
-func (c *Consumer) nackAll(ctx context.Context, ds []*junctionv1.Delivery) {
-	m := make(map[uint32][]uint64)
-	for _, d := range ds {
-		m[d.GetPartition()] = append(m[d.GetPartition()], d.GetOffset())
-	}
+func (c *Consumer) nackAll(ctx context.Context, m map[uint32][]uint64) {
 	nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	_, _ = c.c.messages.Nack(nctx, connect.NewRequest(&junctionv1.NackRequest{Station: c.station, Group: c.group, Messages: refs(m)}))
@@ -241,10 +226,14 @@ func (c *Consumer) Flush(ctx context.Context) error {
 	c.mu.Unlock()
 	var errs []error
 	if len(acks) > 0 {
+		req := &junctionv1.AckRequest{Station: c.station, Group: c.group}
+		if c.ranges.Load() {
+			req.Ranges = ackRanges(acks)
+		} else {
+			req.Messages = refs(acks)
+		}
 		actx, cancel := c.c.unaryCtx(ctx, 0)
-		_, err := c.c.messages.Ack(actx, connect.NewRequest(&junctionv1.AckRequest{
-			Station: c.station, Group: c.group, Messages: refs(acks),
-		}))
+		_, err := c.c.messages.Ack(actx, connect.NewRequest(req))
 		cancel()
 		if err != nil {
 			errs = append(errs, fromConnect(err))

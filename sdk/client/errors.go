@@ -49,6 +49,11 @@ var (
 	// the cluster; [Error.Leader] is the leader's address when known. It
 	// also matches ErrUnavailable.
 	ErrNotLeader = errors.New("not the cluster leader")
+	// ErrOutcomeUnknown: a cluster node lost the leadership while
+	// replicating the call's change, which may or may not have been
+	// applied; [Error.Leader] names the leader when known. It also matches
+	// ErrUnavailable.
+	ErrOutcomeUnknown = errors.New("outcome unknown")
 )
 
 // Error is a failed broker call. It matches the sentinel errors of this
@@ -132,6 +137,8 @@ func (e *Error) Is(target error) bool {
 		return target == ErrPluginNotFound
 	case "NOT_LEADER":
 		return target == ErrNotLeader || target == ErrUnavailable
+	case "OUTCOME_UNKNOWN":
+		return target == ErrOutcomeUnknown || target == ErrUnavailable
 	}
 	switch e.Code {
 	case connect.CodeInvalidArgument:

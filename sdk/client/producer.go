@@ -55,8 +55,11 @@ func (o *ProducerOptions) defaults() {
 // A request the broker rejects fails exactly the messages of that request;
 // none of them was stored. If the stream breaks, the messages in flight on
 // it fail with an error saying they may or may not have been stored, and the
-// next batch opens a new stream. The Producer never retries by itself; set
-// [Message.ID] and a station dedup window to retry safely.
+// next batch opens a new stream. The Producer retries by itself only after a
+// cluster's leader changed, on a stream to the new leader: a request the
+// old leader refused, one that never reached it, and one of unknown
+// outcome whose every message has an [Message.ID] (the station's dedup
+// window keeps one copy). Set IDs and a dedup window to retry safely.
 //
 // A Producer is safe for concurrent use. Close must be called to release
 // its goroutine and stream.
@@ -83,6 +86,9 @@ type Producer struct {
 	firstErr  error // the first of those failures
 
 	seq uint64 // owned by the sender goroutine
+	// retry holds batches of a broken stream to send again to the new
+	// leader, in order (see requeue).
+	retry []*batch
 }
 
 type batch struct {
@@ -98,6 +104,7 @@ type batch struct {
 	results []*junctionv1.ProduceResult
 	err     error
 	msgErrs []error // per message, for a batch the station's schema partly rejected
+	tries   int     // times sent again to a new leader
 }
 
 type callback struct {
@@ -392,6 +399,14 @@ func (p *Producer) run() {
 		if b == nil {
 			break
 		}
+		if b == followLeader {
+			if s != nil {
+				<-s.done
+				s = nil
+			}
+			p.resend(nil)
+			continue
+		}
 		if p.ctx.Err() != nil {
 			p.finish(b, nil, fmt.Errorf("produce to %q: producer closed before the message was sent: %w", p.station, ErrClosed))
 			continue
@@ -407,8 +422,11 @@ func (p *Producer) run() {
 		b.seq = p.seq
 		for {
 			if s != nil && s.isBroken() {
-				<-s.done // every batch of the old stream is finished
+				<-s.done // every batch of the old stream is finished or kept
 				s = nil
+				if p.resend(b) {
+					break
+				}
 			}
 			if s == nil {
 				s = p.openStream()
@@ -429,6 +447,10 @@ func (p *Producer) run() {
 func (p *Producer) next() *batch {
 	for {
 		p.mu.Lock()
+		if len(p.retry) > 0 {
+			p.mu.Unlock()
+			return followLeader
+		}
 		if len(p.ready) > 0 {
 			b := p.ready[0]
 			p.ready[0] = nil
@@ -588,7 +610,9 @@ func (s *pstream) recvLoop() {
 		s.inflight[0] = nil
 		s.inflight = s.inflight[1:]
 		s.mu.Unlock()
-		s.p.complete(b, resp)
+		if !s.moved(b, resp) {
+			s.p.complete(b, resp)
+		}
 	}
 }
 
@@ -604,10 +628,10 @@ func (s *pstream) fail(err error) {
 	s.mu.Unlock()
 	s.cancel()
 	_ = s.st.CloseResponse()
-	if len(bs) == 0 {
+	p := s.p
+	if bs = p.requeue(bs, err, false); len(bs) == 0 {
 		return
 	}
-	p := s.p
 	switch {
 	case p.ctx.Err() != nil:
 		err = fmt.Errorf("produce to %q: producer closed before the broker acknowledged: %w", p.station, ErrClosed)

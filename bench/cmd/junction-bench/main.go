@@ -16,6 +16,11 @@
 //	             publish→receive and publish→durable-ack latency
 //	scale        on brokers of its own, cost as stations and retained data
 //	             grow (see scale.go)
+//	connect      only when -workloads names it: the connector path in
+//	             this process, against Benthos (see connect.go)
+//	r3-produce-1p, r3-latency
+//	             the same on a 3-node Junction cluster (and, with -compare,
+//	             a 3-node NATS JetStream cluster, streams with 3 replicas)
 //
 // It prints a table to stdout, then the peak RSS of the Junction process.
 // With -compare it runs the same workloads against NATS JetStream right
@@ -32,6 +37,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -54,10 +61,18 @@ type config struct {
 	natsSync  bool          // NATS fsyncs every write (SyncAlways)
 	junction  string        // path of a prebuilt junction binary, or "" to build one
 	cpuprof   string        // file for a CPU profile of this process, or ""
+	settle    bool          // sync(2) the disks before every workload
+	out       string        // file that also receives the report, or ""
 }
 
 // workloadKinds are the workloads in the order they run.
-var workloadKinds = []string{"produce-1p", "produce-4p", "consume-ack", "latency", "scale"}
+var workloadKinds = []string{"produce-1p", "produce-4p", "consume-ack", "latency", "r3-produce-1p", "r3-latency", "scale"}
+
+// standalone are the workloads that run on their own, before the others
+// and without their broker process, when -workloads names them.
+var standalone = map[string]func(context.Context, config) error{
+	"connect": runConnect, // connect.go
+}
 
 // maxPrefillBytes caps the consume-ack backlog for large messages.
 const maxPrefillBytes = 512 << 20
@@ -75,15 +90,22 @@ func main() {
 	flag.BoolVar(&cfg.natsSync, "nats-sync-always", false, "make NATS fsync every write, like Junction's fsync-always stations (default: NATS's default sync)")
 	flag.StringVar(&cfg.junction, "junction", "", "junction binary to run (default: build ../cmd/junction into a temp dir)")
 	flag.StringVar(&cfg.cpuprof, "cpuprofile", "", "write a CPU profile of the load generator (and embedded NATS) to `file`")
+	flag.BoolVar(&cfg.settle, "settle", true, "flush the disks (sync) before every workload, so none pays for the write-back of the one before")
+	flag.StringVar(&cfg.out, "out", "", "also write the report (the table and RESULT lines) to `file`, for cmd/perfreport")
 	flag.Parse()
 
 	var err error
 	if cfg.sizes, err = parseSizes(sizes); err != nil {
 		fatalf("-sizes: %v", err)
 	}
+	var alone []string
 	for w := range strings.SplitSeq(workloads, ",") {
+		if standalone[w] != nil {
+			alone = append(alone, w)
+			continue
+		}
 		if !slices.Contains(workloadKinds, w) {
-			fatalf("-workloads: unknown workload %q (want some of %s)", w, strings.Join(workloadKinds, ","))
+			fatalf("-workloads: unknown workload %q (want some of %s, or %s)", w, strings.Join(workloadKinds, ","), strings.Join(slices.Sorted(maps.Keys(standalone)), ","))
 		}
 		cfg.workloads = append(cfg.workloads, w)
 	}
@@ -103,6 +125,15 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	for _, w := range alone {
+		if err := standalone[w](ctx, cfg); err != nil {
+			pprof.StopCPUProfile()
+			fatalf("%s: %v", w, err)
+		}
+	}
+	if len(cfg.workloads) == 0 {
+		return
+	}
 	if err := run(ctx, cfg); err != nil {
 		pprof.StopCPUProfile()
 		fatalf("%v", err)
@@ -111,6 +142,15 @@ func main() {
 
 // run starts the servers, runs every workload and prints the report.
 func run(ctx context.Context, cfg config) error {
+	var out io.Writer = os.Stdout
+	if cfg.out != "" {
+		f, err := os.Create(cfg.out)
+		if err != nil {
+			return fmt.Errorf("-out: %w", err)
+		}
+		defer f.Close()
+		out = io.MultiWriter(os.Stdout, f)
+	}
 	j, err := startJunction(ctx, cfg.junction)
 	if err != nil {
 		return err
@@ -126,32 +166,58 @@ func run(ctx context.Context, cfg config) error {
 		targets = append(targets, n)
 	}
 
+	var cl clusters
+	defer cl.Close()
 	var rows []row
+	var rss []workloadRSS
 	for _, kind := range cfg.workloads {
 		if kind == "scale" {
 			continue // last, on brokers of its own
 		}
+		ts, base := targets, kind
+		single, onCluster := clusterKind(kind)
+		if onCluster {
+			if ts, err = cl.start(ctx, cfg); err != nil {
+				return err
+			}
+			base = single
+		}
 		for _, size := range cfg.sizes {
-			for _, t := range targets {
+			for _, t := range ts {
 				fmt.Fprintf(os.Stderr, "running %s %s on %s\n", kind, sizeName(size), t.Name())
-				rs, err := runWorkload(ctx, t, cfg, kind, size)
+				if cfg.settle {
+					settle()
+				}
+				if t == target(j) {
+					if err := resetPeakRSS(j.cmd.Process.Pid); err != nil {
+						fmt.Fprintf(os.Stderr, "  cannot reset the broker's peak RSS, so it covers the workloads before too: %v\n", err)
+					}
+				}
+				rs, err := runWorkload(ctx, t, cfg, base, size)
 				if err != nil {
 					return fmt.Errorf("%s %s on %s: %w", kind, sizeName(size), t.Name(), err)
 				}
+				if onCluster {
+					relabel(rs)
+				}
 				rows = append(rows, rs...)
+				if t == target(j) {
+					if n, err := j.PeakRSS(); err == nil {
+						rss = append(rss, workloadRSS{name: kind + "-" + sizeName(size), bytes: n})
+					} else {
+						fmt.Fprintf(os.Stderr, "  peak RSS unknown: %v\n", err)
+					}
+				}
 			}
 		}
 	}
 
-	printTable(os.Stdout, rows)
-	if rss, err := j.PeakRSS(); err != nil {
-		fmt.Printf("\njunction peak RSS: unknown (%v)\n", err)
-	} else {
-		fmt.Printf("\njunction peak RSS (VmHWM): %.1f MiB\n", float64(rss)/(1<<20))
-	}
+	fmt.Fprintf(out, "machine: %s\n\n", machine())
+	printTable(out, rows)
+	printRSS(out, rss)
 	if cfg.compare {
-		fmt.Println()
-		printResults(os.Stdout, rows)
+		fmt.Fprintln(out)
+		printResults(out, rows)
 	}
 	if slices.Contains(cfg.workloads, "scale") {
 		fmt.Println()

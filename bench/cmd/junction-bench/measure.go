@@ -173,6 +173,32 @@ func printResult(w io.Writer, name string, junction, nats float64, unit string) 
 	fmt.Fprintf(w, "RESULT workload=%s junction=%.0f nats=%.0f unit=%s ratio=%s\n", name, junction, nats, unit, ratio)
 }
 
+// workloadRSS is the broker's peak RSS during one workload.
+type workloadRSS struct {
+	name  string // workload and size, e.g. produce-1p-128B
+	bytes int64
+}
+
+// printRSS writes the broker's peak RSS over all workloads and one RESULT
+// line per workload (Junction only: NATS runs inside this process).
+func printRSS(w io.Writer, rss []workloadRSS) {
+	if len(rss) == 0 {
+		fmt.Fprintln(w, "\njunction peak RSS: unknown")
+		return
+	}
+	var peak int64
+	for _, r := range rss {
+		peak = max(peak, r.bytes)
+	}
+	fmt.Fprintf(w, "\njunction peak RSS (VmHWM): %.1f MiB\n\n", mib(peak))
+	for _, r := range rss {
+		fmt.Fprintf(w, "RESULT workload=rss-%s junction=%.1f unit=MiB\n", r.name, mib(r.bytes))
+	}
+	fmt.Fprintf(w, "RESULT workload=rss-peak junction=%.1f unit=MiB\n", mib(peak))
+}
+
+func mib(n int64) float64 { return float64(n) / (1 << 20) }
+
 // fmtDur formats a latency with three significant digits.
 func fmtDur(d time.Duration) string {
 	switch {

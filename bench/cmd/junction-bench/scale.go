@@ -557,8 +557,6 @@ func vs1x(v, first float64) string {
 	return fmt.Sprintf("%.2f", v/first)
 }
 
-func mib(b int64) float64 { return float64(b) / (1 << 20) }
-
 // parseCounts parses a comma-separated list of positive integers.
 func parseCounts(s string) ([]int, error) {
 	var out []int

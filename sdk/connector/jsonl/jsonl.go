@@ -5,12 +5,10 @@
 package jsonl
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	"github.com/junctionhq/junction/sdk/connector"
 )
@@ -39,44 +37,10 @@ type header struct {
 	ValueEncoding string          `json:"value_encoding,omitempty"`
 }
 
-// Encode renders r as one JSON line, newline included.
+// Encode renders r as one JSON line, newline included. The error is
+// always nil; it is kept for callers written against earlier versions.
 func Encode(station string, r connector.Record) ([]byte, error) {
-	l := line{Station: station, Partition: r.Partition, Offset: r.Offset}
-	if !r.Timestamp.IsZero() {
-		l.Timestamp = r.Timestamp.UTC().Format(time.RFC3339Nano)
-	}
-	if len(r.Key) > 0 {
-		l.Key, l.KeyEncoding = embed(r.Key)
-	}
-	l.Value, l.ValueEncoding = embed(r.Value)
-	for _, h := range r.Headers {
-		v, enc := embed(h.Value)
-		l.Headers = append(l.Headers, header{Key: h.Key, Value: v, ValueEncoding: enc})
-	}
-	b, err := json.Marshal(l)
-	if err != nil {
-		return nil, fmt.Errorf("encode record %d/%d: %w", r.Partition, r.Offset, err)
-	}
-	return append(b, '\n'), nil
-}
-
-func embed(b []byte) (json.RawMessage, string) {
-	trimmed := bytes.TrimSpace(b)
-	switch {
-	case len(b) == 0:
-		return json.RawMessage("null"), ""
-	case json.Valid(b) && trimmed[0] != '"':
-		var buf bytes.Buffer
-		if json.Compact(&buf, b) == nil {
-			return buf.Bytes(), ""
-		}
-	case utf8.Valid(b):
-	default:
-		s, _ := json.Marshal(base64.StdEncoding.EncodeToString(b))
-		return s, "base64"
-	}
-	s, _ := json.Marshal(string(b))
-	return s, ""
+	return Append(nil, station, r), nil
 }
 
 // Decode parses a line written by Encode (a trailing newline is allowed).

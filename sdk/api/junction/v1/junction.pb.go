@@ -207,6 +207,8 @@ const (
 	// Gave up: a fatal error, or too many failures in a row. Apply or
 	// resume to try again.
 	ConnectorState_CONNECTOR_STATE_FAILED ConnectorState = 5
+	// Kept but not run on this node: in a cluster, another node runs it.
+	ConnectorState_CONNECTOR_STATE_STANDBY ConnectorState = 6
 )
 
 // Enum value maps for ConnectorState.
@@ -218,6 +220,7 @@ var (
 		3: "CONNECTOR_STATE_PAUSED",
 		4: "CONNECTOR_STATE_RESTARTING",
 		5: "CONNECTOR_STATE_FAILED",
+		6: "CONNECTOR_STATE_STANDBY",
 	}
 	ConnectorState_value = map[string]int32{
 		"CONNECTOR_STATE_UNSPECIFIED": 0,
@@ -226,6 +229,7 @@ var (
 		"CONNECTOR_STATE_PAUSED":      3,
 		"CONNECTOR_STATE_RESTARTING":  4,
 		"CONNECTOR_STATE_FAILED":      5,
+		"CONNECTOR_STATE_STANDBY":     6,
 	}
 )
 
@@ -299,6 +303,10 @@ const (
 	// The node is not the cluster's leader; ErrorInfo.leader is the API
 	// address of the one it knows, empty during an election.
 	ErrorReason_ERROR_REASON_NOT_LEADER ErrorReason = 19
+	// The change may or may not have been applied: the node lost the
+	// leadership while replicating it. ErrorInfo.leader names the leader
+	// it knows. Retry a produce only with message ids (and a dedup window).
+	ErrorReason_ERROR_REASON_OUTCOME_UNKNOWN ErrorReason = 20
 )
 
 // Enum value maps for ErrorReason.
@@ -324,6 +332,7 @@ var (
 		17: "ERROR_REASON_SCHEMA_VIOLATION",
 		18: "ERROR_REASON_STATION_IN_USE",
 		19: "ERROR_REASON_NOT_LEADER",
+		20: "ERROR_REASON_OUTCOME_UNKNOWN",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":         0,
@@ -346,6 +355,7 @@ var (
 		"ERROR_REASON_SCHEMA_VIOLATION":    17,
 		"ERROR_REASON_STATION_IN_USE":      18,
 		"ERROR_REASON_NOT_LEADER":          19,
+		"ERROR_REASON_OUTCOME_UNKNOWN":     20,
 	}
 )
 
@@ -2649,7 +2659,10 @@ type PullRequest struct {
 	// Where the group starts if this pull creates it. Default earliest.
 	Start *StartPosition `protobuf:"bytes,5,opt,name=start,proto3" json:"start,omitempty"`
 	// Settings for the group if this pull creates it.
-	Config        *GroupConfig `protobuf:"bytes,6,opt,name=config,proto3" json:"config,omitempty"`
+	Config *GroupConfig `protobuf:"bytes,6,opt,name=config,proto3" json:"config,omitempty"`
+	// Accept first deliveries as record batches (PullResponse.batches)
+	// instead of one Delivery each.
+	RecordBatches bool `protobuf:"varint,7,opt,name=record_batches,json=recordBatches,proto3" json:"record_batches,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2726,9 +2739,19 @@ func (x *PullRequest) GetConfig() *GroupConfig {
 	return nil
 }
 
+func (x *PullRequest) GetRecordBatches() bool {
+	if x != nil {
+		return x.RecordBatches
+	}
+	return false
+}
+
 type PullResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Messages      []*Delivery            `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Messages []*Delivery            `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	// Set only when the request asked for record_batches: further
+	// deliveries, every one a first delivery (delivery_count 1).
+	Batches       []*RecordBatches `protobuf:"bytes,2,rep,name=batches,proto3" json:"batches,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2770,21 +2793,88 @@ func (x *PullResponse) GetMessages() []*Delivery {
 	return nil
 }
 
+func (x *PullResponse) GetBatches() []*RecordBatches {
+	if x != nil {
+		return x.Batches
+	}
+	return nil
+}
+
+// RecordBatches holds deliveries of one partition as record batches in
+// Junction's batch encoding, version 1: the storage format of the log, so
+// that a broker sends what it stored without decoding it. The Go SDK's
+// decoder (sdk/client/internal/recordbatch) documents the layout. Each
+// batch carries a CRC-32C that a client verifies.
+type RecordBatches struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Partition uint32                 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	// One or more encoded batches, back to back.
+	Data          []byte `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordBatches) Reset() {
+	*x = RecordBatches{}
+	mi := &file_junction_v1_junction_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordBatches) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordBatches) ProtoMessage() {}
+
+func (x *RecordBatches) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordBatches.ProtoReflect.Descriptor instead.
+func (*RecordBatches) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *RecordBatches) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *RecordBatches) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
 type ConsumeRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Station string                 `protobuf:"bytes,1,opt,name=station,proto3" json:"station,omitempty"`
 	Group   string                 `protobuf:"bytes,2,opt,name=group,proto3" json:"group,omitempty"`
 	// Most messages per streamed batch.
-	BatchSize     uint32         `protobuf:"varint,3,opt,name=batch_size,json=batchSize,proto3" json:"batch_size,omitempty"`
-	Start         *StartPosition `protobuf:"bytes,4,opt,name=start,proto3" json:"start,omitempty"`
-	Config        *GroupConfig   `protobuf:"bytes,5,opt,name=config,proto3" json:"config,omitempty"`
+	BatchSize uint32         `protobuf:"varint,3,opt,name=batch_size,json=batchSize,proto3" json:"batch_size,omitempty"`
+	Start     *StartPosition `protobuf:"bytes,4,opt,name=start,proto3" json:"start,omitempty"`
+	Config    *GroupConfig   `protobuf:"bytes,5,opt,name=config,proto3" json:"config,omitempty"`
+	// Accept first deliveries as record batches, as in PullRequest.
+	RecordBatches bool `protobuf:"varint,6,opt,name=record_batches,json=recordBatches,proto3" json:"record_batches,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConsumeRequest) Reset() {
 	*x = ConsumeRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[34]
+	mi := &file_junction_v1_junction_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2796,7 +2886,7 @@ func (x *ConsumeRequest) String() string {
 func (*ConsumeRequest) ProtoMessage() {}
 
 func (x *ConsumeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[34]
+	mi := &file_junction_v1_junction_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2809,7 +2899,7 @@ func (x *ConsumeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeRequest.ProtoReflect.Descriptor instead.
 func (*ConsumeRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{34}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ConsumeRequest) GetStation() string {
@@ -2847,16 +2937,25 @@ func (x *ConsumeRequest) GetConfig() *GroupConfig {
 	return nil
 }
 
+func (x *ConsumeRequest) GetRecordBatches() bool {
+	if x != nil {
+		return x.RecordBatches
+	}
+	return false
+}
+
 type ConsumeResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Messages      []*Delivery            `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Messages []*Delivery            `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	// As in PullResponse.
+	Batches       []*RecordBatches `protobuf:"bytes,2,rep,name=batches,proto3" json:"batches,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConsumeResponse) Reset() {
 	*x = ConsumeResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[35]
+	mi := &file_junction_v1_junction_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2868,7 +2967,7 @@ func (x *ConsumeResponse) String() string {
 func (*ConsumeResponse) ProtoMessage() {}
 
 func (x *ConsumeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[35]
+	mi := &file_junction_v1_junction_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2881,12 +2980,19 @@ func (x *ConsumeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeResponse.ProtoReflect.Descriptor instead.
 func (*ConsumeResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{35}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ConsumeResponse) GetMessages() []*Delivery {
 	if x != nil {
 		return x.Messages
+	}
+	return nil
+}
+
+func (x *ConsumeResponse) GetBatches() []*RecordBatches {
+	if x != nil {
+		return x.Batches
 	}
 	return nil
 }
@@ -2902,7 +3008,7 @@ type MessageRefs struct {
 
 func (x *MessageRefs) Reset() {
 	*x = MessageRefs{}
-	mi := &file_junction_v1_junction_proto_msgTypes[36]
+	mi := &file_junction_v1_junction_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2914,7 +3020,7 @@ func (x *MessageRefs) String() string {
 func (*MessageRefs) ProtoMessage() {}
 
 func (x *MessageRefs) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[36]
+	mi := &file_junction_v1_junction_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2927,7 +3033,7 @@ func (x *MessageRefs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageRefs.ProtoReflect.Descriptor instead.
 func (*MessageRefs) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{36}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *MessageRefs) GetPartition() uint32 {
@@ -2944,18 +3050,84 @@ func (x *MessageRefs) GetOffsets() []uint64 {
 	return nil
 }
 
-type AckRequest struct {
+// OffsetRange names the delivered messages of one partition with offsets
+// in [from, to).
+type OffsetRange struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Station       string                 `protobuf:"bytes,1,opt,name=station,proto3" json:"station,omitempty"`
-	Group         string                 `protobuf:"bytes,2,opt,name=group,proto3" json:"group,omitempty"`
-	Messages      []*MessageRefs         `protobuf:"bytes,3,rep,name=messages,proto3" json:"messages,omitempty"`
+	Partition     uint32                 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	From          uint64                 `protobuf:"varint,2,opt,name=from,proto3" json:"from,omitempty"`
+	To            uint64                 `protobuf:"varint,3,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OffsetRange) Reset() {
+	*x = OffsetRange{}
+	mi := &file_junction_v1_junction_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OffsetRange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OffsetRange) ProtoMessage() {}
+
+func (x *OffsetRange) ProtoReflect() protoreflect.Message {
+	mi := &file_junction_v1_junction_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OffsetRange.ProtoReflect.Descriptor instead.
+func (*OffsetRange) Descriptor() ([]byte, []int) {
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *OffsetRange) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *OffsetRange) GetFrom() uint64 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *OffsetRange) GetTo() uint64 {
+	if x != nil {
+		return x.To
+	}
+	return 0
+}
+
+type AckRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Station  string                 `protobuf:"bytes,1,opt,name=station,proto3" json:"station,omitempty"`
+	Group    string                 `protobuf:"bytes,2,opt,name=group,proto3" json:"group,omitempty"`
+	Messages []*MessageRefs         `protobuf:"bytes,3,rep,name=messages,proto3" json:"messages,omitempty"`
+	// Further messages to acknowledge, as ranges: each is applied in one
+	// step. Offsets that are not pending fail the request with
+	// FailedPrecondition after the others were acknowledged, as in messages.
+	Ranges        []*OffsetRange `protobuf:"bytes,4,rep,name=ranges,proto3" json:"ranges,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AckRequest) Reset() {
 	*x = AckRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[37]
+	mi := &file_junction_v1_junction_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2967,7 +3139,7 @@ func (x *AckRequest) String() string {
 func (*AckRequest) ProtoMessage() {}
 
 func (x *AckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[37]
+	mi := &file_junction_v1_junction_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2980,7 +3152,7 @@ func (x *AckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckRequest.ProtoReflect.Descriptor instead.
 func (*AckRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{37}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *AckRequest) GetStation() string {
@@ -3004,6 +3176,13 @@ func (x *AckRequest) GetMessages() []*MessageRefs {
 	return nil
 }
 
+func (x *AckRequest) GetRanges() []*OffsetRange {
+	if x != nil {
+		return x.Ranges
+	}
+	return nil
+}
+
 type AckResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -3012,7 +3191,7 @@ type AckResponse struct {
 
 func (x *AckResponse) Reset() {
 	*x = AckResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[38]
+	mi := &file_junction_v1_junction_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3024,7 +3203,7 @@ func (x *AckResponse) String() string {
 func (*AckResponse) ProtoMessage() {}
 
 func (x *AckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[38]
+	mi := &file_junction_v1_junction_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3037,7 +3216,7 @@ func (x *AckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckResponse.ProtoReflect.Descriptor instead.
 func (*AckResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{38}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{40}
 }
 
 type NackRequest struct {
@@ -3053,7 +3232,7 @@ type NackRequest struct {
 
 func (x *NackRequest) Reset() {
 	*x = NackRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[39]
+	mi := &file_junction_v1_junction_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3065,7 +3244,7 @@ func (x *NackRequest) String() string {
 func (*NackRequest) ProtoMessage() {}
 
 func (x *NackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[39]
+	mi := &file_junction_v1_junction_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3078,7 +3257,7 @@ func (x *NackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NackRequest.ProtoReflect.Descriptor instead.
 func (*NackRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{39}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *NackRequest) GetStation() string {
@@ -3117,7 +3296,7 @@ type NackResponse struct {
 
 func (x *NackResponse) Reset() {
 	*x = NackResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[40]
+	mi := &file_junction_v1_junction_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3129,7 +3308,7 @@ func (x *NackResponse) String() string {
 func (*NackResponse) ProtoMessage() {}
 
 func (x *NackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[40]
+	mi := &file_junction_v1_junction_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3142,7 +3321,7 @@ func (x *NackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NackResponse.ProtoReflect.Descriptor instead.
 func (*NackResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{40}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{42}
 }
 
 type PeekMessagesRequest struct {
@@ -3164,7 +3343,7 @@ type PeekMessagesRequest struct {
 
 func (x *PeekMessagesRequest) Reset() {
 	*x = PeekMessagesRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[41]
+	mi := &file_junction_v1_junction_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3176,7 +3355,7 @@ func (x *PeekMessagesRequest) String() string {
 func (*PeekMessagesRequest) ProtoMessage() {}
 
 func (x *PeekMessagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[41]
+	mi := &file_junction_v1_junction_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3189,7 +3368,7 @@ func (x *PeekMessagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeekMessagesRequest.ProtoReflect.Descriptor instead.
 func (*PeekMessagesRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{41}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *PeekMessagesRequest) GetStation() string {
@@ -3270,7 +3449,7 @@ type PeekMessagesResponse struct {
 
 func (x *PeekMessagesResponse) Reset() {
 	*x = PeekMessagesResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[42]
+	mi := &file_junction_v1_junction_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3282,7 +3461,7 @@ func (x *PeekMessagesResponse) String() string {
 func (*PeekMessagesResponse) ProtoMessage() {}
 
 func (x *PeekMessagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[42]
+	mi := &file_junction_v1_junction_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3295,7 +3474,7 @@ func (x *PeekMessagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeekMessagesResponse.ProtoReflect.Descriptor instead.
 func (*PeekMessagesResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{42}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *PeekMessagesResponse) GetMessages() []*Delivery {
@@ -3348,7 +3527,7 @@ type PartitionLag struct {
 
 func (x *PartitionLag) Reset() {
 	*x = PartitionLag{}
-	mi := &file_junction_v1_junction_proto_msgTypes[43]
+	mi := &file_junction_v1_junction_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3360,7 +3539,7 @@ func (x *PartitionLag) String() string {
 func (*PartitionLag) ProtoMessage() {}
 
 func (x *PartitionLag) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[43]
+	mi := &file_junction_v1_junction_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3373,7 +3552,7 @@ func (x *PartitionLag) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PartitionLag.ProtoReflect.Descriptor instead.
 func (*PartitionLag) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{43}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *PartitionLag) GetPartition() uint32 {
@@ -3439,7 +3618,7 @@ type Group struct {
 
 func (x *Group) Reset() {
 	*x = Group{}
-	mi := &file_junction_v1_junction_proto_msgTypes[44]
+	mi := &file_junction_v1_junction_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3451,7 +3630,7 @@ func (x *Group) String() string {
 func (*Group) ProtoMessage() {}
 
 func (x *Group) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[44]
+	mi := &file_junction_v1_junction_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3464,7 +3643,7 @@ func (x *Group) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Group.ProtoReflect.Descriptor instead.
 func (*Group) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{44}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *Group) GetStation() string {
@@ -3542,7 +3721,7 @@ type CreateGroupRequest struct {
 
 func (x *CreateGroupRequest) Reset() {
 	*x = CreateGroupRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[45]
+	mi := &file_junction_v1_junction_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3554,7 +3733,7 @@ func (x *CreateGroupRequest) String() string {
 func (*CreateGroupRequest) ProtoMessage() {}
 
 func (x *CreateGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[45]
+	mi := &file_junction_v1_junction_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3567,7 +3746,7 @@ func (x *CreateGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateGroupRequest.ProtoReflect.Descriptor instead.
 func (*CreateGroupRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{45}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *CreateGroupRequest) GetStation() string {
@@ -3607,7 +3786,7 @@ type CreateGroupResponse struct {
 
 func (x *CreateGroupResponse) Reset() {
 	*x = CreateGroupResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[46]
+	mi := &file_junction_v1_junction_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3619,7 +3798,7 @@ func (x *CreateGroupResponse) String() string {
 func (*CreateGroupResponse) ProtoMessage() {}
 
 func (x *CreateGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[46]
+	mi := &file_junction_v1_junction_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3632,7 +3811,7 @@ func (x *CreateGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateGroupResponse.ProtoReflect.Descriptor instead.
 func (*CreateGroupResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{46}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *CreateGroupResponse) GetGroup() *Group {
@@ -3651,7 +3830,7 @@ type ListGroupsRequest struct {
 
 func (x *ListGroupsRequest) Reset() {
 	*x = ListGroupsRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[47]
+	mi := &file_junction_v1_junction_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3663,7 +3842,7 @@ func (x *ListGroupsRequest) String() string {
 func (*ListGroupsRequest) ProtoMessage() {}
 
 func (x *ListGroupsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[47]
+	mi := &file_junction_v1_junction_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3676,7 +3855,7 @@ func (x *ListGroupsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGroupsRequest.ProtoReflect.Descriptor instead.
 func (*ListGroupsRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{47}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ListGroupsRequest) GetStation() string {
@@ -3695,7 +3874,7 @@ type ListGroupsResponse struct {
 
 func (x *ListGroupsResponse) Reset() {
 	*x = ListGroupsResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[48]
+	mi := &file_junction_v1_junction_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3707,7 +3886,7 @@ func (x *ListGroupsResponse) String() string {
 func (*ListGroupsResponse) ProtoMessage() {}
 
 func (x *ListGroupsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[48]
+	mi := &file_junction_v1_junction_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3720,7 +3899,7 @@ func (x *ListGroupsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListGroupsResponse.ProtoReflect.Descriptor instead.
 func (*ListGroupsResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{48}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ListGroupsResponse) GetGroups() []*Group {
@@ -3740,7 +3919,7 @@ type DescribeGroupRequest struct {
 
 func (x *DescribeGroupRequest) Reset() {
 	*x = DescribeGroupRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[49]
+	mi := &file_junction_v1_junction_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3752,7 +3931,7 @@ func (x *DescribeGroupRequest) String() string {
 func (*DescribeGroupRequest) ProtoMessage() {}
 
 func (x *DescribeGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[49]
+	mi := &file_junction_v1_junction_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3765,7 +3944,7 @@ func (x *DescribeGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeGroupRequest.ProtoReflect.Descriptor instead.
 func (*DescribeGroupRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{49}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *DescribeGroupRequest) GetStation() string {
@@ -3791,7 +3970,7 @@ type DescribeGroupResponse struct {
 
 func (x *DescribeGroupResponse) Reset() {
 	*x = DescribeGroupResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[50]
+	mi := &file_junction_v1_junction_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3803,7 +3982,7 @@ func (x *DescribeGroupResponse) String() string {
 func (*DescribeGroupResponse) ProtoMessage() {}
 
 func (x *DescribeGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[50]
+	mi := &file_junction_v1_junction_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3816,7 +3995,7 @@ func (x *DescribeGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeGroupResponse.ProtoReflect.Descriptor instead.
 func (*DescribeGroupResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{50}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *DescribeGroupResponse) GetGroup() *Group {
@@ -3836,7 +4015,7 @@ type DeleteGroupRequest struct {
 
 func (x *DeleteGroupRequest) Reset() {
 	*x = DeleteGroupRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[51]
+	mi := &file_junction_v1_junction_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3848,7 +4027,7 @@ func (x *DeleteGroupRequest) String() string {
 func (*DeleteGroupRequest) ProtoMessage() {}
 
 func (x *DeleteGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[51]
+	mi := &file_junction_v1_junction_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3861,7 +4040,7 @@ func (x *DeleteGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteGroupRequest.ProtoReflect.Descriptor instead.
 func (*DeleteGroupRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{51}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *DeleteGroupRequest) GetStation() string {
@@ -3886,7 +4065,7 @@ type DeleteGroupResponse struct {
 
 func (x *DeleteGroupResponse) Reset() {
 	*x = DeleteGroupResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[52]
+	mi := &file_junction_v1_junction_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3898,7 +4077,7 @@ func (x *DeleteGroupResponse) String() string {
 func (*DeleteGroupResponse) ProtoMessage() {}
 
 func (x *DeleteGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[52]
+	mi := &file_junction_v1_junction_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3911,7 +4090,7 @@ func (x *DeleteGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteGroupResponse.ProtoReflect.Descriptor instead.
 func (*DeleteGroupResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{52}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{54}
 }
 
 type ResetGroupOffsetRequest struct {
@@ -3925,7 +4104,7 @@ type ResetGroupOffsetRequest struct {
 
 func (x *ResetGroupOffsetRequest) Reset() {
 	*x = ResetGroupOffsetRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[53]
+	mi := &file_junction_v1_junction_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3937,7 +4116,7 @@ func (x *ResetGroupOffsetRequest) String() string {
 func (*ResetGroupOffsetRequest) ProtoMessage() {}
 
 func (x *ResetGroupOffsetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[53]
+	mi := &file_junction_v1_junction_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3950,7 +4129,7 @@ func (x *ResetGroupOffsetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetGroupOffsetRequest.ProtoReflect.Descriptor instead.
 func (*ResetGroupOffsetRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{53}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ResetGroupOffsetRequest) GetStation() string {
@@ -3983,7 +4162,7 @@ type ResetGroupOffsetResponse struct {
 
 func (x *ResetGroupOffsetResponse) Reset() {
 	*x = ResetGroupOffsetResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[54]
+	mi := &file_junction_v1_junction_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3995,7 +4174,7 @@ func (x *ResetGroupOffsetResponse) String() string {
 func (*ResetGroupOffsetResponse) ProtoMessage() {}
 
 func (x *ResetGroupOffsetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[54]
+	mi := &file_junction_v1_junction_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4008,7 +4187,7 @@ func (x *ResetGroupOffsetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetGroupOffsetResponse.ProtoReflect.Descriptor instead.
 func (*ResetGroupOffsetResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{54}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ResetGroupOffsetResponse) GetGroup() *Group {
@@ -4057,7 +4236,7 @@ type ConnectorStatus struct {
 
 func (x *ConnectorStatus) Reset() {
 	*x = ConnectorStatus{}
-	mi := &file_junction_v1_junction_proto_msgTypes[55]
+	mi := &file_junction_v1_junction_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4069,7 +4248,7 @@ func (x *ConnectorStatus) String() string {
 func (*ConnectorStatus) ProtoMessage() {}
 
 func (x *ConnectorStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[55]
+	mi := &file_junction_v1_junction_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4082,7 +4261,7 @@ func (x *ConnectorStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectorStatus.ProtoReflect.Descriptor instead.
 func (*ConnectorStatus) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{55}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ConnectorStatus) GetName() string {
@@ -4238,7 +4417,7 @@ type ConnectorCounters struct {
 
 func (x *ConnectorCounters) Reset() {
 	*x = ConnectorCounters{}
-	mi := &file_junction_v1_junction_proto_msgTypes[56]
+	mi := &file_junction_v1_junction_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4250,7 +4429,7 @@ func (x *ConnectorCounters) String() string {
 func (*ConnectorCounters) ProtoMessage() {}
 
 func (x *ConnectorCounters) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[56]
+	mi := &file_junction_v1_junction_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4263,7 +4442,7 @@ func (x *ConnectorCounters) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectorCounters.ProtoReflect.Descriptor instead.
 func (*ConnectorCounters) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{56}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ConnectorCounters) GetRecordsIn() uint64 {
@@ -4320,7 +4499,7 @@ type ApplyConnectorRequest struct {
 
 func (x *ApplyConnectorRequest) Reset() {
 	*x = ApplyConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[57]
+	mi := &file_junction_v1_junction_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4332,7 +4511,7 @@ func (x *ApplyConnectorRequest) String() string {
 func (*ApplyConnectorRequest) ProtoMessage() {}
 
 func (x *ApplyConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[57]
+	mi := &file_junction_v1_junction_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4345,7 +4524,7 @@ func (x *ApplyConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyConnectorRequest.ProtoReflect.Descriptor instead.
 func (*ApplyConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{57}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ApplyConnectorRequest) GetFileName() string {
@@ -4374,7 +4553,7 @@ type ApplyConnectorResponse struct {
 
 func (x *ApplyConnectorResponse) Reset() {
 	*x = ApplyConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[58]
+	mi := &file_junction_v1_junction_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4386,7 +4565,7 @@ func (x *ApplyConnectorResponse) String() string {
 func (*ApplyConnectorResponse) ProtoMessage() {}
 
 func (x *ApplyConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[58]
+	mi := &file_junction_v1_junction_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4399,7 +4578,7 @@ func (x *ApplyConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyConnectorResponse.ProtoReflect.Descriptor instead.
 func (*ApplyConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{58}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ApplyConnectorResponse) GetConnector() *ConnectorStatus {
@@ -4437,7 +4616,7 @@ type DefinitionError struct {
 
 func (x *DefinitionError) Reset() {
 	*x = DefinitionError{}
-	mi := &file_junction_v1_junction_proto_msgTypes[59]
+	mi := &file_junction_v1_junction_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4449,7 +4628,7 @@ func (x *DefinitionError) String() string {
 func (*DefinitionError) ProtoMessage() {}
 
 func (x *DefinitionError) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[59]
+	mi := &file_junction_v1_junction_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4462,7 +4641,7 @@ func (x *DefinitionError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DefinitionError.ProtoReflect.Descriptor instead.
 func (*DefinitionError) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{59}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *DefinitionError) GetFile() string {
@@ -4510,7 +4689,7 @@ type ValidateConnectorRequest struct {
 
 func (x *ValidateConnectorRequest) Reset() {
 	*x = ValidateConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[60]
+	mi := &file_junction_v1_junction_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4522,7 +4701,7 @@ func (x *ValidateConnectorRequest) String() string {
 func (*ValidateConnectorRequest) ProtoMessage() {}
 
 func (x *ValidateConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[60]
+	mi := &file_junction_v1_junction_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4535,7 +4714,7 @@ func (x *ValidateConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateConnectorRequest.ProtoReflect.Descriptor instead.
 func (*ValidateConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{60}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ValidateConnectorRequest) GetFileName() string {
@@ -4563,7 +4742,7 @@ type ValidateConnectorResponse struct {
 
 func (x *ValidateConnectorResponse) Reset() {
 	*x = ValidateConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[61]
+	mi := &file_junction_v1_junction_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4575,7 +4754,7 @@ func (x *ValidateConnectorResponse) String() string {
 func (*ValidateConnectorResponse) ProtoMessage() {}
 
 func (x *ValidateConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[61]
+	mi := &file_junction_v1_junction_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4588,7 +4767,7 @@ func (x *ValidateConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateConnectorResponse.ProtoReflect.Descriptor instead.
 func (*ValidateConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{61}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ValidateConnectorResponse) GetErrors() []*DefinitionError {
@@ -4613,7 +4792,7 @@ type ListConnectorsRequest struct {
 
 func (x *ListConnectorsRequest) Reset() {
 	*x = ListConnectorsRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[62]
+	mi := &file_junction_v1_junction_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4625,7 +4804,7 @@ func (x *ListConnectorsRequest) String() string {
 func (*ListConnectorsRequest) ProtoMessage() {}
 
 func (x *ListConnectorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[62]
+	mi := &file_junction_v1_junction_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4638,7 +4817,7 @@ func (x *ListConnectorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectorsRequest.ProtoReflect.Descriptor instead.
 func (*ListConnectorsRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{62}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{64}
 }
 
 type ListConnectorsResponse struct {
@@ -4650,7 +4829,7 @@ type ListConnectorsResponse struct {
 
 func (x *ListConnectorsResponse) Reset() {
 	*x = ListConnectorsResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[63]
+	mi := &file_junction_v1_junction_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4662,7 +4841,7 @@ func (x *ListConnectorsResponse) String() string {
 func (*ListConnectorsResponse) ProtoMessage() {}
 
 func (x *ListConnectorsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[63]
+	mi := &file_junction_v1_junction_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4675,7 +4854,7 @@ func (x *ListConnectorsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConnectorsResponse.ProtoReflect.Descriptor instead.
 func (*ListConnectorsResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{63}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *ListConnectorsResponse) GetConnectors() []*ConnectorStatus {
@@ -4694,7 +4873,7 @@ type GetConnectorRequest struct {
 
 func (x *GetConnectorRequest) Reset() {
 	*x = GetConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[64]
+	mi := &file_junction_v1_junction_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4706,7 +4885,7 @@ func (x *GetConnectorRequest) String() string {
 func (*GetConnectorRequest) ProtoMessage() {}
 
 func (x *GetConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[64]
+	mi := &file_junction_v1_junction_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4719,7 +4898,7 @@ func (x *GetConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConnectorRequest.ProtoReflect.Descriptor instead.
 func (*GetConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{64}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *GetConnectorRequest) GetName() string {
@@ -4738,7 +4917,7 @@ type GetConnectorResponse struct {
 
 func (x *GetConnectorResponse) Reset() {
 	*x = GetConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[65]
+	mi := &file_junction_v1_junction_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4750,7 +4929,7 @@ func (x *GetConnectorResponse) String() string {
 func (*GetConnectorResponse) ProtoMessage() {}
 
 func (x *GetConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[65]
+	mi := &file_junction_v1_junction_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4763,7 +4942,7 @@ func (x *GetConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConnectorResponse.ProtoReflect.Descriptor instead.
 func (*GetConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{65}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *GetConnectorResponse) GetConnector() *ConnectorStatus {
@@ -4782,7 +4961,7 @@ type PauseConnectorRequest struct {
 
 func (x *PauseConnectorRequest) Reset() {
 	*x = PauseConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[66]
+	mi := &file_junction_v1_junction_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4794,7 +4973,7 @@ func (x *PauseConnectorRequest) String() string {
 func (*PauseConnectorRequest) ProtoMessage() {}
 
 func (x *PauseConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[66]
+	mi := &file_junction_v1_junction_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4807,7 +4986,7 @@ func (x *PauseConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseConnectorRequest.ProtoReflect.Descriptor instead.
 func (*PauseConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{66}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *PauseConnectorRequest) GetName() string {
@@ -4826,7 +5005,7 @@ type PauseConnectorResponse struct {
 
 func (x *PauseConnectorResponse) Reset() {
 	*x = PauseConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[67]
+	mi := &file_junction_v1_junction_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4838,7 +5017,7 @@ func (x *PauseConnectorResponse) String() string {
 func (*PauseConnectorResponse) ProtoMessage() {}
 
 func (x *PauseConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[67]
+	mi := &file_junction_v1_junction_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4851,7 +5030,7 @@ func (x *PauseConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseConnectorResponse.ProtoReflect.Descriptor instead.
 func (*PauseConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{67}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *PauseConnectorResponse) GetConnector() *ConnectorStatus {
@@ -4870,7 +5049,7 @@ type ResumeConnectorRequest struct {
 
 func (x *ResumeConnectorRequest) Reset() {
 	*x = ResumeConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[68]
+	mi := &file_junction_v1_junction_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4882,7 +5061,7 @@ func (x *ResumeConnectorRequest) String() string {
 func (*ResumeConnectorRequest) ProtoMessage() {}
 
 func (x *ResumeConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[68]
+	mi := &file_junction_v1_junction_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4895,7 +5074,7 @@ func (x *ResumeConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeConnectorRequest.ProtoReflect.Descriptor instead.
 func (*ResumeConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{68}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *ResumeConnectorRequest) GetName() string {
@@ -4914,7 +5093,7 @@ type ResumeConnectorResponse struct {
 
 func (x *ResumeConnectorResponse) Reset() {
 	*x = ResumeConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[69]
+	mi := &file_junction_v1_junction_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4926,7 +5105,7 @@ func (x *ResumeConnectorResponse) String() string {
 func (*ResumeConnectorResponse) ProtoMessage() {}
 
 func (x *ResumeConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[69]
+	mi := &file_junction_v1_junction_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4939,7 +5118,7 @@ func (x *ResumeConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeConnectorResponse.ProtoReflect.Descriptor instead.
 func (*ResumeConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{69}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *ResumeConnectorResponse) GetConnector() *ConnectorStatus {
@@ -4958,7 +5137,7 @@ type DeleteConnectorRequest struct {
 
 func (x *DeleteConnectorRequest) Reset() {
 	*x = DeleteConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[70]
+	mi := &file_junction_v1_junction_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4970,7 +5149,7 @@ func (x *DeleteConnectorRequest) String() string {
 func (*DeleteConnectorRequest) ProtoMessage() {}
 
 func (x *DeleteConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[70]
+	mi := &file_junction_v1_junction_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4983,7 +5162,7 @@ func (x *DeleteConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteConnectorRequest.ProtoReflect.Descriptor instead.
 func (*DeleteConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{70}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *DeleteConnectorRequest) GetName() string {
@@ -5001,7 +5180,7 @@ type DeleteConnectorResponse struct {
 
 func (x *DeleteConnectorResponse) Reset() {
 	*x = DeleteConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[71]
+	mi := &file_junction_v1_junction_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5013,7 +5192,7 @@ func (x *DeleteConnectorResponse) String() string {
 func (*DeleteConnectorResponse) ProtoMessage() {}
 
 func (x *DeleteConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[71]
+	mi := &file_junction_v1_junction_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5026,7 +5205,7 @@ func (x *DeleteConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteConnectorResponse.ProtoReflect.Descriptor instead.
 func (*DeleteConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{71}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{73}
 }
 
 // Plugin is an installed connector plugin.
@@ -5043,7 +5222,7 @@ type Plugin struct {
 
 func (x *Plugin) Reset() {
 	*x = Plugin{}
-	mi := &file_junction_v1_junction_proto_msgTypes[72]
+	mi := &file_junction_v1_junction_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5055,7 +5234,7 @@ func (x *Plugin) String() string {
 func (*Plugin) ProtoMessage() {}
 
 func (x *Plugin) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[72]
+	mi := &file_junction_v1_junction_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5068,7 +5247,7 @@ func (x *Plugin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Plugin.ProtoReflect.Descriptor instead.
 func (*Plugin) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{72}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *Plugin) GetName() string {
@@ -5115,7 +5294,7 @@ type RestartConnectorRequest struct {
 
 func (x *RestartConnectorRequest) Reset() {
 	*x = RestartConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[73]
+	mi := &file_junction_v1_junction_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5127,7 +5306,7 @@ func (x *RestartConnectorRequest) String() string {
 func (*RestartConnectorRequest) ProtoMessage() {}
 
 func (x *RestartConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[73]
+	mi := &file_junction_v1_junction_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5140,7 +5319,7 @@ func (x *RestartConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestartConnectorRequest.ProtoReflect.Descriptor instead.
 func (*RestartConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{73}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *RestartConnectorRequest) GetName() string {
@@ -5159,7 +5338,7 @@ type RestartConnectorResponse struct {
 
 func (x *RestartConnectorResponse) Reset() {
 	*x = RestartConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[74]
+	mi := &file_junction_v1_junction_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5171,7 +5350,7 @@ func (x *RestartConnectorResponse) String() string {
 func (*RestartConnectorResponse) ProtoMessage() {}
 
 func (x *RestartConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[74]
+	mi := &file_junction_v1_junction_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5184,7 +5363,7 @@ func (x *RestartConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestartConnectorResponse.ProtoReflect.Descriptor instead.
 func (*RestartConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{74}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *RestartConnectorResponse) GetConnector() *ConnectorStatus {
@@ -5202,7 +5381,7 @@ type ListPluginsRequest struct {
 
 func (x *ListPluginsRequest) Reset() {
 	*x = ListPluginsRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[75]
+	mi := &file_junction_v1_junction_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5214,7 +5393,7 @@ func (x *ListPluginsRequest) String() string {
 func (*ListPluginsRequest) ProtoMessage() {}
 
 func (x *ListPluginsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[75]
+	mi := &file_junction_v1_junction_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5227,7 +5406,7 @@ func (x *ListPluginsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPluginsRequest.ProtoReflect.Descriptor instead.
 func (*ListPluginsRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{75}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{77}
 }
 
 type ListPluginsResponse struct {
@@ -5239,7 +5418,7 @@ type ListPluginsResponse struct {
 
 func (x *ListPluginsResponse) Reset() {
 	*x = ListPluginsResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[76]
+	mi := &file_junction_v1_junction_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5251,7 +5430,7 @@ func (x *ListPluginsResponse) String() string {
 func (*ListPluginsResponse) ProtoMessage() {}
 
 func (x *ListPluginsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[76]
+	mi := &file_junction_v1_junction_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5264,7 +5443,7 @@ func (x *ListPluginsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPluginsResponse.ProtoReflect.Descriptor instead.
 func (*ListPluginsResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{76}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *ListPluginsResponse) GetPlugins() []*Plugin {
@@ -5283,7 +5462,7 @@ type SearchHubRequest struct {
 
 func (x *SearchHubRequest) Reset() {
 	*x = SearchHubRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[77]
+	mi := &file_junction_v1_junction_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5295,7 +5474,7 @@ func (x *SearchHubRequest) String() string {
 func (*SearchHubRequest) ProtoMessage() {}
 
 func (x *SearchHubRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[77]
+	mi := &file_junction_v1_junction_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5308,7 +5487,7 @@ func (x *SearchHubRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchHubRequest.ProtoReflect.Descriptor instead.
 func (*SearchHubRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{77}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *SearchHubRequest) GetTerm() string {
@@ -5336,7 +5515,7 @@ type HubRelease struct {
 
 func (x *HubRelease) Reset() {
 	*x = HubRelease{}
-	mi := &file_junction_v1_junction_proto_msgTypes[78]
+	mi := &file_junction_v1_junction_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5348,7 +5527,7 @@ func (x *HubRelease) String() string {
 func (*HubRelease) ProtoMessage() {}
 
 func (x *HubRelease) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[78]
+	mi := &file_junction_v1_junction_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5361,7 +5540,7 @@ func (x *HubRelease) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HubRelease.ProtoReflect.Descriptor instead.
 func (*HubRelease) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{78}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *HubRelease) GetVersion() string {
@@ -5438,7 +5617,7 @@ type HubConnector struct {
 
 func (x *HubConnector) Reset() {
 	*x = HubConnector{}
-	mi := &file_junction_v1_junction_proto_msgTypes[79]
+	mi := &file_junction_v1_junction_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5450,7 +5629,7 @@ func (x *HubConnector) String() string {
 func (*HubConnector) ProtoMessage() {}
 
 func (x *HubConnector) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[79]
+	mi := &file_junction_v1_junction_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5463,7 +5642,7 @@ func (x *HubConnector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HubConnector.ProtoReflect.Descriptor instead.
 func (*HubConnector) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{79}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *HubConnector) GetName() string {
@@ -5554,7 +5733,7 @@ type SearchHubResponse struct {
 
 func (x *SearchHubResponse) Reset() {
 	*x = SearchHubResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[80]
+	mi := &file_junction_v1_junction_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5566,7 +5745,7 @@ func (x *SearchHubResponse) String() string {
 func (*SearchHubResponse) ProtoMessage() {}
 
 func (x *SearchHubResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[80]
+	mi := &file_junction_v1_junction_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5579,7 +5758,7 @@ func (x *SearchHubResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchHubResponse.ProtoReflect.Descriptor instead.
 func (*SearchHubResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{80}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *SearchHubResponse) GetConnectors() []*HubConnector {
@@ -5605,7 +5784,7 @@ type GetHubConnectorRequest struct {
 
 func (x *GetHubConnectorRequest) Reset() {
 	*x = GetHubConnectorRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[81]
+	mi := &file_junction_v1_junction_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5617,7 +5796,7 @@ func (x *GetHubConnectorRequest) String() string {
 func (*GetHubConnectorRequest) ProtoMessage() {}
 
 func (x *GetHubConnectorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[81]
+	mi := &file_junction_v1_junction_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5630,7 +5809,7 @@ func (x *GetHubConnectorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHubConnectorRequest.ProtoReflect.Descriptor instead.
 func (*GetHubConnectorRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{81}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *GetHubConnectorRequest) GetName() string {
@@ -5649,7 +5828,7 @@ type GetHubConnectorResponse struct {
 
 func (x *GetHubConnectorResponse) Reset() {
 	*x = GetHubConnectorResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[82]
+	mi := &file_junction_v1_junction_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5661,7 +5840,7 @@ func (x *GetHubConnectorResponse) String() string {
 func (*GetHubConnectorResponse) ProtoMessage() {}
 
 func (x *GetHubConnectorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[82]
+	mi := &file_junction_v1_junction_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5674,7 +5853,7 @@ func (x *GetHubConnectorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHubConnectorResponse.ProtoReflect.Descriptor instead.
 func (*GetHubConnectorResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{82}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *GetHubConnectorResponse) GetConnector() *HubConnector {
@@ -5695,7 +5874,7 @@ type InstallPluginRequest struct {
 
 func (x *InstallPluginRequest) Reset() {
 	*x = InstallPluginRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[83]
+	mi := &file_junction_v1_junction_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5707,7 +5886,7 @@ func (x *InstallPluginRequest) String() string {
 func (*InstallPluginRequest) ProtoMessage() {}
 
 func (x *InstallPluginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[83]
+	mi := &file_junction_v1_junction_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5720,7 +5899,7 @@ func (x *InstallPluginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InstallPluginRequest.ProtoReflect.Descriptor instead.
 func (*InstallPluginRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{83}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *InstallPluginRequest) GetName() string {
@@ -5756,7 +5935,7 @@ type PluginInstall struct {
 
 func (x *PluginInstall) Reset() {
 	*x = PluginInstall{}
-	mi := &file_junction_v1_junction_proto_msgTypes[84]
+	mi := &file_junction_v1_junction_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5768,7 +5947,7 @@ func (x *PluginInstall) String() string {
 func (*PluginInstall) ProtoMessage() {}
 
 func (x *PluginInstall) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[84]
+	mi := &file_junction_v1_junction_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5781,7 +5960,7 @@ func (x *PluginInstall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PluginInstall.ProtoReflect.Descriptor instead.
 func (*PluginInstall) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{84}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *PluginInstall) GetName() string {
@@ -5842,7 +6021,7 @@ type InstallPluginResponse struct {
 
 func (x *InstallPluginResponse) Reset() {
 	*x = InstallPluginResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[85]
+	mi := &file_junction_v1_junction_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5854,7 +6033,7 @@ func (x *InstallPluginResponse) String() string {
 func (*InstallPluginResponse) ProtoMessage() {}
 
 func (x *InstallPluginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[85]
+	mi := &file_junction_v1_junction_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5867,7 +6046,7 @@ func (x *InstallPluginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InstallPluginResponse.ProtoReflect.Descriptor instead.
 func (*InstallPluginResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{85}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *InstallPluginResponse) GetInstall() *PluginInstall {
@@ -5886,7 +6065,7 @@ type UpgradePluginRequest struct {
 
 func (x *UpgradePluginRequest) Reset() {
 	*x = UpgradePluginRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[86]
+	mi := &file_junction_v1_junction_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5898,7 +6077,7 @@ func (x *UpgradePluginRequest) String() string {
 func (*UpgradePluginRequest) ProtoMessage() {}
 
 func (x *UpgradePluginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[86]
+	mi := &file_junction_v1_junction_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5911,7 +6090,7 @@ func (x *UpgradePluginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpgradePluginRequest.ProtoReflect.Descriptor instead.
 func (*UpgradePluginRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{86}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *UpgradePluginRequest) GetName() string {
@@ -5930,7 +6109,7 @@ type UpgradePluginResponse struct {
 
 func (x *UpgradePluginResponse) Reset() {
 	*x = UpgradePluginResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[87]
+	mi := &file_junction_v1_junction_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5942,7 +6121,7 @@ func (x *UpgradePluginResponse) String() string {
 func (*UpgradePluginResponse) ProtoMessage() {}
 
 func (x *UpgradePluginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[87]
+	mi := &file_junction_v1_junction_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5955,7 +6134,7 @@ func (x *UpgradePluginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpgradePluginResponse.ProtoReflect.Descriptor instead.
 func (*UpgradePluginResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{87}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *UpgradePluginResponse) GetInstall() *PluginInstall {
@@ -5976,7 +6155,7 @@ type RemovePluginRequest struct {
 
 func (x *RemovePluginRequest) Reset() {
 	*x = RemovePluginRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[88]
+	mi := &file_junction_v1_junction_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5988,7 +6167,7 @@ func (x *RemovePluginRequest) String() string {
 func (*RemovePluginRequest) ProtoMessage() {}
 
 func (x *RemovePluginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[88]
+	mi := &file_junction_v1_junction_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6001,7 +6180,7 @@ func (x *RemovePluginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePluginRequest.ProtoReflect.Descriptor instead.
 func (*RemovePluginRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{88}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *RemovePluginRequest) GetName() string {
@@ -6027,7 +6206,7 @@ type RemovePluginResponse struct {
 
 func (x *RemovePluginResponse) Reset() {
 	*x = RemovePluginResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[89]
+	mi := &file_junction_v1_junction_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6039,7 +6218,7 @@ func (x *RemovePluginResponse) String() string {
 func (*RemovePluginResponse) ProtoMessage() {}
 
 func (x *RemovePluginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[89]
+	mi := &file_junction_v1_junction_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6052,7 +6231,7 @@ func (x *RemovePluginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePluginResponse.ProtoReflect.Descriptor instead.
 func (*RemovePluginResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{89}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *RemovePluginResponse) GetRemoved() []string {
@@ -6092,7 +6271,7 @@ type ErrorInfo struct {
 
 func (x *ErrorInfo) Reset() {
 	*x = ErrorInfo{}
-	mi := &file_junction_v1_junction_proto_msgTypes[90]
+	mi := &file_junction_v1_junction_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6104,7 +6283,7 @@ func (x *ErrorInfo) String() string {
 func (*ErrorInfo) ProtoMessage() {}
 
 func (x *ErrorInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[90]
+	mi := &file_junction_v1_junction_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6117,7 +6296,7 @@ func (x *ErrorInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorInfo.ProtoReflect.Descriptor instead.
 func (*ErrorInfo) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{90}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *ErrorInfo) GetReason() ErrorReason {
@@ -6211,16 +6390,19 @@ type ClusterNode struct {
 	// Address of the node's raft transport.
 	RaftAddress string `protobuf:"bytes,2,opt,name=raft_address,json=raftAddress,proto3" json:"raft_address,omitempty"`
 	// Address of the node's API.
-	ApiAddress    string `protobuf:"bytes,3,opt,name=api_address,json=apiAddress,proto3" json:"api_address,omitempty"`
-	Voter         bool   `protobuf:"varint,4,opt,name=voter,proto3" json:"voter,omitempty"`
-	Leader        bool   `protobuf:"varint,5,opt,name=leader,proto3" json:"leader,omitempty"`
+	ApiAddress string `protobuf:"bytes,3,opt,name=api_address,json=apiAddress,proto3" json:"api_address,omitempty"`
+	Voter      bool   `protobuf:"varint,4,opt,name=voter,proto3" json:"voter,omitempty"`
+	Leader     bool   `protobuf:"varint,5,opt,name=leader,proto3" json:"leader,omitempty"`
+	// The node found damage in its logs: it does not vote until it has
+	// rebuilt the damaged partitions from the leader's copy.
+	Repairing     bool `protobuf:"varint,6,opt,name=repairing,proto3" json:"repairing,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ClusterNode) Reset() {
 	*x = ClusterNode{}
-	mi := &file_junction_v1_junction_proto_msgTypes[91]
+	mi := &file_junction_v1_junction_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6232,7 +6414,7 @@ func (x *ClusterNode) String() string {
 func (*ClusterNode) ProtoMessage() {}
 
 func (x *ClusterNode) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[91]
+	mi := &file_junction_v1_junction_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6245,7 +6427,7 @@ func (x *ClusterNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterNode.ProtoReflect.Descriptor instead.
 func (*ClusterNode) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{91}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *ClusterNode) GetId() string {
@@ -6283,6 +6465,13 @@ func (x *ClusterNode) GetLeader() bool {
 	return false
 }
 
+func (x *ClusterNode) GetRepairing() bool {
+	if x != nil {
+		return x.Repairing
+	}
+	return false
+}
+
 type ClusterStatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -6291,7 +6480,7 @@ type ClusterStatusRequest struct {
 
 func (x *ClusterStatusRequest) Reset() {
 	*x = ClusterStatusRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[92]
+	mi := &file_junction_v1_junction_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6303,7 +6492,7 @@ func (x *ClusterStatusRequest) String() string {
 func (*ClusterStatusRequest) ProtoMessage() {}
 
 func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[92]
+	mi := &file_junction_v1_junction_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6316,7 +6505,7 @@ func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterStatusRequest.ProtoReflect.Descriptor instead.
 func (*ClusterStatusRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{92}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{94}
 }
 
 type ClusterStatusResponse struct {
@@ -6336,7 +6525,7 @@ type ClusterStatusResponse struct {
 
 func (x *ClusterStatusResponse) Reset() {
 	*x = ClusterStatusResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[93]
+	mi := &file_junction_v1_junction_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6348,7 +6537,7 @@ func (x *ClusterStatusResponse) String() string {
 func (*ClusterStatusResponse) ProtoMessage() {}
 
 func (x *ClusterStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[93]
+	mi := &file_junction_v1_junction_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6361,7 +6550,7 @@ func (x *ClusterStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterStatusResponse.ProtoReflect.Descriptor instead.
 func (*ClusterStatusResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{93}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *ClusterStatusResponse) GetNodeId() string {
@@ -6414,17 +6603,20 @@ func (x *ClusterStatusResponse) GetNodes() []*ClusterNode {
 }
 
 type AddNodeRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
-	RaftAddress   string                 `protobuf:"bytes,2,opt,name=raft_address,json=raftAddress,proto3" json:"raft_address,omitempty"`
-	ApiAddress    string                 `protobuf:"bytes,3,opt,name=api_address,json=apiAddress,proto3" json:"api_address,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	NodeId      string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	RaftAddress string                 `protobuf:"bytes,2,opt,name=raft_address,json=raftAddress,proto3" json:"raft_address,omitempty"`
+	ApiAddress  string                 `protobuf:"bytes,3,opt,name=api_address,json=apiAddress,proto3" json:"api_address,omitempty"`
+	// Add the node (or demote it, if it is a voter) as a non-voter that is
+	// repairing damaged logs; false adds it as a voter, or promotes it.
+	Repairing     bool `protobuf:"varint,4,opt,name=repairing,proto3" json:"repairing,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AddNodeRequest) Reset() {
 	*x = AddNodeRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[94]
+	mi := &file_junction_v1_junction_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6436,7 +6628,7 @@ func (x *AddNodeRequest) String() string {
 func (*AddNodeRequest) ProtoMessage() {}
 
 func (x *AddNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[94]
+	mi := &file_junction_v1_junction_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6449,7 +6641,7 @@ func (x *AddNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNodeRequest.ProtoReflect.Descriptor instead.
 func (*AddNodeRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{94}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *AddNodeRequest) GetNodeId() string {
@@ -6473,6 +6665,13 @@ func (x *AddNodeRequest) GetApiAddress() string {
 	return ""
 }
 
+func (x *AddNodeRequest) GetRepairing() bool {
+	if x != nil {
+		return x.Repairing
+	}
+	return false
+}
+
 type AddNodeResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -6481,7 +6680,7 @@ type AddNodeResponse struct {
 
 func (x *AddNodeResponse) Reset() {
 	*x = AddNodeResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[95]
+	mi := &file_junction_v1_junction_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6493,7 +6692,7 @@ func (x *AddNodeResponse) String() string {
 func (*AddNodeResponse) ProtoMessage() {}
 
 func (x *AddNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[95]
+	mi := &file_junction_v1_junction_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6506,7 +6705,7 @@ func (x *AddNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNodeResponse.ProtoReflect.Descriptor instead.
 func (*AddNodeResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{95}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{97}
 }
 
 type RemoveNodeRequest struct {
@@ -6518,7 +6717,7 @@ type RemoveNodeRequest struct {
 
 func (x *RemoveNodeRequest) Reset() {
 	*x = RemoveNodeRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[96]
+	mi := &file_junction_v1_junction_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6530,7 +6729,7 @@ func (x *RemoveNodeRequest) String() string {
 func (*RemoveNodeRequest) ProtoMessage() {}
 
 func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[96]
+	mi := &file_junction_v1_junction_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6543,7 +6742,7 @@ func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeRequest.ProtoReflect.Descriptor instead.
 func (*RemoveNodeRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{96}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *RemoveNodeRequest) GetNodeId() string {
@@ -6561,7 +6760,7 @@ type RemoveNodeResponse struct {
 
 func (x *RemoveNodeResponse) Reset() {
 	*x = RemoveNodeResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[97]
+	mi := &file_junction_v1_junction_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6573,7 +6772,7 @@ func (x *RemoveNodeResponse) String() string {
 func (*RemoveNodeResponse) ProtoMessage() {}
 
 func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[97]
+	mi := &file_junction_v1_junction_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6586,7 +6785,7 @@ func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeResponse.ProtoReflect.Descriptor instead.
 func (*RemoveNodeResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{97}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{99}
 }
 
 type TransferLeaderRequest struct {
@@ -6598,7 +6797,7 @@ type TransferLeaderRequest struct {
 
 func (x *TransferLeaderRequest) Reset() {
 	*x = TransferLeaderRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[98]
+	mi := &file_junction_v1_junction_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6610,7 +6809,7 @@ func (x *TransferLeaderRequest) String() string {
 func (*TransferLeaderRequest) ProtoMessage() {}
 
 func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[98]
+	mi := &file_junction_v1_junction_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6623,7 +6822,7 @@ func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeaderRequest.ProtoReflect.Descriptor instead.
 func (*TransferLeaderRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{98}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *TransferLeaderRequest) GetNodeId() string {
@@ -6641,7 +6840,7 @@ type TransferLeaderResponse struct {
 
 func (x *TransferLeaderResponse) Reset() {
 	*x = TransferLeaderResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[99]
+	mi := &file_junction_v1_junction_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6653,7 +6852,7 @@ func (x *TransferLeaderResponse) String() string {
 func (*TransferLeaderResponse) ProtoMessage() {}
 
 func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[99]
+	mi := &file_junction_v1_junction_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6666,7 +6865,7 @@ func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeaderResponse.ProtoReflect.Descriptor instead.
 func (*TransferLeaderResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{99}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{101}
 }
 
 type ReadPartitionRequest struct {
@@ -6683,7 +6882,7 @@ type ReadPartitionRequest struct {
 
 func (x *ReadPartitionRequest) Reset() {
 	*x = ReadPartitionRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[100]
+	mi := &file_junction_v1_junction_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6695,7 +6894,7 @@ func (x *ReadPartitionRequest) String() string {
 func (*ReadPartitionRequest) ProtoMessage() {}
 
 func (x *ReadPartitionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[100]
+	mi := &file_junction_v1_junction_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6708,7 +6907,7 @@ func (x *ReadPartitionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadPartitionRequest.ProtoReflect.Descriptor instead.
 func (*ReadPartitionRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{100}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *ReadPartitionRequest) GetStation() string {
@@ -6750,7 +6949,7 @@ type ReadPartitionResponse struct {
 
 func (x *ReadPartitionResponse) Reset() {
 	*x = ReadPartitionResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[101]
+	mi := &file_junction_v1_junction_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6762,7 +6961,7 @@ func (x *ReadPartitionResponse) String() string {
 func (*ReadPartitionResponse) ProtoMessage() {}
 
 func (x *ReadPartitionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[101]
+	mi := &file_junction_v1_junction_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6775,7 +6974,7 @@ func (x *ReadPartitionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadPartitionResponse.ProtoReflect.Descriptor instead.
 func (*ReadPartitionResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{101}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *ReadPartitionResponse) GetRecords() []*Delivery {
@@ -6805,7 +7004,7 @@ type StationSchema struct {
 
 func (x *StationSchema) Reset() {
 	*x = StationSchema{}
-	mi := &file_junction_v1_junction_proto_msgTypes[102]
+	mi := &file_junction_v1_junction_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6817,7 +7016,7 @@ func (x *StationSchema) String() string {
 func (*StationSchema) ProtoMessage() {}
 
 func (x *StationSchema) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[102]
+	mi := &file_junction_v1_junction_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6830,7 +7029,7 @@ func (x *StationSchema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StationSchema.ProtoReflect.Descriptor instead.
 func (*StationSchema) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{102}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *StationSchema) GetName() string {
@@ -6867,7 +7066,7 @@ type SchemaFile struct {
 
 func (x *SchemaFile) Reset() {
 	*x = SchemaFile{}
-	mi := &file_junction_v1_junction_proto_msgTypes[103]
+	mi := &file_junction_v1_junction_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6879,7 +7078,7 @@ func (x *SchemaFile) String() string {
 func (*SchemaFile) ProtoMessage() {}
 
 func (x *SchemaFile) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[103]
+	mi := &file_junction_v1_junction_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6892,7 +7091,7 @@ func (x *SchemaFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaFile.ProtoReflect.Descriptor instead.
 func (*SchemaFile) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{103}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *SchemaFile) GetName() string {
@@ -6923,7 +7122,7 @@ type SchemaDefinition struct {
 
 func (x *SchemaDefinition) Reset() {
 	*x = SchemaDefinition{}
-	mi := &file_junction_v1_junction_proto_msgTypes[104]
+	mi := &file_junction_v1_junction_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6935,7 +7134,7 @@ func (x *SchemaDefinition) String() string {
 func (*SchemaDefinition) ProtoMessage() {}
 
 func (x *SchemaDefinition) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[104]
+	mi := &file_junction_v1_junction_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6948,7 +7147,7 @@ func (x *SchemaDefinition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaDefinition.ProtoReflect.Descriptor instead.
 func (*SchemaDefinition) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{104}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *SchemaDefinition) GetType() SchemaType {
@@ -6984,7 +7183,7 @@ type SchemaVersion struct {
 
 func (x *SchemaVersion) Reset() {
 	*x = SchemaVersion{}
-	mi := &file_junction_v1_junction_proto_msgTypes[105]
+	mi := &file_junction_v1_junction_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6996,7 +7195,7 @@ func (x *SchemaVersion) String() string {
 func (*SchemaVersion) ProtoMessage() {}
 
 func (x *SchemaVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[105]
+	mi := &file_junction_v1_junction_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7009,7 +7208,7 @@ func (x *SchemaVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SchemaVersion.ProtoReflect.Descriptor instead.
 func (*SchemaVersion) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{105}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *SchemaVersion) GetVersion() uint32 {
@@ -7050,7 +7249,7 @@ type Schema struct {
 
 func (x *Schema) Reset() {
 	*x = Schema{}
-	mi := &file_junction_v1_junction_proto_msgTypes[106]
+	mi := &file_junction_v1_junction_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7062,7 +7261,7 @@ func (x *Schema) String() string {
 func (*Schema) ProtoMessage() {}
 
 func (x *Schema) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[106]
+	mi := &file_junction_v1_junction_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7075,7 +7274,7 @@ func (x *Schema) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schema.ProtoReflect.Descriptor instead.
 func (*Schema) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{106}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *Schema) GetName() string {
@@ -7143,7 +7342,7 @@ type CompatibilityChange struct {
 
 func (x *CompatibilityChange) Reset() {
 	*x = CompatibilityChange{}
-	mi := &file_junction_v1_junction_proto_msgTypes[107]
+	mi := &file_junction_v1_junction_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7155,7 +7354,7 @@ func (x *CompatibilityChange) String() string {
 func (*CompatibilityChange) ProtoMessage() {}
 
 func (x *CompatibilityChange) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[107]
+	mi := &file_junction_v1_junction_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7168,7 +7367,7 @@ func (x *CompatibilityChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompatibilityChange.ProtoReflect.Descriptor instead.
 func (*CompatibilityChange) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{107}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *CompatibilityChange) GetVersion() uint32 {
@@ -7215,7 +7414,7 @@ type InvalidMessage struct {
 
 func (x *InvalidMessage) Reset() {
 	*x = InvalidMessage{}
-	mi := &file_junction_v1_junction_proto_msgTypes[108]
+	mi := &file_junction_v1_junction_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7227,7 +7426,7 @@ func (x *InvalidMessage) String() string {
 func (*InvalidMessage) ProtoMessage() {}
 
 func (x *InvalidMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[108]
+	mi := &file_junction_v1_junction_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7240,7 +7439,7 @@ func (x *InvalidMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvalidMessage.ProtoReflect.Descriptor instead.
 func (*InvalidMessage) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{108}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *InvalidMessage) GetIndex() uint32 {
@@ -7283,7 +7482,7 @@ type CreateSchemaRequest struct {
 
 func (x *CreateSchemaRequest) Reset() {
 	*x = CreateSchemaRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[109]
+	mi := &file_junction_v1_junction_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7295,7 +7494,7 @@ func (x *CreateSchemaRequest) String() string {
 func (*CreateSchemaRequest) ProtoMessage() {}
 
 func (x *CreateSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[109]
+	mi := &file_junction_v1_junction_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7308,7 +7507,7 @@ func (x *CreateSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSchemaRequest.ProtoReflect.Descriptor instead.
 func (*CreateSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{109}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *CreateSchemaRequest) GetName() string {
@@ -7342,7 +7541,7 @@ type CreateSchemaResponse struct {
 
 func (x *CreateSchemaResponse) Reset() {
 	*x = CreateSchemaResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[110]
+	mi := &file_junction_v1_junction_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7354,7 +7553,7 @@ func (x *CreateSchemaResponse) String() string {
 func (*CreateSchemaResponse) ProtoMessage() {}
 
 func (x *CreateSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[110]
+	mi := &file_junction_v1_junction_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7367,7 +7566,7 @@ func (x *CreateSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSchemaResponse.ProtoReflect.Descriptor instead.
 func (*CreateSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{110}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *CreateSchemaResponse) GetSchema() *Schema {
@@ -7397,7 +7596,7 @@ type UpdateSchemaRequest struct {
 
 func (x *UpdateSchemaRequest) Reset() {
 	*x = UpdateSchemaRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[111]
+	mi := &file_junction_v1_junction_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7409,7 +7608,7 @@ func (x *UpdateSchemaRequest) String() string {
 func (*UpdateSchemaRequest) ProtoMessage() {}
 
 func (x *UpdateSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[111]
+	mi := &file_junction_v1_junction_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7422,7 +7621,7 @@ func (x *UpdateSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSchemaRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{111}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *UpdateSchemaRequest) GetName() string {
@@ -7456,7 +7655,7 @@ type UpdateSchemaResponse struct {
 
 func (x *UpdateSchemaResponse) Reset() {
 	*x = UpdateSchemaResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[112]
+	mi := &file_junction_v1_junction_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7468,7 +7667,7 @@ func (x *UpdateSchemaResponse) String() string {
 func (*UpdateSchemaResponse) ProtoMessage() {}
 
 func (x *UpdateSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[112]
+	mi := &file_junction_v1_junction_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7481,7 +7680,7 @@ func (x *UpdateSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSchemaResponse.ProtoReflect.Descriptor instead.
 func (*UpdateSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{112}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *UpdateSchemaResponse) GetSchema() *Schema {
@@ -7509,7 +7708,7 @@ type GetSchemaRequest struct {
 
 func (x *GetSchemaRequest) Reset() {
 	*x = GetSchemaRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[113]
+	mi := &file_junction_v1_junction_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7521,7 +7720,7 @@ func (x *GetSchemaRequest) String() string {
 func (*GetSchemaRequest) ProtoMessage() {}
 
 func (x *GetSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[113]
+	mi := &file_junction_v1_junction_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7534,7 +7733,7 @@ func (x *GetSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSchemaRequest.ProtoReflect.Descriptor instead.
 func (*GetSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{113}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *GetSchemaRequest) GetName() string {
@@ -7561,7 +7760,7 @@ type GetSchemaResponse struct {
 
 func (x *GetSchemaResponse) Reset() {
 	*x = GetSchemaResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[114]
+	mi := &file_junction_v1_junction_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7573,7 +7772,7 @@ func (x *GetSchemaResponse) String() string {
 func (*GetSchemaResponse) ProtoMessage() {}
 
 func (x *GetSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[114]
+	mi := &file_junction_v1_junction_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7586,7 +7785,7 @@ func (x *GetSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSchemaResponse.ProtoReflect.Descriptor instead.
 func (*GetSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{114}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *GetSchemaResponse) GetSchema() *Schema {
@@ -7611,7 +7810,7 @@ type ListSchemasRequest struct {
 
 func (x *ListSchemasRequest) Reset() {
 	*x = ListSchemasRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[115]
+	mi := &file_junction_v1_junction_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7623,7 +7822,7 @@ func (x *ListSchemasRequest) String() string {
 func (*ListSchemasRequest) ProtoMessage() {}
 
 func (x *ListSchemasRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[115]
+	mi := &file_junction_v1_junction_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7636,7 +7835,7 @@ func (x *ListSchemasRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSchemasRequest.ProtoReflect.Descriptor instead.
 func (*ListSchemasRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{115}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{117}
 }
 
 type ListSchemasResponse struct {
@@ -7648,7 +7847,7 @@ type ListSchemasResponse struct {
 
 func (x *ListSchemasResponse) Reset() {
 	*x = ListSchemasResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[116]
+	mi := &file_junction_v1_junction_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7660,7 +7859,7 @@ func (x *ListSchemasResponse) String() string {
 func (*ListSchemasResponse) ProtoMessage() {}
 
 func (x *ListSchemasResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[116]
+	mi := &file_junction_v1_junction_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7673,7 +7872,7 @@ func (x *ListSchemasResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSchemasResponse.ProtoReflect.Descriptor instead.
 func (*ListSchemasResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{116}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *ListSchemasResponse) GetSchemas() []*Schema {
@@ -7692,7 +7891,7 @@ type DeleteSchemaRequest struct {
 
 func (x *DeleteSchemaRequest) Reset() {
 	*x = DeleteSchemaRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[117]
+	mi := &file_junction_v1_junction_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7704,7 +7903,7 @@ func (x *DeleteSchemaRequest) String() string {
 func (*DeleteSchemaRequest) ProtoMessage() {}
 
 func (x *DeleteSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[117]
+	mi := &file_junction_v1_junction_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7717,7 +7916,7 @@ func (x *DeleteSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSchemaRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{117}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *DeleteSchemaRequest) GetName() string {
@@ -7735,7 +7934,7 @@ type DeleteSchemaResponse struct {
 
 func (x *DeleteSchemaResponse) Reset() {
 	*x = DeleteSchemaResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[118]
+	mi := &file_junction_v1_junction_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7747,7 +7946,7 @@ func (x *DeleteSchemaResponse) String() string {
 func (*DeleteSchemaResponse) ProtoMessage() {}
 
 func (x *DeleteSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[118]
+	mi := &file_junction_v1_junction_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7760,7 +7959,7 @@ func (x *DeleteSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSchemaResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{118}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{120}
 }
 
 type AttachSchemaRequest struct {
@@ -7776,7 +7975,7 @@ type AttachSchemaRequest struct {
 
 func (x *AttachSchemaRequest) Reset() {
 	*x = AttachSchemaRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[119]
+	mi := &file_junction_v1_junction_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7788,7 +7987,7 @@ func (x *AttachSchemaRequest) String() string {
 func (*AttachSchemaRequest) ProtoMessage() {}
 
 func (x *AttachSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[119]
+	mi := &file_junction_v1_junction_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7801,7 +8000,7 @@ func (x *AttachSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachSchemaRequest.ProtoReflect.Descriptor instead.
 func (*AttachSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{119}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *AttachSchemaRequest) GetStation() string {
@@ -7841,7 +8040,7 @@ type AttachSchemaResponse struct {
 
 func (x *AttachSchemaResponse) Reset() {
 	*x = AttachSchemaResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[120]
+	mi := &file_junction_v1_junction_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7853,7 +8052,7 @@ func (x *AttachSchemaResponse) String() string {
 func (*AttachSchemaResponse) ProtoMessage() {}
 
 func (x *AttachSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[120]
+	mi := &file_junction_v1_junction_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7866,7 +8065,7 @@ func (x *AttachSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachSchemaResponse.ProtoReflect.Descriptor instead.
 func (*AttachSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{120}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *AttachSchemaResponse) GetStation() *Station {
@@ -7885,7 +8084,7 @@ type DetachSchemaRequest struct {
 
 func (x *DetachSchemaRequest) Reset() {
 	*x = DetachSchemaRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[121]
+	mi := &file_junction_v1_junction_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7897,7 +8096,7 @@ func (x *DetachSchemaRequest) String() string {
 func (*DetachSchemaRequest) ProtoMessage() {}
 
 func (x *DetachSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[121]
+	mi := &file_junction_v1_junction_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7910,7 +8109,7 @@ func (x *DetachSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DetachSchemaRequest.ProtoReflect.Descriptor instead.
 func (*DetachSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{121}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *DetachSchemaRequest) GetStation() string {
@@ -7929,7 +8128,7 @@ type DetachSchemaResponse struct {
 
 func (x *DetachSchemaResponse) Reset() {
 	*x = DetachSchemaResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[122]
+	mi := &file_junction_v1_junction_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7941,7 +8140,7 @@ func (x *DetachSchemaResponse) String() string {
 func (*DetachSchemaResponse) ProtoMessage() {}
 
 func (x *DetachSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[122]
+	mi := &file_junction_v1_junction_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7954,7 +8153,7 @@ func (x *DetachSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DetachSchemaResponse.ProtoReflect.Descriptor instead.
 func (*DetachSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{122}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{124}
 }
 
 func (x *DetachSchemaResponse) GetStation() *Station {
@@ -7997,7 +8196,7 @@ type DeadLetter struct {
 
 func (x *DeadLetter) Reset() {
 	*x = DeadLetter{}
-	mi := &file_junction_v1_junction_proto_msgTypes[123]
+	mi := &file_junction_v1_junction_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8009,7 +8208,7 @@ func (x *DeadLetter) String() string {
 func (*DeadLetter) ProtoMessage() {}
 
 func (x *DeadLetter) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[123]
+	mi := &file_junction_v1_junction_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8022,7 +8221,7 @@ func (x *DeadLetter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadLetter.ProtoReflect.Descriptor instead.
 func (*DeadLetter) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{123}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{125}
 }
 
 func (x *DeadLetter) GetPartition() uint32 {
@@ -8151,7 +8350,7 @@ type ListDeadLettersRequest struct {
 
 func (x *ListDeadLettersRequest) Reset() {
 	*x = ListDeadLettersRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[124]
+	mi := &file_junction_v1_junction_proto_msgTypes[126]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8163,7 +8362,7 @@ func (x *ListDeadLettersRequest) String() string {
 func (*ListDeadLettersRequest) ProtoMessage() {}
 
 func (x *ListDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[124]
+	mi := &file_junction_v1_junction_proto_msgTypes[126]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8176,7 +8375,7 @@ func (x *ListDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*ListDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{124}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{126}
 }
 
 func (x *ListDeadLettersRequest) GetStation() string {
@@ -8209,7 +8408,7 @@ type ListDeadLettersResponse struct {
 
 func (x *ListDeadLettersResponse) Reset() {
 	*x = ListDeadLettersResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[125]
+	mi := &file_junction_v1_junction_proto_msgTypes[127]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8221,7 +8420,7 @@ func (x *ListDeadLettersResponse) String() string {
 func (*ListDeadLettersResponse) ProtoMessage() {}
 
 func (x *ListDeadLettersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[125]
+	mi := &file_junction_v1_junction_proto_msgTypes[127]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8234,7 +8433,7 @@ func (x *ListDeadLettersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeadLettersResponse.ProtoReflect.Descriptor instead.
 func (*ListDeadLettersResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{125}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{127}
 }
 
 func (x *ListDeadLettersResponse) GetMessages() []*DeadLetter {
@@ -8262,7 +8461,7 @@ type ReplayDeadLettersRequest struct {
 
 func (x *ReplayDeadLettersRequest) Reset() {
 	*x = ReplayDeadLettersRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[126]
+	mi := &file_junction_v1_junction_proto_msgTypes[128]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8274,7 +8473,7 @@ func (x *ReplayDeadLettersRequest) String() string {
 func (*ReplayDeadLettersRequest) ProtoMessage() {}
 
 func (x *ReplayDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[126]
+	mi := &file_junction_v1_junction_proto_msgTypes[128]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8287,7 +8486,7 @@ func (x *ReplayDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*ReplayDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{126}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{128}
 }
 
 func (x *ReplayDeadLettersRequest) GetStation() string {
@@ -8366,7 +8565,7 @@ type ReplayFailure struct {
 
 func (x *ReplayFailure) Reset() {
 	*x = ReplayFailure{}
-	mi := &file_junction_v1_junction_proto_msgTypes[127]
+	mi := &file_junction_v1_junction_proto_msgTypes[129]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8378,7 +8577,7 @@ func (x *ReplayFailure) String() string {
 func (*ReplayFailure) ProtoMessage() {}
 
 func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[127]
+	mi := &file_junction_v1_junction_proto_msgTypes[129]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8391,7 +8590,7 @@ func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayFailure.ProtoReflect.Descriptor instead.
 func (*ReplayFailure) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{127}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{129}
 }
 
 func (x *ReplayFailure) GetPartition() uint32 {
@@ -8430,7 +8629,7 @@ type ReplayDeadLettersResponse struct {
 
 func (x *ReplayDeadLettersResponse) Reset() {
 	*x = ReplayDeadLettersResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[128]
+	mi := &file_junction_v1_junction_proto_msgTypes[130]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8442,7 +8641,7 @@ func (x *ReplayDeadLettersResponse) String() string {
 func (*ReplayDeadLettersResponse) ProtoMessage() {}
 
 func (x *ReplayDeadLettersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[128]
+	mi := &file_junction_v1_junction_proto_msgTypes[130]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8455,7 +8654,7 @@ func (x *ReplayDeadLettersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayDeadLettersResponse.ProtoReflect.Descriptor instead.
 func (*ReplayDeadLettersResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{128}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{130}
 }
 
 func (x *ReplayDeadLettersResponse) GetReplayed() uint64 {
@@ -8488,7 +8687,7 @@ type PurgeDeadLettersRequest struct {
 
 func (x *PurgeDeadLettersRequest) Reset() {
 	*x = PurgeDeadLettersRequest{}
-	mi := &file_junction_v1_junction_proto_msgTypes[129]
+	mi := &file_junction_v1_junction_proto_msgTypes[131]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8500,7 +8699,7 @@ func (x *PurgeDeadLettersRequest) String() string {
 func (*PurgeDeadLettersRequest) ProtoMessage() {}
 
 func (x *PurgeDeadLettersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[129]
+	mi := &file_junction_v1_junction_proto_msgTypes[131]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8513,7 +8712,7 @@ func (x *PurgeDeadLettersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeDeadLettersRequest.ProtoReflect.Descriptor instead.
 func (*PurgeDeadLettersRequest) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{129}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{131}
 }
 
 func (x *PurgeDeadLettersRequest) GetStation() string {
@@ -8533,7 +8732,7 @@ type PurgeDeadLettersResponse struct {
 
 func (x *PurgeDeadLettersResponse) Reset() {
 	*x = PurgeDeadLettersResponse{}
-	mi := &file_junction_v1_junction_proto_msgTypes[130]
+	mi := &file_junction_v1_junction_proto_msgTypes[132]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8545,7 +8744,7 @@ func (x *PurgeDeadLettersResponse) String() string {
 func (*PurgeDeadLettersResponse) ProtoMessage() {}
 
 func (x *PurgeDeadLettersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_junction_v1_junction_proto_msgTypes[130]
+	mi := &file_junction_v1_junction_proto_msgTypes[132]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8558,7 +8757,7 @@ func (x *PurgeDeadLettersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PurgeDeadLettersResponse.ProtoReflect.Descriptor instead.
 func (*PurgeDeadLettersResponse) Descriptor() ([]byte, []int) {
-	return file_junction_v1_junction_proto_rawDescGZIP(), []int{130}
+	return file_junction_v1_junction_proto_rawDescGZIP(), []int{132}
 }
 
 func (x *PurgeDeadLettersResponse) GetPurged() uint64 {
@@ -8722,33 +8921,45 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x03key\x18\x04 \x01(\fR\x03key\x12\x14\n" +
 	"\x05value\x18\x05 \x01(\fR\x05value\x12-\n" +
 	"\aheaders\x18\x06 \x03(\v2\x13.junction.v1.HeaderR\aheaders\x12%\n" +
-	"\x0edelivery_count\x18\a \x01(\rR\rdeliveryCount\"\xfa\x01\n" +
+	"\x0edelivery_count\x18\a \x01(\rR\rdeliveryCount\"\xa1\x02\n" +
 	"\vPullRequest\x12\x18\n" +
 	"\astation\x18\x01 \x01(\tR\astation\x12\x14\n" +
 	"\x05group\x18\x02 \x01(\tR\x05group\x12!\n" +
 	"\fmax_messages\x18\x03 \x01(\rR\vmaxMessages\x124\n" +
 	"\bmax_wait\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\amaxWait\x120\n" +
 	"\x05start\x18\x05 \x01(\v2\x1a.junction.v1.StartPositionR\x05start\x120\n" +
-	"\x06config\x18\x06 \x01(\v2\x18.junction.v1.GroupConfigR\x06config\"A\n" +
+	"\x06config\x18\x06 \x01(\v2\x18.junction.v1.GroupConfigR\x06config\x12%\n" +
+	"\x0erecord_batches\x18\a \x01(\bR\rrecordBatches\"w\n" +
 	"\fPullResponse\x121\n" +
-	"\bmessages\x18\x01 \x03(\v2\x15.junction.v1.DeliveryR\bmessages\"\xc3\x01\n" +
+	"\bmessages\x18\x01 \x03(\v2\x15.junction.v1.DeliveryR\bmessages\x124\n" +
+	"\abatches\x18\x02 \x03(\v2\x1a.junction.v1.RecordBatchesR\abatches\"A\n" +
+	"\rRecordBatches\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\"\xea\x01\n" +
 	"\x0eConsumeRequest\x12\x18\n" +
 	"\astation\x18\x01 \x01(\tR\astation\x12\x14\n" +
 	"\x05group\x18\x02 \x01(\tR\x05group\x12\x1d\n" +
 	"\n" +
 	"batch_size\x18\x03 \x01(\rR\tbatchSize\x120\n" +
 	"\x05start\x18\x04 \x01(\v2\x1a.junction.v1.StartPositionR\x05start\x120\n" +
-	"\x06config\x18\x05 \x01(\v2\x18.junction.v1.GroupConfigR\x06config\"D\n" +
+	"\x06config\x18\x05 \x01(\v2\x18.junction.v1.GroupConfigR\x06config\x12%\n" +
+	"\x0erecord_batches\x18\x06 \x01(\bR\rrecordBatches\"z\n" +
 	"\x0fConsumeResponse\x121\n" +
-	"\bmessages\x18\x01 \x03(\v2\x15.junction.v1.DeliveryR\bmessages\"E\n" +
+	"\bmessages\x18\x01 \x03(\v2\x15.junction.v1.DeliveryR\bmessages\x124\n" +
+	"\abatches\x18\x02 \x03(\v2\x1a.junction.v1.RecordBatchesR\abatches\"E\n" +
 	"\vMessageRefs\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x18\n" +
-	"\aoffsets\x18\x02 \x03(\x04R\aoffsets\"r\n" +
+	"\aoffsets\x18\x02 \x03(\x04R\aoffsets\"O\n" +
+	"\vOffsetRange\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x12\n" +
+	"\x04from\x18\x02 \x01(\x04R\x04from\x12\x0e\n" +
+	"\x02to\x18\x03 \x01(\x04R\x02to\"\xa4\x01\n" +
 	"\n" +
 	"AckRequest\x12\x18\n" +
 	"\astation\x18\x01 \x01(\tR\astation\x12\x14\n" +
 	"\x05group\x18\x02 \x01(\tR\x05group\x124\n" +
-	"\bmessages\x18\x03 \x03(\v2\x18.junction.v1.MessageRefsR\bmessages\"\r\n" +
+	"\bmessages\x18\x03 \x03(\v2\x18.junction.v1.MessageRefsR\bmessages\x120\n" +
+	"\x06ranges\x18\x04 \x03(\v2\x18.junction.v1.OffsetRangeR\x06ranges\"\r\n" +
 	"\vAckResponse\"\xa4\x01\n" +
 	"\vNackRequest\x12\x18\n" +
 	"\astation\x18\x01 \x01(\tR\astation\x12\x14\n" +
@@ -8979,14 +9190,15 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x11incompatibilities\x18\n" +
 	" \x03(\v2 .junction.v1.CompatibilityChangeR\x11incompatibilities\x12\x1a\n" +
 	"\bstations\x18\v \x03(\tR\bstations\x12\x16\n" +
-	"\x06leader\x18\f \x01(\tR\x06leader\"\x8f\x01\n" +
+	"\x06leader\x18\f \x01(\tR\x06leader\"\xad\x01\n" +
 	"\vClusterNode\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fraft_address\x18\x02 \x01(\tR\vraftAddress\x12\x1f\n" +
 	"\vapi_address\x18\x03 \x01(\tR\n" +
 	"apiAddress\x12\x14\n" +
 	"\x05voter\x18\x04 \x01(\bR\x05voter\x12\x16\n" +
-	"\x06leader\x18\x05 \x01(\bR\x06leader\"\x16\n" +
+	"\x06leader\x18\x05 \x01(\bR\x06leader\x12\x1c\n" +
+	"\trepairing\x18\x06 \x01(\bR\trepairing\"\x16\n" +
 	"\x14ClusterStatusRequest\"\xef\x01\n" +
 	"\x15ClusterStatusResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x14\n" +
@@ -8995,12 +9207,13 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\tleader_id\x18\x04 \x01(\tR\bleaderId\x12!\n" +
 	"\fcommit_index\x18\x05 \x01(\x04R\vcommitIndex\x12#\n" +
 	"\rapplied_index\x18\x06 \x01(\x04R\fappliedIndex\x12.\n" +
-	"\x05nodes\x18\a \x03(\v2\x18.junction.v1.ClusterNodeR\x05nodes\"m\n" +
+	"\x05nodes\x18\a \x03(\v2\x18.junction.v1.ClusterNodeR\x05nodes\"\x8b\x01\n" +
 	"\x0eAddNodeRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12!\n" +
 	"\fraft_address\x18\x02 \x01(\tR\vraftAddress\x12\x1f\n" +
 	"\vapi_address\x18\x03 \x01(\tR\n" +
-	"apiAddress\"\x11\n" +
+	"apiAddress\x12\x1c\n" +
+	"\trepairing\x18\x04 \x01(\bR\trepairing\"\x11\n" +
 	"\x0fAddNodeResponse\",\n" +
 	"\x11RemoveNodeRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"\x14\n" +
@@ -9158,14 +9371,15 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"RepairMode\x12\x1b\n" +
 	"\x17REPAIR_MODE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10REPAIR_MODE_SKIP\x10\x01\x12\x13\n" +
-	"\x0fREPAIR_MODE_CUT\x10\x02*\xc4\x01\n" +
+	"\x0fREPAIR_MODE_CUT\x10\x02*\xe1\x01\n" +
 	"\x0eConnectorState\x12\x1f\n" +
 	"\x1bCONNECTOR_STATE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18CONNECTOR_STATE_STARTING\x10\x01\x12\x1b\n" +
 	"\x17CONNECTOR_STATE_RUNNING\x10\x02\x12\x1a\n" +
 	"\x16CONNECTOR_STATE_PAUSED\x10\x03\x12\x1e\n" +
 	"\x1aCONNECTOR_STATE_RESTARTING\x10\x04\x12\x1a\n" +
-	"\x16CONNECTOR_STATE_FAILED\x10\x05*\xa8\x05\n" +
+	"\x16CONNECTOR_STATE_FAILED\x10\x05\x12\x1b\n" +
+	"\x17CONNECTOR_STATE_STANDBY\x10\x06*\xca\x05\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eERROR_REASON_STATION_NOT_FOUND\x10\x01\x12\x1f\n" +
@@ -9187,7 +9401,8 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	" ERROR_REASON_SCHEMA_INCOMPATIBLE\x10\x10\x12!\n" +
 	"\x1dERROR_REASON_SCHEMA_VIOLATION\x10\x11\x12\x1f\n" +
 	"\x1bERROR_REASON_STATION_IN_USE\x10\x12\x12\x1b\n" +
-	"\x17ERROR_REASON_NOT_LEADER\x10\x13*\x88\x01\n" +
+	"\x17ERROR_REASON_NOT_LEADER\x10\x13\x12 \n" +
+	"\x1cERROR_REASON_OUTCOME_UNKNOWN\x10\x14*\x88\x01\n" +
 	"\n" +
 	"SchemaType\x12\x1b\n" +
 	"\x17SCHEMA_TYPE_UNSPECIFIED\x10\x00\x12\x14\n" +
@@ -9282,7 +9497,7 @@ func file_junction_v1_junction_proto_rawDescGZIP() []byte {
 }
 
 var file_junction_v1_junction_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_junction_v1_junction_proto_msgTypes = make([]protoimpl.MessageInfo, 131)
+var file_junction_v1_junction_proto_msgTypes = make([]protoimpl.MessageInfo, 133)
 var file_junction_v1_junction_proto_goTypes = []any{
 	(StorageType)(0),                  // 0: junction.v1.StorageType
 	(FsyncPolicy)(0),                  // 1: junction.v1.FsyncPolicy
@@ -9326,118 +9541,120 @@ var file_junction_v1_junction_proto_goTypes = []any{
 	(*Delivery)(nil),                  // 39: junction.v1.Delivery
 	(*PullRequest)(nil),               // 40: junction.v1.PullRequest
 	(*PullResponse)(nil),              // 41: junction.v1.PullResponse
-	(*ConsumeRequest)(nil),            // 42: junction.v1.ConsumeRequest
-	(*ConsumeResponse)(nil),           // 43: junction.v1.ConsumeResponse
-	(*MessageRefs)(nil),               // 44: junction.v1.MessageRefs
-	(*AckRequest)(nil),                // 45: junction.v1.AckRequest
-	(*AckResponse)(nil),               // 46: junction.v1.AckResponse
-	(*NackRequest)(nil),               // 47: junction.v1.NackRequest
-	(*NackResponse)(nil),              // 48: junction.v1.NackResponse
-	(*PeekMessagesRequest)(nil),       // 49: junction.v1.PeekMessagesRequest
-	(*PeekMessagesResponse)(nil),      // 50: junction.v1.PeekMessagesResponse
-	(*PartitionLag)(nil),              // 51: junction.v1.PartitionLag
-	(*Group)(nil),                     // 52: junction.v1.Group
-	(*CreateGroupRequest)(nil),        // 53: junction.v1.CreateGroupRequest
-	(*CreateGroupResponse)(nil),       // 54: junction.v1.CreateGroupResponse
-	(*ListGroupsRequest)(nil),         // 55: junction.v1.ListGroupsRequest
-	(*ListGroupsResponse)(nil),        // 56: junction.v1.ListGroupsResponse
-	(*DescribeGroupRequest)(nil),      // 57: junction.v1.DescribeGroupRequest
-	(*DescribeGroupResponse)(nil),     // 58: junction.v1.DescribeGroupResponse
-	(*DeleteGroupRequest)(nil),        // 59: junction.v1.DeleteGroupRequest
-	(*DeleteGroupResponse)(nil),       // 60: junction.v1.DeleteGroupResponse
-	(*ResetGroupOffsetRequest)(nil),   // 61: junction.v1.ResetGroupOffsetRequest
-	(*ResetGroupOffsetResponse)(nil),  // 62: junction.v1.ResetGroupOffsetResponse
-	(*ConnectorStatus)(nil),           // 63: junction.v1.ConnectorStatus
-	(*ConnectorCounters)(nil),         // 64: junction.v1.ConnectorCounters
-	(*ApplyConnectorRequest)(nil),     // 65: junction.v1.ApplyConnectorRequest
-	(*ApplyConnectorResponse)(nil),    // 66: junction.v1.ApplyConnectorResponse
-	(*DefinitionError)(nil),           // 67: junction.v1.DefinitionError
-	(*ValidateConnectorRequest)(nil),  // 68: junction.v1.ValidateConnectorRequest
-	(*ValidateConnectorResponse)(nil), // 69: junction.v1.ValidateConnectorResponse
-	(*ListConnectorsRequest)(nil),     // 70: junction.v1.ListConnectorsRequest
-	(*ListConnectorsResponse)(nil),    // 71: junction.v1.ListConnectorsResponse
-	(*GetConnectorRequest)(nil),       // 72: junction.v1.GetConnectorRequest
-	(*GetConnectorResponse)(nil),      // 73: junction.v1.GetConnectorResponse
-	(*PauseConnectorRequest)(nil),     // 74: junction.v1.PauseConnectorRequest
-	(*PauseConnectorResponse)(nil),    // 75: junction.v1.PauseConnectorResponse
-	(*ResumeConnectorRequest)(nil),    // 76: junction.v1.ResumeConnectorRequest
-	(*ResumeConnectorResponse)(nil),   // 77: junction.v1.ResumeConnectorResponse
-	(*DeleteConnectorRequest)(nil),    // 78: junction.v1.DeleteConnectorRequest
-	(*DeleteConnectorResponse)(nil),   // 79: junction.v1.DeleteConnectorResponse
-	(*Plugin)(nil),                    // 80: junction.v1.Plugin
-	(*RestartConnectorRequest)(nil),   // 81: junction.v1.RestartConnectorRequest
-	(*RestartConnectorResponse)(nil),  // 82: junction.v1.RestartConnectorResponse
-	(*ListPluginsRequest)(nil),        // 83: junction.v1.ListPluginsRequest
-	(*ListPluginsResponse)(nil),       // 84: junction.v1.ListPluginsResponse
-	(*SearchHubRequest)(nil),          // 85: junction.v1.SearchHubRequest
-	(*HubRelease)(nil),                // 86: junction.v1.HubRelease
-	(*HubConnector)(nil),              // 87: junction.v1.HubConnector
-	(*SearchHubResponse)(nil),         // 88: junction.v1.SearchHubResponse
-	(*GetHubConnectorRequest)(nil),    // 89: junction.v1.GetHubConnectorRequest
-	(*GetHubConnectorResponse)(nil),   // 90: junction.v1.GetHubConnectorResponse
-	(*InstallPluginRequest)(nil),      // 91: junction.v1.InstallPluginRequest
-	(*PluginInstall)(nil),             // 92: junction.v1.PluginInstall
-	(*InstallPluginResponse)(nil),     // 93: junction.v1.InstallPluginResponse
-	(*UpgradePluginRequest)(nil),      // 94: junction.v1.UpgradePluginRequest
-	(*UpgradePluginResponse)(nil),     // 95: junction.v1.UpgradePluginResponse
-	(*RemovePluginRequest)(nil),       // 96: junction.v1.RemovePluginRequest
-	(*RemovePluginResponse)(nil),      // 97: junction.v1.RemovePluginResponse
-	(*ErrorInfo)(nil),                 // 98: junction.v1.ErrorInfo
-	(*ClusterNode)(nil),               // 99: junction.v1.ClusterNode
-	(*ClusterStatusRequest)(nil),      // 100: junction.v1.ClusterStatusRequest
-	(*ClusterStatusResponse)(nil),     // 101: junction.v1.ClusterStatusResponse
-	(*AddNodeRequest)(nil),            // 102: junction.v1.AddNodeRequest
-	(*AddNodeResponse)(nil),           // 103: junction.v1.AddNodeResponse
-	(*RemoveNodeRequest)(nil),         // 104: junction.v1.RemoveNodeRequest
-	(*RemoveNodeResponse)(nil),        // 105: junction.v1.RemoveNodeResponse
-	(*TransferLeaderRequest)(nil),     // 106: junction.v1.TransferLeaderRequest
-	(*TransferLeaderResponse)(nil),    // 107: junction.v1.TransferLeaderResponse
-	(*ReadPartitionRequest)(nil),      // 108: junction.v1.ReadPartitionRequest
-	(*ReadPartitionResponse)(nil),     // 109: junction.v1.ReadPartitionResponse
-	(*StationSchema)(nil),             // 110: junction.v1.StationSchema
-	(*SchemaFile)(nil),                // 111: junction.v1.SchemaFile
-	(*SchemaDefinition)(nil),          // 112: junction.v1.SchemaDefinition
-	(*SchemaVersion)(nil),             // 113: junction.v1.SchemaVersion
-	(*Schema)(nil),                    // 114: junction.v1.Schema
-	(*CompatibilityChange)(nil),       // 115: junction.v1.CompatibilityChange
-	(*InvalidMessage)(nil),            // 116: junction.v1.InvalidMessage
-	(*CreateSchemaRequest)(nil),       // 117: junction.v1.CreateSchemaRequest
-	(*CreateSchemaResponse)(nil),      // 118: junction.v1.CreateSchemaResponse
-	(*UpdateSchemaRequest)(nil),       // 119: junction.v1.UpdateSchemaRequest
-	(*UpdateSchemaResponse)(nil),      // 120: junction.v1.UpdateSchemaResponse
-	(*GetSchemaRequest)(nil),          // 121: junction.v1.GetSchemaRequest
-	(*GetSchemaResponse)(nil),         // 122: junction.v1.GetSchemaResponse
-	(*ListSchemasRequest)(nil),        // 123: junction.v1.ListSchemasRequest
-	(*ListSchemasResponse)(nil),       // 124: junction.v1.ListSchemasResponse
-	(*DeleteSchemaRequest)(nil),       // 125: junction.v1.DeleteSchemaRequest
-	(*DeleteSchemaResponse)(nil),      // 126: junction.v1.DeleteSchemaResponse
-	(*AttachSchemaRequest)(nil),       // 127: junction.v1.AttachSchemaRequest
-	(*AttachSchemaResponse)(nil),      // 128: junction.v1.AttachSchemaResponse
-	(*DetachSchemaRequest)(nil),       // 129: junction.v1.DetachSchemaRequest
-	(*DetachSchemaResponse)(nil),      // 130: junction.v1.DetachSchemaResponse
-	(*DeadLetter)(nil),                // 131: junction.v1.DeadLetter
-	(*ListDeadLettersRequest)(nil),    // 132: junction.v1.ListDeadLettersRequest
-	(*ListDeadLettersResponse)(nil),   // 133: junction.v1.ListDeadLettersResponse
-	(*ReplayDeadLettersRequest)(nil),  // 134: junction.v1.ReplayDeadLettersRequest
-	(*ReplayFailure)(nil),             // 135: junction.v1.ReplayFailure
-	(*ReplayDeadLettersResponse)(nil), // 136: junction.v1.ReplayDeadLettersResponse
-	(*PurgeDeadLettersRequest)(nil),   // 137: junction.v1.PurgeDeadLettersRequest
-	(*PurgeDeadLettersResponse)(nil),  // 138: junction.v1.PurgeDeadLettersResponse
-	(*durationpb.Duration)(nil),       // 139: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),     // 140: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),     // 141: google.protobuf.FieldMask
+	(*RecordBatches)(nil),             // 42: junction.v1.RecordBatches
+	(*ConsumeRequest)(nil),            // 43: junction.v1.ConsumeRequest
+	(*ConsumeResponse)(nil),           // 44: junction.v1.ConsumeResponse
+	(*MessageRefs)(nil),               // 45: junction.v1.MessageRefs
+	(*OffsetRange)(nil),               // 46: junction.v1.OffsetRange
+	(*AckRequest)(nil),                // 47: junction.v1.AckRequest
+	(*AckResponse)(nil),               // 48: junction.v1.AckResponse
+	(*NackRequest)(nil),               // 49: junction.v1.NackRequest
+	(*NackResponse)(nil),              // 50: junction.v1.NackResponse
+	(*PeekMessagesRequest)(nil),       // 51: junction.v1.PeekMessagesRequest
+	(*PeekMessagesResponse)(nil),      // 52: junction.v1.PeekMessagesResponse
+	(*PartitionLag)(nil),              // 53: junction.v1.PartitionLag
+	(*Group)(nil),                     // 54: junction.v1.Group
+	(*CreateGroupRequest)(nil),        // 55: junction.v1.CreateGroupRequest
+	(*CreateGroupResponse)(nil),       // 56: junction.v1.CreateGroupResponse
+	(*ListGroupsRequest)(nil),         // 57: junction.v1.ListGroupsRequest
+	(*ListGroupsResponse)(nil),        // 58: junction.v1.ListGroupsResponse
+	(*DescribeGroupRequest)(nil),      // 59: junction.v1.DescribeGroupRequest
+	(*DescribeGroupResponse)(nil),     // 60: junction.v1.DescribeGroupResponse
+	(*DeleteGroupRequest)(nil),        // 61: junction.v1.DeleteGroupRequest
+	(*DeleteGroupResponse)(nil),       // 62: junction.v1.DeleteGroupResponse
+	(*ResetGroupOffsetRequest)(nil),   // 63: junction.v1.ResetGroupOffsetRequest
+	(*ResetGroupOffsetResponse)(nil),  // 64: junction.v1.ResetGroupOffsetResponse
+	(*ConnectorStatus)(nil),           // 65: junction.v1.ConnectorStatus
+	(*ConnectorCounters)(nil),         // 66: junction.v1.ConnectorCounters
+	(*ApplyConnectorRequest)(nil),     // 67: junction.v1.ApplyConnectorRequest
+	(*ApplyConnectorResponse)(nil),    // 68: junction.v1.ApplyConnectorResponse
+	(*DefinitionError)(nil),           // 69: junction.v1.DefinitionError
+	(*ValidateConnectorRequest)(nil),  // 70: junction.v1.ValidateConnectorRequest
+	(*ValidateConnectorResponse)(nil), // 71: junction.v1.ValidateConnectorResponse
+	(*ListConnectorsRequest)(nil),     // 72: junction.v1.ListConnectorsRequest
+	(*ListConnectorsResponse)(nil),    // 73: junction.v1.ListConnectorsResponse
+	(*GetConnectorRequest)(nil),       // 74: junction.v1.GetConnectorRequest
+	(*GetConnectorResponse)(nil),      // 75: junction.v1.GetConnectorResponse
+	(*PauseConnectorRequest)(nil),     // 76: junction.v1.PauseConnectorRequest
+	(*PauseConnectorResponse)(nil),    // 77: junction.v1.PauseConnectorResponse
+	(*ResumeConnectorRequest)(nil),    // 78: junction.v1.ResumeConnectorRequest
+	(*ResumeConnectorResponse)(nil),   // 79: junction.v1.ResumeConnectorResponse
+	(*DeleteConnectorRequest)(nil),    // 80: junction.v1.DeleteConnectorRequest
+	(*DeleteConnectorResponse)(nil),   // 81: junction.v1.DeleteConnectorResponse
+	(*Plugin)(nil),                    // 82: junction.v1.Plugin
+	(*RestartConnectorRequest)(nil),   // 83: junction.v1.RestartConnectorRequest
+	(*RestartConnectorResponse)(nil),  // 84: junction.v1.RestartConnectorResponse
+	(*ListPluginsRequest)(nil),        // 85: junction.v1.ListPluginsRequest
+	(*ListPluginsResponse)(nil),       // 86: junction.v1.ListPluginsResponse
+	(*SearchHubRequest)(nil),          // 87: junction.v1.SearchHubRequest
+	(*HubRelease)(nil),                // 88: junction.v1.HubRelease
+	(*HubConnector)(nil),              // 89: junction.v1.HubConnector
+	(*SearchHubResponse)(nil),         // 90: junction.v1.SearchHubResponse
+	(*GetHubConnectorRequest)(nil),    // 91: junction.v1.GetHubConnectorRequest
+	(*GetHubConnectorResponse)(nil),   // 92: junction.v1.GetHubConnectorResponse
+	(*InstallPluginRequest)(nil),      // 93: junction.v1.InstallPluginRequest
+	(*PluginInstall)(nil),             // 94: junction.v1.PluginInstall
+	(*InstallPluginResponse)(nil),     // 95: junction.v1.InstallPluginResponse
+	(*UpgradePluginRequest)(nil),      // 96: junction.v1.UpgradePluginRequest
+	(*UpgradePluginResponse)(nil),     // 97: junction.v1.UpgradePluginResponse
+	(*RemovePluginRequest)(nil),       // 98: junction.v1.RemovePluginRequest
+	(*RemovePluginResponse)(nil),      // 99: junction.v1.RemovePluginResponse
+	(*ErrorInfo)(nil),                 // 100: junction.v1.ErrorInfo
+	(*ClusterNode)(nil),               // 101: junction.v1.ClusterNode
+	(*ClusterStatusRequest)(nil),      // 102: junction.v1.ClusterStatusRequest
+	(*ClusterStatusResponse)(nil),     // 103: junction.v1.ClusterStatusResponse
+	(*AddNodeRequest)(nil),            // 104: junction.v1.AddNodeRequest
+	(*AddNodeResponse)(nil),           // 105: junction.v1.AddNodeResponse
+	(*RemoveNodeRequest)(nil),         // 106: junction.v1.RemoveNodeRequest
+	(*RemoveNodeResponse)(nil),        // 107: junction.v1.RemoveNodeResponse
+	(*TransferLeaderRequest)(nil),     // 108: junction.v1.TransferLeaderRequest
+	(*TransferLeaderResponse)(nil),    // 109: junction.v1.TransferLeaderResponse
+	(*ReadPartitionRequest)(nil),      // 110: junction.v1.ReadPartitionRequest
+	(*ReadPartitionResponse)(nil),     // 111: junction.v1.ReadPartitionResponse
+	(*StationSchema)(nil),             // 112: junction.v1.StationSchema
+	(*SchemaFile)(nil),                // 113: junction.v1.SchemaFile
+	(*SchemaDefinition)(nil),          // 114: junction.v1.SchemaDefinition
+	(*SchemaVersion)(nil),             // 115: junction.v1.SchemaVersion
+	(*Schema)(nil),                    // 116: junction.v1.Schema
+	(*CompatibilityChange)(nil),       // 117: junction.v1.CompatibilityChange
+	(*InvalidMessage)(nil),            // 118: junction.v1.InvalidMessage
+	(*CreateSchemaRequest)(nil),       // 119: junction.v1.CreateSchemaRequest
+	(*CreateSchemaResponse)(nil),      // 120: junction.v1.CreateSchemaResponse
+	(*UpdateSchemaRequest)(nil),       // 121: junction.v1.UpdateSchemaRequest
+	(*UpdateSchemaResponse)(nil),      // 122: junction.v1.UpdateSchemaResponse
+	(*GetSchemaRequest)(nil),          // 123: junction.v1.GetSchemaRequest
+	(*GetSchemaResponse)(nil),         // 124: junction.v1.GetSchemaResponse
+	(*ListSchemasRequest)(nil),        // 125: junction.v1.ListSchemasRequest
+	(*ListSchemasResponse)(nil),       // 126: junction.v1.ListSchemasResponse
+	(*DeleteSchemaRequest)(nil),       // 127: junction.v1.DeleteSchemaRequest
+	(*DeleteSchemaResponse)(nil),      // 128: junction.v1.DeleteSchemaResponse
+	(*AttachSchemaRequest)(nil),       // 129: junction.v1.AttachSchemaRequest
+	(*AttachSchemaResponse)(nil),      // 130: junction.v1.AttachSchemaResponse
+	(*DetachSchemaRequest)(nil),       // 131: junction.v1.DetachSchemaRequest
+	(*DetachSchemaResponse)(nil),      // 132: junction.v1.DetachSchemaResponse
+	(*DeadLetter)(nil),                // 133: junction.v1.DeadLetter
+	(*ListDeadLettersRequest)(nil),    // 134: junction.v1.ListDeadLettersRequest
+	(*ListDeadLettersResponse)(nil),   // 135: junction.v1.ListDeadLettersResponse
+	(*ReplayDeadLettersRequest)(nil),  // 136: junction.v1.ReplayDeadLettersRequest
+	(*ReplayFailure)(nil),             // 137: junction.v1.ReplayFailure
+	(*ReplayDeadLettersResponse)(nil), // 138: junction.v1.ReplayDeadLettersResponse
+	(*PurgeDeadLettersRequest)(nil),   // 139: junction.v1.PurgeDeadLettersRequest
+	(*PurgeDeadLettersResponse)(nil),  // 140: junction.v1.PurgeDeadLettersResponse
+	(*durationpb.Duration)(nil),       // 141: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),     // 142: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),     // 143: google.protobuf.FieldMask
 }
 var file_junction_v1_junction_proto_depIdxs = []int32{
-	139, // 0: junction.v1.Retention.max_age:type_name -> google.protobuf.Duration
+	141, // 0: junction.v1.Retention.max_age:type_name -> google.protobuf.Duration
 	0,   // 1: junction.v1.Station.storage:type_name -> junction.v1.StorageType
 	8,   // 2: junction.v1.Station.retention:type_name -> junction.v1.Retention
 	1,   // 3: junction.v1.Station.fsync:type_name -> junction.v1.FsyncPolicy
-	139, // 4: junction.v1.Station.dedup_window:type_name -> google.protobuf.Duration
-	140, // 5: junction.v1.Station.created_at:type_name -> google.protobuf.Timestamp
-	110, // 6: junction.v1.Station.schema:type_name -> junction.v1.StationSchema
+	141, // 4: junction.v1.Station.dedup_window:type_name -> google.protobuf.Duration
+	142, // 5: junction.v1.Station.created_at:type_name -> google.protobuf.Timestamp
+	112, // 6: junction.v1.Station.schema:type_name -> junction.v1.StationSchema
 	11,  // 7: junction.v1.PartitionStats.damaged:type_name -> junction.v1.DamagedRange
 	12,  // 8: junction.v1.PartitionStats.lost:type_name -> junction.v1.LostRange
-	140, // 9: junction.v1.LostRange.at:type_name -> google.protobuf.Timestamp
+	142, // 9: junction.v1.LostRange.at:type_name -> google.protobuf.Timestamp
 	2,   // 10: junction.v1.RepairPartitionRequest.mode:type_name -> junction.v1.RepairMode
 	12,  // 11: junction.v1.RepairPartitionResponse.lost:type_name -> junction.v1.LostRange
 	10,  // 12: junction.v1.StationStats.partitions:type_name -> junction.v1.PartitionStats
@@ -9448,9 +9665,9 @@ var file_junction_v1_junction_proto_depIdxs = []int32{
 	9,   // 17: junction.v1.ListStationsResponse.stations:type_name -> junction.v1.Station
 	15,  // 18: junction.v1.ListStationsResponse.stats:type_name -> junction.v1.StationStats
 	9,   // 19: junction.v1.UpdateStationRequest.station:type_name -> junction.v1.Station
-	141, // 20: junction.v1.UpdateStationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	143, // 20: junction.v1.UpdateStationRequest.update_mask:type_name -> google.protobuf.FieldMask
 	9,   // 21: junction.v1.UpdateStationResponse.station:type_name -> junction.v1.Station
-	140, // 22: junction.v1.RateSample.time:type_name -> google.protobuf.Timestamp
+	142, // 22: junction.v1.RateSample.time:type_name -> google.protobuf.Timestamp
 	27,  // 23: junction.v1.StationRates.current:type_name -> junction.v1.RateSample
 	27,  // 24: junction.v1.StationRates.history:type_name -> junction.v1.RateSample
 	28,  // 25: junction.v1.GetStationRatesResponse.stations:type_name -> junction.v1.StationRates
@@ -9459,186 +9676,189 @@ var file_junction_v1_junction_proto_depIdxs = []int32{
 	32,  // 28: junction.v1.ProduceResponse.results:type_name -> junction.v1.ProduceResult
 	31,  // 29: junction.v1.ProduceStreamRequest.messages:type_name -> junction.v1.Message
 	32,  // 30: junction.v1.ProduceStreamResponse.results:type_name -> junction.v1.ProduceResult
-	98,  // 31: junction.v1.ProduceStreamResponse.error_info:type_name -> junction.v1.ErrorInfo
-	140, // 32: junction.v1.StartPosition.time:type_name -> google.protobuf.Timestamp
-	139, // 33: junction.v1.GroupConfig.ack_deadline:type_name -> google.protobuf.Duration
-	140, // 34: junction.v1.Delivery.timestamp:type_name -> google.protobuf.Timestamp
+	100, // 31: junction.v1.ProduceStreamResponse.error_info:type_name -> junction.v1.ErrorInfo
+	142, // 32: junction.v1.StartPosition.time:type_name -> google.protobuf.Timestamp
+	141, // 33: junction.v1.GroupConfig.ack_deadline:type_name -> google.protobuf.Duration
+	142, // 34: junction.v1.Delivery.timestamp:type_name -> google.protobuf.Timestamp
 	30,  // 35: junction.v1.Delivery.headers:type_name -> junction.v1.Header
-	139, // 36: junction.v1.PullRequest.max_wait:type_name -> google.protobuf.Duration
+	141, // 36: junction.v1.PullRequest.max_wait:type_name -> google.protobuf.Duration
 	37,  // 37: junction.v1.PullRequest.start:type_name -> junction.v1.StartPosition
 	38,  // 38: junction.v1.PullRequest.config:type_name -> junction.v1.GroupConfig
 	39,  // 39: junction.v1.PullResponse.messages:type_name -> junction.v1.Delivery
-	37,  // 40: junction.v1.ConsumeRequest.start:type_name -> junction.v1.StartPosition
-	38,  // 41: junction.v1.ConsumeRequest.config:type_name -> junction.v1.GroupConfig
-	39,  // 42: junction.v1.ConsumeResponse.messages:type_name -> junction.v1.Delivery
-	44,  // 43: junction.v1.AckRequest.messages:type_name -> junction.v1.MessageRefs
-	44,  // 44: junction.v1.NackRequest.messages:type_name -> junction.v1.MessageRefs
-	139, // 45: junction.v1.NackRequest.delay:type_name -> google.protobuf.Duration
-	140, // 46: junction.v1.PeekMessagesRequest.time:type_name -> google.protobuf.Timestamp
-	39,  // 47: junction.v1.PeekMessagesResponse.messages:type_name -> junction.v1.Delivery
-	38,  // 48: junction.v1.Group.config:type_name -> junction.v1.GroupConfig
-	51,  // 49: junction.v1.Group.partitions:type_name -> junction.v1.PartitionLag
-	140, // 50: junction.v1.Group.created_at:type_name -> google.protobuf.Timestamp
-	37,  // 51: junction.v1.CreateGroupRequest.start:type_name -> junction.v1.StartPosition
-	38,  // 52: junction.v1.CreateGroupRequest.config:type_name -> junction.v1.GroupConfig
-	52,  // 53: junction.v1.CreateGroupResponse.group:type_name -> junction.v1.Group
-	52,  // 54: junction.v1.ListGroupsResponse.groups:type_name -> junction.v1.Group
-	52,  // 55: junction.v1.DescribeGroupResponse.group:type_name -> junction.v1.Group
-	37,  // 56: junction.v1.ResetGroupOffsetRequest.start:type_name -> junction.v1.StartPosition
-	52,  // 57: junction.v1.ResetGroupOffsetResponse.group:type_name -> junction.v1.Group
-	3,   // 58: junction.v1.ConnectorStatus.state:type_name -> junction.v1.ConnectorState
-	140, // 59: junction.v1.ConnectorStatus.last_error_at:type_name -> google.protobuf.Timestamp
-	140, // 60: junction.v1.ConnectorStatus.started_at:type_name -> google.protobuf.Timestamp
-	64,  // 61: junction.v1.ConnectorStatus.run:type_name -> junction.v1.ConnectorCounters
-	64,  // 62: junction.v1.ConnectorStatus.total:type_name -> junction.v1.ConnectorCounters
-	63,  // 63: junction.v1.ApplyConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	67,  // 64: junction.v1.ValidateConnectorResponse.errors:type_name -> junction.v1.DefinitionError
-	63,  // 65: junction.v1.ListConnectorsResponse.connectors:type_name -> junction.v1.ConnectorStatus
-	63,  // 66: junction.v1.GetConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	63,  // 67: junction.v1.PauseConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	63,  // 68: junction.v1.ResumeConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	63,  // 69: junction.v1.RestartConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	80,  // 70: junction.v1.ListPluginsResponse.plugins:type_name -> junction.v1.Plugin
-	140, // 71: junction.v1.HubRelease.released:type_name -> google.protobuf.Timestamp
-	86,  // 72: junction.v1.HubConnector.versions:type_name -> junction.v1.HubRelease
-	87,  // 73: junction.v1.SearchHubResponse.connectors:type_name -> junction.v1.HubConnector
-	87,  // 74: junction.v1.GetHubConnectorResponse.connector:type_name -> junction.v1.HubConnector
-	92,  // 75: junction.v1.InstallPluginResponse.install:type_name -> junction.v1.PluginInstall
-	92,  // 76: junction.v1.UpgradePluginResponse.install:type_name -> junction.v1.PluginInstall
-	4,   // 77: junction.v1.ErrorInfo.reason:type_name -> junction.v1.ErrorReason
-	67,  // 78: junction.v1.ErrorInfo.definition_errors:type_name -> junction.v1.DefinitionError
-	116, // 79: junction.v1.ErrorInfo.invalid_messages:type_name -> junction.v1.InvalidMessage
-	32,  // 80: junction.v1.ErrorInfo.results:type_name -> junction.v1.ProduceResult
-	115, // 81: junction.v1.ErrorInfo.incompatibilities:type_name -> junction.v1.CompatibilityChange
-	99,  // 82: junction.v1.ClusterStatusResponse.nodes:type_name -> junction.v1.ClusterNode
-	39,  // 83: junction.v1.ReadPartitionResponse.records:type_name -> junction.v1.Delivery
-	7,   // 84: junction.v1.StationSchema.on_invalid:type_name -> junction.v1.OnInvalid
-	5,   // 85: junction.v1.SchemaDefinition.type:type_name -> junction.v1.SchemaType
-	111, // 86: junction.v1.SchemaDefinition.files:type_name -> junction.v1.SchemaFile
-	112, // 87: junction.v1.SchemaVersion.definition:type_name -> junction.v1.SchemaDefinition
-	140, // 88: junction.v1.SchemaVersion.created_at:type_name -> google.protobuf.Timestamp
-	5,   // 89: junction.v1.Schema.type:type_name -> junction.v1.SchemaType
-	6,   // 90: junction.v1.Schema.compatibility:type_name -> junction.v1.Compatibility
-	140, // 91: junction.v1.Schema.created_at:type_name -> google.protobuf.Timestamp
-	112, // 92: junction.v1.CreateSchemaRequest.definition:type_name -> junction.v1.SchemaDefinition
-	6,   // 93: junction.v1.CreateSchemaRequest.compatibility:type_name -> junction.v1.Compatibility
-	114, // 94: junction.v1.CreateSchemaResponse.schema:type_name -> junction.v1.Schema
-	113, // 95: junction.v1.CreateSchemaResponse.version:type_name -> junction.v1.SchemaVersion
-	112, // 96: junction.v1.UpdateSchemaRequest.definition:type_name -> junction.v1.SchemaDefinition
-	6,   // 97: junction.v1.UpdateSchemaRequest.compatibility:type_name -> junction.v1.Compatibility
-	114, // 98: junction.v1.UpdateSchemaResponse.schema:type_name -> junction.v1.Schema
-	113, // 99: junction.v1.UpdateSchemaResponse.version:type_name -> junction.v1.SchemaVersion
-	114, // 100: junction.v1.GetSchemaResponse.schema:type_name -> junction.v1.Schema
-	113, // 101: junction.v1.GetSchemaResponse.version:type_name -> junction.v1.SchemaVersion
-	114, // 102: junction.v1.ListSchemasResponse.schemas:type_name -> junction.v1.Schema
-	7,   // 103: junction.v1.AttachSchemaRequest.on_invalid:type_name -> junction.v1.OnInvalid
-	9,   // 104: junction.v1.AttachSchemaResponse.station:type_name -> junction.v1.Station
-	9,   // 105: junction.v1.DetachSchemaResponse.station:type_name -> junction.v1.Station
-	140, // 106: junction.v1.DeadLetter.timestamp:type_name -> google.protobuf.Timestamp
-	30,  // 107: junction.v1.DeadLetter.headers:type_name -> junction.v1.Header
-	131, // 108: junction.v1.ListDeadLettersResponse.messages:type_name -> junction.v1.DeadLetter
-	135, // 109: junction.v1.ReplayDeadLettersResponse.failed:type_name -> junction.v1.ReplayFailure
-	16,  // 110: junction.v1.StationService.CreateStation:input_type -> junction.v1.CreateStationRequest
-	18,  // 111: junction.v1.StationService.GetStation:input_type -> junction.v1.GetStationRequest
-	20,  // 112: junction.v1.StationService.ListStations:input_type -> junction.v1.ListStationsRequest
-	22,  // 113: junction.v1.StationService.UpdateStation:input_type -> junction.v1.UpdateStationRequest
-	24,  // 114: junction.v1.StationService.DeleteStation:input_type -> junction.v1.DeleteStationRequest
-	13,  // 115: junction.v1.StationService.RepairPartition:input_type -> junction.v1.RepairPartitionRequest
-	26,  // 116: junction.v1.StationService.GetStationRates:input_type -> junction.v1.GetStationRatesRequest
-	33,  // 117: junction.v1.MessageService.Produce:input_type -> junction.v1.ProduceRequest
-	35,  // 118: junction.v1.MessageService.ProduceStream:input_type -> junction.v1.ProduceStreamRequest
-	40,  // 119: junction.v1.MessageService.Pull:input_type -> junction.v1.PullRequest
-	42,  // 120: junction.v1.MessageService.Consume:input_type -> junction.v1.ConsumeRequest
-	45,  // 121: junction.v1.MessageService.Ack:input_type -> junction.v1.AckRequest
-	47,  // 122: junction.v1.MessageService.Nack:input_type -> junction.v1.NackRequest
-	49,  // 123: junction.v1.MessageService.PeekMessages:input_type -> junction.v1.PeekMessagesRequest
-	53,  // 124: junction.v1.GroupService.CreateGroup:input_type -> junction.v1.CreateGroupRequest
-	55,  // 125: junction.v1.GroupService.ListGroups:input_type -> junction.v1.ListGroupsRequest
-	57,  // 126: junction.v1.GroupService.DescribeGroup:input_type -> junction.v1.DescribeGroupRequest
-	59,  // 127: junction.v1.GroupService.DeleteGroup:input_type -> junction.v1.DeleteGroupRequest
-	61,  // 128: junction.v1.GroupService.ResetGroupOffset:input_type -> junction.v1.ResetGroupOffsetRequest
-	65,  // 129: junction.v1.ConnectorService.ApplyConnector:input_type -> junction.v1.ApplyConnectorRequest
-	68,  // 130: junction.v1.ConnectorService.ValidateConnector:input_type -> junction.v1.ValidateConnectorRequest
-	70,  // 131: junction.v1.ConnectorService.ListConnectors:input_type -> junction.v1.ListConnectorsRequest
-	72,  // 132: junction.v1.ConnectorService.GetConnector:input_type -> junction.v1.GetConnectorRequest
-	74,  // 133: junction.v1.ConnectorService.PauseConnector:input_type -> junction.v1.PauseConnectorRequest
-	76,  // 134: junction.v1.ConnectorService.ResumeConnector:input_type -> junction.v1.ResumeConnectorRequest
-	78,  // 135: junction.v1.ConnectorService.DeleteConnector:input_type -> junction.v1.DeleteConnectorRequest
-	81,  // 136: junction.v1.ConnectorService.RestartConnector:input_type -> junction.v1.RestartConnectorRequest
-	83,  // 137: junction.v1.ConnectorService.ListPlugins:input_type -> junction.v1.ListPluginsRequest
-	100, // 138: junction.v1.ClusterService.Status:input_type -> junction.v1.ClusterStatusRequest
-	102, // 139: junction.v1.ClusterService.AddNode:input_type -> junction.v1.AddNodeRequest
-	104, // 140: junction.v1.ClusterService.RemoveNode:input_type -> junction.v1.RemoveNodeRequest
-	106, // 141: junction.v1.ClusterService.TransferLeader:input_type -> junction.v1.TransferLeaderRequest
-	108, // 142: junction.v1.ClusterService.ReadPartition:input_type -> junction.v1.ReadPartitionRequest
-	85,  // 143: junction.v1.HubService.SearchHub:input_type -> junction.v1.SearchHubRequest
-	89,  // 144: junction.v1.HubService.GetHubConnector:input_type -> junction.v1.GetHubConnectorRequest
-	91,  // 145: junction.v1.HubService.InstallPlugin:input_type -> junction.v1.InstallPluginRequest
-	94,  // 146: junction.v1.HubService.UpgradePlugin:input_type -> junction.v1.UpgradePluginRequest
-	96,  // 147: junction.v1.HubService.RemovePlugin:input_type -> junction.v1.RemovePluginRequest
-	117, // 148: junction.v1.SchemaService.CreateSchema:input_type -> junction.v1.CreateSchemaRequest
-	119, // 149: junction.v1.SchemaService.UpdateSchema:input_type -> junction.v1.UpdateSchemaRequest
-	121, // 150: junction.v1.SchemaService.GetSchema:input_type -> junction.v1.GetSchemaRequest
-	123, // 151: junction.v1.SchemaService.ListSchemas:input_type -> junction.v1.ListSchemasRequest
-	125, // 152: junction.v1.SchemaService.DeleteSchema:input_type -> junction.v1.DeleteSchemaRequest
-	127, // 153: junction.v1.SchemaService.AttachSchema:input_type -> junction.v1.AttachSchemaRequest
-	129, // 154: junction.v1.SchemaService.DetachSchema:input_type -> junction.v1.DetachSchemaRequest
-	132, // 155: junction.v1.DeadLetterService.ListDeadLetters:input_type -> junction.v1.ListDeadLettersRequest
-	134, // 156: junction.v1.DeadLetterService.ReplayDeadLetters:input_type -> junction.v1.ReplayDeadLettersRequest
-	137, // 157: junction.v1.DeadLetterService.PurgeDeadLetters:input_type -> junction.v1.PurgeDeadLettersRequest
-	17,  // 158: junction.v1.StationService.CreateStation:output_type -> junction.v1.CreateStationResponse
-	19,  // 159: junction.v1.StationService.GetStation:output_type -> junction.v1.GetStationResponse
-	21,  // 160: junction.v1.StationService.ListStations:output_type -> junction.v1.ListStationsResponse
-	23,  // 161: junction.v1.StationService.UpdateStation:output_type -> junction.v1.UpdateStationResponse
-	25,  // 162: junction.v1.StationService.DeleteStation:output_type -> junction.v1.DeleteStationResponse
-	14,  // 163: junction.v1.StationService.RepairPartition:output_type -> junction.v1.RepairPartitionResponse
-	29,  // 164: junction.v1.StationService.GetStationRates:output_type -> junction.v1.GetStationRatesResponse
-	34,  // 165: junction.v1.MessageService.Produce:output_type -> junction.v1.ProduceResponse
-	36,  // 166: junction.v1.MessageService.ProduceStream:output_type -> junction.v1.ProduceStreamResponse
-	41,  // 167: junction.v1.MessageService.Pull:output_type -> junction.v1.PullResponse
-	43,  // 168: junction.v1.MessageService.Consume:output_type -> junction.v1.ConsumeResponse
-	46,  // 169: junction.v1.MessageService.Ack:output_type -> junction.v1.AckResponse
-	48,  // 170: junction.v1.MessageService.Nack:output_type -> junction.v1.NackResponse
-	50,  // 171: junction.v1.MessageService.PeekMessages:output_type -> junction.v1.PeekMessagesResponse
-	54,  // 172: junction.v1.GroupService.CreateGroup:output_type -> junction.v1.CreateGroupResponse
-	56,  // 173: junction.v1.GroupService.ListGroups:output_type -> junction.v1.ListGroupsResponse
-	58,  // 174: junction.v1.GroupService.DescribeGroup:output_type -> junction.v1.DescribeGroupResponse
-	60,  // 175: junction.v1.GroupService.DeleteGroup:output_type -> junction.v1.DeleteGroupResponse
-	62,  // 176: junction.v1.GroupService.ResetGroupOffset:output_type -> junction.v1.ResetGroupOffsetResponse
-	66,  // 177: junction.v1.ConnectorService.ApplyConnector:output_type -> junction.v1.ApplyConnectorResponse
-	69,  // 178: junction.v1.ConnectorService.ValidateConnector:output_type -> junction.v1.ValidateConnectorResponse
-	71,  // 179: junction.v1.ConnectorService.ListConnectors:output_type -> junction.v1.ListConnectorsResponse
-	73,  // 180: junction.v1.ConnectorService.GetConnector:output_type -> junction.v1.GetConnectorResponse
-	75,  // 181: junction.v1.ConnectorService.PauseConnector:output_type -> junction.v1.PauseConnectorResponse
-	77,  // 182: junction.v1.ConnectorService.ResumeConnector:output_type -> junction.v1.ResumeConnectorResponse
-	79,  // 183: junction.v1.ConnectorService.DeleteConnector:output_type -> junction.v1.DeleteConnectorResponse
-	82,  // 184: junction.v1.ConnectorService.RestartConnector:output_type -> junction.v1.RestartConnectorResponse
-	84,  // 185: junction.v1.ConnectorService.ListPlugins:output_type -> junction.v1.ListPluginsResponse
-	101, // 186: junction.v1.ClusterService.Status:output_type -> junction.v1.ClusterStatusResponse
-	103, // 187: junction.v1.ClusterService.AddNode:output_type -> junction.v1.AddNodeResponse
-	105, // 188: junction.v1.ClusterService.RemoveNode:output_type -> junction.v1.RemoveNodeResponse
-	107, // 189: junction.v1.ClusterService.TransferLeader:output_type -> junction.v1.TransferLeaderResponse
-	109, // 190: junction.v1.ClusterService.ReadPartition:output_type -> junction.v1.ReadPartitionResponse
-	88,  // 191: junction.v1.HubService.SearchHub:output_type -> junction.v1.SearchHubResponse
-	90,  // 192: junction.v1.HubService.GetHubConnector:output_type -> junction.v1.GetHubConnectorResponse
-	93,  // 193: junction.v1.HubService.InstallPlugin:output_type -> junction.v1.InstallPluginResponse
-	95,  // 194: junction.v1.HubService.UpgradePlugin:output_type -> junction.v1.UpgradePluginResponse
-	97,  // 195: junction.v1.HubService.RemovePlugin:output_type -> junction.v1.RemovePluginResponse
-	118, // 196: junction.v1.SchemaService.CreateSchema:output_type -> junction.v1.CreateSchemaResponse
-	120, // 197: junction.v1.SchemaService.UpdateSchema:output_type -> junction.v1.UpdateSchemaResponse
-	122, // 198: junction.v1.SchemaService.GetSchema:output_type -> junction.v1.GetSchemaResponse
-	124, // 199: junction.v1.SchemaService.ListSchemas:output_type -> junction.v1.ListSchemasResponse
-	126, // 200: junction.v1.SchemaService.DeleteSchema:output_type -> junction.v1.DeleteSchemaResponse
-	128, // 201: junction.v1.SchemaService.AttachSchema:output_type -> junction.v1.AttachSchemaResponse
-	130, // 202: junction.v1.SchemaService.DetachSchema:output_type -> junction.v1.DetachSchemaResponse
-	133, // 203: junction.v1.DeadLetterService.ListDeadLetters:output_type -> junction.v1.ListDeadLettersResponse
-	136, // 204: junction.v1.DeadLetterService.ReplayDeadLetters:output_type -> junction.v1.ReplayDeadLettersResponse
-	138, // 205: junction.v1.DeadLetterService.PurgeDeadLetters:output_type -> junction.v1.PurgeDeadLettersResponse
-	158, // [158:206] is the sub-list for method output_type
-	110, // [110:158] is the sub-list for method input_type
-	110, // [110:110] is the sub-list for extension type_name
-	110, // [110:110] is the sub-list for extension extendee
-	0,   // [0:110] is the sub-list for field type_name
+	42,  // 40: junction.v1.PullResponse.batches:type_name -> junction.v1.RecordBatches
+	37,  // 41: junction.v1.ConsumeRequest.start:type_name -> junction.v1.StartPosition
+	38,  // 42: junction.v1.ConsumeRequest.config:type_name -> junction.v1.GroupConfig
+	39,  // 43: junction.v1.ConsumeResponse.messages:type_name -> junction.v1.Delivery
+	42,  // 44: junction.v1.ConsumeResponse.batches:type_name -> junction.v1.RecordBatches
+	45,  // 45: junction.v1.AckRequest.messages:type_name -> junction.v1.MessageRefs
+	46,  // 46: junction.v1.AckRequest.ranges:type_name -> junction.v1.OffsetRange
+	45,  // 47: junction.v1.NackRequest.messages:type_name -> junction.v1.MessageRefs
+	141, // 48: junction.v1.NackRequest.delay:type_name -> google.protobuf.Duration
+	142, // 49: junction.v1.PeekMessagesRequest.time:type_name -> google.protobuf.Timestamp
+	39,  // 50: junction.v1.PeekMessagesResponse.messages:type_name -> junction.v1.Delivery
+	38,  // 51: junction.v1.Group.config:type_name -> junction.v1.GroupConfig
+	53,  // 52: junction.v1.Group.partitions:type_name -> junction.v1.PartitionLag
+	142, // 53: junction.v1.Group.created_at:type_name -> google.protobuf.Timestamp
+	37,  // 54: junction.v1.CreateGroupRequest.start:type_name -> junction.v1.StartPosition
+	38,  // 55: junction.v1.CreateGroupRequest.config:type_name -> junction.v1.GroupConfig
+	54,  // 56: junction.v1.CreateGroupResponse.group:type_name -> junction.v1.Group
+	54,  // 57: junction.v1.ListGroupsResponse.groups:type_name -> junction.v1.Group
+	54,  // 58: junction.v1.DescribeGroupResponse.group:type_name -> junction.v1.Group
+	37,  // 59: junction.v1.ResetGroupOffsetRequest.start:type_name -> junction.v1.StartPosition
+	54,  // 60: junction.v1.ResetGroupOffsetResponse.group:type_name -> junction.v1.Group
+	3,   // 61: junction.v1.ConnectorStatus.state:type_name -> junction.v1.ConnectorState
+	142, // 62: junction.v1.ConnectorStatus.last_error_at:type_name -> google.protobuf.Timestamp
+	142, // 63: junction.v1.ConnectorStatus.started_at:type_name -> google.protobuf.Timestamp
+	66,  // 64: junction.v1.ConnectorStatus.run:type_name -> junction.v1.ConnectorCounters
+	66,  // 65: junction.v1.ConnectorStatus.total:type_name -> junction.v1.ConnectorCounters
+	65,  // 66: junction.v1.ApplyConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	69,  // 67: junction.v1.ValidateConnectorResponse.errors:type_name -> junction.v1.DefinitionError
+	65,  // 68: junction.v1.ListConnectorsResponse.connectors:type_name -> junction.v1.ConnectorStatus
+	65,  // 69: junction.v1.GetConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	65,  // 70: junction.v1.PauseConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	65,  // 71: junction.v1.ResumeConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	65,  // 72: junction.v1.RestartConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	82,  // 73: junction.v1.ListPluginsResponse.plugins:type_name -> junction.v1.Plugin
+	142, // 74: junction.v1.HubRelease.released:type_name -> google.protobuf.Timestamp
+	88,  // 75: junction.v1.HubConnector.versions:type_name -> junction.v1.HubRelease
+	89,  // 76: junction.v1.SearchHubResponse.connectors:type_name -> junction.v1.HubConnector
+	89,  // 77: junction.v1.GetHubConnectorResponse.connector:type_name -> junction.v1.HubConnector
+	94,  // 78: junction.v1.InstallPluginResponse.install:type_name -> junction.v1.PluginInstall
+	94,  // 79: junction.v1.UpgradePluginResponse.install:type_name -> junction.v1.PluginInstall
+	4,   // 80: junction.v1.ErrorInfo.reason:type_name -> junction.v1.ErrorReason
+	69,  // 81: junction.v1.ErrorInfo.definition_errors:type_name -> junction.v1.DefinitionError
+	118, // 82: junction.v1.ErrorInfo.invalid_messages:type_name -> junction.v1.InvalidMessage
+	32,  // 83: junction.v1.ErrorInfo.results:type_name -> junction.v1.ProduceResult
+	117, // 84: junction.v1.ErrorInfo.incompatibilities:type_name -> junction.v1.CompatibilityChange
+	101, // 85: junction.v1.ClusterStatusResponse.nodes:type_name -> junction.v1.ClusterNode
+	39,  // 86: junction.v1.ReadPartitionResponse.records:type_name -> junction.v1.Delivery
+	7,   // 87: junction.v1.StationSchema.on_invalid:type_name -> junction.v1.OnInvalid
+	5,   // 88: junction.v1.SchemaDefinition.type:type_name -> junction.v1.SchemaType
+	113, // 89: junction.v1.SchemaDefinition.files:type_name -> junction.v1.SchemaFile
+	114, // 90: junction.v1.SchemaVersion.definition:type_name -> junction.v1.SchemaDefinition
+	142, // 91: junction.v1.SchemaVersion.created_at:type_name -> google.protobuf.Timestamp
+	5,   // 92: junction.v1.Schema.type:type_name -> junction.v1.SchemaType
+	6,   // 93: junction.v1.Schema.compatibility:type_name -> junction.v1.Compatibility
+	142, // 94: junction.v1.Schema.created_at:type_name -> google.protobuf.Timestamp
+	114, // 95: junction.v1.CreateSchemaRequest.definition:type_name -> junction.v1.SchemaDefinition
+	6,   // 96: junction.v1.CreateSchemaRequest.compatibility:type_name -> junction.v1.Compatibility
+	116, // 97: junction.v1.CreateSchemaResponse.schema:type_name -> junction.v1.Schema
+	115, // 98: junction.v1.CreateSchemaResponse.version:type_name -> junction.v1.SchemaVersion
+	114, // 99: junction.v1.UpdateSchemaRequest.definition:type_name -> junction.v1.SchemaDefinition
+	6,   // 100: junction.v1.UpdateSchemaRequest.compatibility:type_name -> junction.v1.Compatibility
+	116, // 101: junction.v1.UpdateSchemaResponse.schema:type_name -> junction.v1.Schema
+	115, // 102: junction.v1.UpdateSchemaResponse.version:type_name -> junction.v1.SchemaVersion
+	116, // 103: junction.v1.GetSchemaResponse.schema:type_name -> junction.v1.Schema
+	115, // 104: junction.v1.GetSchemaResponse.version:type_name -> junction.v1.SchemaVersion
+	116, // 105: junction.v1.ListSchemasResponse.schemas:type_name -> junction.v1.Schema
+	7,   // 106: junction.v1.AttachSchemaRequest.on_invalid:type_name -> junction.v1.OnInvalid
+	9,   // 107: junction.v1.AttachSchemaResponse.station:type_name -> junction.v1.Station
+	9,   // 108: junction.v1.DetachSchemaResponse.station:type_name -> junction.v1.Station
+	142, // 109: junction.v1.DeadLetter.timestamp:type_name -> google.protobuf.Timestamp
+	30,  // 110: junction.v1.DeadLetter.headers:type_name -> junction.v1.Header
+	133, // 111: junction.v1.ListDeadLettersResponse.messages:type_name -> junction.v1.DeadLetter
+	137, // 112: junction.v1.ReplayDeadLettersResponse.failed:type_name -> junction.v1.ReplayFailure
+	16,  // 113: junction.v1.StationService.CreateStation:input_type -> junction.v1.CreateStationRequest
+	18,  // 114: junction.v1.StationService.GetStation:input_type -> junction.v1.GetStationRequest
+	20,  // 115: junction.v1.StationService.ListStations:input_type -> junction.v1.ListStationsRequest
+	22,  // 116: junction.v1.StationService.UpdateStation:input_type -> junction.v1.UpdateStationRequest
+	24,  // 117: junction.v1.StationService.DeleteStation:input_type -> junction.v1.DeleteStationRequest
+	13,  // 118: junction.v1.StationService.RepairPartition:input_type -> junction.v1.RepairPartitionRequest
+	26,  // 119: junction.v1.StationService.GetStationRates:input_type -> junction.v1.GetStationRatesRequest
+	33,  // 120: junction.v1.MessageService.Produce:input_type -> junction.v1.ProduceRequest
+	35,  // 121: junction.v1.MessageService.ProduceStream:input_type -> junction.v1.ProduceStreamRequest
+	40,  // 122: junction.v1.MessageService.Pull:input_type -> junction.v1.PullRequest
+	43,  // 123: junction.v1.MessageService.Consume:input_type -> junction.v1.ConsumeRequest
+	47,  // 124: junction.v1.MessageService.Ack:input_type -> junction.v1.AckRequest
+	49,  // 125: junction.v1.MessageService.Nack:input_type -> junction.v1.NackRequest
+	51,  // 126: junction.v1.MessageService.PeekMessages:input_type -> junction.v1.PeekMessagesRequest
+	55,  // 127: junction.v1.GroupService.CreateGroup:input_type -> junction.v1.CreateGroupRequest
+	57,  // 128: junction.v1.GroupService.ListGroups:input_type -> junction.v1.ListGroupsRequest
+	59,  // 129: junction.v1.GroupService.DescribeGroup:input_type -> junction.v1.DescribeGroupRequest
+	61,  // 130: junction.v1.GroupService.DeleteGroup:input_type -> junction.v1.DeleteGroupRequest
+	63,  // 131: junction.v1.GroupService.ResetGroupOffset:input_type -> junction.v1.ResetGroupOffsetRequest
+	67,  // 132: junction.v1.ConnectorService.ApplyConnector:input_type -> junction.v1.ApplyConnectorRequest
+	70,  // 133: junction.v1.ConnectorService.ValidateConnector:input_type -> junction.v1.ValidateConnectorRequest
+	72,  // 134: junction.v1.ConnectorService.ListConnectors:input_type -> junction.v1.ListConnectorsRequest
+	74,  // 135: junction.v1.ConnectorService.GetConnector:input_type -> junction.v1.GetConnectorRequest
+	76,  // 136: junction.v1.ConnectorService.PauseConnector:input_type -> junction.v1.PauseConnectorRequest
+	78,  // 137: junction.v1.ConnectorService.ResumeConnector:input_type -> junction.v1.ResumeConnectorRequest
+	80,  // 138: junction.v1.ConnectorService.DeleteConnector:input_type -> junction.v1.DeleteConnectorRequest
+	83,  // 139: junction.v1.ConnectorService.RestartConnector:input_type -> junction.v1.RestartConnectorRequest
+	85,  // 140: junction.v1.ConnectorService.ListPlugins:input_type -> junction.v1.ListPluginsRequest
+	102, // 141: junction.v1.ClusterService.Status:input_type -> junction.v1.ClusterStatusRequest
+	104, // 142: junction.v1.ClusterService.AddNode:input_type -> junction.v1.AddNodeRequest
+	106, // 143: junction.v1.ClusterService.RemoveNode:input_type -> junction.v1.RemoveNodeRequest
+	108, // 144: junction.v1.ClusterService.TransferLeader:input_type -> junction.v1.TransferLeaderRequest
+	110, // 145: junction.v1.ClusterService.ReadPartition:input_type -> junction.v1.ReadPartitionRequest
+	87,  // 146: junction.v1.HubService.SearchHub:input_type -> junction.v1.SearchHubRequest
+	91,  // 147: junction.v1.HubService.GetHubConnector:input_type -> junction.v1.GetHubConnectorRequest
+	93,  // 148: junction.v1.HubService.InstallPlugin:input_type -> junction.v1.InstallPluginRequest
+	96,  // 149: junction.v1.HubService.UpgradePlugin:input_type -> junction.v1.UpgradePluginRequest
+	98,  // 150: junction.v1.HubService.RemovePlugin:input_type -> junction.v1.RemovePluginRequest
+	119, // 151: junction.v1.SchemaService.CreateSchema:input_type -> junction.v1.CreateSchemaRequest
+	121, // 152: junction.v1.SchemaService.UpdateSchema:input_type -> junction.v1.UpdateSchemaRequest
+	123, // 153: junction.v1.SchemaService.GetSchema:input_type -> junction.v1.GetSchemaRequest
+	125, // 154: junction.v1.SchemaService.ListSchemas:input_type -> junction.v1.ListSchemasRequest
+	127, // 155: junction.v1.SchemaService.DeleteSchema:input_type -> junction.v1.DeleteSchemaRequest
+	129, // 156: junction.v1.SchemaService.AttachSchema:input_type -> junction.v1.AttachSchemaRequest
+	131, // 157: junction.v1.SchemaService.DetachSchema:input_type -> junction.v1.DetachSchemaRequest
+	134, // 158: junction.v1.DeadLetterService.ListDeadLetters:input_type -> junction.v1.ListDeadLettersRequest
+	136, // 159: junction.v1.DeadLetterService.ReplayDeadLetters:input_type -> junction.v1.ReplayDeadLettersRequest
+	139, // 160: junction.v1.DeadLetterService.PurgeDeadLetters:input_type -> junction.v1.PurgeDeadLettersRequest
+	17,  // 161: junction.v1.StationService.CreateStation:output_type -> junction.v1.CreateStationResponse
+	19,  // 162: junction.v1.StationService.GetStation:output_type -> junction.v1.GetStationResponse
+	21,  // 163: junction.v1.StationService.ListStations:output_type -> junction.v1.ListStationsResponse
+	23,  // 164: junction.v1.StationService.UpdateStation:output_type -> junction.v1.UpdateStationResponse
+	25,  // 165: junction.v1.StationService.DeleteStation:output_type -> junction.v1.DeleteStationResponse
+	14,  // 166: junction.v1.StationService.RepairPartition:output_type -> junction.v1.RepairPartitionResponse
+	29,  // 167: junction.v1.StationService.GetStationRates:output_type -> junction.v1.GetStationRatesResponse
+	34,  // 168: junction.v1.MessageService.Produce:output_type -> junction.v1.ProduceResponse
+	36,  // 169: junction.v1.MessageService.ProduceStream:output_type -> junction.v1.ProduceStreamResponse
+	41,  // 170: junction.v1.MessageService.Pull:output_type -> junction.v1.PullResponse
+	44,  // 171: junction.v1.MessageService.Consume:output_type -> junction.v1.ConsumeResponse
+	48,  // 172: junction.v1.MessageService.Ack:output_type -> junction.v1.AckResponse
+	50,  // 173: junction.v1.MessageService.Nack:output_type -> junction.v1.NackResponse
+	52,  // 174: junction.v1.MessageService.PeekMessages:output_type -> junction.v1.PeekMessagesResponse
+	56,  // 175: junction.v1.GroupService.CreateGroup:output_type -> junction.v1.CreateGroupResponse
+	58,  // 176: junction.v1.GroupService.ListGroups:output_type -> junction.v1.ListGroupsResponse
+	60,  // 177: junction.v1.GroupService.DescribeGroup:output_type -> junction.v1.DescribeGroupResponse
+	62,  // 178: junction.v1.GroupService.DeleteGroup:output_type -> junction.v1.DeleteGroupResponse
+	64,  // 179: junction.v1.GroupService.ResetGroupOffset:output_type -> junction.v1.ResetGroupOffsetResponse
+	68,  // 180: junction.v1.ConnectorService.ApplyConnector:output_type -> junction.v1.ApplyConnectorResponse
+	71,  // 181: junction.v1.ConnectorService.ValidateConnector:output_type -> junction.v1.ValidateConnectorResponse
+	73,  // 182: junction.v1.ConnectorService.ListConnectors:output_type -> junction.v1.ListConnectorsResponse
+	75,  // 183: junction.v1.ConnectorService.GetConnector:output_type -> junction.v1.GetConnectorResponse
+	77,  // 184: junction.v1.ConnectorService.PauseConnector:output_type -> junction.v1.PauseConnectorResponse
+	79,  // 185: junction.v1.ConnectorService.ResumeConnector:output_type -> junction.v1.ResumeConnectorResponse
+	81,  // 186: junction.v1.ConnectorService.DeleteConnector:output_type -> junction.v1.DeleteConnectorResponse
+	84,  // 187: junction.v1.ConnectorService.RestartConnector:output_type -> junction.v1.RestartConnectorResponse
+	86,  // 188: junction.v1.ConnectorService.ListPlugins:output_type -> junction.v1.ListPluginsResponse
+	103, // 189: junction.v1.ClusterService.Status:output_type -> junction.v1.ClusterStatusResponse
+	105, // 190: junction.v1.ClusterService.AddNode:output_type -> junction.v1.AddNodeResponse
+	107, // 191: junction.v1.ClusterService.RemoveNode:output_type -> junction.v1.RemoveNodeResponse
+	109, // 192: junction.v1.ClusterService.TransferLeader:output_type -> junction.v1.TransferLeaderResponse
+	111, // 193: junction.v1.ClusterService.ReadPartition:output_type -> junction.v1.ReadPartitionResponse
+	90,  // 194: junction.v1.HubService.SearchHub:output_type -> junction.v1.SearchHubResponse
+	92,  // 195: junction.v1.HubService.GetHubConnector:output_type -> junction.v1.GetHubConnectorResponse
+	95,  // 196: junction.v1.HubService.InstallPlugin:output_type -> junction.v1.InstallPluginResponse
+	97,  // 197: junction.v1.HubService.UpgradePlugin:output_type -> junction.v1.UpgradePluginResponse
+	99,  // 198: junction.v1.HubService.RemovePlugin:output_type -> junction.v1.RemovePluginResponse
+	120, // 199: junction.v1.SchemaService.CreateSchema:output_type -> junction.v1.CreateSchemaResponse
+	122, // 200: junction.v1.SchemaService.UpdateSchema:output_type -> junction.v1.UpdateSchemaResponse
+	124, // 201: junction.v1.SchemaService.GetSchema:output_type -> junction.v1.GetSchemaResponse
+	126, // 202: junction.v1.SchemaService.ListSchemas:output_type -> junction.v1.ListSchemasResponse
+	128, // 203: junction.v1.SchemaService.DeleteSchema:output_type -> junction.v1.DeleteSchemaResponse
+	130, // 204: junction.v1.SchemaService.AttachSchema:output_type -> junction.v1.AttachSchemaResponse
+	132, // 205: junction.v1.SchemaService.DetachSchema:output_type -> junction.v1.DetachSchemaResponse
+	135, // 206: junction.v1.DeadLetterService.ListDeadLetters:output_type -> junction.v1.ListDeadLettersResponse
+	138, // 207: junction.v1.DeadLetterService.ReplayDeadLetters:output_type -> junction.v1.ReplayDeadLettersResponse
+	140, // 208: junction.v1.DeadLetterService.PurgeDeadLetters:output_type -> junction.v1.PurgeDeadLettersResponse
+	161, // [161:209] is the sub-list for method output_type
+	113, // [113:161] is the sub-list for method input_type
+	113, // [113:113] is the sub-list for extension type_name
+	113, // [113:113] is the sub-list for extension extendee
+	0,   // [0:113] is the sub-list for field type_name
 }
 
 func init() { file_junction_v1_junction_proto_init() }
@@ -9652,11 +9872,11 @@ func file_junction_v1_junction_proto_init() {
 		(*StartPosition_Offset)(nil),
 		(*StartPosition_Time)(nil),
 	}
-	file_junction_v1_junction_proto_msgTypes[41].OneofWrappers = []any{
+	file_junction_v1_junction_proto_msgTypes[43].OneofWrappers = []any{
 		(*PeekMessagesRequest_Offset)(nil),
 		(*PeekMessagesRequest_Time)(nil),
 	}
-	file_junction_v1_junction_proto_msgTypes[126].OneofWrappers = []any{
+	file_junction_v1_junction_proto_msgTypes[128].OneofWrappers = []any{
 		(*ReplayDeadLettersRequest_Offset)(nil),
 		(*ReplayDeadLettersRequest_All)(nil),
 	}
@@ -9666,7 +9886,7 @@ func file_junction_v1_junction_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_junction_v1_junction_proto_rawDesc), len(file_junction_v1_junction_proto_rawDesc)),
 			NumEnums:      8,
-			NumMessages:   131,
+			NumMessages:   133,
 			NumExtensions: 0,
 			NumServices:   8,
 		},
