@@ -90,3 +90,23 @@ func TestRepairCutLoadsIndex(t *testing.T) {
 		checkOffsets(t, rs, off)
 	}
 }
+
+// TestReadBatchesLoadsIndex checks that the batch reader, too, starts from
+// the index of a segment whose index Open left on disk.
+func TestReadBatchesLoadsIndex(t *testing.T) {
+	l, _ := lazyIndexLog(t)
+	s := l.segs[2]
+	mid := (s.base + s.next) / 2
+	data, next, err := l.ReadBatches(mid, 1)
+	if err != nil || next != mid+1 {
+		t.Fatalf("ReadBatches(%d) = next %d, %v", mid, next, err)
+	}
+	rs, _, err := DecodeBatches(data, mid)
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("DecodeBatches: %d records, %v", len(rs), err)
+	}
+	checkOffsets(t, rs, mid)
+	if s.indexLazy || len(s.index.entries) == 0 {
+		t.Fatal("ReadBatches did not load the index")
+	}
+}
