@@ -302,12 +302,20 @@ func (b *Broker) load() error {
 	if err != nil {
 		return fmt.Errorf("load stations: %w", err)
 	}
-	for _, c := range cfgs {
-		st, err := b.openStation(c)
+	sts := make([]*station, len(cfgs))
+	errs := make([]error, len(cfgs))
+	parallelN(len(cfgs), func(i int) { sts[i], errs[i] = b.openStation(cfgs[i]) })
+	for i, st := range sts {
+		if st != nil {
+			b.stations[cfgs[i].Name] = st
+		}
+	}
+	for _, err := range errs {
 		if err != nil {
 			return err
 		}
-		b.stations[c.Name] = st
+	}
+	for _, st := range sts {
 		if err := st.loadGroups(); err != nil {
 			return err
 		}
@@ -358,9 +366,7 @@ func (b *Broker) pendingRoom() int {
 }
 
 func (b *Broker) closeStations() {
-	for _, st := range b.stations {
-		st.close()
-	}
+	forEachParallel(b.stations, (*station).close)
 }
 
 // Connectors is the part of the broker's metadata file that keeps

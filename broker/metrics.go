@@ -57,7 +57,7 @@ func (m *metrics) forgetStation(name string) {
 func (m *metrics) observeFsync(d time.Duration) { m.fsyncLatency.Observe(d.Seconds()) }
 
 func (m *metrics) register(reg prometheus.Registerer, b *Broker) error {
-	for _, c := range []prometheus.Collector{pendingBytesGauge(b), m.messagesIn, m.bytesIn, m.messagesOut, m.bytesOut, m.deadLetterFailing, m.produceLatency, m.fsyncLatency, &groupCollector{m, b}, newIntegrityCollector(b), newDedupCollector(b)} {
+	for _, c := range []prometheus.Collector{pendingBytesGauge(b), m.messagesIn, m.bytesIn, m.messagesOut, m.bytesOut, m.deadLetterFailing, m.produceLatency, m.fsyncLatency, &groupCollector{m, b}, newIntegrityCollector(b), newDedupCollector(b), newSegmentFilesCollector(b)} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

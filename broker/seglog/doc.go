@@ -76,10 +76,12 @@
 // offsets fail with a [*CorruptionError], the rest is served, and nothing is
 // deleted until [Log.Repair] skips or cuts them. Older segments were
 // fsynced when they rolled, so any bad batch in them is damage; they trust
-// their index file if it is well formed and its last entry points at a
-// batch, otherwise the index is rebuilt from a verifying scan. Their
-// checksums are left to [Log.Scrub], and to reads, which record what they
-// find.
+// their index file if its size is well formed and its last entry points at
+// a batch, otherwise the index is rebuilt from a verifying scan. The rest
+// of a trusted index is read by the first read of its segment that needs
+// it (and rebuilt then if it no longer decodes), so Open reads a few bytes
+// per older segment however much the log retains. Their checksums are left
+// to [Log.Scrub], and to reads, which record what they find.
 //
 // Offsets are never reused. The state file state.json beside the segments
 // holds a high-water mark, persisted (fsynced, replaced atomically) when a

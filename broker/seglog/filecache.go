@@ -2,9 +2,11 @@ package seglog
 
 import (
 	"container/list"
+	"errors"
 	"io/fs"
 	"os"
 	"sync"
+	"syscall"
 
 	"github.com/junctionhq/junction/broker/vfs"
 )
@@ -84,7 +86,10 @@ type segFile struct {
 	opening chan struct{}
 }
 
-var _ vfs.File = (*segFile)(nil)
+var (
+	_ vfs.File     = (*segFile)(nil)
+	_ syscall.Conn = (*segFile)(nil)
+)
 
 // newActiveFile wraps f, the freshly opened file of an active segment. A nil
 // c is the process-wide default cache.
@@ -255,6 +260,23 @@ func (s *segFile) Stat() (fs.FileInfo, error) {
 	}
 	defer s.put()
 	return f.Stat()
+}
+
+// SyscallConn gives access to the descriptor of the open file, for hints
+// to the kernel about the active segment (which stays open). It fails with
+// errors.ErrUnsupported when the file has none (not an OS file); once a
+// sealed file has been closed for the limit, the RawConn's calls fail.
+func (s *segFile) SyscallConn() (syscall.RawConn, error) {
+	f, err := s.get()
+	if err != nil {
+		return nil, err
+	}
+	defer s.put()
+	sc, ok := f.(syscall.Conn)
+	if !ok {
+		return nil, errors.ErrUnsupported
+	}
+	return sc.SyscallConn()
 }
 
 // Close closes the file for good. It is called when the segment's last

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -273,4 +274,36 @@ func TestFileCacheOpenFailure(t *testing.T) {
 	fail = false
 	mu.Unlock()
 	checkOffsets(t, readAll(t, l, 0, 1<<20), 0)
+}
+
+// TestSegmentFileDescriptor checks that the active segment's file offers
+// its descriptor (for write-back hints) through the cache's wrapper, and a
+// memory file does not.
+func TestSegmentFileDescriptor(t *testing.T) {
+	o := Options{Dir: filepath.Join(t.TempDir(), "log"), Logger: quiet, FileCache: NewFileCache(1)}
+	l := mustOpen(t, o)
+	defer l.Close()
+	mustAppend(t, l, offsetRecords(0, 10))
+	rc, err := l.active.f.SyscallConn()
+	if err != nil {
+		t.Fatalf("SyscallConn: %v", err)
+	}
+	want, err := os.Stat(l.active.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = syscall.Fstat(int(fd), &st) }); err != nil || serr != nil {
+		t.Fatalf("Control: %v, fstat: %v", err, serr)
+	}
+	if got := want.Sys().(*syscall.Stat_t); got.Ino != st.Ino || got.Dev != st.Dev {
+		t.Fatal("the descriptor is not the active segment's file")
+	}
+
+	m := mustOpen(t, memOpts(nil))
+	defer m.Close()
+	if _, err := m.active.f.SyscallConn(); !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("SyscallConn of a memory file: %v, want ErrUnsupported", err)
+	}
 }

@@ -42,8 +42,8 @@ type SegmentInfo struct {
 // Log is the append-only log of one partition. All methods are safe for
 // concurrent use.
 //
-// Lock order: enforceMu before mu. qmu is a leaf: nothing else is acquired
-// while it is held.
+// Lock order: enforceMu before mu; idxMu before mu. qmu is a leaf: nothing
+// else is acquired while it is held.
 type Log struct {
 	opts   Options
 	fs     vfs.FS
@@ -70,6 +70,7 @@ type Log struct {
 	hwm      uint64      // see Status
 
 	enforceMu sync.Mutex
+	idxMu     sync.Mutex // serialises loadIndex
 
 	// Owned by the writer goroutine.
 	active *segment
@@ -599,7 +600,7 @@ func (l *Log) Close() error {
 			err = fmt.Errorf("seglog: sync %s: %w", l.active.name(), serr)
 		}
 	}
-	if err == nil && l.failed() == nil {
+	if err == nil && l.failed() == nil && l.wnext > l.Status().HighWaterMark {
 		// Everything is durable now: a later Open that finds less
 		// reports it rather than giving its offsets out again.
 		err = l.writeState(l.wnext)
@@ -679,6 +680,11 @@ func (l *Log) Read(from uint64, maxBytes int) ([]Record, error) {
 			return recs, nil
 		}
 		seg := l.segs[i]
+		if seg.indexLazy && from > seg.base {
+			l.mu.RUnlock()
+			l.loadIndex(seg)
+			continue
+		}
 		var e indexEntry
 		if from > seg.base {
 			e = lookupIndex(seg.index.entries, uint32(from-seg.base))

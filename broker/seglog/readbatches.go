@@ -48,6 +48,11 @@ func (l *Log) ReadBatches(from uint64, maxBytes int) (batches []byte, next uint6
 		return nil, from, ErrNotPlain
 	}
 	seg := l.segs[i]
+	if seg.indexLazy && from > seg.base {
+		l.mu.RUnlock()
+		l.loadIndex(seg)
+		return l.ReadBatches(from, maxBytes)
+	}
 	var e indexEntry
 	if from > seg.base {
 		e = lookupIndex(seg.index.entries, uint32(from-seg.base))

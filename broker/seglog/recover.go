@@ -148,21 +148,18 @@ func (l *Log) recoverTail(seg *segment, size int64) error {
 	return nil
 }
 
-// loadSegment sets up an older segment from its index file if that is well
-// formed and agrees with the data, and rebuilds (and rewrites) it otherwise.
-// Only the final index interval is read; checksums are left to the scrub.
+// loadSegment sets up an older segment from its index file if its size and
+// last entry are well formed and agree with the data, and rebuilds (and
+// rewrites) it otherwise. Only the last index entry and the final index
+// interval are read (see loadIndex); checksums are left to the scrub.
 // An older segment was fsynced when it rolled, so bad bytes in it are damage
 // even with nothing intact after them: up to following, the base of the
 // next segment.
 func (l *Log) loadSegment(seg *segment, size int64, following uint64) error {
-	entries, ierr := l.readIndex(seg, size)
+	from, n, ierr := l.readIndexTail(seg, size)
 	if ierr == nil {
-		var from indexEntry
-		if len(entries) > 0 {
-			from = entries[len(entries)-1]
-		}
-		seg.index.entries = entries
 		seg.index.lastPos = int64(from.pos)
+		seg.indexLazy = n > 0
 		if _, err := l.scan(seg, size, int64(from.pos), seg.base+uint64(from.rel), false); err == nil {
 			if size == 0 {
 				return nil
@@ -180,6 +177,7 @@ func (l *Log) loadSegment(seg *segment, size int64, following uint64) error {
 		l.logger.Warn("seglog: rebuilding segment index", "segment", seg.name(), "err", ierr)
 	}
 	seg.index = indexBuilder{interval: int64(l.opts.IndexIntervalBytes)}
+	seg.indexLazy = false
 	seg.firstTS, seg.lastTS = 0, 0
 	end, err := l.scan(seg, size, 0, seg.base, true)
 	if err != nil {

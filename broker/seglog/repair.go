@@ -114,6 +114,7 @@ func (l *Log) cutSegment(d Damage) (end uint64, removed int64, err error) {
 	if seg == nil {
 		return d.To, 0, nil // deleted by retention meanwhile
 	}
+	l.loadIndex(seg) // the rewritten index must hold every entry
 	st, err := seg.f.Stat()
 	if err != nil {
 		return 0, 0, fmt.Errorf("seglog: repair %s: %w", seg.name(), err)

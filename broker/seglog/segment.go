@@ -50,6 +50,9 @@ type segment struct {
 	firstTS int64  // timestamp of the first record, 0 if empty
 	lastTS  int64  // largest batch max timestamp seen (see SegmentInfo)
 	index   indexBuilder
+	// indexLazy says the index file holds entries not yet in index:
+	// Open trusted it from its last entry (see loadIndex).
+	indexLazy bool
 
 	// rollAt is the wall-clock time (unix nanoseconds) at which the segment
 	// is due to roll by age, or 0. Writer-only.

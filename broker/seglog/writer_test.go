@@ -1,8 +1,11 @@
 package seglog
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/junctionhq/junction/broker/vfs"
 )
 
 func (l *Log) writerRunning() bool {
@@ -44,5 +47,46 @@ func TestWriterStopsWhenIdle(t *testing.T) {
 				t.Fatalf("after reopening NextOffset %d, want 30", n)
 			}
 		})
+	}
+}
+
+// TestCloseWritesStateOnlyWhenChanged checks that closing a log that took
+// no appends since its state file was written leaves the file alone: a
+// broker with thousands of idle partitions shuts down without an fsync each.
+func TestCloseWritesStateOnlyWhenChanged(t *testing.T) {
+	var renames atomic.Int64
+	inj := vfs.InjectorFunc(func(op vfs.Op) error {
+		if op.Kind == vfs.OpRename {
+			renames.Add(1)
+		}
+		return nil
+	})
+	o := memOpts(vfs.NewErrorFS(vfs.NewMem(), inj))
+	l := mustOpen(t, o)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := renames.Swap(0); n != 0 {
+		t.Fatalf("closing an empty log wrote the state file %d times", n)
+	}
+	l = mustOpen(t, o)
+	mustAppend(t, l, offsetRecords(0, 10))
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := renames.Swap(0); n != 1 {
+		t.Fatalf("closing after an append wrote the state file %d times, want 1", n)
+	}
+	l = mustOpen(t, o)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := renames.Swap(0); n != 0 {
+		t.Fatalf("closing an unchanged log wrote the state file %d times", n)
+	}
+	l = mustOpen(t, o)
+	defer l.Close()
+	if st := l.Status(); st.HighWaterMark != 10 || l.NextOffset() != 10 {
+		t.Fatalf("high-water mark %d, next offset %d; want 10, 10", st.HighWaterMark, l.NextOffset())
 	}
 }

@@ -5,8 +5,9 @@ package main
 // the work, on a fresh broker process per step, so growth is visible.
 //
 //	stations  N stations x 4 partitions, one consumer group each: start
-//	          time of the restarted broker, its RSS and open files, and
-//	          produce throughput spread over every station vs one station
+//	          produce throughput spread over every station vs one station,
+//	          the time a SIGTERM takes to stop the broker, and the start
+//	          time, RSS and open files of the restarted broker
 //	retained  S bytes in one station: start time, and a catch-up consume
 //	          from the first offset with the segment files dropped from the
 //	          page cache, next to the disk's sequential read speed
@@ -137,9 +138,11 @@ func scaleStationsStep(ctx context.Context, bin, dir string, n int) (_ []scaleRe
 		scaleResult{"stations-produce-spread", step, spread, "msgs/s"},
 		scaleResult{"stations-produce-one", step, one, "msgs/s"})
 
+	stopping := time.Now()
 	if err := b.stop(); err != nil {
 		return nil, err
 	}
+	res = append(res, scaleResult{"stations-stop", step, float64(time.Since(stopping).Milliseconds()), "ms"})
 	b, start, err := startBroker(ctx, bin, dir)
 	if err != nil {
 		return nil, fmt.Errorf("restart: %w", err)

@@ -1,0 +1,76 @@
+package broker
+
+import (
+	"math"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/junctionhq/junction/broker/seglog"
+)
+
+// memFiles holds the segments of memory stations: they cost no file
+// descriptor, so none is ever closed to stay within a limit.
+var memFiles = seglog.NewFileCache(math.MaxInt)
+
+// parallelism bounds the stations opened or closed at once. Opening and
+// closing a log are a few small reads, writes and fsyncs, so a broker with
+// thousands of partitions starts and stops in the time of a few hundred of
+// them rather than thousands.
+const parallelism = 16
+
+// forEachParallel calls fn for every station, parallelism at a time.
+func forEachParallel(stations map[string]*station, fn func(*station)) {
+	sts := make([]*station, 0, len(stations))
+	for _, st := range stations {
+		sts = append(sts, st)
+	}
+	parallelN(len(sts), func(i int) { fn(sts[i]) })
+}
+
+// parallelN calls fn(0) to fn(n-1), parallelism at a time, and returns when
+// all have returned.
+func parallelN(n int, fn func(i int)) {
+	sem := make(chan struct{}, parallelism)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			fn(i)
+		})
+	}
+	wg.Wait()
+}
+
+// segmentFilesCollector reports the cache of open segment files of disk
+// stations at scrape time.
+type segmentFilesCollector struct {
+	files                  *seglog.FileCache
+	open, limit, evictions *prometheus.Desc
+}
+
+func newSegmentFilesCollector(b *Broker) *segmentFilesCollector {
+	return &segmentFilesCollector{
+		files: b.segFiles,
+		open: prometheus.NewDesc("junction_segment_files_open",
+			"Open files of sealed segments of disk stations (each partition's active segment is open besides).", nil, nil),
+		limit: prometheus.NewDesc("junction_segment_files_limit",
+			"Most files of sealed segments kept open (the server's --max-open-segments).", nil, nil),
+		evictions: prometheus.NewDesc("junction_segment_file_evictions_total",
+			"Files of sealed segments closed to stay within the limit; reading them again reopens them.", nil, nil),
+	}
+}
+
+func (c *segmentFilesCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.open
+	ch <- c.limit
+	ch <- c.evictions
+}
+
+func (c *segmentFilesCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.files.Stats()
+	ch <- prometheus.MustNewConstMetric(c.open, prometheus.GaugeValue, float64(st.Open))
+	ch <- prometheus.MustNewConstMetric(c.limit, prometheus.GaugeValue, float64(st.Limit))
+	ch <- prometheus.MustNewConstMetric(c.evictions, prometheus.CounterValue, float64(st.Evictions))
+}
