@@ -235,7 +235,7 @@ func (r *latencyRecorder) pace(ctx context.Context, s latencySpec, send func()) 
 	n := 0
 	for due := time.Duration(0); due < s.duration && ctx.Err() == nil; due += interval {
 		if wait := due - time.Since(start); wait > 0 {
-			time.Sleep(wait)
+			sleepPrecise(wait)
 		}
 		send()
 		n++
