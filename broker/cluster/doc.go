@@ -50,7 +50,8 @@
 //
 // The broker's own files are the state machine (raft's
 // NoSnapshotRestoreOnStart): a snapshot is a manifest of the stations and
-// every partition's next offset, never a copy of the segments. A follower
+// every partition's next offset, the consumer group store and the
+// connector store, never a copy of the segments. A follower
 // that must install one fetches the records it lacks from the leader's
 // ClusterService.ReadPartition, on the leader's cluster port.
 //
