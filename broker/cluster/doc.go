@@ -78,6 +78,8 @@
 // leads; records fetched while installing a snapshot travel through
 // ReadPartition, which does not tell a nil key or value from an empty
 // one; there is one raft group for all partitions (the next step is one
-// group per partition, or buckets of partitions, over one transport), and
-// raft-boltdb fsyncs twice per append.
+// group per partition, or buckets of partitions, over one transport).
+//
+// The raft log is hashicorp/raft-wal (logstore.go), one fsync per batch
+// of entries; a raft.db an earlier release left is copied into it once.
 package cluster

@@ -18,8 +18,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	"go.etcd.io/bbolt"
 
 	"github.com/junctionhq/junction/broker"
 	"github.com/junctionhq/junction/broker/meta"
@@ -58,6 +56,11 @@ type Config struct {
 	// behind it so a follower that was briefly away catches up from the
 	// log. Defaults 8192 and 65536.
 	SnapshotThreshold, TrailingLogs uint64
+	// SnapshotBytes and TrailingBytes bound the raft log in bytes: a
+	// snapshot is taken once this many bytes of entries were stored since
+	// the log was last compacted, and the entries kept behind it are cut
+	// to about TrailingBytes (logbound.go). Defaults 256 MiB and 512 MiB.
+	SnapshotBytes, TrailingBytes uint64
 	// SnapshotInterval is how often raft checks whether to snapshot.
 	// Default 2m.
 	SnapshotInterval time.Duration
@@ -90,6 +93,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TrailingLogs == 0 {
 		c.TrailingLogs = 65536
+	}
+	if c.SnapshotBytes == 0 {
+		c.SnapshotBytes = 256 << 20
+	}
+	if c.TrailingBytes == 0 {
+		c.TrailingBytes = 512 << 20
 	}
 	if c.SnapshotInterval <= 0 {
 		c.SnapshotInterval = 2 * time.Minute
@@ -126,7 +135,7 @@ func (c Config) validate() error {
 type Node struct {
 	cfg   Config
 	log   *slog.Logger
-	store *raftboltdb.BoltStore
+	store *boundedLog
 	trans *raft.NetworkTransport
 	// stream is the cluster port; internal serves the calls of other
 	// members on it, and peers makes this node's calls to theirs.
@@ -191,12 +200,12 @@ func (n *Node) open() error {
 	if err := n.loadNodes(); err != nil {
 		return err
 	}
-	var err error
-	n.store, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db"), BoltOptions: &bbolt.Options{Timeout: time.Second}})
-	if err != nil {
-		return fmt.Errorf("cluster: open raft log %s: %w", filepath.Join(dir, "raft.db"), err)
-	}
 	hlog := n.hclog()
+	s, err := openLogStore(dir, hlog)
+	if err != nil {
+		return err
+	}
+	n.store = newBoundedLog(s, n.cfg.SnapshotBytes)
 	n.snaps, err = raft.NewFileSnapshotStoreWithLogger(dir, 2, hlog)
 	if err != nil {
 		return fmt.Errorf("cluster: open snapshots: %w", err)
@@ -282,9 +291,10 @@ func (n *Node) Start(ctx context.Context, b *broker.Broker, apiAddr string) erro
 		defer n.wg.Done()
 		n.internal.Serve(n.stream.http)
 	}()
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go n.watchLeadership()
 	go n.watchHealth()
+	go n.watchLogSize(n.store)
 	switch {
 	case existing:
 		n.log.Info("cluster node restarted", "raft", n.cfg.RaftAdvertise)
