@@ -169,6 +169,9 @@ type Node struct {
 	// every earlier entry; readyMu serialises getting there.
 	readyTerm atomic.Uint64
 	readyMu   sync.Mutex
+	// running is set once raft is assigned: the broker's own goroutines
+	// may ask whether this node leads before Start is done.
+	running   atomic.Bool
 	stop      chan struct{}
 	closeOnce sync.Once
 	closeErr  error
@@ -283,6 +286,7 @@ func (n *Node) Start(ctx context.Context, b *broker.Broker, apiAddr string) erro
 		n.Close()
 		return fmt.Errorf("cluster: start raft: %w", err)
 	}
+	n.running.Store(true)
 	// Other members' calls on the cluster port, once raft is there.
 	n.internal = &http.Server{Handler: internalHandler(n), ReadHeaderTimeout: handshakeTimeout, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)}
@@ -415,7 +419,7 @@ func (n *Node) raftErr(err error) error {
 
 // notLeader returns a NotLeaderError when this node is not the leader.
 func (n *Node) notLeader() error {
-	if n.raft == nil {
+	if !n.running.Load() {
 		return &broker.NotLeaderError{}
 	}
 	if n.raft.State() == raft.Leader {
