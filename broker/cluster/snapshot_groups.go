@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/junctionhq/junction/broker"
 	"github.com/junctionhq/junction/broker/meta"
 )
 
@@ -50,13 +51,21 @@ func (n *Node) snapshotGroups(stations []string) ([]manifestGroup, error) {
 // restoreGroups makes the local group store of stations hold what a
 // snapshot lists, and nothing else. A group whose stored offsets name a
 // partition the snapshot does not is dropped before it is written again,
-// so no stale offset survives.
+// so no stale offset survives. A snapshot listing a group of a station it
+// does not hold, or an invalid group name, is refused before any change.
 func (n *Node) restoreGroups(stations []string, list []manifestGroup) error {
 	if n.groups == nil {
 		return nil
 	}
+	known := make(map[string]bool, len(stations))
+	for _, st := range stations {
+		known[st] = true
+	}
 	want := make(map[[2]string]manifestGroup, len(list))
 	for _, g := range list {
+		if !known[g.Station] || !broker.ValidName(g.Name) {
+			return fmt.Errorf("cluster: restore: snapshot lists group %q of station %q, which it does not hold", g.Name, g.Station)
+		}
 		want[[2]string{g.Station, g.Name}] = g
 	}
 	for _, st := range stations {

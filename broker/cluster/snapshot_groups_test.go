@@ -78,3 +78,22 @@ func TestGroupsSnapshotRoundTrip(t *testing.T) {
 		t.Errorf("restored group store:\n got %v\nwant %v", got, want)
 	}
 }
+
+func TestGroupsRestoreRefusesStrangers(t *testing.T) {
+	dst := openGroupStore(t)
+	n := &Node{groups: dst}
+	for _, g := range []manifestGroup{
+		{Station: "elsewhere", Name: "g", Record: []byte(`{}`)},
+		{Station: "orders", Name: "bad/name", Record: []byte(`{}`)},
+	} {
+		if err := n.restoreGroups([]string{"orders"}, []manifestGroup{g}); err == nil {
+			t.Errorf("restored group %q of station %q", g.Name, g.Station)
+		}
+	}
+	if err := dst.Groups("orders", func(g string, _ []byte) error {
+		t.Errorf("group %q written", g)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
