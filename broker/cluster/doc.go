@@ -56,7 +56,8 @@
 //
 // The broker's own files are the state machine (raft's
 // NoSnapshotRestoreOnStart): a snapshot is a manifest of the stations and
-// every partition's next offset, never a copy of the segments. A follower
+// every partition's next offset, the consumer group store and the
+// connector store, never a copy of the segments. A follower
 // that must install one fetches the records it lacks from the leader's
 // ClusterService.ReadPartition, on the leader's cluster port.
 //
@@ -85,6 +86,8 @@
 // leads; records fetched while installing a snapshot travel through
 // ReadPartition, which does not tell a nil key or value from an empty
 // one; there is one raft group for all partitions (the next step is one
-// group per partition, or buckets of partitions, over one transport), and
-// raft-boltdb fsyncs twice per append.
+// group per partition, or buckets of partitions, over one transport).
+//
+// The raft log is hashicorp/raft-wal (logstore.go), one fsync per batch
+// of entries; a raft.db an earlier release left is copied into it once.
 package cluster

@@ -185,6 +185,9 @@ type manifest struct {
 	Schemas []broker.SchemaChange `json:"schemas,omitempty"`
 	// Auth is the auth store: users and tokens as stored (hashed).
 	Auth *manifestAuth `json:"auth,omitempty"`
+	// Groups is the consumer group store: records, committed offsets and
+	// delivery counts.
+	Groups []manifestGroup `json:"groups,omitempty"`
 }
 
 type manifestStation struct {
@@ -203,7 +206,9 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	}
 	f.n.nodesMu.Unlock()
 	cfgs, _ := f.b.Stations()
+	names := make([]string, 0, len(cfgs))
 	for _, c := range cfgs {
+		names = append(names, c.Name)
 		next, err := f.b.NextOffsets(c.Name)
 		if err != nil {
 			return nil, fmt.Errorf("cluster: snapshot station %q: %w", c.Name, err)
@@ -218,6 +223,9 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 		return nil, fmt.Errorf("cluster: snapshot schemas: %w", err)
 	}
 	if m.Auth, err = f.n.snapshotAuth(); err != nil {
+		return nil, err
+	}
+	if m.Groups, err = f.n.snapshotGroups(names); err != nil {
 		return nil, err
 	}
 	b, err := json.Marshal(m)
@@ -281,6 +289,13 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if err := f.n.restoreAuth(m.Auth); err != nil {
 		return err
 	}
-	f.n.log.Info("installed a snapshot from the leader", "stations", len(m.Stations), "records_fetched", fetched)
+	names := make([]string, 0, len(m.Stations))
+	for _, s := range m.Stations {
+		names = append(names, s.Config.Name)
+	}
+	if err := f.n.restoreGroups(names, m.Groups); err != nil {
+		return err
+	}
+	f.n.log.Info("installed a snapshot from the leader", "stations", len(m.Stations), "groups", len(m.Groups), "records_fetched", fetched)
 	return nil
 }

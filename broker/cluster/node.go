@@ -18,8 +18,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	"go.etcd.io/bbolt"
 
 	"github.com/junctionhq/junction/broker"
 	"github.com/junctionhq/junction/broker/meta"
@@ -58,6 +56,11 @@ type Config struct {
 	// behind it so a follower that was briefly away catches up from the
 	// log. Defaults 8192 and 65536.
 	SnapshotThreshold, TrailingLogs uint64
+	// SnapshotBytes and TrailingBytes bound the raft log in bytes: a
+	// snapshot is taken once this many bytes of entries were stored since
+	// the log was last compacted, and the entries kept behind it are cut
+	// to about TrailingBytes (logbound.go). Defaults 256 MiB and 512 MiB.
+	SnapshotBytes, TrailingBytes uint64
 	// SnapshotInterval is how often raft checks whether to snapshot.
 	// Default 2m.
 	SnapshotInterval time.Duration
@@ -90,6 +93,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TrailingLogs == 0 {
 		c.TrailingLogs = 65536
+	}
+	if c.SnapshotBytes == 0 {
+		c.SnapshotBytes = 256 << 20
+	}
+	if c.TrailingBytes == 0 {
+		c.TrailingBytes = 512 << 20
 	}
 	if c.SnapshotInterval <= 0 {
 		c.SnapshotInterval = 2 * time.Minute
@@ -126,7 +135,7 @@ func (c Config) validate() error {
 type Node struct {
 	cfg   Config
 	log   *slog.Logger
-	store *raftboltdb.BoltStore
+	store *boundedLog
 	trans *raft.NetworkTransport
 	// stream is the cluster port; internal serves the calls of other
 	// members on it, and peers makes this node's calls to theirs.
@@ -168,6 +177,9 @@ type Node struct {
 	// every earlier entry; readyMu serialises getting there.
 	readyTerm atomic.Uint64
 	readyMu   sync.Mutex
+	// running is set once raft is assigned: the broker's own goroutines
+	// may ask whether this node leads before Start is done.
+	running   atomic.Bool
 	stop      chan struct{}
 	closeOnce sync.Once
 	closeErr  error
@@ -199,12 +211,12 @@ func (n *Node) open() error {
 	if err := n.loadNodes(); err != nil {
 		return err
 	}
-	var err error
-	n.store, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db"), BoltOptions: &bbolt.Options{Timeout: time.Second}})
-	if err != nil {
-		return fmt.Errorf("cluster: open raft log %s: %w", filepath.Join(dir, "raft.db"), err)
-	}
 	hlog := n.hclog()
+	s, err := openLogStore(dir, hlog)
+	if err != nil {
+		return err
+	}
+	n.store = newBoundedLog(s, n.cfg.SnapshotBytes)
 	n.snaps, err = raft.NewFileSnapshotStoreWithLogger(dir, 2, hlog)
 	if err != nil {
 		return fmt.Errorf("cluster: open snapshots: %w", err)
@@ -282,6 +294,7 @@ func (n *Node) Start(ctx context.Context, b *broker.Broker, apiAddr string) erro
 		n.Close()
 		return fmt.Errorf("cluster: start raft: %w", err)
 	}
+	n.running.Store(true)
 	// Other members' calls on the cluster port, once raft is there.
 	n.internal = &http.Server{Handler: internalHandler(n), ReadHeaderTimeout: handshakeTimeout, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)}
@@ -290,10 +303,11 @@ func (n *Node) Start(ctx context.Context, b *broker.Broker, apiAddr string) erro
 		defer n.wg.Done()
 		n.internal.Serve(n.stream.http)
 	}()
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go n.watchLeadership()
 	go n.watchHealth()
 	n.watchAuth()
+	go n.watchLogSize(n.store)
 	switch {
 	case existing:
 		n.log.Info("cluster node restarted", "raft", n.cfg.RaftAdvertise)
@@ -414,7 +428,7 @@ func (n *Node) raftErr(err error) error {
 
 // notLeader returns a NotLeaderError when this node is not the leader.
 func (n *Node) notLeader() error {
-	if n.raft == nil {
+	if !n.running.Load() {
 		return &broker.NotLeaderError{}
 	}
 	if n.raft.State() == raft.Leader {
