@@ -70,9 +70,9 @@ func runConnect(ctx context.Context, cfg config) error {
 			connectResult(fmt.Sprintf(name, "discard"), rates["discard"], "in-process", rates["in-process"]),
 			connectResult(fmt.Sprintf(name, "file"), rates["file"], "benthos", peer))
 	}
-	fmt.Println()
+	fmt.Fprintln(cfg.report)
 	for _, r := range results {
-		fmt.Println(r)
+		fmt.Fprintln(cfg.report, r)
 	}
 	return nil
 }

@@ -63,6 +63,7 @@ type config struct {
 	cpuprof   string        // file for a CPU profile of this process, or ""
 	settle    bool          // sync(2) the disks before every workload
 	out       string        // file that also receives the report, or ""
+	report    io.Writer     // stdout, and out when set: where every workload prints its results
 }
 
 // workloadKinds are the workloads in the order they run.
@@ -125,6 +126,15 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	cfg.report = os.Stdout
+	if cfg.out != "" {
+		f, err := os.Create(cfg.out)
+		if err != nil {
+			fatalf("-out: %v", err)
+		}
+		defer f.Close()
+		cfg.report = io.MultiWriter(os.Stdout, f)
+	}
 	for _, w := range alone {
 		if err := standalone[w](ctx, cfg); err != nil {
 			pprof.StopCPUProfile()
@@ -142,15 +152,7 @@ func main() {
 
 // run starts the servers, runs every workload and prints the report.
 func run(ctx context.Context, cfg config) error {
-	var out io.Writer = os.Stdout
-	if cfg.out != "" {
-		f, err := os.Create(cfg.out)
-		if err != nil {
-			return fmt.Errorf("-out: %w", err)
-		}
-		defer f.Close()
-		out = io.MultiWriter(os.Stdout, f)
-	}
+	out := cfg.report
 	j, err := startJunction(ctx, cfg.junction)
 	if err != nil {
 		return err
@@ -220,8 +222,8 @@ func run(ctx context.Context, cfg config) error {
 		printResults(out, rows)
 	}
 	if slices.Contains(cfg.workloads, "scale") {
-		fmt.Println()
-		return runScale(ctx, cfg.junction)
+		fmt.Fprintln(out)
+		return runScale(ctx, out, cfg.junction)
 	}
 	return nil
 }

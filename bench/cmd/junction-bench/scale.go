@@ -59,8 +59,8 @@ type scaleResult struct {
 }
 
 // runScale runs the scale workload against bin (building one when empty)
-// and prints its table and RESULT lines.
-func runScale(ctx context.Context, bin string) error {
+// and prints its table and RESULT lines to w.
+func runScale(ctx context.Context, w io.Writer, bin string) error {
 	stations, err := parseCounts(*scaleStations)
 	if err != nil {
 		return fmt.Errorf("-scale-stations: %w", err)
@@ -96,7 +96,7 @@ func runScale(ctx context.Context, bin string) error {
 		}
 		res = append(res, rs...)
 	}
-	printScale(os.Stdout, res)
+	printScale(w, res)
 	return nil
 }
 

@@ -2,7 +2,7 @@
 // chart from one saved junction-bench report, so that the figures in the
 // README are exactly the ones a run measured.
 //
-// It reads the report (the file `make bench` and `make bench-compare` save
+// It reads the report (the file `make perf-report`, `make bench` and `make bench-compare` save
 // as BENCHOUT), replaces the text between <!-- perf:begin --> and
 // <!-- perf:end --> in the README with a table of every RESULT line (in
 // the order of the report, including workloads it does not know), and
