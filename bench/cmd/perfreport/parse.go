@@ -149,6 +149,10 @@ func parseResult(s string) (Result, error) {
 			res.Unit = v
 		case "ratio":
 			res.Ratio = v
+		case "vs1x":
+			// A growth factor against the workload's first step, not a
+			// system's figure: a note, never a series of its own.
+			res.Extra = append(res.Extra, Field{k, v})
 		case "stations":
 			n, err := strconv.Atoi(v)
 			if err != nil || n <= 0 {

@@ -220,3 +220,19 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A scale figure's growth factor is a note: drawn as a system it would add a
+// flat line under every scale chart.
+func TestGrowthFactorIsNotASystem(t *testing.T) {
+	rep, err := Parse(strings.NewReader("RESULT workload=scale-stations-start-1000 junction=358.0 unit=ms vs1x=2.32\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rep.Results[0]
+	if len(r.Systems) != 1 || r.Systems[0].System != "junction" {
+		t.Fatalf("systems %+v, want junction only", r.Systems)
+	}
+	if len(r.Extra) != 1 || r.Extra[0] != (Field{"vs1x", "2.32"}) {
+		t.Fatalf("notes %+v, want vs1x=2.32", r.Extra)
+	}
+}
