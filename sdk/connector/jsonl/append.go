@@ -235,21 +235,8 @@ func (c *compactor) object(depth int) bool {
 		if !c.value(depth) {
 			return false
 		}
-		c.space()
-		if c.i >= len(c.src) {
-			return false
-		}
-		switch c.src[c.i] {
-		case ',':
-			c.i++
-			c.dst = append(c.dst, ',')
-			c.space()
-		case '}':
-			c.i++
-			c.dst = append(c.dst, '}')
-			return true
-		default:
-			return false
+		if done, ok := c.separator('}'); done || !ok {
+			return ok
 		}
 	}
 }
@@ -270,23 +257,32 @@ func (c *compactor) array(depth int) bool {
 		if !c.value(depth) {
 			return false
 		}
-		c.space()
-		if c.i >= len(c.src) {
-			return false
-		}
-		switch c.src[c.i] {
-		case ',':
-			c.i++
-			c.dst = append(c.dst, ',')
-			c.space()
-		case ']':
-			c.i++
-			c.dst = append(c.dst, ']')
-			return true
-		default:
-			return false
+		if done, ok := c.separator(']'); done || !ok {
+			return ok
 		}
 	}
+}
+
+// separator copies what follows a member or an element: a comma (done
+// false) or the closing bracket end (done true); anything else is not
+// JSON (ok false).
+func (c *compactor) separator(end byte) (done, ok bool) {
+	c.space()
+	if c.i >= len(c.src) {
+		return false, false
+	}
+	switch c.src[c.i] {
+	case ',':
+		c.i++
+		c.dst = append(c.dst, ',')
+		c.space()
+		return false, true
+	case end:
+		c.i++
+		c.dst = append(c.dst, end)
+		return true, true
+	}
+	return false, false
 }
 
 // string copies a string literal, escaping '<', '>', '&', U+2028 and
