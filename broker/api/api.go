@@ -276,9 +276,9 @@ func retentionFromProto(r *v1.Retention) broker.Retention {
 }
 
 // station is c as a response carries it, with its effective replica count.
-func (s *stationService) station(c broker.StationConfig) *v1.Station {
+func (a *api) station(c broker.StationConfig) *v1.Station {
 	p := stationToProto(c)
-	p.Replicas = s.b.Replicas(c)
+	p.Replicas = a.b.Replicas(c)
 	return p
 }
 
