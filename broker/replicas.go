@@ -11,8 +11,9 @@ type ReplicaCounter interface {
 }
 
 // Replicas returns how many nodes keep the station configured by cfg:
-// one on a single node, every voter on a cluster. A station's replicas
-// setting, when not zero, says the same thing: checkReplicas refuses any
+// one on a single node, every voter on a cluster (the station's own
+// setting while the cluster cannot count its voters). A replicas setting,
+// when not zero, said the same when it was set: checkReplicas refuses any
 // other value.
 func (b *Broker) Replicas(cfg StationConfig) uint32 {
 	rc, ok := b.opts.Replicator.(ReplicaCounter)
