@@ -394,6 +394,9 @@ func (b *Broker) CreateStation(ctx context.Context, cfg StationConfig) (StationC
 	if err := cfg.validate(); err != nil {
 		return StationConfig{}, err
 	}
+	if err := b.checkReplicas(cfg.Name, cfg.Replicas); err != nil {
+		return StationConfig{}, err
+	}
 	cfg.CreatedAt = b.now().UTC()
 	if r := b.opts.Replicator; r != nil {
 		if err := checkReplicable(cfg); err != nil {
@@ -495,10 +498,17 @@ type StationUpdate struct {
 	// Partitions grows the station to this many partitions; it cannot
 	// shrink (see growPartitions for what growing does).
 	Partitions *uint32
+	// Replicas must be a count the broker supports (see Broker.Replicas).
+	Replicas *uint32
 }
 
 // UpdateStation changes a station's mutable settings.
 func (b *Broker) UpdateStation(ctx context.Context, name string, u StationUpdate) (StationConfig, error) {
+	if u.Replicas != nil {
+		if err := b.checkReplicas(name, *u.Replicas); err != nil {
+			return StationConfig{}, err
+		}
+	}
 	if r := b.opts.Replicator; r != nil {
 		return r.ReplicateStation(ctx, StationChange{Op: OpUpdateStation, Name: name, Update: &u})
 	}
@@ -529,6 +539,9 @@ func (b *Broker) updateStationLocal(ctx context.Context, name string, u StationU
 	}
 	if u.MaxMessageBytes != nil {
 		cfg.MaxMessageBytes = *u.MaxMessageBytes
+	}
+	if u.Replicas != nil {
+		cfg.Replicas = *u.Replicas
 	}
 	grow := false
 	if u.Partitions != nil && *u.Partitions != cfg.Partitions {

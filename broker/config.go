@@ -50,7 +50,11 @@ type StationConfig struct {
 	DeadLetterStation string        `json:"dead_letter_station,omitempty"`
 	MaxDeliveries     uint32        `json:"max_deliveries"`
 	MaxMessageBytes   uint32        `json:"max_message_bytes"`
-	CreatedAt         time.Time     `json:"created_at"`
+	// Replicas is how many nodes keep the station. Zero means the default:
+	// one on a single node, every voter on a cluster, which is also the only
+	// other count accepted (see Broker.Replicas).
+	Replicas  uint32    `json:"replicas,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 	// Schema, when set, validates every produced message.
 	Schema *StationSchema `json:"schema,omitempty"`
 }

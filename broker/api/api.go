@@ -168,7 +168,7 @@ func (s *stationService) CreateStation(ctx context.Context, req *connect.Request
 	if err != nil {
 		return nil, Error(err, ps.GetName(), "")
 	}
-	return connect.NewResponse(&v1.CreateStationResponse{Station: stationToProto(cfg)}), nil
+	return connect.NewResponse(&v1.CreateStationResponse{Station: s.station(cfg)}), nil
 }
 
 func (s *stationService) GetStation(ctx context.Context, req *connect.Request[v1.GetStationRequest]) (*connect.Response[v1.GetStationResponse], error) {
@@ -176,14 +176,14 @@ func (s *stationService) GetStation(ctx context.Context, req *connect.Request[v1
 	if err != nil {
 		return nil, Error(err, req.Msg.GetName(), "")
 	}
-	return connect.NewResponse(&v1.GetStationResponse{Station: stationToProto(cfg), Stats: statsToProto(stats)}), nil
+	return connect.NewResponse(&v1.GetStationResponse{Station: s.station(cfg), Stats: statsToProto(stats)}), nil
 }
 
 func (s *stationService) ListStations(ctx context.Context, req *connect.Request[v1.ListStationsRequest]) (*connect.Response[v1.ListStationsResponse], error) {
 	cfgs, stats := s.b.Stations()
 	resp := &v1.ListStationsResponse{}
 	for i := range cfgs {
-		resp.Stations = append(resp.Stations, stationToProto(cfgs[i]))
+		resp.Stations = append(resp.Stations, s.station(cfgs[i]))
 		resp.Stats = append(resp.Stats, statsToProto(stats[i]))
 	}
 	return connect.NewResponse(resp), nil
@@ -215,6 +215,8 @@ func (s *stationService) UpdateStation(ctx context.Context, req *connect.Request
 			u.MaxMessageBytes = &ps.MaxMessageBytes
 		case "partitions":
 			u.Partitions = &ps.Partitions
+		case "replicas":
+			u.Replicas = &ps.Replicas
 		case "storage", "fsync", "name", "created_at":
 			return nil, Error(invalid("update_mask", "%s cannot change after a station is created", p), ps.Name, "")
 		default:
@@ -225,7 +227,7 @@ func (s *stationService) UpdateStation(ctx context.Context, req *connect.Request
 	if err != nil {
 		return nil, Error(err, ps.Name, "")
 	}
-	return connect.NewResponse(&v1.UpdateStationResponse{Station: stationToProto(cfg)}), nil
+	return connect.NewResponse(&v1.UpdateStationResponse{Station: s.station(cfg)}), nil
 }
 
 func (s *stationService) DeleteStation(ctx context.Context, req *connect.Request[v1.DeleteStationRequest]) (*connect.Response[v1.DeleteStationResponse], error) {
@@ -244,6 +246,7 @@ func stationFromProto(p *v1.Station) (broker.StationConfig, error) {
 		DeadLetterStation: p.GetDeadLetterStation(),
 		MaxDeliveries:     p.GetMaxDeliveries(),
 		MaxMessageBytes:   p.GetMaxMessageBytes(),
+		Replicas:          p.GetReplicas(),
 	}
 	switch p.GetStorage() {
 	case v1.StorageType_STORAGE_TYPE_UNSPECIFIED:
@@ -272,6 +275,13 @@ func retentionFromProto(r *v1.Retention) broker.Retention {
 	return broker.Retention{MaxAge: r.GetMaxAge().AsDuration(), MaxBytes: r.GetMaxBytes(), MaxMessages: r.GetMaxMessages(), Ack: r.GetAck()}
 }
 
+// station is c as a response carries it, with its effective replica count.
+func (a *api) station(c broker.StationConfig) *v1.Station {
+	p := stationToProto(c)
+	p.Replicas = a.b.Replicas(c)
+	return p
+}
+
 func stationToProto(c broker.StationConfig) *v1.Station {
 	p := &v1.Station{
 		Name:              c.Name,
@@ -279,6 +289,7 @@ func stationToProto(c broker.StationConfig) *v1.Station {
 		DeadLetterStation: c.DeadLetterStation,
 		MaxDeliveries:     c.MaxDeliveries,
 		MaxMessageBytes:   c.MaxMessageBytes,
+		Replicas:          c.Replicas,
 		CreatedAt:         timestamppb.New(c.CreatedAt),
 		Schema:            stationSchemaToProto(c.Schema),
 		Retention: &v1.Retention{

@@ -246,7 +246,7 @@ func (s *schemaService) AttachSchema(ctx context.Context, req *connect.Request[v
 	if err != nil {
 		return nil, Error(err, m.GetStation(), "")
 	}
-	return connect.NewResponse(&v1.AttachSchemaResponse{Station: stationToProto(cfg)}), nil
+	return connect.NewResponse(&v1.AttachSchemaResponse{Station: s.station(cfg)}), nil
 }
 
 func (s *schemaService) DetachSchema(ctx context.Context, req *connect.Request[v1.DetachSchemaRequest]) (*connect.Response[v1.DetachSchemaResponse], error) {
@@ -254,5 +254,5 @@ func (s *schemaService) DetachSchema(ctx context.Context, req *connect.Request[v
 	if err != nil {
 		return nil, Error(err, req.Msg.GetStation(), "")
 	}
-	return connect.NewResponse(&v1.DetachSchemaResponse{Station: stationToProto(cfg)}), nil
+	return connect.NewResponse(&v1.DetachSchemaResponse{Station: s.station(cfg)}), nil
 }

@@ -79,7 +79,8 @@
 // a pinned connector does not run while its
 // node follows (its produces are not forwarded); a partition on a cluster member
 // cannot be repaired; every station has as many replicas as the cluster
-// has voters and must use disk storage and fsync "always"; a damaged
+// has voters (Voters; a station's replicas setting may only be unset or
+// that count) and must use disk storage and fsync "always"; a damaged
 // partition whose start was trimmed by retention is not rebuilt
 // automatically; a follower whose
 // API address changes across a restart is not re-registered until it

@@ -26,6 +26,7 @@ func newStationUpdateCmd(a *app) *cobra.Command {
 	var (
 		maxDeliveries int
 		partitions    int
+		replicas      int
 		retMessages   int64
 		dlq           string
 		retAge, dedup durationFlag
@@ -46,7 +47,10 @@ produces in flight at that moment fail and are retried by clients, and
 deliveries awaiting ack are redelivered. A keyed message goes to the
 partition of its key's hash modulo the partition count, so after growing a
 key may map to another partition: order per key holds among the messages
-produced after the change, not across it.`,
+produced after the change, not across it.
+
+--replicas N must be a count the broker accepts: 1 on a single node, the
+number of voters on a cluster (every station is kept on all of them).`,
 		Example: `  junction station update events --retention-age 30d
   junction station update jobs --dlq jobs-dead --max-deliveries 10
   junction station update orders --retention-bytes 0   # no byte limit
@@ -55,7 +59,7 @@ produced after the change, not across it.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f := cmd.Flags()
 			changed := false
-			for _, name := range []string{"retention-age", "retention-bytes", "retention-messages", "retention-ack", "dedup-window", "dlq", "max-deliveries", "max-message-bytes", "partitions"} {
+			for _, name := range []string{"retention-age", "retention-bytes", "retention-messages", "retention-ack", "dedup-window", "dlq", "max-deliveries", "max-message-bytes", "partitions", "replicas"} {
 				changed = changed || f.Changed(name)
 			}
 			if !changed {
@@ -109,6 +113,12 @@ produced after the change, not across it.`,
 			if f.Changed("partitions") {
 				u.Partitions = &partitions
 			}
+			if f.Changed("replicas") {
+				if replicas < 0 {
+					return usagef("--replicas: must not be negative, got %d", replicas)
+				}
+				u.Replicas = &replicas
+			}
 			st, err := c.UpdateStation(cmd.Context(), args[0], u)
 			if err != nil {
 				return err
@@ -127,12 +137,14 @@ produced after the change, not across it.`,
 	f.IntVar(&maxDeliveries, "max-deliveries", 0, "deliveries before a message is dead-lettered (0: broker default)")
 	f.Var(&maxMsg, "max-message-bytes", "largest accepted message (0: the broker's default)")
 	f.IntVar(&partitions, "partitions", 0, "grow to this many partitions (keyed messages may then map to other partitions; see above)")
+	f.IntVar(&replicas, "replicas", 0, "nodes that keep the station: 1 on a single node, the voter count on a cluster (0: that default)")
 	return cmd
 }
 
 func newStationCreateCmd(a *app) *cobra.Command {
 	var (
 		partitions, maxDeliveries int
+		replicas                  int
 		retMessages               int64
 		storage, fsync, dlq       string
 		retAge, dedup             durationFlag
@@ -165,6 +177,9 @@ func newStationCreateCmd(a *app) *cobra.Command {
 			if maxDeliveries < 0 {
 				return usagef("--max-deliveries: must not be negative, got %d", maxDeliveries)
 			}
+			if replicas < 0 {
+				return usagef("--replicas: must not be negative, got %d", replicas)
+			}
 			if maxMsg.set && (maxMsg.v <= 0 || maxMsg.v > 1<<32-1) {
 				return usagef("--max-message-bytes: must be between 1B and 4GiB, got %s", units.FormatSize(maxMsg.v))
 			}
@@ -180,6 +195,7 @@ func newStationCreateCmd(a *app) *cobra.Command {
 				DeadLetterStation: dlq,
 				MaxDeliveries:     maxDeliveries,
 				MaxMessageBytes:   int(maxMsg.v),
+				Replicas:          replicas,
 			}
 			c, err := a.connect(cmd.Context())
 			if err != nil {
@@ -206,6 +222,7 @@ func newStationCreateCmd(a *app) *cobra.Command {
 	f.StringVar(&dlq, "dlq", "", "dead-letter station for messages that exhausted --max-deliveries")
 	f.IntVar(&maxDeliveries, "max-deliveries", 0, "deliveries before a message is dead-lettered (0: broker default)")
 	f.Var(&maxMsg, "max-message-bytes", "largest accepted message (default: the broker's)")
+	f.IntVar(&replicas, "replicas", 0, "nodes that keep the station: 1 on a single node, the voter count on a cluster (0: that default)")
 	return cmd
 }
 
@@ -297,6 +314,9 @@ func describeStation(w io.Writer, s *client.Station) error {
 	row("Partitions", strconv.Itoa(s.Partitions))
 	row("Storage", orDefault(string(s.Storage)))
 	row("Fsync", orDefault(string(s.Fsync)))
+	if s.Replicas > 0 {
+		row("Replicas", strconv.Itoa(s.Replicas))
+	}
 	ret := "none"
 	if r := s.Retention; r != (client.Retention{}) {
 		ret = ""
@@ -370,6 +390,7 @@ type stationJSON struct {
 	DeadLetterStation string          `json:"dead_letter_station,omitempty"`
 	MaxDeliveries     int             `json:"max_deliveries,omitempty"`
 	MaxMessageBytes   int             `json:"max_message_bytes,omitempty"`
+	Replicas          int             `json:"replicas,omitempty"`
 	CreatedAt         *time.Time      `json:"created_at,omitempty"`
 	Schema            *schemaRef      `json:"schema,omitempty"`
 	Stats             stationStatJSON `json:"stats"`
@@ -409,7 +430,7 @@ func toStationJSON(s *client.Station) stationJSON {
 			MaxMessages: s.Retention.MaxMessages, Ack: s.Retention.Ack,
 		},
 		DedupWindow: durString(s.DedupWindow), DeadLetterStation: s.DeadLetterStation,
-		MaxDeliveries: s.MaxDeliveries, MaxMessageBytes: s.MaxMessageBytes,
+		MaxDeliveries: s.MaxDeliveries, MaxMessageBytes: s.MaxMessageBytes, Replicas: s.Replicas,
 		Stats: stationStatJSON{Messages: s.Stats.Messages, Bytes: s.Stats.Bytes, Groups: s.Stats.Groups, DeadLetterError: s.Stats.DeadLetterError},
 	}
 	j.Schema = s.Schema

@@ -67,6 +67,11 @@ type StationConfig struct {
 	// MaxMessageBytes is the largest accepted message (key, value and
 	// headers). Zero means the broker default.
 	MaxMessageBytes int
+	// Replicas is how many nodes keep the station. Zero means the default:
+	// one on a single node, every voter on a cluster, which is the only
+	// other count a cluster accepts today. A [Station] read back carries
+	// the effective count.
+	Replicas int
 }
 
 // Station is a station's settings and statistics.
@@ -117,6 +122,9 @@ type StationUpdate struct {
 	// shrink). Keyed messages produced afterwards may land on another
 	// partition than their key's earlier messages.
 	Partitions *int
+	// Replicas must be a count the broker accepts (see
+	// [StationConfig.Replicas]).
+	Replicas *int
 }
 
 // CreateStation creates a station. It fails with [ErrStationExists] if one
@@ -211,6 +219,14 @@ func (c *Client) UpdateStation(ctx context.Context, name string, u StationUpdate
 		pb.Partitions = n
 		paths = append(paths, "partitions")
 	}
+	if u.Replicas != nil {
+		n, err := toUint32("Replicas", *u.Replicas)
+		if err != nil {
+			return nil, err
+		}
+		pb.Replicas = n
+		paths = append(paths, "replicas")
+	}
 	if len(paths) == 0 {
 		return c.Station(ctx, name)
 	}
@@ -273,6 +289,10 @@ func stationToProto(cfg StationConfig) (*junctionv1.Station, error) {
 	if err != nil {
 		return nil, err
 	}
+	replicas, err := toUint32("Replicas", cfg.Replicas)
+	if err != nil {
+		return nil, err
+	}
 	pb := &junctionv1.Station{
 		Name:              cfg.Name,
 		Partitions:        parts,
@@ -280,6 +300,7 @@ func stationToProto(cfg StationConfig) (*junctionv1.Station, error) {
 		DeadLetterStation: cfg.DeadLetterStation,
 		MaxDeliveries:     maxDel,
 		MaxMessageBytes:   maxBytes,
+		Replicas:          replicas,
 	}
 	switch cfg.Storage {
 	case "":
@@ -335,6 +356,7 @@ func stationFromProto(pb *junctionv1.Station, stats *junctionv1.StationStats) St
 		DeadLetterStation: pb.GetDeadLetterStation(),
 		MaxDeliveries:     int(pb.GetMaxDeliveries()),
 		MaxMessageBytes:   int(pb.GetMaxMessageBytes()),
+		Replicas:          int(pb.GetReplicas()),
 	}}
 	s.Schema = stationSchemaFromProto(pb.GetSchema())
 	switch pb.GetStorage() {

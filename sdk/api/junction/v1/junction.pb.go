@@ -662,7 +662,11 @@ type Station struct {
 	CreatedAt       *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// The schema every produced message is validated against, if any; set
 	// with SchemaService.AttachSchema.
-	Schema        *StationSchema `protobuf:"bytes,11,opt,name=schema,proto3" json:"schema,omitempty"`
+	Schema *StationSchema `protobuf:"bytes,11,opt,name=schema,proto3" json:"schema,omitempty"`
+	// Nodes that keep the station. Zero means the default: one on a single
+	// node, every voter on a cluster, which is the only other count a cluster
+	// accepts today. Responses carry the effective count.
+	Replicas      uint32 `protobuf:"varint,12,opt,name=replicas,proto3" json:"replicas,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -772,6 +776,13 @@ func (x *Station) GetSchema() *StationSchema {
 		return x.Schema
 	}
 	return nil
+}
+
+func (x *Station) GetReplicas() uint32 {
+	if x != nil {
+		return x.Replicas
+	}
+	return 0
 }
 
 // PartitionStats describes one partition of a station.
@@ -8776,7 +8787,7 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\amax_age\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x06maxAge\x12\x1b\n" +
 	"\tmax_bytes\x18\x02 \x01(\x03R\bmaxBytes\x12!\n" +
 	"\fmax_messages\x18\x03 \x01(\x03R\vmaxMessages\x12\x10\n" +
-	"\x03ack\x18\x04 \x01(\bR\x03ack\"\x87\x04\n" +
+	"\x03ack\x18\x04 \x01(\bR\x03ack\"\xa3\x04\n" +
 	"\aStation\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1e\n" +
 	"\n" +
@@ -8792,7 +8803,8 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x122\n" +
-	"\x06schema\x18\v \x01(\v2\x1a.junction.v1.StationSchemaR\x06schema\"\xad\x02\n" +
+	"\x06schema\x18\v \x01(\v2\x1a.junction.v1.StationSchemaR\x06schema\x12\x1a\n" +
+	"\breplicas\x18\f \x01(\rR\breplicas\"\xad\x02\n" +
 	"\x0ePartitionStats\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12!\n" +
 	"\fstart_offset\x18\x02 \x01(\x04R\vstartOffset\x12\x1f\n" +
