@@ -67,7 +67,8 @@ func (b *Broker) growPartitions(st *station, cfg StationConfig) error {
 }
 
 // openPartitions opens the logs of partitions from..cfg.Partitions-1 of a
-// disk station.
+// disk station, each wrapped by the Replicator when there is one, as
+// openStation does.
 func (b *Broker) openPartitions(cfg StationConfig, from int) ([]PartitionLog, error) {
 	sync := seglog.SyncAlways
 	switch cfg.Fsync {
@@ -95,7 +96,11 @@ func (b *Broker) openPartitions(cfg StationConfig, from int) ([]PartitionLog, er
 			}
 			return nil, fmt.Errorf("station %q partition %d: %w", cfg.Name, p, err)
 		}
-		out = append(out, segLog{l})
+		var pl PartitionLog = segLog{l}
+		if r := b.opts.Replicator; r != nil {
+			pl = r.WrapLog(cfg.Name, uint32(p), pl)
+		}
+		out = append(out, pl)
 	}
 	return out, nil
 }

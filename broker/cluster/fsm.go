@@ -251,8 +251,9 @@ func (s snapshot) Release() {}
 const maxManifestBytes = 256 << 20
 
 // Restore brings this node to a snapshot the leader sent: stations it
-// lacks are created, those gone are deleted, and each partition fetches
-// the records it lacks from the leader.
+// lacks are created, those gone are deleted, those it has take the
+// snapshot's settings, and each partition fetches the records it lacks
+// from the leader.
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	f.n.applyMu.RLock()

@@ -16,7 +16,7 @@ import (
 
 // catchUp makes the local broker hold what manifest m describes: the same
 // stations (a station recreated under the same name since this node had it
-// is dropped and created anew) and, in each partition, the records up to
+// is dropped and created anew) with the same settings and, in each partition, the records up to
 // the manifest's next offset, fetched from the leader. It returns how many
 // records it fetched.
 func (n *Node) catchUp(ctx context.Context, b *broker.Broker, m manifest) (int, error) {
@@ -35,7 +35,10 @@ func (n *Node) catchUp(ctx context.Context, b *broker.Broker, m manifest) (int, 
 		}
 	}
 	for _, s := range m.Stations {
-		if _, _, err := b.Station(s.Config.Name); err == nil {
+		if cfg, _, err := b.Station(s.Config.Name); err == nil {
+			if err := n.restoreSettings(ctx, b, cfg, s.Config); err != nil {
+				return 0, err
+			}
 			continue
 		}
 		if _, err := b.ApplyStationChange(ctx, broker.StationChange{Op: broker.OpCreateStation, Config: s.Config}); err != nil {
