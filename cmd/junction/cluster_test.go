@@ -39,6 +39,27 @@ func TestClusterStatusOnASingleNode(t *testing.T) {
 // TestClusterOfOne runs a one-node cluster in-process: it bootstraps,
 // leads, and stores through raft what the CLI produces.
 func TestClusterOfOne(t *testing.T) {
+	addr := startClusterOfOne(t)
+	waitFor(t, "the node to lead and know its API address", func() bool {
+		out, _, code := runCLI(t, "", "--server", addr, "cluster", "status")
+		return code == 0 && strings.Contains(out, "solo  leader") && strings.Contains(out, addr)
+	})
+	out, _ := cli(t, addr, "", "cluster", "status", "-o", "json")
+	if !strings.Contains(out, `"NodeID": "solo"`) || !strings.Contains(out, addr) {
+		t.Errorf("status -o json: %s", out)
+	}
+	cli(t, addr, "", "station", "create", "orders")
+	cli(t, addr, "a\nb\nc\n", "produce", "orders")
+	out, _ = cli(t, addr, "", "consume", "orders", "--group", "g", "--count", "3")
+	if strings.Count(out, "\n") != 3 || !strings.Contains(out, "a") || !strings.Contains(out, "c") {
+		t.Errorf("consumed %q", out)
+	}
+}
+
+// startClusterOfOne starts an in-process one-node cluster, node "solo", and
+// returns its API address; it is stopped when the test ends.
+func startClusterOfOne(t *testing.T) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -60,18 +81,5 @@ func TestClusterOfOne(t *testing.T) {
 	}
 	t.Cleanup(func() { srv.Close() })
 	addr := ln.Addr().String()
-	waitFor(t, "the node to lead and know its API address", func() bool {
-		out, _, code := runCLI(t, "", "--server", addr, "cluster", "status")
-		return code == 0 && strings.Contains(out, "solo  leader") && strings.Contains(out, addr)
-	})
-	out, _ := cli(t, addr, "", "cluster", "status", "-o", "json")
-	if !strings.Contains(out, `"NodeID": "solo"`) || !strings.Contains(out, addr) {
-		t.Errorf("status -o json: %s", out)
-	}
-	cli(t, addr, "", "station", "create", "orders")
-	cli(t, addr, "a\nb\nc\n", "produce", "orders")
-	out, _ = cli(t, addr, "", "consume", "orders", "--group", "g", "--count", "3")
-	if strings.Count(out, "\n") != 3 || !strings.Contains(out, "a") || !strings.Contains(out, "c") {
-		t.Errorf("consumed %q", out)
-	}
+	return addr
 }

@@ -1,17 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"net"
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/junctionhq/junction/broker/cluster"
-	"github.com/junctionhq/junction/server"
 )
 
 func TestCLIStationReplicasOnASingleNode(t *testing.T) {
@@ -48,27 +41,7 @@ func TestCLIStationReplicasOnASingleNode(t *testing.T) {
 // TestCLIStationReplicasOnAClusterOfOne checks the count a cluster's
 // voters set: a one-node cluster accepts 1 and refuses 3.
 func TestCLIStationReplicasOnAClusterOfOne(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raftLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raftAddr := raftLn.Addr().String()
-	raftLn.Close()
-	srv, err := server.Start(context.Background(), server.Options{
-		DataDir: t.TempDir(),
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Cluster: &cluster.Config{NodeID: "solo", RaftListen: raftAddr},
-	}, ln)
-	if err != nil {
-		ln.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	addr := ln.Addr().String()
+	addr := startClusterOfOne(t)
 	waitFor(t, "the node to lead", func() bool {
 		out, _, code := runCLI(t, "", "--server", addr, "cluster", "status")
 		return code == 0 && strings.Contains(out, "solo  leader")
