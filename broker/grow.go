@@ -2,8 +2,6 @@ package broker
 
 import (
 	"fmt"
-	"path/filepath"
-	"strconv"
 
 	"github.com/junctionhq/junction/broker/seglog"
 )
@@ -70,37 +68,16 @@ func (b *Broker) growPartitions(st *station, cfg StationConfig) error {
 // disk station, each wrapped by the Replicator when there is one, as
 // openStation does.
 func (b *Broker) openPartitions(cfg StationConfig, from int) ([]PartitionLog, error) {
-	sync := seglog.SyncAlways
-	switch cfg.Fsync {
-	case FsyncInterval:
-		sync = seglog.SyncInterval
-	case FsyncNever:
-		sync = seglog.SyncNever
-	}
 	var out []PartitionLog
-	for p := from; p < int(cfg.Partitions); p++ {
-		l, err := seglog.Open(seglog.Options{
-			FS:            b.opts.FS,
-			Dir:           filepath.Join(b.stationDir(cfg.Name), strconv.Itoa(p)),
-			SegmentBytes:  b.opts.SegmentBytes,
-			SegmentMaxAge: segmentMaxAge(cfg.Retention),
-			Sync:          sync,
-			Logger:        b.log.With("station", cfg.Name, "partition", p),
-			Clock:         b.opts.Clock,
-			OnSync:        b.metrics.observeFsync,
-			FileCache:     b.segFiles,
-		})
+	for p := uint32(from); p < cfg.Partitions; p++ {
+		l, err := seglog.Open(b.partitionLogOptions(cfg, p, b.PartitionDir(cfg.Name, p)))
 		if err != nil {
 			for _, l := range out {
 				l.Close()
 			}
 			return nil, fmt.Errorf("station %q partition %d: %w", cfg.Name, p, err)
 		}
-		var pl PartitionLog = segLog{l}
-		if r := b.opts.Replicator; r != nil {
-			pl = r.WrapLog(cfg.Name, uint32(p), pl)
-		}
-		out = append(out, pl)
+		out = append(out, b.replicated(cfg.Name, p, segLog{l}))
 	}
 	return out, nil
 }

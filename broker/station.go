@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -106,44 +104,26 @@ func (b *Broker) openStation(cfg StationConfig) (*station, error) {
 		m:        b.metrics.station(cfg.Name),
 	}
 	st.cfg.Store(&cfg)
-	fs := b.opts.FS
-	sync := seglog.SyncAlways
-	switch cfg.Fsync {
-	case FsyncInterval:
-		sync = seglog.SyncInterval
-	case FsyncNever:
-		sync = seglog.SyncNever
-	}
-	files := b.segFiles
+	var memFS vfs.FS
 	if cfg.Storage == StorageMemory {
-		fs, sync, files = vfs.NewMem(), seglog.SyncNever, memFiles
+		memFS = vfs.NewMem()
 	}
 	highs, err := b.committedHighs(cfg.Name, cfg.Partitions)
 	if err != nil {
 		return nil, err
 	}
 	for p := range cfg.Partitions {
-		l, err := seglog.Open(seglog.Options{
-			FS:            fs,
-			Dir:           filepath.Join(b.stationDir(cfg.Name), strconv.Itoa(int(p))),
-			SegmentBytes:  b.opts.SegmentBytes,
-			SegmentMaxAge: segmentMaxAge(cfg.Retention),
-			Sync:          sync,
-			Logger:        b.log.With("station", cfg.Name, "partition", p),
-			Clock:         b.opts.Clock,
-			OnSync:        b.metrics.observeFsync,
-			FileCache:     files,
-			MinNextOffset: highs[p],
-		})
+		o := b.partitionLogOptions(cfg, p, b.PartitionDir(cfg.Name, p))
+		if memFS != nil {
+			o.FS, o.Sync, o.FileCache = memFS, seglog.SyncNever, memFiles
+		}
+		o.MinNextOffset = highs[p]
+		l, err := seglog.Open(o)
 		if err != nil {
 			st.close()
 			return nil, fmt.Errorf("station %q partition %d: %w", cfg.Name, p, err)
 		}
-		var pl PartitionLog = segLog{l}
-		if r := b.opts.Replicator; r != nil {
-			pl = r.WrapLog(cfg.Name, uint32(p), pl)
-		}
-		st.logs = append(st.logs, pl)
+		st.logs = append(st.logs, b.replicated(cfg.Name, p, segLog{l}))
 	}
 	if cfg.DedupWindow > 0 {
 		if err := st.rebuildDedup(b.now()); err != nil {
