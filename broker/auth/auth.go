@@ -264,7 +264,9 @@ func FromContext(ctx context.Context) *Identity {
 
 const tokenPrefix = "jct_"
 
-var b64url = base64.RawURLEncoding
+// b64url is strict: a token's last character carries unused bits, and a
+// lax decoder would take several spellings of one token.
+var b64url = base64.RawURLEncoding.Strict()
 
 // Authenticate returns the identity a bearer token stands for. It fails
 // with ErrUnauthenticated (wrapped with the reason) for an unknown,
