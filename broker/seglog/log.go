@@ -424,16 +424,23 @@ func (l *Log) shouldRoll(seg *segment, pos int64, next uint64, r *appendReq, now
 func (l *Log) writeGroup(seg *segment, reqs []*appendReq, size int64, next uint64, now int64) {
 	l.wmu.Lock()
 	err := l.failed()
+	fatal := false
 	if err == nil {
 		if err = l.writeBatches(seg.f, reqs); err != nil {
 			err = fmt.Errorf("seglog: write %d bytes to %s at position %d: %w", size, seg.name(), seg.wsize, err)
 			if terr := seg.f.Truncate(seg.wsize); terr != nil {
 				err = fmt.Errorf("%w (and truncating back failed: %v)", err, terr)
-				l.setFailed(err)
+				fatal = true
 			}
 		}
 	}
 	l.wmu.Unlock()
+	if fatal {
+		// The groups written before this one are intact: let them
+		// complete as they would have before this write.
+		l.sync.drain()
+		l.setFailed(err)
+	}
 	if err != nil {
 		for _, r := range reqs {
 			r.finish(err)

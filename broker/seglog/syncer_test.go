@@ -268,3 +268,52 @@ func checkValues(t *testing.T, got []Record, want []string) {
 		}
 	}
 }
+
+// TestFatalWriteLetsEarlierGroupComplete checks that a write that cannot be
+// undone fails the log only after the group written before it, whose fsync
+// is under way, has completed as it would have without the pipeline.
+func TestFatalWriteLetsEarlierGroupComplete(t *testing.T) {
+	l, _, set := faultLog(t)
+	defer l.Close()
+	mustAppend(t, l, recs("ok", 1, 0))
+
+	h := holdNextSync()
+	var failing atomic.Bool
+	var failedWrites atomic.Int64
+	set(vfs.InjectorFunc(func(op vfs.Op) error {
+		switch {
+		case op.Kind == vfs.OpSync:
+			return h.MaybeError(op)
+		case failing.Load() && op.Kind == vfs.OpWrite:
+			failedWrites.Add(1)
+			return vfs.ShortWrite(5, syscall.ENOSPC)
+		case failing.Load() && op.Kind == vfs.OpTruncate:
+			return syscall.EIO
+		}
+		return nil
+	}))
+	first := appendAsync(l, recs("n", 2, 0))
+	<-h.started
+	failing.Store(true)
+	second := appendAsync(l, recs("n1", 2, 0))
+	deadline := time.Now().Add(10 * time.Second)
+	for failedWrites.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the second group was not written within 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	h.release <- nil
+	if r := <-first; r.err != nil || r.base != 1 {
+		t.Fatalf("group written before the failed write = %d, %v; want base 1", r.base, r.err)
+	}
+	if r := <-second; !errors.Is(r.err, syscall.ENOSPC) {
+		t.Fatalf("group with the failed write = %v, want ENOSPC", r.err)
+	}
+	if _, err := l.Append(context.Background(), recs("later", 1, 0)); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Append on the failed log = %v, want the original error", err)
+	}
+	if n := l.NextOffset(); n != 3 {
+		t.Fatalf("NextOffset %d, want 3", n)
+	}
+}
