@@ -17,7 +17,7 @@ import (
 // second and appends covered by one fsync.
 func BenchmarkAppendDurable(b *testing.B) {
 	for _, value := range []int{128, 1024} {
-		for _, appenders := range []int{1, 4, 16} {
+		for _, appenders := range []int{4, 16} {
 			b.Run(fmt.Sprintf("value=%d/appenders=%d", value, appenders), func(b *testing.B) {
 				var syncs atomic.Int64
 				l, err := Open(Options{Dir: b.TempDir(), Logger: quiet, OnSync: func(time.Duration) { syncs.Add(1) }})
