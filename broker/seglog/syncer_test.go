@@ -235,6 +235,19 @@ func TestRollAndCloseWaitForSyncInFlight(t *testing.T) {
 	<-h.started
 	closed := make(chan error, 1)
 	go func() { closed <- l.Close() }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		l.qmu.Lock()
+		c := l.closed
+		l.qmu.Unlock()
+		if c {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Close did not start within 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	select {
 	case err := <-closed:
 		t.Fatalf("Close returned (%v) while an fsync was under way", err)
