@@ -11,7 +11,10 @@
 // the checksum deliberately does not cover), writes every pending batch with
 // one write call, fsyncs once under [SyncAlways], and then completes all of
 // them: a group commit. Records become visible to readers only after that, so
-// under SyncAlways a consumer never sees a record a crash could lose.
+// under SyncAlways a consumer never sees a record a crash could lose. Under
+// SyncAlways the fsync runs on a second goroutine, so the next group is
+// written while the last one is being fsynced, and one fsync covers every
+// group written during the one before (see syncer.go).
 //
 // Under SyncInterval and SyncNever the writer starts write-back of every
 // megabyte the active segment grows and waits for the megabyte before it, so a
@@ -19,8 +22,9 @@
 // kernel to flush at once behind other logs' fsyncs (see writebehind.go).
 //
 // A failed write is truncated away and fails only its appends. A failed fsync
-// puts the log into a failed state in which every later Append returns the
-// error; reopen the log to recover.
+// fails its appends and those written behind it, truncates the segment back
+// to the last good fsync, and puts the log into a failed state in which
+// every later Append returns the error; reopen the log to recover.
 //
 // # On-disk format
 //

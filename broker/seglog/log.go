@@ -42,8 +42,8 @@ type SegmentInfo struct {
 // Log is the append-only log of one partition. All methods are safe for
 // concurrent use.
 //
-// Lock order: enforceMu before mu; idxMu before mu. qmu is a leaf: nothing
-// else is acquired while it is held.
+// Lock order: enforceMu before mu; idxMu before mu; wmu before qmu and mu.
+// qmu is a leaf: nothing else is acquired while it is held.
 type Log struct {
 	opts   Options
 	fs     vfs.FS
@@ -72,12 +72,18 @@ type Log struct {
 	enforceMu sync.Mutex
 	idxMu     sync.Mutex // serialises loadIndex
 
+	// wmu is held by the writer goroutine while it writes to the active
+	// segment and by the syncer while it fails the log after a failed
+	// fsync and truncates the segment (see syncer.go).
+	wmu sync.Mutex
+
 	// Owned by the writer goroutine.
 	active *segment
-	wnext  uint64
+	wnext  uint64 // one past the last written offset
 	wbuf   []byte
 	dirty  bool // written but not fsynced
 	wb     writeBehind
+	sync   *syncer // under SyncAlways; nil otherwise
 }
 
 // appendReq is one queued Append (or, with roll set, Enforce's request to
@@ -270,6 +276,10 @@ const writerIdle = time.Second
 // qmu (running).
 func (l *Log) run() {
 	defer l.writer.Done()
+	if l.opts.Sync == SyncAlways {
+		l.sync = l.startSyncer()
+		defer l.sync.close()
+	}
 	var tick <-chan time.Time
 	if l.opts.Sync == SyncInterval {
 		t := time.NewTicker(l.opts.SyncInterval)
@@ -301,6 +311,9 @@ func (l *Log) run() {
 		case <-tick:
 			l.syncDirty()
 		case <-idle.C:
+			// A next writer must not start while this one's syncs
+			// are in flight.
+			l.sync.drain()
 			if l.stopIdle() {
 				return
 			}
@@ -351,7 +364,7 @@ func (l *Log) commit(reqs []*appendReq) {
 		j := i
 		for ; j < len(reqs); j++ {
 			r := reqs[j]
-			pos := seg.size + size
+			pos := seg.wsize + size
 			if r.roll || r.fn != nil || l.shouldRoll(seg, pos, next, r, now) {
 				break
 			}
@@ -364,6 +377,14 @@ func (l *Log) commit(reqs []*appendReq) {
 			l.writeGroup(seg, reqs[i:j], size, next, now)
 		}
 		if j == len(reqs) {
+			return
+		}
+		// What follows needs the published state of the active segment.
+		l.sync.drain()
+		if err := l.failed(); err != nil {
+			for _, r := range reqs[j:] {
+				r.finish(err)
+			}
 			return
 		}
 		r := reqs[j]
@@ -397,67 +418,50 @@ func (l *Log) shouldRoll(seg *segment, pos int64, next uint64, r *appendReq, now
 }
 
 // writeGroup writes the batches of reqs, size bytes, to seg with as few
-// writes as it can without copying large batches (see writeBatches) and at
-// most one fsync, then publishes and completes them.
+// writes as it can without copying large batches (see writeBatches). Under
+// SyncAlways it hands them to the syncer, which fsyncs, publishes and
+// completes them; otherwise it publishes and completes them itself.
 func (l *Log) writeGroup(seg *segment, reqs []*appendReq, size int64, next uint64, now int64) {
-	if err := l.writeBatches(seg.f, reqs); err != nil {
-		err = fmt.Errorf("seglog: write %d bytes to %s at position %d: %w", size, seg.name(), seg.size, err)
-		if terr := seg.f.Truncate(seg.size); terr != nil {
-			err = fmt.Errorf("%w (and truncating back failed: %v)", err, terr)
-			l.setFailed(err)
+	l.wmu.Lock()
+	err := l.failed()
+	fatal := false
+	if err == nil {
+		if err = l.writeBatches(seg.f, reqs); err != nil {
+			err = fmt.Errorf("seglog: write %d bytes to %s at position %d: %w", size, seg.name(), seg.wsize, err)
+			if terr := seg.f.Truncate(seg.wsize); terr != nil {
+				err = fmt.Errorf("%w (and truncating back failed: %v)", err, terr)
+				fatal = true
+			}
 		}
+	}
+	l.wmu.Unlock()
+	if fatal {
+		// The groups written before this one are intact: let them
+		// complete as they would have before this write.
+		l.sync.drain()
+		l.setFailed(err)
+	}
+	if err != nil {
 		for _, r := range reqs {
 			r.finish(err)
 		}
 		return
 	}
-	if l.opts.Sync == SyncAlways {
-		start := time.Now()
-		err := seg.f.Sync()
-		if l.opts.OnSync != nil {
-			l.opts.OnSync(time.Since(start))
-		}
-		if err != nil {
-			// After a failed fsync the page cache no longer tells what is
-			// on disk, so nothing written since the last good fsync can
-			// be trusted: fail the log rather than guess.
-			err = fmt.Errorf("seglog: sync %s: %w", seg.name(), err)
-			_ = seg.f.Truncate(seg.size)
-			l.setFailed(err)
-			for _, r := range reqs {
-				r.finish(err)
-			}
-			return
-		}
-	} else {
-		l.dirty = true
-	}
-
-	l.mu.Lock()
-	for _, r := range reqs {
-		if seg.next == seg.base {
-			seg.firstTS, seg.lastTS = r.baseTS, r.maxTS
-		}
-		seg.lastTS = max(seg.lastTS, r.maxTS)
-		seg.index.add(uint32(r.base-seg.base), r.pos)
-		seg.next = r.base + uint64(r.count)
-	}
-	seg.size += size
-	l.next = next
-	close(l.changed)
-	l.changed = make(chan struct{})
-	l.mu.Unlock()
-
+	seg.wsize += size
+	l.wnext = next
 	if seg.rollAt == 0 && l.opts.SegmentMaxAge > 0 {
 		seg.rollAt = now + int64(l.opts.SegmentMaxAge)
 	}
-	l.wnext = next
+	if l.sync != nil {
+		l.sync.hand(seg, reqs)
+		return
+	}
+	l.dirty = true
+	l.publish(seg, reqs)
 	for _, r := range reqs {
 		r.finish(nil)
 	}
-	if l.opts.Sync != SyncAlways {
-		l.writeBehind(seg)
-	}
+	l.writeBehind(seg)
 }
 
 // roll makes the active segment durable, writes its index and starts a new

@@ -84,8 +84,8 @@ type Options struct {
 	// between the logs of a process. Default: one process-wide cache of
 	// DefaultFileCacheLimit files.
 	FileCache *FileCache
-	// OnSync, if set, is called by the writer goroutine with the duration
-	// of every group-commit fsync. It must not block.
+	// OnSync, if set, is called by the log's fsync goroutine with the
+	// duration of every group-commit fsync. It must not block.
 	OnSync func(time.Duration)
 }
 

@@ -284,6 +284,7 @@ func (l *Log) scan(seg *segment, size, pos int64, expect uint64, verify bool) (i
 		expect = h.nextOffset()
 	}
 	seg.size, seg.next = sc.pos, expect
+	seg.wsize = seg.size
 	if seg.size > 0 && l.opts.SegmentMaxAge > 0 {
 		seg.rollAt = seg.firstTS + int64(l.opts.SegmentMaxAge)
 	}

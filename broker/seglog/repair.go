@@ -133,6 +133,7 @@ func (l *Log) cutSegment(d Damage) (end uint64, removed int64, err error) {
 	}
 	l.mu.Lock()
 	seg.size = min(seg.size, d.Position)
+	seg.wsize = seg.size
 	seg.next = min(seg.next, d.From)
 	seg.index.entries = slices.DeleteFunc(seg.index.entries, func(e indexEntry) bool { return int64(e.pos) >= d.Position })
 	seg.index.lastPos = 0

@@ -46,6 +46,7 @@ type segment struct {
 	refs atomic.Int32 // the Log's reference plus one per in-flight reader
 
 	size    int64  // visible (committed) bytes
+	wsize   int64  // written bytes, at least size; writer-only
 	next    uint64 // one past the last visible offset
 	firstTS int64  // timestamp of the first record, 0 if empty
 	lastTS  int64  // largest batch max timestamp seen (see SegmentInfo)
