@@ -17,9 +17,9 @@ import (
 // while the caller handles this one, and no request goes out per batch.
 // How far the stream runs ahead of the caller is bounded by the group's
 // max_ack_pending, by the HTTP/2 flow control window and by one decoded
-// batch waiting in the consumer. A broker whose stream fails before it
-// delivered anything (one that predates record batches on Consume, or a
-// follower of a cluster) is pulled from instead, as without Prefetch.
+// batch waiting in the consumer. When a stream fails before it delivered
+// anything (a broker that predates Consume, a follower of a cluster), that
+// Pull pulls instead, as without Prefetch.
 
 // prefetcher is the Prefetch state of a Consumer.
 type prefetcher struct {
@@ -30,7 +30,7 @@ type prefetcher struct {
 	// surplus holds deliveries of a streamed batch that the caller did
 	// not take yet (it asked for fewer).
 	surplus []*Delivery
-	// pull: the broker could not stream; Pulls pull.
+	// pull: the broker does not implement Consume; Pulls pull.
 	pull bool
 	// flushing is closed when the acks sent in the background are done;
 	// flushErr is their error, reported by the next Pull.
@@ -111,12 +111,16 @@ func (c *Consumer) pullPrefetching(ctx context.Context, n int, maxWait time.Dura
 		delivered := p.st.delivered
 		p.st.stop()
 		p.st = nil
-		if !delivered && ctx.Err() == nil {
-			// This broker does not stream to this consumer: pull.
-			p.pull = true
-			return c.pull(ctx, n, maxWait)
+		if delivered || ctx.Err() != nil {
+			return nil, b.err
 		}
-		return nil, b.err
+		// The stream failed at the start: a broker that predates Consume
+		// is pulled from from now on; otherwise this Pull pulls (which
+		// follows a cluster's leader) and the next one streams again.
+		if connect.CodeOf(b.err) == connect.CodeUnimplemented {
+			p.pull = true
+		}
+		return c.pull(ctx, n, maxWait)
 	}
 	p.st.delivered = true
 	p.surplus = b.ds

@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -16,10 +17,12 @@ import (
 )
 
 // streamingFake is a fakeBroker that also streams: its Consume sends the
-// given responses, then waits for the client to go.
+// given responses, then ends the stream with end if set, or else waits for
+// the client to go.
 type streamingFake struct {
 	*fakeBroker
 	responses []*junctionv1.ConsumeResponse
+	end       error
 	req       chan *junctionv1.ConsumeRequest
 }
 
@@ -29,6 +32,9 @@ func (f *streamingFake) Consume(ctx context.Context, req *connect.Request[juncti
 		if err := st.Send(r); err != nil {
 			return err
 		}
+	}
+	if f.end != nil {
+		return f.end
 	}
 	<-ctx.Done()
 	return nil
@@ -104,5 +110,38 @@ func TestConsumerPrefetchStreams(t *testing.T) {
 	}
 	if fmt.Sprint(nacked) != "[3:[102 200]]" {
 		t.Errorf("nacked %v", nacked)
+	}
+}
+
+// A stream that breaks after it delivered fails that Pull; the next Pull
+// streams again.
+func TestConsumerPrefetchReopensStream(t *testing.T) {
+	f := &streamingFake{
+		fakeBroker: &fakeBroker{pull: func(*junctionv1.PullRequest) (*junctionv1.PullResponse, error) {
+			return nil, connect.NewError(connect.CodeInternal, fmt.Errorf("a streaming consumer pulled"))
+		}},
+		responses: []*junctionv1.ConsumeResponse{{Batches: []*junctionv1.RecordBatches{{Partition: 3, Data: goldenBatches(t)}}}},
+		end:       connect.NewError(connect.CodeUnavailable, fmt.Errorf("broker shutting down")),
+		req:       make(chan *junctionv1.ConsumeRequest, 2),
+	}
+	c := serveStreamingFake(t, f)
+	ctx := context.Background()
+	cons := c.NewConsumer("orders", "g", client.ConsumerOptions{BatchSize: 10, MaxWait: 5 * time.Second, Prefetch: true})
+	ds, err := cons.Pull(ctx, 0)
+	if err != nil || len(ds) != 4 {
+		t.Fatalf("first pull: %d deliveries, %v", len(ds), err)
+	}
+	if _, err := cons.Pull(ctx, 0); !errors.Is(err, client.ErrUnavailable) {
+		t.Fatalf("pull of a broken stream: %v, want ErrUnavailable", err)
+	}
+	ds, err = cons.Pull(ctx, 0)
+	if err != nil || len(ds) != 4 || ds[0].Offset != 100 {
+		t.Fatalf("pull after the break: %d deliveries, %v", len(ds), err)
+	}
+	if len(f.req) != 2 {
+		t.Fatalf("%d consume requests, want 2", len(f.req))
+	}
+	if err := cons.Close(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
