@@ -60,18 +60,20 @@ func (c *Consumer) pullPrefetching(ctx context.Context, n int, maxWait time.Dura
 	if c.cfgErr != nil {
 		return nil, c.cfgErr
 	}
-	c.mu.Lock()
-	closed := c.closed
-	c.mu.Unlock()
-	if closed {
-		return nil, ErrClosed
-	}
 	if n <= 0 {
 		n = c.opts.BatchSize
 	}
 	p := &c.pf
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// Under p.mu: Close sets closed before it takes p.mu to release the
+	// stream, so no stream is opened after that.
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
 	if p.pull {
 		return c.pull(ctx, n, maxWait)
 	}
