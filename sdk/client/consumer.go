@@ -39,7 +39,8 @@ type ConsumerOptions struct {
 	// consumer, their ack deadlines running, so the caller should handle
 	// that many well within the ack deadline. Close nacks those it
 	// received and nobody took; those still on the way when it closes are
-	// delivered again after their ack deadline. Concurrent Pulls take
+	// delivered again after their ack deadline. Either way they were
+	// delivered, which counts towards MaxDeliveries. Concurrent Pulls take
 	// turns. A broker that cannot stream to the consumer is pulled from.
 	Prefetch bool
 }
