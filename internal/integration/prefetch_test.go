@@ -29,7 +29,7 @@ func TestIntegrationPrefetchStreamsInOrder(t *testing.T) {
 	}
 
 	cons := c.NewConsumer("events", "g", client.ConsumerOptions{BatchSize: 400, MaxWait: time.Second, Prefetch: true,
-		AckDeadline: 2 * time.Second})
+		AckDeadline: 5 * time.Second})
 	next := 0
 	for pull := 0; next < n-100; pull++ {
 		// Pulls of odd sizes take batches apart.
@@ -55,7 +55,7 @@ func TestIntegrationPrefetchStreamsInOrder(t *testing.T) {
 		t.Fatal("Pull after Close succeeded")
 	}
 
-	cons = c.NewConsumer("events", "g", client.ConsumerOptions{BatchSize: 400, MaxWait: 10 * time.Second, Prefetch: true})
+	cons = c.NewConsumer("events", "g", client.ConsumerOptions{BatchSize: 400, MaxWait: 20 * time.Second, Prefetch: true})
 	seen := map[uint64]bool{}
 	for next+len(seen) < n {
 		ds, err := cons.Pull(ctx, 0)
