@@ -32,6 +32,17 @@ type ConsumerOptions struct {
 	// NackDelay is the redelivery delay of a message whose [Consumer.Run]
 	// handler returned an error. Default 0: redeliver at once.
 	NackDelay time.Duration
+	// Prefetch makes the consumer take its deliveries from one stream
+	// instead of a request per Pull: the broker reads and sends the next
+	// batches while the caller handles this one. Up to the group's
+	// MaxAckPending deliveries can be on their way or waiting in the
+	// consumer, their ack deadlines running, so the caller should handle
+	// that many well within the ack deadline. Close nacks those it
+	// received and nobody took; those still on the way when it closes are
+	// delivered again after their ack deadline. Either way they were
+	// delivered, which counts towards MaxDeliveries. Concurrent Pulls take
+	// turns. A broker that cannot stream to the consumer is pulled from.
+	Prefetch bool
 }
 
 // Consumer is a member of a consumer group of one station. It pulls
@@ -55,6 +66,7 @@ type Consumer struct {
 	closed bool
 	// ranges: the broker sent record batches, so it takes acks as ranges.
 	ranges atomic.Bool
+	pf     prefetcher
 }
 
 // Delivery is a message delivered to a consumer group member. It must be
@@ -146,6 +158,13 @@ func (c *Consumer) Pull(ctx context.Context, n int) ([]*Delivery, error) {
 
 // PullWait is Pull with a max wait for this call instead of MaxWait.
 func (c *Consumer) PullWait(ctx context.Context, n int, maxWait time.Duration) ([]*Delivery, error) {
+	if c.opts.Prefetch {
+		return c.pullPrefetching(ctx, n, maxWait)
+	}
+	return c.pull(ctx, n, maxWait)
+}
+
+func (c *Consumer) pull(ctx context.Context, n int, maxWait time.Duration) ([]*Delivery, error) {
 	if c.cfgErr != nil {
 		return nil, c.cfgErr
 	}
@@ -317,6 +336,7 @@ const ackTimeout = 10 * time.Second
 func (c *Consumer) stop(ctx context.Context) error {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
 	defer cancel()
+	c.releasePrefetched(fctx)
 	_ = c.Flush(fctx)
 	return ctx.Err()
 }
@@ -326,6 +346,7 @@ func (c *Consumer) Close(ctx context.Context) error {
 	c.mu.Lock()
 	c.closed = true
 	c.mu.Unlock()
+	c.releasePrefetched(ctx)
 	return c.Flush(ctx)
 }
 

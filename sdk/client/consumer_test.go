@@ -189,3 +189,40 @@ func TestStartPositionParse(t *testing.T) {
 		}
 	}
 }
+
+// A broker that does not stream (Consume unimplemented, as on brokers that
+// predate it) is pulled from by a consumer with Prefetch.
+func TestConsumerPrefetchFallsBackToPull(t *testing.T) {
+	f := &fakeBroker{pull: pullQueue(deliveries(0, 0, 5), deliveries(0, 5, 3))}
+	c := serveFake(t, f)
+	ctx := context.Background()
+	cons := c.NewConsumer("orders", "g", client.ConsumerOptions{BatchSize: 5, MaxWait: 10 * time.Millisecond, Prefetch: true})
+	var got []uint64
+	for range 3 {
+		ds, err := cons.Pull(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range ds {
+			got = append(got, d.Offset)
+			d.Ack()
+		}
+	}
+	if err := cons.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != "[0 1 2 3 4 5 6 7]" {
+		t.Fatalf("pulled offsets %v", got)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var acked []uint64
+	for _, a := range f.acks {
+		for _, r := range a.GetMessages() {
+			acked = append(acked, r.GetOffsets()...)
+		}
+	}
+	if fmt.Sprint(acked) != "[0 1 2 3 4 5 6 7]" {
+		t.Fatalf("acked %v", acked)
+	}
+}

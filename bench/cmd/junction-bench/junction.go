@@ -216,8 +216,9 @@ func (j *junction) prefill(ctx context.Context, station string, size, n int) err
 const consumeBatch = 1000
 
 // ConsumeAck pre-fills n messages, then pulls them in batches and acks each
-// one. The acks of a batch go in one Ack request, which the next Pull sends
-// before pulling.
+// one. The consumer prefetches (it streams, as the JetStream consumer
+// does); the acks of a batch go in one Ack request, which the next Pull
+// sends.
 func (j *junction) ConsumeAck(ctx context.Context, station string, size, n int) (measurement, error) {
 	if err := j.createStation(ctx, station); err != nil {
 		return measurement{}, err
@@ -225,7 +226,7 @@ func (j *junction) ConsumeAck(ctx context.Context, station string, size, n int) 
 	if err := j.prefill(ctx, station, size, n); err != nil {
 		return measurement{}, fmt.Errorf("prefill: %w", err)
 	}
-	cons := j.c.NewConsumer(station, "bench", client.ConsumerOptions{BatchSize: consumeBatch, MaxWait: time.Second})
+	cons := j.c.NewConsumer(station, "bench", client.ConsumerOptions{BatchSize: consumeBatch, MaxWait: time.Second, Prefetch: true})
 	m := startMeter()
 	got := 0
 	for got < n {
