@@ -163,8 +163,8 @@ func (n *natsTarget) Produce(ctx context.Context, s produceSpec) (measurement, e
 	return m.stop(acked.Load(), s.size), errors.Join(errs...)
 }
 
-// ConsumeAck pre-fills n messages, then fetches them in batches with a pull
-// consumer and acks each one with msg.Ack.
+// ConsumeAck pre-fills n messages, then receives them with JetStream's
+// streaming pull consumer and acks each one with msg.Ack.
 func (n *natsTarget) ConsumeAck(ctx context.Context, station string, size, count int) (measurement, error) {
 	stream, err := n.createStream(ctx, station)
 	if err != nil {
@@ -185,26 +185,25 @@ func (n *natsTarget) ConsumeAck(ctx context.Context, station string, size, count
 	if err != nil {
 		return measurement{}, err
 	}
+	// Messages keeps pull requests for up to consumeBatch messages
+	// outstanding, JetStream's streaming consumer, as the Junction side
+	// streams with Prefetch.
+	it, err := cons.Messages(jetstream.PullMaxMessages(consumeBatch))
+	if err != nil {
+		return measurement{}, fmt.Errorf("consume: %w", err)
+	}
+	defer it.Stop()
 	m := startMeter()
 	got := 0
 	for got < count && ctx.Err() == nil {
-		batch, err := cons.Fetch(min(consumeBatch, count-got), jetstream.FetchMaxWait(time.Second))
+		msg, err := it.Next()
 		if err != nil {
-			return measurement{}, fmt.Errorf("fetch: %w", err)
+			return measurement{}, fmt.Errorf("consume after %d of %d: %w", got, count, err)
 		}
-		before := got
-		for msg := range batch.Messages() {
-			if err := msg.Ack(); err != nil {
-				return measurement{}, fmt.Errorf("ack: %w", err)
-			}
-			got++
+		if err := msg.Ack(); err != nil {
+			return measurement{}, fmt.Errorf("ack: %w", err)
 		}
-		if err := batch.Error(); err != nil {
-			return measurement{}, fmt.Errorf("fetch: %w", err)
-		}
-		if got == before {
-			return measurement{}, fmt.Errorf("fetch: no message within 1s after %d of %d", got, count)
-		}
+		got++
 	}
 	// Acks are fire-and-forget; a flush round trip makes sure the server
 	// has read them all.
