@@ -312,6 +312,12 @@ type PullOptions struct {
 	// WholeBatches ends the pull at the end of a stored batch where that
 	// leaves at least one, so that stored batches go out whole.
 	WholeBatches bool
+	// MinMessages and BatchWait coalesce: once a message is ready, the
+	// pull waits up to BatchWait for MinMessages (at most Max) to be
+	// ready before it takes them. A redelivery that is due ends the wait.
+	// MinMessages <= 1 or BatchWait <= 0: take as soon as one is ready.
+	MinMessages int
+	BatchWait   time.Duration
 }
 
 // Pull delivers messages to a member of group, waiting up to o.MaxWait for
@@ -332,10 +338,10 @@ func (b *Broker) Pull(ctx context.Context, stationName, groupName string, o Pull
 	if err != nil {
 		return nil, err
 	}
-	return g.pull(ctx, o.Max, o.MaxBytes, o.MaxWait, o.WholeBatches)
+	return g.pull(ctx, o.Max, o.MaxBytes, o.MaxWait, o.WholeBatches, newCoalescer(o))
 }
 
-func (g *group) pull(ctx context.Context, max, maxBytes int, maxWait time.Duration, whole bool) ([]Delivery, error) {
+func (g *group) pull(ctx context.Context, max, maxBytes int, maxWait time.Duration, whole bool, co *coalescer) ([]Delivery, error) {
 	timer := time.NewTimer(maxWait)
 	defer timer.Stop()
 	var due *time.Timer
@@ -344,10 +350,29 @@ func (g *group) pull(ctx context.Context, max, maxBytes int, maxWait time.Durati
 			due.Stop()
 		}
 	}()
+	defer co.stop()
+	waited := false // MaxWait passed while coalescing
 	for {
 		changed := g.st.changed()
 		g.mu.Lock()
 		wake := g.wakeCh
+		if batchC := co.wait(g); batchC != nil {
+			g.mu.Unlock()
+			select {
+			case <-changed:
+			case <-wake:
+			case <-batchC:
+				co.expired()
+			case <-timer.C:
+				// MaxWait bounds the wait for the first message, which
+				// is here: take what is ready.
+				waited = true
+				co.expired()
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			continue
+		}
 		out, redo, dead, need, next, err := g.take(max, maxBytes, g.st.b.now(), whole)
 		g.mu.Unlock()
 		// Segment reads happen here, without g.mu, so acks never wait
@@ -374,6 +399,9 @@ func (g *group) pull(ctx context.Context, max, maxBytes int, maxWait time.Durati
 		}
 		if len(dead) > 0 {
 			continue
+		}
+		if waited {
+			return nil, nil
 		}
 		var dueC <-chan time.Time
 		if !next.IsZero() {

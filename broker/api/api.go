@@ -470,7 +470,12 @@ func (s *messageService) Pull(ctx context.Context, req *connect.Request[v1.PullR
 	if n == 0 {
 		n = 1
 	}
-	opts := broker.PullOptions{Max: n, MaxWait: maxWait, Start: start, Config: groupConfigFromProto(m.GetConfig())}
+	batchWait := m.GetBatchWait().AsDuration()
+	if batchWait < 0 || batchWait > 5*time.Minute {
+		return nil, Error(invalid("batch_wait", "must be between 0 and 5m, got %s", batchWait), m.Station, m.Group)
+	}
+	opts := broker.PullOptions{Max: n, MaxWait: maxWait, Start: start, Config: groupConfigFromProto(m.GetConfig()),
+		MinMessages: int(min(m.GetMinMessages(), m.GetMaxMessages())), BatchWait: batchWait}
 	if m.RecordBatches {
 		return s.pullBatches(ctx, m, opts)
 	}

@@ -22,6 +22,15 @@ type ConsumerOptions struct {
 	BatchSize int
 	// MaxWait is how long a pull waits for the first message. Default 5s.
 	MaxWait time.Duration
+	// BatchWait is how long a pull may wait, once a message is ready, for
+	// more of them while messages keep arriving: a pull that follows one
+	// that returned several messages asks the broker to answer once a full
+	// batch is ready or BatchWait has passed, so that a consumer of a
+	// steady flow is woken once per batch rather than once per write on
+	// the broker. A pull after an empty or a one-message pull answers at
+	// the first message, so a lone message is not held back. Default 1ms;
+	// negative turns coalescing off. Brokers that predate it ignore it.
+	BatchWait time.Duration
 	// Start is where a new group starts. Default earliest.
 	Start StartPosition
 	// AckDeadline, MaxDeliveries and MaxAckPending configure a new group;
@@ -55,6 +64,9 @@ type Consumer struct {
 	closed bool
 	// ranges: the broker sent record batches, so it takes acks as ranges.
 	ranges atomic.Bool
+	// flowing: the last pull returned several messages, so the next one
+	// coalesces (see BatchWait).
+	flowing atomic.Bool
 }
 
 // Delivery is a message delivered to a consumer group member. It must be
@@ -88,6 +100,9 @@ func (c *Client) NewConsumer(station, group string, opts ConsumerOptions) *Consu
 	}
 	if opts.MaxWait <= 0 {
 		opts.MaxWait = 5 * time.Second
+	}
+	if opts.BatchWait == 0 {
+		opts.BatchWait = defaultBatchWait
 	}
 	cons := &Consumer{c: c, station: station, group: group, opts: opts}
 	cons.cfg, cons.cfgErr = GroupConfig{
@@ -173,6 +188,9 @@ func (c *Consumer) PullWait(ctx context.Context, n int, maxWait time.Duration) (
 		// envelope to decode.
 		RecordBatches: true,
 	}
+	if c.opts.BatchWait > 0 && nn > 1 && c.flowing.Load() {
+		req.MinMessages, req.BatchWait = nn, durationpb.New(min(c.opts.BatchWait, maxWait))
+	}
 	// The queued acks go out concurrently with the pull: one round trip
 	// per batch instead of two. They are sent even if ctx ends meanwhile,
 	// so that what the caller handled is not redelivered.
@@ -204,8 +222,14 @@ func (c *Consumer) PullWait(ctx context.Context, n int, maxWait time.Duration) (
 	if len(resp.Msg.GetBatches()) > 0 {
 		c.ranges.Store(true)
 	}
-	return c.deliveries(resp.Msg.GetMessages(), resp.Msg.GetBatches(), n)
+	ds, err := c.deliveries(resp.Msg.GetMessages(), resp.Msg.GetBatches(), n)
+	c.flowing.Store(len(ds) > 1)
+	return ds, err
 }
+
+// defaultBatchWait is ConsumerOptions.BatchWait's default: short next to a
+// consumer's handling of a batch, long next to a group commit on the broker.
+const defaultBatchWait = time.Millisecond
 
 func (c *Consumer) hasQueued() bool {
 	c.mu.Lock()
