@@ -100,6 +100,10 @@ type group struct {
 	deleted      bool
 	deadLettered uint64
 	redelivered  uint64 // since the broker opened
+
+	// full: a pull found max_ack_pending (or the broker's budget)
+	// reached, so acks wake the group's pulls.
+	full bool
 }
 
 type groupPart struct {
@@ -544,6 +548,9 @@ func (g *group) take(max, maxBytes int, now time.Time, whole bool) (out []Delive
 			}
 		}
 	}
+	if g.pending >= limit {
+		g.full = true
+	}
 	next = g.nextDue()
 	return out, redo, dead, need, next, nil
 }
@@ -757,10 +764,18 @@ func (g *group) ack(refs []MessageRef) error {
 		}
 	}
 	g.compactExpiries()
-	if g.pending < before {
+	g.wakeForRoom(before)
+	return notPendingErr(g, missing)
+}
+
+// wakeForRoom wakes the group's pulls after acks took pending deliveries
+// from before down, if a pull waits for room under max_ack_pending: a pull
+// waiting for new messages has nothing to gain from an ack. g.mu is held.
+func (g *group) wakeForRoom(before int) {
+	if g.pending < before && g.full {
+		g.full = false
 		g.wake()
 	}
-	return notPendingErr(g, missing)
 }
 
 func notPendingErr(g *group, missing []MessageRef) error {

@@ -476,8 +476,12 @@ func (s *messageService) Pull(ctx context.Context, req *connect.Request[v1.PullR
 	}
 	opts := broker.PullOptions{Max: n, MaxWait: maxWait, Start: start, Config: groupConfigFromProto(m.GetConfig()),
 		MinMessages: int(min(m.GetMinMessages(), m.GetMaxMessages())), BatchWait: batchWait}
+	notPending, err := s.pullAcks(ctx, m)
+	if err != nil {
+		return nil, Error(err, m.Station, m.Group)
+	}
 	if m.RecordBatches {
-		return s.pullBatches(ctx, m, opts)
+		return s.pullBatches(ctx, m, opts, notPending)
 	}
 	ds, err := s.b.Pull(ctx, m.Station, m.Group, opts)
 	if err != nil {
@@ -489,7 +493,7 @@ func (s *messageService) Pull(ctx context.Context, req *connect.Request[v1.PullR
 		s.release(ctx, m.Station, m.Group, ds)
 		return nil, Error(ctx.Err(), m.Station, m.Group)
 	}
-	return connect.NewResponse(&v1.PullResponse{Messages: deliveriesToProto(ds)}), nil
+	return connect.NewResponse(&v1.PullResponse{Messages: deliveriesToProto(ds), AcksApplied: true, AcksNotPending: notPending}), nil
 }
 
 func (s *messageService) Consume(ctx context.Context, req *connect.Request[v1.ConsumeRequest], stream *connect.ServerStream[v1.ConsumeResponse]) error {

@@ -49,8 +49,9 @@ type ConsumerOptions struct {
 //
 // First deliveries arrive as the record batches the broker stored, decoded
 // in place after their CRC-32C is verified (a damaged batch fails the pull
-// with [ErrCorruptBatch]); acks go out as ranges of offsets. Brokers that
-// predate record batches send one message at a time and get acks by offset.
+// with [ErrCorruptBatch]); acks go out as ranges of offsets, with the next
+// pull. Brokers that predate record batches send one message at a time and
+// get acks by offset, in requests of their own.
 type Consumer struct {
 	c              *Client
 	station, group string
@@ -67,6 +68,8 @@ type Consumer struct {
 	// flowing: the last pull returned several messages, so the next one
 	// coalesces (see BatchWait).
 	flowing atomic.Bool
+	// pullAcks: the broker applies acks sent with a pull.
+	pullAcks atomic.Bool
 }
 
 // Delivery is a message delivered to a consumer group member. It must be
@@ -111,8 +114,10 @@ func (c *Client) NewConsumer(station, group string, opts ConsumerOptions) *Consu
 	return cons
 }
 
-// Ack queues an acknowledgement of d. Queued acks are sent in one request
-// by the consumer's next Pull or Flush (Run sends them after each batch).
+// Ack queues an acknowledgement of d. Queued acks are sent by the
+// consumer's next Pull (in the pull request itself where the broker takes
+// them there, else in one request alongside it) or Flush (Run sends them
+// after each batch).
 // Acking or nacking a delivery again has no effect.
 func (d *Delivery) Ack() {
 	d.c.mu.Lock()
@@ -188,6 +193,16 @@ func (c *Consumer) PullWait(ctx context.Context, n int, maxWait time.Duration) (
 		// envelope to decode.
 		RecordBatches: true,
 	}
+	// The queued acks ride on the pull where the broker takes them there.
+	var carried map[uint32][]uint64
+	if c.pullAcks.Load() && ctx.Err() == nil {
+		c.mu.Lock()
+		carried, c.acks = c.acks, nil
+		c.mu.Unlock()
+		if len(carried) > 0 {
+			req.AckRanges = ackRanges(carried)
+		}
+	}
 	if c.opts.BatchWait > 0 && nn > 1 && c.flowing.Load() {
 		req.MinMessages, req.BatchWait = nn, durationpb.New(min(c.opts.BatchWait, maxWait))
 	}
@@ -217,10 +232,23 @@ func (c *Consumer) PullWait(ctx context.Context, n int, maxWait time.Duration) (
 		return nil, ackErr
 	}
 	if err != nil {
+		if len(carried) > 0 {
+			// They may not have reached the broker: queue them again
+			// for the next pull or Flush (acking twice is harmless).
+			c.requeueAcks(carried)
+		}
 		return nil, fromConnect(err)
 	}
 	if len(resp.Msg.GetBatches()) > 0 {
 		c.ranges.Store(true)
+	}
+	if resp.Msg.GetAcksApplied() {
+		c.ranges.Store(true)
+		c.pullAcks.Store(true)
+	}
+	if n := resp.Msg.GetAcksNotPending(); n > 0 {
+		c.c.opts.logger.Warn("junction: ack of messages no longer pending (their ack deadline passed?)",
+			"station", c.station, "group", c.group, "messages", n)
 	}
 	ds, err := c.deliveries(resp.Msg.GetMessages(), resp.Msg.GetBatches(), n)
 	c.flowing.Store(len(ds) > 1)
@@ -230,6 +258,17 @@ func (c *Consumer) PullWait(ctx context.Context, n int, maxWait time.Duration) (
 // defaultBatchWait is ConsumerOptions.BatchWait's default: short next to a
 // consumer's handling of a batch, long next to a group commit on the broker.
 const defaultBatchWait = time.Millisecond
+
+func (c *Consumer) requeueAcks(m map[uint32][]uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.acks == nil {
+		c.acks = make(map[uint32][]uint64)
+	}
+	for p, offs := range m {
+		c.acks[p] = append(c.acks[p], offs...)
+	}
+}
 
 func (c *Consumer) hasQueued() bool {
 	c.mu.Lock()
@@ -300,8 +339,7 @@ func refs(m map[uint32][]uint64) []*junctionv1.MessageRefs {
 // Run pulls batches and calls handler for each delivery, one at a time in
 // delivery order. A nil error from handler acks the delivery, an error nacks
 // it (redelivered after NackDelay) unless the handler already called Ack or
-// Nack. The acks of a batch are sent in one request after the batch,
-// concurrently with the next pull.
+// Nack. The acks of a batch are sent with the next pull.
 //
 // Run returns ctx's error once ctx is done, after sending the acks of the
 // handled deliveries and nacking the rest of the batch, or the first pull or
