@@ -216,7 +216,7 @@ func (j *junction) prefill(ctx context.Context, station string, size, n int) err
 const consumeBatch = 1000
 
 // ConsumeAck pre-fills n messages, then pulls them in batches and acks each
-// one. The acks of a batch go in one Ack request, which the next Pull sends
+// one. The acks of a batch ride on the next Pull, which the broker applies
 // before pulling.
 func (j *junction) ConsumeAck(ctx context.Context, station string, size, n int) (measurement, error) {
 	if err := j.createStation(ctx, station); err != nil {
