@@ -233,9 +233,7 @@ func (c *Consumer) PullWait(ctx context.Context, n int, maxWait time.Duration) (
 	}
 	if err != nil {
 		if len(carried) > 0 {
-			// They may not have reached the broker: queue them again
-			// for the next pull or Flush (acking twice is harmless).
-			c.requeueAcks(carried)
+			c.resendAcks(ctx, carried)
 		}
 		return nil, fromConnect(err)
 	}
@@ -259,14 +257,17 @@ func (c *Consumer) PullWait(ctx context.Context, n int, maxWait time.Duration) (
 // consumer's handling of a batch, long next to a group commit on the broker.
 const defaultBatchWait = time.Millisecond
 
-func (c *Consumer) requeueAcks(m map[uint32][]uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.acks == nil {
-		c.acks = make(map[uint32][]uint64)
-	}
-	for p, offs := range m {
-		c.acks[p] = append(c.acks[p], offs...)
+// resendAcks sends the acks of a pull that failed in an Ack request of
+// their own, even if ctx ended, so that what the caller handled is not
+// redelivered. The broker may have applied them already, so offsets it
+// finds not pending are no news.
+func (c *Consumer) resendAcks(ctx context.Context, acks map[uint32][]uint64) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
+	defer cancel()
+	_, err := c.c.messages.Ack(actx, connect.NewRequest(&junctionv1.AckRequest{Station: c.station, Group: c.group, Ranges: ackRanges(acks)}))
+	if err != nil && !errors.Is(fromConnect(err), ErrNotPending) {
+		c.c.opts.logger.Warn("junction: send acks after a failed pull; they will be redelivered",
+			"station", c.station, "group", c.group, "err", err)
 	}
 }
 

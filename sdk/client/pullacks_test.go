@@ -23,7 +23,7 @@ func rangesString(rs []*junctionv1.OffsetRange) string {
 
 // Once the broker says it takes acks with pulls, a consumer's acks ride
 // on its next pull instead of an Ack request; acks of a pull that failed
-// are sent again.
+// are sent again in an Ack request.
 func TestConsumerSendsAcksWithPulls(t *testing.T) {
 	var mu sync.Mutex
 	var reqs []*junctionv1.PullRequest
@@ -65,7 +65,7 @@ func TestConsumerSendsAcksWithPulls(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	want := []string{"", "[10,13)", "[20,23)", "[20,23)"}
+	want := []string{"", "[10,13)", "[20,23)", ""}
 	for i, w := range want {
 		if got := rangesString(reqs[i].GetAckRanges()); got != w {
 			t.Errorf("pull %d carried acks %s, want %q", i, got, w)
@@ -73,7 +73,7 @@ func TestConsumerSendsAcksWithPulls(t *testing.T) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.acks) != 1 || rangesString(f.acks[0].GetRanges()) != "[40,43)" {
-		t.Fatalf("Ack requests %v; want only Close's, of [40,43)", f.acks)
+	if len(f.acks) != 2 || rangesString(f.acks[0].GetRanges()) != "[20,23)" || rangesString(f.acks[1].GetRanges()) != "[40,43)" {
+		t.Fatalf("Ack requests %v; want the failed pull's, of [20,23), then Close's, of [40,43)", f.acks)
 	}
 }
