@@ -100,6 +100,10 @@ type group struct {
 	deleted      bool
 	deadLettered uint64
 	redelivered  uint64 // since the broker opened
+
+	// full: a pull found max_ack_pending (or the broker's budget)
+	// reached, so acks wake the group's pulls.
+	full bool
 }
 
 type groupPart struct {
@@ -312,6 +316,12 @@ type PullOptions struct {
 	// WholeBatches ends the pull at the end of a stored batch where that
 	// leaves at least one, so that stored batches go out whole.
 	WholeBatches bool
+	// MinMessages and BatchWait coalesce: once a message is ready, the
+	// pull waits up to BatchWait for MinMessages (at most Max) to be
+	// ready before it takes them. A redelivery that is due ends the wait.
+	// MinMessages <= 1 or BatchWait <= 0: take as soon as one is ready.
+	MinMessages int
+	BatchWait   time.Duration
 }
 
 // Pull delivers messages to a member of group, waiting up to o.MaxWait for
@@ -332,10 +342,10 @@ func (b *Broker) Pull(ctx context.Context, stationName, groupName string, o Pull
 	if err != nil {
 		return nil, err
 	}
-	return g.pull(ctx, o.Max, o.MaxBytes, o.MaxWait, o.WholeBatches)
+	return g.pull(ctx, o.Max, o.MaxBytes, o.MaxWait, o.WholeBatches, newCoalescer(o))
 }
 
-func (g *group) pull(ctx context.Context, max, maxBytes int, maxWait time.Duration, whole bool) ([]Delivery, error) {
+func (g *group) pull(ctx context.Context, max, maxBytes int, maxWait time.Duration, whole bool, co *coalescer) ([]Delivery, error) {
 	timer := time.NewTimer(maxWait)
 	defer timer.Stop()
 	var due *time.Timer
@@ -344,10 +354,29 @@ func (g *group) pull(ctx context.Context, max, maxBytes int, maxWait time.Durati
 			due.Stop()
 		}
 	}()
+	defer co.stop()
+	waited := false // MaxWait passed while coalescing
 	for {
 		changed := g.st.changed()
 		g.mu.Lock()
 		wake := g.wakeCh
+		if batchC := co.wait(g); batchC != nil {
+			g.mu.Unlock()
+			select {
+			case <-changed:
+			case <-wake:
+			case <-batchC:
+				co.expired()
+			case <-timer.C:
+				// MaxWait bounds the wait for the first message, which
+				// is here: take what is ready.
+				waited = true
+				co.expired()
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			continue
+		}
 		out, redo, dead, need, next, err := g.take(max, maxBytes, g.st.b.now(), whole)
 		g.mu.Unlock()
 		// Segment reads happen here, without g.mu, so acks never wait
@@ -374,6 +403,9 @@ func (g *group) pull(ctx context.Context, max, maxBytes int, maxWait time.Durati
 		}
 		if len(dead) > 0 {
 			continue
+		}
+		if waited {
+			return nil, nil
 		}
 		var dueC <-chan time.Time
 		if !next.IsZero() {
@@ -515,6 +547,9 @@ func (g *group) take(max, maxBytes int, now time.Time, whole bool) (out []Delive
 				tried-- // this partition may have more
 			}
 		}
+	}
+	if g.pending >= limit {
+		g.full = true
 	}
 	next = g.nextDue()
 	return out, redo, dead, need, next, nil
@@ -729,10 +764,18 @@ func (g *group) ack(refs []MessageRef) error {
 		}
 	}
 	g.compactExpiries()
-	if g.pending < before {
+	g.wakeForRoom(before)
+	return notPendingErr(g, missing)
+}
+
+// wakeForRoom wakes the group's pulls after acks took pending deliveries
+// from before down, if a pull waits for room under max_ack_pending: a pull
+// waiting for new messages has nothing to gain from an ack. g.mu is held.
+func (g *group) wakeForRoom(before int) {
+	if g.pending < before && g.full {
+		g.full = false
 		g.wake()
 	}
-	return notPendingErr(g, missing)
 }
 
 func notPendingErr(g *group, missing []MessageRef) error {

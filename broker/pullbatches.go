@@ -108,29 +108,48 @@ func batchFirstDeliveries(ds []Delivery) ([]Delivery, []PartitionBatches) {
 // ErrNotPending after all the others were acked. The work is bounded by
 // the group's pending deliveries, not by the width of a range.
 func (b *Broker) AckRanges(ctx context.Context, stationName, groupName string, ranges []OffsetRange) error {
+	missing, first, g, err := b.ackRanges(ctx, stationName, groupName, ranges)
+	if err != nil || missing == 0 {
+		return err
+	}
+	return fmt.Errorf("group %q on station %q: %d of the messages (first: partition %d offset %d or after): %w",
+		g.name, g.st.name, missing, first.Partition, first.Offset, ErrNotPending)
+}
+
+// AckRangesCounted is AckRanges for a caller that reports the offsets
+// that were not pending as a count rather than as an error: it returns
+// how many there were, and an error only when the ranges could not be
+// applied.
+func (b *Broker) AckRangesCounted(ctx context.Context, stationName, groupName string, ranges []OffsetRange) (notPending uint64, err error) {
+	missing, _, _, err := b.ackRanges(ctx, stationName, groupName, ranges)
+	return missing, err
+}
+
+func (b *Broker) ackRanges(ctx context.Context, stationName, groupName string, ranges []OffsetRange) (uint64, MessageRef, *group, error) {
 	for _, r := range ranges {
 		if r.To < r.From {
-			return fieldErr("ranges", "partition %d: range [%d, %d) ends before it starts", r.Partition, r.From, r.To)
+			return 0, MessageRef{}, nil, fieldErr("ranges", "partition %d: range [%d, %d) ends before it starts", r.Partition, r.From, r.To)
 		}
 	}
 	if err := b.leading(ctx); err != nil {
-		return err
+		return 0, MessageRef{}, nil, err
 	}
 	g, err := b.existingGroup(stationName, groupName)
 	if err != nil {
-		return err
+		return 0, MessageRef{}, nil, err
 	}
-	return g.ackRanges(ranges)
+	missing, first, err := g.ackRanges(ranges)
+	return missing, first, g, err
 }
 
-func (g *group) ackRanges(ranges []OffsetRange) error {
+// ackRanges acks the pending offsets of ranges and returns how many were
+// not pending, and the first of them.
+func (g *group) ackRanges(ranges []OffsetRange) (missing uint64, first MessageRef, err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.deleted {
-		return fmt.Errorf("group %q on station %q: %w", g.name, g.st.name, ErrGroupNotFound)
+		return 0, first, fmt.Errorf("group %q on station %q: %w", g.name, g.st.name, ErrGroupNotFound)
 	}
-	var missing uint64
-	var first MessageRef
 	miss := func(part uint32, off uint64, n uint64) {
 		if missing == 0 {
 			first = MessageRef{part, off}
@@ -168,12 +187,6 @@ func (g *group) ackRanges(ranges []OffsetRange) error {
 		}
 	}
 	g.compactExpiries()
-	if g.pending < before {
-		g.wake()
-	}
-	if missing == 0 {
-		return nil
-	}
-	return fmt.Errorf("group %q on station %q: %d of the messages (first: partition %d offset %d or after): %w",
-		g.name, g.st.name, missing, first.Partition, first.Offset, ErrNotPending)
+	g.wakeForRoom(before)
+	return missing, first, nil
 }

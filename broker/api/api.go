@@ -470,9 +470,18 @@ func (s *messageService) Pull(ctx context.Context, req *connect.Request[v1.PullR
 	if n == 0 {
 		n = 1
 	}
-	opts := broker.PullOptions{Max: n, MaxWait: maxWait, Start: start, Config: groupConfigFromProto(m.GetConfig())}
+	batchWait := m.GetBatchWait().AsDuration()
+	if batchWait < 0 || batchWait > 5*time.Minute {
+		return nil, Error(invalid("batch_wait", "must be between 0 and 5m, got %s", batchWait), m.Station, m.Group)
+	}
+	opts := broker.PullOptions{Max: n, MaxWait: maxWait, Start: start, Config: groupConfigFromProto(m.GetConfig()),
+		MinMessages: int(min(m.GetMinMessages(), m.GetMaxMessages())), BatchWait: batchWait}
+	notPending, err := s.pullAcks(ctx, m)
+	if err != nil {
+		return nil, Error(err, m.Station, m.Group)
+	}
 	if m.RecordBatches {
-		return s.pullBatches(ctx, m, opts)
+		return s.pullBatches(ctx, m, opts, notPending)
 	}
 	ds, err := s.b.Pull(ctx, m.Station, m.Group, opts)
 	if err != nil {
@@ -484,7 +493,7 @@ func (s *messageService) Pull(ctx context.Context, req *connect.Request[v1.PullR
 		s.release(ctx, m.Station, m.Group, ds)
 		return nil, Error(ctx.Err(), m.Station, m.Group)
 	}
-	return connect.NewResponse(&v1.PullResponse{Messages: deliveriesToProto(ds)}), nil
+	return connect.NewResponse(&v1.PullResponse{Messages: deliveriesToProto(ds), AcksApplied: true, AcksNotPending: notPending}), nil
 }
 
 func (s *messageService) Consume(ctx context.Context, req *connect.Request[v1.ConsumeRequest], stream *connect.ServerStream[v1.ConsumeResponse]) error {

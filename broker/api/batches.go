@@ -10,7 +10,7 @@ import (
 )
 
 // pullBatches answers a Pull that asked for record batches.
-func (s *messageService) pullBatches(ctx context.Context, m *v1.PullRequest, opts broker.PullOptions) (*connect.Response[v1.PullResponse], error) {
+func (s *messageService) pullBatches(ctx context.Context, m *v1.PullRequest, opts broker.PullOptions, notPending uint64) (*connect.Response[v1.PullResponse], error) {
 	ds, bs, err := s.b.PullBatches(ctx, m.Station, m.Group, opts)
 	if err != nil {
 		return nil, Error(err, m.Station, m.Group)
@@ -19,7 +19,17 @@ func (s *messageService) pullBatches(ctx context.Context, m *v1.PullRequest, opt
 		s.releaseBatches(ctx, m.Station, m.Group, ds, bs)
 		return nil, Error(ctx.Err(), m.Station, m.Group)
 	}
-	return connect.NewResponse(&v1.PullResponse{Messages: deliveriesToProto(ds), Batches: batchesToProto(bs)}), nil
+	return connect.NewResponse(&v1.PullResponse{Messages: deliveriesToProto(ds), Batches: batchesToProto(bs),
+		AcksApplied: true, AcksNotPending: notPending}), nil
+}
+
+// pullAcks applies the acks a pull carries and returns how many of their
+// offsets were not pending.
+func (s *messageService) pullAcks(ctx context.Context, m *v1.PullRequest) (uint64, error) {
+	if len(m.AckRanges) == 0 {
+		return 0, nil
+	}
+	return s.b.AckRangesCounted(ctx, m.Station, m.Group, rangesFromProto(m.AckRanges))
 }
 
 // consumeBatches streams to a Consume that asked for record batches.

@@ -22,6 +22,15 @@ type ConsumerOptions struct {
 	BatchSize int
 	// MaxWait is how long a pull waits for the first message. Default 5s.
 	MaxWait time.Duration
+	// BatchWait is how long a pull may wait, once a message is ready, for
+	// more of them while messages keep arriving: a pull that follows one
+	// that returned several messages asks the broker to answer once a full
+	// batch is ready or BatchWait has passed, so that a consumer of a
+	// steady flow is woken once per batch rather than once per write on
+	// the broker. A pull after an empty or a one-message pull answers at
+	// the first message, so a lone message is not held back. Default 1ms;
+	// negative turns coalescing off. Brokers that predate it ignore it.
+	BatchWait time.Duration
 	// Start is where a new group starts. Default earliest.
 	Start StartPosition
 	// AckDeadline, MaxDeliveries and MaxAckPending configure a new group;
@@ -51,8 +60,9 @@ type ConsumerOptions struct {
 //
 // First deliveries arrive as the record batches the broker stored, decoded
 // in place after their CRC-32C is verified (a damaged batch fails the pull
-// with [ErrCorruptBatch]); acks go out as ranges of offsets. Brokers that
-// predate record batches send one message at a time and get acks by offset.
+// with [ErrCorruptBatch]); acks go out as ranges of offsets, with the next
+// pull. Brokers that predate record batches send one message at a time and
+// get acks by offset, in requests of their own.
 type Consumer struct {
 	c              *Client
 	station, group string
@@ -67,6 +77,11 @@ type Consumer struct {
 	// ranges: the broker sent record batches, so it takes acks as ranges.
 	ranges atomic.Bool
 	pf     prefetcher
+	// flowing: the last pull returned several messages, so the next one
+	// coalesces (see BatchWait).
+	flowing atomic.Bool
+	// pullAcks: the broker applies acks sent with a pull.
+	pullAcks atomic.Bool
 }
 
 // Delivery is a message delivered to a consumer group member. It must be
@@ -101,6 +116,9 @@ func (c *Client) NewConsumer(station, group string, opts ConsumerOptions) *Consu
 	if opts.MaxWait <= 0 {
 		opts.MaxWait = 5 * time.Second
 	}
+	if opts.BatchWait == 0 {
+		opts.BatchWait = defaultBatchWait
+	}
 	cons := &Consumer{c: c, station: station, group: group, opts: opts}
 	cons.cfg, cons.cfgErr = GroupConfig{
 		AckDeadline: opts.AckDeadline, MaxDeliveries: opts.MaxDeliveries, MaxAckPending: opts.MaxAckPending,
@@ -108,8 +126,10 @@ func (c *Client) NewConsumer(station, group string, opts ConsumerOptions) *Consu
 	return cons
 }
 
-// Ack queues an acknowledgement of d. Queued acks are sent in one request
-// by the consumer's next Pull or Flush (Run sends them after each batch).
+// Ack queues an acknowledgement of d. Queued acks are sent by the
+// consumer's next Pull (in the pull request itself where the broker takes
+// them there, else in one request alongside it) or Flush (Run sends them
+// after each batch).
 // Acking or nacking a delivery again has no effect.
 func (d *Delivery) Ack() {
 	d.c.mu.Lock()
@@ -192,6 +212,19 @@ func (c *Consumer) pull(ctx context.Context, n int, maxWait time.Duration) ([]*D
 		// envelope to decode.
 		RecordBatches: true,
 	}
+	// The queued acks ride on the pull where the broker takes them there.
+	var carried map[uint32][]uint64
+	if c.pullAcks.Load() && ctx.Err() == nil {
+		c.mu.Lock()
+		carried, c.acks = c.acks, nil
+		c.mu.Unlock()
+		if len(carried) > 0 {
+			req.AckRanges = ackRanges(carried)
+		}
+	}
+	if c.opts.BatchWait > 0 && nn > 1 && c.flowing.Load() {
+		req.MinMessages, req.BatchWait = nn, durationpb.New(min(c.opts.BatchWait, maxWait))
+	}
 	// The queued acks go out concurrently with the pull: one round trip
 	// per batch instead of two. They are sent even if ctx ends meanwhile,
 	// so that what the caller handled is not redelivered.
@@ -218,12 +251,43 @@ func (c *Consumer) pull(ctx context.Context, n int, maxWait time.Duration) ([]*D
 		return nil, ackErr
 	}
 	if err != nil {
+		if len(carried) > 0 {
+			c.resendAcks(ctx, carried)
+		}
 		return nil, fromConnect(err)
 	}
 	if len(resp.Msg.GetBatches()) > 0 {
 		c.ranges.Store(true)
 	}
-	return c.deliveries(resp.Msg.GetMessages(), resp.Msg.GetBatches(), n)
+	if resp.Msg.GetAcksApplied() {
+		c.ranges.Store(true)
+		c.pullAcks.Store(true)
+	}
+	if n := resp.Msg.GetAcksNotPending(); n > 0 {
+		c.c.opts.logger.Warn("junction: ack of messages no longer pending (their ack deadline passed?)",
+			"station", c.station, "group", c.group, "messages", n)
+	}
+	ds, err := c.deliveries(resp.Msg.GetMessages(), resp.Msg.GetBatches(), n)
+	c.flowing.Store(len(ds) > 1)
+	return ds, err
+}
+
+// defaultBatchWait is ConsumerOptions.BatchWait's default: short next to a
+// consumer's handling of a batch, long next to a group commit on the broker.
+const defaultBatchWait = time.Millisecond
+
+// resendAcks sends the acks of a pull that failed in an Ack request of
+// their own, even if ctx ended, so that what the caller handled is not
+// redelivered. The broker may have applied them already, so offsets it
+// finds not pending are no news.
+func (c *Consumer) resendAcks(ctx context.Context, acks map[uint32][]uint64) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
+	defer cancel()
+	_, err := c.c.messages.Ack(actx, connect.NewRequest(&junctionv1.AckRequest{Station: c.station, Group: c.group, Ranges: ackRanges(acks)}))
+	if err != nil && !errors.Is(fromConnect(err), ErrNotPending) {
+		c.c.opts.logger.Warn("junction: send acks after a failed pull; they will be redelivered",
+			"station", c.station, "group", c.group, "err", err)
+	}
 }
 
 func (c *Consumer) hasQueued() bool {
@@ -295,8 +359,7 @@ func refs(m map[uint32][]uint64) []*junctionv1.MessageRefs {
 // Run pulls batches and calls handler for each delivery, one at a time in
 // delivery order. A nil error from handler acks the delivery, an error nacks
 // it (redelivered after NackDelay) unless the handler already called Ack or
-// Nack. The acks of a batch are sent in one request after the batch,
-// concurrently with the next pull.
+// Nack. The acks of a batch are sent with the next pull.
 //
 // Run returns ctx's error once ctx is done, after sending the acks of the
 // handled deliveries and nacking the rest of the batch, or the first pull or

@@ -2674,6 +2674,23 @@ type PullRequest struct {
 	// Accept first deliveries as record batches (PullResponse.batches)
 	// instead of one Delivery each.
 	RecordBatches bool `protobuf:"varint,7,opt,name=record_batches,json=recordBatches,proto3" json:"record_batches,omitempty"`
+	// Coalescing, as Kafka's fetch.min.bytes and fetch.max.wait.ms do for
+	// bytes: once a message is ready, the pull waits up to batch_wait for
+	// min_messages (at most max_messages) to be ready before it answers, so
+	// that a consumer of a steady flow is woken once per batch rather than
+	// once per group commit. A redelivery that is due is answered at once.
+	// 0 or 1 (the default), or no batch_wait: answer as soon as one message
+	// is ready. Brokers that predate these fields ignore them.
+	MinMessages uint32 `protobuf:"varint,8,opt,name=min_messages,json=minMessages,proto3" json:"min_messages,omitempty"`
+	// At most 5m.
+	BatchWait *durationpb.Duration `protobuf:"bytes,9,opt,name=batch_wait,json=batchWait,proto3" json:"batch_wait,omitempty"`
+	// Acknowledgements this member sends with its pull instead of in an
+	// AckRequest of their own, applied as AckRequest.ranges before the
+	// pull takes anything. Offsets that are not pending are counted in
+	// PullResponse.acks_not_pending; any other failure to apply them fails
+	// the pull. Only brokers that set PullResponse.acks_applied read this
+	// field: a client sends acks here only after it saw that flag.
+	AckRanges     []*OffsetRange `protobuf:"bytes,10,rep,name=ack_ranges,json=ackRanges,proto3" json:"ack_ranges,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2757,14 +2774,41 @@ func (x *PullRequest) GetRecordBatches() bool {
 	return false
 }
 
+func (x *PullRequest) GetMinMessages() uint32 {
+	if x != nil {
+		return x.MinMessages
+	}
+	return 0
+}
+
+func (x *PullRequest) GetBatchWait() *durationpb.Duration {
+	if x != nil {
+		return x.BatchWait
+	}
+	return nil
+}
+
+func (x *PullRequest) GetAckRanges() []*OffsetRange {
+	if x != nil {
+		return x.AckRanges
+	}
+	return nil
+}
+
 type PullResponse struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Messages []*Delivery            `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
 	// Set only when the request asked for record_batches: further
 	// deliveries, every one a first delivery (delivery_count 1).
-	Batches       []*RecordBatches `protobuf:"bytes,2,rep,name=batches,proto3" json:"batches,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Batches []*RecordBatches `protobuf:"bytes,2,rep,name=batches,proto3" json:"batches,omitempty"`
+	// Always set by a broker that applies PullRequest.ack_ranges.
+	AcksApplied bool `protobuf:"varint,3,opt,name=acks_applied,json=acksApplied,proto3" json:"acks_applied,omitempty"`
+	// How many offsets of the request's ack_ranges were not pending
+	// (already acknowledged, or never delivered); the others were
+	// acknowledged.
+	AcksNotPending uint64 `protobuf:"varint,4,opt,name=acks_not_pending,json=acksNotPending,proto3" json:"acks_not_pending,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *PullResponse) Reset() {
@@ -2809,6 +2853,20 @@ func (x *PullResponse) GetBatches() []*RecordBatches {
 		return x.Batches
 	}
 	return nil
+}
+
+func (x *PullResponse) GetAcksApplied() bool {
+	if x != nil {
+		return x.AcksApplied
+	}
+	return false
+}
+
+func (x *PullResponse) GetAcksNotPending() uint64 {
+	if x != nil {
+		return x.AcksNotPending
+	}
+	return 0
 }
 
 // RecordBatches holds deliveries of one partition as record batches in
@@ -8933,7 +8991,7 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\x03key\x18\x04 \x01(\fR\x03key\x12\x14\n" +
 	"\x05value\x18\x05 \x01(\fR\x05value\x12-\n" +
 	"\aheaders\x18\x06 \x03(\v2\x13.junction.v1.HeaderR\aheaders\x12%\n" +
-	"\x0edelivery_count\x18\a \x01(\rR\rdeliveryCount\"\xa1\x02\n" +
+	"\x0edelivery_count\x18\a \x01(\rR\rdeliveryCount\"\xb7\x03\n" +
 	"\vPullRequest\x12\x18\n" +
 	"\astation\x18\x01 \x01(\tR\astation\x12\x14\n" +
 	"\x05group\x18\x02 \x01(\tR\x05group\x12!\n" +
@@ -8941,10 +8999,18 @@ const file_junction_v1_junction_proto_rawDesc = "" +
 	"\bmax_wait\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\amaxWait\x120\n" +
 	"\x05start\x18\x05 \x01(\v2\x1a.junction.v1.StartPositionR\x05start\x120\n" +
 	"\x06config\x18\x06 \x01(\v2\x18.junction.v1.GroupConfigR\x06config\x12%\n" +
-	"\x0erecord_batches\x18\a \x01(\bR\rrecordBatches\"w\n" +
+	"\x0erecord_batches\x18\a \x01(\bR\rrecordBatches\x12!\n" +
+	"\fmin_messages\x18\b \x01(\rR\vminMessages\x128\n" +
+	"\n" +
+	"batch_wait\x18\t \x01(\v2\x19.google.protobuf.DurationR\tbatchWait\x127\n" +
+	"\n" +
+	"ack_ranges\x18\n" +
+	" \x03(\v2\x18.junction.v1.OffsetRangeR\tackRanges\"\xc4\x01\n" +
 	"\fPullResponse\x121\n" +
 	"\bmessages\x18\x01 \x03(\v2\x15.junction.v1.DeliveryR\bmessages\x124\n" +
-	"\abatches\x18\x02 \x03(\v2\x1a.junction.v1.RecordBatchesR\abatches\"A\n" +
+	"\abatches\x18\x02 \x03(\v2\x1a.junction.v1.RecordBatchesR\abatches\x12!\n" +
+	"\facks_applied\x18\x03 \x01(\bR\vacksApplied\x12(\n" +
+	"\x10acks_not_pending\x18\x04 \x01(\x04R\x0eacksNotPending\"A\n" +
 	"\rRecordBatches\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\"\xea\x01\n" +
@@ -9696,181 +9762,183 @@ var file_junction_v1_junction_proto_depIdxs = []int32{
 	141, // 36: junction.v1.PullRequest.max_wait:type_name -> google.protobuf.Duration
 	37,  // 37: junction.v1.PullRequest.start:type_name -> junction.v1.StartPosition
 	38,  // 38: junction.v1.PullRequest.config:type_name -> junction.v1.GroupConfig
-	39,  // 39: junction.v1.PullResponse.messages:type_name -> junction.v1.Delivery
-	42,  // 40: junction.v1.PullResponse.batches:type_name -> junction.v1.RecordBatches
-	37,  // 41: junction.v1.ConsumeRequest.start:type_name -> junction.v1.StartPosition
-	38,  // 42: junction.v1.ConsumeRequest.config:type_name -> junction.v1.GroupConfig
-	39,  // 43: junction.v1.ConsumeResponse.messages:type_name -> junction.v1.Delivery
-	42,  // 44: junction.v1.ConsumeResponse.batches:type_name -> junction.v1.RecordBatches
-	45,  // 45: junction.v1.AckRequest.messages:type_name -> junction.v1.MessageRefs
-	46,  // 46: junction.v1.AckRequest.ranges:type_name -> junction.v1.OffsetRange
-	45,  // 47: junction.v1.NackRequest.messages:type_name -> junction.v1.MessageRefs
-	141, // 48: junction.v1.NackRequest.delay:type_name -> google.protobuf.Duration
-	142, // 49: junction.v1.PeekMessagesRequest.time:type_name -> google.protobuf.Timestamp
-	39,  // 50: junction.v1.PeekMessagesResponse.messages:type_name -> junction.v1.Delivery
-	38,  // 51: junction.v1.Group.config:type_name -> junction.v1.GroupConfig
-	53,  // 52: junction.v1.Group.partitions:type_name -> junction.v1.PartitionLag
-	142, // 53: junction.v1.Group.created_at:type_name -> google.protobuf.Timestamp
-	37,  // 54: junction.v1.CreateGroupRequest.start:type_name -> junction.v1.StartPosition
-	38,  // 55: junction.v1.CreateGroupRequest.config:type_name -> junction.v1.GroupConfig
-	54,  // 56: junction.v1.CreateGroupResponse.group:type_name -> junction.v1.Group
-	54,  // 57: junction.v1.ListGroupsResponse.groups:type_name -> junction.v1.Group
-	54,  // 58: junction.v1.DescribeGroupResponse.group:type_name -> junction.v1.Group
-	37,  // 59: junction.v1.ResetGroupOffsetRequest.start:type_name -> junction.v1.StartPosition
-	54,  // 60: junction.v1.ResetGroupOffsetResponse.group:type_name -> junction.v1.Group
-	3,   // 61: junction.v1.ConnectorStatus.state:type_name -> junction.v1.ConnectorState
-	142, // 62: junction.v1.ConnectorStatus.last_error_at:type_name -> google.protobuf.Timestamp
-	142, // 63: junction.v1.ConnectorStatus.started_at:type_name -> google.protobuf.Timestamp
-	66,  // 64: junction.v1.ConnectorStatus.run:type_name -> junction.v1.ConnectorCounters
-	66,  // 65: junction.v1.ConnectorStatus.total:type_name -> junction.v1.ConnectorCounters
-	65,  // 66: junction.v1.ApplyConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	69,  // 67: junction.v1.ValidateConnectorResponse.errors:type_name -> junction.v1.DefinitionError
-	65,  // 68: junction.v1.ListConnectorsResponse.connectors:type_name -> junction.v1.ConnectorStatus
-	65,  // 69: junction.v1.GetConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	65,  // 70: junction.v1.PauseConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	65,  // 71: junction.v1.ResumeConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	65,  // 72: junction.v1.RestartConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
-	82,  // 73: junction.v1.ListPluginsResponse.plugins:type_name -> junction.v1.Plugin
-	142, // 74: junction.v1.HubRelease.released:type_name -> google.protobuf.Timestamp
-	88,  // 75: junction.v1.HubConnector.versions:type_name -> junction.v1.HubRelease
-	89,  // 76: junction.v1.SearchHubResponse.connectors:type_name -> junction.v1.HubConnector
-	89,  // 77: junction.v1.GetHubConnectorResponse.connector:type_name -> junction.v1.HubConnector
-	94,  // 78: junction.v1.InstallPluginResponse.install:type_name -> junction.v1.PluginInstall
-	94,  // 79: junction.v1.UpgradePluginResponse.install:type_name -> junction.v1.PluginInstall
-	4,   // 80: junction.v1.ErrorInfo.reason:type_name -> junction.v1.ErrorReason
-	69,  // 81: junction.v1.ErrorInfo.definition_errors:type_name -> junction.v1.DefinitionError
-	118, // 82: junction.v1.ErrorInfo.invalid_messages:type_name -> junction.v1.InvalidMessage
-	32,  // 83: junction.v1.ErrorInfo.results:type_name -> junction.v1.ProduceResult
-	117, // 84: junction.v1.ErrorInfo.incompatibilities:type_name -> junction.v1.CompatibilityChange
-	101, // 85: junction.v1.ClusterStatusResponse.nodes:type_name -> junction.v1.ClusterNode
-	39,  // 86: junction.v1.ReadPartitionResponse.records:type_name -> junction.v1.Delivery
-	7,   // 87: junction.v1.StationSchema.on_invalid:type_name -> junction.v1.OnInvalid
-	5,   // 88: junction.v1.SchemaDefinition.type:type_name -> junction.v1.SchemaType
-	113, // 89: junction.v1.SchemaDefinition.files:type_name -> junction.v1.SchemaFile
-	114, // 90: junction.v1.SchemaVersion.definition:type_name -> junction.v1.SchemaDefinition
-	142, // 91: junction.v1.SchemaVersion.created_at:type_name -> google.protobuf.Timestamp
-	5,   // 92: junction.v1.Schema.type:type_name -> junction.v1.SchemaType
-	6,   // 93: junction.v1.Schema.compatibility:type_name -> junction.v1.Compatibility
-	142, // 94: junction.v1.Schema.created_at:type_name -> google.protobuf.Timestamp
-	114, // 95: junction.v1.CreateSchemaRequest.definition:type_name -> junction.v1.SchemaDefinition
-	6,   // 96: junction.v1.CreateSchemaRequest.compatibility:type_name -> junction.v1.Compatibility
-	116, // 97: junction.v1.CreateSchemaResponse.schema:type_name -> junction.v1.Schema
-	115, // 98: junction.v1.CreateSchemaResponse.version:type_name -> junction.v1.SchemaVersion
-	114, // 99: junction.v1.UpdateSchemaRequest.definition:type_name -> junction.v1.SchemaDefinition
-	6,   // 100: junction.v1.UpdateSchemaRequest.compatibility:type_name -> junction.v1.Compatibility
-	116, // 101: junction.v1.UpdateSchemaResponse.schema:type_name -> junction.v1.Schema
-	115, // 102: junction.v1.UpdateSchemaResponse.version:type_name -> junction.v1.SchemaVersion
-	116, // 103: junction.v1.GetSchemaResponse.schema:type_name -> junction.v1.Schema
-	115, // 104: junction.v1.GetSchemaResponse.version:type_name -> junction.v1.SchemaVersion
-	116, // 105: junction.v1.ListSchemasResponse.schemas:type_name -> junction.v1.Schema
-	7,   // 106: junction.v1.AttachSchemaRequest.on_invalid:type_name -> junction.v1.OnInvalid
-	9,   // 107: junction.v1.AttachSchemaResponse.station:type_name -> junction.v1.Station
-	9,   // 108: junction.v1.DetachSchemaResponse.station:type_name -> junction.v1.Station
-	142, // 109: junction.v1.DeadLetter.timestamp:type_name -> google.protobuf.Timestamp
-	30,  // 110: junction.v1.DeadLetter.headers:type_name -> junction.v1.Header
-	133, // 111: junction.v1.ListDeadLettersResponse.messages:type_name -> junction.v1.DeadLetter
-	137, // 112: junction.v1.ReplayDeadLettersResponse.failed:type_name -> junction.v1.ReplayFailure
-	16,  // 113: junction.v1.StationService.CreateStation:input_type -> junction.v1.CreateStationRequest
-	18,  // 114: junction.v1.StationService.GetStation:input_type -> junction.v1.GetStationRequest
-	20,  // 115: junction.v1.StationService.ListStations:input_type -> junction.v1.ListStationsRequest
-	22,  // 116: junction.v1.StationService.UpdateStation:input_type -> junction.v1.UpdateStationRequest
-	24,  // 117: junction.v1.StationService.DeleteStation:input_type -> junction.v1.DeleteStationRequest
-	13,  // 118: junction.v1.StationService.RepairPartition:input_type -> junction.v1.RepairPartitionRequest
-	26,  // 119: junction.v1.StationService.GetStationRates:input_type -> junction.v1.GetStationRatesRequest
-	33,  // 120: junction.v1.MessageService.Produce:input_type -> junction.v1.ProduceRequest
-	35,  // 121: junction.v1.MessageService.ProduceStream:input_type -> junction.v1.ProduceStreamRequest
-	40,  // 122: junction.v1.MessageService.Pull:input_type -> junction.v1.PullRequest
-	43,  // 123: junction.v1.MessageService.Consume:input_type -> junction.v1.ConsumeRequest
-	47,  // 124: junction.v1.MessageService.Ack:input_type -> junction.v1.AckRequest
-	49,  // 125: junction.v1.MessageService.Nack:input_type -> junction.v1.NackRequest
-	51,  // 126: junction.v1.MessageService.PeekMessages:input_type -> junction.v1.PeekMessagesRequest
-	55,  // 127: junction.v1.GroupService.CreateGroup:input_type -> junction.v1.CreateGroupRequest
-	57,  // 128: junction.v1.GroupService.ListGroups:input_type -> junction.v1.ListGroupsRequest
-	59,  // 129: junction.v1.GroupService.DescribeGroup:input_type -> junction.v1.DescribeGroupRequest
-	61,  // 130: junction.v1.GroupService.DeleteGroup:input_type -> junction.v1.DeleteGroupRequest
-	63,  // 131: junction.v1.GroupService.ResetGroupOffset:input_type -> junction.v1.ResetGroupOffsetRequest
-	67,  // 132: junction.v1.ConnectorService.ApplyConnector:input_type -> junction.v1.ApplyConnectorRequest
-	70,  // 133: junction.v1.ConnectorService.ValidateConnector:input_type -> junction.v1.ValidateConnectorRequest
-	72,  // 134: junction.v1.ConnectorService.ListConnectors:input_type -> junction.v1.ListConnectorsRequest
-	74,  // 135: junction.v1.ConnectorService.GetConnector:input_type -> junction.v1.GetConnectorRequest
-	76,  // 136: junction.v1.ConnectorService.PauseConnector:input_type -> junction.v1.PauseConnectorRequest
-	78,  // 137: junction.v1.ConnectorService.ResumeConnector:input_type -> junction.v1.ResumeConnectorRequest
-	80,  // 138: junction.v1.ConnectorService.DeleteConnector:input_type -> junction.v1.DeleteConnectorRequest
-	83,  // 139: junction.v1.ConnectorService.RestartConnector:input_type -> junction.v1.RestartConnectorRequest
-	85,  // 140: junction.v1.ConnectorService.ListPlugins:input_type -> junction.v1.ListPluginsRequest
-	102, // 141: junction.v1.ClusterService.Status:input_type -> junction.v1.ClusterStatusRequest
-	104, // 142: junction.v1.ClusterService.AddNode:input_type -> junction.v1.AddNodeRequest
-	106, // 143: junction.v1.ClusterService.RemoveNode:input_type -> junction.v1.RemoveNodeRequest
-	108, // 144: junction.v1.ClusterService.TransferLeader:input_type -> junction.v1.TransferLeaderRequest
-	110, // 145: junction.v1.ClusterService.ReadPartition:input_type -> junction.v1.ReadPartitionRequest
-	87,  // 146: junction.v1.HubService.SearchHub:input_type -> junction.v1.SearchHubRequest
-	91,  // 147: junction.v1.HubService.GetHubConnector:input_type -> junction.v1.GetHubConnectorRequest
-	93,  // 148: junction.v1.HubService.InstallPlugin:input_type -> junction.v1.InstallPluginRequest
-	96,  // 149: junction.v1.HubService.UpgradePlugin:input_type -> junction.v1.UpgradePluginRequest
-	98,  // 150: junction.v1.HubService.RemovePlugin:input_type -> junction.v1.RemovePluginRequest
-	119, // 151: junction.v1.SchemaService.CreateSchema:input_type -> junction.v1.CreateSchemaRequest
-	121, // 152: junction.v1.SchemaService.UpdateSchema:input_type -> junction.v1.UpdateSchemaRequest
-	123, // 153: junction.v1.SchemaService.GetSchema:input_type -> junction.v1.GetSchemaRequest
-	125, // 154: junction.v1.SchemaService.ListSchemas:input_type -> junction.v1.ListSchemasRequest
-	127, // 155: junction.v1.SchemaService.DeleteSchema:input_type -> junction.v1.DeleteSchemaRequest
-	129, // 156: junction.v1.SchemaService.AttachSchema:input_type -> junction.v1.AttachSchemaRequest
-	131, // 157: junction.v1.SchemaService.DetachSchema:input_type -> junction.v1.DetachSchemaRequest
-	134, // 158: junction.v1.DeadLetterService.ListDeadLetters:input_type -> junction.v1.ListDeadLettersRequest
-	136, // 159: junction.v1.DeadLetterService.ReplayDeadLetters:input_type -> junction.v1.ReplayDeadLettersRequest
-	139, // 160: junction.v1.DeadLetterService.PurgeDeadLetters:input_type -> junction.v1.PurgeDeadLettersRequest
-	17,  // 161: junction.v1.StationService.CreateStation:output_type -> junction.v1.CreateStationResponse
-	19,  // 162: junction.v1.StationService.GetStation:output_type -> junction.v1.GetStationResponse
-	21,  // 163: junction.v1.StationService.ListStations:output_type -> junction.v1.ListStationsResponse
-	23,  // 164: junction.v1.StationService.UpdateStation:output_type -> junction.v1.UpdateStationResponse
-	25,  // 165: junction.v1.StationService.DeleteStation:output_type -> junction.v1.DeleteStationResponse
-	14,  // 166: junction.v1.StationService.RepairPartition:output_type -> junction.v1.RepairPartitionResponse
-	29,  // 167: junction.v1.StationService.GetStationRates:output_type -> junction.v1.GetStationRatesResponse
-	34,  // 168: junction.v1.MessageService.Produce:output_type -> junction.v1.ProduceResponse
-	36,  // 169: junction.v1.MessageService.ProduceStream:output_type -> junction.v1.ProduceStreamResponse
-	41,  // 170: junction.v1.MessageService.Pull:output_type -> junction.v1.PullResponse
-	44,  // 171: junction.v1.MessageService.Consume:output_type -> junction.v1.ConsumeResponse
-	48,  // 172: junction.v1.MessageService.Ack:output_type -> junction.v1.AckResponse
-	50,  // 173: junction.v1.MessageService.Nack:output_type -> junction.v1.NackResponse
-	52,  // 174: junction.v1.MessageService.PeekMessages:output_type -> junction.v1.PeekMessagesResponse
-	56,  // 175: junction.v1.GroupService.CreateGroup:output_type -> junction.v1.CreateGroupResponse
-	58,  // 176: junction.v1.GroupService.ListGroups:output_type -> junction.v1.ListGroupsResponse
-	60,  // 177: junction.v1.GroupService.DescribeGroup:output_type -> junction.v1.DescribeGroupResponse
-	62,  // 178: junction.v1.GroupService.DeleteGroup:output_type -> junction.v1.DeleteGroupResponse
-	64,  // 179: junction.v1.GroupService.ResetGroupOffset:output_type -> junction.v1.ResetGroupOffsetResponse
-	68,  // 180: junction.v1.ConnectorService.ApplyConnector:output_type -> junction.v1.ApplyConnectorResponse
-	71,  // 181: junction.v1.ConnectorService.ValidateConnector:output_type -> junction.v1.ValidateConnectorResponse
-	73,  // 182: junction.v1.ConnectorService.ListConnectors:output_type -> junction.v1.ListConnectorsResponse
-	75,  // 183: junction.v1.ConnectorService.GetConnector:output_type -> junction.v1.GetConnectorResponse
-	77,  // 184: junction.v1.ConnectorService.PauseConnector:output_type -> junction.v1.PauseConnectorResponse
-	79,  // 185: junction.v1.ConnectorService.ResumeConnector:output_type -> junction.v1.ResumeConnectorResponse
-	81,  // 186: junction.v1.ConnectorService.DeleteConnector:output_type -> junction.v1.DeleteConnectorResponse
-	84,  // 187: junction.v1.ConnectorService.RestartConnector:output_type -> junction.v1.RestartConnectorResponse
-	86,  // 188: junction.v1.ConnectorService.ListPlugins:output_type -> junction.v1.ListPluginsResponse
-	103, // 189: junction.v1.ClusterService.Status:output_type -> junction.v1.ClusterStatusResponse
-	105, // 190: junction.v1.ClusterService.AddNode:output_type -> junction.v1.AddNodeResponse
-	107, // 191: junction.v1.ClusterService.RemoveNode:output_type -> junction.v1.RemoveNodeResponse
-	109, // 192: junction.v1.ClusterService.TransferLeader:output_type -> junction.v1.TransferLeaderResponse
-	111, // 193: junction.v1.ClusterService.ReadPartition:output_type -> junction.v1.ReadPartitionResponse
-	90,  // 194: junction.v1.HubService.SearchHub:output_type -> junction.v1.SearchHubResponse
-	92,  // 195: junction.v1.HubService.GetHubConnector:output_type -> junction.v1.GetHubConnectorResponse
-	95,  // 196: junction.v1.HubService.InstallPlugin:output_type -> junction.v1.InstallPluginResponse
-	97,  // 197: junction.v1.HubService.UpgradePlugin:output_type -> junction.v1.UpgradePluginResponse
-	99,  // 198: junction.v1.HubService.RemovePlugin:output_type -> junction.v1.RemovePluginResponse
-	120, // 199: junction.v1.SchemaService.CreateSchema:output_type -> junction.v1.CreateSchemaResponse
-	122, // 200: junction.v1.SchemaService.UpdateSchema:output_type -> junction.v1.UpdateSchemaResponse
-	124, // 201: junction.v1.SchemaService.GetSchema:output_type -> junction.v1.GetSchemaResponse
-	126, // 202: junction.v1.SchemaService.ListSchemas:output_type -> junction.v1.ListSchemasResponse
-	128, // 203: junction.v1.SchemaService.DeleteSchema:output_type -> junction.v1.DeleteSchemaResponse
-	130, // 204: junction.v1.SchemaService.AttachSchema:output_type -> junction.v1.AttachSchemaResponse
-	132, // 205: junction.v1.SchemaService.DetachSchema:output_type -> junction.v1.DetachSchemaResponse
-	135, // 206: junction.v1.DeadLetterService.ListDeadLetters:output_type -> junction.v1.ListDeadLettersResponse
-	138, // 207: junction.v1.DeadLetterService.ReplayDeadLetters:output_type -> junction.v1.ReplayDeadLettersResponse
-	140, // 208: junction.v1.DeadLetterService.PurgeDeadLetters:output_type -> junction.v1.PurgeDeadLettersResponse
-	161, // [161:209] is the sub-list for method output_type
-	113, // [113:161] is the sub-list for method input_type
-	113, // [113:113] is the sub-list for extension type_name
-	113, // [113:113] is the sub-list for extension extendee
-	0,   // [0:113] is the sub-list for field type_name
+	141, // 39: junction.v1.PullRequest.batch_wait:type_name -> google.protobuf.Duration
+	46,  // 40: junction.v1.PullRequest.ack_ranges:type_name -> junction.v1.OffsetRange
+	39,  // 41: junction.v1.PullResponse.messages:type_name -> junction.v1.Delivery
+	42,  // 42: junction.v1.PullResponse.batches:type_name -> junction.v1.RecordBatches
+	37,  // 43: junction.v1.ConsumeRequest.start:type_name -> junction.v1.StartPosition
+	38,  // 44: junction.v1.ConsumeRequest.config:type_name -> junction.v1.GroupConfig
+	39,  // 45: junction.v1.ConsumeResponse.messages:type_name -> junction.v1.Delivery
+	42,  // 46: junction.v1.ConsumeResponse.batches:type_name -> junction.v1.RecordBatches
+	45,  // 47: junction.v1.AckRequest.messages:type_name -> junction.v1.MessageRefs
+	46,  // 48: junction.v1.AckRequest.ranges:type_name -> junction.v1.OffsetRange
+	45,  // 49: junction.v1.NackRequest.messages:type_name -> junction.v1.MessageRefs
+	141, // 50: junction.v1.NackRequest.delay:type_name -> google.protobuf.Duration
+	142, // 51: junction.v1.PeekMessagesRequest.time:type_name -> google.protobuf.Timestamp
+	39,  // 52: junction.v1.PeekMessagesResponse.messages:type_name -> junction.v1.Delivery
+	38,  // 53: junction.v1.Group.config:type_name -> junction.v1.GroupConfig
+	53,  // 54: junction.v1.Group.partitions:type_name -> junction.v1.PartitionLag
+	142, // 55: junction.v1.Group.created_at:type_name -> google.protobuf.Timestamp
+	37,  // 56: junction.v1.CreateGroupRequest.start:type_name -> junction.v1.StartPosition
+	38,  // 57: junction.v1.CreateGroupRequest.config:type_name -> junction.v1.GroupConfig
+	54,  // 58: junction.v1.CreateGroupResponse.group:type_name -> junction.v1.Group
+	54,  // 59: junction.v1.ListGroupsResponse.groups:type_name -> junction.v1.Group
+	54,  // 60: junction.v1.DescribeGroupResponse.group:type_name -> junction.v1.Group
+	37,  // 61: junction.v1.ResetGroupOffsetRequest.start:type_name -> junction.v1.StartPosition
+	54,  // 62: junction.v1.ResetGroupOffsetResponse.group:type_name -> junction.v1.Group
+	3,   // 63: junction.v1.ConnectorStatus.state:type_name -> junction.v1.ConnectorState
+	142, // 64: junction.v1.ConnectorStatus.last_error_at:type_name -> google.protobuf.Timestamp
+	142, // 65: junction.v1.ConnectorStatus.started_at:type_name -> google.protobuf.Timestamp
+	66,  // 66: junction.v1.ConnectorStatus.run:type_name -> junction.v1.ConnectorCounters
+	66,  // 67: junction.v1.ConnectorStatus.total:type_name -> junction.v1.ConnectorCounters
+	65,  // 68: junction.v1.ApplyConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	69,  // 69: junction.v1.ValidateConnectorResponse.errors:type_name -> junction.v1.DefinitionError
+	65,  // 70: junction.v1.ListConnectorsResponse.connectors:type_name -> junction.v1.ConnectorStatus
+	65,  // 71: junction.v1.GetConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	65,  // 72: junction.v1.PauseConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	65,  // 73: junction.v1.ResumeConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	65,  // 74: junction.v1.RestartConnectorResponse.connector:type_name -> junction.v1.ConnectorStatus
+	82,  // 75: junction.v1.ListPluginsResponse.plugins:type_name -> junction.v1.Plugin
+	142, // 76: junction.v1.HubRelease.released:type_name -> google.protobuf.Timestamp
+	88,  // 77: junction.v1.HubConnector.versions:type_name -> junction.v1.HubRelease
+	89,  // 78: junction.v1.SearchHubResponse.connectors:type_name -> junction.v1.HubConnector
+	89,  // 79: junction.v1.GetHubConnectorResponse.connector:type_name -> junction.v1.HubConnector
+	94,  // 80: junction.v1.InstallPluginResponse.install:type_name -> junction.v1.PluginInstall
+	94,  // 81: junction.v1.UpgradePluginResponse.install:type_name -> junction.v1.PluginInstall
+	4,   // 82: junction.v1.ErrorInfo.reason:type_name -> junction.v1.ErrorReason
+	69,  // 83: junction.v1.ErrorInfo.definition_errors:type_name -> junction.v1.DefinitionError
+	118, // 84: junction.v1.ErrorInfo.invalid_messages:type_name -> junction.v1.InvalidMessage
+	32,  // 85: junction.v1.ErrorInfo.results:type_name -> junction.v1.ProduceResult
+	117, // 86: junction.v1.ErrorInfo.incompatibilities:type_name -> junction.v1.CompatibilityChange
+	101, // 87: junction.v1.ClusterStatusResponse.nodes:type_name -> junction.v1.ClusterNode
+	39,  // 88: junction.v1.ReadPartitionResponse.records:type_name -> junction.v1.Delivery
+	7,   // 89: junction.v1.StationSchema.on_invalid:type_name -> junction.v1.OnInvalid
+	5,   // 90: junction.v1.SchemaDefinition.type:type_name -> junction.v1.SchemaType
+	113, // 91: junction.v1.SchemaDefinition.files:type_name -> junction.v1.SchemaFile
+	114, // 92: junction.v1.SchemaVersion.definition:type_name -> junction.v1.SchemaDefinition
+	142, // 93: junction.v1.SchemaVersion.created_at:type_name -> google.protobuf.Timestamp
+	5,   // 94: junction.v1.Schema.type:type_name -> junction.v1.SchemaType
+	6,   // 95: junction.v1.Schema.compatibility:type_name -> junction.v1.Compatibility
+	142, // 96: junction.v1.Schema.created_at:type_name -> google.protobuf.Timestamp
+	114, // 97: junction.v1.CreateSchemaRequest.definition:type_name -> junction.v1.SchemaDefinition
+	6,   // 98: junction.v1.CreateSchemaRequest.compatibility:type_name -> junction.v1.Compatibility
+	116, // 99: junction.v1.CreateSchemaResponse.schema:type_name -> junction.v1.Schema
+	115, // 100: junction.v1.CreateSchemaResponse.version:type_name -> junction.v1.SchemaVersion
+	114, // 101: junction.v1.UpdateSchemaRequest.definition:type_name -> junction.v1.SchemaDefinition
+	6,   // 102: junction.v1.UpdateSchemaRequest.compatibility:type_name -> junction.v1.Compatibility
+	116, // 103: junction.v1.UpdateSchemaResponse.schema:type_name -> junction.v1.Schema
+	115, // 104: junction.v1.UpdateSchemaResponse.version:type_name -> junction.v1.SchemaVersion
+	116, // 105: junction.v1.GetSchemaResponse.schema:type_name -> junction.v1.Schema
+	115, // 106: junction.v1.GetSchemaResponse.version:type_name -> junction.v1.SchemaVersion
+	116, // 107: junction.v1.ListSchemasResponse.schemas:type_name -> junction.v1.Schema
+	7,   // 108: junction.v1.AttachSchemaRequest.on_invalid:type_name -> junction.v1.OnInvalid
+	9,   // 109: junction.v1.AttachSchemaResponse.station:type_name -> junction.v1.Station
+	9,   // 110: junction.v1.DetachSchemaResponse.station:type_name -> junction.v1.Station
+	142, // 111: junction.v1.DeadLetter.timestamp:type_name -> google.protobuf.Timestamp
+	30,  // 112: junction.v1.DeadLetter.headers:type_name -> junction.v1.Header
+	133, // 113: junction.v1.ListDeadLettersResponse.messages:type_name -> junction.v1.DeadLetter
+	137, // 114: junction.v1.ReplayDeadLettersResponse.failed:type_name -> junction.v1.ReplayFailure
+	16,  // 115: junction.v1.StationService.CreateStation:input_type -> junction.v1.CreateStationRequest
+	18,  // 116: junction.v1.StationService.GetStation:input_type -> junction.v1.GetStationRequest
+	20,  // 117: junction.v1.StationService.ListStations:input_type -> junction.v1.ListStationsRequest
+	22,  // 118: junction.v1.StationService.UpdateStation:input_type -> junction.v1.UpdateStationRequest
+	24,  // 119: junction.v1.StationService.DeleteStation:input_type -> junction.v1.DeleteStationRequest
+	13,  // 120: junction.v1.StationService.RepairPartition:input_type -> junction.v1.RepairPartitionRequest
+	26,  // 121: junction.v1.StationService.GetStationRates:input_type -> junction.v1.GetStationRatesRequest
+	33,  // 122: junction.v1.MessageService.Produce:input_type -> junction.v1.ProduceRequest
+	35,  // 123: junction.v1.MessageService.ProduceStream:input_type -> junction.v1.ProduceStreamRequest
+	40,  // 124: junction.v1.MessageService.Pull:input_type -> junction.v1.PullRequest
+	43,  // 125: junction.v1.MessageService.Consume:input_type -> junction.v1.ConsumeRequest
+	47,  // 126: junction.v1.MessageService.Ack:input_type -> junction.v1.AckRequest
+	49,  // 127: junction.v1.MessageService.Nack:input_type -> junction.v1.NackRequest
+	51,  // 128: junction.v1.MessageService.PeekMessages:input_type -> junction.v1.PeekMessagesRequest
+	55,  // 129: junction.v1.GroupService.CreateGroup:input_type -> junction.v1.CreateGroupRequest
+	57,  // 130: junction.v1.GroupService.ListGroups:input_type -> junction.v1.ListGroupsRequest
+	59,  // 131: junction.v1.GroupService.DescribeGroup:input_type -> junction.v1.DescribeGroupRequest
+	61,  // 132: junction.v1.GroupService.DeleteGroup:input_type -> junction.v1.DeleteGroupRequest
+	63,  // 133: junction.v1.GroupService.ResetGroupOffset:input_type -> junction.v1.ResetGroupOffsetRequest
+	67,  // 134: junction.v1.ConnectorService.ApplyConnector:input_type -> junction.v1.ApplyConnectorRequest
+	70,  // 135: junction.v1.ConnectorService.ValidateConnector:input_type -> junction.v1.ValidateConnectorRequest
+	72,  // 136: junction.v1.ConnectorService.ListConnectors:input_type -> junction.v1.ListConnectorsRequest
+	74,  // 137: junction.v1.ConnectorService.GetConnector:input_type -> junction.v1.GetConnectorRequest
+	76,  // 138: junction.v1.ConnectorService.PauseConnector:input_type -> junction.v1.PauseConnectorRequest
+	78,  // 139: junction.v1.ConnectorService.ResumeConnector:input_type -> junction.v1.ResumeConnectorRequest
+	80,  // 140: junction.v1.ConnectorService.DeleteConnector:input_type -> junction.v1.DeleteConnectorRequest
+	83,  // 141: junction.v1.ConnectorService.RestartConnector:input_type -> junction.v1.RestartConnectorRequest
+	85,  // 142: junction.v1.ConnectorService.ListPlugins:input_type -> junction.v1.ListPluginsRequest
+	102, // 143: junction.v1.ClusterService.Status:input_type -> junction.v1.ClusterStatusRequest
+	104, // 144: junction.v1.ClusterService.AddNode:input_type -> junction.v1.AddNodeRequest
+	106, // 145: junction.v1.ClusterService.RemoveNode:input_type -> junction.v1.RemoveNodeRequest
+	108, // 146: junction.v1.ClusterService.TransferLeader:input_type -> junction.v1.TransferLeaderRequest
+	110, // 147: junction.v1.ClusterService.ReadPartition:input_type -> junction.v1.ReadPartitionRequest
+	87,  // 148: junction.v1.HubService.SearchHub:input_type -> junction.v1.SearchHubRequest
+	91,  // 149: junction.v1.HubService.GetHubConnector:input_type -> junction.v1.GetHubConnectorRequest
+	93,  // 150: junction.v1.HubService.InstallPlugin:input_type -> junction.v1.InstallPluginRequest
+	96,  // 151: junction.v1.HubService.UpgradePlugin:input_type -> junction.v1.UpgradePluginRequest
+	98,  // 152: junction.v1.HubService.RemovePlugin:input_type -> junction.v1.RemovePluginRequest
+	119, // 153: junction.v1.SchemaService.CreateSchema:input_type -> junction.v1.CreateSchemaRequest
+	121, // 154: junction.v1.SchemaService.UpdateSchema:input_type -> junction.v1.UpdateSchemaRequest
+	123, // 155: junction.v1.SchemaService.GetSchema:input_type -> junction.v1.GetSchemaRequest
+	125, // 156: junction.v1.SchemaService.ListSchemas:input_type -> junction.v1.ListSchemasRequest
+	127, // 157: junction.v1.SchemaService.DeleteSchema:input_type -> junction.v1.DeleteSchemaRequest
+	129, // 158: junction.v1.SchemaService.AttachSchema:input_type -> junction.v1.AttachSchemaRequest
+	131, // 159: junction.v1.SchemaService.DetachSchema:input_type -> junction.v1.DetachSchemaRequest
+	134, // 160: junction.v1.DeadLetterService.ListDeadLetters:input_type -> junction.v1.ListDeadLettersRequest
+	136, // 161: junction.v1.DeadLetterService.ReplayDeadLetters:input_type -> junction.v1.ReplayDeadLettersRequest
+	139, // 162: junction.v1.DeadLetterService.PurgeDeadLetters:input_type -> junction.v1.PurgeDeadLettersRequest
+	17,  // 163: junction.v1.StationService.CreateStation:output_type -> junction.v1.CreateStationResponse
+	19,  // 164: junction.v1.StationService.GetStation:output_type -> junction.v1.GetStationResponse
+	21,  // 165: junction.v1.StationService.ListStations:output_type -> junction.v1.ListStationsResponse
+	23,  // 166: junction.v1.StationService.UpdateStation:output_type -> junction.v1.UpdateStationResponse
+	25,  // 167: junction.v1.StationService.DeleteStation:output_type -> junction.v1.DeleteStationResponse
+	14,  // 168: junction.v1.StationService.RepairPartition:output_type -> junction.v1.RepairPartitionResponse
+	29,  // 169: junction.v1.StationService.GetStationRates:output_type -> junction.v1.GetStationRatesResponse
+	34,  // 170: junction.v1.MessageService.Produce:output_type -> junction.v1.ProduceResponse
+	36,  // 171: junction.v1.MessageService.ProduceStream:output_type -> junction.v1.ProduceStreamResponse
+	41,  // 172: junction.v1.MessageService.Pull:output_type -> junction.v1.PullResponse
+	44,  // 173: junction.v1.MessageService.Consume:output_type -> junction.v1.ConsumeResponse
+	48,  // 174: junction.v1.MessageService.Ack:output_type -> junction.v1.AckResponse
+	50,  // 175: junction.v1.MessageService.Nack:output_type -> junction.v1.NackResponse
+	52,  // 176: junction.v1.MessageService.PeekMessages:output_type -> junction.v1.PeekMessagesResponse
+	56,  // 177: junction.v1.GroupService.CreateGroup:output_type -> junction.v1.CreateGroupResponse
+	58,  // 178: junction.v1.GroupService.ListGroups:output_type -> junction.v1.ListGroupsResponse
+	60,  // 179: junction.v1.GroupService.DescribeGroup:output_type -> junction.v1.DescribeGroupResponse
+	62,  // 180: junction.v1.GroupService.DeleteGroup:output_type -> junction.v1.DeleteGroupResponse
+	64,  // 181: junction.v1.GroupService.ResetGroupOffset:output_type -> junction.v1.ResetGroupOffsetResponse
+	68,  // 182: junction.v1.ConnectorService.ApplyConnector:output_type -> junction.v1.ApplyConnectorResponse
+	71,  // 183: junction.v1.ConnectorService.ValidateConnector:output_type -> junction.v1.ValidateConnectorResponse
+	73,  // 184: junction.v1.ConnectorService.ListConnectors:output_type -> junction.v1.ListConnectorsResponse
+	75,  // 185: junction.v1.ConnectorService.GetConnector:output_type -> junction.v1.GetConnectorResponse
+	77,  // 186: junction.v1.ConnectorService.PauseConnector:output_type -> junction.v1.PauseConnectorResponse
+	79,  // 187: junction.v1.ConnectorService.ResumeConnector:output_type -> junction.v1.ResumeConnectorResponse
+	81,  // 188: junction.v1.ConnectorService.DeleteConnector:output_type -> junction.v1.DeleteConnectorResponse
+	84,  // 189: junction.v1.ConnectorService.RestartConnector:output_type -> junction.v1.RestartConnectorResponse
+	86,  // 190: junction.v1.ConnectorService.ListPlugins:output_type -> junction.v1.ListPluginsResponse
+	103, // 191: junction.v1.ClusterService.Status:output_type -> junction.v1.ClusterStatusResponse
+	105, // 192: junction.v1.ClusterService.AddNode:output_type -> junction.v1.AddNodeResponse
+	107, // 193: junction.v1.ClusterService.RemoveNode:output_type -> junction.v1.RemoveNodeResponse
+	109, // 194: junction.v1.ClusterService.TransferLeader:output_type -> junction.v1.TransferLeaderResponse
+	111, // 195: junction.v1.ClusterService.ReadPartition:output_type -> junction.v1.ReadPartitionResponse
+	90,  // 196: junction.v1.HubService.SearchHub:output_type -> junction.v1.SearchHubResponse
+	92,  // 197: junction.v1.HubService.GetHubConnector:output_type -> junction.v1.GetHubConnectorResponse
+	95,  // 198: junction.v1.HubService.InstallPlugin:output_type -> junction.v1.InstallPluginResponse
+	97,  // 199: junction.v1.HubService.UpgradePlugin:output_type -> junction.v1.UpgradePluginResponse
+	99,  // 200: junction.v1.HubService.RemovePlugin:output_type -> junction.v1.RemovePluginResponse
+	120, // 201: junction.v1.SchemaService.CreateSchema:output_type -> junction.v1.CreateSchemaResponse
+	122, // 202: junction.v1.SchemaService.UpdateSchema:output_type -> junction.v1.UpdateSchemaResponse
+	124, // 203: junction.v1.SchemaService.GetSchema:output_type -> junction.v1.GetSchemaResponse
+	126, // 204: junction.v1.SchemaService.ListSchemas:output_type -> junction.v1.ListSchemasResponse
+	128, // 205: junction.v1.SchemaService.DeleteSchema:output_type -> junction.v1.DeleteSchemaResponse
+	130, // 206: junction.v1.SchemaService.AttachSchema:output_type -> junction.v1.AttachSchemaResponse
+	132, // 207: junction.v1.SchemaService.DetachSchema:output_type -> junction.v1.DetachSchemaResponse
+	135, // 208: junction.v1.DeadLetterService.ListDeadLetters:output_type -> junction.v1.ListDeadLettersResponse
+	138, // 209: junction.v1.DeadLetterService.ReplayDeadLetters:output_type -> junction.v1.ReplayDeadLettersResponse
+	140, // 210: junction.v1.DeadLetterService.PurgeDeadLetters:output_type -> junction.v1.PurgeDeadLettersResponse
+	163, // [163:211] is the sub-list for method output_type
+	115, // [115:163] is the sub-list for method input_type
+	115, // [115:115] is the sub-list for extension type_name
+	115, // [115:115] is the sub-list for extension extendee
+	0,   // [0:115] is the sub-list for field type_name
 }
 
 func init() { file_junction_v1_junction_proto_init() }
