@@ -67,7 +67,11 @@ func recordBatchesToPB(bs []RecordBatches) []*pb.RecordBatches {
 func AppendBatchRecords(dst []Record, partition uint32, data []byte) ([]Record, error) {
 	var hdrs []Header
 	err := recordbatch.Decode(data, func(r *recordbatch.Record) {
-		rec := Record{Key: r.Key, Value: r.Value, Partition: partition, Offset: r.Offset}
+		// Fields set in place: copying whole Records would cost a bulk
+		// write barrier each while the collector runs.
+		dst = append(dst, Record{})
+		rec := &dst[len(dst)-1]
+		rec.Key, rec.Value, rec.Partition, rec.Offset = r.Key, r.Value, partition, r.Offset
 		if r.Timestamp != 0 {
 			rec.Timestamp = time.Unix(0, r.Timestamp).UTC()
 		}
@@ -78,7 +82,6 @@ func AppendBatchRecords(dst []Record, partition uint32, data []byte) ([]Record, 
 			}
 			rec.Headers = hdrs[first:len(hdrs):len(hdrs)]
 		}
-		dst = append(dst, rec)
 	})
 	if err != nil {
 		return dst, fmt.Errorf("record batches of partition %d: %w", partition, err)
