@@ -26,6 +26,8 @@ type PartitionBatches struct {
 	Ranges []OffsetRange
 	// Count is the number of messages in Data.
 	Count int
+	// Bytes is the size of their keys and values.
+	Bytes int
 }
 
 // PullBatches is Pull for a consumer that accepts record batches: first
@@ -71,6 +73,9 @@ func batchFirstDeliveries(ds []Delivery) ([]Delivery, []PartitionBatches) {
 		pb.Data = seglog.EncodeBatch(pb.Data, from, run)
 		pb.Ranges = append(pb.Ranges, OffsetRange{Partition: part, From: from, To: from + uint64(len(run))})
 		pb.Count += len(run)
+		for k := range run {
+			pb.Bytes += len(run[k].Key) + len(run[k].Value)
+		}
 		run = run[:0]
 	}
 	for i := 0; i < len(ds); {
@@ -89,7 +94,11 @@ func batchFirstDeliveries(ds []Delivery) ([]Delivery, []PartitionBatches) {
 		}
 		if s := d.span; s != nil && s.base == d.Record.Offset && s.next == s.base+uint64(j-i) {
 			delete(tail, d.Partition)
-			out = append(out, PartitionBatches{Partition: d.Partition, Data: s.data, Count: j - i,
+			n := 0
+			for k := i; k < j; k++ {
+				n += len(ds[k].Record.Key) + len(ds[k].Record.Value)
+			}
+			out = append(out, PartitionBatches{Partition: d.Partition, Data: s.data, Count: j - i, Bytes: n,
 				Ranges: []OffsetRange{{Partition: d.Partition, From: s.base, To: s.next}}})
 		} else {
 			for k := i; k < j; k++ {

@@ -20,7 +20,7 @@ var updateWireGolden = flag.Bool("update-wire", false, "rewrite the record batch
 
 // The wire golden file lives with the SDK's decoder, which decodes it in
 // its own tests.
-var wireGolden = filepath.Join("..", "sdk", "client", "internal", "recordbatch", "testdata", "batch-v1.hex")
+var wireGolden = filepath.Join("..", "sdk", "recordbatch", "testdata", "batch-v1.hex")
 
 // goldenDeliveries are the deliveries of the wire golden file: two runs of
 // partition 3 (so two batches), with nil and empty keys and values,
@@ -73,7 +73,7 @@ func decodeBatches(t *testing.T, bs []PartitionBatches) []Delivery {
 	t.Helper()
 	var out []Delivery
 	for _, pb := range bs {
-		n := 0
+		n, size := 0, 0
 		for data := pb.Data; len(data) > 0; {
 			recs, k, err := seglog.DecodeBatch(data)
 			if err != nil {
@@ -81,12 +81,13 @@ func decodeBatches(t *testing.T, bs []PartitionBatches) []Delivery {
 			}
 			for _, r := range recs {
 				out = append(out, Delivery{Partition: pb.Partition, Record: r, DeliveryCount: 1})
+				size += len(r.Key) + len(r.Value)
 			}
 			n += len(recs)
 			data = data[k:]
 		}
-		if n != pb.Count {
-			t.Fatalf("partition %d: %d records in the batches, Count says %d", pb.Partition, n, pb.Count)
+		if n != pb.Count || size != pb.Bytes {
+			t.Fatalf("partition %d: %d records of %d bytes in the batches, Count and Bytes say %d and %d", pb.Partition, n, size, pb.Count, pb.Bytes)
 		}
 	}
 	return out

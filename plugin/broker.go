@@ -35,10 +35,12 @@ type Broker interface {
 	// SeekGroup moves partitions of a group to offsets, forgetting their
 	// pending deliveries.
 	SeekGroup(ctx context.Context, station, group string, offsets map[uint32]uint64) error
-	// Pull delivers messages to a member of a group.
-	Pull(ctx context.Context, station, group string, o broker.PullOptions) ([]broker.Delivery, error)
-	// Ack acknowledges deliveries.
-	Ack(ctx context.Context, station, group string, refs []broker.MessageRef) error
+	// PullBatches delivers messages to a member of a group: first
+	// deliveries as the record batches the log stores, redeliveries one
+	// by one.
+	PullBatches(ctx context.Context, station, group string, o broker.PullOptions) ([]broker.Delivery, []broker.PartitionBatches, error)
+	// AckRanges acknowledges the deliveries in ranges of offsets.
+	AckRanges(ctx context.Context, station, group string, ranges []broker.OffsetRange) error
 	// DeleteGroup deletes a consumer group.
 	DeleteGroup(ctx context.Context, station, group string) error
 }

@@ -5,7 +5,11 @@
 //   - a sink is consumer group "connector.<name>" on its station: the host
 //     pulls a batch, calls Write, and acks only once Write returned, so
 //     delivery is at least once, and exactly once when the sink reports the
-//     offsets its destination already holds (Open) and writes idempotently;
+//     offsets its destination already holds (Open) and writes idempotently.
+//     The batch goes to a plugin as the record batches the station's log
+//     stores, without decoding or re-encoding a record, when the plugin's
+//     Open says it takes them (every plugin of this SDK), and is acked by
+//     offset range;
 //   - a source's batches are produced to its station and its position is
 //     checkpointed in the metadata store only once they are durable there.
 //

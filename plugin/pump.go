@@ -67,48 +67,38 @@ func (r *runner) runSink(ctx context.Context, sink connector.Sink) error {
 	}
 	r.setState(StateRunning)
 
-	// Pull and convert the next batch while the plugin writes this one. A
-	// plugin's sink gets it packed, in buffers that go round.
+	// Pull the next batch while the sink writes this one. A sink that takes
+	// record batches gets them as the broker stored them; any other gets
+	// them decoded, here, off the write path.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	type batch struct {
-		ds     []broker.Delivery
-		recs   []connector.Record
-		packed []byte
-		err    error
+	type pulled struct {
+		sinkBatch
+		err error
 	}
-	next := make(chan batch, 1)
-	packer, _ := sink.(packedSink)
-	free := make(chan []byte, 2)
+	next := make(chan pulled, 1)
+	bsink, _ := sink.(batchSink)
+	if bsink != nil && !bsink.TakesRecordBatches() {
+		bsink = nil
+	}
 	go func() {
 		defer close(next)
 		for {
-			ds, err := r.pullBatch(ctx, group)
-			if err != nil || len(ds) == 0 {
+			bt, err := r.pullBatch(ctx, group)
+			if err == nil && bt.count > 0 && bsink == nil {
+				bt.recs, err = bt.records()
+			}
+			if err != nil || bt.count == 0 {
 				// The writer may have stopped with a batch still queued:
 				// never block on it.
 				select {
-				case next <- batch{err: err}:
+				case next <- pulled{err: err}:
 				case <-ctx.Done():
 				}
 				return
 			}
-			bt := batch{ds: ds}
-			if packer != nil {
-				var buf []byte
-				select {
-				case buf = <-free:
-				default:
-				}
-				bt.packed = appendPacked(buf[:0], ds)
-			} else {
-				bt.recs = make([]connector.Record, len(ds))
-				for i := range ds {
-					bt.recs[i] = toConnectorRecord(&ds[i])
-				}
-			}
 			select {
-			case next <- bt:
+			case next <- pulled{sinkBatch: bt}:
 			case <-ctx.Done():
 				return
 			}
@@ -116,14 +106,14 @@ func (r *runner) runSink(ctx context.Context, sink connector.Sink) error {
 	}()
 	// Ack written batches off the write path; every batch Write accepted
 	// is acked before runSink returns.
-	acks := make(chan []broker.MessageRef, 2)
+	acks := make(chan []broker.OffsetRange, 2)
 	ackErr := make(chan error, 1)
 	go func() {
 		var err error
 		stored := time.Now()
-		for refs := range acks {
+		for ranges := range acks {
 			if err == nil {
-				if err = r.h.b.Ack(ctx, r.def.Station, GroupName(r.def.Name), refs); err != nil {
+				if err = r.h.b.AckRanges(ctx, r.def.Station, GroupName(r.def.Name), ranges); err != nil {
 					err = fmt.Errorf("ack written records: %w", err)
 					cancel()
 				}
@@ -142,7 +132,7 @@ func (r *runner) runSink(ctx context.Context, sink connector.Sink) error {
 	}()
 	err = nil
 	for bt := range next {
-		if bt.err != nil || len(bt.ds) == 0 {
+		if bt.err != nil || bt.count == 0 {
 			err = bt.err
 			break
 		}
@@ -150,12 +140,8 @@ func (r *runner) runSink(ctx context.Context, sink connector.Sink) error {
 			err = errSchemaChanged
 			break
 		}
-		if err = r.writeBatch(ctx, sink, bt.ds, bt.recs, bt.packed, acks); err != nil {
+		if err = r.writeBatch(ctx, sink, bsink, &bt.sinkBatch, acks); err != nil {
 			break
-		}
-		select {
-		case free <- bt.packed:
-		default:
 		}
 	}
 	cancel()
@@ -166,32 +152,36 @@ func (r *runner) runSink(ctx context.Context, sink connector.Sink) error {
 	return err
 }
 
-// writeBatch writes one batch to the sink, as recs or, to a packedSink, as
-// packed, dead-letters the records it rejects, and hands the batch to acks
-// once Write returned.
-func (r *runner) writeBatch(ctx context.Context, sink connector.Sink, ds []broker.Delivery, recs []connector.Record, packed []byte, acks chan<- []broker.MessageRef) error {
-	var bytes uint64
-	for i := range ds {
-		bytes += recordBytes(ds[i].Record.Key, ds[i].Record.Value)
-	}
-	r.total.in.Add(uint64(len(ds)))
+// writeBatch writes one batch to the sink, as record batches to bsink when
+// not nil, else as records, dead-letters the records it rejects, and hands
+// the batch's ranges to acks once Write returned.
+func (r *runner) writeBatch(ctx context.Context, sink connector.Sink, bsink batchSink, bt *sinkBatch, acks chan<- []broker.OffsetRange) error {
+	bytes := bt.bytes
+	r.total.in.Add(uint64(bt.count))
 	r.total.bytesIn.Add(bytes)
-	err := r.call(ctx, fmt.Sprintf("write of %d records", len(ds)), func(ctx context.Context) error {
-		if packed != nil {
-			return sink.(packedSink).WritePacked(ctx, packed)
+	err := r.call(ctx, fmt.Sprintf("write of %d records", bt.count), func(ctx context.Context) error {
+		if bsink != nil {
+			return bsink.WriteRecordBatches(ctx, bt.batches)
 		}
-		return sink.Write(ctx, recs)
+		return sink.Write(ctx, bt.recs)
 	})
 	failed := 0
 	var be *connector.BatchError
 	if errors.As(err, &be) {
+		recs := bt.recs
+		if recs == nil {
+			var derr error
+			if recs, derr = bt.records(); derr != nil {
+				return derr
+			}
+		}
 		var dead []broker.Message
 		for i, ferr := range be.Failed {
-			if i < 0 || i >= len(ds) {
+			if i < 0 || i >= len(recs) {
 				continue
 			}
-			dead = append(dead, rejectedMessage(ds[i].Record, r.def.Name, "sink_rejected", ferr.Error()))
-			bytes -= recordBytes(ds[i].Record.Key, ds[i].Record.Value)
+			dead = append(dead, rejectedMessage(toBrokerRecord(recs[i]), r.def.Name, "sink_rejected", ferr.Error()))
+			bytes -= recordBytes(recs[i].Key, recs[i].Value)
 		}
 		if err := r.deadLetter(ctx, dead); err != nil {
 			return err
@@ -201,68 +191,20 @@ func (r *runner) writeBatch(ctx context.Context, sink connector.Sink, ds []broke
 	if err != nil {
 		return err
 	}
-	refs := make([]broker.MessageRef, len(ds))
-	for i := range ds {
-		refs[i] = broker.MessageRef{Partition: ds[i].Partition, Offset: ds[i].Record.Offset}
-	}
-	acks <- refs
-	r.total.out.Add(uint64(len(ds) - failed))
+	acks <- bt.ranges
+	r.total.out.Add(uint64(bt.count - failed))
 	r.total.bytesOut.Add(bytes)
 	return nil
 }
 
-// pullBatch waits for records, then gathers more until the batch holds
-// max_records or max_bytes or max_wait passed since the first arrived. It
-// returns an empty batch only when ctx is done.
-func (r *runner) pullBatch(ctx context.Context, group string) ([]broker.Delivery, error) {
-	lim := r.def.Batch
-	var out []broker.Delivery
-	var bytes int64
-	var deadline time.Time
-	for len(out) < lim.MaxRecords && bytes < lim.MaxBytes {
-		wait := time.Second
-		if len(out) > 0 {
-			wait = time.Until(deadline)
-			if wait <= 0 {
-				break
-			}
-		}
-		ds, err := r.h.b.Pull(ctx, r.def.Station, group, broker.PullOptions{
-			Max: lim.MaxRecords - len(out), MaxBytes: int(lim.MaxBytes - bytes), MaxWait: wait,
-		})
-		if ctx.Err() != nil {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("pull from %s: %w", r.def.Station, err)
-		}
-		if len(out) == 0 && len(ds) > 0 {
-			deadline = time.Now().Add(lim.MaxWait)
-		}
-		for i := range ds {
-			bytes += int64(len(ds[i].Record.Key) + len(ds[i].Record.Value))
-		}
-		out = append(out, ds...)
-		if len(out) > 0 && len(ds) == 0 {
-			break
-		}
+// toBrokerRecord is the broker record rec was decoded from.
+func toBrokerRecord(rec connector.Record) broker.Record {
+	m := toMessage(rec)
+	var ts int64
+	if !rec.Timestamp.IsZero() {
+		ts = rec.Timestamp.UnixNano()
 	}
-	return out, nil
-}
-
-func toConnectorRecord(d *broker.Delivery) connector.Record {
-	rec := connector.Record{
-		Key: d.Record.Key, Value: d.Record.Value,
-		Timestamp: time.Unix(0, d.Record.Timestamp),
-		Partition: d.Partition, Offset: d.Record.Offset,
-	}
-	if len(d.Record.Headers) > 0 {
-		rec.Headers = make([]connector.Header, len(d.Record.Headers))
-		for i, h := range d.Record.Headers {
-			rec.Headers[i] = connector.Header{Key: h.Key, Value: h.Value}
-		}
-	}
-	return rec
+	return broker.Record{Offset: rec.Offset, Timestamp: ts, Key: m.Key, Value: m.Value, Headers: m.Headers}
 }
 
 func toMessage(rec connector.Record) broker.Message {

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	junctionv1 "github.com/junctionhq/junction/sdk/api/junction/v1"
-	"github.com/junctionhq/junction/sdk/client/internal/recordbatch"
+	"github.com/junctionhq/junction/sdk/recordbatch"
 )
 
 // ErrCorruptBatch is matched by the error of a pull whose record batches

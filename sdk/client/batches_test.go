@@ -19,7 +19,7 @@ import (
 // offsets 100-102 and 200.
 func goldenBatches(t *testing.T) []byte {
 	t.Helper()
-	h, err := os.ReadFile("internal/recordbatch/testdata/batch-v1.hex")
+	h, err := os.ReadFile("../recordbatch/testdata/batch-v1.hex")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -141,7 +141,7 @@ func (k sinkServer) Open(ctx context.Context, req *pb.SinkOpenRequest) (*pb.Sink
 	if err != nil {
 		return nil, protocol.ToStatus(err)
 	}
-	resp := &pb.SinkOpenResponse{}
+	resp := &pb.SinkOpenResponse{RecordBatches: true}
 	for p, off := range durable {
 		resp.Durable = append(resp.Durable, &pb.PartitionOffset{Partition: p, NextOffset: off})
 	}
@@ -156,6 +156,11 @@ func (k sinkServer) Write(ctx context.Context, req *pb.SinkWriteRequest) (*pb.Si
 	records := protocol.RecordsFromPB(req.GetRecords())
 	if packed := req.GetPackedRecords(); len(packed) > 0 {
 		if records, err = protocol.DecodePacked(packed); err != nil {
+			return nil, status.Error(codes.InvalidArgument, err.Error())
+		}
+	}
+	if bs := req.GetBatches(); len(bs) > 0 {
+		if records, err = protocol.DecodeRecordBatches(protocol.RecordBatchesFromPB(bs)); err != nil {
 			return nil, status.Error(codes.InvalidArgument, err.Error())
 		}
 	}

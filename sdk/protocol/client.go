@@ -65,6 +65,8 @@ func (c *ConnectorClient) Configure(ctx context.Context, kind Kind, station, con
 // wire. Like any Sink, its methods must not be called concurrently.
 type SinkClient struct {
 	c pb.SinkClient
+	// batches: the plugin's Open said it takes record batches.
+	batches bool
 }
 
 // NewSinkClient returns a client of the Sink service on cc.
@@ -79,6 +81,7 @@ func (k *SinkClient) Open(ctx context.Context, info SinkInfo) (map[uint32]uint64
 	if err != nil {
 		return nil, fmt.Errorf("sink open: %w", FromStatus(err))
 	}
+	k.batches = resp.GetRecordBatches()
 	if len(resp.GetDurable()) == 0 {
 		return nil, nil
 	}
@@ -99,7 +102,28 @@ func (k *SinkClient) Write(ctx context.Context, records []Record) error {
 // AppendPacked), for a host that packs them from its own record type
 // without building Records first. packed is not retained after it returns.
 func (k *SinkClient) WritePacked(ctx context.Context, packed []byte) error {
-	resp, err := k.c.Write(ctx, &pb.SinkWriteRequest{PackedRecords: packed})
+	return k.write(ctx, &pb.SinkWriteRequest{PackedRecords: packed})
+}
+
+// TakesRecordBatches reports whether the plugin's sink, as of its last
+// Open, takes records as record batches (WriteRecordBatches). A plugin
+// built with an SDK older than record batches does not.
+func (k *SinkClient) TakesRecordBatches() bool { return k.batches }
+
+// WriteRecordBatches is Write of the records of bs, in order, sent as the
+// broker stored them: the plugin decodes them, so the host neither
+// decodes nor re-encodes a record. Only for a plugin that takes them (see
+// TakesRecordBatches); the indexes of a *BatchError count the records of
+// bs in order. bs is not retained after it returns.
+func (k *SinkClient) WriteRecordBatches(ctx context.Context, bs []RecordBatches) error {
+	if !k.batches {
+		return fmt.Errorf("sink write: the plugin does not take record batches: %w", ErrUnimplemented)
+	}
+	return k.write(ctx, &pb.SinkWriteRequest{Batches: recordBatchesToPB(bs)})
+}
+
+func (k *SinkClient) write(ctx context.Context, req *pb.SinkWriteRequest) error {
+	resp, err := k.c.Write(ctx, req)
 	if err != nil {
 		return fmt.Errorf("sink write: %w", FromStatus(err))
 	}

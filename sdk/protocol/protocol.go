@@ -2,7 +2,8 @@
 // plugin and the broker's plugin host speak: the values that cross the
 // process boundary (records, batches, the spec, errors), the go-plugin
 // handshake, and their encoding on the wire (sdk/proto/connector.proto plus
-// the packed record encoding, error statuses, and spec and batch
+// the packed record encoding, the broker's record batches a sink may take
+// instead (package recordbatch), error statuses, and spec and batch
 // messages), with the gRPC clients that drive a plugin.
 //
 // Both sides import this one package, so they cannot drift apart. Connector

@@ -1344,7 +1344,11 @@ type SinkOpenResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The next offset the destination already durably holds, per partition;
 	// empty when the sink does not know.
-	Durable       []*PartitionOffset `protobuf:"bytes,1,rep,name=durable,proto3" json:"durable,omitempty"`
+	Durable []*PartitionOffset `protobuf:"bytes,1,rep,name=durable,proto3" json:"durable,omitempty"`
+	// The sink takes records as record batches (SinkWriteRequest.batches).
+	// A host sends them only to a sink that says so here; others get
+	// packed_records.
+	RecordBatches bool `protobuf:"varint,2,opt,name=record_batches,json=recordBatches,proto3" json:"record_batches,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1386,6 +1390,13 @@ func (x *SinkOpenResponse) GetDurable() []*PartitionOffset {
 	return nil
 }
 
+func (x *SinkOpenResponse) GetRecordBatches() bool {
+	if x != nil {
+		return x.RecordBatches
+	}
+	return false
+}
+
 type SinkWriteRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Records []*Record              `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
@@ -1396,6 +1407,12 @@ type SinkWriteRequest struct {
 	// and the value, uvarint header count, and per header uvarint key
 	// length, key, uvarint value length, value.
 	PackedRecords []byte `protobuf:"bytes,2,opt,name=packed_records,json=packedRecords,proto3" json:"packed_records,omitempty"`
+	// The records as record batches, instead of records and packed_records:
+	// the bytes the broker stores in its segment log, handed on without
+	// re-encoding (format version 1, documented in the SDK's recordbatch
+	// package). The records are those of the batches in order. Sent only to
+	// a sink whose Open answered record_batches.
+	Batches       []*RecordBatches `protobuf:"bytes,3,rep,name=batches,proto3" json:"batches,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1444,10 +1461,72 @@ func (x *SinkWriteRequest) GetPackedRecords() []byte {
 	return nil
 }
 
+func (x *SinkWriteRequest) GetBatches() []*RecordBatches {
+	if x != nil {
+		return x.Batches
+	}
+	return nil
+}
+
+// RecordBatches holds record batches of one partition of the station.
+type RecordBatches struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Partition uint32                 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	// One or more batches back to back.
+	Data          []byte `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordBatches) Reset() {
+	*x = RecordBatches{}
+	mi := &file_connector_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordBatches) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordBatches) ProtoMessage() {}
+
+func (x *RecordBatches) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordBatches.ProtoReflect.Descriptor instead.
+func (*RecordBatches) Descriptor() ([]byte, []int) {
+	return file_connector_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *RecordBatches) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *RecordBatches) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
 // RecordError reports a record the connector rejected.
 type RecordError struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Index of the record in the request or batch.
+	// Index of the record in the request or batch (for record batches, in
+	// the order they decode).
 	Index         uint32 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
 	Message       string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1456,7 +1535,7 @@ type RecordError struct {
 
 func (x *RecordError) Reset() {
 	*x = RecordError{}
-	mi := &file_connector_proto_msgTypes[21]
+	mi := &file_connector_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1468,7 +1547,7 @@ func (x *RecordError) String() string {
 func (*RecordError) ProtoMessage() {}
 
 func (x *RecordError) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[21]
+	mi := &file_connector_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1481,7 +1560,7 @@ func (x *RecordError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordError.ProtoReflect.Descriptor instead.
 func (*RecordError) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{21}
+	return file_connector_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RecordError) GetIndex() uint32 {
@@ -1509,7 +1588,7 @@ type SinkWriteResponse struct {
 
 func (x *SinkWriteResponse) Reset() {
 	*x = SinkWriteResponse{}
-	mi := &file_connector_proto_msgTypes[22]
+	mi := &file_connector_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1521,7 +1600,7 @@ func (x *SinkWriteResponse) String() string {
 func (*SinkWriteResponse) ProtoMessage() {}
 
 func (x *SinkWriteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[22]
+	mi := &file_connector_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1534,7 +1613,7 @@ func (x *SinkWriteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SinkWriteResponse.ProtoReflect.Descriptor instead.
 func (*SinkWriteResponse) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{22}
+	return file_connector_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SinkWriteResponse) GetFailed() []*RecordError {
@@ -1552,7 +1631,7 @@ type TeardownRequest struct {
 
 func (x *TeardownRequest) Reset() {
 	*x = TeardownRequest{}
-	mi := &file_connector_proto_msgTypes[23]
+	mi := &file_connector_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1564,7 +1643,7 @@ func (x *TeardownRequest) String() string {
 func (*TeardownRequest) ProtoMessage() {}
 
 func (x *TeardownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[23]
+	mi := &file_connector_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1577,7 +1656,7 @@ func (x *TeardownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TeardownRequest.ProtoReflect.Descriptor instead.
 func (*TeardownRequest) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{23}
+	return file_connector_proto_rawDescGZIP(), []int{24}
 }
 
 type TeardownResponse struct {
@@ -1588,7 +1667,7 @@ type TeardownResponse struct {
 
 func (x *TeardownResponse) Reset() {
 	*x = TeardownResponse{}
-	mi := &file_connector_proto_msgTypes[24]
+	mi := &file_connector_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1600,7 +1679,7 @@ func (x *TeardownResponse) String() string {
 func (*TeardownResponse) ProtoMessage() {}
 
 func (x *TeardownResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[24]
+	mi := &file_connector_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1613,7 +1692,7 @@ func (x *TeardownResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TeardownResponse.ProtoReflect.Descriptor instead.
 func (*TeardownResponse) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{24}
+	return file_connector_proto_rawDescGZIP(), []int{25}
 }
 
 // ErrorDetail is attached to error statuses from a plugin.
@@ -1627,7 +1706,7 @@ type ErrorDetail struct {
 
 func (x *ErrorDetail) Reset() {
 	*x = ErrorDetail{}
-	mi := &file_connector_proto_msgTypes[25]
+	mi := &file_connector_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1639,7 +1718,7 @@ func (x *ErrorDetail) String() string {
 func (*ErrorDetail) ProtoMessage() {}
 
 func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[25]
+	mi := &file_connector_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1652,7 +1731,7 @@ func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
 func (*ErrorDetail) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{25}
+	return file_connector_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ErrorDetail) GetKind() ErrorKind {
@@ -1750,12 +1829,17 @@ const file_connector_proto_rawDesc = "" +
 	"\n" +
 	"SchemaFile\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
-	"\acontent\x18\x02 \x01(\fR\acontent\"T\n" +
+	"\acontent\x18\x02 \x01(\fR\acontent\"{\n" +
 	"\x10SinkOpenResponse\x12@\n" +
-	"\adurable\x18\x01 \x03(\v2&.junction.connector.v1.PartitionOffsetR\adurable\"r\n" +
+	"\adurable\x18\x01 \x03(\v2&.junction.connector.v1.PartitionOffsetR\adurable\x12%\n" +
+	"\x0erecord_batches\x18\x02 \x01(\bR\rrecordBatches\"\xb2\x01\n" +
 	"\x10SinkWriteRequest\x127\n" +
 	"\arecords\x18\x01 \x03(\v2\x1d.junction.connector.v1.RecordR\arecords\x12%\n" +
-	"\x0epacked_records\x18\x02 \x01(\fR\rpackedRecords\"=\n" +
+	"\x0epacked_records\x18\x02 \x01(\fR\rpackedRecords\x12>\n" +
+	"\abatches\x18\x03 \x03(\v2$.junction.connector.v1.RecordBatchesR\abatches\"A\n" +
+	"\rRecordBatches\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\"=\n" +
 	"\vRecordError\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\rR\x05index\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\"O\n" +
@@ -1811,7 +1895,7 @@ func file_connector_proto_rawDescGZIP() []byte {
 }
 
 var file_connector_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_connector_proto_goTypes = []any{
 	(Kind)(0),                  // 0: junction.connector.v1.Kind
 	(FieldType)(0),             // 1: junction.connector.v1.FieldType
@@ -1837,12 +1921,13 @@ var file_connector_proto_goTypes = []any{
 	(*SchemaFile)(nil),         // 21: junction.connector.v1.SchemaFile
 	(*SinkOpenResponse)(nil),   // 22: junction.connector.v1.SinkOpenResponse
 	(*SinkWriteRequest)(nil),   // 23: junction.connector.v1.SinkWriteRequest
-	(*RecordError)(nil),        // 24: junction.connector.v1.RecordError
-	(*SinkWriteResponse)(nil),  // 25: junction.connector.v1.SinkWriteResponse
-	(*TeardownRequest)(nil),    // 26: junction.connector.v1.TeardownRequest
-	(*TeardownResponse)(nil),   // 27: junction.connector.v1.TeardownResponse
-	(*ErrorDetail)(nil),        // 28: junction.connector.v1.ErrorDetail
-	(*structpb.Struct)(nil),    // 29: google.protobuf.Struct
+	(*RecordBatches)(nil),      // 24: junction.connector.v1.RecordBatches
+	(*RecordError)(nil),        // 25: junction.connector.v1.RecordError
+	(*SinkWriteResponse)(nil),  // 26: junction.connector.v1.SinkWriteResponse
+	(*TeardownRequest)(nil),    // 27: junction.connector.v1.TeardownRequest
+	(*TeardownResponse)(nil),   // 28: junction.connector.v1.TeardownResponse
+	(*ErrorDetail)(nil),        // 29: junction.connector.v1.ErrorDetail
+	(*structpb.Struct)(nil),    // 30: google.protobuf.Struct
 }
 var file_connector_proto_depIdxs = []int32{
 	1,  // 0: junction.connector.v1.Field.type:type_name -> junction.connector.v1.FieldType
@@ -1851,41 +1936,42 @@ var file_connector_proto_depIdxs = []int32{
 	3,  // 3: junction.connector.v1.Spec.fields:type_name -> junction.connector.v1.Field
 	4,  // 4: junction.connector.v1.SpecResponse.spec:type_name -> junction.connector.v1.Spec
 	0,  // 5: junction.connector.v1.ConfigureRequest.kind:type_name -> junction.connector.v1.Kind
-	29, // 6: junction.connector.v1.ConfigureRequest.config:type_name -> google.protobuf.Struct
+	30, // 6: junction.connector.v1.ConfigureRequest.config:type_name -> google.protobuf.Struct
 	8,  // 7: junction.connector.v1.ConfigureResponse.errors:type_name -> junction.connector.v1.FieldError
 	10, // 8: junction.connector.v1.Record.headers:type_name -> junction.connector.v1.Header
 	11, // 9: junction.connector.v1.SourceBatch.records:type_name -> junction.connector.v1.Record
-	24, // 10: junction.connector.v1.SourceBatch.rejected:type_name -> junction.connector.v1.RecordError
+	25, // 10: junction.connector.v1.SourceBatch.rejected:type_name -> junction.connector.v1.RecordError
 	11, // 11: junction.connector.v1.SourceBatch.rejected_records:type_name -> junction.connector.v1.Record
 	20, // 12: junction.connector.v1.SinkOpenRequest.schema:type_name -> junction.connector.v1.Schema
 	21, // 13: junction.connector.v1.Schema.files:type_name -> junction.connector.v1.SchemaFile
 	18, // 14: junction.connector.v1.SinkOpenResponse.durable:type_name -> junction.connector.v1.PartitionOffset
 	11, // 15: junction.connector.v1.SinkWriteRequest.records:type_name -> junction.connector.v1.Record
-	24, // 16: junction.connector.v1.SinkWriteResponse.failed:type_name -> junction.connector.v1.RecordError
-	2,  // 17: junction.connector.v1.ErrorDetail.kind:type_name -> junction.connector.v1.ErrorKind
-	5,  // 18: junction.connector.v1.Connector.Spec:input_type -> junction.connector.v1.SpecRequest
-	7,  // 19: junction.connector.v1.Connector.Configure:input_type -> junction.connector.v1.ConfigureRequest
-	12, // 20: junction.connector.v1.Source.Open:input_type -> junction.connector.v1.SourceOpenRequest
-	14, // 21: junction.connector.v1.Source.Read:input_type -> junction.connector.v1.SourceReadRequest
-	16, // 22: junction.connector.v1.Source.Ack:input_type -> junction.connector.v1.SourceAckRequest
-	26, // 23: junction.connector.v1.Source.Teardown:input_type -> junction.connector.v1.TeardownRequest
-	19, // 24: junction.connector.v1.Sink.Open:input_type -> junction.connector.v1.SinkOpenRequest
-	23, // 25: junction.connector.v1.Sink.Write:input_type -> junction.connector.v1.SinkWriteRequest
-	26, // 26: junction.connector.v1.Sink.Teardown:input_type -> junction.connector.v1.TeardownRequest
-	6,  // 27: junction.connector.v1.Connector.Spec:output_type -> junction.connector.v1.SpecResponse
-	9,  // 28: junction.connector.v1.Connector.Configure:output_type -> junction.connector.v1.ConfigureResponse
-	13, // 29: junction.connector.v1.Source.Open:output_type -> junction.connector.v1.SourceOpenResponse
-	15, // 30: junction.connector.v1.Source.Read:output_type -> junction.connector.v1.SourceBatch
-	17, // 31: junction.connector.v1.Source.Ack:output_type -> junction.connector.v1.SourceAckResponse
-	27, // 32: junction.connector.v1.Source.Teardown:output_type -> junction.connector.v1.TeardownResponse
-	22, // 33: junction.connector.v1.Sink.Open:output_type -> junction.connector.v1.SinkOpenResponse
-	25, // 34: junction.connector.v1.Sink.Write:output_type -> junction.connector.v1.SinkWriteResponse
-	27, // 35: junction.connector.v1.Sink.Teardown:output_type -> junction.connector.v1.TeardownResponse
-	27, // [27:36] is the sub-list for method output_type
-	18, // [18:27] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	24, // 16: junction.connector.v1.SinkWriteRequest.batches:type_name -> junction.connector.v1.RecordBatches
+	25, // 17: junction.connector.v1.SinkWriteResponse.failed:type_name -> junction.connector.v1.RecordError
+	2,  // 18: junction.connector.v1.ErrorDetail.kind:type_name -> junction.connector.v1.ErrorKind
+	5,  // 19: junction.connector.v1.Connector.Spec:input_type -> junction.connector.v1.SpecRequest
+	7,  // 20: junction.connector.v1.Connector.Configure:input_type -> junction.connector.v1.ConfigureRequest
+	12, // 21: junction.connector.v1.Source.Open:input_type -> junction.connector.v1.SourceOpenRequest
+	14, // 22: junction.connector.v1.Source.Read:input_type -> junction.connector.v1.SourceReadRequest
+	16, // 23: junction.connector.v1.Source.Ack:input_type -> junction.connector.v1.SourceAckRequest
+	27, // 24: junction.connector.v1.Source.Teardown:input_type -> junction.connector.v1.TeardownRequest
+	19, // 25: junction.connector.v1.Sink.Open:input_type -> junction.connector.v1.SinkOpenRequest
+	23, // 26: junction.connector.v1.Sink.Write:input_type -> junction.connector.v1.SinkWriteRequest
+	27, // 27: junction.connector.v1.Sink.Teardown:input_type -> junction.connector.v1.TeardownRequest
+	6,  // 28: junction.connector.v1.Connector.Spec:output_type -> junction.connector.v1.SpecResponse
+	9,  // 29: junction.connector.v1.Connector.Configure:output_type -> junction.connector.v1.ConfigureResponse
+	13, // 30: junction.connector.v1.Source.Open:output_type -> junction.connector.v1.SourceOpenResponse
+	15, // 31: junction.connector.v1.Source.Read:output_type -> junction.connector.v1.SourceBatch
+	17, // 32: junction.connector.v1.Source.Ack:output_type -> junction.connector.v1.SourceAckResponse
+	28, // 33: junction.connector.v1.Source.Teardown:output_type -> junction.connector.v1.TeardownResponse
+	22, // 34: junction.connector.v1.Sink.Open:output_type -> junction.connector.v1.SinkOpenResponse
+	26, // 35: junction.connector.v1.Sink.Write:output_type -> junction.connector.v1.SinkWriteResponse
+	28, // 36: junction.connector.v1.Sink.Teardown:output_type -> junction.connector.v1.TeardownResponse
+	28, // [28:37] is the sub-list for method output_type
+	19, // [19:28] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_connector_proto_init() }
@@ -1899,7 +1985,7 @@ func file_connector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_connector_proto_rawDesc), len(file_connector_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   26,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -2872,7 +2872,7 @@ func (x *PullResponse) GetAcksNotPending() uint64 {
 // RecordBatches holds deliveries of one partition as record batches in
 // Junction's batch encoding, version 1: the storage format of the log, so
 // that a broker sends what it stored without decoding it. The Go SDK's
-// decoder (sdk/client/internal/recordbatch) documents the layout. Each
+// decoder (sdk/recordbatch) documents the layout. Each
 // batch carries a CRC-32C that a client verifies.
 type RecordBatches struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`

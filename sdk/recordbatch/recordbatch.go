@@ -1,11 +1,13 @@
 // Package recordbatch decodes the record batches a Junction broker sends
-// to consumers that ask for them (PullRequest.record_batches): the same
+// to consumers that ask for them (PullRequest.record_batches) and to
+// connector sinks that take them (SinkWriteRequest.batches): the same
 // bytes the broker stores in its segment log, so that it can hand them on
 // without decoding or copying each message.
 //
 // # Wire format, version 1
 //
-// RecordBatches.data holds one or more batches back to back. All integers
+// The data of a RecordBatches message holds one or more batches back to
+// back. All integers
 // are big-endian; varints are zig-zag signed varints as produced by
 // encoding/binary.AppendVarint and always minimally encoded.
 //
