@@ -172,9 +172,15 @@ func TestUsersAndTokensReplicate(t *testing.T) {
 	const password = "cluster-meta-test-password"
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	_, err := junctionv1connect.NewUserServiceClient(c.hc, "http://"+follower.api).CreateUser(ctx,
-		connect.NewRequest(&v1.CreateUserRequest{User: &v1.User{Name: "admin", Role: "admin"}, Password: password}))
-	if connect.CodeOf(err) != connect.CodeUnavailable || leaderOf(err) != leader.api {
+	// A follower names the leader once it knows one; under load an
+	// election may be under way when it is asked.
+	var err error
+	c.await(30*time.Second, "follower "+follower.id+" to name the leader", func() bool {
+		_, err = junctionv1connect.NewUserServiceClient(c.hc, "http://"+follower.api).CreateUser(ctx,
+			connect.NewRequest(&v1.CreateUserRequest{User: &v1.User{Name: "admin", Role: "admin"}, Password: password}))
+		return connect.CodeOf(err) != connect.CodeUnavailable || leaderOf(err) != ""
+	})
+	if leader = c.leader(); connect.CodeOf(err) != connect.CodeUnavailable || leaderOf(err) != leader.api {
 		t.Fatalf("create the first user on follower %s: %v, want NOT_LEADER naming %s", follower.id, err, leader.api)
 	}
 	cmd := exec.Command(junctionBin, "--server", leader.api, "user", "create", "admin", "--role", "admin", "--password-stdin")
