@@ -57,7 +57,11 @@ func openAuth(b *broker.Broker, opts Options, ln net.Listener, node *cluster.Nod
 	if node != nil {
 		store = node.AuthStore(store)
 	}
-	a, err := auth.New(auth.Options{Store: store, Mode: opts.Security.AuthMode, Logger: opts.Logger, OpenToAnyAddress: opts.Security.Insecure})
+	ao := auth.Options{Store: store, Mode: opts.Security.AuthMode, Logger: opts.Logger, OpenToAnyAddress: opts.Security.Insecure}
+	if node != nil {
+		ao.CaughtUp = node.CaughtUp
+	}
+	a, err := auth.New(ao)
 	if err != nil {
 		closeListener(ln)
 		return nil, fmt.Errorf("authentication: %w", err)

@@ -29,7 +29,10 @@
 //     broker.ApplySchemaChange;
 //   - writes to the auth store (auth.go): users with their grants and
 //     password hashes, and tokens, hashed. Every node checks logins and
-//     tokens against its own copy and reloads it as writes apply.
+//     tokens against its own copy and reloads it as writes apply. A node
+//     that joins or restarts is not CaughtUp until it has applied what
+//     the leader had committed when it started (catchup.go); until then
+//     the broker's auth refuses callers it cannot judge as catching up.
 //
 // Consumer groups live on the leader: a follower refuses pulls, acks and
 // group changes with a NotLeaderError. A node that becomes leader rebuilds
@@ -74,9 +77,7 @@
 // through proxies: Config.DialOverrides redirects this node's own dials of
 // a member's cluster port.
 //
-// What this does not do yet: a node without users that has not yet
-// caught up with the cluster's is open to loopback callers until it has;
-// a pinned connector does not run while its
+// What this does not do yet: a pinned connector does not run while its
 // node follows (its produces are not forwarded); a partition on a cluster member
 // cannot be repaired; every station has as many replicas as the cluster
 // has voters (Voters; a station's replicas setting may only be unset or

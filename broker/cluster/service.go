@@ -278,6 +278,11 @@ func (i internalService) AddNode(ctx context.Context, req *connect.Request[v1.Ad
 	return i.s.AddNode(ctx, req)
 }
 
+// Status tells a member that is catching up the leader's commit index.
+func (i internalService) Status(ctx context.Context, req *connect.Request[v1.ClusterStatusRequest]) (*connect.Response[v1.ClusterStatusResponse], error) {
+	return i.s.Status(ctx, req)
+}
+
 func (i internalService) ReadPartition(ctx context.Context, req *connect.Request[v1.ReadPartitionRequest]) (*connect.Response[v1.ReadPartitionResponse], error) {
 	return i.s.ReadPartition(ctx, req)
 }
