@@ -23,7 +23,8 @@
 //     whichever node runs it next. WatchPlacement tells the connector host
 //     when to reconcile (a leadership change, a connector change), and
 //     RunsHere where a connector runs: on the leader, or on the node it is
-//     pinned to while that node leads;
+//     pinned to, whose ConnectorBroker sends produces, group calls and
+//     checkpoints to the leader's cluster port (forward.go);
 //   - changes to the schema registry (schemas.go; attaching a station's
 //     schema is a station change), applied through
 //     broker.ApplySchemaChange;
@@ -72,13 +73,14 @@
 //
 // The cluster port (transport.go) carries raft and, told apart by their
 // first byte, the calls nodes make to each other: AddNode (joining, and a
-// repairing node's change of vote) and ReadPartition (fetching records).
+// repairing node's change of vote), ReadPartition (fetching records),
+// Status (a catching-up node learning the leader's commit index) and a
+// pinned connector's forwarded calls.
 // With Config.TLS it is mutual TLS under the cluster CA. Tests reach nodes
 // through proxies: Config.DialOverrides redirects this node's own dials of
 // a member's cluster port.
 //
-// What this does not do yet: a pinned connector does not run while its
-// node follows (its produces are not forwarded); a partition on a cluster member
+// What this does not do yet: a partition on a cluster member
 // cannot be repaired; every station has as many replicas as the cluster
 // has voters (Voters; a station's replicas setting may only be unset or
 // that count) and must use disk storage and fsync "always"; a damaged

@@ -261,6 +261,7 @@ func internalHandler(n *Node) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(junctionv1connect.NewClusterServiceHandler(internalService{s: &Service{n: n, b: n.fsm.b, internal: true}},
 		connect.WithReadMaxBytes(maxInternalRequestBytes)))
+	mux.Handle(forwardPath, forwardHandler(n))
 	return mux
 }
 
