@@ -83,7 +83,8 @@
 // What this does not do yet: a partition on a cluster member
 // cannot be repaired; every station has as many replicas as the cluster
 // has voters (Voters; a station's replicas setting may only be unset or
-// that count) and must use disk storage and fsync "always"; a damaged
+// that count when set, and RemoveNode refuses to leave fewer voters than
+// a station's setting) and must use disk storage and fsync "always"; a damaged
 // partition whose start was trimmed by retention is not rebuilt
 // automatically; a follower whose
 // API address changes across a restart is not re-registered until it

@@ -171,6 +171,12 @@ func (s *Service) RemoveNode(ctx context.Context, req *connect.Request[v1.Remove
 	if err := n.notLeader(); err != nil {
 		return nil, api.Error(err, "", "")
 	}
+	if err := n.checkRemoval(id); err != nil {
+		if errors.Is(err, ErrReplicasUnsatisfiable) {
+			return nil, connect.NewError(connect.CodeFailedPrecondition, err)
+		}
+		return nil, api.Error(err, "", "")
+	}
 	if err := n.raft.RemoveServer(raft.ServerID(id), 0, n.cfg.ApplyTimeout).Error(); err != nil {
 		return nil, api.Error(n.raftErr(err), "", "")
 	}
