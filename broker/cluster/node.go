@@ -177,6 +177,9 @@ type Node struct {
 	// every earlier entry; readyMu serialises getting there.
 	readyTerm atomic.Uint64
 	readyMu   sync.Mutex
+	// replays is the local dead-letter replay store, which entries are
+	// applied to (replay.go).
+	replays broker.ReplayStore
 	// caughtUp is set once this node knows what the cluster had
 	// committed when it started (catchup.go).
 	caughtUp atomic.Bool
