@@ -28,6 +28,8 @@
 //   - changes to the schema registry (schemas.go; attaching a station's
 //     schema is a station change), applied through
 //     broker.ApplySchemaChange;
+//   - dead-letter replay progress (replay.go), so a replay resumes on
+//     the next leader without producing a dead letter twice;
 //   - writes to the auth store (auth.go): users with their grants and
 //     password hashes, and tokens, hashed. Every node checks logins and
 //     tokens against its own copy and reloads it as writes apply. A node
@@ -60,8 +62,8 @@
 //
 // The broker's own files are the state machine (raft's
 // NoSnapshotRestoreOnStart): a snapshot is a manifest of the stations and
-// every partition's next offset, the consumer group store and the
-// connector store, never a copy of the segments. A follower
+// every partition's next offset, the consumer group store, the
+// connector store and replay progress, never a copy of the segments. A follower
 // that must install one fetches the records it lacks from the leader's
 // ClusterService.ReadPartition, on the leader's cluster port.
 //
