@@ -72,6 +72,8 @@
 // over, has the leader demote it to a non-voter, rebuilds each damaged
 // partition from the leader's copy (the damaged files move to
 // DATA/quarantine, never deleted), and is made a voter again (repair.go).
+// An operator's station repair on a member verifies the partition and
+// waits for that rebuild (repair_member.go).
 //
 // The cluster port (transport.go) carries raft and, told apart by their
 // first byte, the calls nodes make to each other: AddNode (joining, and a
@@ -82,8 +84,7 @@
 // through proxies: Config.DialOverrides redirects this node's own dials of
 // a member's cluster port.
 //
-// What this does not do yet: a partition on a cluster member
-// cannot be repaired; every station has as many replicas as the cluster
+// What this does not do yet: every station has as many replicas as the cluster
 // has voters (Voters; a station's replicas setting may only be unset or
 // that count when set, and RemoveNode refuses to leave fewer voters than
 // a station's setting) and must use disk storage and fsync "always"; a damaged
