@@ -296,37 +296,45 @@ func forwardHandler(n *Node) http.Handler {
 
 var errUnknownOp = errors.New("unknown forwarded operation")
 
+// decodeForward decodes the request of forwarded operation op.
+func decodeForward(op string, body io.Reader) (any, error) {
+	var req any
+	switch op {
+	case "produce", "dead-letter":
+		req = &fwdProduce{}
+	case "checkpoint":
+		req = &fwdCheckpoint{}
+	case "create-group", "group", "seek-group", "pull", "ack", "delete-group":
+		req = &fwdGroup{}
+	default:
+		return nil, fmt.Errorf("%w %q", errUnknownOp, op)
+	}
+	if err := json.NewDecoder(body).Decode(req); err != nil {
+		return nil, fmt.Errorf("%w: forwarded %s: %w", broker.ErrInvalidArgument, op, err)
+	}
+	return req, nil
+}
+
 // serveForward runs one forwarded call, on the leader only.
 func (n *Node) serveForward(ctx context.Context, op string, body io.Reader) (any, error) {
 	if err := n.notLeader(); err != nil {
 		return nil, err
 	}
+	req, err := decodeForward(op, body)
+	if err != nil {
+		return nil, err
+	}
 	b := n.fsm.b
-	dec := json.NewDecoder(body)
-	switch op {
-	case "produce", "dead-letter":
-		var p fwdProduce
-		if err := dec.Decode(&p); err != nil {
-			return nil, fmt.Errorf("%w: forwarded %s: %w", broker.ErrInvalidArgument, op, err)
-		}
+	switch r := req.(type) {
+	case *fwdProduce:
 		if op == "dead-letter" {
-			return nil, b.DeadLetter(ctx, p.Station, p.DLQ, p.Messages)
+			return nil, b.DeadLetter(ctx, r.Station, r.DLQ, r.Messages)
 		}
-		return b.Produce(ctx, p.Station, p.Messages)
-	case "checkpoint":
-		var cp fwdCheckpoint
-		if err := dec.Decode(&cp); err != nil {
-			return nil, fmt.Errorf("%w: forwarded checkpoint: %w", broker.ErrInvalidArgument, err)
-		}
-		return nil, (&connectorStore{n: n, local: n.connectors}).PutCheckpoint(cp.Name, cp.Position)
-	case "create-group", "group", "seek-group", "pull", "ack", "delete-group":
-	default:
-		return nil, fmt.Errorf("%w %q", errUnknownOp, op)
+		return b.Produce(ctx, r.Station, r.Messages)
+	case *fwdCheckpoint:
+		return nil, (&connectorStore{n: n, local: n.connectors}).PutCheckpoint(r.Name, r.Position)
 	}
-	var g fwdGroup
-	if err := dec.Decode(&g); err != nil {
-		return nil, fmt.Errorf("%w: forwarded %s: %w", broker.ErrInvalidArgument, op, err)
-	}
+	g := req.(*fwdGroup)
 	switch op {
 	case "create-group":
 		return b.CreateGroup(ctx, g.Station, g.Group, g.Start, g.Config)

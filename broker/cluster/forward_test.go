@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,4 +55,45 @@ func TestForwardedDeliveriesKeepNilAndEmpty(t *testing.T) {
 		len(r.Headers) != 1 || string(r.Headers[0].Value) != "\x00\x01" {
 		t.Errorf("round trip: %+v", out[0])
 	}
+}
+
+// FuzzDecodeForward: whatever a member sends the cluster port's forward
+// path, decoding it fails cleanly or yields the operation's request.
+func FuzzDecodeForward(f *testing.F) {
+	f.Add("produce", []byte(`{"station":"orders","messages":[{"Key":null,"Value":"aGk=","ID":"m1"}]}`))
+	f.Add("pull", []byte(`{"station":"orders","group":"g","pull":{"Max":10,"MaxWait":1000000000}}`))
+	f.Add("ack", []byte(`{"station":"orders","group":"g","refs":[{"Partition":0,"Offset":3}]}`))
+	f.Add("checkpoint", []byte(`{"name":"files","position":"e30="}`))
+	f.Add("nope", []byte(`{}`))
+	f.Fuzz(func(t *testing.T, op string, body []byte) {
+		req, err := decodeForward(op, bytes.NewReader(body))
+		if err != nil {
+			if req != nil {
+				t.Fatalf("a request with the error %v", err)
+			}
+			return
+		}
+		switch req.(type) {
+		case *fwdProduce, *fwdGroup, *fwdCheckpoint:
+		default:
+			t.Fatalf("decoded %T", req)
+		}
+	})
+}
+
+// FuzzForwardError: a leader's error answer decodes to an error whatever
+// its bytes.
+func FuzzForwardError(f *testing.F) {
+	f.Add([]byte(`{"error":"x","kind":"group-exists"}`))
+	f.Add([]byte(`{"error":"x","kind":"not-leader","leader":"127.0.0.1:7400"}`))
+	f.Add([]byte(`{"kind":"unheard-of"}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var fe fwdError
+		if json.Unmarshal(body, &fe) != nil {
+			return
+		}
+		if fe.err() == nil {
+			t.Fatal("no error")
+		}
+	})
 }
