@@ -31,6 +31,10 @@ const maxForwardBytes = 64 << 20
 // groupCallTimeout bounds the forwarded calls made without a context.
 const groupCallTimeout = 10 * time.Second
 
+// describeTimeout bounds asking the leader to describe a group, which a
+// connector's status does: past it, this node's copy answers.
+const describeTimeout = 2 * time.Second
+
 // ConnectorBroker is the broker a cluster node's connector host uses: b
 // itself while this node leads, and on a follower b for reads and the
 // leader for produces, dead letters and consumer group calls. Its methods
@@ -124,15 +128,19 @@ func (c *ConnectorBroker) CreateGroup(ctx context.Context, station, group string
 	return out, err
 }
 
-// Group describes a consumer group as the leader has it.
+// Group describes a consumer group as the leader has it, or, when the
+// leader does not answer at once, as this node last applied it.
 func (c *ConnectorBroker) Group(station, group string) (broker.GroupInfo, error) {
 	if c.local() {
 		return c.b.Group(station, group)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), groupCallTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), describeTimeout)
 	defer cancel()
 	var out broker.GroupInfo
 	err := c.n.forward(ctx, "group", fwdGroup{Station: station, Group: group}, &out)
+	if err != nil && !errors.Is(err, broker.ErrGroupNotFound) && !errors.Is(err, broker.ErrStationNotFound) {
+		return c.b.Group(station, group)
+	}
 	return out, err
 }
 
