@@ -98,6 +98,8 @@ func announceAuth(log *slog.Logger, a *auth.Auth, addr net.Addr) {
 		log.Warn("authentication required and no users yet: only 'junction user create NAME --role admin' from loopback is answered")
 	case a.Enabled():
 		log.Info("authentication on", "users", len(a.Users()))
+	case a.CatchingUp():
+		log.Warn("no users on this node yet: until it has caught up with the cluster's, callers without a token are told it is catching up", "addr", addr.String())
 	default:
 		log.Warn("authentication OFF: this broker has no users and lets every loopback caller do anything; 'junction user create NAME --role admin' turns it on", "addr", addr.String())
 	}

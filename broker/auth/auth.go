@@ -351,6 +351,10 @@ func (a *Auth) Unauthenticated(loopback bool) (*Identity, error) {
 	return &Identity{Open: true}, nil
 }
 
+// CatchingUp reports whether this broker, a cluster node, does not yet
+// know the cluster's users (see Options.CaughtUp).
+func (a *Auth) CatchingUp() bool { return a.catchingUp() != nil }
+
 // catchingUp returns ErrCatchingUp, with what to do, while the cluster
 // node this broker is does not yet know the cluster's users.
 func (a *Auth) catchingUp() error {

@@ -62,3 +62,23 @@ func TestCatchingUpNodeIsClosed(t *testing.T) {
 }
 
 func fmtErr(_ *Identity, err error) error { return err }
+
+func TestCatchingUpReported(t *testing.T) {
+	st, err := meta.Open(filepath.Join(t.TempDir(), "meta.db"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	var caughtUp atomic.Bool
+	a, err := New(Options{Store: st, Logger: slog.New(slog.DiscardHandler), CaughtUp: caughtUp.Load})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.CatchingUp() {
+		t.Error("not catching up before the node caught up")
+	}
+	caughtUp.Store(true)
+	if a.CatchingUp() {
+		t.Error("catching up after the node caught up")
+	}
+}
