@@ -67,7 +67,7 @@ func (s *connectorStore) DeleteConnector(name string) error {
 // PutCheckpoint stores a source's checkpoint; a follower, where a pinned
 // source runs, has the leader store it.
 func (s *connectorStore) PutCheckpoint(name string, position []byte) error {
-	if s.n.running.Load() && s.n.notLeader() != nil && s.n.LeaderAPI() != "" {
+	if s.n.running.Load() && s.n.notLeader() != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), groupCallTimeout)
 		defer cancel()
 		return s.n.forward(ctx, "checkpoint", fwdCheckpoint{Name: name, Position: position}, nil)

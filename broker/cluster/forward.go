@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/junctionhq/junction/broker"
+	"github.com/junctionhq/junction/internal/names"
 )
 
 // Forwarding. A connector pinned to a node runs there whoever leads, but
@@ -340,7 +341,10 @@ func (n *Node) serveForward(ctx context.Context, op string, body io.Reader) (any
 		}
 		return b.Produce(ctx, r.Station, r.Messages)
 	case *fwdCheckpoint:
-		return nil, (&connectorStore{n: n, local: n.connectors}).PutCheckpoint(r.Name, r.Position)
+		if !names.Valid(r.Name) {
+			return nil, fmt.Errorf("%w: forwarded checkpoint: invalid connector name %q", broker.ErrInvalidArgument, r.Name)
+		}
+		return nil, (&connectorStore{n: n, local: n.connectors}).write(connectorWrite{Op: "checkpoint", Name: r.Name, Value: r.Position})
 	}
 	g := req.(*fwdGroup)
 	switch op {
