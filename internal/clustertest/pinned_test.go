@@ -133,3 +133,88 @@ func TestPinnedFileSinkRunsOnItsFollower(t *testing.T) {
 	}
 	t.Logf("%d records, each once in the files of follower %s across the leader change", len(want), pin.id)
 }
+
+// TestPinnedFileSourceRunsOnItsFollower pins the file source to a
+// follower: it reads that node's file and its produces and checkpoints go
+// to the leader; across a leader change it resumes from its checkpoint,
+// and every line reaches the station once.
+func TestPinnedFileSourceRunsOnItsFollower(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a cluster of junction processes")
+	}
+	plugins := buildPlugin(t, "file")
+	roots := t.TempDir()
+	c := newCluster(t, 3, "--plugins", plugins, "--file-roots", roots)
+	const st = "lines"
+	c.createStation(st, 1, time.Hour)
+	l, pin := c.leader(), c.follower()
+	in := filepath.Join(roots, pin.id+".txt")
+	appendLines := func(from, to int) {
+		t.Helper()
+		f, err := os.OpenFile(in, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := from; i < to; i++ {
+			fmt.Fprintf(f, "line-%04d\n", i)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendLines(0, 100)
+	def := fmt.Sprintf("name: reader\nconnector: file\nkind: source\nstation: %s\nnode: %s\nconfig:\n  glob: %s\n  format: lines\n  poll_interval: 50ms\n",
+		st, pin.id, in)
+	if err := c.applyConnector(l, def); err != nil {
+		t.Fatalf("apply the pinned file source: %v", err)
+	}
+	c.awaitPlacement("reader", pin)
+	c.await(60*time.Second, "the first 100 lines in the station", func() bool {
+		next, err := c.nextOffset(l, st, 0)
+		return err == nil && next >= 100
+	})
+
+	// Move the leadership away from l, to the node that is neither.
+	var other *node
+	for _, n := range c.alive() {
+		if n != l && n != pin {
+			other = n
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	_, err := c.clusterClient(l).TransferLeader(ctx, connect.NewRequest(&v1.TransferLeaderRequest{NodeId: other.id}))
+	cancel()
+	if err != nil {
+		t.Fatalf("transfer the leadership to %s: %v", other.id, err)
+	}
+	c.await(60*time.Second, other.id+" to lead", func() bool { return c.leaderNow() == other })
+	appendLines(100, 200)
+	c.await(90*time.Second, "all 200 lines in the station", func() bool {
+		next, err := c.nextOffset(other, st, 0)
+		return err == nil && next >= 200
+	})
+	c.awaitPlacement("reader", pin)
+	// The source's checkpoints reached the leader, through the cluster.
+	c.await(30*time.Second, "the leader to hold the source's checkpoint", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		resp, err := c.connectorClient(other).GetConnector(ctx, connect.NewRequest(&v1.GetConnectorRequest{Name: "reader"}))
+		return err == nil && resp.Msg.Connector.GetCheckpoint() != ""
+	})
+	recs, _, err := c.readAll(other, st, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := make(map[string]int)
+	for _, r := range recs {
+		seen[string(r.Value)]++
+	}
+	for i := range 200 {
+		if v := fmt.Sprintf("line-%04d", i); seen[v] != 1 {
+			t.Errorf("%s is in the station %d times, want once", v, seen[v])
+		}
+	}
+	if len(recs) != 200 {
+		t.Errorf("the station holds %d records, want 200", len(recs))
+	}
+}
