@@ -175,6 +175,7 @@ type Broker struct {
 	// The metadata file by job; all three are meta.
 	stationsDB   meta.StationStore
 	groupsDB     meta.GroupStore
+	replayDB     ReplayStore
 	connectorsDB meta.ConnectorStore
 	lock         *os.File
 	metrics      *metrics
@@ -231,6 +232,7 @@ func Open(opts Options) (*Broker, error) {
 		meta:         store,
 		stationsDB:   store,
 		groupsDB:     store,
+		replayDB:     store,
 		connectorsDB: store,
 		lock:         lock,
 		metrics:      newMetrics(),
@@ -240,6 +242,9 @@ func Open(opts Options) (*Broker, error) {
 	}
 	if opts.Replicator != nil {
 		b.groupsDB = opts.Replicator.GroupStore(store)
+		if rr, ok := opts.Replicator.(ReplayReplicator); ok {
+			b.replayDB = rr.ReplayStore(store)
+		}
 	}
 	if err := b.load(); err != nil {
 		b.closeStations()

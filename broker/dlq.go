@@ -126,7 +126,7 @@ func replayKey(station string, partition uint32) string {
 }
 
 func (b *Broker) loadReplay(cfg StationConfig, partition uint32) (*replayState, error) {
-	v, err := b.meta.Replay(replayKey(cfg.Name, partition))
+	v, err := b.replayDB.Replay(replayKey(cfg.Name, partition))
 	if err != nil {
 		return nil, fmt.Errorf("station %q: load replay state: %w", cfg.Name, err)
 	}
@@ -149,7 +149,7 @@ func (b *Broker) saveReplay(station string, partition uint32, s *replayState) er
 	if err != nil {
 		return err
 	}
-	if err := b.meta.PutReplay(replayKey(station, partition), v); err != nil {
+	if err := b.replayDB.PutReplay(replayKey(station, partition), v); err != nil {
 		return fmt.Errorf("station %q: store replay state: %w", station, err)
 	}
 	return nil

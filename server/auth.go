@@ -57,7 +57,11 @@ func openAuth(b *broker.Broker, opts Options, ln net.Listener, node *cluster.Nod
 	if node != nil {
 		store = node.AuthStore(store)
 	}
-	a, err := auth.New(auth.Options{Store: store, Mode: opts.Security.AuthMode, Logger: opts.Logger, OpenToAnyAddress: opts.Security.Insecure})
+	ao := auth.Options{Store: store, Mode: opts.Security.AuthMode, Logger: opts.Logger, OpenToAnyAddress: opts.Security.Insecure}
+	if node != nil {
+		ao.CaughtUp = node.CaughtUp
+	}
+	a, err := auth.New(ao)
 	if err != nil {
 		closeListener(ln)
 		return nil, fmt.Errorf("authentication: %w", err)
@@ -94,6 +98,8 @@ func announceAuth(log *slog.Logger, a *auth.Auth, addr net.Addr) {
 		log.Warn("authentication required and no users yet: only 'junction user create NAME --role admin' from loopback is answered")
 	case a.Enabled():
 		log.Info("authentication on", "users", len(a.Users()))
+	case a.CatchingUp():
+		log.Warn("no users on this node yet: until it has caught up with the cluster's, callers without a token are told it is catching up", "addr", addr.String())
 	default:
 		log.Warn("authentication OFF: this broker has no users and lets every loopback caller do anything; 'junction user create NAME --role admin' turns it on", "addr", addr.String())
 	}

@@ -15,8 +15,9 @@ import (
 // placeConnectors makes a cluster node's connector host keep its
 // definitions and checkpoints in the replicated store and run a connector
 // only where node says it runs: on the leader, or on the node it is
-// pinned to.
+// pinned to, whose produces and consumer group calls go to the leader.
 func placeConnectors(o *plugin.Options, node *cluster.Node, b *broker.Broker) {
+	o.Broker = node.ConnectorBroker(b)
 	o.Store = node.ConnectorStore(b.Connectors())
 	o.Placement = func(def *config.Connector) bool { return node.RunsHere(def.Node) }
 }
@@ -39,6 +40,8 @@ func watchPlacement(node *cluster.Node, host *plugin.Host, log *slog.Logger, dir
 		}
 	})
 }
+
+var _ plugin.Broker = (*cluster.ConnectorBroker)(nil)
 
 // leading refuses a connector change on a cluster follower with a
 // NotLeaderError naming the leader: changes are made on the leader.

@@ -32,6 +32,10 @@ var (
 	ErrTokenRevoked = errors.New("credentials revoked")
 	// ErrTokenExpired ends calls whose token expired.
 	ErrTokenExpired = errors.New("token expired")
+	// ErrCatchingUp: this cluster node does not yet know the cluster's
+	// users, so it can neither serve a caller as open nor tell an unknown
+	// token from one minted elsewhere. Retry shortly, or on another node.
+	ErrCatchingUp = errors.New("node is catching up with the cluster")
 )
 
 // Mode says when authentication is on.
@@ -73,6 +77,12 @@ type Options struct {
 	// users (junction server --insecure). By default only loopback callers
 	// may.
 	OpenToAnyAddress bool
+	// CaughtUp reports, for a cluster member, whether its store holds
+	// the cluster's users and tokens (it has applied what the cluster had
+	// committed when it started). Until it does, a caller without
+	// credentials, and one whose token or certificate names nobody known
+	// here, fails with ErrCatchingUp. Nil: always caught up.
+	CaughtUp func() bool
 }
 
 // user is a user's stored record.
@@ -280,6 +290,9 @@ func (a *Auth) Authenticate(bearer string) (*Identity, error) {
 	defer a.mu.RUnlock()
 	t := a.tokens[id]
 	if t == nil {
+		if err := a.catchingUp(); err != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("%w: unknown or revoked token", ErrUnauthenticated)
 	}
 	sum := sha256.Sum256(secret)
@@ -307,6 +320,9 @@ func (a *Auth) AuthenticateUser(name string) (*Identity, error) {
 	defer a.mu.RUnlock()
 	u := a.users[name]
 	if u == nil {
+		if err := a.catchingUp(); err != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("%w: no user %q for the client certificate", ErrUnauthenticated, name)
 	}
 	return &Identity{User: u.Name, Role: u.Role, grants: u.grants}, nil
@@ -319,6 +335,11 @@ func (a *Auth) AuthenticateUser(name string) (*Identity, error) {
 func (a *Auth) Unauthenticated(loopback bool) (*Identity, error) {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
+	if len(a.users) == 0 {
+		if err := a.catchingUp(); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case len(a.users) > 0:
 		return nil, fmt.Errorf("%w: this broker requires a token (junction login, or Authorization: Bearer TOKEN)", ErrUnauthenticated)
@@ -328,6 +349,19 @@ func (a *Auth) Unauthenticated(loopback bool) (*Identity, error) {
 		return &Identity{Bootstrap: true}, nil
 	}
 	return &Identity{Open: true}, nil
+}
+
+// CatchingUp reports whether this broker, a cluster node, does not yet
+// know the cluster's users (see Options.CaughtUp).
+func (a *Auth) CatchingUp() bool { return a.catchingUp() != nil }
+
+// catchingUp returns ErrCatchingUp, with what to do, while the cluster
+// node this broker is does not yet know the cluster's users.
+func (a *Auth) catchingUp() error {
+	if a.opts.CaughtUp == nil || a.opts.CaughtUp() {
+		return nil
+	}
+	return fmt.Errorf("%w: it does not know the cluster's users yet; retry shortly or call another node", ErrCatchingUp)
 }
 
 func splitToken(s string) (id string, secret []byte, ok bool) {

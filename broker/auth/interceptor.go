@@ -215,6 +215,8 @@ func Error(err error) error {
 		return connect.NewError(connect.CodeNotFound, err)
 	case errors.Is(err, ErrExists):
 		return connect.NewError(connect.CodeAlreadyExists, err)
+	case errors.Is(err, ErrCatchingUp):
+		return connect.NewError(connect.CodeUnavailable, err)
 	}
 	return connect.NewError(connect.CodeInternal, err)
 }
@@ -260,6 +262,11 @@ func (a *Auth) Require(next http.Handler) http.Handler {
 		id, err := a.identify(r.Context(), r.Header)
 		if err == nil && id.Bootstrap {
 			err = ErrUnauthenticated
+		}
+		if errors.Is(err, ErrCatchingUp) {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
 		}
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="junction"`)

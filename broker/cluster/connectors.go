@@ -64,7 +64,14 @@ func (s *connectorStore) DeleteConnector(name string) error {
 	return s.write(connectorWrite{Op: "delete", Name: name})
 }
 
+// PutCheckpoint stores a source's checkpoint; a follower, where a pinned
+// source runs, has the leader store it.
 func (s *connectorStore) PutCheckpoint(name string, position []byte) error {
+	if s.n.running.Load() && s.n.notLeader() != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), groupCallTimeout)
+		defer cancel()
+		return s.n.forward(ctx, "checkpoint", fwdCheckpoint{Name: name, Position: position}, nil)
+	}
 	return s.write(connectorWrite{Op: "checkpoint", Name: name, Value: position})
 }
 
@@ -232,11 +239,11 @@ func (n *Node) WatchPlacement(fn func(ctx context.Context)) {
 
 // RunsHere reports whether this node should run a connector pinned to
 // node (empty for none): an unpinned connector runs on the leader, a
-// pinned one on its node while that node leads, since a connector's
-// produces and consumer group are served by the leader.
+// pinned one on its node whichever node leads (its produces and consumer
+// group calls go to the leader through ConnectorBroker).
 func (n *Node) RunsHere(node string) bool {
-	if node != "" && node != n.cfg.NodeID {
-		return false
+	if node != "" {
+		return node == n.cfg.NodeID
 	}
 	return n.IsLeader()
 }

@@ -23,13 +23,19 @@
 //     whichever node runs it next. WatchPlacement tells the connector host
 //     when to reconcile (a leadership change, a connector change), and
 //     RunsHere where a connector runs: on the leader, or on the node it is
-//     pinned to while that node leads;
+//     pinned to, whose ConnectorBroker sends produces, group calls and
+//     checkpoints to the leader's cluster port (forward.go);
 //   - changes to the schema registry (schemas.go; attaching a station's
 //     schema is a station change), applied through
 //     broker.ApplySchemaChange;
+//   - dead-letter replay progress (replay.go), so a replay resumes on
+//     the next leader without producing a dead letter twice;
 //   - writes to the auth store (auth.go): users with their grants and
 //     password hashes, and tokens, hashed. Every node checks logins and
-//     tokens against its own copy and reloads it as writes apply.
+//     tokens against its own copy and reloads it as writes apply. A node
+//     that joins or restarts is not CaughtUp until it has applied what
+//     the leader had committed when it started (catchup.go); until then
+//     the broker's auth refuses callers it cannot judge as catching up.
 //
 // Consumer groups live on the leader: a follower refuses pulls, acks and
 // group changes with a NotLeaderError. A node that becomes leader rebuilds
@@ -56,8 +62,8 @@
 //
 // The broker's own files are the state machine (raft's
 // NoSnapshotRestoreOnStart): a snapshot is a manifest of the stations and
-// every partition's next offset, the consumer group store and the
-// connector store, never a copy of the segments. A follower
+// every partition's next offset, the consumer group store, the
+// connector store and replay progress, never a copy of the segments. A follower
 // that must install one fetches the records it lacks from the leader's
 // ClusterService.ReadPartition, on the leader's cluster port.
 //
@@ -66,21 +72,22 @@
 // over, has the leader demote it to a non-voter, rebuilds each damaged
 // partition from the leader's copy (the damaged files move to
 // DATA/quarantine, never deleted), and is made a voter again (repair.go).
+// An operator's station repair on a member verifies the partition and
+// waits for that rebuild (repair_member.go).
 //
 // The cluster port (transport.go) carries raft and, told apart by their
 // first byte, the calls nodes make to each other: AddNode (joining, and a
-// repairing node's change of vote) and ReadPartition (fetching records).
+// repairing node's change of vote), ReadPartition (fetching records),
+// Status (a catching-up node learning the leader's commit index) and a
+// pinned connector's forwarded calls.
 // With Config.TLS it is mutual TLS under the cluster CA. Tests reach nodes
 // through proxies: Config.DialOverrides redirects this node's own dials of
 // a member's cluster port.
 //
-// What this does not do yet: a node without users that has not yet
-// caught up with the cluster's is open to loopback callers until it has;
-// a pinned connector does not run while its
-// node follows (its produces are not forwarded); a partition on a cluster member
-// cannot be repaired; every station has as many replicas as the cluster
+// What this does not do yet: every station has as many replicas as the cluster
 // has voters (Voters; a station's replicas setting may only be unset or
-// that count) and must use disk storage and fsync "always"; a damaged
+// that count when set, and RemoveNode refuses to leave fewer voters than
+// a station's setting) and must use disk storage and fsync "always"; a damaged
 // partition whose start was trimmed by retention is not rebuilt
 // automatically; a follower whose
 // API address changes across a restart is not re-registered until it

@@ -160,6 +160,12 @@ func (f *fsm) applyOther(l *raft.Log) any {
 			return err
 		}
 		return nil
+	case kindReplay:
+		if err := f.n.applyReplayWrite(data); err != nil {
+			f.n.log.Warn("replay progress write failed", "index", l.Index, "err", err)
+			return err
+		}
+		return nil
 	case kindForget:
 		id := string(data)
 		return f.n.setNodes(func(m map[string]nodeInfo) { delete(m, id) })
@@ -188,6 +194,8 @@ type manifest struct {
 	// Groups is the consumer group store: records, committed offsets and
 	// delivery counts.
 	Groups []manifestGroup `json:"groups,omitempty"`
+	// Replays is dead-letter replay progress, by key.
+	Replays []manifestRecord `json:"replays,omitempty"`
 }
 
 type manifestStation struct {
@@ -226,6 +234,9 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 		return nil, err
 	}
 	if m.Groups, err = f.n.snapshotGroups(names); err != nil {
+		return nil, err
+	}
+	if m.Replays, err = f.n.snapshotReplays(); err != nil {
 		return nil, err
 	}
 	b, err := json.Marshal(m)
@@ -295,6 +306,9 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		names = append(names, s.Config.Name)
 	}
 	if err := f.n.restoreGroups(names, m.Groups); err != nil {
+		return err
+	}
+	if err := f.n.restoreReplays(m.Replays); err != nil {
 		return err
 	}
 	f.n.log.Info("installed a snapshot from the leader", "stations", len(m.Stations), "groups", len(m.Groups), "records_fetched", fetched)

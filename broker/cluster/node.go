@@ -177,6 +177,12 @@ type Node struct {
 	// every earlier entry; readyMu serialises getting there.
 	readyTerm atomic.Uint64
 	readyMu   sync.Mutex
+	// replays is the local dead-letter replay store, which entries are
+	// applied to (replay.go).
+	replays broker.ReplayStore
+	// caughtUp is set once this node knows what the cluster had
+	// committed when it started (catchup.go).
+	caughtUp atomic.Bool
 	// running is set once raft is assigned: the broker's own goroutines
 	// may ask whether this node leads before Start is done.
 	running   atomic.Bool
@@ -322,6 +328,7 @@ func (n *Node) Start(ctx context.Context, b *broker.Broker, apiAddr string) erro
 		n.wg.Add(1)
 		go n.join(ctx)
 	}
+	n.watchCatchUp(!existing && len(n.cfg.Join) == 0)
 	return nil
 }
 

@@ -171,6 +171,12 @@ func (s *Service) RemoveNode(ctx context.Context, req *connect.Request[v1.Remove
 	if err := n.notLeader(); err != nil {
 		return nil, api.Error(err, "", "")
 	}
+	if err := n.checkRemoval(id); err != nil {
+		if errors.Is(err, ErrReplicasUnsatisfiable) {
+			return nil, connect.NewError(connect.CodeFailedPrecondition, err)
+		}
+		return nil, api.Error(err, "", "")
+	}
 	if err := n.raft.RemoveServer(raft.ServerID(id), 0, n.cfg.ApplyTimeout).Error(); err != nil {
 		return nil, api.Error(n.raftErr(err), "", "")
 	}
@@ -261,6 +267,7 @@ func internalHandler(n *Node) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(junctionv1connect.NewClusterServiceHandler(internalService{s: &Service{n: n, b: n.fsm.b, internal: true}},
 		connect.WithReadMaxBytes(maxInternalRequestBytes)))
+	mux.Handle(forwardPath, forwardHandler(n))
 	return mux
 }
 
@@ -276,6 +283,11 @@ type internalService struct {
 
 func (i internalService) AddNode(ctx context.Context, req *connect.Request[v1.AddNodeRequest]) (*connect.Response[v1.AddNodeResponse], error) {
 	return i.s.AddNode(ctx, req)
+}
+
+// Status tells a member that is catching up the leader's commit index.
+func (i internalService) Status(ctx context.Context, req *connect.Request[v1.ClusterStatusRequest]) (*connect.Response[v1.ClusterStatusResponse], error) {
+	return i.s.Status(ctx, req)
 }
 
 func (i internalService) ReadPartition(ctx context.Context, req *connect.Request[v1.ReadPartitionRequest]) (*connect.Response[v1.ReadPartitionResponse], error) {

@@ -220,9 +220,13 @@ func (a *app) clientOptions() (string, []client.Option, error) {
 			return "", nil, err
 		}
 		opts = append(opts, client.WithTLSConfig(tc))
-		if !strings.Contains(server, "://") {
-			server = "https://" + server
+		addrs := strings.Split(server, ",")
+		for i, addr := range addrs {
+			if !strings.Contains(addr, "://") {
+				addrs[i] = "https://" + addr
+			}
 		}
+		server = strings.Join(addrs, ",")
 	}
 	return server, opts, nil
 }

@@ -51,9 +51,14 @@ context. Later commands use the current context's broker and token unless
 			if err != nil {
 				return err
 			}
+			// A context made with several servers keeps them all, so its
+			// calls follow a cluster's leader wherever it moves.
 			server := c.Addr()
+			if list, _, err := a.clientOptions(); err == nil && strings.Contains(list, ",") {
+				server = list
+			}
 			if name == "" {
-				name = strings.TrimPrefix(strings.TrimPrefix(server, "https://"), "http://")
+				name = strings.TrimPrefix(strings.TrimPrefix(c.Addr(), "https://"), "http://")
 			}
 			cfg.put(cliContext{Name: name, Server: server, User: user, Token: tok, TLSCA: absPath(a.sec.tlsCA), TLSCert: absPath(a.sec.tlsCert), TLSKey: absPath(a.sec.tlsKey)})
 			cfg.Current = name

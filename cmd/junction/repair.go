@@ -46,7 +46,9 @@ dead-letter station (or, with none, to the broker's log).`,
 			if cut {
 				mode = client.RepairCut
 			}
-			c, err := a.connect(cmd.Context())
+			// A repair is of one node's files: on a cluster, of the
+			// member --server names.
+			c, err := a.connectNode(cmd.Context())
 			if err != nil {
 				return err
 			}

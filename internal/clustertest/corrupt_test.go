@@ -79,7 +79,14 @@ func TestCorruptFollowerRebuilds(t *testing.T) {
 	// The leader still reaches f (raft), f cannot ask it for anything.
 	c.setLink(f, l, blackhole)
 	c.start(f)
-	if _, repairing, found := c.memberState(f, f.id); !found || !repairing {
+	// Cut off from the leader, f cannot learn whether it has caught up,
+	// so it answers callers without credentials "catching up"; its log
+	// says it is damaged.
+	if _, err := c.status(f); catchingUp(err) {
+		if b, _ := os.ReadFile(f.logPath); !bytes.Contains(b, []byte("damaged partitions found at start")) {
+			t.Errorf("%s, started with a damaged partition, does not say it is damaged:\n%s", f.id, tail(b, 2000))
+		}
+	} else if _, repairing, found := c.memberState(f, f.id); !found || !repairing {
 		t.Errorf("%s, started with a damaged partition, does not report itself repairing (found %v)", f.id, found)
 	}
 	w.awaitAcked(100)

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -175,6 +176,12 @@ func (c *cluster) startAll() {
 		c.start(n)
 	}
 	c.waitMembers(len(c.nodes))
+	l := c.leader()
+	for _, n := range c.nodes {
+		if n != l {
+			c.awaitCaughtUp(n)
+		}
+	}
 }
 
 func tail(b []byte, n int) []byte {
@@ -223,6 +230,50 @@ func (c *cluster) start(n *node) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
+	// A node that joins or restarts answers callers once it has caught
+	// up with the cluster: wait for that when a leader is there for it.
+	if l := c.leaderNow(); l != nil && l != n && c.reaches(n, l) && c.member(l, n) {
+		c.awaitCaughtUp(n)
+	}
+}
+
+// member reports whether leader l counts n among the members.
+func (c *cluster) member(l, n *node) bool {
+	st, err := c.status(l)
+	if err != nil {
+		return false
+	}
+	for _, m := range st.Nodes {
+		if m.Id == n.id {
+			return true
+		}
+	}
+	return false
+}
+
+// reaches reports whether from's link to to passes traffic.
+func (c *cluster) reaches(from, to *node) bool {
+	l := c.links[[2]string{from.id, to.id}]
+	if l == nil {
+		return true
+	}
+	l.p.mu.Lock()
+	defer l.p.mu.Unlock()
+	return l.p.mode == pass
+}
+
+// awaitCaughtUp waits until n no longer answers "catching up".
+func (c *cluster) awaitCaughtUp(n *node) {
+	c.t.Helper()
+	c.await(60*time.Second, n.id+" to catch up with the cluster", func() bool {
+		_, err := c.status(n)
+		return !catchingUp(err)
+	})
+}
+
+// catchingUp reports whether err is a node's "catching up" refusal.
+func catchingUp(err error) bool {
+	return connect.CodeOf(err) == connect.CodeUnavailable && strings.Contains(err.Error(), "catching up")
 }
 
 // signal sends sig to n's process.

@@ -1,0 +1,220 @@
+package clustertest
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	v1 "github.com/junctionhq/junction/sdk/api/junction/v1"
+)
+
+// fileLines returns the (partition, offset) of every line the file sink
+// wrote under dir, finished files and the one being written alike.
+func fileLines(t *testing.T, dir string) [][2]uint64 {
+	t.Helper()
+	var out [][2]uint64
+	entries, err := os.ReadDir(dir)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".jsonl") && !strings.HasSuffix(e.Name(), ".jsonl.partial") {
+			continue
+		}
+		f, err := os.Open(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			var r struct {
+				Partition uint32 `json:"partition"`
+				Offset    uint64 `json:"offset"`
+			}
+			if json.Unmarshal(sc.Bytes(), &r) != nil {
+				continue // a line being written
+			}
+			out = append(out, [2]uint64{uint64(r.Partition), r.Offset})
+		}
+		f.Close()
+	}
+	return out
+}
+
+// TestPinnedFileSinkRunsOnItsFollower pins the file sink to a follower:
+// it runs there, not on the leader, its group calls going to the leader,
+// and across a leader change under producers it writes every stored
+// record exactly once.
+func TestPinnedFileSinkRunsOnItsFollower(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a cluster of junction processes")
+	}
+	plugins := buildPlugin(t, "file")
+	roots := t.TempDir()
+	c := newCluster(t, 3, "--plugins", plugins, "--file-roots", roots)
+	c.createStation(station, partitions, time.Hour)
+	l, pin := c.leader(), c.follower()
+	dir := filepath.Join(roots, pin.id)
+	def := fmt.Sprintf("name: files\nconnector: file\nkind: sink\nstation: %s\nnode: %s\nbatch: {max_records: 50, max_wait: 50ms}\nconfig:\n  dir: %s\n  rotate: {max_records: 200}\n",
+		station, pin.id, dir)
+	if err := c.applyConnector(l, def); err != nil {
+		t.Fatalf("apply the pinned file sink: %v", err)
+	}
+	c.awaitPlacement("files", pin)
+
+	w := startWorkload(c, station, producers, producers)
+	w.awaitAcked(300)
+	c.await(60*time.Second, "the pinned sink to write some records", func() bool { return len(fileLines(t, dir)) > 0 })
+	c.kill(l)
+	t.Logf("killed leader %s", l.id)
+	nl := c.leader()
+	if nl == pin {
+		// Keep the sink on a follower: hand the leadership on.
+		var other *node
+		for _, n := range c.alive() {
+			if n != pin {
+				other = n
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_, err := c.clusterClient(pin).TransferLeader(ctx, connect.NewRequest(&v1.TransferLeaderRequest{NodeId: other.id}))
+		cancel()
+		if err != nil {
+			t.Fatalf("transfer the leadership to %s: %v", other.id, err)
+		}
+		c.await(60*time.Second, other.id+" to lead", func() bool { return c.leaderNow() == other })
+		nl = other
+	}
+	t.Logf("%s leads; the sink stays on %s", nl.id, pin.id)
+	w.awaitAcked(300)
+	ops := w.halt()
+	check(t, c, station, partitions, ops)
+
+	want := make(map[[2]uint64]bool)
+	for p := range uint32(partitions) {
+		recs, _, err := c.readAll(nl, station, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			want[[2]uint64{uint64(p), r.Offset}] = true
+		}
+	}
+	c.await(90*time.Second, fmt.Sprintf("all %d stored records in the files", len(want)), func() bool {
+		return len(fileLines(t, dir)) >= len(want)
+	})
+	// Cut off by the leader's death, the sink restarted and resumed; it
+	// runs on its follower again.
+	c.awaitPlacement("files", pin)
+	seen := make(map[[2]uint64]int)
+	for _, k := range fileLines(t, dir) {
+		seen[k]++
+	}
+	for k := range want {
+		if seen[k] != 1 {
+			t.Errorf("partition %d offset %d is in the files %d times, want once", k[0], k[1], seen[k])
+		}
+		delete(seen, k)
+	}
+	for k, n := range seen {
+		t.Errorf("the files hold partition %d offset %d (%d times), which the station does not", k[0], k[1], n)
+	}
+	t.Logf("%d records, each once in the files of follower %s across the leader change", len(want), pin.id)
+}
+
+// TestPinnedFileSourceRunsOnItsFollower pins the file source to a
+// follower: it reads that node's file and its produces and checkpoints go
+// to the leader; across a leader change it resumes from its checkpoint,
+// and every line reaches the station once.
+func TestPinnedFileSourceRunsOnItsFollower(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a cluster of junction processes")
+	}
+	plugins := buildPlugin(t, "file")
+	roots := t.TempDir()
+	c := newCluster(t, 3, "--plugins", plugins, "--file-roots", roots)
+	const st = "lines"
+	c.createStation(st, 1, time.Hour)
+	l, pin := c.leader(), c.follower()
+	in := filepath.Join(roots, pin.id+".txt")
+	appendLines := func(from, to int) {
+		t.Helper()
+		f, err := os.OpenFile(in, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := from; i < to; i++ {
+			fmt.Fprintf(f, "line-%04d\n", i)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendLines(0, 100)
+	def := fmt.Sprintf("name: reader\nconnector: file\nkind: source\nstation: %s\nnode: %s\nconfig:\n  glob: %s\n  format: lines\n  poll_interval: 50ms\n",
+		st, pin.id, in)
+	if err := c.applyConnector(l, def); err != nil {
+		t.Fatalf("apply the pinned file source: %v", err)
+	}
+	c.awaitPlacement("reader", pin)
+	c.await(60*time.Second, "the first 100 lines in the station", func() bool {
+		next, err := c.nextOffset(l, st, 0)
+		return err == nil && next >= 100
+	})
+
+	// Move the leadership away from l, to the node that is neither.
+	var other *node
+	for _, n := range c.alive() {
+		if n != l && n != pin {
+			other = n
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	_, err := c.clusterClient(l).TransferLeader(ctx, connect.NewRequest(&v1.TransferLeaderRequest{NodeId: other.id}))
+	cancel()
+	if err != nil {
+		t.Fatalf("transfer the leadership to %s: %v", other.id, err)
+	}
+	c.await(60*time.Second, other.id+" to lead", func() bool { return c.leaderNow() == other })
+	appendLines(100, 200)
+	c.await(90*time.Second, "all 200 lines in the station", func() bool {
+		next, err := c.nextOffset(other, st, 0)
+		return err == nil && next >= 200
+	})
+	c.awaitPlacement("reader", pin)
+	// The source's checkpoints reached the leader, through the cluster.
+	c.await(30*time.Second, "the leader to hold the source's checkpoint", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		resp, err := c.connectorClient(other).GetConnector(ctx, connect.NewRequest(&v1.GetConnectorRequest{Name: "reader"}))
+		return err == nil && resp.Msg.Connector.GetCheckpoint() != ""
+	})
+	recs, _, err := c.readAll(other, st, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := make(map[string]int)
+	for _, r := range recs {
+		seen[string(r.Value)]++
+	}
+	for i := range 200 {
+		if v := fmt.Sprintf("line-%04d", i); seen[v] != 1 {
+			t.Errorf("%s is in the station %d times, want once", v, seen[v])
+		}
+	}
+	if len(recs) != 200 {
+		t.Errorf("the station holds %d records, want 200", len(recs))
+	}
+}
