@@ -45,9 +45,18 @@
 //
 // A produce on the leader is acknowledged when its entry committed (the
 // raft log fsynced on a majority) and was applied to the leader's own
-// segment log (fsynced too). Entries are applied in batches: all the
-// appends of a batch are queued on their logs together, so the segment
-// log's group commit keeps one fsync per batch. A follower refuses changes
+// segment log: written, visible to readers, not fsynced. The raft log is
+// the durability; a node fsyncs each batch once, in the raft log, and
+// makes its segment logs durable before raft may forget the entries
+// behind them: a snapshot's Persist, and a Restore, sync every partition
+// log up to the manifest's offsets first (durable.go; the broker opens a
+// cluster node's logs under seglog.SyncDeferred). After a crash, a
+// segment log's tail above its last sync may be short or torn, holes of
+// zeros between intact batches included: it is cut there, not taken for
+// damage, and raft replays the entries after the last snapshot, which
+// re-fill it byte for byte. Bad bytes below the last sync are damage.
+// Entries are applied in batches: all the appends of a batch are queued
+// on their logs together, one write per log. A follower refuses changes
 // with a broker.NotLeaderError naming the leader's API address; it serves
 // reads of what it has applied. An append whose base offset is not its
 // partition's next offset is not stored: that is a replay, after a
@@ -80,7 +89,13 @@
 // node follows (its produces are not forwarded); a partition on a cluster member
 // cannot be repaired; every station has as many replicas as the cluster
 // has voters (Voters; a station's replicas setting may only be unset or
-// that count) and must use disk storage and fsync "always"; a damaged
+// that count) and must use disk storage and fsync "always", which on a
+// cluster means a produce is acknowledged once a majority fsynced it in
+// the raft log (each node fsyncs its segment logs before raft forgets
+// the entries); a node that crashes between installing a snapshot
+// (raft stores it before the FSM restores it) and restoring it starts
+// with partitions short of the snapshot and no entries to replay them
+// from, which nothing detects yet; a damaged
 // partition whose start was trimmed by retention is not rebuilt
 // automatically; a follower whose
 // API address changes across a restart is not re-registered until it

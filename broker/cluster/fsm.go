@@ -101,6 +101,10 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 			// Either a replay of an entry this log already holds, or an
 			// entry proposed after one that never committed: neither is
 			// stored, and the leader resynchronises.
+			if e.base > next {
+				f.n.log.Warn("an append lands past this node's end of the partition; its copy lacks the offsets between",
+					"index", l.Index, "station", e.station, "partition", e.partition, "from_offset", next, "to_offset", e.base)
+			}
 			out[i] = appendResult{err: fmt.Errorf("station %q partition %d: entry for offset %d, log at %d: %w", e.station, e.partition, e.base, next, errOffsetConflict)}
 			continue
 		}
@@ -207,6 +211,7 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	f.n.nodesMu.Unlock()
 	cfgs, _ := f.b.Stations()
 	names := make([]string, 0, len(cfgs))
+	var durable []logTarget
 	for _, c := range cfgs {
 		names = append(names, c.Name)
 		next, err := f.b.NextOffsets(c.Name)
@@ -214,6 +219,7 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 			return nil, fmt.Errorf("cluster: snapshot station %q: %w", c.Name, err)
 		}
 		m.Stations = append(m.Stations, manifestStation{Config: c, Next: next})
+		durable = append(durable, f.n.logTargets(c.Name, next)...)
 	}
 	var err error
 	if m.Connectors, err = f.n.snapshotConnectors(); err != nil {
@@ -232,20 +238,34 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return snapshot(b), nil
+	return &snapshot{n: f.n, manifest: b, durable: durable}, nil
 }
 
-type snapshot []byte
+// snapshot is a manifest and the partition logs it vouches for.
+type snapshot struct {
+	n        *Node
+	manifest []byte
+	durable  []logTarget
+}
 
-func (s snapshot) Persist(sink raft.SnapshotSink) error {
-	if _, err := sink.Write(s); err != nil {
+// Persist makes every partition log durable up to the manifest's offsets
+// before it stores the manifest: raft forgets the entries behind a
+// snapshot once Persist returns, and the segment logs do not fsync as
+// they apply (durable.go).
+func (s *snapshot) Persist(sink raft.SnapshotSink) error {
+	if err := s.n.syncLogs(context.Background(), s.durable); err != nil {
+		sink.Cancel()
+		s.n.log.Error("snapshot: the partition logs could not be made durable; the raft log keeps its entries", "err", err)
+		return err
+	}
+	if _, err := sink.Write(s.manifest); err != nil {
 		sink.Cancel()
 		return err
 	}
 	return sink.Close()
 }
 
-func (s snapshot) Release() {}
+func (s *snapshot) Release() {}
 
 // maxManifestBytes bounds a snapshot manifest read from the leader.
 const maxManifestBytes = 256 << 20
@@ -280,6 +300,14 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	fetched, err := f.n.catchUp(context.Background(), f.b, m)
 	if err != nil {
 		return err
+	}
+	// Raft forgets its entries behind the snapshot once Restore returns.
+	var durable []logTarget
+	for _, s := range m.Stations {
+		durable = append(durable, f.n.logTargets(s.Config.Name, s.Next)...)
+	}
+	if err := f.n.syncLogs(context.Background(), durable); err != nil {
+		return fmt.Errorf("cluster: restore: %w", err)
 	}
 	if err := f.n.restoreConnectors(m.Connectors); err != nil {
 		return err
