@@ -10,6 +10,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,7 +27,12 @@ type soloNode struct {
 
 func startSolo(t *testing.T, dir, raftAddr string) *soloNode {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return startSoloLogging(t, dir, raftAddr, io.Discard)
+}
+
+func startSoloLogging(t *testing.T, dir, raftAddr string, log io.Writer) *soloNode {
+	t.Helper()
+	logger := slog.New(slog.NewTextHandler(log, nil))
 	n, err := New(Config{NodeID: "solo", RaftListen: raftAddr, DataDir: dir, Logger: logger,
 		SnapshotThreshold: 1 << 20, SnapshotInterval: time.Hour})
 	if err != nil {
@@ -70,12 +77,7 @@ func await(t *testing.T, what string, cond func() bool) {
 // node cuts the tail, and raft's replay of the entries after the snapshot
 // re-fills it byte for byte.
 func TestTornTailReplayed(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raftAddr := ln.Addr().String()
-	ln.Close()
+	raftAddr := freeAddr(t)
 	dir := t.TempDir()
 	ctx := context.Background()
 
@@ -170,5 +172,68 @@ func TestTornTailReplayed(t *testing.T) {
 	}
 	if !bytes.Equal(got, orig) {
 		t.Fatalf("the replayed segment (%d bytes) differs from the one before the crash (%d bytes)", len(got), len(orig))
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// syncedBuffer is a log destination safe for concurrent writers.
+type syncedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncedBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncedBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestShortOfSnapshotLogged: a partition that lost records the last
+// snapshot covers (here all of them, as if a snapshot install had not
+// finished) cannot be refilled from the raft log; the node says so at
+// start.
+func TestShortOfSnapshotLogged(t *testing.T) {
+	raftAddr, dir, ctx := freeAddr(t), t.TempDir(), context.Background()
+	s := startSolo(t, dir, raftAddr)
+	await(t, "leadership", s.n.IsLeader)
+	if _, err := s.b.CreateStation(ctx, broker.StationConfig{Name: "s", Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if _, err := s.b.Produce(ctx, "s", []broker.Message{{Value: []byte("v")}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.n.raft.Snapshot().Error(); err != nil {
+		t.Fatal(err)
+	}
+	s.close(t)
+	pdir := s.b.PartitionDir("s", 0)
+	if err := os.Remove(filepath.Join(pdir, "state.json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(filepath.Join(pdir, fmt.Sprintf("%020d.log", 0)), 0); err != nil {
+		t.Fatal(err)
+	}
+	var log syncedBuffer
+	s = startSoloLogging(t, dir, raftAddr, &log)
+	defer s.close(t)
+	if !strings.Contains(log.String(), "fewer records than the last snapshot") {
+		t.Fatalf("nothing logged of the partition short of the snapshot:\n%s", log.String())
 	}
 }

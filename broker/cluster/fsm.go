@@ -108,7 +108,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 			out[i] = appendResult{err: fmt.Errorf("station %q partition %d: entry for offset %d, log at %d: %w", e.station, e.partition, e.base, next, errOffsetConflict)}
 			continue
 		}
-		p, err := rl.local.Enqueue(context.Background(), e.recs)
+		p, err := enqueue(rl.local, e)
 		if err != nil {
 			f.n.log.Error("apply an append: the local log refused it", "index", l.Index, "station", e.station, "partition", e.partition, "err", err)
 			out[i] = appendResult{err: err}
@@ -119,6 +119,15 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	}
 	flush()
 	return out
+}
+
+// enqueue queues an append entry's records on a local log, as the
+// leader encoded them when the log takes encoded batches.
+func enqueue(local broker.PartitionLog, e appendEntry) (broker.Appending, error) {
+	if b, ok := local.(broker.BatchAppender); ok {
+		return b.EnqueueBatch(context.Background(), e.batch)
+	}
+	return local.Enqueue(context.Background(), e.recs)
 }
 
 // applyOther applies an entry other than an append.

@@ -284,6 +284,7 @@ func (n *Node) Start(ctx context.Context, b *broker.Broker, apiAddr string) erro
 		n.repairing.Store(true)
 		n.log.Error("damaged partitions found at start; this node will not vote until it has rebuilt them", "partitions", len(bad))
 	}
+	n.checkHeld(b)
 	existing, err := raft.HasExistingState(n.store, n.store, n.snaps)
 	if err != nil {
 		n.Close()
