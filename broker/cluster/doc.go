@@ -110,8 +110,9 @@
 // # Next step: the segment log as the raft log
 //
 // Every node still writes each produce batch twice, to the raft log and
-// to the segment log, and with several nodes on one disk it is the bytes
-// written that bound 1 KiB produces. One write per replica needs the
+// to the segment log (it fsyncs it once), and with several nodes on one
+// disk the bytes written weigh on 1 KiB produces. One write per replica
+// needs the
 // partition's segment log to be its raft log, which takes one raft group
 // per partition (or per bucket of partitions with one segment log each),
 // the scaling step above; with one group for all partitions the entries
