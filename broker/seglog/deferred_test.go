@@ -3,7 +3,11 @@ package seglog
 import (
 	"bytes"
 	"context"
+	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/junctionhq/junction/broker/vfs"
 )
 
 // deferredLog writes three synced batches and then three unsynced ones to
@@ -119,5 +123,43 @@ func TestDeferredWritesVisibleUnsynced(t *testing.T) {
 	}
 	if _, err := l.Sync(context.Background()); err == nil {
 		t.Fatal("Sync after Close succeeded")
+	}
+}
+
+// TestDeferredFsyncsWhenAsked: appends are not fsynced; Sync, and a
+// Repair (which raises the mark), fsync what was written.
+func TestDeferredFsyncsWhenAsked(t *testing.T) {
+	var segSyncs atomic.Int64
+	o := memOpts(vfs.NewErrorFS(vfs.NewMem(), vfs.InjectorFunc(func(op vfs.Op) error {
+		if op.Kind == vfs.OpSync && strings.HasSuffix(op.Path, logSuffix) {
+			segSyncs.Add(1)
+		}
+		return nil
+	})))
+	o.Sync = SyncDeferred
+	l := mustOpen(t, o)
+	defer l.Close()
+	ctx := context.Background()
+	for i := range 10 {
+		mustAppend(t, l, recs("s", i+1, 0))
+	}
+	if n := segSyncs.Load(); n != 0 {
+		t.Fatalf("%d segment fsyncs for appends, want none", n)
+	}
+	if _, err := l.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := segSyncs.Load(); n != 1 {
+		t.Fatalf("%d segment fsyncs after Sync, want 1", n)
+	}
+	mustAppend(t, l, recs("r", 2, 0))
+	if _, err := l.Repair(ctx, RepairSkip); err != nil {
+		t.Fatal(err)
+	}
+	if n := segSyncs.Load(); n != 2 {
+		t.Fatalf("%d segment fsyncs after Repair, want 2", n)
+	}
+	if mark := l.Status().HighWaterMark; mark != l.NextOffset() {
+		t.Fatalf("mark %d after Repair, want %d", mark, l.NextOffset())
 	}
 }
