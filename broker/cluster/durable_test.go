@@ -206,7 +206,7 @@ func (s *syncedBuffer) String() string {
 // TestShortOfSnapshotLogged: a partition that lost records the last
 // snapshot covers (here all of them, as if a snapshot install had not
 // finished) cannot be refilled from the raft log; the node says so at
-// start.
+// start, and once when the entries after the snapshot land past its end.
 func TestShortOfSnapshotLogged(t *testing.T) {
 	raftAddr, dir, ctx := freeAddr(t), t.TempDir(), context.Background()
 	s := startSolo(t, dir, raftAddr)
@@ -222,6 +222,11 @@ func TestShortOfSnapshotLogged(t *testing.T) {
 	if err := s.n.raft.Snapshot().Error(); err != nil {
 		t.Fatal(err)
 	}
+	for range 3 {
+		if _, err := s.b.Produce(ctx, "s", []broker.Message{{Value: []byte("after")}}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	s.close(t)
 	pdir := s.b.PartitionDir("s", 0)
 	if err := os.Remove(filepath.Join(pdir, "state.json")); err != nil {
@@ -235,5 +240,13 @@ func TestShortOfSnapshotLogged(t *testing.T) {
 	defer s.close(t)
 	if !strings.Contains(log.String(), "fewer records than the last snapshot") {
 		t.Fatalf("nothing logged of the partition short of the snapshot:\n%s", log.String())
+	}
+	const gap = "an append lands past this node's end of the partition"
+	await(t, "the replayed appends to be refused", func() bool { return strings.Contains(log.String(), gap) })
+	if _, err := s.b.Produce(ctx, "s", []broker.Message{{Value: []byte("later")}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(log.String(), gap); n != 1 {
+		t.Fatalf("the gap was logged %d times, want once:\n%s", n, log.String())
 	}
 }

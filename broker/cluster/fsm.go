@@ -19,6 +19,9 @@ import (
 type fsm struct {
 	n *Node
 	b *broker.Broker
+	// gaps holds, by partition, the end of the local log at which an
+	// append landing past it was last logged, so that it is logged once.
+	gaps map[logKey]uint64
 }
 
 var _ raft.BatchingFSM = (*fsm)(nil)
@@ -101,9 +104,13 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 			// Either a replay of an entry this log already holds, or an
 			// entry proposed after one that never committed: neither is
 			// stored, and the leader resynchronises.
-			if e.base > next {
-				f.n.log.Warn("an append lands past this node's end of the partition; its copy lacks the offsets between",
+			if logged, ok := f.gaps[k]; e.base > next && (!ok || logged != next) {
+				f.n.log.Warn("an append lands past this node's end of the partition: its copy lacks the offsets between, and appends after them are not stored here",
 					"index", l.Index, "station", e.station, "partition", e.partition, "from_offset", next, "to_offset", e.base)
+				if f.gaps == nil {
+					f.gaps = make(map[logKey]uint64)
+				}
+				f.gaps[k] = next
 			}
 			out[i] = appendResult{err: fmt.Errorf("station %q partition %d: entry for offset %d, log at %d: %w", e.station, e.partition, e.base, next, errOffsetConflict)}
 			continue
