@@ -3,6 +3,7 @@ package seglog
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // Under SyncDeferred the log is a copy of records its owner keeps durably
@@ -53,7 +54,12 @@ func (l *Log) syncTo(next uint64) error {
 		return err
 	}
 	if l.dirty && l.opts.Sync != SyncNever {
-		if err := l.active.f.Sync(); err != nil {
+		start := time.Now()
+		err := l.active.f.Sync()
+		if l.opts.OnSync != nil {
+			l.opts.OnSync(time.Since(start))
+		}
+		if err != nil {
 			err = fmt.Errorf("seglog: sync %s: %w", l.active.name(), err)
 			l.setFailed(err)
 			return err

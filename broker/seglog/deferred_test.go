@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/junctionhq/junction/broker/vfs"
 )
@@ -137,6 +138,8 @@ func TestDeferredFsyncsWhenAsked(t *testing.T) {
 		return nil
 	})))
 	o.Sync = SyncDeferred
+	var observed atomic.Int64
+	o.OnSync = func(time.Duration) { observed.Add(1) }
 	l := mustOpen(t, o)
 	defer l.Close()
 	ctx := context.Background()
@@ -161,5 +164,8 @@ func TestDeferredFsyncsWhenAsked(t *testing.T) {
 	}
 	if mark := l.Status().HighWaterMark; mark != l.NextOffset() {
 		t.Fatalf("mark %d after Repair, want %d", mark, l.NextOffset())
+	}
+	if n := observed.Load(); n != 2 {
+		t.Fatalf("OnSync saw %d fsyncs, want 2", n)
 	}
 }
