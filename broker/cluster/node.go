@@ -270,7 +270,11 @@ func (n *Node) Start(ctx context.Context, b *broker.Broker, apiAddr string) erro
 	rc.LocalID = raft.ServerID(n.cfg.NodeID)
 	rc.Logger = n.hclog()
 	rc.BatchApplyCh = true
-	rc.MaxAppendEntries = 256
+	// Up to this many produce entries share one raft log fsync on the
+	// leader and one AppendEntries to a follower. Raft bounds it in
+	// entries, not bytes: a follower catching up is sent this many
+	// entries at once, whatever their size.
+	rc.MaxAppendEntries = 512
 	rc.CommitTimeout = 5 * time.Millisecond
 	rc.SnapshotThreshold = n.cfg.SnapshotThreshold
 	rc.TrailingLogs = n.cfg.TrailingLogs
