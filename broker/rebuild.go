@@ -44,6 +44,11 @@ func (b *Broker) partitionLogOptions(cfg StationConfig, p uint32, dir string) se
 	case FsyncNever:
 		sync = seglog.SyncNever
 	}
+	if b.opts.Replicator != nil && sync == seglog.SyncAlways {
+		// The raft log holds the records durably; the Replicator syncs
+		// the segment log before it lets raft forget them.
+		sync = seglog.SyncDeferred
+	}
 	return seglog.Options{
 		FS:            b.opts.FS,
 		Dir:           dir,

@@ -51,9 +51,18 @@
 //
 // A produce on the leader is acknowledged when its entry committed (the
 // raft log fsynced on a majority) and was applied to the leader's own
-// segment log (fsynced too). Entries are applied in batches: all the
-// appends of a batch are queued on their logs together, so the segment
-// log's group commit keeps one fsync per batch. A follower refuses changes
+// segment log: written, visible to readers, not fsynced. The raft log is
+// the durability; a node fsyncs each batch once, in the raft log, and
+// makes its segment logs durable before raft may forget the entries
+// behind them: a snapshot's Persist, and a Restore, sync every partition
+// log up to the manifest's offsets first (durable.go; the broker opens a
+// cluster node's logs under seglog.SyncDeferred). After a crash, a
+// segment log's tail above its last sync may be short or torn, holes of
+// zeros between intact batches included: it is cut there, not taken for
+// damage, and raft replays the entries after the last snapshot, which
+// re-fill it byte for byte. Bad bytes below the last sync are damage.
+// Entries are applied in batches: all the appends of a batch are queued
+// on their logs together, one write per log. A follower refuses changes
 // with a broker.NotLeaderError naming the leader's API address; it serves
 // reads of what it has applied. An append whose base offset is not its
 // partition's next offset is not stored: that is a replay, after a
@@ -87,7 +96,13 @@
 // What this does not do yet: every station has as many replicas as the cluster
 // has voters (Voters; a station's replicas setting may only be unset or
 // that count when set, and RemoveNode refuses to leave fewer voters than
-// a station's setting) and must use disk storage and fsync "always"; a damaged
+// a station's setting) and must use disk storage and fsync "always", which on a
+// cluster means a produce is acknowledged once a majority fsynced it in
+// the raft log (each node fsyncs its segment logs before raft forgets
+// the entries); a node that crashes between installing a snapshot
+// (raft stores it before the FSM restores it) and restoring it starts
+// with partitions short of the snapshot and no entries to replay them
+// from, which it logs at start (checkHeld) but does not repair; a damaged
 // partition whose start was trimmed by retention is not rebuilt
 // automatically; a follower whose
 // API address changes across a restart is not re-registered until it
@@ -98,4 +113,40 @@
 //
 // The raft log is hashicorp/raft-wal (logstore.go), one fsync per batch
 // of entries; a raft.db an earlier release left is copied into it once.
+//
+// # Next step: the segment log as the raft log
+//
+// Every node still writes each produce batch twice, to the raft log and
+// to the segment log (it fsyncs it once), and with several nodes on one
+// disk the bytes written weigh on 1 KiB produces. One write per replica
+// needs the
+// partition's segment log to be its raft log, which takes one raft group
+// per partition (or per bucket of partitions with one segment log each),
+// the scaling step above; with one group for all partitions the entries
+// of every partition interleave in one log and a partition could not be
+// read from it without an index of its own. The design, built whole or
+// not at all:
+//
+//   - A LogStore per group over the partition's segment log: the batch
+//     header gains the raft term and index (a new batch magic, so old
+//     segments still read), StoreLogs appends the leader's batch bytes
+//     as they came and fsyncs once, GetLog reads a batch back by index
+//     through the sparse index (index and offset both grow by entry).
+//     Non-append entries (station changes, group and auth writes) stay in
+//     the metadata group, whose log remains raft-wal.
+//   - The log holds uncommitted entries, so it gains a committed bound
+//     apart from its written end: readers see up to the commit index,
+//     which the FSM advances (applying becomes moving a number, with no
+//     write), and a conflicting suffix that raft deletes (DeleteRange
+//     from the tail) truncates the active segment.
+//   - Compaction (DeleteRange from the head) becomes retention, never
+//     past the last snapshot; a snapshot is the manifest already used,
+//     and a follower behind it fetches segments as today.
+//   - Recovery is raft's: a torn tail is the unsynced end of the raft
+//     log, cut on open and re-sent by the leader; the high-water mark of
+//     SyncDeferred goes away, since nothing is applied that is not in the
+//     log itself.
+//   - The leader's write and its followers' are one fsync each per batch
+//     of entries, the same bytes on every replica by construction, and
+//     the ack waits for commit alone.
 package cluster

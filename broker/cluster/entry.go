@@ -39,6 +39,8 @@ type appendEntry struct {
 	partition uint32
 	base      uint64
 	recs      []broker.Record
+	// batch is the encoded batch recs were decoded from; they alias it.
+	batch []byte
 }
 
 // encodeAppend encodes an append of recs to station's partition at offset
@@ -88,7 +90,7 @@ func decodeAppend(data []byte) (appendEntry, error) {
 	if len(recs) == 0 {
 		return appendEntry{}, fmt.Errorf("%w: empty batch", errBadEntry)
 	}
-	e.recs, e.base = recs, recs[0].Offset
+	e.recs, e.base, e.batch = recs, recs[0].Offset, batch
 	return e, nil
 }
 

@@ -19,6 +19,9 @@ import (
 type fsm struct {
 	n *Node
 	b *broker.Broker
+	// gaps holds, by partition, the end of the local log at which an
+	// append landing past it was last logged, so that it is logged once.
+	gaps map[logKey]uint64
 }
 
 var _ raft.BatchingFSM = (*fsm)(nil)
@@ -101,10 +104,18 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 			// Either a replay of an entry this log already holds, or an
 			// entry proposed after one that never committed: neither is
 			// stored, and the leader resynchronises.
+			if logged, ok := f.gaps[k]; e.base > next && (!ok || logged != next) {
+				f.n.log.Warn("an append lands past this node's end of the partition: its copy lacks the offsets between, and appends after them are not stored here",
+					"index", l.Index, "station", e.station, "partition", e.partition, "from_offset", next, "to_offset", e.base)
+				if f.gaps == nil {
+					f.gaps = make(map[logKey]uint64)
+				}
+				f.gaps[k] = next
+			}
 			out[i] = appendResult{err: fmt.Errorf("station %q partition %d: entry for offset %d, log at %d: %w", e.station, e.partition, e.base, next, errOffsetConflict)}
 			continue
 		}
-		p, err := rl.local.Enqueue(context.Background(), e.recs)
+		p, err := enqueue(rl.local, e)
 		if err != nil {
 			f.n.log.Error("apply an append: the local log refused it", "index", l.Index, "station", e.station, "partition", e.partition, "err", err)
 			out[i] = appendResult{err: err}
@@ -115,6 +126,15 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	}
 	flush()
 	return out
+}
+
+// enqueue queues an append entry's records on a local log, as the
+// leader encoded them when the log takes encoded batches.
+func enqueue(local broker.PartitionLog, e appendEntry) (broker.Appending, error) {
+	if b, ok := local.(broker.BatchAppender); ok {
+		return b.EnqueueBatch(context.Background(), e.batch)
+	}
+	return local.Enqueue(context.Background(), e.recs)
 }
 
 // applyOther applies an entry other than an append.
@@ -215,6 +235,7 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	f.n.nodesMu.Unlock()
 	cfgs, _ := f.b.Stations()
 	names := make([]string, 0, len(cfgs))
+	var durable []logTarget
 	for _, c := range cfgs {
 		names = append(names, c.Name)
 		next, err := f.b.NextOffsets(c.Name)
@@ -222,6 +243,7 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 			return nil, fmt.Errorf("cluster: snapshot station %q: %w", c.Name, err)
 		}
 		m.Stations = append(m.Stations, manifestStation{Config: c, Next: next})
+		durable = append(durable, f.n.logTargets(c.Name, next)...)
 	}
 	var err error
 	if m.Connectors, err = f.n.snapshotConnectors(); err != nil {
@@ -243,20 +265,34 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return snapshot(b), nil
+	return &snapshot{n: f.n, manifest: b, durable: durable}, nil
 }
 
-type snapshot []byte
+// snapshot is a manifest and the partition logs it vouches for.
+type snapshot struct {
+	n        *Node
+	manifest []byte
+	durable  []logTarget
+}
 
-func (s snapshot) Persist(sink raft.SnapshotSink) error {
-	if _, err := sink.Write(s); err != nil {
+// Persist makes every partition log durable up to the manifest's offsets
+// before it stores the manifest: raft forgets the entries behind a
+// snapshot once Persist returns, and the segment logs do not fsync as
+// they apply (durable.go).
+func (s *snapshot) Persist(sink raft.SnapshotSink) error {
+	if err := s.n.syncLogs(context.Background(), s.durable); err != nil {
+		sink.Cancel()
+		s.n.log.Error("snapshot: the partition logs could not be made durable; the raft log keeps its entries", "err", err)
+		return err
+	}
+	if _, err := sink.Write(s.manifest); err != nil {
 		sink.Cancel()
 		return err
 	}
 	return sink.Close()
 }
 
-func (s snapshot) Release() {}
+func (s *snapshot) Release() {}
 
 // maxManifestBytes bounds a snapshot manifest read from the leader.
 const maxManifestBytes = 256 << 20
@@ -291,6 +327,14 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	fetched, err := f.n.catchUp(context.Background(), f.b, m)
 	if err != nil {
 		return err
+	}
+	// Raft forgets its entries behind the snapshot once Restore returns.
+	var durable []logTarget
+	for _, s := range m.Stations {
+		durable = append(durable, f.n.logTargets(s.Config.Name, s.Next)...)
+	}
+	if err := f.n.syncLogs(context.Background(), durable); err != nil {
+		return fmt.Errorf("cluster: restore: %w", err)
 	}
 	if err := f.n.restoreConnectors(m.Connectors); err != nil {
 		return err

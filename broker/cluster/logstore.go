@@ -105,7 +105,7 @@ func openWAL(dir string, hlog hclog.Logger) (*walStore, error) {
 }
 
 // GetLog reads an entry, refusing those below the first index: the WAL
-// (v0.4.0) still serves entries a head truncation removed while their
+// (v0.4.2) still serves entries a head truncation removed while their
 // segment file is the open one, which would have raft send a follower
 // entries it compacted instead of a snapshot.
 func (s *walStore) GetLog(index uint64, l *raft.Log) error {

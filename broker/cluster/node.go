@@ -276,7 +276,11 @@ func (n *Node) Start(ctx context.Context, b *broker.Broker, apiAddr string) erro
 	rc.LocalID = raft.ServerID(n.cfg.NodeID)
 	rc.Logger = n.hclog()
 	rc.BatchApplyCh = true
-	rc.MaxAppendEntries = 256
+	// Up to this many produce entries share one raft log fsync on the
+	// leader and one AppendEntries to a follower. Raft bounds it in
+	// entries, not bytes: a follower catching up is sent this many
+	// entries at once, whatever their size.
+	rc.MaxAppendEntries = 512
 	rc.CommitTimeout = 5 * time.Millisecond
 	rc.SnapshotThreshold = n.cfg.SnapshotThreshold
 	rc.TrailingLogs = n.cfg.TrailingLogs
@@ -290,6 +294,7 @@ func (n *Node) Start(ctx context.Context, b *broker.Broker, apiAddr string) erro
 		n.repairing.Store(true)
 		n.log.Error("damaged partitions found at start; this node will not vote until it has rebuilt them", "partitions", len(bad))
 	}
+	n.checkHeld(b)
 	existing, err := raft.HasExistingState(n.store, n.store, n.snaps)
 	if err != nil {
 		n.Close()

@@ -21,6 +21,10 @@
 // log never leaves more than a few megabytes dirty in the page cache for the
 // kernel to flush at once behind other logs' fsyncs (see writebehind.go).
 //
+// Under [SyncDeferred] the log's owner keeps the records durable elsewhere
+// and makes the log durable with [Log.Sync], which raises the high-water
+// mark; write-behind works as under SyncInterval.
+//
 // A failed write is truncated away and fails only its appends. A failed fsync
 // fails its appends and those written behind it, truncates the segment back
 // to the last good fsync, and puts the log into a failed state in which
@@ -86,6 +90,10 @@
 // it (and rebuilt then if it no longer decodes), so Open reads a few bytes
 // per older segment however much the log retains. Their checksums are left
 // to [Log.Scrub], and to reads, which record what they find.
+//
+// Under SyncDeferred, bad bytes of the tail segment at or above the
+// high-water mark were never fsynced: they are cut with everything after
+// them, intact batches included, for the owner to replay.
 //
 // Offsets are never reused. The state file state.json beside the segments
 // holds a high-water mark, persisted (fsynced, replaced atomically) when a

@@ -22,6 +22,11 @@ const (
 	// SyncNever leaves flushing to the operating system; records become
 	// visible once written. Use it for in-memory logs.
 	SyncNever
+	// SyncDeferred leaves fsyncing to the log's owner, which holds the
+	// records elsewhere durably until it calls Log.Sync (a cluster node's
+	// raft log); records become visible once written. Segments are still
+	// fsynced when they roll and at Close. See deferred.go.
+	SyncDeferred
 )
 
 // String returns the policy's configuration name: always, interval or never.
@@ -33,6 +38,8 @@ func (p SyncPolicy) String() string {
 		return "interval"
 	case SyncNever:
 		return "never"
+	case SyncDeferred:
+		return "deferred"
 	}
 	return fmt.Sprintf("SyncPolicy(%d)", int(p))
 }
@@ -79,6 +86,8 @@ type Options struct {
 	// consumer has committed), so that offsets are never reused when
 	// recovery finds less. Offsets below it that the log lacks are damage
 	// (see Status) unless Sync is SyncNever, which never promised them.
+	// SyncDeferred ignores it: what lies above the high-water mark is the
+	// owner's to replay.
 	MinNextOffset uint64
 	// FileCache bounds the open files of sealed segments; share one
 	// between the logs of a process. Default: one process-wide cache of
@@ -122,7 +131,7 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("seglog: Options.SegmentMaxAge %v is negative", o.SegmentMaxAge)
 	case o.IndexIntervalBytes < 0:
 		return o, fmt.Errorf("seglog: Options.IndexIntervalBytes %d is negative", o.IndexIntervalBytes)
-	case o.Sync < SyncAlways || o.Sync > SyncNever:
+	case o.Sync < SyncAlways || o.Sync > SyncDeferred:
 		return o, fmt.Errorf("seglog: Options.Sync %v is not a SyncPolicy", o.Sync)
 	case o.SyncInterval < 0:
 		return o, fmt.Errorf("seglog: Options.SyncInterval %v is negative", o.SyncInterval)

@@ -81,7 +81,10 @@ func (l *Log) recover() error {
 func (l *Log) raiseNext() error {
 	active := l.segs[len(l.segs)-1]
 	next := active.next
-	target := max(l.hwm, l.opts.MinNextOffset)
+	target := l.hwm
+	if l.opts.Sync != SyncDeferred {
+		target = max(target, l.opts.MinNextOffset)
+	}
 	if target <= next {
 		return nil
 	}
@@ -127,6 +130,8 @@ func (l *Log) raiseNext() error {
 // Bad bytes followed by an intact batch are damage, recorded and passed
 // over by scan; only bad bytes with nothing intact after them are the torn
 // last write, which was never acknowledged (under SyncAlways) and is cut.
+// Under SyncDeferred, bad bytes at or above the high-water mark are cut
+// with everything after them: the owner replays them (deferred.go).
 func (l *Log) recoverTail(seg *segment, size int64) error {
 	end, err := l.scan(seg, size, 0, seg.base, true)
 	if err == nil {
@@ -260,7 +265,7 @@ func (l *Log) scan(seg *segment, size, pos int64, expect uint64, verify bool) (i
 				err = corruptf("batch at offset %d: crc mismatch", h.baseOffset)
 			}
 		}
-		if err != nil && verify && (errors.Is(err, errTorn) || IsCorruption(err)) {
+		if err != nil && verify && (errors.Is(err, errTorn) || IsCorruption(err)) && !l.replayable(expect) {
 			p, rh, ok, rerr := l.resync(&sc, seg, at, expect)
 			if rerr != nil {
 				err = rerr

@@ -93,6 +93,12 @@ func (l *Log) repair(mode RepairMode) ([]Repaired, error) {
 			"dir", l.opts.Dir, "mode", mode.String(), "from_offset", rep.From, "to_offset", rep.To, "bytes_removed", rep.BytesRemoved)
 		out = append(out, rep)
 	}
+	if l.opts.Sync == SyncDeferred {
+		// The mark it raises says where durable data ends.
+		if err := l.syncTo(l.wnext); err != nil {
+			return out, err
+		}
+	}
 	if err := l.writeState(l.wnext); err != nil {
 		return out, err
 	}
