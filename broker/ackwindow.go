@@ -27,6 +27,15 @@ func (w *ackWindow) set(off uint64) {
 	w.words[i] |= 1 << ((off - w.base) % 64)
 }
 
+// has reports whether off is set; offsets below the window count as set.
+func (w *ackWindow) has(off uint64) bool {
+	if off < w.base {
+		return true
+	}
+	i := (off - w.base) / 64
+	return i < uint64(len(w.words)) && w.words[i]&(1<<((off-w.base)%64)) != 0
+}
+
 // advance returns the lowest offset >= commit that is not set, and forgets
 // every bit below it.
 func (w *ackWindow) advance(commit uint64) uint64 {

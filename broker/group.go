@@ -104,6 +104,13 @@ type group struct {
 	// full: a pull found max_ack_pending (or the broker's budget)
 	// reached, so acks wake the group's pulls.
 	full bool
+
+	// First deliveries are tracked as runs (see grouprun.go): runExp
+	// holds their ack deadlines (non-decreasing), liveRuns counts those
+	// still holding pending offsets.
+	runExp   deque[runExpiry]
+	runSeq   uint64 // id of the last run created
+	liveRuns int
 }
 
 type groupPart struct {
@@ -114,6 +121,11 @@ type groupPart struct {
 	pending map[uint64]*pendingMsg
 	ahead   []Record  // records read from cursor on, not yet delivered
 	spans   []rawSpan // the encoded batches of ahead, when the log gave them
+
+	// First deliveries pending in runs, by offset, and how many offsets
+	// they hold; pending holds the other deliveries awaiting ack.
+	runs   []firstRun
+	inRuns int
 }
 
 type pendingMsg struct {
@@ -464,6 +476,7 @@ func (g *group) take(max, maxBytes int, now time.Time, whole bool) (out []Delive
 		redo = append(redo, e)
 	}
 
+	g.expireRuns(now, func(e expiry) { heap.Push(&g.delayed, e) })
 	for len(g.delayed) > 0 && len(redo) < max {
 		e := g.delayed[0]
 		if !g.valid(e) {
@@ -520,23 +533,25 @@ func (g *group) take(max, maxBytes int, now time.Time, whole bool) (out []Delive
 		}
 		due := now.Add(g.rec.Config.AckDeadline)
 		for _, rec := range p.ahead[:n] {
-			pm := &pendingMsg{deliveries: 1, due: due}
-			p.pending[rec.Offset] = pm
 			if len(g.prior) > 0 {
 				// Delivered before a restart: count on from there.
 				ref := MessageRef{uint32(pi), rec.Offset}
 				if c, ok := g.prior[ref]; ok {
 					delete(g.prior, ref)
+					pm := &pendingMsg{deliveries: c + 1, due: due}
+					p.pending[rec.Offset] = pm
 					if c >= maxDeliveries {
 						pm.deliveries, pm.dlq = c, true
 						dead = append(dead, ref)
 						continue
 					}
-					pm.deliveries = c + 1
+					g.expiries.push(expiry{uint32(pi), rec.Offset, pm, due})
+					out = append(out, Delivery{Partition: uint32(pi), Record: rec, DeliveryCount: pm.deliveries})
+					continue
 				}
 			}
-			g.expiries.push(expiry{uint32(pi), rec.Offset, pm, due})
-			out = append(out, Delivery{Partition: uint32(pi), Record: rec, DeliveryCount: pm.deliveries, span: p.spanOf(rec.Offset)})
+			g.deliverFirst(pi, rec.Offset, due)
+			out = append(out, Delivery{Partition: uint32(pi), Record: rec, DeliveryCount: 1, span: p.spanOf(rec.Offset)})
 		}
 		g.pending += n
 		g.track(n)
@@ -609,6 +624,7 @@ func (g *group) skipTo(pi int, start uint64) {
 	p := g.parts[pi]
 	g.st.b.log.Warn("consumer group fell behind retention; skipping deleted messages",
 		"station", g.st.name, "group", g.name, "partition", pi, "from", p.cursor, "to", start)
+	g.dropRuns(p, start)
 	for off, pm := range p.pending {
 		if off < start {
 			delete(p.pending, off)
@@ -687,6 +703,9 @@ func (g *group) nextDue() time.Time {
 	if g.expiries.len() > 0 {
 		next = g.expiries.front().due
 	}
+	if due := g.nextRunDue(); !due.IsZero() && (next.IsZero() || due.Before(next)) {
+		next = due
+	}
 	for len(g.delayed) > 0 && !g.valid(g.delayed[0]) {
 		heap.Pop(&g.delayed)
 	}
@@ -716,18 +735,20 @@ func (g *group) readOne(part uint32, off uint64) (Record, bool, error) {
 // ackLocked acknowledges one pending delivery. g.mu is held.
 func (g *group) ackLocked(part uint32, off uint64) bool {
 	p := g.parts[part]
-	pm, ok := p.pending[off]
-	if !ok {
+	if pm, ok := p.pending[off]; ok {
+		delete(p.pending, off)
+		if !pm.delayed {
+			g.pending--
+		}
+		if pm.deliveries > 1 {
+			g.countsDirty = true
+		}
+	} else if _, ok := g.takeFromRun(p, off); ok {
+		g.pending--
+	} else {
 		return false
 	}
-	delete(p.pending, off)
 	g.track(-1)
-	if !pm.delayed {
-		g.pending--
-	}
-	if pm.deliveries > 1 {
-		g.countsDirty = true
-	}
 	p.acked.set(off)
 	if off == p.commit {
 		p.commit = p.acked.advance(p.commit)
@@ -764,6 +785,7 @@ func (g *group) ack(refs []MessageRef) error {
 		}
 	}
 	g.compactExpiries()
+	g.compactRuns()
 	g.wakeForRoom(before)
 	return notPendingErr(g, missing)
 }
@@ -805,7 +827,14 @@ func (b *Broker) Nack(ctx context.Context, stationName, groupName string, refs [
 	for _, r := range refs {
 		var pm *pendingMsg
 		if int(r.Partition) < len(g.parts) {
-			pm = g.parts[r.Partition].pending[r.Offset]
+			p := g.parts[r.Partition]
+			pm = p.pending[r.Offset]
+			if pm == nil {
+				if due, ok := g.takeFromRun(p, r.Offset); ok {
+					pm = &pendingMsg{deliveries: 1, due: due}
+					p.pending[r.Offset] = pm
+				}
+			}
 		}
 		if pm == nil || pm.dlq {
 			missing = append(missing, r)
@@ -905,6 +934,14 @@ func (g *group) sweep(ctx context.Context, now time.Time) {
 	g.mu.Lock()
 	var dead []MessageRef
 	max := g.maxDeliveries()
+	g.expireRuns(now, func(e expiry) {
+		if e.pm.deliveries >= max {
+			e.pm.dlq = true
+			dead = append(dead, MessageRef{e.part, e.off})
+			return
+		}
+		heap.Push(&g.delayed, e)
+	})
 	for g.expiries.len() > 0 {
 		e := g.expiries.front()
 		if !g.valid(e) {
@@ -934,7 +971,7 @@ func (g *group) info() GroupInfo {
 		if next > p.commit {
 			lag = next - p.commit
 		}
-		gi.Partitions = append(gi.Partitions, GroupPartition{Committed: p.commit, Checkpointed: p.durable, Next: next, Lag: lag, Pending: len(p.pending)})
+		gi.Partitions = append(gi.Partitions, GroupPartition{Committed: p.commit, Checkpointed: p.durable, Next: next, Lag: lag, Pending: len(p.pending) + p.inRuns})
 		gi.Lag += lag
 	}
 	return gi
@@ -1011,6 +1048,8 @@ func (b *Broker) ResetGroupOffset(ctx context.Context, stationName, groupName st
 	g.epoch++
 	g.pending = 0
 	g.expiries = deque[expiry]{}
+	g.runExp = deque[runExpiry]{}
+	g.liveRuns = 0
 	g.delayed = nil
 	g.dirty = true
 	g.wake()
@@ -1048,7 +1087,13 @@ func (b *Broker) SeekGroup(ctx context.Context, stationName, groupName string, o
 				g.pending--
 			}
 		}
-		g.track(-len(p.pending))
+		g.pending -= p.inRuns
+		for _, r := range p.runs {
+			if r.left > 0 {
+				g.liveRuns--
+			}
+		}
+		g.track(-len(p.pending) - p.inRuns)
 		*p = groupPart{commit: off, durable: p.durable, cursor: off, acked: newAckWindow(off), pending: make(map[uint64]*pendingMsg)}
 	}
 	g.epoch++

@@ -167,7 +167,7 @@ func (g *group) ackRanges(ranges []OffsetRange) (missing uint64, first MessageRe
 			continue
 		}
 		p := g.parts[r.Partition]
-		if width <= uint64(len(p.pending)) {
+		if width <= uint64(len(p.pending)+p.inRuns) {
 			for off := r.From; off < r.To; off++ {
 				if !g.ackLocked(r.Partition, off) {
 					miss(r.Partition, off, 1)
@@ -182,11 +182,13 @@ func (g *group) ackRanges(ranges []OffsetRange) (missing uint64, first MessageRe
 				acked++
 			}
 		}
+		acked += g.ackRunsIn(r)
 		if acked < width {
 			miss(r.Partition, r.From, width-acked)
 		}
 	}
 	g.compactExpiries()
+	g.compactRuns()
 	g.wakeForRoom(before)
 	return missing, first, nil
 }

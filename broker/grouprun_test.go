@@ -1,0 +1,238 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+)
+
+func openClocked(t *testing.T) (*Broker, *fakeClock) {
+	t.Helper()
+	clock := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	return openTest(t, t.TempDir(), func(o *Options) { o.Clock = clock.Now }), clock
+}
+
+func offsetsOf(ds []Delivery) []uint64 {
+	var out []uint64
+	for _, d := range ds {
+		out = append(out, d.Record.Offset)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func offsetRange(from, to uint64, except ...uint64) []uint64 {
+	var out []uint64
+	for o := from; o < to; o++ {
+		if !slices.Contains(except, o) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// A batch handed out at once shares one deadline, yet acks, nacks and the
+// deadline act on single messages: what comes back is exactly what was
+// neither acked nor nacked, and a nacked message keeps its own delay.
+func TestFirstDeliveriesRedeliverExactlyTheUnacked(t *testing.T) {
+	b, clock := openClocked(t)
+	mustCreate(t, b, StationConfig{Name: "s"})
+	produceN(t, b, "s", 0, 100)
+	ctx := context.Background()
+	opts := PullOptions{Max: 100, MaxWait: 20 * time.Millisecond, Config: GroupConfig{AckDeadline: time.Minute}}
+	var ds []Delivery
+	for len(ds) < 100 {
+		more, err := b.Pull(ctx, "s", "g", opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, more...)
+	}
+	if err := b.AckRanges(ctx, "s", "g", []OffsetRange{{From: 0, To: 10}, {From: 50, To: 77}, {From: 78, To: 100}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Ack(ctx, "s", "g", []MessageRef{{0, 20}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Nack(ctx, "s", "g", []MessageRef{{0, 30}}, 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Ack(ctx, "s", "g", []MessageRef{{0, 20}}); !errors.Is(err, ErrNotPending) {
+		t.Fatalf("second ack of offset 20: %v; want ErrNotPending", err)
+	}
+	gi, _ := b.Group("s", "g")
+	if gi.Pending != 39 || gi.Partitions[0].Pending != 40 || gi.Partitions[0].Committed != 10 {
+		t.Fatalf("pending %d (partition %d), committed %d; want 39 (40 with the nacked one), 10", gi.Pending, gi.Partitions[0].Pending, gi.Partitions[0].Committed)
+	}
+	if got, _ := b.Pull(ctx, "s", "g", opts); len(got) != 0 {
+		t.Fatalf("%d deliveries before the deadline", len(got))
+	}
+
+	clock.advance(time.Minute + time.Second)
+	var again []Delivery
+	for {
+		more, err := b.Pull(ctx, "s", "g", opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(more) == 0 {
+			break
+		}
+		again = append(again, more...)
+	}
+	want := append(offsetRange(10, 50, 20, 30), 77)
+	if got := offsetsOf(again); !slices.Equal(got, want) {
+		t.Fatalf("redelivered %v; want %v", got, want)
+	}
+	for _, d := range again {
+		if d.DeliveryCount != 2 {
+			t.Fatalf("offset %d redelivered with count %d; want 2", d.Record.Offset, d.DeliveryCount)
+		}
+	}
+
+	// Past the nack's delay, short of the redeliveries' deadline.
+	clock.advance(59*time.Second + 500*time.Millisecond)
+	nacked, err := b.Pull(ctx, "s", "g", opts)
+	if err != nil || len(nacked) != 1 || nacked[0].Record.Offset != 30 || nacked[0].DeliveryCount != 2 {
+		t.Fatalf("after the nack delay: %+v, %v; want offset 30 once more", nacked, err)
+	}
+	if err := b.Ack(ctx, "s", "g", refsOf(append(again, nacked...))); err != nil {
+		t.Fatal(err)
+	}
+	gi, _ = b.Group("s", "g")
+	if gi.Pending != 0 || gi.Partitions[0].Committed != 100 {
+		t.Fatalf("pending %d, committed %d after acking everything; want 0, 100", gi.Pending, gi.Partitions[0].Committed)
+	}
+	if n := b.pendingEntries.Load(); n != 0 {
+		t.Fatalf("%d pending entries charged after everything was acked", n)
+	}
+}
+
+// max_ack_pending counts messages, wherever in a batch they were acked.
+func TestMaxAckPendingCountsMessagesOfBatches(t *testing.T) {
+	b := openTest(t, t.TempDir())
+	mustCreate(t, b, StationConfig{Name: "s"})
+	produceN(t, b, "s", 0, 30)
+	ctx := context.Background()
+	opts := PullOptions{Max: 100, MaxWait: 20 * time.Millisecond, Config: GroupConfig{MaxAckPending: 10}}
+	ds, err := b.Pull(ctx, "s", "g", opts)
+	if err != nil || len(ds) != 10 {
+		t.Fatalf("first pull: %d, %v; want 10", len(ds), err)
+	}
+	if err := b.Ack(ctx, "s", "g", []MessageRef{{0, 2}, {0, 5}, {0, 7}}); err != nil {
+		t.Fatal(err)
+	}
+	ds, err = b.Pull(ctx, "s", "g", opts)
+	if got := offsetsOf(ds); err != nil || !slices.Equal(got, []uint64{10, 11, 12}) {
+		t.Fatalf("after three acks: %v, %v; want offsets 10-12", got, err)
+	}
+	if gi, _ := b.Group("s", "g"); gi.Pending != 10 || gi.Partitions[0].Committed != 0 {
+		t.Fatalf("pending %d, committed %d; want 10, 0", gi.Pending, gi.Partitions[0].Committed)
+	}
+}
+
+// Messages whose deadline passed with no member pulling are dead-lettered
+// when they have no deliveries left, a batch message by message.
+func TestExpiredBatchDeadLettersWithoutPulls(t *testing.T) {
+	b, clock := openClocked(t)
+	mustCreate(t, b, StationConfig{Name: "dlq"})
+	mustCreate(t, b, StationConfig{Name: "s", DeadLetterStation: "dlq", MaxDeliveries: 1})
+	produceN(t, b, "s", 0, 5)
+	ctx := context.Background()
+	ds, err := b.Pull(ctx, "s", "g", PullOptions{Max: 5, MaxWait: time.Second, Config: GroupConfig{AckDeadline: time.Minute}})
+	if err != nil || len(ds) != 5 {
+		t.Fatalf("pull: %d, %v", len(ds), err)
+	}
+	if err := b.Ack(ctx, "s", "g", []MessageRef{{0, 1}, {0, 3}}); err != nil {
+		t.Fatal(err)
+	}
+	clock.advance(2 * time.Minute)
+	b.EnforceRetention()
+	if _, st, _ := b.Station("dlq"); st.Messages != 3 {
+		t.Fatalf("%d messages dead-lettered; want 3", st.Messages)
+	}
+	if gi, _ := b.Group("s", "g"); gi.Pending != 0 || gi.DeadLettered != 3 || gi.Partitions[0].Committed != 5 {
+		t.Fatalf("pending %d, dead-lettered %d, committed %d; want 0, 3, 5", gi.Pending, gi.DeadLettered, gi.Partitions[0].Committed)
+	}
+}
+
+// A seek forgets the batches a partition had out: their offsets are
+// delivered afresh, and acks of the old ones are refused.
+func TestSeekForgetsBatchesOut(t *testing.T) {
+	b := openTest(t, t.TempDir())
+	mustCreate(t, b, StationConfig{Name: "s"})
+	produceN(t, b, "s", 0, 50)
+	ctx := context.Background()
+	opts := PullOptions{Max: 50, MaxWait: 20 * time.Millisecond}
+	ds, err := b.Pull(ctx, "s", "g", opts)
+	if err != nil || len(ds) != 50 {
+		t.Fatalf("pull: %d, %v", len(ds), err)
+	}
+	if err := b.AckRanges(ctx, "s", "g", []OffsetRange{{From: 0, To: 5}, {From: 20, To: 30}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SeekGroup(ctx, "s", "g", map[uint32]uint64{0: 40}); err != nil {
+		t.Fatal(err)
+	}
+	if gi, _ := b.Group("s", "g"); gi.Pending != 0 || gi.Partitions[0].Pending != 0 || b.pendingEntries.Load() != 0 {
+		t.Fatalf("after the seek: pending %d, %d entries charged; want none", gi.Pending, b.pendingEntries.Load())
+	}
+	if err := b.AckRanges(ctx, "s", "g", []OffsetRange{{From: 40, To: 50}}); !errors.Is(err, ErrNotPending) {
+		t.Fatalf("ack of offsets delivered before the seek: %v; want ErrNotPending", err)
+	}
+	ds, err = b.Pull(ctx, "s", "g", opts)
+	if got := offsetsOf(ds); err != nil || !slices.Equal(got, offsetRange(40, 50)) {
+		t.Fatalf("after the seek: %v, %v; want 40-49", got, err)
+	}
+	for _, d := range ds {
+		if d.DeliveryCount != 1 {
+			t.Fatalf("offset %d delivered after the seek with count %d; want 1", d.Record.Offset, d.DeliveryCount)
+		}
+	}
+	if err := b.AckRanges(ctx, "s", "g", []OffsetRange{{From: 0, To: 1 << 40}}); !errors.Is(err, ErrNotPending) {
+		t.Fatalf("wide ack: %v; want ErrNotPending for what was not out", err)
+	}
+	if gi, _ := b.Group("s", "g"); gi.Pending != 0 || gi.Partitions[0].Committed != 50 {
+		t.Fatalf("pending %d, committed %d; want 0, 50", gi.Pending, gi.Partitions[0].Committed)
+	}
+}
+
+// The runs and their deadlines follow what is pending, not the number of
+// pulls times the deadline.
+func TestBatchDeadlinesFollowPending(t *testing.T) {
+	b := openTest(t, t.TempDir())
+	mustCreate(t, b, StationConfig{Name: "s", Partitions: 2})
+	produceN(t, b, "s", 0, 4000)
+	ctx := context.Background()
+	opts := PullOptions{Max: 1, MaxWait: time.Second, Config: GroupConfig{AckDeadline: time.Hour}}
+	var held []Delivery
+	for got := 0; got < 4000; {
+		ds, err := b.Pull(ctx, "s", "g", opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got += len(ds)
+		if got%1000 == 1 {
+			held = append(held, ds...) // stays pending throughout
+			continue
+		}
+		if err := b.Ack(ctx, "s", "g", refsOf(ds)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g, _ := b.existingGroup("s", "g")
+	g.mu.Lock()
+	n, live, runs := g.runExp.len(), g.liveRuns, len(g.parts[0].runs)+len(g.parts[1].runs)
+	g.mu.Unlock()
+	if live != len(held) || n > 2*live+1024 || runs > 2*live+1024 {
+		t.Fatalf("%d deadlines and %d runs kept for %d live runs (%d messages held)", n, runs, live, len(held))
+	}
+	if err := b.Ack(ctx, "s", "g", refsOf(held)); err != nil {
+		t.Fatal(err)
+	}
+	if b.pendingEntries.Load() != 0 {
+		t.Fatalf("%d pending entries charged after everything was acked", b.pendingEntries.Load())
+	}
+}
