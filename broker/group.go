@@ -40,6 +40,9 @@ type Delivery struct {
 	DeliveryCount uint32
 
 	span *rawSpan // the stored batch holding Record, when known
+	// whole: the delivery is all of span, a batch pull's first delivery
+	// of a stored batch, and Record holds only its first offset.
+	whole bool
 }
 
 // MessageRef names a delivered message.
@@ -340,6 +343,12 @@ type PullOptions struct {
 // the first. The group is created on first use with o.Start and o.Config.
 // An empty result with a nil error means nothing arrived in time.
 func (b *Broker) Pull(ctx context.Context, stationName, groupName string, o PullOptions) ([]Delivery, error) {
+	return b.pull(ctx, stationName, groupName, o, false)
+}
+
+// pull is Pull. With spans, a stored batch delivered whole for the first
+// time comes back as one Delivery marked whole, for PullBatches.
+func (b *Broker) pull(ctx context.Context, stationName, groupName string, o PullOptions, spans bool) ([]Delivery, error) {
 	if err := b.leading(ctx); err != nil {
 		return nil, err
 	}
@@ -354,10 +363,10 @@ func (b *Broker) Pull(ctx context.Context, stationName, groupName string, o Pull
 	if err != nil {
 		return nil, err
 	}
-	return g.pull(ctx, o.Max, o.MaxBytes, o.MaxWait, o.WholeBatches, newCoalescer(o))
+	return g.pull(ctx, o.Max, o.MaxBytes, o.MaxWait, o.WholeBatches, spans, newCoalescer(o))
 }
 
-func (g *group) pull(ctx context.Context, max, maxBytes int, maxWait time.Duration, whole bool, co *coalescer) ([]Delivery, error) {
+func (g *group) pull(ctx context.Context, max, maxBytes int, maxWait time.Duration, whole, spans bool, co *coalescer) ([]Delivery, error) {
 	timer := time.NewTimer(maxWait)
 	defer timer.Stop()
 	var due *time.Timer
@@ -389,7 +398,7 @@ func (g *group) pull(ctx context.Context, max, maxBytes int, maxWait time.Durati
 			}
 			continue
 		}
-		out, redo, dead, need, next, err := g.take(max, maxBytes, g.st.b.now(), whole)
+		out, redo, dead, need, next, err := g.take(max, maxBytes, g.st.b.now(), whole, spans)
 		g.mu.Unlock()
 		// Segment reads happen here, without g.mu, so acks never wait
 		// behind them.
@@ -408,7 +417,7 @@ func (g *group) pull(ctx context.Context, max, maxBytes int, maxWait time.Durati
 		}
 		if err != nil || len(out) > 0 {
 			if len(out) > 0 {
-				g.st.m.messagesOut.Add(float64(len(out)))
+				g.st.m.messagesOut.Add(float64(deliveredCount(out)))
 				g.st.m.bytesOut.Add(float64(deliveredBytes(out)))
 			}
 			return out, err
@@ -448,8 +457,9 @@ func (g *group) pull(ctx context.Context, max, maxBytes int, maxWait time.Durati
 // deliveries that exhausted max_deliveries separately, the partitions
 // whose read-ahead must be filled (by fill, without g.mu) to hand out
 // more, and the time the next delivery becomes due. It never reads the
-// log. g.mu is held.
-func (g *group) take(max, maxBytes int, now time.Time, whole bool) (out []Delivery, redo []expiry, dead []MessageRef, need []fillReq, next time.Time, err error) {
+// log. With spans, a stored batch handed out whole comes as one Delivery
+// (see Delivery.whole). g.mu is held.
+func (g *group) take(max, maxBytes int, now time.Time, whole, spans bool) (out []Delivery, redo []expiry, dead []MessageRef, need []fillReq, next time.Time, err error) {
 	if g.deleted {
 		return nil, nil, nil, nil, time.Time{}, fmt.Errorf("group %q on station %q: %w", g.name, g.st.name, ErrGroupNotFound)
 	}
@@ -517,7 +527,12 @@ func (g *group) take(max, maxBytes int, now time.Time, whole bool) (out []Delive
 		}
 		n := min(len(p.ahead), max-len(out)-len(redo), limit-g.pending)
 		if out == nil {
-			out = make([]Delivery, 0, n)
+			if spans {
+				// Mostly whole batches, one Delivery each.
+				out = make([]Delivery, 0, min(n, 8))
+			} else {
+				out = make([]Delivery, 0, n)
+			}
 		}
 		if maxBytes > 0 {
 			for i := range n {
@@ -532,7 +547,22 @@ func (g *group) take(max, maxBytes int, now time.Time, whole bool) (out []Delive
 			n = p.wholeBatches(n)
 		}
 		due := now.Add(g.rec.Config.AckDeadline)
-		for _, rec := range p.ahead[:n] {
+		for i := 0; i < n; i++ {
+			rec := p.ahead[i]
+			if spans && len(g.prior) == 0 {
+				if s := p.spanOf(rec.Offset); s != nil && s.base == rec.Offset && s.next-s.base <= uint64(n-i) &&
+					p.ahead[i+int(s.next-s.base)-1].Offset == s.next-1 {
+					k := int(s.next - s.base)
+					s.bytes = 0
+					for j := i; j < i+k; j++ {
+						s.bytes += recordBytes(&p.ahead[j])
+					}
+					g.deliverFirstRange(pi, s.base, s.next, due)
+					out = append(out, Delivery{Partition: uint32(pi), Record: Record{Offset: s.base}, DeliveryCount: 1, span: s, whole: true})
+					i += k - 1
+					continue
+				}
+			}
 			if len(g.prior) > 0 {
 				// Delivered before a restart: count on from there.
 				ref := MessageRef{uint32(pi), rec.Offset}
@@ -900,7 +930,22 @@ func (g *group) deadLetter(ctx context.Context, refs []MessageRef) {
 func deliveredBytes(ds []Delivery) int {
 	n := 0
 	for i := range ds {
-		n += recordBytes(&ds[i].Record)
+		if ds[i].whole {
+			n += ds[i].span.bytes
+		} else {
+			n += recordBytes(&ds[i].Record)
+		}
+	}
+	return n
+}
+
+// deliveredCount returns how many messages ds delivers.
+func deliveredCount(ds []Delivery) int {
+	n := len(ds)
+	for i := range ds {
+		if ds[i].whole {
+			n += int(ds[i].span.next-ds[i].span.base) - 1
+		}
 	}
 	return n
 }

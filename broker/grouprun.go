@@ -35,19 +35,7 @@ type runExpiry struct {
 // with deadline due, extending the partition's last run where it can.
 // g.mu is held.
 func (g *group) deliverFirst(pi int, off uint64, due time.Time) {
-	p := g.parts[pi]
-	p.inRuns++
-	if n := len(p.runs); n > 0 {
-		if r := &p.runs[n-1]; r.to == off && r.due.Equal(due) && r.left > 0 {
-			r.to++
-			r.left++
-			return
-		}
-	}
-	g.runSeq++
-	g.liveRuns++
-	p.runs = append(p.runs, firstRun{from: off, to: off + 1, due: due, id: g.runSeq, left: 1})
-	g.runExp.push(runExpiry{part: uint32(pi), from: off, id: g.runSeq, due: due})
+	g.deliverFirstRange(pi, off, off+1, due)
 }
 
 // runOf returns the index in p.runs of the run holding off, or -1.
@@ -247,4 +235,23 @@ func (g *group) ackRunsIn(r OffsetRange) uint64 {
 		}
 	}
 	return acked
+}
+
+// deliverFirstRange is deliverFirst for the offsets [from, to). g.mu is
+// held.
+func (g *group) deliverFirstRange(pi int, from, to uint64, due time.Time) {
+	p := g.parts[pi]
+	n := int(to - from)
+	p.inRuns += n
+	if k := len(p.runs); k > 0 {
+		if r := &p.runs[k-1]; r.to == from && r.due.Equal(due) && r.left > 0 {
+			r.to = to
+			r.left += n
+			return
+		}
+	}
+	g.runSeq++
+	g.liveRuns++
+	p.runs = append(p.runs, firstRun{from: from, to: to, due: due, id: g.runSeq, left: n})
+	g.runExp.push(runExpiry{part: uint32(pi), from: from, id: g.runSeq, due: due})
 }

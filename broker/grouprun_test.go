@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -234,5 +235,68 @@ func TestBatchDeadlinesFollowPending(t *testing.T) {
 	}
 	if b.pendingEntries.Load() != 0 {
 		t.Fatalf("%d pending entries charged after everything was acked", b.pendingEntries.Load())
+	}
+}
+
+// A batch pull hands stored batches out as stored, in offset order after
+// a partly delivered one, and counts their messages and bytes.
+func TestPullBatchesHandsOutStoredBatchesInOrder(t *testing.T) {
+	b := openTest(t, t.TempDir())
+	mustCreate(t, b, StationConfig{Name: "s"})
+	ctx := context.Background()
+	for i := range 4 {
+		var msgs []Message
+		for j := range 10 {
+			msgs = append(msgs, Message{Value: []byte{byte(i), byte(j)}})
+		}
+		if _, err := b.Produce(ctx, "s", msgs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, _ := b.station("s")
+	stored, _, err := st.logs[0].(BatchReader).ReadBatches(0, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Part of the first batch goes out alone, then the rest of it and
+	// the next two whole.
+	ds, err := b.Pull(ctx, "s", "g", PullOptions{Max: 4, MaxWait: time.Second})
+	if err != nil || len(ds) != 4 {
+		t.Fatalf("pull: %d, %v", len(ds), err)
+	}
+	rest, bs, err := b.PullBatches(ctx, "s", "g", PullOptions{Max: 29, MaxWait: time.Second})
+	if err != nil || len(rest) != 0 {
+		t.Fatalf("batch pull: %d per-message deliveries, %v", len(rest), err)
+	}
+	var got []uint64
+	for _, d := range decodeBatches(t, bs) {
+		got = append(got, d.Record.Offset)
+	}
+	if !slices.Equal(got, offsetRange(4, 30)) {
+		t.Fatalf("batch pull delivered %v; want 4-29 in order", got)
+	}
+	var whole int
+	for _, pb := range bs {
+		if pb.Ranges[0].From%10 == 0 {
+			whole++
+			if !bytes.Contains(stored, pb.Data) || pb.Count != 10 {
+				t.Fatalf("stored batch from %d went out re-encoded or cut (%d messages)", pb.Ranges[0].From, pb.Count)
+			}
+		}
+	}
+	if whole != 2 {
+		t.Fatalf("%d stored batches went out whole; want 2", whole)
+	}
+	if n := counterValue(st.m.messagesOut); n != 30 {
+		t.Fatalf("messages out %v; want 30", n)
+	}
+	if n := counterValue(st.m.bytesOut); n != 60 {
+		t.Fatalf("bytes out %v; want 60", n)
+	}
+	if err := b.AckRanges(ctx, "s", "g", []OffsetRange{{From: 0, To: 30}}); err != nil {
+		t.Fatal(err)
+	}
+	if gi, _ := b.Group("s", "g"); gi.Pending != 0 || gi.Partitions[0].Committed != 30 {
+		t.Fatalf("pending %d, committed %d; want 0, 30", gi.Pending, gi.Partitions[0].Committed)
 	}
 }

@@ -37,7 +37,7 @@ type PartitionBatches struct {
 // stored.
 func (b *Broker) PullBatches(ctx context.Context, stationName, groupName string, o PullOptions) ([]Delivery, []PartitionBatches, error) {
 	o.WholeBatches = true
-	ds, err := b.Pull(ctx, stationName, groupName, o)
+	ds, err := b.pull(ctx, stationName, groupName, o, true)
 	if err != nil || len(ds) == 0 {
 		return ds, nil, err
 	}
@@ -75,6 +75,14 @@ func batchFirstDeliveries(ds []Delivery) ([]Delivery, []PartitionBatches) {
 	}
 	for i := 0; i < len(ds); {
 		d := &ds[i]
+		if d.whole {
+			s := d.span
+			delete(tail, d.Partition)
+			out = append(out, PartitionBatches{Partition: d.Partition, Data: s.data, Count: int(s.next - s.base),
+				Ranges: []OffsetRange{{Partition: d.Partition, From: s.base, To: s.next}}})
+			i++
+			continue
+		}
 		if d.DeliveryCount != 1 {
 			rest = append(rest, *d)
 			i++
@@ -83,7 +91,7 @@ func batchFirstDeliveries(ds []Delivery) ([]Delivery, []PartitionBatches) {
 		// The run of deliveries from here that continue d's offsets in
 		// d's partition and stored batch.
 		j := i + 1
-		for j < len(ds) && ds[j].DeliveryCount == 1 && ds[j].Partition == d.Partition && ds[j].span == d.span &&
+		for j < len(ds) && !ds[j].whole && ds[j].DeliveryCount == 1 && ds[j].Partition == d.Partition && ds[j].span == d.span &&
 			ds[j].Record.Offset == d.Record.Offset+uint64(j-i) {
 			j++
 		}
