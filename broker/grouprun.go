@@ -255,3 +255,43 @@ func (g *group) deliverFirstRange(pi int, from, to uint64, due time.Time) {
 	p.runs = append(p.runs, firstRun{from: from, to: to, due: due, id: g.runSeq, left: n})
 	g.runExp.push(runExpiry{part: uint32(pi), from: from, id: g.runSeq, due: due})
 }
+
+// ackInRuns acks the offsets of r pending in p's runs and returns how many
+// it acked, setting the ack window's bits a word at a time. It is only
+// right while p.pending is empty, when whatever a run holds at or above
+// the committed offset and not acked is pending in it. The work is bounded
+// by the runs r overlaps, not by r's width. g.mu is held.
+func (g *group) ackInRuns(p *groupPart, r OffsetRange) uint64 {
+	var acked int
+	i, _ := slices.BinarySearchFunc(p.runs, r.From, func(run firstRun, off uint64) int {
+		if run.to <= off {
+			return -1
+		}
+		return 1
+	})
+	for ; i < len(p.runs) && p.runs[i].from < r.To; i++ {
+		run := &p.runs[i]
+		from, to := max(run.from, r.From, p.commit), min(run.to, r.To)
+		if run.left == 0 || from >= to {
+			continue
+		}
+		n := p.acked.setRange(from, to)
+		run.left -= n
+		p.inRuns -= n
+		if run.left == 0 {
+			g.liveRuns--
+		}
+		acked += n
+	}
+	if acked == 0 {
+		return 0
+	}
+	g.pending -= acked
+	g.track(-acked)
+	if c := p.acked.advance(p.commit); c != p.commit {
+		p.commit = c
+		g.dirty = true
+	}
+	p.trimRuns()
+	return uint64(acked)
+}

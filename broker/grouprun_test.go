@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -298,5 +300,170 @@ func TestPullBatchesHandsOutStoredBatchesInOrder(t *testing.T) {
 	}
 	if gi, _ := b.Group("s", "g"); gi.Pending != 0 || gi.Partitions[0].Committed != 30 {
 		t.Fatalf("pending %d, committed %d; want 0, 30", gi.Pending, gi.Partitions[0].Committed)
+	}
+}
+
+// The group engine against a model of what is pending: random pulls (per
+// message and in batches), acks (single and ranges, some of offsets not
+// pending), nacks with and without delay, and time passing deadlines.
+// Every delivery must be of a message that was due, with the right count;
+// the pending counts and the committed offset must match the model.
+func TestGroupEngineMatchesModel(t *testing.T) {
+	for seed := range uint64(4) {
+		t.Run(strconv.FormatUint(seed, 10), func(t *testing.T) { groupEngineModel(t, seed) })
+	}
+}
+
+func groupEngineModel(t *testing.T, seed uint64) {
+	const total, deadline = 300, 10 * time.Second
+	rng := rand.New(rand.NewPCG(seed, 7))
+	b, clock := openClocked(t)
+	mustCreate(t, b, StationConfig{Name: "s", MaxDeliveries: 1000})
+	ctx := context.Background()
+	for i := 0; i < total; {
+		n := min(1+rng.IntN(12), total-i)
+		msgs := make([]Message, n)
+		for j := range msgs {
+			msgs[j] = Message{Value: []byte(strconv.Itoa(i + j))}
+		}
+		if _, err := b.Produce(ctx, "s", msgs); err != nil {
+			t.Fatal(err)
+		}
+		i += n
+	}
+	type state struct {
+		count uint32
+		out   bool // delivered, awaiting ack
+		acked bool
+		due   time.Time
+	}
+	model := make([]state, total)
+	cfg := GroupConfig{AckDeadline: deadline, MaxAckPending: 100000}
+	if _, err := b.CreateGroup(ctx, "s", "g", StartPosition{Kind: StartEarliest}, cfg); err != nil {
+		t.Fatal(err)
+	}
+	opts := PullOptions{MaxWait: 5 * time.Millisecond}
+	outstanding := func() (out []uint64) {
+		for off, s := range model {
+			if s.out {
+				out = append(out, uint64(off))
+			}
+		}
+		return out
+	}
+	check := func(step int) {
+		t.Helper()
+		gi, err := b.Group("s", "g")
+		if err != nil {
+			t.Fatal(err)
+		}
+		commit := uint64(0)
+		for commit < total && model[commit].acked {
+			commit++
+		}
+		if n := len(outstanding()); gi.Partitions[0].Pending != n || gi.Partitions[0].Committed != commit {
+			t.Fatalf("step %d: pending %d, committed %d; the model has %d, %d", step, gi.Partitions[0].Pending, gi.Partitions[0].Committed, n, commit)
+		}
+	}
+	for step := range 400 {
+		now := clock.Now()
+		switch op := rng.IntN(10); {
+		case op < 4:
+			o := opts
+			o.Max = 1 + rng.IntN(60)
+			var ds []Delivery
+			if op < 2 {
+				rest, bs, err := b.PullBatches(ctx, "s", "g", o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ds = append(rest, decodeBatches(t, bs)...)
+			} else {
+				var err error
+				if ds, err = b.Pull(ctx, "s", "g", o); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if len(ds) > o.Max {
+				t.Fatalf("step %d: %d deliveries for a pull of %d", step, len(ds), o.Max)
+			}
+			for _, d := range ds {
+				s := &model[d.Record.Offset]
+				if s.acked || (s.out && s.due.After(now)) {
+					t.Fatalf("step %d: offset %d delivered while not due (%+v)", step, d.Record.Offset, *s)
+				}
+				if d.DeliveryCount != s.count+1 || string(d.Record.Value) != strconv.Itoa(int(d.Record.Offset)) {
+					t.Fatalf("step %d: offset %d delivered as %q with count %d; want count %d", step, d.Record.Offset, d.Record.Value, d.DeliveryCount, s.count+1)
+				}
+				s.count++
+				s.out, s.due = true, now.Add(deadline)
+			}
+		case op < 7:
+			var refs []MessageRef
+			var ranges []OffsetRange
+			wantMissing := false
+			for range 1 + rng.IntN(3) {
+				from := uint64(rng.IntN(total))
+				to := min(from+uint64(rng.IntN(40)), total)
+				if op == 4 {
+					to = min(from+1, total)
+				}
+				for off := from; off < to; off++ {
+					if !model[off].out {
+						wantMissing = true
+					}
+				}
+				ranges = append(ranges, OffsetRange{From: from, To: to})
+				for off := from; off < to; off++ {
+					refs = append(refs, MessageRef{0, off})
+					model[off].out, model[off].acked = false, model[off].acked || model[off].out
+				}
+			}
+			var err error
+			if op == 4 {
+				err = b.Ack(ctx, "s", "g", refs)
+			} else {
+				err = b.AckRanges(ctx, "s", "g", ranges)
+			}
+			if (err != nil) != wantMissing || (err != nil && !errors.Is(err, ErrNotPending)) {
+				t.Fatalf("step %d: ack %v: %v; want an error: %v", step, ranges, err, wantMissing)
+			}
+		case op < 8:
+			out := outstanding()
+			if len(out) == 0 {
+				continue
+			}
+			off := out[rng.IntN(len(out))]
+			delay := time.Duration(rng.IntN(2)) * 5 * time.Second
+			if err := b.Nack(ctx, "s", "g", []MessageRef{{0, off}}, delay); err != nil {
+				t.Fatalf("step %d: nack %d: %v", step, off, err)
+			}
+			model[off].due = now.Add(delay)
+		default:
+			clock.advance(time.Duration(rng.IntN(6000)) * time.Millisecond)
+		}
+		check(step)
+	}
+	// Whatever is left comes back once due, and acking it commits all.
+	clock.advance(time.Minute)
+	for range total {
+		ds, bs, err := b.PullBatches(ctx, "s", "g", PullOptions{Max: 1000, MaxWait: 5 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, decodeBatches(t, bs)...)
+		if len(ds) == 0 {
+			break
+		}
+		for _, d := range ds {
+			model[d.Record.Offset].out, model[d.Record.Offset].acked = false, true
+		}
+		if err := b.Ack(ctx, "s", "g", refsOf(ds)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check(-1)
+	if gi, _ := b.Group("s", "g"); gi.Partitions[0].Committed != total || gi.Pending != 0 || b.pendingEntries.Load() != 0 {
+		t.Fatalf("at the end: committed %d, pending %d, %d entries charged; want %d, 0, 0", gi.Partitions[0].Committed, gi.Pending, b.pendingEntries.Load(), total)
 	}
 }

@@ -175,6 +175,13 @@ func (g *group) ackRanges(ranges []OffsetRange) (missing uint64, first MessageRe
 			continue
 		}
 		p := g.parts[r.Partition]
+		if len(p.pending) == 0 {
+			// Everything pending is in runs: ack them a word at a time.
+			if acked := g.ackInRuns(p, r); acked < width {
+				miss(r.Partition, r.From, width-acked)
+			}
+			continue
+		}
 		if width <= uint64(len(p.pending)+p.inRuns) {
 			for off := r.From; off < r.To; off++ {
 				if !g.ackLocked(r.Partition, off) {
