@@ -514,8 +514,9 @@ func (g *group) take(max, maxBytes int, now time.Time, whole, spans bool) (out [
 
 	limit := min(int(g.rec.Config.MaxAckPending), g.pending+g.st.b.pendingRoom())
 	bytes := 0
-	full := func() bool { return maxBytes > 0 && bytes >= maxBytes && len(out) > 0 }
-	for tried := 0; tried < len(g.parts) && len(out)+len(redo) < max && g.pending < limit && !full(); tried++ {
+	taken := 0 // messages in out: a whole stored batch is one Delivery
+	full := func() bool { return maxBytes > 0 && bytes >= maxBytes && taken > 0 }
+	for tried := 0; tried < len(g.parts) && taken+len(redo) < max && g.pending < limit && !full(); tried++ {
 		pi := g.nextPart
 		g.nextPart = (g.nextPart + 1) % len(g.parts)
 		p := g.parts[pi]
@@ -525,7 +526,7 @@ func (g *group) take(max, maxBytes int, now time.Time, whole, spans bool) (out [
 			}
 			continue
 		}
-		n := min(len(p.ahead), max-len(out)-len(redo), limit-g.pending)
+		n := min(len(p.ahead), max-taken-len(redo), limit-g.pending)
 		if out == nil {
 			if spans {
 				// Mostly whole batches, one Delivery each.
@@ -536,7 +537,7 @@ func (g *group) take(max, maxBytes int, now time.Time, whole, spans bool) (out [
 		}
 		if maxBytes > 0 {
 			for i := range n {
-				if bytes >= maxBytes && len(out)+i > 0 {
+				if bytes >= maxBytes && taken+i > 0 {
 					n = i
 					break
 				}
@@ -559,6 +560,7 @@ func (g *group) take(max, maxBytes int, now time.Time, whole, spans bool) (out [
 					}
 					g.deliverFirstRange(pi, s.base, s.next, due)
 					out = append(out, Delivery{Partition: uint32(pi), Record: Record{Offset: s.base}, DeliveryCount: 1, span: s, whole: true})
+					taken += k
 					i += k - 1
 					continue
 				}
@@ -577,18 +579,20 @@ func (g *group) take(max, maxBytes int, now time.Time, whole, spans bool) (out [
 					}
 					g.expiries.push(expiry{uint32(pi), rec.Offset, pm, due})
 					out = append(out, Delivery{Partition: uint32(pi), Record: rec, DeliveryCount: pm.deliveries})
+					taken++
 					continue
 				}
 			}
 			g.deliverFirst(pi, rec.Offset, due)
 			out = append(out, Delivery{Partition: uint32(pi), Record: rec, DeliveryCount: 1, span: p.spanOf(rec.Offset)})
+			taken++
 		}
 		g.pending += n
 		g.track(n)
 		if n > 0 {
 			p.cursor = p.ahead[n-1].Offset + 1
 			p.ahead = p.ahead[n:]
-			if len(out)+len(redo) < max && len(p.ahead) == 0 {
+			if taken+len(redo) < max && len(p.ahead) == 0 {
 				tried-- // this partition may have more
 			}
 		}

@@ -467,3 +467,41 @@ func groupEngineModel(t *testing.T, seed uint64) {
 		t.Fatalf("at the end: committed %d, pending %d, %d entries charged; want %d, 0, 0", gi.Partitions[0].Committed, gi.Pending, b.pendingEntries.Load(), total)
 	}
 }
+
+// A batch pull over several partitions never hands out more messages than
+// asked for, however many stored batches go out whole.
+func TestPullBatchesKeepsToMaxOverPartitions(t *testing.T) {
+	b := openTest(t, t.TempDir())
+	mustCreate(t, b, StationConfig{Name: "s", Partitions: 3})
+	ctx := context.Background()
+	for i := range 12 {
+		msgs := make([]Message, 10)
+		for j := range msgs {
+			msgs[j] = Message{Key: []byte{byte(i)}, Value: []byte{byte(j)}}
+		}
+		if _, err := b.Produce(ctx, "s", msgs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[MessageRef]bool{}
+	for len(seen) < 120 {
+		rest, bs, err := b.PullBatches(ctx, "s", "g", PullOptions{Max: 25, MaxWait: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds := append(rest, decodeBatches(t, bs)...)
+		if len(ds) == 0 || len(ds) > 25 {
+			t.Fatalf("%d messages for a pull of at most 25", len(ds))
+		}
+		for _, d := range ds {
+			ref := MessageRef{d.Partition, d.Record.Offset}
+			if seen[ref] {
+				t.Fatalf("partition %d offset %d delivered twice", ref.Partition, ref.Offset)
+			}
+			seen[ref] = true
+		}
+		if gi, _ := b.Group("s", "g"); gi.Pending != len(seen) {
+			t.Fatalf("%d pending after %d deliveries", gi.Pending, len(seen))
+		}
+	}
+}
