@@ -505,3 +505,34 @@ func TestPullBatchesKeepsToMaxOverPartitions(t *testing.T) {
 		}
 	}
 }
+
+// A group that fell behind retention forgets the batches it had out below
+// the log's new start, and their charge against the budgets.
+func TestFallingBehindRetentionDropsBatchesOut(t *testing.T) {
+	b := openTest(t, t.TempDir())
+	mustCreate(t, b, StationConfig{Name: "s", Retention: Retention{MaxMessages: 500}})
+	produceN(t, b, "s", 0, 100)
+	ctx := context.Background()
+	opts := PullOptions{Max: 100, MaxWait: time.Second}
+	if ds, err := b.Pull(ctx, "s", "g", opts); err != nil || len(ds) != 100 {
+		t.Fatalf("pull: %d, %v", len(ds), err)
+	}
+	produceN(t, b, "s", 100, 2000)
+	b.EnforceRetention()
+	_, st, _ := b.Station("s")
+	start := st.Partitions[0].StartOffset
+	if start <= 100 {
+		t.Fatalf("retention kept the log from %d; the test needs it past 100", start)
+	}
+	ds, err := b.Pull(ctx, "s", "g", opts)
+	if err != nil || len(ds) == 0 || ds[0].Record.Offset != start {
+		t.Fatalf("pull after retention: %d, %v; want deliveries from %d", len(ds), err, start)
+	}
+	gi, _ := b.Group("s", "g")
+	if gi.Pending != len(ds) || gi.Partitions[0].Committed != start || b.pendingEntries.Load() != int64(len(ds)) {
+		t.Fatalf("pending %d, committed %d, %d entries charged; want %d, %d, %d", gi.Pending, gi.Partitions[0].Committed, b.pendingEntries.Load(), len(ds), start, len(ds))
+	}
+	if err := b.AckRanges(ctx, "s", "g", []OffsetRange{{From: 0, To: 100}}); !errors.Is(err, ErrNotPending) {
+		t.Fatalf("ack of messages retention deleted: %v; want ErrNotPending", err)
+	}
+}
