@@ -304,10 +304,11 @@ func TestPullBatchesHandsOutStoredBatchesInOrder(t *testing.T) {
 }
 
 // The group engine against a model of what is pending: random pulls (per
-// message and in batches), acks (single and ranges, some of offsets not
-// pending), nacks with and without delay, and time passing deadlines.
-// Every delivery must be of a message that was due, with the right count;
-// the pending counts and the committed offset must match the model.
+// message and in batches) over two partitions, acks (single and ranges,
+// some of offsets not pending), nacks with and without delay, and time
+// passing deadlines. Every delivery must be of a message that was due,
+// with the right count, and no pull may exceed its max; the pending
+// counts and the committed offsets must match the model after each step.
 func TestGroupEngineMatchesModel(t *testing.T) {
 	for seed := range uint64(4) {
 		t.Run(strconv.FormatUint(seed, 10), func(t *testing.T) { groupEngineModel(t, seed) })
@@ -315,38 +316,48 @@ func TestGroupEngineMatchesModel(t *testing.T) {
 }
 
 func groupEngineModel(t *testing.T, seed uint64) {
-	const total, deadline = 300, 10 * time.Second
+	const parts, total, deadline = 2, 300, 10 * time.Second
 	rng := rand.New(rand.NewPCG(seed, 7))
 	b, clock := openClocked(t)
-	mustCreate(t, b, StationConfig{Name: "s", MaxDeliveries: 1000})
+	mustCreate(t, b, StationConfig{Name: "s", Partitions: parts, MaxDeliveries: 1000})
 	ctx := context.Background()
-	for i := 0; i < total; {
-		n := min(1+rng.IntN(12), total-i)
-		msgs := make([]Message, n)
-		for j := range msgs {
-			msgs[j] = Message{Value: []byte(strconv.Itoa(i + j))}
-		}
-		if _, err := b.Produce(ctx, "s", msgs); err != nil {
-			t.Fatal(err)
-		}
-		i += n
-	}
 	type state struct {
+		value string
 		count uint32
 		out   bool // delivered, awaiting ack
 		acked bool
 		due   time.Time
 	}
-	model := make([]state, total)
+	var model [parts][]state
+	for i := 0; i < total; {
+		n := min(1+rng.IntN(12), total-i)
+		msgs := make([]Message, n)
+		for j := range msgs {
+			msgs[j] = Message{Key: []byte{byte(rng.IntN(4))}, Value: []byte(strconv.Itoa(i + j))}
+		}
+		res, err := b.Produce(ctx, "s", msgs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, r := range res {
+			if r.Offset != uint64(len(model[r.Partition])) {
+				t.Fatalf("produced at partition %d offset %d, expected %d", r.Partition, r.Offset, len(model[r.Partition]))
+			}
+			model[r.Partition] = append(model[r.Partition], state{value: string(msgs[j].Value)})
+		}
+		i += n
+	}
 	cfg := GroupConfig{AckDeadline: deadline, MaxAckPending: 100000}
 	if _, err := b.CreateGroup(ctx, "s", "g", StartPosition{Kind: StartEarliest}, cfg); err != nil {
 		t.Fatal(err)
 	}
 	opts := PullOptions{MaxWait: 5 * time.Millisecond}
-	outstanding := func() (out []uint64) {
-		for off, s := range model {
-			if s.out {
-				out = append(out, uint64(off))
+	outstanding := func() (out []MessageRef) {
+		for p := range model {
+			for off, s := range model[p] {
+				if s.out {
+					out = append(out, MessageRef{uint32(p), uint64(off)})
+				}
 			}
 		}
 		return out
@@ -357,12 +368,19 @@ func groupEngineModel(t *testing.T, seed uint64) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		commit := uint64(0)
-		for commit < total && model[commit].acked {
-			commit++
-		}
-		if n := len(outstanding()); gi.Partitions[0].Pending != n || gi.Partitions[0].Committed != commit {
-			t.Fatalf("step %d: pending %d, committed %d; the model has %d, %d", step, gi.Partitions[0].Pending, gi.Partitions[0].Committed, n, commit)
+		for p := range model {
+			commit, pending := uint64(0), 0
+			for commit < uint64(len(model[p])) && model[p][commit].acked {
+				commit++
+			}
+			for _, s := range model[p] {
+				if s.out {
+					pending++
+				}
+			}
+			if gp := gi.Partitions[p]; gp.Pending != pending || gp.Committed != commit {
+				t.Fatalf("step %d partition %d: pending %d, committed %d; the model has %d, %d", step, p, gp.Pending, gp.Committed, pending, commit)
+			}
 		}
 	}
 	for step := range 400 {
@@ -388,12 +406,13 @@ func groupEngineModel(t *testing.T, seed uint64) {
 				t.Fatalf("step %d: %d deliveries for a pull of %d", step, len(ds), o.Max)
 			}
 			for _, d := range ds {
-				s := &model[d.Record.Offset]
+				s := &model[d.Partition][d.Record.Offset]
 				if s.acked || (s.out && s.due.After(now)) {
-					t.Fatalf("step %d: offset %d delivered while not due (%+v)", step, d.Record.Offset, *s)
+					t.Fatalf("step %d: partition %d offset %d delivered while not due (%+v)", step, d.Partition, d.Record.Offset, *s)
 				}
-				if d.DeliveryCount != s.count+1 || string(d.Record.Value) != strconv.Itoa(int(d.Record.Offset)) {
-					t.Fatalf("step %d: offset %d delivered as %q with count %d; want count %d", step, d.Record.Offset, d.Record.Value, d.DeliveryCount, s.count+1)
+				if d.DeliveryCount != s.count+1 || string(d.Record.Value) != s.value {
+					t.Fatalf("step %d: partition %d offset %d delivered as %q with count %d; want %q, count %d",
+						step, d.Partition, d.Record.Offset, d.Record.Value, d.DeliveryCount, s.value, s.count+1)
 				}
 				s.count++
 				s.out, s.due = true, now.Add(deadline)
@@ -403,20 +422,21 @@ func groupEngineModel(t *testing.T, seed uint64) {
 			var ranges []OffsetRange
 			wantMissing := false
 			for range 1 + rng.IntN(3) {
-				from := uint64(rng.IntN(total))
-				to := min(from+uint64(rng.IntN(40)), total)
+				p := uint32(rng.IntN(parts))
+				n := uint64(len(model[p]))
+				from := rng.Uint64N(n + 5)
+				to := from + rng.Uint64N(40)
 				if op == 4 {
-					to = min(from+1, total)
+					to = from + 1
 				}
+				ranges = append(ranges, OffsetRange{Partition: p, From: from, To: to})
 				for off := from; off < to; off++ {
-					if !model[off].out {
+					refs = append(refs, MessageRef{p, off})
+					if off >= n || !model[p][off].out {
 						wantMissing = true
+						continue
 					}
-				}
-				ranges = append(ranges, OffsetRange{From: from, To: to})
-				for off := from; off < to; off++ {
-					refs = append(refs, MessageRef{0, off})
-					model[off].out, model[off].acked = false, model[off].acked || model[off].out
+					model[p][off].out, model[p][off].acked = false, true
 				}
 			}
 			var err error
@@ -433,12 +453,12 @@ func groupEngineModel(t *testing.T, seed uint64) {
 			if len(out) == 0 {
 				continue
 			}
-			off := out[rng.IntN(len(out))]
+			ref := out[rng.IntN(len(out))]
 			delay := time.Duration(rng.IntN(2)) * 5 * time.Second
-			if err := b.Nack(ctx, "s", "g", []MessageRef{{0, off}}, delay); err != nil {
-				t.Fatalf("step %d: nack %d: %v", step, off, err)
+			if err := b.Nack(ctx, "s", "g", []MessageRef{ref}, delay); err != nil {
+				t.Fatalf("step %d: nack %+v: %v", step, ref, err)
 			}
-			model[off].due = now.Add(delay)
+			model[ref.Partition][ref.Offset].due = now.Add(delay)
 		default:
 			clock.advance(time.Duration(rng.IntN(6000)) * time.Millisecond)
 		}
@@ -456,15 +476,16 @@ func groupEngineModel(t *testing.T, seed uint64) {
 			break
 		}
 		for _, d := range ds {
-			model[d.Record.Offset].out, model[d.Record.Offset].acked = false, true
+			s := &model[d.Partition][d.Record.Offset]
+			s.out, s.acked = false, true
 		}
 		if err := b.Ack(ctx, "s", "g", refsOf(ds)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	check(-1)
-	if gi, _ := b.Group("s", "g"); gi.Partitions[0].Committed != total || gi.Pending != 0 || b.pendingEntries.Load() != 0 {
-		t.Fatalf("at the end: committed %d, pending %d, %d entries charged; want %d, 0, 0", gi.Partitions[0].Committed, gi.Pending, b.pendingEntries.Load(), total)
+	if gi, _ := b.Group("s", "g"); gi.Pending != 0 || b.pendingEntries.Load() != 0 || gi.Lag != 0 {
+		t.Fatalf("at the end: pending %d, lag %d, %d entries charged; want none", gi.Pending, gi.Lag, b.pendingEntries.Load())
 	}
 }
 
