@@ -27,6 +27,38 @@ func (w *ackWindow) set(off uint64) {
 	w.words[i] |= 1 << ((off - w.base) % 64)
 }
 
+// setRange sets the offsets [from, to) and returns how many of them were
+// not set before; offsets below the window are left alone.
+func (w *ackWindow) setRange(from, to uint64) int {
+	from = max(from, w.base)
+	if from >= to {
+		return 0
+	}
+	if need := int((to-1-w.base)/64) + 1 - len(w.words); need > 0 {
+		w.words = append(w.words, make([]uint64, need)...)
+	}
+	n := 0
+	for off := from; off < to; {
+		i := (off - w.base) / 64
+		lo := (off - w.base) % 64
+		width := min(64-lo, to-off)
+		mask := ^uint64(0) >> (64 - width) << lo
+		n += bits.OnesCount64(mask &^ w.words[i])
+		w.words[i] |= mask
+		off += width
+	}
+	return n
+}
+
+// has reports whether off is set; offsets below the window count as set.
+func (w *ackWindow) has(off uint64) bool {
+	if off < w.base {
+		return true
+	}
+	i := (off - w.base) / 64
+	return i < uint64(len(w.words)) && w.words[i]&(1<<((off-w.base)%64)) != 0
+}
+
 // advance returns the lowest offset >= commit that is not set, and forgets
 // every bit below it.
 func (w *ackWindow) advance(commit uint64) uint64 {

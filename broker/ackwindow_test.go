@@ -31,3 +31,28 @@ func TestAckWindowAdvancesToLowestUnacked(t *testing.T) {
 		t.Fatalf("window kept %d words after everything was acked", len(w.words))
 	}
 }
+
+func TestAckWindowSetRangeMatchesSet(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 200 {
+		commit := rng.Uint64N(500)
+		a, b := newAckWindow(commit), newAckWindow(commit)
+		for range 20 {
+			from := commit + rng.Uint64N(300)
+			to := from + rng.Uint64N(150)
+			want := 0
+			for off := from; off < to; off++ {
+				if !b.has(off) {
+					want++
+				}
+				b.set(off)
+			}
+			if got := a.setRange(from, to); got != want {
+				t.Fatalf("setRange(%d, %d) set %d new bits; set did %d", from, to, got, want)
+			}
+		}
+		if ca, cb := a.advance(commit), b.advance(commit); ca != cb {
+			t.Fatalf("advance after setRange %d, after set %d", ca, cb)
+		}
+	}
+}

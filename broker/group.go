@@ -40,6 +40,9 @@ type Delivery struct {
 	DeliveryCount uint32
 
 	span *rawSpan // the stored batch holding Record, when known
+	// whole: the delivery is all of span, a batch pull's first delivery
+	// of a stored batch, and Record holds only its first offset.
+	whole bool
 }
 
 // MessageRef names a delivered message.
@@ -104,6 +107,13 @@ type group struct {
 	// full: a pull found max_ack_pending (or the broker's budget)
 	// reached, so acks wake the group's pulls.
 	full bool
+
+	// First deliveries are tracked as runs (see grouprun.go): runExp
+	// holds their ack deadlines (non-decreasing), liveRuns counts those
+	// still holding pending offsets.
+	runExp   deque[runExpiry]
+	runSeq   uint64 // id of the last run created
+	liveRuns int
 }
 
 type groupPart struct {
@@ -114,6 +124,11 @@ type groupPart struct {
 	pending map[uint64]*pendingMsg
 	ahead   []Record  // records read from cursor on, not yet delivered
 	spans   []rawSpan // the encoded batches of ahead, when the log gave them
+
+	// First deliveries pending in runs, by offset, and how many offsets
+	// they hold; pending holds the other deliveries awaiting ack.
+	runs   []firstRun
+	inRuns int
 }
 
 type pendingMsg struct {
@@ -328,6 +343,12 @@ type PullOptions struct {
 // the first. The group is created on first use with o.Start and o.Config.
 // An empty result with a nil error means nothing arrived in time.
 func (b *Broker) Pull(ctx context.Context, stationName, groupName string, o PullOptions) ([]Delivery, error) {
+	return b.pull(ctx, stationName, groupName, o, false)
+}
+
+// pull is Pull. With spans, a stored batch delivered whole for the first
+// time comes back as one Delivery marked whole, for PullBatches.
+func (b *Broker) pull(ctx context.Context, stationName, groupName string, o PullOptions, spans bool) ([]Delivery, error) {
 	if err := b.leading(ctx); err != nil {
 		return nil, err
 	}
@@ -342,10 +363,10 @@ func (b *Broker) Pull(ctx context.Context, stationName, groupName string, o Pull
 	if err != nil {
 		return nil, err
 	}
-	return g.pull(ctx, o.Max, o.MaxBytes, o.MaxWait, o.WholeBatches, newCoalescer(o))
+	return g.pull(ctx, o.Max, o.MaxBytes, o.MaxWait, o.WholeBatches, spans, newCoalescer(o))
 }
 
-func (g *group) pull(ctx context.Context, max, maxBytes int, maxWait time.Duration, whole bool, co *coalescer) ([]Delivery, error) {
+func (g *group) pull(ctx context.Context, max, maxBytes int, maxWait time.Duration, whole, spans bool, co *coalescer) ([]Delivery, error) {
 	timer := time.NewTimer(maxWait)
 	defer timer.Stop()
 	var due *time.Timer
@@ -377,7 +398,7 @@ func (g *group) pull(ctx context.Context, max, maxBytes int, maxWait time.Durati
 			}
 			continue
 		}
-		out, redo, dead, need, next, err := g.take(max, maxBytes, g.st.b.now(), whole)
+		out, redo, dead, need, next, err := g.take(max, maxBytes, g.st.b.now(), whole, spans)
 		g.mu.Unlock()
 		// Segment reads happen here, without g.mu, so acks never wait
 		// behind them.
@@ -396,7 +417,7 @@ func (g *group) pull(ctx context.Context, max, maxBytes int, maxWait time.Durati
 		}
 		if err != nil || len(out) > 0 {
 			if len(out) > 0 {
-				g.st.m.messagesOut.Add(float64(len(out)))
+				g.st.m.messagesOut.Add(float64(deliveredCount(out)))
 				g.st.m.bytesOut.Add(float64(deliveredBytes(out)))
 			}
 			return out, err
@@ -436,8 +457,9 @@ func (g *group) pull(ctx context.Context, max, maxBytes int, maxWait time.Durati
 // deliveries that exhausted max_deliveries separately, the partitions
 // whose read-ahead must be filled (by fill, without g.mu) to hand out
 // more, and the time the next delivery becomes due. It never reads the
-// log. g.mu is held.
-func (g *group) take(max, maxBytes int, now time.Time, whole bool) (out []Delivery, redo []expiry, dead []MessageRef, need []fillReq, next time.Time, err error) {
+// log. With spans, a stored batch handed out whole comes as one Delivery
+// (see Delivery.whole). g.mu is held.
+func (g *group) take(max, maxBytes int, now time.Time, whole, spans bool) (out []Delivery, redo []expiry, dead []MessageRef, need []fillReq, next time.Time, err error) {
 	if g.deleted {
 		return nil, nil, nil, nil, time.Time{}, fmt.Errorf("group %q on station %q: %w", g.name, g.st.name, ErrGroupNotFound)
 	}
@@ -464,6 +486,7 @@ func (g *group) take(max, maxBytes int, now time.Time, whole bool) (out []Delive
 		redo = append(redo, e)
 	}
 
+	g.expireRuns(now, func(e expiry) { heap.Push(&g.delayed, e) })
 	for len(g.delayed) > 0 && len(redo) < max {
 		e := g.delayed[0]
 		if !g.valid(e) {
@@ -491,8 +514,9 @@ func (g *group) take(max, maxBytes int, now time.Time, whole bool) (out []Delive
 
 	limit := min(int(g.rec.Config.MaxAckPending), g.pending+g.st.b.pendingRoom())
 	bytes := 0
-	full := func() bool { return maxBytes > 0 && bytes >= maxBytes && len(out) > 0 }
-	for tried := 0; tried < len(g.parts) && len(out)+len(redo) < max && g.pending < limit && !full(); tried++ {
+	taken := 0 // messages in out: a whole stored batch is one Delivery
+	full := func() bool { return maxBytes > 0 && bytes >= maxBytes && taken > 0 }
+	for tried := 0; tried < len(g.parts) && taken+len(redo) < max && g.pending < limit && !full(); tried++ {
 		pi := g.nextPart
 		g.nextPart = (g.nextPart + 1) % len(g.parts)
 		p := g.parts[pi]
@@ -502,13 +526,18 @@ func (g *group) take(max, maxBytes int, now time.Time, whole bool) (out []Delive
 			}
 			continue
 		}
-		n := min(len(p.ahead), max-len(out)-len(redo), limit-g.pending)
+		n := min(len(p.ahead), max-taken-len(redo), limit-g.pending)
 		if out == nil {
-			out = make([]Delivery, 0, n)
+			if spans {
+				// Mostly whole batches, one Delivery each.
+				out = make([]Delivery, 0, min(n, 8))
+			} else {
+				out = make([]Delivery, 0, n)
+			}
 		}
 		if maxBytes > 0 {
 			for i := range n {
-				if bytes >= maxBytes && len(out)+i > 0 {
+				if bytes >= maxBytes && taken+i > 0 {
 					n = i
 					break
 				}
@@ -519,31 +548,52 @@ func (g *group) take(max, maxBytes int, now time.Time, whole bool) (out []Delive
 			n = p.wholeBatches(n)
 		}
 		due := now.Add(g.rec.Config.AckDeadline)
-		for _, rec := range p.ahead[:n] {
-			pm := &pendingMsg{deliveries: 1, due: due}
-			p.pending[rec.Offset] = pm
+		for i := 0; i < n; i++ {
+			rec := p.ahead[i]
+			if spans && len(g.prior) == 0 {
+				if s := p.spanOf(rec.Offset); s != nil && s.base == rec.Offset && s.next-s.base <= uint64(n-i) &&
+					p.ahead[i+int(s.next-s.base)-1].Offset == s.next-1 {
+					k := int(s.next - s.base)
+					s.bytes, s.kvBytes = 0, 0
+					for j := i; j < i+k; j++ {
+						s.bytes += recordBytes(&p.ahead[j])
+						s.kvBytes += len(p.ahead[j].Key) + len(p.ahead[j].Value)
+					}
+					g.deliverFirstRange(pi, s.base, s.next, due)
+					out = append(out, Delivery{Partition: uint32(pi), Record: Record{Offset: s.base}, DeliveryCount: 1, span: s, whole: true})
+					taken += k
+					i += k - 1
+					continue
+				}
+			}
 			if len(g.prior) > 0 {
 				// Delivered before a restart: count on from there.
 				ref := MessageRef{uint32(pi), rec.Offset}
 				if c, ok := g.prior[ref]; ok {
 					delete(g.prior, ref)
+					pm := &pendingMsg{deliveries: c + 1, due: due}
+					p.pending[rec.Offset] = pm
 					if c >= maxDeliveries {
 						pm.deliveries, pm.dlq = c, true
 						dead = append(dead, ref)
 						continue
 					}
-					pm.deliveries = c + 1
+					g.expiries.push(expiry{uint32(pi), rec.Offset, pm, due})
+					out = append(out, Delivery{Partition: uint32(pi), Record: rec, DeliveryCount: pm.deliveries})
+					taken++
+					continue
 				}
 			}
-			g.expiries.push(expiry{uint32(pi), rec.Offset, pm, due})
-			out = append(out, Delivery{Partition: uint32(pi), Record: rec, DeliveryCount: pm.deliveries, span: p.spanOf(rec.Offset)})
+			g.deliverFirst(pi, rec.Offset, due)
+			out = append(out, Delivery{Partition: uint32(pi), Record: rec, DeliveryCount: 1, span: p.spanOf(rec.Offset)})
+			taken++
 		}
 		g.pending += n
 		g.track(n)
 		if n > 0 {
 			p.cursor = p.ahead[n-1].Offset + 1
 			p.ahead = p.ahead[n:]
-			if len(out)+len(redo) < max && len(p.ahead) == 0 {
+			if taken+len(redo) < max && len(p.ahead) == 0 {
 				tried-- // this partition may have more
 			}
 		}
@@ -609,6 +659,7 @@ func (g *group) skipTo(pi int, start uint64) {
 	p := g.parts[pi]
 	g.st.b.log.Warn("consumer group fell behind retention; skipping deleted messages",
 		"station", g.st.name, "group", g.name, "partition", pi, "from", p.cursor, "to", start)
+	g.dropRuns(p, start)
 	for off, pm := range p.pending {
 		if off < start {
 			delete(p.pending, off)
@@ -687,6 +738,9 @@ func (g *group) nextDue() time.Time {
 	if g.expiries.len() > 0 {
 		next = g.expiries.front().due
 	}
+	if due := g.nextRunDue(); !due.IsZero() && (next.IsZero() || due.Before(next)) {
+		next = due
+	}
 	for len(g.delayed) > 0 && !g.valid(g.delayed[0]) {
 		heap.Pop(&g.delayed)
 	}
@@ -716,18 +770,20 @@ func (g *group) readOne(part uint32, off uint64) (Record, bool, error) {
 // ackLocked acknowledges one pending delivery. g.mu is held.
 func (g *group) ackLocked(part uint32, off uint64) bool {
 	p := g.parts[part]
-	pm, ok := p.pending[off]
-	if !ok {
+	if pm, ok := p.pending[off]; ok {
+		delete(p.pending, off)
+		if !pm.delayed {
+			g.pending--
+		}
+		if pm.deliveries > 1 {
+			g.countsDirty = true
+		}
+	} else if _, ok := g.takeFromRun(p, off); ok {
+		g.pending--
+	} else {
 		return false
 	}
-	delete(p.pending, off)
 	g.track(-1)
-	if !pm.delayed {
-		g.pending--
-	}
-	if pm.deliveries > 1 {
-		g.countsDirty = true
-	}
 	p.acked.set(off)
 	if off == p.commit {
 		p.commit = p.acked.advance(p.commit)
@@ -764,6 +820,7 @@ func (g *group) ack(refs []MessageRef) error {
 		}
 	}
 	g.compactExpiries()
+	g.compactRuns()
 	g.wakeForRoom(before)
 	return notPendingErr(g, missing)
 }
@@ -805,7 +862,14 @@ func (b *Broker) Nack(ctx context.Context, stationName, groupName string, refs [
 	for _, r := range refs {
 		var pm *pendingMsg
 		if int(r.Partition) < len(g.parts) {
-			pm = g.parts[r.Partition].pending[r.Offset]
+			p := g.parts[r.Partition]
+			pm = p.pending[r.Offset]
+			if pm == nil {
+				if due, ok := g.takeFromRun(p, r.Offset); ok {
+					pm = &pendingMsg{deliveries: 1, due: due}
+					p.pending[r.Offset] = pm
+				}
+			}
 		}
 		if pm == nil || pm.dlq {
 			missing = append(missing, r)
@@ -871,7 +935,22 @@ func (g *group) deadLetter(ctx context.Context, refs []MessageRef) {
 func deliveredBytes(ds []Delivery) int {
 	n := 0
 	for i := range ds {
-		n += recordBytes(&ds[i].Record)
+		if ds[i].whole {
+			n += ds[i].span.bytes
+		} else {
+			n += recordBytes(&ds[i].Record)
+		}
+	}
+	return n
+}
+
+// deliveredCount returns how many messages ds delivers.
+func deliveredCount(ds []Delivery) int {
+	n := len(ds)
+	for i := range ds {
+		if ds[i].whole {
+			n += int(ds[i].span.next-ds[i].span.base) - 1
+		}
 	}
 	return n
 }
@@ -905,6 +984,14 @@ func (g *group) sweep(ctx context.Context, now time.Time) {
 	g.mu.Lock()
 	var dead []MessageRef
 	max := g.maxDeliveries()
+	g.expireRuns(now, func(e expiry) {
+		if e.pm.deliveries >= max {
+			e.pm.dlq = true
+			dead = append(dead, MessageRef{e.part, e.off})
+			return
+		}
+		heap.Push(&g.delayed, e)
+	})
 	for g.expiries.len() > 0 {
 		e := g.expiries.front()
 		if !g.valid(e) {
@@ -934,7 +1021,7 @@ func (g *group) info() GroupInfo {
 		if next > p.commit {
 			lag = next - p.commit
 		}
-		gi.Partitions = append(gi.Partitions, GroupPartition{Committed: p.commit, Checkpointed: p.durable, Next: next, Lag: lag, Pending: len(p.pending)})
+		gi.Partitions = append(gi.Partitions, GroupPartition{Committed: p.commit, Checkpointed: p.durable, Next: next, Lag: lag, Pending: len(p.pending) + p.inRuns})
 		gi.Lag += lag
 	}
 	return gi
@@ -1011,6 +1098,8 @@ func (b *Broker) ResetGroupOffset(ctx context.Context, stationName, groupName st
 	g.epoch++
 	g.pending = 0
 	g.expiries = deque[expiry]{}
+	g.runExp = deque[runExpiry]{}
+	g.liveRuns = 0
 	g.delayed = nil
 	g.dirty = true
 	g.wake()
@@ -1048,7 +1137,13 @@ func (b *Broker) SeekGroup(ctx context.Context, stationName, groupName string, o
 				g.pending--
 			}
 		}
-		g.track(-len(p.pending))
+		g.pending -= p.inRuns
+		for _, r := range p.runs {
+			if r.left > 0 {
+				g.liveRuns--
+			}
+		}
+		g.track(-len(p.pending) - p.inRuns)
 		*p = groupPart{commit: off, durable: p.durable, cursor: off, acked: newAckWindow(off), pending: make(map[uint64]*pendingMsg)}
 	}
 	g.epoch++

@@ -39,7 +39,7 @@ type PartitionBatches struct {
 // stored.
 func (b *Broker) PullBatches(ctx context.Context, stationName, groupName string, o PullOptions) ([]Delivery, []PartitionBatches, error) {
 	o.WholeBatches = true
-	ds, err := b.Pull(ctx, stationName, groupName, o)
+	ds, err := b.pull(ctx, stationName, groupName, o, true)
 	if err != nil || len(ds) == 0 {
 		return ds, nil, err
 	}
@@ -80,6 +80,14 @@ func batchFirstDeliveries(ds []Delivery) ([]Delivery, []PartitionBatches) {
 	}
 	for i := 0; i < len(ds); {
 		d := &ds[i]
+		if d.whole {
+			s := d.span
+			delete(tail, d.Partition)
+			out = append(out, PartitionBatches{Partition: d.Partition, Data: s.data, Count: int(s.next - s.base), Bytes: s.kvBytes,
+				Ranges: []OffsetRange{{Partition: d.Partition, From: s.base, To: s.next}}})
+			i++
+			continue
+		}
 		if d.DeliveryCount != 1 {
 			rest = append(rest, *d)
 			i++
@@ -88,7 +96,7 @@ func batchFirstDeliveries(ds []Delivery) ([]Delivery, []PartitionBatches) {
 		// The run of deliveries from here that continue d's offsets in
 		// d's partition and stored batch.
 		j := i + 1
-		for j < len(ds) && ds[j].DeliveryCount == 1 && ds[j].Partition == d.Partition && ds[j].span == d.span &&
+		for j < len(ds) && !ds[j].whole && ds[j].DeliveryCount == 1 && ds[j].Partition == d.Partition && ds[j].span == d.span &&
 			ds[j].Record.Offset == d.Record.Offset+uint64(j-i) {
 			j++
 		}
@@ -176,7 +184,14 @@ func (g *group) ackRanges(ranges []OffsetRange) (missing uint64, first MessageRe
 			continue
 		}
 		p := g.parts[r.Partition]
-		if width <= uint64(len(p.pending)) {
+		if len(p.pending) == 0 {
+			// Everything pending is in runs: ack them a word at a time.
+			if acked := g.ackInRuns(p, r); acked < width {
+				miss(r.Partition, r.From, width-acked)
+			}
+			continue
+		}
+		if width <= uint64(len(p.pending)+p.inRuns) {
 			for off := r.From; off < r.To; off++ {
 				if !g.ackLocked(r.Partition, off) {
 					miss(r.Partition, off, 1)
@@ -191,11 +206,13 @@ func (g *group) ackRanges(ranges []OffsetRange) (missing uint64, first MessageRe
 				acked++
 			}
 		}
+		acked += g.ackRunsIn(r)
 		if acked < width {
 			miss(r.Partition, r.From, width-acked)
 		}
 	}
 	g.compactExpiries()
+	g.compactRuns()
 	g.wakeForRoom(before)
 	return missing, first, nil
 }

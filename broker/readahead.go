@@ -24,6 +24,8 @@ func (s segLog) ReadBatches(from uint64, maxBytes int) ([]byte, uint64, error) {
 type rawSpan struct {
 	base, next uint64
 	data       []byte
+	bytes      int // keys, values and headers, once handed out whole
+	kvBytes    int // keys and values, once handed out whole
 }
 
 // readAhead reads records of l from `from` on, about budget bytes of them,
