@@ -306,20 +306,21 @@ func (st *station) enqueue(ctx context.Context, msgs []Message) (*PendingProduce
 		}
 	}
 
-	var recs []Record
+	recs := getRecords()
+	defer putRecords(recs)
 	for p, idx := range perPart {
 		if len(idx) == 0 {
 			continue
 		}
-		recs = slices.Grow(recs[:0], len(idx))[:len(idx)]
+		*recs = slices.Grow((*recs)[:0], len(idx))[:len(idx)]
 		for j, i := range idx {
 			m := &msgs[i]
-			recs[j] = Record{Key: m.Key, Value: m.Value, Headers: m.Headers}
+			(*recs)[j] = Record{Key: m.Key, Value: m.Value, Headers: m.Headers}
 			if m.ID != "" {
-				recs[j].Headers = append(slices.Clip(m.Headers), Header{Key: HeaderMessageID, Value: []byte(m.ID)})
+				(*recs)[j].Headers = append(slices.Clip(m.Headers), Header{Key: HeaderMessageID, Value: []byte(m.ID)})
 			}
 		}
-		sp, err := st.logs[p].Enqueue(ctx, recs)
+		sp, err := st.logs[p].Enqueue(ctx, *recs)
 		if err != nil {
 			err = fmt.Errorf("station %q partition %d: %w", st.name, p, err)
 			for _, pt := range pp.parts {
