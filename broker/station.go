@@ -215,7 +215,9 @@ func (b *Broker) Produce(ctx context.Context, stationName string, msgs []Message
 // ProduceAsync is Produce without the wait: it validates msgs and queues
 // them on their partitions, then returns. Batches queued by successive
 // calls are stored in call order, so a producer can pipeline requests and
-// keep its order. msgs is not retained. Wait must be called exactly once.
+// keep its order. Neither msgs nor the bytes its messages point to are
+// retained: a caller may reuse them once it returns. Wait must be called
+// exactly once.
 func (b *Broker) ProduceAsync(ctx context.Context, stationName string, msgs []Message) (*PendingProduce, error) {
 	st, err := b.station(stationName)
 	if err != nil {

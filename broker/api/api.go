@@ -487,8 +487,10 @@ func (s *messageService) ProduceStream(ctx context.Context, stream *connect.Bidi
 		sendErr <- failed
 	}()
 	var recvErr error
+	req := &streamRequest{ProduceStreamRequest: new(v1.ProduceStreamRequest)}
+	defer req.release()
 	for {
-		req, err := stream.Receive()
+		err := stream.Conn().Receive(req)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && ctx.Err() == nil {
 				recvErr = err
@@ -504,6 +506,7 @@ func (s *messageService) ProduceStream(ctx context.Context, stream *connect.Bidi
 		}
 		p, err := s.produceAsync(ctx, req.GetStation(), req.GetMessages())
 		queue <- inflight{seq: req.Sequence, station: req.GetStation(), p: p, err: err, charged: charged}
+		req.release()
 	}
 	close(queue)
 	if err := <-sendErr; err != nil {

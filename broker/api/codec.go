@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"sync"
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -50,16 +51,18 @@ func (produceCodec) MarshalStable(m any) ([]byte, error) {
 
 func (produceCodec) Unmarshal(data []byte, m any) error {
 	switch m := m.(type) {
+	case *streamRequest:
+		return m.unmarshal(data)
 	case *v1.ProduceStreamRequest:
 		var r produceFields
-		if r.decode(data, 1, 2, 3) {
+		if r.decode(data, 1, 2, 3, nil) {
 			m.Reset()
 			m.Sequence, m.Station, m.Messages = r.seq, r.station, r.msgs
 			return nil
 		}
 	case *v1.ProduceRequest:
 		var r produceFields
-		if r.decode(data, 0, 1, 2) {
+		if r.decode(data, 0, 1, 2, nil) {
 			m.Reset()
 			m.Station, m.Messages = r.station, r.msgs
 			return nil
@@ -96,33 +99,45 @@ type produceFields struct {
 }
 
 // decode decodes a ProduceStreamRequest (seqField 1) or a ProduceRequest
-// (seqField 0: none) from data. It reports false, having allocated nothing
-// the caller sees, when data holds anything it does not handle exactly as
+// (seqField 0: none) from data into s, reusing what it holds, or into new
+// slabs when s is nil. It reports false, having filled nothing the caller
+// sees, when data holds anything it does not handle exactly as
 // proto.Unmarshal would.
-func (r *produceFields) decode(data []byte, seqField, stationField, msgsField protowire.Number) bool {
+func (r *produceFields) decode(data []byte, seqField, stationField, msgsField protowire.Number, s *slabs) bool {
 	if !r.walk(data, seqField, stationField, msgsField, nil) {
 		return false
 	}
-	s := &slabs{
-		msgs:  make([]v1.Message, r.nmsgs),
-		hdrs:  make([]v1.Header, r.nhdrs),
-		bytes: make([]byte, 0, r.nbytes),
-		str:   make([]byte, 0, r.nstr),
-		ids:   make([]byte, 0, r.nids),
-		strs:  make([]strRef, 0, r.nstrs),
+	if s == nil {
+		s = new(slabs)
 	}
-	r.msgs = make([]*v1.Message, 0, r.nmsgs)
-	if r.nhdrs > 0 {
-		s.hdrPtrs = make([]*v1.Header, 0, r.nhdrs)
-	}
+	s.msgs = resize(s.msgs, r.nmsgs)
+	s.hdrs = resize(s.hdrs, r.nhdrs)
+	s.msgPtrs = resize(s.msgPtrs, r.nmsgs)[:0]
+	s.hdrPtrs = resize(s.hdrPtrs, r.nhdrs)[:0]
+	s.bytes = resize(s.bytes, r.nbytes)[:0]
+	s.str = resize(s.str, r.nstr)[:0]
+	s.ids = resize(s.ids, r.nids)[:0]
+	s.strs = resize(s.strs, r.nstrs)[:0]
+	r.msgs = s.msgPtrs
 	ok := r.walk(data, seqField, stationField, msgsField, s)
 	s.finish()
 	return ok
 }
 
+// resize returns b with length n, reusing its array when it is large
+// enough. The caller sees to it that a reused array holds zero values
+// where that matters (slabs.release).
+func resize[T any](b []T, n int) []T {
+	if cap(b) >= n {
+		return b[:n]
+	}
+	return make([]T, n)
+}
+
 // slabs are what the second pass fills.
 type slabs struct {
 	msgs    []v1.Message
+	msgPtrs []*v1.Message
 	hdrs    []v1.Header
 	hdrPtrs []*v1.Header
 	bytes   []byte // keys, values and header values, back to back
@@ -220,6 +235,8 @@ func (r *produceFields) walk(b []byte, seqField, stationField, msgsField protowi
 				}
 				continue
 			}
+			// msgPtrs never grows past the capacity the first pass
+			// gave it.
 			m := &s.msgs[len(r.msgs)]
 			r.msgs = append(r.msgs, m)
 			if !r.walkMessage(v, s) {
@@ -328,4 +345,60 @@ func (r *produceFields) walkHeader(b []byte, s *slabs) bool {
 		}
 	}
 	return true
+}
+
+// streamRequest is what ProduceStream receives into: a ProduceStreamRequest
+// (which the JSON codec and the interceptors see through the embedded
+// pointer) whose messages, when the fast decoder took it, live in slabs
+// from slabPool. release hands them back for the next request of any
+// stream; that is safe once the request was given to ProduceAsync, which
+// copies what it keeps.
+type streamRequest struct {
+	*v1.ProduceStreamRequest
+	s *slabs
+}
+
+// slabPool holds slabs between produce requests.
+var slabPool = sync.Pool{New: func() any { return new(slabs) }}
+
+// maxPooledSlab bounds the arena of a pooled slab; a larger request's
+// slabs are left to the garbage collector.
+const maxPooledSlab = 4 << 20
+
+// release drops the request's messages and returns its slabs to the pool.
+// Nothing may use the messages afterwards.
+func (r *streamRequest) release() {
+	r.ProduceStreamRequest.Reset()
+	s := r.s
+	if s == nil {
+		return
+	}
+	r.s = nil
+	if cap(s.bytes) > maxPooledSlab || cap(s.msgs) > maxPooledSlab/64 || cap(s.hdrs) > maxPooledSlab/64 {
+		return
+	}
+	clear(s.msgs[:cap(s.msgs)])
+	clear(s.hdrs[:cap(s.hdrs)])
+	clear(s.msgPtrs[:cap(s.msgPtrs)])
+	clear(s.hdrPtrs[:cap(s.hdrPtrs)])
+	clear(s.strs[:cap(s.strs)])
+	slabPool.Put(s)
+}
+
+// unmarshal decodes data into r, with the fast decoder and pooled slabs
+// when it can.
+func (r *streamRequest) unmarshal(data []byte) error {
+	r.release()
+	s := slabPool.Get().(*slabs)
+	var f produceFields
+	if f.decode(data, 1, 2, 3, s) {
+		r.Sequence, r.Station, r.Messages = f.seq, f.station, f.msgs
+		r.s = s
+		return nil
+	}
+	slabPool.Put(s)
+	if err := proto.Unmarshal(data, r.ProduceStreamRequest); err != nil {
+		return fmt.Errorf("unmarshal into %T: %w", r.ProduceStreamRequest, err)
+	}
+	return nil
 }
