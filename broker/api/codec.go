@@ -15,9 +15,10 @@ import (
 // produce requests. The generic decoder allocates a Message, a key and a
 // value per message, about 330 B for a 128 B message; this one decodes a
 // request into a few slabs sized in a first pass over it: the Messages,
-// their pointers, one arena for every key, value and header value, one
-// string for the station and header keys and one for the ids. The arena is a copy:
-// connect recycles the buffer data came in.
+// their pointers, one arena for every key, value and header value (a copy:
+// connect recycles the buffer data came in), one string for the station
+// and header keys and one for the ids. ProduceStream receives into a
+// streamRequest, whose slabs are pooled and reused request to request.
 //
 // Anything the fast decoder does not expect (a field it does not know, a
 // known field with another wire type, a string that is not UTF-8, a

@@ -29,6 +29,12 @@ func checkSameAsProto(t *testing.T, data []byte, newMsg func() proto.Message) {
 	if !proto.Equal(got, want) {
 		t.Fatalf("decode %x:\n got  %v\n want %v", data, got, want)
 	}
+	if _, ok := want.(*v1.ProduceStreamRequest); ok {
+		pooled, err := pooledReq(t, data)
+		if err != nil || !proto.Equal(pooled, want) {
+			t.Fatalf("decode %x into a pooled request: %v, err %v; want %v", data, pooled, err, want)
+		}
+	}
 	gm, wm := messagesOf(got), messagesOf(want)
 	for i := range wm {
 		if (gm[i].Key == nil) != (wm[i].Key == nil) {
@@ -48,7 +54,18 @@ func messagesOf(m proto.Message) []*v1.Message {
 }
 
 func newStreamReq() proto.Message { return &v1.ProduceStreamRequest{} }
-func newUnaryReq() proto.Message  { return &v1.ProduceRequest{} }
+
+// pooledReq decodes into a streamRequest, whose slabs come from the pool
+// and so hold whatever earlier requests left there, and returns a copy.
+func pooledReq(t *testing.T, data []byte) (proto.Message, error) {
+	r := &streamRequest{ProduceStreamRequest: new(v1.ProduceStreamRequest)}
+	defer r.release()
+	if err := (produceCodec{}).Unmarshal(data, r); err != nil {
+		return nil, err
+	}
+	return proto.Clone(r.ProduceStreamRequest), nil
+}
+func newUnaryReq() proto.Message { return &v1.ProduceRequest{} }
 
 func sampleMessages() []*v1.Message {
 	return []*v1.Message{
