@@ -36,7 +36,7 @@ type PartitionLog interface {
 	// Enqueue queues recs to be appended, in call order, assigning their
 	// offsets and stamping zero timestamps, and returns without waiting;
 	// Wait on the result returns once they are durable per the log's
-	// policy. recs is not retained.
+	// policy. Neither recs nor the bytes they point to are retained.
 	Enqueue(ctx context.Context, recs []Record) (Appending, error)
 	// Read returns records from offset from on, about maxBytes of them
 	// (at least one when there is one). It fails with an error matching

@@ -215,7 +215,9 @@ func (b *Broker) Produce(ctx context.Context, stationName string, msgs []Message
 // ProduceAsync is Produce without the wait: it validates msgs and queues
 // them on their partitions, then returns. Batches queued by successive
 // calls are stored in call order, so a producer can pipeline requests and
-// keep its order. msgs is not retained. Wait must be called exactly once.
+// keep its order. Neither msgs nor the bytes its messages point to are
+// retained: a caller may reuse them once it returns. Wait must be called
+// exactly once.
 func (b *Broker) ProduceAsync(ctx context.Context, stationName string, msgs []Message) (*PendingProduce, error) {
 	st, err := b.station(stationName)
 	if err != nil {
@@ -306,20 +308,21 @@ func (st *station) enqueue(ctx context.Context, msgs []Message) (*PendingProduce
 		}
 	}
 
-	var recs []Record
+	recs := getRecords()
+	defer putRecords(recs)
 	for p, idx := range perPart {
 		if len(idx) == 0 {
 			continue
 		}
-		recs = slices.Grow(recs[:0], len(idx))[:len(idx)]
+		*recs = slices.Grow((*recs)[:0], len(idx))[:len(idx)]
 		for j, i := range idx {
 			m := &msgs[i]
-			recs[j] = Record{Key: m.Key, Value: m.Value, Headers: m.Headers}
+			(*recs)[j] = Record{Key: m.Key, Value: m.Value, Headers: m.Headers}
 			if m.ID != "" {
-				recs[j].Headers = append(slices.Clip(m.Headers), Header{Key: HeaderMessageID, Value: []byte(m.ID)})
+				(*recs)[j].Headers = append(slices.Clip(m.Headers), Header{Key: HeaderMessageID, Value: []byte(m.ID)})
 			}
 		}
-		sp, err := st.logs[p].Enqueue(ctx, recs)
+		sp, err := st.logs[p].Enqueue(ctx, *recs)
 		if err != nil {
 			err = fmt.Errorf("station %q partition %d: %w", st.name, p, err)
 			for _, pt := range pp.parts {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"connectrpc.com/connect"
@@ -58,7 +59,7 @@ type groupService struct{ *api }
 // not compress whatever opts say.
 func Handlers(b *broker.Broker, limits Limits, opts ...connect.HandlerOption) (map[string]http.Handler, []string) {
 	a := &api{b: b, limits: limits, rates: newRates(time.Now)}
-	messageOpts := append(slices.Clip(opts), connect.WithCompression("gzip", nil, nil))
+	messageOpts := append(slices.Clip(opts), connect.WithCompression("gzip", nil, nil), connect.WithCodec(produceCodec{}))
 	out := make(map[string]http.Handler, 5)
 	path, h := junctionv1connect.NewStationServiceHandler(&stationService{a}, opts...)
 	out[path] = h
@@ -351,7 +352,8 @@ func (s *messageService) produceAsync(ctx context.Context, station string, pms [
 	if len(pms) == 0 {
 		return nil, invalid("messages", "at least one message is required")
 	}
-	msgs := make([]broker.Message, len(pms))
+	msgs := getMessages(len(pms))
+	defer putMessages(msgs)
 	for i, m := range pms {
 		msgs[i] = broker.Message{Key: m.Key, Value: m.Value, ID: m.Id}
 		if len(m.Headers) > 0 {
@@ -368,6 +370,28 @@ func (s *messageService) produceAsync(ctx context.Context, station string, pms [
 	return s.b.ProduceAsync(ctx, station, msgs)
 }
 
+// messagePool recycles the broker.Message slices produce requests are
+// converted into: ProduceAsync does not retain them.
+var messagePool sync.Pool
+
+// maxPooledMessages bounds the slices messagePool keeps.
+const maxPooledMessages = 4096
+
+func getMessages(n int) []broker.Message {
+	if p, ok := messagePool.Get().(*[]broker.Message); ok && cap(*p) >= n {
+		return (*p)[:n]
+	}
+	return make([]broker.Message, n)
+}
+
+func putMessages(msgs []broker.Message) {
+	if cap(msgs) > maxPooledMessages {
+		return
+	}
+	clear(msgs) // they point into the request
+	messagePool.Put(&msgs)
+}
+
 func resultsToProto(results []broker.ProduceResult) []*v1.ProduceResult {
 	out := make([]*v1.ProduceResult, len(results))
 	backing := make([]v1.ProduceResult, len(results))
@@ -375,6 +399,37 @@ func resultsToProto(results []broker.ProduceResult) []*v1.ProduceResult {
 		backing[i].Partition, backing[i].Offset, backing[i].Duplicate = r.Partition, r.Offset, r.Duplicate
 		backing[i].Rejected, backing[i].DeadLettered = r.Rejected, r.DeadLettered
 		out[i] = &backing[i]
+	}
+	return out
+}
+
+// maxReusedResults bounds what a resultBuf keeps between conversions.
+const maxReusedResults = 4096
+
+// resultBuf converts results to protobuf into buffers it reuses, for a
+// caller that is done with one conversion before it asks for the next.
+type resultBuf struct {
+	backing []v1.ProduceResult
+	ptrs    []*v1.ProduceResult
+}
+
+func (rb *resultBuf) toProto(results []broker.ProduceResult) []*v1.ProduceResult {
+	if len(results) == 0 {
+		return nil
+	}
+	if len(results) > maxReusedResults {
+		return resultsToProto(results)
+	}
+	if cap(rb.backing) < len(results) {
+		rb.backing = make([]v1.ProduceResult, len(results))
+		rb.ptrs = make([]*v1.ProduceResult, len(results))
+	}
+	backing, out := rb.backing[:len(results)], rb.ptrs[:len(results)]
+	for i, r := range results {
+		b := &backing[i]
+		b.Partition, b.Offset, b.Duplicate = r.Partition, r.Offset, r.Duplicate
+		b.Rejected, b.DeadLettered = r.Rejected, r.DeadLettered
+		out[i] = b
 	}
 	return out
 }
@@ -401,13 +456,14 @@ func (s *messageService) ProduceStream(ctx context.Context, stream *connect.Bidi
 	sendErr := make(chan error, 1)
 	go func() {
 		var failed error
+		var rb resultBuf // Send marshals resp before it returns
 		for f := range queue {
 			resp := &v1.ProduceStreamResponse{Sequence: f.seq}
 			err := f.err
 			if f.p != nil {
 				var results []broker.ProduceResult
 				results, err = f.p.Wait()
-				resp.Results = resultsToProto(results)
+				resp.Results = rb.toProto(results)
 			}
 			if f.charged > 0 {
 				s.limits.InFlight.Release(f.charged)
@@ -431,8 +487,10 @@ func (s *messageService) ProduceStream(ctx context.Context, stream *connect.Bidi
 		sendErr <- failed
 	}()
 	var recvErr error
+	req := &streamRequest{ProduceStreamRequest: new(v1.ProduceStreamRequest)}
+	defer req.release()
 	for {
-		req, err := stream.Receive()
+		err := stream.Conn().Receive(req)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && ctx.Err() == nil {
 				recvErr = err
@@ -448,6 +506,7 @@ func (s *messageService) ProduceStream(ctx context.Context, stream *connect.Bidi
 		}
 		p, err := s.produceAsync(ctx, req.GetStation(), req.GetMessages())
 		queue <- inflight{seq: req.Sequence, station: req.GetStation(), p: p, err: err, charged: charged}
+		req.release()
 	}
 	close(queue)
 	if err := <-sendErr; err != nil {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -109,7 +110,7 @@ func Connect(ctx context.Context, addr string, opts ...Option) (*Client, error) 
 	c.httpc = c.follow.following(c.httpc)
 	copts = append(copts, connect.WithInterceptors(c.follow.interceptor(c)))
 	c.stations = junctionv1connect.NewStationServiceClient(c.httpc, baseURL, copts...)
-	c.messages = junctionv1connect.NewMessageServiceClient(c.httpc, baseURL, copts...)
+	c.messages = junctionv1connect.NewMessageServiceClient(c.httpc, baseURL, append(slices.Clip(copts), connect.WithCodec(messagesCodec{}))...)
 	c.groups = junctionv1connect.NewGroupServiceClient(c.httpc, baseURL, copts...)
 	c.connectors = junctionv1connect.NewConnectorServiceClient(c.httpc, baseURL, copts...)
 	c.schemas = junctionv1connect.NewSchemaServiceClient(c.httpc, baseURL, copts...)

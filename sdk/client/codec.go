@@ -1,0 +1,164 @@
+package client
+
+import (
+	"fmt"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	junctionv1 "github.com/junctionhq/junction/sdk/api/junction/v1"
+)
+
+// messagesCodec is connect's protobuf binary codec with a fast decoder
+// for the answers a Producer reads most: a ProduceStreamResponse of a
+// sequence and results. The generic decoder allocates every
+// ProduceResult on its own; this one puts a response's results in one
+// slab. A response with anything else in it (an error, a field this
+// decoder does not know, another wire type) goes to proto.Unmarshal.
+type messagesCodec struct{}
+
+func (messagesCodec) Name() string { return "proto" }
+
+func (messagesCodec) IsBinary() bool { return true }
+
+func (messagesCodec) Marshal(m any) ([]byte, error) {
+	return messagesCodec{}.MarshalAppend(nil, m)
+}
+
+func (messagesCodec) MarshalAppend(dst []byte, m any) ([]byte, error) {
+	pm, ok := m.(proto.Message)
+	if !ok {
+		return nil, fmt.Errorf("%T is not a protobuf message", m)
+	}
+	return proto.MarshalOptions{}.MarshalAppend(dst, pm)
+}
+
+func (messagesCodec) MarshalStable(m any) ([]byte, error) {
+	pm, ok := m.(proto.Message)
+	if !ok {
+		return nil, fmt.Errorf("%T is not a protobuf message", m)
+	}
+	return proto.MarshalOptions{Deterministic: true}.Marshal(pm)
+}
+
+func (messagesCodec) Unmarshal(data []byte, m any) error {
+	if r, ok := m.(*junctionv1.ProduceStreamResponse); ok && decodeProduceStreamResponse(data, r) {
+		return nil
+	}
+	pm, ok := m.(proto.Message)
+	if !ok {
+		return fmt.Errorf("%T is not a protobuf message", m)
+	}
+	if err := proto.Unmarshal(data, pm); err != nil {
+		return fmt.Errorf("unmarshal into %T: %w", m, err)
+	}
+	return nil
+}
+
+// Field numbers (api/junction/v1/junction.proto).
+const (
+	respSequence = 1
+	respResults  = 2
+
+	resPartition    = 1
+	resOffset       = 2
+	resDuplicate    = 3
+	resRejected     = 4
+	resDeadLettered = 5
+)
+
+// decodeProduceStreamResponse decodes data into r when it holds only a
+// sequence and results, exactly as proto.Unmarshal would, and reports
+// false, leaving r alone, otherwise.
+func decodeProduceStreamResponse(data []byte, r *junctionv1.ProduceStreamResponse) bool {
+	n, ok := walkResponse(data, nil, nil)
+	if !ok {
+		return false
+	}
+	slab := make([]junctionv1.ProduceResult, n)
+	ptrs := make([]*junctionv1.ProduceResult, 0, n)
+	var seq uint64
+	walkResponse(data, &seq, func(raw []byte) {
+		res := &slab[len(ptrs)]
+		ptrs = append(ptrs, res)
+		walkResult(raw, res)
+	})
+	r.Reset()
+	r.Sequence = seq
+	if n > 0 {
+		r.Results = ptrs
+	}
+	return true
+}
+
+// walkResponse checks data and counts its results; with seq and each set
+// it also fills them.
+func walkResponse(b []byte, seq *uint64, each func([]byte)) (int, bool) {
+	n := 0
+	for len(b) > 0 {
+		num, typ, l := protowire.ConsumeTag(b)
+		if l < 0 {
+			return 0, false
+		}
+		b = b[l:]
+		switch {
+		case num == respSequence && typ == protowire.VarintType:
+			v, l := protowire.ConsumeVarint(b)
+			if l < 0 {
+				return 0, false
+			}
+			b = b[l:]
+			if seq != nil {
+				*seq = v
+			}
+		case num == respResults && typ == protowire.BytesType:
+			v, l := protowire.ConsumeBytes(b)
+			if l < 0 || (each == nil && !walkResult(v, nil)) {
+				return 0, false
+			}
+			b = b[l:]
+			n++
+			if each != nil {
+				each(v)
+			}
+		default:
+			return 0, false
+		}
+	}
+	return n, true
+}
+
+// walkResult checks one ProduceResult and, with r set, fills r.
+func walkResult(b []byte, r *junctionv1.ProduceResult) bool {
+	for len(b) > 0 {
+		num, typ, l := protowire.ConsumeTag(b)
+		if l < 0 || typ != protowire.VarintType {
+			return false
+		}
+		b = b[l:]
+		v, l := protowire.ConsumeVarint(b)
+		if l < 0 {
+			return false
+		}
+		b = b[l:]
+		if num < resPartition || num > resDeadLettered {
+			return false
+		}
+		if r == nil {
+			continue
+		}
+		switch num {
+		case resPartition:
+			r.Partition = uint32(v)
+		case resOffset:
+			r.Offset = v
+		case resDuplicate:
+			r.Duplicate = protowire.DecodeBool(v)
+		case resRejected:
+			r.Rejected = protowire.DecodeBool(v)
+		case resDeadLettered:
+			r.DeadLettered = protowire.DecodeBool(v)
+		}
+	}
+	return true
+}
