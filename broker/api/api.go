@@ -59,7 +59,7 @@ type groupService struct{ *api }
 // not compress whatever opts say.
 func Handlers(b *broker.Broker, limits Limits, opts ...connect.HandlerOption) (map[string]http.Handler, []string) {
 	a := &api{b: b, limits: limits, rates: newRates(time.Now)}
-	messageOpts := append(slices.Clip(opts), connect.WithCompression("gzip", nil, nil), connect.WithCodec(produceCodec{}))
+	messageOpts := append(slices.Clip(opts), connect.WithCompression("gzip", nil, nil), connect.WithCodec(produceCodec))
 	out := make(map[string]http.Handler, 5)
 	path, h := junctionv1connect.NewStationServiceHandler(&stationService{a}, opts...)
 	out[path] = h

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	v1 "github.com/junctionhq/junction/sdk/api/junction/v1"
+	"github.com/junctionhq/junction/sdk/protocodec"
 )
 
 // produceCodec is connect's protobuf binary codec with a fast decoder for
@@ -22,61 +23,31 @@ import (
 //
 // Anything the fast decoder does not expect (a field it does not know, a
 // known field with another wire type, a string that is not UTF-8, a
-// malformed varint) sends the request to proto.Unmarshal, so the result and
-// the errors are always the generic decoder's.
-type produceCodec struct{}
+// malformed varint) sends the request to proto.Unmarshal (see protocodec),
+// so the result and the errors are always the generic decoder's.
+var produceCodec = protocodec.Codec{Decode: decodeProduce}
 
-func (produceCodec) Name() string { return "proto" }
-
-func (produceCodec) IsBinary() bool { return true }
-
-func (produceCodec) Marshal(m any) ([]byte, error) {
-	return produceCodec{}.MarshalAppend(nil, m)
-}
-
-func (produceCodec) MarshalAppend(dst []byte, m any) ([]byte, error) {
-	pm, ok := m.(proto.Message)
-	if !ok {
-		return nil, fmt.Errorf("%T is not a protobuf message", m)
-	}
-	return proto.MarshalOptions{}.MarshalAppend(dst, pm)
-}
-
-func (produceCodec) MarshalStable(m any) ([]byte, error) {
-	pm, ok := m.(proto.Message)
-	if !ok {
-		return nil, fmt.Errorf("%T is not a protobuf message", m)
-	}
-	return proto.MarshalOptions{Deterministic: true}.Marshal(pm)
-}
-
-func (produceCodec) Unmarshal(data []byte, m any) error {
+// decodeProduce is produceCodec's fast decoder.
+func decodeProduce(data []byte, m any) (bool, error) {
 	switch m := m.(type) {
 	case *streamRequest:
-		return m.unmarshal(data)
+		return true, m.unmarshal(data)
 	case *v1.ProduceStreamRequest:
 		var r produceFields
 		if r.decode(data, 1, 2, 3, nil) {
 			m.Reset()
 			m.Sequence, m.Station, m.Messages = r.seq, r.station, r.msgs
-			return nil
+			return true, nil
 		}
 	case *v1.ProduceRequest:
 		var r produceFields
 		if r.decode(data, 0, 1, 2, nil) {
 			m.Reset()
 			m.Station, m.Messages = r.station, r.msgs
-			return nil
+			return true, nil
 		}
 	}
-	pm, ok := m.(proto.Message)
-	if !ok {
-		return fmt.Errorf("%T is not a protobuf message", m)
-	}
-	if err := proto.Unmarshal(data, pm); err != nil {
-		return fmt.Errorf("unmarshal into %T: %w", m, err)
-	}
-	return nil
+	return false, nil
 }
 
 // Field numbers of Message and Header (api/junction/v1/junction.proto).
@@ -257,16 +228,11 @@ func (r *produceFields) walkMessage(b []byte, s *slabs) bool {
 		m = r.msgs[len(r.msgs)-1]
 	}
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 || typ != protowire.BytesType {
+		num, v, rest, ok := bytesField(b)
+		if !ok {
 			return false
 		}
-		b = b[n:]
-		v, n := protowire.ConsumeBytes(b)
-		if n < 0 {
-			return false
-		}
-		b = b[n:]
+		b = rest
 		switch num {
 		case msgKey, msgValue:
 			if s == nil {
@@ -314,16 +280,11 @@ func (r *produceFields) walkHeader(b []byte, s *slabs) bool {
 		h = s.hdrPtrs[len(s.hdrPtrs)-1]
 	}
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 || typ != protowire.BytesType {
+		num, v, rest, ok := bytesField(b)
+		if !ok {
 			return false
 		}
-		b = b[n:]
-		v, n := protowire.ConsumeBytes(b)
-		if n < 0 {
-			return false
-		}
-		b = b[n:]
+		b = rest
 		switch num {
 		case hdrKey:
 			if !utf8.Valid(v) {
@@ -402,4 +363,19 @@ func (r *streamRequest) unmarshal(data []byte) error {
 		return fmt.Errorf("unmarshal into %T: %w", r.ProduceStreamRequest, err)
 	}
 	return nil
+}
+
+// bytesField consumes the length-delimited field b starts with: its
+// number, its bytes and the rest of b; ok is false when b does not start
+// with one.
+func bytesField(b []byte) (num protowire.Number, v, rest []byte, ok bool) {
+	num, typ, n := protowire.ConsumeTag(b)
+	if n < 0 || typ != protowire.BytesType {
+		return 0, nil, nil, false
+	}
+	v, m := protowire.ConsumeBytes(b[n:])
+	if m < 0 {
+		return 0, nil, nil, false
+	}
+	return num, v, b[n+m:], true
 }

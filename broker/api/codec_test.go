@@ -18,7 +18,7 @@ import (
 func checkSameAsProto(t *testing.T, data []byte, newMsg func() proto.Message) {
 	t.Helper()
 	got, want := newMsg(), newMsg()
-	gotErr := produceCodec{}.Unmarshal(bytes.Clone(data), got)
+	gotErr := produceCodec.Unmarshal(bytes.Clone(data), got)
 	wantErr := proto.Unmarshal(data, want)
 	if (gotErr == nil) != (wantErr == nil) {
 		t.Fatalf("decode %x: err %v, proto.Unmarshal err %v", data, gotErr, wantErr)
@@ -60,7 +60,7 @@ func newStreamReq() proto.Message { return &v1.ProduceStreamRequest{} }
 func pooledReq(t *testing.T, data []byte) (proto.Message, error) {
 	r := &streamRequest{ProduceStreamRequest: new(v1.ProduceStreamRequest)}
 	defer r.release()
-	if err := (produceCodec{}).Unmarshal(data, r); err != nil {
+	if err := produceCodec.Unmarshal(data, r); err != nil {
 		return nil, err
 	}
 	return proto.Clone(r.ProduceStreamRequest), nil
@@ -119,7 +119,7 @@ func TestProduceCodecMatchesProto(t *testing.T) {
 func TestProduceCodecCopiesInput(t *testing.T) {
 	data := seedInputs(t)[0]
 	var got v1.ProduceStreamRequest
-	if err := (produceCodec{}).Unmarshal(data, &got); err != nil {
+	if err := produceCodec.Unmarshal(data, &got); err != nil {
 		t.Fatal(err)
 	}
 	clear(data)
@@ -181,7 +181,7 @@ func BenchmarkProduceCodec(b *testing.B) {
 	for _, c := range []struct {
 		name  string
 		codec interface{ Unmarshal([]byte, any) error }
-	}{{"fast", produceCodec{}}, {"proto", protoUnmarshaler{}}} {
+	}{{"fast", produceCodec}, {"proto", protoUnmarshaler{}}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()

@@ -1,12 +1,10 @@
 package client
 
 import (
-	"fmt"
-
 	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
 
 	junctionv1 "github.com/junctionhq/junction/sdk/api/junction/v1"
+	"github.com/junctionhq/junction/sdk/protocodec"
 )
 
 // messagesCodec is connect's protobuf binary codec with a fast decoder
@@ -15,45 +13,10 @@ import (
 // ProduceResult on its own; this one puts a response's results in one
 // slab. A response with anything else in it (an error, a field this
 // decoder does not know, another wire type) goes to proto.Unmarshal.
-type messagesCodec struct{}
-
-func (messagesCodec) Name() string { return "proto" }
-
-func (messagesCodec) IsBinary() bool { return true }
-
-func (messagesCodec) Marshal(m any) ([]byte, error) {
-	return messagesCodec{}.MarshalAppend(nil, m)
-}
-
-func (messagesCodec) MarshalAppend(dst []byte, m any) ([]byte, error) {
-	pm, ok := m.(proto.Message)
-	if !ok {
-		return nil, fmt.Errorf("%T is not a protobuf message", m)
-	}
-	return proto.MarshalOptions{}.MarshalAppend(dst, pm)
-}
-
-func (messagesCodec) MarshalStable(m any) ([]byte, error) {
-	pm, ok := m.(proto.Message)
-	if !ok {
-		return nil, fmt.Errorf("%T is not a protobuf message", m)
-	}
-	return proto.MarshalOptions{Deterministic: true}.Marshal(pm)
-}
-
-func (messagesCodec) Unmarshal(data []byte, m any) error {
-	if r, ok := m.(*junctionv1.ProduceStreamResponse); ok && decodeProduceStreamResponse(data, r) {
-		return nil
-	}
-	pm, ok := m.(proto.Message)
-	if !ok {
-		return fmt.Errorf("%T is not a protobuf message", m)
-	}
-	if err := proto.Unmarshal(data, pm); err != nil {
-		return fmt.Errorf("unmarshal into %T: %w", m, err)
-	}
-	return nil
-}
+var messagesCodec = protocodec.Codec{Decode: func(data []byte, m any) (bool, error) {
+	r, ok := m.(*junctionv1.ProduceStreamResponse)
+	return ok && decodeProduceStreamResponse(data, r), nil
+}}
 
 // Field numbers (api/junction/v1/junction.proto).
 const (

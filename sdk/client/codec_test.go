@@ -13,7 +13,7 @@ import (
 func checkResponseSameAsProto(t *testing.T, data []byte) {
 	t.Helper()
 	var got, want junctionv1.ProduceStreamResponse
-	gotErr := messagesCodec{}.Unmarshal(bytes.Clone(data), &got)
+	gotErr := messagesCodec.Unmarshal(bytes.Clone(data), &got)
 	wantErr := proto.Unmarshal(data, &want)
 	if (gotErr == nil) != (wantErr == nil) {
 		t.Fatalf("decode %x: err %v, proto.Unmarshal err %v", data, gotErr, wantErr)

@@ -1,0 +1,66 @@
+// Package protocodec is connect's protobuf binary codec with a hook for a
+// faster decoder of the few messages a program reads most. Junction's
+// broker decodes produce requests with it and the Go client the
+// producer's answers; every other message, and whatever the fast decoder
+// declines, goes through proto.Unmarshal, so results and errors stay the
+// generic decoder's.
+package protocodec
+
+import (
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+)
+
+// Codec implements connect.Codec under the name "proto", replacing
+// connect's own protobuf binary codec.
+type Codec struct {
+	// Decode decodes data into m when it can, reporting whether it did;
+	// when it did not, m is decoded by proto.Unmarshal. Nil decodes
+	// everything with proto.Unmarshal.
+	Decode func(data []byte, m any) (bool, error)
+}
+
+// Name is the codec's name, "proto".
+func (Codec) Name() string { return "proto" }
+
+// IsBinary reports that the codec is binary.
+func (Codec) IsBinary() bool { return true }
+
+// Marshal encodes m, a proto.Message.
+func (c Codec) Marshal(m any) ([]byte, error) { return c.MarshalAppend(nil, m) }
+
+// MarshalAppend appends the encoding of m, a proto.Message, to dst.
+func (Codec) MarshalAppend(dst []byte, m any) ([]byte, error) {
+	pm, ok := m.(proto.Message)
+	if !ok {
+		return nil, fmt.Errorf("%T is not a protobuf message", m)
+	}
+	return proto.MarshalOptions{}.MarshalAppend(dst, pm)
+}
+
+// MarshalStable encodes m, a proto.Message, deterministically.
+func (Codec) MarshalStable(m any) ([]byte, error) {
+	pm, ok := m.(proto.Message)
+	if !ok {
+		return nil, fmt.Errorf("%T is not a protobuf message", m)
+	}
+	return proto.MarshalOptions{Deterministic: true}.Marshal(pm)
+}
+
+// Unmarshal decodes data into m with Decode, or else proto.Unmarshal.
+func (c Codec) Unmarshal(data []byte, m any) error {
+	if c.Decode != nil {
+		if done, err := c.Decode(data, m); done || err != nil {
+			return err
+		}
+	}
+	pm, ok := m.(proto.Message)
+	if !ok {
+		return fmt.Errorf("%T is not a protobuf message", m)
+	}
+	if err := proto.Unmarshal(data, pm); err != nil {
+		return fmt.Errorf("unmarshal into %T: %w", m, err)
+	}
+	return nil
+}
