@@ -47,11 +47,7 @@ func TestAuthenticatedClusterJoin(t *testing.T) {
 	c.leader()
 
 	const password = "cluster-test-password"
-	cmd := exec.Command(junctionBin, "--server", first.api, "user", "create", "admin", "--role", "admin", "--password-stdin")
-	cmd.Stdin = strings.NewReader(password + "\n")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("user create: %v\n%s", err, out)
-	}
+	createAdmin(t, first, password)
 	if _, err := c.status(first); connect.CodeOf(err) != connect.CodeUnauthenticated {
 		t.Fatalf("status without credentials once a user exists: %v, want UNAUTHENTICATED", err)
 	}
@@ -96,5 +92,16 @@ func TestAuthenticatedClusterJoin(t *testing.T) {
 	}
 	if len(st.Nodes) != 3 {
 		t.Errorf("members after the outsider asked: %v", st.Nodes)
+	}
+}
+
+// createAdmin creates the user admin, role admin, with password through
+// the CLI against n: the first user turns authentication on.
+func createAdmin(t *testing.T, n *node, password string) {
+	t.Helper()
+	cmd := exec.Command(junctionBin, "--server", n.api, "user", "create", "admin", "--role", "admin", "--password-stdin")
+	cmd.Stdin = strings.NewReader(password + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("user create: %v\n%s", err, out)
 	}
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/http"
 	"os"
-	"os/exec"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -30,11 +28,7 @@ func TestFreshNodeClosedUntilCaughtUp(t *testing.T) {
 	l := c.leader()
 	f := c.follower()
 	const password = "cluster-catchup-password"
-	cmd := exec.Command(junctionBin, "--server", l.api, "user", "create", "admin", "--role", "admin", "--password-stdin")
-	cmd.Stdin = strings.NewReader(password + "\n")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("user create: %v\n%s", err, out)
-	}
+	createAdmin(t, l, password)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	resp, err := junctionv1connect.NewAuthServiceClient(c.hc, "http://"+l.api).Login(ctx, connect.NewRequest(&v1.LoginRequest{User: "admin", Password: password}))

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -183,11 +181,7 @@ func TestUsersAndTokensReplicate(t *testing.T) {
 	if leader = c.leader(); connect.CodeOf(err) != connect.CodeUnavailable || leaderOf(err) != leader.api {
 		t.Fatalf("create the first user on follower %s: %v, want NOT_LEADER naming %s", follower.id, err, leader.api)
 	}
-	cmd := exec.Command(junctionBin, "--server", leader.api, "user", "create", "admin", "--role", "admin", "--password-stdin")
-	cmd.Stdin = strings.NewReader(password + "\n")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("user create: %v\n%s", err, out)
-	}
+	createAdmin(t, leader, password)
 	for _, n := range c.nodes {
 		c.await(30*time.Second, n.id+" to require authentication", func() bool {
 			return connect.CodeOf(statusWith(c.hc, n)) == connect.CodeUnauthenticated
