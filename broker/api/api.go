@@ -499,7 +499,12 @@ func (s *messageService) ProduceStream(ctx context.Context, stream *connect.Bidi
 		}
 		var charged int64
 		if s.limits.InFlight != nil {
-			charged = int64(proto.Size(req))
+			// The wire size, which the decoder knows, rather than
+			// proto.Size, which walks every message again.
+			charged = int64(req.wireBytes)
+			if charged == 0 {
+				charged = int64(proto.Size(req))
+			}
 			if err := s.limits.InFlight.Acquire(ctx, charged); err != nil {
 				break
 			}

@@ -318,6 +318,9 @@ func (r *produceFields) walkHeader(b []byte, s *slabs) bool {
 type streamRequest struct {
 	*v1.ProduceStreamRequest
 	s *slabs
+	// wireBytes is the size of the encoding the request was decoded from,
+	// or 0 when another codec (JSON) decoded it.
+	wireBytes int
 }
 
 // slabPool holds slabs between produce requests.
@@ -331,6 +334,7 @@ const maxPooledSlab = 4 << 20
 // Nothing may use the messages afterwards.
 func (r *streamRequest) release() {
 	r.ProduceStreamRequest.Reset()
+	r.wireBytes = 0
 	s := r.s
 	if s == nil {
 		return
@@ -355,13 +359,14 @@ func (r *streamRequest) unmarshal(data []byte) error {
 	var f produceFields
 	if f.decode(data, 1, 2, 3, s) {
 		r.Sequence, r.Station, r.Messages = f.seq, f.station, f.msgs
-		r.s = s
+		r.s, r.wireBytes = s, len(data)
 		return nil
 	}
 	slabPool.Put(s)
 	if err := proto.Unmarshal(data, r.ProduceStreamRequest); err != nil {
 		return fmt.Errorf("unmarshal into %T: %w", r.ProduceStreamRequest, err)
 	}
+	r.wireBytes = len(data)
 	return nil
 }
 

@@ -20,8 +20,14 @@ import (
 // h2c and returns a MessageService client for it.
 func serveAPI(t *testing.T, b *broker.Broker, opts ...connect.ClientOption) junctionv1connect.MessageServiceClient {
 	t.Helper()
+	return serveAPIWith(t, b, Limits{}, opts...)
+}
+
+// serveAPIWith is serveAPI with limits.
+func serveAPIWith(t *testing.T, b *broker.Broker, limits Limits, opts ...connect.ClientOption) junctionv1connect.MessageServiceClient {
+	t.Helper()
 	mux := http.NewServeMux()
-	hs, _ := Handlers(b, Limits{})
+	hs, _ := Handlers(b, limits)
 	for path, h := range hs {
 		mux.Handle(path, h)
 	}

@@ -195,9 +195,22 @@ func run(ctx context.Context, cfg config) error {
 						fmt.Fprintf(os.Stderr, "  cannot reset the broker's peak RSS, so it covers the workloads before too: %v\n", err)
 					}
 				}
+				var before *serverSample
+				if t == target(j) {
+					if s, err := j.sample(ctx); err == nil {
+						before = &s
+					} else {
+						fmt.Fprintf(os.Stderr, "  broker CPU and fsyncs unknown: %v\n", err)
+					}
+				}
 				rs, err := runWorkload(ctx, t, cfg, base, size)
 				if err != nil {
 					return fmt.Errorf("%s %s on %s: %w", kind, sizeName(size), t.Name(), err)
+				}
+				if before != nil {
+					if after, err := j.sample(ctx); err == nil {
+						fmt.Fprintf(os.Stderr, "  %s\n", after.since(*before))
+					}
 				}
 				if onCluster {
 					relabel(rs)
