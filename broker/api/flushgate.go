@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"sync/atomic"
 )
 
 // A streaming Connect handler flushes after every message it sends, and
@@ -15,16 +16,15 @@ import (
 // leave in one write.
 
 // flushGate wraps a flushable http.ResponseWriter whose Flush can be held.
-// It is used by one handler goroutine at a time.
 type flushGate struct {
 	http.ResponseWriter
 	f    http.Flusher
-	hold bool // skip the next Flush: another response follows at once
+	hold atomic.Bool // skip Flush: another response follows at once
 }
 
 // Flush flushes the response unless the flush is held.
 func (g *flushGate) Flush() {
-	if g.hold {
+	if g.hold.Load() {
 		return
 	}
 	g.f.Flush()
@@ -37,7 +37,7 @@ func (g *flushGate) Unwrap() http.ResponseWriter { return g.ResponseWriter }
 // does nothing.
 func (g *flushGate) setHold(hold bool) {
 	if g != nil {
-		g.hold = hold
+		g.hold.Store(hold)
 	}
 }
 
