@@ -441,7 +441,9 @@ const produceInFlight = 64
 // ProduceStream pipelines: the receiving loop queues each request on the
 // log in arrival order without waiting for it to be durable, while a second
 // goroutine waits for each in turn and answers in the same order. Requests
-// of one stream (and of concurrent streams) share group commits.
+// of one stream (and of concurrent streams) share group commits, and the
+// answers a group commit completes together leave in one flush (see
+// flushGate).
 func (s *messageService) ProduceStream(ctx context.Context, stream *connect.BidiStream[v1.ProduceStreamRequest, v1.ProduceStreamResponse]) error {
 	type inflight struct {
 		seq     uint64
