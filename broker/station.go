@@ -338,6 +338,21 @@ func (st *station) enqueue(ctx context.Context, msgs []Message) (*PendingProduce
 	return pp, nil
 }
 
+// Ready reports whether Wait would return without blocking; false when
+// that cannot be told. It must not be called after Wait.
+func (pp *PendingProduce) Ready() bool {
+	if pp.schema != nil {
+		return false
+	}
+	for _, pt := range pp.parts {
+		r, ok := pt.p.(interface{ Ready() bool })
+		if !ok || !r.Ready() {
+			return false
+		}
+	}
+	return true
+}
+
 // Wait blocks until every message is durable per the station's fsync
 // policy and returns one result per message, in order. When the station's
 // schema rejected some messages it returns the results together with a

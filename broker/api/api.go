@@ -64,7 +64,7 @@ func Handlers(b *broker.Broker, limits Limits, opts ...connect.HandlerOption) (m
 	path, h := junctionv1connect.NewStationServiceHandler(&stationService{a}, opts...)
 	out[path] = h
 	path, h = junctionv1connect.NewMessageServiceHandler(&messageService{a}, messageOpts...)
-	out[path] = h
+	out[path] = withFlushGate(h)
 	path, h = junctionv1connect.NewGroupServiceHandler(&groupService{a}, opts...)
 	out[path] = h
 	path, h = junctionv1connect.NewSchemaServiceHandler(&schemaService{a}, opts...)
@@ -441,7 +441,9 @@ const produceInFlight = 64
 // ProduceStream pipelines: the receiving loop queues each request on the
 // log in arrival order without waiting for it to be durable, while a second
 // goroutine waits for each in turn and answers in the same order. Requests
-// of one stream (and of concurrent streams) share group commits.
+// of one stream (and of concurrent streams) share group commits, and the
+// answers a group commit completes together leave in one flush (see
+// flushGate).
 func (s *messageService) ProduceStream(ctx context.Context, stream *connect.BidiStream[v1.ProduceStreamRequest, v1.ProduceStreamResponse]) error {
 	type inflight struct {
 		seq     uint64
@@ -454,10 +456,19 @@ func (s *messageService) ProduceStream(ctx context.Context, stream *connect.Bidi
 	defer cancel()
 	queue := make(chan inflight, produceInFlight)
 	sendErr := make(chan error, 1)
+	gate := flushGateFrom(ctx)
 	go func() {
 		var failed error
 		var rb resultBuf // Send marshals resp before it returns
-		for f := range queue {
+		var next inflight
+		haveNext, more := false, true
+		for more || haveNext {
+			f := next
+			if haveNext {
+				haveNext = false
+			} else if f, more = <-queue; !more {
+				break
+			}
 			resp := &v1.ProduceStreamResponse{Sequence: f.seq}
 			err := f.err
 			if f.p != nil {
@@ -479,11 +490,23 @@ func (s *messageService) ProduceStream(ctx context.Context, stream *connect.Bidi
 				addSchemaDetails(resp.ErrorInfo, err)
 			}
 			if failed == nil {
+				// Hold the flush while the next response is ready too.
+				hold := false
+				if more {
+					select {
+					case next, more = <-queue:
+						haveNext = more
+						hold = more && (next.p == nil || next.p.Ready())
+					default:
+					}
+				}
+				gate.setHold(hold)
 				if failed = stream.Send(resp); failed != nil {
 					cancel()
 				}
 			}
 		}
+		gate.setHold(false)
 		sendErr <- failed
 	}()
 	var recvErr error

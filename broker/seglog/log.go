@@ -203,6 +203,10 @@ func (l *Log) Enqueue(ctx context.Context, recs []Record) (*Pending, error) {
 	return &Pending{l: l, r: r}, nil
 }
 
+// Ready reports whether Wait would return at once. It must not be called
+// after Wait.
+func (p *Pending) Ready() bool { return len(p.r.done) > 0 }
+
 // Wait blocks until the batch is durable under the sync policy and returns
 // its base offset, or the error that kept it from ever becoming visible.
 func (p *Pending) Wait() (base uint64, err error) {
