@@ -100,6 +100,18 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		if !ok {
 			_, next = rl.local.Bounds()
 		}
+		if e.base > next {
+			if s, ok := f.n.shortOf(k); ok && s.rl == rl && next < s.target {
+				// The partition is short of the last snapshot: fetch
+				// what it lacks before the entry after it (short.go).
+				flush()
+				if err := f.n.fillShort(s); err != nil && !errors.Is(err, errNoSource) {
+					out[i] = appendResult{err: err}
+					continue
+				}
+				_, next = rl.local.Bounds()
+			}
+		}
 		if e.base != next {
 			// Either a replay of an entry this log already holds, or an
 			// entry proposed after one that never committed: neither is
