@@ -87,7 +87,8 @@
 // a snapshot the leader sent and before the records behind it were
 // fetched) finds them before raft starts and, voting and leading no more
 // than a damaged node, fetches what they lack from the leader, before
-// it applies any later append to them (short.go).
+// it applies any later append to them (short.go); until then it takes
+// no snapshot, whose offsets would hide what they lack.
 //
 // The cluster port (transport.go) carries raft and, told apart by their
 // first byte, the calls nodes make to each other: AddNode (joining, and a
@@ -110,7 +111,10 @@
 // snapshot names it (a crash in the middle of installing that snapshot)
 // is created by the next snapshot the leader sends, not at start; an
 // append that lands past a partition's end above the last snapshot's
-// offsets is refused as before (the leader resyncs); a follower whose
+// offsets is refused as before (the leader resyncs); a cluster of one
+// short of its snapshot has nothing to fetch from: it refuses produces
+// to the partition and takes no snapshot until an operator deletes the
+// station or replaces the node's data; a follower whose
 // API address changes across a restart is not re-registered until it
 // leads; records fetched while installing a snapshot travel through
 // ReadPartition, which does not tell a nil key or value from an empty

@@ -239,6 +239,11 @@ type manifestStation struct {
 // Snapshot captures the manifest. Raft calls it between applies, so the
 // station set and offsets are those of the snapshot's index.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	if short := f.n.shortLogs(); len(short) > 0 {
+		// Its offsets would hide from the next start what the
+		// partitions lack (short.go); raft tries again later.
+		return nil, fmt.Errorf("cluster: no snapshot while station %q partition %d is short of the last one", short[0].rl.station, short[0].rl.partition)
+	}
 	var m manifest
 	f.n.nodesMu.Lock()
 	for _, info := range f.n.nodes {
