@@ -38,23 +38,7 @@ func TestGroupSurvivesSnapshotInstall(t *testing.T) {
 	produce := func(prefix string, n int) {
 		t.Helper()
 		for i := range n {
-			v := fmt.Sprintf("%s-%d", prefix, i)
-			c.await(60*time.Second, "produce "+v, func() bool {
-				l := c.leaderNow()
-				if l == nil {
-					return false
-				}
-				mc := junctionv1connect.NewMessageServiceClient(c.hc, "http://"+l.api)
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				// The id makes a retry after an unknown outcome store it once.
-				_, err := mc.Produce(ctx, connect.NewRequest(&v1.ProduceRequest{Station: name,
-					Messages: []*v1.Message{{Value: []byte(v), Id: v}}}))
-				if err != nil {
-					t.Logf("produce %s on %s: %v", v, l.id, err)
-				}
-				return err == nil
-			})
+			c.produceOnLeader(name, fmt.Sprintf("%s-%d", prefix, i))
 		}
 	}
 	// pullAll pulls and acks on the leader until want messages were
@@ -156,20 +140,7 @@ func TestGroupSurvivesSnapshotInstall(t *testing.T) {
 		return true
 	})
 
-	c.await(60*time.Second, follower.id+" to lead", func() bool {
-		l := c.leaderNow()
-		if l == follower {
-			return true
-		}
-		if l != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if _, err := c.clusterClient(l).TransferLeader(ctx, connect.NewRequest(&v1.TransferLeaderRequest{NodeId: follower.id})); err != nil {
-				t.Logf("transfer the leadership to %s: %v", follower.id, err)
-			}
-		}
-		return false
-	})
+	c.transferTo(follower)
 
 	got, leaders := pullAll(200)
 	for v, n := range got {
