@@ -23,9 +23,10 @@ import (
 //
 //  1. Before raft starts, it compares every partition with the last
 //     snapshot (findShort). A short node does not vote and does not lead,
-//     exactly as a damaged one (repair.go): its transport refuses votes,
-//     it hands leadership over and has the leader demote it to a
-//     non-voter, and a produce to a short partition is refused
+//     as a damaged one (repair.go): its transport refuses votes and
+//     leadership transfers, it hands leadership over if it has it, has
+//     the leader demote it to a non-voter when a first attempt to fetch
+//     the records fails, and a produce to a short partition is refused
 //     (ErrShortPartition) rather than given offsets the cluster
 //     acknowledged already.
 //  2. It fetches each partition's missing records, up to the snapshot's
