@@ -82,7 +82,13 @@
 // partition from the leader's copy (the damaged files move to
 // DATA/quarantine, never deleted), and is made a voter again (repair.go).
 // An operator's station repair on a member verifies the partition and
-// waits for that rebuild (repair_member.go).
+// waits for that rebuild (repair_member.go). A node whose partitions
+// hold fewer records than its last snapshot (a crash after raft stored
+// a snapshot the leader sent and before the records behind it were
+// fetched) finds them before raft starts and, voting and leading no more
+// than a damaged node, fetches what they lack from the leader, before
+// it applies any later append to them (short.go); until then it takes
+// no snapshot, whose offsets would hide what they lack.
 //
 // The cluster port (transport.go) carries raft and, told apart by their
 // first byte, the calls nodes make to each other: AddNode (joining, and a
@@ -99,12 +105,16 @@
 // a station's setting) and must use disk storage and fsync "always", which on a
 // cluster means a produce is acknowledged once a majority fsynced it in
 // the raft log (each node fsyncs its segment logs before raft forgets
-// the entries); a node that crashes between installing a snapshot
-// (raft stores it before the FSM restores it) and restoring it starts
-// with partitions short of the snapshot and no entries to replay them
-// from, which it logs at start (checkHeld) but does not repair; a damaged
+// the entries); a damaged
 // partition whose start was trimmed by retention is not rebuilt
-// automatically; a follower whose
+// automatically; a station a node lacks entirely although its last
+// snapshot names it (a crash in the middle of installing that snapshot)
+// is created by the next snapshot the leader sends, not at start; an
+// append that lands past a partition's end above the last snapshot's
+// offsets is refused as before (the leader resyncs); a cluster of one
+// short of its snapshot has nothing to fetch from: it refuses produces
+// to the partition and takes no snapshot until an operator deletes the
+// station or replaces the node's data; a follower whose
 // API address changes across a restart is not re-registered until it
 // leads; records fetched while installing a snapshot travel through
 // ReadPartition, which does not tell a nil key or value from an empty

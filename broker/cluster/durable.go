@@ -2,10 +2,8 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/junctionhq/junction/broker"
 )
@@ -75,47 +73,4 @@ func (l *replicatedLog) syncTo(ctx context.Context, next uint64) error {
 		return fmt.Errorf("synced up to offset %d, short of the snapshot's %d", synced, next)
 	}
 	return nil
-}
-
-// checkHeld logs, before raft starts, every partition that holds fewer
-// records than the last snapshot this node stored: raft replays only the
-// entries after that snapshot, so nothing would refill them. A snapshot
-// that raft stored but the FSM had not finished restoring when the node
-// stopped leaves that.
-func (n *Node) checkHeld(b *broker.Broker) {
-	metas, err := n.snaps.List()
-	if err != nil || len(metas) == 0 {
-		return
-	}
-	_, rc, err := n.snaps.Open(metas[0].ID)
-	if err != nil {
-		n.log.Warn("read the last snapshot to check the partitions against it", "snapshot", metas[0].ID, "err", err)
-		return
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, maxManifestBytes+1))
-	var m manifest
-	if err == nil {
-		err = json.Unmarshal(data, &m)
-	}
-	if err != nil {
-		n.log.Warn("read the last snapshot to check the partitions against it", "snapshot", metas[0].ID, "err", err)
-		return
-	}
-	for _, s := range m.Stations {
-		cfg, _, err := b.Station(s.Config.Name)
-		if err != nil || !cfg.CreatedAt.Equal(s.Config.CreatedAt) {
-			continue // deleted (or recreated) by an entry after the snapshot
-		}
-		for p, want := range s.Next {
-			rl := n.lookup(s.Config.Name, uint32(p))
-			if rl == nil {
-				continue
-			}
-			if _, have := rl.Bounds(); have < want {
-				n.log.Error("a partition holds fewer records than the last snapshot, and raft keeps no entries to refill it; replace this node's data to rebuild it from the others",
-					"station", s.Config.Name, "partition", p, "next_offset", have, "snapshot_next_offset", want, "snapshot", metas[0].ID)
-			}
-		}
-	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -203,11 +204,14 @@ func (s *syncedBuffer) String() string {
 	return s.b.String()
 }
 
-// TestShortOfSnapshotLogged: a partition that lost records the last
+// TestShortOfSnapshotAlone: a partition that lost records the last
 // snapshot covers (here all of them, as if a snapshot install had not
-// finished) cannot be refilled from the raft log; the node says so at
-// start, and once when the entries after the snapshot land past its end.
-func TestShortOfSnapshotLogged(t *testing.T) {
+// finished) cannot be refilled from the raft log, and a cluster of one
+// has no other member to fetch them from; the node says so at start, and
+// once when the entries after the snapshot land past its end, and
+// refuses produces to the partition rather than give offsets it
+// acknowledged before to other records.
+func TestShortOfSnapshotAlone(t *testing.T) {
 	raftAddr, dir, ctx := freeAddr(t), t.TempDir(), context.Background()
 	s := startSolo(t, dir, raftAddr)
 	await(t, "leadership", s.n.IsLeader)
@@ -243,8 +247,13 @@ func TestShortOfSnapshotLogged(t *testing.T) {
 	}
 	const gap = "an append lands past this node's end of the partition"
 	await(t, "the replayed appends to be refused", func() bool { return strings.Contains(log.String(), gap) })
-	if _, err := s.b.Produce(ctx, "s", []broker.Message{{Value: []byte("later")}}); err != nil {
-		t.Fatal(err)
+	for range 2 {
+		if _, err := s.b.Produce(ctx, "s", []broker.Message{{Value: []byte("later")}}); !errors.Is(err, ErrShortPartition) {
+			t.Fatalf("produce to the short partition: %v, want ErrShortPartition", err)
+		}
+	}
+	if _, next := s.n.lookup("s", 0).Bounds(); next != 0 {
+		t.Fatalf("the short partition's next offset is %d, want 0 (nothing stored)", next)
 	}
 	if n := strings.Count(log.String(), gap); n != 1 {
 		t.Fatalf("the gap was logged %d times, want once:\n%s", n, log.String())

@@ -100,6 +100,18 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		if !ok {
 			_, next = rl.local.Bounds()
 		}
+		if e.base > next {
+			if s, ok := f.n.shortOf(k); ok && s.rl == rl && next < s.target {
+				// The partition is short of the last snapshot: fetch
+				// what it lacks before the entry after it (short.go).
+				flush()
+				if err := f.n.fillShort(s); err != nil && !errors.Is(err, errNoSource) {
+					out[i] = appendResult{err: err}
+					continue
+				}
+				_, next = rl.local.Bounds()
+			}
+		}
 		if e.base != next {
 			// Either a replay of an entry this log already holds, or an
 			// entry proposed after one that never committed: neither is
@@ -227,6 +239,11 @@ type manifestStation struct {
 // Snapshot captures the manifest. Raft calls it between applies, so the
 // station set and offsets are those of the snapshot's index.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	if short := f.n.shortLogs(); len(short) > 0 {
+		// Its offsets would hide from the next start what the
+		// partitions lack (short.go); raft tries again later.
+		return nil, fmt.Errorf("cluster: no snapshot while station %q partition %d is short of the last one", short[0].rl.station, short[0].rl.partition)
+	}
 	var m manifest
 	f.n.nodesMu.Lock()
 	for _, info := range f.n.nodes {

@@ -56,6 +56,11 @@ func (l *replicatedLog) Enqueue(ctx context.Context, recs []broker.Record) (brok
 	if err := l.n.notLeader(); err != nil {
 		return nil, err
 	}
+	if l.n.shorted.Load() {
+		if err := l.n.refuseShort(l); err != nil {
+			return nil, err
+		}
+	}
 	now := l.n.cfg.Clock().UnixNano()
 	stamped := make([]broker.Record, len(recs))
 	for i, r := range recs {

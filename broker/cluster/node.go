@@ -155,6 +155,13 @@ type Node struct {
 	// repairLogged once watchHealth logged which.
 	repairing    atomic.Bool
 	repairLogged bool
+	// short holds the partitions this node found short of its last
+	// snapshot at start (short.go), shorted is set while there are any,
+	// and fillMu serialises filling them.
+	shorted atomic.Bool
+	shortMu sync.Mutex
+	short   map[logKey]shortLog
+	fillMu  sync.Mutex
 
 	nodesMu sync.Mutex
 	nodes   map[string]nodeInfo // by id; persisted in DATA/raft/nodes.json
@@ -294,7 +301,7 @@ func (n *Node) Start(ctx context.Context, b *broker.Broker, apiAddr string) erro
 		n.repairing.Store(true)
 		n.log.Error("damaged partitions found at start; this node will not vote until it has rebuilt them", "partitions", len(bad))
 	}
-	n.checkHeld(b)
+	n.shorted.Store(n.findShort(b))
 	existing, err := raft.HasExistingState(n.store, n.store, n.snaps)
 	if err != nil {
 		n.Close()

@@ -134,11 +134,16 @@ func (n *Node) watchHealth() {
 	}
 }
 
-// checkHealth takes the next step of a repair, if one is due.
+// checkHealth takes the next step of a repair, or of filling partitions
+// short of the last snapshot (short.go), if one is due.
 func (n *Node) checkHealth(ctx context.Context) error {
 	bad := n.damaged()
+	short := n.shortLogs()
 	self, _ := n.node(n.cfg.NodeID)
-	if len(bad) == 0 {
+	if len(short) == 0 && n.shorted.Swap(false) {
+		n.log.Info("every partition holds the records of the last snapshot")
+	}
+	if len(bad) == 0 && len(short) == 0 {
 		n.repairLogged = false
 		if n.repairing.Swap(false) {
 			n.log.Info("every damaged partition is rebuilt")
@@ -153,7 +158,7 @@ func (n *Node) checkHealth(ctx context.Context) error {
 		n.log.Info("repaired; a voter again")
 		return nil
 	}
-	if !n.repairing.Swap(true) || !n.repairLogged {
+	if len(bad) > 0 && (!n.repairing.Swap(true) || !n.repairLogged) {
 		n.repairLogged = true
 		for _, rl := range bad {
 			n.log.Error("partition damaged: this node stops voting and rebuilds it from the leader's copy",
@@ -164,27 +169,35 @@ func (n *Node) checkHealth(ctx context.Context) error {
 		return nil // nothing to do until a leader is known
 	}
 	if n.IsLeader() {
-		n.log.Warn("damaged partitions: handing leadership over")
+		n.log.Warn("damaged or short partitions: handing leadership over")
 		if err := n.raft.LeadershipTransfer().Error(); err != nil {
 			return fmt.Errorf("hand leadership over: %w", err)
 		}
 		return nil
 	}
+	var fillErr error
+	if len(short) > 0 {
+		// Filling needs no change of vote: it only appends what the
+		// partition lacks.
+		if fillErr = n.fillAll(ctx, short); fillErr == nil && len(bad) == 0 {
+			return nil // the next tick makes it a voter again
+		}
+	}
 	if voter, err := n.isVoter(); err != nil || voter || !self.Repairing {
 		if err != nil {
-			return err
+			return errors.Join(fillErr, err)
 		}
 		if err := n.askLeader(ctx, true); err != nil {
-			return fmt.Errorf("ask to stop voting: %w", err)
+			return errors.Join(fillErr, fmt.Errorf("ask to stop voting: %w", err))
 		}
-		return nil
+		return fillErr
 	}
 	for _, rl := range bad {
 		if err := n.rebuild(ctx, rl); err != nil {
-			return fmt.Errorf("station %q partition %d: %w", rl.station, rl.partition, err)
+			return errors.Join(fillErr, fmt.Errorf("station %q partition %d: %w", rl.station, rl.partition, err))
 		}
 	}
-	return nil
+	return fillErr
 }
 
 // isVoter reports whether this node votes in the current configuration.

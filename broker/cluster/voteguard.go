@@ -1,12 +1,18 @@
 package cluster
 
 import (
+	"errors"
+
 	"github.com/hashicorp/raft"
 )
 
+// errRefuseLead answers a leadership transfer to a node that must not
+// lead.
+var errRefuseLead = errors.New("this node has damaged partitions, or partitions short of its last snapshot, and does not take leadership")
+
 // voteGuard is the raft transport of a node that must not vote while its
-// partitions are damaged: it answers vote and pre-vote requests itself,
-// refusing them, while refuse reports true, and hands every other RPC to
+// partitions are damaged: it answers vote and pre-vote requests, and
+// leadership transfers to it, itself, refusing them, while refuse reports true, and hands every other RPC to
 // raft. The refusal carries the candidate's own term, so it neither
 // makes the candidate step down nor moves this node's term.
 type voteGuard struct {
@@ -27,11 +33,13 @@ func newVoteGuard(t *raft.NetworkTransport, id raft.ServerID, stop <-chan struct
 }
 
 // guardVotes returns the transport raft runs on: this node's, refusing
-// votes while the node has damaged partitions (repair.go), from before
-// raft starts until they are rebuilt.
+// votes while the node has damaged partitions (repair.go) or partitions
+// short of its last snapshot (short.go), from before raft starts until
+// they are rebuilt.
 func (n *Node) guardVotes() raft.Transport {
-	return newVoteGuard(n.trans, raft.ServerID(n.cfg.NodeID), n.stop, n.repairing.Load, func(candidate string) {
-		n.log.Warn("refused a vote: this node has damaged partitions", "candidate", candidate)
+	refuse := func() bool { return n.repairing.Load() || n.shorted.Load() }
+	return newVoteGuard(n.trans, raft.ServerID(n.cfg.NodeID), n.stop, refuse, func(candidate string) {
+		n.log.Warn("refused a vote: this node has damaged partitions, or partitions short of its last snapshot", "candidate", candidate)
 	})
 }
 
@@ -75,6 +83,14 @@ func (g *voteGuard) refused(rpc raft.RPC) bool {
 		}
 		g.onVote(string(req.ID))
 		rpc.Respond(&raft.RequestPreVoteResponse{RPCHeader: g.header(), Term: req.Term, Granted: false}, nil)
+		return true
+	case *raft.TimeoutNowRequest:
+		// A leadership transfer to this node: it must not lead either.
+		if !g.refuse() {
+			return false
+		}
+		g.onVote(string(req.ID))
+		rpc.Respond(nil, errRefuseLead)
 		return true
 	}
 	return false

@@ -20,7 +20,7 @@ func tcpTransport(t *testing.T) *raft.NetworkTransport {
 }
 
 // TestVoteGuardRefusesWhileDamaged asks a guarded transport for votes
-// and pre-votes: refused by the guard, without raft seeing them, while
+// and pre-votes, and to take leadership: refused by the guard, without raft seeing them, while
 // the node is damaged; passed to raft once it is not.
 func TestVoteGuardRefusesWhileDamaged(t *testing.T) {
 	candidate, voter := tcpTransport(t), tcpTransport(t)
@@ -48,8 +48,12 @@ func TestVoteGuardRefusesWhileDamaged(t *testing.T) {
 	if preResp.Granted || preResp.Term != 8 {
 		t.Fatalf("pre-vote from a damaged node: %+v, want refused in term 8", preResp)
 	}
-	if n := refusals.Load(); n != 2 {
-		t.Fatalf("%d refusals reported, want 2", n)
+	var tnResp raft.TimeoutNowResponse
+	if err := candidate.TimeoutNow("voter", voter.LocalAddr(), &raft.TimeoutNowRequest{RPCHeader: hdr}, &tnResp); err == nil {
+		t.Fatal("a leadership transfer to a damaged node was taken, want refused")
+	}
+	if n := refusals.Load(); n != 3 {
+		t.Fatalf("%d refusals reported, want 3", n)
 	}
 	select {
 	case rpc := <-g.Consumer():

@@ -32,27 +32,29 @@ func TestGroupSurvivesSnapshotInstall(t *testing.T) {
 	c.kill(follower)
 	t.Logf("killed follower %s", follower.id)
 
-	l := c.leader()
+	// Nothing here tests failover: every call goes to whichever node
+	// leads at the time, so that a leader that steps down (a node
+	// starved of CPU on a busy machine) only delays the test.
 	produce := func(prefix string, n int) {
 		t.Helper()
-		mc := junctionv1connect.NewMessageServiceClient(c.hc, "http://"+l.api)
 		for i := range n {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			_, err := mc.Produce(ctx, connect.NewRequest(&v1.ProduceRequest{Station: name,
-				Messages: []*v1.Message{{Value: fmt.Appendf(nil, "%s-%d", prefix, i)}}}))
-			cancel()
-			if err != nil {
-				t.Fatalf("produce %s-%d on %s: %v", prefix, i, l.id, err)
-			}
+			c.produceOnLeader(name, fmt.Sprintf("%s-%d", prefix, i))
 		}
 	}
-	// pullAll pulls and acks on n until want messages came, and returns
-	// every value delivered.
-	pullAll := func(n *node, want int) map[string]int {
+	// pullAll pulls and acks on the leader until want messages were
+	// acknowledged, and returns how often each value was, and how many
+	// nodes served the acks: after a leader change, what the group had
+	// not checkpointed yet is delivered again.
+	pullAll := func(want int) (map[string]int, int) {
 		t.Helper()
 		got := make(map[string]int)
-		mc := junctionv1connect.NewMessageServiceClient(c.hc, "http://"+n.api)
-		c.await(60*time.Second, fmt.Sprintf("%d messages of group %s on %s", want, group, n.id), func() bool {
+		served := make(map[*node]bool)
+		c.await(60*time.Second, fmt.Sprintf("%d messages of group %s", want, group), func() bool {
+			n := c.leaderNow()
+			if n == nil {
+				return false
+			}
+			mc := junctionv1connect.NewMessageServiceClient(c.hc, "http://"+n.api)
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			resp, err := mc.Pull(ctx, connect.NewRequest(&v1.PullRequest{Station: name, Group: group, MaxMessages: 100, MaxWait: durationpb.New(100 * time.Millisecond)}))
@@ -62,7 +64,6 @@ func TestGroupSurvivesSnapshotInstall(t *testing.T) {
 			}
 			refs := map[uint32][]uint64{}
 			for _, d := range resp.Msg.Messages {
-				got[string(d.Value)]++
 				refs[d.Partition] = append(refs[d.Partition], d.Offset)
 			}
 			if len(refs) > 0 {
@@ -71,19 +72,29 @@ func TestGroupSurvivesSnapshotInstall(t *testing.T) {
 					req.Messages = append(req.Messages, &v1.MessageRefs{Partition: p, Offsets: offs})
 				}
 				if _, err := mc.Ack(ctx, connect.NewRequest(req)); err != nil {
-					t.Fatalf("ack on %s: %v", n.id, err)
+					// Not acknowledged: they come again.
+					t.Logf("ack on %s: %v", n.id, err)
+					return false
 				}
+				for _, d := range resp.Msg.Messages {
+					got[string(d.Value)]++
+				}
+				served[n] = true
 			}
 			return len(got) >= want
 		})
-		return got
+		return got, len(served)
 	}
 	// checkpointed waits until n has stored the group's offsets at the
 	// partitions' ends.
-	checkpointed := func(n *node) {
+	checkpointed := func() {
 		t.Helper()
-		gc := junctionv1connect.NewGroupServiceClient(c.hc, "http://"+n.api)
-		c.await(60*time.Second, "group "+group+" checkpointed at the end on "+n.id, func() bool {
+		c.await(60*time.Second, "group "+group+" checkpointed at the end on the leader", func() bool {
+			n := c.leaderNow()
+			if n == nil {
+				return false
+			}
+			gc := junctionv1connect.NewGroupServiceClient(c.hc, "http://"+n.api)
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			defer cancel()
 			resp, err := gc.DescribeGroup(ctx, connect.NewRequest(&v1.DescribeGroupRequest{Station: name, Group: group}))
@@ -100,8 +111,8 @@ func TestGroupSurvivesSnapshotInstall(t *testing.T) {
 	}
 
 	produce("before", 60)
-	pullAll(l, 60)
-	checkpointed(l)
+	pullAll(60)
+	checkpointed()
 	// Enough entries behind the checkpoint that the follower's restart
 	// needs a snapshot.
 	produce("after", 200)
@@ -112,6 +123,10 @@ func TestGroupSurvivesSnapshotInstall(t *testing.T) {
 		return bytes.Contains(b, []byte("installed a snapshot from the leader"))
 	})
 	c.await(60*time.Second, follower.id+" to hold every message", func() bool {
+		l := c.leaderNow()
+		if l == nil || l == follower {
+			return false
+		}
 		for p := range uint32(partitions) {
 			want, err := c.nextOffset(l, name, p)
 			if err != nil {
@@ -125,25 +140,20 @@ func TestGroupSurvivesSnapshotInstall(t *testing.T) {
 		return true
 	})
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := c.clusterClient(l).TransferLeader(ctx, connect.NewRequest(&v1.TransferLeaderRequest{NodeId: follower.id})); err != nil {
-		t.Fatalf("transfer the leadership to %s: %v", follower.id, err)
-	}
-	c.await(60*time.Second, follower.id+" to lead", func() bool { return c.leaderNow() == follower })
+	c.transferTo(follower)
 
-	got := pullAll(follower, 200)
+	got, leaders := pullAll(200)
 	for v, n := range got {
 		switch {
 		case strings.HasPrefix(v, "before-"):
-			t.Errorf("%s delivered again on %s though acknowledged and checkpointed before the snapshot", v, follower.id)
-		case n > 1:
-			t.Errorf("%s delivered %d times", v, n)
+			t.Errorf("%s delivered again though acknowledged and checkpointed before the snapshot", v)
+		case n > 1 && leaders == 1:
+			t.Errorf("%s acknowledged %d times", v, n)
 		}
 	}
 	for i := range 200 {
 		if v := fmt.Sprintf("after-%d", i); got[v] == 0 {
-			t.Errorf("%s never delivered on %s", v, follower.id)
+			t.Errorf("%s never delivered", v)
 		}
 	}
 }

@@ -36,26 +36,25 @@ func TestSettingsSurviveSnapshotInstall(t *testing.T) {
 	c.kill(follower)
 	t.Logf("killed follower %s", follower.id)
 
-	l := c.leader()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	sc := junctionv1connect.NewStationServiceClient(c.hc, "http://"+l.api)
-	_, err := sc.UpdateStation(ctx, connect.NewRequest(&v1.UpdateStationRequest{
-		Station: &v1.Station{Name: name, Partitions: grown, DeadLetterStation: deadLetters,
-			MaxMessageBytes: maxBytes, Retention: &v1.Retention{MaxMessages: maxMessages}},
-		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"partitions", "dead_letter_station", "max_message_bytes", "retention"}},
-	}))
-	if err != nil {
-		t.Fatalf("update station %s on %s: %v", name, l.id, err)
-	}
+	// Nothing here tests failover: calls go to whichever node leads.
+	c.onLeader(60*time.Second, "station "+name+" updated", func(l *node) bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		sc := junctionv1connect.NewStationServiceClient(c.hc, "http://"+l.api)
+		_, err := sc.UpdateStation(ctx, connect.NewRequest(&v1.UpdateStationRequest{
+			Station: &v1.Station{Name: name, Partitions: grown, DeadLetterStation: deadLetters,
+				MaxMessageBytes: maxBytes, Retention: &v1.Retention{MaxMessages: maxMessages}},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"partitions", "dead_letter_station", "max_message_bytes", "retention"}},
+		}))
+		if err != nil {
+			t.Logf("update station %s on %s: %v", name, l.id, err)
+		}
+		return err == nil
+	})
 	// Enough entries behind the update that the follower's restart needs
 	// a snapshot.
-	mc := junctionv1connect.NewMessageServiceClient(c.hc, "http://"+l.api)
 	for i := range 200 {
-		if _, err := mc.Produce(ctx, connect.NewRequest(&v1.ProduceRequest{Station: name,
-			Messages: []*v1.Message{{Value: fmt.Appendf(nil, "m-%d", i)}}})); err != nil {
-			t.Fatalf("produce m-%d on %s: %v", i, l.id, err)
-		}
+		c.produceOnLeader(name, fmt.Sprintf("m-%d", i))
 	}
 
 	c.start(follower)
@@ -72,6 +71,10 @@ func TestSettingsSurviveSnapshotInstall(t *testing.T) {
 			follower.id, name, st, grown, deadLetters, maxBytes, maxMessages)
 	}
 	c.await(60*time.Second, follower.id+" to hold every message", func() bool {
+		l := c.leaderNow()
+		if l == nil || l == follower {
+			return false
+		}
 		for p := range uint32(grown) {
 			want, err := c.nextOffset(l, name, p)
 			if err != nil {
@@ -85,16 +88,22 @@ func TestSettingsSurviveSnapshotInstall(t *testing.T) {
 		return true
 	})
 
-	if _, err := c.clusterClient(l).TransferLeader(ctx, connect.NewRequest(&v1.TransferLeaderRequest{NodeId: follower.id})); err != nil {
-		t.Fatalf("transfer the leadership to %s: %v", follower.id, err)
-	}
-	c.await(60*time.Second, follower.id+" to lead", func() bool { return c.leaderNow() == follower })
-	fc := junctionv1connect.NewMessageServiceClient(c.hc, "http://"+follower.api)
-	_, err = fc.Produce(ctx, connect.NewRequest(&v1.ProduceRequest{Station: name,
-		Messages: []*v1.Message{{Value: bytes.Repeat([]byte("x"), 2*maxBytes)}}}))
-	if connect.CodeOf(err) != connect.CodeResourceExhausted {
-		t.Fatalf("produce %d bytes on %s leading with a limit of %d: got %v, want %v", 2*maxBytes, follower.id, maxBytes, err, connect.CodeResourceExhausted)
-	}
+	c.transferTo(follower)
+	c.onLeader(60*time.Second, "a produce over the limit refused", func(l *node) bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		fc := junctionv1connect.NewMessageServiceClient(c.hc, "http://"+l.api)
+		_, err := fc.Produce(ctx, connect.NewRequest(&v1.ProduceRequest{Station: name,
+			Messages: []*v1.Message{{Value: bytes.Repeat([]byte("x"), 2*maxBytes)}}}))
+		switch connect.CodeOf(err) {
+		case connect.CodeResourceExhausted:
+			return true
+		case connect.CodeUnavailable:
+			return false // a leader change: ask the next one
+		}
+		t.Fatalf("produce %d bytes on %s leading with a limit of %d: got %v, want %v", 2*maxBytes, l.id, maxBytes, err, connect.CodeResourceExhausted)
+		return false
+	})
 }
 
 // station returns station name's settings as stored on n.

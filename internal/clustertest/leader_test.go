@@ -1,0 +1,63 @@
+package clustertest
+
+import (
+	"context"
+	"time"
+
+	"connectrpc.com/connect"
+
+	v1 "github.com/junctionhq/junction/sdk/api/junction/v1"
+	"github.com/junctionhq/junction/sdk/api/junction/v1/junctionv1connect"
+)
+
+// Tests that do not test failover still meet it: on a busy machine a
+// node starved of CPU for a second may miss heartbeats and the leader
+// change. These helpers call whichever node leads at the time, until the
+// call succeeds or a deadline passes.
+
+// onLeader calls call on the current leader until it returns true,
+// failing the test after d.
+func (c *cluster) onLeader(d time.Duration, what string, call func(l *node) bool) {
+	c.t.Helper()
+	c.await(d, what, func() bool {
+		l := c.leaderNow()
+		return l != nil && call(l)
+	})
+}
+
+// produceOnLeader stores one message with value v on station, with v as
+// its id so that a retry after an unknown outcome stores it once.
+func (c *cluster) produceOnLeader(station, v string) {
+	c.t.Helper()
+	c.onLeader(60*time.Second, "produce "+v, func(l *node) bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		mc := junctionv1connect.NewMessageServiceClient(c.hc, "http://"+l.api)
+		_, err := mc.Produce(ctx, connect.NewRequest(&v1.ProduceRequest{Station: station,
+			Messages: []*v1.Message{{Value: []byte(v), Id: v}}}))
+		if err != nil {
+			c.t.Logf("produce %s on %s: %v", v, l.id, err)
+		}
+		return err == nil
+	})
+}
+
+// transferTo makes n the leader, asking whichever node leads to hand
+// leadership over until n leads.
+func (c *cluster) transferTo(n *node) {
+	c.t.Helper()
+	c.await(60*time.Second, n.id+" to lead", func() bool {
+		l := c.leaderNow()
+		if l == n {
+			return true
+		}
+		if l != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if _, err := c.clusterClient(l).TransferLeader(ctx, connect.NewRequest(&v1.TransferLeaderRequest{NodeId: n.id})); err != nil {
+				c.t.Logf("transfer the leadership from %s to %s: %v", l.id, n.id, err)
+			}
+		}
+		return false
+	})
+}
