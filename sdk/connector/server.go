@@ -116,6 +116,11 @@ func (c connectorServer) Configure(ctx context.Context, req *pb.ConfigureRequest
 
 var errNotConfigured = status.Error(codes.FailedPrecondition, "connector is not configured: call Configure first")
 
+// recordsPool holds the record slices Writes of record batches decode
+// into: a sink keeps no record after Write returns, so the slice of one
+// Write serves the next and a batch costs no allocation per record.
+var recordsPool = sync.Pool{New: func() any { return new([]Record) }}
+
 type sinkServer struct {
 	pb.UnimplementedSinkServer
 	s *server
@@ -160,9 +165,18 @@ func (k sinkServer) Write(ctx context.Context, req *pb.SinkWriteRequest) (*pb.Si
 		}
 	}
 	if bs := req.GetBatches(); len(bs) > 0 {
-		if records, err = protocol.DecodeRecordBatches(protocol.RecordBatchesFromPB(bs)); err != nil {
-			return nil, status.Error(codes.InvalidArgument, err.Error())
+		buf := recordsPool.Get().(*[]Record)
+		defer func() {
+			clear(*buf) // drop the request's bytes the records alias
+			*buf = (*buf)[:0]
+			recordsPool.Put(buf)
+		}()
+		for _, b := range bs {
+			if *buf, err = protocol.AppendBatchRecords(*buf, b.GetPartition(), b.GetData()); err != nil {
+				return nil, status.Error(codes.InvalidArgument, err.Error())
+			}
 		}
+		records = *buf
 	}
 	err = sink.Write(k.s.ctx(ctx), records)
 	var be *BatchError
