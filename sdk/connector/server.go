@@ -41,6 +41,8 @@ type server struct {
 	// has returned.
 	readCancel context.CancelFunc
 	readDone   chan struct{}
+	// order is the sink's ordered writes since its last Open.
+	order writeOrder
 }
 
 func newServer(def Definition, log *slog.Logger) *server {
@@ -146,7 +148,8 @@ func (k sinkServer) Open(ctx context.Context, req *pb.SinkOpenRequest) (*pb.Sink
 	if err != nil {
 		return nil, protocol.ToStatus(err)
 	}
-	resp := &pb.SinkOpenResponse{RecordBatches: true}
+	k.s.resetOrder()
+	resp := &pb.SinkOpenResponse{RecordBatches: true, OrderedWrites: true}
 	for p, off := range durable {
 		resp.Durable = append(resp.Durable, &pb.PartitionOffset{Partition: p, NextOffset: off})
 	}
@@ -158,6 +161,20 @@ func (k sinkServer) Write(ctx context.Context, req *pb.SinkWriteRequest) (*pb.Si
 	if err != nil {
 		return nil, err
 	}
+	if seq := req.GetSeq(); seq > 0 {
+		turn, err := k.s.awaitTurn(ctx, seq)
+		if err != nil {
+			return nil, protocol.ToStatus(err)
+		}
+		resp, err := k.write(ctx, sink, req)
+		k.s.endTurn(seq, turn, err)
+		return resp, err
+	}
+	return k.write(ctx, sink, req)
+}
+
+// write decodes the records of req and writes them to sink.
+func (k sinkServer) write(ctx context.Context, sink Sink, req *pb.SinkWriteRequest) (_ *pb.SinkWriteResponse, err error) {
 	records := protocol.RecordsFromPB(req.GetRecords())
 	if packed := req.GetPackedRecords(); len(packed) > 0 {
 		if records, err = protocol.DecodePacked(packed); err != nil {
