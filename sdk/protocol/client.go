@@ -124,7 +124,7 @@ func (k *SinkClient) WriteRecordBatches(ctx context.Context, bs []RecordBatches)
 	if !k.batches {
 		return fmt.Errorf("sink write: the plugin does not take record batches: %w", ErrUnimplemented)
 	}
-	return k.write(ctx, &pb.SinkWriteRequest{Batches: recordBatchesToPB(bs)})
+	return k.write(ctx, &pb.SinkWriteRequest{Batches: recordBatchesToPB(bs)}, grpc.ForceCodecV2(writeCodec{}))
 }
 
 // OrdersWrites reports whether the plugin's sink, as of its last Open,
@@ -146,12 +146,12 @@ func (k *SinkClient) StartRecordBatches(ctx context.Context, bs []RecordBatches)
 	}
 	k.seq++
 	req := &pb.SinkWriteRequest{Batches: recordBatchesToPB(bs), Seq: k.seq}
-	go func() { done <- k.write(ctx, req) }()
+	go func() { done <- k.write(ctx, req, grpc.ForceCodecV2(writeCodec{})) }()
 	return done
 }
 
-func (k *SinkClient) write(ctx context.Context, req *pb.SinkWriteRequest) error {
-	resp, err := k.c.Write(ctx, req)
+func (k *SinkClient) write(ctx context.Context, req *pb.SinkWriteRequest, opts ...grpc.CallOption) error {
+	resp, err := k.c.Write(ctx, req, opts...)
 	if err != nil {
 		return fmt.Errorf("sink write: %w", FromStatus(err))
 	}
