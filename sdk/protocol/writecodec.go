@@ -5,6 +5,7 @@ import (
 	protocodec "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	pb "github.com/junctionhq/junction/sdk/proto/connectorv1"
 )
@@ -80,4 +81,96 @@ func appendWriteRequest(out mem.BufferSlice, seq uint64, batches []*pb.RecordBat
 		out = append(out, mem.SliceBuffer(frame[start:]))
 	}
 	return out
+}
+
+// serverCodec is the plugin's gRPC codec: a sink write's record batches
+// alias the received message instead of being copied out of it, so a
+// batch reaches the sink after one copy out of the transport's buffers,
+// not two. Everything else is the proto codec's.
+type serverCodec struct{}
+
+// Name is the proto codec's: the bytes on the wire are protobuf.
+func (serverCodec) Name() string { return protocodec.Name }
+
+func (serverCodec) Marshal(v any) (mem.BufferSlice, error) { return protoCodec.Marshal(v) }
+
+func (serverCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	req, ok := v.(*pb.SinkWriteRequest)
+	if !ok {
+		return protoCodec.Unmarshal(data, v)
+	}
+	buf := data.Materialize()
+	if decodeWriteRequest(buf, req) {
+		return nil
+	}
+	return proto.Unmarshal(buf, req)
+}
+
+// decodeWriteRequest decodes buf into req when it holds only record
+// batches and a seq, with the batches' data aliasing buf, and reports
+// whether it did. For anything else, malformed input included, it returns
+// false and leaves req for proto.Unmarshal to fill (and to report).
+func decodeWriteRequest(buf []byte, req *pb.SinkWriteRequest) bool {
+	var (
+		seq     uint64
+		batches []*pb.RecordBatches
+	)
+	for len(buf) > 0 {
+		num, typ, n := protowire.ConsumeTag(buf)
+		if n < 0 {
+			return false
+		}
+		buf = buf[n:]
+		switch {
+		case num == fieldWriteSeq && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(buf)
+			if n < 0 {
+				return false
+			}
+			seq, buf = v, buf[n:]
+		case num == fieldWriteBatches && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(buf)
+			if n < 0 {
+				return false
+			}
+			b, ok := decodeRecordBatches(v)
+			if !ok {
+				return false
+			}
+			batches, buf = append(batches, b), buf[n:]
+		default:
+			return false
+		}
+	}
+	req.Reset()
+	req.Seq, req.Batches = seq, batches
+	return true
+}
+
+func decodeRecordBatches(buf []byte) (*pb.RecordBatches, bool) {
+	b := &pb.RecordBatches{}
+	for len(buf) > 0 {
+		num, typ, n := protowire.ConsumeTag(buf)
+		if n < 0 {
+			return nil, false
+		}
+		buf = buf[n:]
+		switch {
+		case num == fieldBatchPart && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(buf)
+			if n < 0 {
+				return nil, false
+			}
+			b.Partition, buf = uint32(v), buf[n:]
+		case num == fieldBatchData && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(buf)
+			if n < 0 {
+				return nil, false
+			}
+			b.Data, buf = v[:len(v):len(v)], buf[n:]
+		default:
+			return nil, false
+		}
+	}
+	return b, true
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 
+	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/junctionhq/junction/sdk/proto/connectorv1"
@@ -57,4 +58,31 @@ func TestWriteCodecMarshalsOtherRequestsAsProto(t *testing.T) {
 	if err := proto.Unmarshal(data.Materialize(), &got); err != nil || !proto.Equal(&got, req) {
 		t.Fatalf("decoded %v (%v), sent %v", &got, err, req)
 	}
+}
+
+// The plugin's decoding of a sink write gives what proto.Unmarshal gives,
+// whatever the bytes, and fails where it fails.
+func FuzzServerCodecDecodesLikeProto(f *testing.F) {
+	for _, req := range []*pb.SinkWriteRequest{
+		{}, {Seq: 9, Batches: fuzzBatches(0x00020103, []byte("abcdef"))},
+		{PackedRecords: []byte("packed")}, {Records: []*pb.Record{{Value: []byte("v")}}},
+	} {
+		raw, err := proto.Marshal(req)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(raw)
+	}
+	f.Add([]byte{0x1a, 0x05, 0x08})
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var want, got pb.SinkWriteRequest
+		werr := proto.Unmarshal(raw, &want)
+		gerr := serverCodec{}.Unmarshal(mem.BufferSlice{mem.SliceBuffer(raw)}, &got)
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("proto: %v, codec: %v", werr, gerr)
+		}
+		if werr == nil && !proto.Equal(&got, &want) {
+			t.Fatalf("codec decoded %v, proto %v", &got, &want)
+		}
+	})
 }
