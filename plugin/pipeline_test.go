@@ -46,6 +46,9 @@ type orderedFake struct {
 	seq    int
 	last   chan struct{} // closed when the last write started ended
 	failed bool          // touched only by writes, one after another
+	// nextSent is closed when the write after failAt was started: the
+	// failing write waits for it, so it fails with a later write in flight.
+	nextSent chan struct{}
 
 	mu      sync.Mutex
 	written map[uint64]int // offset -> times written
@@ -65,6 +68,9 @@ func (f *orderedFake) WriteRecordBatches(ctx context.Context, bs []protocol.Reco
 
 func (f *orderedFake) StartRecordBatches(_ context.Context, bs []protocol.RecordBatches) <-chan error {
 	f.seq++
+	if f.failAt > 0 && f.seq == f.failAt+1 {
+		close(f.nextSent)
+	}
 	seq, prev, mine := f.seq, f.last, make(chan struct{})
 	f.last = mine
 	done := make(chan error, 1)
@@ -78,7 +84,12 @@ func (f *orderedFake) StartRecordBatches(_ context.Context, bs []protocol.Record
 			done <- errors.New("refused: an earlier write failed")
 		case seq == f.failAt:
 			f.failed = true
-			done <- errors.New("destination refused the batch")
+			select {
+			case <-f.nextSent:
+				done <- errors.New("destination refused the batch")
+			case <-time.After(10 * time.Second):
+				done <- errors.New("the pump never sent the next write while this one ran")
+			}
 		default:
 			recs, err := protocol.DecodeRecordBatches(bs)
 			f.mu.Lock()
@@ -112,7 +123,7 @@ func TestPipelinedSinkFailingMidwayLosesAndDuplicatesNothing(t *testing.T) {
 	def := &config.Connector{Name: "piped", Station: "s", Kind: config.KindSink, DLQ: "s.dlq", Timeout: 30 * time.Second,
 		Batch: config.Batch{MaxRecords: 100, MaxBytes: 1 << 20, MaxWait: time.Millisecond}}
 
-	first := &orderedFake{failAt: 3, written: map[uint64]int{}}
+	first := &orderedFake{failAt: 3, written: map[uint64]int{}, nextSent: make(chan struct{})}
 	err := newRunner(e.h, def, Installed{}, record{}).runSink(context.Background(), first)
 	if err == nil || !strings.Contains(err.Error(), "destination refused the batch") {
 		t.Fatalf("runSink = %v, want the sink's error", err)
