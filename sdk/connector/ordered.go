@@ -9,8 +9,8 @@ import (
 // time in seq order, whatever order the host's calls arrive in, so the host
 // can send the next batch while the sink writes this one. A write that
 // fails, or gives up waiting for its turn, ends the order: every later
-// write is refused unwritten until the next Open resets it. Its zero value
-// is not ready for use; reset before the first write.
+// write is refused unwritten until the next Open resets it. Until the
+// first Open (resetOrder) every ordered write is refused.
 //
 // The fields are guarded by the server's mu.
 type writeOrder struct {
@@ -19,7 +19,7 @@ type writeOrder struct {
 	err  error         // why the order ended
 }
 
-// reset starts a new order after an Open: the next write is seq 1. A write
+// resetOrder starts a new order after an Open: the next write is seq 1. A write
 // of the previous order still waiting is refused.
 func (s *server) resetOrder() {
 	s.mu.Lock()
