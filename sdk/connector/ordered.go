@@ -17,17 +17,18 @@ type writeOrder struct {
 	next uint64        // seq of the write whose turn it is
 	turn chan struct{} // closed when next or err changes
 	err  error         // why the order ended
+	gen  uint64        // how many Opens started an order
 }
 
-// resetOrder starts a new order after an Open: the next write is seq 1. A write
-// of the previous order still waiting is refused.
+// resetOrder starts a new order after an Open: the next write is seq 1. A
+// write of the previous order still waiting is refused.
 func (s *server) resetOrder() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.order.turn != nil {
 		close(s.order.turn)
 	}
-	s.order = writeOrder{next: 1, turn: make(chan struct{})}
+	s.order = writeOrder{next: 1, turn: make(chan struct{}), gen: s.order.gen + 1}
 }
 
 // awaitTurn blocks until write seq may run and returns the turn to hand
@@ -35,11 +36,16 @@ func (s *server) resetOrder() {
 // was already written or refused, and when ctx ends first (which ends the
 // order).
 func (s *server) awaitTurn(ctx context.Context, seq uint64) (chan struct{}, error) {
+	s.mu.Lock()
+	gen := s.order.gen
+	s.mu.Unlock()
 	for {
 		s.mu.Lock()
 		o := s.order
 		s.mu.Unlock()
 		switch {
+		case o.gen != gen:
+			return nil, fmt.Errorf("write %d refused unwritten: the sink was opened again: %w", seq, ErrRetryable)
 		case o.turn == nil:
 			return nil, fmt.Errorf("write %d: the sink is not open: %w", seq, ErrRetryable)
 		case o.err != nil:

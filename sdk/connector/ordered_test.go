@@ -106,3 +106,37 @@ func TestOrderedWriteGivingUpEndsTheOrder(t *testing.T) {
 		t.Fatalf("written = %v, want nothing", sink.written)
 	}
 }
+
+// A write still waiting for its turn when the sink is opened again is
+// refused, not run as a write of the new order.
+func TestOrderedWriteWaitingAcrossAnOpenIsRefused(t *testing.T) {
+	sink := &offsetSink{failOffset: 99}
+	srv := newServer(Definition{Name: "t"}, nil)
+	srv.sink = sink
+	k := sinkServer{s: srv}
+	if _, err := k.Open(t.Context(), &pb.SinkOpenRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	waiting := make(chan error, 1)
+	go func() { _, err := k.Write(t.Context(), orderedWrite(2, 2)); waiting <- err }()
+	deadline := time.Now().Add(10 * time.Second)
+	// Open until the write, waiting in whichever order it joined, is
+	// refused.
+	for time.Now().Before(deadline) {
+		if _, err := k.Open(t.Context(), &pb.SinkOpenRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-waiting:
+			if err == nil {
+				t.Fatal("the waiting write ran after the sink was opened again")
+			}
+			if len(sink.written) != 0 {
+				t.Fatalf("written = %v, want nothing", sink.written)
+			}
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatal("the waiting write was never refused")
+}
