@@ -17,16 +17,24 @@ import (
 // BenchmarkSink moves a station of b.N 128-byte messages to a destination
 // and reports records/s counted there: consumed in-process (the baseline),
 // through the discard plugin (the cost of the process boundary), and
-// through the file plugin (JSON lines, fsynced).
+// through the file plugin (JSON lines, fsynced); then 1 KiB messages
+// in-process and through the discard plugin.
 func BenchmarkSink(b *testing.B) {
-	for _, dest := range []string{"in-process", "discard", "file"} {
-		b.Run(dest, func(b *testing.B) {
+	for _, run := range []struct {
+		dest, name string
+		size       int
+	}{
+		{"in-process", "in-process", 128}, {"discard", "discard", 128}, {"file", "file", 128},
+		{"in-process", "in-process-1KiB", 1024}, {"discard", "discard-1KiB", 1024},
+	} {
+		dest, size := run.dest, run.size
+		b.Run(run.name, func(b *testing.B) {
 			root := b.TempDir()
 			e := startBench(b, filepath.Join(root, "data"))
 			if _, err := e.b.CreateStation(b.Context(), broker.StationConfig{Name: "s"}); err != nil {
 				b.Fatal(err)
 			}
-			value := make([]byte, 128)
+			value := make([]byte, size)
 			for i := 0; i < b.N; i += 1000 {
 				msgs := make([]broker.Message, min(1000, b.N-i))
 				for j := range msgs {
@@ -63,7 +71,7 @@ func BenchmarkSink(b *testing.B) {
 			elapsed := time.Since(start)
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "records/s")
-			b.ReportMetric(float64(b.N)*128/elapsed.Seconds()/1e6, "MB/s")
+			b.ReportMetric(float64(b.N)*float64(size)/elapsed.Seconds()/1e6, "MB/s")
 			// CPU time per record says more than records/s on a busy
 			// machine: the host's, and the plugin's (started after the
 			// timer, so all of its time is the run's).

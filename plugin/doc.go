@@ -9,7 +9,9 @@
 //     The batch goes to a plugin as the record batches the station's log
 //     stores, without decoding or re-encoding a record, when the plugin's
 //     Open says it takes them (every plugin of this SDK), and is acked by
-//     offset range;
+//     offset range. A plugin that orders writes (every plugin of this SDK)
+//     gets the next batch while it writes this one; acks stay in order and
+//     stop at a failed write, after which the plugin writes nothing more;
 //   - a source's batches are produced to its station and its position is
 //     checkpointed in the metadata store only once they are durable there.
 //

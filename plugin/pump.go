@@ -72,10 +72,6 @@ func (r *runner) runSink(ctx context.Context, sink connector.Sink) error {
 	// them decoded, here, off the write path.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	type pulled struct {
-		sinkBatch
-		err error
-	}
 	next := make(chan pulled, 1)
 	bsink, _ := sink.(batchSink)
 	if bsink != nil && !bsink.TakesRecordBatches() {
@@ -131,17 +127,21 @@ func (r *runner) runSink(ctx context.Context, sink connector.Sink) error {
 		ackErr <- err
 	}()
 	err = nil
-	for bt := range next {
-		if bt.err != nil || bt.count == 0 {
-			err = bt.err
-			break
-		}
-		if r.schemaChanged(ctx, schemaKey) {
-			err = errSchemaChanged
-			break
-		}
-		if err = r.writeBatch(ctx, sink, bsink, &bt.sinkBatch, acks); err != nil {
-			break
+	if osink, ok := sink.(orderedSink); ok && bsink != nil && osink.OrdersWrites() {
+		err = r.writeOrdered(ctx, osink, next, schemaKey, acks)
+	} else {
+		for bt := range next {
+			if bt.err != nil || bt.count == 0 {
+				err = bt.err
+				break
+			}
+			if r.schemaChanged(ctx, schemaKey) {
+				err = errSchemaChanged
+				break
+			}
+			if err = r.writeBatch(ctx, sink, bsink, &bt.sinkBatch, acks); err != nil {
+				break
+			}
 		}
 	}
 	cancel()
@@ -152,19 +152,31 @@ func (r *runner) runSink(ctx context.Context, sink connector.Sink) error {
 	return err
 }
 
+// pulled is a batch the sink pump pulled, or why it stopped pulling.
+type pulled struct {
+	sinkBatch
+	err error
+}
+
 // writeBatch writes one batch to the sink, as record batches to bsink when
 // not nil, else as records, dead-letters the records it rejects, and hands
 // the batch's ranges to acks once Write returned.
 func (r *runner) writeBatch(ctx context.Context, sink connector.Sink, bsink batchSink, bt *sinkBatch, acks chan<- []broker.OffsetRange) error {
-	bytes := bt.bytes
-	r.total.in.Add(uint64(bt.count))
-	r.total.bytesIn.Add(bytes)
+	r.countIn(bt)
 	err := r.call(ctx, fmt.Sprintf("write of %d records", bt.count), func(ctx context.Context) error {
 		if bsink != nil {
 			return bsink.WriteRecordBatches(ctx, bt.batches)
 		}
 		return sink.Write(ctx, bt.recs)
 	})
+	return r.written(ctx, bt, err, acks)
+}
+
+// written finishes the write of bt that returned err: it dead-letters the
+// records the sink rejected and hands the batch's ranges to acks, or
+// returns the write's error.
+func (r *runner) written(ctx context.Context, bt *sinkBatch, err error, acks chan<- []broker.OffsetRange) error {
+	bytes := bt.bytes
 	failed := 0
 	var be *connector.BatchError
 	if errors.As(err, &be) {

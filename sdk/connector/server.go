@@ -41,6 +41,8 @@ type server struct {
 	// has returned.
 	readCancel context.CancelFunc
 	readDone   chan struct{}
+	// order is the sink's ordered writes since its last Open.
+	order writeOrder
 }
 
 func newServer(def Definition, log *slog.Logger) *server {
@@ -116,6 +118,11 @@ func (c connectorServer) Configure(ctx context.Context, req *pb.ConfigureRequest
 
 var errNotConfigured = status.Error(codes.FailedPrecondition, "connector is not configured: call Configure first")
 
+// recordsPool holds the record slices Writes of record batches decode
+// into: a sink keeps no record after Write returns, so the slice of one
+// Write serves the next and a batch costs no allocation per record.
+var recordsPool = sync.Pool{New: func() any { return new([]Record) }}
+
 type sinkServer struct {
 	pb.UnimplementedSinkServer
 	s *server
@@ -141,7 +148,8 @@ func (k sinkServer) Open(ctx context.Context, req *pb.SinkOpenRequest) (*pb.Sink
 	if err != nil {
 		return nil, protocol.ToStatus(err)
 	}
-	resp := &pb.SinkOpenResponse{RecordBatches: true}
+	k.s.resetOrder()
+	resp := &pb.SinkOpenResponse{RecordBatches: true, OrderedWrites: true}
 	for p, off := range durable {
 		resp.Durable = append(resp.Durable, &pb.PartitionOffset{Partition: p, NextOffset: off})
 	}
@@ -153,6 +161,20 @@ func (k sinkServer) Write(ctx context.Context, req *pb.SinkWriteRequest) (*pb.Si
 	if err != nil {
 		return nil, err
 	}
+	if seq := req.GetSeq(); seq > 0 {
+		turn, err := k.s.awaitTurn(ctx, seq)
+		if err != nil {
+			return nil, protocol.ToStatus(err)
+		}
+		resp, err := k.write(ctx, sink, req)
+		k.s.endTurn(seq, turn, err)
+		return resp, err
+	}
+	return k.write(ctx, sink, req)
+}
+
+// write decodes the records of req and writes them to sink.
+func (k sinkServer) write(ctx context.Context, sink Sink, req *pb.SinkWriteRequest) (_ *pb.SinkWriteResponse, err error) {
 	records := protocol.RecordsFromPB(req.GetRecords())
 	if packed := req.GetPackedRecords(); len(packed) > 0 {
 		if records, err = protocol.DecodePacked(packed); err != nil {
@@ -160,9 +182,18 @@ func (k sinkServer) Write(ctx context.Context, req *pb.SinkWriteRequest) (*pb.Si
 		}
 	}
 	if bs := req.GetBatches(); len(bs) > 0 {
-		if records, err = protocol.DecodeRecordBatches(protocol.RecordBatchesFromPB(bs)); err != nil {
-			return nil, status.Error(codes.InvalidArgument, err.Error())
+		buf := recordsPool.Get().(*[]Record)
+		defer func() {
+			clear(*buf) // drop the request's bytes the records alias
+			*buf = (*buf)[:0]
+			recordsPool.Put(buf)
+		}()
+		for _, b := range bs {
+			if *buf, err = protocol.AppendBatchRecords(*buf, b.GetPartition(), b.GetData()); err != nil {
+				return nil, status.Error(codes.InvalidArgument, err.Error())
+			}
 		}
+		records = *buf
 	}
 	err = sink.Write(k.s.ctx(ctx), records)
 	var be *BatchError

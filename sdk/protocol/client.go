@@ -67,6 +67,10 @@ type SinkClient struct {
 	c pb.SinkClient
 	// batches: the plugin's Open said it takes record batches.
 	batches bool
+	// ordered: the plugin's Open said it orders writes by seq; seq is the
+	// last one sent since.
+	ordered bool
+	seq     uint64
 }
 
 // NewSinkClient returns a client of the Sink service on cc.
@@ -82,6 +86,7 @@ func (k *SinkClient) Open(ctx context.Context, info SinkInfo) (map[uint32]uint64
 		return nil, fmt.Errorf("sink open: %w", FromStatus(err))
 	}
 	k.batches = resp.GetRecordBatches()
+	k.ordered, k.seq = resp.GetOrderedWrites(), 0
 	if len(resp.GetDurable()) == 0 {
 		return nil, nil
 	}
@@ -119,11 +124,34 @@ func (k *SinkClient) WriteRecordBatches(ctx context.Context, bs []RecordBatches)
 	if !k.batches {
 		return fmt.Errorf("sink write: the plugin does not take record batches: %w", ErrUnimplemented)
 	}
-	return k.write(ctx, &pb.SinkWriteRequest{Batches: recordBatchesToPB(bs)})
+	return k.write(ctx, &pb.SinkWriteRequest{Batches: recordBatchesToPB(bs)}, grpc.ForceCodecV2(writeCodec{}))
 }
 
-func (k *SinkClient) write(ctx context.Context, req *pb.SinkWriteRequest) error {
-	resp, err := k.c.Write(ctx, req)
+// OrdersWrites reports whether the plugin's sink, as of its last Open,
+// writes record batches in the order StartRecordBatches sent them, so
+// that the next may be sent before the last returned.
+func (k *SinkClient) OrdersWrites() bool { return k.ordered && k.batches }
+
+// StartRecordBatches sends the records of bs, in order, like
+// WriteRecordBatches, but returns at once: the channel receives what
+// WriteRecordBatches would have returned, once. The plugin writes them
+// after every write started before since the last Open succeeded, and not
+// at all once one of those failed. Only for a plugin that orders writes
+// (see OrdersWrites); bs is not retained once the outcome arrived.
+func (k *SinkClient) StartRecordBatches(ctx context.Context, bs []RecordBatches) <-chan error {
+	done := make(chan error, 1)
+	if !k.OrdersWrites() {
+		done <- fmt.Errorf("sink write: the plugin does not order writes: %w", ErrUnimplemented)
+		return done
+	}
+	k.seq++
+	req := &pb.SinkWriteRequest{Batches: recordBatchesToPB(bs), Seq: k.seq}
+	go func() { done <- k.write(ctx, req, grpc.ForceCodecV2(writeCodec{})) }()
+	return done
+}
+
+func (k *SinkClient) write(ctx context.Context, req *pb.SinkWriteRequest, opts ...grpc.CallOption) error {
+	resp, err := k.c.Write(ctx, req, opts...)
 	if err != nil {
 		return fmt.Errorf("sink write: %w", FromStatus(err))
 	}

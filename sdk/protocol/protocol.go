@@ -73,5 +73,6 @@ func ServerOptions(maxBytes int) []grpc.ServerOption {
 		grpc.MaxRecvMsgSize(maxBytes), grpc.MaxSendMsgSize(maxBytes),
 		grpc.InitialWindowSize(windowBytes), grpc.InitialConnWindowSize(windowBytes),
 		grpc.WriteBufferSize(256 << 10), grpc.ReadBufferSize(256 << 10),
+		grpc.ForceServerCodecV2(serverCodec{}),
 	}
 }

@@ -1349,6 +1349,10 @@ type SinkOpenResponse struct {
 	// A host sends them only to a sink that says so here; others get
 	// packed_records.
 	RecordBatches bool `protobuf:"varint,2,opt,name=record_batches,json=recordBatches,proto3" json:"record_batches,omitempty"`
+	// The sink orders writes by SinkWriteRequest.seq: the host may send the
+	// next write before the last one returned, and the plugin writes them
+	// one at a time in seq order whatever order they arrive in.
+	OrderedWrites bool `protobuf:"varint,3,opt,name=ordered_writes,json=orderedWrites,proto3" json:"ordered_writes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1397,6 +1401,13 @@ func (x *SinkOpenResponse) GetRecordBatches() bool {
 	return false
 }
 
+func (x *SinkOpenResponse) GetOrderedWrites() bool {
+	if x != nil {
+		return x.OrderedWrites
+	}
+	return false
+}
+
 type SinkWriteRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Records []*Record              `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
@@ -1412,7 +1423,13 @@ type SinkWriteRequest struct {
 	// re-encoding (format version 1, documented in the SDK's recordbatch
 	// package). The records are those of the batches in order. Sent only to
 	// a sink whose Open answered record_batches.
-	Batches       []*RecordBatches `protobuf:"bytes,3,rep,name=batches,proto3" json:"batches,omitempty"`
+	Batches []*RecordBatches `protobuf:"bytes,3,rep,name=batches,proto3" json:"batches,omitempty"`
+	// The write's place in the writes since the last Open, from 1, to a sink
+	// whose Open answered ordered_writes; 0 means unordered (the host waits
+	// for each write). The plugin starts write n only after write n-1
+	// succeeded; once one failed, it refuses every later one without
+	// writing it, until the next Open.
+	Seq           uint64 `protobuf:"varint,4,opt,name=seq,proto3" json:"seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1466,6 +1483,13 @@ func (x *SinkWriteRequest) GetBatches() []*RecordBatches {
 		return x.Batches
 	}
 	return nil
+}
+
+func (x *SinkWriteRequest) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
 }
 
 // RecordBatches holds record batches of one partition of the station.
@@ -1829,14 +1853,16 @@ const file_connector_proto_rawDesc = "" +
 	"\n" +
 	"SchemaFile\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
-	"\acontent\x18\x02 \x01(\fR\acontent\"{\n" +
+	"\acontent\x18\x02 \x01(\fR\acontent\"\xa2\x01\n" +
 	"\x10SinkOpenResponse\x12@\n" +
 	"\adurable\x18\x01 \x03(\v2&.junction.connector.v1.PartitionOffsetR\adurable\x12%\n" +
-	"\x0erecord_batches\x18\x02 \x01(\bR\rrecordBatches\"\xb2\x01\n" +
+	"\x0erecord_batches\x18\x02 \x01(\bR\rrecordBatches\x12%\n" +
+	"\x0eordered_writes\x18\x03 \x01(\bR\rorderedWrites\"\xc4\x01\n" +
 	"\x10SinkWriteRequest\x127\n" +
 	"\arecords\x18\x01 \x03(\v2\x1d.junction.connector.v1.RecordR\arecords\x12%\n" +
 	"\x0epacked_records\x18\x02 \x01(\fR\rpackedRecords\x12>\n" +
-	"\abatches\x18\x03 \x03(\v2$.junction.connector.v1.RecordBatchesR\abatches\"A\n" +
+	"\abatches\x18\x03 \x03(\v2$.junction.connector.v1.RecordBatchesR\abatches\x12\x10\n" +
+	"\x03seq\x18\x04 \x01(\x04R\x03seq\"A\n" +
 	"\rRecordBatches\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\"=\n" +
