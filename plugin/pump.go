@@ -109,7 +109,14 @@ func (r *runner) runSink(ctx context.Context, sink connector.Sink) error {
 		stored := time.Now()
 		for ranges := range acks {
 			if err == nil {
-				if err = r.h.b.AckRanges(ctx, r.def.Station, GroupName(r.def.Name), ranges); err != nil {
+				// What the sink wrote is acked even when the pump is
+				// stopping: the pump cancels ctx before the last acks
+				// drain, and on a cluster an ack under a cancelled ctx
+				// fails, which would deliver written records again.
+				actx, acancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
+				err = r.h.b.AckRanges(actx, r.def.Station, GroupName(r.def.Name), ranges)
+				acancel()
+				if err != nil {
 					err = fmt.Errorf("ack written records: %w", err)
 					cancel()
 				}
@@ -151,6 +158,10 @@ func (r *runner) runSink(ctx context.Context, sink connector.Sink) error {
 	}
 	return err
 }
+
+// ackTimeout bounds one ack of written records, which the pump sends even
+// while it stops.
+const ackTimeout = 10 * time.Second
 
 // pulled is a batch the sink pump pulled, or why it stopped pulling.
 type pulled struct {

@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -101,5 +102,82 @@ func TestSlowPluginShutdownStallsNothingElse(t *testing.T) {
 	}
 	if st, _ := e.h.Status("slow"); st.State != StatePaused {
 		t.Fatalf("state after pause = %s", st.State)
+	}
+}
+
+// ackRefusingBroker refuses acks under a cancelled context, as a cluster
+// node does; its first ack waits until the pump has stopped (the sink's
+// Write context is cancelled).
+type ackRefusingBroker struct {
+	*broker.Broker
+	stopped <-chan context.Context
+	once    bool
+}
+
+func (b *ackRefusingBroker) AckRanges(ctx context.Context, station, group string, ranges []broker.OffsetRange) error {
+	if !b.once {
+		b.once = true
+		select {
+		case wctx := <-b.stopped:
+			<-wctx.Done()
+		case <-time.After(10 * time.Second):
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return b.Broker.AckRanges(ctx, station, group, ranges)
+}
+
+// secondWriteFailsSink accepts its first batch and fails the second,
+// handing the second Write's context to stopped.
+type secondWriteFailsSink struct {
+	connector.UnimplementedSink
+	writes  int
+	stopped chan<- context.Context
+}
+
+func (s *secondWriteFailsSink) Open(context.Context, connector.SinkInfo) (map[uint32]uint64, error) {
+	return nil, nil
+}
+
+func (s *secondWriteFailsSink) Write(ctx context.Context, recs []connector.Record) error {
+	if s.writes++; s.writes == 1 {
+		return nil
+	}
+	s.stopped <- ctx
+	return errors.New("destination refused the batch")
+}
+
+// What a sink wrote is acked even when the pump stops before the ack is
+// sent: a stopping pump cancels its context, and on a cluster an ack under
+// a cancelled context fails, which would deliver the written records again.
+func TestSinkPumpAcksWhatWasWrittenWhileStopping(t *testing.T) {
+	e := startEnv(t, t.TempDir(), RestartPolicy{})
+	defer e.close()
+	if _, err := e.b.CreateStation(t.Context(), broker.StationConfig{Name: "s"}); err != nil {
+		t.Fatal(err)
+	}
+	e.produce(t, "s", 0, 200)
+	stopped := make(chan context.Context, 1)
+	h, err := New(context.Background(), Options{Broker: &ackRefusingBroker{Broker: e.b, stopped: stopped}, Store: e.b.Connectors(),
+		PluginDirs: []string{pluginDir}, Logger: slog.New(e.logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	def := &config.Connector{Name: "stopping", Station: "s", Kind: config.KindSink, DLQ: "s.dlq", Timeout: 30 * time.Second,
+		Batch: config.Batch{MaxRecords: 100, MaxBytes: 1 << 20, MaxWait: time.Millisecond}}
+	r := newRunner(h, def, Installed{}, record{})
+	err = r.runSink(context.Background(), &secondWriteFailsSink{stopped: stopped})
+	if err == nil || err.Error() != "write of 100 records: destination refused the batch" {
+		t.Fatalf("runSink = %v, want the sink's error", err)
+	}
+	gi, err := e.b.Group("s", GroupName("stopping"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gi.Pending != 100 {
+		t.Fatalf("%d deliveries pending after the pump stopped, want the 100 of the failed batch (the written batch acked)", gi.Pending)
 	}
 }
