@@ -422,6 +422,28 @@ func (c *cluster) readAll(n *node, station string, partition uint32) ([]*v1.Deli
 	}
 }
 
+// awaitHolds waits until follower holds every message of the first
+// partitions of station that the current leader, another node, holds.
+func (c *cluster) awaitHolds(follower *node, station string, partitions int) {
+	c.await(60*time.Second, follower.id+" to hold every message", func() bool {
+		l := c.leaderNow()
+		if l == nil || l == follower {
+			return false
+		}
+		for p := range uint32(partitions) {
+			want, err := c.nextOffset(l, station, p)
+			if err != nil {
+				return false
+			}
+			have, err := c.nextOffset(follower, station, p)
+			if err != nil || have != want {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // nextOffset is a partition's next offset on n.
 func (c *cluster) nextOffset(n *node, station string, partition uint32) (uint64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)

@@ -122,23 +122,7 @@ func TestGroupSurvivesSnapshotInstall(t *testing.T) {
 		b, _ := os.ReadFile(follower.logPath)
 		return bytes.Contains(b, []byte("installed a snapshot from the leader"))
 	})
-	c.await(60*time.Second, follower.id+" to hold every message", func() bool {
-		l := c.leaderNow()
-		if l == nil || l == follower {
-			return false
-		}
-		for p := range uint32(partitions) {
-			want, err := c.nextOffset(l, name, p)
-			if err != nil {
-				return false
-			}
-			have, err := c.nextOffset(follower, name, p)
-			if err != nil || have != want {
-				return false
-			}
-		}
-		return true
-	})
+	c.awaitHolds(follower, name, partitions)
 
 	c.transferTo(follower)
 

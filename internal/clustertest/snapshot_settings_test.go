@@ -70,23 +70,7 @@ func TestSettingsSurviveSnapshotInstall(t *testing.T) {
 		t.Fatalf("%s after the snapshot holds station %s as %v; want partitions %d, dead-letter station %s, max message bytes %d, retention max messages %d",
 			follower.id, name, st, grown, deadLetters, maxBytes, maxMessages)
 	}
-	c.await(60*time.Second, follower.id+" to hold every message", func() bool {
-		l := c.leaderNow()
-		if l == nil || l == follower {
-			return false
-		}
-		for p := range uint32(grown) {
-			want, err := c.nextOffset(l, name, p)
-			if err != nil {
-				return false
-			}
-			have, err := c.nextOffset(follower, name, p)
-			if err != nil || have != want {
-				return false
-			}
-		}
-		return true
-	})
+	c.awaitHolds(follower, name, grown)
 
 	c.transferTo(follower)
 	c.onLeader(60*time.Second, "a produce over the limit refused", func(l *node) bool {
