@@ -178,9 +178,18 @@ func (b *browser) wait(what, expr string) {
 	}
 }
 
+// click clicks the element sel names once it is visible. The query and the
+// click run in one step in the page: the dashboard re-renders tables as
+// data arrives, and a click on a node found a moment before may name a
+// node the page has since replaced.
 func (b *browser) click(sel string) {
 	b.t.Helper()
-	b.do(chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+	b.wait("something to click at "+sel, fmt.Sprintf(`(() => {
+		const e = document.querySelector(%q);
+		if (!e || !e.checkVisibility()) return false;
+		e.click();
+		return true;
+	})()`, sel))
 }
 
 func (b *browser) text(sel string) string {
