@@ -65,32 +65,60 @@ func TestSchemaSurvivesLeaderLoss(t *testing.T) {
 
 	down := c.follower()
 	c.kill(down)
-	leader := c.leader()
-	var follower *node
-	for _, n := range c.alive() {
-		if n != leader {
-			follower = n
+	// A follower refuses the write and names the leader. Until the leader
+	// is killed nothing here tests failover: should the leadership move
+	// on a starved machine, the calls follow it.
+	c.await(60*time.Second, "a follower to refuse a schema, naming the leader", func() bool {
+		leader := c.leaderNow()
+		if leader == nil {
+			return false
 		}
-	}
-	_, err := c.schemaClient(follower).CreateSchema(ctx, connect.NewRequest(&v1.CreateSchemaRequest{Name: "order", Definition: orderSchema}))
-	if connect.CodeOf(err) != connect.CodeUnavailable || leaderOf(err) != leader.api {
-		t.Fatalf("create a schema on follower %s: %v, want NOT_LEADER naming %s", follower.id, err, leader.api)
-	}
-	if _, err := c.schemaClient(leader).CreateSchema(ctx, connect.NewRequest(&v1.CreateSchemaRequest{Name: "order", Definition: orderSchema})); err != nil {
-		t.Fatalf("create a schema on the leader: %v", err)
-	}
-	if _, err := c.schemaClient(leader).AttachSchema(ctx, connect.NewRequest(&v1.AttachSchemaRequest{Station: ordersStation, Schema: "order"})); err != nil {
-		t.Fatalf("attach the schema on the leader: %v", err)
-	}
+		var follower *node
+		for _, n := range c.alive() {
+			if n != leader {
+				follower = n
+			}
+		}
+		_, err := c.schemaClient(follower).CreateSchema(ctx, connect.NewRequest(&v1.CreateSchemaRequest{Name: "order", Definition: orderSchema}))
+		if connect.CodeOf(err) == connect.CodeUnavailable && leaderOf(err) == leader.api {
+			return true
+		}
+		t.Logf("create a schema on follower %s: %v, want NOT_LEADER naming %s", follower.id, err, leader.api)
+		return false
+	})
+	c.onLeader(60*time.Second, "schema order created", func(l *node) bool {
+		_, err := c.schemaClient(l).CreateSchema(ctx, connect.NewRequest(&v1.CreateSchemaRequest{Name: "order", Definition: orderSchema}))
+		if err != nil && connect.CodeOf(err) != connect.CodeAlreadyExists {
+			t.Logf("create a schema on the leader %s: %v", l.id, err)
+			return false
+		}
+		return true
+	})
+	c.onLeader(60*time.Second, "schema order attached", func(l *node) bool {
+		_, err := c.schemaClient(l).AttachSchema(ctx, connect.NewRequest(&v1.AttachSchemaRequest{Station: ordersStation, Schema: "order"}))
+		if err != nil {
+			t.Logf("attach the schema on the leader %s: %v", l.id, err)
+		}
+		return err == nil
+	})
 	// Enough entries that the leader snapshots and trims its log past
 	// the schema's: the follower that was down installs a snapshot.
 	for i := range 80 {
-		if err := c.produceOrder(leader, fmt.Sprintf(`{"id":%d}`, i)); err != nil {
-			t.Fatalf("produce order %d: %v", i, err)
-		}
+		v := fmt.Sprintf(`{"id":%d}`, i)
+		c.onLeader(60*time.Second, "produce order "+v, func(l *node) bool {
+			err := c.produceOrder(l, v)
+			if err != nil {
+				t.Logf("produce order %s on %s: %v", v, l.id, err)
+			}
+			return err == nil
+		})
 	}
-	c.await(60*time.Second, leader.id+" to take a snapshot", func() bool {
-		snaps, _ := filepath.Glob(filepath.Join(leader.data, "raft", "snapshots", "*", "meta.json"))
+	c.await(60*time.Second, "the leader to take a snapshot", func() bool {
+		l := c.leaderNow()
+		if l == nil {
+			return false
+		}
+		snaps, _ := filepath.Glob(filepath.Join(l.data, "raft", "snapshots", "*", "meta.json"))
 		return len(snaps) > 0
 	})
 	c.start(down)
@@ -108,13 +136,14 @@ func TestSchemaSurvivesLeaderLoss(t *testing.T) {
 		t.Errorf("%s caught up from the log, not from a snapshot: the scenario did not test what it means to", down.id)
 	}
 
+	leader := c.leader()
 	c.kill(leader)
 	t.Logf("killed leader %s", leader.id)
 	next := c.awaitLeaderOtherThan(leader)
 	c.await(30*time.Second, "the new leader to take a conforming produce", func() bool {
 		return c.produceOrder(next, `{"id":1000}`) == nil
 	})
-	err = c.produceOrder(next, `{"id":"not a number"}`)
+	err := c.produceOrder(next, `{"id":"not a number"}`)
 	if connect.CodeOf(err) != connect.CodeInvalidArgument {
 		t.Fatalf("non-conforming produce on the new leader %s: %v, want INVALID_ARGUMENT", next.id, err)
 	}
