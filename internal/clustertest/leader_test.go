@@ -61,3 +61,28 @@ func (c *cluster) transferTo(n *node) {
 		return false
 	})
 }
+
+// followerNamesLeader calls call on a follower until it answers
+// NOT_LEADER naming the node that leads at the time, failing the test
+// after d.
+func (c *cluster) followerNamesLeader(d time.Duration, what string, call func(f *node) error) {
+	c.t.Helper()
+	c.await(d, "a follower to refuse "+what+", naming the leader", func() bool {
+		l := c.leaderNow()
+		if l == nil {
+			return false
+		}
+		for _, f := range c.alive() {
+			if f == l {
+				continue
+			}
+			err := call(f)
+			if connect.CodeOf(err) == connect.CodeUnavailable && leaderOf(err) == l.api {
+				return true
+			}
+			c.t.Logf("%s on follower %s: %v, want NOT_LEADER naming %s", what, f.id, err, l.api)
+			return false
+		}
+		return false
+	})
+}

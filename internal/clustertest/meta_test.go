@@ -191,41 +191,56 @@ func TestUsersAndTokensReplicate(t *testing.T) {
 		t.Skip("runs a cluster of junction processes")
 	}
 	c := newCluster(t, 3)
-	leader, follower := c.leader(), c.follower()
-	if err := statusWith(c.hc, follower); err != nil {
+	if err := statusWith(c.hc, c.follower()); err != nil {
 		t.Fatalf("a follower without users refuses a loopback caller: %v", err)
 	}
 
 	const password = "cluster-meta-test-password"
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	// A follower names the leader once it knows one; under load an
-	// election may be under way when it is asked.
-	var err error
-	c.await(30*time.Second, "follower "+follower.id+" to name the leader", func() bool {
-		_, err = junctionv1connect.NewUserServiceClient(c.hc, "http://"+follower.api).CreateUser(ctx,
+	// Nothing here tests failover: should the leadership move on a
+	// starved machine, the calls follow it, and a follower is any node
+	// that does not lead at the time it is asked.
+	c.followerNamesLeader(30*time.Second, "the first user", func(f *node) error {
+		_, err := junctionv1connect.NewUserServiceClient(c.hc, "http://"+f.api).CreateUser(ctx,
 			connect.NewRequest(&v1.CreateUserRequest{User: &v1.User{Name: "admin", Role: "admin"}, Password: password}))
-		return connect.CodeOf(err) != connect.CodeUnavailable || leaderOf(err) != ""
+		return err
 	})
-	if leader = c.leader(); connect.CodeOf(err) != connect.CodeUnavailable || leaderOf(err) != leader.api {
-		t.Fatalf("create the first user on follower %s: %v, want NOT_LEADER naming %s", follower.id, err, leader.api)
-	}
-	createAdmin(t, leader, password)
+	createAdmin(t, c.leader(), password)
 	for _, n := range c.nodes {
 		c.await(30*time.Second, n.id+" to require authentication", func() bool {
 			return connect.CodeOf(statusWith(c.hc, n)) == connect.CodeUnauthenticated
 		})
 	}
 
-	login, err := junctionv1connect.NewAuthServiceClient(c.hc, "http://"+leader.api).Login(ctx, connect.NewRequest(&v1.LoginRequest{User: "admin", Password: password}))
-	if err != nil {
-		t.Fatalf("login on the leader: %v", err)
-	}
+	// Without a token a caller cannot ask who leads: a login goes to
+	// every node, and only the leader issues one.
+	var login *connect.Response[v1.LoginResponse]
+	c.await(60*time.Second, "login on the leader", func() bool {
+		for _, n := range c.alive() {
+			var err error
+			login, err = junctionv1connect.NewAuthServiceClient(c.hc, "http://"+n.api).Login(ctx, connect.NewRequest(&v1.LoginRequest{User: "admin", Password: password}))
+			if err == nil {
+				return true
+			}
+			if leaderOf(err) == "" {
+				t.Logf("login on %s: %v", n.id, err)
+			}
+		}
+		return false
+	})
 	admin := withToken(login.Msg.Token)
-	created, err := junctionv1connect.NewTokenServiceClient(admin, "http://"+leader.api).CreateToken(ctx, connect.NewRequest(&v1.CreateTokenRequest{Description: "ci"}))
-	if err != nil {
-		t.Fatalf("create a token on the leader: %v", err)
-	}
+	// ac asks who leads with the admin's token.
+	ac := &cluster{t: t, nodes: c.nodes, hc: admin}
+	var created *connect.Response[v1.CreateTokenResponse]
+	ac.onLeader(60*time.Second, "a token created on the leader", func(l *node) bool {
+		var err error
+		created, err = junctionv1connect.NewTokenServiceClient(admin, "http://"+l.api).CreateToken(ctx, connect.NewRequest(&v1.CreateTokenRequest{Description: "ci"}))
+		if err != nil {
+			t.Logf("create a token on the leader %s: %v", l.id, err)
+		}
+		return err == nil
+	})
 	tok := withToken(created.Msg.Token)
 	for _, n := range c.nodes {
 		c.await(30*time.Second, n.id+" to take the leader's tokens", func() bool {
@@ -234,14 +249,20 @@ func TestUsersAndTokensReplicate(t *testing.T) {
 	}
 	// A follower checks passwords against its replica, but issuing a
 	// token is a write: it names the leader.
-	_, err = junctionv1connect.NewAuthServiceClient(c.hc, "http://"+follower.api).Login(ctx, connect.NewRequest(&v1.LoginRequest{User: "admin", Password: password}))
-	if leaderOf(err) != leader.api {
-		t.Errorf("login on follower %s: %v, want NOT_LEADER naming %s", follower.id, err, leader.api)
-	}
+	ac.followerNamesLeader(30*time.Second, "a login", func(f *node) error {
+		_, err := junctionv1connect.NewAuthServiceClient(c.hc, "http://"+f.api).Login(ctx, connect.NewRequest(&v1.LoginRequest{User: "admin", Password: password}))
+		return err
+	})
 
-	if _, err := junctionv1connect.NewTokenServiceClient(admin, "http://"+leader.api).RevokeToken(ctx, connect.NewRequest(&v1.RevokeTokenRequest{Id: created.Msg.Info.GetId()})); err != nil {
-		t.Fatalf("revoke the token: %v", err)
-	}
+	// A retry after an unknown outcome finds the token gone already.
+	ac.onLeader(60*time.Second, "the token revoked", func(l *node) bool {
+		_, err := junctionv1connect.NewTokenServiceClient(admin, "http://"+l.api).RevokeToken(ctx, connect.NewRequest(&v1.RevokeTokenRequest{Id: created.Msg.Info.GetId()}))
+		if err != nil && connect.CodeOf(err) != connect.CodeNotFound {
+			t.Logf("revoke the token on the leader %s: %v", l.id, err)
+			return false
+		}
+		return true
+	})
 	for _, n := range c.nodes {
 		c.await(30*time.Second, n.id+" to refuse the revoked token", func() bool {
 			return connect.CodeOf(statusWith(tok, n)) == connect.CodeUnauthenticated
@@ -253,6 +274,7 @@ func TestUsersAndTokensReplicate(t *testing.T) {
 
 	// A follower restarted after the revocation replays its raft log:
 	// the revoked token must not come back, not even for a moment.
+	follower := ac.follower()
 	c.kill(follower)
 	accepted := make(chan error, 1)
 	stopProbe := make(chan struct{})
@@ -273,9 +295,13 @@ func TestUsersAndTokensReplicate(t *testing.T) {
 	}()
 	c.start(follower)
 	c.await(60*time.Second, follower.id+" to apply everything the leader committed", func() bool {
+		l := ac.leaderNow()
+		if l == nil || l == follower {
+			return false
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
-		ls, err := junctionv1connect.NewClusterServiceClient(admin, "http://"+leader.api).Status(ctx, connect.NewRequest(&v1.ClusterStatusRequest{}))
+		ls, err := junctionv1connect.NewClusterServiceClient(admin, "http://"+l.api).Status(ctx, connect.NewRequest(&v1.ClusterStatusRequest{}))
 		if err != nil {
 			return false
 		}
@@ -288,7 +314,7 @@ func TestUsersAndTokensReplicate(t *testing.T) {
 	}
 
 	secrets := [][]byte{[]byte(password), []byte(login.Msg.Token), []byte(created.Msg.Token)}
-	err = filepath.WalkDir(c.dir, func(path string, d os.DirEntry, err error) error {
+	err := filepath.WalkDir(c.dir, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
