@@ -65,37 +65,30 @@ func TestPinnedFileSinkRunsOnItsFollower(t *testing.T) {
 	roots := t.TempDir()
 	c := newCluster(t, 3, "--plugins", plugins, "--file-roots", roots)
 	c.createStation(station, partitions, time.Hour)
-	l, pin := c.leader(), c.follower()
+	pin := c.follower()
 	dir := filepath.Join(roots, pin.id)
 	def := fmt.Sprintf("name: files\nconnector: file\nkind: sink\nstation: %s\nnode: %s\nbatch: {max_records: 50, max_wait: 50ms}\nconfig:\n  dir: %s\n  rotate: {max_records: 200}\n",
 		station, pin.id, dir)
-	if err := c.applyConnector(l, def); err != nil {
-		t.Fatalf("apply the pinned file sink: %v", err)
-	}
+	c.applyOnLeader("the pinned file sink", def)
 	c.awaitPlacement("files", pin)
 
 	w := startWorkload(c, station, producers, producers)
 	w.awaitAcked(300)
 	c.await(60*time.Second, "the pinned sink to write some records", func() bool { return len(fileLines(t, dir)) > 0 })
+	// Should the leadership have moved to pin on a starved machine, hand
+	// it on: the leader killed is never the sink's node.
+	l := c.leader()
+	if l == pin {
+		c.transferTo(c.other(pin))
+		l = c.leader()
+	}
 	c.kill(l)
 	t.Logf("killed leader %s", l.id)
 	nl := c.leader()
 	if nl == pin {
 		// Keep the sink on a follower: hand the leadership on.
-		var other *node
-		for _, n := range c.alive() {
-			if n != pin {
-				other = n
-			}
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		_, err := c.clusterClient(pin).TransferLeader(ctx, connect.NewRequest(&v1.TransferLeaderRequest{NodeId: other.id}))
-		cancel()
-		if err != nil {
-			t.Fatalf("transfer the leadership to %s: %v", other.id, err)
-		}
-		c.await(60*time.Second, other.id+" to lead", func() bool { return c.leaderNow() == other })
-		nl = other
+		nl = c.other(pin)
+		c.transferTo(nl)
 	}
 	t.Logf("%s leads; the sink stays on %s", nl.id, pin.id)
 	w.awaitAcked(300)
@@ -147,7 +140,7 @@ func TestPinnedFileSourceRunsOnItsFollower(t *testing.T) {
 	c := newCluster(t, 3, "--plugins", plugins, "--file-roots", roots)
 	const st = "lines"
 	c.createStation(st, 1, time.Hour)
-	l, pin := c.leader(), c.follower()
+	pin := c.follower()
 	in := filepath.Join(roots, pin.id+".txt")
 	appendLines := func(from, to int) {
 		t.Helper()
@@ -165,29 +158,23 @@ func TestPinnedFileSourceRunsOnItsFollower(t *testing.T) {
 	appendLines(0, 100)
 	def := fmt.Sprintf("name: reader\nconnector: file\nkind: source\nstation: %s\nnode: %s\nconfig:\n  glob: %s\n  format: lines\n  poll_interval: 50ms\n",
 		st, pin.id, in)
-	if err := c.applyConnector(l, def); err != nil {
-		t.Fatalf("apply the pinned file source: %v", err)
-	}
+	c.applyOnLeader("the pinned file source", def)
 	c.awaitPlacement("reader", pin)
 	c.await(60*time.Second, "the first 100 lines in the station", func() bool {
-		next, err := c.nextOffset(l, st, 0)
+		next, err := c.nextOffset(pin, st, 0)
 		return err == nil && next >= 100
 	})
 
-	// Move the leadership away from l, to the node that is neither.
+	// Move the leadership away from the node that leads, to the node
+	// that is neither it nor pin.
+	l := c.leader()
 	var other *node
 	for _, n := range c.alive() {
 		if n != l && n != pin {
 			other = n
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	_, err := c.clusterClient(l).TransferLeader(ctx, connect.NewRequest(&v1.TransferLeaderRequest{NodeId: other.id}))
-	cancel()
-	if err != nil {
-		t.Fatalf("transfer the leadership to %s: %v", other.id, err)
-	}
-	c.await(60*time.Second, other.id+" to lead", func() bool { return c.leaderNow() == other })
+	c.transferTo(other)
 	appendLines(100, 200)
 	c.await(90*time.Second, "all 200 lines in the station", func() bool {
 		next, err := c.nextOffset(other, st, 0)
@@ -217,4 +204,29 @@ func TestPinnedFileSourceRunsOnItsFollower(t *testing.T) {
 	if len(recs) != 200 {
 		t.Errorf("the station holds %d records, want 200", len(recs))
 	}
+}
+
+// applyOnLeader applies the connector definition def on whichever node
+// leads, until it takes it.
+func (c *cluster) applyOnLeader(what, def string) {
+	c.t.Helper()
+	c.onLeader(90*time.Second, what+" applied", func(l *node) bool {
+		err := c.applyConnector(l, def)
+		if err != nil {
+			c.t.Logf("apply %s on %s: %v", what, l.id, err)
+		}
+		return err == nil
+	})
+}
+
+// other returns a live node other than n.
+func (c *cluster) other(n *node) *node {
+	c.t.Helper()
+	for _, o := range c.alive() {
+		if o != n {
+			return o
+		}
+	}
+	c.t.Fatalf("no live node other than %s", n.id)
+	return nil
 }
