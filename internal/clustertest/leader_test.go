@@ -86,3 +86,27 @@ func (c *cluster) followerNamesLeader(d time.Duration, what string, call func(f 
 		return false
 	})
 }
+
+// loginOnLeader logs in as admin and returns the token. A caller without
+// one cannot ask who leads, so the login goes to every live node in turn
+// until the one leading at the time issues it.
+func (c *cluster) loginOnLeader(password string) string {
+	c.t.Helper()
+	var token string
+	c.await(60*time.Second, "a login on the leader", func() bool {
+		for _, n := range c.alive() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			resp, err := junctionv1connect.NewAuthServiceClient(c.hc, "http://"+n.api).Login(ctx, connect.NewRequest(&v1.LoginRequest{User: "admin", Password: password}))
+			cancel()
+			if err == nil {
+				token = resp.Msg.Token
+				return true
+			}
+			if leaderOf(err) == "" {
+				c.t.Logf("login on %s: %v", n.id, err)
+			}
+		}
+		return false
+	})
+	return token
+}

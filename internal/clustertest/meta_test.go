@@ -213,23 +213,8 @@ func TestUsersAndTokensReplicate(t *testing.T) {
 		})
 	}
 
-	// Without a token a caller cannot ask who leads: a login goes to
-	// every node, and only the leader issues one.
-	var login *connect.Response[v1.LoginResponse]
-	c.await(60*time.Second, "login on the leader", func() bool {
-		for _, n := range c.alive() {
-			var err error
-			login, err = junctionv1connect.NewAuthServiceClient(c.hc, "http://"+n.api).Login(ctx, connect.NewRequest(&v1.LoginRequest{User: "admin", Password: password}))
-			if err == nil {
-				return true
-			}
-			if leaderOf(err) == "" {
-				t.Logf("login on %s: %v", n.id, err)
-			}
-		}
-		return false
-	})
-	admin := withToken(login.Msg.Token)
+	loginToken := c.loginOnLeader(password)
+	admin := withToken(loginToken)
 	// ac asks who leads with the admin's token.
 	ac := &cluster{t: t, nodes: c.nodes, hc: admin}
 	var created *connect.Response[v1.CreateTokenResponse]
@@ -313,7 +298,7 @@ func TestUsersAndTokensReplicate(t *testing.T) {
 		t.Errorf("%s, restarted after a revocation: %v", follower.id, err)
 	}
 
-	secrets := [][]byte{[]byte(password), []byte(login.Msg.Token), []byte(created.Msg.Token)}
+	secrets := [][]byte{[]byte(password), []byte(loginToken), []byte(created.Msg.Token)}
 	err := filepath.WalkDir(c.dir, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
