@@ -2,6 +2,7 @@ package clustertest
 
 import (
 	"context"
+	"testing"
 	"time"
 
 	"connectrpc.com/connect"
@@ -109,4 +110,30 @@ func (c *cluster) loginOnLeader(password string) string {
 		return false
 	})
 	return token
+}
+
+// noError is the code wantCode takes for a call that must succeed.
+const noError connect.Code = 0
+
+// wantCode reports whether err has code want (noError for none)
+// for an onLeader call: UNAVAILABLE, a leader change, is false (ask the
+// next leader); any other code fails the test.
+func wantCode(t *testing.T, what string, err error, want connect.Code) bool {
+	t.Helper()
+	got := connect.CodeOf(err)
+	if err == nil {
+		got = noError
+	}
+	switch got {
+	case want:
+		return true
+	case connect.CodeUnavailable:
+		t.Logf("%s: %v; asking the next leader", what, err)
+		return false
+	}
+	if want == noError {
+		t.Fatalf("%s: %v, want success", what, err)
+	}
+	t.Fatalf("%s: %v, want %v", what, err, want)
+	return false
 }
