@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,24 +19,46 @@ import (
 )
 
 // fileLines returns the (partition, offset) of every line the file sink
-// wrote under dir, finished files and the one being written alike.
+// wrote under dir, finished files and the one being written alike. A
+// file the sink finishes between the listing and the read is renamed
+// away: the listing is then taken again.
 func fileLines(t *testing.T, dir string) [][2]uint64 {
 	t.Helper()
+	for range 100 {
+		out, err := readFileLines(dir)
+		if errors.Is(err, errRenamed) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	t.Fatalf("the files under %s kept being renamed while read", dir)
+	return nil
+}
+
+var errRenamed = errors.New("a listed file was renamed before it was read")
+
+func readFileLines(dir string) ([][2]uint64, error) {
 	var out [][2]uint64
 	entries, err := os.ReadDir(dir)
-	if os.IsNotExist(err) {
-		return nil
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
 	}
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	for _, e := range entries {
 		if !strings.HasSuffix(e.Name(), ".jsonl") && !strings.HasSuffix(e.Name(), ".jsonl.partial") {
 			continue
 		}
 		f, err := os.Open(filepath.Join(dir, e.Name()))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, errRenamed
+		}
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		sc := bufio.NewScanner(f)
 		sc.Buffer(nil, 1<<20)
@@ -50,7 +74,7 @@ func fileLines(t *testing.T, dir string) [][2]uint64 {
 		}
 		f.Close()
 	}
-	return out
+	return out, nil
 }
 
 // TestPinnedFileSinkRunsOnItsFollower pins the file sink to a follower:
