@@ -68,23 +68,9 @@ func TestSchemaSurvivesLeaderLoss(t *testing.T) {
 	// A follower refuses the write and names the leader. Until the leader
 	// is killed nothing here tests failover: should the leadership move
 	// on a starved machine, the calls follow it.
-	c.await(60*time.Second, "a follower to refuse a schema, naming the leader", func() bool {
-		leader := c.leaderNow()
-		if leader == nil {
-			return false
-		}
-		var follower *node
-		for _, n := range c.alive() {
-			if n != leader {
-				follower = n
-			}
-		}
-		_, err := c.schemaClient(follower).CreateSchema(ctx, connect.NewRequest(&v1.CreateSchemaRequest{Name: "order", Definition: orderSchema}))
-		if connect.CodeOf(err) == connect.CodeUnavailable && leaderOf(err) == leader.api {
-			return true
-		}
-		t.Logf("create a schema on follower %s: %v, want NOT_LEADER naming %s", follower.id, err, leader.api)
-		return false
+	c.followerNamesLeader(60*time.Second, "a schema", func(f *node) error {
+		_, err := c.schemaClient(f).CreateSchema(ctx, connect.NewRequest(&v1.CreateSchemaRequest{Name: "order", Definition: orderSchema}))
+		return err
 	})
 	c.onLeader(60*time.Second, "schema order created", func(l *node) bool {
 		_, err := c.schemaClient(l).CreateSchema(ctx, connect.NewRequest(&v1.CreateSchemaRequest{Name: "order", Definition: orderSchema}))
