@@ -1,7 +1,6 @@
 package clustertest
 
 import (
-	"context"
 	"net/http"
 	"os"
 	"syscall"
@@ -9,9 +8,6 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-
-	v1 "github.com/junctionhq/junction/sdk/api/junction/v1"
-	"github.com/junctionhq/junction/sdk/api/junction/v1/junctionv1connect"
 )
 
 // TestFreshNodeClosedUntilCaughtUp wipes a follower of a cluster whose
@@ -25,17 +21,10 @@ func TestFreshNodeClosedUntilCaughtUp(t *testing.T) {
 	}
 	c := newCluster(t, 3)
 	c.waitMembers(3)
-	l := c.leader()
-	f := c.follower()
 	const password = "cluster-catchup-password"
-	createAdmin(t, l, password)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	resp, err := junctionv1connect.NewAuthServiceClient(c.hc, "http://"+l.api).Login(ctx, connect.NewRequest(&v1.LoginRequest{User: "admin", Password: password}))
-	if err != nil {
-		t.Fatalf("login: %v", err)
-	}
-	withToken := &http.Client{Timeout: c.hc.Timeout, Transport: bearer{token: resp.Msg.Token, next: http.DefaultTransport}}
+	createAdmin(t, c.leader(), password)
+	withToken := &http.Client{Timeout: c.hc.Timeout, Transport: bearer{token: c.loginOnLeader(password), next: http.DefaultTransport}}
+	f := (&cluster{t: t, nodes: c.nodes, hc: withToken}).follower()
 	c.await(30*time.Second, "every node to require a token", func() bool {
 		for _, n := range c.nodes {
 			if _, err := c.status(n); connect.CodeOf(err) != connect.CodeUnauthenticated {

@@ -100,6 +100,30 @@ func (c *cluster) connectorState(n *node, name string) v1.ConnectorState {
 	return resp.Msg.Connector.State
 }
 
+// awaitPlacementOnLeader waits until the connector runs on the node that
+// leads at the time, and stands by on every other live node; it returns
+// that leader.
+func (c *cluster) awaitPlacementOnLeader(name string) *node {
+	c.t.Helper()
+	var l *node
+	c.await(90*time.Second, name+" running on the leader only", func() bool {
+		if l = c.leaderNow(); l == nil {
+			return false
+		}
+		for _, n := range c.alive() {
+			want := v1.ConnectorState_CONNECTOR_STATE_STANDBY
+			if n == l {
+				want = v1.ConnectorState_CONNECTOR_STATE_RUNNING
+			}
+			if c.connectorState(n, name) != want {
+				return false
+			}
+		}
+		return true
+	})
+	return l
+}
+
 // awaitPlacement waits until the connector runs on node on and stands by
 // on every other live node.
 func (c *cluster) awaitPlacement(name string, on *node) {
@@ -180,24 +204,28 @@ func TestSinkMovesWithTheLeader(t *testing.T) {
 	c := newCluster(t, 3, "--plugins", plugins, "--connectors", defs)
 	c.createStation(station, partitions, time.Hour)
 
-	l, fl := c.leader(), c.follower()
-	err := c.applyConnector(fl, s3Sink("to-s3", "out/", "", f))
-	if leaderOf(err) != l.api {
-		t.Fatalf("apply on follower %s: got %v, want a not-leader error naming %s", fl.id, err, l.api)
-	}
-	if err := c.applyConnector(l, s3Sink("to-s3", "out/", "", f)); err != nil {
-		t.Fatalf("apply on the leader: %v", err)
-	}
-	c.awaitPlacement("to-s3", l)
+	// Until the leader is killed, calls follow whichever node leads: on a
+	// starved machine the leadership may move before that.
+	c.followerNamesLeader(60*time.Second, "a connector", func(fl *node) error {
+		return c.applyConnector(fl, s3Sink("to-s3", "out/", "", f))
+	})
+	c.onLeader(90*time.Second, "the sink applied on the leader", func(l *node) bool {
+		err := c.applyConnector(l, s3Sink("to-s3", "out/", "", f))
+		if err != nil {
+			t.Logf("apply on the leader %s: %v", l.id, err)
+		}
+		return err == nil
+	})
+	c.awaitPlacementOnLeader("to-s3")
 
 	w := startWorkload(c, station, producers, producers)
 	w.awaitAcked(300)
 	c.await(60*time.Second, "the sink to upload some records", func() bool { return len(f.lines(t, "out/")) > 0 })
+	l := c.awaitPlacementOnLeader("to-s3")
 	c.kill(l)
 	t.Logf("killed leader %s", l.id)
 	w.awaitAcked(300)
-	nl := c.leader()
-	c.awaitPlacement("to-s3", nl)
+	nl := c.awaitPlacementOnLeader("to-s3")
 	ops := w.halt()
 	check(t, c, station, partitions, ops)
 
@@ -217,7 +245,7 @@ func TestSinkMovesWithTheLeader(t *testing.T) {
 	onceInBucket(t, f, "out/", stored)
 	t.Logf("%d messages, each once in the bucket across the failover from %s to %s", len(stored), l.id, nl.id)
 
-	c.awaitPlacement("from-dir", nl)
+	c.awaitPlacementOnLeader("from-dir")
 	c.await(90*time.Second, "the sink applied from the new leader's directory to upload every message", func() bool {
 		return len(f.lines(t, "dir/")) >= len(stored)
 	})
@@ -226,35 +254,41 @@ func TestSinkMovesWithTheLeader(t *testing.T) {
 	// A sink pinned to a follower runs there, and stays there when the
 	// leadership moves to it.
 	pin := c.follower()
-	if err := c.applyConnector(nl, s3Sink("pinned", "pinned/", pin.id, f)); err != nil {
-		t.Fatalf("apply the pinned sink: %v", err)
-	}
+	c.onLeader(90*time.Second, "the pinned sink applied", func(l *node) bool {
+		err := c.applyConnector(l, s3Sink("pinned", "pinned/", pin.id, f))
+		if err != nil {
+			t.Logf("apply the pinned sink on %s: %v", l.id, err)
+		}
+		return err == nil
+	})
 	c.awaitPlacement("pinned", pin)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := c.clusterClient(nl).TransferLeader(ctx, connect.NewRequest(&v1.TransferLeaderRequest{NodeId: pin.id})); err != nil {
-		t.Fatalf("transfer the leadership to %s: %v", pin.id, err)
-	}
+	c.transferTo(pin)
 	c.awaitPlacement("pinned", pin)
-	c.awaitPlacement("to-s3", pin)
+	c.awaitPlacementOnLeader("to-s3")
 	c.await(90*time.Second, "the pinned sink to upload every message", func() bool {
 		return len(f.lines(t, "pinned/")) >= len(stored)
 	})
 
 	// Pause and delete are changes too: a follower refuses them.
-	fl = c.follower()
-	cc := c.connectorClient(fl)
-	_, err = cc.PauseConnector(ctx, connect.NewRequest(&v1.PauseConnectorRequest{Name: "pinned"}))
-	if leaderOf(err) != pin.api {
-		t.Errorf("pause on follower %s: got %v, want a not-leader error naming %s", fl.id, err, pin.api)
-	}
-	_, err = cc.DeleteConnector(ctx, connect.NewRequest(&v1.DeleteConnectorRequest{Name: "pinned"}))
-	if leaderOf(err) != pin.api {
-		t.Errorf("delete on follower %s: got %v, want a not-leader error naming %s", fl.id, err, pin.api)
-	}
-	if _, err := c.connectorClient(pin).DeleteConnector(ctx, connect.NewRequest(&v1.DeleteConnectorRequest{Name: "pinned"})); err != nil {
-		t.Fatalf("delete on the leader: %v", err)
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	c.followerNamesLeader(60*time.Second, "a pause", func(fl *node) error {
+		_, err := c.connectorClient(fl).PauseConnector(ctx, connect.NewRequest(&v1.PauseConnectorRequest{Name: "pinned"}))
+		return err
+	})
+	c.followerNamesLeader(60*time.Second, "a delete", func(fl *node) error {
+		_, err := c.connectorClient(fl).DeleteConnector(ctx, connect.NewRequest(&v1.DeleteConnectorRequest{Name: "pinned"}))
+		return err
+	})
+	// A retry after an unknown outcome finds the connector gone already.
+	c.onLeader(60*time.Second, "the pinned sink deleted on the leader", func(l *node) bool {
+		_, err := c.connectorClient(l).DeleteConnector(ctx, connect.NewRequest(&v1.DeleteConnectorRequest{Name: "pinned"}))
+		if err != nil && connect.CodeOf(err) != connect.CodeNotFound {
+			t.Logf("delete on the leader %s: %v", l.id, err)
+			return false
+		}
+		return true
+	})
 	c.await(30*time.Second, "every node to forget the deleted connector", func() bool {
 		for _, n := range c.alive() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

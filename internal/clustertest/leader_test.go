@@ -2,6 +2,7 @@ package clustertest
 
 import (
 	"context"
+	"testing"
 	"time"
 
 	"connectrpc.com/connect"
@@ -60,4 +61,79 @@ func (c *cluster) transferTo(n *node) {
 		}
 		return false
 	})
+}
+
+// followerNamesLeader calls call on a follower until it answers
+// NOT_LEADER naming the node that leads at the time, failing the test
+// after d.
+func (c *cluster) followerNamesLeader(d time.Duration, what string, call func(f *node) error) {
+	c.t.Helper()
+	c.await(d, "a follower to refuse "+what+", naming the leader", func() bool {
+		l := c.leaderNow()
+		if l == nil {
+			return false
+		}
+		for _, f := range c.alive() {
+			if f == l {
+				continue
+			}
+			err := call(f)
+			if connect.CodeOf(err) == connect.CodeUnavailable && leaderOf(err) == l.api {
+				return true
+			}
+			c.t.Logf("%s on follower %s: %v, want NOT_LEADER naming %s", what, f.id, err, l.api)
+			return false
+		}
+		return false
+	})
+}
+
+// loginOnLeader logs in as admin and returns the token. A caller without
+// one cannot ask who leads, so the login goes to every live node in turn
+// until the one leading at the time issues it.
+func (c *cluster) loginOnLeader(password string) string {
+	c.t.Helper()
+	var token string
+	c.await(60*time.Second, "a login on the leader", func() bool {
+		for _, n := range c.alive() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			resp, err := junctionv1connect.NewAuthServiceClient(c.hc, "http://"+n.api).Login(ctx, connect.NewRequest(&v1.LoginRequest{User: "admin", Password: password}))
+			cancel()
+			if err == nil {
+				token = resp.Msg.Token
+				return true
+			}
+			if leaderOf(err) == "" {
+				c.t.Logf("login on %s: %v", n.id, err)
+			}
+		}
+		return false
+	})
+	return token
+}
+
+// noError is the code wantCode takes for a call that must succeed.
+const noError connect.Code = 0
+
+// wantCode reports whether err has code want (noError for none)
+// for an onLeader call: UNAVAILABLE, a leader change, is false (ask the
+// next leader); any other code fails the test.
+func wantCode(t *testing.T, what string, err error, want connect.Code) bool {
+	t.Helper()
+	got := connect.CodeOf(err)
+	if err == nil {
+		got = noError
+	}
+	switch got {
+	case want:
+		return true
+	case connect.CodeUnavailable:
+		t.Logf("%s: %v; asking the next leader", what, err)
+		return false
+	}
+	if want == noError {
+		t.Fatalf("%s: %v, want success", what, err)
+	}
+	t.Fatalf("%s: %v, want %v", what, err, want)
+	return false
 }

@@ -65,32 +65,46 @@ func TestSchemaSurvivesLeaderLoss(t *testing.T) {
 
 	down := c.follower()
 	c.kill(down)
-	leader := c.leader()
-	var follower *node
-	for _, n := range c.alive() {
-		if n != leader {
-			follower = n
+	// A follower refuses the write and names the leader. Until the leader
+	// is killed nothing here tests failover: should the leadership move
+	// on a starved machine, the calls follow it.
+	c.followerNamesLeader(60*time.Second, "a schema", func(f *node) error {
+		_, err := c.schemaClient(f).CreateSchema(ctx, connect.NewRequest(&v1.CreateSchemaRequest{Name: "order", Definition: orderSchema}))
+		return err
+	})
+	c.onLeader(60*time.Second, "schema order created", func(l *node) bool {
+		_, err := c.schemaClient(l).CreateSchema(ctx, connect.NewRequest(&v1.CreateSchemaRequest{Name: "order", Definition: orderSchema}))
+		if err != nil && connect.CodeOf(err) != connect.CodeAlreadyExists {
+			t.Logf("create a schema on the leader %s: %v", l.id, err)
+			return false
 		}
-	}
-	_, err := c.schemaClient(follower).CreateSchema(ctx, connect.NewRequest(&v1.CreateSchemaRequest{Name: "order", Definition: orderSchema}))
-	if connect.CodeOf(err) != connect.CodeUnavailable || leaderOf(err) != leader.api {
-		t.Fatalf("create a schema on follower %s: %v, want NOT_LEADER naming %s", follower.id, err, leader.api)
-	}
-	if _, err := c.schemaClient(leader).CreateSchema(ctx, connect.NewRequest(&v1.CreateSchemaRequest{Name: "order", Definition: orderSchema})); err != nil {
-		t.Fatalf("create a schema on the leader: %v", err)
-	}
-	if _, err := c.schemaClient(leader).AttachSchema(ctx, connect.NewRequest(&v1.AttachSchemaRequest{Station: ordersStation, Schema: "order"})); err != nil {
-		t.Fatalf("attach the schema on the leader: %v", err)
-	}
+		return true
+	})
+	c.onLeader(60*time.Second, "schema order attached", func(l *node) bool {
+		_, err := c.schemaClient(l).AttachSchema(ctx, connect.NewRequest(&v1.AttachSchemaRequest{Station: ordersStation, Schema: "order"}))
+		if err != nil {
+			t.Logf("attach the schema on the leader %s: %v", l.id, err)
+		}
+		return err == nil
+	})
 	// Enough entries that the leader snapshots and trims its log past
 	// the schema's: the follower that was down installs a snapshot.
 	for i := range 80 {
-		if err := c.produceOrder(leader, fmt.Sprintf(`{"id":%d}`, i)); err != nil {
-			t.Fatalf("produce order %d: %v", i, err)
-		}
+		v := fmt.Sprintf(`{"id":%d}`, i)
+		c.onLeader(60*time.Second, "produce order "+v, func(l *node) bool {
+			err := c.produceOrder(l, v)
+			if err != nil {
+				t.Logf("produce order %s on %s: %v", v, l.id, err)
+			}
+			return err == nil
+		})
 	}
-	c.await(60*time.Second, leader.id+" to take a snapshot", func() bool {
-		snaps, _ := filepath.Glob(filepath.Join(leader.data, "raft", "snapshots", "*", "meta.json"))
+	c.await(60*time.Second, "the leader to take a snapshot", func() bool {
+		l := c.leaderNow()
+		if l == nil {
+			return false
+		}
+		snaps, _ := filepath.Glob(filepath.Join(l.data, "raft", "snapshots", "*", "meta.json"))
 		return len(snaps) > 0
 	})
 	c.start(down)
@@ -108,28 +122,36 @@ func TestSchemaSurvivesLeaderLoss(t *testing.T) {
 		t.Errorf("%s caught up from the log, not from a snapshot: the scenario did not test what it means to", down.id)
 	}
 
+	leader := c.leader()
 	c.kill(leader)
 	t.Logf("killed leader %s", leader.id)
-	next := c.awaitLeaderOtherThan(leader)
-	c.await(30*time.Second, "the new leader to take a conforming produce", func() bool {
-		return c.produceOrder(next, `{"id":1000}`) == nil
+	c.awaitLeaderOtherThan(leader)
+	// From here any leader is a new one: the calls follow whichever leads.
+	c.onLeader(30*time.Second, "the new leader to take a conforming produce", func(l *node) bool {
+		return c.produceOrder(l, `{"id":1000}`) == nil
 	})
-	err = c.produceOrder(next, `{"id":"not a number"}`)
-	if connect.CodeOf(err) != connect.CodeInvalidArgument {
-		t.Fatalf("non-conforming produce on the new leader %s: %v, want INVALID_ARGUMENT", next.id, err)
-	}
+	c.onLeader(30*time.Second, "the new leader to refuse a non-conforming produce", func(l *node) bool {
+		return wantCode(t, "non-conforming produce on the new leader "+l.id, c.produceOrder(l, `{"id":"not a number"}`), connect.CodeInvalidArgument)
+	})
 
 	// A schema deleted on the new leader is gone everywhere, once
 	// detached.
-	if _, err := c.schemaClient(next).DeleteSchema(ctx, connect.NewRequest(&v1.DeleteSchemaRequest{Name: "order"})); connect.CodeOf(err) != connect.CodeFailedPrecondition {
-		t.Fatalf("delete an attached schema: %v, want FAILED_PRECONDITION", err)
-	}
-	if _, err := c.schemaClient(next).DetachSchema(ctx, connect.NewRequest(&v1.DetachSchemaRequest{Station: ordersStation})); err != nil {
-		t.Fatalf("detach: %v", err)
-	}
-	if _, err := c.schemaClient(next).DeleteSchema(ctx, connect.NewRequest(&v1.DeleteSchemaRequest{Name: "order"})); err != nil {
-		t.Fatalf("delete the detached schema: %v", err)
-	}
+	c.onLeader(30*time.Second, "the new leader to refuse deleting an attached schema", func(l *node) bool {
+		_, err := c.schemaClient(l).DeleteSchema(ctx, connect.NewRequest(&v1.DeleteSchemaRequest{Name: "order"}))
+		return wantCode(t, "delete an attached schema on "+l.id, err, connect.CodeFailedPrecondition)
+	})
+	c.onLeader(30*time.Second, "the schema detached", func(l *node) bool {
+		_, err := c.schemaClient(l).DetachSchema(ctx, connect.NewRequest(&v1.DetachSchemaRequest{Station: ordersStation}))
+		return wantCode(t, "detach on "+l.id, err, noError)
+	})
+	// A retry after an unknown outcome finds the schema gone already.
+	c.onLeader(30*time.Second, "the detached schema deleted", func(l *node) bool {
+		_, err := c.schemaClient(l).DeleteSchema(ctx, connect.NewRequest(&v1.DeleteSchemaRequest{Name: "order"}))
+		if connect.CodeOf(err) == connect.CodeNotFound {
+			return true
+		}
+		return wantCode(t, "delete the detached schema on "+l.id, err, noError)
+	})
 	for _, n := range c.alive() {
 		c.await(30*time.Second, n.id+" to drop the schema", func() bool {
 			name, err := c.stationSchema(n)
@@ -162,41 +184,41 @@ func TestUsersAndTokensReplicate(t *testing.T) {
 		t.Skip("runs a cluster of junction processes")
 	}
 	c := newCluster(t, 3)
-	leader, follower := c.leader(), c.follower()
-	if err := statusWith(c.hc, follower); err != nil {
+	if err := statusWith(c.hc, c.follower()); err != nil {
 		t.Fatalf("a follower without users refuses a loopback caller: %v", err)
 	}
 
 	const password = "cluster-meta-test-password"
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	// A follower names the leader once it knows one; under load an
-	// election may be under way when it is asked.
-	var err error
-	c.await(30*time.Second, "follower "+follower.id+" to name the leader", func() bool {
-		_, err = junctionv1connect.NewUserServiceClient(c.hc, "http://"+follower.api).CreateUser(ctx,
+	// Nothing here tests failover: should the leadership move on a
+	// starved machine, the calls follow it, and a follower is any node
+	// that does not lead at the time it is asked.
+	c.followerNamesLeader(30*time.Second, "the first user", func(f *node) error {
+		_, err := junctionv1connect.NewUserServiceClient(c.hc, "http://"+f.api).CreateUser(ctx,
 			connect.NewRequest(&v1.CreateUserRequest{User: &v1.User{Name: "admin", Role: "admin"}, Password: password}))
-		return connect.CodeOf(err) != connect.CodeUnavailable || leaderOf(err) != ""
+		return err
 	})
-	if leader = c.leader(); connect.CodeOf(err) != connect.CodeUnavailable || leaderOf(err) != leader.api {
-		t.Fatalf("create the first user on follower %s: %v, want NOT_LEADER naming %s", follower.id, err, leader.api)
-	}
-	createAdmin(t, leader, password)
+	createAdmin(t, c.leader(), password)
 	for _, n := range c.nodes {
 		c.await(30*time.Second, n.id+" to require authentication", func() bool {
 			return connect.CodeOf(statusWith(c.hc, n)) == connect.CodeUnauthenticated
 		})
 	}
 
-	login, err := junctionv1connect.NewAuthServiceClient(c.hc, "http://"+leader.api).Login(ctx, connect.NewRequest(&v1.LoginRequest{User: "admin", Password: password}))
-	if err != nil {
-		t.Fatalf("login on the leader: %v", err)
-	}
-	admin := withToken(login.Msg.Token)
-	created, err := junctionv1connect.NewTokenServiceClient(admin, "http://"+leader.api).CreateToken(ctx, connect.NewRequest(&v1.CreateTokenRequest{Description: "ci"}))
-	if err != nil {
-		t.Fatalf("create a token on the leader: %v", err)
-	}
+	loginToken := c.loginOnLeader(password)
+	admin := withToken(loginToken)
+	// ac asks who leads with the admin's token.
+	ac := &cluster{t: t, nodes: c.nodes, hc: admin}
+	var created *connect.Response[v1.CreateTokenResponse]
+	ac.onLeader(60*time.Second, "a token created on the leader", func(l *node) bool {
+		var err error
+		created, err = junctionv1connect.NewTokenServiceClient(admin, "http://"+l.api).CreateToken(ctx, connect.NewRequest(&v1.CreateTokenRequest{Description: "ci"}))
+		if err != nil {
+			t.Logf("create a token on the leader %s: %v", l.id, err)
+		}
+		return err == nil
+	})
 	tok := withToken(created.Msg.Token)
 	for _, n := range c.nodes {
 		c.await(30*time.Second, n.id+" to take the leader's tokens", func() bool {
@@ -205,14 +227,20 @@ func TestUsersAndTokensReplicate(t *testing.T) {
 	}
 	// A follower checks passwords against its replica, but issuing a
 	// token is a write: it names the leader.
-	_, err = junctionv1connect.NewAuthServiceClient(c.hc, "http://"+follower.api).Login(ctx, connect.NewRequest(&v1.LoginRequest{User: "admin", Password: password}))
-	if leaderOf(err) != leader.api {
-		t.Errorf("login on follower %s: %v, want NOT_LEADER naming %s", follower.id, err, leader.api)
-	}
+	ac.followerNamesLeader(30*time.Second, "a login", func(f *node) error {
+		_, err := junctionv1connect.NewAuthServiceClient(c.hc, "http://"+f.api).Login(ctx, connect.NewRequest(&v1.LoginRequest{User: "admin", Password: password}))
+		return err
+	})
 
-	if _, err := junctionv1connect.NewTokenServiceClient(admin, "http://"+leader.api).RevokeToken(ctx, connect.NewRequest(&v1.RevokeTokenRequest{Id: created.Msg.Info.GetId()})); err != nil {
-		t.Fatalf("revoke the token: %v", err)
-	}
+	// A retry after an unknown outcome finds the token gone already.
+	ac.onLeader(60*time.Second, "the token revoked", func(l *node) bool {
+		_, err := junctionv1connect.NewTokenServiceClient(admin, "http://"+l.api).RevokeToken(ctx, connect.NewRequest(&v1.RevokeTokenRequest{Id: created.Msg.Info.GetId()}))
+		if err != nil && connect.CodeOf(err) != connect.CodeNotFound {
+			t.Logf("revoke the token on the leader %s: %v", l.id, err)
+			return false
+		}
+		return true
+	})
 	for _, n := range c.nodes {
 		c.await(30*time.Second, n.id+" to refuse the revoked token", func() bool {
 			return connect.CodeOf(statusWith(tok, n)) == connect.CodeUnauthenticated
@@ -224,6 +252,7 @@ func TestUsersAndTokensReplicate(t *testing.T) {
 
 	// A follower restarted after the revocation replays its raft log:
 	// the revoked token must not come back, not even for a moment.
+	follower := ac.follower()
 	c.kill(follower)
 	accepted := make(chan error, 1)
 	stopProbe := make(chan struct{})
@@ -244,9 +273,13 @@ func TestUsersAndTokensReplicate(t *testing.T) {
 	}()
 	c.start(follower)
 	c.await(60*time.Second, follower.id+" to apply everything the leader committed", func() bool {
+		l := ac.leaderNow()
+		if l == nil || l == follower {
+			return false
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
-		ls, err := junctionv1connect.NewClusterServiceClient(admin, "http://"+leader.api).Status(ctx, connect.NewRequest(&v1.ClusterStatusRequest{}))
+		ls, err := junctionv1connect.NewClusterServiceClient(admin, "http://"+l.api).Status(ctx, connect.NewRequest(&v1.ClusterStatusRequest{}))
 		if err != nil {
 			return false
 		}
@@ -258,8 +291,8 @@ func TestUsersAndTokensReplicate(t *testing.T) {
 		t.Errorf("%s, restarted after a revocation: %v", follower.id, err)
 	}
 
-	secrets := [][]byte{[]byte(password), []byte(login.Msg.Token), []byte(created.Msg.Token)}
-	err = filepath.WalkDir(c.dir, func(path string, d os.DirEntry, err error) error {
+	secrets := [][]byte{[]byte(password), []byte(loginToken), []byte(created.Msg.Token)}
+	err := filepath.WalkDir(c.dir, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}

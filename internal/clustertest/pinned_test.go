@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,24 +19,46 @@ import (
 )
 
 // fileLines returns the (partition, offset) of every line the file sink
-// wrote under dir, finished files and the one being written alike.
+// wrote under dir, finished files and the one being written alike. A
+// file the sink finishes between the listing and the read is renamed
+// away: the listing is then taken again.
 func fileLines(t *testing.T, dir string) [][2]uint64 {
 	t.Helper()
+	for range 100 {
+		out, err := readFileLines(dir)
+		if errors.Is(err, errRenamed) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	t.Fatalf("the files under %s kept being renamed while read", dir)
+	return nil
+}
+
+var errRenamed = errors.New("a listed file was renamed before it was read")
+
+func readFileLines(dir string) ([][2]uint64, error) {
 	var out [][2]uint64
 	entries, err := os.ReadDir(dir)
-	if os.IsNotExist(err) {
-		return nil
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
 	}
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	for _, e := range entries {
 		if !strings.HasSuffix(e.Name(), ".jsonl") && !strings.HasSuffix(e.Name(), ".jsonl.partial") {
 			continue
 		}
 		f, err := os.Open(filepath.Join(dir, e.Name()))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, errRenamed
+		}
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		sc := bufio.NewScanner(f)
 		sc.Buffer(nil, 1<<20)
@@ -50,7 +74,7 @@ func fileLines(t *testing.T, dir string) [][2]uint64 {
 		}
 		f.Close()
 	}
-	return out
+	return out, nil
 }
 
 // TestPinnedFileSinkRunsOnItsFollower pins the file sink to a follower:
@@ -65,37 +89,30 @@ func TestPinnedFileSinkRunsOnItsFollower(t *testing.T) {
 	roots := t.TempDir()
 	c := newCluster(t, 3, "--plugins", plugins, "--file-roots", roots)
 	c.createStation(station, partitions, time.Hour)
-	l, pin := c.leader(), c.follower()
+	pin := c.follower()
 	dir := filepath.Join(roots, pin.id)
 	def := fmt.Sprintf("name: files\nconnector: file\nkind: sink\nstation: %s\nnode: %s\nbatch: {max_records: 50, max_wait: 50ms}\nconfig:\n  dir: %s\n  rotate: {max_records: 200}\n",
 		station, pin.id, dir)
-	if err := c.applyConnector(l, def); err != nil {
-		t.Fatalf("apply the pinned file sink: %v", err)
-	}
+	c.applyOnLeader("the pinned file sink", def)
 	c.awaitPlacement("files", pin)
 
 	w := startWorkload(c, station, producers, producers)
 	w.awaitAcked(300)
 	c.await(60*time.Second, "the pinned sink to write some records", func() bool { return len(fileLines(t, dir)) > 0 })
+	// Should the leadership have moved to pin on a starved machine, hand
+	// it on: the leader killed is never the sink's node.
+	l := c.leader()
+	if l == pin {
+		c.transferTo(c.other(pin))
+		l = c.leader()
+	}
 	c.kill(l)
 	t.Logf("killed leader %s", l.id)
 	nl := c.leader()
 	if nl == pin {
 		// Keep the sink on a follower: hand the leadership on.
-		var other *node
-		for _, n := range c.alive() {
-			if n != pin {
-				other = n
-			}
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		_, err := c.clusterClient(pin).TransferLeader(ctx, connect.NewRequest(&v1.TransferLeaderRequest{NodeId: other.id}))
-		cancel()
-		if err != nil {
-			t.Fatalf("transfer the leadership to %s: %v", other.id, err)
-		}
-		c.await(60*time.Second, other.id+" to lead", func() bool { return c.leaderNow() == other })
-		nl = other
+		nl = c.other(pin)
+		c.transferTo(nl)
 	}
 	t.Logf("%s leads; the sink stays on %s", nl.id, pin.id)
 	w.awaitAcked(300)
@@ -147,7 +164,7 @@ func TestPinnedFileSourceRunsOnItsFollower(t *testing.T) {
 	c := newCluster(t, 3, "--plugins", plugins, "--file-roots", roots)
 	const st = "lines"
 	c.createStation(st, 1, time.Hour)
-	l, pin := c.leader(), c.follower()
+	pin := c.follower()
 	in := filepath.Join(roots, pin.id+".txt")
 	appendLines := func(from, to int) {
 		t.Helper()
@@ -165,29 +182,23 @@ func TestPinnedFileSourceRunsOnItsFollower(t *testing.T) {
 	appendLines(0, 100)
 	def := fmt.Sprintf("name: reader\nconnector: file\nkind: source\nstation: %s\nnode: %s\nconfig:\n  glob: %s\n  format: lines\n  poll_interval: 50ms\n",
 		st, pin.id, in)
-	if err := c.applyConnector(l, def); err != nil {
-		t.Fatalf("apply the pinned file source: %v", err)
-	}
+	c.applyOnLeader("the pinned file source", def)
 	c.awaitPlacement("reader", pin)
 	c.await(60*time.Second, "the first 100 lines in the station", func() bool {
-		next, err := c.nextOffset(l, st, 0)
+		next, err := c.nextOffset(pin, st, 0)
 		return err == nil && next >= 100
 	})
 
-	// Move the leadership away from l, to the node that is neither.
+	// Move the leadership away from the node that leads, to the node
+	// that is neither it nor pin.
+	l := c.leader()
 	var other *node
 	for _, n := range c.alive() {
 		if n != l && n != pin {
 			other = n
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	_, err := c.clusterClient(l).TransferLeader(ctx, connect.NewRequest(&v1.TransferLeaderRequest{NodeId: other.id}))
-	cancel()
-	if err != nil {
-		t.Fatalf("transfer the leadership to %s: %v", other.id, err)
-	}
-	c.await(60*time.Second, other.id+" to lead", func() bool { return c.leaderNow() == other })
+	c.transferTo(other)
 	appendLines(100, 200)
 	c.await(90*time.Second, "all 200 lines in the station", func() bool {
 		next, err := c.nextOffset(other, st, 0)
@@ -217,4 +228,29 @@ func TestPinnedFileSourceRunsOnItsFollower(t *testing.T) {
 	if len(recs) != 200 {
 		t.Errorf("the station holds %d records, want 200", len(recs))
 	}
+}
+
+// applyOnLeader applies the connector definition def on whichever node
+// leads, until it takes it.
+func (c *cluster) applyOnLeader(what, def string) {
+	c.t.Helper()
+	c.onLeader(90*time.Second, what+" applied", func(l *node) bool {
+		err := c.applyConnector(l, def)
+		if err != nil {
+			c.t.Logf("apply %s on %s: %v", what, l.id, err)
+		}
+		return err == nil
+	})
+}
+
+// other returns a live node other than n.
+func (c *cluster) other(n *node) *node {
+	c.t.Helper()
+	for _, o := range c.alive() {
+		if o != n {
+			return o
+		}
+	}
+	c.t.Fatalf("no live node other than %s", n.id)
+	return nil
 }
