@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"math/bits"
+	"slices"
 	"unsafe"
 )
 
@@ -45,17 +47,10 @@ func EncodeBatch(dst []byte, base uint64, recs []Record) []byte {
 // encodeBatch is EncodeBatch, storing now for records with a zero Timestamp.
 func encodeBatch(dst []byte, base uint64, recs []Record, now int64) []byte {
 	start := len(dst)
-	var baseTS, maxTS int64
-	for i := range recs {
-		ts := recs[i].Timestamp
-		if ts == 0 {
-			ts = now
-		}
-		if i == 0 {
-			baseTS, maxTS = ts, ts
-		}
-		maxTS = max(maxTS, ts)
-	}
+	size, baseTS, maxTS := batchLayout(recs, now)
+	// Sized up front: growing a 1 MiB batch by appending copied and
+	// allocated it several times over.
+	dst = slices.Grow(dst, size)
 	dst = binary.BigEndian.AppendUint64(dst, base)
 	dst = append(dst, 0, 0, 0, 0, 0, 0, 0, 0, batchMagic, 0) // length, crc, magic, attributes
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(recs)))
@@ -82,6 +77,42 @@ func encodeBatch(dst []byte, base uint64, recs []Record, now int64) []byte {
 	binary.BigEndian.PutUint32(b[offLength:], uint32(len(b)-lengthPrefix))
 	binary.BigEndian.PutUint32(b[offCRC:], crc32.Checksum(b[offMagic:], castagnoli))
 	return dst
+}
+
+// batchLayout returns the size of encodeBatch's encoding of recs and its
+// base and max timestamps.
+func batchLayout(recs []Record, now int64) (size int, baseTS, maxTS int64) {
+	size = batchHeaderSize
+	for i := range recs {
+		r := &recs[i]
+		ts := r.Timestamp
+		if ts == 0 {
+			ts = now
+		}
+		if i == 0 {
+			baseTS, maxTS = ts, ts
+		}
+		maxTS = max(maxTS, ts)
+		size += varintLen(int64(i)) + varintLen(ts-baseTS) + bytesLen(r.Key) + bytesLen(r.Value) + varintLen(int64(len(r.Headers)))
+		for _, h := range r.Headers {
+			size += varintLen(int64(len(h.Key))) + len(h.Key) + bytesLen(h.Value)
+		}
+	}
+	return size, baseTS, maxTS
+}
+
+// varintLen is the size of binary.AppendVarint's encoding of x.
+func varintLen(x int64) int {
+	ux := uint64(x)<<1 ^ uint64(x>>63)
+	return (bits.Len64(ux|1) + 6) / 7
+}
+
+// bytesLen is the size of appendBytes's encoding of b.
+func bytesLen(b []byte) int {
+	if b == nil {
+		return varintLen(-1)
+	}
+	return varintLen(int64(len(b))) + len(b)
 }
 
 func appendBytes(dst, b []byte) []byte {
