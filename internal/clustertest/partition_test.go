@@ -3,7 +3,10 @@ package clustertest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,8 +139,20 @@ func TestPartitionIsolatesFollower(t *testing.T) {
 	f := c.follower()
 	c.isolate(f, drop)
 	t.Logf("isolated follower %s", f.id)
-	w.awaitAcked(300)
 	l := c.leader()
+	before := newestSnapshotIndex(l.data)
+	w.awaitAcked(300)
+	// Two snapshots taken after the cut: the raft log is then compacted
+	// past everything the follower has (the second keeps only 10 entries
+	// behind it, fewer than the 50 between the two).
+	var first uint64
+	c.await(90*time.Second, l.id+" to take two snapshots after the cut", func() bool {
+		i := newestSnapshotIndex(l.data)
+		if first == 0 && i > before {
+			first = i
+		}
+		return first != 0 && i > first
+	})
 	// Only what was in flight when the links dropped may have reached it.
 	if have, want := c.total(f), c.total(l); have+200 > want {
 		t.Errorf("%s, cut off, holds %d records of the leader's %d: its links do not pass through the proxies", f.id, have, want)
@@ -262,4 +277,29 @@ func TestPartitionFiveNodesLeaderInMinority(t *testing.T) {
 	w.awaitAcked(100)
 	check(t, c, station, partitions, w.halt())
 	assertProbesAbsent(t, c)
+}
+
+// newestSnapshotIndex is the raft index of the newest complete snapshot
+// under a node's data directory, 0 if there is none.
+func newestSnapshotIndex(data string) uint64 {
+	_, index := newestSnapshot(data)
+	return index
+}
+
+// newestSnapshot is the directory and raft index of the newest complete
+// snapshot under a node's data directory; "" and 0 if there is none.
+func newestSnapshot(data string) (dir string, index uint64) {
+	metas, _ := filepath.Glob(filepath.Join(data, "raft", "snapshots", "*", "meta.json"))
+	for _, m := range metas {
+		if strings.HasSuffix(filepath.Dir(m), ".tmp") {
+			continue
+		}
+		// While the node runs, raft may be reaping it, or writing it.
+		b, err := os.ReadFile(m)
+		var meta struct{ Index uint64 }
+		if err == nil && json.Unmarshal(b, &meta) == nil && meta.Index >= index {
+			dir, index = filepath.Dir(m), meta.Index
+		}
+	}
+	return dir, index
 }

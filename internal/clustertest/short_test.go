@@ -82,27 +82,7 @@ func TestFollowerShortOfSnapshot(t *testing.T) {
 // the newest complete raft snapshot under data; none when there is none.
 func lastSnapshotNext(t *testing.T, data, station string) []uint64 {
 	t.Helper()
-	metas, err := filepath.Glob(filepath.Join(data, "raft", "snapshots", "*", "meta.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	metas = slices.DeleteFunc(metas, func(m string) bool { return strings.HasSuffix(filepath.Dir(m), ".tmp") })
-	if len(metas) == 0 {
-		return nil
-	}
-	var newest string
-	var newestIndex uint64
-	for _, m := range metas {
-		// While the node runs, raft may be reaping it, or writing it.
-		b, err := os.ReadFile(m)
-		var meta struct{ Index uint64 }
-		if err != nil || json.Unmarshal(b, &meta) != nil {
-			continue
-		}
-		if meta.Index >= newestIndex {
-			newest, newestIndex = filepath.Dir(m), meta.Index
-		}
-	}
+	newest, _ := newestSnapshot(data)
 	if newest == "" {
 		return nil
 	}
