@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"log/slog"
-	"net"
 	"testing"
 
 	"github.com/junctionhq/junction/sdk/client"
@@ -16,15 +14,7 @@ import (
 func BenchmarkProduceAuth(b *testing.B) {
 	for _, mode := range []string{"open", "token"} {
 		b.Run(mode, func(b *testing.B) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
-			s, err := Start(context.Background(), Options{DataDir: b.TempDir(), Logger: slog.New(slog.DiscardHandler), PluginDirs: []string{}}, ln)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
+			s := startBenchServer(b)
 			ctx := context.Background()
 			c, err := client.Connect(ctx, s.Addr())
 			if err != nil {
