@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/junctionhq/junction/broker/seglog"
 	v1 "github.com/junctionhq/junction/sdk/api/junction/v1"
 	"github.com/junctionhq/junction/sdk/protocodec"
 )
@@ -76,9 +77,11 @@ type produceFields struct {
 // sees, when data holds anything it does not handle exactly as
 // proto.Unmarshal would.
 func (r *produceFields) decode(data []byte, seqField, stationField, msgsField protowire.Number, s *slabs) bool {
-	if !r.walk(data, seqField, stationField, msgsField, nil) {
-		return false
-	}
+	return r.walk(data, seqField, stationField, msgsField, nil) && r.fill(data, seqField, stationField, msgsField, s)
+}
+
+// fill is decode's second pass, after walk counted what r needs.
+func (r *produceFields) fill(data []byte, seqField, stationField, msgsField protowire.Number, s *slabs) bool {
 	if s == nil {
 		s = new(slabs)
 	}
@@ -315,9 +318,16 @@ func (r *produceFields) walkHeader(b []byte, s *slabs) bool {
 // from slabPool. release hands them back for the next request of any
 // stream; that is safe once the request was given to ProduceAsync, which
 // copies what it keeps.
+//
+// A request whose messages have no headers and no ids (what producers
+// send most) is decoded further: its messages go straight into built, in
+// the segment log's encoding, and Messages stays empty. Their keys and
+// values are copied once, from connect's buffer into the batch the log
+// writes (see broker.ProduceBuiltAsync).
 type streamRequest struct {
 	*v1.ProduceStreamRequest
-	s *slabs
+	s     *slabs
+	built seglog.BatchBuilder
 	// wireBytes is the size of the encoding the request was decoded from,
 	// or 0 when another codec (JSON) decoded it.
 	wireBytes int
@@ -335,6 +345,10 @@ const maxPooledSlab = 4 << 20
 func (r *streamRequest) release() {
 	r.ProduceStreamRequest.Reset()
 	r.wireBytes = 0
+	r.built.Reset()
+	if r.built.Cap() > maxPooledSlab {
+		r.built = seglog.BatchBuilder{}
+	}
 	s := r.s
 	if s == nil {
 		return
@@ -354,20 +368,75 @@ func (r *streamRequest) release() {
 // unmarshal decodes data into r, with the fast decoder and pooled slabs
 // when it can.
 func (r *streamRequest) unmarshal(data []byte) error {
+	station := r.Station // kept across release, to reuse the string
 	r.release()
-	s := slabPool.Get().(*slabs)
 	var f produceFields
-	if f.decode(data, 1, 2, 3, s) {
-		r.Sequence, r.Station, r.Messages = f.seq, f.station, f.msgs
-		r.s, r.wireBytes = s, len(data)
-		return nil
+	if f.walk(data, 1, 2, 3, nil) {
+		if f.nmsgs > 0 && f.nhdrs == 0 && f.nids == 0 {
+			r.build(data, f.nmsgs, f.nbytes, station)
+			r.wireBytes = len(data)
+			return nil
+		}
+		s := slabPool.Get().(*slabs)
+		if f.fill(data, 1, 2, 3, s) {
+			r.Sequence, r.Station, r.Messages = f.seq, f.station, f.msgs
+			r.s, r.wireBytes = s, len(data)
+			return nil
+		}
+		slabPool.Put(s)
 	}
-	slabPool.Put(s)
 	if err := proto.Unmarshal(data, r.ProduceStreamRequest); err != nil {
 		return fmt.Errorf("unmarshal into %T: %w", r.ProduceStreamRequest, err)
 	}
 	r.wireBytes = len(data)
 	return nil
+}
+
+// build decodes data, a request that walk checked and found to hold
+// msgs messages with payload bytes of keys and values and no headers or
+// ids, into r.built. station is the station of the stream's previous
+// request, whose string is reused when this one names the same.
+func (r *streamRequest) build(data []byte, msgs, payload int, station string) {
+	r.built.Grow(msgs, payload)
+	for len(data) > 0 {
+		num, typ, n := protowire.ConsumeTag(data)
+		data = data[n:]
+		if typ == protowire.VarintType { // the sequence
+			v, n := protowire.ConsumeVarint(data)
+			data = data[n:]
+			r.Sequence = v
+			continue
+		}
+		v, n := protowire.ConsumeBytes(data)
+		data = data[n:]
+		if num == 2 {
+			if string(v) != station {
+				station = string(v)
+			}
+			r.Station = station
+			continue
+		}
+		// A message: like proto.Unmarshal, the last key and value win and
+		// an empty one is nil.
+		var key, value []byte
+		for len(v) > 0 {
+			num, b, rest, _ := bytesField(v)
+			v = rest
+			switch num {
+			case msgKey:
+				key = b
+			case msgValue:
+				value = b
+			}
+		}
+		if len(key) == 0 {
+			key = nil
+		}
+		if len(value) == 0 {
+			value = nil
+		}
+		r.built.Add(key, value)
+	}
 }
 
 // bytesField consumes the length-delimited field b starts with: its
