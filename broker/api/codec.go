@@ -77,11 +77,9 @@ type produceFields struct {
 // sees, when data holds anything it does not handle exactly as
 // proto.Unmarshal would.
 func (r *produceFields) decode(data []byte, seqField, stationField, msgsField protowire.Number, s *slabs) bool {
-	return r.walk(data, seqField, stationField, msgsField, nil) && r.fill(data, seqField, stationField, msgsField, s)
-}
-
-// fill is decode's second pass, after walk counted what r needs.
-func (r *produceFields) fill(data []byte, seqField, stationField, msgsField protowire.Number, s *slabs) bool {
+	if !r.walk(data, seqField, stationField, msgsField, nil) {
+		return false
+	}
 	if s == nil {
 		s = new(slabs)
 	}
@@ -370,21 +368,19 @@ func (r *streamRequest) release() {
 func (r *streamRequest) unmarshal(data []byte) error {
 	station := r.Station // kept across release, to reuse the string
 	r.release()
-	var f produceFields
-	if f.walk(data, 1, 2, 3, nil) {
-		if f.nmsgs > 0 && f.nhdrs == 0 && f.nids == 0 {
-			r.build(data, f.nmsgs, f.nbytes, station)
-			r.wireBytes = len(data)
-			return nil
-		}
-		s := slabPool.Get().(*slabs)
-		if f.fill(data, 1, 2, 3, s) {
-			r.Sequence, r.Station, r.Messages = f.seq, f.station, f.msgs
-			r.s, r.wireBytes = s, len(data)
-			return nil
-		}
-		slabPool.Put(s)
+	if r.build(data, station) {
+		r.wireBytes = len(data)
+		return nil
 	}
+	r.release()
+	s := slabPool.Get().(*slabs)
+	var f produceFields
+	if f.decode(data, 1, 2, 3, s) {
+		r.Sequence, r.Station, r.Messages = f.seq, f.station, f.msgs
+		r.s, r.wireBytes = s, len(data)
+		return nil
+	}
+	slabPool.Put(s)
 	if err := proto.Unmarshal(data, r.ProduceStreamRequest); err != nil {
 		return fmt.Errorf("unmarshal into %T: %w", r.ProduceStreamRequest, err)
 	}
@@ -392,51 +388,76 @@ func (r *streamRequest) unmarshal(data []byte) error {
 	return nil
 }
 
-// build decodes data, a request that walk checked and found to hold
-// msgs messages with payload bytes of keys and values and no headers or
-// ids, into r.built. station is the station of the stream's previous
-// request, whose string is reused when this one names the same.
-func (r *streamRequest) build(data []byte, msgs, payload int, station string) {
-	r.built.Grow(msgs, payload)
+// build decodes data into r.built in one pass when it is a request
+// whose messages have no headers and no ids, and reports whether it was;
+// anything else (headers, ids, no messages, whatever the slab decoder or
+// proto.Unmarshal must judge) makes it give up, leaving r to be released.
+// station is the station of the stream's previous request, whose string
+// is reused when this one names the same.
+func (r *streamRequest) build(data []byte, station string) bool {
+	// A record takes about the bytes of its message on the wire.
+	r.built.Grow(0, len(data)+len(data)/4)
 	for len(data) > 0 {
 		num, typ, n := protowire.ConsumeTag(data)
+		if n < 0 {
+			return false
+		}
 		data = data[n:]
-		if typ == protowire.VarintType { // the sequence
+		switch {
+		case num == 1 && typ == protowire.VarintType:
 			v, n := protowire.ConsumeVarint(data)
+			if n < 0 {
+				return false
+			}
 			data = data[n:]
 			r.Sequence = v
-			continue
-		}
-		v, n := protowire.ConsumeBytes(data)
-		data = data[n:]
-		if num == 2 {
+		case num == 2 && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(data)
+			if n < 0 || !utf8.Valid(v) {
+				return false
+			}
+			data = data[n:]
 			if string(v) != station {
 				station = string(v)
 			}
 			r.Station = station
-			continue
-		}
-		// A message: like proto.Unmarshal, the last key and value win and
-		// an empty one is nil.
-		var key, value []byte
-		for len(v) > 0 {
-			num, b, rest, _ := bytesField(v)
-			v = rest
-			switch num {
-			case msgKey:
-				key = b
-			case msgValue:
-				value = b
+		case num == 3 && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(data)
+			if n < 0 {
+				return false
 			}
+			data = data[n:]
+			// Like proto.Unmarshal, the last key and value win and an
+			// empty one is nil; an empty id is no id.
+			var key, value []byte
+			for len(v) > 0 {
+				num, b, rest, ok := bytesField(v)
+				if !ok || num == msgHeaders || num == msgID && len(b) > 0 {
+					return false
+				}
+				switch num {
+				case msgKey:
+					key = b
+				case msgValue:
+					value = b
+				case msgID:
+				default:
+					return false
+				}
+				v = rest
+			}
+			if len(key) == 0 {
+				key = nil
+			}
+			if len(value) == 0 {
+				value = nil
+			}
+			r.built.Add(key, value)
+		default:
+			return false
 		}
-		if len(key) == 0 {
-			key = nil
-		}
-		if len(value) == 0 {
-			value = nil
-		}
-		r.built.Add(key, value)
 	}
+	return r.built.Len() > 0
 }
 
 // bytesField consumes the length-delimited field b starts with: its

@@ -246,6 +246,18 @@ func BenchmarkProduceCodec(b *testing.B) {
 			}
 		})
 	}
+	// What ProduceStream does: decode into its request, messages
+	// without headers into a batch.
+	b.Run("stream", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		r := &streamRequest{ProduceStreamRequest: new(v1.ProduceStreamRequest)}
+		for b.Loop() {
+			if err := produceCodec.Unmarshal(data, r); err != nil || r.built.Len() != len(msgs) {
+				b.Fatal(err, r.built.Len())
+			}
+		}
+	})
 }
 
 type protoUnmarshaler struct{}
