@@ -324,8 +324,11 @@ func (r *produceFields) walkHeader(b []byte, s *slabs) bool {
 // writes (see broker.ProduceBuiltAsync).
 type streamRequest struct {
 	*v1.ProduceStreamRequest
-	s     *slabs
-	built seglog.BatchBuilder
+	s *slabs
+	// built holds the messages of a request decoded into a batch, from
+	// builderPool; nil otherwise. Like the slabs, it goes back to the pool
+	// with release, so an idle stream holds no buffer.
+	built *seglog.BatchBuilder
 	// wireBytes is the size of the encoding the request was decoded from,
 	// or 0 when another codec (JSON) decoded it.
 	wireBytes int
@@ -334,18 +337,25 @@ type streamRequest struct {
 // slabPool holds slabs between produce requests.
 var slabPool = sync.Pool{New: func() any { return new(slabs) }}
 
+// builderPool holds batch builders between produce requests.
+var builderPool = sync.Pool{New: func() any { return new(seglog.BatchBuilder) }}
+
 // maxPooledSlab bounds the arena of a pooled slab; a larger request's
 // slabs are left to the garbage collector.
 const maxPooledSlab = 4 << 20
 
-// release drops the request's messages and returns its slabs to the pool.
+// release drops the request's messages and returns its slabs and batch
+// builder to their pools.
 // Nothing may use the messages afterwards.
 func (r *streamRequest) release() {
 	r.ProduceStreamRequest.Reset()
 	r.wireBytes = 0
-	r.built.Reset()
-	if r.built.Cap() > maxPooledSlab {
-		r.built = seglog.BatchBuilder{}
+	if b := r.built; b != nil {
+		r.built = nil
+		b.Reset()
+		if b.Cap() <= maxPooledSlab {
+			builderPool.Put(b)
+		}
 	}
 	s := r.s
 	if s == nil {
@@ -395,6 +405,9 @@ func (r *streamRequest) unmarshal(data []byte) error {
 // station is the station of the stream's previous request, whose string
 // is reused when this one names the same.
 func (r *streamRequest) build(data []byte, station string) bool {
+	if r.built == nil {
+		r.built = builderPool.Get().(*seglog.BatchBuilder)
+	}
 	// A record takes about the bytes of its message on the wire.
 	r.built.Grow(0, len(data)+len(data)/4)
 	for len(data) > 0 {

@@ -9,10 +9,10 @@ import (
 // produceRequest queues a ProduceStream request: as the batch it was
 // decoded into when it was (see streamRequest), else message by message.
 func (s *messageService) produceRequest(ctx context.Context, req *streamRequest) (*broker.PendingProduce, error) {
-	if req.built.Len() == 0 {
+	if req.built == nil {
 		return s.produceAsync(ctx, req.GetStation(), req.GetMessages())
 	}
-	p, ok, err := s.b.ProduceBuiltAsync(ctx, req.Station, &req.built)
+	p, ok, err := s.b.ProduceBuiltAsync(ctx, req.Station, req.built)
 	if ok {
 		return p, err
 	}
