@@ -501,7 +501,7 @@ func (s *messageService) ProduceStream(ctx context.Context, stream *connect.Bidi
 					}
 				}
 				gate.setHold(hold)
-				if failed = stream.Send(resp); failed != nil {
+				if failed = stream.Conn().Send(&produceAnswer{resp}); failed != nil {
 					cancel()
 				}
 			}

@@ -14,9 +14,10 @@ import (
 )
 
 // produceCodec is connect's protobuf binary codec with a fast decoder for
-// produce requests. The generic decoder allocates a Message, a key and a
-// value per message, about 330 B for a 128 B message; this one decodes a
-// request into a few slabs sized in a first pass over it: the Messages,
+// produce requests (and a fast encoder of their answers, encodeProduce).
+// The generic decoder allocates a Message, a key and a value per message,
+// about 330 B for a 128 B message; this one decodes a request into a few
+// slabs sized in a first pass over it: the Messages,
 // their pointers, one arena for every key, value and header value (a copy:
 // connect recycles the buffer data came in), one string for the station
 // and header keys and one for the ids. ProduceStream receives into a
@@ -26,7 +27,7 @@ import (
 // known field with another wire type, a string that is not UTF-8, a
 // malformed varint) sends the request to proto.Unmarshal (see protocodec),
 // so the result and the errors are always the generic decoder's.
-var produceCodec = protocodec.Codec{Decode: decodeProduce}
+var produceCodec = protocodec.Codec{Decode: decodeProduce, Encode: encodeProduce}
 
 // decodeProduce is produceCodec's fast decoder.
 func decodeProduce(data []byte, m any) (bool, error) {
