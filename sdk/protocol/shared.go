@@ -35,7 +35,9 @@ func SharedBatches(mem []byte, shared []*pb.SharedRecordBatches) ([]RecordBatche
 // ring hands out spans of a shared memory region to writes in flight, in
 // the order they are sent, and takes them back in any order: a span is
 // reused only after the write that used it is released, and every span
-// allocated after an unreleased one waits behind it.
+// allocated after an unreleased one waits behind it. It goes back to the
+// start of the region as soon as there is room there, so that writes
+// that keep the same size touch only the memory they need.
 type ring struct {
 	size int
 
@@ -60,10 +62,10 @@ func (r *ring) alloc(n int) (int, bool) {
 	if len(r.spans) > 0 {
 		first, last := r.spans[0], r.spans[len(r.spans)-1]
 		switch {
-		case last.off >= first.off && last.end+n <= r.size:
-			off = last.end
 		case last.off >= first.off && n <= first.off:
 			off = 0
+		case last.off >= first.off && last.end+n <= r.size:
+			off = last.end
 		case last.off < first.off && last.end+n <= first.off:
 			off = last.end
 		default:
