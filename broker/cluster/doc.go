@@ -36,6 +36,9 @@
 //     that joins or restarts is not CaughtUp until it has applied what
 //     the leader had committed when it started (catchup.go); until then
 //     the broker's auth refuses callers it cannot judge as catching up.
+//     A token (or certificate user) a caught-up node does not know has
+//     the node sync with the leader first (leadersync.go), so a token
+//     minted on the leader authenticates on every node at once.
 //
 // Consumer groups live on the leader: a follower refuses pulls, acks and
 // group changes with a NotLeaderError. A node that becomes leader rebuilds

@@ -177,6 +177,14 @@ type Node struct {
 	auth        meta.AuthStore
 	authChanged chan struct{}
 	onAuth      func()
+	// authSeq counts the auth writes applied here, authReloaded the
+	// count OnAuthChange's last completed call had seen (leadersync.go).
+	authSeq, authReloaded atomic.Uint64
+	// fsmApplied is the index of the last entry the FSM applied: raft's
+	// AppliedIndex counts entries handed to the FSM, not yet applied.
+	fsmApplied atomic.Uint64
+	// leaderSync coalesces SyncWithLeader's calls.
+	leaderSync coalescer
 	// appliedIdx holds, by store, the index of the last write applied
 	// to it (applied.go).
 	appliedIdx map[string]*appliedIndex
