@@ -55,6 +55,10 @@ type segment struct {
 	// Open trusted it from its last entry (see loadIndex).
 	indexLazy bool
 
+	// dirPending says the segment's directory entry may not be durable
+	// yet: the next syncSegment syncs the directory too (see roll.go).
+	dirPending atomic.Bool
+
 	// rollAt is the wall-clock time (unix nanoseconds) at which the segment
 	// is due to roll by age, or 0. Writer-only.
 	rollAt int64
