@@ -155,6 +155,26 @@ func (s *scanner) window(pos, n int64) ([]byte, error) {
 	return s.buf[:n], nil
 }
 
+// zeros returns how many bytes from file position pos on are zero.
+func (s *scanner) zeros(pos int64) (int64, error) {
+	var n int64
+	for pos+n < s.end {
+		w, err := s.window(pos+n, min(scanChunk, s.end-pos-n))
+		if err != nil {
+			return n, err
+		}
+		i := 0
+		for i < len(w) && w[i] == 0 {
+			i++
+		}
+		n += int64(i)
+		if i < len(w) {
+			break
+		}
+	}
+	return n, nil
+}
+
 // readAt fills buf from position pos; a short read is io.ErrUnexpectedEOF.
 func readAt(f vfs.File, buf []byte, pos int64) error {
 	n, err := f.ReadAt(buf, pos)
