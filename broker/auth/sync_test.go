@@ -5,10 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"testing"
-
-	"github.com/junctionhq/junction/broker/meta"
 )
 
 // TestUnknownTokenSyncsWithLeader: a token minted on the leader a moment
@@ -17,11 +14,7 @@ import (
 // fail as before, and only a well-formed token whose id is unknown costs
 // a sync.
 func TestUnknownTokenSyncsWithLeader(t *testing.T) {
-	st, err := meta.Open(filepath.Join(t.TempDir(), "meta.db"), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := newStore(t)
 	leader, err := New(Options{Store: st, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

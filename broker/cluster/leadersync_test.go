@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 )
 
 // TestCoalescerSharesTheNextCall: callers arriving while a call runs do
@@ -26,13 +25,13 @@ func TestCoalescerSharesTheNextCall(t *testing.T) {
 	}
 	first := make(chan error, 1)
 	go func() { first <- c.wait(context.Background(), fn) }()
-	waitUntil(t, "the first call to run", func() bool { mu.Lock(); defer mu.Unlock(); return calls == 1 })
+	await(t, "the first call to run", func() bool { mu.Lock(); defer mu.Unlock(); return calls == 1 })
 
 	later := make(chan error, 3)
 	for range 3 {
 		go func() { later <- c.wait(context.Background(), fn) }()
 	}
-	waitUntil(t, "the later callers to wait for the next call", func() bool {
+	await(t, "the later callers to wait for the next call", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return c.next != nil
@@ -55,19 +54,8 @@ func TestCoalescerSharesTheNextCall(t *testing.T) {
 			t.Fatalf("later caller: %v, want call 2", err)
 		}
 	}
-	waitUntil(t, "the runner to stop", func() bool { c.mu.Lock(); defer c.mu.Unlock(); return !c.running })
+	await(t, "the runner to stop", func() bool { c.mu.Lock(); defer c.mu.Unlock(); return !c.running })
 	if calls != 2 {
 		t.Fatalf("%d calls, want 2", calls)
-	}
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }

@@ -2,9 +2,7 @@ package connector
 
 import (
 	"context"
-	"encoding/hex"
-	"os"
-	"strings"
+	"github.com/junctionhq/junction/sdk/internal/golden"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -30,24 +28,11 @@ func (s *recordSink) Write(_ context.Context, recs []Record) error {
 	return nil
 }
 
-func goldenBatch(t *testing.T) []byte {
-	t.Helper()
-	h, err := os.ReadFile("../recordbatch/testdata/batch-v1.hex")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := hex.DecodeString(strings.ReplaceAll(string(h), "\n", ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // A sink whose plugin mapped the shared memory region says so at Open and
 // gets the records of batches lying there as it would get them sent; a
 // place outside the region is refused as bad input.
 func TestSinkServerDecodesSharedBatches(t *testing.T) {
-	data := goldenBatch(t)
+	data := golden.RecordBatches(t)
 	want, err := protocol.DecodeRecordBatches([]protocol.RecordBatches{{Partition: 3, Data: data}})
 	if err != nil {
 		t.Fatal(err)
