@@ -315,7 +315,8 @@ func (n *Node) Start(ctx context.Context, b *broker.Broker, apiAddr string) erro
 		n.Close()
 		return fmt.Errorf("cluster: read raft state: %w", err)
 	}
-	n.raft, err = raft.NewRaft(rc, n.fsm, n.store, n.store, n.snaps, n.guardVotes())
+	logs := newLogCache(n.store, logCacheEntries, logCacheBytes)
+	n.raft, err = raft.NewRaft(rc, n.fsm, logs, n.store, n.snaps, n.guardVotes())
 	if err != nil {
 		n.Close()
 		return fmt.Errorf("cluster: start raft: %w", err)
