@@ -287,7 +287,7 @@ func check(ctx context.Context, reg *Registry, def *config.Connector, b Broker, 
 	if !configure {
 		return inst, problems, nil
 	}
-	p, err := launch(inst, def.Env, slog.New(slog.DiscardHandler))
+	p, err := launch(inst, def.Env, 0, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return inst, problems, err
 	}

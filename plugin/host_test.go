@@ -299,6 +299,9 @@ func TestFileSinkSurvivesPluginSIGKILL(t *testing.T) {
 		return st.Lag == 0 && st.State == StateRunning && st.Restarts >= 1
 	})
 	wantExactly(t, sinkValues(t, out), n)
+	if !e.logs.contains("through shared memory") {
+		t.Error("the batches did not go through shared memory")
+	}
 }
 
 // killPlugin SIGKILLs every running process of the plugin binary name

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"os/exec"
 	"time"
 
@@ -19,38 +20,58 @@ type process struct {
 	client *goplugin.Client
 	rpc    goplugin.ClientProtocol
 	conn   *protocol.ConnectorClient
+	// shm is the region the plugin's sink takes record batches through;
+	// nil when it has none.
+	shm *sharedMemory
 }
 
 // launch starts the plugin binary with a clean environment (PATH plus the
 // variables of env its spec declares) and completes the go-plugin handshake.
-func launch(inst Installed, env map[string]string, log *slog.Logger) (*process, error) {
+// With shmBytes > 0 it passes the plugin a shared memory region of that
+// size for a sink's record batches, where the platform has them.
+func launch(inst Installed, env map[string]string, shmBytes int, log *slog.Logger) (*process, error) {
 	cmd := exec.Command(inst.Path)
 	var err error
 	if cmd.Env, err = pluginEnv(inst.Spec, env); err != nil {
 		return nil, err
 	}
 	dieWithHost(cmd)
+	var shm *sharedMemory
+	if shmBytes > 0 && offerSharedMemory {
+		if shm, err = newSharedMemory(shmBytes); err != nil {
+			log.Debug("record batches will go over gRPC", "err", err)
+		} else {
+			cmd.ExtraFiles = []*os.File{shm.file} // fd 3 in the plugin
+			cmd.Env = append(cmd.Env, protocol.EnvSharedMemoryFD+"=3")
+		}
+	}
 	cfg := pluginwire.ClientConfig(cmd, hclogToSlog(log))
 	cfg.SkipHostEnv = true
 	cfg.StartTimeout = 15 * time.Second
 	client := goplugin.NewClient(cfg)
 	rpc, err := client.Client()
+	shm.passed()
 	if err != nil {
 		client.Kill()
+		shm.close()
 		return nil, fmt.Errorf("start plugin %s@%s (%s): %w", inst.Name(), inst.Version(), inst.Path, err)
 	}
 	raw, err := rpc.Dispense(protocol.PluginConnector)
 	if err != nil {
 		client.Kill()
+		shm.close()
 		return nil, fmt.Errorf("plugin %s: %w", inst.Name(), err)
 	}
-	return &process{client: client, rpc: rpc, conn: raw.(*protocol.ConnectorClient)}, nil
+	return &process{client: client, rpc: rpc, conn: raw.(*protocol.ConnectorClient), shm: shm}, nil
 }
 
 func (p *process) sink() (connector.Sink, error) {
 	raw, err := p.rpc.Dispense(protocol.PluginSink)
 	if err != nil {
 		return nil, err
+	}
+	if c, ok := raw.(*protocol.SinkClient); ok && p.shm != nil {
+		c.UseSharedMemory(p.shm.mem)
 	}
 	return raw.(connector.Sink), nil
 }
@@ -89,5 +110,9 @@ func (p *process) watch(ctx context.Context, interval time.Duration) <-chan erro
 	return dead
 }
 
-// stop kills the plugin process (go-plugin first asks it to exit).
-func (p *process) stop() { p.client.Kill() }
+// stop kills the plugin process (go-plugin first asks it to exit), then
+// releases its shared memory.
+func (p *process) stop() {
+	p.client.Kill()
+	p.shm.close()
+}

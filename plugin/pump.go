@@ -65,6 +65,9 @@ func (r *runner) runSink(ctx context.Context, sink connector.Sink) error {
 	if err := b.SeekGroup(ctx, station, group, offsets); err != nil {
 		return err
 	}
+	if s, ok := sink.(interface{ SharesMemory() bool }); ok && s.SharesMemory() {
+		r.log.Debug("the sink takes record batches through shared memory")
+	}
 	r.setState(StateRunning)
 
 	// Pull the next batch while the sink writes this one. A sink that takes

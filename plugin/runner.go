@@ -201,7 +201,11 @@ func (r *runner) runOnce(ctx context.Context) error {
 	r.mu.Lock()
 	r.runBase = r.total.load()
 	r.mu.Unlock()
-	proc, err := launch(r.inst, r.def.Env, r.log)
+	shmBytes := 0
+	if r.def.Kind == config.KindSink {
+		shmBytes = sharedMemoryBytes(r.def.Batch)
+	}
+	proc, err := launch(r.inst, r.def.Env, shmBytes, r.log)
 	if err != nil {
 		return err
 	}

@@ -60,6 +60,7 @@ func openAuth(b *broker.Broker, opts Options, ln net.Listener, node *cluster.Nod
 	ao := auth.Options{Store: store, Mode: opts.Security.AuthMode, Logger: opts.Logger, OpenToAnyAddress: opts.Security.Insecure}
 	if node != nil {
 		ao.CaughtUp = node.CaughtUp
+		ao.SyncWithLeader = node.SyncWithLeader
 	}
 	a, err := auth.New(ao)
 	if err != nil {

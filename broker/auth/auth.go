@@ -36,6 +36,11 @@ var (
 	// users, so it can neither serve a caller as open nor tell an unknown
 	// token from one minted elsewhere. Retry shortly, or on another node.
 	ErrCatchingUp = errors.New("node is catching up with the cluster")
+
+	// errUnknownToken and errUnknownUser name credentials no one known
+	// here holds: on a cluster member, perhaps not yet applied here.
+	errUnknownToken = errors.New("unknown or revoked token")
+	errUnknownUser  = errors.New("no user")
 )
 
 // Mode says when authentication is on.
@@ -83,6 +88,12 @@ type Options struct {
 	// credentials, and one whose token or certificate names nobody known
 	// here, fails with ErrCatchingUp. Nil: always caught up.
 	CaughtUp func() bool
+	// SyncWithLeader, for a cluster member, waits until it holds every
+	// user and token the cluster had committed when it was called. A
+	// token or certificate user unknown here is looked up again after it,
+	// so that a token minted on the leader a moment ago authenticates on
+	// every node. Nil: nothing to wait for.
+	SyncWithLeader func(ctx context.Context) error
 }
 
 // user is a user's stored record.
@@ -293,7 +304,7 @@ func (a *Auth) Authenticate(bearer string) (*Identity, error) {
 		if err := a.catchingUp(); err != nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("%w: unknown or revoked token", ErrUnauthenticated)
+		return nil, fmt.Errorf("%w: %w", ErrUnauthenticated, errUnknownToken)
 	}
 	sum := sha256.Sum256(secret)
 	if subtle.ConstantTimeCompare(sum[:], t.Hash) != 1 {
@@ -323,7 +334,7 @@ func (a *Auth) AuthenticateUser(name string) (*Identity, error) {
 		if err := a.catchingUp(); err != nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("%w: no user %q for the client certificate", ErrUnauthenticated, name)
+		return nil, fmt.Errorf("%w: %w %q for the client certificate", ErrUnauthenticated, errUnknownUser, name)
 	}
 	return &Identity{User: u.Name, Role: u.Role, grants: u.grants}, nil
 }

@@ -11,14 +11,20 @@ import (
 	v1 "github.com/junctionhq/junction/sdk/api/junction/v1"
 )
 
-func newAuth(t testing.TB, mode Mode) *Auth {
+// newStore opens a metadata store that closes with the test.
+func newStore(t testing.TB) *meta.Store {
 	t.Helper()
 	st, err := meta.Open(filepath.Join(t.TempDir(), "meta.db"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	a, err := New(Options{Store: st, Mode: mode, Logger: slog.New(slog.DiscardHandler)})
+	return st
+}
+
+func newAuth(t testing.TB, mode Mode) *Auth {
+	t.Helper()
+	a, err := New(Options{Store: newStore(t), Mode: mode, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,13 +6,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 
 	"connectrpc.com/connect"
-
-	"github.com/junctionhq/junction/broker/meta"
 )
 
 // TestCatchingUpNodeIsClosed: a cluster node that has not yet caught up
@@ -20,11 +17,7 @@ import (
 // unknown token unknown; it says it is catching up, as UNAVAILABLE, until
 // it has.
 func TestCatchingUpNodeIsClosed(t *testing.T) {
-	st, err := meta.Open(filepath.Join(t.TempDir(), "meta.db"), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := newStore(t)
 	var caughtUp atomic.Bool
 	a, err := New(Options{Store: st, Logger: slog.New(slog.DiscardHandler), CaughtUp: caughtUp.Load})
 	if err != nil {
@@ -64,11 +57,7 @@ func TestCatchingUpNodeIsClosed(t *testing.T) {
 func fmtErr(_ *Identity, err error) error { return err }
 
 func TestCatchingUpReported(t *testing.T) {
-	st, err := meta.Open(filepath.Join(t.TempDir(), "meta.db"), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := newStore(t)
 	var caughtUp atomic.Bool
 	a, err := New(Options{Store: st, Logger: slog.New(slog.DiscardHandler), CaughtUp: caughtUp.Load})
 	if err != nil {

@@ -136,15 +136,36 @@ func (a *Auth) identify(ctx context.Context, h http.Header) (*Identity, error) {
 		if !strings.EqualFold(scheme, "Bearer") {
 			return nil, fmt.Errorf("%w: Authorization must be \"Bearer TOKEN\"", ErrUnauthenticated)
 		}
-		return a.Authenticate(strings.TrimSpace(tok))
+		tok = strings.TrimSpace(tok)
+		return a.again(ctx, errUnknownToken, func() (*Identity, error) { return a.Authenticate(tok) })
 	}
 	ci := callFrom(ctx)
 	if ci != nil && ci.tls != nil && len(ci.tls.VerifiedChains) > 0 && len(ci.tls.PeerCertificates) > 0 {
 		if name := ci.tls.PeerCertificates[0].Subject.CommonName; name != "" {
-			return a.AuthenticateUser(name)
+			return a.again(ctx, errUnknownUser, func() (*Identity, error) { return a.AuthenticateUser(name) })
 		}
 	}
 	return a.Unauthenticated(ci != nil && ci.loopback)
+}
+
+// syncTimeout bounds how long a call with unknown credentials waits for
+// its cluster node to sync with the leader.
+const syncTimeout = 2 * time.Second
+
+// again runs authenticate, and when it fails with unknown and this broker
+// is a cluster member, once more after syncing with the leader (see
+// Options.SyncWithLeader); a failed sync leaves the first answer.
+func (a *Auth) again(ctx context.Context, unknown error, authenticate func() (*Identity, error)) (*Identity, error) {
+	id, err := authenticate()
+	if !errors.Is(err, unknown) || a.opts.SyncWithLeader == nil {
+		return id, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, syncTimeout)
+	defer cancel()
+	if a.opts.SyncWithLeader(ctx) != nil {
+		return id, err
+	}
+	return authenticate()
 }
 
 // authorize checks one request message against proc's rule.

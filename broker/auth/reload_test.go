@@ -3,20 +3,13 @@ package auth
 import (
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"testing"
-
-	"github.com/junctionhq/junction/broker/meta"
 )
 
 // TestReload has two Auths share a store, as a cluster's nodes share
 // their replicated one: what one writes the other sees after Reload.
 func TestReload(t *testing.T) {
-	st, err := meta.Open(filepath.Join(t.TempDir(), "meta.db"), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := newStore(t)
 	opts := Options{Store: st, Logger: slog.New(slog.DiscardHandler)}
 	leader, err := New(opts)
 	if err != nil {

@@ -62,7 +62,9 @@ func (n *Node) watchAuth() {
 			case <-n.stop:
 				return
 			case <-n.authChanged:
+				seq := n.authSeq.Load()
 				n.onAuth()
+				n.authReloaded.Store(seq)
 			}
 		}
 	}()
@@ -71,6 +73,7 @@ func (n *Node) watchAuth() {
 // authApplied wakes OnAuthChange's goroutine without waiting: the writer
 // on the leader holds the lock the reload takes.
 func (n *Node) authApplied() {
+	n.authSeq.Add(1)
 	select {
 	case n.authChanged <- struct{}{}:
 	default:

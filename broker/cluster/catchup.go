@@ -44,7 +44,7 @@ func (n *Node) watchCatchUp(fresh bool) {
 		defer t.Stop()
 		for {
 			switch {
-			case target > 0 && n.raft.AppliedIndex() >= target:
+			case target > 0 && n.appliedThrough(target):
 				n.caughtUp.Store(true)
 				n.log.Info("caught up with the cluster", "applied", n.raft.AppliedIndex())
 				return
@@ -55,7 +55,7 @@ func (n *Node) watchCatchUp(fresh bool) {
 					return
 				}
 			case target == 0:
-				target = n.leaderCommitIndex()
+				target = n.leaderCommitIndex(context.Background())
 			}
 			select {
 			case <-n.stop:
@@ -68,12 +68,12 @@ func (n *Node) watchCatchUp(fresh bool) {
 
 // leaderCommitIndex asks the leader, on its cluster port, for its commit
 // index; 0 when no leader is known or it did not answer as the leader.
-func (n *Node) leaderCommitIndex() uint64 {
+func (n *Node) leaderCommitIndex(ctx context.Context) uint64 {
 	addr := n.leaderDialAddr()
 	if addr == "" {
 		return 0
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	go func() {
 		select {

@@ -137,6 +137,9 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		pending = append(pending, queued{i: i, station: e.station, partition: e.partition, recs: e.recs, base: e.base, p: p})
 	}
 	flush()
+	if len(logs) > 0 {
+		f.n.fsmApplied.Store(logs[len(logs)-1].Index)
+	}
 	return out
 }
 

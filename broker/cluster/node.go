@@ -177,6 +177,14 @@ type Node struct {
 	auth        meta.AuthStore
 	authChanged chan struct{}
 	onAuth      func()
+	// authSeq counts the auth writes applied here, authReloaded the
+	// count OnAuthChange's last completed call had seen (leadersync.go).
+	authSeq, authReloaded atomic.Uint64
+	// fsmApplied is the index of the last entry the FSM applied: raft's
+	// AppliedIndex counts entries handed to the FSM, not yet applied.
+	fsmApplied atomic.Uint64
+	// leaderSync coalesces SyncWithLeader's calls.
+	leaderSync coalescer
 	// appliedIdx holds, by store, the index of the last write applied
 	// to it (applied.go).
 	appliedIdx map[string]*appliedIndex
@@ -307,7 +315,8 @@ func (n *Node) Start(ctx context.Context, b *broker.Broker, apiAddr string) erro
 		n.Close()
 		return fmt.Errorf("cluster: read raft state: %w", err)
 	}
-	n.raft, err = raft.NewRaft(rc, n.fsm, n.store, n.store, n.snaps, n.guardVotes())
+	logs := newLogCache(n.store, logCacheEntries, logCacheBytes)
+	n.raft, err = raft.NewRaft(rc, n.fsm, logs, n.store, n.snaps, n.guardVotes())
 	if err != nil {
 		n.Close()
 		return fmt.Errorf("cluster: start raft: %w", err)

@@ -204,6 +204,7 @@ func TestGoldenSegment(t *testing.T) {
 	if n := len(l.Segments()); n < 2 {
 		t.Fatalf("%d segments; the first must have rolled", n)
 	}
+	l.awaitRoll() // the index of a rolled segment is written in the background
 	checkGolden(t, "golden/segment.log.hex", []byte(hexDump(fileBytes(t, o.FS, segPath(o.Dir, 0, logSuffix)))))
 	checkGolden(t, "golden/segment.index.hex", []byte(hexDump(fileBytes(t, o.FS, segPath(o.Dir, 0, indexSuffix)))))
 }

@@ -205,6 +205,17 @@ func (l *Log) resync(sc *scanner, seg *segment, bad int64, expect uint64) (pos i
 		}
 	}
 	for p := bad + 1; sc.end-p >= batchHeaderSize; p++ {
+		// A batch's magic byte is not zero, so in a run of zeros (a
+		// hole, or a tail whose pages never reached the disk) only the
+		// last offMagic positions can start one.
+		z, err := sc.zeros(p)
+		if err != nil {
+			return 0, h, false, err
+		}
+		if z > offMagic {
+			p += z - offMagic - 1
+			continue
+		}
 		h, ok, err := try(p)
 		if err != nil || ok {
 			return p, h, ok, err

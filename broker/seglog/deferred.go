@@ -2,7 +2,6 @@ package seglog
 
 import (
 	"context"
-	"fmt"
 	"time"
 )
 
@@ -50,17 +49,18 @@ func (l *Log) Sync(ctx context.Context) (next uint64, err error) {
 // syncTo fsyncs the active segment if it holds unsynced writes and
 // raises the high-water mark to next. It runs on the writer goroutine.
 func (l *Log) syncTo(next uint64) error {
+	// The segment rolled last must be durable before the mark passes it.
+	l.awaitRoll()
 	if err := l.failed(); err != nil {
 		return err
 	}
 	if l.dirty && l.opts.Sync != SyncNever {
 		start := time.Now()
-		err := l.active.f.Sync()
+		err := l.syncSegment(l.active)
 		if l.opts.OnSync != nil {
 			l.opts.OnSync(time.Since(start))
 		}
 		if err != nil {
-			err = fmt.Errorf("seglog: sync %s: %w", l.active.name(), err)
 			l.setFailed(err)
 			return err
 		}

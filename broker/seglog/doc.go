@@ -16,6 +16,11 @@
 // written while the last one is being fsynced, and one fsync covers every
 // group written during the one before (see syncer.go).
 //
+// Rolling to a new segment costs the writer one file creation; the old
+// segment's index, the high-water mark and the directory entries are
+// written and synced in the background, in the order recovery needs them
+// (see roll.go).
+//
 // Under SyncInterval and SyncNever the writer starts write-back of every
 // megabyte the active segment grows and waits for the megabyte before it, so a
 // log never leaves more than a few megabytes dirty in the page cache for the

@@ -103,6 +103,7 @@ func TestFileCacheBoundsOpenFiles(t *testing.T) {
 	for i := range 10 {
 		mustAppend(t, l, offsetRecords(uint64(410+i*10), 10))
 	}
+	l.awaitRoll() // the last sealed segment joins the cache in the background
 	if n := openFilesUnder(t, o.Dir); n > limit+1 {
 		t.Fatalf("after rolling %d files open, want at most %d", n, limit+1)
 	}

@@ -42,8 +42,9 @@ type SegmentInfo struct {
 // Log is the append-only log of one partition. All methods are safe for
 // concurrent use.
 //
-// Lock order: enforceMu before mu; idxMu before mu; wmu before qmu and mu.
-// qmu is a leaf: nothing else is acquired while it is held.
+// Lock order: enforceMu before mu; idxMu before mu; wmu before qmu and mu;
+// stateMu before mu. qmu and rollMu are leaves: nothing else is acquired
+// while one of them is held.
 type Log struct {
 	opts   Options
 	fs     vfs.FS
@@ -84,6 +85,13 @@ type Log struct {
 	dirty  bool // written but not fsynced
 	wb     writeBehind
 	sync   *syncer // under SyncAlways; nil otherwise
+
+	// rollMu guards rollDone, which is closed when the work the last roll
+	// left to the background is done (see roll.go); nil before any roll.
+	rollMu   sync.Mutex
+	rollDone chan struct{}
+	// stateMu serialises writeState.
+	stateMu sync.Mutex
 }
 
 // appendReq is one queued Append (or, with roll set, Enforce's request to
@@ -345,8 +353,8 @@ func (l *Log) syncDirty() {
 	if !l.dirty || l.failed() != nil {
 		return
 	}
-	if err := l.active.f.Sync(); err != nil {
-		l.setFailed(fmt.Errorf("seglog: sync %s: %w", l.active.name(), err))
+	if err := l.syncSegment(l.active); err != nil {
+		l.setFailed(err)
 		return
 	}
 	l.dirty = false
@@ -468,54 +476,6 @@ func (l *Log) writeGroup(seg *segment, reqs []*appendReq, size int64, next uint6
 	l.writeBehind(seg)
 }
 
-// roll makes the active segment durable, writes its index and starts a new
-// active segment at the next offset.
-func (l *Log) roll() error {
-	old := l.active
-	if l.dirty && l.opts.Sync != SyncNever {
-		if err := old.f.Sync(); err != nil {
-			err = fmt.Errorf("seglog: sync %s: %w", old.name(), err)
-			l.setFailed(err)
-			return err
-		}
-		l.dirty = false
-	}
-	if err := l.writeIndex(old); err != nil {
-		l.logger.Warn("seglog: cannot write segment index; it will be rebuilt on open", "segment", old.name(), "err", err)
-	}
-	if err := l.writeState(l.wnext); err != nil {
-		l.logger.Warn("seglog: cannot persist the high-water mark", "dir", l.opts.Dir, "err", err)
-	}
-	seg, err := l.createSegment(l.wnext)
-	if err != nil {
-		return err
-	}
-	l.mu.Lock()
-	l.segs = append(l.segs, seg)
-	l.mu.Unlock()
-	l.active = seg
-	l.dirty = false
-	old.f.seal()
-	return nil
-}
-
-// createSegment creates an empty segment file with the given base offset.
-func (l *Log) createSegment(base uint64) (*segment, error) {
-	path := filepath.Join(l.opts.Dir, segmentName(base, logSuffix))
-	f, err := l.fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("seglog: create segment: %w", err)
-	}
-	if l.opts.Sync != SyncNever {
-		if err := vfs.SyncDir(l.fs, l.opts.Dir); err != nil {
-			_ = f.Close()
-			_ = l.fs.Remove(path)
-			return nil, fmt.Errorf("seglog: sync log directory: %w", err)
-		}
-	}
-	return l.newSegment(base, path, f), nil
-}
-
 func (l *Log) newSegment(base uint64, path string, f vfs.File) *segment {
 	s := &segment{base: base, path: path, f: l.opts.FileCache.newActiveFile(l.fs, path, f), next: base}
 	s.index.interval = int64(l.opts.IndexIntervalBytes)
@@ -601,12 +561,11 @@ func (l *Log) Close() error {
 	default:
 	}
 	l.writer.Wait()
+	l.awaitRoll()
 
 	var err error
 	if l.dirty && l.opts.Sync != SyncNever && l.failed() == nil {
-		if serr := l.active.f.Sync(); serr != nil {
-			err = fmt.Errorf("seglog: sync %s: %w", l.active.name(), serr)
-		}
+		err = l.syncSegment(l.active)
 	}
 	if err == nil && l.failed() == nil && l.wnext > l.Status().HighWaterMark {
 		// Everything is durable now: a later Open that finds less

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -240,5 +242,29 @@ func TestOpenFailsCleanly(t *testing.T) {
 	}))
 	if _, err := Open(memOpts(fsys)); !errors.Is(err, boom) {
 		t.Fatalf("Open = %v, want wrapped boom", err)
+	}
+}
+
+// TestRecoverZeroTail checks what Open makes of zeros after the last batch
+// of a SyncAlways log's tail segment, which a crash leaves where the file's
+// size reached the disk before its last pages did: the end of the log, cut
+// as a torn tail, neither records nor damage.
+func TestRecoverZeroTail(t *testing.T) {
+	for _, zeros := range []int{1, batchHeaderSize, 4096, 1 << 20} {
+		t.Run(fmt.Sprint(zeros), func(t *testing.T) {
+			fsys, o, _, tail := crashLog(t)
+			path := segPath(o.Dir, tail, logSuffix)
+			good := fileBytes(t, fsys, path)
+			writeFile(t, fsys, path, append(slices.Clone(good), make([]byte, zeros)...))
+			l := mustOpen(t, o)
+			defer l.Close()
+			if st := l.Status(); len(st.Damaged) > 0 {
+				t.Fatalf("zero tail taken for damage: %+v", st.Damaged)
+			}
+			if got := fileBytes(t, fsys, path); !bytes.Equal(got, good) {
+				t.Fatalf("tail segment holds %d bytes after Open, want the %d before the zeros", len(got), len(good))
+			}
+			readAll(t, l, l.StartOffset(), 1<<20)
+		})
 	}
 }

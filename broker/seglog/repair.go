@@ -70,6 +70,7 @@ func (l *Log) Repair(ctx context.Context, mode RepairMode) ([]Repaired, error) {
 
 // repair is Repair, run by the writer goroutine.
 func (l *Log) repair(mode RepairMode) ([]Repaired, error) {
+	l.awaitRoll()
 	l.mu.RLock()
 	damaged := slices.Clone(l.damaged)
 	l.mu.RUnlock()
@@ -133,8 +134,8 @@ func (l *Log) cutSegment(d Damage) (end uint64, removed int64, err error) {
 		return 0, 0, fmt.Errorf("seglog: repair: truncate %s at %d: %w", seg.name(), d.Position, err)
 	}
 	if l.opts.Sync != SyncNever {
-		if err := seg.f.Sync(); err != nil {
-			return 0, 0, fmt.Errorf("seglog: repair: sync %s: %w", seg.name(), err)
+		if err := l.syncSegment(seg); err != nil {
+			return 0, 0, err
 		}
 	}
 	l.mu.Lock()

@@ -77,6 +77,9 @@ func (l *Log) Enforce(now time.Time, r Retention, floor uint64) (deleted int, er
 	l.start = l.segs[0].base
 	l.damaged = slices.DeleteFunc(l.damaged, func(d Damage) bool { return d.To <= l.start })
 	l.mu.Unlock()
+	// A victim may be the segment rolled last: let its index and the
+	// high-water mark be written before its files go.
+	l.awaitRoll()
 
 	// Oldest first, log before index: a crash part way leaves at most an
 	// orphan index file, which Open ignores.

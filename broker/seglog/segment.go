@@ -55,6 +55,10 @@ type segment struct {
 	// Open trusted it from its last entry (see loadIndex).
 	indexLazy bool
 
+	// dirPending says the segment's directory entry may not be durable
+	// yet: the next syncSegment syncs the directory too (see roll.go).
+	dirPending atomic.Bool
+
 	// rollAt is the wall-clock time (unix nanoseconds) at which the segment
 	// is due to roll by age, or 0. Writer-only.
 	rollAt int64
@@ -149,6 +153,26 @@ func (s *scanner) window(pos, n int64) ([]byte, error) {
 		return nil, err
 	}
 	return s.buf[:n], nil
+}
+
+// zeros returns how many bytes from file position pos on are zero.
+func (s *scanner) zeros(pos int64) (int64, error) {
+	var n int64
+	for pos+n < s.end {
+		w, err := s.window(pos+n, min(scanChunk, s.end-pos-n))
+		if err != nil {
+			return n, err
+		}
+		i := 0
+		for i < len(w) && w[i] == 0 {
+			i++
+		}
+		n += int64(i)
+		if i < len(w) {
+			break
+		}
+	}
+	return n, nil
 }
 
 // readAt fills buf from position pos; a short read is io.ErrUnexpectedEOF.

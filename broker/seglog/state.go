@@ -102,6 +102,8 @@ func (l *Log) loadState() error {
 // writeState raises the high-water mark to at least hwm and replaces the
 // state file. Ranges wholly below the log's start are dropped.
 func (l *Log) writeState(hwm uint64) error {
+	l.stateMu.Lock()
+	defer l.stateMu.Unlock()
 	l.mu.Lock()
 	l.hwm = max(l.hwm, hwm)
 	l.lost = slices.DeleteFunc(l.lost, func(r LostRange) bool { return r.To <= l.start })

@@ -1,7 +1,6 @@
 package seglog
 
 import (
-	"fmt"
 	"sync"
 	"time"
 )
@@ -133,7 +132,7 @@ func (l *Log) syncAndPublish(seg *segment, reqs []*appendReq) {
 		return
 	}
 	start := time.Now()
-	err := seg.f.Sync()
+	err := l.syncSegment(seg)
 	if l.opts.OnSync != nil {
 		l.opts.OnSync(time.Since(start))
 	}
@@ -141,7 +140,6 @@ func (l *Log) syncAndPublish(seg *segment, reqs []*appendReq) {
 		// After a failed fsync the page cache no longer tells what is on
 		// disk, so nothing written since the last good fsync can be
 		// trusted: fail the log rather than guess.
-		err = fmt.Errorf("seglog: sync %s: %w", seg.name(), err)
 		l.wmu.Lock()
 		l.setFailed(err)
 		l.mu.RLock()

@@ -3,10 +3,9 @@ package client_test
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
+	"github.com/junctionhq/junction/sdk/internal/golden"
 	"strings"
 	"testing"
 	"time"
@@ -15,21 +14,6 @@ import (
 	"github.com/junctionhq/junction/sdk/client"
 )
 
-// goldenBatches returns the reference record batches of partition 3,
-// offsets 100-102 and 200.
-func goldenBatches(t *testing.T) []byte {
-	t.Helper()
-	h, err := os.ReadFile("../recordbatch/testdata/batch-v1.hex")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := hex.DecodeString(strings.ReplaceAll(string(h), "\n", ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func TestConsumerDecodesRecordBatchesAndAcksRanges(t *testing.T) {
 	var got *junctionv1.PullRequest
 	redelivery := &junctionv1.Delivery{Partition: 0, Offset: 7, Value: []byte("again"), DeliveryCount: 2}
@@ -37,7 +21,7 @@ func TestConsumerDecodesRecordBatchesAndAcksRanges(t *testing.T) {
 		got = req
 		return &junctionv1.PullResponse{
 			Messages: []*junctionv1.Delivery{redelivery},
-			Batches:  []*junctionv1.RecordBatches{{Partition: 3, Data: goldenBatches(t)}},
+			Batches:  []*junctionv1.RecordBatches{{Partition: 3, Data: golden.RecordBatches(t)}},
 		}, nil
 	}}
 	c := serveFake(t, f)
@@ -106,7 +90,7 @@ func TestConsumerDecodesRecordBatchesAndAcksRanges(t *testing.T) {
 
 // A batch damaged on the way is refused, whole, with an error naming it.
 func TestConsumerRefusesCorruptBatch(t *testing.T) {
-	data := goldenBatches(t)
+	data := golden.RecordBatches(t)
 	i := bytes.Index(data, []byte("hello"))
 	data[i] = 'j'
 	f := &fakeBroker{pull: func(*junctionv1.PullRequest) (*junctionv1.PullResponse, error) {
@@ -127,7 +111,7 @@ func TestConsumerRefusesCorruptBatch(t *testing.T) {
 // A broker that sends more than a pull asked for is refused.
 func TestConsumerRefusesOversizedPull(t *testing.T) {
 	f := &fakeBroker{pull: func(*junctionv1.PullRequest) (*junctionv1.PullResponse, error) {
-		return &junctionv1.PullResponse{Batches: []*junctionv1.RecordBatches{{Partition: 3, Data: goldenBatches(t)}}}, nil
+		return &junctionv1.PullResponse{Batches: []*junctionv1.RecordBatches{{Partition: 3, Data: golden.RecordBatches(t)}}}, nil
 	}}
 	c := serveFake(t, f)
 	ds, err := c.NewConsumer("orders", "g", client.ConsumerOptions{}).Pull(context.Background(), 3)

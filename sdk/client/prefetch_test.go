@@ -14,6 +14,7 @@ import (
 	junctionv1 "github.com/junctionhq/junction/sdk/api/junction/v1"
 	"github.com/junctionhq/junction/sdk/api/junction/v1/junctionv1connect"
 	"github.com/junctionhq/junction/sdk/client"
+	"github.com/junctionhq/junction/sdk/internal/golden"
 )
 
 // streamingFake is a fakeBroker that also streams: its Consume sends the
@@ -66,7 +67,7 @@ func TestConsumerPrefetchStreams(t *testing.T) {
 		fakeBroker: &fakeBroker{pull: func(*junctionv1.PullRequest) (*junctionv1.PullResponse, error) {
 			return nil, connect.NewError(connect.CodeInternal, fmt.Errorf("a streaming consumer pulled"))
 		}},
-		responses: []*junctionv1.ConsumeResponse{{Batches: []*junctionv1.RecordBatches{{Partition: 3, Data: goldenBatches(t)}}}},
+		responses: []*junctionv1.ConsumeResponse{{Batches: []*junctionv1.RecordBatches{{Partition: 3, Data: golden.RecordBatches(t)}}}},
 		req:       make(chan *junctionv1.ConsumeRequest, 1),
 	}
 	c := serveStreamingFake(t, f)
@@ -120,7 +121,7 @@ func TestConsumerPrefetchReopensStream(t *testing.T) {
 		fakeBroker: &fakeBroker{pull: func(*junctionv1.PullRequest) (*junctionv1.PullResponse, error) {
 			return nil, connect.NewError(connect.CodeInternal, fmt.Errorf("a streaming consumer pulled"))
 		}},
-		responses: []*junctionv1.ConsumeResponse{{Batches: []*junctionv1.RecordBatches{{Partition: 3, Data: goldenBatches(t)}}}},
+		responses: []*junctionv1.ConsumeResponse{{Batches: []*junctionv1.RecordBatches{{Partition: 3, Data: golden.RecordBatches(t)}}}},
 		end:       connect.NewError(connect.CodeUnavailable, fmt.Errorf("broker shutting down")),
 		req:       make(chan *junctionv1.ConsumeRequest, 2),
 	}

@@ -21,7 +21,9 @@ type Sink interface {
 	// *BatchError; all the other records of the batch must then be durable.
 	// Any other error means the batch may be retried as a whole, so Write
 	// must tolerate seeing records again (replays after a crash, too).
-	// The sink must not keep records after Write returns.
+	// The sink must not keep records after Write returns: their keys,
+	// values and headers may lie in memory the host fills with the next
+	// Write's records. Copy what must outlive the call.
 	Write(ctx context.Context, records []Record) error
 	// Teardown releases everything. It is called once, after the last Write,
 	// also when Open failed.

@@ -89,7 +89,10 @@ func (p *SourcePlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.Cli
 // protocol.ServerOptions) by calling GRPCServer on each plugin. log may be
 // nil for slog.Default().
 func ServerPlugins(def Definition, log *slog.Logger) plugin.PluginSet {
-	srv := newServer(def, log)
+	return serverPlugins(newServer(def, log))
+}
+
+func serverPlugins(srv *server) plugin.PluginSet {
 	return plugin.PluginSet{
 		protocol.PluginConnector: &ConnectorPlugin{srv: srv},
 		protocol.PluginSink:      &SinkPlugin{srv: srv},
@@ -144,9 +147,14 @@ func serve(def Definition, opts ...ServeOption) int {
 	}
 	log := slog.New(NewLogHandler(o.stderr, slog.LevelDebug)).With("plugin", def.Name)
 	slog.SetDefault(log)
+	srv := newServer(def, log)
+	var err error
+	if srv.shm, err = mapSharedMemory(); err != nil {
+		log.Warn("record batches will arrive over gRPC", "err", err)
+	}
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: protocol.Handshake,
-		Plugins:         ServerPlugins(def, log),
+		Plugins:         serverPlugins(srv),
 		GRPCServer: func(so []grpc.ServerOption) *grpc.Server {
 			return grpc.NewServer(append(so, protocol.ServerOptions(o.maxMessageBytes)...)...)
 		},

@@ -31,6 +31,9 @@ func Logger(ctx context.Context) *slog.Logger {
 type server struct {
 	def Definition
 	log *slog.Logger
+	// shm is the plugin's read-only mapping of the shared memory region
+	// the host passed for record batches; nil when there is none.
+	shm []byte
 
 	mu        sync.Mutex
 	connector string
@@ -149,7 +152,7 @@ func (k sinkServer) Open(ctx context.Context, req *pb.SinkOpenRequest) (*pb.Sink
 		return nil, protocol.ToStatus(err)
 	}
 	k.s.resetOrder()
-	resp := &pb.SinkOpenResponse{RecordBatches: true, OrderedWrites: true}
+	resp := &pb.SinkOpenResponse{RecordBatches: true, OrderedWrites: true, SharedMemory: k.s.shm != nil}
 	for p, off := range durable {
 		resp.Durable = append(resp.Durable, &pb.PartitionOffset{Partition: p, NextOffset: off})
 	}
@@ -181,15 +184,21 @@ func (k sinkServer) write(ctx context.Context, sink Sink, req *pb.SinkWriteReque
 			return nil, status.Error(codes.InvalidArgument, err.Error())
 		}
 	}
-	if bs := req.GetBatches(); len(bs) > 0 {
+	bs := protocol.RecordBatchesFromPB(req.GetBatches())
+	if shared := req.GetShared(); len(shared) > 0 {
+		if bs, err = protocol.SharedBatches(k.s.shm, shared); err != nil {
+			return nil, status.Error(codes.InvalidArgument, err.Error())
+		}
+	}
+	if len(bs) > 0 {
 		buf := recordsPool.Get().(*[]Record)
 		defer func() {
-			clear(*buf) // drop the request's bytes the records alias
+			clear(*buf) // drop the bytes the records alias
 			*buf = (*buf)[:0]
 			recordsPool.Put(buf)
 		}()
 		for _, b := range bs {
-			if *buf, err = protocol.AppendBatchRecords(*buf, b.GetPartition(), b.GetData()); err != nil {
+			if *buf, err = protocol.AppendBatchRecords(*buf, b.Partition, b.Data); err != nil {
 				return nil, status.Error(codes.InvalidArgument, err.Error())
 			}
 		}

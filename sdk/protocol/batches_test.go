@@ -3,10 +3,9 @@ package protocol
 import (
 	"context"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
+	"github.com/junctionhq/junction/sdk/internal/golden"
 	"hash/crc32"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -18,26 +17,11 @@ import (
 	"github.com/junctionhq/junction/sdk/recordbatch"
 )
 
-// goldenBatches returns the reference record batch encoding of package
-// recordbatch: two batches, four records.
-func goldenBatches(t testing.TB) []byte {
-	t.Helper()
-	h, err := os.ReadFile("../recordbatch/testdata/batch-v1.hex")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := hex.DecodeString(strings.ReplaceAll(string(h), "\n", ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // The records of record batches are those the broker stored, with the
 // partition of their batches, in order.
 func TestDecodeRecordBatchesGolden(t *testing.T) {
 	const ts = 1700000000123456789
-	data := goldenBatches(t)
+	data := golden.RecordBatches(t)
 	got, err := DecodeRecordBatches([]RecordBatches{{Partition: 3, Data: data}, {Partition: 1, Data: data[:0]}, {Partition: 0, Data: data}})
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +47,7 @@ func TestDecodeRecordBatchesGolden(t *testing.T) {
 
 // A damaged batch is an error naming its partition, never records.
 func TestDecodeRecordBatchesRefusesDamage(t *testing.T) {
-	data := goldenBatches(t)
+	data := golden.RecordBatches(t)
 	bad := append([]byte(nil), data...)
 	bad[len(bad)-1] ^= 1
 	for name, bs := range map[string][]RecordBatches{
@@ -124,7 +108,7 @@ func (f *fakeSink) Write(_ context.Context, req *pb.SinkWriteRequest, _ ...grpc.
 // A host sends record batches only to a plugin whose Open said it takes
 // them; a plugin of an older SDK never gets batches it would not see.
 func TestSinkClientSendsBatchesOnlyWhenTaken(t *testing.T) {
-	data := goldenBatches(t)
+	data := golden.RecordBatches(t)
 	bs := []RecordBatches{{Partition: 2, Data: data}}
 
 	old := &SinkClient{c: &fakeSink{}}

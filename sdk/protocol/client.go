@@ -71,6 +71,12 @@ type SinkClient struct {
 	// last one sent since.
 	ordered bool
 	seq     uint64
+	// shm is the host's mapping of the shared memory region the plugin
+	// process was given and spans the parts of it writes in flight use;
+	// shared: the plugin's Open said it mapped the region.
+	shm    []byte
+	spans  *ring
+	shared bool
 }
 
 // NewSinkClient returns a client of the Sink service on cc.
@@ -87,6 +93,7 @@ func (k *SinkClient) Open(ctx context.Context, info SinkInfo) (map[uint32]uint64
 	}
 	k.batches = resp.GetRecordBatches()
 	k.ordered, k.seq = resp.GetOrderedWrites(), 0
+	k.shared = resp.GetSharedMemory()
 	if len(resp.GetDurable()) == 0 {
 		return nil, nil
 	}
@@ -124,7 +131,10 @@ func (k *SinkClient) WriteRecordBatches(ctx context.Context, bs []RecordBatches)
 	if !k.batches {
 		return fmt.Errorf("sink write: the plugin does not take record batches: %w", ErrUnimplemented)
 	}
-	return k.write(ctx, &pb.SinkWriteRequest{Batches: recordBatchesToPB(bs)}, grpc.ForceCodecV2(writeCodec{}))
+	req, release := k.batchesRequest(bs)
+	err := k.write(ctx, req, grpc.ForceCodecV2(writeCodec{}))
+	release(err)
+	return err
 }
 
 // OrdersWrites reports whether the plugin's sink, as of its last Open,
@@ -145,9 +155,63 @@ func (k *SinkClient) StartRecordBatches(ctx context.Context, bs []RecordBatches)
 		return done
 	}
 	k.seq++
-	req := &pb.SinkWriteRequest{Batches: recordBatchesToPB(bs), Seq: k.seq}
-	go func() { done <- k.write(ctx, req, grpc.ForceCodecV2(writeCodec{})) }()
+	req, release := k.batchesRequest(bs)
+	req.Seq = k.seq
+	go func() {
+		err := k.write(ctx, req, grpc.ForceCodecV2(writeCodec{}))
+		release(err)
+		done <- err
+	}()
 	return done
+}
+
+// UseSharedMemory makes the client hand record batches to a plugin whose
+// Open says it mapped the shared memory region (Linux only) through mem,
+// the host's writable mapping of that region, instead of sending their
+// bytes: a write copies its batches into a free part of mem and sends
+// where they lie. A write that finds no part free, or is larger than
+// mem, sends its bytes. Call it before Open; mem must stay mapped until
+// the plugin process exited, and the client never reads it.
+func (k *SinkClient) UseSharedMemory(mem []byte) {
+	k.shm, k.spans = mem, &ring{size: len(mem)}
+}
+
+// SharesMemory reports whether writes of record batches go through shared
+// memory (see UseSharedMemory), as of the plugin's last Open.
+func (k *SinkClient) SharesMemory() bool { return k.shared && k.batches && k.shm != nil }
+
+// batchesRequest returns the write request of bs, through shared memory
+// when the plugin takes it and a part of the region is free, and the
+// function to call with the write's outcome. A part is reused only after
+// an answer from the plugin proves its Write returned: after any other
+// error (a call cancelled here may still be running there), it stays in
+// use for the client's life, so a later write never changes bytes the
+// plugin may still be reading.
+func (k *SinkClient) batchesRequest(bs []RecordBatches) (*pb.SinkWriteRequest, func(error)) {
+	if k.SharesMemory() {
+		n := 0
+		for _, b := range bs {
+			n += len(b.Data)
+		}
+		if off, ok := k.spans.alloc(n); ok {
+			msgs := make([]pb.SharedRecordBatches, len(bs))
+			req := &pb.SinkWriteRequest{Shared: make([]*pb.SharedRecordBatches, len(bs))}
+			at := off
+			for i, b := range bs {
+				copy(k.shm[at:], b.Data)
+				msgs[i].Partition, msgs[i].Offset, msgs[i].Length = b.Partition, uint64(at), uint64(len(b.Data))
+				req.Shared[i] = &msgs[i]
+				at += len(b.Data)
+			}
+			return req, func(err error) {
+				var be *BatchError
+				if err == nil || errors.As(err, &be) {
+					k.spans.release(off)
+				}
+			}
+		}
+	}
+	return &pb.SinkWriteRequest{Batches: recordBatchesToPB(bs)}, func(error) {}
 }
 
 func (k *SinkClient) write(ctx context.Context, req *pb.SinkWriteRequest, opts ...grpc.CallOption) error {

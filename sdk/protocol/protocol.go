@@ -3,8 +3,9 @@
 // process boundary (records, batches, the spec, errors), the go-plugin
 // handshake, and their encoding on the wire (sdk/proto/connector.proto plus
 // the packed record encoding, the broker's record batches a sink may take
-// instead (package recordbatch), error statuses, and spec and batch
-// messages), with the gRPC clients that drive a plugin.
+// instead (package recordbatch), on Linux placed in a memory region the
+// host shares with the plugin instead of sent, error statuses, and spec
+// and batch messages), with the gRPC clients that drive a plugin.
 //
 // Both sides import this one package, so they cannot drift apart. Connector
 // authors do not need it: package connector re-exports the values and

@@ -36,7 +36,7 @@ func (writeCodec) Name() string { return protocodec.Name }
 
 func (writeCodec) Marshal(v any) (mem.BufferSlice, error) {
 	req, ok := v.(*pb.SinkWriteRequest)
-	if !ok || len(req.GetRecords()) > 0 || len(req.GetPackedRecords()) > 0 {
+	if !ok || len(req.GetRecords()) > 0 || len(req.GetPackedRecords()) > 0 || len(req.GetShared()) > 0 {
 		return protoCodec.Marshal(v)
 	}
 	return appendWriteRequest(nil, req.GetSeq(), req.GetBatches()), nil

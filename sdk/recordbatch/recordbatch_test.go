@@ -3,30 +3,14 @@ package recordbatch
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
+	"github.com/junctionhq/junction/sdk/internal/golden"
 	"hash/crc32"
-	"os"
 	"reflect"
 	"runtime"
 	"strings"
 	"testing"
 )
-
-// golden returns the reference encoding, written by the broker's encoder
-// (its test fails when that encoder's bytes change).
-func golden(t testing.TB) []byte {
-	t.Helper()
-	h, err := os.ReadFile("testdata/batch-v1.hex")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := hex.DecodeString(strings.ReplaceAll(string(h), "\n", ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 func decodeAll(data []byte) ([]Record, error) {
 	var out []Record
@@ -43,7 +27,7 @@ func TestDecodeGolden(t *testing.T) {
 		{Offset: 102, Timestamp: ts - 3, Key: []byte{}, Headers: []Header{{Key: "a"}, {Key: "a", Value: []byte("2")}}},
 		{Offset: 200, Timestamp: ts + 1000, Value: []byte("x")},
 	}
-	data := golden(t)
+	data := golden.RecordBatches(t)
 	got, err := decodeAll(data)
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +45,7 @@ func TestDecodeGolden(t *testing.T) {
 
 // Every damaged byte the checksum covers, and every truncation, is refused.
 func TestDecodeRefusesDamage(t *testing.T) {
-	data := golden(t)
+	data := golden.RecordBatches(t)
 	first := int(binary.BigEndian.Uint32(data[offLength:])) + lengthPrefix
 	for i := offLength; i < first; i++ {
 		bad := bytes.Clone(data)

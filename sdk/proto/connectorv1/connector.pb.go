@@ -1353,6 +1353,11 @@ type SinkOpenResponse struct {
 	// next write before the last one returned, and the plugin writes them
 	// one at a time in seq order whatever order they arrive in.
 	OrderedWrites bool `protobuf:"varint,3,opt,name=ordered_writes,json=orderedWrites,proto3" json:"ordered_writes,omitempty"`
+	// The plugin mapped the shared memory region the host passed it at
+	// launch (Linux: the file descriptor named by the environment variable
+	// JUNCTION_CONNECTOR_SHM_FD) and takes SinkWriteRequest.shared. A host
+	// sends shared only to a sink that says so here; others get batches.
+	SharedMemory  bool `protobuf:"varint,4,opt,name=shared_memory,json=sharedMemory,proto3" json:"shared_memory,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1408,6 +1413,13 @@ func (x *SinkOpenResponse) GetOrderedWrites() bool {
 	return false
 }
 
+func (x *SinkOpenResponse) GetSharedMemory() bool {
+	if x != nil {
+		return x.SharedMemory
+	}
+	return false
+}
+
 type SinkWriteRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Records []*Record              `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
@@ -1429,7 +1441,13 @@ type SinkWriteRequest struct {
 	// for each write). The plugin starts write n only after write n-1
 	// succeeded; once one failed, it refuses every later one without
 	// writing it, until the next Open.
-	Seq           uint64 `protobuf:"varint,4,opt,name=seq,proto3" json:"seq,omitempty"`
+	Seq uint64 `protobuf:"varint,4,opt,name=seq,proto3" json:"seq,omitempty"`
+	// The records as record batches the host placed in the shared memory
+	// region, instead of records, packed_records and batches: the plugin
+	// decodes them where they lie. The host changes none of those bytes
+	// until this Write returned. Sent only to a sink whose Open answered
+	// shared_memory.
+	Shared        []*SharedRecordBatches `protobuf:"bytes,5,rep,name=shared,proto3" json:"shared,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1492,6 +1510,76 @@ func (x *SinkWriteRequest) GetSeq() uint64 {
 	return 0
 }
 
+func (x *SinkWriteRequest) GetShared() []*SharedRecordBatches {
+	if x != nil {
+		return x.Shared
+	}
+	return nil
+}
+
+// SharedRecordBatches locates record batches of one partition in the shared
+// memory region: length bytes from offset, holding what RecordBatches.data
+// would.
+type SharedRecordBatches struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Partition     uint32                 `protobuf:"varint,1,opt,name=partition,proto3" json:"partition,omitempty"`
+	Offset        uint64                 `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	Length        uint64                 `protobuf:"varint,3,opt,name=length,proto3" json:"length,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SharedRecordBatches) Reset() {
+	*x = SharedRecordBatches{}
+	mi := &file_connector_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SharedRecordBatches) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SharedRecordBatches) ProtoMessage() {}
+
+func (x *SharedRecordBatches) ProtoReflect() protoreflect.Message {
+	mi := &file_connector_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SharedRecordBatches.ProtoReflect.Descriptor instead.
+func (*SharedRecordBatches) Descriptor() ([]byte, []int) {
+	return file_connector_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *SharedRecordBatches) GetPartition() uint32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *SharedRecordBatches) GetOffset() uint64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *SharedRecordBatches) GetLength() uint64 {
+	if x != nil {
+		return x.Length
+	}
+	return 0
+}
+
 // RecordBatches holds record batches of one partition of the station.
 type RecordBatches struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -1504,7 +1592,7 @@ type RecordBatches struct {
 
 func (x *RecordBatches) Reset() {
 	*x = RecordBatches{}
-	mi := &file_connector_proto_msgTypes[21]
+	mi := &file_connector_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1516,7 +1604,7 @@ func (x *RecordBatches) String() string {
 func (*RecordBatches) ProtoMessage() {}
 
 func (x *RecordBatches) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[21]
+	mi := &file_connector_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1529,7 +1617,7 @@ func (x *RecordBatches) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordBatches.ProtoReflect.Descriptor instead.
 func (*RecordBatches) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{21}
+	return file_connector_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RecordBatches) GetPartition() uint32 {
@@ -1559,7 +1647,7 @@ type RecordError struct {
 
 func (x *RecordError) Reset() {
 	*x = RecordError{}
-	mi := &file_connector_proto_msgTypes[22]
+	mi := &file_connector_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1571,7 +1659,7 @@ func (x *RecordError) String() string {
 func (*RecordError) ProtoMessage() {}
 
 func (x *RecordError) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[22]
+	mi := &file_connector_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1584,7 +1672,7 @@ func (x *RecordError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordError.ProtoReflect.Descriptor instead.
 func (*RecordError) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{22}
+	return file_connector_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RecordError) GetIndex() uint32 {
@@ -1612,7 +1700,7 @@ type SinkWriteResponse struct {
 
 func (x *SinkWriteResponse) Reset() {
 	*x = SinkWriteResponse{}
-	mi := &file_connector_proto_msgTypes[23]
+	mi := &file_connector_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1624,7 +1712,7 @@ func (x *SinkWriteResponse) String() string {
 func (*SinkWriteResponse) ProtoMessage() {}
 
 func (x *SinkWriteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[23]
+	mi := &file_connector_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1637,7 +1725,7 @@ func (x *SinkWriteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SinkWriteResponse.ProtoReflect.Descriptor instead.
 func (*SinkWriteResponse) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{23}
+	return file_connector_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SinkWriteResponse) GetFailed() []*RecordError {
@@ -1655,7 +1743,7 @@ type TeardownRequest struct {
 
 func (x *TeardownRequest) Reset() {
 	*x = TeardownRequest{}
-	mi := &file_connector_proto_msgTypes[24]
+	mi := &file_connector_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1667,7 +1755,7 @@ func (x *TeardownRequest) String() string {
 func (*TeardownRequest) ProtoMessage() {}
 
 func (x *TeardownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[24]
+	mi := &file_connector_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1680,7 +1768,7 @@ func (x *TeardownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TeardownRequest.ProtoReflect.Descriptor instead.
 func (*TeardownRequest) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{24}
+	return file_connector_proto_rawDescGZIP(), []int{25}
 }
 
 type TeardownResponse struct {
@@ -1691,7 +1779,7 @@ type TeardownResponse struct {
 
 func (x *TeardownResponse) Reset() {
 	*x = TeardownResponse{}
-	mi := &file_connector_proto_msgTypes[25]
+	mi := &file_connector_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1703,7 +1791,7 @@ func (x *TeardownResponse) String() string {
 func (*TeardownResponse) ProtoMessage() {}
 
 func (x *TeardownResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[25]
+	mi := &file_connector_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1716,7 +1804,7 @@ func (x *TeardownResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TeardownResponse.ProtoReflect.Descriptor instead.
 func (*TeardownResponse) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{25}
+	return file_connector_proto_rawDescGZIP(), []int{26}
 }
 
 // ErrorDetail is attached to error statuses from a plugin.
@@ -1730,7 +1818,7 @@ type ErrorDetail struct {
 
 func (x *ErrorDetail) Reset() {
 	*x = ErrorDetail{}
-	mi := &file_connector_proto_msgTypes[26]
+	mi := &file_connector_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1742,7 +1830,7 @@ func (x *ErrorDetail) String() string {
 func (*ErrorDetail) ProtoMessage() {}
 
 func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
-	mi := &file_connector_proto_msgTypes[26]
+	mi := &file_connector_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1755,7 +1843,7 @@ func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
 func (*ErrorDetail) Descriptor() ([]byte, []int) {
-	return file_connector_proto_rawDescGZIP(), []int{26}
+	return file_connector_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ErrorDetail) GetKind() ErrorKind {
@@ -1853,16 +1941,22 @@ const file_connector_proto_rawDesc = "" +
 	"\n" +
 	"SchemaFile\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
-	"\acontent\x18\x02 \x01(\fR\acontent\"\xa2\x01\n" +
+	"\acontent\x18\x02 \x01(\fR\acontent\"\xc7\x01\n" +
 	"\x10SinkOpenResponse\x12@\n" +
 	"\adurable\x18\x01 \x03(\v2&.junction.connector.v1.PartitionOffsetR\adurable\x12%\n" +
 	"\x0erecord_batches\x18\x02 \x01(\bR\rrecordBatches\x12%\n" +
-	"\x0eordered_writes\x18\x03 \x01(\bR\rorderedWrites\"\xc4\x01\n" +
+	"\x0eordered_writes\x18\x03 \x01(\bR\rorderedWrites\x12#\n" +
+	"\rshared_memory\x18\x04 \x01(\bR\fsharedMemory\"\x88\x02\n" +
 	"\x10SinkWriteRequest\x127\n" +
 	"\arecords\x18\x01 \x03(\v2\x1d.junction.connector.v1.RecordR\arecords\x12%\n" +
 	"\x0epacked_records\x18\x02 \x01(\fR\rpackedRecords\x12>\n" +
 	"\abatches\x18\x03 \x03(\v2$.junction.connector.v1.RecordBatchesR\abatches\x12\x10\n" +
-	"\x03seq\x18\x04 \x01(\x04R\x03seq\"A\n" +
+	"\x03seq\x18\x04 \x01(\x04R\x03seq\x12B\n" +
+	"\x06shared\x18\x05 \x03(\v2*.junction.connector.v1.SharedRecordBatchesR\x06shared\"c\n" +
+	"\x13SharedRecordBatches\x12\x1c\n" +
+	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x16\n" +
+	"\x06offset\x18\x02 \x01(\x04R\x06offset\x12\x16\n" +
+	"\x06length\x18\x03 \x01(\x04R\x06length\"A\n" +
 	"\rRecordBatches\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\rR\tpartition\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\"=\n" +
@@ -1921,39 +2015,40 @@ func file_connector_proto_rawDescGZIP() []byte {
 }
 
 var file_connector_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_connector_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_connector_proto_goTypes = []any{
-	(Kind)(0),                  // 0: junction.connector.v1.Kind
-	(FieldType)(0),             // 1: junction.connector.v1.FieldType
-	(ErrorKind)(0),             // 2: junction.connector.v1.ErrorKind
-	(*Field)(nil),              // 3: junction.connector.v1.Field
-	(*Spec)(nil),               // 4: junction.connector.v1.Spec
-	(*SpecRequest)(nil),        // 5: junction.connector.v1.SpecRequest
-	(*SpecResponse)(nil),       // 6: junction.connector.v1.SpecResponse
-	(*ConfigureRequest)(nil),   // 7: junction.connector.v1.ConfigureRequest
-	(*FieldError)(nil),         // 8: junction.connector.v1.FieldError
-	(*ConfigureResponse)(nil),  // 9: junction.connector.v1.ConfigureResponse
-	(*Header)(nil),             // 10: junction.connector.v1.Header
-	(*Record)(nil),             // 11: junction.connector.v1.Record
-	(*SourceOpenRequest)(nil),  // 12: junction.connector.v1.SourceOpenRequest
-	(*SourceOpenResponse)(nil), // 13: junction.connector.v1.SourceOpenResponse
-	(*SourceReadRequest)(nil),  // 14: junction.connector.v1.SourceReadRequest
-	(*SourceBatch)(nil),        // 15: junction.connector.v1.SourceBatch
-	(*SourceAckRequest)(nil),   // 16: junction.connector.v1.SourceAckRequest
-	(*SourceAckResponse)(nil),  // 17: junction.connector.v1.SourceAckResponse
-	(*PartitionOffset)(nil),    // 18: junction.connector.v1.PartitionOffset
-	(*SinkOpenRequest)(nil),    // 19: junction.connector.v1.SinkOpenRequest
-	(*Schema)(nil),             // 20: junction.connector.v1.Schema
-	(*SchemaFile)(nil),         // 21: junction.connector.v1.SchemaFile
-	(*SinkOpenResponse)(nil),   // 22: junction.connector.v1.SinkOpenResponse
-	(*SinkWriteRequest)(nil),   // 23: junction.connector.v1.SinkWriteRequest
-	(*RecordBatches)(nil),      // 24: junction.connector.v1.RecordBatches
-	(*RecordError)(nil),        // 25: junction.connector.v1.RecordError
-	(*SinkWriteResponse)(nil),  // 26: junction.connector.v1.SinkWriteResponse
-	(*TeardownRequest)(nil),    // 27: junction.connector.v1.TeardownRequest
-	(*TeardownResponse)(nil),   // 28: junction.connector.v1.TeardownResponse
-	(*ErrorDetail)(nil),        // 29: junction.connector.v1.ErrorDetail
-	(*structpb.Struct)(nil),    // 30: google.protobuf.Struct
+	(Kind)(0),                   // 0: junction.connector.v1.Kind
+	(FieldType)(0),              // 1: junction.connector.v1.FieldType
+	(ErrorKind)(0),              // 2: junction.connector.v1.ErrorKind
+	(*Field)(nil),               // 3: junction.connector.v1.Field
+	(*Spec)(nil),                // 4: junction.connector.v1.Spec
+	(*SpecRequest)(nil),         // 5: junction.connector.v1.SpecRequest
+	(*SpecResponse)(nil),        // 6: junction.connector.v1.SpecResponse
+	(*ConfigureRequest)(nil),    // 7: junction.connector.v1.ConfigureRequest
+	(*FieldError)(nil),          // 8: junction.connector.v1.FieldError
+	(*ConfigureResponse)(nil),   // 9: junction.connector.v1.ConfigureResponse
+	(*Header)(nil),              // 10: junction.connector.v1.Header
+	(*Record)(nil),              // 11: junction.connector.v1.Record
+	(*SourceOpenRequest)(nil),   // 12: junction.connector.v1.SourceOpenRequest
+	(*SourceOpenResponse)(nil),  // 13: junction.connector.v1.SourceOpenResponse
+	(*SourceReadRequest)(nil),   // 14: junction.connector.v1.SourceReadRequest
+	(*SourceBatch)(nil),         // 15: junction.connector.v1.SourceBatch
+	(*SourceAckRequest)(nil),    // 16: junction.connector.v1.SourceAckRequest
+	(*SourceAckResponse)(nil),   // 17: junction.connector.v1.SourceAckResponse
+	(*PartitionOffset)(nil),     // 18: junction.connector.v1.PartitionOffset
+	(*SinkOpenRequest)(nil),     // 19: junction.connector.v1.SinkOpenRequest
+	(*Schema)(nil),              // 20: junction.connector.v1.Schema
+	(*SchemaFile)(nil),          // 21: junction.connector.v1.SchemaFile
+	(*SinkOpenResponse)(nil),    // 22: junction.connector.v1.SinkOpenResponse
+	(*SinkWriteRequest)(nil),    // 23: junction.connector.v1.SinkWriteRequest
+	(*SharedRecordBatches)(nil), // 24: junction.connector.v1.SharedRecordBatches
+	(*RecordBatches)(nil),       // 25: junction.connector.v1.RecordBatches
+	(*RecordError)(nil),         // 26: junction.connector.v1.RecordError
+	(*SinkWriteResponse)(nil),   // 27: junction.connector.v1.SinkWriteResponse
+	(*TeardownRequest)(nil),     // 28: junction.connector.v1.TeardownRequest
+	(*TeardownResponse)(nil),    // 29: junction.connector.v1.TeardownResponse
+	(*ErrorDetail)(nil),         // 30: junction.connector.v1.ErrorDetail
+	(*structpb.Struct)(nil),     // 31: google.protobuf.Struct
 }
 var file_connector_proto_depIdxs = []int32{
 	1,  // 0: junction.connector.v1.Field.type:type_name -> junction.connector.v1.FieldType
@@ -1962,42 +2057,43 @@ var file_connector_proto_depIdxs = []int32{
 	3,  // 3: junction.connector.v1.Spec.fields:type_name -> junction.connector.v1.Field
 	4,  // 4: junction.connector.v1.SpecResponse.spec:type_name -> junction.connector.v1.Spec
 	0,  // 5: junction.connector.v1.ConfigureRequest.kind:type_name -> junction.connector.v1.Kind
-	30, // 6: junction.connector.v1.ConfigureRequest.config:type_name -> google.protobuf.Struct
+	31, // 6: junction.connector.v1.ConfigureRequest.config:type_name -> google.protobuf.Struct
 	8,  // 7: junction.connector.v1.ConfigureResponse.errors:type_name -> junction.connector.v1.FieldError
 	10, // 8: junction.connector.v1.Record.headers:type_name -> junction.connector.v1.Header
 	11, // 9: junction.connector.v1.SourceBatch.records:type_name -> junction.connector.v1.Record
-	25, // 10: junction.connector.v1.SourceBatch.rejected:type_name -> junction.connector.v1.RecordError
+	26, // 10: junction.connector.v1.SourceBatch.rejected:type_name -> junction.connector.v1.RecordError
 	11, // 11: junction.connector.v1.SourceBatch.rejected_records:type_name -> junction.connector.v1.Record
 	20, // 12: junction.connector.v1.SinkOpenRequest.schema:type_name -> junction.connector.v1.Schema
 	21, // 13: junction.connector.v1.Schema.files:type_name -> junction.connector.v1.SchemaFile
 	18, // 14: junction.connector.v1.SinkOpenResponse.durable:type_name -> junction.connector.v1.PartitionOffset
 	11, // 15: junction.connector.v1.SinkWriteRequest.records:type_name -> junction.connector.v1.Record
-	24, // 16: junction.connector.v1.SinkWriteRequest.batches:type_name -> junction.connector.v1.RecordBatches
-	25, // 17: junction.connector.v1.SinkWriteResponse.failed:type_name -> junction.connector.v1.RecordError
-	2,  // 18: junction.connector.v1.ErrorDetail.kind:type_name -> junction.connector.v1.ErrorKind
-	5,  // 19: junction.connector.v1.Connector.Spec:input_type -> junction.connector.v1.SpecRequest
-	7,  // 20: junction.connector.v1.Connector.Configure:input_type -> junction.connector.v1.ConfigureRequest
-	12, // 21: junction.connector.v1.Source.Open:input_type -> junction.connector.v1.SourceOpenRequest
-	14, // 22: junction.connector.v1.Source.Read:input_type -> junction.connector.v1.SourceReadRequest
-	16, // 23: junction.connector.v1.Source.Ack:input_type -> junction.connector.v1.SourceAckRequest
-	27, // 24: junction.connector.v1.Source.Teardown:input_type -> junction.connector.v1.TeardownRequest
-	19, // 25: junction.connector.v1.Sink.Open:input_type -> junction.connector.v1.SinkOpenRequest
-	23, // 26: junction.connector.v1.Sink.Write:input_type -> junction.connector.v1.SinkWriteRequest
-	27, // 27: junction.connector.v1.Sink.Teardown:input_type -> junction.connector.v1.TeardownRequest
-	6,  // 28: junction.connector.v1.Connector.Spec:output_type -> junction.connector.v1.SpecResponse
-	9,  // 29: junction.connector.v1.Connector.Configure:output_type -> junction.connector.v1.ConfigureResponse
-	13, // 30: junction.connector.v1.Source.Open:output_type -> junction.connector.v1.SourceOpenResponse
-	15, // 31: junction.connector.v1.Source.Read:output_type -> junction.connector.v1.SourceBatch
-	17, // 32: junction.connector.v1.Source.Ack:output_type -> junction.connector.v1.SourceAckResponse
-	28, // 33: junction.connector.v1.Source.Teardown:output_type -> junction.connector.v1.TeardownResponse
-	22, // 34: junction.connector.v1.Sink.Open:output_type -> junction.connector.v1.SinkOpenResponse
-	26, // 35: junction.connector.v1.Sink.Write:output_type -> junction.connector.v1.SinkWriteResponse
-	28, // 36: junction.connector.v1.Sink.Teardown:output_type -> junction.connector.v1.TeardownResponse
-	28, // [28:37] is the sub-list for method output_type
-	19, // [19:28] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	25, // 16: junction.connector.v1.SinkWriteRequest.batches:type_name -> junction.connector.v1.RecordBatches
+	24, // 17: junction.connector.v1.SinkWriteRequest.shared:type_name -> junction.connector.v1.SharedRecordBatches
+	26, // 18: junction.connector.v1.SinkWriteResponse.failed:type_name -> junction.connector.v1.RecordError
+	2,  // 19: junction.connector.v1.ErrorDetail.kind:type_name -> junction.connector.v1.ErrorKind
+	5,  // 20: junction.connector.v1.Connector.Spec:input_type -> junction.connector.v1.SpecRequest
+	7,  // 21: junction.connector.v1.Connector.Configure:input_type -> junction.connector.v1.ConfigureRequest
+	12, // 22: junction.connector.v1.Source.Open:input_type -> junction.connector.v1.SourceOpenRequest
+	14, // 23: junction.connector.v1.Source.Read:input_type -> junction.connector.v1.SourceReadRequest
+	16, // 24: junction.connector.v1.Source.Ack:input_type -> junction.connector.v1.SourceAckRequest
+	28, // 25: junction.connector.v1.Source.Teardown:input_type -> junction.connector.v1.TeardownRequest
+	19, // 26: junction.connector.v1.Sink.Open:input_type -> junction.connector.v1.SinkOpenRequest
+	23, // 27: junction.connector.v1.Sink.Write:input_type -> junction.connector.v1.SinkWriteRequest
+	28, // 28: junction.connector.v1.Sink.Teardown:input_type -> junction.connector.v1.TeardownRequest
+	6,  // 29: junction.connector.v1.Connector.Spec:output_type -> junction.connector.v1.SpecResponse
+	9,  // 30: junction.connector.v1.Connector.Configure:output_type -> junction.connector.v1.ConfigureResponse
+	13, // 31: junction.connector.v1.Source.Open:output_type -> junction.connector.v1.SourceOpenResponse
+	15, // 32: junction.connector.v1.Source.Read:output_type -> junction.connector.v1.SourceBatch
+	17, // 33: junction.connector.v1.Source.Ack:output_type -> junction.connector.v1.SourceAckResponse
+	29, // 34: junction.connector.v1.Source.Teardown:output_type -> junction.connector.v1.TeardownResponse
+	22, // 35: junction.connector.v1.Sink.Open:output_type -> junction.connector.v1.SinkOpenResponse
+	27, // 36: junction.connector.v1.Sink.Write:output_type -> junction.connector.v1.SinkWriteResponse
+	29, // 37: junction.connector.v1.Sink.Teardown:output_type -> junction.connector.v1.TeardownResponse
+	29, // [29:38] is the sub-list for method output_type
+	20, // [20:29] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_connector_proto_init() }
@@ -2011,7 +2107,7 @@ func file_connector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_connector_proto_rawDesc), len(file_connector_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   27,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   3,
 		},
