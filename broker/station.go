@@ -244,7 +244,7 @@ type PendingProduce struct {
 
 type partPending struct {
 	partition uint32
-	idx       []int // indexes of the messages in this partition's batch
+	idx       []int // indexes of the messages in this partition's batch; nil: all, in order
 	p         Appending
 }
 
@@ -371,6 +371,11 @@ func (pp *PendingProduce) Wait() ([]ProduceResult, error) {
 		}
 		for j, i := range pt.idx {
 			pp.results[i] = ProduceResult{Partition: pt.partition, Offset: base + uint64(j)}
+		}
+		if pt.idx == nil {
+			for j := range pp.results {
+				pp.results[j] = ProduceResult{Partition: pt.partition, Offset: base + uint64(j)}
+			}
 		}
 	}
 	pp.parts = nil

@@ -501,7 +501,7 @@ func (s *messageService) ProduceStream(ctx context.Context, stream *connect.Bidi
 					}
 				}
 				gate.setHold(hold)
-				if failed = stream.Send(resp); failed != nil {
+				if failed = stream.Conn().Send(&produceAnswer{resp}); failed != nil {
 					cancel()
 				}
 			}
@@ -532,7 +532,7 @@ func (s *messageService) ProduceStream(ctx context.Context, stream *connect.Bidi
 				break
 			}
 		}
-		p, err := s.produceAsync(ctx, req.GetStation(), req.GetMessages())
+		p, err := s.produceRequest(ctx, req)
 		queue <- inflight{seq: req.Sequence, station: req.GetStation(), p: p, err: err, charged: charged}
 		req.release()
 	}

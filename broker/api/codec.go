@@ -8,14 +8,16 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/junctionhq/junction/broker/seglog"
 	v1 "github.com/junctionhq/junction/sdk/api/junction/v1"
 	"github.com/junctionhq/junction/sdk/protocodec"
 )
 
 // produceCodec is connect's protobuf binary codec with a fast decoder for
-// produce requests. The generic decoder allocates a Message, a key and a
-// value per message, about 330 B for a 128 B message; this one decodes a
-// request into a few slabs sized in a first pass over it: the Messages,
+// produce requests (and a fast encoder of their answers, encodeProduce).
+// The generic decoder allocates a Message, a key and a value per message,
+// about 330 B for a 128 B message; this one decodes a request into a few
+// slabs sized in a first pass over it: the Messages,
 // their pointers, one arena for every key, value and header value (a copy:
 // connect recycles the buffer data came in), one string for the station
 // and header keys and one for the ids. ProduceStream receives into a
@@ -25,7 +27,7 @@ import (
 // known field with another wire type, a string that is not UTF-8, a
 // malformed varint) sends the request to proto.Unmarshal (see protocodec),
 // so the result and the errors are always the generic decoder's.
-var produceCodec = protocodec.Codec{Decode: decodeProduce}
+var produceCodec = protocodec.Codec{Decode: decodeProduce, Encode: encodeProduce}
 
 // decodeProduce is produceCodec's fast decoder.
 func decodeProduce(data []byte, m any) (bool, error) {
@@ -315,9 +317,19 @@ func (r *produceFields) walkHeader(b []byte, s *slabs) bool {
 // from slabPool. release hands them back for the next request of any
 // stream; that is safe once the request was given to ProduceAsync, which
 // copies what it keeps.
+//
+// A request whose messages have no headers and no ids (what producers
+// send most) is decoded further: its messages go straight into built, in
+// the segment log's encoding, and Messages stays empty. Their keys and
+// values are copied once, from connect's buffer into the batch the log
+// writes (see broker.ProduceBuiltAsync).
 type streamRequest struct {
 	*v1.ProduceStreamRequest
 	s *slabs
+	// built holds the messages of a request decoded into a batch, from
+	// builderPool; nil otherwise. Like the slabs, it goes back to the pool
+	// with release, so an idle stream holds no buffer.
+	built *seglog.BatchBuilder
 	// wireBytes is the size of the encoding the request was decoded from,
 	// or 0 when another codec (JSON) decoded it.
 	wireBytes int
@@ -326,15 +338,26 @@ type streamRequest struct {
 // slabPool holds slabs between produce requests.
 var slabPool = sync.Pool{New: func() any { return new(slabs) }}
 
+// builderPool holds batch builders between produce requests.
+var builderPool = sync.Pool{New: func() any { return new(seglog.BatchBuilder) }}
+
 // maxPooledSlab bounds the arena of a pooled slab; a larger request's
 // slabs are left to the garbage collector.
 const maxPooledSlab = 4 << 20
 
-// release drops the request's messages and returns its slabs to the pool.
+// release drops the request's messages and returns its slabs and batch
+// builder to their pools.
 // Nothing may use the messages afterwards.
 func (r *streamRequest) release() {
 	r.ProduceStreamRequest.Reset()
 	r.wireBytes = 0
+	if b := r.built; b != nil {
+		r.built = nil
+		b.Reset()
+		if b.Cap() <= maxPooledSlab {
+			builderPool.Put(b)
+		}
+	}
 	s := r.s
 	if s == nil {
 		return
@@ -354,6 +377,12 @@ func (r *streamRequest) release() {
 // unmarshal decodes data into r, with the fast decoder and pooled slabs
 // when it can.
 func (r *streamRequest) unmarshal(data []byte) error {
+	station := r.Station // kept across release, to reuse the string
+	r.release()
+	if r.build(data, station) {
+		r.wireBytes = len(data)
+		return nil
+	}
 	r.release()
 	s := slabPool.Get().(*slabs)
 	var f produceFields
@@ -368,6 +397,81 @@ func (r *streamRequest) unmarshal(data []byte) error {
 	}
 	r.wireBytes = len(data)
 	return nil
+}
+
+// build decodes data into r.built in one pass when it is a request
+// whose messages have no headers and no ids, and reports whether it was;
+// anything else (headers, ids, no messages, whatever the slab decoder or
+// proto.Unmarshal must judge) makes it give up, leaving r to be released.
+// station is the station of the stream's previous request, whose string
+// is reused when this one names the same.
+func (r *streamRequest) build(data []byte, station string) bool {
+	if r.built == nil {
+		r.built = builderPool.Get().(*seglog.BatchBuilder)
+	}
+	// A record takes about the bytes of its message on the wire.
+	r.built.Grow(0, len(data)+len(data)/4)
+	for len(data) > 0 {
+		num, typ, n := protowire.ConsumeTag(data)
+		if n < 0 {
+			return false
+		}
+		data = data[n:]
+		switch {
+		case num == 1 && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(data)
+			if n < 0 {
+				return false
+			}
+			data = data[n:]
+			r.Sequence = v
+		case num == 2 && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(data)
+			if n < 0 || !utf8.Valid(v) {
+				return false
+			}
+			data = data[n:]
+			if string(v) != station {
+				station = string(v)
+			}
+			r.Station = station
+		case num == 3 && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(data)
+			if n < 0 {
+				return false
+			}
+			data = data[n:]
+			// Like proto.Unmarshal, the last key and value win and an
+			// empty one is nil; an empty id is no id.
+			var key, value []byte
+			for len(v) > 0 {
+				num, b, rest, ok := bytesField(v)
+				if !ok || num == msgHeaders || num == msgID && len(b) > 0 {
+					return false
+				}
+				switch num {
+				case msgKey:
+					key = b
+				case msgValue:
+					value = b
+				case msgID:
+				default:
+					return false
+				}
+				v = rest
+			}
+			if len(key) == 0 {
+				key = nil
+			}
+			if len(value) == 0 {
+				value = nil
+			}
+			r.built.Add(key, value)
+		default:
+			return false
+		}
+	}
+	return r.built.Len() > 0
 }
 
 // bytesField consumes the length-delimited field b starts with: its

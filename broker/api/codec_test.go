@@ -29,12 +29,18 @@ func checkSameAsProto(t *testing.T, data []byte, newMsg func() proto.Message) {
 	if !proto.Equal(got, want) {
 		t.Fatalf("decode %x:\n got  %v\n want %v", data, got, want)
 	}
+	checkNilKeys(t, data, got, want)
 	if _, ok := want.(*v1.ProduceStreamRequest); ok {
 		pooled, err := pooledReq(t, data)
 		if err != nil || !proto.Equal(pooled, want) {
 			t.Fatalf("decode %x into a pooled request: %v, err %v; want %v", data, pooled, err, want)
 		}
+		checkNilKeys(t, data, pooled, want)
 	}
+}
+
+func checkNilKeys(t *testing.T, data []byte, got, want proto.Message) {
+	t.Helper()
 	gm, wm := messagesOf(got), messagesOf(want)
 	for i := range wm {
 		if (gm[i].Key == nil) != (wm[i].Key == nil) {
@@ -56,14 +62,30 @@ func messagesOf(m proto.Message) []*v1.Message {
 func newStreamReq() proto.Message { return &v1.ProduceStreamRequest{} }
 
 // pooledReq decodes into a streamRequest, whose slabs come from the pool
-// and so hold whatever earlier requests left there, and returns a copy.
+// and so hold whatever earlier requests left there, and returns a copy
+// with the messages it holds, built or not.
 func pooledReq(t *testing.T, data []byte) (proto.Message, error) {
 	r := &streamRequest{ProduceStreamRequest: new(v1.ProduceStreamRequest)}
 	defer r.release()
 	if err := produceCodec.Unmarshal(data, r); err != nil {
 		return nil, err
 	}
-	return proto.Clone(r.ProduceStreamRequest), nil
+	return streamRequestCopy(t, r), nil
+}
+
+// streamRequestCopy returns r as the ProduceStreamRequest it stands for.
+func streamRequestCopy(t *testing.T, r *streamRequest) *v1.ProduceStreamRequest {
+	out := proto.Clone(r.ProduceStreamRequest).(*v1.ProduceStreamRequest)
+	if r.built == nil {
+		return out
+	}
+	if r.built.Len() == 0 || len(out.Messages) > 0 {
+		t.Fatalf("request with %d built messages and %d decoded ones", r.built.Len(), len(out.Messages))
+	}
+	for k, v := range r.built.All() {
+		out.Messages = append(out.Messages, &v1.Message{Key: bytes.Clone(k), Value: bytes.Clone(v)})
+	}
+	return out
 }
 func newUnaryReq() proto.Message { return &v1.ProduceRequest{} }
 
@@ -134,9 +156,44 @@ func TestProduceCodecCopiesInput(t *testing.T) {
 	}
 }
 
-// The fast decoder knows every field of the messages it decodes; a field
-// added to the .proto must be added to it too (until then, requests using
-// it take the slow path).
+// Messages without headers or ids are decoded into a batch, copied out of
+// connect's buffer, which is reused; a stream's request is decoded in
+// place of its predecessor whichever way each went.
+func TestProduceStreamRequestBuilds(t *testing.T) {
+	plain := &v1.ProduceStreamRequest{Sequence: 3, Station: "orders", Messages: []*v1.Message{
+		{Value: []byte("one")}, {Key: []byte("k"), Value: []byte("two")}, {}, {Id: ""},
+	}}
+	mixed := &v1.ProduceStreamRequest{Sequence: 4, Station: "orders", Messages: sampleMessages()}
+	r := &streamRequest{ProduceStreamRequest: new(v1.ProduceStreamRequest)}
+	defer r.release()
+	for i, c := range []struct {
+		req   *v1.ProduceStreamRequest
+		built bool
+	}{{plain, true}, {mixed, false}, {plain, true}, {&v1.ProduceStreamRequest{Sequence: 5, Station: "other", Messages: plain.Messages}, true}} {
+		data, err := proto.Marshal(c.req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := produceCodec.Unmarshal(data, r); err != nil {
+			t.Fatal(err)
+		}
+		clear(data)
+		if got := r.built != nil; got != c.built {
+			t.Fatalf("request %d: built %v, want %v", i, got, c.built)
+		}
+		if got := streamRequestCopy(t, r); !proto.Equal(got, c.req) {
+			t.Fatalf("request %d after its buffer was overwritten:\n got  %v\n want %v", i, got, c.req)
+		}
+		if c.built && (r.built.Len() != len(c.req.Messages) || !r.built.HasKeys() || r.built.LargestRecord() != 4) {
+			t.Fatalf("request %d: %d records, keys %v, largest %d", i, r.built.Len(), r.built.HasKeys(), r.built.LargestRecord())
+		}
+	}
+}
+
+// The fast decoder knows every field of the messages it decodes, and the
+// fast encoder every field of those it encodes; a field added to the
+// .proto must be added to them too (until then, requests using it take
+// the slow path, and answers would lose it: this test fails first).
 func TestProduceCodecKnowsEveryField(t *testing.T) {
 	for _, c := range []struct {
 		desc protoreflect.MessageDescriptor
@@ -146,6 +203,8 @@ func TestProduceCodecKnowsEveryField(t *testing.T) {
 		{(&v1.ProduceRequest{}).ProtoReflect().Descriptor(), []protoreflect.FieldNumber{1, 2}},
 		{(&v1.Message{}).ProtoReflect().Descriptor(), []protoreflect.FieldNumber{msgKey, msgValue, msgHeaders, msgID}},
 		{(&v1.Header{}).ProtoReflect().Descriptor(), []protoreflect.FieldNumber{hdrKey, hdrValue}},
+		{(&v1.ProduceStreamResponse{}).ProtoReflect().Descriptor(), []protoreflect.FieldNumber{respSequence, respResults, 3, 4, 5}},
+		{(&v1.ProduceResult{}).ProtoReflect().Descriptor(), []protoreflect.FieldNumber{resPartition, resOffset, resDuplicate, resRejected, resDeadLettered}},
 	} {
 		fields := c.desc.Fields()
 		if fields.Len() != len(c.want) {
@@ -193,6 +252,18 @@ func BenchmarkProduceCodec(b *testing.B) {
 			}
 		})
 	}
+	// What ProduceStream does: decode into its request, messages
+	// without headers into a batch.
+	b.Run("stream", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		r := &streamRequest{ProduceStreamRequest: new(v1.ProduceStreamRequest)}
+		for b.Loop() {
+			if err := produceCodec.Unmarshal(data, r); err != nil || r.built == nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 type protoUnmarshaler struct{}

@@ -1,9 +1,10 @@
-// Package protocodec is connect's protobuf binary codec with a hook for a
-// faster decoder of the few messages a program reads most. Junction's
-// broker decodes produce requests with it and the Go client the
-// producer's answers; every other message, and whatever the fast decoder
-// declines, goes through proto.Unmarshal, so results and errors stay the
-// generic decoder's.
+// Package protocodec is connect's protobuf binary codec with hooks for a
+// faster decoder of the few messages a program reads most and a faster
+// encoder of those it writes most. Junction's broker decodes produce
+// requests and encodes their answers with it, and the Go client decodes
+// the producer's answers; every other message, and whatever the fast
+// decoder or encoder declines, goes through proto.Unmarshal or
+// proto.Marshal, so results and errors stay the generic codec's.
 package protocodec
 
 import (
@@ -19,6 +20,11 @@ type Codec struct {
 	// when it did not, m is decoded by proto.Unmarshal. Nil decodes
 	// everything with proto.Unmarshal.
 	Decode func(data []byte, m any) (bool, error)
+	// Encode appends the encoding of m to dst when it can, reporting
+	// whether it did; it must then produce exactly what proto.Marshal
+	// would. When it did not, m is encoded by proto.Marshal. Nil encodes
+	// everything with proto.Marshal.
+	Encode func(dst []byte, m any) ([]byte, bool)
 }
 
 // Name is the codec's name, "proto".
@@ -30,8 +36,14 @@ func (Codec) IsBinary() bool { return true }
 // Marshal encodes m, a proto.Message.
 func (c Codec) Marshal(m any) ([]byte, error) { return c.MarshalAppend(nil, m) }
 
-// MarshalAppend appends the encoding of m, a proto.Message, to dst.
-func (Codec) MarshalAppend(dst []byte, m any) ([]byte, error) {
+// MarshalAppend appends the encoding of m, a proto.Message, to dst, with
+// Encode or else proto.Marshal.
+func (c Codec) MarshalAppend(dst []byte, m any) ([]byte, error) {
+	if c.Encode != nil {
+		if out, done := c.Encode(dst, m); done {
+			return out, nil
+		}
+	}
 	pm, ok := m.(proto.Message)
 	if !ok {
 		return nil, fmt.Errorf("%T is not a protobuf message", m)

@@ -54,3 +54,23 @@ func mustDecode(t *testing.T, b []byte) *wrapperspb.StringValue {
 	}
 	return &v
 }
+
+func TestMarshalFallsBackToProto(t *testing.T) {
+	want, err := proto.Marshal(wrapperspb.String("station"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	declining := Codec{Encode: func(dst []byte, _ any) ([]byte, bool) { calls++; return dst, false }}
+	got, err := declining.MarshalAppend([]byte("prefix"), wrapperspb.String("station"))
+	if err != nil || string(got) != "prefix"+string(want) || calls != 1 {
+		t.Fatalf("declined encode: %q, %v, Encode called %d times; want %q", got, err, calls, "prefix"+string(want))
+	}
+	fast := Codec{Encode: func(dst []byte, _ any) ([]byte, bool) { return append(dst, "fast"...), true }}
+	if got, err := fast.Marshal(wrapperspb.String("station")); err != nil || string(got) != "fast" {
+		t.Fatalf("handled encode: %q, %v, want the fast encoder's", got, err)
+	}
+	if _, err := (Codec{}).Marshal(new(int)); err == nil {
+		t.Fatal("encoded a non-protobuf value")
+	}
+}
