@@ -370,10 +370,6 @@ func (b *Broker) pendingRoom() int {
 	return int(max(0, b.opts.MaxPendingBytes/PendingEntryBytes-b.pendingEntries.Load()))
 }
 
-func (b *Broker) closeStations() {
-	forEachParallel(b.stations, (*station).close)
-}
-
 // Connectors is the part of the broker's metadata file that keeps
 // connector definitions and source checkpoints, for the connector host.
 func (b *Broker) Connectors() meta.ConnectorStore { return b.connectorsDB }

@@ -549,10 +549,26 @@ func (l *Log) Segments() []SegmentInfo {
 // SyncNever, and releases the files. Reads in progress finish normally;
 // later calls return ErrClosed.
 func (l *Log) Close() error {
+	if !l.markClosed() {
+		return ErrClosed
+	}
+	err := l.quiesce()
+	if err == nil && l.stateBehind() {
+		// Everything is durable now: a later Open that finds less
+		// reports it rather than giving its offsets out again.
+		err = l.writeState(l.wnext)
+	}
+	return l.release(err)
+}
+
+// markClosed makes Append fail with ErrClosed and tells the writer to
+// exit once the queue is drained. It reports false if the log was already
+// closed.
+func (l *Log) markClosed() bool {
 	l.qmu.Lock()
 	if l.closed {
 		l.qmu.Unlock()
-		return ErrClosed
+		return false
 	}
 	l.closed = true
 	l.qmu.Unlock()
@@ -560,18 +576,29 @@ func (l *Log) Close() error {
 	case l.wake <- struct{}{}:
 	default:
 	}
+	return true
+}
+
+// quiesce waits, after markClosed, for the writer and any roll to finish
+// and makes the written data durable under the sync policy.
+func (l *Log) quiesce() error {
 	l.writer.Wait()
 	l.awaitRoll()
-
-	var err error
 	if l.dirty && l.opts.Sync != SyncNever && l.failed() == nil {
-		err = l.syncSegment(l.active)
+		return l.syncSegment(l.active)
 	}
-	if err == nil && l.failed() == nil && l.wnext > l.Status().HighWaterMark {
-		// Everything is durable now: a later Open that finds less
-		// reports it rather than giving its offsets out again.
-		err = l.writeState(l.wnext)
-	}
+	return nil
+}
+
+// stateBehind reports, after quiesce, whether the persisted high-water
+// mark is below what the log wrote.
+func (l *Log) stateBehind() bool {
+	return l.failed() == nil && l.wnext > l.Status().HighWaterMark
+}
+
+// release ends Close: readers see the log closed and its segment files are
+// closed. It returns err joined with any error closing them.
+func (l *Log) release(err error) error {
 	l.mu.Lock()
 	segs := l.segs
 	l.segs = nil
