@@ -157,6 +157,7 @@ func Open(opts Options) (*Log, error) {
 	l.start = l.segs[0].base
 	l.next = l.active.next
 	l.wnext = l.next
+	l.active.f.park() // until the first append starts a writer
 	return l, nil
 }
 
@@ -288,6 +289,10 @@ const writerIdle = time.Second
 // qmu (running).
 func (l *Log) run() {
 	defer l.writer.Done()
+	if err := l.active.f.unpark(); err != nil {
+		l.refuseQueued(fmt.Errorf("seglog: reopen active segment: %w", err))
+		return
+	}
 	if l.opts.Sync == SyncAlways {
 		l.sync = l.startSyncer()
 		defer l.sync.close()
@@ -326,10 +331,31 @@ func (l *Log) run() {
 			// A next writer must not start while this one's syncs
 			// are in flight.
 			l.sync.drain()
+			// An idle log holds no file open beyond the cache's
+			// limit; parked before a next writer may start.
+			l.active.f.park()
 			if l.stopIdle() {
 				return
 			}
+			if err := l.active.f.unpark(); err != nil {
+				l.refuseQueued(fmt.Errorf("seglog: reopen active segment: %w", err))
+				return
+			}
 		}
+	}
+}
+
+// refuseQueued fails every queued append with err and ends the writer,
+// which could not start; the next append starts another. The log is not
+// failed: nothing was written.
+func (l *Log) refuseQueued(err error) {
+	l.qmu.Lock()
+	reqs := l.queue
+	l.queue = nil
+	l.running = false
+	l.qmu.Unlock()
+	for _, r := range reqs {
+		r.finish(err)
 	}
 }
 
