@@ -85,9 +85,9 @@ func newSegmentFilesCollector(b *Broker) *segmentFilesCollector {
 	return &segmentFilesCollector{
 		files: b.segFiles,
 		open: prometheus.NewDesc("junction_segment_files_open",
-			"Open files of sealed segments of disk stations (each partition's active segment is open besides).", nil, nil),
+			"Open files of sealed segments and idle partitions' active segments of disk stations (the active segment of a partition being written is open besides).", nil, nil),
 		limit: prometheus.NewDesc("junction_segment_files_limit",
-			"Most files of sealed segments kept open (the server's --max-open-segments).", nil, nil),
+			"Most files of sealed segments and idle partitions' active segments kept open (the server's --max-open-segments).", nil, nil),
 		evictions: prometheus.NewDesc("junction_segment_file_evictions_total",
 			"Files of sealed segments closed to stay within the limit; reading them again reopens them.", nil, nil),
 	}

@@ -50,9 +50,9 @@ var defaultFileCache = sync.OnceValue(func() *FileCache { return NewFileCache(De
 
 // FileCacheStats is a snapshot of a FileCache.
 type FileCacheStats struct {
-	// Limit is the most sealed segment files kept open.
+	// Limit is the most sealed (or parked active) segment files kept open.
 	Limit int
-	// Open is the number of sealed segment files open now.
+	// Open is the number of those files open now.
 	Open int
 	// Reopens counts files the cache opened for segments it had closed or
 	// never opened; Evictions counts files it closed to stay in its limit.
