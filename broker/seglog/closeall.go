@@ -18,7 +18,9 @@ import (
 // together instead: it writes every state file beside its log, syncs the
 // filesystem, renames them into place, and syncs it again. A crash at any
 // point leaves each state file old or new, never torn. When CloseAll
-// returns, everything Close would have made durable is.
+// returns, everything Close would have made durable is. A sync of the
+// filesystem also writes back whatever else is dirty on it, so a data
+// directory shared with heavy writers makes it slower.
 func CloseAll(logs []*Log) []error {
 	errs := make([]error, len(logs))
 	closing := make([]bool, len(logs))
