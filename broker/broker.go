@@ -58,9 +58,10 @@ type Options struct {
 	SegmentBytes int64
 	// RetentionInterval is how often retention runs. Default 5s.
 	RetentionInterval time.Duration
-	// MaxOpenSegments bounds the open files of sealed segments across all
-	// disk stations (least recently read ones are closed and reopened when
-	// read again); each partition's active segment stays open besides.
+	// MaxOpenSegments bounds the open files of sealed segments, and of the
+	// active segments of idle partitions, across all disk stations (least
+	// recently used ones are closed and reopened when used again); the
+	// active segment of a partition being written stays open besides.
 	// Default seglog.DefaultFileCacheLimit(), a share of RLIMIT_NOFILE.
 	MaxOpenSegments int
 	// CommitInterval is how often acknowledged offsets are checkpointed to
@@ -368,10 +369,6 @@ func (b *Broker) stationList() []*station {
 // pendingRoom is how many more deliveries may await ack server-wide.
 func (b *Broker) pendingRoom() int {
 	return int(max(0, b.opts.MaxPendingBytes/PendingEntryBytes-b.pendingEntries.Load()))
-}
-
-func (b *Broker) closeStations() {
-	forEachParallel(b.stations, (*station).close)
 }
 
 // Connectors is the part of the broker's metadata file that keeps

@@ -148,6 +148,18 @@ func (st *station) config() StationConfig { return *st.cfg.Load() }
 func (st *station) setConfig(c StationConfig) { st.cfg.Store(&c) }
 
 func (st *station) close() {
+	st.stopServing()
+	for _, l := range st.logs {
+		if err := l.Close(); err != nil {
+			st.b.log.Warn("close partition log", "station", st.name, "err", err)
+		}
+	}
+	st.notify()
+}
+
+// stopServing closes the station's groups and saves its dedup window: what
+// close does before it closes the logs.
+func (st *station) stopServing() {
 	st.mu.Lock()
 	st.closed = true
 	groups := st.groups
@@ -156,12 +168,6 @@ func (st *station) close() {
 		g.shutdown()
 	}
 	st.saveDedup()
-	for _, l := range st.logs {
-		if err := l.Close(); err != nil {
-			st.b.log.Warn("close partition log", "station", st.name, "err", err)
-		}
-	}
-	st.notify()
 }
 
 // changed returns a channel closed at the next append to any partition.

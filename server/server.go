@@ -71,8 +71,9 @@ type Options struct {
 	// MaxNackDelay is the longest redelivery delay a nack may ask for.
 	// Default 24h.
 	MaxNackDelay time.Duration
-	// MaxOpenSegments bounds the open files of sealed segments across all
-	// stations. Default: a quarter of the process's open file limit.
+	// MaxOpenSegments bounds the open files of sealed segments, and of
+	// idle partitions' active segments, across all stations. Default: a
+	// quarter of the process's open file limit.
 	MaxOpenSegments int
 	// DisableDashboard stops serving the web dashboard at "/".
 	DisableDashboard bool

@@ -102,8 +102,9 @@
 //
 // Offsets are never reused. The state file state.json beside the segments
 // holds a high-water mark, persisted (fsynced, replaced atomically) when a
-// segment rolls and when the log closes, and the ranges Repair declared
-// lost. After recovery the next offset is at least the high-water mark and
+// segment rolls and when the log closes ([CloseAll] persists the marks of
+// many logs with two syncs of the filesystem), and the ranges Repair
+// declared lost. After recovery the next offset is at least the high-water mark and
 // Options.MinNextOffset; offsets below them that the log lacks are damage.
 //
 // The testdata directory holds golden files of the format; a format change

@@ -12,10 +12,11 @@ import (
 )
 
 // FileCache bounds the open files of sealed segments, shared by every log
-// that uses it. The active segment of each log stays open while it is
-// active and is not counted; a sealed segment's file is opened when a read,
-// scrub or repair needs it and kept open until the least recently used
-// sealed files beyond the limit are closed. A file in use by a read is never
+// that uses it. The active segment of each log stays open while its writer
+// runs and is not counted; while the log is idle its active segment counts
+// like a sealed one. A sealed segment's file is opened when a read, scrub
+// or repair needs it and kept open until the least recently used sealed
+// files beyond the limit are closed. A file in use by a read is never
 // closed under it, so while more reads are in flight than the limit allows
 // the count exceeds it by at most their number.
 //
@@ -49,9 +50,9 @@ var defaultFileCache = sync.OnceValue(func() *FileCache { return NewFileCache(De
 
 // FileCacheStats is a snapshot of a FileCache.
 type FileCacheStats struct {
-	// Limit is the most sealed segment files kept open.
+	// Limit is the most sealed (or parked active) segment files kept open.
 	Limit int
-	// Open is the number of sealed segment files open now.
+	// Open is the number of those files open now.
 	Open int
 	// Reopens counts files the cache opened for segments it had closed or
 	// never opened; Evictions counts files it closed to stay in its limit.
@@ -68,7 +69,7 @@ func (c *FileCache) Stats() FileCacheStats {
 // segFile is the file of one segment as a vfs.File: every call takes the
 // open file from the cache, reopening it if it was closed, and gives it back
 // when done. While the segment is active the writer holds the file pinned,
-// so it stays open and is not counted against the limit.
+// so it stays open and is not counted against the limit (see park).
 //
 // Reopening a segment that retention has deleted fails with an error
 // matching fs.ErrNotExist; readers that still hold a reference to it treat
@@ -119,6 +120,30 @@ func (s *segFile) seal() {
 	closeAll(evicted)
 }
 
+// park drops the pin of the writer of an active segment that went idle:
+// the file counts against the limit and may be closed when unused, as a
+// sealed one, and unpark pins it again (reopening it for appending if it
+// was closed) when the writer starts.
+func (s *segFile) park() { s.seal() }
+
+// unpark pins the file of the active segment for the writer again, and
+// stops counting it against the limit.
+func (s *segFile) unpark() error {
+	if _, err := s.get(); err != nil {
+		return err
+	}
+	c := s.c
+	c.mu.Lock()
+	if s.active {
+		s.pins-- // the writer's pin is there already
+	} else {
+		s.active = true
+		c.open--
+	}
+	c.mu.Unlock()
+	return nil
+}
+
 // get returns the open file, opening it if needed, pinned until put.
 func (s *segFile) get() (vfs.File, error) {
 	c := s.c
@@ -149,7 +174,8 @@ func (s *segFile) get() (vfs.File, error) {
 	s.opening = ch
 	c.mu.Unlock()
 
-	f, err := s.fs.OpenFile(s.path, os.O_RDWR, 0)
+	// O_APPEND: an idle active segment is reopened to be appended to.
+	f, err := s.fs.OpenFile(s.path, os.O_RDWR|os.O_APPEND, 0)
 
 	c.mu.Lock()
 	s.opening = nil

@@ -157,6 +157,7 @@ func Open(opts Options) (*Log, error) {
 	l.start = l.segs[0].base
 	l.next = l.active.next
 	l.wnext = l.next
+	l.active.f.park() // until the first append starts a writer
 	return l, nil
 }
 
@@ -288,6 +289,10 @@ const writerIdle = time.Second
 // qmu (running).
 func (l *Log) run() {
 	defer l.writer.Done()
+	if err := l.active.f.unpark(); err != nil {
+		l.refuseQueued(fmt.Errorf("seglog: reopen active segment: %w", err))
+		return
+	}
 	if l.opts.Sync == SyncAlways {
 		l.sync = l.startSyncer()
 		defer l.sync.close()
@@ -326,10 +331,31 @@ func (l *Log) run() {
 			// A next writer must not start while this one's syncs
 			// are in flight.
 			l.sync.drain()
+			// An idle log holds no file open beyond the cache's
+			// limit; parked before a next writer may start.
+			l.active.f.park()
 			if l.stopIdle() {
 				return
 			}
+			if err := l.active.f.unpark(); err != nil {
+				l.refuseQueued(fmt.Errorf("seglog: reopen active segment: %w", err))
+				return
+			}
 		}
+	}
+}
+
+// refuseQueued fails every queued append with err and ends the writer,
+// which could not start; the next append starts another. The log is not
+// failed: nothing was written.
+func (l *Log) refuseQueued(err error) {
+	l.qmu.Lock()
+	reqs := l.queue
+	l.queue = nil
+	l.running = false
+	l.qmu.Unlock()
+	for _, r := range reqs {
+		r.finish(err)
 	}
 }
 
@@ -549,10 +575,26 @@ func (l *Log) Segments() []SegmentInfo {
 // SyncNever, and releases the files. Reads in progress finish normally;
 // later calls return ErrClosed.
 func (l *Log) Close() error {
+	if !l.markClosed() {
+		return ErrClosed
+	}
+	err := l.quiesce()
+	if err == nil && l.stateBehind() {
+		// Everything is durable now: a later Open that finds less
+		// reports it rather than giving its offsets out again.
+		err = l.writeState(l.wnext)
+	}
+	return l.release(err)
+}
+
+// markClosed makes Append fail with ErrClosed and tells the writer to
+// exit once the queue is drained. It reports false if the log was already
+// closed.
+func (l *Log) markClosed() bool {
 	l.qmu.Lock()
 	if l.closed {
 		l.qmu.Unlock()
-		return ErrClosed
+		return false
 	}
 	l.closed = true
 	l.qmu.Unlock()
@@ -560,18 +602,29 @@ func (l *Log) Close() error {
 	case l.wake <- struct{}{}:
 	default:
 	}
+	return true
+}
+
+// quiesce waits, after markClosed, for the writer and any roll to finish
+// and makes the written data durable under the sync policy.
+func (l *Log) quiesce() error {
 	l.writer.Wait()
 	l.awaitRoll()
-
-	var err error
 	if l.dirty && l.opts.Sync != SyncNever && l.failed() == nil {
-		err = l.syncSegment(l.active)
+		return l.syncSegment(l.active)
 	}
-	if err == nil && l.failed() == nil && l.wnext > l.Status().HighWaterMark {
-		// Everything is durable now: a later Open that finds less
-		// reports it rather than giving its offsets out again.
-		err = l.writeState(l.wnext)
-	}
+	return nil
+}
+
+// stateBehind reports, after quiesce, whether the persisted high-water
+// mark is below what the log wrote.
+func (l *Log) stateBehind() bool {
+	return l.failed() == nil && l.wnext > l.Status().HighWaterMark
+}
+
+// release ends Close: readers see the log closed and its segment files are
+// closed. It returns err joined with any error closing them.
+func (l *Log) release(err error) error {
 	l.mu.Lock()
 	segs := l.segs
 	l.segs = nil

@@ -104,6 +104,18 @@ func (l *Log) loadState() error {
 func (l *Log) writeState(hwm uint64) error {
 	l.stateMu.Lock()
 	defer l.stateMu.Unlock()
+	sync := l.opts.Sync != SyncNever
+	tmp, err := l.writeStateTmp(hwm, sync)
+	if err != nil {
+		return err
+	}
+	return l.installState(tmp, sync)
+}
+
+// writeStateTmp raises the high-water mark to at least hwm and writes the
+// state to a temporary file, fsynced if sync, whose path it returns.
+// stateMu is held.
+func (l *Log) writeStateTmp(hwm uint64, sync bool) (string, error) {
 	l.mu.Lock()
 	l.hwm = max(l.hwm, hwm)
 	l.lost = slices.DeleteFunc(l.lost, func(r LostRange) bool { return r.To <= l.start })
@@ -116,25 +128,30 @@ func (l *Log) writeState(hwm uint64) error {
 	l.mu.Unlock()
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
-		return err
+		return "", err
 	}
-	path := filepath.Join(l.opts.Dir, stateName)
-	tmp := path + ".tmp"
+	tmp := filepath.Join(l.opts.Dir, stateName) + ".tmp"
 	f, err := l.fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
-		return fmt.Errorf("seglog: write state: %w", err)
+		return "", fmt.Errorf("seglog: write state: %w", err)
 	}
 	_, err = f.Write(append(b, '\n'))
-	if err == nil && l.opts.Sync != SyncNever {
+	if err == nil && sync {
 		err = f.Sync()
 	}
 	if err = errors.Join(err, f.Close()); err != nil {
-		return fmt.Errorf("seglog: write state %s: %w", tmp, err)
+		return "", fmt.Errorf("seglog: write state %s: %w", tmp, err)
 	}
-	if err := l.fs.Rename(tmp, path); err != nil {
+	return tmp, nil
+}
+
+// installState renames the temporary state file tmp over the state file,
+// and fsyncs the directory if syncDir. stateMu is held.
+func (l *Log) installState(tmp string, syncDir bool) error {
+	if err := l.fs.Rename(tmp, filepath.Join(l.opts.Dir, stateName)); err != nil {
 		return fmt.Errorf("seglog: write state: %w", err)
 	}
-	if l.opts.Sync != SyncNever {
+	if syncDir {
 		if err := vfs.SyncDir(l.fs, l.opts.Dir); err != nil {
 			return fmt.Errorf("seglog: write state: sync directory: %w", err)
 		}

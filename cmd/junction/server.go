@@ -139,7 +139,7 @@ durably; every node serves reads of what it has stored.
 	f.BoolVar(&noDashboard, "no-dashboard", false, "do not serve the web dashboard at /")
 	f.StringVar(&connectorsDir, "connectors", "", "directory of connector definitions (*.yaml) to apply at start")
 	f.DurationVar(&maxNackDelay, "max-nack-delay", 24*time.Hour, "longest redelivery delay a nack may ask for")
-	f.IntVar(&maxOpenSegs, "max-open-segments", 0, "most sealed segment files kept open across all stations; 0 picks a quarter of the open file limit")
+	f.IntVar(&maxOpenSegs, "max-open-segments", 0, "most segment files kept open across all stations, besides the active segments of partitions being written; 0 picks a quarter of the open file limit")
 	f.DurationVar(&idleTimeout, "idle-timeout", 30*time.Second, "close client connections idle this long")
 	sec.add(f)
 	f.StringVar(&nodeID, "node-id", "", "this node's id in a cluster (with --cluster-listen); keep it across restarts")
