@@ -139,12 +139,17 @@ func (j *junction) PeakRSS() (int64, error) {
 func (j *junction) Close() {
 	if j.c != nil {
 		j.c.Close()
+		j.c = nil
 	}
 	if j.cmd != nil && j.cmd.Process != nil {
 		_ = j.cmd.Process.Kill()
 		_ = j.cmd.Wait()
+		j.cmd = nil
 	}
-	os.RemoveAll(j.dir)
+	if j.dir != "" {
+		os.RemoveAll(j.dir)
+		j.dir = ""
+	}
 }
 
 // createStation creates a one-partition fsync-always station.

@@ -172,13 +172,22 @@ func run(ctx context.Context, cfg config) error {
 	defer cl.Close()
 	var rows []row
 	var rss []workloadRSS
-	for _, kind := range cfg.workloads {
+	for i, kind := range cfg.workloads {
 		if kind == "scale" {
 			continue // last, on brokers of its own
 		}
 		ts, base := targets, kind
 		single, onCluster := clusterKind(kind)
 		if onCluster {
+			if !singleNodeAfter(cfg.workloads[i:]) {
+				// The single servers hold what the workloads before wrote
+				// (and Junction's scrub verifies it in the background):
+				// stopped, they take no CPU or disk from the clusters.
+				for _, t := range targets {
+					t.Close()
+				}
+				targets = nil
+			}
 			if ts, err = cl.start(ctx, cfg); err != nil {
 				return err
 			}
@@ -239,6 +248,17 @@ func run(ctx context.Context, cfg config) error {
 		return runScale(ctx, out, cfg.junction)
 	}
 	return nil
+}
+
+// singleNodeAfter reports whether a workload of workloads runs on the
+// single servers.
+func singleNodeAfter(workloads []string) bool {
+	for _, w := range workloads {
+		if _, onCluster := clusterKind(w); !onCluster && w != "scale" {
+			return true
+		}
+	}
+	return false
 }
 
 // runWorkload runs one workload kind with one message size on t and returns

@@ -67,12 +67,17 @@ func (n *natsTarget) Name() string { return "nats" }
 func (n *natsTarget) Close() {
 	if n.nc != nil {
 		n.nc.Close()
+		n.nc = nil
 	}
 	if n.srv != nil {
 		n.srv.Shutdown()
 		n.srv.WaitForShutdown()
+		n.srv = nil
 	}
-	os.RemoveAll(n.dir)
+	if n.dir != "" {
+		os.RemoveAll(n.dir)
+		n.dir = ""
+	}
 }
 
 // createStream creates a file-storage stream whose one subject is its name.
