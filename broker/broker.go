@@ -44,6 +44,7 @@ import (
 	"github.com/junctionhq/junction/broker/seglog"
 	"github.com/junctionhq/junction/broker/vfs"
 	"github.com/junctionhq/junction/internal/keylock"
+	"github.com/junctionhq/junction/internal/par"
 )
 
 // Options configures a Broker. Zero fields take the documented defaults.
@@ -310,7 +311,7 @@ func (b *Broker) load() error {
 	}
 	sts := make([]*station, len(cfgs))
 	errs := make([]error, len(cfgs))
-	parallelN(len(cfgs), func(i int) { sts[i], errs[i] = b.openStation(cfgs[i]) })
+	par.For(len(cfgs), parallelism, func(i int) { sts[i], errs[i] = b.openStation(cfgs[i]) })
 	for i, st := range sts {
 		if st != nil {
 			b.stations[cfgs[i].Name] = st

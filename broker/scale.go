@@ -2,11 +2,11 @@ package broker
 
 import (
 	"math"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/junctionhq/junction/broker/seglog"
+	"github.com/junctionhq/junction/internal/par"
 )
 
 // memFiles holds the segments of memory stations: they cost no file
@@ -28,7 +28,7 @@ func (b *Broker) closeStations() {
 	for _, st := range b.stations {
 		sts = append(sts, st)
 	}
-	parallelN(len(sts), func(i int) { sts[i].stopServing() })
+	par.For(len(sts), parallelism, func(i int) { sts[i].stopServing() })
 	type part struct {
 		st *station
 		p  int
@@ -50,28 +50,13 @@ func (b *Broker) closeStations() {
 			b.log.Warn("close partition log", "station", pt.st.name, "partition", pt.p, "err", err)
 		}
 	}
-	parallelN(len(others), func(i int) { warn(others[i], others[i].st.logs[others[i].p].Close()) })
+	par.For(len(others), parallelism, func(i int) { warn(others[i], others[i].st.logs[others[i].p].Close()) })
 	for i, err := range seglog.CloseAll(logs) {
 		warn(parts[i], err)
 	}
 	for _, st := range sts {
 		st.notify()
 	}
-}
-
-// parallelN calls fn(0) to fn(n-1), parallelism at a time, and returns when
-// all have returned.
-func parallelN(n int, fn func(i int)) {
-	sem := make(chan struct{}, parallelism)
-	var wg sync.WaitGroup
-	for i := range n {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			fn(i)
-		})
-	}
-	wg.Wait()
 }
 
 // segmentFilesCollector reports the cache of open segment files of disk

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"testing"
 	"time"
+
+	"github.com/junctionhq/junction/internal/par"
 )
 
 // BenchmarkCloseStations measures Close of a broker whose stations all took
@@ -46,7 +48,7 @@ func openScale(b *testing.B, o Options, n int) *Broker {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	parallelN(n, func(i int) {
+	par.For(n, parallelism, func(i int) {
 		name := fmt.Sprintf("s%05d", i)
 		if _, err := br.CreateStation(ctx, StationConfig{Name: name, Partitions: 4}); err != nil {
 			b.Error(err)

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	v1 "github.com/junctionhq/junction/sdk/api/junction/v1"
+	"github.com/junctionhq/junction/sdk/protocodec"
 )
 
 // checkSameAsProto decodes data with produceCodec and with proto.Unmarshal
@@ -203,8 +204,8 @@ func TestProduceCodecKnowsEveryField(t *testing.T) {
 		{(&v1.ProduceRequest{}).ProtoReflect().Descriptor(), []protoreflect.FieldNumber{1, 2}},
 		{(&v1.Message{}).ProtoReflect().Descriptor(), []protoreflect.FieldNumber{msgKey, msgValue, msgHeaders, msgID}},
 		{(&v1.Header{}).ProtoReflect().Descriptor(), []protoreflect.FieldNumber{hdrKey, hdrValue}},
-		{(&v1.ProduceStreamResponse{}).ProtoReflect().Descriptor(), []protoreflect.FieldNumber{respSequence, respResults, 3, 4, 5}},
-		{(&v1.ProduceResult{}).ProtoReflect().Descriptor(), []protoreflect.FieldNumber{resPartition, resOffset, resDuplicate, resRejected, resDeadLettered}},
+		{(&v1.ProduceStreamResponse{}).ProtoReflect().Descriptor(), []protoreflect.FieldNumber{protocodec.ProduceResponseSequence, protocodec.ProduceResponseResults, 3, 4, 5}},
+		{(&v1.ProduceResult{}).ProtoReflect().Descriptor(), []protoreflect.FieldNumber{protocodec.ResultPartition, protocodec.ResultOffset, protocodec.ResultDuplicate, protocodec.ResultRejected, protocodec.ResultDeadLettered}},
 	} {
 		fields := c.desc.Fields()
 		if fields.Len() != len(c.want) {

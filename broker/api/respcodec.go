@@ -4,19 +4,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	v1 "github.com/junctionhq/junction/sdk/api/junction/v1"
-)
-
-// Field numbers of ProduceStreamResponse and ProduceResult
-// (api/junction/v1/junction.proto).
-const (
-	respSequence = 1
-	respResults  = 2
-
-	resPartition    = 1
-	resOffset       = 2
-	resDuplicate    = 3
-	resRejected     = 4
-	resDeadLettered = 5
+	"github.com/junctionhq/junction/sdk/protocodec"
 )
 
 // produceAnswer is an answer ProduceStream built: a ProduceStreamResponse
@@ -43,24 +31,24 @@ func encodeProduce(dst []byte, m any) ([]byte, bool) {
 		return dst, false
 	}
 	if r.Sequence != 0 {
-		dst = protowire.AppendTag(dst, respSequence, protowire.VarintType)
+		dst = protowire.AppendTag(dst, protocodec.ProduceResponseSequence, protowire.VarintType)
 		dst = protowire.AppendVarint(dst, r.Sequence)
 	}
 	for _, res := range r.Results {
-		dst = protowire.AppendTag(dst, respResults, protowire.BytesType)
+		dst = protowire.AppendTag(dst, protocodec.ProduceResponseResults, protowire.BytesType)
 		dst = protowire.AppendVarint(dst, uint64(resultSize(res)))
 		if res.Partition != 0 {
-			dst = protowire.AppendTag(dst, resPartition, protowire.VarintType)
+			dst = protowire.AppendTag(dst, protocodec.ResultPartition, protowire.VarintType)
 			dst = protowire.AppendVarint(dst, uint64(res.Partition))
 		}
 		if res.Offset != 0 {
-			dst = protowire.AppendTag(dst, resOffset, protowire.VarintType)
+			dst = protowire.AppendTag(dst, protocodec.ResultOffset, protowire.VarintType)
 			dst = protowire.AppendVarint(dst, res.Offset)
 		}
 		for _, f := range [...]struct {
 			num protowire.Number
 			set bool
-		}{{resDuplicate, res.Duplicate}, {resRejected, res.Rejected}, {resDeadLettered, res.DeadLettered}} {
+		}{{protocodec.ResultDuplicate, res.Duplicate}, {protocodec.ResultRejected, res.Rejected}, {protocodec.ResultDeadLettered, res.DeadLettered}} {
 			if f.set {
 				dst = protowire.AppendTag(dst, f.num, protowire.VarintType)
 				dst = append(dst, 1)

@@ -2,9 +2,9 @@ package seglog
 
 import (
 	"reflect"
-	"sync"
 
 	"github.com/junctionhq/junction/broker/vfs"
+	"github.com/junctionhq/junction/internal/par"
 )
 
 // CloseAll closes logs as Close closes each and returns one error per log,
@@ -29,7 +29,7 @@ func CloseAll(logs []*Log) []error {
 			errs[i] = ErrClosed
 		}
 	}
-	forEach(len(logs), func(i int) {
+	par.For(len(logs), closeParallelism, func(i int) {
 		if closing[i] {
 			errs[i] = logs[i].quiesce()
 		}
@@ -47,14 +47,14 @@ func CloseAll(logs []*Log) []error {
 			single = append(single, i)
 		}
 	}
-	forEach(len(single), func(j int) {
+	par.For(len(single), closeParallelism, func(j int) {
 		i := single[j]
 		errs[i] = logs[i].writeState(logs[i].wnext)
 	})
 	for _, idx := range batches {
 		writeStates(logs, idx, errs)
 	}
-	forEach(len(logs), func(i int) {
+	par.For(len(logs), closeParallelism, func(i int) {
 		if closing[i] {
 			errs[i] = logs[i].release(errs[i])
 		}
@@ -78,7 +78,7 @@ func writeStates(logs []*Log, idx []int, errs []error) {
 			logs[i].stateMu.Unlock()
 		}
 	}()
-	forEach(len(idx), func(j int) {
+	par.For(len(idx), closeParallelism, func(j int) {
 		i := idx[j]
 		tmps[i], errs[i] = logs[i].writeStateTmp(logs[i].wnext, false)
 	})
@@ -94,7 +94,7 @@ func writeStates(logs []*Log, idx []int, errs []error) {
 	fs := logs[written[0]].fs
 	if _, err := vfs.SyncFS(fs, dirs); err != nil {
 		logs[written[0]].logger.Warn("seglog: sync of the filesystem failed; syncing each state file", "err", err)
-		forEach(len(written), func(j int) {
+		par.For(len(written), closeParallelism, func(j int) {
 			i := written[j]
 			if tmps[i], errs[i] = logs[i].writeStateTmp(logs[i].wnext, true); errs[i] == nil {
 				errs[i] = logs[i].installState(tmps[i], true)
@@ -102,13 +102,13 @@ func writeStates(logs []*Log, idx []int, errs []error) {
 		})
 		return
 	}
-	forEach(len(written), func(j int) {
+	par.For(len(written), closeParallelism, func(j int) {
 		i := written[j]
 		errs[i] = logs[i].installState(tmps[i], false)
 	})
 	if _, err := vfs.SyncFS(fs, dirs); err != nil {
 		logs[written[0]].logger.Warn("seglog: sync of the filesystem failed; syncing each log directory", "err", err)
-		forEach(len(written), func(j int) {
+		par.For(len(written), closeParallelism, func(j int) {
 			if i := written[j]; errs[i] == nil {
 				errs[i] = vfs.SyncDir(logs[i].fs, logs[i].opts.Dir)
 			}
@@ -118,18 +118,3 @@ func writeStates(logs []*Log, idx []int, errs []error) {
 
 // closeParallelism bounds the logs CloseAll works on at once.
 const closeParallelism = 16
-
-// forEach calls fn(0) to fn(n-1), closeParallelism at a time, and returns
-// when all have returned.
-func forEach(n int, fn func(i int)) {
-	sem := make(chan struct{}, closeParallelism)
-	var wg sync.WaitGroup
-	for i := range n {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			fn(i)
-		})
-	}
-	wg.Wait()
-}

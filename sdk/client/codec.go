@@ -18,18 +18,6 @@ var messagesCodec = protocodec.Codec{Decode: func(data []byte, m any) (bool, err
 	return ok && decodeProduceStreamResponse(data, r), nil
 }}
 
-// Field numbers (api/junction/v1/junction.proto).
-const (
-	respSequence = 1
-	respResults  = 2
-
-	resPartition    = 1
-	resOffset       = 2
-	resDuplicate    = 3
-	resRejected     = 4
-	resDeadLettered = 5
-)
-
 // decodeProduceStreamResponse decodes data into r when it holds only a
 // sequence and results, exactly as proto.Unmarshal would, and reports
 // false, leaving r alone, otherwise.
@@ -65,7 +53,7 @@ func walkResponse(b []byte, seq *uint64, each func([]byte)) (int, bool) {
 		}
 		b = b[l:]
 		switch {
-		case num == respSequence && typ == protowire.VarintType:
+		case num == protocodec.ProduceResponseSequence && typ == protowire.VarintType:
 			v, l := protowire.ConsumeVarint(b)
 			if l < 0 {
 				return 0, false
@@ -74,7 +62,7 @@ func walkResponse(b []byte, seq *uint64, each func([]byte)) (int, bool) {
 			if seq != nil {
 				*seq = v
 			}
-		case num == respResults && typ == protowire.BytesType:
+		case num == protocodec.ProduceResponseResults && typ == protowire.BytesType:
 			v, l := protowire.ConsumeBytes(b)
 			if l < 0 || (each == nil && !walkResult(v, nil)) {
 				return 0, false
@@ -104,22 +92,22 @@ func walkResult(b []byte, r *junctionv1.ProduceResult) bool {
 			return false
 		}
 		b = b[l:]
-		if num < resPartition || num > resDeadLettered {
+		if num < protocodec.ResultPartition || num > protocodec.ResultDeadLettered {
 			return false
 		}
 		if r == nil {
 			continue
 		}
 		switch num {
-		case resPartition:
+		case protocodec.ResultPartition:
 			r.Partition = uint32(v)
-		case resOffset:
+		case protocodec.ResultOffset:
 			r.Offset = v
-		case resDuplicate:
+		case protocodec.ResultDuplicate:
 			r.Duplicate = protowire.DecodeBool(v)
-		case resRejected:
+		case protocodec.ResultRejected:
 			r.Rejected = protowire.DecodeBool(v)
-		case resDeadLettered:
+		case protocodec.ResultDeadLettered:
 			r.DeadLettered = protowire.DecodeBool(v)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	junctionv1 "github.com/junctionhq/junction/sdk/api/junction/v1"
+	"github.com/junctionhq/junction/sdk/protocodec"
 )
 
 func checkResponseSameAsProto(t *testing.T, data []byte) {
@@ -36,16 +37,16 @@ func responseSeeds(t testing.TB) [][]byte {
 		}
 		out = append(out, b)
 	}
-	res := protowire.AppendTag(nil, resPartition, protowire.VarintType)
+	res := protowire.AppendTag(nil, protocodec.ResultPartition, protowire.VarintType)
 	res = protowire.AppendVarint(res, 1<<33) // a uint32 keeps the low bits
-	res = protowire.AppendTag(res, resDuplicate, protowire.VarintType)
+	res = protowire.AppendTag(res, protocodec.ResultDuplicate, protowire.VarintType)
 	res = protowire.AppendVarint(res, 2) // any non-zero bool is true
 	out = append(out,
-		protowire.AppendBytes(protowire.AppendTag(nil, respResults, protowire.BytesType), res),
-		append(protowire.AppendTag(nil, respResults, protowire.BytesType), 2, 0x0a, 0), // a result field with another wire type
-		append(protowire.AppendTag(nil, respResults, protowire.BytesType), 5, 0),       // truncated
-		append(protowire.AppendTag(nil, 77, protowire.VarintType), 1),                  // unknown field
-		append(bytes.Clone(out[0]), out[0]...),                                         // repeated: the last sequence, all results
+		protowire.AppendBytes(protowire.AppendTag(nil, protocodec.ProduceResponseResults, protowire.BytesType), res),
+		append(protowire.AppendTag(nil, protocodec.ProduceResponseResults, protowire.BytesType), 2, 0x0a, 0), // a result field with another wire type
+		append(protowire.AppendTag(nil, protocodec.ProduceResponseResults, protowire.BytesType), 5, 0),       // truncated
+		append(protowire.AppendTag(nil, 77, protowire.VarintType), 1),                                        // unknown field
+		append(bytes.Clone(out[0]), out[0]...),                                                               // repeated: the last sequence, all results
 	)
 	return out
 }
@@ -59,10 +60,10 @@ func TestMessagesCodecMatchesProto(t *testing.T) {
 // A field added to ProduceResult must be added to the fast decoder.
 func TestMessagesCodecKnowsEveryResultField(t *testing.T) {
 	fields := (&junctionv1.ProduceResult{}).ProtoReflect().Descriptor().Fields()
-	if fields.Len() != resDeadLettered {
-		t.Fatalf("ProduceResult has %d fields, the fast decoder knows %d", fields.Len(), resDeadLettered)
+	if fields.Len() != protocodec.ResultDeadLettered {
+		t.Fatalf("ProduceResult has %d fields, the fast decoder knows %d", fields.Len(), protocodec.ResultDeadLettered)
 	}
-	for n := 1; n <= resDeadLettered; n++ {
+	for n := 1; n <= protocodec.ResultDeadLettered; n++ {
 		if fields.ByNumber(protowire.Number(n)) == nil {
 			t.Fatalf("ProduceResult has no field %d", n)
 		}

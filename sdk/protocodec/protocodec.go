@@ -76,3 +76,18 @@ func (c Codec) Unmarshal(data []byte, m any) error {
 	}
 	return nil
 }
+
+// Field numbers of ProduceStreamResponse and of its ProduceResult
+// (api/junction/v1/junction.proto), for the hand-written codecs on the
+// two sides of ProduceStream: the broker's encoder and the client's
+// decoder.
+const (
+	ProduceResponseSequence = 1
+	ProduceResponseResults  = 2
+
+	ResultPartition    = 1
+	ResultOffset       = 2
+	ResultDuplicate    = 3
+	ResultRejected     = 4
+	ResultDeadLettered = 5
+)
