@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/junctionhq/junction/broker/meta"
+	"github.com/junctionhq/junction/broker/seglog"
 )
 
 // ErrNotLeader is matched by errors of a change refused because this node
@@ -190,6 +191,17 @@ func (b *Broker) Replicated(stationName string, partition uint32, recs []Record)
 		}
 	}
 	st.notify()
+}
+
+// ReplicatedBatch is Replicated for records a replica stored as the
+// encoded batch it was handed: it decodes them only for a station that
+// keeps a dedup window.
+func (b *Broker) ReplicatedBatch(stationName string, partition uint32, batch []byte) {
+	var recs []Record
+	if st, err := b.station(stationName); err == nil && st.config().DedupWindow > 0 {
+		recs, _, _ = seglog.DecodeBatch(batch) // the log verified it as it stored it
+	}
+	b.Replicated(stationName, partition, recs)
 }
 
 // note files a stored id unless the index holds it already (stored, or

@@ -33,14 +33,31 @@ const (
 // errBadEntry is matched by errors decoding a raft entry.
 var errBadEntry = errors.New("bad cluster entry")
 
-// appendEntry is a decoded kindAppend entry.
+// appendEntry is a decoded kindAppend entry: its batch's header is
+// checked, its records are decoded (and its checksum verified) only when
+// asked for, since a log that takes encoded batches verifies the checksum
+// itself and needs no records.
 type appendEntry struct {
 	station   string
 	partition uint32
 	base      uint64
-	recs      []broker.Record
-	// batch is the encoded batch recs were decoded from; they alias it.
+	count     uint32
+	// batch is the encoded batch; records alias it.
 	batch []byte
+	recs  []broker.Record // decoded by records
+}
+
+// records decodes the entry's records, verifying the batch checksum.
+func (e *appendEntry) records() ([]broker.Record, error) {
+	if e.recs != nil {
+		return e.recs, nil
+	}
+	recs, _, err := seglog.DecodeBatch(e.batch)
+	if err != nil {
+		return nil, fmt.Errorf("%w: station %q partition %d: %w", errBadEntry, e.station, e.partition, err)
+	}
+	e.recs = recs
+	return recs, nil
 }
 
 // encodeAppend encodes an append of recs to station's partition at offset
@@ -65,7 +82,8 @@ func recordsSize(recs []broker.Record) int {
 	return n
 }
 
-// decodeAppend decodes a kindAppend entry, verifying the batch checksum.
+// decodeAppend decodes a kindAppend entry, checking its batch's header
+// (see appendEntry.records for the records).
 func decodeAppend(data []byte) (appendEntry, error) {
 	if len(data) < 3 || data[0] != kindAppend {
 		return appendEntry{}, fmt.Errorf("%w: not an append", errBadEntry)
@@ -80,17 +98,14 @@ func decodeAppend(data []byte) (appendEntry, error) {
 		return appendEntry{}, fmt.Errorf("%w: invalid station name %q", errBadEntry, e.station)
 	}
 	batch := data[n+4:]
-	recs, used, err := seglog.DecodeBatch(batch)
+	base, count, size, err := seglog.PeekBatch(batch)
 	if err != nil {
 		return appendEntry{}, fmt.Errorf("%w: station %q partition %d: %w", errBadEntry, e.station, e.partition, err)
 	}
-	if used != len(batch) {
-		return appendEntry{}, fmt.Errorf("%w: %d bytes after the batch", errBadEntry, len(batch)-used)
+	if size != len(batch) {
+		return appendEntry{}, fmt.Errorf("%w: %d bytes after the batch", errBadEntry, len(batch)-size)
 	}
-	if len(recs) == 0 {
-		return appendEntry{}, fmt.Errorf("%w: empty batch", errBadEntry)
-	}
-	e.recs, e.base, e.batch = recs, recs[0].Offset, batch
+	e.base, e.count, e.batch = base, count, batch
 	return e, nil
 }
 

@@ -50,7 +50,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		i         int
 		station   string
 		partition uint32
-		recs      []broker.Record
+		batch     []byte
 		base      uint64
 		p         broker.Appending
 	}
@@ -69,7 +69,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 				out[q.i] = appendResult{err: err}
 			default:
 				out[q.i] = appendResult{base: base}
-				f.b.Replicated(q.station, q.partition, q.recs)
+				f.b.ReplicatedBatch(q.station, q.partition, q.batch)
 			}
 		}
 		pending = pending[:0]
@@ -133,8 +133,8 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 			out[i] = appendResult{err: err}
 			continue
 		}
-		expect[k] = next + uint64(len(e.recs))
-		pending = append(pending, queued{i: i, station: e.station, partition: e.partition, recs: e.recs, base: e.base, p: p})
+		expect[k] = next + uint64(e.count)
+		pending = append(pending, queued{i: i, station: e.station, partition: e.partition, batch: e.batch, base: e.base, p: p})
 	}
 	flush()
 	if len(logs) > 0 {
@@ -149,7 +149,11 @@ func enqueue(local broker.PartitionLog, e appendEntry) (broker.Appending, error)
 	if b, ok := local.(broker.BatchAppender); ok {
 		return b.EnqueueBatch(context.Background(), e.batch)
 	}
-	return local.Enqueue(context.Background(), e.recs)
+	recs, err := e.records()
+	if err != nil {
+		return nil, err
+	}
+	return local.Enqueue(context.Background(), recs)
 }
 
 // applyOther applies an entry other than an append.

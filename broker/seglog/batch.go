@@ -167,6 +167,25 @@ func parseHeader(buf []byte) (batchHeader, error) {
 	return h, nil
 }
 
+// PeekBatch checks the header of the batch at the start of buf and returns
+// its base offset, its record count and the bytes it occupies, without
+// decoding its records or verifying its checksum (DecodeBatch and
+// Log.EnqueueBatch do). A header that cannot be a batch's, or a batch
+// longer than buf, yields an error for which IsCorruption is true.
+func PeekBatch(buf []byte) (base uint64, count uint32, size int, err error) {
+	if len(buf) < batchHeaderSize {
+		return 0, 0, 0, corruptf("batch of %d bytes is shorter than its header", len(buf))
+	}
+	h, err := parseHeader(buf)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if h.size() > len(buf) {
+		return 0, 0, 0, corruptf("batch header says %d bytes, got %d", h.size(), len(buf))
+	}
+	return h.baseOffset, h.count, h.size(), nil
+}
+
 // DecodeBatch decodes the batch at the start of buf and returns its records
 // and the number of bytes it occupies. The records' Key, Value and header
 // values alias buf. A truncated, malformed or checksum-failing batch yields an

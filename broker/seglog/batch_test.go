@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -207,4 +208,21 @@ func TestGoldenSegment(t *testing.T) {
 	l.awaitRoll() // the index of a rolled segment is written in the background
 	checkGolden(t, "golden/segment.log.hex", []byte(hexDump(fileBytes(t, o.FS, segPath(o.Dir, 0, logSuffix)))))
 	checkGolden(t, "golden/segment.index.hex", []byte(hexDump(fileBytes(t, o.FS, segPath(o.Dir, 0, indexSuffix)))))
+}
+
+// PeekBatch reads what DecodeBatch does of a batch's header, and refuses
+// a header no batch has or a batch longer than the buffer.
+func TestPeekBatch(t *testing.T) {
+	batch := EncodeBatch(nil, 41, []Record{{Timestamp: 1, Value: []byte("a")}, {Timestamp: 2, Value: []byte("b")}})
+	base, count, size, err := PeekBatch(append(slices.Clone(batch), 9, 9))
+	if err != nil || base != 41 || count != 2 || size != len(batch) {
+		t.Fatalf("PeekBatch = %d, %d, %d, %v; want 41, 2, %d", base, count, size, err, len(batch))
+	}
+	badMagic := slices.Clone(batch)
+	badMagic[offMagic] ^= 0x40
+	for name, buf := range map[string][]byte{"short": batch[:10], "truncated": batch[:len(batch)-1], "bad magic": badMagic} {
+		if _, _, _, err := PeekBatch(buf); !IsCorruption(err) {
+			t.Errorf("%s: %v, want corruption", name, err)
+		}
+	}
 }
