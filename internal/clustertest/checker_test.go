@@ -153,7 +153,10 @@ func (w *workload) produce(producer int, withIDs bool) {
 			w.setTarget(leaderOf(err))
 			time.Sleep(20 * time.Millisecond)
 		}
-		retrying = withIDs && o.outcome == unknown
+		// A retry refused outright says nothing of the attempts before
+		// it, one of which may be stored: go on retrying with the id
+		// until an attempt is answered.
+		retrying = withIDs && (o.outcome == unknown || retrying && o.outcome == failed)
 		if retrying {
 			seq-- // the same message, id and all
 			continue
