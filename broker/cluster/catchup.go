@@ -73,15 +73,8 @@ func (n *Node) leaderCommitIndex(ctx context.Context) uint64 {
 	if addr == "" {
 		return 0
 	}
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	ctx, cancel := n.untilClosed(ctx, 3*time.Second)
 	defer cancel()
-	go func() {
-		select {
-		case <-n.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	c := junctionv1connect.NewClusterServiceClient(n.peers, "http://"+addr)
 	resp, err := c.Status(ctx, connect.NewRequest(&v1.ClusterStatusRequest{}))
 	if err != nil || resp.Msg.GetState() != "leader" {

@@ -78,6 +78,26 @@ func (n *Node) appliedThrough(index uint64) bool {
 	return err == nil && snap >= index
 }
 
+// untilClosed returns a context of parent that also ends when the node
+// closes, and after timeout when it is positive.
+func (n *Node) untilClosed(parent context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	var ctx context.Context
+	var cancel context.CancelFunc
+	if timeout > 0 {
+		ctx, cancel = context.WithTimeout(parent, timeout)
+	} else {
+		ctx, cancel = context.WithCancel(parent)
+	}
+	go func() {
+		select {
+		case <-n.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
 // coalescer runs one call of a function at a time for many waiters: a
 // waiter gets the outcome of a call that started after it arrived, so it
 // observes everything that happened before it asked.

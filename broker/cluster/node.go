@@ -356,15 +356,8 @@ func (n *Node) Start(ctx context.Context, b *broker.Broker, apiAddr string) erro
 // join asks the members in Config.Join to add this node, until one does.
 func (n *Node) join(ctx context.Context) {
 	defer n.wg.Done()
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := n.untilClosed(ctx, 0)
 	defer cancel()
-	go func() {
-		select {
-		case <-n.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	req := nodeInfo{ID: n.cfg.NodeID, Raft: n.cfg.RaftAdvertise, API: n.apiAddr}
 	for attempt := 0; ; attempt++ {
 		for _, addr := range n.cfg.Join {

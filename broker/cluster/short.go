@@ -161,15 +161,8 @@ func (n *Node) shortOf(k logKey) (shortLog, bool) {
 // applies an append past the partition's end, and may apply nothing
 // more to the partition until then. The node's applyMu is held (read).
 func (n *Node) fillShort(s shortLog) error {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := n.untilClosed(context.Background(), 0)
 	defer cancel()
-	go func() {
-		select {
-		case <-n.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	logged := false
 	for {
 		err := n.fillOnce(ctx, s)
